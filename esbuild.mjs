@@ -1,0 +1,40 @@
+// One build context per entry point; `node esbuild.mjs --watch` rebuilds on change.
+import * as esbuild from 'esbuild';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const watch = process.argv.includes('--watch');
+const production = process.argv.includes('--production');
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
+
+const contexts = [
+  // The CLI: engine + commander. tfjs-node stays external: it is optional and resolved at run time.
+  {
+    ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', target: 'node20', format: 'cjs',
+    mainFields: ['module', 'main'], external: ['@tensorflow/tfjs-node'], banner: { js: '#!/usr/bin/env node' },
+  },
+  // The report renderer, shared by report.html and the editor's panels.
+  { ...common, entryPoints: ['webview/report/standalone.ts'], outfile: 'dist/webview/report.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
+];
+
+function copyAssets() {
+  // The wasm backend loads its binaries from next to the bundle (initBackend calls setWasmPaths there).
+  const wasmDir = path.join('node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
+  for (const file of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) {
+    fs.copyFileSync(path.join(wasmDir, file), path.join('dist', file));
+  }
+  fs.mkdirSync('dist/webview', { recursive: true });
+  fs.copyFileSync('webview/report/report.css', 'dist/webview/report.css');
+}
+
+fs.mkdirSync('dist', { recursive: true });
+const built = await Promise.all(contexts.map((options) => esbuild.context(options)));
+if (watch) {
+  copyAssets();
+  await Promise.all(built.map((ctx) => ctx.watch()));
+} else {
+  await Promise.all(built.map((ctx) => ctx.rebuild()));
+  await Promise.all(built.map((ctx) => ctx.dispose()));
+  copyAssets();
+  fs.chmodSync('dist/cli.js', 0o755);
+}

@@ -1,0 +1,118 @@
+/**
+ * `npm run bench`: times the example model on each backend, each in its own process so
+ * that peak RSS is per run. Prints a table and writes JSON. Not a test.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  batchTensors, describeBackend, firstN, initBackend, loadClassifier, loadDataset, lossAndGradForBench, pgd,
+  smallCnn, trainStandard, type BackendChoice,
+} from '../engine';
+import { formatTable } from './table';
+
+export interface BenchRow {
+  backend: string;
+  available: boolean;
+  note?: string;
+  forwardGradMs?: number;
+  pgd10On1000S?: number;
+  trainEpochS?: number;
+  trainEpochMethod?: string;
+  peakRssMb?: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function benchOne(choice: BackendChoice, modelFile: string, trainBatches: number): Promise<BenchRow> {
+  try {
+    await initBackend(choice);
+  } catch (err) {
+    return { backend: choice, available: false, note: (err as Error).message };
+  }
+  const backend = describeBackend();
+  const model = await loadClassifier(modelFile);
+  const data = loadDataset('embedded');
+  const stock = choice === 'wasm-stock' || choice === 'cpu';
+
+  const batch = batchTensors(data.test, data.shape, 0, 250);
+  const grads: number[] = [];
+  for (let i = 0; i < (stock ? 4 : 9); i++) {
+    const t0 = performance.now();
+    const g = lossAndGradForBench(model, batch.x, batch.y);
+    await g.data();
+    g.dispose();
+    if (i >= 1) grads.push(performance.now() - t0);
+  }
+  tf.dispose([batch.x, batch.y]);
+
+  const test = firstN(data.test, 1000);
+  const pgdTimes: number[] = [];
+  for (let r = 0; r < (stock ? 1 : 3); r++) {
+    const t0 = performance.now();
+    for (let start = 0; start < test.count; start += 250) {
+      const { x, y } = batchTensors(test, data.shape, start, 250);
+      const result = await pgd(model, x, y, { norm: 'linf', eps: 0.1, bounds: [0, 1] }, { steps: 10, keep: 'last' });
+      tf.dispose([x, y, result.xAdv]);
+    }
+    pgdTimes.push((performance.now() - t0) / 1000);
+  }
+
+  let trainEpochS: number | undefined;
+  let trainEpochMethod: string | undefined;
+  let note: string | undefined;
+  const full = (() => { try { return loadDataset('fashion-mnist'); } catch { return undefined; } })();
+  const trainData = full ?? data;
+  const net = smallCnn(data.shape, 10, 0);
+  const batchSize = 128;
+  const epochBatches = Math.ceil(60000 / batchSize);
+  const limit = stock ? trainBatches * batchSize : trainData.train.count;
+  try {
+    const t0 = performance.now();
+    await trainStandard(net, trainData, { epochs: 1, batchSize, trainLimit: limit, evalLimit: 1, seed: 0 });
+    const seconds = (performance.now() - t0) / 1000;
+    const timedBatches = Math.ceil(Math.min(limit, trainData.train.count) / batchSize);
+    trainEpochS = (seconds * epochBatches) / timedBatches;
+    trainEpochMethod = timedBatches === epochBatches ? 'measured' : `${timedBatches} batches scaled to ${epochBatches}`;
+  } catch (err) {
+    note = `training fails: ${(err as Error).message.split('\n')[0]}`;
+  }
+  net.dispose();
+  return {
+    backend, available: true, forwardGradMs: median(grads), pgd10On1000S: median(pgdTimes),
+    ...(trainEpochS !== undefined ? { trainEpochS, trainEpochMethod } : {}), ...(note ? { note } : {}),
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+}
+
+export async function runBench(o: { json: string; model: string; backends: string; trainBatches: number; one?: BackendChoice }): Promise<void> {
+  if (o.one) {
+    process.stdout.write(`${JSON.stringify(await benchOne(o.one, path.resolve(o.model), o.trainBatches))}\n`);
+    return;
+  }
+  const rows: BenchRow[] = [];
+  for (const backend of o.backends.split(',').map((s) => s.trim())) {
+    process.stderr.write(`bench: ${backend} …\n`);
+    try {
+      const out = execFileSync(process.execPath, [__filename, 'bench', '--one', backend, '--model', o.model, '--train-batches', String(o.trainBatches)],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+      rows.push(JSON.parse(out.trim().split('\n').pop()!) as BenchRow);
+    } catch (err) {
+      rows.push({ backend, available: false, note: (err as Error).message.split('\n')[0]! });
+    }
+  }
+  const fmt = (v: number | undefined, digits: number) => (v === undefined ? '—' : v.toFixed(digits));
+  const table = formatTable(
+    ['backend', 'fwd+grad@250 ms', 'PGD-10@1000 s', 'train epoch s', 'peak RSS MB', 'notes'],
+    rows.map((r) => [r.backend, fmt(r.forwardGradMs, 1), fmt(r.pgd10On1000S, 2), fmt(r.trainEpochS, 1), fmt(r.peakRssMb, 0),
+      [r.trainEpochMethod, r.note].filter(Boolean).join('; ') || (r.available ? '' : 'unavailable')]),
+  );
+  process.stdout.write(`${table}\n`);
+  fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
+  fs.writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: require('node:os').cpus().length, rows }, null, 2));
+  process.stderr.write(`wrote ${o.json}\n`);
+}

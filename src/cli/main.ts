@@ -1,0 +1,182 @@
+/**
+ * robustness-lab: the engine, headless.
+ *   robustness-lab attack --model M --data D --attack fgsm,pgd --eps 0.1 --n 1000 --out DIR
+ *   robustness-lab curve  --model M --eps 0,0.025,0.05,0.1,0.15,0.2 --out DIR
+ *   robustness-lab train  --method standard --epochs 5 --out DIR
+ *   robustness-lab bench  --json FILE
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import * as path from 'node:path';
+import {
+  ATTACKS, BACKEND_CHOICES, describeBackend, initBackend, InputError, runAttackJob, runTrainJob, VERSION,
+  type BackendChoice,
+} from '../engine';
+import type { AttackJob } from '../protocol/jobs';
+import type { Report } from '../protocol/report';
+import { runBench } from './bench';
+import { makeProgress } from './progress';
+import { writeReport } from './report-files';
+import { formatTable } from './table';
+
+const number = (name: string) => (value: string): number => {
+  const v = Number(value);
+  if (!Number.isFinite(v)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
+  return v;
+};
+const integer = (name: string, min: number) => (value: string): number => {
+  const v = Number(value);
+  if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got "${value}"`);
+  return v;
+};
+const numberList = (name: string) => (value: string): number[] => value.split(',').map((s) => number(name)(s.trim()));
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+
+function backendOption(): Option {
+  return new Option('--backend <name>', 'tensor backend').choices(BACKEND_CHOICES).default('auto');
+}
+
+function attackOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--model <model.json>', 'tfjs Layers or Graph model (model.json)')
+    .option('--data <data>', 'embedded | fashion-mnist | a folder of IDX files', 'embedded')
+    .addOption(new Option('--norm <norm>', 'threat model norm').choices(['linf', 'l2']).default('linf'))
+    .option('--steps <n>', 'iterations of iterative attacks', integer('--steps', 1), 10)
+    .option('--step-size <alpha>', 'absolute step size α (default 2.5·ε/steps)', number('--step-size'))
+    .option('--restarts <n>', 'random restarts, on surviving samples only', integer('--restarts', 1), 1)
+    .addOption(new Option('--loss <loss>', 'loss maximised by gradient attacks').choices(['ce', 'margin', 'dlr']).default('ce'))
+    .option('--no-random-start', 'start iterative attacks at x instead of a random point of the ball')
+    .option('--n <n>', 'first N test images, in file order', integer('--n', 1), 1000)
+    .option('--batch-size <n>', 'images per batch', integer('--batch-size', 1), 250)
+    .option('--seed <n>', 'seed for random starts', integer('--seed', 0), 0)
+    .option('--examples <n>', 'image rows kept for the report grid', integer('--examples', 0), 32)
+    .option('--bounds <lo,hi>', 'valid input range', numberList('--bounds'), [0, 1])
+    .option('--out <dir>', 'write report.json and report.html here')
+    .option('--json', 'print report.json to stdout instead of the table')
+    .option('--min-robust <acc>', 'exit with code 3 when the worst-case robust accuracy is below this', number('--min-robust'))
+    .addOption(backendOption());
+}
+
+interface AttackCliOptions {
+  model: string; data: string; norm: 'linf' | 'l2'; steps: number; stepSize?: number; restarts: number; loss: 'ce' | 'margin' | 'dlr';
+  randomStart: boolean; n: number; batchSize: number; seed: number; examples: number; bounds: number[]; out?: string; json?: boolean;
+  minRobust?: number; backend: BackendChoice;
+}
+
+function toJob(o: AttackCliOptions, attacks: string[], eps: number, curve: number[]): AttackJob {
+  if (o.bounds.length !== 2) throw new InputError('--bounds', '', `needs two numbers lo,hi, got ${o.bounds.length}`);
+  return {
+    model: path.resolve(o.model), data: o.data, attacks, norm: o.norm, eps, steps: o.steps, restarts: o.restarts,
+    loss: o.loss, randomStart: o.randomStart, n: o.n, batchSize: o.batchSize, seed: o.seed, curve, examples: o.examples,
+    bounds: o.bounds as [number, number], ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}),
+  };
+}
+
+export function summaryTable(report: Report): string {
+  const rows = [
+    ['clean', pct(report.clean_accuracy), '', '', ''],
+    ...report.attacks.map((a) => [a.label, pct(a.robust_accuracy), a.time_s.toFixed(2), String(a.forward_passes), String(a.backward_passes)]),
+    ['worst case', pct(report.robust_accuracy), '', '', ''],
+  ];
+  const head = `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps} · backend ${report.backend}`;
+  const curves = report.curves.map((c) => `curve ${c.attack}: ${c.points.map((p) => `ε=${p.eps} ${pct(p.accuracy)}`).join(' · ')}`);
+  const diagnostics = report.diagnostics.map((d) => `${d.severity}: ${d.id}: ${d.message}`);
+  return [head, formatTable(['attack', 'accuracy', 'time s', 'forward', 'backward'], rows), ...curves, ...diagnostics].join('\n');
+}
+
+async function attackCommand(o: AttackCliOptions, attacks: string[], eps: number, curve: number[], command: string): Promise<void> {
+  const job = toJob(o, attacks, eps, curve);
+  const backend = await initBackend(o.backend);
+  backend.notes.forEach((n) => process.stderr.write(`note: ${n}\n`));
+  const progress = makeProgress(process.stderr, Boolean(o.json));
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  let report: Report;
+  try {
+    report = await runAttackJob(job, command, {
+      signal: controller.signal,
+      onProgress: (p) => progress.update(p.label, p.done, p.total),
+      onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+    });
+  } finally {
+    progress.stop();
+  }
+  if (o.out) {
+    const files = writeReport(path.resolve(o.out), report);
+    process.stderr.write(`wrote ${files.json}\nwrote ${files.html}\n`);
+  }
+  process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : `${summaryTable(report)}\n`);
+  if (o.minRobust !== undefined && report.robust_accuracy < o.minRobust) {
+    process.stderr.write(`robust accuracy ${pct(report.robust_accuracy)} is below --min-robust ${pct(o.minRobust)}\n`);
+    process.exitCode = 3;
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('robustness-lab')
+    .version(VERSION)
+    .description('Adversarial-robustness experiments on tfjs models: attacks, curves, training.')
+    .showHelpAfterError();
+
+  const attackHelp = ATTACKS.map((a) => `  ${a.id.padEnd(6)} ${a.doc.paper}\n         ${a.doc.update}\n         defaults: ${a.doc.defaults}`).join('\n');
+  attackOptions(program.command('attack').description('attack a model and report robust accuracy'))
+    .option('--attack <ids>', `comma-separated attacks: ${ATTACKS.map((a) => a.id).join(', ')}`, 'fgsm,pgd')
+    .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), 0.1)
+    .option('--curve <grid>', 'also draw accuracy vs ε over this comma-separated grid', numberList('--curve'), [])
+    .addHelpText('after', `\nAttacks:\n${attackHelp}`)
+    .action(async (o: AttackCliOptions & { attack: string; eps: number; curve: number[] }) =>
+      attackCommand(o, o.attack.split(',').map((s) => s.trim()), o.eps, o.curve, `attack ${process.argv.slice(3).join(' ')}`));
+
+  attackOptions(program.command('curve').description('accuracy vs ε over a grid'))
+    .option('--attack <ids>', 'comma-separated attacks', 'pgd')
+    .option('--eps <grid>', 'comma-separated ε grid; the report\'s threat uses the largest', numberList('--eps'), [0, 0.025, 0.05, 0.1, 0.15, 0.2])
+    .action(async (o: AttackCliOptions & { attack: string; eps: number[] }) =>
+      attackCommand(o, o.attack.split(',').map((s) => s.trim()), Math.max(...o.eps), o.eps, `curve ${process.argv.slice(3).join(' ')}`));
+
+  program.command('train').description('train the example network (conv16-conv32-fc100-fc10)')
+    .addOption(new Option('--method <method>', 'training method').choices(['standard']).default('standard'))
+    .option('--data <data>', 'embedded | fashion-mnist | a folder of IDX files', 'embedded')
+    .option('--epochs <n>', 'epochs', integer('--epochs', 1), 5)
+    .option('--batch-size <n>', 'batch size', integer('--batch-size', 1), 128)
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
+    .option('--lr <rate>', 'learning rate', number('--lr'), 1e-3)
+    .option('--seed <n>', 'seed for initialisation and shuffling', integer('--seed', 0), 0)
+    .option('--n-train <n>', 'use only the first N training images', integer('--n-train', 1))
+    .requiredOption('--out <dir>', 'model folder to write (model.json + weights.bin)')
+    .addOption(backendOption())
+    .action(async (o: { method: 'standard'; data: string; epochs: number; batchSize: number; optimizer: 'adam' | 'sgd'; lr: number; seed: number; nTrain?: number; out: string; backend: BackendChoice }) => {
+      await initBackend(o.backend);
+      process.stderr.write(`backend: ${describeBackend()}\n`);
+      const progress = makeProgress();
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort());
+      const result = await runTrainJob({
+        method: o.method, data: o.data, epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer, learningRate: o.lr,
+        seed: o.seed, out: path.resolve(o.out), ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),
+      }, { signal: controller.signal, onProgress: (p) => progress.update(p.label, p.done, p.total) }).finally(() => progress.stop());
+      const rows = result.history.map((h) => [String(h.epoch), h.loss.toFixed(4), pct(h.trainAccuracy), pct(h.testAccuracy), h.seconds.toFixed(1)]);
+      process.stdout.write(`${formatTable(['epoch', 'loss', 'train acc', 'test acc', 'time s'], rows)}\n`);
+      process.stdout.write(`wrote ${result.modelFile} · backend ${describeBackend()} · ${result.seconds.toFixed(1)} s\n`);
+    });
+
+  program.command('bench').description('benchmark backends and kernels (not a test)')
+    .option('--json <file>', 'write the results as JSON', 'bench-output/bench.json')
+    .option('--model <model.json>', 'model to time', 'examples/fashion-mnist/smallcnn/model.json')
+    .option('--backends <list>', 'comma-separated: tensorflow,wasm,wasm-stock,cpu', 'tensorflow,wasm,wasm-stock,cpu')
+    .option('--train-batches <n>', 'batches timed on the stock paths before scaling to an epoch', integer('--train-batches', 1), 20)
+    .option('--one <backend>', 'internal: run one backend in this process and print JSON')
+    .action(async (o: { json: string; model: string; backends: string; trainBatches: number; one?: BackendChoice }) => runBench(o));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    const e = err as Error;
+    process.stderr.write(`robustness-lab: ${e.name === 'InputError' || e.name === 'AbortError' ? e.message : e.stack ?? e.message}\n`);
+    process.exitCode = e.name === 'AbortError' ? 130 : 2;
+  }
+}
+
+if (require.main === module) void main(process.argv);

@@ -1,0 +1,45 @@
+/** Writes report.json and a self-contained report.html (the webview's renderer inlined). */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Report } from '../protocol/report';
+import { writeFileAtomic } from '../engine/models/io';
+
+function webviewAsset(name: string): string {
+  // dist/cli.js → dist/webview/<name>
+  const file = path.join(__dirname, 'webview', name);
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing; run "npm run build" first`);
+  return fs.readFileSync(file, 'utf8');
+}
+
+/** JSON safe inside a <script> element. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
+export function reportHtml(report: Report): string {
+  const title = `Robustness report · ${path.basename(path.dirname(report.model))} · ${report.threat.norm} ε=${report.threat.eps}`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<title>${title.replace(/[<>&]/g, '')}</title>
+<style>${webviewAsset('report.css')}</style>
+</head>
+<body>
+<div id="app"></div>
+<script type="application/json" id="report-data">${scriptJson(report)}</script>
+<script>${webviewAsset('report.js')}</script>
+</body>
+</html>
+`;
+}
+
+export function writeReport(dir: string, report: Report): { json: string; html: string } {
+  fs.mkdirSync(dir, { recursive: true });
+  const json = path.join(dir, 'report.json');
+  const html = path.join(dir, 'report.html');
+  writeFileAtomic(json, JSON.stringify(report, null, 2));
+  writeFileAtomic(html, reportHtml(report));
+  return { json, html };
+}

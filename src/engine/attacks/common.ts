@@ -1,0 +1,101 @@
+/** What every gradient attack shares: loss + input gradient, success, validation. */
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../errors';
+import type { Classifier } from '../models/classifier';
+import { LOSSES, minClassesFor, perSampleLoss, type LossId } from '../losses';
+import { validateThreat, type ThreatModel } from '../threat';
+import type { AttackOptions } from './types';
+
+export interface LossAndGrad {
+  /** Per-sample loss at x (before the step). */
+  loss: tf.Tensor1D;
+  /** Per-sample success at x. */
+  success: tf.Tensor1D;
+  grad: tf.Tensor4D;
+}
+
+/** Per-sample success: misclassified, or classified as the target. */
+export function successOf(logits: tf.Tensor2D, y: tf.Tensor1D, targets?: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const predicted = tf.argMax(logits, 1);
+    return (targets ? tf.equal(predicted, tf.cast(targets, 'int32')) : tf.notEqual(predicted, tf.cast(y, 'int32'))) as tf.Tensor1D;
+  });
+}
+
+/** One forward and one backward pass: the loss, the success flags and ∂loss/∂x. */
+export function lossAndGrad(
+  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, loss: LossId, targets?: tf.Tensor1D,
+): LossAndGrad {
+  let perSample: tf.Tensor1D | undefined;
+  let success: tf.Tensor1D | undefined;
+  const gradFn = tf.valueAndGrad((input: tf.Tensor) => {
+    const logits = model.predictLogits(input as tf.Tensor4D);
+    perSample = tf.keep(perSampleLoss(loss, logits, y, targets));
+    success = tf.keep(successOf(logits, y, targets));
+    return tf.sum(perSample) as tf.Scalar;
+  });
+  const { value, grad } = gradFn(x);
+  value.dispose();
+  return { loss: perSample!, success: success!, grad: grad as tf.Tensor4D };
+}
+
+/** Loss and success at x without a gradient (one forward pass). */
+export function evaluatePoint(
+  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, loss: LossId, targets?: tf.Tensor1D,
+): { loss: tf.Tensor1D; success: tf.Tensor1D } {
+  return tf.tidy(() => {
+    const logits = model.predictLogits(x);
+    return { loss: perSampleLoss(loss, logits, y, targets), success: successOf(logits, y, targets) };
+  });
+}
+
+export function resolveStepSize(stepSize: AttackOptions['stepSize'], threat: ThreatModel, fallbackRelative: number): tf.Tensor {
+  const relative = stepSize === undefined ? fallbackRelative : typeof stepSize === 'number' ? undefined : stepSize.relative;
+  if (relative === undefined) return tf.scalar(stepSize as number);
+  return typeof threat.eps === 'number'
+    ? tf.scalar(threat.eps * relative)
+    : tf.tensor4d(threat.eps.map((e) => e * relative), [threat.eps.length, 1, 1, 1]);
+}
+
+/** Shared argument checks; `id` names the attack in messages. */
+export function validateAttack(
+  id: string, model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions,
+): void {
+  const source = `${id} attack`;
+  if (x.rank !== 4) throw new InputError(source, 'x', `expected a 4-D NHWC batch, got shape [${x.shape.join(', ')}]`);
+  const [, h, w, c] = x.shape;
+  const [mh, mw, mc] = model.inputShape;
+  if (h !== mh || w !== mw || c !== mc) {
+    throw new InputError(source, 'x', `shape [${x.shape.join(', ')}] does not match the model input [${mh}, ${mw}, ${mc}]`);
+  }
+  if (y.shape[0] !== x.shape[0]) throw new InputError(source, 'y', `has ${y.shape[0]} labels for ${x.shape[0]} images`);
+  validateThreat(threat, x.shape[0], h * w * c, source);
+  const loss = opts.loss ?? 'ce';
+  if (!LOSSES.includes(loss)) throw new InputError(source, 'loss', `"${loss}" is not a loss; use one of ${LOSSES.join(', ')}`);
+  const targeted = Boolean(opts.targeted);
+  if (model.numClasses < minClassesFor(loss, targeted)) {
+    throw new InputError(source, 'loss',
+      `${loss}${targeted ? ' (targeted)' : ''} needs at least ${minClassesFor(loss, targeted)} classes; the model has ${model.numClasses}`);
+  }
+  if (opts.steps !== undefined && !(Number.isInteger(opts.steps) && opts.steps >= 1)) {
+    throw new InputError(source, 'steps', `${opts.steps} is invalid; need an integer ≥ 1`);
+  }
+  if (opts.restarts !== undefined && !(Number.isInteger(opts.restarts) && opts.restarts >= 1)) {
+    throw new InputError(source, 'restarts', `${opts.restarts} is invalid; need an integer ≥ 1`);
+  }
+  const step = opts.stepSize;
+  const stepValue = step === undefined ? 1 : typeof step === 'number' ? step : step.relative;
+  if (!(Number.isFinite(stepValue) && stepValue > 0)) {
+    throw new InputError(source, 'stepSize', `${stepValue} is invalid; need a number > 0`);
+  }
+  if (opts.targeted && opts.targeted.labels.shape[0] !== x.shape[0]) {
+    throw new InputError(source, 'targeted.labels', `has ${opts.targeted.labels.shape[0]} labels for ${x.shape[0]} images`);
+  }
+}
+
+/** The bare forward + input-gradient pass the benchmark times (ce loss, batch-summed). */
+export function lossAndGradForBench(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D): tf.Tensor4D {
+  const { loss, success, grad } = lossAndGrad(model, x, y, 'ce');
+  tf.dispose([loss, success]);
+  return grad;
+}

@@ -1,0 +1,167 @@
+/**
+ * Projected gradient descent (Madry et al. 2018, "Towards Deep Learning Models Resistant to
+ * Adversarial Attacks"), for L∞ and L2.
+ *
+ * Update: x_{t+1} = Π_{B(x,ε) ∩ box}(x_t + α · d(∇ₓ L(x_t))), d = sign for L∞, g/‖g‖₂ for L2.
+ * Defaults: 10 steps, α = 2.5·ε/steps, random start, 1 restart, ce loss, keep firstSuccess.
+ * Restarts attack only the samples not yet fooled and keep the worst case per sample.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { throwIfAborted, yieldToEventLoop } from '../errors';
+import type { Classifier } from '../models/classifier';
+import { Rng } from '../rng';
+import { ascentDirection, project, randomInit, subsetThreat, type ThreatModel } from '../threat';
+import { evaluatePoint, lossAndGrad, resolveStepSize, validateAttack } from './common';
+import type { AttackOptions, AttackResult, KeepPolicy } from './types';
+
+interface RunResult {
+  xAdv: tf.Tensor4D;
+  success: Uint8Array;
+  loss: Float32Array;
+}
+
+interface RunContext {
+  model: Classifier;
+  threat: ThreatModel;
+  opts: AttackOptions;
+  steps: number;
+  keep: KeepPolicy;
+  rng: Rng;
+  counts: { forward: number; backward: number; stepsDone: number; stepsTotal: number };
+}
+
+/** One PGD run from one start on the given samples. */
+async function runOnce(ctx: RunContext, x: tf.Tensor4D, y: tf.Tensor1D, targets: tf.Tensor1D | undefined,
+  randomStart: boolean): Promise<RunResult> {
+  const { model, threat, opts, steps, keep, counts } = ctx;
+  const loss = opts.loss ?? 'ce';
+  const n = x.shape[0];
+  const alpha = resolveStepSize(opts.stepSize, threat, 2.5 / steps);
+  let current = randomStart ? randomInit(threat, x, ctx.rng) : tf.clone(x);
+  let best = tf.clone(current);
+  const bestLoss = new Float32Array(n).fill(-Infinity);
+  const found = new Uint8Array(n);
+  try {
+    for (let step = 0; step <= steps; step++) {
+      throwIfAborted(opts.signal, 'PGD');
+      // The last pass only scores the final iterate.
+      const scoreOnly = step === steps;
+      const point: { loss: tf.Tensor1D; success: tf.Tensor1D; grad?: tf.Tensor4D } =
+        scoreOnly ? evaluatePoint(model, current, y, loss, targets) : lossAndGrad(model, current, y, loss, targets);
+      counts.forward += n;
+      const lossValues = point.loss.dataSync() as Float32Array;
+      const successValues = point.success.dataSync() as Uint8Array;
+      // Which samples take `current` as their kept point; `found` is success at the kept point.
+      const take = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        if (keep === 'last') take[i] = scoreOnly ? 1 : 0;
+        else if (keep === 'maxLoss') take[i] = lossValues[i]! > bestLoss[i]! ? 1 : 0;
+        else take[i] = !found[i] && (successValues[i] || scoreOnly) ? 1 : 0;
+        if (take[i]) {
+          bestLoss[i] = lossValues[i]!;
+          found[i] = successValues[i]!;
+        }
+      }
+      if (take.some((t) => t)) {
+        const mask = tf.tensor4d(take, [n, 1, 1, 1], 'bool');
+        const merged = tf.where(mask, current, best);
+        mask.dispose();
+        best.dispose();
+        best = merged;
+      }
+      point.loss.dispose();
+      point.success.dispose();
+      if (point.grad) {
+        const grad = point.grad;
+        counts.backward += n;
+        const next = tf.tidy(() => {
+          const moved = tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, grad))) as tf.Tensor4D;
+          return project(threat, x, moved);
+        });
+        grad.dispose();
+        current.dispose();
+        current = next;
+        counts.stepsDone++;
+        opts.onStep?.(counts.stepsDone, counts.stepsTotal);
+        if (opts.signal) await yieldToEventLoop();
+        if (keep === 'firstSuccess' && found.every((f) => f)) {
+          counts.stepsTotal -= steps - step - 1;
+          break;
+        }
+      }
+    }
+    // firstSuccess / maxLoss keep the kept point; 'last' took the final iterate above.
+    const result = { xAdv: best, success: found, loss: bestLoss };
+    best = current; // so that finally disposes the iterate, not the result
+    return result;
+  } finally {
+    alpha.dispose();
+    if (best !== current) best.dispose();
+    current.dispose();
+  }
+}
+
+function gatherRows<T extends tf.Tensor>(t: T, indices: number[]): T {
+  return tf.tidy(() => tf.gather(t, tf.tensor1d(indices, 'int32'))) as T;
+}
+
+export async function pgd(
+  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions = {},
+): Promise<AttackResult> {
+  validateAttack('pgd', model, x, y, threat, opts);
+  const steps = opts.steps ?? 10;
+  const restarts = opts.restarts ?? 1;
+  const ctx: RunContext = {
+    model, threat, opts, steps, keep: opts.keep ?? 'firstSuccess', rng: new Rng(opts.seed ?? 0),
+    counts: { forward: 0, backward: 0, stepsDone: 0, stepsTotal: steps * restarts },
+  };
+  const n = x.shape[0];
+  const targets = opts.targeted ? opts.targeted.labels : undefined;
+  let xAdv: tf.Tensor4D | undefined;
+  const success = new Array<boolean>(n).fill(false);
+  const finalLoss = new Float32Array(n).fill(-Infinity);
+  try {
+    for (let restart = 0; restart < restarts; restart++) {
+      const survivors = restart === 0 ? [...Array(n).keys()] : success.flatMap((s, i) => (s ? [] : [i]));
+      if (survivors.length === 0) {
+        ctx.counts.stepsTotal = ctx.counts.stepsDone;
+        break;
+      }
+      const whole = survivors.length === n;
+      const xs = whole ? x : gatherRows(x, survivors);
+      const ys = whole ? y : gatherRows(y, survivors);
+      const ts = targets && !whole ? gatherRows(targets, survivors) : targets;
+      const sub: RunContext = { ...ctx, threat: whole ? threat : subsetThreat(threat, survivors) };
+      // The first run may start at x; restarts always start at random points.
+      const run = await runOnce(sub, xs, ys, ts, (opts.randomStart ?? true) || restart > 0).finally(() => {
+        if (!whole) { xs.dispose(); ys.dispose(); if (ts !== targets) ts?.dispose(); }
+      });
+      if (!xAdv) {
+        xAdv = run.xAdv;
+      } else {
+        // Scatter the survivors' results back where they beat what we have.
+        const replace = new Uint8Array(n);
+        const order = new Int32Array(n).map((_, i) => i);
+        survivors.forEach((row, j) => {
+          if (run.success[j] || run.loss[j]! > finalLoss[row]!) { replace[row] = 1; order[row] = n + j; }
+        });
+        const merged = tf.tidy(() => tf.gather(tf.concat([xAdv!, run.xAdv]), tf.tensor1d(order, 'int32'))) as tf.Tensor4D;
+        run.xAdv.dispose();
+        xAdv.dispose();
+        xAdv = merged;
+        survivors.forEach((row, j) => { if (!replace[row]) { run.success[j] = 0; run.loss[j] = finalLoss[row]!; } });
+      }
+      survivors.forEach((row, j) => {
+        success[row] = success[row] || Boolean(run.success[j]);
+        finalLoss[row] = run.loss[j]!;
+      });
+    }
+  } catch (err) {
+    xAdv?.dispose();
+    throw err;
+  }
+  // Every attack ends with the one projection (a no-op here unless an iterate drifted by rounding).
+  const projected = project(threat, x, xAdv!);
+  xAdv!.dispose();
+  return { xAdv: projected, success, finalLoss, forwardPasses: ctx.counts.forward, backwardPasses: ctx.counts.backward };
+}

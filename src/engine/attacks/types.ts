@@ -1,0 +1,56 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Classifier } from '../models/classifier';
+import type { LossId } from '../losses';
+import type { Norm, ThreatModel } from '../threat';
+
+export type KeepPolicy = 'last' | 'maxLoss' | 'firstSuccess';
+
+export interface AttackOptions {
+  steps?: number;
+  /** Absolute step size, or relative to ε (α = relative·ε). */
+  stepSize?: number | { relative: number };
+  randomStart?: boolean;
+  restarts?: number;
+  loss?: LossId;
+  /** Targeted attack toward these labels. */
+  targeted?: false | { labels: tf.Tensor1D };
+  seed?: number;
+  /** Which iterate to return per sample. */
+  keep?: KeepPolicy;
+  signal?: AbortSignal;
+  /** Called after every step with the steps done and the steps planned (over all restarts). */
+  onStep?: (done: number, total: number) => void;
+}
+
+export interface AttackResult {
+  xAdv: tf.Tensor4D;
+  /** Per sample: misclassified (untargeted) or classified as its target (targeted) at xAdv. */
+  success: boolean[];
+  /** Per sample loss at xAdv (the attack's loss, as maximised). */
+  finalLoss: Float32Array;
+  /** Images pushed through the network forward / backward (one image = one pass). */
+  forwardPasses: number;
+  backwardPasses: number;
+}
+
+export type Attack = (
+  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts?: AttackOptions,
+) => Promise<AttackResult>;
+
+export interface AttackDoc {
+  paper: string;
+  update: string;
+  defaults: string;
+}
+
+export interface AttackEntry {
+  id: string;
+  name: string;
+  norms: readonly Norm[];
+  /** True when the attack takes several gradient steps. */
+  iterative: boolean;
+  doc: AttackDoc;
+  /** Label for tables, e.g. "PGD-20". */
+  label(opts: AttackOptions): string;
+  run: Attack;
+}

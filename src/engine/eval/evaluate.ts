@@ -1,0 +1,204 @@
+/**
+ * Robust accuracy over a split: clean accuracy first, then each attack on the points that
+ * are still correctly classified, the worst case kept per sample; and the accuracy-vs-ε curve.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { batchTensors, type Split } from '../data/datasets';
+import { throwIfAborted } from '../errors';
+import { predict, type Classifier } from '../models/classifier';
+import type { AttackEntry, AttackOptions } from '../attacks/types';
+import { validateThreat, type Norm, type ThreatModel } from '../threat';
+import { predictSplit, type Predictions } from './accuracy';
+
+export interface AttackPlan {
+  entry: AttackEntry;
+  options: AttackOptions;
+}
+
+export interface EvalProgress {
+  phase: 'clean' | 'attack' | 'curve';
+  /** Attack label, or "ε=0.1" on the curve. */
+  label: string;
+  done: number;
+  total: number;
+}
+
+export interface AttackRun {
+  id: string;
+  label: string;
+  params: Record<string, unknown>;
+  robustAccuracy: number;
+  timeSeconds: number;
+  forwardPasses: number;
+  backwardPasses: number;
+  /** Per sample: 1 when the sample is misclassified under this attack (or clean). */
+  fooled: Uint8Array;
+}
+
+export interface Example {
+  index: number;
+  label: number;
+  cleanPixels: Float32Array;
+  cleanPrediction: number;
+  cleanConfidence: number;
+  /** The adversarial image of the last attack that ran on this sample (the clean one if none did). */
+  advPixels: Float32Array;
+  advPrediction: number;
+  advConfidence: number;
+  attackId: string;
+}
+
+export interface Evaluation {
+  n: number;
+  threat: ThreatModel;
+  cleanAccuracy: number;
+  attacks: AttackRun[];
+  /** Worst case over the attacks, per sample. */
+  robustAccuracy: number;
+  examples: Example[];
+  seconds: number;
+}
+
+export interface EvaluateOptions {
+  batchSize?: number;
+  /** How many leading samples to keep images of (default 32). */
+  examples?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: EvalProgress) => void;
+}
+
+function paramsOf(options: AttackOptions): Record<string, unknown> {
+  const { signal: _s, onStep: _o, targeted, ...rest } = options;
+  return { ...rest, ...(targeted ? { targeted: true } : {}) };
+}
+
+function correctMask(pred: Predictions, split: Split): Uint8Array {
+  return Uint8Array.from(pred.labels, (label, i) => (label === split.labels[i] ? 0 : 1));
+}
+
+/**
+ * Runs one attack on the samples whose `fooled` flag is 0, in batches, and updates `fooled`.
+ * `onAdversarial` receives each attacked batch's adversarial images with their sample indices.
+ */
+async function attackSurvivors(
+  model: Classifier, split: Split, shape: [number, number, number], threat: ThreatModel, plan: AttackPlan,
+  fooled: Uint8Array, opts: EvaluateOptions, report: (done: number) => void,
+  onAdversarial?: (indices: number[], xAdv: tf.Tensor4D) => void,
+): Promise<{ forward: number; backward: number }> {
+  const batchSize = opts.batchSize ?? 250;
+  const survivors = [...fooled.keys()].filter((i) => !fooled[i]);
+  const counts = { forward: 0, backward: 0 };
+  const order = Int32Array.from(survivors);
+  for (let start = 0; start < survivors.length; start += batchSize) {
+    throwIfAborted(opts.signal, plan.entry.name);
+    const indices = survivors.slice(start, start + batchSize);
+    const { x, y } = batchTensors(split, shape, start, batchSize, order);
+    const eps = typeof threat.eps === 'number' ? threat.eps : Float32Array.from(indices, (i) => (threat.eps as Float32Array)[i]!);
+    try {
+      const result = await plan.entry.run(model, x, y, { ...threat, eps }, { ...plan.options, ...(opts.signal ? { signal: opts.signal } : {}) });
+      result.success.forEach((s, j) => { if (s) fooled[indices[j]!] = 1; });
+      counts.forward += result.forwardPasses;
+      counts.backward += result.backwardPasses;
+      onAdversarial?.(indices, result.xAdv);
+      result.xAdv.dispose();
+    } finally {
+      tf.dispose([x, y]);
+    }
+    report(Math.min(survivors.length, start + batchSize));
+  }
+  return counts;
+}
+
+export async function evaluateAttacks(
+  model: Classifier, split: Split, shape: [number, number, number], threat: ThreatModel, plans: AttackPlan[],
+  opts: EvaluateOptions = {},
+): Promise<Evaluation> {
+  const started = performance.now();
+  validateThreat(threat, typeof threat.eps === 'number' ? split.count : threat.eps.length, shape[0] * shape[1] * shape[2]);
+  opts.onProgress?.({ phase: 'clean', label: 'clean', done: 0, total: split.count });
+  const clean = await predictSplit(model, split, shape, opts.batchSize ?? 500);
+  const cleanFooled = correctMask(clean, split);
+  const n = split.count;
+  const cleanAccuracy = n === 0 ? 0 : cleanFooled.filter((f) => !f).length / n;
+  opts.onProgress?.({ phase: 'clean', label: 'clean', done: n, total: n });
+
+  const exampleCount = Math.min(opts.examples ?? 32, n);
+  const per = shape[0] * shape[1] * shape[2];
+  const examples: Example[] = Array.from({ length: exampleCount }, (_, i) => {
+    const pixels = Float32Array.from(split.images.subarray(i * per, (i + 1) * per), (v) => v / 255);
+    return {
+      index: i, label: split.labels[i]!, cleanPixels: pixels, cleanPrediction: clean.labels[i]!, cleanConfidence: clean.confidence[i]!,
+      advPixels: pixels, advPrediction: clean.labels[i]!, advConfidence: clean.confidence[i]!, attackId: 'clean',
+    };
+  });
+
+  const worst = Uint8Array.from(cleanFooled);
+  const attacks: AttackRun[] = [];
+  for (const plan of plans) {
+    const label = plan.entry.label(plan.options);
+    const fooled = Uint8Array.from(cleanFooled);
+    const survivorsAtStart = fooled.filter((f) => !f).length;
+    const t0 = performance.now();
+    const counts = await attackSurvivors(model, split, shape, threat, plan, fooled, opts,
+      (done) => opts.onProgress?.({ phase: 'attack', label, done, total: survivorsAtStart }),
+      (indices, xAdv) => {
+        const keep = indices.map((sample, row) => [sample, row] as const).filter(([sample]) => sample < exampleCount);
+        if (keep.length === 0) return;
+        tf.tidy(() => {
+          const rows = tf.gather(xAdv, keep.map(([, row]) => row));
+          const p = predict(model, rows as tf.Tensor4D);
+          const pixels = rows.dataSync() as Float32Array;
+          keep.forEach(([sample], k) => {
+            const ex = examples[sample]!;
+            ex.advPixels = pixels.slice(k * per, (k + 1) * per);
+            ex.advPrediction = p.labels[k]!;
+            ex.advConfidence = p.confidence[k]!;
+            ex.attackId = plan.entry.id;
+          });
+        });
+      });
+    const seconds = (performance.now() - t0) / 1000;
+    fooled.forEach((f, i) => { if (f) worst[i] = 1; });
+    attacks.push({
+      id: plan.entry.id, label, params: paramsOf(plan.options),
+      robustAccuracy: n === 0 ? 0 : fooled.filter((f) => !f).length / n,
+      timeSeconds: seconds, forwardPasses: counts.forward, backwardPasses: counts.backward, fooled,
+    });
+  }
+  return {
+    n, threat, cleanAccuracy, attacks,
+    robustAccuracy: n === 0 ? 0 : worst.filter((f) => !f).length / n,
+    examples, seconds: (performance.now() - started) / 1000,
+  };
+}
+
+export interface CurvePoint {
+  eps: number;
+  accuracy: number;
+}
+
+/**
+ * Accuracy under one attack over a grid of ε. Radii are visited in increasing order and
+ * only the samples still robust at the previous radius are attacked: a point fooled inside a
+ * smaller ball is inside every larger one, so the curve is monotone by construction.
+ */
+export async function accuracyCurve(
+  model: Classifier, split: Split, shape: [number, number, number], norm: Norm, bounds: [number, number],
+  epsGrid: number[], plan: AttackPlan, opts: EvaluateOptions = {},
+): Promise<CurvePoint[]> {
+  const grid = [...new Set(epsGrid)].sort((a, b) => a - b);
+  for (const eps of grid) validateThreat({ norm, eps, bounds }, split.count, shape[0] * shape[1] * shape[2], '--eps');
+  const clean = await predictSplit(model, split, shape, opts.batchSize ?? 500);
+  const fooled = correctMask(clean, split);
+  const n = split.count;
+  const points: CurvePoint[] = [];
+  for (const [k, eps] of grid.entries()) {
+    if (eps > 0) {
+      await attackSurvivors(model, split, shape, { norm, eps, bounds }, plan, fooled, opts,
+        () => opts.onProgress?.({ phase: 'curve', label: `ε=${eps}`, done: k, total: grid.length }));
+    }
+    points.push({ eps, accuracy: n === 0 ? 0 : fooled.filter((f) => !f).length / n });
+    opts.onProgress?.({ phase: 'curve', label: `ε=${eps}`, done: k + 1, total: grid.length });
+  }
+  return points;
+}

@@ -1,0 +1,22 @@
+/** The engine's public API, used by the worker, the CLI and the tests. */
+export * from './backend';
+export * from './errors';
+export * from './rng';
+export * from './threat';
+export * from './losses';
+export * from './attacks/types';
+export { ATTACKS, getAttack } from './attacks/registry';
+export { fgsm } from './attacks/fgsm';
+export { pgd } from './attacks/pgd';
+export * from './models/classifier';
+export { loadClassifier, type LoadOptions } from './models/load';
+export { fileHandler, folderSaveHandler, readModelJson, writeFileAtomic } from './models/io';
+export { smallCnn } from './models/smallcnn';
+export * from './data/idx';
+export * from './data/datasets';
+export * from './eval/accuracy';
+export * from './eval/evaluate';
+export * from './training/standard';
+export { lossAndGrad, lossAndGradForBench } from './attacks/common';
+export * from './jobs';
+export { buildReport, basicDiagnostics } from './report/build';

@@ -1,0 +1,50 @@
+/**
+ * A classifier maps a batch NHWC in the model's input range to logits [N, classes].
+ * Normalisation lives here, so attacks work in input space.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface Classifier {
+  predictLogits(x: tf.Tensor4D): tf.Tensor2D;
+  /** [H, W, C] */
+  inputShape: [number, number, number];
+  numClasses: number;
+  bounds: [number, number];
+  /** Where it came from, for reports: a model.json path or a description. */
+  source: string;
+  /** Notes a user should read, such as "softmax output stripped". */
+  warnings: string[];
+}
+
+export interface Normalization {
+  mean: number[];
+  std: number[];
+}
+
+/** Wraps a logits function with optional per-channel normalisation. */
+export function makeClassifier(
+  logitsFn: (x: tf.Tensor4D) => tf.Tensor2D,
+  meta: Omit<Classifier, 'predictLogits'> & { normalization?: Normalization },
+): Classifier {
+  const { normalization, ...rest } = meta;
+  if (!normalization) return { ...rest, predictLogits: logitsFn };
+  return {
+    ...rest,
+    predictLogits: (x) => tf.tidy(() => {
+      const mean = tf.tensor1d(normalization.mean);
+      const std = tf.tensor1d(normalization.std);
+      return logitsFn(tf.div(tf.sub(x, mean), std) as tf.Tensor4D);
+    }),
+  };
+}
+
+/** Predicted class and its softmax confidence, per sample. */
+export function predict(model: Classifier, x: tf.Tensor4D): { labels: Int32Array; confidence: Float32Array } {
+  return tf.tidy(() => {
+    const probs = tf.softmax(model.predictLogits(x));
+    return {
+      labels: tf.argMax(probs, 1).dataSync() as Int32Array,
+      confidence: tf.max(probs, 1).dataSync() as Float32Array,
+    };
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * Reads and writes tfjs model folders (model.json + weight files) with node:fs, so no
+ * tfjs-node is needed. Every path in weightsManifest must stay inside the model's folder.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../errors';
+
+const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2 };
+
+export interface ModelJson {
+  format?: string;
+  modelTopology: unknown;
+  weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
+  [key: string]: unknown;
+}
+
+export function readModelJson(file: string): ModelJson {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(file, '', `is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(file, '', 'must be a JSON object');
+  const obj = json as Record<string, unknown>;
+  if (typeof obj.modelTopology !== 'object' || obj.modelTopology === null) {
+    throw new InputError(file, 'modelTopology', 'is missing; this is not a tfjs model.json');
+  }
+  if (!Array.isArray(obj.weightsManifest)) throw new InputError(file, 'weightsManifest', 'is missing or not an array');
+  obj.weightsManifest.forEach((group: unknown, g: number) => {
+    const entry = group as { paths?: unknown; weights?: unknown };
+    if (!Array.isArray(entry?.paths) || !entry.paths.every((p) => typeof p === 'string')) {
+      throw new InputError(file, `weightsManifest[${g}].paths`, 'must be an array of file names');
+    }
+    if (!Array.isArray(entry.weights)) throw new InputError(file, `weightsManifest[${g}].weights`, 'must be an array');
+  });
+  return obj as unknown as ModelJson;
+}
+
+/** Resolves a manifest path, refusing anything that leaves the model folder. */
+export function resolveWeightPath(modelFile: string, relative: string, field: string): string {
+  const folder = path.dirname(path.resolve(modelFile));
+  const resolved = path.resolve(folder, relative);
+  const rel = path.relative(folder, resolved);
+  if (path.isAbsolute(relative) || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new InputError(modelFile, field, `path "${relative}" leaves the model folder`);
+  }
+  return resolved;
+}
+
+/** A tfjs IOHandler over a model.json on disk, with the checks tfjs itself does not make. */
+export function fileHandler(modelFile: string): tf.io.IOHandler {
+  return {
+    load: async (): Promise<tf.io.ModelArtifacts> => {
+      const json = readModelJson(modelFile);
+      const weightSpecs: tf.io.WeightsManifestEntry[] = [];
+      const buffers: Buffer[] = [];
+      json.weightsManifest.forEach((group, g) => {
+        const groupBuffers = group.paths.map((p, i) => {
+          const field = `weightsManifest[${g}].paths[${i}]`;
+          const file = resolveWeightPath(modelFile, p, field);
+          if (!fs.existsSync(file)) throw new InputError(modelFile, field, `weight file "${p}" does not exist`);
+          return fs.readFileSync(file);
+        });
+        const found = groupBuffers.reduce((sum, b) => sum + b.length, 0);
+        let expected = 0;
+        group.weights.forEach((w, i) => {
+          const size = BYTES[w.dtype];
+          if (!Array.isArray(w.shape) || size === undefined) {
+            throw new InputError(modelFile, `weightsManifest[${g}].weights[${i}]`, `has no valid shape/dtype`);
+          }
+          expected += w.shape.reduce((a, b) => a * b, 1) * (w.quantization ? BYTES[w.quantization.dtype] ?? 1 : size);
+        });
+        if (found !== expected) {
+          throw new InputError(modelFile, `weightsManifest[${g}]`,
+            `weights need ${expected} bytes but ${group.paths.join(', ')} hold ${found}`);
+        }
+        weightSpecs.push(...group.weights);
+        buffers.push(...groupBuffers);
+      });
+      const joined = Buffer.concat(buffers);
+      const { weightsManifest: _manifest, modelTopology, format, generatedBy, convertedBy, ...rest } = json;
+      return {
+        modelTopology: modelTopology as tf.io.ModelArtifacts['modelTopology'],
+        weightSpecs,
+        weightData: joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength),
+        ...(typeof format === 'string' ? { format } : {}),
+        ...(typeof generatedBy === 'string' ? { generatedBy } : {}),
+        ...(typeof convertedBy === 'string' ? { convertedBy } : {}),
+        ...(rest.userDefinedMetadata ? { userDefinedMetadata: rest.userDefinedMetadata as Record<string, {}> } : {}),
+        ...(rest.signature ? { signature: rest.signature as Record<string, {}> } : {}),
+        ...(rest.modelInitializer ? { modelInitializer: rest.modelInitializer as Record<string, {}> } : {}),
+      };
+    },
+  };
+}
+
+/** Writes a file atomically: a temporary file in the same folder, then rename. */
+export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+/** A save handler writing model.json + weights.bin into `dir`. */
+export function folderSaveHandler(dir: string, metadata?: Record<string, unknown>): tf.io.IOHandler {
+  return tf.io.withSaveHandler(async (artifacts) => {
+    fs.mkdirSync(dir, { recursive: true });
+    const weights = artifacts.weightData ? new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData)) : new Uint8Array();
+    writeFileAtomic(path.join(dir, 'weights.bin'), weights);
+    const modelJson = {
+      format: artifacts.format ?? 'layers-model',
+      generatedBy: artifacts.generatedBy,
+      convertedBy: 'robustness-lab',
+      modelTopology: artifacts.modelTopology,
+      weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+      ...(metadata ? { userDefinedMetadata: metadata } : {}),
+    };
+    writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(modelJson));
+    return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+  });
+}

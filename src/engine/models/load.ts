@@ -1,0 +1,94 @@
+/**
+ * Loads a tfjs Layers or Graph model from disk as a Classifier that outputs logits.
+ * A softmax output is stripped (with a warning): attacks on probabilities mask gradients.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import * as tfc from '@tensorflow/tfjs-converter';
+import { InputError } from '../errors';
+import { makeClassifier, type Classifier, type Normalization } from './classifier';
+import { fileHandler } from './io';
+
+export interface LoadOptions {
+  bounds?: [number, number];
+  normalization?: Normalization;
+}
+
+interface LayerConfig { class_name: string; config: { name?: string; activation?: string; [k: string]: unknown } }
+
+/** Finds the layer producing the model's (single) output in a Keras topology. */
+function outputLayer(topology: Record<string, unknown>): LayerConfig | undefined {
+  const modelConfig = (topology.model_config ?? topology) as { class_name?: string; config?: unknown };
+  const config = modelConfig.config as { layers?: LayerConfig[]; output_layers?: unknown[][] } | LayerConfig[] | undefined;
+  const layers = Array.isArray(config) ? config : config?.layers;
+  if (!layers || layers.length === 0) return undefined;
+  if (modelConfig.class_name === 'Sequential' || Array.isArray(config)) return layers[layers.length - 1];
+  const outName = (config as { output_layers?: unknown[][] }).output_layers?.[0]?.[0];
+  return layers.find((l) => l.config.name === outName);
+}
+
+function shapeFrom(dims: Array<number | null> | undefined, source: string, field: string): [number, number, number] {
+  const shape = dims?.slice(1);
+  if (!shape || shape.length !== 3 || shape.some((d) => typeof d !== 'number' || d <= 0)) {
+    throw new InputError(source, field, `is [${dims?.join(', ')}]; expected an image input [batch, height, width, channels]`);
+  }
+  return shape as [number, number, number];
+}
+
+export async function loadClassifier(modelFile: string, options: LoadOptions = {}): Promise<Classifier> {
+  const handler = fileHandler(modelFile);
+  const artifacts = await handler.load!();
+  const warnings: string[] = [];
+  const bounds = options.bounds ?? [0, 1];
+  const topology = artifacts.modelTopology as Record<string, unknown>;
+  const isGraph = artifacts.format === 'graph-model' || Array.isArray((topology as { node?: unknown }).node);
+
+  if (!isGraph) {
+    const last = outputLayer(topology);
+    if (last?.config.activation === 'softmax' || (last?.class_name === 'Softmax')) {
+      warnings.push(`${modelFile}: the last layer "${last.config.name}" applies softmax; it was removed so attacks see logits ` +
+        '(attacking probabilities masks gradients)');
+      if (last.class_name === 'Softmax') { last.class_name = 'Activation'; last.config.activation = 'linear'; }
+      else last.config.activation = 'linear';
+    }
+    let model: tfl.LayersModel;
+    try {
+      model = await tfl.loadLayersModel({ load: async () => artifacts });
+    } catch (err) {
+      throw new InputError(modelFile, 'modelTopology/weightsManifest', (err as Error).message);
+    }
+    const inputShape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
+    const outShape = model.outputs[0]?.shape;
+    const numClasses = outShape?.[outShape.length - 1];
+    if (model.outputs.length !== 1 || outShape?.length !== 2 || !numClasses) {
+      throw new InputError(modelFile, 'output', `shape [${outShape?.join(', ')}] is not [batch, classes]`);
+    }
+    return makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
+      inputShape, numClasses, bounds, source: modelFile, warnings,
+      ...(options.normalization ? { normalization: options.normalization } : {}),
+    });
+  }
+
+  let model: tfc.GraphModel;
+  try {
+    model = await tfc.loadGraphModel({ load: async () => artifacts });
+  } catch (err) {
+    throw new InputError(modelFile, 'modelTopology/weightsManifest', (err as Error).message);
+  }
+  const nodes = (topology as { node: Array<{ name: string; op: string; input?: string[] }> }).node;
+  let outputName = model.outputNodes[0];
+  const outputNode = nodes.find((n) => n.name === outputName?.replace(/:0$/, ''));
+  if (outputNode?.op === 'Softmax' && outputNode.input?.[0]) {
+    outputName = outputNode.input[0].replace(/^\^/, '');
+    warnings.push(`${modelFile}: the output node "${outputNode.name}" is a softmax; attacks use its input "${outputName}" as logits`);
+  }
+  const inputShape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
+  const probe = tf.tidy(() => model.execute(tf.zeros([1, ...inputShape]), outputName) as tf.Tensor);
+  const numClasses = probe.shape[1];
+  probe.dispose();
+  if (probe.shape.length !== 2 || !numClasses) throw new InputError(modelFile, 'output', `shape [${probe.shape.join(', ')}] is not [batch, classes]`);
+  return makeClassifier((x) => model.execute(x, outputName) as tf.Tensor2D, {
+    inputShape, numClasses, bounds, source: modelFile, warnings,
+    ...(options.normalization ? { normalization: options.normalization } : {}),
+  });
+}

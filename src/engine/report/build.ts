@@ -1,0 +1,90 @@
+/** Builds report.json (src/protocol/report.ts) from an evaluation and curves. */
+import type {
+  Report, ReportCurve, ReportDiagnostic, ReportExample,
+} from '../../protocol/report';
+import type { Evaluation } from '../eval/evaluate';
+import { imagePng, perturbationPng } from './png';
+
+export interface ReportContext {
+  command: string;
+  version: string;
+  model: string;
+  modelWarnings: string[];
+  dataset: string;
+  backend: string;
+  classNames: string[];
+  shape: [number, number, number];
+  curves: ReportCurve[];
+  seconds: number;
+}
+
+function percent(v: number): string {
+  return `${(v * 100).toFixed(1)}%`;
+}
+
+/** Checks that need no extra model queries: they read what the evaluation already measured. */
+export function basicDiagnostics(evaluation: Evaluation, ctx: Pick<ReportContext, 'modelWarnings'>): ReportDiagnostic[] {
+  const found: ReportDiagnostic[] = [];
+  for (const warning of ctx.modelWarnings) {
+    found.push({ id: 'softmax-output', severity: 'warning', message: `${warning}. Export the model with logits outputs to be sure the attack sees what you deploy.` });
+  }
+  const single = evaluation.attacks.filter((a) => a.id === 'fgsm');
+  const iterative = evaluation.attacks.filter((a) => a.id !== 'fgsm');
+  for (const s of single) {
+    for (const it of iterative) {
+      if (s.robustAccuracy < it.robustAccuracy - 1 / Math.max(1, evaluation.n)) {
+        found.push({
+          id: 'single-step-beats-iterative', severity: 'warning',
+          message: `${s.label} (${percent(s.robustAccuracy)}) beats ${it.label} (${percent(it.robustAccuracy)}): the iterative attack is not converging, ` +
+            'a sign of gradient masking or a too-small step size. Raise the steps or restarts, and do not trust the higher number.',
+        });
+      }
+    }
+  }
+  return found;
+}
+
+function examplesOf(evaluation: Evaluation, ctx: ReportContext): ReportExample[] {
+  const { bounds, norm, eps } = { ...evaluation.threat, eps: evaluation.threat.eps };
+  return evaluation.examples.map((ex) => {
+    const delta = ex.advPixels.map((v, i) => v - ex.cleanPixels[i]!);
+    const maxAbs = delta.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    // L∞: ±ε maps to full colour, so images compare across rows; L2: each row's own max.
+    const scale = norm === 'linf' && typeof eps === 'number' && eps > 0 ? eps : maxAbs;
+    const name = (k: number) => ctx.classNames[k] ?? `class ${k}`;
+    return {
+      index: ex.index,
+      label: name(ex.label),
+      clean: { prediction: name(ex.cleanPrediction), confidence: ex.cleanConfidence, png: imagePng(ex.cleanPixels, ctx.shape, bounds) },
+      perturbation: { png: perturbationPng(delta, ctx.shape, scale), scale },
+      adversarial: { prediction: name(ex.advPrediction), confidence: ex.advConfidence, png: imagePng(ex.advPixels, ctx.shape, bounds), attack: ex.attackId },
+      fooled: ex.advPrediction !== ex.label,
+    };
+  });
+}
+
+export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report {
+  const eps = evaluation.threat.eps;
+  return {
+    tool: { name: 'robustness-lab', version: ctx.version },
+    command: ctx.command,
+    created: new Date().toISOString(),
+    model: ctx.model,
+    dataset: ctx.dataset,
+    n: evaluation.n,
+    threat: { norm: evaluation.threat.norm, eps: typeof eps === 'number' ? eps : Math.max(...eps), bounds: evaluation.threat.bounds },
+    backend: ctx.backend,
+    clean_accuracy: evaluation.cleanAccuracy,
+    attacks: evaluation.attacks.map((a) => ({
+      id: a.id, label: a.label, params: a.params, robust_accuracy: a.robustAccuracy, time_s: a.timeSeconds,
+      forward_passes: a.forwardPasses, backward_passes: a.backwardPasses,
+    })),
+    robust_accuracy: evaluation.robustAccuracy,
+    curve: ctx.curves[0]?.points ?? [],
+    curves: ctx.curves,
+    diagnostics: basicDiagnostics(evaluation, ctx),
+    class_names: ctx.classNames,
+    examples: examplesOf(evaluation, ctx),
+    time_s: ctx.seconds,
+  };
+}
