@@ -20,3 +20,4 @@ export * from './training/standard';
 export { lossAndGrad, lossAndGradForBench } from './attacks/common';
 export * from './jobs';
 export { buildReport, basicDiagnostics } from './report/build';
+export { ourKernelsActive, setOurKernels, OUR_WASM_KERNELS } from './kernels';
