@@ -37,12 +37,23 @@ function geometry(info: ConvInfo): PatchGeometry {
 }
 
 /**
- * Visits every (output position m, kernel tap) pair whose input pixel lies inside the image,
- * giving the flat offset of the ci-long run in the image and the patch index of its first
- * channel (k = (kh·kW + kw)·ci).
+ * The (output position, kernel tap) pairs whose input pixel lies inside the image: the flat
+ * offset of the ci-long run in the image, the output row m, and the patch index k of its first
+ * channel (k = (kh·kW + kw)·ci). Cached per geometry: every PGD step and every training batch
+ * of a given layer reuses one table, and the copy loops below stay tight and monomorphic.
  */
-function forEachTap(g: PatchGeometry, visit: (imageOffset: number, m: number, k: number) => void): void {
+interface TapTable { image: Int32Array; row: Int32Array; patch: Int32Array; length: number }
+
+const tapCache = new Map<string, TapTable>();
+
+function tapTable(g: PatchGeometry): TapTable {
+  const key = Object.values(g).join(',');
+  const cached = tapCache.get(key);
+  if (cached) return cached;
+  const capacity = g.batch * g.outH * g.outW * g.kH * g.kW;
+  const table: TapTable = { image: new Int32Array(capacity), row: new Int32Array(capacity), patch: new Int32Array(capacity), length: 0 };
   let m = 0;
+  let t = 0;
   for (let n = 0; n < g.batch; n++) {
     const imageBase = n * g.inH * g.inW * g.inC;
     for (let oh = 0; oh < g.outH; oh++) {
@@ -53,12 +64,19 @@ function forEachTap(g: PatchGeometry, visit: (imageOffset: number, m: number, k:
           for (let kw = 0; kw < g.kW; kw++) {
             const iw = ow * g.strideW + kw * g.dilationW - g.padLeft;
             if (iw < 0 || iw >= g.inW) continue;
-            visit(imageBase + (ih * g.inW + iw) * g.inC, m, (kh * g.kW + kw) * g.inC);
+            table.image[t] = imageBase + (ih * g.inW + iw) * g.inC;
+            table.row[t] = m;
+            table.patch[t] = (kh * g.kW + kw) * g.inC;
+            t++;
           }
         }
       }
     }
   }
+  table.length = t;
+  if (tapCache.size >= 32) tapCache.delete(tapCache.keys().next().value!);
+  tapCache.set(key, table);
+  return table;
 }
 
 /**
@@ -69,9 +87,12 @@ function forEachTap(g: PatchGeometry, visit: (imageOffset: number, m: number, k:
 function im2colTransposed(image: Float32Array, colsT: Float32Array, g: PatchGeometry, rows: number): void {
   colsT.fill(0);
   const c = g.inC;
-  forEachTap(g, (src, m, k) => {
-    for (let i = 0; i < c; i++) colsT[(k + i) * rows + m] = image[src + i]!;
-  });
+  const { image: src, row, patch, length } = tapTable(g);
+  for (let t = 0; t < length; t++) {
+    const from = src[t]!;
+    const to = patch[t]! * rows + row[t]!;
+    for (let i = 0; i < c; i++) colsT[to + i * rows] = image[from + i]!;
+  }
 }
 
 /** Scatter-adds patch rows ([M, K]) back into an NHWC image. */
@@ -79,10 +100,12 @@ function col2im(cols: Float32Array, image: Float32Array, g: PatchGeometry): void
   image.fill(0);
   const c = g.inC;
   const patchLen = g.kH * g.kW * c;
-  forEachTap(g, (dst, m, k) => {
-    const src = m * patchLen + k;
-    for (let i = 0; i < c; i++) image[dst + i]! += cols[src + i]!;
-  });
+  const { image: dst, row, patch, length } = tapTable(g);
+  for (let t = 0; t < length; t++) {
+    const to = dst[t]!;
+    const from = row[t]! * patchLen + patch[t]!;
+    for (let i = 0; i < c; i++) image[to + i]! += cols[from + i]!;
+  }
 }
 
 function heapView(backend: BackendWasm, info: tf.TensorInfo): Float32Array {

@@ -1,0 +1,173 @@
+/** Bad input gets an InputError naming the file and the field, never a crash. */
+import { before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  encodeIdx, fgsm, folderSaveHandler, InputError, loadClassifier, loadDataset, parseIdx, readIdx, smallCnn,
+} from '../../src/engine';
+import { expectNoLeak, tempDir, useBackend } from './helpers';
+
+before(() => useBackend('wasm'));
+
+function expectInputError(fn: () => unknown, source: string, pattern: RegExp): void {
+  assert.throws(fn, (err: Error) => {
+    assert.ok(err instanceof InputError, `expected InputError, got ${err.name}: ${err.message}`);
+    assert.ok(err.message.includes(source), `"${err.message}" does not name ${source}`);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+async function expectInputErrorAsync(fn: () => Promise<unknown>, source: string, pattern: RegExp): Promise<void> {
+  await assert.rejects(fn, (err: Error) => {
+    assert.ok(err instanceof InputError, `expected InputError, got ${err.name}: ${err.message}`);
+    assert.ok(err.message.includes(source), `"${err.message}" does not name ${source}`);
+    assert.match(err.message, pattern);
+    return true;
+  });
+}
+
+test('IDX: a good file round-trips, plain and gzip', () => {
+  const data = Uint8Array.from({ length: 2 * 3 * 4 }, (_, i) => i);
+  for (const gzip of [false, true]) {
+    const parsed = parseIdx(encodeIdx([2, 3, 4], data, gzip), 'x.idx');
+    assert.deepEqual(parsed.dims, [2, 3, 4]);
+    assert.deepEqual(Array.from(parsed.data), Array.from(data));
+  }
+});
+
+test('IDX: truncated data, wrong magic, wrong dims, broken gzip, missing file', () => {
+  const good = encodeIdx([2, 3, 4], new Uint8Array(24), false);
+  expectInputError(() => parseIdx(good.subarray(0, good.length - 5), 'images.idx'), 'images.idx',
+    /data: is truncated: dims 2×3×4 need 24 bytes, found 19/);
+  const badMagic = Buffer.from(good); badMagic[0] = 0x12;
+  expectInputError(() => parseIdx(badMagic, 'images.idx'), 'images.idx', /magic number: starts with 0x12000803; IDX files start with 0x0000/);
+  const badType = Buffer.from(good); badType[2] = 0x0d;
+  expectInputError(() => parseIdx(badType, 'images.idx'), 'images.idx', /magic number: declares element type 0xd; only unsigned bytes/);
+  const badDims = Buffer.from(good); badDims[3] = 9;
+  expectInputError(() => parseIdx(badDims, 'images.idx'), 'images.idx', /dims: declares 9 dimensions; expected 1 to 4/);
+  expectInputError(() => parseIdx(good.subarray(0, 10), 'images.idx'), 'images.idx', /dims: header declares 3 dimensions but the file ends after 10 bytes/);
+  expectInputError(() => parseIdx(Buffer.concat([good, Buffer.alloc(3)]), 'images.idx'), 'images.idx', /data: has 3 bytes after the 2×3×4 data/);
+  const gz = zlib.gzipSync(good);
+  expectInputError(() => parseIdx(gz.subarray(0, gz.length - 12), 'images.idx.gz'), 'images.idx.gz', /gzip: cannot be decompressed/);
+  expectInputError(() => readIdx('/nonexistent/t10k-images-idx3-ubyte.gz'), '/nonexistent/t10k-images-idx3-ubyte.gz', /cannot be read: ENOENT/);
+});
+
+test('datasets: a folder missing a file, and labels that do not match the images', () => {
+  const dir = tempDir('data');
+  fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte.gz'), encodeIdx([3, 2, 2], new Uint8Array(12), true));
+  fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte.gz'), encodeIdx([2], new Uint8Array(2), true));
+  expectInputError(() => loadDataset(dir), 'train-labels-idx1-ubyte.gz', /dims: has 2 labels for 3 images/);
+  fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte.gz'), encodeIdx([3], new Uint8Array(3), true));
+  expectInputError(() => loadDataset(dir), dir, /t10k-images-idx3-ubyte: neither t10k-images-idx3-ubyte.gz nor t10k-images-idx3-ubyte exists/);
+});
+
+async function savedModel(): Promise<string> {
+  const dir = tempDir('model');
+  const net = smallCnn([28, 28, 1], 10, 1);
+  await net.save(folderSaveHandler(dir));
+  net.dispose();
+  return path.join(dir, 'model.json');
+}
+
+function editJson(file: string, edit: (json: { weightsManifest: Array<{ paths: string[]; weights: Array<{ name: string; shape: number[] }> }>; modelTopology: unknown }) => void): void {
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  edit(json);
+  fs.writeFileSync(file, JSON.stringify(json));
+}
+
+test('model.json: a good model loads; predicting leaks nothing', async () => {
+  const file = await savedModel();
+  const model = await loadClassifier(file);
+  assert.deepEqual(model.inputShape, [28, 28, 1]);
+  assert.equal(model.numClasses, 10);
+  assert.deepEqual(model.warnings, []);
+  const input = tf.ones([2, 28, 28, 1]) as tf.Tensor4D;
+  const logits = await expectNoLeak(() => tf.tidy(() => model.predictLogits(input).arraySync()));
+  input.dispose();
+  assert.equal(logits.length, 2);
+  assert.equal(logits[0]!.length, 10);
+});
+
+test('model.json: missing weights, a ../ path, an absolute path, wrong byte count, wrong shapes, bad JSON', async () => {
+  let file = await savedModel();
+  fs.rmSync(path.join(path.dirname(file), 'weights.bin'));
+  await expectInputErrorAsync(() => loadClassifier(file), file, /weightsManifest\[0\]\.paths\[0\]: weight file "weights\.bin" does not exist/);
+
+  file = await savedModel();
+  editJson(file, (j) => { j.weightsManifest[0]!.paths[0] = '../x.bin'; });
+  await expectInputErrorAsync(() => loadClassifier(file), file, /weightsManifest\[0\]\.paths\[0\]: path "\.\.\/x\.bin" leaves the model folder/);
+
+  file = await savedModel();
+  editJson(file, (j) => { j.weightsManifest[0]!.paths[0] = '/etc/passwd'; });
+  await expectInputErrorAsync(() => loadClassifier(file), file, /path "\/etc\/passwd" leaves the model folder/);
+
+  file = await savedModel();
+  editJson(file, (j) => { j.weightsManifest[0]!.weights[0]!.shape = [5, 4, 1, 16]; });
+  await expectInputErrorAsync(() => loadClassifier(file), file, /weightsManifest\[0\]: weights need \d+ bytes but weights\.bin hold \d+/);
+
+  file = await savedModel();
+  editJson(file, (j) => { j.weightsManifest[0]!.weights[0]!.shape = [4, 4, 16, 1]; });
+  await expectInputErrorAsync(() => loadClassifier(file), file, /conv1|shape/i);
+
+  file = await savedModel();
+  fs.writeFileSync(file, '{"modelTopology": ');
+  await expectInputErrorAsync(() => loadClassifier(file), file, /is not valid JSON/);
+
+  file = await savedModel();
+  editJson(file, (j) => { delete (j as { modelTopology?: unknown }).modelTopology; });
+  await expectInputErrorAsync(() => loadClassifier(file), file, /modelTopology: is missing; this is not a tfjs model\.json/);
+
+  await expectInputErrorAsync(() => loadClassifier('/nonexistent/model.json'), '/nonexistent/model.json', /cannot be read: ENOENT/);
+});
+
+test('a softmax last layer is stripped with a warning, and the logits equal the pre-softmax values', async () => {
+  const dir = tempDir('softmax');
+  const net = smallCnn([28, 28, 1], 10, 2);
+  // Same weights, softmax on the last layer.
+  const json = await new Promise<Record<string, unknown>>((resolve) => {
+    void net.save(tf.io.withSaveHandler(async (artifacts) => { resolve({ artifacts }); return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }; }));
+  });
+  const artifacts = json.artifacts as tf.io.ModelArtifacts;
+  const topology = artifacts.modelTopology as { config: { layers: Array<{ config: { activation?: string } }> } };
+  topology.config.layers[topology.config.layers.length - 1]!.config.activation = 'softmax';
+  await folderSaveHandler(dir).save!(artifacts);
+  const model = await loadClassifier(path.join(dir, 'model.json'));
+  assert.equal(model.warnings.length, 1);
+  assert.match(model.warnings[0]!, /last layer "logits" applies softmax; it was removed so attacks see logits/);
+  const input = tf.ones([1, 28, 28, 1]);
+  const expected = (net.apply(input) as tf.Tensor).dataSync();
+  const actual = Array.from(model.predictLogits(input as tf.Tensor4D).dataSync());
+  expected.forEach((v, i) => assert.ok(Math.abs(v - actual[i]!) < 1e-5));
+  const sum = actual.reduce((s, v) => s + v, 0);
+  assert.ok(Math.abs(sum - 1) > 1e-3, 'outputs still sum to 1: softmax was not removed');
+});
+
+test('a graph model loads; its softmax output node is bypassed so attacks see the logits', async () => {
+  const file = path.join(__dirname, '..', 'fixtures', 'graph-model', 'model.json');
+  const model = await loadClassifier(file);
+  assert.deepEqual(model.inputShape, [2, 2, 1]);
+  assert.equal(model.numClasses, 3);
+  assert.match(model.warnings[0]!, /output node "probs" is a softmax; attacks use its input "logits" as logits/);
+  const logits = tf.tidy(() => Array.from(model.predictLogits(tf.tensor4d([1, 1, 1, 1], [1, 2, 2, 1])).dataSync()));
+  // Column sums of w: [1+0-1+0.5, 0+2+0-0.5, -1+0+1+0]
+  assert.deepEqual(logits, [0.5, 1.5, 0]);
+});
+
+test('gradients flow through a graph model: FGSM moves the input and leaks nothing', async () => {
+  const model = await loadClassifier(path.join(__dirname, '..', 'fixtures', 'graph-model', 'model.json'));
+  const x = tf.tensor4d([0.5, 0.5, 0.5, 0.5], [1, 2, 2, 1]);
+  const y = tf.tensor1d([1], 'int32');
+  const result = await expectNoLeak(async () => {
+    const r = await fgsm(model, x, y, { norm: 'linf', eps: 0.1, bounds: [0, 1] });
+    const moved = Array.from(r.xAdv.dataSync());
+    r.xAdv.dispose();
+    return moved;
+  });
+  // A sign step: every pixel moves by exactly ε, and none reaches the box edges.
+  assert.ok(result.every((v) => Math.abs(Math.abs(v - 0.5) - 0.1) < 1e-6), `moved to ${result}`);
+  tf.dispose([x, y]);
+});

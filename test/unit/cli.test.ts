@@ -1,0 +1,100 @@
+/** The built CLI end to end: train, attack with a curve, report.json against its schema. */
+import { before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Ajv from 'ajv';
+import type { Report } from '../../src/protocol/report';
+import { tempDir } from './helpers';
+
+const CLI = path.join(__dirname, '..', '..', 'dist', 'cli.js');
+const SCHEMA = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'protocol', 'report-schema.json'), 'utf8'));
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 180_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let work: string;
+let modelFile: string;
+
+before(() => {
+  assert.ok(fs.existsSync(CLI), `${CLI} is missing; npm test builds it first`);
+  work = tempDir('cli');
+  const trained = cli('train', '--epochs', '1', '--n-train', '1500', '--seed', '3', '--out', path.join(work, 'model'));
+  assert.equal(trained.status, 0, trained.stderr);
+  assert.match(trained.stderr, /backend: wasm \(our kernels\)/);
+  assert.match(trained.stdout, /^epoch\s+loss\s+train acc\s+test acc/m);
+  modelFile = path.join(work, 'model', 'model.json');
+  const saved = JSON.parse(fs.readFileSync(modelFile, 'utf8'));
+  assert.equal(saved.userDefinedMetadata.robustnessLab.trainImages, 1500);
+});
+
+test('attack writes a report.json that follows the schema with every field filled, and a self-contained report.html', () => {
+  const out = path.join(work, 'report');
+  const r = cli('attack', '--model', modelFile, '--n', '60', '--eps', '0.1', '--steps', '5', '--curve', '0,0.05,0.1',
+    '--examples', '8', '--out', out);
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as Report;
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(SCHEMA);
+  assert.ok(validate(report), JSON.stringify(validate.errors));
+
+  assert.equal(report.n, 60);
+  assert.deepEqual(report.threat, { norm: 'linf', eps: 0.1, bounds: [0, 1] });
+  assert.equal(report.backend, 'wasm (our kernels)');
+  assert.match(report.dataset, /^embedded \(/);
+  assert.equal(report.model, modelFile);
+  assert.deepEqual(report.attacks.map((a) => a.label), ['FGSM', 'PGD-5']);
+  for (const a of report.attacks) {
+    assert.ok(a.robust_accuracy <= report.clean_accuracy, `${a.id} above clean accuracy`);
+    assert.ok(a.forward_passes > 0 && a.backward_passes > 0 && a.time_s > 0, a.id);
+  }
+  assert.ok(report.clean_accuracy > 0.4, `clean accuracy ${report.clean_accuracy}`);
+  assert.ok(report.robust_accuracy <= Math.min(...report.attacks.map((a) => a.robust_accuracy)));
+  assert.equal(report.curves.length, 2);
+  assert.deepEqual(report.curve.map((p) => p.eps), [0, 0.05, 0.1]);
+  assert.equal(report.curve[0]!.accuracy, report.clean_accuracy);
+  for (const c of report.curves) {
+    for (let i = 1; i < c.points.length; i++) assert.ok(c.points[i]!.accuracy <= c.points[i - 1]!.accuracy, 'curve not monotone');
+  }
+  assert.equal(report.class_names.length, 10);
+  assert.equal(report.examples.length, 8);
+  for (const e of report.examples) {
+    for (const png of [e.clean.png, e.perturbation.png, e.adversarial.png]) assert.match(png, /^data:image\/png;base64,iVBOR/);
+    assert.equal(e.perturbation.scale, 0.1);
+    assert.equal(e.fooled, e.adversarial.prediction !== e.label);
+  }
+  assert.ok(Array.isArray(report.diagnostics));
+
+  const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+  assert.match(html, /<script type="application\/json" id="report-data">/);
+  assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=/, 'report.html must not load anything');
+  assert.ok(html.includes('renderReport') || html.includes('curve-canvas'), 'renderer missing from report.html');
+
+  assert.match(r.stdout, /^clean\s+\d+\.\d%/m);
+  assert.match(r.stdout, /^PGD-5\s+\d+\.\d%/m);
+  assert.match(r.stdout, /backend wasm \(our kernels\)/);
+});
+
+test('bad options fail with exit code 2 and a message naming the option or file', () => {
+  const negative = cli('attack', '--model', modelFile, '--eps', '-0.1', '--n', '5');
+  assert.equal(negative.status, 2);
+  assert.match(negative.stderr, /--eps: eps: -0\.1 is invalid; ε must be a finite number ≥ 0/);
+
+  const wide = cli('attack', '--model', modelFile, '--eps', '2', '--n', '5');
+  assert.equal(wide.status, 2);
+  assert.match(wide.stderr, /--eps: eps: 2 is wider than the bounds \[0, 1\] allow for linf/);
+
+  const missing = cli('attack', '--model', path.join(work, 'nope', 'model.json'), '--n', '5');
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /nope\/model\.json: cannot be read: ENOENT/);
+
+  const unknown = cli('attack', '--model', modelFile, '--attack', 'pgdd', '--n', '5');
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /--attack: unknown attack "pgdd"; available: fgsm, pgd/);
+
+  const threshold = cli('attack', '--model', modelFile, '--n', '20', '--steps', '2', '--min-robust', '0.99');
+  assert.equal(threshold.status, 3);
+  assert.match(threshold.stderr, /is below --min-robust 99\.0%/);
+});

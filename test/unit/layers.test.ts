@@ -1,0 +1,39 @@
+/** The dependency rule (design.md §1): engine and protocol import no editor, no DOM, nothing of ours above them. */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+const SRC = path.join(__dirname, '..', '..', 'src');
+
+function files(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []);
+}
+
+function imports(file: string): string[] {
+  const text = fs.readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:from|import|require\()\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!);
+}
+
+test('src/engine imports no vscode, no DOM globals, and of our code only engine and protocol', () => {
+  const engine = files(path.join(SRC, 'engine'));
+  assert.ok(engine.length > 10);
+  for (const file of engine) {
+    for (const spec of imports(file)) {
+      assert.notEqual(spec, 'vscode', `${file} imports vscode`);
+      if (spec.startsWith('.')) {
+        const target = path.resolve(path.dirname(file), spec);
+        assert.ok(target.startsWith(path.join(SRC, 'engine')) || target.startsWith(path.join(SRC, 'protocol')), `${file} imports ${spec}`);
+      }
+    }
+    assert.doesNotMatch(fs.readFileSync(file, 'utf8'), /\b(document|window)\./, `${file} touches the DOM`);
+  }
+});
+
+test('src/protocol has no runtime imports', () => {
+  for (const file of files(path.join(SRC, 'protocol'))) {
+    for (const spec of imports(file)) assert.ok(spec.startsWith('.'), `${file} imports ${spec}`);
+    assert.doesNotMatch(fs.readFileSync(file, 'utf8'), /^import (?!type)/m, `${file} has a value import`);
+  }
+});
