@@ -13,6 +13,11 @@ const contexts = [
     ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', target: 'node20', format: 'cjs',
     mainFields: ['module', 'main'], external: ['@tensorflow/tfjs-node'], banner: { js: '#!/usr/bin/env node' },
   },
+  // The engine worker thread (used by the CLI's --workers and by the extension host).
+  {
+    ...common, entryPoints: ['src/worker/engine-worker.ts'], outfile: 'dist/worker.js', platform: 'node', target: 'node20', format: 'cjs',
+    mainFields: ['module', 'main'], external: ['@tensorflow/tfjs-node'],
+  },
   // The report renderer, shared by report.html and the editor's panels.
   { ...common, entryPoints: ['webview/report/standalone.ts'], outfile: 'dist/webview/report.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
 ];

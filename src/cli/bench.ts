@@ -4,12 +4,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   batchTensors, describeBackend, firstN, initBackend, loadClassifier, loadDataset, lossAndGradForBench, pgd,
   smallCnn, trainStandard, type BackendChoice,
 } from '../engine';
+import type { AttackJob } from '../protocol/jobs';
+import { runAttackParallel } from '../worker/pool';
 import { formatTable } from './table';
 
 export interface BenchRow {
@@ -41,12 +44,12 @@ async function benchOne(choice: BackendChoice, modelFile: string, trainBatches: 
 
   const batch = batchTensors(data.test, data.shape, 0, 250);
   const grads: number[] = [];
-  for (let i = 0; i < (stock ? 4 : 9); i++) {
+  for (let i = 0; i < (stock ? 4 : 12); i++) {
     const t0 = performance.now();
     const g = lossAndGradForBench(model, batch.x, batch.y);
     await g.data();
     g.dispose();
-    if (i >= 1) grads.push(performance.now() - t0);
+    if (i >= (stock ? 1 : 3)) grads.push(performance.now() - t0);
   }
   tf.dispose([batch.x, batch.y]);
 
@@ -89,6 +92,35 @@ async function benchOne(choice: BackendChoice, modelFile: string, trainBatches: 
   };
 }
 
+export interface PoolRow {
+  workers: number;
+  /** Wall time of the whole job (worker start-up, clean pass, PGD-10 on the correctly classified), median of 3. */
+  jobS: number;
+  /** PGD phase only, as the report's attack time_s. */
+  pgdS: number;
+}
+
+/** The product path: `attack --attack pgd --n 1000` through the worker pool, with 1 and 2 workers. */
+async function benchPool(modelFile: string): Promise<PoolRow[]> {
+  const job: AttackJob = {
+    model: modelFile, data: 'embedded', attacks: ['pgd'], norm: 'linf', eps: 0.1, steps: 10, restarts: 1, loss: 'ce',
+    randomStart: true, n: 1000, batchSize: 250, seed: 0, curve: [], examples: 0, bounds: [0, 1],
+  };
+  const rows: PoolRow[] = [];
+  for (const workers of [1, 2]) {
+    const jobTimes: number[] = [];
+    const pgdTimes: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      const report = await runAttackParallel(job, { script: path.join(__dirname, 'worker.js'), workers, backend: 'wasm', runId: 'bench' });
+      jobTimes.push((performance.now() - t0) / 1000);
+      pgdTimes.push(report.attacks[0]!.time_s);
+    }
+    rows.push({ workers, jobS: median(jobTimes), pgdS: median(pgdTimes) });
+  }
+  return rows;
+}
+
 export async function runBench(o: { json: string; model: string; backends: string; trainBatches: number; one?: BackendChoice }): Promise<void> {
   if (o.one) {
     process.stdout.write(`${JSON.stringify(await benchOne(o.one, path.resolve(o.model), o.trainBatches))}\n`);
@@ -112,7 +144,14 @@ export async function runBench(o: { json: string; model: string; backends: strin
       [r.trainEpochMethod, r.note].filter(Boolean).join('; ') || (r.available ? '' : 'unavailable')]),
   );
   process.stdout.write(`${table}\n`);
+  let pool: PoolRow[] = [];
+  if (rows.some((r) => r.backend === 'wasm (our kernels)')) {
+    process.stderr.write('bench: attack job through the worker pool …\n');
+    pool = await benchPool(path.resolve(o.model));
+    process.stdout.write(`\n${formatTable(['attack job: PGD-10, first 1,000 images, wasm', 'job wall s', 'PGD phase s'],
+      pool.map((p) => [`${p.workers} worker${p.workers > 1 ? 's' : ''}`, p.jobS.toFixed(2), p.pgdS.toFixed(2)]))}\n`);
+  }
   fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
-  fs.writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: require('node:os').cpus().length, rows }, null, 2));
+  fs.writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, rows, pool }, null, 2));
   process.stderr.write(`wrote ${o.json}\n`);
 }

@@ -6,6 +6,7 @@
  *   robustness-lab bench  --json FILE
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   ATTACKS, BACKEND_CHOICES, describeBackend, initBackend, InputError, runAttackJob, runTrainJob, VERSION,
@@ -13,6 +14,7 @@ import {
 } from '../engine';
 import type { AttackJob } from '../protocol/jobs';
 import type { Report } from '../protocol/report';
+import { runAttackParallel } from '../worker/pool';
 import { runBench } from './bench';
 import { makeProgress } from './progress';
 import { writeReport } from './report-files';
@@ -52,6 +54,8 @@ function attackOptions(cmd: Command): Command {
     .option('--bounds <lo,hi>', 'valid input range', numberList('--bounds'), [0, 1])
     .option('--out <dir>', 'write report.json and report.html here')
     .option('--json', 'print report.json to stdout instead of the table')
+    .option('--workers <n>', 'worker threads to split the images across (default: one per core, at most 2)', integer('--workers', 1),
+      Math.min(2, os.availableParallelism()))
     .option('--min-robust <acc>', 'exit with code 3 when the worst-case robust accuracy is below this', number('--min-robust'))
     .addOption(backendOption());
 }
@@ -59,7 +63,7 @@ function attackOptions(cmd: Command): Command {
 interface AttackCliOptions {
   model: string; data: string; norm: 'linf' | 'l2'; steps: number; stepSize?: number; restarts: number; loss: 'ce' | 'margin' | 'dlr';
   randomStart: boolean; n: number; batchSize: number; seed: number; examples: number; bounds: number[]; out?: string; json?: boolean;
-  minRobust?: number; backend: BackendChoice;
+  minRobust?: number; backend: BackendChoice; workers: number;
 }
 
 function toJob(o: AttackCliOptions, attacks: string[], eps: number, curve: number[]): AttackJob {
@@ -77,7 +81,7 @@ export function summaryTable(report: Report): string {
     ...report.attacks.map((a) => [a.label, pct(a.robust_accuracy), a.time_s.toFixed(2), String(a.forward_passes), String(a.backward_passes)]),
     ['worst case', pct(report.robust_accuracy), '', '', ''],
   ];
-  const head = `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps} · backend ${report.backend}`;
+  const head = `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps} · backend ${report.backend}${report.workers > 1 ? ` × ${report.workers} workers` : ''}`;
   const curves = report.curves.map((c) => `curve ${c.attack}: ${c.points.map((p) => `ε=${p.eps} ${pct(p.accuracy)}`).join(' · ')}`);
   const diagnostics = report.diagnostics.map((d) => `${d.severity}: ${d.id}: ${d.message}`);
   return [head, formatTable(['attack', 'accuracy', 'time s', 'forward', 'backward'], rows), ...curves, ...diagnostics].join('\n');
@@ -91,12 +95,19 @@ async function attackCommand(o: AttackCliOptions, attacks: string[], eps: number
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   let report: Report;
+  const onProgress = (p: { label: string; done: number; total: number }) => progress.update(p.label, p.done, p.total);
+  // Small jobs are not worth a worker's start-up (~0.5 s: bundle, wasm, data).
+  const workers = job.n >= 200 && o.backend !== 'wasm-stock' ? o.workers : 1;
   try {
-    report = await runAttackJob(job, command, {
-      signal: controller.signal,
-      onProgress: (p) => progress.update(p.label, p.done, p.total),
-      onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
-    });
+    report = workers > 1
+      ? await runAttackParallel(job, {
+        script: path.join(__dirname, 'worker.js'), workers, backend: backend.name, runId: 'cli', signal: controller.signal, onProgress,
+        onLog: (level, message) => { if (level !== 'info') process.stderr.write(`${level}: ${message}\n`); },
+      })
+      : await runAttackJob(job, command, {
+        signal: controller.signal, onProgress, onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+      });
+    report.command = command;
   } finally {
     progress.stop();
   }

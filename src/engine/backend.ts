@@ -93,6 +93,8 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
       setOurKernels(false);
     }
     if (!(await trySet(name, notes))) continue;
+    // Our own output names the backend and why; the cpu backend's "install tfjs-node" banner is noise.
+    if (name === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
     const customKernels = name === 'wasm' && choice !== 'wasm-stock';
     if (customKernels) setOurKernels(true);
     current = { name, customKernels, notes };

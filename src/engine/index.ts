@@ -19,5 +19,6 @@ export * from './eval/evaluate';
 export * from './training/standard';
 export { lossAndGrad, lossAndGradForBench } from './attacks/common';
 export * from './jobs';
-export { buildReport, basicDiagnostics } from './report/build';
+export { buildReport, attackDiagnostics, modelDiagnostics } from './report/build';
 export { ourKernelsActive, setOurKernels, OUR_WASM_KERNELS } from './kernels';
+export { mergeReports } from './report/merge';

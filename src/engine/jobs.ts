@@ -6,7 +6,7 @@ import type { Report } from '../protocol/report';
 import { getAttack } from './attacks/registry';
 import type { AttackOptions } from './attacks/types';
 import { describeBackend } from './backend';
-import { firstN, loadDataset } from './data/datasets';
+import { loadDataset, sliceSplit } from './data/datasets';
 import { InputError } from './errors';
 import { accuracyCurve, evaluateAttacks, type AttackPlan } from './eval/evaluate';
 import { loadClassifier } from './models/load';
@@ -48,7 +48,7 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
   if (data.classNames.length > model.numClasses) {
     throw new InputError(job.model, 'output', `has ${model.numClasses} classes but ${data.id} has ${data.classNames.length}`);
   }
-  const test = firstN(data.test, job.n);
+  const test = sliceSplit(data.test, job.offset ?? 0, job.n);
   const threat = { norm: job.norm, eps: job.eps, bounds: job.bounds };
   validateThreat(threat, test.count, data.shape[0] * data.shape[1] * data.shape[2], '--eps');
   const plans = job.attacks.map((id) => planFor(id, job));
@@ -64,11 +64,13 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
       curves.push({ attack: plan.entry.label(plan.options), points });
     }
   }
-  return buildReport(evaluation, {
+  const report = buildReport(evaluation, {
     command, version: VERSION, model: job.model, modelWarnings: model.warnings, dataset: `${data.id} (${data.location})`,
     backend: describeBackend(), classNames: data.classNames, shape: data.shape, curves,
     seconds: (performance.now() - started) / 1000,
   });
+  for (const example of report.examples) example.index += job.offset ?? 0;
+  return report;
 }
 
 export interface TrainResult {

@@ -18,8 +18,9 @@ export interface AttackJob {
   restarts: number;
   loss: 'ce' | 'margin' | 'dlr';
   randomStart: boolean;
-  /** First N test images in file order. */
+  /** N test images in file order, starting at `offset` (default 0). */
   n: number;
+  offset?: number;
   batchSize: number;
   seed: number;
   /** ε grid for the accuracy curve; empty → no curve. */

@@ -54,6 +54,8 @@ export interface Report {
   n: number;
   threat: ReportThreat;
   backend: string;
+  /** Worker threads the images were split across (1 = in-process). */
+  workers: number;
   clean_accuracy: number;
   attacks: ReportAttack[];
   robust_accuracy: number;

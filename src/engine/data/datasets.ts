@@ -95,9 +95,16 @@ export function loadDataset(spec: string): Dataset {
 
 /** The first `count` samples in file order (published evaluations use the first 1,000 test images). */
 export function firstN(split: Split, count: number | undefined): Split {
-  if (count === undefined || count >= split.count) return split;
+  return sliceSplit(split, 0, count);
+}
+
+/** `count` samples from `offset`, in file order (a worker's share of an evaluation). */
+export function sliceSplit(split: Split, offset: number, count: number | undefined): Split {
+  const start = Math.min(offset, split.count);
+  const end = count === undefined ? split.count : Math.min(split.count, start + count);
+  if (start === 0 && end === split.count) return split;
   const per = split.images.length / split.count;
-  return { images: split.images.subarray(0, count * per), labels: split.labels.subarray(0, count), count };
+  return { images: split.images.subarray(start * per, end * per), labels: split.labels.subarray(start, end), count: end - start };
 }
 
 /**

@@ -22,20 +22,24 @@ function percent(v: number): string {
   return `${(v * 100).toFixed(1)}%`;
 }
 
-/** Checks that need no extra model queries: they read what the evaluation already measured. */
-export function basicDiagnostics(evaluation: Evaluation, ctx: Pick<ReportContext, 'modelWarnings'>): ReportDiagnostic[] {
+export function modelDiagnostics(modelWarnings: string[]): ReportDiagnostic[] {
+  return modelWarnings.map((warning) => ({
+    id: 'softmax-output', severity: 'warning',
+    message: `${warning}. Export the model with logits outputs to be sure the attack sees what you deploy.`,
+  }));
+}
+
+/** Checks that need no extra model queries: they read the accuracies the evaluation measured. */
+export function attackDiagnostics(report: Pick<Report, 'attacks' | 'n'>): ReportDiagnostic[] {
   const found: ReportDiagnostic[] = [];
-  for (const warning of ctx.modelWarnings) {
-    found.push({ id: 'softmax-output', severity: 'warning', message: `${warning}. Export the model with logits outputs to be sure the attack sees what you deploy.` });
-  }
-  const single = evaluation.attacks.filter((a) => a.id === 'fgsm');
-  const iterative = evaluation.attacks.filter((a) => a.id !== 'fgsm');
+  const single = report.attacks.filter((a) => a.id === 'fgsm');
+  const iterative = report.attacks.filter((a) => a.id !== 'fgsm');
   for (const s of single) {
     for (const it of iterative) {
-      if (s.robustAccuracy < it.robustAccuracy - 1 / Math.max(1, evaluation.n)) {
+      if (s.robust_accuracy < it.robust_accuracy - 1 / Math.max(1, report.n)) {
         found.push({
           id: 'single-step-beats-iterative', severity: 'warning',
-          message: `${s.label} (${percent(s.robustAccuracy)}) beats ${it.label} (${percent(it.robustAccuracy)}): the iterative attack is not converging, ` +
+          message: `${s.label} (${percent(s.robust_accuracy)}) beats ${it.label} (${percent(it.robust_accuracy)}): the iterative attack is not converging, ` +
             'a sign of gradient masking or a too-small step size. Raise the steps or restarts, and do not trust the higher number.',
         });
       }
@@ -65,7 +69,7 @@ function examplesOf(evaluation: Evaluation, ctx: ReportContext): ReportExample[]
 
 export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report {
   const eps = evaluation.threat.eps;
-  return {
+  const report: Report = {
     tool: { name: 'robustness-lab', version: ctx.version },
     command: ctx.command,
     created: new Date().toISOString(),
@@ -74,6 +78,7 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     n: evaluation.n,
     threat: { norm: evaluation.threat.norm, eps: typeof eps === 'number' ? eps : Math.max(...eps), bounds: evaluation.threat.bounds },
     backend: ctx.backend,
+    workers: 1,
     clean_accuracy: evaluation.cleanAccuracy,
     attacks: evaluation.attacks.map((a) => ({
       id: a.id, label: a.label, params: a.params, robust_accuracy: a.robustAccuracy, time_s: a.timeSeconds,
@@ -82,9 +87,11 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     robust_accuracy: evaluation.robustAccuracy,
     curve: ctx.curves[0]?.points ?? [],
     curves: ctx.curves,
-    diagnostics: basicDiagnostics(evaluation, ctx),
+    diagnostics: [],
     class_names: ctx.classNames,
     examples: examplesOf(evaluation, ctx),
     time_s: ctx.seconds,
   };
+  report.diagnostics = [...modelDiagnostics(ctx.modelWarnings), ...attackDiagnostics(report)];
+  return report;
 }

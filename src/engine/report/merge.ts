@@ -1,0 +1,46 @@
+/**
+ * Merges the reports of disjoint, consecutive slices of one evaluation (one per worker) into
+ * the report of the whole. Accuracies are per-sample worst cases inside each slice, so the
+ * sample-weighted mean is exact; passes add up; times are wall times, so the slowest slice counts.
+ */
+import type { Report } from '../../protocol/report';
+import { attackDiagnostics } from './build';
+
+function weighted(parts: Report[], pick: (r: Report) => number): number {
+  const total = parts.reduce((s, r) => s + r.n, 0);
+  return total === 0 ? 0 : parts.reduce((s, r) => s + pick(r) * r.n, 0) / total;
+}
+
+export function mergeReports(parts: Report[], examples: number): Report {
+  const first = parts[0];
+  if (!first) throw new Error('mergeReports needs at least one report');
+  if (parts.length === 1) return first;
+  const attacks = first.attacks.map((a, k) => ({
+    ...a,
+    robust_accuracy: weighted(parts, (r) => r.attacks[k]!.robust_accuracy),
+    time_s: Math.max(...parts.map((r) => r.attacks[k]!.time_s)),
+    forward_passes: parts.reduce((s, r) => s + r.attacks[k]!.forward_passes, 0),
+    backward_passes: parts.reduce((s, r) => s + r.attacks[k]!.backward_passes, 0),
+  }));
+  const curves = first.curves.map((c, k) => ({
+    attack: c.attack,
+    points: c.points.map((p, i) => ({ eps: p.eps, accuracy: weighted(parts, (r) => r.curves[k]!.points[i]!.accuracy) })),
+  }));
+  const merged: Report = {
+    ...first,
+    n: parts.reduce((s, r) => s + r.n, 0),
+    workers: parts.length,
+    clean_accuracy: weighted(parts, (r) => r.clean_accuracy),
+    attacks,
+    robust_accuracy: weighted(parts, (r) => r.robust_accuracy),
+    curve: curves[0]?.points ?? [],
+    curves,
+    examples: parts.flatMap((r) => r.examples).sort((a, b) => a.index - b.index).slice(0, examples),
+    time_s: Math.max(...parts.map((r) => r.time_s)),
+    diagnostics: [],
+  };
+  // Model diagnostics are the same in every slice; attack diagnostics are recomputed on the whole.
+  const recomputedIds = new Set(['single-step-beats-iterative']);
+  merged.diagnostics = [...first.diagnostics.filter((d) => !recomputedIds.has(d.id)), ...attackDiagnostics(merged)];
+  return merged;
+}

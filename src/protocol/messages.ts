@@ -1,0 +1,127 @@
+/**
+ * Typed message descriptors shared by the extension host, the engine worker and the webviews
+ * (the vscode-eslint pattern: one descriptor pairs a method name with its parameter schema).
+ * Every message crossing a process or frame boundary is parsed with these zod schemas before
+ * use; tensors never cross, only plain JSON.
+ */
+import { z } from 'zod';
+import type { AttackJob } from './jobs';
+import type { Report } from './report';
+
+// ---------------------------------------------------------------------------------------------
+// Jobs
+// ---------------------------------------------------------------------------------------------
+const finite = z.number().finite();
+
+export const attackJobSchema = z.object({
+  model: z.string().min(1),
+  data: z.string().min(1),
+  attacks: z.array(z.string().min(1)).min(1),
+  norm: z.enum(['linf', 'l2']),
+  eps: finite.min(0),
+  steps: z.number().int().min(1),
+  stepSize: finite.positive().optional(),
+  restarts: z.number().int().min(1),
+  loss: z.enum(['ce', 'margin', 'dlr']),
+  randomStart: z.boolean(),
+  n: z.number().int().min(1),
+  offset: z.number().int().min(0).optional(),
+  batchSize: z.number().int().min(1),
+  seed: z.number().int().min(0),
+  curve: z.array(finite.min(0)),
+  examples: z.number().int().min(0),
+  bounds: z.tuple([finite, finite]),
+}) satisfies z.ZodType<AttackJob>;
+
+export const backendPreferenceSchema = z.enum(['auto', 'wasm', 'cpu', 'tensorflow']);
+export type BackendPreference = z.infer<typeof backendPreferenceSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Descriptors
+// ---------------------------------------------------------------------------------------------
+export interface RequestType<P, R> {
+  readonly method: string;
+  readonly params: z.ZodType<P>;
+  /** Results come from our own worker and are typed, not re-validated. */
+  readonly result?: R;
+}
+
+export interface NotificationType<P> {
+  readonly method: string;
+  readonly params: z.ZodType<P>;
+}
+
+function request<P, R>(method: string, params: z.ZodType<P>): RequestType<P, R> {
+  return { method, params };
+}
+
+function notification<P>(method: string, params: z.ZodType<P>): NotificationType<P> {
+  return { method, params };
+}
+
+const runId = z.string().regex(/^[A-Za-z0-9._-]{1,80}$/);
+
+export const RunAttackRequest = request<{ runId: string; job: AttackJob; backend: BackendPreference }, Report>(
+  'runAttack', z.object({ runId, job: attackJobSchema, backend: backendPreferenceSchema }));
+export const CancelRequest = request<{ runId: string }, { cancelled: boolean }>('cancel', z.object({ runId }));
+
+export const progressParams = z.object({ runId, label: z.string(), done: z.number().min(0), total: z.number().min(0) });
+export type ProgressParams = z.infer<typeof progressParams>;
+export const ProgressNotification = notification('progress', progressParams);
+export const LogNotification = notification('log', z.object({ level: z.enum(['info', 'warn', 'error']), message: z.string() }));
+
+export const REQUESTS = [RunAttackRequest, CancelRequest] as const;
+export const NOTIFICATIONS = [ProgressNotification, LogNotification] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Envelopes over the worker port
+// ---------------------------------------------------------------------------------------------
+export const errorInfoSchema = z.object({ name: z.string(), message: z.string() });
+export type ErrorInfo = z.infer<typeof errorInfoSchema>;
+
+export const workerEnvelope = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('request'), id: z.number().int().min(0), method: z.string(), params: z.unknown() }),
+  z.object({ kind: z.literal('response'), id: z.number().int().min(0), result: z.unknown().optional(), error: errorInfoSchema.optional() }),
+  z.object({ kind: z.literal('notification'), method: z.string(), params: z.unknown() }),
+]);
+export type WorkerEnvelope = z.infer<typeof workerEnvelope>;
+
+/** Parses an envelope, then its params against the descriptor registered for its method. */
+export function parseWorkerMessage(raw: unknown): WorkerEnvelope {
+  const envelope = workerEnvelope.parse(raw);
+  if (envelope.kind === 'response') return envelope;
+  const table: ReadonlyArray<{ method: string; params: z.ZodType<unknown> }> = envelope.kind === 'request' ? REQUESTS : NOTIFICATIONS;
+  const descriptor = table.find((d) => d.method === envelope.method);
+  if (!descriptor) throw new Error(`unknown ${envelope.kind} method "${envelope.method}"`);
+  return { ...envelope, params: descriptor.params.parse(envelope.params) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The attack panel (webview ⇄ host). The host owns the state; the webview renders it.
+// ---------------------------------------------------------------------------------------------
+export const panelStatus = z.enum(['running', 'done', 'cancelled', 'failed']);
+export type PanelStatus = z.infer<typeof panelStatus>;
+
+export interface PanelState {
+  runId: string;
+  title: string;
+  status: PanelStatus;
+  startedAt: string;
+  progress?: { label: string; done: number; total: number };
+  report?: Report;
+  error?: string;
+}
+
+export type HostToPanel = { type: 'state'; state: PanelState };
+
+export const panelToHost = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }),
+  z.object({ type: z.literal('cancel') }),
+  z.object({ type: z.literal('export'), format: z.enum(['json', 'html']) }),
+  z.object({ type: z.literal('exportPng'), dataUrl: z.string().regex(/^data:image\/png;base64,[A-Za-z0-9+/=]+$/).max(20_000_000) }),
+]);
+export type PanelToHost = z.infer<typeof panelToHost>;
+
+export function parsePanelMessage(raw: unknown): PanelToHost {
+  return panelToHost.parse(raw);
+}

@@ -1,0 +1,124 @@
+/**
+ * The host's side of an engine worker: typed requests with progress, cancellation, and a clear
+ * error when the worker dies (crash or out of memory) so the caller can restart it.
+ */
+import { Worker } from 'node:worker_threads';
+import {
+  CancelRequest, LogNotification, parseWorkerMessage, ProgressNotification, RunAttackRequest,
+  type BackendPreference, type ProgressParams, type RequestType,
+} from '../protocol/messages';
+import type { AttackJob } from '../protocol/jobs';
+import type { Report } from '../protocol/report';
+
+/** The worker stopped while requests were in flight. */
+export class EngineCrashError extends Error {
+  override readonly name = 'EngineCrashError';
+}
+
+/** An error the engine raised for a request, with the engine's error name (InputError, AbortError, …). */
+export class EngineError extends Error {
+  constructor(readonly engineName: string, message: string) {
+    super(message);
+    this.name = engineName;
+  }
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (err: Error) => void;
+}
+
+export interface EngineClientOptions {
+  /** Path of the bundled worker (dist/worker.js). */
+  script: string;
+  /** Heap limit of the worker in MB; exceeding it ends the worker, not the host. */
+  maxOldGenerationSizeMb?: number;
+  onLog?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  onExit?: (error: EngineCrashError | undefined) => void;
+}
+
+export class EngineClient {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private readonly progressListeners = new Map<string, (p: ProgressParams) => void>();
+  private nextId = 0;
+  private exited = false;
+
+  constructor(private readonly options: EngineClientOptions) {
+    this.worker = new Worker(options.script, {
+      resourceLimits: { maxOldGenerationSizeMb: options.maxOldGenerationSizeMb ?? 4096 },
+    });
+    this.worker.on('message', (raw) => this.receive(raw));
+    this.worker.on('error', (err) => this.fail(new EngineCrashError(`the engine worker crashed: ${err.message}`)));
+    this.worker.on('exit', (code) => this.fail(code === 0 ? undefined : new EngineCrashError(`the engine worker exited with code ${code}`)));
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  private receive(raw: unknown): void {
+    let message;
+    try {
+      message = parseWorkerMessage(raw);
+    } catch (err) {
+      this.options.onLog?.('error', `malformed message from the engine worker: ${(err as Error).message}`);
+      return;
+    }
+    if (message.kind === 'response') {
+      const pending = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      if (message.error) pending?.reject(new EngineError(message.error.name, message.error.message));
+      else pending?.resolve(message.result);
+    } else if (message.kind === 'notification') {
+      if (message.method === ProgressNotification.method) {
+        const p = message.params as ProgressParams;
+        this.progressListeners.get(p.runId)?.(p);
+      } else if (message.method === LogNotification.method) {
+        const { level, message: text } = LogNotification.params.parse(message.params);
+        this.options.onLog?.(level, text);
+      }
+    }
+  }
+
+  private fail(error: EngineCrashError | undefined): void {
+    if (this.exited) return;
+    this.exited = true;
+    const reason = error ?? new EngineCrashError('the engine worker stopped');
+    for (const p of this.pending.values()) p.reject(reason);
+    this.pending.clear();
+    this.options.onExit?.(error);
+  }
+
+  request<P, R>(type: RequestType<P, R>, params: P): Promise<R> {
+    if (this.exited) return Promise.reject(new EngineCrashError('the engine worker is not running'));
+    const id = this.nextId++;
+    return new Promise<R>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ kind: 'request', id, method: type.method, params });
+    });
+  }
+
+  async runAttack(runId: string, job: AttackJob, backend: BackendPreference, onProgress?: (p: ProgressParams) => void): Promise<Report> {
+    if (onProgress) this.progressListeners.set(runId, onProgress);
+    try {
+      return await this.request(RunAttackRequest, { runId, job, backend });
+    } finally {
+      this.progressListeners.delete(runId);
+    }
+  }
+
+  cancel(runId: string): Promise<{ cancelled: boolean }> {
+    return this.request(CancelRequest, { runId });
+  }
+
+  /** Test hook and last resort: posts a raw message, bypassing the typed API. */
+  postRaw(message: unknown): void {
+    this.worker.postMessage(message);
+  }
+
+  async dispose(): Promise<void> {
+    this.exited = true;
+    await this.worker.terminate();
+  }
+}

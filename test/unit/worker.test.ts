@@ -1,0 +1,90 @@
+/** The engine in a worker thread: a real run with progress, cancel, bad input, crash and out-of-memory. */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { EngineClient, EngineCrashError, EngineError } from '../../src/worker/client';
+import { runAttackParallel, slices } from '../../src/worker/pool';
+import type { AttackJob } from '../../src/protocol/jobs';
+import type { ProgressParams } from '../../src/protocol/messages';
+
+const ROOT = path.join(__dirname, '..', '..');
+const SCRIPT = path.join(ROOT, 'dist', 'worker.js');
+const MODEL = path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json');
+const JOB: AttackJob = {
+  model: MODEL, data: 'embedded', attacks: ['fgsm', 'pgd'], norm: 'linf', eps: 0.1, steps: 5, restarts: 1, loss: 'ce',
+  randomStart: true, n: 120, batchSize: 50, seed: 0, curve: [0, 0.05, 0.1], examples: 6, bounds: [0, 1],
+};
+
+test('slices cover the range in consecutive, balanced parts', () => {
+  assert.deepEqual(slices(0, 1000, 2), [{ offset: 0, n: 500 }, { offset: 500, n: 500 }]);
+  assert.deepEqual(slices(10, 7, 3), [{ offset: 10, n: 2 }, { offset: 12, n: 2 }, { offset: 14, n: 3 }]);
+  assert.deepEqual(slices(0, 1, 4), [{ offset: 0, n: 1 }]);
+});
+
+test('a worker runs an attack job, streams progress, and a second request reuses it', async () => {
+  assert.ok(fs.existsSync(SCRIPT), 'dist/worker.js is missing; npm test builds it first');
+  const logs: string[] = [];
+  const client = new EngineClient({ script: SCRIPT, onLog: (_l, m) => logs.push(m) });
+  try {
+    const progress: ProgressParams[] = [];
+    const report = await client.runAttack('t1', JOB, 'wasm', (p) => progress.push(p));
+    assert.equal(report.n, 120);
+    assert.equal(report.backend, 'wasm (our kernels)');
+    assert.ok(report.robust_accuracy < report.clean_accuracy);
+    assert.ok(progress.length >= 4 && progress.every((p) => p.runId === 't1'));
+    assert.ok(logs.some((l) => /backend wasm \(our kernels\)/.test(l)));
+    const again = await client.runAttack('t2', { ...JOB, attacks: ['fgsm'], curve: [] }, 'wasm');
+    assert.equal(again.attacks.length, 1);
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('cancel stops a long run with an AbortError; bad input comes back as an InputError naming the file', async () => {
+  const client = new EngineClient({ script: SCRIPT });
+  try {
+    const long = client.runAttack('long', { ...JOB, n: 2000, steps: 200 }, 'wasm', (p) => {
+      if (p.label.startsWith('PGD')) void client.cancel('long');
+    });
+    await assert.rejects(long, (err: Error) => err instanceof EngineError && err.name === 'AbortError');
+    await assert.rejects(client.runAttack('bad', { ...JOB, model: path.join(ROOT, 'nope', 'model.json') }, 'wasm'),
+      (err: Error) => err.name === 'InputError' && /nope\/model\.json: cannot be read: ENOENT/.test(err.message));
+    // Still alive after both.
+    const ok = await client.runAttack('after', { ...JOB, attacks: ['fgsm'], curve: [], n: 20 }, 'wasm');
+    assert.equal(ok.n, 20);
+  } finally {
+    await client.dispose();
+  }
+});
+
+test('a worker that crashes or runs out of memory rejects in-flight requests with EngineCrashError', async () => {
+  for (const [fixture, limit, pattern] of [
+    ['crash-on-request.js', undefined, /exited with code 3/],
+    ['out-of-memory.js', 64, /crashed|exited with code|memory/i],
+  ] as const) {
+    let exited: Error | undefined;
+    const client = new EngineClient({
+      script: path.join(ROOT, 'test', 'fixtures', 'workers', fixture),
+      ...(limit ? { maxOldGenerationSizeMb: limit } : {}),
+      onExit: (e) => { exited = e; },
+    });
+    await assert.rejects(client.runAttack('x', JOB, 'wasm'), (err: Error) => err instanceof EngineCrashError && pattern.test(err.message));
+    assert.ok(exited instanceof EngineCrashError);
+    assert.equal(client.alive, false);
+    await assert.rejects(client.cancel('x'), EngineCrashError);
+  }
+});
+
+test('two workers give the same accuracies as one (the split is exact)', async () => {
+  const job = { ...JOB, attacks: ['fgsm'], n: 90, examples: 10 };
+  const one = await runAttackParallel(job, { script: SCRIPT, workers: 1, backend: 'wasm', runId: 'p1' });
+  const two = await runAttackParallel(job, { script: SCRIPT, workers: 2, backend: 'wasm', runId: 'p2' });
+  assert.equal(two.workers, 2);
+  assert.equal(two.n, 90);
+  assert.equal(two.clean_accuracy, one.clean_accuracy);
+  assert.ok(Math.abs(two.attacks[0]!.robust_accuracy - one.attacks[0]!.robust_accuracy) < 1e-9, 'FGSM is deterministic');
+  assert.equal(two.attacks[0]!.forward_passes, one.attacks[0]!.forward_passes);
+  assert.deepEqual(two.curve.map((p) => p.eps), [0, 0.05, 0.1]);
+  assert.deepEqual(two.examples.map((e) => e.index), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
