@@ -18,6 +18,13 @@ const contexts = [
     ...common, entryPoints: ['src/worker/engine-worker.ts'], outfile: 'dist/worker.js', platform: 'node', target: 'node20', format: 'cjs',
     mainFields: ['module', 'main'], external: ['@tensorflow/tfjs-node'],
   },
+  // The extension host: vscode is provided by the editor; the engine runs in dist/worker.js.
+  {
+    ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', target: 'node20', format: 'cjs',
+    external: ['vscode'],
+  },
+  // The attack panel's front end (vscode-elements, Chart.js and the report renderer).
+  { ...common, entryPoints: ['webview/panel/main.ts'], outfile: 'dist/webview/panel.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
   // The report renderer, shared by report.html and the editor's panels.
   { ...common, entryPoints: ['webview/report/standalone.ts'], outfile: 'dist/webview/report.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
 ];

@@ -17,7 +17,7 @@ import type { Report } from '../protocol/report';
 import { runAttackParallel } from '../worker/pool';
 import { runBench } from './bench';
 import { makeProgress } from './progress';
-import { writeReport } from './report-files';
+import { writeReport } from '../store/report-files';
 import { formatTable } from './table';
 
 const number = (name: string) => (value: string): number => {

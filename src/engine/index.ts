@@ -10,7 +10,7 @@ export { fgsm } from './attacks/fgsm';
 export { pgd } from './attacks/pgd';
 export * from './models/classifier';
 export { loadClassifier, type LoadOptions } from './models/load';
-export { fileHandler, folderSaveHandler, readModelJson, writeFileAtomic } from './models/io';
+export { fileHandler, folderSaveHandler, readModelJson } from './models/io';
 export { smallCnn } from './models/smallcnn';
 export * from './data/idx';
 export * from './data/datasets';

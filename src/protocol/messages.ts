@@ -114,6 +114,21 @@ export interface PanelState {
 
 export type HostToPanel = { type: 'state'; state: PanelState };
 
+/** What the webview accepts from the host; the report inside is our own JSON and only shape-checked. */
+export const hostToPanel = z.object({
+  type: z.literal('state'),
+  state: z.object({
+    runId, title: z.string(), status: panelStatus, startedAt: z.string(),
+    progress: z.object({ label: z.string(), done: z.number(), total: z.number() }).optional(),
+    report: z.object({ attacks: z.array(z.unknown()), examples: z.array(z.unknown()), curves: z.array(z.unknown()) }).passthrough().optional(),
+    error: z.string().optional(),
+  }),
+});
+
+export function parseHostMessage(raw: unknown): HostToPanel {
+  return hostToPanel.parse(raw) as HostToPanel;
+}
+
 export const panelToHost = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({ type: z.literal('cancel') }),

@@ -16,7 +16,7 @@ function imports(file: string): string[] {
   return [...text.matchAll(/(?:from|import|require\()\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!);
 }
 
-test('src/engine imports no vscode, no DOM globals, and of our code only engine and protocol', () => {
+test('src/engine imports no vscode, no DOM globals, and of our code only engine, protocol and store', () => {
   const engine = files(path.join(SRC, 'engine'));
   assert.ok(engine.length > 10);
   for (const file of engine) {
@@ -24,7 +24,8 @@ test('src/engine imports no vscode, no DOM globals, and of our code only engine 
       assert.notEqual(spec, 'vscode', `${file} imports vscode`);
       if (spec.startsWith('.')) {
         const target = path.resolve(path.dirname(file), spec);
-        assert.ok(target.startsWith(path.join(SRC, 'engine')) || target.startsWith(path.join(SRC, 'protocol')), `${file} imports ${spec}`);
+        const allowed = ['engine', 'protocol', 'store'].map((d) => path.join(SRC, d));
+        assert.ok(allowed.some((d) => target.startsWith(d)), `${file} imports ${spec}`);
       }
     }
     assert.doesNotMatch(fs.readFileSync(file, 'utf8'), /\b(document|window)\./, `${file} touches the DOM`);
@@ -36,6 +37,24 @@ test('src/protocol imports only zod (its message schemas) and its own types', ()
     for (const spec of imports(file)) assert.ok(spec.startsWith('./') || spec === 'zod', `${file} imports ${spec}`);
     for (const line of fs.readFileSync(file, 'utf8').split('\n').filter((l) => /^import (?!type)/.test(l))) {
       assert.match(line, /from 'zod'/, `${file} has a value import: ${line}`);
+    }
+  }
+});
+
+test('src/store is plain Node: no tfjs, no vscode, nothing of ours but protocol types', () => {
+  for (const file of files(path.join(SRC, 'store'))) {
+    for (const spec of imports(file)) {
+      assert.ok(spec.startsWith('node:') || spec.startsWith('./') || spec === '../protocol/report', `${file} imports ${spec}`);
+    }
+  }
+});
+
+test('src/extension and webview import the engine only as types (the extension bundle carries no tfjs)', () => {
+  const dirs = [path.join(SRC, 'extension'), path.join(SRC, '..', 'webview')].filter((d) => fs.existsSync(d));
+  for (const file of dirs.flatMap(files)) {
+    const text = fs.readFileSync(file, 'utf8');
+    for (const line of text.split('\n').filter((l) => /^import (?!type)/.test(l))) {
+      assert.doesNotMatch(line, /engine|@tensorflow/, `${file}: ${line}`);
     }
   }
 });

@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { RunStore, type RunRecord } from '../../src/engine/runs/store';
+import { RunStore, type RunRecord } from '../../src/store/runs';
 import type { Report } from '../../src/protocol/report';
 import { tempDir } from './helpers';
 

@@ -31,14 +31,15 @@ function summary(report: Report): HTMLElement {
       el('td', { class: 'num' }, a.forward_passes.toLocaleString('en')), el('td', { class: 'num' }, a.backward_passes.toLocaleString('en')))),
     el('tr', { class: 'total' }, el('td', {}, 'Worst case over attacks'), el('td', { class: 'num' }, pct(report.robust_accuracy)), el('td', {}, ''), el('td', {}, ''), el('td', {}, '')),
   ];
-  return el('table', { class: 'summary', id: 'summary' },
+  return el('table', { class: 'summary', id: 'summary', 'data-clean': String(report.clean_accuracy), 'data-robust': String(report.robust_accuracy) },
     el('thead', {}, el('tr', {}, el('th', {}, 'Attack'), el('th', {}, 'Accuracy'), el('th', {}, 'Time'), el('th', {}, 'Forward'), el('th', {}, 'Backward'))),
     el('tbody', {}, ...rows));
 }
 
 function chart(report: Report): HTMLElement {
   const canvas = el('canvas', { id: 'curve-canvas', 'aria-label': 'Accuracy versus epsilon' });
-  const box = el('div', { class: 'chart' }, canvas);
+  const pointCount = Math.min(...report.curves.map((c) => c.points.length));
+  const box = el('div', { class: 'chart', id: 'curve', 'data-points': String(report.curves.length ? pointCount : 0), 'data-series': String(report.curves.length) }, canvas);
   const palette = ['#d9480f', '#1c7ed6', '#2f9e44', '#ae3ec9', '#f08c00'];
   const grid = [...new Set(report.curves.flatMap((c) => c.points.map((p) => p.eps)))].sort((a, b) => a - b);
   const fg = cssVar('--vscode-foreground', '#333');

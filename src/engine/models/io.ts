@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from '../../store/atomic';
 import { InputError } from '../errors';
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2 };
@@ -101,13 +102,6 @@ export function fileHandler(modelFile: string): tf.io.IOHandler {
       };
     },
   };
-}
-
-/** Writes a file atomically: a temporary file in the same folder, then rename. */
-export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
 }
 
 /** A save handler writing model.json + weights.bin into `dir`. */

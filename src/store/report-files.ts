@@ -2,10 +2,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Report } from '../protocol/report';
-import { writeFileAtomic } from '../engine/models/io';
+import { writeFileAtomic } from './atomic';
 
 function webviewAsset(name: string): string {
-  // dist/cli.js → dist/webview/<name>
+  // Every bundle (dist/cli.js, dist/extension.js) sits next to dist/webview/.
   const file = path.join(__dirname, 'webview', name);
   if (!fs.existsSync(file)) throw new Error(`${file} is missing; run "npm run build" first`);
   return fs.readFileSync(file, 'utf8');

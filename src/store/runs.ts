@@ -5,8 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Report } from '../../protocol/report';
-import { writeFileAtomic } from '../models/io';
+import type { Report } from '../protocol/report';
+import { writeFileAtomic } from './atomic';
 
 export type RunKind = 'evaluation' | 'training';
 export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled';

@@ -1,0 +1,125 @@
+/**
+ * The attack panel: a webview that renders the host-owned PanelState. Nonce CSP, no remote
+ * content, a ready handshake before any state is posted, every incoming message validated, and
+ * a serializer so panels come back after a window reload.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as vscode from 'vscode';
+import { parsePanelMessage, type HostToPanel, type PanelState, type PanelToHost } from '../protocol/messages';
+import { reportHtml } from '../store/report-files';
+
+export const PANEL_VIEW_TYPE = 'robustness.attack';
+
+export interface PanelHandlers {
+  cancel(runId: string): void;
+  log: vscode.LogOutputChannel;
+}
+
+export class AttackPanel {
+  private static readonly panels = new Map<string, AttackPanel>();
+  private ready = false;
+  private firstPaintLogged = false;
+
+  private constructor(readonly panel: vscode.WebviewPanel, private state: PanelState, private readonly extensionUri: vscode.Uri,
+    private readonly handlers: PanelHandlers, private readonly createdAt: number) {
+    panel.webview.options = {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+    };
+    panel.webview.html = this.html();
+    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'shield.svg');
+    panel.onDidDispose(() => AttackPanel.panels.delete(this.state.runId));
+    panel.webview.onDidReceiveMessage((raw: unknown) => {
+      let message: PanelToHost;
+      try {
+        message = parsePanelMessage(raw);
+      } catch (err) {
+        handlers.log.warn(`attack panel: rejected a malformed message: ${(err as Error).message.slice(0, 300)}`);
+        return;
+      }
+      void this.receive(message);
+    });
+    AttackPanel.panels.set(state.runId, this);
+  }
+
+  static show(extensionUri: vscode.Uri, state: PanelState, handlers: PanelHandlers): AttackPanel {
+    const existing = AttackPanel.panels.get(state.runId);
+    if (existing) {
+      existing.panel.reveal();
+      existing.update(state);
+      return existing;
+    }
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, state.title, vscode.ViewColumn.Active, { retainContextWhenHidden: true });
+    return new AttackPanel(panel, state, extensionUri, handlers, Date.now());
+  }
+
+  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, state: PanelState, handlers: PanelHandlers): AttackPanel {
+    return new AttackPanel(panel, state, extensionUri, handlers, Date.now());
+  }
+
+  static find(runId: string): AttackPanel | undefined {
+    return AttackPanel.panels.get(runId);
+  }
+
+  update(state: PanelState): void {
+    this.state = state;
+    this.panel.title = state.title;
+    if (this.ready) void this.panel.webview.postMessage({ type: 'state', state } satisfies HostToPanel);
+  }
+
+  private async receive(message: PanelToHost): Promise<void> {
+    switch (message.type) {
+      case 'ready':
+        this.ready = true;
+        if (!this.firstPaintLogged) {
+          this.firstPaintLogged = true;
+          this.handlers.log.info(`attack panel ready ${Date.now() - this.createdAt} ms after it was created`);
+        }
+        this.update(this.state);
+        return;
+      case 'cancel':
+        this.handlers.cancel(this.state.runId);
+        return;
+      case 'export': {
+        const report = this.state.report;
+        if (!report) return;
+        const target = await vscode.window.showSaveDialog({
+          defaultUri: vscode.Uri.file(`report.${message.format}`), filters: { [message.format.toUpperCase()]: [message.format] },
+        });
+        if (!target) return;
+        const text = message.format === 'json' ? JSON.stringify(report, null, 2) : reportHtml(report);
+        await vscode.workspace.fs.writeFile(target, Buffer.from(text, 'utf8'));
+        void vscode.window.showInformationMessage(`Robustness Lab: saved ${target.fsPath}`);
+        return;
+      }
+      case 'exportPng': {
+        const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file('curve.png'), filters: { PNG: ['png'] } });
+        if (!target) return;
+        await vscode.workspace.fs.writeFile(target, Buffer.from(message.dataUrl.split(',')[1]!, 'base64'));
+        void vscode.window.showInformationMessage(`Robustness Lab: saved ${target.fsPath}`);
+      }
+    }
+  }
+
+  private html(): string {
+    const webview = this.panel.webview;
+    const nonce = crypto.randomBytes(16).toString('base64');
+    const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', name));
+    const css = fs.readFileSync(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', 'report.css').fsPath, 'utf8');
+    return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src ${webview.cspSource} data:; style-src ${webview.cspSource} 'unsafe-inline'; font-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style nonce="${nonce}">${css}</style>
+</head>
+<body>
+<div id="toolbar"></div>
+<div id="app"><p class="meta">Starting…</p></div>
+<script nonce="${nonce}" src="${asset('panel.js')}"></script>
+</body>
+</html>`;
+  }
+}

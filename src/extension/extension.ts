@@ -1,0 +1,174 @@
+/**
+ * Robustness Lab's extension host: wiring only. The engine runs in a worker thread
+ * (engineHost), the panel renders host-owned state (attackPanel), runs live in the workspace
+ * (store/runs), and the logic sits in plain modules tested under Node.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { PanelState } from '../protocol/messages';
+import type { BackendPreference } from '../protocol/messages';
+import { RunStore } from '../store/runs';
+import { AttackPanel, PANEL_VIEW_TYPE } from './attackPanel';
+import { EngineHost, isCrash } from './engineHost';
+import { attackJobFor, containingFolder, type RobustnessSettings } from './jobs';
+import { initialState, reducePanel, statusText, type PanelEvent } from './panelState';
+import { ModelItem, ModelsProvider, RunItem, RunsProvider } from './views';
+
+export function activate(context: vscode.ExtensionContext): void {
+  const activationStart = Date.now();
+  const log = vscode.window.createOutputChannel('Robustness Lab', { log: true });
+  const engine = new EngineHost(context.extensionPath, log);
+  const models = new ModelsProvider();
+  const runs = new RunsProvider();
+  const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
+  status.command = 'robustness.cancelRun';
+  const states = new Map<string, PanelState>();
+  let activeRun: string | undefined;
+  const handlers = { cancel: (runId: string) => void cancel(runId), log };
+
+  const settings = (): RobustnessSettings & { backend: BackendPreference } => {
+    const c = vscode.workspace.getConfiguration('robustness');
+    return {
+      norm: c.get<'linf' | 'l2'>('threatModel.norm', 'linf'), eps: c.get<number>('threatModel.eps', 0.1),
+      steps: c.get<number>('attack.steps', 10), samples: c.get<number>('samples', 500), dataset: c.get<string>('dataset', 'embedded'),
+      backend: c.get<BackendPreference>('backend', 'auto'),
+    };
+  };
+
+  const update = (runId: string, event: PanelEvent) => {
+    const next = reducePanel(states.get(runId)!, event);
+    states.set(runId, next);
+    AttackPanel.find(runId)?.update(next);
+    if (next.status === 'running') {
+      status.text = statusText(next, Date.now());
+      status.tooltip = `Robustness Lab: ${next.title} — click to cancel`;
+      status.show();
+    } else if (activeRun === runId) {
+      status.hide();
+    }
+  };
+
+  async function cancel(runId = activeRun): Promise<void> {
+    if (!runId) {
+      void vscode.window.showInformationMessage('Robustness Lab: no run is in progress.');
+      return;
+    }
+    const cancelled = await engine.cancel(runId).catch(() => false);
+    log.info(`cancel requested for ${runId}: ${cancelled ? 'stopping' : 'not running'}`);
+  }
+
+  async function runAttack(kind: 'attack' | 'curve', target?: vscode.Uri): Promise<void> {
+    const uri = target ?? vscode.window.activeTextEditor?.document.uri;
+    if (!uri || path.basename(uri.fsPath) !== 'model.json') {
+      void vscode.window.showErrorMessage('Robustness Lab: choose a model.json (right-click it in the explorer).');
+      return;
+    }
+    if (!vscode.workspace.isTrusted) {
+      const choice = await vscode.window.showWarningMessage(
+        'Robustness Lab runs models only in trusted workspaces.', 'Manage Workspace Trust');
+      if (choice) await vscode.commands.executeCommand('workbench.trust.manage');
+      return;
+    }
+    const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
+    const folder = containingFolder(uri.fsPath, folders);
+    if (!folder) {
+      void vscode.window.showErrorMessage(`Robustness Lab: ${uri.fsPath} is outside the workspace; open its folder first.`);
+      return;
+    }
+    const s = settings();
+    const job = attackJobFor(uri.fsPath, folder, s, kind);
+    const store = new RunStore(folder);
+    const relModel = path.relative(folder, uri.fsPath);
+    const runId = store.newId('evaluation');
+    const created = new Date().toISOString();
+    store.create({ id: runId, kind: 'evaluation', status: 'running', model: relModel, created, config: job });
+    const title = `${kind === 'attack' ? 'Attack' : 'Curve'}: ${path.basename(path.dirname(uri.fsPath))} · ${s.norm} ε=${s.eps}`;
+    states.set(runId, initialState(runId, title, created));
+    activeRun = runId;
+    AttackPanel.show(context.extensionUri, states.get(runId)!, handlers);
+    runs.refresh();
+    log.info(`run ${runId}: ${kind} ${relModel} (${job.attacks.join(', ')}, ${s.norm} ε=${s.eps}, n=${job.n}, data ${job.data})`);
+    try {
+      const report = await engine.runAttack(runId, job, s.backend, (p) => {
+        runs.live.set(runId, p);
+        update(runId, { type: 'progress', label: p.label, done: p.done, total: p.total });
+      });
+      report.model = relModel;
+      store.finish(runId, report);
+      update(runId, { type: 'finished', report });
+      log.info(`run ${runId} done: clean ${report.clean_accuracy}, robust ${report.robust_accuracy}, ${report.time_s.toFixed(1)} s on ${report.backend}`);
+    } catch (err) {
+      const e = err as Error;
+      if (e.name === 'AbortError') {
+        store.update(runId, { status: 'cancelled', finished: new Date().toISOString() });
+        update(runId, { type: 'cancelled' });
+        log.info(`run ${runId} cancelled`);
+      } else {
+        const message = isCrash(e)
+          ? `the engine crashed while attacking ${relModel} (${e.message}); it restarts on the next run`
+          : e.message;
+        store.update(runId, { status: 'failed', error: message, finished: new Date().toISOString() });
+        update(runId, { type: 'failed', error: message });
+        log.error(`run ${runId} failed: ${message}`);
+        void vscode.window.showErrorMessage(`Robustness Lab: ${message}`, 'Show Log').then((a) => { if (a) log.show(); });
+      }
+    } finally {
+      runs.live.delete(runId);
+      if (activeRun === runId) { activeRun = undefined; status.hide(); }
+      runs.refresh();
+    }
+  }
+
+  function openRun(runId: string | RunItem | undefined, folder?: string): void {
+    const id = runId instanceof RunItem ? runId.entry.id : runId;
+    const workspace = folder ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    if (!id || !workspace) return;
+    const store = new RunStore(workspace);
+    try {
+      const record = store.read(id);
+      const report = record.status === 'done' ? store.readReport(id) : undefined;
+      const base = initialState(id, `Run: ${path.basename(path.dirname(record.model))} · ${id}`, record.created);
+      const state: PanelState = report ? { ...base, status: 'done', report }
+        : { ...base, status: record.status === 'running' ? 'running' : record.status, ...(record.error ? { error: record.error } : {}) };
+      states.set(id, state);
+      AttackPanel.show(context.extensionUri, state, handlers);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Robustness Lab: run ${id} cannot be opened: ${(err as Error).message}`);
+    }
+  }
+
+  for (const folder of vscode.workspace.workspaceFolders ?? []) {
+    const recovered = new RunStore(folder.uri.fsPath).recoverInterrupted((id) => engine.isRunning(id));
+    if (recovered.length) log.info(`marked ${recovered.length} interrupted run(s) as failed: ${recovered.join(', ')}`);
+  }
+
+  const watcher = vscode.workspace.createFileSystemWatcher('**/model.json');
+  context.subscriptions.push(
+    log, status, watcher,
+    vscode.window.registerTreeDataProvider('robustness.models', models),
+    vscode.window.registerTreeDataProvider('robustness.runs', runs),
+    watcher.onDidCreate(() => models.refresh()), watcher.onDidDelete(() => models.refresh()), watcher.onDidChange(() => models.refresh()),
+    vscode.commands.registerCommand('robustness.attack', (uri?: vscode.Uri | ModelItem) => runAttack('attack', uri instanceof ModelItem ? uri.uri : uri)),
+    vscode.commands.registerCommand('robustness.curve', (uri?: vscode.Uri | ModelItem) => runAttack('curve', uri instanceof ModelItem ? uri.uri : uri)),
+    vscode.commands.registerCommand('robustness.cancelRun', () => cancel()),
+    vscode.commands.registerCommand('robustness.openRun', openRun),
+    vscode.commands.registerCommand('robustness.showLog', () => log.show()),
+    vscode.commands.registerCommand('robustness.refreshModels', () => models.refresh()),
+    vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        const saved = state as PanelState | undefined;
+        const restored: PanelState = saved?.runId ? { ...saved, ...(saved.status === 'running' ? { status: 'cancelled' as const } : {}) }
+          : { runId: 'restored', title: 'Robustness', status: 'failed', startedAt: new Date().toISOString(), error: 'nothing to restore' };
+        states.set(restored.runId, restored);
+        AttackPanel.revive(panel, context.extensionUri, restored, handlers);
+      },
+    }),
+    vscode.workspace.onDidGrantWorkspaceTrust(() => log.info('workspace trusted: runs are enabled')),
+    { dispose: () => void engine.dispose() },
+  );
+  log.info(`Robustness Lab activated in ${Date.now() - activationStart} ms`);
+}
+
+export function deactivate(): void {
+  // Disposables registered in activate() stop the worker.
+}

@@ -1,0 +1,49 @@
+/**
+ * The attack panel's state, owned by the host: a pure reducer over run events, so the logic is
+ * tested under plain Node and the webview only renders what it is sent.
+ */
+import type { PanelState } from '../protocol/messages';
+import type { Report } from '../protocol/report';
+
+export type PanelEvent =
+  | { type: 'started'; runId: string; title: string; at: string }
+  | { type: 'progress'; label: string; done: number; total: number }
+  | { type: 'finished'; report: Report }
+  | { type: 'cancelled' }
+  | { type: 'failed'; error: string };
+
+export function initialState(runId: string, title: string, at: string): PanelState {
+  return { runId, title, status: 'running', startedAt: at };
+}
+
+export function reducePanel(state: PanelState, event: PanelEvent): PanelState {
+  switch (event.type) {
+    case 'started':
+      return initialState(event.runId, event.title, event.at);
+    case 'progress':
+      // Late progress from a run that already ended is dropped.
+      if (state.status !== 'running') return state;
+      return { ...state, progress: { label: event.label, done: event.done, total: event.total } };
+    case 'finished': {
+      const { progress: _p, error: _e, ...rest } = state;
+      return { ...rest, status: 'done', report: event.report };
+    }
+    case 'cancelled': {
+      if (state.status !== 'running') return state;
+      const { progress: _p, ...rest } = state;
+      return { ...rest, status: 'cancelled' };
+    }
+    case 'failed': {
+      const { progress: _p, ...rest } = state;
+      return { ...rest, status: 'failed', error: event.error };
+    }
+  }
+}
+
+/** Status-bar text: "$(shield) PGD-10 120/451 · 3 s". */
+export function statusText(state: PanelState, now: number): string {
+  const seconds = Math.max(0, Math.round((now - Date.parse(state.startedAt)) / 1000));
+  if (state.status !== 'running') return '';
+  const p = state.progress;
+  return `$(shield) ${p ? `${p.label} ${p.done}/${p.total}` : 'starting'} · ${seconds} s`;
+}

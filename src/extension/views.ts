@@ -1,0 +1,106 @@
+/** The Models and Runs trees of the Robustness container. */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { RunStore, type RunEntry } from '../store/runs';
+import { formatModelInfo, readModelInfo } from './modelInfo';
+
+export class ModelItem extends vscode.TreeItem {
+  constructor(readonly uri: vscode.Uri, description: string) {
+    super(path.basename(path.dirname(uri.fsPath)), vscode.TreeItemCollapsibleState.None);
+    this.description = description;
+    this.tooltip = `${vscode.workspace.asRelativePath(uri)}\n${description}`;
+    this.resourceUri = uri;
+    this.contextValue = 'robustness.model';
+    this.iconPath = new vscode.ThemeIcon('symbol-class');
+    this.command = { command: 'vscode.open', title: 'Open model.json', arguments: [uri] };
+  }
+}
+
+export class ModelsProvider implements vscode.TreeDataProvider<ModelItem> {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+  private readonly info = new Map<string, string>();
+
+  refresh(): void {
+    this.info.clear();
+    this.changed.fire();
+  }
+
+  getTreeItem(item: ModelItem): vscode.TreeItem {
+    return item;
+  }
+
+  async getChildren(): Promise<ModelItem[]> {
+    const files = await vscode.workspace.findFiles('**/model.json', '{**/node_modules/**,**/.robustness/**}', 500);
+    files.sort((a, b) => a.fsPath.localeCompare(b.fsPath));
+    return Promise.all(files.map(async (uri) => {
+      let description = this.info.get(uri.fsPath);
+      if (description === undefined) {
+        description = await readModelInfo(uri.fsPath).then(formatModelInfo, (err: Error) => `unreadable: ${err.message.slice(0, 80)}`);
+        this.info.set(uri.fsPath, description);
+      }
+      return new ModelItem(uri, description);
+    }));
+  }
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+
+function ago(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+
+export class RunItem extends vscode.TreeItem {
+  constructor(readonly entry: RunEntry, folder: string, live?: { label: string; done: number; total: number }) {
+    super(entry.id, vscode.TreeItemCollapsibleState.None);
+    const r = entry.record;
+    if (!r) {
+      this.label = `${entry.id} (broken)`;
+      this.description = entry.problem ?? '';
+      this.tooltip = `${entry.dir}\n${entry.problem ?? ''}`;
+      this.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'));
+      this.contextValue = 'robustness.run.broken';
+      return;
+    }
+    const model = path.basename(path.dirname(r.model));
+    if (r.status === 'done' && r.summary) {
+      this.label = `${model} · robust ${pct(r.summary.robustAccuracy)} · clean ${pct(r.summary.cleanAccuracy)}`;
+      this.description = `${r.summary.attack} ε=${r.summary.eps} · ${ago(r.finished ?? r.created)}`;
+      this.iconPath = new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed'));
+      this.command = { command: 'robustness.openRun', title: 'Open Run', arguments: [entry.id, folder] };
+    } else if (r.status === 'running') {
+      this.label = `${model} · running`;
+      this.description = live ? `${live.label} ${live.done}/${live.total}` : 'starting';
+      this.iconPath = new vscode.ThemeIcon('sync~spin');
+    } else {
+      this.label = `${model} · ${r.status}`;
+      this.description = r.error ? r.error.slice(0, 80) : ago(r.created);
+      this.iconPath = new vscode.ThemeIcon(r.status === 'failed' ? 'error' : 'circle-slash');
+    }
+    this.tooltip = `${r.model}\n${r.kind} · ${r.status} · started ${r.created}${r.error ? `\n${r.error}` : ''}`;
+    this.contextValue = `robustness.run.${r.status}`;
+  }
+}
+
+export class RunsProvider implements vscode.TreeDataProvider<RunItem> {
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChangeTreeData = this.changed.event;
+  readonly live = new Map<string, { label: string; done: number; total: number }>();
+
+  refresh(): void {
+    this.changed.fire();
+  }
+
+  getTreeItem(item: RunItem): vscode.TreeItem {
+    return item;
+  }
+
+  getChildren(): RunItem[] {
+    return (vscode.workspace.workspaceFolders ?? []).flatMap((folder) =>
+      new RunStore(folder.uri.fsPath).list().map((entry) => new RunItem(entry, folder.uri.fsPath, this.live.get(entry.id))));
+  }
+}

@@ -1,0 +1,240 @@
+// Real-editor tests: the packaged VSIX installed into code-server 4.100.0 (VS Code 1.100.0),
+// driven by playwright-core in Debian's Chromium. Fully offline: only 127.0.0.1 is reached.
+//
+//   node test/e2e/run.mjs            (npm run test:e2e builds the VSIX and installs code-server first)
+//
+// Steps: 1 activation, 2 Attack This Model from the explorer, 3 cancel, 4 bad model then a good run.
+// Screenshots go to test-output/e2e/ (git-ignored); UPDATE_SCREENSHOTS=1 also refreshes
+// media/screenshot-attack-panel.png for the README. Ends with "N passed, N failed".
+import { chromium } from 'playwright-core';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CS = path.join(process.env.CS_DIR || path.join(ROOT, '.e2e', 'code-server'), 'node_modules', 'code-server', 'out', 'node', 'entry.js');
+const VSIX = path.join(ROOT, 'robustness-lab.vsix');
+const OUT = path.join(ROOT, 'test-output', 'e2e');
+const PORT = Number(process.env.CS_PORT || 18517);
+const started = Date.now();
+const log = (...a) => console.log(`[e2e +${((Date.now() - started) / 1000).toFixed(1)}s]`, ...a);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(fn, what, timeout = 60_000) {
+  const end = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try { const v = await fn(); if (v) return v; } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${what}${last ? ` (${last.message})` : ''}`);
+    await sleep(150);
+  }
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-e2e-'));
+const dataDir = path.join(tmp, 'data');
+const extDir = path.join(tmp, 'extensions');
+const workspace = path.join(tmp, 'workspace');
+const env = {
+  ...process.env, XDG_CONFIG_HOME: path.join(tmp, 'xdg-config'), XDG_DATA_HOME: path.join(tmp, 'xdg-data'),
+  XDG_CACHE_HOME: path.join(tmp, 'xdg-cache'), EXTENSIONS_GALLERY: '{}',
+};
+const common = ['--config', path.join(tmp, 'config.yaml'), '--user-data-dir', dataDir, '--extensions-dir', extDir];
+
+function prepare() {
+  fs.mkdirSync(OUT, { recursive: true });
+  fs.mkdirSync(path.join(dataDir, 'User'), { recursive: true });
+  fs.writeFileSync(path.join(tmp, 'config.yaml'), `bind-addr: 127.0.0.1:${PORT}\nauth: none\ncert: false\n`);
+  fs.writeFileSync(path.join(dataDir, 'User', 'settings.json'), JSON.stringify({
+    'workbench.startupEditor': 'none', 'workbench.tips.enabled': false, 'telemetry.telemetryLevel': 'off',
+    'update.mode': 'none', 'extensions.autoUpdate': false, 'extensions.autoCheckUpdates': false,
+    'extensions.ignoreRecommendations': true, 'security.workspace.trust.enabled': false, 'git.enabled': false,
+    'npm.autoDetect': 'off', 'explorer.compactFolders': false, 'chat.disableAIFeatures': true,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden', 'robustness.samples': 300,
+  }, null, 2));
+  // The workspace: the example model where the issue expects it, and a malformed one.
+  const model = path.join(workspace, 'examples', 'fashion-mnist', 'smallcnn');
+  fs.mkdirSync(model, { recursive: true });
+  for (const f of ['model.json', 'weights.bin']) fs.copyFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', f), path.join(model, f));
+  fs.mkdirSync(path.join(workspace, 'broken'), { recursive: true });
+  fs.writeFileSync(path.join(workspace, 'broken', 'model.json'), '{"modelTopology": {"class_name": "Sequential", ');
+  execFileSync(process.execPath, [CS, ...common, '--install-extension', VSIX], { env, stdio: 'pipe' });
+}
+
+let server;
+let context;
+const results = [];
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    log(`ok - ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (err) {
+    results.push({ name, ok: false, err });
+    log(`not ok - ${name}: ${err.message}`);
+    const page = context?.pages()[0];
+    await page?.screenshot({ path: path.join(OUT, `fail-${results.length}.png`) }).catch(() => {});
+  }
+}
+
+function extensionLog() {
+  const find = (dir) => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? find(path.join(dir, e.name)) : e.name === 'Robustness Lab.log' ? [path.join(dir, e.name)] : []);
+  const files = fs.existsSync(path.join(dataDir, 'logs')) ? find(path.join(dataDir, 'logs')) : [];
+  return files.map((f) => fs.readFileSync(f, 'utf8')).join('\n');
+}
+
+async function main() {
+  prepare();
+  log('extension installed');
+  server = spawn(process.execPath, [CS, ...common, '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust',
+    '--disable-getting-started-override', '--ignore-last-opened', workspace], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const serverLog = fs.createWriteStream(path.join(OUT, 'code-server.log'));
+  server.stdout.pipe(serverLog);
+  server.stderr.pipe(serverLog);
+  const base = `http://127.0.0.1:${PORT}`;
+  await waitFor(async () => (await fetch(`${base}/healthz`)).ok, 'code-server /healthz', 30_000);
+
+  context = await chromium.launchPersistentContext(path.join(tmp, 'chromium'), {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, viewport: { width: 1500, height: 950 },
+    env: { ...process.env, XDG_CONFIG_HOME: path.join(tmp, 'chromium-xdg'), XDG_CACHE_HOME: path.join(tmp, 'chromium-cache') },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1'],
+  });
+  await context.route((u) => u.hostname !== '127.0.0.1' && /^(https?|wss?):$/.test(u.protocol), (route) => route.abort());
+  const page = context.pages()[0] ?? await context.newPage();
+  await page.goto(`${base}/?folder=${encodeURIComponent(workspace)}`);
+  await page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+  await page.locator('.explorer-folders-view').first().waitFor({ timeout: 60_000 });
+  const workbenchAt = Date.now();
+  log('workbench visible');
+
+  const webview = () => page.frameLocator('iframe.webview.ready').last().frameLocator('#active-frame');
+  const explorerRow = (label, level) => page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${label}"][aria-level="${level}"]`).first();
+  /** A notification, as a toast or, once toasts are hidden, in the notification center. */
+  async function notification(text) {
+    const item = page.locator('.notifications-toasts .notification-list-item, .notifications-center .notification-list-item', { hasText: text }).first();
+    return waitFor(async () => {
+      if (await item.isVisible()) return item;
+      if (!(await page.locator('.notifications-center.visible').count())) await page.locator('.statusbar-item[id*="notifications"], .statusbar-item .codicon-bell, .statusbar-item .codicon-bell-dot').first().click().catch(() => {});
+      return false;
+    }, `a notification containing "${text}"`, 60_000);
+  }
+
+  async function revealInExplorer(segments) {
+    await page.keyboard.press('Control+Shift+E');
+    for (const [i, name] of segments.entries()) {
+      const row = explorerRow(name, i + 1);
+      await row.waitFor({ timeout: 20_000 });
+      if (i < segments.length - 1 && (await row.getAttribute('aria-expanded')) === 'false') await row.click();
+    }
+    return explorerRow(segments[segments.length - 1], segments.length);
+  }
+
+  async function attackFromExplorer(segments) {
+    const row = await revealInExplorer(segments);
+    const menu = page.locator('.context-view .monaco-menu');
+    await waitFor(async () => {
+      if (await menu.isVisible()) await page.keyboard.press('Escape');
+      await row.click({ button: 'right' });
+      const item = menu.locator('.action-menu-item', { hasText: 'Attack This Model' }).first();
+      await item.waitFor({ state: 'visible', timeout: 3000 });
+      await item.hover();
+      await item.click();
+      // The menu closes once the command is dispatched; a click lost to an animation leaves it open.
+      await menu.waitFor({ state: 'hidden', timeout: 3000 });
+      return true;
+    }, '"Attack This Model" in the explorer context menu', 60_000);
+  }
+
+  let activationMs;
+  await step('1. activation: the Robustness container shows the Models and Runs views', async () => {
+    const t0 = Date.now();
+    const container = page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first();
+    await container.waitFor({ timeout: 60_000 });
+    await container.click();
+    await page.locator('.pane-header', { hasText: 'Models' }).first().waitFor({ timeout: 30_000 });
+    await page.locator('.pane-header', { hasText: 'Runs' }).first().waitFor({ timeout: 30_000 });
+    await page.locator('.monaco-list-row', { hasText: 'smallcnn' }).filter({ hasText: '28×28×1 → 10' }).first().waitFor({ timeout: 30_000 });
+    activationMs = Date.now() - t0;
+    await page.screenshot({ path: path.join(OUT, '1-activation.png') });
+    const m = /activated in (\d+) ms/.exec(await waitFor(() => /activated in/.test(extensionLog()) && extensionLog(), 'the activation log line', 10_000));
+    log(`activation: extension activate() ${m?.[1]} ms; container click → models listed ${activationMs} ms; workbench → now ${Date.now() - workbenchAt} ms`);
+  });
+
+  await step('2. Attack This Model from the explorer: ≥16 rows, a curve of ≥5 points, robust < clean, a run in Runs', async () => {
+    const t0 = Date.now();
+    await attackFromExplorer(['examples', 'fashion-mnist', 'smallcnn', 'model.json']);
+    await webview().locator('#toolbar').waitFor({ timeout: 30_000 });
+    const firstPaint = Date.now() - t0;
+    await webview().locator('#grid .row').nth(15).waitFor({ timeout: 240_000 });
+    const rows = await webview().locator('#grid .row').count();
+    const points = Number(await webview().locator('#curve').getAttribute('data-points'));
+    const clean = Number(await webview().locator('#summary').getAttribute('data-clean'));
+    const robust = Number(await webview().locator('#summary').getAttribute('data-robust'));
+    if (rows < 16) throw new Error(`${rows} image rows`);
+    if (points < 5) throw new Error(`curve has ${points} points`);
+    if (!(robust < clean)) throw new Error(`robust ${robust} is not below clean ${clean}`);
+    await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: path.join(OUT, '2-attack-panel.png') });
+    if (process.env.UPDATE_SCREENSHOTS) fs.copyFileSync(path.join(OUT, '2-attack-panel.png'), path.join(ROOT, 'media', 'screenshot-attack-panel.png'));
+    await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
+    await page.locator('.monaco-list-row', { hasText: 'robust' }).filter({ hasText: 'smallcnn' }).first().waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: path.join(OUT, '2-runs-view.png') });
+    const panelReady = /attack panel ready (\d+) ms/.exec(extensionLog())?.[1];
+    log(`rows ${rows}, curve points ${points}, clean ${clean}, robust ${robust}; panel first paint ${firstPaint} ms after the click (host: ready ${panelReady} ms after creation); whole run ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  });
+
+  await step('3. cancel: a long run stops, the status bar clears, no error is raised', async () => {
+    const settings = path.join(workspace, '.vscode', 'settings.json');
+    fs.mkdirSync(path.dirname(settings), { recursive: true });
+    fs.writeFileSync(settings, JSON.stringify({ 'robustness.samples': 2000, 'robustness.attack.steps': 400 }));
+    await sleep(1500); // let the configuration change reach the extension host
+    await attackFromExplorer(['examples', 'fashion-mnist', 'smallcnn', 'model.json']);
+    const item = page.locator('.statusbar-item', { hasText: /PGD|FGSM|clean|starting/ }).first();
+    await item.waitFor({ timeout: 60_000 });
+    await webview().locator('vscode-button', { hasText: 'Cancel' }).click();
+    await webview().locator('#run-status', { hasText: 'Cancelled' }).waitFor({ timeout: 30_000 });
+    await waitFor(async () => (await page.locator('.statusbar-item', { hasText: /PGD-400|FGSM|starting/ }).count()) === 0, 'the status bar item to clear', 15_000);
+    if (await page.locator('.notifications-toasts .notification-toast .codicon-error').count()) throw new Error('an error notification appeared');
+    await page.screenshot({ path: path.join(OUT, '3-cancelled.png') });
+    fs.rmSync(settings);
+    await sleep(1500);
+  });
+
+  await step('4. a malformed model.json gives an error naming the file; the next attack still works', async () => {
+    await attackFromExplorer(['broken', 'model.json']);
+    const text = await (await notification('broken/model.json')).innerText();
+    if (!/is not valid JSON/.test(text)) throw new Error(`unexpected error text: ${text}`);
+    await page.screenshot({ path: path.join(OUT, '4-bad-model.png') });
+    await page.keyboard.press('Escape');
+    const panels = await page.locator('.tabs-container .tab').count();
+    await attackFromExplorer(['examples', 'fashion-mnist', 'smallcnn', 'model.json']);
+    await waitFor(async () => (await page.locator('.tabs-container .tab').count()) > panels, 'a new attack panel');
+    await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
+    if ((await webview().locator('#grid .row').count()) < 16) throw new Error('the run after the bad model shows too few rows');
+  });
+}
+
+let code = 0;
+try {
+  await main();
+} catch (err) {
+  results.push({ name: 'harness', ok: false, err });
+  console.error('[e2e] harness failed:', err);
+} finally {
+  await context?.close().catch(() => {});
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await waitFor(() => server.exitCode !== null || server.signalCode !== null, 'code-server to exit', 10_000).catch(() => server.kill('SIGKILL'));
+  }
+  if (!process.env.KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
+  const failed = results.filter((r) => !r.ok);
+  for (const f of failed) console.error(`[e2e] ${f.name}: ${f.err?.stack ?? f.err}`);
+  console.log(`e2e: ${results.length - failed.length} passed, ${failed.length} failed`);
+  code = failed.length || results.length === 0 ? 1 : 0;
+  process.exit(code);
+}

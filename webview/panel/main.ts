@@ -1,0 +1,88 @@
+/**
+ * The attack panel's front end: renders the host's PanelState (progress, then the report) with
+ * vscode-elements controls and the shared report renderer. It persists the last state with
+ * setState, so a reload shows the last result before the host answers the ready handshake.
+ */
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
+import { parseHostMessage, type PanelState, type PanelToHost } from '../../src/protocol/messages';
+import type { Report } from '../../src/protocol/report';
+import { renderReport } from '../report/render';
+
+interface VsCodeApi {
+  postMessage(message: PanelToHost): void;
+  getState(): PanelState | undefined;
+  setState(state: PanelState): void;
+}
+declare function acquireVsCodeApi(): VsCodeApi;
+
+const vscode = acquireVsCodeApi();
+const toolbar = document.getElementById('toolbar')!;
+const app = document.getElementById('app')!;
+let renderedReport: Report | undefined;
+
+function button(label: string, onClick: () => void, secondary = false): HTMLElement {
+  const b = document.createElement('vscode-button');
+  b.textContent = label;
+  if (secondary) b.setAttribute('secondary', '');
+  b.addEventListener('click', onClick);
+  return b;
+}
+
+function exportPng(): void {
+  const canvas = document.getElementById('curve-canvas') as HTMLCanvasElement | null;
+  if (canvas) vscode.postMessage({ type: 'exportPng', dataUrl: canvas.toDataURL('image/png') });
+}
+
+// The toolbar is built once and updated in place: progress arrives many times a second, and
+// re-creating the buttons would swallow clicks.
+const ring = document.createElement('vscode-progress-ring');
+const status = document.createElement('span');
+status.id = 'run-status';
+const cancel = button('Cancel', () => vscode.postMessage({ type: 'cancel' }), true);
+const exports = [
+  button('Export PNG', exportPng, true),
+  button('Export JSON', () => vscode.postMessage({ type: 'export', format: 'json' }), true),
+  button('Export HTML', () => vscode.postMessage({ type: 'export', format: 'html' }), true),
+];
+toolbar.replaceChildren(ring, status, cancel, ...exports);
+
+function show(element: HTMLElement, visible: boolean): void {
+  element.style.display = visible ? '' : 'none';
+}
+
+function render(state: PanelState): void {
+  const running = state.status === 'running';
+  const p = state.progress;
+  status.className = `status ${state.status}`;
+  const ended: Record<PanelState['status'], string> = { running: '', done: 'Done', cancelled: 'Cancelled', failed: 'Failed' };
+  status.textContent = running ? (p ? `${p.label}: ${p.done}/${p.total}` : 'Starting the engine…') : ended[state.status];
+  show(ring, running);
+  show(cancel, running);
+  for (const b of exports) show(b, Boolean(state.report));
+  if (state.report && state.report !== renderedReport) {
+    renderReport(app, state.report);
+    renderedReport = state.report;
+  } else if (!state.report) {
+    const note = document.createElement('p');
+    note.className = state.status === 'failed' ? 'banner error' : 'meta';
+    note.textContent = state.status === 'failed' ? `The run failed: ${state.error ?? 'unknown error'}`
+      : state.status === 'cancelled' ? 'The run was cancelled; nothing was kept.' : 'Clean accuracy first, then each attack, then the curve.';
+    app.replaceChildren(note);
+  }
+}
+
+window.addEventListener('message', (event: MessageEvent) => {
+  let message;
+  try {
+    message = parseHostMessage(event.data);
+  } catch {
+    return; // not ours, or malformed: ignore
+  }
+  vscode.setState(message.state);
+  render(message.state);
+});
+
+const saved = vscode.getState();
+if (saved) render(saved);
+vscode.postMessage({ type: 'ready' });
