@@ -124,3 +124,23 @@ test('bad attack arguments name the field and the allowed range', async () => {
   await bad({ norm: 'linf', eps: 0.1, bounds: BOUNDS }, { steps: 0 }, /steps: 0 is invalid; need an integer ≥ 1/);
   await bad({ norm: 'linf', eps: 0.1, bounds: BOUNDS }, { stepSize: -1 }, /stepSize: -1 is invalid/);
 });
+
+test('targeted FGSM and PGD move predictions to the target class, and success means "classified as the target"', async () => {
+  const labels = y.dataSync();
+  const targets = tf.tensor1d(Array.from(labels, (l) => (l + 1) % 10), 'int32');
+  const threat = { norm: 'linf' as const, eps: 0.25, bounds: BOUNDS };
+  await expectNoLeak(async () => {
+    for (const entry of ATTACKS) {
+      const result = await entry.run(model, x, y, threat, { steps: 30, seed: 4, targeted: { labels: targets }, loss: 'ce' });
+      const predicted = predict(model, result.xAdv).labels;
+      const wanted = targets.dataSync();
+      result.success.forEach((s, i) => assert.equal(s, predicted[i] === wanted[i], `${entry.id} sample ${i}`));
+      const hits = result.success.filter(Boolean).length;
+      // PGD reaches the target on (nearly) every sample at this budget; FGSM, one step, on fewer.
+      if (entry.iterative) assert.ok(hits >= 10, `${entry.id}: ${hits}/12 reached their target`);
+      else assert.ok(hits >= 1, `${entry.id}: ${hits}/12 reached their target`);
+      result.xAdv.dispose();
+    }
+  });
+  targets.dispose();
+});
