@@ -9,10 +9,10 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  ATTACKS, BACKEND_CHOICES, describeBackend, initBackend, InputError, runAttackJob, runTrainJob, VERSION,
+  ATTACKS, BACKEND_CHOICES, describeBackend, initBackend, InputError, readTrainJob, runAttackJob, runTrainJob, VERSION,
   type BackendChoice,
 } from '../engine';
-import type { AttackJob } from '../protocol/jobs';
+import type { AttackJob, TrainJob, TrainMethod } from '../protocol/jobs';
 import type { Report } from '../protocol/report';
 import { runAttackParallel } from '../worker/pool';
 import { runBench } from './bench';
@@ -143,30 +143,53 @@ export function buildProgram(): Command {
     .action(async (o: AttackCliOptions & { attack: string; eps: number[] }) =>
       attackCommand(o, o.attack.split(',').map((s) => s.trim()), Math.max(...o.eps), o.eps, `curve ${process.argv.slice(3).join(' ')}`));
 
-  program.command('train').description('train the example network (conv16-conv32-fc100-fc10)')
-    .addOption(new Option('--method <method>', 'training method').choices(['standard']).default('standard'))
+  program.command('train').description('train the example network (conv16-conv32-fc100-fc10), standard or adversarially')
+    .addOption(new Option('--method <method>', 'training method').choices(['standard', 'pgd-at', 'fast-at', 'trades', 'distill']).default('standard'))
     .option('--data <data>', 'embedded | fashion-mnist | a folder of IDX files', 'embedded')
     .option('--epochs <n>', 'epochs', integer('--epochs', 1), 5)
     .option('--batch-size <n>', 'batch size', integer('--batch-size', 1), 128)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
-    .option('--lr <rate>', 'learning rate', number('--lr'), 1e-3)
-    .option('--seed <n>', 'seed for initialisation and shuffling', integer('--seed', 0), 0)
+    .option('--lr <rate>', 'peak learning rate', number('--lr'), 1e-3)
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule (fast-at defaults to cyclic)').choices(['constant', 'cosine', 'step', 'cyclic']))
+    .option('--weight-decay <lambda>', 'L2 penalty on kernels', number('--weight-decay'))
+    .option('--eps <eps>', 'training radius (L∞) of pgd-at, fast-at and trades', number('--eps'), 0.1)
+    .option('--steps <n>', 'inner PGD steps of pgd-at (7) and trades (10)', integer('--steps', 1))
+    .option('--warmup <epochs>', 'epochs of linear ε warm-up (pgd-at, trades)', integer('--warmup', 0))
+    .option('--beta <beta>', 'TRADES KL weight', number('--beta'), 6)
+    .option('--temperature <T>', 'distillation temperature', number('--temperature'), 100)
+    .option('--robust-eval <n>', 'PGD-10 robust accuracy on the first N test images after each epoch', integer('--robust-eval', 0))
+    .option('--seed <n>', 'seed for initialisation, shuffling and attacks', integer('--seed', 0), 0)
     .option('--n-train <n>', 'use only the first N training images', integer('--n-train', 1))
-    .requiredOption('--out <dir>', 'model folder to write (model.json + weights.bin)')
+    .option('--out <dir>', 'run folder: model.json + weights.bin, train.json, metrics.jsonl, checkpoints/')
+    .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
     .addOption(backendOption())
-    .action(async (o: { method: 'standard'; data: string; epochs: number; batchSize: number; optimizer: 'adam' | 'sgd'; lr: number; seed: number; nTrain?: number; out: string; backend: BackendChoice }) => {
+    .action(async (o: {
+      method: TrainMethod; data: string; epochs: number; batchSize: number; optimizer: 'adam' | 'sgd'; lr: number; schedule?: TrainJob['schedule'];
+      weightDecay?: number; eps: number; steps?: number; warmup: number; beta: number; temperature: number; robustEval?: number; seed: number;
+      nTrain?: number; out?: string; resume?: string; backend: BackendChoice;
+    }) => {
+      if (!o.out && !o.resume) throw new InputError('train', '--out', 'is required (or --resume DIR)');
       await initBackend(o.backend);
       process.stderr.write(`backend: ${describeBackend()}\n`);
+      const job: TrainJob = o.resume ? readTrainJob(path.resolve(o.resume)) : {
+        method: o.method, data: o.data, epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer, learningRate: o.lr, seed: o.seed,
+        out: path.resolve(o.out!), eps: o.eps, warmupEpochs: o.warmup, beta: o.beta, temperature: o.temperature,
+        ...(o.schedule ? { schedule: o.schedule } : {}), ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
+        ...(o.steps !== undefined ? { steps: o.steps } : {}), ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),
+        ...(o.robustEval !== undefined ? { robustEvalLimit: o.robustEval } : {}),
+      };
       const progress = makeProgress();
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
-      const result = await runTrainJob({
-        method: o.method, data: o.data, epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer, learningRate: o.lr,
-        seed: o.seed, out: path.resolve(o.out), ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),
-      }, { signal: controller.signal, onProgress: (p) => progress.update(p.label, p.done, p.total) }).finally(() => progress.stop());
-      const rows = result.history.map((h) => [String(h.epoch), h.loss.toFixed(4), pct(h.trainAccuracy), pct(h.testAccuracy), h.seconds.toFixed(1)]);
-      process.stdout.write(`${formatTable(['epoch', 'loss', 'train acc', 'test acc', 'time s'], rows)}\n`);
-      process.stdout.write(`wrote ${result.modelFile} · backend ${describeBackend()} · ${result.seconds.toFixed(1)} s\n`);
+      const result = await runTrainJob(job, { signal: controller.signal, onProgress: (p) => progress.update(p.label, p.done, p.total) }, Boolean(o.resume))
+        .finally(() => progress.stop());
+      const rows = result.history.map((h) => [String(h.epoch), h.loss.toFixed(4), pct(h.trainAccuracy), pct(h.testAccuracy),
+        h.robustAccuracy === undefined ? '—' : pct(h.robustAccuracy), h.learningRate.toExponential(2), h.seconds.toFixed(1), h.event ?? '']);
+      process.stdout.write(`${formatTable(['epoch', 'loss', 'train acc', 'test acc', 'robust acc', 'lr', 'time s', 'event'], rows)}\n`);
+      for (const h of result.history.filter((e) => e.event === 'catastrophic-overfitting')) {
+        process.stderr.write(`warning: catastrophic overfitting in epoch ${h.epoch}: PGD accuracy collapsed; the weights of epoch ${h.epoch - 1} were restored and training stopped\n`);
+      }
+      process.stdout.write(`wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${result.seconds.toFixed(1)} s\n`);
     });
 
   program.command('bench').description('benchmark backends and kernels (not a test)')

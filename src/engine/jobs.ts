@@ -13,7 +13,11 @@ import { loadClassifier } from './models/load';
 import { folderSaveHandler } from './models/io';
 import { smallCnn } from './models/smallcnn';
 import { buildReport } from './report/build';
-import { trainStandard, type EpochMetrics } from './training/standard';
+import { trainModel, type EpochMetrics } from './training/standard';
+import { makeClassifier, type Classifier } from './models/classifier';
+import { writeFileAtomic } from '../store/atomic';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { validateThreat } from './threat';
 
 export interface JobHooks {
@@ -79,25 +83,101 @@ export interface TrainResult {
   seconds: number;
 }
 
-export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}): Promise<TrainResult> {
-  const started = performance.now();
-  const data = loadDataset(job.data);
-  const model = smallCnn(data.shape, data.classNames.length, job.seed);
-  const history = await trainStandard(model, data, {
-    epochs: job.epochs, batchSize: job.batchSize, optimizer: job.optimizer, learningRate: job.learningRate, seed: job.seed,
-    ...(job.trainLimit !== undefined ? { trainLimit: job.trainLimit } : {}),
-    ...(hooks.signal ? { signal: hooks.signal } : {}),
-    onProgress: (p) => hooks.onProgress?.({ label: `epoch ${p.epoch}/${p.epochs}`, done: p.batch, total: p.batches }),
-  });
+interface TrainRecord {
+  config: TrainJob;
+  status: 'running' | 'done' | 'failed' | 'cancelled';
+  phase?: 'teacher' | 'student';
+  error?: string;
+}
+
+function writeTrainRecord(job: TrainJob, record: Omit<TrainRecord, 'config'>): void {
   fs.mkdirSync(job.out, { recursive: true });
-  const last = history[history.length - 1];
-  await model.save(folderSaveHandler(job.out, {
-    robustnessLab: {
-      method: job.method, dataset: data.id, epochs: job.epochs, batchSize: job.batchSize, optimizer: job.optimizer,
-      learningRate: job.learningRate, seed: job.seed, trainImages: job.trainLimit ?? data.train.count,
-      testAccuracy: last?.testAccuracy, classNames: data.classNames, backend: describeBackend(),
+  writeFileAtomic(path.join(job.out, 'train.json'), JSON.stringify({ config: job, ...record }, null, 2));
+}
+
+/** Reads a run folder's train.json, to resume it. */
+export function readTrainJob(dir: string): TrainJob {
+  const file = path.join(dir, 'train.json');
+  let record: TrainRecord;
+  try {
+    record = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainRecord;
+  } catch (err) {
+    throw new InputError(file, '', `cannot be read as a training run: ${(err as Error).message}`);
+  }
+  if (!record.config || typeof record.config.method !== 'string') throw new InputError(file, 'config', 'is missing');
+  return { ...record.config, out: dir };
+}
+
+function trainOptions(job: TrainJob, hooks: JobHooks, label: string, resume: boolean) {
+  return {
+    epochs: job.epochs, method: job.method, batchSize: job.batchSize, optimizer: job.optimizer, learningRate: job.learningRate,
+    seed: job.seed, resume,
+    adversarial: {
+      eps: job.eps ?? 0.1, ...(job.steps !== undefined ? { steps: job.steps } : {}),
+      ...(job.warmupEpochs !== undefined ? { warmupEpochs: job.warmupEpochs } : {}),
+      ...(job.beta !== undefined ? { beta: job.beta } : {}), ...(job.temperature !== undefined ? { temperature: job.temperature } : {}),
     },
-  }));
-  model.dispose();
-  return { modelFile: path.join(job.out, 'model.json'), history, seconds: (performance.now() - started) / 1000 };
+    ...(job.schedule ? { schedule: job.schedule } : {}),
+    ...(job.weightDecay !== undefined ? { weightDecay: job.weightDecay } : {}),
+    ...(job.trainLimit !== undefined ? { trainLimit: job.trainLimit } : {}),
+    ...(job.robustEvalLimit !== undefined ? { robustEvalLimit: job.robustEvalLimit } : {}),
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    onProgress: (p: { epoch: number; epochs: number; batch: number; batches: number }) =>
+      hooks.onProgress?.({ label: `${label}epoch ${p.epoch}/${p.epochs}`, done: p.batch, total: p.batches }),
+  };
+}
+
+/**
+ * Trains the example network with any method into a run folder that can be resumed after a
+ * kill: `job.out` gets train.json, metrics.jsonl, checkpoints/last/ and, at the end, the model.
+ * Distillation trains a teacher at temperature T (in out/teacher/), then the student on its soft
+ * labels; the student is saved with raw logits (deployed at T = 1) and T in its metadata.
+ */
+export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = false): Promise<TrainResult> {
+  const started = performance.now();
+  if (!resume && fs.existsSync(path.join(job.out, 'checkpoints'))) {
+    throw new InputError(job.out, 'checkpoints', 'already holds a training run; continue it with --resume, or choose another --out');
+  }
+  const data = loadDataset(job.data);
+  writeTrainRecord(job, { status: 'running' });
+  const models: tfl.LayersModel[] = [];
+  try {
+    let teacher: Classifier | undefined;
+    if (job.method === 'distill') {
+      const teacherNet = smallCnn(data.shape, data.classNames.length, job.seed + 1);
+      models.push(teacherNet);
+      writeTrainRecord(job, { status: 'running', phase: 'teacher' });
+      await trainModel(teacherNet, data, { ...trainOptions(job, hooks, 'teacher ', resume), phase: 'teacher', checkpointDir: path.join(job.out, 'teacher') });
+      teacher = makeClassifier((x) => teacherNet.apply(x, { training: false }) as tf.Tensor2D, {
+        inputShape: data.shape, numClasses: data.classNames.length, bounds: [0, 1], source: 'teacher', warnings: [],
+      });
+      writeTrainRecord(job, { status: 'running', phase: 'student' });
+    }
+    const model = smallCnn(data.shape, data.classNames.length, job.seed);
+    models.push(model);
+    const history = await trainModel(model, data, {
+      ...trainOptions(job, hooks, teacher ? 'student ' : '', resume), checkpointDir: job.out,
+      ...(teacher ? { teacher, phase: 'student' as const } : {}),
+    });
+    const last = history[history.length - 1];
+    await model.save(folderSaveHandler(job.out, {
+      robustnessLab: {
+        method: job.method, dataset: data.id, epochs: job.epochs, batchSize: job.batchSize, optimizer: job.optimizer,
+        learningRate: job.learningRate, schedule: job.schedule ?? null, seed: job.seed, trainImages: job.trainLimit ?? data.train.count,
+        eps: job.method === 'standard' || job.method === 'distill' ? null : job.eps ?? 0.1,
+        ...(job.method === 'distill' ? { temperature: job.temperature ?? 100, deployedTemperature: 1 } : {}),
+        testAccuracy: last?.testAccuracy, robustAccuracy: last?.robustAccuracy ?? null,
+        events: history.filter((h) => h.event).map((h) => ({ epoch: h.epoch, event: h.event })),
+        classNames: data.classNames, backend: describeBackend(),
+      },
+    }));
+    writeTrainRecord(job, { status: 'done' });
+    return { modelFile: path.join(job.out, 'model.json'), history, seconds: (performance.now() - started) / 1000 };
+  } catch (err) {
+    const e = err as Error;
+    writeTrainRecord(job, { status: e.name === 'AbortError' ? 'cancelled' : 'failed', error: e.message });
+    throw err;
+  } finally {
+    models.forEach((m) => m.dispose());
+  }
 }

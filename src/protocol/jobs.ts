@@ -30,17 +30,33 @@ export interface AttackJob {
   bounds: [number, number];
 }
 
+export type TrainMethod = 'standard' | 'pgd-at' | 'fast-at' | 'trades' | 'distill';
+
 export interface TrainJob {
-  method: 'standard';
+  method: TrainMethod;
   data: DataSpec;
   epochs: number;
   batchSize: number;
   optimizer: 'adam' | 'sgd';
   learningRate: number;
+  schedule?: 'constant' | 'cosine' | 'step' | 'cyclic';
+  weightDecay?: number;
   seed: number;
   /** Use only the first N training images; omitted → all. */
   trainLimit?: number;
-  /** Model folder to write (model.json + weights.bin). */
+  /** Training radius (L∞) of the adversarial methods. */
+  eps?: number;
+  /** Inner PGD steps (pgd-at, trades). */
+  steps?: number;
+  /** Epochs of linear ε warm-up (pgd-at, trades). */
+  warmupEpochs?: number;
+  /** TRADES' KL weight. */
+  beta?: number;
+  /** Distillation temperature. */
+  temperature?: number;
+  /** PGD-10 validation on the first N test images after each epoch. */
+  robustEvalLimit?: number;
+  /** Run folder: the final model (model.json + weights.bin), train.json, metrics.jsonl, checkpoints/. */
   out: string;
 }
 

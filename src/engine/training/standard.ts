@@ -1,29 +1,53 @@
 /**
- * Standard (non-adversarial) training of a Layers model on a Dataset: Adam or SGD,
- * seeded shuffling, a progress callback per batch and per epoch, and an AbortSignal.
+ * Training of a Layers model on a Dataset, standard or adversarial (methods.ts): Adam or SGD,
+ * learning-rate schedules, weight decay, seeded shuffling, per-epoch validation (clean and PGD
+ * robust accuracy), checkpoints with exact resume, a progress callback and an AbortSignal.
+ *
+ * Determinism: every epoch draws its shuffle and attack seeds from Rng(seed, epoch), and a
+ * checkpoint holds the weights and the optimiser's state, so a run resumed from epoch k ends
+ * with the same weights as one that never stopped.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { InputError, throwIfAborted, yieldToEventLoop } from '../errors';
+import { getAttack } from '../attacks/registry';
 import { batchTensors, firstN, type Dataset } from '../data/datasets';
+import { InputError, throwIfAborted, yieldToEventLoop } from '../errors';
 import { accuracyOn } from '../eval/accuracy';
-import { makeClassifier } from '../models/classifier';
+import { evaluateAttacks } from '../eval/evaluate';
+import { makeClassifier, type Classifier } from '../models/classifier';
 import { Rng } from '../rng';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { batchLoss, METHODS, trainingInputs, type AdversarialOptions, type MethodId } from './methods';
+import { epsAt, learningRateAt, SCHEDULES, type ScheduleId } from './schedule';
 
 export type OptimizerId = 'adam' | 'sgd';
 
 export interface TrainOptions {
   epochs: number;
+  method?: MethodId;
+  adversarial?: AdversarialOptions;
   batchSize?: number;
   optimizer?: OptimizerId;
+  /** Peak learning rate. */
   learningRate?: number;
+  schedule?: ScheduleId;
   /** SGD momentum (ignored by Adam). */
   momentum?: number;
+  /** L2 penalty on kernels, added to the loss as ½·λ·‖W‖². */
+  weightDecay?: number;
   seed?: number;
   /** Use only the first N training images. */
   trainLimit?: number;
-  /** Evaluate on the first N test images after each epoch (default: all). */
+  /** Evaluate clean accuracy on the first N test images after each epoch (default: all). */
   evalLimit?: number;
+  /** PGD-10 robust accuracy on the first N test images after each epoch (0 = off; default 0 for standard, 500 otherwise). */
+  robustEvalLimit?: number;
+  /** Folder for checkpoints/ and metrics.jsonl; with `resume`, training continues from its last checkpoint. */
+  checkpointDir?: string;
+  resume?: boolean;
+  /** Distillation's student: the teacher whose soft labels it learns. */
+  teacher?: Classifier;
+  phase?: 'teacher' | 'student';
   signal?: AbortSignal;
   onProgress?: (progress: TrainProgress) => void;
 }
@@ -33,7 +57,13 @@ export interface EpochMetrics {
   loss: number;
   trainAccuracy: number;
   testAccuracy: number;
+  /** PGD-10 accuracy at the training ε on the held-out images, when measured. */
+  robustAccuracy?: number;
+  learningRate: number;
+  eps: number;
   seconds: number;
+  /** Set when Fast-AT's robust accuracy collapsed and the previous epoch's weights were restored. */
+  event?: 'catastrophic-overfitting';
 }
 
 export interface TrainProgress {
@@ -54,9 +84,22 @@ export function validateTrainOptions(opts: TrainOptions): void {
   check('batchSize', opts.batchSize, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
   check('learningRate', opts.learningRate, (v) => v > 0, 'a number > 0');
   check('momentum', opts.momentum, (v) => v >= 0 && v < 1, 'a number in [0, 1)');
+  check('weightDecay', opts.weightDecay, (v) => v >= 0, 'a number ≥ 0');
+  const method = opts.method ?? 'standard';
+  if (!METHODS.includes(method)) throw new InputError('train options', 'method', `"${method}" is unknown; use one of ${METHODS.join(', ')}`);
   if (opts.optimizer && !['adam', 'sgd'].includes(opts.optimizer)) {
     throw new InputError('train options', 'optimizer', `"${opts.optimizer}" is unknown; use adam or sgd`);
   }
+  if (opts.schedule && !SCHEDULES.includes(opts.schedule)) {
+    throw new InputError('train options', 'schedule', `"${opts.schedule}" is unknown; use one of ${SCHEDULES.join(', ')}`);
+  }
+  const adv = opts.adversarial;
+  if (['pgd-at', 'fast-at', 'trades'].includes(method)) {
+    check('adversarial.eps', adv?.eps ?? Number.NaN, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
+  }
+  check('adversarial.steps', adv?.steps, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
+  check('adversarial.beta', adv?.beta, (v) => v >= 0, 'a number ≥ 0');
+  if (method === 'distill') check('adversarial.temperature', adv?.temperature ?? 100, (v) => v > 1, 'a number > 1 (T ≤ 1 is no distillation)');
 }
 
 function makeOptimizer(opts: TrainOptions): tf.Optimizer {
@@ -64,52 +107,108 @@ function makeOptimizer(opts: TrainOptions): tf.Optimizer {
   return tf.train.adam(opts.learningRate ?? 1e-3);
 }
 
-export async function trainStandard(model: tfl.LayersModel, data: Dataset, opts: TrainOptions): Promise<EpochMetrics[]> {
+/** tfjs optimisers read their rate on every update; schedules set it between batches. */
+function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = rate;
+}
+
+export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: TrainOptions): Promise<EpochMetrics[]> {
   validateTrainOptions(opts);
+  const method = opts.method ?? 'standard';
+  const adv: AdversarialOptions = { eps: 0, ...opts.adversarial };
   const batchSize = opts.batchSize ?? 128;
-  const rng = new Rng(opts.seed ?? 0);
+  const peak = opts.learningRate ?? ((opts.optimizer ?? 'adam') === 'sgd' ? 0.05 : 1e-3);
+  const schedule = opts.schedule ?? (method === 'fast-at' ? 'cyclic' : 'constant');
   const optimizer = makeOptimizer(opts);
   const train = firstN(data.train, opts.trainLimit);
   const test = firstN(data.test, opts.evalLimit);
+  const robustN = opts.robustEvalLimit ?? (method === 'standard' || method === 'distill' ? 0 : 500);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const kernels = variables.filter((v) => /kernel/.test(v.name));
   const classes = data.classNames.length;
   const classifier = makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
     inputShape: data.shape, numClasses: classes, bounds: [0, 1], source: 'training', warnings: [],
   });
   const batches = Math.ceil(train.count / batchSize);
   const history: EpochMetrics[] = [];
+  let startEpoch = 1;
+  if (opts.resume && opts.checkpointDir) {
+    const restored = await loadCheckpoint(opts.checkpointDir, model, optimizer);
+    if (restored) {
+      history.push(...restored.history);
+      startEpoch = restored.epoch + 1;
+    }
+  }
+  const pgdEntry = getAttack('pgd');
   try {
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+    for (let epoch = startEpoch; epoch <= opts.epochs; epoch++) {
       const started = performance.now();
+      const rng = new Rng((opts.seed ?? 0) * 1_000_003 + epoch);
       const order = rng.permutation(train.count);
+      const previousWeights = method === 'fast-at' ? model.getWeights().map((w) => tf.clone(w)) : undefined;
       let lossSum = 0;
       let correct = 0;
+      let rate = peak;
+      let eps = 0;
       for (let b = 0; b < batches; b++) {
         throwIfAborted(opts.signal, 'training');
+        rate = learningRateAt(schedule, peak, ((epoch - 1) * batches + b) / (opts.epochs * batches));
+        setLearningRate(optimizer, rate);
+        eps = method === 'fast-at' ? adv.eps : epsAt(adv.eps, epoch, b / batches, adv.warmupEpochs ?? 0);
         const { x, y } = batchTensors(train, data.shape, b * batchSize, batchSize, order);
+        const ctx = {
+          method, model: classifier, trainLogits: (input: tf.Tensor4D) => model.apply(input, { training: true }) as tf.Tensor2D,
+          adv, eps, rng, classes, ...(opts.teacher ? { teacher: opts.teacher } : {}), ...(opts.phase ? { phase: opts.phase } : {}),
+        };
+        const xTrain = await trainingInputs(ctx, x, y);
         let batchCorrect: tf.Tensor | undefined;
         const cost = optimizer.minimize(() => {
-          const logits = model.apply(x, { training: true }) as tf.Tensor2D;
+          const { loss, logits } = batchLoss(ctx, x, xTrain, y);
           batchCorrect = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32')));
-          return tf.losses.softmaxCrossEntropy(tf.oneHot(y, classes), logits) as tf.Scalar;
+          if (!opts.weightDecay) return loss;
+          return tf.add(loss, tf.mul(opts.weightDecay / 2, tf.addN(kernels.map((k) => tf.sum(tf.square(k)))))) as tf.Scalar;
         }, true, variables)!;
         const lossValue = (await cost.data())[0]!;
         lossSum += lossValue * x.shape[0];
         correct += (await batchCorrect!.data())[0]!;
-        tf.dispose([x, y, cost, batchCorrect!]);
+        tf.dispose([x, y, xTrain, cost, batchCorrect!]);
         opts.onProgress?.({ epoch, epochs: opts.epochs, batch: b + 1, batches, loss: lossValue });
         if (opts.signal) await yieldToEventLoop();
       }
-      const testAccuracy = await accuracyOn(classifier, test, data.shape);
       const metrics: EpochMetrics = {
-        epoch, loss: lossSum / train.count, trainAccuracy: correct / train.count, testAccuracy,
-        seconds: (performance.now() - started) / 1000,
+        epoch, loss: lossSum / train.count, trainAccuracy: correct / train.count,
+        testAccuracy: await accuracyOn(classifier, test, data.shape), learningRate: rate, eps, seconds: 0,
       };
+      if (robustN > 0 && adv.eps > 0) {
+        const held = firstN(data.test, robustN);
+        const evaluation = await evaluateAttacks(classifier, held, data.shape, { norm: adv.norm ?? 'linf', eps: adv.eps, bounds: [0, 1] },
+          [{ entry: pgdEntry, options: { steps: 10, seed: epoch } }], { examples: 0 });
+        metrics.robustAccuracy = evaluation.robustAccuracy;
+      }
+      // Fast-AT's catastrophic overfitting: PGD accuracy collapses within an epoch while FGSM
+      // training accuracy soars. Restore the last good weights and stop (Wong et al. 2020, §5).
+      const bestRobust = Math.max(-1, ...history.map((h) => h.robustAccuracy ?? -1));
+      let collapsed = false;
+      if (previousWeights && metrics.robustAccuracy !== undefined && bestRobust >= 0 && metrics.robustAccuracy < bestRobust - 0.2) {
+        model.setWeights(previousWeights);
+        metrics.event = 'catastrophic-overfitting';
+        metrics.robustAccuracy = bestRobust;
+        collapsed = true;
+      }
+      tf.dispose(previousWeights ?? []);
+      metrics.seconds = (performance.now() - started) / 1000;
       history.push(metrics);
+      if (opts.checkpointDir) await saveCheckpoint(opts.checkpointDir, model, optimizer, epoch, history);
       opts.onProgress?.({ epoch, epochs: opts.epochs, batch: batches, batches, loss: metrics.loss, epochMetrics: metrics });
+      if (collapsed) break;
     }
   } finally {
     optimizer.dispose();
   }
   return history;
+}
+
+/** Standard training (kept for callers that need nothing else). */
+export function trainStandard(model: tfl.LayersModel, data: Dataset, opts: TrainOptions): Promise<EpochMetrics[]> {
+  return trainModel(model, data, { ...opts, method: 'standard' });
 }

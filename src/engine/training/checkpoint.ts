@@ -1,0 +1,70 @@
+/**
+ * Checkpoints of a training run: <dir>/checkpoints/last/ (model.json, weights.bin, optimizer.bin,
+ * state.json) and <dir>/metrics.jsonl, one line per epoch. A checkpoint is written to a
+ * temporary folder and swapped in by renames, so a kill at any point leaves a complete one.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { writeFileAtomic } from '../../store/atomic';
+import { fileHandler, folderSaveHandler } from '../models/io';
+import type { EpochMetrics } from './standard';
+
+interface CheckpointState {
+  epoch: number;
+  optimizer: Array<{ name: string; shape: number[] }>;
+  history: EpochMetrics[];
+}
+
+export function checkpointPath(dir: string): string {
+  return path.join(dir, 'checkpoints', 'last');
+}
+
+export async function saveCheckpoint(dir: string, model: tfl.LayersModel, optimizer: tf.Optimizer, epoch: number, history: EpochMetrics[]): Promise<void> {
+  const final = checkpointPath(dir);
+  const tmp = `${final}.tmp-${process.pid}`;
+  const old = `${final}.old`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  await model.save(folderSaveHandler(tmp));
+  const named = await optimizer.getWeights();
+  const values = await Promise.all(named.map((w) => w.tensor.data() as Promise<Float32Array>));
+  const bytes = new Uint8Array(values.reduce((s, v) => s + v.byteLength, 0));
+  let offset = 0;
+  for (const v of values) { bytes.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), offset); offset += v.byteLength; }
+  fs.writeFileSync(path.join(tmp, 'optimizer.bin'), bytes);
+  const state: CheckpointState = { epoch, optimizer: named.map((w) => ({ name: w.name, shape: w.tensor.shape })), history };
+  fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state));
+  tf.dispose(named.map((w) => w.tensor));
+  fs.rmSync(old, { recursive: true, force: true });
+  if (fs.existsSync(final)) fs.renameSync(final, old);
+  fs.renameSync(tmp, final);
+  fs.rmSync(old, { recursive: true, force: true });
+  fs.appendFileSync(path.join(dir, 'metrics.jsonl'), `${JSON.stringify(history[history.length - 1])}\n`);
+  writeFileAtomic(path.join(dir, 'metrics.json'), JSON.stringify(history));
+}
+
+/** Loads the last complete checkpoint into `model` and `optimizer`; undefined when there is none. */
+export async function loadCheckpoint(dir: string, model: tfl.LayersModel, optimizer: tf.Optimizer): Promise<{ epoch: number; history: EpochMetrics[] } | undefined> {
+  let folder = checkpointPath(dir);
+  // A kill between the two renames leaves only the previous checkpoint, under .old.
+  if (!fs.existsSync(path.join(folder, 'state.json')) && fs.existsSync(path.join(`${folder}.old`, 'state.json'))) folder = `${folder}.old`;
+  if (!fs.existsSync(path.join(folder, 'state.json'))) return undefined;
+  const state = JSON.parse(fs.readFileSync(path.join(folder, 'state.json'), 'utf8')) as CheckpointState;
+  const saved = await tfl.loadLayersModel(fileHandler(path.join(folder, 'model.json')));
+  model.setWeights(saved.getWeights());
+  saved.dispose();
+  const blob = fs.readFileSync(path.join(folder, 'optimizer.bin'));
+  const floats = new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+  let offset = 0;
+  const named = state.optimizer.map(({ name, shape }) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const tensor = tf.tensor(floats.subarray(offset, offset + size), shape);
+    offset += size;
+    return { name, tensor };
+  });
+  await optimizer.setWeights(named);
+  // setWeights turns the accumulators into variables of their own; the loaded copies go.
+  tf.dispose(named.map((w) => w.tensor));
+  return { epoch: state.epoch, history: state.history };
+}

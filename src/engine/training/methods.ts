@@ -1,0 +1,122 @@
+/**
+ * How each training method turns a clean batch into the loss it minimises. The adversarial
+ * examples are found outside the optimiser's gradient tape (they depend on the weights only
+ * through the attack), then the loss is taken on them.
+ *
+ * - standard: CE(f(x), y)
+ * - pgd-at (Madry et al. 2018): CE(f(x'), y), x' = PGD-k(x) with random start, last iterate
+ * - fast-at (Wong, Rice & Kolter 2020): CE(f(x'), y), x' = one FGSM step of α = 1.25ε from a
+ *   uniform random start in the ball
+ * - trades (Zhang et al. 2019): CE(f(x), y) + β·KL(softmax f(x) ‖ softmax f(x')), x' maximising
+ *   the KL term by PGD from x + 0.001·N(0, 1)
+ * - distillation (Papernot et al. 2016): the teacher minimises CE(softmax(f(x)/T), y); the student
+ *   minimises CE(softmax(f_s(x)/T), softmax(f_t(x)/T)) and is deployed at T = 1 (raw logits)
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { pgd } from '../attacks/pgd';
+import type { Classifier } from '../models/classifier';
+import type { Rng } from '../rng';
+import { ascentDirection, project, type ThreatModel } from '../threat';
+
+export const METHODS = ['standard', 'pgd-at', 'fast-at', 'trades', 'distill'] as const;
+export type MethodId = (typeof METHODS)[number];
+
+export interface AdversarialOptions {
+  /** Training radius (the final one, after warm-up). */
+  eps: number;
+  norm?: 'linf' | 'l2';
+  /** PGD-AT / TRADES inner steps (default 7 / 10) and step size relative to ε (default 2.5/steps). */
+  steps?: number;
+  stepRelative?: number;
+  /** Epochs over which ε ramps linearly from 0 to eps (PGD-AT, TRADES). */
+  warmupEpochs?: number;
+  /** TRADES weight of the KL term (default 6). */
+  beta?: number;
+  /** Distillation temperature (default 100). */
+  temperature?: number;
+}
+
+export interface BatchContext {
+  method: MethodId;
+  model: Classifier;
+  /** Logits with training-mode layers, for the loss (inside the optimiser's tape). */
+  trainLogits: (x: tf.Tensor4D) => tf.Tensor2D;
+  adv: AdversarialOptions;
+  /** ε for this batch (after warm-up). */
+  eps: number;
+  rng: Rng;
+  classes: number;
+  /** Soft labels for distillation's student: the teacher's logits. */
+  teacher?: Classifier;
+  /** Distillation phase: the teacher trains at T, then the student. */
+  phase?: 'teacher' | 'student';
+}
+
+/** The inputs the loss is taken on: x itself, or adversarial points. Caller disposes. */
+export async function trainingInputs(ctx: BatchContext, x: tf.Tensor4D, y: tf.Tensor1D): Promise<tf.Tensor4D> {
+  const threat: ThreatModel = { norm: ctx.adv.norm ?? 'linf', eps: ctx.eps, bounds: ctx.model.bounds };
+  if (ctx.eps <= 0) return tf.clone(x);
+  switch (ctx.method) {
+    case 'pgd-at': {
+      const steps = ctx.adv.steps ?? 7;
+      const result = await pgd(ctx.model, x, y, threat, {
+        steps, stepSize: { relative: ctx.adv.stepRelative ?? 2.5 / steps }, randomStart: true, keep: 'last', seed: ctx.rng.nextSeed(),
+      });
+      return result.xAdv;
+    }
+    case 'fast-at': {
+      const result = await pgd(ctx.model, x, y, threat, {
+        steps: 1, stepSize: { relative: 1.25 }, randomStart: true, keep: 'last', seed: ctx.rng.nextSeed(),
+      });
+      return result.xAdv;
+    }
+    case 'trades':
+      return tradesInner(ctx, x, threat);
+    default:
+      return tf.clone(x);
+  }
+}
+
+function klPerBatch(cleanLogits: tf.Tensor2D, advLogits: tf.Tensor2D): tf.Scalar {
+  const p = tf.softmax(cleanLogits);
+  return tf.mean(tf.sum(tf.mul(p, tf.sub(tf.logSoftmax(cleanLogits), tf.logSoftmax(advLogits))), 1)) as tf.Scalar;
+}
+
+/** TRADES' inner maximisation of KL(f(x) ‖ f(x')) over the ball. */
+function tradesInner(ctx: BatchContext, x: tf.Tensor4D, threat: ThreatModel): tf.Tensor4D {
+  const steps = ctx.adv.steps ?? 10;
+  const alpha = (ctx.adv.stepRelative ?? 2.5 / steps) * ctx.eps;
+  const clean = tf.tidy(() => ctx.model.predictLogits(x));
+  let current = tf.tidy(() => project(threat, x, tf.add(x, tf.mul(ctx.rng.normal(x.shape), 0.001)) as tf.Tensor4D));
+  const grad = tf.grad((xa: tf.Tensor) => klPerBatch(clean, ctx.model.predictLogits(xa as tf.Tensor4D)));
+  for (let s = 0; s < steps; s++) {
+    const next = tf.tidy(() => project(threat, x, tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, grad(current) as tf.Tensor4D))) as tf.Tensor4D));
+    current.dispose();
+    current = next;
+  }
+  clean.dispose();
+  return current;
+}
+
+/** The loss the optimiser minimises on one batch (inside its tape). */
+export function batchLoss(ctx: BatchContext, x: tf.Tensor4D, xTrain: tf.Tensor4D, y: tf.Tensor1D): { loss: tf.Scalar; logits: tf.Tensor2D } {
+  const yHot = tf.oneHot(y, ctx.classes);
+  switch (ctx.method) {
+    case 'trades': {
+      const clean = ctx.trainLogits(x);
+      const adv = ctx.trainLogits(xTrain);
+      const loss = tf.add(tf.losses.softmaxCrossEntropy(yHot, clean), tf.mul(ctx.adv.beta ?? 6, klPerBatch(clean, adv))) as tf.Scalar;
+      return { loss, logits: clean };
+    }
+    case 'distill': {
+      const t = ctx.adv.temperature ?? 100;
+      const logits = ctx.trainLogits(x);
+      const target = ctx.phase === 'student' && ctx.teacher ? tf.softmax(tf.div(ctx.teacher.predictLogits(x), t)) : yHot;
+      return { loss: tf.losses.softmaxCrossEntropy(target, tf.div(logits, t)) as tf.Scalar, logits };
+    }
+    default: {
+      const logits = ctx.trainLogits(xTrain);
+      return { loss: tf.losses.softmaxCrossEntropy(yHot, logits) as tf.Scalar, logits };
+    }
+  }
+}
