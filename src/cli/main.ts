@@ -149,7 +149,7 @@ export function buildProgram(): Command {
     .option('--epochs <n>', 'epochs', integer('--epochs', 1), 5)
     .option('--batch-size <n>', 'batch size', integer('--batch-size', 1), 128)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
-    .option('--lr <rate>', 'peak learning rate', number('--lr'), 1e-3)
+    .option('--lr <rate>', 'peak learning rate (default 1e-3; 1e-2 for distill, whose logits must grow T-fold)', number('--lr'))
     .addOption(new Option('--schedule <name>', 'learning-rate schedule (fast-at defaults to cyclic)').choices(['constant', 'cosine', 'step', 'cyclic']))
     .option('--weight-decay <lambda>', 'L2 penalty on kernels', number('--weight-decay'))
     .option('--eps <eps>', 'training radius (L∞) of pgd-at, fast-at and trades', number('--eps'), 0.1)
@@ -164,7 +164,7 @@ export function buildProgram(): Command {
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
     .addOption(backendOption())
     .action(async (o: {
-      method: TrainMethod; data: string; epochs: number; batchSize: number; optimizer: 'adam' | 'sgd'; lr: number; schedule?: TrainJob['schedule'];
+      method: TrainMethod; data: string; epochs: number; batchSize: number; optimizer: 'adam' | 'sgd'; lr?: number; schedule?: TrainJob['schedule'];
       weightDecay?: number; eps: number; steps?: number; warmup: number; beta: number; temperature: number; robustEval?: number; seed: number;
       nTrain?: number; out?: string; resume?: string; backend: BackendChoice;
     }) => {
@@ -172,7 +172,7 @@ export function buildProgram(): Command {
       await initBackend(o.backend);
       process.stderr.write(`backend: ${describeBackend()}\n`);
       const job: TrainJob = o.resume ? readTrainJob(path.resolve(o.resume)) : {
-        method: o.method, data: o.data, epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer, learningRate: o.lr, seed: o.seed,
+        method: o.method, data: o.data, epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer, learningRate: o.lr ?? (o.method === 'distill' ? 1e-2 : 1e-3), seed: o.seed,
         out: path.resolve(o.out!), eps: o.eps, warmupEpochs: o.warmup, beta: o.beta, temperature: o.temperature,
         ...(o.schedule ? { schedule: o.schedule } : {}), ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
         ...(o.steps !== undefined ? { steps: o.steps } : {}), ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),

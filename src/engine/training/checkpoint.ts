@@ -14,8 +14,12 @@ import type { EpochMetrics } from './standard';
 interface CheckpointState {
   epoch: number;
   optimizer: Array<{ name: string; shape: number[] }>;
+  /** Adam's running β₁ᵗ and β₂ᵗ: its setWeights recomputes them with pow(), which differs in the last bits from the running products. */
+  adamPowers?: [number, number];
   history: EpochMetrics[];
 }
+
+type AdamInternals = { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
 
 export function checkpointPath(dir: string): string {
   return path.join(dir, 'checkpoints', 'last');
@@ -33,9 +37,14 @@ export async function saveCheckpoint(dir: string, model: tfl.LayersModel, optimi
   let offset = 0;
   for (const v of values) { bytes.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), offset); offset += v.byteLength; }
   fs.writeFileSync(path.join(tmp, 'optimizer.bin'), bytes);
-  const state: CheckpointState = { epoch, optimizer: named.map((w) => ({ name: w.name, shape: w.tensor.shape })), history };
+  const adam = optimizer as unknown as AdamInternals;
+  const state: CheckpointState = {
+    epoch, optimizer: named.map((w) => ({ name: w.name, shape: w.tensor.shape })), history,
+    ...(adam.accBeta1 && adam.accBeta2 ? { adamPowers: [adam.accBeta1.dataSync()[0]!, adam.accBeta2.dataSync()[0]!] as [number, number] } : {}),
+  };
   fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state));
-  tf.dispose(named.map((w) => w.tensor));
+  // getWeights hands out the live accumulators (variables) and a fresh iteration count: only the latter is ours.
+  tf.dispose(named.filter((w) => !(w.tensor instanceof tf.Variable)).map((w) => w.tensor));
   fs.rmSync(old, { recursive: true, force: true });
   if (fs.existsSync(final)) fs.renameSync(final, old);
   fs.renameSync(tmp, final);
@@ -64,6 +73,13 @@ export async function loadCheckpoint(dir: string, model: tfl.LayersModel, optimi
     return { name, tensor };
   });
   await optimizer.setWeights(named);
+  const adam = optimizer as unknown as AdamInternals;
+  if (state.adamPowers && adam.accBeta1 && adam.accBeta2) {
+    tf.tidy(() => {
+      adam.accBeta1!.assign(tf.scalar(state.adamPowers![0]));
+      adam.accBeta2!.assign(tf.scalar(state.adamPowers![1]));
+    });
+  }
   // setWeights turns the accumulators into variables of their own; the loaded copies go.
   tf.dispose(named.map((w) => w.tensor));
   return { epoch: state.epoch, history: state.history };

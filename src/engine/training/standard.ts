@@ -102,6 +102,17 @@ export function validateTrainOptions(opts: TrainOptions): void {
   if (method === 'distill') check('adversarial.temperature', adv?.temperature ?? 100, (v) => v > 1, 'a number > 1 (T ≤ 1 is no distillation)');
 }
 
+/**
+ * Catastrophic overfitting: robust accuracy falls by more than 20 points below the best epoch so
+ * far (it collapses to near 0 within one epoch, Wong et al. 2020, Fig. 2). The previous epoch
+ * must be the best one to restore, so the check compares with it.
+ */
+export function robustCollapsed(history: EpochMetrics[], robustAccuracy: number | undefined, drop = 0.2): boolean {
+  const previous = history[history.length - 1]?.robustAccuracy;
+  const best = Math.max(-1, ...history.map((h) => h.robustAccuracy ?? -1));
+  return robustAccuracy !== undefined && previous !== undefined && best >= 0 && robustAccuracy < best - drop;
+}
+
 function makeOptimizer(opts: TrainOptions): tf.Optimizer {
   if ((opts.optimizer ?? 'adam') === 'sgd') return tf.train.momentum(opts.learningRate ?? 0.05, opts.momentum ?? 0.9);
   return tf.train.adam(opts.learningRate ?? 1e-3);
@@ -187,13 +198,11 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
       }
       // Fast-AT's catastrophic overfitting: PGD accuracy collapses within an epoch while FGSM
       // training accuracy soars. Restore the last good weights and stop (Wong et al. 2020, §5).
-      const bestRobust = Math.max(-1, ...history.map((h) => h.robustAccuracy ?? -1));
-      let collapsed = false;
-      if (previousWeights && metrics.robustAccuracy !== undefined && bestRobust >= 0 && metrics.robustAccuracy < bestRobust - 0.2) {
-        model.setWeights(previousWeights);
+      const collapsed = Boolean(previousWeights) && robustCollapsed(history, metrics.robustAccuracy);
+      if (collapsed) {
+        model.setWeights(previousWeights!);
         metrics.event = 'catastrophic-overfitting';
-        metrics.robustAccuracy = bestRobust;
-        collapsed = true;
+        metrics.robustAccuracy = history[history.length - 1]!.robustAccuracy!;
       }
       tf.dispose(previousWeights ?? []);
       metrics.seconds = (performance.now() - started) / 1000;
