@@ -25,6 +25,8 @@ const contexts = [
   },
   // The attack panel's front end (vscode-elements, Chart.js and the report renderer).
   { ...common, entryPoints: ['webview/panel/main.ts'], outfile: 'dist/webview/panel.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
+  // The training panel's front end.
+  { ...common, entryPoints: ['webview/training/main.ts'], outfile: 'dist/webview/training.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
   // The report renderer, shared by report.html and the editor's panels.
   { ...common, entryPoints: ['webview/report/standalone.ts'], outfile: 'dist/webview/report.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
 ];

@@ -4,39 +4,48 @@ import * as path from 'node:path';
 import type { AttackJob, JobProgress, TrainJob } from '../protocol/jobs';
 import type { Report } from '../protocol/report';
 import { getAttack } from './attacks/registry';
+import { LOSSES, type LossId } from './losses';
 import type { AttackOptions } from './attacks/types';
 import { describeBackend } from './backend';
 import { loadDataset, sliceSplit } from './data/datasets';
 import { InputError } from './errors';
 import { accuracyCurve, evaluateAttacks, type AttackPlan } from './eval/evaluate';
 import { loadClassifier } from './models/load';
-import { folderSaveHandler } from './models/io';
+import { fileHandler, folderSaveHandler } from './models/io';
 import { smallCnn } from './models/smallcnn';
 import { buildReport } from './report/build';
 import { trainModel, type EpochMetrics } from './training/standard';
 import { makeClassifier, type Classifier } from './models/classifier';
 import { writeFileAtomic } from '../store/atomic';
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { validateThreat } from './threat';
 
 export interface JobHooks {
   signal?: AbortSignal;
   onProgress?: (p: JobProgress) => void;
   onWarning?: (message: string) => void;
+  /** Training: called once per finished epoch. */
+  onEpoch?: (metrics: EpochMetrics, epochs: number) => void;
 }
 
 export const VERSION = '0.1.0';
 
-export function planFor(id: string, job: AttackJob): AttackPlan {
+/** An attack of the job: "pgd", or "pgd:margin" to override the job's loss for that attack. */
+export function planFor(spec: string, job: AttackJob): AttackPlan {
+  const [id = '', lossOverride] = spec.split(':');
   const entry = getAttack(id);
   if (!entry.norms.includes(job.norm)) throw new InputError('--attack', id, `does not support the ${job.norm} norm`);
+  if (lossOverride !== undefined && !LOSSES.includes(lossOverride as LossId)) {
+    throw new InputError('--attack', spec, `"${lossOverride}" is not a loss; use one of ${LOSSES.join(', ')}`);
+  }
+  const loss = (lossOverride as LossId | undefined) ?? job.loss;
   const options: AttackOptions = entry.iterative
     ? {
-      steps: job.steps, restarts: job.restarts, loss: job.loss, randomStart: job.randomStart, seed: job.seed,
+      steps: job.steps, restarts: job.restarts, loss, randomStart: job.randomStart, seed: job.seed,
       ...(job.stepSize !== undefined ? { stepSize: job.stepSize } : {}),
     }
-    : { loss: job.loss };
+    : { loss };
   return { entry, options };
 }
 
@@ -95,6 +104,20 @@ function writeTrainRecord(job: TrainJob, record: Omit<TrainRecord, 'config'>): v
   writeFileAtomic(path.join(job.out, 'train.json'), JSON.stringify({ config: job, ...record }, null, 2));
 }
 
+/** A starting point from an existing Layers model: its topology and weights, checked against the data. */
+async function initialModel(file: string, shape: [number, number, number]): Promise<tfl.LayersModel> {
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(fileHandler(file));
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(file, 'modelTopology', `cannot be trained: ${(err as Error).message} (only tfjs Layers models can be trained)`);
+  }
+  const input = model.inputs[0]?.shape.slice(1).join('x');
+  if (input !== shape.join('x')) throw new InputError(file, 'input shape', `[${input?.replace(/x/g, ', ')}] does not match the data [${shape.join(', ')}]`);
+  return model;
+}
+
 /** Reads a run folder's train.json, to resume it. */
 export function readTrainJob(dir: string): TrainJob {
   const file = path.join(dir, 'train.json');
@@ -122,8 +145,10 @@ function trainOptions(job: TrainJob, hooks: JobHooks, label: string, resume: boo
     ...(job.trainLimit !== undefined ? { trainLimit: job.trainLimit } : {}),
     ...(job.robustEvalLimit !== undefined ? { robustEvalLimit: job.robustEvalLimit } : {}),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
-    onProgress: (p: { epoch: number; epochs: number; batch: number; batches: number }) =>
-      hooks.onProgress?.({ label: `${label}epoch ${p.epoch}/${p.epochs}`, done: p.batch, total: p.batches }),
+    onProgress: (p: { epoch: number; epochs: number; batch: number; batches: number; epochMetrics?: EpochMetrics }) => {
+      hooks.onProgress?.({ label: `${label}epoch ${p.epoch}/${p.epochs}`, done: p.batch, total: p.batches });
+      if (p.epochMetrics && label !== 'teacher ') hooks.onEpoch?.(p.epochMetrics, p.epochs);
+    },
   };
 }
 
@@ -153,7 +178,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       });
       writeTrainRecord(job, { status: 'running', phase: 'student' });
     }
-    const model = smallCnn(data.shape, data.classNames.length, job.seed);
+    const model = job.init ? await initialModel(job.init, data.shape) : smallCnn(data.shape, data.classNames.length, job.seed);
     models.push(model);
     const history = await trainModel(model, data, {
       ...trainOptions(job, hooks, teacher ? 'student ' : '', resume), checkpointDir: job.out,

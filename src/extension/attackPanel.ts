@@ -3,11 +3,10 @@
  * content, a ready handshake before any state is posted, every incoming message validated, and
  * a serializer so panels come back after a window reload.
  */
-import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import * as vscode from 'vscode';
 import { parsePanelMessage, type HostToPanel, type PanelState, type PanelToHost } from '../protocol/messages';
 import { reportHtml } from '../store/report-files';
+import { webviewHtml, webviewOptions } from './webviewHtml';
 
 export const PANEL_VIEW_TYPE = 'robustness.attack';
 
@@ -23,11 +22,8 @@ export class AttackPanel {
 
   private constructor(readonly panel: vscode.WebviewPanel, private state: PanelState, private readonly extensionUri: vscode.Uri,
     private readonly handlers: PanelHandlers, private readonly createdAt: number) {
-    panel.webview.options = {
-      enableScripts: true,
-      localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
-    };
-    panel.webview.html = this.html();
+    panel.webview.options = webviewOptions(extensionUri);
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, 'panel.js', '<div id="toolbar"></div>\n<div id="app"><p class="meta">Starting…</p></div>');
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'shield.svg');
     panel.onDidDispose(() => AttackPanel.panels.delete(this.state.runId));
     panel.webview.onDidReceiveMessage((raw: unknown) => {
@@ -100,26 +96,5 @@ export class AttackPanel {
         void vscode.window.showInformationMessage(`Robustness Lab: saved ${target.fsPath}`);
       }
     }
-  }
-
-  private html(): string {
-    const webview = this.panel.webview;
-    const nonce = crypto.randomBytes(16).toString('base64');
-    const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', name));
-    const css = fs.readFileSync(vscode.Uri.joinPath(this.extensionUri, 'dist', 'webview', 'report.css').fsPath, 'utf8');
-    return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src ${webview.cspSource} data:; style-src ${webview.cspSource} 'unsafe-inline'; font-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style nonce="${nonce}">${css}</style>
-</head>
-<body>
-<div id="toolbar"></div>
-<div id="app"><p class="meta">Starting…</p></div>
-<script nonce="${nonce}" src="${asset('panel.js')}"></script>
-</body>
-</html>`;
   }
 }

@@ -4,8 +4,8 @@
  */
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import type { AttackJob } from '../protocol/jobs';
-import type { BackendPreference, ProgressParams } from '../protocol/messages';
+import type { AttackJob, TrainJob } from '../protocol/jobs';
+import type { BackendPreference, EpochParams, ProgressParams, TrainResultSummary } from '../protocol/messages';
 import type { Report } from '../protocol/report';
 import { EngineClient, EngineCrashError } from '../worker/client';
 
@@ -35,11 +35,12 @@ export class EngineHost {
     return this.running.has(runId);
   }
 
-  runAttack(runId: string, job: AttackJob, backend: BackendPreference, onProgress: (p: ProgressParams) => void): Promise<Report> {
+  /** Runs one job at a time on the worker; `runId` is running from when it starts until it settles. */
+  private enqueue<T>(runId: string, work: (client: EngineClient) => Promise<T>): Promise<T> {
     const run = async () => {
       this.running.add(runId);
       try {
-        return await this.ensure().runAttack(runId, job, backend, onProgress);
+        return await work(this.ensure());
       } finally {
         this.running.delete(runId);
       }
@@ -47,6 +48,15 @@ export class EngineHost {
     const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);
     return result;
+  }
+
+  runAttack(runId: string, job: AttackJob, backend: BackendPreference, onProgress: (p: ProgressParams) => void): Promise<Report> {
+    return this.enqueue(runId, (client) => client.runAttack(runId, job, backend, onProgress));
+  }
+
+  train(runId: string, job: TrainJob, backend: BackendPreference, resume: boolean,
+    listeners: { onProgress: (p: ProgressParams) => void; onEpoch: (p: EpochParams) => void }): Promise<TrainResultSummary> {
+    return this.enqueue(runId, (client) => client.train(runId, job, backend, resume, listeners));
   }
 
   async cancel(runId: string): Promise<boolean> {

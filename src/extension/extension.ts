@@ -12,6 +12,7 @@ import { AttackPanel, PANEL_VIEW_TYPE } from './attackPanel';
 import { EngineHost, isCrash } from './engineHost';
 import { attackJobFor, containingFolder, type RobustnessSettings } from './jobs';
 import { initialState, reducePanel, statusText, type PanelEvent } from './panelState';
+import { TrainingController, TRAINING_VIEW_TYPE } from './training';
 import { ModelItem, ModelsProvider, RunItem, RunsProvider } from './views';
 
 export function activate(context: vscode.ExtensionContext): void {
@@ -137,6 +138,22 @@ export function activate(context: vscode.ExtensionContext): void {
     }
   }
 
+  const training = new TrainingController(context, {
+    engine, log, backend: () => settings().backend, dataset: () => settings().dataset, refresh: () => runs.refresh(),
+    trainImages: () => vscode.workspace.getConfiguration('robustness').get<number | null>('training.trainImages') ?? undefined,
+    attack: (model) => runAttack('attack', model),
+  });
+  const runIdOf = (item: RunItem | string | undefined): string | undefined => (item instanceof RunItem ? item.entry.id : item);
+  const workspaceStore = () => {
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    return folder ? new RunStore(folder) : undefined;
+  };
+  const finalModel = (item: RunItem | string | undefined): vscode.Uri | undefined => {
+    const id = runIdOf(item);
+    const store = workspaceStore();
+    return id && store ? vscode.Uri.file(path.join(store.dir(id), 'model.json')) : undefined;
+  };
+
   for (const folder of vscode.workspace.workspaceFolders ?? []) {
     const recovered = new RunStore(folder.uri.fsPath).recoverInterrupted((id) => engine.isRunning(id));
     if (recovered.length) log.info(`marked ${recovered.length} interrupted run(s) as failed: ${recovered.join(', ')}`);
@@ -146,7 +163,7 @@ export function activate(context: vscode.ExtensionContext): void {
   context.subscriptions.push(
     log, status, watcher,
     vscode.window.registerTreeDataProvider('robustness.models', models),
-    vscode.window.registerTreeDataProvider('robustness.runs', runs),
+    vscode.window.createTreeView('robustness.runs', { treeDataProvider: runs, canSelectMany: true }),
     watcher.onDidCreate(() => models.refresh()), watcher.onDidDelete(() => models.refresh()), watcher.onDidChange(() => models.refresh()),
     vscode.commands.registerCommand('robustness.attack', (uri?: vscode.Uri | ModelItem) => runAttack('attack', uri instanceof ModelItem ? uri.uri : uri)),
     vscode.commands.registerCommand('robustness.curve', (uri?: vscode.Uri | ModelItem) => runAttack('curve', uri instanceof ModelItem ? uri.uri : uri)),
@@ -154,6 +171,37 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('robustness.openRun', openRun),
     vscode.commands.registerCommand('robustness.showLog', () => log.show()),
     vscode.commands.registerCommand('robustness.refreshModels', () => models.refresh()),
+    vscode.commands.registerCommand('robustness.trainFromModel', (uri?: vscode.Uri | ModelItem) =>
+      training.start(uri instanceof ModelItem ? uri.uri : uri ?? vscode.window.activeTextEditor?.document.uri)),
+    vscode.commands.registerCommand('robustness.newTrainingRun', () => training.start()),
+    vscode.commands.registerCommand('robustness.stopRun', async (item?: RunItem | string) => {
+      const id = runIdOf(item) ?? activeRun;
+      if (id) await (engine.isRunning(id) ? training.stop(id) : cancel(id));
+    }),
+    vscode.commands.registerCommand('robustness.resumeRun', (item?: RunItem | string) => { const id = runIdOf(item); if (id) return training.resume(id); }),
+    vscode.commands.registerCommand('robustness.openTraining', (item?: RunItem | string) => { const id = runIdOf(item); training.show(id ? [id] : undefined); }),
+    // With several runs selected, compare those; otherwise every training run.
+    vscode.commands.registerCommand('robustness.compareRuns', (_item?: RunItem, selected?: RunItem[]) =>
+      training.show(selected && selected.length > 1 ? selected.map((s) => s.entry.id) : undefined)),
+    vscode.commands.registerCommand('robustness.attackFinalModel', (item?: RunItem | string) => { const uri = finalModel(item); if (uri) return runAttack('attack', uri); }),
+    vscode.commands.registerCommand('robustness.revealModel', async (item?: RunItem | string) => {
+      const uri = finalModel(item);
+      if (uri) await vscode.commands.executeCommand('revealInExplorer', uri);
+    }),
+    vscode.commands.registerCommand('robustness.deleteRun', async (item?: RunItem | string) => {
+      const id = runIdOf(item);
+      const store = workspaceStore();
+      if (!id || !store) return;
+      if (engine.isRunning(id)) return void vscode.window.showWarningMessage(`Robustness Lab: stop ${id} before deleting it.`);
+      const answer = await vscode.window.showWarningMessage(`Delete run ${id} and everything in its folder?`, { modal: true }, 'Delete');
+      if (answer === 'Delete') { store.delete(id); runs.refresh(); }
+    }),
+    vscode.window.registerWebviewPanelSerializer(TRAINING_VIEW_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
+        training.attach(panel);
+        training.show();
+      },
+    }),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
         const saved = state as PanelState | undefined;

@@ -67,6 +67,22 @@ export class RunItem extends vscode.TreeItem {
       return;
     }
     const model = path.basename(path.dirname(r.model));
+    if (r.kind === 'training') {
+      const method = (r.config as { method?: string } | undefined)?.method ?? 'training';
+      const p = r.progress;
+      const parts = [method, p ? `epoch ${p.epoch}/${p.epochs}` : r.status === 'running' ? 'starting' : ''];
+      if (r.status === 'running' && p?.etaSeconds !== undefined) parts.push(`ETA ${p.etaSeconds < 90 ? `${p.etaSeconds} s` : `${Math.round(p.etaSeconds / 60)} min`}`);
+      if (p?.clean !== undefined) parts.push(`clean ${pct(p.clean)}`);
+      if (p?.robust !== undefined) parts.push(`robust ${pct(p.robust)}`);
+      this.label = parts.filter(Boolean).join(' · ');
+      this.description = `${r.status} · ${ago(r.finished ?? r.created)}`;
+      this.tooltip = `${r.model}\ntraining · ${r.status} · started ${r.created}${r.error ? `\n${r.error}` : ''}`;
+      this.iconPath = new vscode.ThemeIcon(
+        { running: 'sync~spin', done: 'pass', failed: 'error', cancelled: 'debug-pause' }[r.status]);
+      this.contextValue = `robustness.training.${r.status}`;
+      this.command = { command: 'robustness.openTraining', title: 'Open', arguments: [this] };
+      return;
+    }
     if (r.status === 'done' && r.summary) {
       this.label = `${model} · robust ${pct(r.summary.robustAccuracy)} · clean ${pct(r.summary.cleanAccuracy)}`;
       this.description = `${r.summary.attack} ε=${r.summary.eps} · ${ago(r.finished ?? r.created)}`;

@@ -56,6 +56,8 @@ export interface TrainJob {
   temperature?: number;
   /** PGD-10 validation on the first N test images after each epoch. */
   robustEvalLimit?: number;
+  /** Start from this Layers model's weights (same architecture as the example network) instead of a fresh one. */
+  init?: string;
   /** Run folder: the final model (model.json + weights.bin), train.json, metrics.jsonl, checkpoints/. */
   out: string;
 }

@@ -5,7 +5,7 @@
  * use; tensors never cross, only plain JSON.
  */
 import { z } from 'zod';
-import type { AttackJob } from './jobs';
+import type { AttackJob, TrainJob } from './jobs';
 import type { Report } from './report';
 
 // ---------------------------------------------------------------------------------------------
@@ -32,6 +32,27 @@ export const attackJobSchema = z.object({
   examples: z.number().int().min(0),
   bounds: z.tuple([finite, finite]),
 }) satisfies z.ZodType<AttackJob>;
+
+export const trainJobSchema = z.object({
+  method: z.enum(['standard', 'pgd-at', 'fast-at', 'trades', 'distill']),
+  data: z.string().min(1),
+  epochs: z.number().int().min(1),
+  batchSize: z.number().int().min(1),
+  optimizer: z.enum(['adam', 'sgd']),
+  learningRate: finite.positive(),
+  schedule: z.enum(['constant', 'cosine', 'step', 'cyclic']).optional(),
+  weightDecay: finite.min(0).optional(),
+  seed: z.number().int().min(0),
+  trainLimit: z.number().int().min(1).optional(),
+  eps: finite.positive().max(1).optional(),
+  steps: z.number().int().min(1).optional(),
+  warmupEpochs: z.number().int().min(0).optional(),
+  beta: finite.min(0).optional(),
+  temperature: finite.gt(1).optional(),
+  robustEvalLimit: z.number().int().min(0).optional(),
+  init: z.string().min(1).optional(),
+  out: z.string().min(1),
+}) satisfies z.ZodType<TrainJob>;
 
 export const backendPreferenceSchema = z.enum(['auto', 'wasm', 'cpu', 'tensorflow']);
 export type BackendPreference = z.infer<typeof backendPreferenceSchema>;
@@ -63,6 +84,23 @@ const runId = z.string().regex(/^[A-Za-z0-9._-]{1,80}$/);
 
 export const RunAttackRequest = request<{ runId: string; job: AttackJob; backend: BackendPreference }, Report>(
   'runAttack', z.object({ runId, job: attackJobSchema, backend: backendPreferenceSchema }));
+export interface EpochSummary {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  trainAccuracy: number;
+  testAccuracy: number;
+  robustAccuracy?: number;
+  seconds: number;
+  event?: string;
+}
+export interface TrainResultSummary {
+  modelFile: string;
+  epochs: EpochSummary[];
+  seconds: number;
+}
+export const TrainRequest = request<{ runId: string; job: TrainJob; backend: BackendPreference; resume: boolean }, TrainResultSummary>(
+  'train', z.object({ runId, job: trainJobSchema, backend: backendPreferenceSchema, resume: z.boolean() }));
 export const CancelRequest = request<{ runId: string }, { cancelled: boolean }>('cancel', z.object({ runId }));
 
 export const progressParams = z.object({ runId, label: z.string(), done: z.number().min(0), total: z.number().min(0) });
@@ -70,8 +108,15 @@ export type ProgressParams = z.infer<typeof progressParams>;
 export const ProgressNotification = notification('progress', progressParams);
 export const LogNotification = notification('log', z.object({ level: z.enum(['info', 'warn', 'error']), message: z.string() }));
 
-export const REQUESTS = [RunAttackRequest, CancelRequest] as const;
-export const NOTIFICATIONS = [ProgressNotification, LogNotification] as const;
+export const epochParams = z.object({
+  runId, epoch: z.number().int().min(1), epochs: z.number().int().min(1), loss: finite, trainAccuracy: finite, testAccuracy: finite,
+  robustAccuracy: finite.optional(), seconds: finite, event: z.string().optional(),
+});
+export type EpochParams = z.infer<typeof epochParams>;
+export const EpochNotification = notification('epoch', epochParams);
+
+export const REQUESTS = [RunAttackRequest, TrainRequest, CancelRequest] as const;
+export const NOTIFICATIONS = [ProgressNotification, LogNotification, EpochNotification] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Envelopes over the worker port
@@ -140,3 +185,40 @@ export type PanelToHost = z.infer<typeof panelToHost>;
 export function parsePanelMessage(raw: unknown): PanelToHost {
   return panelToHost.parse(raw);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The training panel (webview ⇄ host): runs overlaid, live per-epoch metrics, the trade-off.
+// ---------------------------------------------------------------------------------------------
+export interface TrainingRunView {
+  id: string;
+  label: string;
+  method: string;
+  status: string;
+  epochs: EpochSummary[];
+}
+
+export interface TrainingPanelState {
+  runs: TrainingRunView[];
+}
+
+const epochSummary = z.object({
+  epoch: z.number(), epochs: z.number(), loss: z.number(), trainAccuracy: z.number(), testAccuracy: z.number(),
+  robustAccuracy: z.number().optional(), seconds: z.number(), event: z.string().optional(),
+});
+
+export const hostToTrainingPanel = z.object({
+  type: z.literal('training'),
+  state: z.object({
+    runs: z.array(z.object({ id: runId, label: z.string(), method: z.string(), status: z.string(), epochs: z.array(epochSummary) })),
+  }),
+});
+
+export function parseTrainingHostMessage(raw: unknown): { type: 'training'; state: TrainingPanelState } {
+  return hostToTrainingPanel.parse(raw);
+}
+
+export const trainingPanelToHost = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('ready') }),
+  z.object({ type: z.literal('attack'), runId }),
+]);
+export type TrainingPanelToHost = z.infer<typeof trainingPanelToHost>;

@@ -30,6 +30,8 @@ export interface RunRecord {
   finished?: string;
   summary?: RunSummary;
   error?: string;
+  /** Training: the last finished epoch, for the Runs view. */
+  progress?: { epoch: number; epochs: number; clean?: number; robust?: number; etaSeconds?: number };
   /** The job as submitted, for reruns. */
   config?: unknown;
 }

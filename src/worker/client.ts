@@ -4,10 +4,10 @@
  */
 import { Worker } from 'node:worker_threads';
 import {
-  CancelRequest, LogNotification, parseWorkerMessage, ProgressNotification, RunAttackRequest,
-  type BackendPreference, type ProgressParams, type RequestType,
+  CancelRequest, EpochNotification, LogNotification, parseWorkerMessage, ProgressNotification, RunAttackRequest, TrainRequest,
+  type BackendPreference, type EpochParams, type ProgressParams, type RequestType, type TrainResultSummary,
 } from '../protocol/messages';
-import type { AttackJob } from '../protocol/jobs';
+import type { AttackJob, TrainJob } from '../protocol/jobs';
 import type { Report } from '../protocol/report';
 
 /** The worker stopped while requests were in flight. */
@@ -41,6 +41,7 @@ export class EngineClient {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private readonly progressListeners = new Map<string, (p: ProgressParams) => void>();
+  private readonly epochListeners = new Map<string, (p: EpochParams) => void>();
   private nextId = 0;
   private exited = false;
 
@@ -74,6 +75,9 @@ export class EngineClient {
       if (message.method === ProgressNotification.method) {
         const p = message.params as ProgressParams;
         this.progressListeners.get(p.runId)?.(p);
+      } else if (message.method === EpochNotification.method) {
+        const p = message.params as EpochParams;
+        this.epochListeners.get(p.runId)?.(p);
       } else if (message.method === LogNotification.method) {
         const { level, message: text } = LogNotification.params.parse(message.params);
         this.options.onLog?.(level, text);
@@ -105,6 +109,18 @@ export class EngineClient {
       return await this.request(RunAttackRequest, { runId, job, backend });
     } finally {
       this.progressListeners.delete(runId);
+    }
+  }
+
+  async train(runId: string, job: TrainJob, backend: BackendPreference, resume: boolean,
+    listeners: { onProgress?: (p: ProgressParams) => void; onEpoch?: (p: EpochParams) => void } = {}): Promise<TrainResultSummary> {
+    if (listeners.onProgress) this.progressListeners.set(runId, listeners.onProgress);
+    if (listeners.onEpoch) this.epochListeners.set(runId, listeners.onEpoch);
+    try {
+      return await this.request(TrainRequest, { runId, job, backend, resume });
+    } finally {
+      this.progressListeners.delete(runId);
+      this.epochListeners.delete(runId);
     }
   }
 

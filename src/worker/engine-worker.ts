@@ -3,10 +3,10 @@
  * cancel. Tensors never leave this thread; only report JSON and progress numbers do.
  */
 import { parentPort } from 'node:worker_threads';
-import { describeBackend, initBackend, runAttackJob, type BackendChoice } from '../engine';
+import { describeBackend, initBackend, runAttackJob, runTrainJob, type BackendChoice } from '../engine';
 import {
-  CancelRequest, LogNotification, parseWorkerMessage, ProgressNotification, RunAttackRequest,
-  type NotificationType, type WorkerEnvelope,
+  CancelRequest, EpochNotification, LogNotification, parseWorkerMessage, ProgressNotification, RunAttackRequest, TrainRequest,
+  type NotificationType, type TrainResultSummary, type WorkerEnvelope,
 } from '../protocol/messages';
 
 const port = parentPort;
@@ -49,6 +49,28 @@ async function handle(message: WorkerEnvelope & { kind: 'request' }): Promise<un
         onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
         onWarning: (w) => notify(LogNotification, { level: 'warn', message: w }),
       });
+    } finally {
+      running.delete(runId);
+    }
+  }
+  if (message.method === TrainRequest.method) {
+    const { runId, job, backend, resume } = TrainRequest.params.parse(message.params);
+    await ensureBackend(backend);
+    const controller = new AbortController();
+    running.set(runId, controller);
+    try {
+      const result = await runTrainJob(job, {
+        signal: controller.signal,
+        onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
+        onEpoch: (m, epochs) => notify(EpochNotification, {
+          runId, epoch: m.epoch, epochs, loss: m.loss, trainAccuracy: m.trainAccuracy, testAccuracy: m.testAccuracy, seconds: m.seconds,
+          ...(m.robustAccuracy !== undefined ? { robustAccuracy: m.robustAccuracy } : {}), ...(m.event ? { event: m.event } : {}),
+        }),
+      }, resume);
+      return {
+        modelFile: result.modelFile, seconds: result.seconds,
+        epochs: result.history.map((m) => ({ ...m, epochs: job.epochs })),
+      } satisfies TrainResultSummary;
     } finally {
       running.delete(runId);
     }
