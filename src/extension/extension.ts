@@ -212,6 +212,11 @@ export function activate(context: vscode.ExtensionContext): void {
       },
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => log.info('workspace trusted: runs are enabled')),
+    vscode.workspace.onDidChangeConfiguration((e) => {
+      if (!e.affectsConfiguration('robustness')) return;
+      const s = settings();
+      log.info(`settings changed: ${s.norm} ε=${s.eps}, steps ${s.steps}, samples ${s.samples}, dataset ${s.dataset}, backend ${s.backend}`);
+    }),
     { dispose: () => void engine.dispose() },
   );
   log.info(`Robustness Lab activated in ${Date.now() - activationStart} ms`);

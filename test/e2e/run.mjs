@@ -51,7 +51,7 @@ function prepare() {
     'update.mode': 'none', 'extensions.autoUpdate': false, 'extensions.autoCheckUpdates': false,
     'extensions.ignoreRecommendations': true, 'security.workspace.trust.enabled': false, 'git.enabled': false,
     'npm.autoDetect': 'off', 'explorer.compactFolders': false, 'chat.disableAIFeatures': true,
-    'workbench.secondarySideBar.defaultVisibility': 'hidden', 'robustness.samples': 300,
+    'workbench.secondarySideBar.defaultVisibility': 'hidden', 'robustness.samples': 300, 'robustness.training.trainImages': 1000,
   }, null, 2));
   // The workspace: the example model where the issue expects it, and a malformed one.
   const model = path.join(workspace, 'examples', 'fashion-mnist', 'smallcnn');
@@ -134,20 +134,24 @@ async function main() {
     return explorerRow(segments[segments.length - 1], segments.length);
   }
 
-  async function attackFromExplorer(segments) {
-    const row = await revealInExplorer(segments);
+  /** Right-clicks a row and runs a context-menu item, retrying when a click is lost to the menu's animation. */
+  async function contextMenu(row, label) {
     const menu = page.locator('.context-view .monaco-menu');
     await waitFor(async () => {
       if (await menu.isVisible()) await page.keyboard.press('Escape');
       await row.click({ button: 'right' });
-      const item = menu.locator('.action-menu-item', { hasText: 'Attack This Model' }).first();
+      const item = menu.locator('.action-menu-item', { hasText: label }).first();
       await item.waitFor({ state: 'visible', timeout: 3000 });
       await item.hover();
       await item.click();
       // The menu closes once the command is dispatched; a click lost to an animation leaves it open.
       await menu.waitFor({ state: 'hidden', timeout: 3000 });
       return true;
-    }, '"Attack This Model" in the explorer context menu', 60_000);
+    }, `"${label}" in the context menu`, 60_000);
+  }
+
+  async function attackFromExplorer(segments) {
+    await contextMenu(await revealInExplorer(segments), 'Attack This Model');
   }
 
   let activationMs;
@@ -192,17 +196,32 @@ async function main() {
     const settings = path.join(workspace, '.vscode', 'settings.json');
     fs.mkdirSync(path.dirname(settings), { recursive: true });
     fs.writeFileSync(settings, JSON.stringify({ 'robustness.samples': 2000, 'robustness.attack.steps': 400 }));
-    await sleep(1500); // let the configuration change reach the extension host
-    await attackFromExplorer(['examples', 'fashion-mnist', 'smallcnn', 'model.json']);
-    const item = page.locator('.statusbar-item', { hasText: /PGD|FGSM|clean|starting/ }).first();
-    await item.waitFor({ timeout: 60_000 });
-    await webview().locator('vscode-button', { hasText: 'Cancel' }).click();
-    await webview().locator('#run-status', { hasText: 'Cancelled' }).waitFor({ timeout: 30_000 });
-    await waitFor(async () => (await page.locator('.statusbar-item', { hasText: /PGD-400|FGSM|starting/ }).count()) === 0, 'the status bar item to clear', 15_000);
-    if (await page.locator('.notifications-toasts .notification-toast .codicon-error').count()) throw new Error('an error notification appeared');
-    await page.screenshot({ path: path.join(OUT, '3-cancelled.png') });
-    fs.rmSync(settings);
-    await sleep(1500);
+    try {
+      // The extension host sees the new settings after the file watcher fires; its log says which n a run used.
+      const runsBefore = (extensionLog().match(/run \S+: attack /g) ?? []).length;
+      await waitFor(async () => {
+        await attackFromExplorer(['examples', 'fashion-mnist', 'smallcnn', 'model.json']);
+        const started = await waitFor(() => {
+          const runs = [...extensionLog().matchAll(/run (\S+): attack .* n=(\d+)/g)];
+          return runs.length > runsBefore && runs[runs.length - 1];
+        }, 'the run to start', 30_000);
+        if (started[2] === '2000') return true;
+        await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 60_000 });
+        return false;
+      }, 'a run with the long settings', 120_000);
+      await page.locator('.statusbar-item', { hasText: /PGD|FGSM|clean|starting/ }).first().waitFor({ timeout: 60_000 });
+      await webview().locator('vscode-button', { hasText: 'Cancel' }).click();
+      await webview().locator('#run-status', { hasText: 'Cancelled' }).waitFor({ timeout: 30_000 });
+      await waitFor(async () => (await page.locator('.statusbar-item', { hasText: /PGD-400|FGSM|starting/ }).count()) === 0, 'the status bar item to clear', 15_000);
+      if (await page.locator('.notifications-toasts .notification-toast .codicon-error').count()) throw new Error('an error notification appeared');
+      await page.screenshot({ path: path.join(OUT, '3-cancelled.png') });
+    } finally {
+      const changes = (extensionLog().match(/settings changed: .*samples 300,/g) ?? []).length;
+      fs.rmSync(settings, { force: true });
+      // Later steps need the defaults back: the extension logs every change of its settings.
+      await waitFor(() => (extensionLog().match(/settings changed: .*samples 300,/g) ?? []).length > changes, 'the settings to return to the defaults', 30_000)
+        .catch(() => sleep(3000));
+    }
   });
 
   await step('4. a malformed model.json gives an error naming the file; the next attack still works', async () => {
@@ -216,6 +235,37 @@ async function main() {
     await waitFor(async () => (await page.locator('.tabs-container .tab').count()) > panels, 'a new attack panel');
     await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
     if ((await webview().locator('#grid .row').count()) < 16) throw new Error('the run after the bad model shows too few rows');
+  });
+
+  await step('5. training: start from the context menu, see epochs in Runs, stop, resume, finish, attack the final model', async () => {
+    await contextMenu(await revealInExplorer(['examples', 'fashion-mnist', 'smallcnn', 'model.json']), 'Adversarially Train From This Model');
+    const input = page.locator('.quick-input-widget input');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'PGD-AT' }).first().waitFor({ timeout: 20_000 });
+    await input.fill('PGD-AT');
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget', { hasText: 'ε' }).waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter'); // ε = 0.1
+    await page.locator('.quick-input-widget', { hasText: 'epochs' }).waitFor({ timeout: 10_000 });
+    await input.fill('4');
+    await page.keyboard.press('Enter');
+    await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
+    const run = page.locator('.monaco-list-row', { hasText: 'pgd-at' }).first();
+    await page.locator('.monaco-list-row', { hasText: /pgd-at · epoch 1\/4/ }).first().waitFor({ timeout: 120_000 });
+    await page.screenshot({ path: path.join(OUT, '5-training-live.png') });
+    await contextMenu(run, 'Stop');
+    await page.locator('.monaco-list-row', { hasText: 'pgd-at' }).filter({ hasText: 'cancelled' }).first().waitFor({ timeout: 60_000 });
+    await contextMenu(page.locator('.monaco-list-row', { hasText: 'pgd-at' }).first(), 'Resume');
+    await page.locator('.monaco-list-row', { hasText: /pgd-at · epoch 4\/4/ }).filter({ hasText: 'done' }).first().waitFor({ timeout: 180_000 });
+    const label = await page.locator('.monaco-list-row', { hasText: 'pgd-at' }).first().innerText();
+    if (!/robust \d/.test(label) || !/clean \d/.test(label)) throw new Error(`run row lacks accuracies: ${label}`);
+    await page.screenshot({ path: path.join(OUT, '5-training-done.png') });
+    const tabs = await page.locator('.tabs-container .tab').count();
+    await contextMenu(page.locator('.monaco-list-row', { hasText: 'pgd-at' }).first(), 'Attack Final Model');
+    await waitFor(async () => (await page.locator('.tabs-container .tab').count()) > tabs, 'the attack panel of the final model');
+    await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
+    if ((await webview().locator('#grid .row').count()) < 16) throw new Error('too few rows for the final model');
+    await page.screenshot({ path: path.join(OUT, '5-final-model-attack.png') });
+    log(`training row at the end: ${label.replace(/\n/g, ' ')}`);
   });
 }
 
