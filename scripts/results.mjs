@@ -4,6 +4,7 @@
 // under both the ce and the margin loss, keeping the worst case per sample (ε = 0.1, L∞).
 //
 //   node scripts/results.mjs [method ...]     (default: all; needs `npm run build` and dataset-fashion-mnist)
+//   node scripts/results.mjs --doc-only       (rewrite docs/results.md from results/table.json)
 //
 // Runs live in results/<method>/ (git-ignored). A run stopped half-way resumes from its last
 // checkpoint when the script is started again; finished runs are only re-evaluated.
@@ -31,7 +32,9 @@ function run(args) {
   return { stdout: r.stdout, seconds: (Date.now() - t0) / 1000 };
 }
 
-const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(METHODS);
+const args = process.argv.slice(2);
+const docOnly = args.includes('--doc-only');
+const wanted = docOnly ? [] : args.length ? args : Object.keys(METHODS);
 const table = fs.existsSync(path.join(results, 'table.json')) ? JSON.parse(fs.readFileSync(path.join(results, 'table.json'), 'utf8')) : {};
 for (const method of wanted) {
   const dir = path.join(results, method);
@@ -53,8 +56,11 @@ for (const method of wanted) {
     events: metrics.filter((m) => m.event).map((m) => `${m.event} in epoch ${m.epoch}`),
   };
   fs.writeFileSync(path.join(results, 'table.json'), JSON.stringify(table, null, 2));
+  writeDoc();
 }
+if (docOnly) writeDoc();
 
+function writeDoc() {
 const pct = (v) => (v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
 const rows = Object.keys(METHODS).filter((m) => table[m]).map((m) => {
   const t = table[m];
@@ -80,3 +86,4 @@ the cross-entropy loss is not a robustness claim (see the margin column).
 fs.mkdirSync(path.join(root, 'docs'), { recursive: true });
 fs.writeFileSync(path.join(root, 'docs', 'results.md'), doc);
 process.stderr.write('wrote docs/results.md\n');
+}
