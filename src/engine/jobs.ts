@@ -113,6 +113,10 @@ async function initialModel(file: string, shape: [number, number, number]): Prom
     if (err instanceof InputError) throw err;
     throw new InputError(file, 'modelTopology', `cannot be trained: ${(err as Error).message} (only tfjs Layers models can be trained)`);
   }
+  const last = model.layers[model.layers.length - 1]?.getConfig() as { activation?: string } | undefined;
+  if (last?.activation === 'softmax') {
+    throw new InputError(file, 'modelTopology', 'ends in a softmax; training needs a model that outputs logits (export it without the softmax)');
+  }
   const input = model.inputs[0]?.shape.slice(1).join('x');
   if (input !== shape.join('x')) throw new InputError(file, 'input shape', `[${input?.replace(/x/g, ', ')}] does not match the data [${shape.join(', ')}]`);
   return model;

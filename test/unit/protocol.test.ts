@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
-  CancelRequest, parsePanelMessage, parseWorkerMessage, ProgressNotification, RunAttackRequest,
+  CancelRequest, EpochNotification, parsePanelMessage, parseWorkerMessage, ProgressNotification, RunAttackRequest, TrainRequest,
 } from '../../src/protocol/messages';
 import type { AttackJob } from '../../src/protocol/jobs';
 
@@ -15,6 +15,9 @@ test('worker requests, responses and notifications round-trip through structured
   const messages = [
     { kind: 'request', id: 1, method: RunAttackRequest.method, params: { runId: 'r-1', job: JOB, backend: 'auto' } },
     { kind: 'request', id: 2, method: CancelRequest.method, params: { runId: 'r-1' } },
+    { kind: 'request', id: 3, method: TrainRequest.method, params: { runId: 't-1', backend: 'wasm', resume: false, job: {
+      method: 'pgd-at', data: 'embedded', epochs: 3, batchSize: 128, optimizer: 'adam', learningRate: 0.001, seed: 0, eps: 0.1, out: '/w/.robustness/runs/t-1' } } },
+    { kind: 'notification', method: EpochNotification.method, params: { runId: 't-1', epoch: 1, epochs: 3, loss: 1.2, trainAccuracy: 0.6, testAccuracy: 0.7, robustAccuracy: 0.3, seconds: 4 } },
     { kind: 'response', id: 1, result: { any: 'json' } },
     { kind: 'response', id: 2, error: { name: 'AbortError', message: 'PGD aborted' } },
     { kind: 'notification', method: ProgressNotification.method, params: { runId: 'r-1', label: 'PGD-10', done: 3, total: 10 } },
@@ -33,6 +36,9 @@ test('malformed worker messages are rejected with the reason', () => {
     [{ kind: 'request', id: 1, method: 'runAttack', params: { runId: 'a', job: { ...JOB, norm: 'l3' }, backend: 'auto' } }, /norm|linf/i],
     [{ kind: 'request', id: 1, method: 'runAttack', params: { runId: 'a', job: JOB, backend: 'gpu' } }, /backend|auto/i],
     [{ kind: 'notification', method: 'progress', params: { runId: 'a', label: 'x', done: 'three', total: 10 } }, /done|number/i],
+    [{ kind: 'request', id: 1, method: 'train', params: { runId: 'a', backend: 'wasm', resume: false, job: { method: 'adversarial-magic' } } }, /method|Invalid/i],
+    [{ kind: 'request', id: 1, method: 'train', params: { runId: 'a', backend: 'wasm', resume: false, job: {
+      method: 'distill', data: 'embedded', epochs: 1, batchSize: 1, optimizer: 'adam', learningRate: 0.01, seed: 0, temperature: 1, out: '/x' } } }, /temperature|too_small|>1/i],
   ];
   for (const [message, pattern] of bad) assert.throws(() => parseWorkerMessage(message), pattern, JSON.stringify(message));
 });

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { EngineClient, EngineCrashError, EngineError } from '../../src/worker/client';
 import { runAttackParallel, slices } from '../../src/worker/pool';
@@ -87,4 +88,26 @@ test('two workers give the same accuracies as one (the split is exact)', async (
   assert.equal(two.attacks[0]!.forward_passes, one.attacks[0]!.forward_passes);
   assert.deepEqual(two.curve.map((p) => p.eps), [0, 0.05, 0.1]);
   assert.deepEqual(two.examples.map((e) => e.index), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+});
+
+test('a worker trains with epoch notifications, and a second run in the same folder must resume', async () => {
+  const client = new EngineClient({ script: SCRIPT });
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-train-'));
+  const job = {
+    method: 'fast-at' as const, data: 'embedded', epochs: 2, batchSize: 100, optimizer: 'adam' as const, learningRate: 2e-3,
+    seed: 1, trainLimit: 300, eps: 0.1, robustEvalLimit: 50, out,
+  };
+  try {
+    const epochs: number[] = [];
+    const result = await client.train('tr1', job, 'wasm', false, { onEpoch: (e) => epochs.push(e.epoch) });
+    assert.deepEqual(epochs, [1, 2]);
+    assert.equal(result.epochs.length, 2);
+    assert.ok(result.epochs.every((e) => e.robustAccuracy !== undefined && e.epochs === 2));
+    assert.equal(result.modelFile, path.join(out, 'model.json'));
+    await assert.rejects(client.train('tr2', job, 'wasm', false), (err: Error) => err.name === 'InputError' && /already holds a training run/.test(err.message));
+    const resumed = await client.train('tr3', { ...job, epochs: 3 }, 'wasm', true);
+    assert.deepEqual(resumed.epochs.map((e) => e.epoch), [1, 2, 3]);
+  } finally {
+    await client.dispose();
+  }
 });
