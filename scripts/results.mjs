@@ -49,7 +49,9 @@ for (const method of wanted) {
   const evaluated = run(['attack', '--model', path.join(dir, 'model.json'), '--data', 'fashion-mnist', '--attack', 'pgd:ce,pgd:margin',
     '--steps', '50', '--restarts', '5', '--eps', '0.1', '--n', '1000', '--examples', '0', '--json']);
   const report = JSON.parse(evaluated.stdout);
-  const metrics = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
+  const metrics = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  // Several invocations may run side by side (one per core): merge with what is on disk.
+  Object.assign(table, fs.existsSync(path.join(results, 'table.json')) ? JSON.parse(fs.readFileSync(path.join(results, 'table.json'), 'utf8')) : {});
   table[method] = {
     clean: report.clean_accuracy, robust: report.robust_accuracy, ce: report.attacks[0].robust_accuracy,
     margin: report.attacks[1].robust_accuracy, trainSeconds, evalSeconds: evaluated.seconds, backend: report.backend,

@@ -4,6 +4,7 @@
  */
 import { before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -124,4 +125,24 @@ test('catastrophic overfitting is a drop of more than 20 points of robust accura
   assert.equal(robustCollapsed([epoch(0.50), epoch(0.40)], 0.25), true, 'measured against the best epoch');
   assert.equal(robustCollapsed([epoch(0.45)], undefined), false, 'no robust validation, no verdict');
   assert.equal(robustCollapsed([epoch()], 0.01), false);
+});
+
+test('a training process killed at random moments, checkpoint writes included, always resumes to the end', async () => {
+  const dir = tempDir('killed');
+  const script = path.join(__dirname, '..', 'fixtures', 'workers', 'train-forever.js');
+  const runOnce = (killAfterMs?: number) => new Promise<string>((resolve) => {
+    const child = fork(script, [dir, '40'], { stdio: 'ignore' });
+    let outcome = 'killed';
+    child.on('message', (m) => {
+      if (m === 'done') outcome = 'done';
+      if (m === 'started' && killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    });
+    child.on('exit', () => resolve(outcome));
+  });
+  for (const ms of [700, 1100, 450]) await runOnce(ms);
+  const state = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'last', 'state.json'), 'utf8'));
+  assert.ok(state.epoch >= 1 && state.epoch < 40, `checkpointed epoch ${state.epoch}`);
+  assert.equal(await runOnce(), 'done');
+  const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+  assert.deepEqual(lines, Array.from({ length: 40 }, (_, i) => i + 1));
 });

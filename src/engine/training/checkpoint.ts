@@ -49,8 +49,8 @@ export async function saveCheckpoint(dir: string, model: tfl.LayersModel, optimi
   if (fs.existsSync(final)) fs.renameSync(final, old);
   fs.renameSync(tmp, final);
   fs.rmSync(old, { recursive: true, force: true });
-  fs.appendFileSync(path.join(dir, 'metrics.jsonl'), `${JSON.stringify(history[history.length - 1])}\n`);
-  writeFileAtomic(path.join(dir, 'metrics.json'), JSON.stringify(history));
+  // Rewritten whole, atomically: an append could be lost to a kill after the checkpoint's rename.
+  writeFileAtomic(path.join(dir, 'metrics.jsonl'), history.map((h) => `${JSON.stringify(h)}\n`).join(''));
 }
 
 /** Loads the last complete checkpoint into `model` and `optimizer`; undefined when there is none. */
