@@ -5,8 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { PanelState } from '../protocol/messages';
-import type { BackendPreference } from '../protocol/messages';
+import type { BackendPreference, PanelState } from '../protocol/messages';
 import { RunStore } from '../store/runs';
 import { AttackPanel, PANEL_VIEW_TYPE } from './attackPanel';
 import { EngineHost, isCrash } from './engineHost';
