@@ -6,17 +6,11 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import { parseHostMessage, type PanelState, type PanelToHost } from '../../src/protocol/messages';
+import { vscodeApi } from '../vscodeApi';
 import type { Report } from '../../src/protocol/report';
 import { renderReport } from '../report/render';
 
-interface VsCodeApi {
-  postMessage(message: PanelToHost): void;
-  getState(): PanelState | undefined;
-  setState(state: PanelState): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-
-const vscode = acquireVsCodeApi();
+const vscode = vscodeApi<PanelToHost, PanelState>();
 const toolbar = document.getElementById('toolbar')!;
 const app = document.getElementById('app')!;
 let renderedReport: Report | undefined;

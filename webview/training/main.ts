@@ -7,17 +7,11 @@ import {
   Chart, Legend, LinearScale, LineController, LineElement, PointElement, ScatterController, Tooltip,
 } from 'chart.js';
 import { parseTrainingHostMessage, type TrainingPanelState, type TrainingPanelToHost } from '../../src/protocol/messages';
+import { vscodeApi } from '../vscodeApi';
 
 Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 
-interface VsCodeApi {
-  postMessage(message: TrainingPanelToHost): void;
-  getState(): TrainingPanelState | undefined;
-  setState(state: TrainingPanelState): void;
-}
-declare function acquireVsCodeApi(): VsCodeApi;
-
-const vscode = acquireVsCodeApi();
+const vscode = vscodeApi<TrainingPanelToHost, TrainingPanelState>();
 const palette = ['#1c7ed6', '#d9480f', '#2f9e44', '#ae3ec9', '#f08c00', '#0c8599', '#e64980'];
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 const css = (name: string, fallback: string) => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
