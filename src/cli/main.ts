@@ -157,7 +157,7 @@ export function buildProgram(): Command {
     .option('--warmup <epochs>', 'epochs of linear ε warm-up (pgd-at, trades)', integer('--warmup', 0))
     .option('--beta <beta>', 'TRADES KL weight', number('--beta'), 6)
     .option('--temperature <T>', 'distillation temperature', number('--temperature'), 100)
-    .option('--robust-eval <n>', 'PGD-10 robust accuracy on the first N test images after each epoch', integer('--robust-eval', 0))
+    .option('--robust-eval <n>', 'PGD-10 robust accuracy on the last N test images (held out from --n evaluations) after each epoch', integer('--robust-eval', 0))
     .option('--seed <n>', 'seed for initialisation, shuffling and attacks', integer('--seed', 0), 0)
     .option('--n-train <n>', 'use only the first N training images', integer('--n-train', 1))
     .option('--out <dir>', 'run folder: model.json + weights.bin, train.json, metrics.jsonl, checkpoints/')

@@ -54,7 +54,7 @@ export interface TrainJob {
   beta?: number;
   /** Distillation temperature. */
   temperature?: number;
-  /** PGD-10 validation on the first N test images after each epoch. */
+  /** PGD-10 validation on the last N test images after each epoch. */
   robustEvalLimit?: number;
   /** Start from this Layers model's weights (same architecture as the example network) instead of a fresh one. */
   init?: string;

@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { getAttack } from '../attacks/registry';
-import { batchTensors, firstN, type Dataset } from '../data/datasets';
+import { batchTensors, firstN, sliceSplit, type Dataset } from '../data/datasets';
 import { InputError, throwIfAborted, yieldToEventLoop } from '../errors';
 import { accuracyOn } from '../eval/accuracy';
 import { evaluateAttacks } from '../eval/evaluate';
@@ -40,7 +40,7 @@ export interface TrainOptions {
   trainLimit?: number;
   /** Evaluate clean accuracy on the first N test images after each epoch (default: all). */
   evalLimit?: number;
-  /** PGD-10 robust accuracy on the first N test images after each epoch (0 = off; default 0 for standard, 500 otherwise). */
+  /** PGD-10 robust accuracy on the last N test images after each epoch (0 = off; default 0 for standard, 500 otherwise). */
   robustEvalLimit?: number;
   /** Folder for checkpoints/ and metrics.jsonl; with `resume`, training continues from its last checkpoint. */
   checkpointDir?: string;
@@ -191,7 +191,8 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
         testAccuracy: await accuracyOn(classifier, test, data.shape), learningRate: rate, eps, seconds: 0,
       };
       if (robustN > 0 && adv.eps > 0) {
-        const held = firstN(data.test, robustN);
+        // The last test images: disjoint from the first 1,000 that final evaluations use.
+        const held = sliceSplit(data.test, Math.max(0, data.test.count - robustN), robustN);
         const evaluation = await evaluateAttacks(classifier, held, data.shape, { norm: adv.norm ?? 'linf', eps: adv.eps, bounds: [0, 1] },
           [{ entry: pgdEntry, options: { steps: 10, seed: epoch } }], { examples: 0 });
         metrics.robustAccuracy = evaluation.robustAccuracy;
