@@ -52,6 +52,8 @@ for (const method of wanted) {
   const metrics = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   // Several invocations may run side by side (one per core): merge with what is on disk.
   Object.assign(table, fs.existsSync(path.join(results, 'table.json')) ? JSON.parse(fs.readFileSync(path.join(results, 'table.json'), 'utf8')) : {});
+  // A run trained by an earlier invocation: its epochs' own times.
+  trainSeconds ??= metrics.reduce((sum, m) => sum + (m.seconds ?? 0), 0);
   table[method] = {
     clean: report.clean_accuracy, robust: report.robust_accuracy, ce: report.attacks[0].robust_accuracy,
     margin: report.attacks[1].robust_accuracy, trainSeconds, evalSeconds: evaluated.seconds, backend: report.backend,
@@ -64,9 +66,9 @@ if (docOnly) writeDoc();
 
 function writeDoc() {
 const pct = (v) => (v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
-const rows = Object.keys(METHODS).filter((m) => table[m]).map((m) => {
+const rows = Object.keys(METHODS).filter((m) => table[m]?.clean !== undefined).map((m) => {
   const t = table[m];
-  return `| ${m} | ${pct(t.clean)} | ${pct(t.robust)} | ${pct(t.ce)} | ${pct(t.margin)} | ${(t.trainSeconds / 60).toFixed(1)} | ${t.evalSeconds.toFixed(0)} | ${t.events.join('; ') || ''} |`;
+  return `| ${m} | ${pct(t.clean)} | ${pct(t.robust)} | ${pct(t.ce)} | ${pct(t.margin)} | ${t.trainSeconds === undefined ? '—' : (t.trainSeconds / 60).toFixed(1)} | ${t.evalSeconds.toFixed(0)} | ${t.events.join('; ') || ''} |`;
 });
 const doc = `# Reference results
 
