@@ -115,6 +115,7 @@ export class TrainingController {
     this.hooks.refresh();
     this.show([id]);
     const started = Date.now();
+    let epochsThisSession = 0;
     this.hooks.log.info(`training ${id}: ${job.method}, ${job.epochs} epochs, ε=${job.eps}, data ${job.data}${resume ? ' (resumed)' : ''}`);
     try {
       const result = await this.hooks.engine.train(id, job, this.hooks.backend(), resume, {
@@ -122,7 +123,9 @@ export class TrainingController {
         onEpoch: (e) => {
           const { runId: _r, ...summary } = e;
           history.push(summary);
-          const perEpoch = (Date.now() - started) / 1000 / Math.max(1, history.length - (resume ? readHistory(store.dir(id)).length - 1 : 0));
+          // ETA from the epochs run since this start (a resumed run's earlier epochs ran at another time).
+          epochsThisSession++;
+          const perEpoch = (Date.now() - started) / 1000 / epochsThisSession;
           store.update(id, { progress: {
             epoch: e.epoch, epochs: e.epochs, clean: e.testAccuracy, ...(e.robustAccuracy !== undefined ? { robust: e.robustAccuracy } : {}),
             etaSeconds: Math.round(perEpoch * (e.epochs - e.epoch)),
