@@ -7,12 +7,15 @@ import type * as vscode from 'vscode';
 import type { AttackJob, TrainJob } from '../protocol/jobs';
 import type { BackendPreference, EpochParams, ProgressParams, TrainResultSummary } from '../protocol/messages';
 import type { Report } from '../protocol/report';
+import { AbortError } from '../engine/errors';
 import { EngineClient, EngineCrashError } from '../worker/client';
 
 export class EngineHost {
   private client: EngineClient | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private running = new Set<string>();
+  /** Runs waiting for the worker, in order; cancelling one drops it before it starts. */
+  private waiting = new Map<string, AbortController>();
 
   constructor(private readonly extensionPath: string, private readonly log: vscode.LogOutputChannel) {}
 
@@ -35,9 +38,22 @@ export class EngineHost {
     return this.running.has(runId);
   }
 
-  /** Runs one job at a time on the worker; `runId` is running from when it starts until it settles. */
+  /** How many runs wait for the worker; a new run starts after all of them and the current one. */
+  get queued(): number {
+    return this.waiting.size + this.running.size;
+  }
+
+  /**
+   * Runs one job at a time on the worker; `runId` is waiting until its turn, then running until it
+   * settles. A run cancelled while waiting rejects with an AbortError and never reaches the worker.
+   */
   private enqueue<T>(runId: string, work: (client: EngineClient) => Promise<T>): Promise<T> {
+    const waiting = new AbortController();
+    this.waiting.set(runId, waiting);
+    const dropped = () => new AbortError(`run ${runId} (cancelled while queued)`);
     const run = async () => {
+      this.waiting.delete(runId);
+      if (waiting.signal.aborted) throw dropped();
       this.running.add(runId);
       try {
         return await work(this.ensure());
@@ -47,7 +63,9 @@ export class EngineHost {
     };
     const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);
-    return result;
+    // A cancelled waiting run settles now, not when the runs ahead of it finish.
+    const cancelled = new Promise<never>((_, reject) => waiting.signal.addEventListener('abort', () => reject(dropped()), { once: true }));
+    return Promise.race([result, cancelled]);
   }
 
   runAttack(runId: string, job: AttackJob, backend: BackendPreference, onProgress: (p: ProgressParams) => void): Promise<Report> {
@@ -60,6 +78,11 @@ export class EngineHost {
   }
 
   async cancel(runId: string): Promise<boolean> {
+    const waiting = this.waiting.get(runId);
+    if (waiting) {
+      waiting.abort();
+      return true;
+    }
     if (!this.client?.alive || !this.running.has(runId)) return false;
     return (await this.client.cancel(runId)).cancelled;
   }

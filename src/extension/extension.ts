@@ -88,6 +88,8 @@ export function activate(context: vscode.ExtensionContext): void {
     AttackPanel.show(context.extensionUri, states.get(runId)!, handlers);
     runs.refresh();
     log.info(`run ${runId}: ${kind} ${relModel} (${job.attacks.join(', ')}, ${s.norm} ε=${s.eps}, n=${job.n}, data ${job.data})`);
+    const ahead = engine.queued;
+    if (ahead > 0) update(runId, { type: 'progress', label: `queued behind ${ahead} earlier run${ahead > 1 ? 's' : ''}`, done: 0, total: 1 });
     try {
       const report = await engine.runAttack(runId, job, s.backend, (p) => {
         runs.live.set(runId, p);

@@ -75,6 +75,8 @@ async function step(name, fn) {
   } catch (err) {
     results.push({ name, ok: false, err });
     log(`not ok - ${name}: ${err.message}`);
+    const tail = extensionLog().trim().split('\n').slice(-25).join('\n      ');
+    if (tail) log(`the extension's log, last lines:\n      ${tail}`);
     const page = context?.pages()[0];
     await page?.screenshot({ path: path.join(OUT, `fail-${results.length}.png`) }).catch(() => {});
   }
@@ -197,21 +199,23 @@ async function main() {
     fs.mkdirSync(path.dirname(settings), { recursive: true });
     fs.writeFileSync(settings, JSON.stringify({ 'robustness.samples': 2000, 'robustness.attack.steps': 400 }));
     try {
-      // The extension host sees the new settings after the file watcher fires; its log says which n a run used.
+      // Attack once the extension host has seen the new settings (it logs every change), so that
+      // exactly one long run starts and no earlier run is left queued behind it.
+      await waitFor(() => /settings changed: .*samples 2000,/.test(extensionLog()), 'the extension to see samples = 2000', 60_000);
       const runsBefore = (extensionLog().match(/run \S+: attack /g) ?? []).length;
-      await waitFor(async () => {
-        await attackFromExplorer(['examples', 'fashion-mnist', 'smallcnn', 'model.json']);
-        const started = await waitFor(() => {
-          const runs = [...extensionLog().matchAll(/run (\S+): attack .* n=(\d+)/g)];
-          return runs.length > runsBefore && runs[runs.length - 1];
-        }, 'the run to start', 30_000);
-        if (started[2] === '2000') return true;
-        await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 60_000 });
-        return false;
-      }, 'a run with the long settings', 120_000);
+      await attackFromExplorer(['examples', 'fashion-mnist', 'smallcnn', 'model.json']);
+      const started = await waitFor(() => {
+        const runs = [...extensionLog().matchAll(/run (\S+): attack .* n=(\d+)/g)];
+        return runs.length > runsBefore && runs;
+      }, 'the run to start', 60_000);
+      if (started.length !== runsBefore + 1 || started[started.length - 1][2] !== '2000') {
+        throw new Error(`expected one new run with n=2000, got: ${started.slice(runsBefore).map((m) => m[0]).join('; ')}`);
+      }
+      const runId = started[started.length - 1][1];
       await page.locator('.statusbar-item', { hasText: /PGD|FGSM|clean|starting/ }).first().waitFor({ timeout: 60_000 });
       await webview().locator('vscode-button', { hasText: 'Cancel' }).click();
       await webview().locator('#run-status', { hasText: 'Cancelled' }).waitFor({ timeout: 30_000 });
+      await waitFor(() => extensionLog().includes(`run ${runId} cancelled`), `the log line "run ${runId} cancelled"`, 10_000);
       await waitFor(async () => (await page.locator('.statusbar-item', { hasText: /PGD-400|FGSM|starting/ }).count()) === 0, 'the status bar item to clear', 15_000);
       if (await page.locator('.notifications-toasts .notification-toast .codicon-error').count()) throw new Error('an error notification appeared');
       await page.screenshot({ path: path.join(OUT, '3-cancelled.png') });

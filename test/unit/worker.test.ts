@@ -4,6 +4,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type * as vscode from 'vscode';
+import { EngineHost } from '../../src/extension/engineHost';
 import { EngineClient, EngineCrashError, EngineError } from '../../src/worker/client';
 import { runAttackParallel, slices } from '../../src/worker/pool';
 import type { AttackJob } from '../../src/protocol/jobs';
@@ -39,6 +41,30 @@ test('a worker runs an attack job, streams progress, and a second request reuses
     assert.equal(again.attacks.length, 1);
   } finally {
     await client.dispose();
+  }
+});
+
+test('the editor\'s queue: a run cancelled while it waits never starts, and the running one still cancels', async () => {
+  const logs: string[] = [];
+  const log = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
+  const host = new EngineHost(ROOT, log as unknown as vscode.LogOutputChannel);
+  try {
+    const seen = { a: 0, b: 0 };
+    const a = host.runAttack('A', { ...JOB, n: 2000, steps: 200 }, 'wasm', () => { seen.a++; });
+    const b = host.runAttack('B', JOB, 'wasm', () => { seen.b++; });
+    assert.equal(host.queued, 2);
+    assert.equal(await host.cancel('B'), true);
+    await assert.rejects(b, (err: Error) => err.name === 'AbortError' && /run B \(cancelled while queued\) aborted/.test(err.message));
+    assert.equal(host.isRunning('A'), true, 'A keeps running while B is dropped');
+    const t0 = Date.now();
+    while (seen.a === 0 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await host.cancel('A'), true);
+    await assert.rejects(a, (err: Error) => err.name === 'AbortError');
+    assert.equal(seen.b, 0, 'B never reached the worker');
+    assert.equal(host.queued, 0);
+    assert.equal(await host.cancel('A'), false, 'a finished run is no longer cancellable');
+  } finally {
+    await host.dispose();
   }
 });
 
