@@ -7,8 +7,12 @@ import type * as vscode from 'vscode';
 import type { AttackJob, TrainJob } from '../protocol/jobs';
 import type { BackendPreference, EpochParams, ProgressParams, TrainResultSummary } from '../protocol/messages';
 import type { Report } from '../protocol/report';
-import { AbortError } from '../engine/errors';
 import { EngineClient, EngineCrashError } from '../worker/client';
+
+/** A run cancelled before its turn; named like the engine's AbortError so callers treat both alike. */
+class QueuedRunCancelled extends Error {
+  override readonly name = 'AbortError';
+}
 
 export class EngineHost {
   private client: EngineClient | undefined;
@@ -50,7 +54,7 @@ export class EngineHost {
   private enqueue<T>(runId: string, work: (client: EngineClient) => Promise<T>): Promise<T> {
     const waiting = new AbortController();
     this.waiting.set(runId, waiting);
-    const dropped = () => new AbortError(`run ${runId} (cancelled while queued)`);
+    const dropped = () => new QueuedRunCancelled(`run ${runId} (cancelled while queued) aborted`);
     const run = async () => {
       this.waiting.delete(runId);
       if (waiting.signal.aborted) throw dropped();

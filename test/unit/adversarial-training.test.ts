@@ -130,16 +130,22 @@ test('catastrophic overfitting is a drop of more than 20 points of robust accura
 test('a training process killed at random moments, checkpoint writes included, always resumes to the end', async () => {
   const dir = tempDir('killed');
   const script = path.join(__dirname, '..', 'fixtures', 'workers', 'train-forever.js');
-  const runOnce = (killAfterMs?: number) => new Promise<string>((resolve) => {
+  // Each kill lands a few ms after an epoch ends, inside or around its checkpoint write.
+  const runOnce = (kill?: { afterEpochs: number; ms: number }) => new Promise<string>((resolve) => {
     const child = fork(script, [dir, '40'], { stdio: 'ignore' });
     let outcome = 'killed';
+    let epochs = 0;
     child.on('message', (m) => {
       if (m === 'done') outcome = 'done';
-      if (m === 'started' && killAfterMs !== undefined) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      if (typeof m === 'string' && m.startsWith('epoch ') && kill && ++epochs === kill.afterEpochs) {
+        setTimeout(() => child.kill('SIGKILL'), kill.ms);
+      }
     });
     child.on('exit', () => resolve(outcome));
   });
-  for (const ms of [700, 1100, 450]) await runOnce(ms);
+  for (const kill of [{ afterEpochs: 4, ms: 0 }, { afterEpochs: 6, ms: 9 }, { afterEpochs: 5, ms: 23 }]) {
+    assert.equal(await runOnce(kill), 'killed');
+  }
   const state = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'last', 'state.json'), 'utf8'));
   assert.ok(state.epoch >= 1 && state.epoch < 40, `checkpointed epoch ${state.epoch}`);
   assert.equal(await runOnce(), 'done');
