@@ -53,8 +53,15 @@ export function perSampleLoss(
           ? tf.sub(pick(logits, tHot), maxOther(logits, tHot))
           : tf.sub(maxOther(logits, yHot), pick(logits, yHot))) as tf.Tensor1D;
       case 'dlr': {
-        const { values: sorted } = tf.topk(logits, Math.min(4, classes));
-        const col = (k: number) => tf.squeeze(tf.slice(sorted, [0, k], [-1, 1]), [1]);
+        // The 1st … 4th largest logits by repeated max-and-mask (TopK has no gradient in tfjs;
+        // ArgMax and OneHot do, as zeros, so the gradient flows through the picked logits).
+        const ranked: tf.Tensor1D[] = [];
+        let rest: tf.Tensor2D = logits;
+        for (let k = 0; k < Math.min(4, classes); k++) {
+          ranked.push(tf.max(rest, 1) as tf.Tensor1D);
+          rest = tf.sub(rest, tf.mul(tf.oneHot(tf.argMax(rest, 1), classes), BIG)) as tf.Tensor2D;
+        }
+        const col = (k: number) => ranked[k]!;
         const zy = pick(logits, yHot);
         if (tHot) {
           const denom = tf.add(tf.sub(col(0), tf.div(tf.add(col(2), col(3)), 2)), 1e-12);

@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  ATTACKS, AbortError, batchTensors, distance, firstN, InputError, loadDataset, makeClassifier, pgd, predict, smallCnn, trainStandard,
+  ATTACKS, AbortError, batchTensors, getAttack, distance, firstN, InputError, loadDataset, makeClassifier, pgd, predict, smallCnn, trainStandard,
   type AttackOptions, type Classifier, type Norm,
 } from '../../src/engine';
 import { expectNoLeak, useBackend } from './helpers';
@@ -29,11 +29,12 @@ before(async () => {
 for (const entry of ATTACKS) {
   for (const norm of entry.norms) {
     const threat = { norm, eps: EPS[norm], bounds: BOUNDS };
-    const opts: AttackOptions = { steps: 5, seed: 7 };
+    // Square's budget is in queries; transfer crafts on a surrogate (here the model itself).
+    const options = (): AttackOptions => ({ steps: 5, seed: 7, queries: 30, ...(entry.id === 'transfer' ? { surrogate: model } : {}) });
 
     test(`${entry.id} ${norm}: stays in the ball and the box, keeps shapes, leaks nothing`, async () => {
       await expectNoLeak(async () => {
-        const result = await entry.run(model, x, y, threat, opts);
+        const result = await entry.run(model, x, y, threat, options());
         assert.deepEqual(result.xAdv.shape, x.shape);
         assert.equal(result.success.length, 12);
         assert.equal(result.finalLoss.length, 12);
@@ -45,14 +46,17 @@ for (const entry of ATTACKS) {
         const predicted = predict(model, result.xAdv).labels;
         const labels = y.dataSync();
         result.success.forEach((s, i) => assert.equal(s, predicted[i] !== labels[i], `sample ${i}`));
-        assert.ok(result.forwardPasses >= 12 && result.backwardPasses >= 12);
+        assert.ok(result.forwardPasses >= 12, `${result.forwardPasses} forward passes`);
+        // Only white-box attacks take gradients of the model under attack.
+        if (entry.access === 'white-box') assert.ok(result.backwardPasses >= 12, `${result.backwardPasses} backward passes`);
+        else assert.equal(result.backwardPasses, 0);
         result.xAdv.dispose();
       });
     });
 
     test(`${entry.id} ${norm}: the same seed gives the same output`, async () => {
-      const a = await entry.run(model, x, y, threat, { ...opts, randomStart: true });
-      const b = await entry.run(model, x, y, threat, { ...opts, randomStart: true });
+      const a = await entry.run(model, x, y, threat, { ...options(), randomStart: true });
+      const b = await entry.run(model, x, y, threat, { ...options(), randomStart: true });
       assert.deepEqual(a.xAdv.dataSync(), b.xAdv.dataSync());
       tf.dispose([a.xAdv, b.xAdv]);
     });
@@ -61,7 +65,7 @@ for (const entry of ATTACKS) {
       const controller = new AbortController();
       let steps = 0;
       const outcome = await expectNoLeak(() => entry.run(model, x, y, threat, {
-        ...opts, steps: 20, signal: controller.signal, onStep: () => { steps++; if (steps === 1) controller.abort(); },
+        ...options(), queries: 20, steps: 20, signal: controller.signal, onStep: () => { steps++; if (steps === 1) controller.abort(); },
       }).then((r) => { r.xAdv.dispose(); return 'finished'; }, (err: Error) => err));
       assert.equal(steps, 1, `ran ${steps} steps; the abort came after step 1`);
       // A single-step attack has nothing left to stop; an iterative one must throw.
@@ -71,7 +75,7 @@ for (const entry of ATTACKS) {
 
     test(`${entry.id} ${norm}: per-sample ε, with ε = 0 leaving a sample untouched`, async () => {
       const eps = Float32Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? 0 : EPS[norm]));
-      const result = await entry.run(model, x, y, { norm, eps, bounds: BOUNDS }, opts);
+      const result = await entry.run(model, x, y, { norm, eps, bounds: BOUNDS }, options());
       const dist = distance(norm, x, result.xAdv);
       dist.forEach((d, i) => assert.ok(d <= eps[i]! + 1e-6, `sample ${i}: ${d} > ${eps[i]}`));
       assert.ok(dist.some((d) => d > 0), 'nothing moved');
@@ -123,20 +127,36 @@ test('bad attack arguments name the field and the allowed range', async () => {
   await bad({ norm: 'linf', eps: 0.1, bounds: [1, 0] }, {}, /bounds: \[1, 0\] is not a valid range/);
   await bad({ norm: 'linf', eps: 0.1, bounds: BOUNDS }, { steps: 0 }, /steps: 0 is invalid; need an integer ≥ 1/);
   await bad({ norm: 'linf', eps: 0.1, bounds: BOUNDS }, { stepSize: -1 }, /stepSize: -1 is invalid/);
+  const refused = async (id: string, m: Classifier, opts: AttackOptions, pattern: RegExp) => expectNoLeak(() => assert.rejects(
+    getAttack(id).run(m, x, y, { norm: 'linf', eps: 0.1, bounds: BOUNDS }, opts), (err: Error) => err instanceof InputError && pattern.test(err.message)));
+  const twoClasses = makeClassifier((input) => tf.tidy(() => tf.slice(model.predictLogits(input), [0, 0], [-1, 2]) as tf.Tensor2D),
+    { ...model, numClasses: 2, source: 'two classes' });
+  const threeClasses = { ...twoClasses, numClasses: 3 };
+  await refused('apgd', twoClasses, { loss: 'dlr' }, /apgd attack: loss: dlr needs at least 3 classes; the model has 2/);
+  await refused('apgd-t', threeClasses, {}, /apgd-t attack: loss: dlr \(targeted\) needs at least 4 classes; the model has 3/);
+  await refused('apgd-t', model, { targeted: { labels: y } }, /APGD-T chooses its own targets/);
+  await refused('apgd-t', model, { targetClasses: 0 }, /targetClasses: 0 is invalid; need an integer ≥ 1/);
+  await refused('transfer', model, {}, /transfer attack: surrogate: needs a surrogate model/);
+  await refused('transfer', model, { surrogate: twoClasses }, /surrogate: two classes is 28×28×1 → 2 but the target is 28×28×1 → 10/);
+  await refused('square', model, { queries: 0 }, /square attack: queries: 0 is invalid; need an integer ≥ 1/);
+  await refused('square', model, { pInit: 1.5 }, /pInit: 1\.5 is invalid; need 0 < p ≤ 1/);
 });
 
-test('targeted FGSM and PGD move predictions to the target class, and success means "classified as the target"', async () => {
+test('targeted attacks move predictions to the target class, and success means "classified as the target"', async () => {
   const labels = y.dataSync();
   const targets = tf.tensor1d(Array.from(labels, (l) => (l + 1) % 10), 'int32');
   const threat = { norm: 'linf' as const, eps: 0.25, bounds: BOUNDS };
   await expectNoLeak(async () => {
-    for (const entry of ATTACKS) {
-      const result = await entry.run(model, x, y, threat, { steps: 30, seed: 4, targeted: { labels: targets }, loss: 'ce' });
+    // APGD-T picks its own targets (and refuses given ones: see the bad-arguments test).
+    for (const entry of ATTACKS.filter((a) => a.id !== 'apgd-t')) {
+      const result = await entry.run(model, x, y, threat, {
+        steps: 30, seed: 4, targeted: { labels: targets }, loss: 'ce', queries: 500, ...(entry.id === 'transfer' ? { surrogate: model } : {}),
+      });
       const predicted = predict(model, result.xAdv).labels;
       const wanted = targets.dataSync();
       result.success.forEach((s, i) => assert.equal(s, predicted[i] === wanted[i], `${entry.id} sample ${i}`));
       const hits = result.success.filter(Boolean).length;
-      // PGD reaches the target on (nearly) every sample at this budget; FGSM, one step, on fewer.
+      // Iterative attacks reach the target on (nearly) every sample at this budget; FGSM, one step, on fewer.
       if (entry.iterative) assert.ok(hits >= 10, `${entry.id}: ${hits}/12 reached their target`);
       else assert.ok(hits >= 1, `${entry.id}: ${hits}/12 reached their target`);
       result.xAdv.dispose();

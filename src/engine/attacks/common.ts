@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors';
 import type { Classifier } from '../models/classifier';
 import { LOSSES, minClassesFor, perSampleLoss, type LossId } from '../losses';
-import { validateThreat, type ThreatModel } from '../threat';
+import { project, subsetThreat, validateThreat, type ThreatModel } from '../threat';
 import type { AttackOptions } from './types';
 
 export interface LossAndGrad {
@@ -98,4 +98,86 @@ export function lossAndGradForBench(model: Classifier, x: tf.Tensor4D, y: tf.Ten
   const { loss, success, grad } = lossAndGrad(model, x, y, 'ce');
   tf.dispose([loss, success]);
   return grad;
+}
+
+/** One run of an iterative attack on a set of samples: its kept points, success and loss per sample. */
+export interface RunResult {
+  xAdv: tf.Tensor4D;
+  success: Uint8Array;
+  loss: Float32Array;
+}
+
+/** The samples a round attacks: all of them in the first round, the survivors after. */
+export interface Survivors {
+  x: tf.Tensor4D;
+  y: tf.Tensor1D;
+  threat: ThreatModel;
+  /** Row indices into the full batch; undefined when the round attacks the whole batch. */
+  rows: number[] | undefined;
+  /** Rows of a per-sample tensor of the full batch (such as target labels) for this round. */
+  gather<T extends tf.Tensor>(t: T): T;
+}
+
+export function gatherRows<T extends tf.Tensor>(t: T, indices: number[]): T {
+  return tf.tidy(() => tf.gather(t, tf.tensor1d(indices, 'int32'))) as T;
+}
+
+/**
+ * Runs `rounds` rounds of an attack (restarts, or APGD-T's target classes); every round after
+ * the first attacks only the samples not yet fooled, and a sample's kept point is replaced
+ * when a round fools it or reaches a higher loss. Stops early once every sample is fooled.
+ */
+export async function onSurvivors(
+  x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, rounds: number,
+  run: (round: number, s: Survivors) => Promise<RunResult>, onAllFooled?: () => void,
+): Promise<{ xAdv: tf.Tensor4D; success: boolean[]; finalLoss: Float32Array }> {
+  const n = x.shape[0];
+  let xAdv: tf.Tensor4D | undefined;
+  const success = new Array<boolean>(n).fill(false);
+  const finalLoss = new Float32Array(n).fill(-Infinity);
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const rows = round === 0 ? [...Array(n).keys()] : success.flatMap((s, i) => (s ? [] : [i]));
+      if (rows.length === 0) {
+        onAllFooled?.();
+        break;
+      }
+      const whole = rows.length === n;
+      const made: tf.Tensor[] = [];
+      const gather = <T extends tf.Tensor>(t: T): T => {
+        if (whole) return t;
+        const g = gatherRows(t, rows);
+        made.push(g);
+        return g;
+      };
+      const result = await run(round, {
+        x: gather(x), y: gather(y), threat: whole ? threat : subsetThreat(threat, rows), rows: whole ? undefined : rows, gather,
+      }).finally(() => tf.dispose(made));
+      if (!xAdv) {
+        xAdv = result.xAdv;
+      } else {
+        // Scatter the survivors' results back where they beat what we have.
+        const order = new Int32Array(n).map((_, i) => i);
+        rows.forEach((row, j) => {
+          if (result.success[j] || result.loss[j]! > finalLoss[row]!) order[row] = n + j;
+          else { result.success[j] = 0; result.loss[j] = finalLoss[row]!; }
+        });
+        const merged = tf.tidy(() => tf.gather(tf.concat([xAdv!, result.xAdv]), tf.tensor1d(order, 'int32'))) as tf.Tensor4D;
+        result.xAdv.dispose();
+        xAdv.dispose();
+        xAdv = merged;
+      }
+      rows.forEach((row, j) => {
+        success[row] = success[row] || Boolean(result.success[j]);
+        finalLoss[row] = result.loss[j]!;
+      });
+    }
+  } catch (err) {
+    xAdv?.dispose();
+    throw err;
+  }
+  // Every attack ends with the one projection (a no-op unless an iterate drifted by rounding).
+  const projected = project(threat, x, xAdv!);
+  xAdv!.dispose();
+  return { xAdv: projected, success, finalLoss };
 }

@@ -10,15 +10,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { throwIfAborted, yieldToEventLoop } from '../errors';
 import type { Classifier } from '../models/classifier';
 import { Rng } from '../rng';
-import { ascentDirection, project, randomInit, subsetThreat, type ThreatModel } from '../threat';
-import { evaluatePoint, lossAndGrad, resolveStepSize, validateAttack } from './common';
+import { ascentDirection, project, randomInit, type ThreatModel } from '../threat';
+import { evaluatePoint, lossAndGrad, onSurvivors, resolveStepSize, validateAttack, type RunResult } from './common';
 import type { AttackOptions, AttackResult, KeepPolicy } from './types';
-
-interface RunResult {
-  xAdv: tf.Tensor4D;
-  success: Uint8Array;
-  loss: Float32Array;
-}
 
 interface RunContext {
   model: Classifier;
@@ -101,10 +95,6 @@ async function runOnce(ctx: RunContext, x: tf.Tensor4D, y: tf.Tensor1D, targets:
   }
 }
 
-function gatherRows<T extends tf.Tensor>(t: T, indices: number[]): T {
-  return tf.tidy(() => tf.gather(t, tf.tensor1d(indices, 'int32'))) as T;
-}
-
 export async function pgd(
   model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions = {},
 ): Promise<AttackResult> {
@@ -115,53 +105,10 @@ export async function pgd(
     model, threat, opts, steps, keep: opts.keep ?? 'firstSuccess', rng: new Rng(opts.seed ?? 0),
     counts: { forward: 0, backward: 0, stepsDone: 0, stepsTotal: steps * restarts },
   };
-  const n = x.shape[0];
   const targets = opts.targeted ? opts.targeted.labels : undefined;
-  let xAdv: tf.Tensor4D | undefined;
-  const success = new Array<boolean>(n).fill(false);
-  const finalLoss = new Float32Array(n).fill(-Infinity);
-  try {
-    for (let restart = 0; restart < restarts; restart++) {
-      const survivors = restart === 0 ? [...Array(n).keys()] : success.flatMap((s, i) => (s ? [] : [i]));
-      if (survivors.length === 0) {
-        ctx.counts.stepsTotal = ctx.counts.stepsDone;
-        break;
-      }
-      const whole = survivors.length === n;
-      const xs = whole ? x : gatherRows(x, survivors);
-      const ys = whole ? y : gatherRows(y, survivors);
-      const ts = targets && !whole ? gatherRows(targets, survivors) : targets;
-      const sub: RunContext = { ...ctx, threat: whole ? threat : subsetThreat(threat, survivors) };
-      // The first run may start at x; restarts always start at random points.
-      const run = await runOnce(sub, xs, ys, ts, (opts.randomStart ?? true) || restart > 0).finally(() => {
-        if (!whole) { xs.dispose(); ys.dispose(); if (ts !== targets) ts?.dispose(); }
-      });
-      if (!xAdv) {
-        xAdv = run.xAdv;
-      } else {
-        // Scatter the survivors' results back where they beat what we have.
-        const replace = new Uint8Array(n);
-        const order = new Int32Array(n).map((_, i) => i);
-        survivors.forEach((row, j) => {
-          if (run.success[j] || run.loss[j]! > finalLoss[row]!) { replace[row] = 1; order[row] = n + j; }
-        });
-        const merged = tf.tidy(() => tf.gather(tf.concat([xAdv!, run.xAdv]), tf.tensor1d(order, 'int32'))) as tf.Tensor4D;
-        run.xAdv.dispose();
-        xAdv.dispose();
-        xAdv = merged;
-        survivors.forEach((row, j) => { if (!replace[row]) { run.success[j] = 0; run.loss[j] = finalLoss[row]!; } });
-      }
-      survivors.forEach((row, j) => {
-        success[row] = success[row] || Boolean(run.success[j]);
-        finalLoss[row] = run.loss[j]!;
-      });
-    }
-  } catch (err) {
-    xAdv?.dispose();
-    throw err;
-  }
-  // Every attack ends with the one projection (a no-op here unless an iterate drifted by rounding).
-  const projected = project(threat, x, xAdv!);
-  xAdv!.dispose();
-  return { xAdv: projected, success, finalLoss, forwardPasses: ctx.counts.forward, backwardPasses: ctx.counts.backward };
+  const result = await onSurvivors(x, y, threat, restarts,
+    // The first run may start at x; restarts always start at random points.
+    (restart, s) => runOnce({ ...ctx, threat: s.threat }, s.x, s.y, targets && s.gather(targets), (opts.randomStart ?? true) || restart > 0),
+    () => { ctx.counts.stepsTotal = ctx.counts.stepsDone; });
+  return { ...result, forwardPasses: ctx.counts.forward, backwardPasses: ctx.counts.backward };
 }

@@ -20,6 +20,16 @@ export interface AttackOptions {
   signal?: AbortSignal;
   /** Called after every step with the steps done and the steps planned (over all restarts). */
   onStep?: (done: number, total: number) => void;
+  /** APGD-T: how many target classes, ranked by the clean logits (default 9, at most classes − 1). */
+  targetClasses?: number;
+  /** MI-FGSM: momentum decay μ (default 1). */
+  decay?: number;
+  /** Square: query budget per sample (default 1000). */
+  queries?: number;
+  /** Square: initial fraction of pixels a window covers (default 0.8). */
+  pInit?: number;
+  /** Transfer: the model the examples are crafted on. */
+  surrogate?: Classifier;
 }
 
 export interface AttackResult {
@@ -47,8 +57,10 @@ export interface AttackEntry {
   id: string;
   name: string;
   norms: readonly Norm[];
-  /** True when the attack takes several gradient steps. */
+  /** True when the attack takes several steps (gradient steps, or queries). */
   iterative: boolean;
+  /** What it needs of the model: gradients (white-box), only logits (black-box), or a surrogate's gradients (transfer). */
+  access: 'white-box' | 'black-box' | 'transfer';
   doc: AttackDoc;
   /** Label for tables, e.g. "PGD-20". */
   label(opts: AttackOptions): string;

@@ -1,0 +1,184 @@
+/**
+ * Auto-PGD (Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble
+ * of diverse parameter-free attacks"), for L∞ and L2, and its targeted form APGD-T.
+ *
+ * Update, with momentum α = 0.75 and a per-sample step η (initially 2ε):
+ *   z_{k+1} = Π(x_k + η·d(∇ₓL(x_k)))
+ *   x_{k+1} = Π(x_k + α·(z_{k+1} − x_k) + (1 − α)·(x_k − x_{k−1}))
+ * At checkpoints w_j = ⌈p_j·N⌉ (p_0 = 0, p_1 = 0.22, p_{j+1} = p_j + max(p_j − p_{j−1} − 0.03, 0.06))
+ * η is halved, and the iterate reset to the best point, for every sample where fewer than
+ * ρ = 0.75 of the steps since the last checkpoint raised the loss, or where neither η nor the
+ * best loss changed since then. A sample keeps its first fooling point, else its highest loss.
+ *
+ * APGD-T runs the targeted dlr loss once per target: the classes ranked 2nd … (k+1)th by the
+ * clean logits, each round only on the samples no earlier target fooled.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError, throwIfAborted, yieldToEventLoop } from '../errors';
+import type { Classifier } from '../models/classifier';
+import { Rng } from '../rng';
+import { ascentDirection, epsTensor, project, randomInit, type ThreatModel } from '../threat';
+import { evaluatePoint, lossAndGrad, onSurvivors, validateAttack, type RunResult } from './common';
+import type { AttackOptions, AttackResult } from './types';
+import type { LossId } from '../losses';
+
+const MOMENTUM = 0.75;
+const RHO = 0.75;
+
+/** The iterations at which the step size may be halved, for N iterations. */
+export function apgdCheckpoints(steps: number): number[] {
+  const p = [0, 0.22];
+  while (p[p.length - 1]! < 1) {
+    const a = p[p.length - 1]!;
+    const b = p[p.length - 2]!;
+    p.push(a + Math.max(a - b - 0.03, 0.06));
+  }
+  return [...new Set(p.filter((v) => v <= 1).map((v) => Math.ceil(v * steps)))].filter((w) => w > 0);
+}
+
+interface Counts { forward: number; backward: number; done: number; total: number }
+
+async function runOnce(
+  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, targets: tf.Tensor1D | undefined,
+  loss: LossId, steps: number, randomStart: boolean, rng: Rng, opts: AttackOptions, counts: Counts,
+): Promise<RunResult> {
+  const n = x.shape[0];
+  const checkpoints = new Set(apgdCheckpoints(steps));
+  const eta = new Float32Array(n).fill(2);
+  const etaAtCheckpoint = Float32Array.from(eta);
+  const bestLoss = new Float32Array(n).fill(-Infinity);
+  const bestLossAtCheckpoint = new Float32Array(n).fill(-Infinity);
+  const increases = new Int32Array(n);
+  const lastLoss = new Float32Array(n).fill(-Infinity);
+  const found = new Uint8Array(n);
+  const foundLoss = new Float32Array(n);
+  let lastCheckpoint = 0;
+  const eps = epsTensor(threat);
+  let current = randomStart ? randomInit(threat, x, rng) : tf.clone(x);
+  let previous = tf.clone(current);
+  let best = tf.clone(current); // highest-loss point
+  let kept = tf.clone(current); // first fooling point
+  const where = (mask: Uint8Array, a: tf.Tensor4D, b: tf.Tensor4D) => tf.tidy(() =>
+    tf.where(tf.tensor4d(mask, [n, 1, 1, 1], 'bool'), a, b)) as tf.Tensor4D;
+  const replace = (old: tf.Tensor4D, next: tf.Tensor4D) => { old.dispose(); return next; };
+  try {
+    for (let k = 0; k <= steps; k++) {
+      throwIfAborted(opts.signal, 'APGD');
+      const scoreOnly = k === steps;
+      const point: { loss: tf.Tensor1D; success: tf.Tensor1D; grad?: tf.Tensor4D } =
+        scoreOnly ? evaluatePoint(model, current, y, loss, targets) : lossAndGrad(model, current, y, loss, targets);
+      counts.forward += n;
+      const values = point.loss.dataSync() as Float32Array;
+      const succeeded = point.success.dataSync() as Uint8Array;
+      tf.dispose([point.loss, point.success]);
+      const better = new Uint8Array(n);
+      const firstHit = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const v = Number.isFinite(values[i]!) ? values[i]! : -Infinity;
+        if (k > 0 && v > lastLoss[i]!) increases[i]!++;
+        lastLoss[i] = v;
+        if (v > bestLoss[i]!) { bestLoss[i] = v; better[i] = 1; }
+        if (!found[i] && succeeded[i]) { found[i] = 1; foundLoss[i] = v; firstHit[i] = 1; }
+      }
+      if (better.some(Boolean)) best = replace(best, where(better, current, best));
+      if (firstHit.some(Boolean)) kept = replace(kept, where(firstHit, current, kept));
+      if (!point.grad) break;
+      const grad = point.grad;
+      counts.backward += n;
+      // One gradient step of size η, then momentum (the first step has none).
+      const next = tf.tidy(() => {
+        const etaT = tf.mul(tf.tensor4d(eta, [n, 1, 1, 1]), eps);
+        const z = project(threat, x, tf.add(current, tf.mul(etaT, ascentDirection(threat.norm, grad))) as tf.Tensor4D);
+        if (k === 0) return z;
+        const moved = tf.add(tf.add(current, tf.mul(MOMENTUM, tf.sub(z, current))), tf.mul(1 - MOMENTUM, tf.sub(current, previous)));
+        return project(threat, x, moved as tf.Tensor4D);
+      });
+      grad.dispose();
+      previous = replace(previous, current);
+      current = next;
+      const iteration = k + 1;
+      if (checkpoints.has(iteration) && iteration < steps) {
+        const halve = new Uint8Array(n);
+        const span = iteration - lastCheckpoint;
+        for (let i = 0; i < n; i++) {
+          const fewIncreases = increases[i]! < RHO * span;
+          const stalled = etaAtCheckpoint[i] === eta[i] && bestLossAtCheckpoint[i] === bestLoss[i];
+          if (fewIncreases || stalled) { halve[i] = 1; eta[i] = eta[i]! / 2; }
+          etaAtCheckpoint[i] = eta[i]!;
+          bestLossAtCheckpoint[i] = bestLoss[i]!;
+          increases[i] = 0;
+        }
+        lastCheckpoint = iteration;
+        // Restart the halved samples from their best point.
+        if (halve.some(Boolean)) current = replace(current, where(halve, best, current));
+      }
+      counts.done++;
+      opts.onStep?.(counts.done, counts.total);
+      if (opts.signal) await yieldToEventLoop();
+      if (found.every(Boolean)) {
+        counts.total -= steps - iteration;
+        // Every sample is fooled: score nothing more.
+        break;
+      }
+    }
+    const xAdv = where(found, kept, best);
+    return { xAdv, success: found, loss: Float32Array.from(bestLoss, (v, i) => (found[i] ? foundLoss[i]! : v)) };
+  } finally {
+    tf.dispose([eps, current, previous, best, kept]);
+  }
+}
+
+function checkTargets(model: Classifier, count: number): number {
+  if (!(Number.isInteger(count) && count >= 1)) {
+    throw new InputError('apgd-t attack', 'targetClasses', `${count} is invalid; need an integer ≥ 1`);
+  }
+  return Math.min(count, model.numClasses - 1);
+}
+
+async function apgdRun(
+  id: 'apgd' | 'apgd-t', model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions,
+): Promise<AttackResult> {
+  const targetedT = id === 'apgd-t';
+  const loss = opts.loss ?? (targetedT ? 'dlr' : 'ce');
+  validateAttack(id, model, x, y, threat, { ...opts, loss, ...(targetedT ? { targeted: { labels: y } } : {}) });
+  if (opts.targeted && targetedT) throw new InputError('apgd-t attack', 'targeted', 'APGD-T chooses its own targets; use apgd with target labels instead');
+  const steps = opts.steps ?? 100;
+  const rounds = targetedT ? checkTargets(model, opts.targetClasses ?? 9) : opts.restarts ?? 1;
+  const rng = new Rng(opts.seed ?? 0);
+  const counts: Counts = { forward: 0, backward: 0, done: 0, total: steps * rounds };
+  // APGD-T's targets: the clean logits' ranking, class 2nd … (rounds+1)th.
+  let ranked: tf.Tensor2D | undefined;
+  if (targetedT) {
+    ranked = tf.tidy(() => tf.topk(model.predictLogits(x), rounds + 1).indices as tf.Tensor2D);
+    counts.forward += x.shape[0];
+  }
+  const fixedTargets = opts.targeted ? opts.targeted.labels : undefined;
+  try {
+    const result = await onSurvivors(x, y, threat, rounds, async (round, s) => {
+      const own = ranked ? tf.tidy(() => tf.squeeze(tf.slice(ranked!, [0, round + 1], [-1, 1]), [1]) as tf.Tensor1D) : undefined;
+      const targets = own ? s.gather(own) : fixedTargets && s.gather(fixedTargets);
+      try {
+        const success = await runOnce(model, s.x, s.y, s.threat, targets, loss, steps,
+          (opts.randomStart ?? true) || round > 0, rng, opts, counts);
+        if (!ranked) return success;
+        // A round "succeeds" by reaching its target; APGD-T counts any misclassification.
+        const fooled = tf.tidy(() => tf.notEqual(tf.argMax(model.predictLogits(success.xAdv), 1), tf.cast(s.y, 'int32')).dataSync() as Uint8Array);
+        counts.forward += s.x.shape[0];
+        return { ...success, success: Uint8Array.from(fooled) };
+      } finally {
+        if (own) { own.dispose(); }
+      }
+    }, () => { counts.total = counts.done; });
+    return { ...result, forwardPasses: counts.forward, backwardPasses: counts.backward };
+  } finally {
+    ranked?.dispose();
+  }
+}
+
+export function apgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions = {}): Promise<AttackResult> {
+  return apgdRun('apgd', model, x, y, threat, opts);
+}
+
+export function apgdT(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions = {}): Promise<AttackResult> {
+  return apgdRun('apgd-t', model, x, y, threat, opts);
+}

@@ -1,0 +1,171 @@
+/**
+ * Square attack (Andriushchenko, Croce, Flammarion & Hein 2020, "Square Attack: a query-efficient
+ * black-box adversarial attack via random search"), for L∞ and L2. It uses only the logits —
+ * no gradients — so it sees through gradient masking.
+ *
+ * Random search on the margin loss: each query changes the perturbation inside one random
+ * square window (side s = round(√(p·h·w)), p halved on a fixed schedule of the query budget)
+ * and keeps the change only if the loss rises.
+ *   L∞: init vertical stripes of ±ε; a window is set to ±ε per channel.
+ *   L2: init ±ε-scaled centred-square blocks; a window receives a new centred-square pattern
+ *       plus its old content, taking the mass of a second window, which is cleared, so that
+ *       ‖δ‖₂ stays ε.
+ * Defaults: 1000 queries (`queries`), p_init 0.8, margin loss, seeded; stops per sample once fooled.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError, throwIfAborted, yieldToEventLoop } from '../errors';
+import type { Classifier } from '../models/classifier';
+import { Rng } from '../rng';
+import { project, type ThreatModel } from '../threat';
+import { evaluatePoint, validateAttack } from './common';
+import type { AttackOptions, AttackResult } from './types';
+
+/** The fraction p at query i of n: p_init halved at 10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000 (of 10,000). */
+export function squareFraction(pInit: number, i: number, n: number): number {
+  const at = Math.floor((i / n) * 10000);
+  const marks = [10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000];
+  const halvings = marks.filter((m) => at > m).length;
+  return pInit / 2 ** halvings;
+}
+
+/** A centred-square pattern of side s: rings around the centre weighted 1/(k+1)², unit L2 norm. */
+function centredSquare(s: number): Float32Array {
+  const out = new Float32Array(s * s);
+  const c = (s - 1) / 2;
+  for (let r = 0; r < s; r++) for (let q = 0; q < s; q++) {
+    const ring = Math.floor(Math.max(Math.abs(r - c), Math.abs(q - c)));
+    out[r * s + q] = 1 / (ring + 1) ** 2;
+  }
+  const norm = Math.sqrt(out.reduce((t, v) => t + v * v, 0));
+  return out.map((v) => v / norm);
+}
+
+export async function square(
+  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions = {},
+): Promise<AttackResult> {
+  validateAttack('square', model, x, y, threat, { ...opts, loss: 'margin' });
+  const queries = opts.queries ?? 1000;
+  if (!(Number.isInteger(queries) && queries >= 1)) throw new InputError('square attack', 'queries', `${queries} is invalid; need an integer ≥ 1`);
+  const pInit = opts.pInit ?? 0.8;
+  if (!(pInit > 0 && pInit <= 1)) throw new InputError('square attack', 'pInit', `${pInit} is invalid; need 0 < p ≤ 1`);
+  const [n, h, w, c] = x.shape;
+  const d = h * w * c;
+  const rng = new Rng(opts.seed ?? 0);
+  const targets = opts.targeted ? opts.targeted.labels : undefined;
+  const epsOf = (i: number) => (typeof threat.eps === 'number' ? threat.eps : threat.eps[i]!);
+  const [lo, hi] = threat.bounds;
+  const xs = x.dataSync() as Float32Array;
+  const ys = y.dataSync();
+  const ts = targets?.dataSync();
+  const delta = new Float32Array(n * d);
+  const idx = (i: number, r: number, q: number, ch: number) => i * d + (r * w + q) * c + ch;
+  const sign = () => (rng.next() < 0.5 ? -1 : 1);
+
+  // Initial perturbation.
+  for (let i = 0; i < n; i++) {
+    const e = epsOf(i);
+    if (threat.norm === 'linf') {
+      for (let q = 0; q < w; q++) for (let ch = 0; ch < c; ch++) {
+        const v = e * sign();
+        for (let r = 0; r < h; r++) delta[idx(i, r, q, ch)] = v;
+      }
+    } else {
+      const b = Math.max(1, Math.floor(h / 5));
+      const pattern = centredSquare(b);
+      for (let r0 = 0; r0 + b <= h; r0 += b) for (let q0 = 0; q0 + b <= w; q0 += b) for (let ch = 0; ch < c; ch++) {
+        const s = sign();
+        for (let r = 0; r < b; r++) for (let q = 0; q < b; q++) delta[idx(i, r0 + r, q0 + q, ch)] = s * pattern[r * b + q]!;
+      }
+      const norm = Math.sqrt(delta.subarray(i * d, (i + 1) * d).reduce((t, v) => t + v * v, 0));
+      for (let k = i * d; k < (i + 1) * d; k++) delta[k] = (delta[k]! * e) / Math.max(norm, 1e-12);
+    }
+  }
+
+  /** x + δ for the listed samples, in the ball (L2 rescaled) and the box. */
+  const candidate = (rows: number[], dl: Float32Array) => {
+    const out = new Float32Array(rows.length * d);
+    rows.forEach((i, j) => {
+      let scale = 1;
+      if (threat.norm === 'l2') {
+        const norm = Math.sqrt(dl.subarray(i * d, (i + 1) * d).reduce((t, v) => t + v * v, 0));
+        scale = Math.min(1, epsOf(i) / Math.max(norm, 1e-12));
+      }
+      for (let k = 0; k < d; k++) out[j * d + k] = Math.min(hi, Math.max(lo, xs[i * d + k]! + dl[i * d + k]! * scale));
+    });
+    return out;
+  };
+  let forward = 0;
+  const score = (rows: number[], pixels: Float32Array) => tf.tidy(() => {
+    const xb = tf.tensor4d(pixels, [rows.length, h, w, c]);
+    const yb = tf.tensor1d(rows.map((i) => ys[i]!), 'int32');
+    const tb = ts ? tf.tensor1d(rows.map((i) => ts[i]!), 'int32') : undefined;
+    const { loss, success } = evaluatePoint(model, xb, yb, 'margin', tb);
+    forward += rows.length;
+    return { loss: loss.dataSync() as Float32Array, success: success.dataSync() as Uint8Array };
+  });
+
+  const all = [...Array(n).keys()];
+  const start = score(all, candidate(all, delta));
+  const bestLoss = Float32Array.from(start.loss);
+  const found = Uint8Array.from(start.success);
+  for (let q = 1; q < queries; q++) {
+    throwIfAborted(opts.signal, 'Square');
+    const active = all.filter((i) => !found[i]);
+    if (active.length === 0) break;
+    const s = Math.min(h, w, Math.max(1, Math.round(Math.sqrt(squareFraction(pInit, q, queries) * h * w))));
+    const trial = Float32Array.from(delta);
+    for (const i of active) {
+      const e = epsOf(i);
+      const r0 = Math.floor(rng.next() * (h - s + 1));
+      const q0 = Math.floor(rng.next() * (w - s + 1));
+      if (threat.norm === 'linf') {
+        for (let ch = 0; ch < c; ch++) {
+          const v = e * sign();
+          for (let r = 0; r < s; r++) for (let k = 0; k < s; k++) trial[idx(i, r0 + r, q0 + k, ch)] = v;
+        }
+      } else {
+        const r1 = Math.floor(rng.next() * (h - s + 1));
+        const q1 = Math.floor(rng.next() * (w - s + 1));
+        const pattern = centredSquare(s);
+        let total = 0;
+        for (let k = i * d; k < (i + 1) * d; k++) total += delta[k]! * delta[k]!;
+        const slack = Math.max(e * e - total, 0) / c;
+        for (let ch = 0; ch < c; ch++) {
+          const inW1 = (r: number, k: number) => r >= r0 && r < r0 + s && k >= q0 && k < q0 + s;
+          const inW2 = (r: number, k: number) => r >= r1 && r < r1 + s && k >= q1 && k < q1 + s;
+          let w1 = 0;
+          let both = 0;
+          for (let r = 0; r < h; r++) for (let k = 0; k < w; k++) {
+            const v = delta[idx(i, r, k, ch)]!;
+            if (inW1(r, k)) w1 += v * v;
+            if (inW1(r, k) || inW2(r, k)) both += v * v;
+          }
+          const sg = sign();
+          const fresh = new Float32Array(s * s);
+          for (let r = 0; r < s; r++) for (let k = 0; k < s; k++) {
+            fresh[r * s + k] = sg * pattern[r * s + k]! + delta[idx(i, r0 + r, q0 + k, ch)]! / (Math.sqrt(w1) + 1e-12);
+          }
+          const fn = Math.sqrt(fresh.reduce((t, v) => t + v * v, 0));
+          const target = Math.sqrt(slack + both);
+          for (let r = r1; r < r1 + s; r++) for (let k = q1; k < q1 + s; k++) trial[idx(i, r, k, ch)] = 0;
+          for (let r = 0; r < s; r++) for (let k = 0; k < s; k++) {
+            trial[idx(i, r0 + r, q0 + k, ch)] = (fresh[r * s + k]! / Math.max(fn, 1e-12)) * target;
+          }
+        }
+      }
+    }
+    const scored = score(active, candidate(active, trial));
+    active.forEach((i, j) => {
+      if (scored.loss[j]! > bestLoss[i]! || scored.success[j]) {
+        bestLoss[i] = scored.loss[j]!;
+        found[i] = scored.success[j]!;
+        delta.set(trial.subarray(i * d, (i + 1) * d), i * d);
+      }
+    });
+    opts.onStep?.(q, queries - 1);
+    if (opts.signal && q % 10 === 0) await yieldToEventLoop();
+  }
+  const pixels = candidate(all, delta);
+  const xAdv = tf.tidy(() => project(threat, x, tf.tensor4d(pixels, [n, h, w, c])));
+  return { xAdv, success: Array.from(found, Boolean), finalLoss: bestLoss, forwardPasses: forward, backwardPasses: 0 };
+}
