@@ -12,7 +12,7 @@ import {
   ATTACKS, BACKEND_CHOICES, describeBackend, initBackend, InputError, readTrainJob, runAttackJob, runTrainJob, VERSION,
   type BackendChoice,
 } from '../engine';
-import type { AttackJob, TrainJob, TrainMethod } from '../protocol/jobs';
+import { SUITE_IDS, type AttackJob, type SuiteId, type TrainJob, type TrainMethod } from '../protocol/jobs';
 import type { Report } from '../protocol/report';
 import { runAttackParallel } from '../worker/pool';
 import { runBench } from './bench';
@@ -57,13 +57,17 @@ function attackOptions(cmd: Command): Command {
     .option('--workers <n>', 'worker threads to split the images across (default: one per core, at most 2)', integer('--workers', 1),
       Math.min(2, os.availableParallelism()))
     .option('--min-robust <acc>', 'exit with code 3 when the worst-case robust accuracy is below this', number('--min-robust'))
+    .option('--queries <n>', 'query budget of the Square attack', integer('--queries', 1))
+    .option('--surrogate <model.json>', 'surrogate model the transfer attack crafts its examples on')
+    .option('--diagnostics', 'also run the gradient-masking probes (always on with evaluate)')
     .addOption(backendOption());
 }
 
 interface AttackCliOptions {
   model: string; data: string; norm: 'linf' | 'l2'; steps: number; stepSize?: number; restarts: number; loss: 'ce' | 'margin' | 'dlr';
   randomStart: boolean; n: number; batchSize: number; seed: number; examples: number; bounds: number[]; out?: string; json?: boolean;
-  minRobust?: number; backend: BackendChoice; workers: number;
+  minRobust?: number; backend: BackendChoice; workers: number; queries?: number; surrogate?: string; diagnostics?: boolean;
+  suite?: SuiteId;
 }
 
 function toJob(o: AttackCliOptions, attacks: string[], eps: number, curve: number[]): AttackJob {
@@ -72,6 +76,8 @@ function toJob(o: AttackCliOptions, attacks: string[], eps: number, curve: numbe
     model: path.resolve(o.model), data: o.data, attacks, norm: o.norm, eps, steps: o.steps, restarts: o.restarts,
     loss: o.loss, randomStart: o.randomStart, n: o.n, batchSize: o.batchSize, seed: o.seed, curve, examples: o.examples,
     bounds: o.bounds as [number, number], ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}),
+    ...(o.queries !== undefined ? { queries: o.queries } : {}), ...(o.surrogate ? { surrogate: path.resolve(o.surrogate) } : {}),
+    ...(o.diagnostics ? { diagnostics: true } : {}), ...(o.suite ? { suite: o.suite } : {}),
   };
 }
 
@@ -81,10 +87,16 @@ export function summaryTable(report: Report): string {
     ...report.attacks.map((a) => [a.label, pct(a.robust_accuracy), a.time_s.toFixed(2), String(a.forward_passes), String(a.backward_passes)]),
     ['worst case', pct(report.robust_accuracy), '', '', ''],
   ];
-  const head = `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps} · backend ${report.backend}${report.workers > 1 ? ` × ${report.workers} workers` : ''}`;
+  const head = `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps} · backend ${report.backend}${report.workers > 1 ? ` × ${report.workers} workers` : ''}` +
+    (report.suite ? `\nsuite ${report.suite}: each attack on the points still robust; accuracy after each stage` : '');
   const curves = report.curves.map((c) => `curve ${c.attack}: ${c.points.map((p) => `ε=${p.eps} ${pct(p.accuracy)}`).join(' · ')}`);
+  const masking = report.diagnostics.some((d) => d.masking)
+    ? ['GRADIENT MASKING: the diagnostics below say the gradients mislead attacks; trust only the worst case of the strong suite.'] : [];
   const diagnostics = report.diagnostics.map((d) => `${d.severity}: ${d.id}: ${d.message}`);
-  return [head, formatTable(['attack', 'accuracy', 'time s', 'forward', 'backward'], rows), ...curves, ...diagnostics].join('\n');
+  const checks = report.checks
+    ? [`final check: max ‖x'−x‖/ε ${report.checks.max_distance_over_eps.toFixed(4)}, in bounds ${report.checks.in_bounds ? 'yes' : 'NO'}, finite ${report.checks.finite ? 'yes' : 'NO'}`] : [];
+  return [head, formatTable([report.cascade ? 'stage' : 'attack', report.cascade ? 'accuracy after' : 'accuracy', 'time s', 'forward', 'backward'], rows),
+    ...curves, ...checks, ...masking, ...diagnostics].join('\n');
 }
 
 async function attackCommand(o: AttackCliOptions, attacks: string[], eps: number, curve: number[], command: string): Promise<void> {
@@ -128,7 +140,7 @@ export function buildProgram(): Command {
     .description('Adversarial-robustness experiments on tfjs models: attacks, curves, training.')
     .showHelpAfterError();
 
-  const attackHelp = ATTACKS.map((a) => `  ${a.id.padEnd(6)} ${a.doc.paper}\n         ${a.doc.update}\n         defaults: ${a.doc.defaults}`).join('\n');
+  const attackHelp = ATTACKS.map((a) => `  ${a.id.padEnd(8)} ${a.doc.paper}\n           ${a.doc.update}\n           defaults: ${a.doc.defaults}`).join('\n');
   attackOptions(program.command('attack').description('attack a model and report robust accuracy'))
     .option('--attack <ids>', `comma-separated attacks: ${ATTACKS.map((a) => a.id).join(', ')}`, 'fgsm,pgd')
     .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), 0.1)
@@ -136,6 +148,14 @@ export function buildProgram(): Command {
     .addHelpText('after', `\nAttacks:\n${attackHelp}`)
     .action(async (o: AttackCliOptions & { attack: string; eps: number; curve: number[] }) =>
       attackCommand(o, o.attack.split(',').map((s) => s.trim()), o.eps, o.curve, `attack ${process.argv.slice(3).join(' ')}`));
+
+  attackOptions(program.command('evaluate').description('run an attack suite AutoAttack-style, with gradient-masking diagnostics'))
+    .addOption(new Option('--suite <suite>', 'strong: APGD-CE → APGD-T → Square (→ transfer with --surrogate); quick: FGSM → PGD-20')
+      .choices([...SUITE_IDS]).default('strong'))
+    .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), 0.1)
+    .option('--curve <grid>', 'also draw accuracy vs ε (under the suite\'s first attack) over this grid', numberList('--curve'), [])
+    .action(async (o: AttackCliOptions & { eps: number; curve: number[] }) =>
+      attackCommand(o, o.suite === 'quick' ? ['fgsm', 'pgd'] : ['apgd', 'apgd-t', 'square', ...(o.surrogate ? ['transfer'] : [])], o.eps, o.curve, `evaluate ${process.argv.slice(3).join(' ')}`));
 
   attackOptions(program.command('curve').description('accuracy vs ε over a grid'))
     .option('--attack <ids>', 'comma-separated attacks', 'pgd')

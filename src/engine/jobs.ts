@@ -10,6 +10,8 @@ import { describeBackend } from './backend';
 import { loadDataset, sliceSplit } from './data/datasets';
 import { InputError } from './errors';
 import { accuracyCurve, evaluateAttacks, type AttackPlan } from './eval/evaluate';
+import { probeDiagnostics } from './eval/diagnostics';
+import { suitePlans } from './eval/suites';
 import { loadClassifier } from './models/load';
 import { fileHandler, folderSaveHandler } from './models/io';
 import { smallCnn } from './models/smallcnn';
@@ -32,7 +34,7 @@ export interface JobHooks {
 export const VERSION = '0.1.0';
 
 /** An attack of the job: "pgd", or "pgd:margin" to override the job's loss for that attack. */
-export function planFor(spec: string, job: AttackJob): AttackPlan {
+export function planFor(spec: string, job: AttackJob, surrogate?: Classifier): AttackPlan {
   const [id = '', lossOverride] = spec.split(':');
   const entry = getAttack(id);
   if (!entry.norms.includes(job.norm)) throw new InputError('--attack', id, `does not support the ${job.norm} norm`);
@@ -40,10 +42,13 @@ export function planFor(spec: string, job: AttackJob): AttackPlan {
     throw new InputError('--attack', spec, `"${lossOverride}" is not a loss; use one of ${LOSSES.join(', ')}`);
   }
   const loss = (lossOverride as LossId | undefined) ?? job.loss;
+  if (entry.id === 'square') return { entry, options: { queries: job.queries ?? 1000, seed: job.seed } };
+  if (entry.id === 'transfer' && !surrogate) throw new InputError('--attack', 'transfer', 'needs a surrogate model: pass --surrogate <model.json>');
   const options: AttackOptions = entry.iterative
     ? {
       steps: job.steps, restarts: job.restarts, loss, randomStart: job.randomStart, seed: job.seed,
       ...(job.stepSize !== undefined ? { stepSize: job.stepSize } : {}),
+      ...(entry.id === 'transfer' && surrogate ? { surrogate } : {}),
     }
     : { loss };
   return { entry, options };
@@ -64,13 +69,23 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
   const test = sliceSplit(data.test, job.offset ?? 0, job.n);
   const threat = { norm: job.norm, eps: job.eps, bounds: job.bounds };
   validateThreat(threat, test.count, data.shape[0] * data.shape[1] * data.shape[2], '--eps');
-  const plans = job.attacks.map((id) => planFor(id, job));
+  const surrogate = job.surrogate ? await loadClassifier(job.surrogate, { bounds: job.bounds }) : undefined;
+  const plans = job.suite
+    ? suitePlans(job.suite, { seed: job.seed, ...(job.queries ? { queries: job.queries } : {}), ...(surrogate ? { surrogate } : {}) })
+    : job.attacks.map((id) => planFor(id, job, surrogate));
   const progress = { ...(hooks.signal ? { signal: hooks.signal } : {}), batchSize: job.batchSize, examples: job.examples,
     onProgress: (p: { label: string; done: number; total: number }) => hooks.onProgress?.(p) };
-  const evaluation = await evaluateAttacks(model, test, data.shape, threat, plans, progress);
+  const evaluation = await evaluateAttacks(model, test, data.shape, threat, plans, { ...progress, cascade: Boolean(job.suite) });
+  const probes = job.suite || job.diagnostics
+    ? await probeDiagnostics(model, test, data.shape, threat, {
+      seed: job.seed, ...(hooks.signal ? { signal: hooks.signal } : {}),
+      onProgress: (label, done, total) => hooks.onProgress?.({ label: `diagnostics: ${label}`, done, total }),
+    })
+    : [];
   const curves = [];
   if (job.curve.length > 0) {
-    for (const plan of plans) {
+    // A suite's curve follows its first attack; an attack list gets one curve per attack.
+    for (const plan of job.suite ? plans.slice(0, 1) : plans) {
       const points = await accuracyCurve(model, test, data.shape, job.norm, job.bounds, job.curve, plan, {
         ...progress, onProgress: (p) => hooks.onProgress?.({ label: `curve ${plan.entry.label(plan.options)} ${p.label}`, done: p.done, total: p.total }),
       });
@@ -80,7 +95,7 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
   const report = buildReport(evaluation, {
     command, version: VERSION, model: job.model, modelWarnings: model.warnings, dataset: `${data.id} (${data.location})`,
     backend: describeBackend(), classNames: data.classNames, shape: data.shape, curves,
-    seconds: (performance.now() - started) / 1000,
+    seconds: (performance.now() - started) / 1000, suite: job.suite ?? null, probes,
   });
   for (const example of report.examples) example.index += job.offset ?? 0;
   return report;

@@ -28,7 +28,21 @@ export interface AttackJob {
   /** Images kept for the grid. */
   examples: number;
   bounds: [number, number];
+  /**
+   * A fixed ensemble run AutoAttack-style instead of `attacks`: each attack only on the points
+   * still robust, accuracy after every stage, then the gradient-masking probes.
+   */
+  suite?: SuiteId;
+  /** Square's query budget (default 1000). */
+  queries?: number;
+  /** The surrogate model.json of the transfer attack. */
+  surrogate?: string;
+  /** Run the gradient-masking probes (always on with a suite). */
+  diagnostics?: boolean;
 }
+
+export type SuiteId = 'strong' | 'quick';
+export const SUITE_IDS: readonly SuiteId[] = ['strong', 'quick'];
 
 export type TrainMethod = 'standard' | 'pgd-at' | 'fast-at' | 'trades' | 'distill';
 

@@ -31,6 +31,10 @@ export const attackJobSchema = z.object({
   curve: z.array(finite.min(0)),
   examples: z.number().int().min(0),
   bounds: z.tuple([finite, finite]),
+  suite: z.enum(['strong', 'quick']).optional(),
+  queries: z.number().int().min(1).optional(),
+  surrogate: z.string().min(1).optional(),
+  diagnostics: z.boolean().optional(),
 }) satisfies z.ZodType<AttackJob>;
 
 export const trainJobSchema = z.object({

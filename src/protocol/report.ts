@@ -34,6 +34,18 @@ export interface ReportDiagnostic {
   id: string;
   severity: 'info' | 'warning' | 'error';
   message: string;
+  /** True when the finding means the gradients mislead attacks: the report shows a banner. */
+  masking?: boolean;
+}
+
+/** The final check of every adversarial example an evaluation kept. */
+export interface ReportChecks {
+  /** Largest ‖x' − x‖ over ε (≤ 1 when every example is inside its ball). */
+  max_distance_over_eps: number;
+  /** Every pixel inside the bounds. */
+  in_bounds: boolean;
+  /** No NaN or infinity in any example. */
+  finite: boolean;
 }
 
 export interface ReportExample {
@@ -64,6 +76,15 @@ export interface Report {
   /** One curve per attack. */
   curves: ReportCurve[];
   diagnostics: ReportDiagnostic[];
+  /** The suite that ran ("strong", "quick"), or null for a list of attacks. */
+  suite?: string | null;
+  /**
+   * True when each attack ran only on the points still robust after the attacks before it, so
+   * an attack's robust_accuracy is the accuracy after that stage; false when each ran on every
+   * clean-correct point.
+   */
+  cascade?: boolean;
+  checks?: ReportChecks;
   class_names: string[];
   examples: ReportExample[];
   time_s: number;

@@ -45,6 +45,7 @@ async function runOnce(ctx: RunContext, x: tf.Tensor4D, y: tf.Tensor1D, targets:
       counts.forward += n;
       const lossValues = point.loss.dataSync() as Float32Array;
       const successValues = point.success.dataSync() as Uint8Array;
+      opts.onLosses?.(step, lossValues);
       // Which samples take `current` as their kept point; `found` is success at the kept point.
       const take = new Uint8Array(n);
       for (let i = 0; i < n; i++) {

@@ -20,6 +20,8 @@ export interface AttackOptions {
   signal?: AbortSignal;
   /** Called after every step with the steps done and the steps planned (over all restarts). */
   onStep?: (done: number, total: number) => void;
+  /** Called after every scored step with each sample's loss there (PGD; the diagnostics' convergence probe). */
+  onLosses?: (step: number, losses: Float32Array) => void;
   /** APGD-T: how many target classes, ranked by the clean logits (default 9, at most classes − 1). */
   targetClasses?: number;
   /** MI-FGSM: momentum decay μ (default 1). */

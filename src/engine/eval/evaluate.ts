@@ -7,7 +7,7 @@ import { batchTensors, type Split } from '../data/datasets';
 import { throwIfAborted } from '../errors';
 import { predict, type Classifier } from '../models/classifier';
 import type { AttackEntry, AttackOptions } from '../attacks/types';
-import { validateThreat, type Norm, type ThreatModel } from '../threat';
+import { distance, validateThreat, type Norm, type ThreatModel } from '../threat';
 import { predictSplit, type Predictions } from './accuracy';
 
 export interface AttackPlan {
@@ -48,7 +48,17 @@ export interface Example {
   attackId: string;
 }
 
+/** The final check of every adversarial example: inside its ball, inside the box, finite. */
+export interface ExampleChecks {
+  maxDistanceOverEps: number;
+  inBounds: boolean;
+  finite: boolean;
+}
+
 export interface Evaluation {
+  /** Each attack ran only on the points still robust after the ones before it. */
+  cascade: boolean;
+  checks: ExampleChecks;
   n: number;
   threat: ThreatModel;
   cleanAccuracy: number;
@@ -65,11 +75,33 @@ export interface EvaluateOptions {
   examples?: number;
   signal?: AbortSignal;
   onProgress?: (p: EvalProgress) => void;
+  /**
+   * AutoAttack's order: each attack only on the points the earlier ones left robust, so an
+   * attack's accuracy is the accuracy after that stage (default false: each attack on every
+   * clean-correct point, so attacks can be compared).
+   */
+  cascade?: boolean;
+}
+
+/** Folds one batch of adversarial examples into the running checks. */
+function checkBatch(checks: ExampleChecks, threat: ThreatModel, x: tf.Tensor4D, xAdv: tf.Tensor4D, indices: number[]): void {
+  const dist = distance(threat.norm, x, xAdv);
+  dist.forEach((d, j) => {
+    const eps = typeof threat.eps === 'number' ? threat.eps : threat.eps[indices[j]!]!;
+    const ratio = eps > 0 ? d / eps : d > 1e-7 ? Infinity : 0;
+    checks.maxDistanceOverEps = Math.max(checks.maxDistanceOverEps, Number.isNaN(ratio) ? Infinity : ratio);
+  });
+  const [lo, hi, bad] = tf.tidy(() => [
+    tf.min(xAdv).dataSync()[0]!, tf.max(xAdv).dataSync()[0]!,
+    tf.sum(tf.cast(tf.logicalNot(tf.isFinite(xAdv)), 'int32')).dataSync()[0]!,
+  ]);
+  if (lo < threat.bounds[0] || hi > threat.bounds[1]) checks.inBounds = false;
+  if (bad > 0) checks.finite = false;
 }
 
 function paramsOf(options: AttackOptions): Record<string, unknown> {
-  const { signal: _s, onStep: _o, targeted, ...rest } = options;
-  return { ...rest, ...(targeted ? { targeted: true } : {}) };
+  const { signal: _s, onStep: _o, onLosses: _l, targeted, surrogate, ...rest } = options;
+  return { ...rest, ...(targeted ? { targeted: true } : {}), ...(surrogate ? { surrogate: surrogate.source } : {}) };
 }
 
 function correctMask(pred: Predictions, split: Split): Uint8Array {
@@ -83,7 +115,7 @@ function correctMask(pred: Predictions, split: Split): Uint8Array {
 async function attackSurvivors(
   model: Classifier, split: Split, shape: [number, number, number], threat: ThreatModel, plan: AttackPlan,
   fooled: Uint8Array, opts: EvaluateOptions, report: (done: number) => void,
-  onAdversarial?: (indices: number[], xAdv: tf.Tensor4D) => void,
+  onAdversarial?: (indices: number[], xAdv: tf.Tensor4D) => void, checks?: ExampleChecks,
 ): Promise<{ forward: number; backward: number }> {
   const batchSize = opts.batchSize ?? 250;
   const survivors = [...fooled.keys()].filter((i) => !fooled[i]);
@@ -100,6 +132,7 @@ async function attackSurvivors(
       counts.forward += result.forwardPasses;
       counts.backward += result.backwardPasses;
       onAdversarial?.(indices, result.xAdv);
+      if (checks) checkBatch(checks, threat, x, result.xAdv, indices);
       result.xAdv.dispose();
     } finally {
       tf.dispose([x, y]);
@@ -134,9 +167,10 @@ export async function evaluateAttacks(
 
   const worst = Uint8Array.from(cleanFooled);
   const attacks: AttackRun[] = [];
+  const checks: ExampleChecks = { maxDistanceOverEps: 0, inBounds: true, finite: true };
   for (const plan of plans) {
     const label = plan.entry.label(plan.options);
-    const fooled = Uint8Array.from(cleanFooled);
+    const fooled = Uint8Array.from(opts.cascade ? worst : cleanFooled);
     const survivorsAtStart = fooled.filter((f) => !f).length;
     const t0 = performance.now();
     const counts = await attackSurvivors(model, split, shape, threat, plan, fooled, opts,
@@ -156,7 +190,7 @@ export async function evaluateAttacks(
             ex.attackId = plan.entry.id;
           });
         });
-      });
+      }, checks);
     const seconds = (performance.now() - t0) / 1000;
     fooled.forEach((f, i) => { if (f) worst[i] = 1; });
     attacks.push({
@@ -166,7 +200,7 @@ export async function evaluateAttacks(
     });
   }
   return {
-    n, threat, cleanAccuracy, attacks,
+    cascade: Boolean(opts.cascade), checks, n, threat, cleanAccuracy, attacks,
     robustAccuracy: n === 0 ? 0 : worst.filter((f) => !f).length / n,
     examples, seconds: (performance.now() - started) / 1000,
   };

@@ -2,6 +2,7 @@
 import type {
   Report, ReportCurve, ReportDiagnostic, ReportExample,
 } from '../../protocol/report';
+import { evaluationDiagnostics } from '../eval/diagnostics';
 import type { Evaluation } from '../eval/evaluate';
 import { imagePng, perturbationPng } from './png';
 
@@ -16,6 +17,10 @@ export interface ReportContext {
   shape: [number, number, number];
   curves: ReportCurve[];
   seconds: number;
+  /** The suite that ran, if any. */
+  suite?: string | null;
+  /** Findings of the diagnostics' probes (eval/diagnostics.ts). */
+  probes?: ReportDiagnostic[];
 }
 
 function percent(v: number): string {
@@ -24,9 +29,16 @@ function percent(v: number): string {
 
 export function modelDiagnostics(modelWarnings: string[]): ReportDiagnostic[] {
   return modelWarnings.map((warning) => ({
-    id: 'softmax-output', severity: 'warning',
+    id: 'softmax-output', severity: 'warning', masking: true,
     message: `${warning}. Export the model with logits outputs to be sure the attack sees what you deploy.`,
   }));
+}
+
+/** One finding per id (the first, which comes from the stronger source), errors first. */
+export function mergeDiagnostics(all: ReportDiagnostic[]): ReportDiagnostic[] {
+  const rank = { error: 0, warning: 1, info: 2 } as const;
+  const seen = new Set<string>();
+  return all.filter((d) => !seen.has(d.id) && seen.add(d.id)).sort((a, b) => rank[a.severity] - rank[b.severity]);
 }
 
 /** Checks that need no extra model queries: they read the accuracies the evaluation measured. */
@@ -38,7 +50,7 @@ export function attackDiagnostics(report: Pick<Report, 'attacks' | 'n'>): Report
     for (const it of iterative) {
       if (s.robust_accuracy < it.robust_accuracy - 1 / Math.max(1, report.n)) {
         found.push({
-          id: 'single-step-beats-iterative', severity: 'warning',
+          id: 'single-step-beats-iterative', severity: 'warning', masking: true,
           message: `${s.label} (${percent(s.robust_accuracy)}) beats ${it.label} (${percent(it.robust_accuracy)}): the iterative attack is not converging, ` +
             'a sign of gradient masking or a too-small step size. Raise the steps or restarts, and do not trust the higher number.',
         });
@@ -88,10 +100,18 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     curve: ctx.curves[0]?.points ?? [],
     curves: ctx.curves,
     diagnostics: [],
+    suite: ctx.suite ?? null,
+    cascade: evaluation.cascade,
+    checks: {
+      max_distance_over_eps: evaluation.checks.maxDistanceOverEps, in_bounds: evaluation.checks.inBounds, finite: evaluation.checks.finite,
+    },
     class_names: ctx.classNames,
     examples: examplesOf(evaluation, ctx),
     time_s: ctx.seconds,
   };
-  report.diagnostics = [...modelDiagnostics(ctx.modelWarnings), ...attackDiagnostics(report)];
+  report.diagnostics = mergeDiagnostics([
+    ...modelDiagnostics(ctx.modelWarnings), ...(evaluation.cascade ? [] : attackDiagnostics(report)),
+    ...evaluationDiagnostics(evaluation), ...(ctx.probes ?? []),
+  ]);
   return report;
 }

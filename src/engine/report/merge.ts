@@ -4,7 +4,7 @@
  * sample-weighted mean is exact; passes add up; times are wall times, so the slowest slice counts.
  */
 import type { Report } from '../../protocol/report';
-import { attackDiagnostics } from './build';
+import { attackDiagnostics, mergeDiagnostics } from './build';
 
 function weighted(parts: Report[], pick: (r: Report) => number): number {
   const total = parts.reduce((s, r) => s + r.n, 0);
@@ -38,9 +38,18 @@ export function mergeReports(parts: Report[], examples: number): Report {
     examples: parts.flatMap((r) => r.examples).sort((a, b) => a.index - b.index).slice(0, examples),
     time_s: Math.max(...parts.map((r) => r.time_s)),
     diagnostics: [],
+    ...(first.checks ? {
+      checks: {
+        max_distance_over_eps: Math.max(...parts.map((r) => r.checks?.max_distance_over_eps ?? 0)),
+        in_bounds: parts.every((r) => r.checks?.in_bounds !== false),
+        finite: parts.every((r) => r.checks?.finite !== false),
+      },
+    } : {}),
   };
-  // Model diagnostics are the same in every slice; attack diagnostics are recomputed on the whole.
+  // Accuracy comparisons are recomputed on the whole; any other finding of any slice is kept
+  // (each slice probed its own points), the first slice's wording when several found it.
   const recomputedIds = new Set(['single-step-beats-iterative']);
-  merged.diagnostics = [...first.diagnostics.filter((d) => !recomputedIds.has(d.id)), ...attackDiagnostics(merged)];
+  const kept = parts.flatMap((r) => r.diagnostics).filter((d) => !recomputedIds.has(d.id));
+  merged.diagnostics = mergeDiagnostics([...kept, ...(first.cascade ? [] : attackDiagnostics(merged))]);
   return merged;
 }
