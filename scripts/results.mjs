@@ -19,9 +19,9 @@ const results = path.join(root, 'results');
 const common = ['--data', 'fashion-mnist', '--seed', '0', '--robust-eval', '500'];
 const METHODS = {
   standard: ['--method', 'standard', '--epochs', '10'],
-  'pgd-at': ['--method', 'pgd-at', '--epochs', '10', '--eps', '0.1', '--steps', '7', '--warmup', '2', '--schedule', 'cosine'],
+  'pgd-at': ['--method', 'pgd-at', '--epochs', '15', '--eps', '0.1', '--steps', '7', '--warmup', '2', '--lr', '5e-3', '--schedule', 'cyclic'],
   'fast-at': ['--method', 'fast-at', '--epochs', '10', '--eps', '0.1', '--lr', '5e-3'],
-  trades: ['--method', 'trades', '--epochs', '10', '--eps', '0.1', '--steps', '10', '--beta', '6', '--warmup', '2', '--schedule', 'cosine'],
+  trades: ['--method', 'trades', '--epochs', '12', '--eps', '0.1', '--steps', '7', '--beta', '6', '--warmup', '2', '--lr', '5e-3', '--schedule', 'cyclic'],
   distill: ['--method', 'distill', '--epochs', '10', '--temperature', '100', '--lr', '1e-2'],
 };
 

@@ -57,48 +57,54 @@ export function planFor(spec: string, job: AttackJob, surrogate?: Classifier): A
 export async function runAttackJob(job: AttackJob, command: string, hooks: JobHooks = {}): Promise<Report> {
   const started = performance.now();
   const model = await loadClassifier(job.model, { bounds: job.bounds });
-  model.warnings.forEach((w) => hooks.onWarning?.(w));
-  const data = loadDataset(job.data);
-  if (data.shape.join('x') !== model.inputShape.join('x')) {
-    throw new InputError(job.model, 'input shape',
-      `[${model.inputShape.join(', ')}] does not match the ${data.id} images [${data.shape.join(', ')}]`);
-  }
-  if (data.classNames.length > model.numClasses) {
-    throw new InputError(job.model, 'output', `has ${model.numClasses} classes but ${data.id} has ${data.classNames.length}`);
-  }
-  const test = sliceSplit(data.test, job.offset ?? 0, job.n);
-  const threat = { norm: job.norm, eps: job.eps, bounds: job.bounds };
-  validateThreat(threat, test.count, data.shape[0] * data.shape[1] * data.shape[2], '--eps');
-  const surrogate = job.surrogate ? await loadClassifier(job.surrogate, { bounds: job.bounds }) : undefined;
-  const plans = job.suite
-    ? suitePlans(job.suite, { seed: job.seed, ...(job.queries ? { queries: job.queries } : {}), ...(surrogate ? { surrogate } : {}) })
-    : job.attacks.map((id) => planFor(id, job, surrogate));
-  const progress = { ...(hooks.signal ? { signal: hooks.signal } : {}), batchSize: job.batchSize, examples: job.examples,
-    onProgress: (p: { label: string; done: number; total: number }) => hooks.onProgress?.(p) };
-  const evaluation = await evaluateAttacks(model, test, data.shape, threat, plans, { ...progress, cascade: Boolean(job.suite) });
-  const probes = job.suite || job.diagnostics
-    ? await probeDiagnostics(model, test, data.shape, threat, {
-      seed: job.seed, ...(hooks.signal ? { signal: hooks.signal } : {}),
-      onProgress: (label, done, total) => hooks.onProgress?.({ label: `diagnostics: ${label}`, done, total }),
-    })
-    : [];
-  const curves = [];
-  if (job.curve.length > 0) {
-    // A suite's curve follows its first attack; an attack list gets one curve per attack.
-    for (const plan of job.suite ? plans.slice(0, 1) : plans) {
-      const points = await accuracyCurve(model, test, data.shape, job.norm, job.bounds, job.curve, plan, {
-        ...progress, onProgress: (p) => hooks.onProgress?.({ label: `curve ${plan.entry.label(plan.options)} ${p.label}`, done: p.done, total: p.total }),
-      });
-      curves.push({ attack: plan.entry.label(plan.options), points });
+  let surrogate: Classifier | undefined;
+  try {
+    model.warnings.forEach((w) => hooks.onWarning?.(w));
+    const data = loadDataset(job.data);
+    if (data.shape.join('x') !== model.inputShape.join('x')) {
+      throw new InputError(job.model, 'input shape',
+        `[${model.inputShape.join(', ')}] does not match the ${data.id} images [${data.shape.join(', ')}]`);
     }
+    if (data.classNames.length > model.numClasses) {
+      throw new InputError(job.model, 'output', `has ${model.numClasses} classes but ${data.id} has ${data.classNames.length}`);
+    }
+    const test = sliceSplit(data.test, job.offset ?? 0, job.n);
+    const threat = { norm: job.norm, eps: job.eps, bounds: job.bounds };
+    validateThreat(threat, test.count, data.shape[0] * data.shape[1] * data.shape[2], '--eps');
+    surrogate = job.surrogate ? await loadClassifier(job.surrogate, { bounds: job.bounds }) : undefined;
+    const plans = job.suite
+      ? suitePlans(job.suite, { seed: job.seed, ...(job.queries ? { queries: job.queries } : {}), ...(surrogate ? { surrogate } : {}) })
+      : job.attacks.map((id) => planFor(id, job, surrogate));
+    const progress = { ...(hooks.signal ? { signal: hooks.signal } : {}), batchSize: job.batchSize, examples: job.examples,
+      onProgress: (p: { label: string; done: number; total: number }) => hooks.onProgress?.(p) };
+    const evaluation = await evaluateAttacks(model, test, data.shape, threat, plans, { ...progress, cascade: Boolean(job.suite) });
+    const probes = job.suite || job.diagnostics
+      ? await probeDiagnostics(model, test, data.shape, threat, {
+        seed: job.seed, ...(hooks.signal ? { signal: hooks.signal } : {}),
+        onProgress: (label, done, total) => hooks.onProgress?.({ label: `diagnostics: ${label}`, done, total }),
+      })
+      : [];
+    const curves = [];
+    if (job.curve.length > 0) {
+      // A suite's curve follows its first attack; an attack list gets one curve per attack.
+      for (const plan of job.suite ? plans.slice(0, 1) : plans) {
+        const points = await accuracyCurve(model, test, data.shape, job.norm, job.bounds, job.curve, plan, {
+          ...progress, onProgress: (p) => hooks.onProgress?.({ label: `curve ${plan.entry.label(plan.options)} ${p.label}`, done: p.done, total: p.total }),
+        });
+        curves.push({ attack: plan.entry.label(plan.options), points });
+      }
+    }
+    const report = buildReport(evaluation, {
+      command, version: VERSION, model: job.model, modelWarnings: model.warnings, dataset: `${data.id} (${data.location})`,
+      backend: describeBackend(), classNames: data.classNames, shape: data.shape, curves,
+      seconds: (performance.now() - started) / 1000, suite: job.suite ?? null, probes,
+    });
+    for (const example of report.examples) example.index += job.offset ?? 0;
+    return report;
+  } finally {
+    model.dispose?.();
+    surrogate?.dispose?.();
   }
-  const report = buildReport(evaluation, {
-    command, version: VERSION, model: job.model, modelWarnings: model.warnings, dataset: `${data.id} (${data.location})`,
-    backend: describeBackend(), classNames: data.classNames, shape: data.shape, curves,
-    seconds: (performance.now() - started) / 1000, suite: job.suite ?? null, probes,
-  });
-  for (const example of report.examples) example.index += job.offset ?? 0;
-  return report;
 }
 
 export interface TrainResult {

@@ -14,6 +14,8 @@ export interface Classifier {
   source: string;
   /** Notes a user should read, such as "softmax output stripped". */
   warnings: string[];
+  /** Frees the weights of a loaded model (absent when the caller owns them). */
+  dispose?: () => void;
 }
 
 export interface Normalization {

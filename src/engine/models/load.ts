@@ -64,7 +64,7 @@ export async function loadClassifier(modelFile: string, options: LoadOptions = {
       throw new InputError(modelFile, 'output', `shape [${outShape?.join(', ')}] is not [batch, classes]`);
     }
     return makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
-      inputShape, numClasses, bounds, source: modelFile, warnings,
+      inputShape, numClasses, bounds, source: modelFile, warnings, dispose: () => model.dispose(),
       ...(options.normalization ? { normalization: options.normalization } : {}),
     });
   }
@@ -88,7 +88,7 @@ export async function loadClassifier(modelFile: string, options: LoadOptions = {
   probe.dispose();
   if (probe.shape.length !== 2 || !numClasses) throw new InputError(modelFile, 'output', `shape [${probe.shape.join(', ')}] is not [batch, classes]`);
   return makeClassifier((x) => model.execute(x, outputName) as tf.Tensor2D, {
-    inputShape, numClasses, bounds, source: modelFile, warnings,
+    inputShape, numClasses, bounds, source: modelFile, warnings, dispose: () => model.dispose(),
     ...(options.normalization ? { normalization: options.normalization } : {}),
   });
 }

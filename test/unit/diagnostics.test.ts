@@ -1,0 +1,106 @@
+/**
+ * Gradient-masking diagnostics fire on models built to trigger them and stay quiet on the plain
+ * example model; the strong suite runs AutoAttack's way and breaks the distilled example.
+ */
+import { before, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  firstN, loadClassifier, loadDataset, makeClassifier, runAttackJob, type Classifier, type Split,
+} from '../../src/engine';
+import { evaluationDiagnostics, probeDiagnostics } from '../../src/engine/eval/diagnostics';
+import type { Evaluation } from '../../src/engine/eval/evaluate';
+import type { AttackJob } from '../../src/protocol/jobs';
+import { expectNoLeak, useBackend } from './helpers';
+
+const EXAMPLES = path.join(__dirname, '..', '..', 'examples', 'fashion-mnist');
+const THREAT = { norm: 'linf' as const, eps: 0.1, bounds: [0, 1] as [number, number] };
+let plain: Classifier;
+let split: Split;
+let shape: [number, number, number];
+
+before(async () => {
+  await useBackend('wasm');
+  const data = loadDataset('embedded');
+  split = firstN(data.test, 300);
+  shape = data.shape;
+  plain = await loadClassifier(path.join(EXAMPLES, 'smallcnn', 'model.json'));
+});
+
+/** The plain model with its logits passed through `f`. */
+function wrapped(source: string, f: (logits: tf.Tensor2D) => tf.Tensor2D, input: (x: tf.Tensor4D) => tf.Tensor4D = (x) => x): Classifier {
+  return makeClassifier((x) => tf.tidy(() => f(plain.predictLogits(input(x)))), {
+    inputShape: plain.inputShape, numClasses: plain.numClasses, bounds: plain.bounds, source, warnings: [],
+  });
+}
+
+async function probe(model: Classifier): Promise<Map<string, { severity: string; masking: boolean; message: string }>> {
+  const found = await expectNoLeak(() => probeDiagnostics(model, split, shape, THREAT, { probe: 100, seed: 1 }));
+  return new Map(found.map((d) => [d.id, { severity: d.severity, masking: Boolean(d.masking), message: d.message }]));
+}
+
+test('none fires on the plain example model', async () => {
+  const found = await probe(plain);
+  assert.deepEqual([...found.keys()], [], [...found.values()].map((d) => d.message).join('\n'));
+});
+
+test('a softmax-output model: the outputs are probabilities', async () => {
+  const found = await probe(wrapped('softmax', (z) => tf.softmax(z)));
+  assert.equal(found.get('probability-outputs')?.masking, true);
+  assert.match(found.get('probability-outputs')!.message, /Export the logits/);
+});
+
+test('T-scaled logits (distillation at T = 100, deployed at T = 1): saturated softmax and zero gradients', async () => {
+  const found = await probe(wrapped('T=100', (z) => tf.mul(z, 100)));
+  assert.equal(found.get('saturated-softmax')?.masking, true);
+  assert.match(found.get('saturated-softmax')!.message, /top logit leads by more than 17 on|On \d+\.\d% of the probe points/);
+  assert.equal(found.get('zero-gradients')?.masking, true);
+});
+
+test('a model with a random layer: repeated forward passes differ', async () => {
+  const found = await probe(wrapped('random', (z) => tf.add(z, tf.randomNormal(z.shape, 0, 0.5))));
+  assert.equal(found.get('random-outputs')?.severity, 'error');
+  assert.match(found.get('random-outputs')!.message, /EOT/);
+});
+
+test('a model with zero gradients (quantised input): zero gradients, and PGD fails at a huge ε', async () => {
+  const found = await probe(wrapped('quantised', (z) => z, (x) => tf.div(tf.round(tf.mul(x, 4)), 4) as tf.Tensor4D));
+  assert.match(found.get('zero-gradients')?.message ?? '', /exactly zero on 100\.0% of the probe points/);
+  assert.equal(found.get('no-chance-at-large-eps')?.masking, true);
+  assert.equal(found.get('black-box-beats-white-box')?.masking, true, 'Square needs no gradients');
+});
+
+test('evaluation checks: an example outside its ball is an error; a black-box gain over white-box attacks is flagged', () => {
+  const fooled = (k: number) => Uint8Array.from({ length: 100 }, (_, i) => (i < k ? 1 : 0));
+  const run = (id: string, k: number) => ({ id, label: id, params: {}, robustAccuracy: 1 - k / 100, timeSeconds: 1, forwardPasses: 1, backwardPasses: 1, fooled: fooled(k) });
+  const base: Evaluation = {
+    cascade: false, checks: { maxDistanceOverEps: 1, inBounds: true, finite: true }, n: 100, threat: THREAT, cleanAccuracy: 1,
+    attacks: [run('pgd', 10), run('square', 30)], robustAccuracy: 0.7, examples: [], seconds: 1,
+  };
+  const ids = (e: Evaluation) => evaluationDiagnostics(e).map((d) => d.id);
+  assert.deepEqual(ids(base), ['black-box-beats-white-box']);
+  assert.match(evaluationDiagnostics(base)[0]!.message, /Square fools 20 points \(20\.0%\) that no white-box attack did|square fools 20 points/);
+  assert.deepEqual(ids({ ...base, attacks: [run('pgd', 30), run('square', 30)] }), []);
+  const broken = { ...base, attacks: [run('pgd', 30)], checks: { maxDistanceOverEps: 1.2, inBounds: true, finite: false } };
+  assert.deepEqual(evaluationDiagnostics(broken).map((d) => [d.id, d.severity]), [['invalid-examples', 'error']]);
+});
+
+test('the strong suite breaks the distilled example that ce-PGD calls robust, and flags it', async () => {
+  const job: AttackJob = {
+    model: path.join(EXAMPLES, 'smallcnn-distilled', 'model.json'), data: 'embedded', attacks: [], norm: 'linf', eps: 0.1, steps: 20,
+    restarts: 1, loss: 'ce', randomStart: true, n: 100, batchSize: 100, seed: 0, curve: [], examples: 4, bounds: [0, 1],
+  };
+  const pgdReport = await runAttackJob({ ...job, attacks: ['pgd'] }, 'test');
+  const strong = await expectNoLeak(() => runAttackJob({ ...job, suite: 'strong', queries: 100 }, 'test'));
+  assert.ok(pgdReport.robust_accuracy > 0.6, `ce-PGD-20 reports ${pgdReport.robust_accuracy}`);
+  assert.ok(strong.robust_accuracy <= 0.05, `strong suite leaves ${strong.robust_accuracy}`);
+  assert.equal(strong.suite, 'strong');
+  assert.equal(strong.cascade, true);
+  assert.deepEqual(strong.attacks.map((a) => a.id), ['apgd', 'apgd-t', 'square']);
+  // Accuracy after each stage never rises.
+  strong.attacks.reduce((prev, a) => { assert.ok(a.robust_accuracy <= prev); return a.robust_accuracy; }, strong.clean_accuracy);
+  assert.ok(strong.checks && strong.checks.max_distance_over_eps <= 1 + 1e-5 && strong.checks.in_bounds && strong.checks.finite);
+  const masking = strong.diagnostics.filter((d) => d.masking).map((d) => d.id);
+  for (const id of ['saturated-softmax', 'zero-gradients', 'loss-dependent-result']) assert.ok(masking.includes(id), `${id} in ${masking.join(', ')}`);
+});
