@@ -9,7 +9,7 @@ import type { BackendPreference, PanelState } from '../protocol/messages';
 import { RunStore } from '../store/runs';
 import { AttackPanel, PANEL_VIEW_TYPE } from './attackPanel';
 import { EngineHost, isCrash } from './engineHost';
-import { attackJobFor, containingFolder, type RobustnessSettings } from './jobs';
+import { attackJobFor, containingFolder, type AttackKind, type RobustnessSettings } from './jobs';
 import { initialState, reducePanel, statusText, type PanelEvent } from './panelState';
 import { TrainingController, TRAINING_VIEW_TYPE } from './training';
 import { ModelItem, ModelsProvider, RunItem, RunsProvider } from './views';
@@ -57,7 +57,7 @@ export function activate(context: vscode.ExtensionContext): void {
     log.info(`cancel requested for ${runId}: ${cancelled ? 'stopping' : 'not running'}`);
   }
 
-  async function runAttack(kind: 'attack' | 'curve', target?: vscode.Uri): Promise<void> {
+  async function runAttack(kind: AttackKind, target?: vscode.Uri): Promise<void> {
     const uri = target ?? vscode.window.activeTextEditor?.document.uri;
     if (!uri || path.basename(uri.fsPath) !== 'model.json') {
       void vscode.window.showErrorMessage('Robustness Lab: choose a model.json (right-click it in the explorer).');
@@ -82,7 +82,7 @@ export function activate(context: vscode.ExtensionContext): void {
     const runId = store.newId('evaluation');
     const created = new Date().toISOString();
     store.create({ id: runId, kind: 'evaluation', status: 'running', model: relModel, created, config: job });
-    const title = `${kind === 'attack' ? 'Attack' : 'Curve'}: ${path.basename(path.dirname(uri.fsPath))} · ${s.norm} ε=${s.eps}`;
+    const title = `${{ attack: 'Attack', curve: 'Curve', evaluate: 'Evaluate (strong)' }[kind]}: ${path.basename(path.dirname(uri.fsPath))} · ${s.norm} ε=${s.eps}`;
     states.set(runId, initialState(runId, title, created));
     activeRun = runId;
     AttackPanel.show(context.extensionUri, states.get(runId)!, handlers);
@@ -168,6 +168,7 @@ export function activate(context: vscode.ExtensionContext): void {
     watcher.onDidCreate(() => models.refresh()), watcher.onDidDelete(() => models.refresh()), watcher.onDidChange(() => models.refresh()),
     vscode.commands.registerCommand('robustness.attack', (uri?: vscode.Uri | ModelItem) => runAttack('attack', uri instanceof ModelItem ? uri.uri : uri)),
     vscode.commands.registerCommand('robustness.curve', (uri?: vscode.Uri | ModelItem) => runAttack('curve', uri instanceof ModelItem ? uri.uri : uri)),
+    vscode.commands.registerCommand('robustness.evaluate', (uri?: vscode.Uri | ModelItem) => runAttack('evaluate', uri instanceof ModelItem ? uri.uri : uri)),
     vscode.commands.registerCommand('robustness.cancelRun', () => cancel()),
     vscode.commands.registerCommand('robustness.openRun', openRun),
     vscode.commands.registerCommand('robustness.showLog', () => log.show()),

@@ -21,12 +21,19 @@ export function containingFolder(file: string, folders: string[]): string | unde
   });
 }
 
-export function attackJobFor(model: string, folder: string, settings: RobustnessSettings, kind: 'attack' | 'curve'): AttackJob {
+export type AttackKind = 'attack' | 'curve' | 'evaluate';
+
+/**
+ * attack: FGSM and PGD with the curve; curve: PGD over the grid; evaluate: the strong suite
+ * (APGD-CE → APGD-T → Square, with the gradient-masking diagnostics) and its first attack's curve.
+ */
+export function attackJobFor(model: string, folder: string, settings: RobustnessSettings, kind: AttackKind): AttackJob {
   const data = ['embedded', 'fashion-mnist'].includes(settings.dataset) ? settings.dataset : path.resolve(folder, settings.dataset);
   const grid = settings.norm === 'linf' ? CURVE_GRID : CURVE_GRID.map((e) => e * 10);
   return {
-    model, data, attacks: kind === 'attack' ? ['fgsm', 'pgd'] : ['pgd'], norm: settings.norm, eps: settings.eps,
+    model, data, attacks: { attack: ['fgsm', 'pgd'], curve: ['pgd'], evaluate: ['apgd', 'apgd-t', 'square'] }[kind], norm: settings.norm, eps: settings.eps,
     steps: settings.steps, restarts: 1, loss: 'ce', randomStart: true, n: settings.samples, batchSize: 250, seed: 0,
     curve: grid.includes(settings.eps) ? grid : [...grid, settings.eps].sort((a, b) => a - b), examples: 32, bounds: [0, 1],
+    ...(kind === 'evaluate' ? { suite: 'strong' as const } : {}),
   };
 }

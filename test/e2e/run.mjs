@@ -3,7 +3,8 @@
 //
 //   node test/e2e/run.mjs            (npm run test:e2e builds the VSIX and installs code-server first)
 //
-// Steps: 1 activation, 2 Attack This Model from the explorer, 3 cancel, 4 bad model then a good run.
+// Steps: 1 activation, 2 Attack This Model from the explorer, 3 cancel, 4 bad model then a good run,
+// 5 training from the context menu, 6 Evaluate (strong) on the distilled model shows the masking banner.
 // Screenshots go to test-output/e2e/ (git-ignored); UPDATE_SCREENSHOTS=1 also refreshes
 // media/screenshot-attack-panel.png for the README. Ends with "N passed, N failed".
 import { chromium } from 'playwright-core';
@@ -57,6 +58,9 @@ function prepare() {
   const model = path.join(workspace, 'examples', 'fashion-mnist', 'smallcnn');
   fs.mkdirSync(model, { recursive: true });
   for (const f of ['model.json', 'weights.bin']) fs.copyFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', f), path.join(model, f));
+  const distilled = path.join(workspace, 'examples', 'fashion-mnist', 'smallcnn-distilled');
+  fs.mkdirSync(distilled, { recursive: true });
+  for (const f of ['model.json', 'weights.bin']) fs.copyFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn-distilled', f), path.join(distilled, f));
   fs.mkdirSync(path.join(workspace, 'broken'), { recursive: true });
   fs.writeFileSync(path.join(workspace, 'broken', 'model.json'), '{"modelTopology": {"class_name": "Sequential", ');
   execFileSync(process.execPath, [CS, ...common, '--install-extension', VSIX], { env, stdio: 'pipe' });
@@ -270,6 +274,21 @@ async function main() {
     if ((await webview().locator('#grid .row').count()) < 16) throw new Error('too few rows for the final model');
     await page.screenshot({ path: path.join(OUT, '5-final-model-attack.png') });
     log(`training row at the end: ${label.replace(/\n/g, ' ')}`);
+  });
+
+  await step('6. Evaluate (strong) on the distilled example: the suite breaks it and the panel shows the gradient-masking banner', async () => {
+    const tabs = await page.locator('.tabs-container .tab').count();
+    await contextMenu(await revealInExplorer(['examples', 'fashion-mnist', 'smallcnn-distilled', 'model.json']), 'Evaluate (strong)');
+    await waitFor(async () => (await page.locator('.tabs-container .tab').count()) > tabs, 'the evaluation panel');
+    await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
+    const banner = await webview().locator('#masking-banner').innerText();
+    if (!/Gradient masking detected/.test(banner) || !/saturated-softmax/.test(banner)) throw new Error(`banner: ${banner}`);
+    const robust = Number(await webview().locator('#summary').getAttribute('data-robust'));
+    const stages = await webview().locator('#summary tbody tr').allInnerTexts();
+    if (!(robust <= 0.05)) throw new Error(`the strong suite leaves ${robust} on the distilled model`);
+    if (!stages.some((t) => /APGD-T/.test(t)) || !stages.some((t) => /Square/.test(t))) throw new Error(`stages: ${stages.join(' | ')}`);
+    await page.screenshot({ path: path.join(OUT, '6-masking-banner.png') });
+    log(`distilled under the strong suite: robust ${robust}; stages ${stages.map((t) => t.replace(/\s+/g, ' ')).join(' | ')}`);
   });
 }
 

@@ -46,6 +46,11 @@ test('jobs from settings: a valid job, the curve includes ε, folders resolve, o
   assert.deepEqual(job.curve, [...CURVE_GRID, 0.08].sort((a, b) => a - b));
   assert.equal(attackJobFor('/w/m/model.json', '/w', { ...settings, dataset: 'embedded', eps: 0.1 }, 'curve').curve.length, 6);
   assert.deepEqual(attackJobFor('/w/m/model.json', '/w', { ...settings, dataset: 'fashion-mnist' }, 'curve').attacks, ['pgd']);
+  const strong = attackJobFor('/w/m/model.json', '/w', settings, 'evaluate');
+  assert.ok(attackJobSchema.safeParse(strong).success);
+  assert.equal(strong.suite, 'strong');
+  assert.deepEqual(strong.attacks, ['apgd', 'apgd-t', 'square']);
+  assert.equal(job.suite, undefined, 'Attack This Model runs the listed attacks, not a suite');
   assert.equal(containingFolder('/w/models/cnn/model.json', ['/other', '/w']), '/w');
   assert.equal(containingFolder('/w/../etc/model.json', ['/w']), undefined);
   assert.equal(containingFolder('/wx/model.json', ['/w']), undefined);

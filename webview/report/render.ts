@@ -31,9 +31,19 @@ function summary(report: Report): HTMLElement {
       el('td', { class: 'num' }, a.forward_passes.toLocaleString('en')), el('td', { class: 'num' }, a.backward_passes.toLocaleString('en')))),
     el('tr', { class: 'total' }, el('td', {}, 'Worst case over attacks'), el('td', { class: 'num' }, pct(report.robust_accuracy)), el('td', {}, ''), el('td', {}, ''), el('td', {}, '')),
   ];
+  // A suite runs each attack on the points still robust: its rows are accuracies after each stage.
+  const caption = report.suite
+    ? el('caption', {}, `${report.suite} suite: each attack runs only on the points still robust; accuracy after each stage`)
+    : el('caption', {}, 'each attack on every clean-correct point; worst case per sample');
+  const checks = report.checks
+    ? el('tfoot', {}, el('tr', {}, el('td', { colspan: '5', class: 'checks', id: 'checks' },
+      `Final check of every example: max ‖x′−x‖/ε ${report.checks.max_distance_over_eps.toFixed(4)} · in bounds ${report.checks.in_bounds ? 'yes' : 'NO'} · finite ${report.checks.finite ? 'yes' : 'NO'}`)))
+    : '';
   return el('table', { class: 'summary', id: 'summary', 'data-clean': String(report.clean_accuracy), 'data-robust': String(report.robust_accuracy) },
-    el('thead', {}, el('tr', {}, el('th', {}, 'Attack'), el('th', {}, 'Accuracy'), el('th', {}, 'Time'), el('th', {}, 'Forward'), el('th', {}, 'Backward'))),
-    el('tbody', {}, ...rows));
+    caption,
+    el('thead', {}, el('tr', {}, el('th', {}, report.cascade ? 'Stage' : 'Attack'), el('th', {}, report.cascade ? 'Accuracy after' : 'Accuracy'),
+      el('th', {}, 'Time'), el('th', {}, 'Forward'), el('th', {}, 'Backward'))),
+    el('tbody', {}, ...rows), checks);
 }
 
 function chart(report: Report): HTMLElement {
@@ -106,11 +116,20 @@ function grid(report: Report): HTMLElement {
 export function renderReport(root: HTMLElement, report: Report): void {
   const eps = report.threat.eps;
   const banners = report.diagnostics.map((d) => el('div', { class: `banner ${d.severity}`, role: 'alert', 'data-id': d.id }, `${d.severity.toUpperCase()} · ${d.id}: ${d.message}`));
+  const masking = report.diagnostics.filter((d) => d.masking);
+  // Gradient masking heads the report: every gradient-attack number below it is an upper bound.
+  const maskingBanner = masking.length
+    ? [el('div', { class: 'masking', id: 'masking-banner', role: 'alert' },
+      el('strong', {}, 'Gradient masking detected. '),
+      `${masking.length} check${masking.length > 1 ? 's' : ''} (${masking.map((d) => d.id).join(', ')}) say this model's gradients mislead attacks. ` +
+      `Gradient-attack accuracies overstate its robustness; trust only the worst case of the strong suite (Robustness: Evaluate (strong)).`)]
+    : [];
   root.replaceChildren(
     el('header', {},
       el('h1', {}, `Robustness of ${report.model}`),
       el('p', { class: 'meta' },
         `${report.dataset} · first ${report.n} test images · ${report.threat.norm === 'linf' ? 'L∞' : 'L2'} ε=${eps} (${+(eps * 255).toFixed(2)}/255) · bounds [${report.threat.bounds.join(', ')}] · backend ${report.backend} · ${report.time_s.toFixed(1)} s`)),
+    ...maskingBanner,
     ...banners,
     el('div', { class: 'top' }, summary(report), chart(report)),
     grid(report),
