@@ -11,6 +11,7 @@ import { loadDataset, sliceSplit } from './data/datasets';
 import { InputError } from './errors';
 import { accuracyCurve, evaluateAttacks, type AttackPlan } from './eval/evaluate';
 import { probeDiagnostics } from './eval/diagnostics';
+import { geometryProbe } from './eval/geometry';
 import { suitePlans } from './eval/suites';
 import { loadClassifier } from './models/load';
 import { fileHandler, folderSaveHandler } from './models/io';
@@ -84,6 +85,9 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
         onProgress: (label, done, total) => hooks.onProgress?.({ label: `diagnostics: ${label}`, done, total }),
       })
       : [];
+    const geometry = job.suite || job.diagnostics
+      ? await geometryProbe(model, test, data.shape, { ...threat, eps: job.eps }, { seed: job.seed, ...(hooks.signal ? { signal: hooks.signal } : {}) })
+      : undefined;
     const curves = [];
     if (job.curve.length > 0) {
       // A suite's curve follows its first attack; an attack list gets one curve per attack.
@@ -98,6 +102,7 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
       command, version: VERSION, model: job.model, modelWarnings: model.warnings, dataset: `${data.id} (${data.location})`,
       backend: describeBackend(), classNames: data.classNames, shape: data.shape, curves,
       seconds: (performance.now() - started) / 1000, suite: job.suite ?? null, probes,
+      ...(geometry ? { geometry } : {}),
     });
     for (const example of report.examples) example.index += job.offset ?? 0;
     return report;

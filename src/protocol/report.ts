@@ -38,6 +38,28 @@ export interface ReportDiagnostic {
   masking?: boolean;
 }
 
+/** A per-sample quantity's distribution. */
+export interface ReportDistribution {
+  mean: number;
+  median: number;
+  p90: number;
+  max: number;
+  values: number[];
+}
+
+/** Local geometry around the first test points (eval/geometry.ts), at the report's ε. */
+export interface ReportGeometry {
+  n: number;
+  eps: number;
+  steps: number;
+  /** C in ‖f(x) − f(x')‖₂ ≤ C·ε for a hidden layer (absent for models without named layers). */
+  representation?: ReportDistribution & { layer: string };
+  /** γ = max over the ball of |ℓ(x+δ) − ℓ(x) − δᵀ∇ℓ(x)| (Qin et al. 2019). */
+  linearity: ReportDistribution;
+  /** The same medians measured on the example models, for comparison (same norm, ε and layer). */
+  reference: Array<{ model: string; c_median: number | null; gamma_median: number }>;
+}
+
 /** The final check of every adversarial example an evaluation kept. */
 export interface ReportChecks {
   /** Largest ‖x' − x‖ over ε (≤ 1 when every example is inside its ball). */
@@ -85,6 +107,7 @@ export interface Report {
    */
   cascade?: boolean;
   checks?: ReportChecks;
+  geometry?: ReportGeometry;
   class_names: string[];
   examples: ReportExample[];
   time_s: number;

@@ -278,17 +278,27 @@ async function main() {
 
   await step('6. Evaluate (strong) on the distilled example: the suite breaks it and the panel shows the gradient-masking banner', async () => {
     const tabs = await page.locator('.tabs-container .tab').count();
+    // Collapse smallcnn/, so the first model.json at depth 4 is the distilled one.
+    await revealInExplorer(['examples', 'fashion-mnist', 'smallcnn']);
+    const plain = explorerRow('smallcnn', 3);
+    if ((await plain.getAttribute('aria-expanded')) === 'true') await plain.click();
+    await waitFor(async () => (await plain.getAttribute('aria-expanded')) === 'false', 'smallcnn/ to collapse', 10_000);
     await contextMenu(await revealInExplorer(['examples', 'fashion-mnist', 'smallcnn-distilled', 'model.json']), 'Evaluate (strong)');
     await waitFor(async () => (await page.locator('.tabs-container .tab').count()) > tabs, 'the evaluation panel');
+    await page.locator('.tabs-container .tab', { hasText: 'Evaluate (strong): smallcnn-distilled' }).waitFor({ timeout: 10_000 });
     await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
+    const title = await webview().locator('h1').innerText();
+    if (!/smallcnn-distilled/.test(title)) throw new Error(`the panel shows ${title}`);
     const banner = await webview().locator('#masking-banner').innerText();
     if (!/Gradient masking detected/.test(banner) || !/saturated-softmax/.test(banner)) throw new Error(`banner: ${banner}`);
+    const cMedian = Number(await webview().locator('#geometry').getAttribute('data-c-median'));
+    if (!(cMedian > 0)) throw new Error(`no representation constant in the panel (${cMedian})`);
     const robust = Number(await webview().locator('#summary').getAttribute('data-robust'));
     const stages = await webview().locator('#summary tbody tr').allInnerTexts();
     if (!(robust <= 0.05)) throw new Error(`the strong suite leaves ${robust} on the distilled model`);
     if (!stages.some((t) => /APGD-T/.test(t)) || !stages.some((t) => /Square/.test(t))) throw new Error(`stages: ${stages.join(' | ')}`);
     await page.screenshot({ path: path.join(OUT, '6-masking-banner.png') });
-    log(`distilled under the strong suite: robust ${robust}; stages ${stages.map((t) => t.replace(/\s+/g, ' ')).join(' | ')}`);
+    log(`distilled under the strong suite: robust ${robust}; C median ${cMedian}; stages ${stages.map((t) => t.replace(/\s+/g, ' ')).join(' | ')}`);
   });
 }
 

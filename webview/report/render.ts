@@ -4,11 +4,11 @@
  * the editor's attack panel; colours come from --vscode-* variables with light fallbacks.
  */
 import {
-  CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip,
+  BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip,
 } from 'chart.js';
-import type { Report, ReportExample } from '../../src/protocol/report';
+import type { Report, ReportExample, ReportGeometry } from '../../src/protocol/report';
 
-Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Legend, Tooltip);
+Chart.register(LineController, LineElement, PointElement, BarController, BarElement, LinearScale, CategoryScale, Legend, Tooltip);
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
@@ -78,6 +78,51 @@ function chart(report: Report): HTMLElement {
   return box;
 }
 
+/** Counts of `values` in `bins` equal-width bins from 0 to the maximum. */
+function histogram(values: number[], bins: number): { labels: string[]; counts: number[] } {
+  const max = Math.max(...values, 1e-12);
+  const width = max / bins;
+  const counts = new Array<number>(bins).fill(0);
+  for (const v of values) counts[Math.min(bins - 1, Math.floor(v / width))]!++;
+  const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toPrecision(2));
+  return { labels: counts.map((_, i) => `${fmt(i * width)}–${fmt((i + 1) * width)}`), counts };
+}
+
+/** C (robust representations) and γ (local linearity): quantiles, the example models' medians, and C's histogram. */
+function geometry(g: ReportGeometry): HTMLElement {
+  const f = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
+  const stat = (label: string, d: { mean: number; median: number; p90: number; max: number }) => el('tr', {},
+    el('td', {}, label), ...[d.median, d.p90, d.max, d.mean].map((v) => el('td', { class: 'num' }, f(v))));
+  const rows = [
+    ...(g.representation ? [stat(`C, layer ${g.representation.layer}: ‖f(x)−f(x′)‖₂ / ε`, g.representation)] : []),
+    stat('γ: max |ℓ(x+δ) − ℓ(x) − δᵀ∇ℓ(x)|', g.linearity),
+  ];
+  const refs = g.reference.map((r) => el('li', {}, `${r.model}: ${r.c_median === null ? '' : `C median ${f(r.c_median)} · `}γ median ${f(r.gamma_median)}`));
+  const section = el('section', { class: 'geometry', id: 'geometry', 'data-c-median': String(g.representation?.median ?? ''), 'data-gamma-median': String(g.linearity.median) },
+    el('h2', {}, `Local geometry (first ${g.n} test images, ε = ${g.eps}, PGD-${g.steps} in input space)`),
+    el('table', { class: 'summary' },
+      el('thead', {}, el('tr', {}, el('th', {}, 'Quantity'), el('th', {}, 'Median'), el('th', {}, 'p90'), el('th', {}, 'Max'), el('th', {}, 'Mean'))),
+      el('tbody', {}, ...rows)),
+    el('p', { class: 'meta' }, 'C bounds how far a hidden representation moves inside the ball (robust training shrinks it); γ is how far the loss strays from its gradient\'s prediction (large or exactly zero γ where gradients vanish means gradient attacks cannot be trusted).'),
+    ...(refs.length ? [el('p', { class: 'meta' }, 'The example models at the same setting:'), el('ul', { class: 'meta' }, ...refs)] : []));
+  if (g.representation && g.representation.values.length) {
+    const canvas = el('canvas', { id: 'c-histogram', 'aria-label': 'Histogram of C over samples' });
+    section.append(el('div', { class: 'chart small' }, canvas));
+    const h = histogram(g.representation.values, 12);
+    const fg = cssVar('--vscode-foreground', '#333');
+    queueMicrotask(() => new Chart(canvas, {
+      type: 'bar',
+      data: { labels: h.labels, datasets: [{ label: `C per sample (layer ${g.representation!.layer})`, data: h.counts, backgroundColor: '#1c7ed6' }] },
+      options: {
+        animation: false, responsive: true, maintainAspectRatio: false,
+        scales: { x: { ticks: { color: fg } }, y: { title: { display: true, text: 'samples', color: fg }, ticks: { color: fg } } },
+        plugins: { legend: { labels: { color: fg } } },
+      },
+    }));
+  }
+  return section;
+}
+
 function cell(src: string, caption: string, cls: string): HTMLElement {
   return el('figure', { class: cls }, el('img', { src, alt: caption, width: '84', height: '84' }), el('figcaption', {}, caption));
 }
@@ -132,6 +177,7 @@ export function renderReport(root: HTMLElement, report: Report): void {
     ...maskingBanner,
     ...banners,
     el('div', { class: 'top' }, summary(report), chart(report)),
+    ...(report.geometry ? [geometry(report.geometry)] : []),
     grid(report),
   );
 }

@@ -16,6 +16,10 @@ export interface Classifier {
   warnings: string[];
   /** Frees the weights of a loaded model (absent when the caller owns them). */
   dispose?: () => void;
+  /** Hidden layers whose activations `features` returns, input to output (Layers models). */
+  featureLayers?: string[];
+  /** A hidden layer's activations at x, flattened to [N, D] (in the model's input space, like predictLogits). */
+  features?: (x: tf.Tensor4D, layer: string) => tf.Tensor2D;
 }
 
 export interface Normalization {
@@ -30,13 +34,12 @@ export function makeClassifier(
 ): Classifier {
   const { normalization, ...rest } = meta;
   if (!normalization) return { ...rest, predictLogits: logitsFn };
+  const normalize = (x: tf.Tensor4D) => tf.div(tf.sub(x, tf.tensor1d(normalization.mean)), tf.tensor1d(normalization.std)) as tf.Tensor4D;
+  const features = rest.features;
   return {
     ...rest,
-    predictLogits: (x) => tf.tidy(() => {
-      const mean = tf.tensor1d(normalization.mean);
-      const std = tf.tensor1d(normalization.std);
-      return logitsFn(tf.div(tf.sub(x, mean), std) as tf.Tensor4D);
-    }),
+    predictLogits: (x) => tf.tidy(() => logitsFn(normalize(x))),
+    ...(features ? { features: (x: tf.Tensor4D, layer: string) => tf.tidy(() => features(normalize(x), layer)) } : {}),
   };
 }
 

@@ -63,8 +63,24 @@ export async function loadClassifier(modelFile: string, options: LoadOptions = {
     if (model.outputs.length !== 1 || outShape?.length !== 2 || !numClasses) {
       throw new InputError(modelFile, 'output', `shape [${outShape?.join(', ')}] is not [batch, classes]`);
     }
+    // Hidden layers with weights or activations (not the output); sub-models share the weights.
+    const hidden = model.layers.slice(0, -1).filter((l) => !/^(input|flatten|dropout|reshape)/i.test(l.getClassName())).map((l) => l.name);
+    const subModels = new Map<string, tfl.LayersModel>();
+    const features = (x: tf.Tensor4D, layer: string): tf.Tensor2D => {
+      if (!hidden.includes(layer)) throw new InputError(modelFile, 'layer', `"${layer}" is not a hidden layer; choose one of ${hidden.join(', ')}`);
+      let sub = subModels.get(layer);
+      if (!sub) {
+        sub = tfl.model({ inputs: model.inputs, outputs: model.getLayer(layer).output as tfl.SymbolicTensor });
+        subModels.set(layer, sub);
+      }
+      const net = sub;
+      return tf.tidy(() => {
+        const out = net.apply(x, { training: false }) as tf.Tensor;
+        return tf.reshape(out, [out.shape[0]!, -1]) as tf.Tensor2D;
+      });
+    };
     return makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
-      inputShape, numClasses, bounds, source: modelFile, warnings, dispose: () => model.dispose(),
+      inputShape, numClasses, bounds, source: modelFile, warnings, dispose: () => model.dispose(), featureLayers: hidden, features,
       ...(options.normalization ? { normalization: options.normalization } : {}),
     });
   }

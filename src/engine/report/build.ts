@@ -1,8 +1,9 @@
 /** Builds report.json (src/protocol/report.ts) from an evaluation and curves. */
 import type {
-  Report, ReportCurve, ReportDiagnostic, ReportExample,
+  Report, ReportCurve, ReportDiagnostic, ReportExample, ReportGeometry,
 } from '../../protocol/report';
 import { evaluationDiagnostics } from '../eval/diagnostics';
+import { REFERENCE_GEOMETRY, type GeometryProbe } from '../eval/geometry';
 import type { Evaluation } from '../eval/evaluate';
 import { imagePng, perturbationPng } from './png';
 
@@ -21,6 +22,16 @@ export interface ReportContext {
   suite?: string | null;
   /** Findings of the diagnostics' probes (eval/diagnostics.ts). */
   probes?: ReportDiagnostic[];
+  geometry?: GeometryProbe;
+}
+
+/** The report's geometry section, with the example models' medians measured at the same setting. */
+export function geometrySection(g: GeometryProbe, norm: string): ReportGeometry {
+  const layer = g.representation?.layer;
+  const reference = REFERENCE_GEOMETRY
+    .filter((r) => r.norm === norm && r.eps === g.eps && (!layer || r.layer === layer))
+    .map((r) => ({ model: r.model, c_median: layer ? r.c_median : null, gamma_median: r.gamma_median }));
+  return { n: g.n, eps: g.eps, steps: g.steps, linearity: g.linearity, ...(g.representation ? { representation: g.representation } : {}), reference };
 }
 
 function percent(v: number): string {
@@ -105,6 +116,7 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     checks: {
       max_distance_over_eps: evaluation.checks.maxDistanceOverEps, in_bounds: evaluation.checks.inBounds, finite: evaluation.checks.finite,
     },
+    ...(ctx.geometry ? { geometry: geometrySection(ctx.geometry, evaluation.threat.norm) } : {}),
     class_names: ctx.classNames,
     examples: examplesOf(evaluation, ctx),
     time_s: ctx.seconds,

@@ -3,12 +3,25 @@
  * the report of the whole. Accuracies are per-sample worst cases inside each slice, so the
  * sample-weighted mean is exact; passes add up; times are wall times, so the slowest slice counts.
  */
-import type { Report } from '../../protocol/report';
+import type { Report, ReportGeometry } from '../../protocol/report';
+import { distribution } from '../eval/geometry';
 import { attackDiagnostics, mergeDiagnostics } from './build';
 
 function weighted(parts: Report[], pick: (r: Report) => number): number {
   const total = parts.reduce((s, r) => s + r.n, 0);
   return total === 0 ? 0 : parts.reduce((s, r) => s + pick(r) * r.n, 0) / total;
+}
+
+/** Each slice probed its own first points: pool the per-sample values and recompute. */
+function mergeGeometry(parts: Report[]): ReportGeometry {
+  const first = parts[0]!.geometry!;
+  const pool = (pick: (g: ReportGeometry) => number[] | undefined) => parts.flatMap((r) => (r.geometry && pick(r.geometry)) ?? []);
+  const rep = first.representation;
+  return {
+    ...first, n: parts.reduce((s, r) => s + (r.geometry?.n ?? 0), 0),
+    linearity: distribution(pool((g) => g.linearity.values)),
+    ...(rep ? { representation: { layer: rep.layer, ...distribution(pool((g) => g.representation?.values)) } } : {}),
+  };
 }
 
 export function mergeReports(parts: Report[], examples: number): Report {
@@ -38,6 +51,7 @@ export function mergeReports(parts: Report[], examples: number): Report {
     examples: parts.flatMap((r) => r.examples).sort((a, b) => a.index - b.index).slice(0, examples),
     time_s: Math.max(...parts.map((r) => r.time_s)),
     diagnostics: [],
+    ...(first.geometry ? { geometry: mergeGeometry(parts) } : {}),
     ...(first.checks ? {
       checks: {
         max_distance_over_eps: Math.max(...parts.map((r) => r.checks?.max_distance_over_eps ?? 0)),

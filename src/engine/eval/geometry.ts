@@ -1,0 +1,163 @@
+/**
+ * The local geometry of a model around its inputs, estimated with PGD in input space:
+ *
+ * - Robust representations (seed §6): C in ‖f(x) − f(x')‖₂ ≤ C·ε for a hidden layer f. For each
+ *   sample, maximise ‖f(x') − f(x)‖₂ over the ε-ball (PGD from a random start: the gradient of the
+ *   distance vanishes at x' = x) and report C = max distance / ε. A lower bound on the true local
+ *   constant; robust training should shrink it.
+ * - Local linearity (Qin et al. 2019, "Adversarial Robustness through Local Linearization"):
+ *   γ(ε, x) = max_{‖δ‖ ≤ ε} |ℓ(x + δ) − ℓ(x) − δᵀ∇ₓℓ(x)|, the largest gap between the ce loss and
+ *   its first-order Taylor model inside the ball. Small γ means gradients predict the loss well,
+ *   so gradient attacks can be trusted; a large γ is a symptom of gradient masking.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { throwIfAborted, yieldToEventLoop } from '../errors';
+import type { Classifier } from '../models/classifier';
+import { batchTensors, type Split } from '../data/datasets';
+import { perSampleLoss } from '../losses';
+import { Rng } from '../rng';
+import { ascentDirection, epsTensor, project, randomInit, type ThreatModel } from '../threat';
+
+export interface GeometryOptions {
+  steps?: number;
+  seed?: number;
+  signal?: AbortSignal;
+}
+
+export interface Distribution {
+  mean: number;
+  median: number;
+  p90: number;
+  max: number;
+  /** Per-sample values, for histograms. */
+  values: number[];
+}
+
+export function distribution(values: ArrayLike<number>): Distribution {
+  const sorted = Float64Array.from(values).sort();
+  const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1) + 0.5))]! : 0);
+  const mean = sorted.length ? sorted.reduce((s, v) => s + v, 0) / sorted.length : 0;
+  return { mean, median: at(0.5), p90: at(0.9), max: at(1), values: Array.from(values, (v) => +v.toFixed(6)) };
+}
+
+/** Maximises a per-sample objective over the ball with PGD (α = 2.5ε/steps, random start); returns its best values. */
+async function maximise(
+  objective: (xAdv: tf.Tensor4D) => tf.Tensor1D, x: tf.Tensor4D, threat: ThreatModel, opts: GeometryOptions, what: string,
+): Promise<Float32Array> {
+  const steps = opts.steps ?? 20;
+  const n = x.shape[0];
+  const best = new Float32Array(n).fill(-Infinity);
+  const alpha = tf.tidy(() => tf.mul(epsTensor(threat), 2.5 / steps));
+  let current = randomInit(threat, x, new Rng(opts.seed ?? 0));
+  let perSample: tf.Tensor1D | undefined;
+  const grad = tf.valueAndGrad((xa: tf.Tensor) => {
+    perSample = tf.keep(objective(xa as tf.Tensor4D));
+    return tf.sum(perSample) as tf.Scalar;
+  });
+  try {
+    for (let step = 0; step <= steps; step++) {
+      throwIfAborted(opts.signal, what);
+      if (step === steps) {
+        const values = tf.tidy(() => objective(current).dataSync() as Float32Array);
+        values.forEach((v, i) => { if (v > best[i]!) best[i] = v; });
+        break;
+      }
+      const { value, grad: g } = grad(current);
+      value.dispose();
+      const values = perSample!.dataSync() as Float32Array;
+      perSample!.dispose();
+      values.forEach((v, i) => { if (v > best[i]!) best[i] = v; });
+      const next = tf.tidy(() => project(threat, x, tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, g as tf.Tensor4D))) as tf.Tensor4D));
+      g.dispose();
+      current.dispose();
+      current = next;
+      if (opts.signal) await yieldToEventLoop();
+    }
+  } finally {
+    current.dispose();
+    alpha.dispose();
+  }
+  return best;
+}
+
+/** C per sample for `layer` (default: the last hidden layer); undefined when the model exposes no layers. */
+export async function representationConstant(
+  model: Classifier, x: tf.Tensor4D, threat: ThreatModel, layer?: string, opts: GeometryOptions = {},
+): Promise<{ layer: string; c: Float32Array } | undefined> {
+  const features = model.features;
+  const chosen = layer ?? model.featureLayers?.[model.featureLayers.length - 1];
+  if (!features || !chosen) return undefined;
+  const clean = tf.tidy(() => features(x, chosen));
+  try {
+    const distance = await maximise((xa) => tf.tidy(() => {
+      // Squared distance for a smooth gradient; the reported value is its square root.
+      return tf.sum(tf.square(tf.sub(features(xa, chosen), clean)), 1) as tf.Tensor1D;
+    }), x, threat, opts, 'representation probe');
+    const eps = (i: number) => (typeof threat.eps === 'number' ? threat.eps : threat.eps[i]!);
+    return { layer: chosen, c: Float32Array.from(distance, (d, i) => (eps(i) > 0 ? Math.sqrt(Math.max(d, 0)) / eps(i) : 0)) };
+  } finally {
+    clean.dispose();
+  }
+}
+
+/** γ(ε, x) per sample, for the ce loss at the true labels. */
+export async function linearityGap(
+  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: GeometryOptions = {},
+): Promise<Float32Array> {
+  const lossAt = (xa: tf.Tensor4D) => perSampleLoss('ce', model.predictLogits(xa), y);
+  const { value, grad } = tf.valueAndGrad((xa: tf.Tensor) => tf.sum(lossAt(xa as tf.Tensor4D)) as tf.Scalar)(x);
+  value.dispose();
+  const base = tf.tidy(() => lossAt(x));
+  try {
+    return await maximise((xa) => tf.tidy(() => {
+      const n = x.shape[0];
+      const delta = tf.sub(xa, x);
+      const firstOrder = tf.sum(tf.reshape(tf.mul(delta, grad), [n, -1]), 1);
+      return tf.abs(tf.sub(tf.sub(lossAt(xa), base), firstOrder)) as tf.Tensor1D;
+    }), x, threat, opts, 'linearity probe');
+  } finally {
+    tf.dispose([grad, base]);
+  }
+}
+
+/**
+ * Medians measured on the example models with `robustness-lab evaluate --n 200` (L∞ ε = 0.1,
+ * layer fc1, PGD-20, the embedded sample's first 200 test images; docs/results.md).
+ */
+export const REFERENCE_GEOMETRY: ReadonlyArray<{ model: string; norm: string; eps: number; layer: string; c_median: number; gamma_median: number }> = [
+  { model: 'examples/fashion-mnist/smallcnn (standard)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 196.6, gamma_median: 22.35 },
+  { model: 'examples/fashion-mnist/smallcnn-robust (Fast-AT)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 35.4, gamma_median: 0.045 },
+  { model: 'examples/fashion-mnist/smallcnn-distilled (T = 100)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 10063, gamma_median: 0 },
+];
+
+export interface GeometryProbe {
+  n: number;
+  eps: number;
+  steps: number;
+  representation?: Distribution & { layer: string };
+  linearity: Distribution;
+}
+
+/** Both estimates on the first `limit` points of a split (default 200), in batches of 100. */
+export async function geometryProbe(
+  model: Classifier, split: Split, shape: [number, number, number], threat: ThreatModel & { eps: number }, opts: GeometryOptions & { limit?: number; layer?: string } = {},
+): Promise<GeometryProbe> {
+  const n = Math.min(split.count, opts.limit ?? 200);
+  const c: number[] = [];
+  const gamma: number[] = [];
+  let layer: string | undefined;
+  for (let start = 0; start < n; start += 100) {
+    const { x, y } = batchTensors(split, shape, start, Math.min(100, n - start));
+    try {
+      const rep = await representationConstant(model, x, threat, opts.layer, opts);
+      if (rep) { layer = rep.layer; c.push(...rep.c); }
+      gamma.push(...await linearityGap(model, x, y, threat, opts));
+    } finally {
+      tf.dispose([x, y]);
+    }
+  }
+  return {
+    n, eps: threat.eps, steps: opts.steps ?? 20, linearity: distribution(gamma),
+    ...(layer ? { representation: { layer, ...distribution(c) } } : {}),
+  };
+}
