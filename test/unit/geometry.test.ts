@@ -43,14 +43,14 @@ function largestSingularValue(W: Float32Array): number {
   return Math.sqrt(lambda);
 }
 
-test('C of a linear layer in an L2 ball: never above its largest singular value, and within 3% of it', async () => {
+test('C of a linear layer in an L2 ball: never above its largest singular value, and within 1% of it', async () => {
   const { model, W, Wt } = linearModel();
   const x = tf.tensor4d(seededFloats(8 * D, 32, 0.4, 0.6), [8, ...SHAPE]);
   const result = await expectNoLeak(() => representationConstant(model, x, { norm: 'l2', eps: 0.05, bounds: [0, 1] }, undefined, { steps: 60 }));
   const sigma = largestSingularValue(W);
   assert.equal(result?.layer, 'dense');
   // PGD finds a lower bound on the local constant; for a linear map the bound is σ_max, reached on the top singular direction.
-  for (const c of result!.c) assert.ok(c <= sigma * 1.0001 && c >= sigma * 0.97, `C ${c} vs σ_max ${sigma}`);
+  for (const c of result!.c) assert.ok(c <= sigma * 1.0001 && c >= sigma * 0.99, `C ${c} vs σ_max ${sigma}`);
   tf.dispose([x, Wt]);
 });
 

@@ -2,7 +2,7 @@
  * The local geometry of a model around its inputs, estimated with PGD in input space:
  *
  * - Robust representations (seed §6): C in ‖f(x) − f(x')‖₂ ≤ C·ε for a hidden layer f. For each
- *   sample, maximise ‖f(x') − f(x)‖₂ over the ε-ball (PGD from a random start: the gradient of the
+ *   sample, maximise ‖f(x') − f(x)‖₂ over the ε-ball (PGD from a random start, as the gradient of the
  *   distance vanishes at x' = x) and report C = max distance / ε. A lower bound on the true local
  *   constant; robust training should shrink it.
  * - Local linearity (Qin et al. 2019, "Adversarial Robustness through Local Linearization"):
@@ -40,14 +40,19 @@ export function distribution(values: ArrayLike<number>): Distribution {
   return { mean, median: at(0.5), p90: at(0.9), max: at(1), values: Array.from(values, (v) => +v.toFixed(6)) };
 }
 
-/** Maximises a per-sample objective over the ball with PGD (α = 2.5ε/steps, random start); returns its best values. */
+/**
+ * Maximises a per-sample objective over the ball with PGD from a random start; returns the best
+ * value seen per sample. The step decays from ε to ε/steps (cosine): early steps as large as the
+ * ball act like power iteration (for a linear map they find the top singular direction), late
+ * ones refine.
+ */
 async function maximise(
   objective: (xAdv: tf.Tensor4D) => tf.Tensor1D, x: tf.Tensor4D, threat: ThreatModel, opts: GeometryOptions, what: string,
 ): Promise<Float32Array> {
   const steps = opts.steps ?? 20;
   const n = x.shape[0];
   const best = new Float32Array(n).fill(-Infinity);
-  const alpha = tf.tidy(() => tf.mul(epsTensor(threat), 2.5 / steps));
+  const eps = epsTensor(threat);
   let current = randomInit(threat, x, new Rng(opts.seed ?? 0));
   let perSample: tf.Tensor1D | undefined;
   const grad = tf.valueAndGrad((xa: tf.Tensor) => {
@@ -67,7 +72,8 @@ async function maximise(
       const values = perSample!.dataSync() as Float32Array;
       perSample!.dispose();
       values.forEach((v, i) => { if (v > best[i]!) best[i] = v; });
-      const next = tf.tidy(() => project(threat, x, tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, g as tf.Tensor4D))) as tf.Tensor4D));
+      const size = Math.max(1 / steps, 0.5 * (1 + Math.cos((Math.PI * step) / steps)));
+      const next = tf.tidy(() => project(threat, x, tf.add(current, tf.mul(tf.mul(eps, size), ascentDirection(threat.norm, g as tf.Tensor4D))) as tf.Tensor4D));
       g.dispose();
       current.dispose();
       current = next;
@@ -75,7 +81,7 @@ async function maximise(
     }
   } finally {
     current.dispose();
-    alpha.dispose();
+    eps.dispose();
   }
   return best;
 }
@@ -122,12 +128,12 @@ export async function linearityGap(
 
 /**
  * Medians measured on the example models with `robustness-lab evaluate --n 200` (L∞ ε = 0.1,
- * layer fc1, PGD-20, the embedded sample's first 200 test images; docs/results.md).
+ * layer fc1, 20 steps, the embedded sample's first 200 test images; docs/results.md).
  */
 export const REFERENCE_GEOMETRY: ReadonlyArray<{ model: string; norm: string; eps: number; layer: string; c_median: number; gamma_median: number }> = [
-  { model: 'examples/fashion-mnist/smallcnn (standard)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 196.6, gamma_median: 22.35 },
-  { model: 'examples/fashion-mnist/smallcnn-robust (Fast-AT)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 35.4, gamma_median: 0.045 },
-  { model: 'examples/fashion-mnist/smallcnn-distilled (T = 100)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 10063, gamma_median: 0 },
+  { model: 'examples/fashion-mnist/smallcnn (standard)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 207.8, gamma_median: 24.27 },
+  { model: 'examples/fashion-mnist/smallcnn-robust (Fast-AT)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 38.7, gamma_median: 0.0565 },
+  { model: 'examples/fashion-mnist/smallcnn-distilled (T = 100)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 10831, gamma_median: 0 },
 ];
 
 export interface GeometryProbe {
