@@ -94,7 +94,34 @@ test('bad options fail with exit code 2 and a message naming the option or file'
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /--attack: unknown attack "pgdd"; available: fgsm, pgd/);
 
+  const noSurrogate = cli('attack', '--model', modelFile, '--attack', 'transfer', '--n', '5');
+  assert.equal(noSurrogate.status, 2);
+  assert.match(noSurrogate.stderr, /--attack: transfer: needs a surrogate model: pass --surrogate <model\.json>/);
+
+  const badSuite = cli('evaluate', '--model', modelFile, '--suite', 'strongest', '--n', '5');
+  assert.equal(badSuite.status, 1);
+  assert.match(badSuite.stderr, /option '--suite <suite>' argument 'strongest' is invalid\. Allowed choices are strong, quick/);
+
   const threshold = cli('attack', '--model', modelFile, '--n', '20', '--steps', '2', '--min-robust', '0.99');
   assert.equal(threshold.status, 3);
   assert.match(threshold.stderr, /is below --min-robust 99\.0%/);
+});
+
+test('evaluate --suite quick: FGSM then PGD-20 on the survivors, accuracy after each stage, diagnostics and geometry in the report', () => {
+  const run = cli('evaluate', '--model', modelFile, '--suite', 'quick', '--n', '40', '--workers', '1', '--examples', '2', '--json');
+  assert.equal(run.status, 0, run.stderr);
+  const report = JSON.parse(run.stdout);
+  assert.equal(report.suite, 'quick');
+  assert.equal(report.cascade, true);
+  assert.deepEqual(report.attacks.map((a: { label: string }) => a.label), ['FGSM', 'PGD-20']);
+  assert.ok(report.attacks[1].robust_accuracy <= report.attacks[0].robust_accuracy, 'a later stage never raises accuracy');
+  assert.equal(report.robust_accuracy, report.attacks[1].robust_accuracy);
+  assert.ok(report.checks.max_distance_over_eps <= 1 + 1e-5 && report.checks.in_bounds && report.checks.finite);
+  assert.equal(report.geometry.representation.layer, 'fc1');
+  assert.equal(report.geometry.linearity.values.length, 40);
+  assert.ok(Array.isArray(report.diagnostics));
+  const table = cli('evaluate', '--model', modelFile, '--suite', 'quick', '--n', '20', '--workers', '1', '--examples', '0');
+  assert.match(table.stdout, /suite quick: each attack on the points still robust; accuracy after each stage/);
+  assert.match(table.stdout, /stage +accuracy after/);
+  assert.match(table.stdout, /final check: max ‖x'−x‖\/ε \d\.\d{4}, in bounds yes, finite yes/);
 });
