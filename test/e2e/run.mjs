@@ -286,9 +286,9 @@ async function main() {
     await contextMenu(await revealInExplorer(['examples', 'fashion-mnist', 'smallcnn-distilled', 'model.json']), 'Evaluate (strong)');
     await waitFor(async () => (await page.locator('.tabs-container .tab').count()) > tabs, 'the evaluation panel');
     await page.locator('.tabs-container .tab', { hasText: 'Evaluate (strong): smallcnn-distilled' }).waitFor({ timeout: 10_000 });
-    await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
-    const title = await webview().locator('h1').innerText();
-    if (!/smallcnn-distilled/.test(title)) throw new Error(`the panel shows ${title}`);
+    // The new panel's iframe becomes the last ready one only once it loads: wait for its report.
+    await webview().locator('h1', { hasText: 'smallcnn-distilled' }).waitFor({ timeout: 300_000 });
+    await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 30_000 });
     const banner = await webview().locator('#masking-banner').innerText();
     if (!/Gradient masking detected/.test(banner) || !/saturated-softmax/.test(banner)) throw new Error(`banner: ${banner}`);
     const cMedian = Number(await webview().locator('#geometry').getAttribute('data-c-median'));
