@@ -153,7 +153,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--suite <suite>', 'strong: APGD-CE → APGD-T → Square (→ transfer with --surrogate); quick: FGSM → PGD-20')
       .choices([...SUITE_IDS]).default('strong'))
     .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), 0.1)
-    .option('--curve <grid>', 'also draw accuracy vs ε (under the suite\'s first attack) over this grid', numberList('--curve'), [])
+    .option('--curve <grid>', 'also draw accuracy vs ε (under the suite\'s gradient attacks, in cascade) over this grid', numberList('--curve'), [])
     .action(async (o: AttackCliOptions & { eps: number; curve: number[] }) =>
       attackCommand(o, o.suite === 'quick' ? ['fgsm', 'pgd'] : ['apgd', 'apgd-t', 'square', ...(o.surrogate ? ['transfer'] : [])], o.eps, o.curve, `evaluate ${process.argv.slice(3).join(' ')}`));
 

@@ -90,12 +90,17 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
       : undefined;
     const curves = [];
     if (job.curve.length > 0) {
-      // A suite's curve follows its first attack; an attack list gets one curve per attack.
-      for (const plan of job.suite ? plans.slice(0, 1) : plans) {
-        const points = await accuracyCurve(model, test, data.shape, job.norm, job.bounds, job.curve, plan, {
-          ...progress, onProgress: (p) => hooks.onProgress?.({ label: `curve ${plan.entry.label(plan.options)} ${p.label}`, done: p.done, total: p.total }),
+      // An attack list gets one curve per attack; a suite one curve of its gradient attacks in
+      // cascade (its first attack alone would be the masked one on a distilled model).
+      const series = job.suite
+        ? [plans.filter((p) => p.entry.access === 'white-box')]
+        : plans.map((p) => [p]);
+      for (const chain of series) {
+        const name = chain.map((p) => p.entry.label(p.options)).join(' → ');
+        const points = await accuracyCurve(model, test, data.shape, job.norm, job.bounds, job.curve, chain, {
+          ...progress, onProgress: (p) => hooks.onProgress?.({ label: `curve ${name} ${p.label}`, done: p.done, total: p.total }),
         });
-        curves.push({ attack: plan.entry.label(plan.options), points });
+        curves.push({ attack: name, points });
       }
     }
     const report = buildReport(evaluation, {

@@ -212,14 +212,16 @@ export interface CurvePoint {
 }
 
 /**
- * Accuracy under one attack over a grid of ε. Radii are visited in increasing order and
- * only the samples still robust at the previous radius are attacked: a point fooled inside a
- * smaller ball is inside every larger one, so the curve is monotone by construction.
+ * Accuracy under one attack (or a cascade of attacks, each on the survivors of the one before)
+ * over a grid of ε. Radii are visited in increasing order and only the samples still robust at
+ * the previous radius are attacked: a point fooled inside a smaller ball is inside every larger
+ * one, so the curve is monotone by construction.
  */
 export async function accuracyCurve(
   model: Classifier, split: Split, shape: [number, number, number], norm: Norm, bounds: [number, number],
-  epsGrid: number[], plan: AttackPlan, opts: EvaluateOptions = {},
+  epsGrid: number[], plan: AttackPlan | AttackPlan[], opts: EvaluateOptions = {},
 ): Promise<CurvePoint[]> {
+  const plans = Array.isArray(plan) ? plan : [plan];
   const grid = [...new Set(epsGrid)].sort((a, b) => a - b);
   for (const eps of grid) validateThreat({ norm, eps, bounds }, split.count, shape[0] * shape[1] * shape[2], '--eps');
   const clean = await predictSplit(model, split, shape, opts.batchSize ?? 500);
@@ -228,8 +230,10 @@ export async function accuracyCurve(
   const points: CurvePoint[] = [];
   for (const [k, eps] of grid.entries()) {
     if (eps > 0) {
-      await attackSurvivors(model, split, shape, { norm, eps, bounds }, plan, fooled, opts,
-        () => opts.onProgress?.({ phase: 'curve', label: `ε=${eps}`, done: k, total: grid.length }));
+      for (const p of plans) {
+        await attackSurvivors(model, split, shape, { norm, eps, bounds }, p, fooled, opts,
+          () => opts.onProgress?.({ phase: 'curve', label: `ε=${eps}`, done: k, total: grid.length }));
+      }
     }
     points.push({ eps, accuracy: n === 0 ? 0 : fooled.filter((f) => !f).length / n });
     opts.onProgress?.({ phase: 'curve', label: `ε=${eps}`, done: k + 1, total: grid.length });
