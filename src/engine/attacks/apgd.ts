@@ -18,7 +18,7 @@ import { InputError, throwIfAborted, yieldToEventLoop } from '../errors';
 import type { Classifier } from '../models/classifier';
 import { Rng } from '../rng';
 import { ascentDirection, epsTensor, project, randomInit, type ThreatModel } from '../threat';
-import { evaluatePoint, lossAndGrad, onSurvivors, validateAttack, type RunResult } from './common';
+import { onSurvivors, selectRows, stepPoint, validateAttack, type RunResult } from './common';
 import type { AttackOptions, AttackResult } from './types';
 import type { LossId } from '../losses';
 
@@ -58,19 +58,14 @@ async function runOnce(
   let previous = tf.clone(current);
   let best = tf.clone(current); // highest-loss point
   let kept = tf.clone(current); // first fooling point
-  const where = (mask: Uint8Array, a: tf.Tensor4D, b: tf.Tensor4D) => tf.tidy(() =>
-    tf.where(tf.tensor4d(mask, [n, 1, 1, 1], 'bool'), a, b)) as tf.Tensor4D;
   const replace = (old: tf.Tensor4D, next: tf.Tensor4D) => { old.dispose(); return next; };
   try {
     for (let k = 0; k <= steps; k++) {
       throwIfAborted(opts.signal, 'APGD');
       const scoreOnly = k === steps;
-      const point: { loss: tf.Tensor1D; success: tf.Tensor1D; grad?: tf.Tensor4D } =
-        scoreOnly ? evaluatePoint(model, current, y, loss, targets) : lossAndGrad(model, current, y, loss, targets);
+      const point = stepPoint(model, current, y, loss, targets, scoreOnly);
       counts.forward += n;
-      const values = point.loss.dataSync() as Float32Array;
-      const succeeded = point.success.dataSync() as Uint8Array;
-      tf.dispose([point.loss, point.success]);
+      const { loss: values, success: succeeded } = point;
       const better = new Uint8Array(n);
       const firstHit = new Uint8Array(n);
       for (let i = 0; i < n; i++) {
@@ -80,8 +75,8 @@ async function runOnce(
         if (v > bestLoss[i]!) { bestLoss[i] = v; better[i] = 1; }
         if (!found[i] && succeeded[i]) { found[i] = 1; foundLoss[i] = v; firstHit[i] = 1; }
       }
-      if (better.some(Boolean)) best = replace(best, where(better, current, best));
-      if (firstHit.some(Boolean)) kept = replace(kept, where(firstHit, current, kept));
+      if (better.some(Boolean)) best = replace(best, selectRows(better, current, best));
+      if (firstHit.some(Boolean)) kept = replace(kept, selectRows(firstHit, current, kept));
       if (!point.grad) break;
       const grad = point.grad;
       counts.backward += n;
@@ -110,7 +105,7 @@ async function runOnce(
         }
         lastCheckpoint = iteration;
         // Restart the halved samples from their best point.
-        if (halve.some(Boolean)) current = replace(current, where(halve, best, current));
+        if (halve.some(Boolean)) current = replace(current, selectRows(halve, best, current));
       }
       counts.done++;
       opts.onStep?.(counts.done, counts.total);
@@ -121,7 +116,7 @@ async function runOnce(
         break;
       }
     }
-    const xAdv = where(found, kept, best);
+    const xAdv = selectRows(found, kept, best);
     return { xAdv, success: found, loss: Float32Array.from(bestLoss, (v, i) => (found[i] ? foundLoss[i]! : v)) };
   } finally {
     tf.dispose([eps, current, previous, best, kept]);

@@ -49,6 +49,26 @@ export function evaluatePoint(
   });
 }
 
+/**
+ * One step's look at the iterate: per-sample loss and success as arrays, and ∂loss/∂x unless
+ * `scoreOnly` (a forward pass only, for the last iterate).
+ */
+export function stepPoint(
+  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, loss: LossId, targets: tf.Tensor1D | undefined, scoreOnly: boolean,
+): { loss: Float32Array; success: Uint8Array; grad?: tf.Tensor4D } {
+  const point: { loss: tf.Tensor1D; success: tf.Tensor1D; grad?: tf.Tensor4D } =
+    scoreOnly ? evaluatePoint(model, x, y, loss, targets) : lossAndGrad(model, x, y, loss, targets);
+  const values = point.loss.dataSync() as Float32Array;
+  const success = point.success.dataSync() as Uint8Array;
+  tf.dispose([point.loss, point.success]);
+  return { loss: values, success, ...(point.grad ? { grad: point.grad } : {}) };
+}
+
+/** Per sample, a where mask is 1, the row of `a`, else of `b`. */
+export function selectRows(mask: Uint8Array, a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => tf.where(tf.tensor4d(mask, [mask.length, 1, 1, 1], 'bool'), a, b)) as tf.Tensor4D;
+}
+
 export function resolveStepSize(stepSize: AttackOptions['stepSize'], threat: ThreatModel, fallbackRelative: number): tf.Tensor {
   const relative = stepSize === undefined ? fallbackRelative : typeof stepSize === 'number' ? undefined : stepSize.relative;
   if (relative === undefined) return tf.scalar(stepSize as number);

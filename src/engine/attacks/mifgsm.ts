@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { throwIfAborted, yieldToEventLoop } from '../errors';
 import type { Classifier } from '../models/classifier';
 import { ascentDirection, project, type ThreatModel } from '../threat';
-import { evaluatePoint, lossAndGrad, resolveStepSize, validateAttack } from './common';
+import { resolveStepSize, selectRows, stepPoint, validateAttack } from './common';
 import type { AttackOptions, AttackResult } from './types';
 
 export async function miFgsm(
@@ -34,16 +34,13 @@ export async function miFgsm(
     for (let step = 0; step <= steps; step++) {
       throwIfAborted(opts.signal, 'MI-FGSM');
       const last = step === steps;
-      const point: { loss: tf.Tensor1D; success: tf.Tensor1D; grad?: tf.Tensor4D } =
-        last ? evaluatePoint(model, current, y, loss, targets) : lossAndGrad(model, current, y, loss, targets);
+      const point = stepPoint(model, current, y, loss, targets, last);
       forward += n;
-      const values = point.loss.dataSync() as Float32Array;
-      const succeeded = point.success.dataSync() as Uint8Array;
+      const { loss: values, success: succeeded } = point;
       const take = Uint8Array.from(found, (f, i) => (!f && (succeeded[i] || last) ? 1 : 0));
       take.forEach((t, i) => { if (t) { found[i] = succeeded[i]!; keptLoss[i] = values[i]!; } });
-      tf.dispose([point.loss, point.success]);
       if (take.some(Boolean)) {
-        const merged = tf.tidy(() => tf.where(tf.tensor4d(take, [n, 1, 1, 1], 'bool'), current, kept)) as tf.Tensor4D;
+        const merged = selectRows(take, current, kept);
         kept.dispose();
         kept = merged;
       }

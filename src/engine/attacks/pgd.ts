@@ -11,7 +11,7 @@ import { throwIfAborted, yieldToEventLoop } from '../errors';
 import type { Classifier } from '../models/classifier';
 import { Rng } from '../rng';
 import { ascentDirection, project, randomInit, type ThreatModel } from '../threat';
-import { evaluatePoint, lossAndGrad, onSurvivors, resolveStepSize, validateAttack, type RunResult } from './common';
+import { onSurvivors, resolveStepSize, selectRows, stepPoint, validateAttack, type RunResult } from './common';
 import type { AttackOptions, AttackResult, KeepPolicy } from './types';
 
 interface RunContext {
@@ -40,11 +40,9 @@ async function runOnce(ctx: RunContext, x: tf.Tensor4D, y: tf.Tensor1D, targets:
       throwIfAborted(opts.signal, 'PGD');
       // The last pass only scores the final iterate.
       const scoreOnly = step === steps;
-      const point: { loss: tf.Tensor1D; success: tf.Tensor1D; grad?: tf.Tensor4D } =
-        scoreOnly ? evaluatePoint(model, current, y, loss, targets) : lossAndGrad(model, current, y, loss, targets);
+      const point = stepPoint(model, current, y, loss, targets, scoreOnly);
       counts.forward += n;
-      const lossValues = point.loss.dataSync() as Float32Array;
-      const successValues = point.success.dataSync() as Uint8Array;
+      const { loss: lossValues, success: successValues } = point;
       opts.onLosses?.(step, lossValues);
       // Which samples take `current` as their kept point; `found` is success at the kept point.
       const take = new Uint8Array(n);
@@ -58,14 +56,10 @@ async function runOnce(ctx: RunContext, x: tf.Tensor4D, y: tf.Tensor1D, targets:
         }
       }
       if (take.some((t) => t)) {
-        const mask = tf.tensor4d(take, [n, 1, 1, 1], 'bool');
-        const merged = tf.where(mask, current, best);
-        mask.dispose();
+        const merged = selectRows(take, current, best);
         best.dispose();
         best = merged;
       }
-      point.loss.dispose();
-      point.success.dispose();
       if (point.grad) {
         const grad = point.grad;
         counts.backward += n;
