@@ -219,7 +219,7 @@ async function main() {
       await page.locator('.statusbar-item', { hasText: /PGD|FGSM|clean|starting/ }).first().waitFor({ timeout: 60_000 });
       await webview().locator('vscode-button', { hasText: 'Cancel' }).click();
       await webview().locator('#run-status', { hasText: 'Cancelled' }).waitFor({ timeout: 30_000 });
-      await waitFor(() => extensionLog().includes(`run ${runId} cancelled`), `the log line "run ${runId} cancelled"`, 10_000);
+      await waitFor(() => extensionLog().includes(`run ${runId} cancelled`), `the log line "run ${runId} cancelled"`, 60_000);
       await waitFor(async () => (await page.locator('.statusbar-item', { hasText: /PGD-400|FGSM|starting/ }).count()) === 0, 'the status bar item to clear', 15_000);
       if (await page.locator('.notifications-toasts .notification-toast .codicon-error').count()) throw new Error('an error notification appeared');
       await page.screenshot({ path: path.join(OUT, '3-cancelled.png') });
