@@ -86,7 +86,10 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
       })
       : [];
     const geometry = job.suite || job.diagnostics
-      ? await geometryProbe(model, test, data.shape, { ...threat, eps: job.eps }, { seed: job.seed, ...(hooks.signal ? { signal: hooks.signal } : {}) })
+      ? await geometryProbe(model, test, data.shape, { ...threat, eps: job.eps }, {
+        seed: job.seed, ...(hooks.signal ? { signal: hooks.signal } : {}),
+        onProgress: (done, total) => hooks.onProgress?.({ label: 'geometry: C and γ', done, total }),
+      })
       : undefined;
     const curves = [];
     if (job.curve.length > 0) {

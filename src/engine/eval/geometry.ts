@@ -146,13 +146,15 @@ export interface GeometryProbe {
 
 /** Both estimates on the first `limit` points of a split (default 200), in batches of 100. */
 export async function geometryProbe(
-  model: Classifier, split: Split, shape: [number, number, number], threat: ThreatModel & { eps: number }, opts: GeometryOptions & { limit?: number; layer?: string } = {},
+  model: Classifier, split: Split, shape: [number, number, number], threat: ThreatModel & { eps: number },
+  opts: GeometryOptions & { limit?: number; layer?: string; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<GeometryProbe> {
   const n = Math.min(split.count, opts.limit ?? 200);
   const c: number[] = [];
   const gamma: number[] = [];
   let layer: string | undefined;
   for (let start = 0; start < n; start += 100) {
+    opts.onProgress?.(start, n);
     const { x, y } = batchTensors(split, shape, start, Math.min(100, n - start));
     try {
       const rep = await representationConstant(model, x, threat, opts.layer, opts);
@@ -162,6 +164,7 @@ export async function geometryProbe(
       tf.dispose([x, y]);
     }
   }
+  opts.onProgress?.(n, n);
   return {
     n, eps: threat.eps, steps: opts.steps ?? 20, linearity: distribution(gamma),
     ...(layer ? { representation: { layer, ...distribution(c) } } : {}),
