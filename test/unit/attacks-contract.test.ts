@@ -3,7 +3,7 @@ import { before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  ATTACKS, AbortError, batchTensors, getAttack, distance, firstN, InputError, loadDataset, makeClassifier, pgd, predict, smallCnn, trainStandard,
+  ATTACKS, AbortError, apgdCheckpoints, batchTensors, getAttack, distance, firstN, InputError, loadDataset, makeClassifier, pgd, predict, smallCnn, trainStandard,
   type AttackOptions, type Classifier, type Norm,
 } from '../../src/engine';
 import { expectNoLeak, useBackend } from './helpers';
@@ -163,4 +163,9 @@ test('targeted attacks move predictions to the target class, and success means "
     }
   });
   targets.dispose();
+});
+
+test('APGD halves its step at the checkpoints of Croce & Hein 2020 (N = 100: 22, 41, 57, 70, 80, 87, 93, 99)', () => {
+  assert.deepEqual(apgdCheckpoints(100), [22, 41, 57, 70, 80, 87, 93, 99]);
+  assert.deepEqual(apgdCheckpoints(10), [3, 5, 6, 7, 8, 9, 10]);
 });

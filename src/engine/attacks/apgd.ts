@@ -33,7 +33,8 @@ export function apgdCheckpoints(steps: number): number[] {
     const b = p[p.length - 2]!;
     p.push(a + Math.max(a - b - 0.03, 0.06));
   }
-  return [...new Set(p.filter((v) => v <= 1).map((v) => Math.ceil(v * steps)))].filter((w) => w > 0);
+  // Rounded first: 0.57 is 0.5700000000000001 in floating point, and its ceiling must not be 58.
+  return [...new Set(p.filter((v) => v <= 1).map((v) => Math.ceil(+(v * steps).toFixed(9))))].filter((w) => w > 0);
 }
 
 interface Counts { forward: number; backward: number; done: number; total: number }
