@@ -36,6 +36,9 @@ export interface ReportDiagnostic {
   message: string;
   /** True when the finding means the gradients mislead attacks: the report shows a banner. */
   masking?: boolean;
+  /** For findings that count points of the evaluation (so that worker slices add up): how many, and which attack. */
+  count?: number;
+  attack?: string;
 }
 
 /** A per-sample quantity's distribution. */

@@ -15,7 +15,7 @@ import { batchTensors, type Split } from '../data/datasets';
 import { throwIfAborted } from '../errors';
 import { predict, type Classifier } from '../models/classifier';
 import { maxEps, type ThreatModel } from '../threat';
-import type { ReportDiagnostic } from '../../protocol/report';
+import type { Report, ReportDiagnostic } from '../../protocol/report';
 import type { Evaluation } from './evaluate';
 
 export interface DiagnosticsOptions {
@@ -198,7 +198,7 @@ export async function probeDiagnostics(
   return found;
 }
 
-/** Checks that read an evaluation's results: invalid examples, black-box gains, loss dependence. */
+/** Checks that read an evaluation's per-sample results: invalid examples, black-box gains. */
 export function evaluationDiagnostics(evaluation: Evaluation): ReportDiagnostic[] {
   const found: ReportDiagnostic[] = [];
   const { checks, n } = evaluation;
@@ -212,15 +212,24 @@ export function evaluationDiagnostics(evaluation: Evaluation): ReportDiagnostic[
     const whiteFooled = Uint8Array.from({ length: n }, (_, i) => (white.some((a) => a.fooled[i]) ? 1 : 0));
     for (const a of other) {
       const extra = [...a.fooled.keys()].filter((i) => a.fooled[i] && !whiteFooled[i]).length;
-      if (extra > Math.max(1, 0.005 * n)) {
-        found.push(finding('black-box-beats-white-box', 'warning', `${a.label} fools ${extra} points (${pct(extra / n)}) that no white-box attack did: the gradients mislead white-box attacks on this model. Trust the worst case, and treat white-box numbers alone as upper bounds.`));
-      }
+      if (extra > Math.max(1, 0.005 * n)) found.push(blackBoxFinding(a.label, extra, n));
     }
   }
-  // APGD-CE then a dlr attack (the strong suite): a large gap means the ce loss is masked.
-  const ce = evaluation.attacks.find((a) => a.id === 'apgd' && (a.params.loss ?? 'ce') === 'ce');
-  if (ce && evaluation.cascade && ce.robustAccuracy - evaluation.robustAccuracy > 0.1) {
-    found.push(finding('loss-dependent-result', 'warning', `APGD-CE leaves ${pct(ce.robustAccuracy)} but the full suite ${pct(evaluation.robustAccuracy)}: the cross-entropy loss is masked (the dlr loss is scale-invariant and is not). A ce-only evaluation of this model would overstate its robustness by ${((ce.robustAccuracy - evaluation.robustAccuracy) * 100).toFixed(1)} points.`));
-  }
   return found;
+}
+
+/** A black-box or transfer attack fooled `count` of `n` points no white-box attack did (also used to merge worker slices). */
+export function blackBoxFinding(attack: string, count: number, n: number): ReportDiagnostic {
+  return {
+    ...finding('black-box-beats-white-box', 'warning', `${attack} fools ${count} points (${pct(count / n)}) that no white-box attack did: the gradients mislead white-box attacks on this model. Trust the worst case, and treat white-box numbers alone as upper bounds.`),
+    count, attack,
+  };
+}
+
+/** Checks on a report's per-stage accuracies (recomputed after worker slices merge). */
+export function suiteDiagnostics(report: Pick<Report, 'attacks' | 'cascade' | 'robust_accuracy'>): ReportDiagnostic[] {
+  // APGD-CE then a dlr attack (the strong suite): a large gap means the ce loss is masked.
+  const ce = report.attacks.find((a) => a.id === 'apgd' && (a.params.loss ?? 'ce') === 'ce');
+  if (!ce || !report.cascade || ce.robust_accuracy - report.robust_accuracy <= 0.1) return [];
+  return [finding('loss-dependent-result', 'warning', `APGD-CE leaves ${pct(ce.robust_accuracy)} but the full suite ${pct(report.robust_accuracy)}: the cross-entropy loss is masked (the dlr loss is scale-invariant and is not). A ce-only evaluation of this model would overstate its robustness by ${((ce.robust_accuracy - report.robust_accuracy) * 100).toFixed(1)} points.`)];
 }

@@ -2,7 +2,7 @@
 import type {
   Report, ReportCurve, ReportDiagnostic, ReportExample, ReportGeometry,
 } from '../../protocol/report';
-import { evaluationDiagnostics } from '../eval/diagnostics';
+import { evaluationDiagnostics, suiteDiagnostics } from '../eval/diagnostics';
 import { REFERENCE_GEOMETRY, type GeometryProbe } from '../eval/geometry';
 import type { Evaluation } from '../eval/evaluate';
 import { imagePng, perturbationPng } from './png';
@@ -123,7 +123,7 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
   };
   report.diagnostics = mergeDiagnostics([
     ...modelDiagnostics(ctx.modelWarnings), ...(evaluation.cascade ? [] : attackDiagnostics(report)),
-    ...evaluationDiagnostics(evaluation), ...(ctx.probes ?? []),
+    ...evaluationDiagnostics(evaluation), ...suiteDiagnostics(report), ...(ctx.probes ?? []),
   ]);
   return report;
 }

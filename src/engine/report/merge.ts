@@ -4,6 +4,7 @@
  * sample-weighted mean is exact; passes add up; times are wall times, so the slowest slice counts.
  */
 import type { Report, ReportGeometry } from '../../protocol/report';
+import { blackBoxFinding, suiteDiagnostics } from '../eval/diagnostics';
 import { distribution } from '../eval/geometry';
 import { attackDiagnostics, mergeDiagnostics } from './build';
 
@@ -60,10 +61,15 @@ export function mergeReports(parts: Report[], examples: number): Report {
       },
     } : {}),
   };
-  // Accuracy comparisons are recomputed on the whole; any other finding of any slice is kept
-  // (each slice probed its own points), the first slice's wording when several found it.
-  const recomputedIds = new Set(['single-step-beats-iterative']);
-  const kept = parts.flatMap((r) => r.diagnostics).filter((d) => !recomputedIds.has(d.id));
-  merged.diagnostics = mergeDiagnostics([...kept, ...(first.cascade ? [] : attackDiagnostics(merged))]);
+  // Accuracy comparisons are recomputed on the whole, counted findings add up over the slices,
+  // and any probe finding of any slice is kept (each slice probed its own points).
+  const recomputedIds = new Set(['single-step-beats-iterative', 'loss-dependent-result', 'black-box-beats-white-box']);
+  const all = parts.flatMap((r) => r.diagnostics);
+  const kept = all.filter((d) => !recomputedIds.has(d.id));
+  const counted = [...new Set(all.filter((d) => d.id === 'black-box-beats-white-box' && d.attack).map((d) => d.attack!))].map((attack) =>
+    blackBoxFinding(attack, all.filter((d) => d.attack === attack).reduce((s, d) => s + (d.count ?? 0), 0), merged.n));
+  merged.diagnostics = mergeDiagnostics([
+    ...kept, ...counted, ...suiteDiagnostics(merged), ...(first.cascade ? [] : attackDiagnostics(merged)),
+  ]);
   return merged;
 }
