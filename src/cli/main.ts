@@ -59,7 +59,8 @@ function attackOptions(cmd: Command): Command {
     .option('--min-robust <acc>', 'exit with code 3 when the worst-case robust accuracy is below this', number('--min-robust'))
     .option('--queries <n>', 'query budget of the Square attack', integer('--queries', 1))
     .option('--surrogate <model.json>', 'surrogate model the transfer attack crafts its examples on')
-    .option('--diagnostics', 'also run the gradient-masking probes (always on with evaluate)')
+    .option('--diagnostics', 'also run the gradient-masking probes and the geometry probe (always on with evaluate)')
+    .option('--layer <name>', 'hidden layer of the representation constant C (default: the last hidden layer)')
     .addOption(backendOption());
 }
 
@@ -67,7 +68,7 @@ interface AttackCliOptions {
   model: string; data: string; norm: 'linf' | 'l2'; steps: number; stepSize?: number; restarts: number; loss: 'ce' | 'margin' | 'dlr';
   randomStart: boolean; n: number; batchSize: number; seed: number; examples: number; bounds: number[]; out?: string; json?: boolean;
   minRobust?: number; backend: BackendChoice; workers: number; queries?: number; surrogate?: string; diagnostics?: boolean;
-  suite?: SuiteId;
+  suite?: SuiteId; layer?: string;
 }
 
 function toJob(o: AttackCliOptions, attacks: string[], eps: number, curve: number[]): AttackJob {
@@ -77,7 +78,7 @@ function toJob(o: AttackCliOptions, attacks: string[], eps: number, curve: numbe
     loss: o.loss, randomStart: o.randomStart, n: o.n, batchSize: o.batchSize, seed: o.seed, curve, examples: o.examples,
     bounds: o.bounds as [number, number], ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}),
     ...(o.queries !== undefined ? { queries: o.queries } : {}), ...(o.surrogate ? { surrogate: path.resolve(o.surrogate) } : {}),
-    ...(o.diagnostics ? { diagnostics: true } : {}), ...(o.suite ? { suite: o.suite } : {}),
+    ...(o.diagnostics ? { diagnostics: true } : {}), ...(o.suite ? { suite: o.suite } : {}), ...(o.layer ? { layer: o.layer } : {}),
   };
 }
 

@@ -72,6 +72,11 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
     const test = sliceSplit(data.test, job.offset ?? 0, job.n);
     const threat = { norm: job.norm, eps: job.eps, bounds: job.bounds };
     validateThreat(threat, test.count, data.shape[0] * data.shape[1] * data.shape[2], '--eps');
+    if (job.layer && !model.featureLayers?.includes(job.layer)) {
+      throw new InputError(job.model, 'layer', model.featureLayers
+        ? `"${job.layer}" is not a hidden layer; choose one of ${model.featureLayers.join(', ')}`
+        : 'a graph model has no named layers for the representation constant; leave --layer out');
+    }
     surrogate = job.surrogate ? await loadClassifier(job.surrogate, { bounds: job.bounds }) : undefined;
     const plans = job.suite
       ? suitePlans(job.suite, { seed: job.seed, ...(job.queries ? { queries: job.queries } : {}), ...(surrogate ? { surrogate } : {}) })
@@ -87,7 +92,7 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
       : [];
     const geometry = job.suite || job.diagnostics
       ? await geometryProbe(model, test, data.shape, { ...threat, eps: job.eps }, {
-        seed: job.seed, ...(hooks.signal ? { signal: hooks.signal } : {}),
+        seed: job.seed, ...(hooks.signal ? { signal: hooks.signal } : {}), ...(job.layer ? { layer: job.layer } : {}),
         onProgress: (done, total) => hooks.onProgress?.({ label: 'geometry: C and γ', done, total }),
       })
       : undefined;

@@ -39,6 +39,8 @@ export interface AttackJob {
   surrogate?: string;
   /** Run the gradient-masking probes (always on with a suite). */
   diagnostics?: boolean;
+  /** The hidden layer of the representation constant C (default: the last hidden layer). */
+  layer?: string;
 }
 
 export type SuiteId = 'strong' | 'quick';

@@ -35,6 +35,7 @@ export const attackJobSchema = z.object({
   queries: z.number().int().min(1).optional(),
   surrogate: z.string().min(1).optional(),
   diagnostics: z.boolean().optional(),
+  layer: z.string().min(1).optional(),
 }) satisfies z.ZodType<AttackJob>;
 
 export const trainJobSchema = z.object({

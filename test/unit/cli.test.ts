@@ -102,6 +102,10 @@ test('bad options fail with exit code 2 and a message naming the option or file'
   assert.equal(badSuite.status, 1);
   assert.match(badSuite.stderr, /option '--suite <suite>' argument 'strongest' is invalid\. Allowed choices are strong, quick/);
 
+  const badLayer = cli('evaluate', '--model', modelFile, '--suite', 'quick', '--n', '5', '--workers', '1', '--layer', 'fc9');
+  assert.equal(badLayer.status, 2);
+  assert.match(badLayer.stderr, /model\.json: layer: "fc9" is not a hidden layer; choose one of conv1, conv2, fc1/);
+
   const threshold = cli('attack', '--model', modelFile, '--n', '20', '--steps', '2', '--min-robust', '0.99');
   assert.equal(threshold.status, 3);
   assert.match(threshold.stderr, /is below --min-robust 99\.0%/);
