@@ -251,11 +251,21 @@ async function main() {
     await page.locator('.quick-input-list .monaco-list-row', { hasText: 'PGD-AT' }).first().waitFor({ timeout: 20_000 });
     await input.fill('PGD-AT');
     await page.keyboard.press('Enter');
+    // An input box ignores Enter while its validation is still running: press it until the step moves on.
+    const moved = async (next) => (next ? page.locator('.quick-input-widget', { hasText: next }).isVisible() : !(await page.locator('.quick-input-widget').isVisible()));
+    const submit = async (title, next) => waitFor(async () => {
+      if (await moved(next)) return true;
+      await page.keyboard.press('Enter');
+      await sleep(1000);
+      return moved(next);
+    }, `the quick input to move past "${title}"`, 20_000);
     await page.locator('.quick-input-widget', { hasText: 'ε' }).waitFor({ timeout: 10_000 });
-    await page.keyboard.press('Enter'); // ε = 0.1
+    await submit('ε', 'epochs'); // ε = 0.1
     await page.locator('.quick-input-widget', { hasText: 'epochs' }).waitFor({ timeout: 10_000 });
     await input.fill('4');
-    await page.keyboard.press('Enter');
+    await waitFor(async () => (await input.inputValue()) === '4', 'the epochs input to read 4', 5_000);
+    await submit('epochs');
+    await waitFor(() => /training \S+: pgd-at, 4 epochs/.test(extensionLog()), 'the log line "training …: pgd-at, 4 epochs"', 60_000);
     await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
     const run = page.locator('.monaco-list-row', { hasText: 'pgd-at' }).first();
     await page.locator('.monaco-list-row', { hasText: /pgd-at · epoch 1\/4/ }).first().waitFor({ timeout: 120_000 });
