@@ -132,7 +132,7 @@ export async function linearityGap(
  */
 export const REFERENCE_GEOMETRY: ReadonlyArray<{ model: string; norm: string; eps: number; layer: string; c_median: number; gamma_median: number }> = [
   { model: 'examples/fashion-mnist/smallcnn (standard)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 207.8, gamma_median: 24.27 },
-  { model: 'examples/fashion-mnist/smallcnn-robust (Fast-AT)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 38.7, gamma_median: 0.0565 },
+  { model: 'examples/fashion-mnist/smallcnn-robust (PGD-AT)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 19.26, gamma_median: 0.0265 },
   { model: 'examples/fashion-mnist/smallcnn-distilled (T = 100)', norm: 'linf', eps: 0.1, layer: 'fc1', c_median: 10831, gamma_median: 0 },
 ];
 
