@@ -76,7 +76,7 @@ Local geometry (${by.standard.strong.geometry.n} images: the first 200 of each w
 
 ${details.map((d) => `- ${d.name}: ${d.geometry}`).join('\n')}
 
-Backend: ${details[0]?.strong.backend}.
+Backend: ${details[0]?.strong.backend}. Wall times are single runs; other load on the machine inflates them.
 `;
 fs.writeFileSync(path.join(root, 'docs', 'evaluation.md'), doc);
 process.stderr.write('wrote docs/evaluation.md\n');
