@@ -113,6 +113,8 @@ export async function square(
     const active = all.filter((i) => !found[i]);
     if (active.length === 0) break;
     const s = Math.min(h, w, Math.max(1, Math.round(Math.sqrt(squareFraction(pInit, q, queries) * h * w))));
+    // One L2 window pattern per query, shared by every sample.
+    const pattern = threat.norm === 'l2' ? centredSquare(s) : undefined;
     const trial = Float32Array.from(delta);
     for (const i of active) {
       const e = epsOf(i);
@@ -126,7 +128,6 @@ export async function square(
       } else {
         const r1 = Math.floor(rng.next() * (h - s + 1));
         const q1 = Math.floor(rng.next() * (w - s + 1));
-        const pattern = centredSquare(s);
         let total = 0;
         for (let k = i * d; k < (i + 1) * d; k++) total += delta[k]! * delta[k]!;
         const slack = Math.max(e * e - total, 0) / c;
@@ -143,7 +144,7 @@ export async function square(
           const sg = sign();
           const fresh = new Float32Array(s * s);
           for (let r = 0; r < s; r++) for (let k = 0; k < s; k++) {
-            fresh[r * s + k] = sg * pattern[r * s + k]! + delta[idx(i, r0 + r, q0 + k, ch)]! / (Math.sqrt(w1) + 1e-12);
+            fresh[r * s + k] = sg * pattern![r * s + k]! + delta[idx(i, r0 + r, q0 + k, ch)]! / (Math.sqrt(w1) + 1e-12);
           }
           const fn = Math.sqrt(fresh.reduce((t, v) => t + v * v, 0));
           const target = Math.sqrt(slack + both);

@@ -111,9 +111,14 @@ export async function linearityGap(
   model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: GeometryOptions = {},
 ): Promise<Float32Array> {
   const lossAt = (xa: tf.Tensor4D) => perSampleLoss('ce', model.predictLogits(xa), y);
-  const { value, grad } = tf.valueAndGrad((xa: tf.Tensor) => tf.sum(lossAt(xa as tf.Tensor4D)) as tf.Scalar)(x);
+  // ℓ(x) per sample and ∇ℓ(x) from one forward and backward pass.
+  let kept: tf.Tensor1D | undefined;
+  const { value, grad } = tf.valueAndGrad((xa: tf.Tensor) => {
+    kept = tf.keep(lossAt(xa as tf.Tensor4D));
+    return tf.sum(kept) as tf.Scalar;
+  })(x);
   value.dispose();
-  const base = tf.tidy(() => lossAt(x));
+  const base = kept!;
   try {
     return await maximise((xa) => tf.tidy(() => {
       const n = x.shape[0];
