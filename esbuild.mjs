@@ -23,6 +23,11 @@ const contexts = [
     ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', target: 'node20', format: 'cjs',
     external: ['vscode'],
   },
+  // The language server (a separate Node process started by vscode-languageclient; no tfjs).
+  {
+    ...common, entryPoints: ['src/server/server.ts'], outfile: 'dist/server.js', platform: 'node', target: 'node20', format: 'cjs',
+    mainFields: ['module', 'main'],
+  },
   // The attack panel's front end (vscode-elements, Chart.js and the report renderer).
   { ...common, entryPoints: ['webview/panel/main.ts'], outfile: 'dist/webview/panel.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
   // The training panel's front end.
@@ -39,6 +44,8 @@ function copyAssets() {
   }
   fs.mkdirSync('dist/webview', { recursive: true });
   fs.copyFileSync('webview/report/report.css', 'dist/webview/report.css');
+  // Contributed through jsonValidation, so the editor's JSON support knows the spec format too.
+  fs.copyFileSync('src/protocol/spec-schema.json', 'dist/robustness-spec.schema.json');
 }
 
 fs.mkdirSync('dist', { recursive: true });

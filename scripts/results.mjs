@@ -21,7 +21,7 @@ const METHODS = {
   standard: ['--method', 'standard', '--epochs', '10'],
   'pgd-at': ['--method', 'pgd-at', '--epochs', '15', '--eps', '0.1', '--steps', '7', '--warmup', '2', '--lr', '5e-3', '--schedule', 'cyclic'],
   'fast-at': ['--method', 'fast-at', '--epochs', '10', '--eps', '0.1', '--lr', '5e-3', '--schedule', 'cyclic'],
-  trades: ['--method', 'trades', '--epochs', '12', '--eps', '0.1', '--steps', '7', '--beta', '6', '--warmup', '2', '--lr', '5e-3', '--schedule', 'cyclic'],
+  trades: ['--method', 'trades', '--epochs', '12', '--eps', '0.1', '--steps', '7', '--beta', '9', '--warmup', '2', '--lr', '5e-3', '--schedule', 'cyclic'],
   distill: ['--method', 'distill', '--epochs', '10', '--temperature', '100', '--lr', '1e-2'],
 };
 

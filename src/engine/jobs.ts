@@ -1,7 +1,7 @@
 /** The jobs the CLI and the worker run: an attack evaluation (→ report) and standard training. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AttackJob, JobProgress, TrainJob } from '../protocol/jobs';
+import type { AttackJob, AttackParams, JobProgress, TrainJob } from '../protocol/jobs';
 import type { Report } from '../protocol/report';
 import { getAttack } from './attacks/registry';
 import { LOSSES, type LossId } from './losses';
@@ -34,21 +34,26 @@ export interface JobHooks {
 
 export const VERSION = '0.1.0';
 
-/** An attack of the job: "pgd", or "pgd:margin" to override the job's loss for that attack. */
-export function planFor(spec: string, job: AttackJob, surrogate?: Classifier): AttackPlan {
+/**
+ * An attack of the job: "pgd", or "pgd:margin" to override the job's loss for that attack;
+ * `params` (a spec's attack object) overrides the job-wide steps, α, restarts, loss and queries.
+ */
+export function planFor(spec: string, job: AttackJob, surrogate?: Classifier, params: AttackParams = {}): AttackPlan {
   const [id = '', lossOverride] = spec.split(':');
   const entry = getAttack(id);
   if (!entry.norms.includes(job.norm)) throw new InputError('--attack', id, `does not support the ${job.norm} norm`);
   if (lossOverride !== undefined && !LOSSES.includes(lossOverride as LossId)) {
     throw new InputError('--attack', spec, `"${lossOverride}" is not a loss; use one of ${LOSSES.join(', ')}`);
   }
-  const loss = (lossOverride as LossId | undefined) ?? job.loss;
-  if (entry.id === 'square') return { entry, options: { queries: job.queries ?? 1000, seed: job.seed } };
+  const loss = params.loss ?? (lossOverride as LossId | undefined) ?? job.loss;
+  if (entry.id === 'square') return { entry, options: { queries: params.queries ?? job.queries ?? 1000, seed: job.seed } };
   if (entry.id === 'transfer' && !surrogate) throw new InputError('--attack', 'transfer', 'needs a surrogate model: pass --surrogate <model.json>');
+  const stepSize = params.stepSize ?? job.stepSize;
   const options: AttackOptions = entry.iterative
     ? {
-      steps: job.steps, restarts: job.restarts, loss, randomStart: job.randomStart, seed: job.seed,
-      ...(job.stepSize !== undefined ? { stepSize: job.stepSize } : {}),
+      steps: params.steps ?? job.steps, restarts: params.restarts ?? job.restarts, loss,
+      randomStart: params.randomStart ?? job.randomStart, seed: job.seed,
+      ...(stepSize !== undefined ? { stepSize } : {}),
       ...(entry.id === 'transfer' && surrogate ? { surrogate } : {}),
     }
     : { loss };
@@ -80,7 +85,7 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
     surrogate = job.surrogate ? await loadClassifier(job.surrogate, { bounds: job.bounds }) : undefined;
     const plans = job.suite
       ? suitePlans(job.suite, { seed: job.seed, ...(job.queries ? { queries: job.queries } : {}), ...(surrogate ? { surrogate } : {}) })
-      : job.attacks.map((id) => planFor(id, job, surrogate));
+      : job.attacks.map((id, i) => planFor(id, job, surrogate, job.params?.[i]));
     const progress = { ...(hooks.signal ? { signal: hooks.signal } : {}), batchSize: job.batchSize, examples: job.examples,
       onProgress: (p: { label: string; done: number; total: number }) => hooks.onProgress?.(p) };
     const evaluation = await evaluateAttacks(model, test, data.shape, threat, plans, { ...progress, cascade: Boolean(job.suite) });

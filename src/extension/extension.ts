@@ -3,12 +3,19 @@
  * (engineHost), the panel renders host-owned state (attackPanel), runs live in the workspace
  * (store/runs), and the logic sits in plain modules tested under Node.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { BackendPreference, PanelState } from '../protocol/messages';
+import type { AttackJob } from '../protocol/jobs';
+import { SPEC_SUFFIX, specAttackJob, specTrainJob } from '../protocol/spec';
+import { writeReport } from '../store/report-files';
 import { RunStore } from '../store/runs';
+import { analyzeSpec } from '../server/analysis';
+import { WorkspaceIndex } from '../server/workspace';
 import { AttackPanel, PANEL_VIEW_TYPE } from './attackPanel';
 import { EngineHost, isCrash } from './engineHost';
+import { RobustnessLanguageClient } from './languageClient';
 import { attackJobFor, containingFolder, type AttackKind, type RobustnessSettings } from './jobs';
 import { initialState, reducePanel, statusText, type PanelEvent } from './panelState';
 import { TrainingController, TRAINING_VIEW_TYPE } from './training';
@@ -25,6 +32,8 @@ export function activate(context: vscode.ExtensionContext): void {
   const states = new Map<string, PanelState>();
   let activeRun: string | undefined;
   const handlers = { cancel: (runId: string) => void cancel(runId), log };
+  const languageClient = new RobustnessLanguageClient(context, log);
+  void languageClient.start();
 
   const settings = (): RobustnessSettings & { backend: BackendPreference } => {
     const c = vscode.workspace.getConfiguration('robustness');
@@ -77,32 +86,41 @@ export function activate(context: vscode.ExtensionContext): void {
     }
     const s = settings();
     const job = attackJobFor(uri.fsPath, folder, s, kind);
+    const title = `${{ attack: 'Attack', curve: 'Curve', evaluate: 'Evaluate (strong)' }[kind]}: ${path.basename(path.dirname(uri.fsPath))} · ${s.norm} ε=${s.eps}`;
+    await executeAttack(job, folder, title, kind);
+  }
+
+  /** Runs an attack job as a stored run with a live panel; `source` is the spec (workspace-relative) or the command. */
+  async function executeAttack(job: AttackJob, folder: string, title: string, source: string, spec?: string, reportDir?: string): Promise<void> {
     const store = new RunStore(folder);
-    const relModel = path.relative(folder, uri.fsPath);
+    const relModel = path.relative(folder, job.model);
     const runId = store.newId('evaluation');
     const created = new Date().toISOString();
-    store.create({ id: runId, kind: 'evaluation', status: 'running', model: relModel, created, config: job });
-    const title = `${{ attack: 'Attack', curve: 'Curve', evaluate: 'Evaluate (strong)' }[kind]}: ${path.basename(path.dirname(uri.fsPath))} · ${s.norm} ε=${s.eps}`;
+    store.create({ id: runId, kind: 'evaluation', status: 'running', model: relModel, created, config: job, ...(spec ? { spec } : {}) });
     states.set(runId, initialState(runId, title, created));
     activeRun = runId;
     AttackPanel.show(context.extensionUri, states.get(runId)!, handlers);
     runs.refresh();
-    log.info(`run ${runId}: ${kind} ${relModel} (${job.attacks.join(', ')}, ${s.norm} ε=${s.eps}, n=${job.n}, data ${job.data})`);
+    log.info(`run ${runId}: ${source} ${relModel} (${job.suite ? `suite ${job.suite}` : job.attacks.join(', ')}, ${job.norm} ε=${job.eps}, n=${job.n}, data ${job.data})`);
     const ahead = engine.queued;
     if (ahead > 0) update(runId, { type: 'progress', label: `queued behind ${ahead} earlier run${ahead > 1 ? 's' : ''}`, done: 0, total: 1 });
+    let final: 'done' | 'failed' | 'cancelled' = 'failed';
     try {
-      const report = await engine.runAttack(runId, job, s.backend, (p) => {
+      const report = await engine.runAttack(runId, job, settings().backend, (p) => {
         runs.live.set(runId, p);
         update(runId, { type: 'progress', label: p.label, done: p.done, total: p.total });
       });
       report.model = relModel;
       store.finish(runId, report);
+      final = 'done';
       update(runId, { type: 'finished', report });
       log.info(`run ${runId} done: clean ${report.clean_accuracy}, robust ${report.robust_accuracy}, ${report.time_s.toFixed(1)} s on ${report.backend}`);
+      if (reportDir) log.info(`run ${runId}: report written to ${writeReport(reportDir, report).html}`);
     } catch (err) {
       const e = err as Error;
       if (e.name === 'AbortError') {
         store.update(runId, { status: 'cancelled', finished: new Date().toISOString() });
+        final = 'cancelled';
         update(runId, { type: 'cancelled' });
         log.info(`run ${runId} cancelled`);
       } else {
@@ -118,7 +136,55 @@ export function activate(context: vscode.ExtensionContext): void {
       runs.live.delete(runId);
       if (activeRun === runId) { activeRun = undefined; status.hide(); }
       runs.refresh();
+      languageClient.runFinished({ runId, folder, status: final });
     }
+  }
+
+  /** The Run and Train lenses of an experiment spec: check it as the server does, then start the job. */
+  async function runSpec(target: string | vscode.Uri | undefined, train: boolean): Promise<void> {
+    const uri = typeof target === 'string' ? vscode.Uri.parse(target) : target ?? vscode.window.activeTextEditor?.document.uri;
+    if (!uri || !uri.fsPath.endsWith(SPEC_SUFFIX)) {
+      void vscode.window.showErrorMessage(`Robustness Lab: open an experiment spec (*${SPEC_SUFFIX}) first.`);
+      return;
+    }
+    if (!vscode.workspace.isTrusted) {
+      void vscode.window.showWarningMessage('Robustness Lab runs experiment specs only in trusted workspaces.');
+      return;
+    }
+    const folder = containingFolder(uri.fsPath, (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath));
+    if (!folder) {
+      void vscode.window.showErrorMessage(`Robustness Lab: ${uri.fsPath} is outside the workspace; open its folder first.`);
+      return;
+    }
+    const document = await vscode.workspace.openTextDocument(uri);
+    const name = path.basename(uri.fsPath);
+    const { problems, spec } = analyzeSpec(document.getText(), new WorkspaceIndex([folder]).factsFor(uri.fsPath));
+    const errors = problems.filter((p) => p.severity === 'error');
+    if (errors.length > 0 || !spec) {
+      const first = errors[0];
+      const where = first ? ` (line ${document.positionAt(first.start).line + 1}: ${first.message})` : '';
+      const choice = await vscode.window.showErrorMessage(`Robustness Lab: ${name} has ${errors.length} error${errors.length === 1 ? '' : 's'}${where}; fix ${errors.length === 1 ? 'it' : 'them'} to run.`, 'Show Problems');
+      if (choice) await vscode.commands.executeCommand('workbench.actions.view.problems');
+      return;
+    }
+    const dir = path.dirname(uri.fsPath);
+    const resolve = (relative: string) => path.resolve(dir, relative);
+    const specRel = path.relative(folder, uri.fsPath);
+    if (train) {
+      const job = specTrainJob(spec, resolve, fs.existsSync(resolve(spec.model)));
+      if (!job) return void vscode.window.showErrorMessage(`Robustness Lab: ${name} has no "training" block to train with.`);
+      await training.startJob(job, job.init ? path.relative(folder, job.init) : `${job.method} (new smallcnn)`, specRel);
+      return;
+    }
+    const job = specAttackJob(spec, resolve);
+    for (const file of [job.model, job.surrogate].filter((f): f is string => Boolean(f))) {
+      if (!containingFolder(file, [folder])) {
+        void vscode.window.showErrorMessage(`Robustness Lab: ${name} points outside the workspace (${file}); keep models inside ${folder}.`);
+        return;
+      }
+    }
+    const title = `${spec.name ?? name}: ${path.basename(path.dirname(job.model))} · ${job.norm} ε=${job.eps}`;
+    await executeAttack(job, folder, title, `spec ${specRel}`, specRel, spec.output?.report ? resolve(spec.output.report) : undefined);
   }
 
   function openRun(runId: string | RunItem | undefined, folder?: string): void {
@@ -143,6 +209,7 @@ export function activate(context: vscode.ExtensionContext): void {
     engine, log, backend: () => settings().backend, dataset: () => settings().dataset, refresh: () => runs.refresh(),
     trainImages: () => vscode.workspace.getConfiguration('robustness').get<number | null>('training.trainImages') ?? undefined,
     attack: (model) => runAttack('attack', model),
+    finished: (runId, folder, final) => languageClient.runFinished({ runId, folder, status: final }),
   });
   const runIdOf = (item: RunItem | string | undefined): string | undefined => (item instanceof RunItem ? item.entry.id : item);
   const workspaceStore = () => {
@@ -162,13 +229,17 @@ export function activate(context: vscode.ExtensionContext): void {
 
   const watcher = vscode.workspace.createFileSystemWatcher('**/model.json');
   context.subscriptions.push(
-    log, status, watcher,
+    log, status, watcher, languageClient,
     vscode.window.registerTreeDataProvider('robustness.models', models),
     vscode.window.createTreeView('robustness.runs', { treeDataProvider: runs, canSelectMany: true }),
     watcher.onDidCreate(() => models.refresh()), watcher.onDidDelete(() => models.refresh()), watcher.onDidChange(() => models.refresh()),
     vscode.commands.registerCommand('robustness.attack', (uri?: vscode.Uri | ModelItem) => runAttack('attack', uri instanceof ModelItem ? uri.uri : uri)),
     vscode.commands.registerCommand('robustness.curve', (uri?: vscode.Uri | ModelItem) => runAttack('curve', uri instanceof ModelItem ? uri.uri : uri)),
     vscode.commands.registerCommand('robustness.evaluate', (uri?: vscode.Uri | ModelItem) => runAttack('evaluate', uri instanceof ModelItem ? uri.uri : uri)),
+    vscode.commands.registerCommand('robustness.runSpec', (uri?: string | vscode.Uri) => runSpec(uri, false)),
+    vscode.commands.registerCommand('robustness.trainSpec', (uri?: string | vscode.Uri) => runSpec(uri, true)),
+    // The source-file lenses pass a plain path (LSP command arguments are JSON).
+    vscode.commands.registerCommand('robustness.attackPath', (file?: string) => runAttack('attack', file ? vscode.Uri.file(file) : undefined)),
     vscode.commands.registerCommand('robustness.cancelRun', () => cancel()),
     vscode.commands.registerCommand('robustness.openRun', openRun),
     vscode.commands.registerCommand('robustness.showLog', () => log.show()),

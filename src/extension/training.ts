@@ -32,6 +32,8 @@ export interface TrainingHooks {
   trainImages: () => number | undefined;
   refresh: () => void;
   attack: (model: vscode.Uri) => Promise<void>;
+  /** A run ended (done, failed or cancelled): the language server refreshes its lenses. */
+  finished: (id: string, folder: string, status: 'done' | 'failed' | 'cancelled') => void;
 }
 
 function readHistory(dir: string): EpochSummary[] {
@@ -94,6 +96,17 @@ export class TrainingController {
     await this.run(id, job, false);
   }
 
+  /** Starts a run from a prepared job (an experiment spec's training block). */
+  async startJob(job: Omit<TrainJob, 'out'>, model: string, spec: string): Promise<void> {
+    const folder = this.folder();
+    if (!folder) return void vscode.window.showErrorMessage('Robustness Lab: open a folder to keep training runs in.');
+    const store = new RunStore(folder);
+    const id = store.newId('training');
+    const full: TrainJob = { ...job, out: store.dir(id) };
+    store.create({ id, kind: 'training', status: 'running', model, spec, created: new Date().toISOString(), config: full });
+    await this.run(id, full, false);
+  }
+
   async resume(id: string): Promise<void> {
     const folder = this.folder();
     if (!folder) return;
@@ -136,14 +149,17 @@ export class TrainingController {
         },
       });
       store.update(id, { status: 'done', finished: new Date().toISOString() });
+      this.hooks.finished(id, this.folder()!, 'done');
       this.hooks.log.info(`training ${id} done in ${result.seconds.toFixed(1)} s: ${result.modelFile}`);
     } catch (err) {
       const e = err as Error;
       if (e.name === 'AbortError') {
         store.update(id, { status: 'cancelled', finished: new Date().toISOString() });
+        this.hooks.finished(id, this.folder()!, 'cancelled');
         this.hooks.log.info(`training ${id} stopped; its last checkpoint is kept for Resume`);
       } else {
         store.update(id, { status: 'failed', error: e.message, finished: new Date().toISOString() });
+        this.hooks.finished(id, this.folder()!, 'failed');
         this.hooks.log.error(`training ${id} failed: ${e.message}`);
         void vscode.window.showErrorMessage(`Robustness Lab: training failed: ${e.message}`, 'Show Log').then((a) => { if (a) this.hooks.log.show(); });
       }

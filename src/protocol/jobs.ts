@@ -1,7 +1,18 @@
 /**
  * Job descriptors: what the CLI and the worker ask the engine to do. Plain JSON, no tensors.
  */
+import type { LossName } from './attacks';
 import type { NormId } from './report';
+
+/** Per-attack overrides of the job-wide parameters (a spec's attack objects). */
+export interface AttackParams {
+  steps?: number;
+  stepSize?: number;
+  restarts?: number;
+  loss?: LossName;
+  randomStart?: boolean;
+  queries?: number;
+}
 
 export type DataSpec = 'embedded' | 'fashion-mnist' | string;
 
@@ -10,6 +21,8 @@ export interface AttackJob {
   data: DataSpec;
   /** Attack ids from the registry, run in this order. */
   attacks: string[];
+  /** Overrides for attacks[i], aligned with `attacks` (absent or shorter: the job-wide values). */
+  params?: AttackParams[];
   norm: NormId;
   eps: number;
   steps: number;

@@ -17,6 +17,14 @@ export const attackJobSchema = z.object({
   model: z.string().min(1),
   data: z.string().min(1),
   attacks: z.array(z.string().min(1)).min(1),
+  params: z.array(z.object({
+    steps: z.number().int().min(1).optional(),
+    stepSize: finite.positive().optional(),
+    restarts: z.number().int().min(1).optional(),
+    loss: z.enum(['ce', 'margin', 'dlr']).optional(),
+    randomStart: z.boolean().optional(),
+    queries: z.number().int().min(1).optional(),
+  })).optional(),
   norm: z.enum(['linf', 'l2']),
   eps: finite.min(0),
   steps: z.number().int().min(1),
@@ -227,3 +235,18 @@ export const trainingPanelToHost = z.discriminatedUnion('type', [
   z.object({ type: z.literal('attack'), runId }),
 ]);
 export type TrainingPanelToHost = z.infer<typeof trainingPanelToHost>;
+
+// ---------------------------------------------------------------------------------------------
+// Extension ⇄ language server (custom LSP messages next to the standard ones)
+// ---------------------------------------------------------------------------------------------
+/**
+ * client → server: a run finished (or failed, or was cancelled) and its run.json is final; the
+ * server rereads the run store and asks the client to refresh its CodeLenses.
+ */
+export const RunFinishedNotification = notification('robustness/runFinished', z.object({
+  runId,
+  /** The workspace folder holding .robustness/runs/<runId>. */
+  folder: z.string().min(1),
+  status: z.enum(['done', 'failed', 'cancelled']),
+}));
+export type RunFinishedParams = z.infer<typeof RunFinishedNotification.params>;

@@ -32,6 +32,8 @@ export interface RunRecord {
   error?: string;
   /** Training: the last finished epoch, for the Runs view. */
   progress?: { epoch: number; epochs: number; clean?: number; robust?: number; etaSeconds?: number };
+  /** The experiment spec that started the run (workspace-relative), for its CodeLens. */
+  spec?: string;
   /** The job as submitted, for reruns. */
   config?: unknown;
 }

@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
+import type { AttackInfo } from '../../protocol/attacks';
 import type { Classifier } from '../models/classifier';
 import type { LossId } from '../losses';
 import type { Norm, ThreatModel } from '../threat';
@@ -49,21 +50,8 @@ export type Attack = (
   model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts?: AttackOptions,
 ) => Promise<AttackResult>;
 
-export interface AttackDoc {
-  paper: string;
-  update: string;
-  defaults: string;
-}
-
-export interface AttackEntry {
-  id: string;
-  name: string;
-  norms: readonly Norm[];
-  /** True when the attack takes several steps (gradient steps, or queries). */
-  iterative: boolean;
-  /** What it needs of the model: gradients (white-box), only logits (black-box), or a surrogate's gradients (transfer). */
-  access: 'white-box' | 'black-box' | 'transfer';
-  doc: AttackDoc;
+/** The catalogue entry (plain data, shared with the language server) plus the code. */
+export interface AttackEntry extends AttackInfo {
   /** Label for tables, e.g. "PGD-20". */
   label(opts: AttackOptions): string;
   run: Attack;

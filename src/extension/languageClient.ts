@@ -1,0 +1,52 @@
+/**
+ * Starts the language server (dist/server.js, over IPC) for experiment specs and for the
+ * source files that name models, and tells it when a run finishes so its lenses refresh.
+ */
+import * as vscode from 'vscode';
+import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { RunFinishedNotification, type RunFinishedParams } from '../protocol/messages';
+
+export class RobustnessLanguageClient implements vscode.Disposable {
+  private readonly client: LanguageClient;
+  private started: Promise<void> | undefined;
+
+  constructor(context: vscode.ExtensionContext, private readonly log: vscode.LogOutputChannel) {
+    const module = context.asAbsolutePath('dist/server.js');
+    const server: ServerOptions = {
+      run: { module, transport: TransportKind.ipc },
+      debug: { module, transport: TransportKind.ipc, options: { execArgv: ['--nolazy', '--inspect=6019'] } },
+    };
+    const options: LanguageClientOptions = {
+      documentSelector: [
+        { scheme: 'file', pattern: '**/*.robustness.json' },
+        ...['python', 'typescript', 'javascript', 'typescriptreact', 'javascriptreact'].map((language) => ({ scheme: 'file', language })),
+      ],
+      synchronize: {
+        fileEvents: [
+          vscode.workspace.createFileSystemWatcher('**/.robustness/runs/*/run.json'),
+          vscode.workspace.createFileSystemWatcher('**/model.json'),
+        ],
+      },
+      outputChannel: log,
+    };
+    this.client = new LanguageClient('robustnessLab', 'Robustness Lab Language Server', server, options);
+  }
+
+  start(): Promise<void> {
+    this.started ??= this.client.start().then(
+      () => this.log.info('language server started'),
+      (err: Error) => this.log.error(`language server failed to start: ${err.message}`),
+    );
+    return this.started;
+  }
+
+  /** A run's run.json is final: the server rereads the store and refreshes lenses. */
+  runFinished(params: RunFinishedParams): void {
+    void this.start().then(() => this.client.sendNotification(RunFinishedNotification.method, RunFinishedNotification.params.parse(params)))
+      .catch((err: Error) => this.log.warn(`could not notify the language server: ${err.message}`));
+  }
+
+  dispose(): void {
+    void this.client.stop().catch(() => undefined);
+  }
+}

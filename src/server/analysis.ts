@@ -1,0 +1,322 @@
+/**
+ * Checks an experiment spec and says what is wrong, with exact offsets: JSONC syntax, the JSON
+ * schema (ajv), and the science the schema cannot express (unknown attacks with "did you mean",
+ * ε against the input box, α against ε, dlr against the class count, model and data against each
+ * other, softmax outputs, distillation temperature). Pure: the file system comes in as `Facts`,
+ * so the language server, the extension's Run lens and the tests share it.
+ */
+import Ajv, { type ErrorObject } from 'ajv';
+import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import { ATTACK_INFO, attackInfo, DLR_MIN_CLASSES, LOSS_NAMES, type AttackParam } from '../protocol/attacks';
+import schema from '../protocol/spec-schema.json';
+import { attackOf, dataOf, type RobustnessSpec } from '../protocol/spec';
+import type { DataInfo, ModelInfo } from '../store/modelInfo';
+
+export type Severity = 'error' | 'warning' | 'information';
+
+export interface SpecProblem {
+  /** Offsets into the text, end exclusive. */
+  start: number;
+  end: number;
+  severity: Severity;
+  message: string;
+  /** Stable id, e.g. "unknown-attack", for tests and code actions. */
+  code: string;
+}
+
+/** What the analysis may ask of the file system; every path is as written in the spec. */
+export interface Facts {
+  /** The model's topology summary, or why the path is not a model. */
+  model(relative: string): { info: ModelInfo } | { problem: string; missing?: boolean };
+  /** The data's shape, or why it cannot be read. */
+  data(id: string): DataInfo | { problem: string };
+  /** Workspace model paths relative to the spec, for "did you mean". */
+  models?(): string[];
+}
+
+export interface Analysis {
+  problems: SpecProblem[];
+  /** The parsed value when the text parses (even with schema problems). */
+  spec?: RobustnessSpec;
+  root?: Node;
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const validate = ajv.compile(schema);
+
+export function levenshtein(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The closest candidate within a third of the word's length (at least 2 edits), if any. */
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.ceil(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = levenshtein(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) { best = c; bestDistance = d; }
+  }
+  return best;
+}
+
+const suggest = (word: string, candidates: readonly string[]) => {
+  const hit = didYouMean(word, candidates);
+  return hit ? `; did you mean "${hit}"?` : '';
+};
+
+const fmt = (v: number) => String(Number(v.toPrecision(6)));
+const shape = (s: readonly number[]) => s.join('×');
+
+export function analyzeSpec(text: string, facts: Facts): Analysis {
+  const problems: SpecProblem[] = [];
+  const errors: ParseError[] = [];
+  const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
+  for (const e of errors) {
+    problems.push({ start: e.offset, end: e.offset + Math.max(1, e.length), severity: 'error', code: 'syntax', message: `JSON syntax: ${describeParseError(printParseErrorCode(e.error))}` });
+  }
+  if (!root) {
+    if (errors.length === 0) problems.push({ start: 0, end: Math.min(1, text.length), severity: 'error', code: 'syntax', message: 'the spec is empty; it needs an object with model, data and threat' });
+    return { problems };
+  }
+  const value = getNodeValue(root) as unknown;
+  if (root.type !== 'object') {
+    problems.push({ ...span(root), severity: 'error', code: 'schema', message: 'a spec is a JSON object with model, data and threat' });
+    return { problems, root };
+  }
+  const spec = value as RobustnessSpec;
+  const at = (path: Array<string | number>) => findNodeAtLocation(root, path);
+  const add = (node: Node | undefined, severity: Severity, code: string, message: string) => {
+    const target = node ?? root;
+    problems.push({ ...(node ? span(target) : { start: root.offset, end: root.offset + 1 }), severity, code, message });
+  };
+
+  semanticChecks(spec, at, add, facts);
+  // Schema problems last, and only where no sharper message already sits on the same node.
+  if (!validate(value)) {
+    for (const e of validate.errors ?? []) {
+      const mapped = schemaProblem(e, root);
+      if (!mapped) continue;
+      const covered = problems.some((p) => p.start <= mapped.start && p.end >= mapped.end);
+      if (!covered) problems.push(mapped);
+    }
+  }
+  problems.sort((a, b) => a.start - b.start || a.end - b.end);
+  return { problems, spec, root };
+}
+
+function span(node: Node): { start: number; end: number } {
+  return { start: node.offset, end: node.offset + node.length };
+}
+
+function describeParseError(code: string): string {
+  return code.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase().replace(/^invalid symbol$/, 'unexpected character');
+}
+
+type At = (path: Array<string | number>) => Node | undefined;
+type Add = (node: Node | undefined, severity: Severity, code: string, message: string) => void;
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): void {
+  // --- the model ---------------------------------------------------------------------------
+  let model: ModelInfo | undefined;
+  if (typeof spec.model === 'string' && spec.model.length > 0) {
+    const result = facts.model(spec.model);
+    const training = spec.training && typeof spec.training === 'object';
+    if ('problem' in result) {
+      // A training spec may name the model it will create.
+      if (!(result.missing && training)) {
+        const hint = result.missing && facts.models ? suggest(spec.model, facts.models()) : '';
+        add(at(['model']), 'error', result.missing ? 'model-missing' : 'not-a-model', `${result.problem}${hint}`);
+      }
+    } else {
+      model = result.info;
+      if (model.outputActivation === 'softmax') {
+        add(at(['model']), 'warning', 'softmax-output',
+          `${spec.model} ends in a softmax: attacks on probabilities saturate and mask gradients (cross-entropy of a confident point is flat). Export the logits (the layer before the softmax) for a trustworthy evaluation.`);
+      }
+    }
+  }
+
+  // --- the data ----------------------------------------------------------------------------
+  const dataNode = typeof spec.data === 'string' ? at(['data']) : at(['data', 'id']);
+  let data: DataInfo | undefined;
+  if (spec.data !== undefined && (typeof spec.data === 'string' || (typeof spec.data === 'object' && typeof spec.data.id === 'string'))) {
+    const { id, n, offset } = dataOf(spec);
+    const info = facts.data(id);
+    if ('problem' in info) add(dataNode, 'error', 'data-missing', info.problem);
+    else {
+      data = info;
+      if (model?.inputShape && shape(model.inputShape) !== shape(data.shape)) {
+        add(dataNode, 'error', 'data-shape', `the ${id} images are ${shape(data.shape)} but ${spec.model} takes ${shape(model.inputShape)}`);
+      }
+      if (isNumber(n) && isNumber(offset) && n + offset > data.count) {
+        add(at(['data', 'n']) ?? dataNode, 'warning', 'data-count', `${id} has ${data.count} test images; offset ${offset} + n ${n} asks for ${n + offset}, so only ${Math.max(0, data.count - offset)} are used`);
+      }
+    }
+  }
+
+  // --- the threat model --------------------------------------------------------------------
+  const threat = spec.threat && typeof spec.threat === 'object' ? spec.threat : undefined;
+  const bounds = Array.isArray(threat?.bounds) && threat.bounds.length === 2 && threat.bounds.every(isNumber) ? threat.bounds : [0, 1];
+  const width = bounds[1]! - bounds[0]!;
+  if (width <= 0) add(at(['threat', 'bounds']), 'error', 'bounds', `bounds [${bounds.join(', ')}] are empty: lo must be below hi`);
+  const eps = isNumber(threat?.eps) ? threat.eps : undefined;
+  const norm = threat?.norm;
+  const pixels = (model?.inputShape ?? data?.shape)?.reduce((a, b) => a * b, 1);
+  if (eps !== undefined) checkEps(eps, norm, width, bounds, pixels, at(['threat', 'eps']), 'threat.eps', add);
+  const validEps = eps !== undefined && eps >= 0 ? eps : undefined;
+  const trainEps = spec.training && isNumber(spec.training.eps) ? spec.training.eps : undefined;
+  if (trainEps !== undefined) checkEps(trainEps, 'linf', width, bounds, pixels, at(['training', 'eps']), 'training.eps', add);
+
+  // --- the attacks -------------------------------------------------------------------------
+  const classes = model?.classes;
+  const ids = ATTACK_INFO.map((a) => a.id);
+  const attacks = Array.isArray(spec.attacks) ? spec.attacks : [];
+  attacks.forEach((entry, i) => {
+    if (typeof entry !== 'string' && (typeof entry !== 'object' || entry === null || typeof entry.id !== 'string')) return;
+    const attack = attackOf(entry);
+    const idNode = typeof entry === 'string' ? at(['attacks', i]) : at(['attacks', i, 'id']);
+    const info = attackInfo(attack.id);
+    if (!info) {
+      add(idNode, 'error', 'unknown-attack', `unknown attack "${attack.id}"${suggest(attack.id, ids) || `; available: ${ids.join(', ')}`}`);
+      return;
+    }
+    if (attack.loss !== undefined && !LOSS_NAMES.includes(attack.loss)) {
+      add(idNode && typeof entry !== 'string' ? at(['attacks', i, 'loss']) : idNode, 'error', 'unknown-loss', `"${attack.loss}" is not a loss; use one of ${LOSS_NAMES.join(', ')}`);
+    }
+    if (typeof entry === 'object') {
+      for (const key of Object.keys(entry) as Array<keyof typeof entry>) {
+        if (key === 'id' || !(['steps', 'stepSize', 'restarts', 'loss', 'randomStart', 'queries'] as string[]).includes(key)) continue;
+        if (!info.params.includes(key as AttackParam)) {
+          add(keyNode(at(['attacks', i, key])), 'warning', 'unused-parameter', `${info.name} takes no ${key}; it is ignored (it takes ${info.params.join(', ') || 'no parameters'})`);
+        }
+      }
+      if (isNumber(entry.steps) && entry.steps < 1) add(at(['attacks', i, 'steps']), 'error', 'steps', `steps must be at least 1; got ${fmt(entry.steps)}`);
+      if (isNumber(entry.stepSize) && validEps !== undefined && entry.stepSize > validEps && info.params.includes('stepSize')) {
+        add(at(['attacks', i, 'stepSize']), 'warning', 'step-size',
+          `step size α = ${fmt(entry.stepSize)} is larger than ε = ${fmt(validEps)}: every step leaves the ball and is projected back, so ${info.name} degenerates to a few sign flips; use α ≤ ε (default 2.5·ε/steps)`);
+      }
+    }
+    if (classes !== undefined) {
+      const loss = attack.loss ?? (info.id === 'apgd-t' ? 'dlr' : 'ce');
+      if (info.minClasses !== undefined && classes < info.minClasses) {
+        add(idNode, 'error', 'dlr-classes', `${info.name} needs at least ${info.minClasses} classes (its targeted dlr loss uses the 4th-largest logit); ${spec.model} has ${classes}`);
+      } else if (loss === 'dlr' && classes < DLR_MIN_CLASSES) {
+        add(typeof entry === 'string' ? idNode : at(['attacks', i, 'loss']) ?? idNode, 'error', 'dlr-classes',
+          `the dlr loss needs at least ${DLR_MIN_CLASSES} classes (it divides by z_π1 − z_π3); ${spec.model} has ${classes}`);
+      }
+    }
+    if (info.id === 'transfer' && !spec.surrogate) add(idNode, 'error', 'surrogate', 'the transfer attack needs a "surrogate" model.json to craft its examples on');
+  });
+  if (spec.suite === 'strong' && classes !== undefined && classes < 4) {
+    add(at(['suite']), 'error', 'dlr-classes', `the strong suite runs APGD-T, which needs at least 4 classes; ${spec.model} has ${classes}`);
+  }
+  if (Array.isArray(spec.attacks) && spec.suite) add(at(['suite']), 'warning', 'suite-and-attacks', 'a suite replaces the attack list: "attacks" is ignored');
+  if (!Array.isArray(spec.attacks) && !spec.suite && !spec.training) {
+    add(undefined, 'error', 'nothing-to-run', 'the spec runs nothing: add "attacks" (e.g. ["fgsm", "pgd"]), a "suite" ("strong") or "training"');
+  }
+  if (typeof spec.surrogate === 'string' && spec.surrogate.length > 0) {
+    const result = facts.model(spec.surrogate);
+    if ('problem' in result) add(at(['surrogate']), 'error', result.missing ? 'model-missing' : 'not-a-model', result.problem);
+  }
+
+  // --- training ----------------------------------------------------------------------------
+  const t = spec.training;
+  if (t && typeof t === 'object') {
+    if (isNumber(t.temperature) && t.temperature <= 1) {
+      add(at(['training', 'temperature']), 'error', 'temperature',
+        `distillation needs a temperature T > 1 (Papernot et al. use 100); T = ${fmt(t.temperature)} ${t.temperature === 1 ? 'is plain training on soft labels' : 'sharpens instead of softening'}`);
+    }
+    if (t.temperature !== undefined && t.method !== 'distill' && typeof t.method === 'string') {
+      add(keyNode(at(['training', 'temperature'])), 'warning', 'unused-parameter', `temperature is only used by the distill method; ${t.method} ignores it`);
+    }
+    if (isNumber(t.steps) && t.steps < 1) add(at(['training', 'steps']), 'error', 'steps', `steps must be at least 1; got ${fmt(t.steps)}`);
+  }
+}
+
+function checkEps(eps: number, norm: unknown, width: number, bounds: number[], pixels: number | undefined, node: Node | undefined, name: string, add: Add): void {
+  if (eps < 0) {
+    add(node, 'error', 'eps-negative', `${name} must be ≥ 0 (it is a radius); got ${fmt(eps)}`);
+    return;
+  }
+  if (width <= 0) return;
+  if (norm === 'l2') {
+    if (pixels !== undefined && eps > width * Math.sqrt(pixels)) {
+      add(node, 'error', 'eps-too-large', `${name} = ${fmt(eps)} (L2) exceeds the diameter of the input box, ${fmt(width * Math.sqrt(pixels))} = ${fmt(width)}·√${pixels}: every input is reachable, so robust accuracy means nothing`);
+    }
+  } else if (eps > width) {
+    add(node, 'error', 'eps-too-large', `${name} = ${fmt(eps)} exceeds the width of the input box [${bounds.join(', ')}] (${fmt(width)}): every input is reachable, so robust accuracy means nothing`);
+  }
+}
+
+/** The key of a property value node (for "this key is ignored" squiggles). */
+function keyNode(value: Node | undefined): Node | undefined {
+  return value?.parent?.type === 'property' ? value.parent.children?.[0] : value;
+}
+
+/** Maps one ajv error to a problem on the node it is about. */
+function schemaProblem(e: ErrorObject, root: Node): SpecProblem | undefined {
+  if (e.keyword === 'if') return undefined;
+  const path = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+  const node = path.length ? findNodeAtLocation(root, path) : root;
+  if (!node) return undefined;
+  const where = path.length ? path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[') : 'the spec';
+  const base = { severity: 'error' as const, code: 'schema' };
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const name = (e.params as { additionalProperty: string }).additionalProperty;
+      const property = node.children?.find((c) => c.type === 'property' && c.children?.[0]?.value === name);
+      const known = Object.keys(schemaAt(path)?.properties ?? {});
+      return { ...base, ...span(property?.children?.[0] ?? node), message: `unknown property "${name}" in ${where}${suggest(name, known) || (known.length ? `; allowed: ${known.join(', ')}` : '')}` };
+    }
+    case 'required': {
+      const name = (e.params as { missingProperty: string }).missingProperty;
+      return { ...base, start: node.offset, end: node.offset + 1, message: `${where} is missing "${name}"` };
+    }
+    case 'enum': {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
+      const v = String(getNodeValue(node));
+      return { ...base, ...span(node), message: `${where}: "${v}" is not one of ${allowed.join(', ')}${suggest(v, allowed)}` };
+    }
+    case 'pattern':
+      return { ...base, ...span(node), message: `${where}: "${String(getNodeValue(node))}" is not an attack id (e.g. "pgd" or "pgd:margin")` };
+    default:
+      return { ...base, ...span(node), message: `${where} ${e.message ?? 'is invalid'}` };
+  }
+}
+
+interface SchemaNode { properties?: Record<string, SchemaNode>; items?: SchemaNode; $ref?: string; else?: SchemaNode; then?: SchemaNode; enum?: unknown[]; description?: string; markdownDescription?: string; type?: string | string[] }
+
+function deref(node: SchemaNode | undefined): SchemaNode | undefined {
+  if (!node?.$ref) return node;
+  const name = node.$ref.replace('#/definitions/', '');
+  return (schema as { definitions: Record<string, SchemaNode> }).definitions[name];
+}
+
+/**
+ * The schema of the value at a path; where the schema branches on type (data, attack
+ * entries), `objectBranch` picks the object form.
+ */
+export function schemaAt(path: Array<string | number>, objectBranch = true): SchemaNode | undefined {
+  let node: SchemaNode | undefined = schema as SchemaNode;
+  for (const part of path) {
+    node = deref(node);
+    if (node?.else && objectBranch) node = deref(node.else);
+    if (!node) return undefined;
+    node = typeof part === 'number' ? node.items : node.properties?.[part];
+  }
+  node = deref(node);
+  if (node?.else && objectBranch) return deref(node.else);
+  return node;
+}

@@ -1,0 +1,152 @@
+/**
+ * Completion and hover for experiment specs, from the schema and the attack catalogue. Pure:
+ * offsets in, LSP-shaped items out (ranges as offsets; the server converts them).
+ */
+import { getLocation, getNodeValue, parseTree, findNodeAtOffset, type Node } from 'jsonc-parser';
+import { ATTACK_INFO, attackInfo, type AttackInfo } from '../protocol/attacks';
+import { BUILTIN_DATA } from '../protocol/spec';
+import { schemaAt } from './analysis';
+
+export type CompletionKind = 'property' | 'value' | 'attack' | 'file' | 'data';
+
+export interface SpecCompletion {
+  label: string;
+  kind: CompletionKind;
+  detail?: string;
+  documentation?: string;
+  /** Replaces [start, end) with this text. */
+  insert: string;
+  start: number;
+  end: number;
+}
+
+export interface CompletionContext {
+  /** Workspace model.json paths relative to the spec's folder. */
+  models(): string[];
+}
+
+export function attackMarkdown(info: AttackInfo): string {
+  return [
+    `**${info.name}** (\`${info.id}\`) · ${info.access}${info.norms.length ? ` · ${info.norms.map((n) => (n === 'linf' ? 'L∞' : 'L2')).join(', ')}` : ''}`,
+    '',
+    info.doc.paper,
+    '',
+    '```text',
+    info.doc.update,
+    '```',
+    '',
+    `Defaults: ${info.doc.defaults}`,
+  ].join('\n');
+}
+
+/** "0.1 = 25.5/255 of the [0, 1] range" — ε in pixel levels. */
+export function epsMarkdown(eps: number, norm: string | undefined, bounds: [number, number] | undefined, pixels?: number): string {
+  const [lo, hi] = bounds ?? [0, 1];
+  const width = hi - lo;
+  const levels = (v: number) => `${Number(((v / width) * 255).toFixed(2))}/255`;
+  if (norm === 'l2') {
+    const lines = [`**ε = ${eps}** (L2 radius on [${lo}, ${hi}] inputs)`];
+    if (pixels) {
+      lines.push('', `Spread evenly over ${pixels} values: ${Number((eps / Math.sqrt(pixels)).toPrecision(3))} each = ${levels(eps / Math.sqrt(pixels))} pixel levels.`);
+    }
+    return lines.join('\n');
+  }
+  return `**ε = ${eps} = ${levels(eps)}** pixel levels (L∞ on [${lo}, ${hi}]): every value may move by up to ${levels(eps)} of its range.`;
+}
+
+function stringRange(node: Node | undefined, offset: number): { start: number; end: number } {
+  if (node && node.type === 'string') return { start: node.offset, end: node.offset + node.length };
+  return { start: offset, end: offset };
+}
+
+export function specCompletions(text: string, offset: number, ctx: CompletionContext): SpecCompletion[] {
+  const location = getLocation(text, offset);
+  const root = parseTree(text, [], { allowTrailingComma: true });
+  const node = root ? findNodeAtOffset(root, offset, true) : undefined;
+  const path = location.path;
+  if (location.isAtPropertyKey) {
+    const parentPath = path.slice(0, -1);
+    const schema = schemaAt(parentPath);
+    const parent = root && (parentPath.length ? findObject(root, parentPath) : root);
+    const existing = new Set((parent?.children ?? []).map((p) => p.children?.[0]?.value as string));
+    const range = stringRange(node?.type === 'string' ? node : undefined, offset);
+    return Object.entries(schema?.properties ?? {})
+      .filter(([key]) => key !== '$schema' && !existing.has(key))
+      .map(([key, sub]) => ({
+        label: key, kind: 'property' as const, insert: node?.type === 'string' ? `"${key}"` : `"${key}": `, ...range,
+        ...(sub.description ? { documentation: sub.description } : {}),
+      }));
+  }
+  const range = stringRange(node, offset);
+  const quoted = (s: string) => JSON.stringify(s);
+  const last = path[path.length - 1];
+  const inAttacks = path[0] === 'attacks' && (path.length === 2 || (path.length === 3 && last === 'id'));
+  if (inAttacks) {
+    return ATTACK_INFO.map((a) => ({ label: a.id, kind: 'attack' as const, detail: `${a.name} · ${a.access}`, documentation: attackMarkdown(a), insert: quoted(a.id), ...range }));
+  }
+  if ((path.length === 1 && (last === 'model' || last === 'surrogate'))) {
+    return ctx.models().map((m) => ({ label: m, kind: 'file' as const, detail: 'tfjs model', insert: quoted(m), ...range }));
+  }
+  if ((path.length === 1 && last === 'data') || (path.length === 2 && path[0] === 'data' && last === 'id')) {
+    return BUILTIN_DATA.map((d) => ({
+      label: d, kind: 'data' as const, insert: quoted(d), ...range,
+      detail: d === 'embedded' ? 'Fashion-MNIST sample shipped with the extension (2,000 test images)' : 'full Fashion-MNIST (dataset-fashion-mnist or $FMNIST_DIR)',
+    }));
+  }
+  const schema = schemaAt(path, true);
+  if (schema?.enum) {
+    return schema.enum.map((v) => ({ label: String(v), kind: 'value' as const, insert: quoted(String(v)), ...range, ...(schema.description ? { documentation: schema.description } : {}) }));
+  }
+  if (schema?.type === 'boolean') return ['true', 'false'].map((v) => ({ label: v, kind: 'value' as const, insert: v, ...range }));
+  return [];
+}
+
+function findObject(root: Node, path: Array<string | number>): Node | undefined {
+  let node: Node | undefined = root;
+  for (const part of path) {
+    if (!node) return undefined;
+    if (typeof part === 'number') node = node.children?.[part];
+    else node = node.children?.find((p) => p.children?.[0]?.value === part)?.children?.[1];
+  }
+  return node?.type === 'object' ? node : undefined;
+}
+
+export interface SpecHover {
+  markdown: string;
+  start: number;
+  end: number;
+}
+
+export function specHover(text: string, offset: number, pixels?: number): SpecHover | undefined {
+  const root = parseTree(text, [], { allowTrailingComma: true });
+  if (!root) return undefined;
+  const node = findNodeAtOffset(root, offset, true);
+  if (!node) return undefined;
+  const location = getLocation(text, offset);
+  const path = location.path;
+  const isKey = node.parent?.type === 'property' && node.parent.children?.[0] === node;
+  const valueNode = isKey ? node.parent?.children?.[1] : node;
+  const span = { start: node.offset, end: node.offset + node.length };
+  const spec = getNodeValue(root) as { threat?: { norm?: string; bounds?: [number, number] } } | undefined;
+
+  // An attack id: "pgd", "pgd:margin", or { "id": "pgd" }.
+  const inAttacks = path[0] === 'attacks' && (path.length === 2 || (path.length === 3 && path[2] === 'id'));
+  if (inAttacks && !isKey && node.type === 'string') {
+    const info = attackInfo(String(node.value).split(':')[0] ?? '');
+    return info ? { markdown: attackMarkdown(info), ...span } : undefined;
+  }
+  const last = path[path.length - 1];
+  const epsPath = (path.length === 2 && path[0] === 'threat' && last === 'eps') || (path.length === 2 && path[0] === 'training' && last === 'eps')
+    || (path[0] === 'attacks' && last === 'stepSize');
+  if (epsPath && valueNode?.type === 'number') {
+    const norm = path[0] === 'training' ? 'linf' : spec?.threat?.norm;
+    const doc = epsMarkdown(valueNode.value as number, norm, spec?.threat?.bounds, pixels);
+    return { markdown: last === 'stepSize' ? doc.replace('**ε = ', '**α = ') : doc, ...span };
+  }
+  if (isKey) {
+    const schema = schemaAt(path, false);
+    const description = schema?.markdownDescription ?? schema?.description;
+    if (description) return { markdown: `\`${String(last)}\`: ${description}`, ...span };
+  }
+  return undefined;
+}

@@ -1,0 +1,143 @@
+/**
+ * CodeLenses: above a spec, "Run"/"Train" and its last result; in source files, on every line
+ * that names a workspace model.json, that model's last robustness result (or "Attack"). The
+ * results come from the run store (.robustness/runs/*), read by the server and refreshed when a
+ * run finishes. Pure apart from the store reads.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RunStore, type RunRecord } from '../store/runs';
+
+export interface LensCommand {
+  title: string;
+  command: string;
+  arguments: unknown[];
+}
+
+export interface Lens {
+  /** Offsets of the text the lens sits above. */
+  start: number;
+  end: number;
+  command: LensCommand;
+}
+
+/** Commands the lenses invoke (registered by the extension). */
+export const LENS_COMMANDS = {
+  runSpec: 'robustness.runSpec',
+  trainSpec: 'robustness.trainSpec',
+  openRun: 'robustness.openRun',
+  openTraining: 'robustness.openTraining',
+  attackPath: 'robustness.attackPath',
+} as const;
+
+export interface KnownRun {
+  folder: string;
+  record: RunRecord;
+  /** Absolute paths. */
+  model: string;
+  spec?: string;
+}
+
+/** Every readable run of the workspace folders, newest first (broken folders are skipped). */
+export function collectRuns(folders: readonly string[]): KnownRun[] {
+  const runs: KnownRun[] = [];
+  for (const folder of folders) {
+    for (const entry of new RunStore(folder).list()) {
+      if (!entry.record) continue;
+      const r = entry.record;
+      runs.push({ folder, record: r, model: path.resolve(folder, r.model), ...(r.spec ? { spec: path.resolve(folder, r.spec) } : {}) });
+    }
+  }
+  return runs.sort((a, b) => (b.record.created < a.record.created ? -1 : b.record.created > a.record.created ? 1 : 0));
+}
+
+export function relativeTime(iso: string | undefined, now: number): string {
+  if (!iso) return '';
+  const seconds = Math.max(0, (now - Date.parse(iso)) / 1000);
+  if (seconds < 45) return 'just now';
+  if (seconds < 90 * 60) return `${Math.max(1, Math.round(seconds / 60))} min ago`;
+  if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h ago`;
+  return `${Math.round(seconds / 86400)} days ago`;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+
+/** "robust 71.3% (PGD-20, ε=0.1) · clean 84.0% · 2 min ago". */
+export function resultTitle(record: RunRecord, now: number): string {
+  const s = record.summary;
+  if (record.kind === 'training') {
+    const p = record.progress;
+    const when = relativeTime(record.finished ?? record.created, now);
+    if (record.status === 'running') return `$(sync~spin) training: epoch ${p?.epoch ?? 0}/${p?.epochs ?? '?'}`;
+    if (record.status === 'done' && p) return `trained ${p.epochs} epochs: clean ${p.clean !== undefined ? pct(p.clean) : '?'}${p.robust !== undefined ? ` · robust ${pct(p.robust)} (PGD-10 check)` : ''} · ${when}`;
+    return `training ${record.status}${record.error ? `: ${record.error}` : ''} · ${when}`;
+  }
+  if (record.status === 'running') return `$(sync~spin) running since ${relativeTime(record.created, now)}`;
+  if (record.status === 'done' && s) {
+    const norm = s.norm === 'l2' ? 'L2 ' : '';
+    return `robust ${pct(s.robustAccuracy)} (${s.attack}, ${norm}ε=${s.eps}) · clean ${pct(s.cleanAccuracy)} · ${relativeTime(record.finished, now)}`;
+  }
+  return `last run ${record.status}${record.error ? `: ${record.error.slice(0, 80)}` : ''} · ${relativeTime(record.finished ?? record.created, now)}`;
+}
+
+function openCommand(run: KnownRun, now: number): LensCommand {
+  return run.record.kind === 'training'
+    ? { title: resultTitle(run.record, now), command: LENS_COMMANDS.openTraining, arguments: [run.record.id] }
+    : { title: resultTitle(run.record, now), command: LENS_COMMANDS.openRun, arguments: [run.record.id, run.folder] };
+}
+
+/** Lenses above a spec: Run (attacks or suite), Train (a training block), and its last run. */
+export function specLenses(
+  specFile: string, spec: { attacks?: unknown; suite?: unknown; training?: unknown } | undefined, anchor: { start: number; end: number },
+  runs: readonly KnownRun[], now: number, uri: string,
+): Lens[] {
+  const lenses: Lens[] = [];
+  if (spec?.attacks !== undefined || spec?.suite !== undefined) lenses.push({ ...anchor, command: { title: '$(play) Run', command: LENS_COMMANDS.runSpec, arguments: [uri] } });
+  if (spec?.training !== undefined) lenses.push({ ...anchor, command: { title: '$(mortar-board) Train', command: LENS_COMMANDS.trainSpec, arguments: [uri] } });
+  const last = runs.find((r) => r.spec === specFile);
+  if (last) lenses.push({ ...anchor, command: openCommand(last, now) });
+  return lenses;
+}
+
+export interface ModelReference {
+  start: number;
+  end: number;
+  /** As written, without quotes or file://. */
+  text: string;
+}
+
+const REFERENCE = /(["'`])((?:file:\/\/)?[^"'`\n]*model\.json)\1/g;
+
+/** String literals that name a model.json: "models/cnn/model.json", 'file://runs/x/model.json'. */
+export function modelReferences(text: string): ModelReference[] {
+  const refs: ModelReference[] = [];
+  for (const m of text.matchAll(REFERENCE)) {
+    const literal = m[2]!;
+    refs.push({ start: m.index!, end: m.index! + m[0].length, text: literal.replace(/^file:\/\//, '') });
+  }
+  return refs;
+}
+
+/** Resolves a reference against the workspace folders, then the file's own folder; only existing files. */
+export function resolveReference(ref: string, folders: readonly string[], fileDir: string, exists = fs.existsSync): string | undefined {
+  const candidates = path.isAbsolute(ref) ? [ref] : [...folders.map((f) => path.resolve(f, ref)), path.resolve(fileDir, ref)];
+  return candidates.find((c) => exists(c));
+}
+
+/** One lens per line that names an existing workspace model: its last result, or "Attack". */
+export function sourceLenses(text: string, file: string, folders: readonly string[], runs: readonly KnownRun[], now: number, exists = fs.existsSync): Lens[] {
+  const lenses: Lens[] = [];
+  const lines = new Set<number>();
+  for (const ref of modelReferences(text)) {
+    const model = resolveReference(ref.text, folders, path.dirname(file), exists);
+    if (!model) continue;
+    const line = text.slice(0, ref.start).split('\n').length;
+    if (lines.has(line)) continue;
+    lines.add(line);
+    const last = runs.find((r) => r.model === model && r.record.kind === 'evaluation' && r.record.status === 'done');
+    const command = last ? openCommand(last, now)
+      : { title: '$(shield) Attack (no robustness result yet)', command: LENS_COMMANDS.attackPath, arguments: [model] };
+    lenses.push({ start: ref.start, end: ref.end, command });
+  }
+  return lenses;
+}

@@ -1,0 +1,111 @@
+/**
+ * The language server's view of the file system: model.json summaries and data shapes, cached
+ * by modification time, and the workspace's model files for completion. Plain Node.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BUILTIN_DATA_INFO, describeModelJson, readIdxFolderInfo, type DataInfo, type ModelInfo } from '../store/modelInfo';
+import type { Facts } from './analysis';
+
+type ModelResult = { info: ModelInfo } | { problem: string; missing?: boolean };
+
+const SKIP = new Set(['node_modules', '.git', '.e2e', 'dist', 'out']);
+
+export class WorkspaceIndex {
+  private modelCache = new Map<string, { stamp: string; result: ModelResult }>();
+  private dataCache = new Map<string, { stamp: string; result: DataInfo | { problem: string } }>();
+  private modelList: string[] | undefined;
+
+  constructor(public folders: string[]) {}
+
+  /** Forget the model list (a model.json was created or deleted). */
+  invalidateModels(): void {
+    this.modelList = undefined;
+  }
+
+  /** Every model.json under the workspace folders (absolute), skipping dependencies and dot-folders. */
+  models(): string[] {
+    if (this.modelList) return this.modelList;
+    const found: string[] = [];
+    const walk = (dir: string, depth: number) => {
+      if (depth > 8 || found.length > 2000) return;
+      let entries: fs.Dirent[];
+      try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+      for (const e of entries) {
+        if (e.isDirectory() && !SKIP.has(e.name) && !e.name.startsWith('.')) walk(path.join(dir, e.name), depth + 1);
+        else if (e.isFile() && e.name === 'model.json') found.push(path.join(dir, e.name));
+      }
+    };
+    for (const folder of this.folders) walk(folder, 0);
+    this.modelList = found.sort();
+    return this.modelList;
+  }
+
+  model(file: string, shown: string): ModelResult {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(file);
+    } catch {
+      return { problem: `${shown} does not exist (${file})`, missing: true };
+    }
+    if (stat.isDirectory()) {
+      return fs.existsSync(path.join(file, 'model.json'))
+        ? { problem: `${shown} is a folder; point at its model.json (${path.join(shown, 'model.json')})` }
+        : { problem: `${shown} is a folder, not a tfjs model.json`, missing: true };
+    }
+    const stamp = `${stat.mtimeMs}:${stat.size}`;
+    const cached = this.modelCache.get(file);
+    if (cached?.stamp === stamp) return cached.result;
+    let result: ModelResult;
+    try {
+      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+      try {
+        result = { info: describeModelJson(json) };
+      } catch (err) {
+        result = { problem: `${shown} is not a tfjs model: ${(err as Error).message}` };
+      }
+    } catch (err) {
+      result = { problem: `${shown} is not a tfjs model.json: it is not valid JSON (${(err as Error).message})` };
+    }
+    this.modelCache.set(file, { stamp, result });
+    return result;
+  }
+
+  data(id: string, dir: string): DataInfo | { problem: string } {
+    const builtin = BUILTIN_DATA_INFO[id];
+    if (builtin) return builtin;
+    const folder = path.resolve(dir, id);
+    let stamp: string;
+    try {
+      const stat = fs.statSync(folder);
+      if (!stat.isDirectory()) return { problem: `data "${id}" is a file; give "embedded", "fashion-mnist" or a folder of IDX files` };
+      stamp = String(stat.mtimeMs);
+    } catch {
+      return { problem: `data "${id}" is neither "embedded", "fashion-mnist" nor an existing folder (${folder})` };
+    }
+    const cached = this.dataCache.get(folder);
+    if (cached?.stamp === stamp) return cached.result;
+    let result: DataInfo | { problem: string };
+    try {
+      result = readIdxFolderInfo(folder);
+    } catch (err) {
+      result = { problem: (err as Error).message };
+    }
+    this.dataCache.set(folder, { stamp, result });
+    return result;
+  }
+
+  /** The analysis' window onto the workspace for one spec file. */
+  factsFor(specFile: string): Facts {
+    const dir = path.dirname(specFile);
+    return {
+      model: (relative) => this.model(path.resolve(dir, relative), relative),
+      data: (id) => this.data(id, dir),
+      models: () => this.models().map((m) => toPosix(path.relative(dir, m))),
+    };
+  }
+}
+
+export function toPosix(p: string): string {
+  return p.split(path.sep).join('/');
+}
