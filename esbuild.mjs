@@ -21,7 +21,8 @@ const contexts = [
   // The extension host: vscode is provided by the editor; the engine runs in dist/worker.js.
   {
     ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', target: 'node20', format: 'cjs',
-    external: ['vscode'],
+    // ESM entry points first: jsonc-parser's UMD build requires './impl/…' at run time, which a bundle cannot resolve.
+    mainFields: ['module', 'main'], external: ['vscode'],
   },
   // The language server (a separate Node process started by vscode-languageclient; no tfjs).
   {

@@ -5,7 +5,7 @@
  * the callers pass the resolver (this layer has no node:path).
  */
 import type { AttackJob, AttackParams, TrainJob, TrainMethod } from './jobs';
-import type { LossName } from './attacks';
+import { attackInfo, type LossName } from './attacks';
 import type { NormId } from './report';
 
 export const SPEC_SUFFIX = '.robustness.json';
@@ -53,19 +53,21 @@ export type Resolve = (relative: string) => string;
 
 /**
  * The attack job of a (checked) spec. Per-attack parameters ride in `params`, aligned with
- * `attacks`; the job-wide steps/loss are those of the first gradient attack, for labels.
+ * `attacks`; an attack without "steps" gets its catalogue default (PGD 10, APGD 100).
  */
 export function specAttackJob(spec: RobustnessSpec, resolve: Resolve): AttackJob {
   const data = dataOf(spec);
   const attacks = (spec.attacks ?? []).map(attackOf);
-  const firstIterative = attacks.find((a) => a.steps !== undefined);
   return {
     model: resolve(spec.model),
     data: (BUILTIN_DATA as readonly string[]).includes(data.id) ? data.id : resolve(data.id),
     attacks: spec.suite ? ['apgd', 'apgd-t', 'square'] : attacks.map((a) => a.id),
-    params: spec.suite ? [] : attacks.map(({ id: _id, ...params }) => params),
+    params: spec.suite ? [] : attacks.map(({ id, ...params }) => {
+      const steps = attackInfo(id)?.defaultSteps;
+      return params.steps === undefined && steps !== undefined ? { steps, ...params } : params;
+    }),
     norm: spec.threat.norm, eps: spec.threat.eps,
-    steps: firstIterative?.steps ?? 10, restarts: 1, loss: 'ce', randomStart: true,
+    steps: 10, restarts: 1, loss: 'ce', randomStart: true,
     n: data.n, offset: data.offset, batchSize: spec.batchSize ?? 250, seed: spec.seed ?? 0,
     curve: [...(spec.curve ?? [])].sort((a, b) => a - b), examples: spec.output?.examples ?? 32,
     bounds: spec.threat.bounds ?? [0, 1],

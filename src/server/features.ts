@@ -43,6 +43,8 @@ export function attackMarkdown(info: AttackInfo): string {
 export function epsMarkdown(eps: number, norm: string | undefined, bounds: [number, number] | undefined, pixels?: number): string {
   const [lo, hi] = bounds ?? [0, 1];
   const width = hi - lo;
+  if (eps < 0) return `**ε = ${eps}** is negative: ε is the radius of the threat model's ball and must be ≥ 0.`;
+  if (!(width > 0)) return `**ε = ${eps}**; the bounds [${lo}, ${hi}] are empty, so it has no value in pixel levels.`;
   const levels = (v: number) => `${Number(((v / width) * 255).toFixed(2))}/255`;
   if (norm === 'l2') {
     const lines = [`**ε = ${eps}** (L2 radius on [${lo}, ${hi}] inputs)`];

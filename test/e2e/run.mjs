@@ -61,6 +61,8 @@ function prepare() {
   const distilled = path.join(workspace, 'examples', 'fashion-mnist', 'smallcnn-distilled');
   fs.mkdirSync(distilled, { recursive: true });
   for (const f of ['model.json', 'weights.bin']) fs.copyFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn-distilled', f), path.join(distilled, f));
+  // The example spec and a Python file naming the example model (the language server's lenses).
+  for (const f of ['smallcnn.robustness.json', 'inspect_model.py']) fs.copyFileSync(path.join(ROOT, 'examples', 'fashion-mnist', f), path.join(workspace, 'examples', 'fashion-mnist', f));
   fs.mkdirSync(path.join(workspace, 'broken'), { recursive: true });
   fs.writeFileSync(path.join(workspace, 'broken', 'model.json'), '{"modelTopology": {"class_name": "Sequential", ');
   execFileSync(process.execPath, [CS, ...common, '--install-extension', VSIX], { env, stdio: 'pipe' });
@@ -70,7 +72,11 @@ let server;
 let context;
 const results = [];
 
+/** E2E_STEPS=1,7,8 runs only those steps (while working on them; CI runs all). */
+const only = process.env.E2E_STEPS?.split(',').map((n) => n.trim());
+
 async function step(name, fn) {
+  if (only && !only.includes(name.split('.')[0])) return;
   const t0 = Date.now();
   try {
     await fn();
@@ -309,6 +315,65 @@ async function main() {
     if (!stages.some((t) => /APGD-T/.test(t)) || !stages.some((t) => /Square/.test(t))) throw new Error(`stages: ${stages.join(' | ')}`);
     await page.screenshot({ path: path.join(OUT, '6-masking-banner.png') });
     log(`distilled under the strong suite: robust ${robust}; C median ${cMedian}; stages ${stages.map((t) => t.replace(/\s+/g, ' ')).join(' | ')}`);
+  });
+
+  /** Opens a file from the explorer (single click: the preview editor) and waits for its tab. */
+  async function openFromExplorer(segments) {
+    const row = await revealInExplorer(segments);
+    await row.click();
+    const name = segments[segments.length - 1];
+    await page.locator('.tabs-container .tab', { hasText: name }).first().waitFor({ timeout: 20_000 });
+    await page.locator('.tabs-container .tab.active', { hasText: name }).first().click();
+  }
+  const editor = () => page.locator('.editor-instance .monaco-editor').first();
+  const lens = (pattern) => editor().locator('.codelens-decoration a', { hasText: pattern }).first();
+
+  await step('7. the example spec: a bad ε shows a red squiggle, hover on pgd shows its doc, Run turns the lens into a result', async () => {
+    await openFromExplorer(['examples', 'fashion-mnist', 'smallcnn.robustness.json']);
+    await lens('Run').waitFor({ timeout: 60_000 });
+    // Put a minus sign before ε's value: line and column from the file itself.
+    const lines = fs.readFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn.robustness.json'), 'utf8').split('\n');
+    const line = lines.findIndex((l) => l.includes('"eps": 0.1'));
+    const column = lines[line].indexOf('"eps": 0.1') + '"eps": '.length + 1;
+    await editor().click();
+    await page.keyboard.press('Control+G');
+    await page.keyboard.type(`${line + 1}:${column}`);
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('-');
+    const squiggle = editor().locator('.squiggly-error').first();
+    await squiggle.waitFor({ timeout: 30_000 });
+    await squiggle.hover({ force: true });
+    const problem = page.locator('.monaco-hover', { hasText: 'threat.eps must be ≥ 0' }).first();
+    await problem.waitFor({ timeout: 15_000 });
+    await page.waitForTimeout(500); // the hover fades in
+    await page.screenshot({ path: path.join(OUT, '7-spec-bad-eps.png') });
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+Z');
+    await waitFor(async () => (await editor().locator('.squiggly-error').count()) === 0, 'the squiggle to go once ε is fixed', 30_000);
+    const token = editor().locator('.view-line span', { hasText: /^"pgd"$/ }).first();
+    await token.hover();
+    await page.locator('.monaco-hover', { hasText: 'Madry' }).first().waitFor({ timeout: 15_000 });
+    const hoverText = await page.locator('.monaco-hover', { hasText: 'Madry' }).first().innerText();
+    if (!/α·sign/.test(hoverText) || !/Defaults: steps 10/.test(hoverText)) throw new Error(`hover: ${hoverText}`);
+    await page.waitForTimeout(500); // the hover fades in
+    await page.screenshot({ path: path.join(OUT, '7-spec-hover.png') });
+    await page.keyboard.press('Escape');
+    await lens('Run').click();
+    await page.locator('.tabs-container .tab', { hasText: 'smallcnn: FGSM and PGD-20' }).first().waitFor({ timeout: 20_000 });
+    await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
+    await page.locator('.tabs-container .tab', { hasText: 'smallcnn.robustness.json' }).first().click();
+    const result = lens(/robust \d+\.\d% \(PGD-20, ε=0\.1\) · clean \d+\.\d%/);
+    await result.waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: path.join(OUT, '7-spec-result-lens.png') });
+    log(`spec lens after Run: ${await result.innerText()}`);
+  });
+
+  await step('8. a Python file naming the example model shows a lens with that model\'s result', async () => {
+    await openFromExplorer(['examples', 'fashion-mnist', 'inspect_model.py']);
+    const result = lens(/robust \d+\.\d% \(PGD-20, ε=0\.1\) · clean/);
+    await result.waitFor({ timeout: 60_000 });
+    await page.screenshot({ path: path.join(OUT, '8-source-lens.png') });
+    log(`source lens: ${await result.innerText()}`);
   });
 }
 

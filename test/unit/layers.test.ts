@@ -57,3 +57,11 @@ test('src/extension and webview import the engine only as types (the extension b
     }
   }
 });
+
+test('the bundles resolve every module at build time (no relative require left, e.g. from a UMD build)', () => {
+  // test:unit builds dist/ before the tests run.
+  for (const name of ['extension.js', 'server.js', 'worker.js', 'cli.js']) {
+    const text = fs.readFileSync(path.join(SRC, '..', 'dist', name), 'utf8');
+    assert.deepEqual(text.match(/require\("\.\.?\/[^"]*"\)/g) ?? [], [], `dist/${name}`);
+  }
+});

@@ -1,0 +1,106 @@
+/**
+ * Experiment specs below the server: one attack catalogue for the engine, the schema and the
+ * server; spec → job translation (per-attack parameters reach the engine's plans); the cheap
+ * model/data readers the server checks with.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { ATTACKS } from '../../src/engine/attacks/registry';
+import { planFor } from '../../src/engine/jobs';
+import { ATTACK_INFO } from '../../src/protocol/attacks';
+import { attackJobSchema } from '../../src/protocol/messages';
+import schema from '../../src/protocol/spec-schema.json';
+import { specAttackJob, specTrainJob, type RobustnessSpec } from '../../src/protocol/spec';
+import { analyzeSpec, didYouMean } from '../../src/server/analysis';
+import { WorkspaceIndex } from '../../src/server/workspace';
+import { describeModelJson, readIdxFolderInfo } from '../../src/store/modelInfo';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+test('the engine registry, the catalogue and the spec schema list the same attacks, with the same docs', () => {
+  const ids = ATTACK_INFO.map((a) => a.id);
+  assert.deepEqual(ATTACKS.map((a) => a.id), ids);
+  for (const entry of ATTACKS) assert.equal(entry.doc, ATTACK_INFO.find((a) => a.id === entry.id)!.doc, `${entry.id} doc is the catalogue's`);
+  assert.deepEqual(schema.definitions.attackId.enum, ids);
+  const pattern = new RegExp(schema.definitions.attackRef.pattern);
+  for (const id of ids) assert.match(`${id}:margin`, pattern);
+  assert.doesNotMatch('pgd:hinge', pattern);
+});
+
+test('did-you-mean picks the nearest id within a third of its length', () => {
+  assert.equal(didYouMean('pgdd', ['fgsm', 'pgd', 'apgd']), 'pgd');
+  assert.equal(didYouMean('APGD-T', ['apgd', 'apgd-t']), 'apgd-t');
+  assert.equal(didYouMean('deepfool', ['fgsm', 'pgd']), undefined);
+});
+
+const SPEC: RobustnessSpec = {
+  model: 'smallcnn/model.json',
+  data: { id: 'embedded', n: 300, offset: 100 },
+  threat: { norm: 'linf', eps: 0.05 },
+  attacks: ['fgsm', 'pgd:margin', { id: 'pgd', steps: 40, stepSize: 0.005, restarts: 3, randomStart: false }, { id: 'square', queries: 200 }],
+  curve: [0.1, 0, 0.05],
+  seed: 7,
+};
+
+test('a spec becomes an attack job whose per-attack parameters reach the engine plans', () => {
+  const job = specAttackJob(SPEC, (rel) => path.join('/ws/examples', rel));
+  assert.doesNotThrow(() => attackJobSchema.parse(job));
+  assert.equal(job.model, '/ws/examples/smallcnn/model.json');
+  assert.deepEqual([job.data, job.n, job.offset, job.seed, job.bounds], ['embedded', 300, 100, 7, [0, 1]]);
+  assert.deepEqual(job.curve, [0, 0.05, 0.1]);
+  assert.deepEqual(job.attacks, ['fgsm', 'pgd', 'pgd', 'square']);
+  const plans = job.attacks.map((id, i) => planFor(id, job, undefined, job.params?.[i]));
+  assert.deepEqual(plans.map((p) => p.entry.label(p.options)), ['FGSM', 'PGD-10 (margin)', 'PGD-40×3', 'Square-200']);
+  assert.deepEqual(plans[2]!.options, { steps: 40, restarts: 3, loss: 'ce', randomStart: false, seed: 7, stepSize: 0.005 });
+  assert.equal(plans[1]!.options.loss, 'margin');
+  const suite = specAttackJob({ ...SPEC, suite: 'strong' }, (rel) => rel);
+  assert.deepEqual([suite.suite, suite.attacks, suite.params], ['strong', ['apgd', 'apgd-t', 'square'], []]);
+});
+
+test('a training block becomes a train job: defaults, ε from the threat model, init from an existing model', () => {
+  const spec: RobustnessSpec = { ...SPEC, training: { method: 'trades', epochs: 3, beta: 6, trainImages: 5000 } };
+  const job = specTrainJob(spec, (rel) => `/ws/${rel}`, true)!;
+  assert.deepEqual(job, {
+    method: 'trades', data: 'embedded', epochs: 3, batchSize: 128, optimizer: 'adam', learningRate: 1e-3, seed: 7, robustEvalLimit: 300,
+    eps: 0.05, beta: 6, trainLimit: 5000, init: '/ws/smallcnn/model.json',
+  });
+  const fresh = specTrainJob({ ...spec, training: { method: 'distill', epochs: 2, temperature: 50 } }, (rel) => rel, false)!;
+  assert.deepEqual([fresh.learningRate, fresh.temperature, fresh.eps, fresh.init], [1e-2, 50, undefined, undefined]);
+  assert.equal(specTrainJob(SPEC, (rel) => rel, true), undefined);
+});
+
+test('the shipped example specs check clean against the example models', () => {
+  const dir = path.join(ROOT, 'examples', 'fashion-mnist');
+  const index = new WorkspaceIndex([ROOT]);
+  for (const name of ['smallcnn.robustness.json', 'pgd-at.robustness.json']) {
+    const file = path.join(dir, name);
+    const { problems, spec } = analyzeSpec(fs.readFileSync(file, 'utf8'), index.factsFor(file));
+    assert.deepEqual(problems, [], name);
+    assert.ok(spec?.model);
+  }
+});
+
+test('model summaries: output activation of layers and graph models; data shapes from an IDX header', () => {
+  const example = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json'), 'utf8'));
+  assert.deepEqual(describeModelJson(example), { format: 'layers', inputShape: [28, 28, 1], classes: 10, outputActivation: 'linear' });
+  const graph = { modelTopology: { node: [
+    { op: 'Placeholder', attr: { shape: { shape: { dim: [{ size: '-1' }, { size: '28' }, { size: '28' }, { size: '1' }] } } } },
+    { op: 'MatMul' }, { op: 'Softmax' }, { op: 'Identity' },
+  ] } };
+  assert.deepEqual(describeModelJson(graph), { format: 'graph', inputShape: [28, 28, 1], outputActivation: 'softmax' });
+  assert.throws(() => describeModelJson({ modelTopology: { model_config: { config: { layers: [] } } } }), /no layers/);
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-idx-'));
+  assert.throws(() => readIdxFolderInfo(dir), /neither t10k-images-idx3-ubyte\.gz nor t10k-images-idx3-ubyte exists/);
+  fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte'), Buffer.from([0, 0, 8, 3, 0, 0, 0, 7, 0, 0, 0, 12, 0, 0, 0, 9]));
+  assert.deepEqual(readIdxFolderInfo(dir), { count: 7, shape: [12, 9, 1] });
+  fs.rmSync(path.join(dir, 't10k-images-idx3-ubyte'));
+  fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte.gz'), zlib.gzipSync(Buffer.from('not an idx file at all')));
+  assert.throws(() => readIdxFolderInfo(dir), /t10k-images-idx3-ubyte\.gz: not an IDX file of unsigned bytes/);
+  assert.deepEqual(readIdxFolderInfo(path.join(ROOT, 'media', 'data', 'fashion-mnist-sample')), { count: 2000, shape: [28, 28, 1] });
+  fs.rmSync(dir, { recursive: true, force: true });
+});
