@@ -3,9 +3,12 @@
  *   robustness-lab attack --model M --data D --attack fgsm,pgd --eps 0.1 --n 1000 --out DIR
  *   robustness-lab curve  --model M --eps 0,0.025,0.05,0.1,0.15,0.2 --out DIR
  *   robustness-lab train  --method standard --epochs 5 --out DIR
+ *   robustness-lab check  examples/fashion-mnist/*.robustness.json
+ *   robustness-lab run    examples/fashion-mnist/smallcnn.robustness.json --out DIR
  *   robustness-lab bench  --json FILE
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
@@ -19,6 +22,9 @@ import { runBench } from './bench';
 import { makeProgress } from './progress';
 import { writeReport } from '../store/report-files';
 import { formatTable } from './table';
+import { specAttackJob, type RobustnessSpec } from '../protocol/spec';
+import { analyzeSpec, type SpecProblem } from '../spec/analysis';
+import { WorkspaceIndex } from '../spec/workspace';
 
 const number = (name: string) => (value: string): number => {
   const v = Number(value);
@@ -100,8 +106,43 @@ export function summaryTable(report: Report): string {
     ...curves, ...checks, ...masking, ...diagnostics].join('\n');
 }
 
+type RunOptions = Pick<AttackCliOptions, 'out' | 'json' | 'minRobust' | 'backend' | 'workers'>;
+
 async function attackCommand(o: AttackCliOptions, attacks: string[], eps: number, curve: number[], command: string): Promise<void> {
-  const job = toJob(o, attacks, eps, curve);
+  await runJob(toJob(o, attacks, eps, curve), o, command);
+}
+
+/** Problems of a spec as a compiler prints them: file:line:col: severity: message [code]. */
+function formatProblems(file: string, text: string, problems: SpecProblem[]): string {
+  const lineStarts = [0, ...[...text.matchAll(/\n/g)].map((m) => m.index! + 1)];
+  return problems.map((p) => {
+    let line = 0;
+    while (line + 1 < lineStarts.length && lineStarts[line + 1]! <= p.start) line++;
+    return `${file}:${line + 1}:${p.start - lineStarts[line]! + 1}: ${p.severity}: ${p.message} [${p.code}]`;
+  }).join('\n');
+}
+
+/** Checks spec files with the language server's analysis; exit code 1 when any has an error. */
+function checkSpecs(files: string[]): { spec: RobustnessSpec; file: string }[] {
+  const checked: { spec: RobustnessSpec; file: string }[] = [];
+  for (const given of files) {
+    const file = path.resolve(given);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new InputError(given, '', `cannot be read: ${(err as Error).message}`);
+    }
+    const { problems, spec } = analyzeSpec(text, new WorkspaceIndex([process.cwd()]).factsFor(file));
+    if (problems.length) process.stderr.write(`${formatProblems(given, text, problems)}\n`);
+    const errors = problems.filter((p) => p.severity === 'error').length;
+    if (errors || !spec) process.exitCode = 1;
+    else checked.push({ spec, file });
+  }
+  return checked;
+}
+
+async function runJob(job: AttackJob, o: RunOptions, command: string): Promise<void> {
   const backend = await initBackend(o.backend);
   backend.notes.forEach((n) => process.stderr.write(`note: ${n}\n`));
   const progress = makeProgress(process.stderr, Boolean(o.json));
@@ -211,6 +252,30 @@ export function buildProgram(): Command {
         process.stderr.write(`warning: catastrophic overfitting in epoch ${h.epoch}: PGD accuracy collapsed; the weights of epoch ${h.epoch - 1} were restored and training stopped\n`);
       }
       process.stdout.write(`wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${result.seconds.toFixed(1)} s\n`);
+    });
+
+  program.command('check').description('check experiment specs (*.robustness.json) as the language server does; exit 1 on an error')
+    .argument('<spec...>', 'spec files')
+    .action((files: string[]) => {
+      const ok = checkSpecs(files);
+      process.stderr.write(`${ok.length} of ${files.length} spec${files.length === 1 ? '' : 's'} without errors\n`);
+    });
+
+  program.command('run').description("run an experiment spec's attacks (or suite) headless, as its Run lens does")
+    .argument('<spec>', 'a *.robustness.json file')
+    .option('--out <dir>', 'write report.json and report.html here (default: the spec\'s output.report, if any)')
+    .option('--json', 'print report.json to stdout instead of the table')
+    .option('--min-robust <acc>', 'exit with code 3 when the worst-case robust accuracy is below this', number('--min-robust'))
+    .option('--workers <n>', 'worker threads', integer('--workers', 1), Math.min(2, os.availableParallelism()))
+    .addOption(backendOption())
+    .action(async (file: string, o: RunOptions) => {
+      const [checked] = checkSpecs([file]);
+      if (!checked) throw new InputError(file, '', 'has errors (listed above); nothing was run');
+      const { spec } = checked;
+      if (!spec.attacks && !spec.suite) throw new InputError(file, 'attacks', 'the spec has only a training block; train with "robustness-lab train" or its Train lens');
+      const dir = path.dirname(checked.file);
+      const resolve = (relative: string) => path.resolve(dir, relative);
+      await runJob(specAttackJob(spec, resolve), { ...o, ...(!o.out && spec.output?.report ? { out: resolve(spec.output.report) } : {}) }, `robustness-lab run ${file}`);
     });
 
   program.command('bench').description('benchmark backends and kernels (not a test)')

@@ -5,7 +5,7 @@
 import { getLocation, getNodeValue, parseTree, findNodeAtOffset, type Node } from 'jsonc-parser';
 import { ATTACK_INFO, attackInfo, type AttackInfo } from '../protocol/attacks';
 import { BUILTIN_DATA } from '../protocol/spec';
-import { schemaAt } from './analysis';
+import { schemaAt } from '../spec/analysis';
 
 export type CompletionKind = 'property' | 'value' | 'attack' | 'file' | 'data';
 

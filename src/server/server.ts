@@ -14,10 +14,10 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { RunFinishedNotification } from '../protocol/messages';
 import { SPEC_SUFFIX } from '../protocol/spec';
-import { analyzeSpec, type Severity } from './analysis';
+import { analyzeSpec, type Severity } from '../spec/analysis';
 import { specCompletions, specHover, type CompletionKind } from './features';
 import { collectRuns, sourceLenses, specLenses, type KnownRun, type Lens } from './lenses';
-import { WorkspaceIndex } from './workspace';
+import { WorkspaceIndex } from '../spec/workspace';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);

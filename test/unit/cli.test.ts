@@ -9,6 +9,7 @@ import type { Report } from '../../src/protocol/report';
 import { tempDir } from './helpers';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'cli.js');
+const ROOT = path.join(__dirname, '..', '..');
 const SCHEMA = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'protocol', 'report-schema.json'), 'utf8'));
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -128,4 +129,37 @@ test('evaluate --suite quick: FGSM then PGD-20 on the survivors, accuracy after 
   assert.match(table.stdout, /suite quick: each attack on the points still robust; accuracy after each stage/);
   assert.match(table.stdout, /stage +accuracy after/);
   assert.match(table.stdout, /final check: max ‖x'−x‖\/ε \d\.\d{4}, in bounds yes, finite yes/);
+});
+
+test('check prints spec problems as file:line:col and exits 1; run executes a spec headless like its Run lens', () => {
+  const dir = tempDir('cli-spec');
+  const bad = path.join(dir, 'bad.robustness.json');
+  fs.writeFileSync(bad, '{\n  "model": "nope/model.json",\n  "data": "embedded",\n  "threat": {"norm": "linf", "eps": -0.1},\n  "attacks": ["pgdd"]\n}\n');
+  const checked = cli('check', bad);
+  assert.equal(checked.status, 1);
+  assert.deepEqual(checked.stderr.trim().split('\n'), [
+    `${bad}:2:12: error: nope/model.json does not exist (${path.join(dir, 'nope', 'model.json')}) [model-missing]`,
+    `${bad}:4:37: error: threat.eps must be ≥ 0 (it is a radius); got -0.1 [eps-negative]`,
+    `${bad}:5:15: error: unknown attack "pgdd"; did you mean "pgd"? [unknown-attack]`,
+    '0 of 1 spec without errors',
+  ]);
+  const refused = cli('run', bad);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /bad\.robustness\.json: has errors \(listed above\); nothing was run/);
+
+  const spec = path.join(dir, 'small.robustness.json');
+  fs.writeFileSync(spec, JSON.stringify({
+    model: path.relative(dir, path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json')),
+    data: { id: 'embedded', n: 40, offset: 10 }, threat: { norm: 'linf', eps: 0.1 },
+    attacks: ['fgsm', { id: 'pgd', steps: 5, restarts: 2, loss: 'margin' }], output: { examples: 2, report: 'out' },
+  }));
+  assert.equal(cli('check', spec).status, 0);
+  const ran = cli('run', spec, '--workers', '1');
+  assert.equal(ran.status, 0, ran.stderr);
+  const report = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'report.json'), 'utf8'));
+  assert.equal(report.n, 40);
+  assert.deepEqual(report.attacks.map((a: { label: string }) => a.label), ['FGSM', 'PGD-5×2 (margin)']);
+  assert.equal(report.examples.length, 2);
+  assert.equal(report.examples[0].index >= 10, true);
+  assert.ok(fs.existsSync(path.join(dir, 'out', 'report.html')));
 });

@@ -58,6 +58,21 @@ test('src/extension and webview import the engine only as types (the extension b
   }
 });
 
+test('src/spec (spec checks) and src/server (the LSP binding) load no tfjs and no vscode; only the server speaks LSP', () => {
+  for (const dir of ['spec', 'server']) {
+    for (const file of files(path.join(SRC, dir))) {
+      for (const spec of imports(file)) {
+        assert.ok(!spec.startsWith('@tensorflow') && spec !== 'vscode', `${file} imports ${spec}`);
+        if (spec.startsWith('.')) {
+          const target = path.resolve(path.dirname(file), spec);
+          assert.ok(['protocol', 'store', 'spec', 'server'].some((d) => target.startsWith(path.join(SRC, d))), `${file} imports ${spec}`);
+        }
+        if (dir === 'spec') assert.ok(!spec.startsWith('vscode-languageserver'), `${file} imports ${spec}`);
+      }
+    }
+  }
+});
+
 test('the bundles resolve every module at build time (no relative require left, e.g. from a UMD build)', () => {
   // test:unit builds dist/ before the tests run.
   for (const name of ['extension.js', 'server.js', 'worker.js', 'cli.js']) {

@@ -15,8 +15,8 @@ import { ATTACK_INFO } from '../../src/protocol/attacks';
 import { attackJobSchema } from '../../src/protocol/messages';
 import schema from '../../src/protocol/spec-schema.json';
 import { specAttackJob, specTrainJob, type RobustnessSpec } from '../../src/protocol/spec';
-import { analyzeSpec, didYouMean } from '../../src/server/analysis';
-import { WorkspaceIndex } from '../../src/server/workspace';
+import { analyzeSpec, didYouMean } from '../../src/spec/analysis';
+import { WorkspaceIndex } from '../../src/spec/workspace';
 import { describeModelJson, readIdxFolderInfo } from '../../src/store/modelInfo';
 
 const ROOT = path.join(__dirname, '..', '..');
