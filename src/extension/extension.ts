@@ -115,7 +115,13 @@ export function activate(context: vscode.ExtensionContext): void {
       final = 'done';
       update(runId, { type: 'finished', report });
       log.info(`run ${runId} done: clean ${report.clean_accuracy}, robust ${report.robust_accuracy}, ${report.time_s.toFixed(1)} s on ${report.backend}`);
-      if (reportDir) log.info(`run ${runId}: report written to ${writeReport(reportDir, report).html}`);
+      if (reportDir) {
+        try {
+          log.info(`run ${runId}: report written to ${writeReport(reportDir, report).html}`);
+        } catch (err) {
+          log.warn(`run ${runId}: the spec's output.report folder ${reportDir} could not be written: ${(err as Error).message}`);
+        }
+      }
     } catch (err) {
       const e = err as Error;
       if (e.name === 'AbortError') {
