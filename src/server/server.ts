@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  CodeLens, CompletionItem, CompletionItemKind, createConnection, Diagnostic, DiagnosticSeverity, FileChangeType, MarkupKind,
+  CodeAction, CodeActionKind, CodeLens, CompletionItem, CompletionItemKind, createConnection, Diagnostic, DiagnosticSeverity, FileChangeType, MarkupKind,
   ProposedFeatures, TextDocuments, TextDocumentSyncKind, type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
@@ -44,6 +44,7 @@ connection.onInitialize((params): InitializeResult => {
       completionProvider: { triggerCharacters: ['"', ':'] },
       hoverProvider: true,
       codeLensProvider: { resolveProvider: false },
+      codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
     },
     serverInfo: { name: 'robustness-lab', version: '0.1.0' },
   };
@@ -59,6 +60,7 @@ function validate(doc: TextDocument): void {
   const diagnostics: Diagnostic[] = problems.map((p) => ({
     range: { start: doc.positionAt(p.start), end: doc.positionAt(p.end) },
     severity: SEVERITY[p.severity], message: p.message, code: p.code, source: 'robustness',
+    ...(p.replacement ? { data: { replacement: p.replacement } } : {}),
   }));
   void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics });
 }
@@ -92,6 +94,19 @@ connection.onHover((params) => {
   const pixels = model && 'info' in model ? model.info.inputShape?.reduce((a, b) => a * b, 1) : undefined;
   const hover = specHover(doc.getText(), doc.offsetAt(params.position), pixels);
   return hover ? { contents: { kind: MarkupKind.Markdown, value: hover.markdown }, range: { start: doc.positionAt(hover.start), end: doc.positionAt(hover.end) } } : null;
+});
+
+/** "Did you mean" as a quick fix: the diagnostic carries its replacement text. */
+connection.onCodeAction((params): CodeAction[] => {
+  if (!isSpec(params.textDocument.uri)) return [];
+  return params.context.diagnostics.flatMap((d) => {
+    const replacement = (d.data as { replacement?: unknown } | undefined)?.replacement;
+    if (d.source !== 'robustness' || typeof replacement !== 'string') return [];
+    return [{
+      title: `Change to ${replacement}`, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: true,
+      edit: { changes: { [params.textDocument.uri]: [{ range: d.range, newText: replacement }] } },
+    }];
+  });
 });
 
 connection.onCodeLens((params): CodeLens[] => {

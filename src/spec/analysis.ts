@@ -22,6 +22,8 @@ export interface SpecProblem {
   message: string;
   /** Stable id, e.g. "unknown-attack", for tests and code actions. */
   code: string;
+  /** The text that fixes it ("did you mean"), replacing [start, end): the quick fix. */
+  replacement?: string;
 }
 
 /** What the analysis may ask of the file system; every path is as written in the spec. */
@@ -69,10 +71,11 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   return best;
 }
 
-const suggest = (word: string, candidates: readonly string[]) => {
+/** The message suffix and the quick-fix text of a "did you mean". */
+function suggestion(word: string, candidates: readonly string[], asText: (hit: string) => string = (hit) => JSON.stringify(hit)) {
   const hit = didYouMean(word, candidates);
-  return hit ? `; did you mean "${hit}"?` : '';
-};
+  return hit ? { suffix: `; did you mean "${hit}"?`, replacement: asText(hit) } : { suffix: '' };
+}
 
 const fmt = (v: number) => String(Number(v.toPrecision(6)));
 const shape = (s: readonly number[]) => s.join('×');
@@ -95,9 +98,9 @@ export function analyzeSpec(text: string, facts: Facts): Analysis {
   }
   const spec = value as RobustnessSpec;
   const at = (path: Array<string | number>) => findNodeAtLocation(root, path);
-  const add = (node: Node | undefined, severity: Severity, code: string, message: string) => {
+  const add: Add = (node, severity, code, message, replacement) => {
     const target = node ?? root;
-    problems.push({ ...(node ? span(target) : { start: root.offset, end: root.offset + 1 }), severity, code, message });
+    problems.push({ ...(node ? span(target) : { start: root.offset, end: root.offset + 1 }), severity, code, message, ...(replacement ? { replacement } : {}) });
   };
 
   semanticChecks(spec, at, add, facts);
@@ -123,7 +126,7 @@ function describeParseError(code: string): string {
 }
 
 type At = (path: Array<string | number>) => Node | undefined;
-type Add = (node: Node | undefined, severity: Severity, code: string, message: string) => void;
+type Add = (node: Node | undefined, severity: Severity, code: string, message: string, replacement?: string) => void;
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -136,8 +139,8 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
     if ('problem' in result) {
       // A training spec may name the model it will create.
       if (!(result.missing && training)) {
-        const hint = result.missing && facts.models ? suggest(spec.model, facts.models()) : '';
-        add(at(['model']), 'error', result.missing ? 'model-missing' : 'not-a-model', `${result.problem}${hint}`);
+        const hint = result.missing && facts.models ? suggestion(spec.model, facts.models()) : { suffix: '' };
+        add(at(['model']), 'error', result.missing ? 'model-missing' : 'not-a-model', `${result.problem}${hint.suffix}`, hint.replacement);
       }
     } else {
       model = result.info;
@@ -189,7 +192,8 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
     const idNode = typeof entry === 'string' ? at(['attacks', i]) : at(['attacks', i, 'id']);
     const info = attackInfo(attack.id);
     if (!info) {
-      add(idNode, 'error', 'unknown-attack', `unknown attack "${attack.id}"${suggest(attack.id, ids) || `; available: ${ids.join(', ')}`}`);
+      const hint = suggestion(attack.id, ids, (hit) => JSON.stringify(typeof entry === 'string' ? entry.replace(attack.id, hit) : hit));
+      add(idNode, 'error', 'unknown-attack', `unknown attack "${attack.id}"${hint.suffix || `; available: ${ids.join(', ')}`}`, hint.replacement);
       return;
     }
     if (attack.loss !== undefined && !LOSS_NAMES.includes(attack.loss)) {
@@ -278,7 +282,11 @@ function schemaProblem(e: ErrorObject, root: Node): SpecProblem | undefined {
       const name = (e.params as { additionalProperty: string }).additionalProperty;
       const property = node.children?.find((c) => c.type === 'property' && c.children?.[0]?.value === name);
       const known = Object.keys(schemaAt(path)?.properties ?? {});
-      return { ...base, ...span(property?.children?.[0] ?? node), message: `unknown property "${name}" in ${where}${suggest(name, known) || (known.length ? `; allowed: ${known.join(', ')}` : '')}` };
+      const hint = suggestion(name, known);
+      return {
+        ...base, ...span(property?.children?.[0] ?? node), ...(hint.replacement ? { replacement: hint.replacement } : {}),
+        message: `unknown property "${name}" in ${where}${hint.suffix || (known.length ? `; allowed: ${known.join(', ')}` : '')}`,
+      };
     }
     case 'required': {
       const name = (e.params as { missingProperty: string }).missingProperty;
@@ -287,7 +295,8 @@ function schemaProblem(e: ErrorObject, root: Node): SpecProblem | undefined {
     case 'enum': {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
       const v = String(getNodeValue(node));
-      return { ...base, ...span(node), message: `${where}: "${v}" is not one of ${allowed.join(', ')}${suggest(v, allowed)}` };
+      const hint = suggestion(v, allowed);
+      return { ...base, ...span(node), message: `${where}: "${v}" is not one of ${allowed.join(', ')}${hint.suffix}`, ...(hint.replacement ? { replacement: hint.replacement } : {}) };
     }
     case 'pattern':
       return { ...base, ...span(node), message: `${where}: "${String(getNodeValue(node))}" is not an attack id (e.g. "pgd" or "pgd:margin")` };

@@ -163,6 +163,18 @@ describe('diagnostics', () => {
     assert.deepEqual(diagnostics.map((d) => [d.code, d.message, d.range.start]), [['syntax', 'JSON syntax: comma expected', { line: 3, character: 2 }]]);
   });
 
+  test('"did you mean" comes with a quick fix that replaces exactly the bad text', async () => {
+    const { file, text, diagnostics } = await diagnose(specText({ ...GOOD, model: 'cnnn/model.json', threat: { norm: 'linf', epz: 0.1, eps: 0.1 }, attacks: ['pgdd:margin'] }));
+    assert.deepEqual(diagnostics.map((d) => d.code), ['model-missing', 'schema', 'unknown-attack']);
+    const actions = await client.connection.sendRequest('textDocument/codeAction', {
+      textDocument: { uri: uriOf(file) }, range: diagnostics[0]!.range, context: { diagnostics },
+    }) as Array<{ title: string; kind: string; edit: { changes: Record<string, Array<{ range: Diagnostic['range']; newText: string }>> } }>;
+    assert.deepEqual(actions.map((a) => [a.title, a.kind]), [
+      ['Change to "cnn/model.json"', 'quickfix'], ['Change to "eps"', 'quickfix'], ['Change to "pgd:margin"', 'quickfix']]);
+    const edits = actions.map((a) => a.edit.changes[uriOf(file)]![0]!);
+    assert.deepEqual(edits.map((e) => e.range), [rangeOf(text, '"cnnn/model.json"'), rangeOf(text, '"epz"'), rangeOf(text, '"pgdd:margin"')]);
+  });
+
   test('an edit re-checks the document (new version, new diagnostics)', async () => {
     const { file, text } = await diagnose(specText(GOOD));
     const edited = await client.change(file, text.replace('"eps": 0.1', '"eps": -1'));
