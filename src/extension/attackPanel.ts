@@ -20,7 +20,7 @@ export class AttackPanel {
   private ready = false;
   private firstPaintLogged = false;
 
-  private constructor(readonly panel: vscode.WebviewPanel, private state: PanelState, private readonly extensionUri: vscode.Uri,
+  private constructor(readonly panel: vscode.WebviewPanel, private state: PanelState, extensionUri: vscode.Uri,
     private readonly handlers: PanelHandlers, private readonly createdAt: number) {
     panel.webview.options = webviewOptions(extensionUri);
     panel.webview.html = webviewHtml(panel.webview, extensionUri, 'panel.js', '<div id="toolbar"></div>\n<div id="app"><p class="meta">Starting…</p></div>');
