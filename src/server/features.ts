@@ -6,6 +6,7 @@ import { getLocation, getNodeValue, parseTree, findNodeAtOffset, type Node } fro
 import { ATTACK_INFO, attackInfo, type AttackInfo } from '../protocol/attacks';
 import { BUILTIN_DATA } from '../protocol/spec';
 import { schemaAt } from '../spec/analysis';
+import type { ModelInfo } from '../store/modelInfo';
 
 export type CompletionKind = 'property' | 'value' | 'attack' | 'file' | 'data';
 
@@ -54,6 +55,14 @@ export function epsMarkdown(eps: number, norm: string | undefined, bounds: [numb
     return lines.join('\n');
   }
   return `**ε = ${eps} = ${levels(eps)}** pixel levels (L∞ on [${lo}, ${hi}]): every value may move by up to ${levels(eps)} of its range.`;
+}
+
+/** "**smallcnn/model.json** · Layers model · 28×28×1 → 10 classes · linear output" and its last result. */
+export function modelMarkdown(relative: string, info: ModelInfo, lastResult?: string): string {
+  const shape = info.inputShape ? `${info.inputShape.join('×')}${info.classes ? ` → ${info.classes} classes` : ''}` : 'input shape unknown';
+  const output = info.outputActivation ? ` · ${info.outputActivation} output` : '';
+  return [`**${relative}** · ${info.format === 'graph' ? 'Graph' : 'Layers'} model · ${shape}${output}`, '',
+    lastResult ? `Last result: ${lastResult.replace(/^\$\([^)]*\) /, '')}` : 'No robustness result yet: Run the spec, or attack it from the explorer.'].join('\n');
 }
 
 function stringRange(node: Node | undefined, offset: number): { start: number; end: number } {
@@ -119,7 +128,14 @@ export interface SpecHover {
   end: number;
 }
 
-export function specHover(text: string, offset: number, pixels?: number): SpecHover | undefined {
+export interface HoverContext {
+  /** Values per image, for L2 ε in pixel levels. */
+  pixels?: number;
+  /** Markdown about a model path as written in the spec (shape, output, last result). */
+  model?(relative: string): string | undefined;
+}
+
+export function specHover(text: string, offset: number, ctx: HoverContext = {}): SpecHover | undefined {
   const root = parseTree(text, [], { allowTrailingComma: true });
   if (!root) return undefined;
   const node = findNodeAtOffset(root, offset, true);
@@ -142,8 +158,12 @@ export function specHover(text: string, offset: number, pixels?: number): SpecHo
     || (path[0] === 'attacks' && last === 'stepSize');
   if (epsPath && valueNode?.type === 'number') {
     const norm = path[0] === 'training' ? 'linf' : spec?.threat?.norm;
-    const doc = epsMarkdown(valueNode.value as number, norm, spec?.threat?.bounds, pixels);
+    const doc = epsMarkdown(valueNode.value as number, norm, spec?.threat?.bounds, ctx.pixels);
     return { markdown: last === 'stepSize' ? doc.replace('**ε = ', '**α = ') : doc, ...span };
+  }
+  if (!isKey && node.type === 'string' && path.length === 1 && (last === 'model' || last === 'surrogate')) {
+    const markdown = ctx.model?.(String(node.value));
+    if (markdown) return { markdown, ...span };
   }
   if (isKey) {
     const schema = schemaAt(path, false);

@@ -15,8 +15,8 @@ import { TextDocument } from 'vscode-languageserver-textdocument';
 import { RunFinishedNotification } from '../protocol/messages';
 import { SPEC_SUFFIX } from '../protocol/spec';
 import { analyzeSpec, type Severity } from '../spec/analysis';
-import { specCompletions, specHover, type CompletionKind } from './features';
-import { collectRuns, sourceLenses, specLenses, type KnownRun, type Lens } from './lenses';
+import { modelMarkdown, specCompletions, specHover, type CompletionKind } from './features';
+import { collectRuns, resultTitle, sourceLenses, specLenses, type KnownRun, type Lens } from './lenses';
 import { WorkspaceIndex } from '../spec/workspace';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -89,10 +89,20 @@ connection.onHover((params) => {
   const doc = documents.get(params.textDocument.uri);
   if (!doc || !isSpec(doc.uri)) return null;
   const file = fsPath(doc.uri);
-  const analysis = analyzeSpec(doc.getText(), index.factsFor(file));
-  const model = typeof analysis.spec?.model === 'string' ? index.factsFor(file).model(analysis.spec.model) : undefined;
-  const pixels = model && 'info' in model ? model.info.inputShape?.reduce((a, b) => a * b, 1) : undefined;
-  const hover = specHover(doc.getText(), doc.offsetAt(params.position), pixels);
+  const facts = index.factsFor(file);
+  const modelOf = (relative: string) => { const r = facts.model(relative); return 'info' in r ? r.info : undefined; };
+  const analysis = analyzeSpec(doc.getText(), facts);
+  const main = typeof analysis.spec?.model === 'string' ? modelOf(analysis.spec.model) : undefined;
+  const hover = specHover(doc.getText(), doc.offsetAt(params.position), {
+    ...(main?.inputShape ? { pixels: main.inputShape.reduce((a, b) => a * b, 1) } : {}),
+    model: (relative) => {
+      const info = modelOf(relative);
+      if (!info) return undefined;
+      const absolute = path.resolve(path.dirname(file), relative);
+      const last = knownRuns().find((r) => r.model === absolute && r.record.kind === 'evaluation' && r.record.status === 'done');
+      return modelMarkdown(relative, info, last ? resultTitle(last.record, Date.now()) : undefined);
+    },
+  });
   return hover ? { contents: { kind: MarkupKind.Markdown, value: hover.markdown }, range: { start: doc.positionAt(hover.start), end: doc.positionAt(hover.end) } } : null;
 });
 

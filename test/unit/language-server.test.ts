@@ -256,6 +256,10 @@ describe('lenses', () => {
     assert.deepEqual(afterRun.map((l) => l.command?.title), ['$(play) Run', '$(mortar-board) Train', 'robust 71.3% (PGD-20, ε=0.1) · clean 84.0% · 2 min ago']);
     assert.deepEqual(afterRun[2]!.command!.arguments, [id, workspace]);
     assert.equal(afterRun[2]!.command!.command, 'robustness.openRun');
+    // Hovering the model path: its summary and that last result.
+    const at = positionOf(text, '"cnn/model.json"', 3);
+    assert.equal((await client.hover(file, at.line, at.character))!.contents.value,
+      '**cnn/model.json** · Layers model · 28×28×1 → 10 classes · linear output\n\nLast result: robust 71.3% (PGD-20, ε=0.1) · clean 84.0% · 2 min ago');
 
     // A source file naming that model shows the same result; one naming a model without runs, "Attack".
     const py = path.join(workspace, 'train.py');
