@@ -14,7 +14,7 @@ import {
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { RunFinishedNotification } from '../protocol/messages';
 import { SPEC_SUFFIX } from '../protocol/spec';
-import { analyzeSpec, type Severity } from '../spec/analysis';
+import { analyzeSpec, type Analysis, type Severity } from '../spec/analysis';
 import { modelMarkdown, specCompletions, specHover, type CompletionKind } from './features';
 import { collectRuns, resultTitle, sourceLenses, specLenses, type KnownRun, type Lens } from './lenses';
 import { WorkspaceIndex } from '../spec/workspace';
@@ -54,9 +54,20 @@ const SEVERITY: Record<Severity, DiagnosticSeverity> = {
   error: DiagnosticSeverity.Error, warning: DiagnosticSeverity.Warning, information: DiagnosticSeverity.Information,
 };
 
+/** The analysis of each open spec's current version: diagnostics, hover and lenses share it. */
+const analyses = new Map<string, { version: number; analysis: Analysis }>();
+
+function analysisOf(doc: TextDocument): Analysis {
+  const cached = analyses.get(doc.uri);
+  if (cached?.version === doc.version) return cached.analysis;
+  const analysis = analyzeSpec(doc.getText(), index.factsFor(fsPath(doc.uri)));
+  analyses.set(doc.uri, { version: doc.version, analysis });
+  return analysis;
+}
+
 function validate(doc: TextDocument): void {
   if (!isSpec(doc.uri)) return;
-  const { problems } = analyzeSpec(doc.getText(), index.factsFor(fsPath(doc.uri)));
+  const { problems } = analysisOf(doc);
   const diagnostics: Diagnostic[] = problems.map((p) => ({
     range: { start: doc.positionAt(p.start), end: doc.positionAt(p.end) },
     severity: SEVERITY[p.severity], message: p.message, code: p.code, source: 'robustness',
@@ -66,7 +77,10 @@ function validate(doc: TextDocument): void {
 }
 
 documents.onDidChangeContent((e) => validate(e.document));
-documents.onDidClose((e) => { if (isSpec(e.document.uri)) void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] }); });
+documents.onDidClose((e) => {
+  analyses.delete(e.document.uri);
+  if (isSpec(e.document.uri)) void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+});
 
 const COMPLETION_KIND: Record<CompletionKind, CompletionItemKind> = {
   property: CompletionItemKind.Property, value: CompletionItemKind.EnumMember, attack: CompletionItemKind.Function,
@@ -91,7 +105,7 @@ connection.onHover((params) => {
   const file = fsPath(doc.uri);
   const facts = index.factsFor(file);
   const modelOf = (relative: string) => { const r = facts.model(relative); return 'info' in r ? r.info : undefined; };
-  const analysis = analyzeSpec(doc.getText(), facts);
+  const analysis = analysisOf(doc);
   const main = typeof analysis.spec?.model === 'string' ? modelOf(analysis.spec.model) : undefined;
   const hover = specHover(doc.getText(), doc.offsetAt(params.position), {
     ...(main?.inputShape ? { pixels: main.inputShape.reduce((a, b) => a * b, 1) } : {}),
@@ -126,7 +140,7 @@ connection.onCodeLens((params): CodeLens[] => {
   const now = Date.now();
   let lenses: Lens[] = [];
   if (isSpec(doc.uri)) {
-    const analysis = analyzeSpec(doc.getText(), index.factsFor(file));
+    const analysis = analysisOf(doc);
     if (!analysis.root) return [];
     lenses = specLenses(file, analysis.spec, { start: analysis.root.offset, end: analysis.root.offset + 1 }, knownRuns(), now, doc.uri);
   } else if (SOURCE_LANGUAGES.has(doc.languageId)) {
@@ -165,7 +179,10 @@ connection.onDidChangeWatchedFiles((params) => {
       specsStale = true;
     }
   }
-  if (specsStale) for (const doc of documents.all()) validate(doc);
+  if (specsStale) {
+    analyses.clear();
+    for (const doc of documents.all()) validate(doc);
+  }
 });
 
 documents.listen(connection);
