@@ -51,6 +51,11 @@ export function collectRuns(folders: readonly string[]): KnownRun[] {
   return runs.sort((a, b) => (b.record.created < a.record.created ? -1 : b.record.created > a.record.created ? 1 : 0));
 }
 
+/** The newest finished evaluation of a model (absolute path). */
+export function lastEvaluation(runs: readonly KnownRun[], model: string): KnownRun | undefined {
+  return runs.find((r) => r.model === model && r.record.kind === 'evaluation' && r.record.status === 'done');
+}
+
 export function relativeTime(iso: string | undefined, now: number): string {
   if (!iso) return '';
   const seconds = Math.max(0, (now - Date.parse(iso)) / 1000);
@@ -134,7 +139,7 @@ export function sourceLenses(text: string, file: string, folders: readonly strin
     const line = text.slice(0, ref.start).split('\n').length;
     if (lines.has(line)) continue;
     lines.add(line);
-    const last = runs.find((r) => r.model === model && r.record.kind === 'evaluation' && r.record.status === 'done');
+    const last = lastEvaluation(runs, model);
     const command = last ? openCommand(last, now)
       : { title: '$(shield) Attack (no robustness result yet)', command: LENS_COMMANDS.attackPath, arguments: [model] };
     lenses.push({ start: ref.start, end: ref.end, command });

@@ -16,7 +16,7 @@ import { RunFinishedNotification } from '../protocol/messages';
 import { SPEC_SUFFIX } from '../protocol/spec';
 import { analyzeSpec, type Analysis, type Severity } from '../spec/analysis';
 import { modelMarkdown, specCompletions, specHover, type CompletionKind } from './features';
-import { collectRuns, resultTitle, sourceLenses, specLenses, type KnownRun, type Lens } from './lenses';
+import { collectRuns, lastEvaluation, resultTitle, sourceLenses, specLenses, type KnownRun, type Lens } from './lenses';
 import { WorkspaceIndex } from '../spec/workspace';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -112,8 +112,7 @@ connection.onHover((params) => {
     model: (relative) => {
       const info = modelOf(relative);
       if (!info) return undefined;
-      const absolute = path.resolve(path.dirname(file), relative);
-      const last = knownRuns().find((r) => r.model === absolute && r.record.kind === 'evaluation' && r.record.status === 'done');
+      const last = lastEvaluation(knownRuns(), path.resolve(path.dirname(file), relative));
       return modelMarkdown(relative, info, last ? resultTitle(last.record, Date.now()) : undefined);
     },
   });
