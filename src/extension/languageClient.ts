@@ -25,6 +25,7 @@ export class RobustnessLanguageClient implements vscode.Disposable {
         fileEvents: [
           vscode.workspace.createFileSystemWatcher('**/.robustness/runs/*/run.json'),
           vscode.workspace.createFileSystemWatcher('**/model.json'),
+          vscode.workspace.createFileSystemWatcher('**/t10k-images-idx3-ubyte*'),
         ],
       },
       outputChannel: log,

@@ -24,6 +24,8 @@ export interface SpecCompletion {
 export interface CompletionContext {
   /** Workspace model.json paths relative to the spec's folder. */
   models(): string[];
+  /** Workspace folders of IDX files relative to the spec's folder. */
+  dataFolders?(): string[];
 }
 
 export function attackMarkdown(info: AttackInfo): string {
@@ -99,10 +101,13 @@ export function specCompletions(text: string, offset: number, ctx: CompletionCon
     return ctx.models().map((m) => ({ label: m, kind: 'file' as const, detail: 'tfjs model', insert: quoted(m), ...range }));
   }
   if ((path.length === 1 && last === 'data') || (path.length === 2 && path[0] === 'data' && last === 'id')) {
-    return BUILTIN_DATA.map((d) => ({
-      label: d, kind: 'data' as const, insert: quoted(d), ...range,
-      detail: d === 'embedded' ? 'Fashion-MNIST sample shipped with the extension (2,000 test images)' : 'full Fashion-MNIST (dataset-fashion-mnist or $FMNIST_DIR)',
-    }));
+    return [
+      ...BUILTIN_DATA.map((d) => ({
+        label: d, kind: 'data' as const, insert: quoted(d), ...range,
+        detail: d === 'embedded' ? 'Fashion-MNIST sample shipped with the extension (2,000 test images)' : 'full Fashion-MNIST (dataset-fashion-mnist or $FMNIST_DIR)',
+      })),
+      ...(ctx.dataFolders?.() ?? []).map((d) => ({ label: d, kind: 'data' as const, insert: quoted(d), ...range, detail: 'folder of IDX files in the workspace' })),
+    ];
   }
   const schema = schemaAt(path, true);
   if (schema?.enum) {

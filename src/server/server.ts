@@ -91,7 +91,9 @@ connection.onCompletion((params): CompletionItem[] => {
   const doc = documents.get(params.textDocument.uri);
   if (!doc || !isSpec(doc.uri)) return [];
   const facts = index.factsFor(fsPath(doc.uri));
-  return specCompletions(doc.getText(), doc.offsetAt(params.position), { models: () => facts.models?.() ?? [] }).map((c, i) => ({
+  return specCompletions(doc.getText(), doc.offsetAt(params.position), {
+    models: () => facts.models?.() ?? [], dataFolders: () => facts.dataFolders?.() ?? [],
+  }).map((c, i) => ({
     label: c.label, kind: COMPLETION_KIND[c.kind], sortText: String(i).padStart(4, '0'),
     ...(c.detail ? { detail: c.detail } : {}),
     ...(c.documentation ? { documentation: { kind: MarkupKind.Markdown, value: c.documentation } } : {}),
@@ -173,7 +175,7 @@ connection.onDidChangeWatchedFiles((params) => {
   for (const change of params.changes) {
     const file = fsPath(change.uri);
     if (path.basename(file) === 'run.json') runsChanged();
-    else if (path.basename(file) === 'model.json') {
+    else if (path.basename(file) === 'model.json' || path.basename(file).startsWith('t10k-images-idx3-ubyte')) {
       if (change.type !== FileChangeType.Changed) index.invalidateModels();
       specsStale = true;
     }

@@ -32,8 +32,10 @@ export interface Facts {
   model(relative: string): { info: ModelInfo } | { problem: string; missing?: boolean };
   /** The data's shape, or why it cannot be read. */
   data(id: string): DataInfo | { problem: string };
-  /** Workspace model paths relative to the spec, for "did you mean". */
+  /** Workspace model paths relative to the spec, for "did you mean" and completion. */
   models?(): string[];
+  /** Workspace folders of IDX files relative to the spec, for completion. */
+  dataFolders?(): string[];
 }
 
 export interface Analysis {

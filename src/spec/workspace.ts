@@ -14,31 +14,45 @@ const SKIP = new Set(['node_modules', '.git', '.e2e', 'dist', 'out']);
 export class WorkspaceIndex {
   private modelCache = new Map<string, { stamp: string; result: ModelResult }>();
   private dataCache = new Map<string, { stamp: string; result: DataInfo | { problem: string } }>();
-  private modelList: string[] | undefined;
+  private listing: { models: string[]; data: string[] } | undefined;
 
   constructor(public folders: string[]) {}
 
-  /** Forget the model list (a model.json was created or deleted). */
+  /** Forget the listing (a model.json or a data folder was created or deleted). */
   invalidateModels(): void {
-    this.modelList = undefined;
+    this.listing = undefined;
   }
 
-  /** Every model.json under the workspace folders (absolute), skipping dependencies and dot-folders. */
-  models(): string[] {
-    if (this.modelList) return this.modelList;
-    const found: string[] = [];
+  /**
+   * Every model.json and every folder of IDX test images under the workspace folders (absolute),
+   * skipping dependencies and dot-folders; one walk, kept until invalidated.
+   */
+  private list(): { models: string[]; data: string[] } {
+    if (this.listing) return this.listing;
+    const models: string[] = [];
+    const data: string[] = [];
     const walk = (dir: string, depth: number) => {
-      if (depth > 8 || found.length > 2000) return;
+      if (depth > 8 || models.length + data.length > 2000) return;
       let entries: fs.Dirent[];
       try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
       for (const e of entries) {
         if (e.isDirectory() && !SKIP.has(e.name) && !e.name.startsWith('.')) walk(path.join(dir, e.name), depth + 1);
-        else if (e.isFile() && e.name === 'model.json') found.push(path.join(dir, e.name));
+        else if (e.isFile() && e.name === 'model.json') models.push(path.join(dir, e.name));
+        else if (e.isFile() && /^t10k-images-idx3-ubyte(\.gz)?$/.test(e.name) && !data.includes(dir)) data.push(dir);
       }
     };
     for (const folder of this.folders) walk(folder, 0);
-    this.modelList = found.sort();
-    return this.modelList;
+    this.listing = { models: models.sort(), data: data.sort() };
+    return this.listing;
+  }
+
+  models(): string[] {
+    return this.list().models;
+  }
+
+  /** Folders holding t10k-images-idx3-ubyte[.gz]: the data a spec can name besides the built-in ids. */
+  dataFolders(): string[] {
+    return this.list().data;
   }
 
   model(file: string, shown: string): ModelResult {
@@ -102,6 +116,7 @@ export class WorkspaceIndex {
       model: (relative) => this.model(path.resolve(dir, relative), relative),
       data: (id) => this.data(id, dir),
       models: () => this.models().map((m) => toPosix(path.relative(dir, m))),
+      dataFolders: () => this.dataFolders().map((d) => toPosix(path.relative(dir, d)) || '.'),
     };
   }
 }

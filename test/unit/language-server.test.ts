@@ -216,7 +216,7 @@ describe('hover and completion', () => {
     };
     assert.deepEqual(await labels('[""]', 2), ['fgsm', 'pgd', 'apgd', 'apgd-t', 'mi-fgsm', 'square', 'transfer']);
     assert.deepEqual(await labels('"norm": ""', 9), ['linf', 'l2']);
-    assert.deepEqual(await labels('"data": ""', 9), ['embedded', 'fashion-mnist']);
+    assert.deepEqual(await labels('"data": ""', 9), ['embedded', 'fashion-mnist', 'cifar-like']);
     const models = await labels('"model": ""', 10);
     for (const m of ['cnn/model.json', 'binary/model.json', 'color/model.json']) assert.ok(models.includes(m), `${m} in ${models.join(', ')}`);
     // Keys of the threat object not yet present.
