@@ -14,7 +14,7 @@ export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled';
 export interface RunSummary {
   cleanAccuracy: number;
   robustAccuracy: number;
-  /** e.g. "PGD-10" — the strongest attack's label. */
+  /** e.g. "PGD-10" — the strongest attack's label, or "strong suite". */
   attack: string;
   norm: string;
   eps: number;
@@ -90,7 +90,8 @@ export class RunStore {
       status: 'done', finished: new Date().toISOString(),
       summary: {
         cleanAccuracy: report.clean_accuracy, robustAccuracy: report.robust_accuracy,
-        attack: strongest?.label ?? 'none', norm: report.threat.norm, eps: report.threat.eps,
+        // A suite's stages are accuracies after each stage: name the suite, not its last stage.
+        attack: report.suite ? `${report.suite} suite` : strongest?.label ?? 'none', norm: report.threat.norm, eps: report.threat.eps,
       },
     });
   }

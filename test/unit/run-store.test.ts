@@ -29,6 +29,8 @@ test('create, update, finish and list: newest first, with a summary of the stron
   assert.equal(done.status, 'done');
   assert.deepEqual(done.summary, { cleanAccuracy: 0.9, robustAccuracy: 0.05, attack: 'PGD-10', norm: 'linf', eps: 0.1 });
   assert.deepEqual(store.readReport(a.id), REPORT);
+  const suite = store.finish(b.id, { ...REPORT, suite: 'strong' } as Report);
+  assert.equal(suite.summary?.attack, 'strong suite');
   assert.deepEqual(store.list().map((e) => e.id), [b.id, a.id]);
   assert.equal(fs.readdirSync(store.dir(a.id)).filter((f) => f.includes('.tmp-')).length, 0, 'temporary files left behind');
   store.delete(b.id);
