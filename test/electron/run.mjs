@@ -12,6 +12,7 @@ const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-electron-'));
 const model = path.join(workspace, 'examples', 'fashion-mnist', 'smallcnn');
 fs.mkdirSync(model, { recursive: true });
 for (const f of ['model.json', 'weights.bin']) fs.copyFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', f), path.join(model, f));
+fs.copyFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn.robustness.json'), path.join(workspace, 'examples', 'fashion-mnist', 'smallcnn.robustness.json'));
 fs.mkdirSync(path.join(workspace, '.vscode'));
 fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'robustness.samples': 200 }));
 
@@ -23,7 +24,7 @@ try {
     extensionTestsPath: path.join(ROOT, 'test', 'electron', 'suite.cjs'),
     launchArgs: [workspace, '--disable-extensions', '--disable-workspace-trust'],
   });
-  console.log('electron: 1 passed, 0 failed');
+  console.log('electron: 2 passed, 0 failed');
 } catch (err) {
   console.error('electron: the run failed:', err);
   process.exit(1);
