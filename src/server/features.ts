@@ -2,7 +2,7 @@
  * Completion and hover for experiment specs, from the schema and the attack catalogue. Pure:
  * offsets in, LSP-shaped items out (ranges as offsets; the server converts them).
  */
-import { getLocation, getNodeValue, parseTree, findNodeAtOffset, type Node } from 'jsonc-parser';
+import { findNodeAtLocation, findNodeAtOffset, getLocation, getNodeValue, parseTree, type Node } from 'jsonc-parser';
 import { ATTACK_INFO, attackInfo, type AttackInfo } from '../protocol/attacks';
 import { BUILTIN_DATA } from '../protocol/spec';
 import { schemaAt } from '../spec/analysis';
@@ -80,8 +80,8 @@ export function specCompletions(text: string, offset: number, ctx: CompletionCon
   if (location.isAtPropertyKey) {
     const parentPath = path.slice(0, -1);
     const schema = schemaAt(parentPath);
-    const parent = root && (parentPath.length ? findObject(root, parentPath) : root);
-    const existing = new Set((parent?.children ?? []).map((p) => p.children?.[0]?.value as string));
+    const parent = root && (parentPath.length ? findNodeAtLocation(root, parentPath) : root);
+    const existing = new Set((parent?.type === 'object' ? parent.children ?? [] : []).map((p) => p.children?.[0]?.value as string));
     const range = stringRange(node?.type === 'string' ? node : undefined, offset);
     return Object.entries(schema?.properties ?? {})
       .filter(([key]) => key !== '$schema' && !existing.has(key))
@@ -115,16 +115,6 @@ export function specCompletions(text: string, offset: number, ctx: CompletionCon
   }
   if (schema?.type === 'boolean') return ['true', 'false'].map((v) => ({ label: v, kind: 'value' as const, insert: v, ...range }));
   return [];
-}
-
-function findObject(root: Node, path: Array<string | number>): Node | undefined {
-  let node: Node | undefined = root;
-  for (const part of path) {
-    if (!node) return undefined;
-    if (typeof part === 'number') node = node.children?.[part];
-    else node = node.children?.find((p) => p.children?.[0]?.value === part)?.children?.[1];
-  }
-  return node?.type === 'object' ? node : undefined;
 }
 
 export interface SpecHover {
