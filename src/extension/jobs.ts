@@ -1,6 +1,7 @@
 /** Turns settings and a model path into an AttackJob (pure: tested without an editor). */
 import * as path from 'node:path';
 import type { AttackJob } from '../protocol/jobs';
+import { dataLocation } from '../protocol/spec';
 
 export interface RobustnessSettings {
   norm: 'linf' | 'l2';
@@ -28,7 +29,7 @@ export type AttackKind = 'attack' | 'curve' | 'evaluate';
  * (APGD-CE → APGD-T → Square, with the gradient-masking diagnostics) and its first attack's curve.
  */
 export function attackJobFor(model: string, folder: string, settings: RobustnessSettings, kind: AttackKind): AttackJob {
-  const data = ['embedded', 'fashion-mnist'].includes(settings.dataset) ? settings.dataset : path.resolve(folder, settings.dataset);
+  const data = dataLocation(settings.dataset, (relative) => path.resolve(folder, relative));
   const grid = settings.norm === 'linf' ? CURVE_GRID : CURVE_GRID.map((e) => e * 10);
   return {
     model, data, attacks: { attack: ['fgsm', 'pgd'], curve: ['pgd'], evaluate: ['apgd', 'apgd-t', 'square'] }[kind], norm: settings.norm, eps: settings.eps,

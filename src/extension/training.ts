@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TrainJob, TrainMethod } from '../protocol/jobs';
+import { dataLocation } from '../protocol/spec';
 import {
   trainingPanelToHost, type BackendPreference, type EpochSummary, type TrainingPanelState, type TrainingRunView,
 } from '../protocol/messages';
@@ -86,7 +87,7 @@ export class TrainingController {
     const id = store.newId('training');
     const dataset = this.hooks.dataset();
     const job: TrainJob = {
-      method: choice.method, data: ['embedded', 'fashion-mnist'].includes(dataset) ? dataset : path.resolve(folder, dataset),
+      method: choice.method, data: dataLocation(dataset, (relative) => path.resolve(folder, relative)),
       epochs: choice.epochs, batchSize: 128, optimizer: 'adam', learningRate: choice.method === 'distill' ? 1e-2 : 1e-3,
       seed: 0, eps: choice.eps, robustEvalLimit: 300, out: store.dir(id),
       ...(init ? { init: init.fsPath } : {}), ...(this.hooks.trainImages() ? { trainLimit: this.hooks.trainImages()! } : {}),

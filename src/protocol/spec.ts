@@ -48,8 +48,13 @@ export function dataOf(spec: RobustnessSpec): { id: string; n: number; offset: n
     : { id: spec.data.id, n: spec.data.n ?? DEFAULT_SAMPLES, offset: spec.data.offset ?? 0 };
 }
 
-/** Resolves a spec-relative path (the caller knows the spec's folder and the platform). */
+/** Resolves a relative path (the caller knows the base folder and the platform). */
 export type Resolve = (relative: string) => string;
+
+/** A data id as the engine takes it: a built-in id as is, a folder resolved against its base. */
+export function dataLocation(id: string, resolve: Resolve): string {
+  return (BUILTIN_DATA as readonly string[]).includes(id) ? id : resolve(id);
+}
 
 /**
  * The attack job of a (checked) spec. Per-attack parameters ride in `params`, aligned with
@@ -60,7 +65,7 @@ export function specAttackJob(spec: RobustnessSpec, resolve: Resolve): AttackJob
   const attacks = (spec.attacks ?? []).map(attackOf);
   return {
     model: resolve(spec.model),
-    data: (BUILTIN_DATA as readonly string[]).includes(data.id) ? data.id : resolve(data.id),
+    data: dataLocation(data.id, resolve),
     attacks: spec.suite ? ['apgd', 'apgd-t', 'square'] : attacks.map((a) => a.id),
     params: spec.suite ? [] : attacks.map(({ id, ...params }) => {
       const steps = attackInfo(id)?.defaultSteps;
@@ -84,7 +89,7 @@ export function specTrainJob(spec: RobustnessSpec, resolve: Resolve, modelExists
   const fromModel = t.fromModel ?? modelExists;
   return {
     method: t.method,
-    data: (BUILTIN_DATA as readonly string[]).includes(data.id) ? data.id : resolve(data.id),
+    data: dataLocation(data.id, resolve),
     epochs: t.epochs, batchSize: t.batchSize ?? 128, optimizer: t.optimizer ?? 'adam',
     learningRate: t.learningRate ?? (t.method === 'distill' ? 1e-2 : 1e-3), seed: spec.seed ?? 0, robustEvalLimit: 300,
     ...(t.schedule ? { schedule: t.schedule } : {}),
