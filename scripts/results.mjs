@@ -3,11 +3,13 @@
 // Fashion-MNIST, then evaluates it on the first 1,000 test images with PGD-50 × 5 restarts
 // under both the ce and the margin loss, keeping the worst case per sample (ε = 0.1, L∞).
 //
-//   node scripts/results.mjs [method ...]     (default: all; needs `npm run build` and dataset-fashion-mnist)
-//   node scripts/results.mjs --doc-only       (rewrite docs/results.md from results/table.json)
+//   node scripts/results.mjs [--seed N] [method ...]   (default: all, seed 0; needs `npm run build` and dataset-fashion-mnist)
+//   node scripts/results.mjs --doc-only                 (rewrite docs/results.md from docs/results.json)
 //
-// Runs live in results/<method>/ (git-ignored). A run stopped half-way resumes from its last
-// checkpoint when the script is started again; finished runs are only re-evaluated.
+// Runs live in results/<method>/ (seed 0) or results/seed<N>/<method>/ (git-ignored). A run
+// stopped half-way resumes from its last checkpoint when the script is started again; finished
+// runs are only re-evaluated. Their numbers go to docs/results.json (committed, so the document
+// can be rebuilt without the runs), keyed "<method>" for seed 0 and "<method>@seed<N>" otherwise.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,7 +18,8 @@ import { fileURLToPath } from 'node:url';
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist', 'cli.js');
 const results = path.join(root, 'results');
-const common = ['--data', 'fashion-mnist', '--seed', '0', '--robust-eval', '500'];
+const tableFile = path.join(root, 'docs', 'results.json');
+const common = ['--data', 'fashion-mnist', '--robust-eval', '500'];
 const METHODS = {
   standard: ['--method', 'standard', '--epochs', '10'],
   'pgd-at': ['--method', 'pgd-at', '--epochs', '15', '--eps', '0.1', '--steps', '7', '--warmup', '2', '--lr', '5e-3', '--schedule', 'cyclic'],
@@ -44,33 +47,39 @@ function run(args) {
 
 const args = process.argv.slice(2);
 const docOnly = args.includes('--doc-only');
-const wanted = docOnly ? [] : args.length ? args : Object.keys(METHODS);
+const seedAt = args.indexOf('--seed');
+const seed = seedAt >= 0 ? Number(args[seedAt + 1]) : 0;
+if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed needs an integer ≥ 0; got ${args[seedAt + 1]}`);
+const names = args.filter((a, i) => a !== '--doc-only' && i !== seedAt && i !== seedAt + 1);
+const wanted = docOnly ? [] : names.length ? names : Object.keys(METHODS);
 for (const m of wanted) if (!SETTINGS[m]) throw new Error(`unknown method "${m}"; choose from ${Object.keys(SETTINGS).join(', ')}`);
-const table = fs.existsSync(path.join(results, 'table.json')) ? JSON.parse(fs.readFileSync(path.join(results, 'table.json'), 'utf8')) : {};
+const readTable = () => (fs.existsSync(tableFile) ? JSON.parse(fs.readFileSync(tableFile, 'utf8')) : {});
+const table = readTable();
 for (const method of wanted) {
-  const dir = path.join(results, method);
+  const key = seed === 0 ? method : `${method}@seed${seed}`;
+  const dir = seed === 0 ? path.join(results, method) : path.join(results, `seed${seed}`, method);
   const record = fs.existsSync(path.join(dir, 'train.json')) ? JSON.parse(fs.readFileSync(path.join(dir, 'train.json'), 'utf8')) : undefined;
-  let trainSeconds = table[method]?.trainSeconds;
+  let trainSeconds = table[key]?.trainSeconds;
   if (record?.status !== 'done') {
-    process.stderr.write(`== ${method}: ${record ? 'resuming' : 'training'}\n`);
-    const trained = run(['train', ...(record ? ['--resume', dir] : [...SETTINGS[method], ...common, '--out', dir])]);
+    process.stderr.write(`== ${key}: ${record ? 'resuming' : 'training'}\n`);
+    const trained = run(['train', ...(record ? ['--resume', dir] : [...SETTINGS[method], ...common, '--seed', String(seed), '--out', dir])]);
     trainSeconds = (trainSeconds && record ? trainSeconds : 0) + trained.seconds;
   }
-  process.stderr.write(`== ${method}: evaluating\n`);
+  process.stderr.write(`== ${key}: evaluating\n`);
   const evaluated = run(['attack', '--model', path.join(dir, 'model.json'), '--data', 'fashion-mnist', '--attack', 'pgd:ce,pgd:margin',
     '--steps', '50', '--restarts', '5', '--eps', '0.1', '--n', '1000', '--examples', '0', '--json']);
   const report = JSON.parse(evaluated.stdout);
   const metrics = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   // Several invocations may run side by side (one per core): merge with what is on disk.
-  Object.assign(table, fs.existsSync(path.join(results, 'table.json')) ? JSON.parse(fs.readFileSync(path.join(results, 'table.json'), 'utf8')) : {});
+  Object.assign(table, readTable());
   // A run trained by an earlier invocation: its epochs' own times.
   trainSeconds ??= metrics.reduce((sum, m) => sum + (m.seconds ?? 0), 0);
-  table[method] = {
+  table[key] = {
     clean: report.clean_accuracy, robust: report.robust_accuracy, ce: report.attacks[0].robust_accuracy,
     margin: report.attacks[1].robust_accuracy, trainSeconds, evalSeconds: evaluated.seconds, backend: report.backend,
     events: metrics.filter((m) => m.event).map((m) => `${m.event} in epoch ${m.epoch}`),
   };
-  fs.writeFileSync(path.join(results, 'table.json'), JSON.stringify(table, null, 2));
+  fs.writeFileSync(tableFile, `${JSON.stringify(table, null, 2)}\n`);
   writeDoc();
 }
 if (docOnly) writeDoc();
@@ -79,13 +88,15 @@ function writeDoc() {
 const pct = (v) => (v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
 const row = (m) => {
   const t = table[m];
-  const arg = (name) => { const i = SETTINGS[m].indexOf(name); return i >= 0 ? SETTINGS[m][i + 1] : undefined; };
+  const base = m.split('@')[0];
+  const arg = (name) => { const i = SETTINGS[base].indexOf(name); return i >= 0 ? SETTINGS[base][i + 1] : undefined; };
   const settings = [`${arg('--epochs')} ep`, arg('--lr') && `lr ${arg('--lr')}`, arg('--schedule'), arg('--steps') && `${arg('--steps')} steps`, arg('--beta') && `β ${arg('--beta')}`].filter(Boolean).join(', ');
-  return `| ${m} | ${settings} | ${pct(t.clean)} | ${pct(t.robust)} | ${pct(t.ce)} | ${pct(t.margin)} | ${t.trainSeconds === undefined ? '—' : (t.trainSeconds / 60).toFixed(1)} | ${t.evalSeconds.toFixed(0)} | ${t.events.join('; ') || ''} |`;
+  return `| ${m.replace('@seed', ', seed ')} | ${settings} | ${pct(t.clean)} | ${pct(t.robust)} | ${pct(t.ce)} | ${pct(t.margin)} | ${t.trainSeconds === undefined ? '—' : (t.trainSeconds / 60).toFixed(1)} | ${t.evalSeconds.toFixed(0)} | ${t.events.join('; ') || ''} |`;
 };
 const head = '| method | training | clean | robust (worst) | PGD-50×5 ce | PGD-50×5 margin | train min | eval s | events |\n|---|---|---|---|---|---|---|---|---|';
 const rows = Object.keys(METHODS).filter((m) => table[m]?.clean !== undefined).map(row);
 const variants = Object.keys(VARIANTS).filter((m) => table[m]?.clean !== undefined).map(row);
+const seeded = Object.keys(METHODS).filter((m) => seedRuns(m).length > 1);
 const doc = `# Reference results
 
 The example network (conv16 4×4/2 → conv32 4×4/2 → fc100 → fc10) trained with each method on the
@@ -118,6 +129,21 @@ ${head}
 ${variants.join('\n')}
 
 ${spreadSentence()}
+` : ''}${seeded.length ? `
+## Seeds
+
+The same settings trained again from other seeds (initialisation, shuffling and the training
+attacks' random starts all follow the seed; the evaluation is unchanged). A row without a seed is
+seed 0, the row of the first table.
+
+${head}
+${seeded.flatMap((m) => seedRuns(m).map(row)).join('\n')}
+
+| method | seeds | clean, mean ± sd | robust, mean ± sd |
+|---|---|---|---|
+${seeded.map((m) => { const s = seedStats(m); return `| ${m} | ${s.n} | ${pct(s.clean.mean)} ± ${(s.clean.sd * 100).toFixed(1)} | ${pct(s.robust.mean)} ± ${(s.robust.sd * 100).toFixed(1)} |`; }).join('\n')}
+
+${seedSentence()}
 ` : ''}`;
 
 function spreadSentence() {
@@ -134,6 +160,32 @@ network and budget TRADES has not matched PGD-AT's robust accuracy.`
     : ` ${robust.length - below.length} of them reach PGD-AT's ${pct(pgd)}.`;
   return `The ${robust.length} TRADES runs span ${spread.toFixed(1)} points of robust accuracy; with 1,000 test images the
 standard error of one such number (near ${(mean * 100).toFixed(0)}%) is ${se.toFixed(1)} points.${versus}`;
+}
+
+/** Every run of one method's settings: seed 0 first, then the other seeds in order. */
+function seedRuns(m) {
+  const seedOf = (k) => (k === m ? 0 : Number(k.slice(m.length + '@seed'.length)));
+  return Object.keys(table).filter((k) => (k === m || k.startsWith(`${m}@seed`)) && table[k]?.clean !== undefined).sort((a, b) => seedOf(a) - seedOf(b));
+}
+
+function seedStats(m) {
+  const runs = seedRuns(m).map((k) => table[k]);
+  const stat = (field) => {
+    const v = runs.map((r) => r[field]);
+    const mean = v.reduce((a, b) => a + b, 0) / v.length;
+    const sd = v.length > 1 ? Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / (v.length - 1)) : 0;
+    return { mean, sd };
+  };
+  return { n: runs.length, clean: stat('clean'), robust: stat('robust') };
+}
+
+function seedSentence() {
+  if (seedRuns('trades').length < 2 || seedRuns('pgd-at').length < 2) return '';
+  const t = seedStats('trades');
+  const p = seedStats('pgd-at');
+  const gap = (t.robust.mean - p.robust.mean) * 100;
+  const se = Math.sqrt(t.robust.sd ** 2 / t.n + p.robust.sd ** 2 / p.n) * 100;
+  return `Over its ${t.n} seeds TRADES averages ${pct(t.robust.mean)} robust against PGD-AT's ${pct(p.robust.mean)} over ${p.n}: ${gap >= 0 ? '+' : '−'}${Math.abs(gap).toFixed(1)} points, with a standard error of the difference of ${se.toFixed(1)} points from the seed-to-seed spread; TRADES is ${gap >= 0 ? 'at least as robust as PGD-AT on average' : 'less robust than PGD-AT on average'}.`;
 }
 
 function tradesSentence() {
