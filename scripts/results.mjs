@@ -50,7 +50,7 @@ const docOnly = args.includes('--doc-only');
 const seedAt = args.indexOf('--seed');
 const seed = seedAt >= 0 ? Number(args[seedAt + 1]) : 0;
 if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed needs an integer ≥ 0; got ${args[seedAt + 1]}`);
-const names = args.filter((a, i) => a !== '--doc-only' && i !== seedAt && i !== seedAt + 1);
+const names = args.filter((a, i) => a !== '--doc-only' && (seedAt < 0 || (i !== seedAt && i !== seedAt + 1)));
 const wanted = docOnly ? [] : names.length ? names : Object.keys(METHODS);
 for (const m of wanted) if (!SETTINGS[m]) throw new Error(`unknown method "${m}"; choose from ${Object.keys(SETTINGS).join(', ')}`);
 const readTable = () => (fs.existsSync(tableFile) ? JSON.parse(fs.readFileSync(tableFile, 'utf8')) : {});

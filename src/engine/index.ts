@@ -24,6 +24,7 @@ export * from './eval/suites';
 export * from './eval/diagnostics';
 export * from './eval/geometry';
 export * from './training/standard';
+export { klAdversary, klPerBatch } from './training/methods';
 export { lossAndGrad, lossAndGradForBench } from './attacks/common';
 export * from './jobs';
 export { buildReport, attackDiagnostics, modelDiagnostics } from './report/build';

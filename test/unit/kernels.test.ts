@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, ourKernelsActive } from '../../src/engine';
-import { seededFloats } from './helpers';
+import { fgsm, initBackend, ourKernelsActive } from '../../src/engine';
+import { linearClassifier, seededFloats } from './helpers';
 
 interface Case { batch: number; size: number; inC: number; outC: number; k: number; stride: 1 | 2; pad: 'same' | 'valid' }
 
@@ -103,4 +103,30 @@ test('stock wasm lacks Conv2DBackpropFilter, which is why we register ours', asy
   assert.equal(tf.getKernel('Conv2DBackpropFilter', 'wasm'), undefined);
   await initBackend('wasm');
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
+});
+
+test('Sign on wasm is exact for tiny values; stock tfjs-wasm zeroes every |x| ≤ 1.19e-7', async () => {
+  const values = [1e-3, 1.2e-7, 1.1e-7, -1.1e-7, 1e-20, -1e-30, 0, Number.NaN];
+  const f = () => tf.sign(tf.tensor1d(values));
+  const expected = await onBackend('cpu', f);
+  const actual = await onBackend('wasm', f);
+  assert.deepEqual(Array.from(actual), Array.from(expected));
+  assert.deepEqual(Array.from(actual), [1, 1, 1, -1, 1, -1, 0, 0]);
+  // The reason for our kernel: when this starts failing, tfjs-wasm has fixed its Sign.
+  await initBackend('wasm-stock');
+  const stock = tf.tidy(() => f().dataSync());
+  assert.deepEqual(Array.from(stock).slice(0, 7), [1, 1, 0, 0, 0, 0, 0]);
+  await initBackend('wasm');
+});
+
+test('FGSM moves every pixel by ε even where the loss gradient is below 1e-7', async () => {
+  await initBackend('wasm');
+  // A linear model with weights ~1e-9: CE gradients ≈ 5e-10, all lost to the stock Sign.
+  const model = linearClassifier(seededFloats(16, 5, 1e-9, 2e-9), 0, [4, 4, 1]);
+  const x = tf.tensor4d(seededFloats(32, 6, 0.3, 0.7), [2, 4, 4, 1]);
+  const y = tf.tensor1d([0, 0], 'int32');
+  const result = await fgsm(model, x, y, { norm: 'linf', eps: 0.05, bounds: [0, 1] });
+  const delta = tf.tidy(() => tf.sub(result.xAdv, x).dataSync());
+  for (const d of delta) assert.ok(Math.abs(d + 0.05) < 1e-6, `pixel moved by ${d}, expected −0.05 (descending w·x lowers the true class)`);
+  tf.dispose([x, y, result.xAdv]);
 });

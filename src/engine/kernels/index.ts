@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv-grads';
 import { makeBatchMatMulWasm } from './matmul';
+import { signWasm } from './sign';
 
 const BACKEND = 'wasm';
 type KernelFn = tf.KernelConfig['kernelFunc'];
@@ -17,13 +18,14 @@ function ours(): Array<[string, KernelFn]> {
   const list: Array<[string, KernelFn]> = [
     [tf.Conv2DBackpropFilter, conv2DBackpropFilterWasm as KernelFn],
     [tf.Conv2DBackpropInput, conv2DBackpropInputWasm as KernelFn],
+    [tf.Sign, signWasm as KernelFn],
   ];
   if (stockMatMul) list.push([tf.BatchMatMul, makeBatchMatMulWasm(stockMatMul.kernelFunc as never) as KernelFn]);
   return list;
 }
 
 /** The kernel names we replace or add on wasm, for reports and tests. */
-export const OUR_WASM_KERNELS = [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul] as const;
+export const OUR_WASM_KERNELS = [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul, tf.Sign] as const;
 
 function replace(name: string, config: tf.KernelConfig | undefined): void {
   if (tf.getKernel(name, BACKEND)) tf.unregisterKernel(name, BACKEND);

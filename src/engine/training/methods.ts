@@ -16,7 +16,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { pgd } from '../attacks/pgd';
 import type { Classifier } from '../models/classifier';
 import type { Rng } from '../rng';
-import { ascentDirection, project, type ThreatModel } from '../threat';
+import { ascentDirection, project, randomInit, type ThreatModel } from '../threat';
 
 export const METHODS = ['standard', 'pgd-at', 'fast-at', 'trades', 'distill'] as const;
 export type MethodId = (typeof METHODS)[number];
@@ -77,20 +77,31 @@ export async function trainingInputs(ctx: BatchContext, x: tf.Tensor4D, y: tf.Te
   }
 }
 
-function klPerBatch(cleanLogits: tf.Tensor2D, advLogits: tf.Tensor2D): tf.Scalar {
+/** Mean over the batch of KL(softmax(clean) ‖ softmax(adv)). */
+export function klPerBatch(cleanLogits: tf.Tensor2D, advLogits: tf.Tensor2D): tf.Scalar {
   const p = tf.softmax(cleanLogits);
   return tf.mean(tf.sum(tf.mul(p, tf.sub(tf.logSoftmax(cleanLogits), tf.logSoftmax(advLogits))), 1)) as tf.Scalar;
 }
 
-/** TRADES' inner maximisation of KL(f(x) ‖ f(x')) over the ball. */
+/** TRADES' inner maximisation of KL(f(x) ‖ f(x')) over the ball during training. */
 function tradesInner(ctx: BatchContext, x: tf.Tensor4D, threat: ThreatModel): tf.Tensor4D {
   const steps = ctx.adv.steps ?? 10;
-  const alpha = (ctx.adv.stepRelative ?? 2.5 / steps) * ctx.eps;
-  const clean = tf.tidy(() => ctx.model.predictLogits(x));
-  let current = tf.tidy(() => project(threat, x, tf.add(x, tf.mul(ctx.rng.normal(x.shape), 0.001)) as tf.Tensor4D));
-  const grad = tf.grad((xa: tf.Tensor) => klPerBatch(clean, ctx.model.predictLogits(xa as tf.Tensor4D)));
-  for (let s = 0; s < steps; s++) {
-    const next = tf.tidy(() => project(threat, x, tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, grad(current) as tf.Tensor4D))) as tf.Tensor4D));
+  return klAdversary(ctx.model, x, threat, { steps, stepSize: (ctx.adv.stepRelative ?? 2.5 / steps) * ctx.eps, rng: ctx.rng });
+}
+
+/**
+ * The KL adversary: sign (L∞) or normalised (L2) ascent on KL(f(x) ‖ f(x')), projected onto the
+ * ball and the box after each step. It starts at x + 0.001·N(0, 1) as published (the KL and its
+ * gradient vanish at x' = x) or at a uniform point of the ball. Caller disposes the result.
+ */
+export function klAdversary(model: Classifier, x: tf.Tensor4D, threat: ThreatModel,
+  opts: { steps: number; stepSize: number; rng: Rng; start?: 'near' | 'uniform' }): tf.Tensor4D {
+  const clean = tf.tidy(() => model.predictLogits(x));
+  let current = opts.start === 'uniform' ? randomInit(threat, x, opts.rng)
+    : tf.tidy(() => project(threat, x, tf.add(x, tf.mul(opts.rng.normal(x.shape), 0.001)) as tf.Tensor4D));
+  const grad = tf.grad((xa: tf.Tensor) => klPerBatch(clean, model.predictLogits(xa as tf.Tensor4D)));
+  for (let s = 0; s < opts.steps; s++) {
+    const next = tf.tidy(() => project(threat, x, tf.add(current, tf.mul(opts.stepSize, ascentDirection(threat.norm, grad(current) as tf.Tensor4D))) as tf.Tensor4D));
     current.dispose();
     current = next;
   }
