@@ -37,7 +37,7 @@ function measure(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, clean: tf.Te
 async function strength(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D): Promise<ModelStrength> {
   const threat: ThreatModel = { norm: 'linf', eps: EPS, bounds: [0, 1] };
   const clean = tf.tidy(() => model.predictLogits(x));
-  const [cleanAccuracy, topProbability, logitMargin] = tf.tidy(() => {
+  const [cleanAccuracy = 0, topProbability = 0, logitMargin = 0] = tf.tidy(() => {
     const top2 = tf.topk(clean, 2).values;
     const [first, second] = tf.split(top2, 2, 1);
     return [

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  batchTensors, evaluateAttacks, firstN, getAttack, InputError, loadClassifier, loadDataset, makeClassifier, runTrainJob, smallCnn, trainModel,
+  batchTensors, evaluateAttacks, firstN, getAttack, InputError, klAdversary, klPerBatch, loadClassifier, loadDataset, makeClassifier, Rng, runTrainJob,
+  smallCnn, trainModel,
   type Dataset, type TrainOptions,
 } from '../../src/engine';
 import { robustCollapsed } from '../../src/engine/training/standard';
@@ -151,4 +152,28 @@ test('a training process killed at random moments, checkpoint writes included, a
   assert.equal(await runOnce(), 'done');
   const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
   assert.deepEqual(lines, Array.from({ length: 40 }, (_, i) => i + 1));
+});
+
+test("TRADES' KL adversary stays in the ball and the box and raises the KL well above its start", async () => {
+  const net = smallCnn(data.shape, 10, 3);
+  const model = makeClassifier((x) => net.apply(x) as tf.Tensor2D, { inputShape: data.shape, numClasses: 10, bounds: [0, 1], source: 't', warnings: [] });
+  const { x } = batchTensors(firstN(data.train, 64), data.shape, 0, 64);
+  const threat = { norm: 'linf' as const, eps: EPS, bounds: [0, 1] as [number, number] };
+  const kl = (xAdv: tf.Tensor4D) => tf.tidy(() => klPerBatch(model.predictLogits(x), model.predictLogits(xAdv)).dataSync()[0]!);
+  const tensorsBefore = tf.memory().numTensors;
+  const start = klAdversary(model, x, threat, { steps: 0, stepSize: 0.025, rng: new Rng(1) });
+  const near = klAdversary(model, x, threat, { steps: 10, stepSize: 0.025, rng: new Rng(1) });
+  const uniform = klAdversary(model, x, threat, { steps: 10, stepSize: 0.025, rng: new Rng(1), start: 'uniform' });
+  for (const xAdv of [start, near, uniform]) {
+    const [maxDelta, lo, hi] = tf.tidy(() => [tf.max(tf.abs(tf.sub(xAdv, x))), tf.min(xAdv), tf.max(xAdv)].map((t) => t.dataSync()[0]!));
+    assert.ok(maxDelta! <= EPS + 1e-6 && lo! >= 0 && hi! <= 1, `‖δ‖∞ ${maxDelta}, range [${lo}, ${hi}]`);
+  }
+  const [k0, kNear, kUniform] = [kl(start), kl(near), kl(uniform)];
+  assert.ok(k0 < 1e-4, `KL at x + 0.001·N is ${k0}`);
+  assert.ok(kNear > 100 * k0 && kNear > 1e-3, `KL after 10 steps ${kNear} (start ${k0})`);
+  assert.ok(kUniform > 1e-3, `KL from a uniform start ${kUniform}`);
+  tf.dispose([start, near, uniform]);
+  assert.equal(tf.memory().numTensors, tensorsBefore, 'klAdversary leaked tensors');
+  tf.dispose(x);
+  net.dispose();
 });
