@@ -114,8 +114,11 @@ for (const method of wanted) {
 }
 if (docOnly) writeDoc();
 
+function pct(v) {
+  return v === undefined ? '—' : `${(v * 100).toFixed(1)}%`;
+}
+
 function writeDoc() {
-const pct = (v) => (v === undefined ? '—' : `${(v * 100).toFixed(1)}%`);
 const settingsOf = (key) => {
   const list = SETTINGS[key.split('@')[0]];
   const arg = (name) => { const i = list.indexOf(name); return i >= 0 ? list[i + 1] : undefined; };
@@ -138,6 +141,7 @@ const oldRows = Object.keys(old).map((key) => {
   return `| ${label(key)} | ${settingsOf(key)} | ${pct(t.clean)} | ${pct(t.robust)} | ${again ? pct(again.robust) : '—'} | ${minutes(t)} |`;
 });
 const strength = table.adversaryStrength;
+const notRetrained = Object.keys(METHODS).filter((m) => table[m]?.clean === undefined && old[m]);
 const committed = rows.length ? Object.keys(METHODS).filter((m) => table[m]?.model).map((m) => `${m} (\`${table[m].model}\`)`) : [];
 const doc = `# Reference results
 
@@ -154,7 +158,7 @@ ${rows.join('\n')}
 Backend: ${rows.length ? table[Object.keys(METHODS).find((m) => table[m]?.backend)]?.backend : 'wasm'}, with our exact Sign kernel (see below); train times are the epochs' wall
 times on a 2-core machine (two runs at a time, one per core, while other work shared the machine);
 Adam throughout (lr 1e-3 unless listed; "cyclic" rises linearly to the peak over the first 40% of
-the run and falls back to 0).${committed.length ? ` Evaluated as committed, their training has no sign step: ${committed.join(', ')}.` : ''}
+the run and falls back to 0).${committed.length ? ` Evaluated as committed, their training has no sign step: ${committed.join(', ')}.` : ''}${notRetrained.length ? ` Not trained again since the fix: ${notRetrained.join(', ')} (see its row below).` : ''}
 ${tradesSentence()}
 Published anchor for this network at ε = 0.1 (Croce et al. 2019, Table 1): PGD-AT 88.5% clean,
 78.5% robust. Defensive distillation is listed for its gradient masking: its robust number under
@@ -238,6 +242,6 @@ function tradesSentence() {
   const gap = (t.robust - p.robust) * 100;
   const se = Math.sqrt((t.robust * (1 - t.robust) + p.robust * (1 - p.robust)) / 1000) * 100;
   return gap >= 0
-    ? `TRADES is at least as robust as PGD-AT: ${pct(t.robust)} against ${pct(p.robust)} (+${gap.toFixed(1)} points; the standard error of a difference of two such numbers on 1,000 images is ${se.toFixed(1)} points), at ${pct(t.clean)} clean against ${pct(p.clean)}.`
-    : `TRADES stays ${(-gap).toFixed(1)} points below PGD-AT's robust accuracy (${pct(t.robust)} against ${pct(p.robust)}; the standard error of a difference of two such numbers on 1,000 images is ${se.toFixed(1)} points), at ${pct(t.clean)} clean against ${pct(p.clean)}.`;
+    ? `TRADES is at least as robust as PGD-AT: ${pct(t.robust)} against ${pct(p.robust)} (+${gap.toFixed(1)} points; an unpaired difference of two accuracies on 1,000 images has a standard error of ${se.toFixed(1)} points), at ${pct(t.clean)} clean against ${pct(p.clean)}.`
+    : `TRADES stays ${(-gap).toFixed(1)} points below PGD-AT's robust accuracy (${pct(t.robust)} against ${pct(p.robust)}; an unpaired difference of two accuracies on 1,000 images has a standard error of ${se.toFixed(1)} points), at ${pct(t.clean)} clean against ${pct(p.clean)}.`;
 }
