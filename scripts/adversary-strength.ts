@@ -26,7 +26,7 @@ export interface ModelStrength {
   adversaries: Record<string, Strength>;
 }
 
-function measure(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, clean: tf.Tensor2D, xAdv: tf.Tensor4D): Strength {
+function measure(model: Classifier, y: tf.Tensor1D, clean: tf.Tensor2D, xAdv: tf.Tensor4D): Strength {
   return tf.tidy(() => {
     const adv = model.predictLogits(xAdv);
     const accuracy = tf.mean(tf.cast(tf.equal(tf.argMax(adv, 1), y), 'float32')).dataSync()[0]!;
@@ -49,7 +49,7 @@ async function strength(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D): Prom
   const rng = new Rng(7);
   const adversaries: Record<string, Strength> = {};
   const record = (name: string, xAdv: tf.Tensor4D) => {
-    adversaries[name] = measure(model, x, y, clean, xAdv);
+    adversaries[name] = measure(model, y, clean, xAdv);
     xAdv.dispose();
   };
   record('KL-10 from x+0.001·N (TRADES)', klAdversary(model, x, threat, { steps: 10, stepSize: 0.25 * EPS, rng }));
@@ -74,7 +74,9 @@ async function main(): Promise<void> {
   const results: Record<string, ModelStrength> = {};
   for (const arg of args) {
     const [name, file] = arg.includes('=') ? arg.split('=') as [string, string] : [arg, arg];
-    results[name] = await strength(await loadClassifier(file), x, y);
+    const model = await loadClassifier(file);
+    results[name] = await strength(model, x, y);
+    model.dispose?.();
     const r = results[name]!;
     console.log(`${name}: clean ${(r.cleanAccuracy * 100).toFixed(1)}%, top-1 probability ${r.topProbability.toFixed(3)}, logit margin ${r.logitMargin.toFixed(2)}`);
     for (const [adv, s] of Object.entries(r.adversaries)) console.log(`  ${adv.padEnd(32)} KL ${s.kl.toFixed(4)}  accuracy ${(s.accuracy * 100).toFixed(1)}%`);

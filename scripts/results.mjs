@@ -142,7 +142,7 @@ const oldRows = Object.keys(old).map((key) => {
 });
 const strength = table.adversaryStrength;
 const notRetrained = Object.keys(METHODS).filter((m) => table[m]?.clean === undefined && old[m]);
-const committed = rows.length ? Object.keys(METHODS).filter((m) => table[m]?.model).map((m) => `${m} (\`${table[m].model}\`)`) : [];
+const committed = Object.keys(METHODS).filter((m) => table[m]?.model).map((m) => `${m} (\`${table[m].model}\`)`);
 const doc = `# Reference results
 
 The example network (conv16 4×4/2 → conv32 4×4/2 → fc100 → fc10) trained with each method on the
@@ -155,7 +155,7 @@ the numbers in \`docs/results.json\`.
 ${head}
 ${rows.join('\n')}
 
-Backend: ${rows.length ? table[Object.keys(METHODS).find((m) => table[m]?.backend)]?.backend : 'wasm'}, with our exact Sign kernel (see below); train times are the epochs' wall
+Backend: ${Object.keys(METHODS).map((m) => table[m]?.backend).find(Boolean) ?? 'wasm'}, with our exact Sign kernel (see below); train times are the epochs' wall
 times on a 2-core machine (two runs at a time, one per core, while other work shared the machine);
 Adam throughout (lr 1e-3 unless listed; "cyclic" rises linearly to the peak over the first 40% of
 the run and falls back to 0).${committed.length ? ` Evaluated as committed, their training has no sign step: ${committed.join(', ')}.` : ''}${notRetrained.length ? ` Not trained again since the fix: ${notRetrained.join(', ')} (see its row below).` : ''}
