@@ -30,7 +30,7 @@ const contexts = [
     mainFields: ['module', 'main'],
   },
   // The attack panel's front end (vscode-elements, Chart.js and the report renderer).
-  { ...common, entryPoints: ['webview/panel/main.ts'], outfile: 'dist/webview/panel.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
+  { ...common, entryPoints: ['webview/attack-panel/main.ts'], outfile: 'dist/webview/attack-panel.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
   // The training panel's front end.
   { ...common, entryPoints: ['webview/training/main.ts'], outfile: 'dist/webview/training.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
   // The report renderer, shared by report.html and the editor's panels.
@@ -46,7 +46,7 @@ function copyAssets() {
   fs.mkdirSync('dist/webview', { recursive: true });
   fs.copyFileSync('webview/report/report.css', 'dist/webview/report.css');
   // Contributed through jsonValidation, so the editor's JSON support knows the spec format too.
-  fs.copyFileSync('src/protocol/spec-schema.json', 'dist/robustness-spec.schema.json');
+  fs.copyFileSync('src/protocol/experiment-spec-schema.json', 'dist/robustness-spec.schema.json');
 }
 
 fs.mkdirSync('dist', { recursive: true });

@@ -22,9 +22,9 @@ import { runBench } from './bench';
 import { makeProgress } from './progress';
 import { writeReport } from '../store/report-files';
 import { formatTable } from './table';
-import { specAttackJob, type RobustnessSpec } from '../protocol/spec';
-import { analyzeSpec, type SpecProblem } from '../spec/analysis';
-import { WorkspaceIndex } from '../spec/workspace';
+import { specAttackJob, type RobustnessSpec } from '../protocol/experiment-spec';
+import { analyzeSpec, type SpecProblem } from '../experiment/analysis';
+import { WorkspaceIndex } from '../experiment/workspace';
 
 const number = (name: string) => (value: string): number => {
   const v = Number(value);

@@ -26,8 +26,3 @@ export class AbortError extends Error {
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new AbortError(what);
 }
-
-/** Lets a cancel message (a macrotask) arrive between steps of a long synchronous loop. */
-export function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}

@@ -7,13 +7,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TrainJob, TrainMethod } from '../protocol/jobs';
-import { dataLocation } from '../protocol/spec';
+import { dataLocation } from '../protocol/experiment-spec';
 import {
   trainingPanelToHost, type BackendPreference, type EpochSummary, type TrainingPanelState, type TrainingRunView,
 } from '../protocol/messages';
 import { RunStore, type RunRecord } from '../store/runs';
-import type { EngineHost } from './engineHost';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+import type { EngineHost } from './engine-host';
+import { webviewHtml, webviewOptions } from './webview-html';
 
 export const TRAINING_VIEW_TYPE = 'robustness.training';
 

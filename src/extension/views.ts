@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunStore, type RunEntry } from '../store/runs';
-import { formatModelInfo, readModelInfo } from '../store/modelInfo';
+import { formatModelInfo, readModelInfo } from '../store/model-inspector';
 
 export class ModelItem extends vscode.TreeItem {
   constructor(readonly uri: vscode.Uri, description: string) {

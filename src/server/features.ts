@@ -4,9 +4,9 @@
  */
 import { findNodeAtLocation, findNodeAtOffset, getLocation, getNodeValue, parseTree, type Node } from 'jsonc-parser';
 import { ATTACK_INFO, attackInfo, type AttackInfo } from '../protocol/attacks';
-import { BUILTIN_DATA } from '../protocol/spec';
-import { schemaAt } from '../spec/analysis';
-import type { ModelInfo } from '../store/modelInfo';
+import { BUILTIN_DATA } from '../protocol/experiment-spec';
+import { schemaAt } from '../experiment/analysis';
+import type { ModelInfo } from '../store/model-inspector';
 
 export type CompletionKind = 'property' | 'value' | 'attack' | 'file' | 'data';
 

@@ -13,11 +13,11 @@ import {
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { RunFinishedNotification } from '../protocol/messages';
-import { SPEC_SUFFIX } from '../protocol/spec';
-import { analyzeSpec, type Analysis, type Severity } from '../spec/analysis';
+import { SPEC_SUFFIX } from '../protocol/experiment-spec';
+import { analyzeSpec, type Analysis, type Severity } from '../experiment/analysis';
 import { modelMarkdown, specCompletions, specHover, type CompletionKind } from './features';
 import { collectRuns, lastEvaluation, resultTitle, sourceLenses, specLenses, type KnownRun, type Lens } from './lenses';
-import { WorkspaceIndex } from '../spec/workspace';
+import { WorkspaceIndex } from '../experiment/workspace';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Report } from '../protocol/report';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from '../common/atomic-write';
 
 function webviewAsset(name: string): string {
   // Every bundle (dist/cli.js, dist/extension.js) sits next to dist/webview/.

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Report } from '../protocol/report';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from '../common/atomic-write';
 
 export type RunKind = 'evaluation' | 'training';
 export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled';

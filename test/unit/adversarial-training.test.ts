@@ -13,7 +13,7 @@ import {
   smallCnn, trainModel,
   type Dataset, type TrainOptions,
 } from '../../src/engine';
-import { robustCollapsed } from '../../src/engine/training/standard';
+import { robustCollapsed } from '../../src/engine/training/train-loop';
 import type { TrainJob } from '../../src/protocol/jobs';
 import { tempDir, useBackend } from './helpers';
 

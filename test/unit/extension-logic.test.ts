@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { attackJobFor, containingFolder, CURVE_GRID } from '../../src/extension/jobs';
-import { describeModelJson, formatModelInfo, readModelInfo } from '../../src/store/modelInfo';
-import { initialState, reducePanel, statusText } from '../../src/extension/panelState';
+import { attackJobFor, containingFolder, CURVE_GRID } from '../../src/extension/jobs-from-settings';
+import { describeModelJson, formatModelInfo, readModelInfo } from '../../src/store/model-inspector';
+import { initialState, reducePanel, statusText } from '../../src/extension/panel-state';
 import { attackJobSchema } from '../../src/protocol/messages';
 import type { Report } from '../../src/protocol/report';
 

@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import ts from 'typescript';
 
 const SRC = path.join(__dirname, '..', '..', 'src');
 
@@ -11,12 +13,40 @@ function files(dir: string): string[] {
     e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []);
 }
 
+/** Every module a file names: static imports (multi-line ones included), `export … from`, dynamic imports and requires. */
 function imports(file: string): string[] {
-  const text = fs.readFileSync(file, 'utf8');
-  return [...text.matchAll(/(?:from|import|require\()\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!);
+  const info = ts.preProcessFile(fs.readFileSync(file, 'utf8'), true, true);
+  return info.importedFiles.map((f) => f.fileName);
 }
 
-test('src/engine imports no vscode, no DOM globals, and of our code only engine, protocol and store', () => {
+/** Imports that bring values at run time (not `import type` / `export type`). */
+function valueImports(file: string): string[] {
+  const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, false);
+  const specs: string[] = [];
+  for (const node of source.statements) {
+    if (ts.isImportDeclaration(node) && !node.importClause?.isTypeOnly && ts.isStringLiteral(node.moduleSpecifier)) {
+      const bindings = node.importClause?.namedBindings;
+      const onlyTypes = !node.importClause?.name && bindings && ts.isNamedImports(bindings) && bindings.elements.length > 0
+        && bindings.elements.every((e) => e.isTypeOnly);
+      if (!onlyTypes) specs.push(node.moduleSpecifier.text);
+    }
+    if (ts.isExportDeclaration(node) && !node.isTypeOnly && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      specs.push(node.moduleSpecifier.text);
+    }
+  }
+  return specs;
+}
+
+test('the import parser sees multi-line imports, export-from and dynamic imports', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layers-'));
+  const file = path.join(dir, 'probe.ts');
+  fs.writeFileSync(file, "import {\n  a,\n  b,\n} from './multi';\nexport { c } from './reexport';\nimport type { T } from './typeonly';\nconst m = import('./dynamic');\n");
+  assert.deepEqual(imports(file).sort(), ['./dynamic', './multi', './reexport', './typeonly']);
+  assert.deepEqual(valueImports(file).sort(), ['./multi', './reexport']);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('src/engine imports no vscode, no DOM globals, and of our code only engine, protocol and common', () => {
   const engine = files(path.join(SRC, 'engine'));
   assert.ok(engine.length > 10);
   for (const file of engine) {
@@ -24,7 +54,7 @@ test('src/engine imports no vscode, no DOM globals, and of our code only engine,
       assert.notEqual(spec, 'vscode', `${file} imports vscode`);
       if (spec.startsWith('.')) {
         const target = path.resolve(path.dirname(file), spec);
-        const allowed = ['engine', 'protocol', 'store'].map((d) => path.join(SRC, d));
+        const allowed = ['engine', 'protocol', 'common'].map((d) => path.join(SRC, d));
         assert.ok(allowed.some((d) => target.startsWith(d)), `${file} imports ${spec}`);
       }
     }
@@ -38,36 +68,41 @@ test('src/protocol imports only zod (its message schemas) and itself: no node:, 
   }
 });
 
-test('src/store is plain Node: no tfjs, no vscode, nothing of ours but protocol types', () => {
+test('src/store is plain Node: no tfjs, no vscode, nothing of ours but protocol and common', () => {
   for (const file of files(path.join(SRC, 'store'))) {
     for (const spec of imports(file)) {
-      assert.ok(spec.startsWith('node:') || spec.startsWith('./') || spec === '../protocol/report', `${file} imports ${spec}`);
+      const ours = spec.startsWith('./') || spec.startsWith('../protocol/') || spec.startsWith('../common/');
+      assert.ok(spec.startsWith('node:') || ours, `${file} imports ${spec}`);
     }
+  }
+});
+
+test('src/common is plain Node: nothing but node: modules and itself', () => {
+  for (const file of files(path.join(SRC, 'common'))) {
+    for (const spec of imports(file)) assert.ok(spec.startsWith('node:') || spec.startsWith('./'), `${file} imports ${spec}`);
   }
 });
 
 test('src/extension and webview import the engine only as types (the extension bundle carries no tfjs)', () => {
   const dirs = [path.join(SRC, 'extension'), path.join(SRC, '..', 'webview')].filter((d) => fs.existsSync(d));
   for (const file of dirs.flatMap(files)) {
-    const valueImports = fs.readFileSync(file, 'utf8').split('\n').filter((l) => /^import (?!type)/.test(l));
-    for (const line of valueImports) {
-      const spec = /from '([^']+)'/.exec(line)?.[1] ?? '';
+    for (const spec of valueImports(file)) {
       const target = spec.startsWith('.') ? path.resolve(path.dirname(file), spec) : spec;
-      assert.ok(!target.startsWith(path.join(SRC, 'engine')) && !spec.startsWith('@tensorflow'), `${file}: ${line}`);
+      assert.ok(!target.startsWith(path.join(SRC, 'engine')) && !spec.startsWith('@tensorflow'), `${file} imports ${spec}`);
     }
   }
 });
 
-test('src/spec (spec checks) and src/server (the LSP binding) load no tfjs and no vscode; only the server speaks LSP', () => {
-  for (const dir of ['spec', 'server']) {
+test('src/experiment (spec checks) and src/server (the LSP binding) load no tfjs and no vscode; only the server speaks LSP', () => {
+  for (const dir of ['experiment', 'server']) {
     for (const file of files(path.join(SRC, dir))) {
       for (const spec of imports(file)) {
         assert.ok(!spec.startsWith('@tensorflow') && spec !== 'vscode', `${file} imports ${spec}`);
         if (spec.startsWith('.')) {
           const target = path.resolve(path.dirname(file), spec);
-          assert.ok(['protocol', 'store', 'spec', 'server'].some((d) => target.startsWith(path.join(SRC, d))), `${file} imports ${spec}`);
+          assert.ok(['protocol', 'store', 'common', 'experiment', 'server'].some((d) => target.startsWith(path.join(SRC, d))), `${file} imports ${spec}`);
         }
-        if (dir === 'spec') assert.ok(!spec.startsWith('vscode-languageserver'), `${file} imports ${spec}`);
+        if (dir === 'experiment') assert.ok(!spec.startsWith('vscode-languageserver'), `${file} imports ${spec}`);
       }
     }
   }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import { EngineHost } from '../../src/extension/engineHost';
+import { EngineHost } from '../../src/extension/engine-host';
 import { EngineClient, EngineCrashError, EngineError } from '../../src/worker/client';
 import { runAttackParallel, slices } from '../../src/worker/pool';
 import type { AttackJob } from '../../src/protocol/jobs';

@@ -7,7 +7,7 @@ import {
   Chart, Legend, LinearScale, LineController, LineElement, PointElement, ScatterController, Tooltip,
 } from 'chart.js';
 import { parseTrainingHostMessage, type TrainingPanelState, type TrainingPanelToHost } from '../../src/protocol/messages';
-import { vscodeApi } from '../vscodeApi';
+import { vscodeApi } from '../vscode-api';
 
 Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 

@@ -14,7 +14,8 @@
  * clean logits, each round only on the samples no earlier target fooled.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { InputError, throwIfAborted, yieldToEventLoop } from '../errors';
+import { InputError, throwIfAborted } from '../errors';
+import { yieldToEventLoop } from '../scheduling';
 import type { Classifier } from '../models/classifier';
 import { Rng } from '../rng';
 import { ascentDirection, epsTensor, project, randomInit, type ThreatModel } from '../threat';

@@ -7,7 +7,8 @@
  * ce loss; a sample keeps its first fooling iterate, else the last.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { throwIfAborted, yieldToEventLoop } from '../errors';
+import { throwIfAborted } from '../errors';
+import { yieldToEventLoop } from '../scheduling';
 import type { Classifier } from '../models/classifier';
 import { ascentDirection, project, type ThreatModel } from '../threat';
 import { resolveStepSize, selectRows, stepPoint, validateAttack } from './common';

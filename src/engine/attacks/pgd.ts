@@ -7,7 +7,8 @@
  * Restarts attack only the samples not yet fooled and keep the worst case per sample.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { throwIfAborted, yieldToEventLoop } from '../errors';
+import { throwIfAborted } from '../errors';
+import { yieldToEventLoop } from '../scheduling';
 import type { Classifier } from '../models/classifier';
 import { Rng } from '../rng';
 import { ascentDirection, project, randomInit, type ThreatModel } from '../threat';

@@ -13,7 +13,8 @@
  * Defaults: 1000 queries (`queries`), p_init 0.8, margin loss, seeded; stops per sample once fooled.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { InputError, throwIfAborted, yieldToEventLoop } from '../errors';
+import { InputError, throwIfAborted } from '../errors';
+import { yieldToEventLoop } from '../scheduling';
 import type { Classifier } from '../models/classifier';
 import { Rng } from '../rng';
 import { project, type ThreatModel } from '../threat';

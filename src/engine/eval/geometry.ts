@@ -11,7 +11,8 @@
  *   so gradient attacks can be trusted; a large γ is a symptom of gradient masking.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { throwIfAborted, yieldToEventLoop } from '../errors';
+import { throwIfAborted } from '../errors';
+import { yieldToEventLoop } from '../scheduling';
 import type { Classifier } from '../models/classifier';
 import { batchTensors, type Split } from '../data/datasets';
 import { perSampleLoss } from '../losses';

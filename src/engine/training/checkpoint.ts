@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { writeFileAtomic } from '../../store/atomic';
+import { writeFileAtomic } from '../../common/atomic-write';
 import { fileHandler, folderSaveHandler } from '../models/io';
-import type { EpochMetrics } from './standard';
+import type { EpochMetrics } from './types';
 
 interface CheckpointState {
   epoch: number;

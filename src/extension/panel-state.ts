@@ -6,7 +6,6 @@ import type { PanelState } from '../protocol/messages';
 import type { Report } from '../protocol/report';
 
 export type PanelEvent =
-  | { type: 'started'; runId: string; title: string; at: string }
   | { type: 'progress'; label: string; done: number; total: number }
   | { type: 'finished'; report: Report }
   | { type: 'cancelled' }
@@ -18,8 +17,6 @@ export function initialState(runId: string, title: string, at: string): PanelSta
 
 export function reducePanel(state: PanelState, event: PanelEvent): PanelState {
   switch (event.type) {
-    case 'started':
-      return initialState(event.runId, event.title, event.at);
     case 'progress':
       // Late progress from a run that already ended is dropped.
       if (state.status !== 'running') return state;

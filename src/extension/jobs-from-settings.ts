@@ -1,7 +1,7 @@
 /** Turns settings and a model path into an AttackJob (pure: tested without an editor). */
 import * as path from 'node:path';
 import type { AttackJob } from '../protocol/jobs';
-import { dataLocation } from '../protocol/spec';
+import { dataLocation } from '../protocol/experiment-spec';
 
 export interface RobustnessSettings {
   norm: 'linf' | 'l2';

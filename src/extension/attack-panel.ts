@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import { parsePanelMessage, type HostToPanel, type PanelState, type PanelToHost } from '../protocol/messages';
 import { reportHtml } from '../store/report-files';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+import { webviewHtml, webviewOptions } from './webview-html';
 
 export const PANEL_VIEW_TYPE = 'robustness.attack';
 
@@ -23,7 +23,7 @@ export class AttackPanel {
   private constructor(readonly panel: vscode.WebviewPanel, private state: PanelState, extensionUri: vscode.Uri,
     private readonly handlers: PanelHandlers, private readonly createdAt: number) {
     panel.webview.options = webviewOptions(extensionUri);
-    panel.webview.html = webviewHtml(panel.webview, extensionUri, 'panel.js', '<div id="toolbar"></div>\n<div id="app"><p class="meta">Starting…</p></div>');
+    panel.webview.html = webviewHtml(panel.webview, extensionUri, 'attack-panel.js', '<div id="toolbar"></div>\n<div id="app"><p class="meta">Starting…</p></div>');
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'shield.svg');
     panel.onDidDispose(() => AttackPanel.panels.delete(this.state.runId));
     panel.webview.onDidReceiveMessage((raw: unknown) => {

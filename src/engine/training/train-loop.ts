@@ -11,7 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { getAttack } from '../attacks/registry';
 import { batchTensors, firstN, sliceSplit, type Dataset } from '../data/datasets';
-import { InputError, throwIfAborted, yieldToEventLoop } from '../errors';
+import { InputError, throwIfAborted } from '../errors';
+import { yieldToEventLoop } from '../scheduling';
 import { accuracyOn } from '../eval/accuracy';
 import { evaluateAttacks } from '../eval/evaluate';
 import { makeClassifier, type Classifier } from '../models/classifier';
@@ -19,6 +20,9 @@ import { Rng } from '../rng';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { batchLoss, METHODS, trainingInputs, type AdversarialOptions, type MethodId } from './methods';
 import { epsAt, learningRateAt, SCHEDULES, type ScheduleId } from './schedule';
+import type { EpochMetrics, TrainProgress } from './types';
+
+export type { EpochMetrics, TrainProgress } from './types';
 
 export type OptimizerId = 'adam' | 'sgd';
 
@@ -50,30 +54,6 @@ export interface TrainOptions {
   phase?: 'teacher' | 'student';
   signal?: AbortSignal;
   onProgress?: (progress: TrainProgress) => void;
-}
-
-export interface EpochMetrics {
-  epoch: number;
-  loss: number;
-  trainAccuracy: number;
-  testAccuracy: number;
-  /** PGD-10 accuracy at the training ε on the held-out images, when measured. */
-  robustAccuracy?: number;
-  learningRate: number;
-  eps: number;
-  seconds: number;
-  /** Set when Fast-AT's robust accuracy collapsed and the previous epoch's weights were restored. */
-  event?: 'catastrophic-overfitting';
-}
-
-export interface TrainProgress {
-  epoch: number;
-  epochs: number;
-  batch: number;
-  batches: number;
-  loss: number;
-  /** Set once an epoch ends. */
-  epochMetrics?: EpochMetrics;
 }
 
 export function validateTrainOptions(opts: TrainOptions): void {

@@ -10,14 +10,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { ATTACKS } from '../../src/engine/attacks/registry';
-import { planFor } from '../../src/engine/jobs';
+import { planFor } from '../../src/engine/run-job';
 import { ATTACK_INFO } from '../../src/protocol/attacks';
 import { attackJobSchema } from '../../src/protocol/messages';
-import schema from '../../src/protocol/spec-schema.json';
-import { specAttackJob, specTrainJob, type RobustnessSpec } from '../../src/protocol/spec';
-import { analyzeSpec, didYouMean } from '../../src/spec/analysis';
-import { WorkspaceIndex } from '../../src/spec/workspace';
-import { describeModelJson, readIdxFolderInfo } from '../../src/store/modelInfo';
+import schema from '../../src/protocol/experiment-spec-schema.json';
+import { specAttackJob, specTrainJob, type RobustnessSpec } from '../../src/protocol/experiment-spec';
+import { analyzeSpec, didYouMean } from '../../src/experiment/analysis';
+import { WorkspaceIndex } from '../../src/experiment/workspace';
+import { describeModelJson, readIdxFolderInfo } from '../../src/store/model-inspector';
 
 const ROOT = path.join(__dirname, '..', '..');
 

@@ -8,9 +8,9 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import { ATTACK_INFO, attackInfo, DLR_MIN_CLASSES, LOSS_NAMES, type AttackParam } from '../protocol/attacks';
-import schema from '../protocol/spec-schema.json';
-import { attackOf, dataOf, type RobustnessSpec } from '../protocol/spec';
-import type { DataInfo, ModelInfo } from '../store/modelInfo';
+import schema from '../protocol/experiment-spec-schema.json';
+import { attackOf, dataOf, type RobustnessSpec } from '../protocol/experiment-spec';
+import type { DataInfo, ModelInfo } from '../store/model-inspector';
 
 export type Severity = 'error' | 'warning' | 'information';
 

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BUILTIN_DATA_INFO, describeModelJson, readIdxFolderInfo, type DataInfo, type ModelInfo } from '../store/modelInfo';
+import { BUILTIN_DATA_INFO, describeModelJson, readIdxFolderInfo, type DataInfo, type ModelInfo } from '../store/model-inspector';
 import type { Facts } from './analysis';
 
 type ModelResult = { info: ModelInfo } | { problem: string; missing?: boolean };
