@@ -1,0 +1,42 @@
+/**
+ * Every closed list of the product, written once. The zod enums, the TypeScript types, the CLI's
+ * choices, package.json's setting enums and the spec schema derive from these arrays (a test
+ * checks package.json and experiment-spec-schema.json against them).
+ */
+
+/** Threat-model norms: L∞ and L2 balls in the data's pixel space. */
+export const NORMS = ['linf', 'l2'] as const;
+export type NormId = (typeof NORMS)[number];
+
+/** Attack losses (margin: CW's logit margin; dlr: Croce & Hein's difference of logits ratio). */
+export const LOSSES = ['ce', 'margin', 'dlr'] as const;
+export type LossId = (typeof LOSSES)[number];
+
+/** Which iterate an iterative attack returns per sample. */
+export const KEEP_POLICIES = ['last', 'maxLoss', 'firstSuccess'] as const;
+export type KeepPolicy = (typeof KEEP_POLICIES)[number];
+
+/** Fixed attack ensembles run AutoAttack-style (their attacks are in the suite table, suites.ts). */
+export const SUITES = ['strong', 'quick'] as const;
+export type SuiteId = (typeof SUITES)[number];
+
+export const TRAIN_METHODS = ['standard', 'pgd-at', 'fast-at', 'trades', 'distill'] as const;
+export type TrainMethod = (typeof TRAIN_METHODS)[number];
+
+export const SCHEDULES = ['constant', 'cosine', 'step', 'cyclic'] as const;
+export type ScheduleId = (typeof SCHEDULES)[number];
+
+export const OPTIMIZERS = ['adam', 'sgd'] as const;
+export type OptimizerId = (typeof OPTIMIZERS)[number];
+
+/** What a user may ask for in the editor's settings. */
+export const BACKEND_PREFERENCES = ['auto', 'wasm', 'cpu', 'tensorflow'] as const;
+export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];
+
+/** The CLI also offers tfjs-wasm without our kernels, for the benchmark. */
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'wasm-stock', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+/** Data ids the engine knows without a folder: the committed sample and Debian's full set. */
+export const BUILTIN_DATA = ['embedded', 'fashion-mnist'] as const;
+export type BuiltinData = (typeof BUILTIN_DATA)[number];
