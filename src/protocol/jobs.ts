@@ -1,6 +1,7 @@
 /**
  * Job descriptors: what the CLI and the worker ask the engine to do. Plain JSON, no tensors.
  */
+import { z } from 'zod';
 import type { LossName } from './attacks';
 import type { NormId } from './report';
 
@@ -96,3 +97,66 @@ export interface JobProgress {
   done: number;
   total: number;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Schemas: every job crossing a process boundary is parsed with these.
+// ---------------------------------------------------------------------------------------------
+const finite = z.number().finite();
+
+export const attackJobSchema = z.object({
+  model: z.string().min(1),
+  data: z.string().min(1),
+  attacks: z.array(z.string().min(1)).min(1),
+  params: z.array(z.object({
+    steps: z.number().int().min(1).optional(),
+    stepSize: finite.positive().optional(),
+    restarts: z.number().int().min(1).optional(),
+    loss: z.enum(['ce', 'margin', 'dlr']).optional(),
+    randomStart: z.boolean().optional(),
+    queries: z.number().int().min(1).optional(),
+  })).optional(),
+  norm: z.enum(['linf', 'l2']),
+  eps: finite.min(0),
+  steps: z.number().int().min(1),
+  stepSize: finite.positive().optional(),
+  restarts: z.number().int().min(1),
+  loss: z.enum(['ce', 'margin', 'dlr']),
+  randomStart: z.boolean(),
+  n: z.number().int().min(1),
+  offset: z.number().int().min(0).optional(),
+  batchSize: z.number().int().min(1),
+  seed: z.number().int().min(0),
+  curve: z.array(finite.min(0)),
+  examples: z.number().int().min(0),
+  bounds: z.tuple([finite, finite]),
+  suite: z.enum(['strong', 'quick']).optional(),
+  queries: z.number().int().min(1).optional(),
+  surrogate: z.string().min(1).optional(),
+  diagnostics: z.boolean().optional(),
+  layer: z.string().min(1).optional(),
+}) satisfies z.ZodType<AttackJob>;
+
+export const trainJobSchema = z.object({
+  method: z.enum(['standard', 'pgd-at', 'fast-at', 'trades', 'distill']),
+  data: z.string().min(1),
+  epochs: z.number().int().min(1),
+  batchSize: z.number().int().min(1),
+  optimizer: z.enum(['adam', 'sgd']),
+  learningRate: finite.positive(),
+  schedule: z.enum(['constant', 'cosine', 'step', 'cyclic']).optional(),
+  weightDecay: finite.min(0).optional(),
+  seed: z.number().int().min(0),
+  trainLimit: z.number().int().min(1).optional(),
+  eps: finite.positive().max(1).optional(),
+  steps: z.number().int().min(1).optional(),
+  warmupEpochs: z.number().int().min(0).optional(),
+  beta: finite.min(0).optional(),
+  temperature: finite.gt(1).optional(),
+  robustEvalLimit: z.number().int().min(0).optional(),
+  init: z.string().min(1).optional(),
+  out: z.string().min(1),
+}) satisfies z.ZodType<TrainJob>;
+
+export const backendPreferenceSchema = z.enum(['auto', 'wasm', 'cpu', 'tensorflow']);
+export type BackendPreference = z.infer<typeof backendPreferenceSchema>;
+
