@@ -81,16 +81,24 @@ test('a run stopped after epoch 1 and resumed ends with the same weights as an u
 
 test('a half-written checkpoint (killed between the renames) still resumes from the previous one', async () => {
   const dir = tempDir('torn');
+  const options = { trainLimit: 300, evalLimit: 20, seed: 4 };
   const net = smallCnn(data.shape, 10, 4);
-  await trainModel(net, data, { epochs: 1, trainLimit: 300, evalLimit: 20, seed: 4, checkpointDir: dir });
+  const [first] = await trainModel(net, data, { ...options, epochs: 1, checkpointDir: dir });
   const last = path.join(dir, 'checkpoints', 'last');
   fs.renameSync(last, `${last}.old`);          // the kill came after "last → last.old" …
   fs.mkdirSync(`${last}.tmp-424242`);          // … with the new one still half-written
   fs.writeFileSync(path.join(`${last}.tmp-424242`, 'model.json'), '{"modelTo');
+  // Another initialisation: only the checkpoint can make this run end where the uninterrupted one does.
   const resumed = smallCnn(data.shape, 10, 5);
-  const history = await trainModel(resumed, data, { epochs: 2, trainLimit: 300, evalLimit: 20, seed: 4, checkpointDir: dir, resume: true });
+  const history = await trainModel(resumed, data, { ...options, epochs: 2, checkpointDir: dir, resume: true });
   assert.deepEqual(history.map((h) => h.epoch), [1, 2]);
-  [net, resumed].forEach((n) => n.dispose());
+  // Epoch 1 was restored, not trained again: its record (wall time included) is the checkpoint's.
+  assert.deepEqual(history[0], first);
+  const uninterrupted = smallCnn(data.shape, 10, 4);
+  await trainModel(uninterrupted, data, { ...options, epochs: 2 });
+  const weights = (m: typeof net) => m.getWeights().map((w) => Array.from(w.dataSync()));
+  assert.deepEqual(weights(resumed), weights(uninterrupted));
+  [net, resumed, uninterrupted].forEach((n) => n.dispose());
 });
 
 test('distillation: a teacher at T, a student on its soft labels deployed at T = 1 with T recorded', async () => {

@@ -66,7 +66,7 @@ test('attack writes a report.json that follows the schema with every field fille
     assert.equal(e.perturbation.scale, 0.1);
     assert.equal(e.fooled, e.adversarial.prediction !== e.label);
   }
-  assert.ok(Array.isArray(report.diagnostics));
+  assert.deepEqual(report.diagnostics, [], 'attack runs the masking probes only with --diagnostics');
 
   const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
   assert.match(html, /<script type="application\/json" id="report-data">/);
