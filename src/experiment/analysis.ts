@@ -10,6 +10,7 @@ import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type 
 import { ATTACK_INFO, attackInfo, DLR_MIN_CLASSES, LOSS_NAMES, type AttackParam } from '../protocol/attacks';
 import schema from '../protocol/experiment-spec-schema.json';
 import { attackOf, dataOf, type RobustnessSpec } from '../protocol/experiment-spec';
+import { SUITE_TABLE } from '../protocol/suites';
 import type { DataInfo, ModelInfo } from '../store/model-inspector';
 
 export type Severity = 'error' | 'warning' | 'information';
@@ -228,7 +229,11 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
   if (spec.suite === 'strong' && classes !== undefined && classes < 4) {
     add(at(['suite']), 'error', 'dlr-classes', `the strong suite runs APGD-T, which needs at least 4 classes; ${spec.model} has ${classes}`);
   }
-  if (Array.isArray(spec.attacks) && spec.suite) add(at(['suite']), 'warning', 'suite-and-attacks', 'a suite replaces the attack list: "attacks" is ignored');
+  if (spec.attacks !== undefined && typeof spec.suite === 'string' && spec.suite in SUITE_TABLE) {
+    add(keyNode(at(['attacks'])), 'error', 'suite-and-attacks',
+      `give "attacks" or "suite", not both: the ${spec.suite} suite runs its own attacks (${SUITE_TABLE[spec.suite].summary}); `
+      + 'remove "attacks" to run the suite, or "suite" to run your list');
+  }
   if (!Array.isArray(spec.attacks) && !spec.suite && !spec.training) {
     add(undefined, 'error', 'nothing-to-run', 'the spec runs nothing: add "attacks" (e.g. ["fgsm", "pgd"]), a "suite" ("strong") or "training"');
   }

@@ -57,8 +57,12 @@ test('a spec becomes an attack job whose per-attack parameters reach the engine 
   assert.deepEqual(plans.map((p) => p.entry.label(p.options)), ['FGSM', 'PGD-10 (margin)', 'PGD-40×3', 'Square-200']);
   assert.deepEqual(plans[2]!.options, { steps: 40, restarts: 3, loss: 'ce', randomStart: false, seed: 7, stepSize: 0.005 });
   assert.equal(plans[1]!.options.loss, 'margin');
-  const suite = specAttackJob({ ...SPEC, suite: 'strong' }, (rel) => rel);
-  assert.deepEqual([suite.suite, suite.attacks, suite.params], ['strong', ['apgd', 'apgd-t', 'square'], []]);
+  const { attacks: _attackList, ...suiteSpec } = SPEC;
+  const suite = specAttackJob({ ...suiteSpec, suite: 'strong' }, (rel) => rel);
+  assert.deepEqual([suite.suite, suite.attacks, suite.params], ['strong', undefined, undefined]);
+  assert.doesNotThrow(() => attackJobSchema.parse(suite));
+  assert.throws(() => specAttackJob({ ...SPEC, suite: 'quick' }, (rel) => rel),
+    /^Error: the spec gives both "attacks" and "suite" \("quick"\); give one/);
 });
 
 test('a training block becomes a train job: defaults, ε from the threat model, init from an existing model', () => {
