@@ -14,7 +14,7 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
 /**
- * "just now", "1 min ago", "5 h ago", "1 day ago", "3 days ago". `then` is an ISO date or a
+ * "just now", "1 min ago", "5 h ago", "3 days ago" (hours up to 36, so never "1 days"). `then` is an ISO date or a
  * millisecond timestamp; an absent or unreadable date reads as "". A date in the future (clock
  * skew between machines) reads as "just now".
  */
@@ -25,8 +25,7 @@ export function relativeTime(then: string | number | undefined, now: number): st
   if (seconds < 45) return 'just now';
   if (seconds < 90 * MINUTE) return `${Math.max(1, Math.round(seconds / MINUTE))} min ago`;
   if (seconds < 36 * HOUR) return `${Math.round(seconds / HOUR)} h ago`;
-  const days = Math.round(seconds / DAY);
-  return `${days} ${days === 1 ? 'day' : 'days'} ago`;
+  return `${Math.round(seconds / DAY)} days ago`;
 }
 
 /** What a finished evaluation says about its model (the run store's RunSummary). */

@@ -77,6 +77,23 @@ test('a training block becomes a train job: defaults, ε from the threat model, 
   assert.equal(specTrainJob(SPEC, (rel) => rel, true), undefined);
 });
 
+test('a spec with both "attacks" and "suite" is an error on the "attacks" key, naming the suite\'s attacks', () => {
+  const text = '{\n  "model": "m/model.json",\n  "data": "embedded",\n  "threat": { "norm": "linf", "eps": 0.1 },\n'
+    + '  "attacks": ["pgd"],\n  "suite": "quick"\n}\n';
+  const facts = {
+    model: () => ({ info: { format: 'layers-model', inputShape: [28, 28, 1], classes: 10 } as never }),
+    data: () => ({ shape: [28, 28, 1], count: 1000 }) as never,
+  };
+  const { problems } = analyzeSpec(text, facts);
+  const start = text.indexOf('"attacks"');
+  assert.deepEqual(problems, [{
+    start, end: start + '"attacks"'.length, severity: 'error', code: 'suite-and-attacks',
+    message: 'give "attacks" or "suite", not both: the quick suite runs its own attacks (FGSM → PGD-20); '
+      + 'remove "attacks" to run the suite, or "suite" to run your list',
+  }]);
+  assert.deepEqual(analyzeSpec(text.replace('  "attacks": ["pgd"],\n', ''), facts).problems, []);
+});
+
 test('the shipped example specs check clean against the example models', () => {
   const dir = path.join(ROOT, 'examples', 'fashion-mnist');
   const index = new WorkspaceIndex([ROOT]);
