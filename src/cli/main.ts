@@ -13,7 +13,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ATTACKS, describeBackend, initBackend, InputError, readTrainJob, runAttackJob, runTrainJob } from '../engine';
 import {
-  defaultAttackJob, defaultLearningRate, defaultTrainJob, type AttackJob, type AttackJobSettings, type TrainJob,
+  CLI_DEFAULT_SAMPLES, DEFAULT_CURVE_GRID, defaultAttackJob, defaultLearningRate, defaultTrainJob,
+  type AttackJob, type AttackJobSettings, type TrainJob,
 } from '../protocol/jobs';
 import {
   BACKEND_CHOICES, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SUITES, TRAIN_METHODS,
@@ -44,11 +45,6 @@ const integer = (name: string, min: number) => (value: string): number => {
 };
 const numberList = (name: string) => (value: string): number[] => value.split(',').map((s) => number(name)(s.trim()));
 
-/** The CLI evaluates more images than the editor by default: it runs headless, often in CI. */
-export const CLI_SAMPLES = 1000;
-/** The curve command's ε grid when none is given. */
-const CURVE_GRID = [0, 0.025, 0.05, 0.1, 0.15, 0.2];
-
 function backendOption(): Option {
   return new Option('--backend <name>', 'tensor backend').choices(BACKEND_CHOICES).default('auto');
 }
@@ -64,7 +60,7 @@ function attackOptions(cmd: Command): Command {
     .option('--restarts <n>', 'random restarts, on surviving samples only', integer('--restarts', 1), defaults.restarts)
     .addOption(new Option('--loss <loss>', 'loss maximised by gradient attacks').choices(LOSSES).default(defaults.loss))
     .option('--no-random-start', 'start iterative attacks at x instead of a random point of the ball')
-    .option('--n <n>', 'first N test images, in file order', integer('--n', 1), CLI_SAMPLES)
+    .option('--n <n>', 'first N test images, in file order', integer('--n', 1), CLI_DEFAULT_SAMPLES)
     .option('--batch-size <n>', 'images per batch', integer('--batch-size', 1), defaults.batchSize)
     .option('--seed <n>', 'seed for random starts', integer('--seed', 0), defaults.seed)
     .option('--examples <n>', 'image rows kept for the report grid', integer('--examples', 0), defaults.examples)
@@ -227,7 +223,7 @@ export function buildProgram(): Command {
 
   attackOptions(program.command('curve').description('accuracy vs ε over a grid'))
     .option('--attack <ids>', 'comma-separated attacks', 'pgd')
-    .option('--eps <grid>', 'comma-separated ε grid; the report\'s threat uses the largest', numberList('--eps'), CURVE_GRID)
+    .option('--eps <grid>', 'comma-separated ε grid; the report\'s threat uses the largest', numberList('--eps'), [...DEFAULT_CURVE_GRID])
     .action(async (o: AttackCliOptions & { attack: string; eps: number[] }) =>
       attackCommand(o, { attacks: attackList(o.attack) }, Math.max(...o.eps), o.eps, `curve ${process.argv.slice(3).join(' ')}`));
 

@@ -1,6 +1,6 @@
 /** Turns settings and a model path into an AttackJob (pure: tested without an editor). */
 import * as path from 'node:path';
-import { defaultAttackJob, type AttackJob } from '../protocol/jobs';
+import { DEFAULT_CURVE_GRID, defaultAttackJob, type AttackJob } from '../protocol/jobs';
 import { dataLocation } from '../protocol/experiment-spec';
 import type { NormId } from '../protocol/vocabulary';
 
@@ -12,7 +12,7 @@ export interface RobustnessSettings {
   dataset: string;
 }
 
-export const CURVE_GRID = [0, 0.025, 0.05, 0.1, 0.15, 0.2];
+export const CURVE_GRID = DEFAULT_CURVE_GRID;
 
 /** The file's workspace folder, or undefined when the path leaves every folder. */
 export function containingFolder(file: string, folders: string[]): string | undefined {
@@ -42,7 +42,7 @@ export function attackJobFor(model: string, folder: string, settings: Robustness
   return {
     ...defaultAttackJob(),
     model, data, norm: settings.norm, eps: settings.eps, steps: settings.steps, n: settings.samples,
-    curve: grid.includes(settings.eps) ? grid : [...grid, settings.eps].sort((a, b) => a - b),
+    curve: grid.includes(settings.eps) ? [...grid] : [...grid, settings.eps].sort((a, b) => a - b),
     ...ATTACKS_OF[kind],
   };
 }

@@ -145,6 +145,10 @@ export const backendPreferenceSchema = z.enum(BACKEND_PREFERENCES);
 
 /** Test images an attack job evaluates when nobody says how many (spec data, editor setting). */
 export const DEFAULT_SAMPLES = 500;
+/** The CLI evaluates more images by default: it runs headless, often in CI, where a minute more is cheap. */
+export const CLI_DEFAULT_SAMPLES = 1000;
+/** The ε grid of an accuracy curve when nobody gives one (L∞ on [0, 1] images). */
+export const DEFAULT_CURVE_GRID: readonly number[] = [0, 0.025, 0.05, 0.1, 0.15, 0.2];
 
 /** The job-wide attack settings nobody asked to change; the caller adds the model and the attacks or suite. */
 export function defaultAttackJob(): Omit<AttackJobSettings, 'model'> {
