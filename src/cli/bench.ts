@@ -102,7 +102,9 @@ export interface PoolRow {
 
 /** The product path: `attack --attack pgd --n 1000` through the worker pool, with 1 and 2 workers. */
 async function benchPool(modelFile: string): Promise<PoolRow[]> {
-  const job: AttackJob = { ...defaultAttackJob(), model: modelFile, attacks: ['pgd'], n: CLI_DEFAULT_SAMPLES, examples: 0 };
+  const job: AttackJob = {
+    ...defaultAttackJob(), model: modelFile, attacks: ['pgd'], n: CLI_DEFAULT_SAMPLES, examples: 0,
+  };
   const rows: PoolRow[] = [];
   for (const workers of [1, 2]) {
     const jobTimes: number[] = [];

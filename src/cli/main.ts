@@ -119,7 +119,9 @@ export function summaryTable(report: Report): string {
 
 type RunOptions = Pick<AttackCliOptions, 'out' | 'json' | 'minRobust' | 'backend' | 'workers'>;
 
-async function attackCommand(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: number[], command: string): Promise<void> {
+async function attackCommand(
+  o: AttackCliOptions, choice: AttackChoice, eps: number, curve: number[], command: string,
+): Promise<void> {
   await runJob(toJob(o, choice, eps, curve), o, command);
 }
 
@@ -209,7 +211,8 @@ export function buildProgram(): Command {
   attackOptions(program.command('evaluate').description('run an attack suite AutoAttack-style, with gradient-masking diagnostics'))
     .addOption(new Option('--suite <suite>', SUITES.map((id) => `${id}: ${SUITE_TABLE[id].summary}`).join('; '))
       .choices(SUITES).default(SUITES[0]))
-    // Refused rather than unknown: a suite fixes its attacks, as AutoAttack refuses a version that contradicts its list.
+    // Refused rather than unknown: a suite fixes its attacks, as AutoAttack refuses a version
+    // that contradicts its attack list.
     .addOption(new Option('--attack <ids>').hideHelp())
     .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), defaultAttackJob().eps)
     .option('--curve <grid>', 'also draw accuracy vs ε (under the suite\'s gradient attacks, in cascade) over this grid', numberList('--curve'), [])
@@ -225,7 +228,8 @@ export function buildProgram(): Command {
     .option('--attack <ids>', 'comma-separated attacks', 'pgd')
     .option('--eps <grid>', 'comma-separated ε grid; the report\'s threat uses the largest', numberList('--eps'), [...DEFAULT_CURVE_GRID])
     .action(async (o: AttackCliOptions & { attack: string; eps: number[] }) =>
-      attackCommand(o, { attacks: attackList(o.attack) }, Math.max(...o.eps), o.eps, `curve ${process.argv.slice(3).join(' ')}`));
+      attackCommand(o, { attacks: attackList(o.attack) }, Math.max(...o.eps), o.eps,
+        `curve ${process.argv.slice(3).join(' ')}`));
 
   const trainDefaults = defaultTrainJob();
   program.command('train').description('train the example network (conv16-conv32-fc100-fc10), standard or adversarially')
@@ -234,9 +238,10 @@ export function buildProgram(): Command {
     .option('--epochs <n>', 'epochs', integer('--epochs', 1), trainDefaults.epochs)
     .option('--batch-size <n>', 'batch size', integer('--batch-size', 1), trainDefaults.batchSize)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(OPTIMIZERS).default(trainDefaults.optimizer))
-    .option('--lr <rate>', `peak learning rate (default ${defaultLearningRate('standard')}; ${defaultLearningRate('distill')} for distill, `
-      + 'whose logits must grow T-fold)', number('--lr'))
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule (fast-at defaults to cyclic)').choices(SCHEDULES))
+    .option('--lr <rate>', `peak learning rate (default ${defaultLearningRate('standard')}; `
+      + `${defaultLearningRate('distill')} for distill, whose logits must grow T-fold)`, number('--lr'))
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule (fast-at defaults to cyclic)')
+      .choices(SCHEDULES))
     .option('--weight-decay <lambda>', 'L2 penalty on kernels', number('--weight-decay'))
     .option('--eps <eps>', 'training radius (L∞) of pgd-at, fast-at and trades', number('--eps'), 0.1)
     .option('--steps <n>', 'inner PGD steps of pgd-at (7) and trades (10)', integer('--steps', 1))

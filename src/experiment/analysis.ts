@@ -229,15 +229,17 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
   });
   const suite = typeof spec.suite === 'string' && spec.suite in SUITE_TABLE ? spec.suite : undefined;
   const needy = suite && classes !== undefined
-    ? suiteStages(suite, false).map((stage) => attackInfo(stage.attack)).find((info) => info?.minClasses !== undefined && classes < info.minClasses)
+    ? suiteStages(suite, false).map((stage) => attackInfo(stage.attack))
+      .find((info) => info?.minClasses !== undefined && classes < info.minClasses)
     : undefined;
   if (needy) {
-    add(at(['suite']), 'error', 'dlr-classes', `the ${suite} suite runs ${needy.name}, which needs at least ${needy.minClasses} classes; ${spec.model} has ${classes}`);
+    add(at(['suite']), 'error', 'dlr-classes',
+      `the ${suite} suite runs ${needy.name}, which needs at least ${needy.minClasses} classes; ${spec.model} has ${classes}`);
   }
   if (spec.attacks !== undefined && typeof spec.suite === 'string' && spec.suite in SUITE_TABLE) {
     add(keyNode(at(['attacks'])), 'error', 'suite-and-attacks',
-      `give "attacks" or "suite", not both: the ${spec.suite} suite runs its own attacks (${SUITE_TABLE[spec.suite].summary}); `
-      + 'remove "attacks" to run the suite, or "suite" to run your list');
+      `give "attacks" or "suite", not both: the ${spec.suite} suite runs its own attacks `
+      + `(${SUITE_TABLE[spec.suite].summary}); remove "attacks" to run the suite, or "suite" to run your list`);
   }
   if (!Array.isArray(spec.attacks) && !spec.suite && !spec.training) {
     add(undefined, 'error', 'nothing-to-run', 'the spec runs nothing: add "attacks" (e.g. ["fgsm", "pgd"]), a "suite" ("strong") or "training"');

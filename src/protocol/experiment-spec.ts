@@ -68,7 +68,8 @@ export function dataLocation(id: string, resolve: Resolve): string {
  */
 export function specAttackJob(spec: RobustnessSpec, resolve: Resolve): AttackJob {
   if (spec.suite && spec.attacks) {
-    throw new Error(`the spec gives both "attacks" and "suite" ("${spec.suite}"); give one (the analysis reports it as suite-and-attacks)`);
+    throw new Error(`the spec gives both "attacks" and "suite" ("${spec.suite}"); give one `
+      + '(the analysis reports it as suite-and-attacks)');
   }
   const data = dataOf(spec);
   const defaults = defaultAttackJob();
@@ -98,7 +99,9 @@ export function specAttackJob(spec: RobustnessSpec, resolve: Resolve): AttackJob
 const SPEC_ROBUST_EVAL_IMAGES = 300;
 
 /** The training job of a spec with a `training` block (its `out` is set by the run store). */
-export function specTrainJob(spec: RobustnessSpec, resolve: Resolve, modelExists: boolean): Omit<TrainJob, 'out'> | undefined {
+export function specTrainJob(
+  spec: RobustnessSpec, resolve: Resolve, modelExists: boolean,
+): Omit<TrainJob, 'out'> | undefined {
   const t = spec.training;
   if (!t) return undefined;
   const data = dataOf(spec);

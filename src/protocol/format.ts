@@ -41,5 +41,6 @@ export interface RunTitleSummary {
 /** A finished evaluation in one line: "robust 71.3% (PGD-20, ε=0.1) · clean 84.0%" (L2 runs say "L2 ε=…"). */
 export function runTitle(summary: RunTitleSummary): string {
   const norm = summary.norm === 'l2' ? 'L2 ' : '';
-  return `robust ${pct(summary.robustAccuracy)} (${summary.attack}, ${norm}ε=${summary.eps}) · clean ${pct(summary.cleanAccuracy)}`;
+  const robust = `robust ${pct(summary.robustAccuracy)} (${summary.attack}, ${norm}ε=${summary.eps})`;
+  return `${robust} · clean ${pct(summary.cleanAccuracy)}`;
 }

@@ -75,6 +75,8 @@ const BOTH = 'an attack job gives either "attacks" or "suite", not both: a suite
   + '(src/protocol/suites.ts)';
 
 /** A job that names its attacks. */
+const SUITE_PARAMS = 'an attack job with a "suite" takes no per-attack "params": the suite table fixes them';
+
 const attackListJobSchema = z.strictObject({
   ...attackJobFields,
   /** Attack ids from the registry ("pgd", or "pgd:margin" for another loss), run in this order. */
@@ -93,14 +95,14 @@ const suiteJobSchema = z.strictObject({
   ...attackJobFields,
   suite: z.enum(SUITES),
   attacks: z.undefined({ error: BOTH }).optional(),
-  params: z.undefined({ error: 'an attack job with a "suite" takes no per-attack "params": the suite table fixes them' })
-    .optional(),
+  params: z.undefined({ error: SUITE_PARAMS }).optional(),
 });
 
+const unknownSuite = (input: unknown) =>
+  `suite: "${String((input as { suite?: unknown } | undefined)?.suite)}" is not a suite; use one of ${SUITES.join(', ')}`;
+
 export const attackJobSchema = z.discriminatedUnion('suite', [attackListJobSchema, suiteJobSchema], {
-  error: (issue) => (issue.code === 'invalid_union'
-    ? `suite: "${String((issue.input as { suite?: unknown } | undefined)?.suite)}" is not a suite; use one of ${SUITES.join(', ')}`
-    : undefined),
+  error: (issue) => (issue.code === 'invalid_union' ? unknownSuite(issue.input) : undefined),
 });
 export type AttackJob = z.infer<typeof attackJobSchema>;
 /** The job-wide fields, without the choice of attacks. */
@@ -170,6 +172,7 @@ export function isAdversarialMethod(method: TrainMethod): boolean {
 /** A training job with every setting at its default; the caller adds `out` (the run folder). */
 export function defaultTrainJob(method: TrainMethod = 'standard'): Omit<TrainJob, 'out'> {
   return {
-    method, data: 'embedded', epochs: 5, batchSize: 128, optimizer: 'adam', learningRate: defaultLearningRate(method), seed: 0,
+    method, data: 'embedded', epochs: 5, batchSize: 128, optimizer: 'adam',
+    learningRate: defaultLearningRate(method), seed: 0,
   };
 }

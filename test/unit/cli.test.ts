@@ -43,7 +43,7 @@ test('attack writes a report.json that follows the schema with every field fille
   assert.ok(validate(report), JSON.stringify(validate.errors));
 
   assert.equal(report.n, 60);
-  assert.deepEqual(report.tool, { name: 'robustness-lab', version: VERSION }, "package.json's version, through esbuild's define");
+  assert.deepEqual(report.tool, { name: 'robustness-lab', version: VERSION }, "package.json's version, by esbuild's define");
   assert.equal(cli('--version').stdout, `${VERSION}\n`);
   assert.deepEqual(report.threat, { norm: 'linf', eps: 0.1, bounds: [0, 1] });
   assert.equal(report.backend, 'wasm (our kernels)');
@@ -108,7 +108,8 @@ test('bad options fail with exit code 2 and a message naming the option or file'
 
   const suiteAndList = cli('evaluate', '--model', modelFile, '--suite', 'quick', '--attack', 'pgd', '--n', '5');
   assert.equal(suiteAndList.status, 2);
-  assert.match(suiteAndList.stderr, /evaluate: --attack: cannot be combined with --suite: the quick suite runs FGSM → PGD-20; /);
+  assert.match(suiteAndList.stderr,
+    /evaluate: --attack: cannot be combined with --suite: the quick suite runs FGSM → PGD-20; /);
 
   const badLayer = cli('evaluate', '--model', modelFile, '--suite', 'quick', '--n', '5', '--workers', '1', '--layer', 'fc9');
   assert.equal(badLayer.status, 2);
@@ -151,13 +152,14 @@ test('check prints spec problems as file:line:col and exits 1; run executes a sp
     '0 of 1 spec without errors',
   ]);
   const both = path.join(dir, 'both.robustness.json');
-  fs.writeFileSync(both, '{\n  "model": "nope/model.json",\n  "data": "embedded",\n  "threat": {"norm": "linf", "eps": 0.1},\n'
+  fs.writeFileSync(both, '{\n  "model": "nope/model.json",\n  "data": "embedded",\n'
+    + '  "threat": {"norm": "linf", "eps": 0.1},\n'
     + '  "attacks": ["pgd"], "suite": "strong", "training": {"method": "standard", "epochs": 1}\n}\n');
   const bothChecked = cli('check', both);
   assert.equal(bothChecked.status, 1);
-  assert.equal(bothChecked.stderr.split('\n')[0], `${both}:5:3: error: give "attacks" or "suite", not both: the strong suite runs `
-    + 'its own attacks (APGD-CE → APGD-T (dlr) → Square (→ transfer, with a surrogate)); remove "attacks" to run the suite, '
-    + 'or "suite" to run your list [suite-and-attacks]');
+  assert.equal(bothChecked.stderr.split('\n')[0], `${both}:5:3: error: give "attacks" or "suite", not both: `
+    + 'the strong suite runs its own attacks (APGD-CE → APGD-T (dlr) → Square (→ transfer, with a surrogate)); '
+    + 'remove "attacks" to run the suite, or "suite" to run your list [suite-and-attacks]');
   const refused = cli('run', bad);
   assert.equal(refused.status, 2);
   assert.match(refused.stderr, /bad\.robustness\.json: has errors \(listed above\); nothing was run/);

@@ -95,7 +95,8 @@ test('the strong suite breaks the distilled example that ce-PGD calls robust, an
     restarts: 1, loss: 'ce', randomStart: true, n: 100, batchSize: 100, seed: 0, curve: [], examples: 4, bounds: [0, 1],
   } satisfies AttackJob;
   const pgdReport = await runAttackJob({ ...job, attacks: ['pgd'] }, 'test');
-  const strong = await expectNoLeak(() => runAttackJob({ ...job, attacks: undefined, suite: 'strong', queries: 100 }, 'test'));
+  const strongJob = { ...job, attacks: undefined, suite: 'strong' as const, queries: 100 };
+  const strong = await expectNoLeak(() => runAttackJob(strongJob, 'test'));
   assert.ok(pgdReport.robust_accuracy > 0.6, `ce-PGD-20 reports ${pgdReport.robust_accuracy}`);
   assert.ok(strong.robust_accuracy <= 0.05, `strong suite leaves ${strong.robust_accuracy}`);
   assert.equal(strong.suite, 'strong');

@@ -60,10 +60,14 @@ test('experiment-spec-schema.json: every enum and the attack-reference pattern a
     '/definitions/attack/properties/loss': LOSSES,
   };
   const found = schemaEnums(SPEC_SCHEMA, '', new Map());
-  assert.deepEqual([...found.keys()].sort(), Object.keys(expected).sort(), 'a new enum in the schema needs its array in this table');
+  assert.deepEqual([...found.keys()].sort(), Object.keys(expected).sort(),
+    'a new enum in the schema needs its array in this table');
   for (const [at, array] of Object.entries(expected)) assert.deepEqual(found.get(at), [...array], at);
   assert.equal(SPEC_SCHEMA.definitions.attackRef.pattern, `^(${ATTACK_IDS.join('|')})(:(${LOSSES.join('|')}))?$`);
   assert.deepEqual(SPEC_SCHEMA.definitions.dataId.examples, [...BUILTIN_DATA]);
+  const suites = SUITES.map((id) => `${id} = ${SUITE_TABLE[id].summary}`).join('; ');
+  assert.ok(SPEC_SCHEMA.properties.suite.description.endsWith(`: ${suites}.`),
+    'the hover describes the suite table as it is');
 });
 
 test("the CLI's choices are the arrays; its defaults are defaultAttackJob's and defaultTrainJob's", () => {
@@ -81,7 +85,8 @@ test("the CLI's choices are the arrays; its defaults are defaultAttackJob's and 
     assert.deepEqual(
       ['--norm', '--loss', '--steps', '--restarts', '--batch-size', '--seed', '--examples', '--data', '--bounds']
         .map((flag) => option(command, flag).defaultValue),
-      [attack.norm, attack.loss, attack.steps, attack.restarts, attack.batchSize, attack.seed, attack.examples, attack.data, attack.bounds],
+      [attack.norm, attack.loss, attack.steps, attack.restarts, attack.batchSize, attack.seed, attack.examples,
+        attack.data, attack.bounds],
       command);
   }
   assert.equal(option('attack', '--eps').defaultValue, attack.eps);
@@ -90,7 +95,9 @@ test("the CLI's choices are the arrays; its defaults are defaultAttackJob's and 
   assert.deepEqual(option('train', '--method').argChoices, [...TRAIN_METHODS]);
   assert.deepEqual(option('train', '--optimizer').argChoices, [...OPTIMIZERS]);
   assert.deepEqual(option('train', '--schedule').argChoices, [...SCHEDULES]);
-  assert.deepEqual(['--method', '--epochs', '--batch-size', '--optimizer', '--seed', '--data'].map((flag) => option('train', flag).defaultValue),
+  assert.deepEqual(
+    ['--method', '--epochs', '--batch-size', '--optimizer', '--seed', '--data']
+      .map((flag) => option('train', flag).defaultValue),
     [train.method, train.epochs, train.batchSize, train.optimizer, train.seed, train.data]);
 });
 
@@ -98,13 +105,15 @@ test("package.json's setting defaults equal defaultAttackJob where they overlap"
   const settings = PACKAGE.contributes.configuration.properties as Record<string, { default?: unknown }>;
   const defaults = defaultAttackJob();
   assert.deepEqual(
-    ['robustness.threatModel.eps', 'robustness.attack.steps', 'robustness.samples', 'robustness.threatModel.norm', 'robustness.dataset']
-      .map((key) => settings[key]?.default),
+    ['robustness.threatModel.eps', 'robustness.attack.steps', 'robustness.samples', 'robustness.threatModel.norm',
+      'robustness.dataset'].map((key) => settings[key]?.default),
     [defaults.eps, defaults.steps, defaults.n, defaults.norm, defaults.data]);
   assert.equal(settings['robustness.backend']?.default, BACKEND_PREFERENCES[0]);
   assert.deepEqual(defaultTrainJob('distill').learningRate, 1e-2);
   assert.deepEqual(defaultTrainJob('pgd-at').learningRate, 1e-3);
 });
+
+const issues = (result: { error?: z.ZodError }) => result.error?.issues.map((i) => [i.path.join('.'), i.message]);
 
 /** True only when A and B are the same type (each assignable to the other, checked invariantly). */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
@@ -120,29 +129,32 @@ test('the job types are the schemas (z.infer) and the schemas refuse unknown fie
   assert.deepEqual(attackJobSchema.parse(job), job);
   const extra = attackJobSchema.safeParse({ ...job, momentum: 0.9 });
   assert.equal(extra.success, false);
-  assert.deepEqual(extra.error?.issues.map((i) => [i.path.join('.'), i.message]), [['', 'Unrecognized key: "momentum"']]);
+  assert.deepEqual(issues(extra), [['', 'Unrecognized key: "momentum"']]);
   const extraParams = attackJobSchema.safeParse({ ...job, params: [{ steps: 5, decay: 1 }] });
-  assert.deepEqual(extraParams.error?.issues.map((i) => [i.path.join('.'), i.message]), [['params.0', 'Unrecognized key: "decay"']]);
+  assert.deepEqual(issues(extraParams), [['params.0', 'Unrecognized key: "decay"']]);
   const train = { ...defaultTrainJob('trades'), out: '/w/run' };
   assert.deepEqual(trainJobSchema.parse(train), train);
   const extraTrain = trainJobSchema.safeParse({ ...train, momentum: 0.9 });
-  assert.deepEqual(extraTrain.error?.issues.map((i) => [i.path.join('.'), i.message]), [['', 'Unrecognized key: "momentum"']]);
+  assert.deepEqual(issues(extraTrain), [['', 'Unrecognized key: "momentum"']]);
 });
 
-test('an attack job names its attacks or a suite: both, neither or an unknown suite is refused with a clear error', () => {
+test('an attack job names its attacks or a suite; both, neither or an unknown suite is refused clearly', () => {
   const settings = { ...defaultAttackJob(), model: '/w/model.json' };
-  const problems = (value: unknown) => attackJobSchema.safeParse(value).error?.issues.map((i) => [i.path.join('.'), i.message]);
+  const problems = (value: unknown) => issues(attackJobSchema.safeParse(value));
+  const neither = 'an attack job needs "attacks" (a list of attack ids) or "suite" (one of strong, quick)';
   assert.equal(problems({ ...settings, suite: 'quick' }), undefined);
   assert.deepEqual(problems({ ...settings, suite: 'strong', attacks: ['apgd', 'apgd-t', 'square'] }), [['attacks',
-    'an attack job gives either "attacks" or "suite", not both: a suite fixes its own attacks and their order (src/protocol/suites.ts)']]);
+    'an attack job gives either "attacks" or "suite", not both: a suite fixes its own attacks and their order '
+    + '(src/protocol/suites.ts)']]);
   assert.deepEqual(problems({ ...settings, suite: 'quick', params: [] }), [['params',
     'an attack job with a "suite" takes no per-attack "params": the suite table fixes them']]);
-  assert.deepEqual(problems(settings), [['attacks', 'an attack job needs "attacks" (a list of attack ids) or "suite" (one of strong, quick)']]);
-  assert.deepEqual(problems({ ...settings, attacks: [] }), [['attacks', 'an attack job needs "attacks" (a list of attack ids) or "suite" (one of strong, quick)']]);
-  assert.deepEqual(problems({ ...settings, suite: 'autoattack' }), [['suite', 'suite: "autoattack" is not a suite; use one of strong, quick']]);
+  assert.deepEqual(problems(settings), [['attacks', neither]]);
+  assert.deepEqual(problems({ ...settings, attacks: [] }), [['attacks', neither]]);
+  assert.deepEqual(problems({ ...settings, suite: 'autoattack' }),
+    [['suite', 'suite: "autoattack" is not a suite; use one of strong, quick']]);
 });
 
-test('the suite table: every suite has rows of known attacks; quick no longer carries the strong list; the engine runs the rows', () => {
+test('the suite table: rows of known attacks; quick is not the strong list; the engine runs the rows', () => {
   assert.deepEqual(Object.keys(SUITE_TABLE), [...SUITES]);
   for (const suite of SUITES) {
     for (const id of suiteAttackIds(suite, true)) assert.ok(ATTACK_IDS.includes(id), `${suite}: unknown attack ${id}`);
@@ -155,7 +167,9 @@ test('the suite table: every suite has rows of known attacks; quick no longer ca
   assert.deepEqual(label(suitePlans('strong', { seed: 3 })), ['APGD-CE', 'APGD-T (3 targets)', 'Square-1000']);
   const strong = suitePlans('strong', { seed: 3, queries: 50 });
   assert.deepEqual(strong.map((p) => p.options), [
-    { seed: 3, steps: 100, loss: 'ce' }, { seed: 3, steps: 100, loss: 'dlr', targetClasses: 3 }, { seed: 3, queries: 50 },
+    { seed: 3, steps: 100, loss: 'ce' },
+    { seed: 3, steps: 100, loss: 'dlr', targetClasses: 3 },
+    { seed: 3, queries: 50 },
   ]);
 });
 
@@ -166,11 +180,13 @@ test('format: percentages, relative times and run titles read the same everywher
   const now = Date.parse('2026-12-01T12:00:00.000Z');
   const ago = (seconds: number) => relativeTime(new Date(now - seconds * 1000).toISOString(), now);
   assert.deepEqual([0, 44, 45, 150, 89 * 60, 90 * 60, 35 * 3600, 36 * 3600, 3 * 86400, -120].map(ago),
-    ['just now', 'just now', '1 min ago', '3 min ago', '89 min ago', '2 h ago', '35 h ago', '2 days ago', '3 days ago', 'just now']);
-  assert.equal(relativeTime(now - 3 * 86400 * 1000, now), '3 days ago', 'a millisecond timestamp reads like an ISO date');
+    ['just now', 'just now', '1 min ago', '3 min ago', '89 min ago', '2 h ago', '35 h ago', '2 days ago', '3 days ago',
+      'just now']);
+  assert.equal(relativeTime(now - 3 * 86400 * 1000, now), '3 days ago', 'a timestamp reads like an ISO date');
   assert.equal(relativeTime(undefined, now), '');
   assert.equal(relativeTime('not a date', now), '');
   const summary = { robustAccuracy: 0.7125, cleanAccuracy: 0.84, attack: 'PGD-20', norm: 'linf', eps: 0.1 };
   assert.equal(runTitle(summary), 'robust 71.3% (PGD-20, ε=0.1) · clean 84.0%');
-  assert.equal(runTitle({ ...summary, norm: 'l2', eps: 1.5, attack: 'strong suite' }), 'robust 71.3% (strong suite, L2 ε=1.5) · clean 84.0%');
+  assert.equal(runTitle({ ...summary, norm: 'l2', eps: 1.5, attack: 'strong suite' }),
+    'robust 71.3% (strong suite, L2 ε=1.5) · clean 84.0%');
 });

@@ -70,7 +70,8 @@ export function validateTrainOptions(opts: TrainOptions): void {
   const method = opts.method ?? 'standard';
   if (!METHODS.includes(method)) throw new InputError('train options', 'method', `"${method}" is unknown; use one of ${METHODS.join(', ')}`);
   if (opts.optimizer && !OPTIMIZERS.includes(opts.optimizer)) {
-    throw new InputError('train options', 'optimizer', `"${opts.optimizer}" is unknown; use one of ${OPTIMIZERS.join(', ')}`);
+    throw new InputError('train options', 'optimizer',
+      `"${opts.optimizer}" is unknown; use one of ${OPTIMIZERS.join(', ')}`);
   }
   if (opts.schedule && !SCHEDULES.includes(opts.schedule)) {
     throw new InputError('train options', 'schedule', `"${opts.schedule}" is unknown; use one of ${SCHEDULES.join(', ')}`);
