@@ -5,7 +5,12 @@ import * as path from 'node:path';
 
 const watch = process.argv.includes('--watch');
 const production = process.argv.includes('--production');
-const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
+const { version } = JSON.parse(fs.readFileSync('package.json', 'utf8'));
+// The version is written once, in package.json; src/protocol/report.ts reads it from this define.
+const common = {
+  bundle: true, sourcemap: !production, minify: production, logLevel: 'warning',
+  define: { ROBUSTNESS_LAB_VERSION: JSON.stringify(version) },
+};
 
 const contexts = [
   // The CLI: engine + commander. tfjs-node stays external: it is optional and resolved at run time.

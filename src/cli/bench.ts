@@ -11,7 +11,7 @@ import {
   batchTensors, describeBackend, firstN, initBackend, loadClassifier, loadDataset, lossAndGradForBench, pgd,
   smallCnn, trainStandard, type BackendChoice,
 } from '../engine';
-import type { AttackJob } from '../protocol/jobs';
+import { CLI_DEFAULT_SAMPLES, defaultAttackJob, type AttackJob } from '../protocol/jobs';
 import { runAttackParallel } from '../worker/pool';
 import { formatTable } from './table';
 
@@ -103,8 +103,7 @@ export interface PoolRow {
 /** The product path: `attack --attack pgd --n 1000` through the worker pool, with 1 and 2 workers. */
 async function benchPool(modelFile: string): Promise<PoolRow[]> {
   const job: AttackJob = {
-    model: modelFile, data: 'embedded', attacks: ['pgd'], norm: 'linf', eps: 0.1, steps: 10, restarts: 1, loss: 'ce',
-    randomStart: true, n: 1000, batchSize: 250, seed: 0, curve: [], examples: 0, bounds: [0, 1],
+    ...defaultAttackJob(), model: modelFile, attacks: ['pgd'], n: CLI_DEFAULT_SAMPLES, examples: 0,
   };
   const rows: PoolRow[] = [];
   for (const workers of [1, 2]) {

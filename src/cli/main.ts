@@ -11,11 +11,18 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { ATTACKS, describeBackend, initBackend, InputError, readTrainJob, runAttackJob, runTrainJob } from '../engine';
 import {
-  ATTACKS, BACKEND_CHOICES, describeBackend, initBackend, InputError, readTrainJob, runAttackJob, runTrainJob, VERSION,
-  type BackendChoice,
-} from '../engine';
-import { SUITE_IDS, type AttackJob, type SuiteId, type TrainJob, type TrainMethod } from '../protocol/jobs';
+  CLI_DEFAULT_SAMPLES, DEFAULT_CURVE_GRID, defaultAttackJob, defaultLearningRate, defaultTrainJob,
+  type AttackJob, type AttackJobSettings, type TrainJob,
+} from '../protocol/jobs';
+import {
+  BACKEND_CHOICES, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SUITES, TRAIN_METHODS,
+  type BackendChoice, type LossId, type NormId, type OptimizerId, type ScheduleId, type SuiteId, type TrainMethod,
+} from '../protocol/vocabulary';
+import { SUITE_TABLE } from '../protocol/suites';
+import { pct } from '../protocol/format';
+import { VERSION } from '../protocol/report';
 import type { Report } from '../protocol/report';
 import { runAttackParallel } from '../worker/pool';
 import { runBench } from './bench';
@@ -37,27 +44,27 @@ const integer = (name: string, min: number) => (value: string): number => {
   return v;
 };
 const numberList = (name: string) => (value: string): number[] => value.split(',').map((s) => number(name)(s.trim()));
-const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 function backendOption(): Option {
   return new Option('--backend <name>', 'tensor backend').choices(BACKEND_CHOICES).default('auto');
 }
 
 function attackOptions(cmd: Command): Command {
+  const defaults = defaultAttackJob();
   return cmd
     .requiredOption('--model <model.json>', 'tfjs Layers or Graph model (model.json)')
-    .option('--data <data>', 'embedded | fashion-mnist | a folder of IDX files', 'embedded')
-    .addOption(new Option('--norm <norm>', 'threat model norm').choices(['linf', 'l2']).default('linf'))
-    .option('--steps <n>', 'iterations of iterative attacks', integer('--steps', 1), 10)
+    .option('--data <data>', 'embedded | fashion-mnist | a folder of IDX files', defaults.data)
+    .addOption(new Option('--norm <norm>', 'threat model norm').choices(NORMS).default(defaults.norm))
+    .option('--steps <n>', 'iterations of iterative attacks', integer('--steps', 1), defaults.steps)
     .option('--step-size <alpha>', 'absolute step size α (default 2.5·ε/steps)', number('--step-size'))
-    .option('--restarts <n>', 'random restarts, on surviving samples only', integer('--restarts', 1), 1)
-    .addOption(new Option('--loss <loss>', 'loss maximised by gradient attacks').choices(['ce', 'margin', 'dlr']).default('ce'))
+    .option('--restarts <n>', 'random restarts, on surviving samples only', integer('--restarts', 1), defaults.restarts)
+    .addOption(new Option('--loss <loss>', 'loss maximised by gradient attacks').choices(LOSSES).default(defaults.loss))
     .option('--no-random-start', 'start iterative attacks at x instead of a random point of the ball')
-    .option('--n <n>', 'first N test images, in file order', integer('--n', 1), 1000)
-    .option('--batch-size <n>', 'images per batch', integer('--batch-size', 1), 250)
-    .option('--seed <n>', 'seed for random starts', integer('--seed', 0), 0)
-    .option('--examples <n>', 'image rows kept for the report grid', integer('--examples', 0), 32)
-    .option('--bounds <lo,hi>', 'valid input range', numberList('--bounds'), [0, 1])
+    .option('--n <n>', 'first N test images, in file order', integer('--n', 1), CLI_DEFAULT_SAMPLES)
+    .option('--batch-size <n>', 'images per batch', integer('--batch-size', 1), defaults.batchSize)
+    .option('--seed <n>', 'seed for random starts', integer('--seed', 0), defaults.seed)
+    .option('--examples <n>', 'image rows kept for the report grid', integer('--examples', 0), defaults.examples)
+    .option('--bounds <lo,hi>', 'valid input range', numberList('--bounds'), [...defaults.bounds])
     .option('--out <dir>', 'write report.json and report.html here')
     .option('--json', 'print report.json to stdout instead of the table')
     .option('--workers <n>', 'worker threads to split the images across (default: one per core, at most 2)', integer('--workers', 1),
@@ -71,21 +78,25 @@ function attackOptions(cmd: Command): Command {
 }
 
 interface AttackCliOptions {
-  model: string; data: string; norm: 'linf' | 'l2'; steps: number; stepSize?: number; restarts: number; loss: 'ce' | 'margin' | 'dlr';
+  model: string; data: string; norm: NormId; steps: number; stepSize?: number; restarts: number; loss: LossId;
   randomStart: boolean; n: number; batchSize: number; seed: number; examples: number; bounds: number[]; out?: string; json?: boolean;
   minRobust?: number; backend: BackendChoice; workers: number; queries?: number; surrogate?: string; diagnostics?: boolean;
   suite?: SuiteId; layer?: string;
 }
 
-function toJob(o: AttackCliOptions, attacks: string[], eps: number, curve: number[]): AttackJob {
+/** What a command runs: a list of attacks (attack, curve) or a suite (evaluate), never both. */
+type AttackChoice = { attacks: string[] } | { suite: SuiteId };
+
+function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: number[]): AttackJob {
   if (o.bounds.length !== 2) throw new InputError('--bounds', '', `needs two numbers lo,hi, got ${o.bounds.length}`);
-  return {
-    model: path.resolve(o.model), data: o.data, attacks, norm: o.norm, eps, steps: o.steps, restarts: o.restarts,
+  const settings: AttackJobSettings = {
+    model: path.resolve(o.model), data: o.data, norm: o.norm, eps, steps: o.steps, restarts: o.restarts,
     loss: o.loss, randomStart: o.randomStart, n: o.n, batchSize: o.batchSize, seed: o.seed, curve, examples: o.examples,
     bounds: o.bounds as [number, number], ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}),
     ...(o.queries !== undefined ? { queries: o.queries } : {}), ...(o.surrogate ? { surrogate: path.resolve(o.surrogate) } : {}),
-    ...(o.diagnostics ? { diagnostics: true } : {}), ...(o.suite ? { suite: o.suite } : {}), ...(o.layer ? { layer: o.layer } : {}),
+    ...(o.diagnostics ? { diagnostics: true } : {}), ...(o.layer ? { layer: o.layer } : {}),
   };
+  return { ...settings, ...choice };
 }
 
 export function summaryTable(report: Report): string {
@@ -108,8 +119,10 @@ export function summaryTable(report: Report): string {
 
 type RunOptions = Pick<AttackCliOptions, 'out' | 'json' | 'minRobust' | 'backend' | 'workers'>;
 
-async function attackCommand(o: AttackCliOptions, attacks: string[], eps: number, curve: number[], command: string): Promise<void> {
-  await runJob(toJob(o, attacks, eps, curve), o, command);
+async function attackCommand(
+  o: AttackCliOptions, choice: AttackChoice, eps: number, curve: number[], command: string,
+): Promise<void> {
+  await runJob(toJob(o, choice, eps, curve), o, command);
 }
 
 /** Problems of a spec as a compiler prints them: file:line:col: severity: message [code]. */
@@ -176,6 +189,10 @@ async function runJob(job: AttackJob, o: RunOptions, command: string): Promise<v
   }
 }
 
+const attackList = (ids: string): string[] => ids.split(',').map((id) => id.trim());
+/** Every concrete backend ('auto' picks one of them). */
+const BENCH_BACKENDS = BACKEND_CHOICES.filter((choice) => choice !== 'auto').join(',');
+
 export function buildProgram(): Command {
   const program = new Command('robustness-lab')
     .version(VERSION)
@@ -185,34 +202,46 @@ export function buildProgram(): Command {
   const attackHelp = ATTACKS.map((a) => `  ${a.id.padEnd(8)} ${a.doc.paper}\n           ${a.doc.update}\n           defaults: ${a.doc.defaults}`).join('\n');
   attackOptions(program.command('attack').description('attack a model and report robust accuracy'))
     .option('--attack <ids>', `comma-separated attacks: ${ATTACKS.map((a) => a.id).join(', ')}`, 'fgsm,pgd')
-    .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), 0.1)
+    .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), defaultAttackJob().eps)
     .option('--curve <grid>', 'also draw accuracy vs ε over this comma-separated grid', numberList('--curve'), [])
     .addHelpText('after', `\nAttacks:\n${attackHelp}`)
     .action(async (o: AttackCliOptions & { attack: string; eps: number; curve: number[] }) =>
-      attackCommand(o, o.attack.split(',').map((s) => s.trim()), o.eps, o.curve, `attack ${process.argv.slice(3).join(' ')}`));
+      attackCommand(o, { attacks: attackList(o.attack) }, o.eps, o.curve, `attack ${process.argv.slice(3).join(' ')}`));
 
   attackOptions(program.command('evaluate').description('run an attack suite AutoAttack-style, with gradient-masking diagnostics'))
-    .addOption(new Option('--suite <suite>', 'strong: APGD-CE → APGD-T → Square (→ transfer with --surrogate); quick: FGSM → PGD-20')
-      .choices([...SUITE_IDS]).default('strong'))
-    .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), 0.1)
+    .addOption(new Option('--suite <suite>', SUITES.map((id) => `${id}: ${SUITE_TABLE[id].summary}`).join('; '))
+      .choices(SUITES).default(SUITES[0]))
+    // Refused rather than unknown: a suite fixes its attacks, as AutoAttack refuses a version
+    // that contradicts its attack list.
+    .addOption(new Option('--attack <ids>').hideHelp())
+    .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), defaultAttackJob().eps)
     .option('--curve <grid>', 'also draw accuracy vs ε (under the suite\'s gradient attacks, in cascade) over this grid', numberList('--curve'), [])
-    .action(async (o: AttackCliOptions & { eps: number; curve: number[] }) =>
-      attackCommand(o, o.suite === 'quick' ? ['fgsm', 'pgd'] : ['apgd', 'apgd-t', 'square', ...(o.surrogate ? ['transfer'] : [])], o.eps, o.curve, `evaluate ${process.argv.slice(3).join(' ')}`));
+    .action(async (o: AttackCliOptions & { suite: SuiteId; attack?: string; eps: number; curve: number[] }) => {
+      if (o.attack !== undefined) {
+        throw new InputError('evaluate', '--attack', `cannot be combined with --suite: the ${o.suite} suite runs ${SUITE_TABLE[o.suite].summary}; `
+          + 'use "robustness-lab attack --attack …" for a list of your own');
+      }
+      await attackCommand(o, { suite: o.suite }, o.eps, o.curve, `evaluate ${process.argv.slice(3).join(' ')}`);
+    });
 
   attackOptions(program.command('curve').description('accuracy vs ε over a grid'))
     .option('--attack <ids>', 'comma-separated attacks', 'pgd')
-    .option('--eps <grid>', 'comma-separated ε grid; the report\'s threat uses the largest', numberList('--eps'), [0, 0.025, 0.05, 0.1, 0.15, 0.2])
+    .option('--eps <grid>', 'comma-separated ε grid; the report\'s threat uses the largest', numberList('--eps'), [...DEFAULT_CURVE_GRID])
     .action(async (o: AttackCliOptions & { attack: string; eps: number[] }) =>
-      attackCommand(o, o.attack.split(',').map((s) => s.trim()), Math.max(...o.eps), o.eps, `curve ${process.argv.slice(3).join(' ')}`));
+      attackCommand(o, { attacks: attackList(o.attack) }, Math.max(...o.eps), o.eps,
+        `curve ${process.argv.slice(3).join(' ')}`));
 
+  const trainDefaults = defaultTrainJob();
   program.command('train').description('train the example network (conv16-conv32-fc100-fc10), standard or adversarially')
-    .addOption(new Option('--method <method>', 'training method').choices(['standard', 'pgd-at', 'fast-at', 'trades', 'distill']).default('standard'))
-    .option('--data <data>', 'embedded | fashion-mnist | a folder of IDX files', 'embedded')
-    .option('--epochs <n>', 'epochs', integer('--epochs', 1), 5)
-    .option('--batch-size <n>', 'batch size', integer('--batch-size', 1), 128)
-    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
-    .option('--lr <rate>', 'peak learning rate (default 1e-3; 1e-2 for distill, whose logits must grow T-fold)', number('--lr'))
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule (fast-at defaults to cyclic)').choices(['constant', 'cosine', 'step', 'cyclic']))
+    .addOption(new Option('--method <method>', 'training method').choices(TRAIN_METHODS).default(trainDefaults.method))
+    .option('--data <data>', 'embedded | fashion-mnist | a folder of IDX files', trainDefaults.data)
+    .option('--epochs <n>', 'epochs', integer('--epochs', 1), trainDefaults.epochs)
+    .option('--batch-size <n>', 'batch size', integer('--batch-size', 1), trainDefaults.batchSize)
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(OPTIMIZERS).default(trainDefaults.optimizer))
+    .option('--lr <rate>', `peak learning rate (default ${defaultLearningRate('standard')}; `
+      + `${defaultLearningRate('distill')} for distill, whose logits must grow T-fold)`, number('--lr'))
+    .addOption(new Option('--schedule <name>', 'learning-rate schedule (fast-at defaults to cyclic)')
+      .choices(SCHEDULES))
     .option('--weight-decay <lambda>', 'L2 penalty on kernels', number('--weight-decay'))
     .option('--eps <eps>', 'training radius (L∞) of pgd-at, fast-at and trades', number('--eps'), 0.1)
     .option('--steps <n>', 'inner PGD steps of pgd-at (7) and trades (10)', integer('--steps', 1))
@@ -220,13 +249,13 @@ export function buildProgram(): Command {
     .option('--beta <beta>', 'TRADES KL weight', number('--beta'), 6)
     .option('--temperature <T>', 'distillation temperature', number('--temperature'), 100)
     .option('--robust-eval <n>', 'PGD-10 robust accuracy on the last N test images (held out from --n evaluations) after each epoch', integer('--robust-eval', 0))
-    .option('--seed <n>', 'seed for initialisation, shuffling and attacks', integer('--seed', 0), 0)
+    .option('--seed <n>', 'seed for initialisation, shuffling and attacks', integer('--seed', 0), trainDefaults.seed)
     .option('--n-train <n>', 'use only the first N training images', integer('--n-train', 1))
     .option('--out <dir>', 'run folder: model.json + weights.bin, train.json, metrics.jsonl, checkpoints/')
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
     .addOption(backendOption())
     .action(async (o: {
-      method: TrainMethod; data: string; epochs: number; batchSize: number; optimizer: 'adam' | 'sgd'; lr?: number; schedule?: TrainJob['schedule'];
+      method: TrainMethod; data: string; epochs: number; batchSize: number; optimizer: OptimizerId; lr?: number; schedule?: ScheduleId;
       weightDecay?: number; eps: number; steps?: number; warmup: number; beta: number; temperature: number; robustEval?: number; seed: number;
       nTrain?: number; out?: string; resume?: string; backend: BackendChoice;
     }) => {
@@ -234,7 +263,8 @@ export function buildProgram(): Command {
       await initBackend(o.backend);
       process.stderr.write(`backend: ${describeBackend()}\n`);
       const job: TrainJob = o.resume ? readTrainJob(path.resolve(o.resume)) : {
-        method: o.method, data: o.data, epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer, learningRate: o.lr ?? (o.method === 'distill' ? 1e-2 : 1e-3), seed: o.seed,
+        method: o.method, data: o.data, epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer,
+        learningRate: o.lr ?? defaultLearningRate(o.method), seed: o.seed,
         out: path.resolve(o.out!), eps: o.eps, warmupEpochs: o.warmup, beta: o.beta, temperature: o.temperature,
         ...(o.schedule ? { schedule: o.schedule } : {}), ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
         ...(o.steps !== undefined ? { steps: o.steps } : {}), ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),
@@ -281,7 +311,7 @@ export function buildProgram(): Command {
   program.command('bench').description('benchmark backends and kernels (not a test)')
     .option('--json <file>', 'write the results as JSON', 'bench-output/bench.json')
     .option('--model <model.json>', 'model to time', 'examples/fashion-mnist/smallcnn/model.json')
-    .option('--backends <list>', 'comma-separated: tensorflow,wasm,wasm-stock,cpu', 'tensorflow,wasm,wasm-stock,cpu')
+    .option('--backends <list>', `comma-separated: ${BENCH_BACKENDS}`, BENCH_BACKENDS)
     .option('--train-batches <n>', 'batches timed on the stock paths before scaling to an epoch', integer('--train-batches', 1), 20)
     .option('--one <backend>', 'internal: run one backend in this process and print JSON')
     .action(async (o: { json: string; model: string; backends: string; trainBatches: number; one?: BackendChoice }) => runBench(o));

@@ -11,8 +11,9 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { setOurKernels } from './kernels';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'wasm-stock', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+import type { BackendChoice } from '../protocol/vocabulary';
+
+export { BACKEND_CHOICES, type BackendChoice } from '../protocol/vocabulary';
 
 export interface BackendInfo {
   /** The tfjs backend that runs: tensorflow, wasm or cpu. */

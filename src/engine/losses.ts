@@ -11,8 +11,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from './errors';
 
-export type LossId = 'ce' | 'margin' | 'dlr';
-export const LOSSES: readonly LossId[] = ['ce', 'margin', 'dlr'];
+import { LOSSES, type LossId } from '../protocol/vocabulary';
+
+export { LOSSES, type LossId };
 
 const BIG = 1e9;
 

@@ -32,7 +32,8 @@ export interface JobHooks {
   onEpoch?: (metrics: EpochMetrics, epochs: number) => void;
 }
 
-export const VERSION = '0.1.0';
+export { VERSION } from '../protocol/report';
+import { VERSION } from '../protocol/report';
 
 /**
  * An attack of the job: "pgd", or "pgd:margin" to override the job's loss for that attack;

@@ -7,9 +7,11 @@
  */
 import Ajv, { type ErrorObject } from 'ajv';
 import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
-import { ATTACK_INFO, attackInfo, DLR_MIN_CLASSES, LOSS_NAMES, type AttackParam } from '../protocol/attacks';
+import { ATTACK_INFO, attackInfo, DLR_MIN_CLASSES, type AttackParam } from '../protocol/attacks';
+import { LOSSES } from '../protocol/vocabulary';
 import schema from '../protocol/experiment-spec-schema.json';
 import { attackOf, dataOf, type RobustnessSpec } from '../protocol/experiment-spec';
+import { SUITE_TABLE, suiteStages } from '../protocol/suites';
 import type { DataInfo, ModelInfo } from '../store/model-inspector';
 
 export type Severity = 'error' | 'warning' | 'information';
@@ -198,8 +200,8 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
       add(idNode, 'error', 'unknown-attack', `unknown attack "${attack.id}"${hint.suffix || `; available: ${ids.join(', ')}`}`, hint.replacement);
       return;
     }
-    if (attack.loss !== undefined && !LOSS_NAMES.includes(attack.loss)) {
-      add(idNode && typeof entry !== 'string' ? at(['attacks', i, 'loss']) : idNode, 'error', 'unknown-loss', `"${attack.loss}" is not a loss; use one of ${LOSS_NAMES.join(', ')}`);
+    if (attack.loss !== undefined && !LOSSES.includes(attack.loss)) {
+      add(idNode && typeof entry !== 'string' ? at(['attacks', i, 'loss']) : idNode, 'error', 'unknown-loss', `"${attack.loss}" is not a loss; use one of ${LOSSES.join(', ')}`);
     }
     if (typeof entry === 'object') {
       for (const key of Object.keys(entry) as Array<keyof typeof entry>) {
@@ -225,10 +227,20 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
     }
     if (info.id === 'transfer' && !spec.surrogate) add(idNode, 'error', 'surrogate', 'the transfer attack needs a "surrogate" model.json to craft its examples on');
   });
-  if (spec.suite === 'strong' && classes !== undefined && classes < 4) {
-    add(at(['suite']), 'error', 'dlr-classes', `the strong suite runs APGD-T, which needs at least 4 classes; ${spec.model} has ${classes}`);
+  const suite = typeof spec.suite === 'string' && spec.suite in SUITE_TABLE ? spec.suite : undefined;
+  const needy = suite && classes !== undefined
+    ? suiteStages(suite, false).map((stage) => attackInfo(stage.attack))
+      .find((info) => info?.minClasses !== undefined && classes < info.minClasses)
+    : undefined;
+  if (needy) {
+    add(at(['suite']), 'error', 'dlr-classes',
+      `the ${suite} suite runs ${needy.name}, which needs at least ${needy.minClasses} classes; ${spec.model} has ${classes}`);
   }
-  if (Array.isArray(spec.attacks) && spec.suite) add(at(['suite']), 'warning', 'suite-and-attacks', 'a suite replaces the attack list: "attacks" is ignored');
+  if (spec.attacks !== undefined && typeof spec.suite === 'string' && spec.suite in SUITE_TABLE) {
+    add(keyNode(at(['attacks'])), 'error', 'suite-and-attacks',
+      `give "attacks" or "suite", not both: the ${spec.suite} suite runs its own attacks `
+      + `(${SUITE_TABLE[spec.suite].summary}); remove "attacks" to run the suite, or "suite" to run your list`);
+  }
   if (!Array.isArray(spec.attacks) && !spec.suite && !spec.training) {
     add(undefined, 'error', 'nothing-to-run', 'the spec runs nothing: add "attacks" (e.g. ["fgsm", "pgd"]), a "suite" ("strong") or "training"');
   }

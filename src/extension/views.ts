@@ -2,6 +2,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunStore, type RunEntry } from '../store/runs';
+import { pct, relativeTime, runTitle } from '../protocol/format';
 import { formatModelInfo, readModelInfo } from '../store/model-inspector';
 
 export class ModelItem extends vscode.TreeItem {
@@ -44,15 +45,7 @@ export class ModelsProvider implements vscode.TreeDataProvider<ModelItem> {
   }
 }
 
-const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
-
-function ago(iso: string, now = Date.now()): string {
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86400)} d ago`;
-}
+const ago = (iso: string): string => relativeTime(iso, Date.now());
 
 export class RunItem extends vscode.TreeItem {
   constructor(readonly entry: RunEntry, folder: string, live?: { label: string; done: number; total: number }) {
@@ -84,8 +77,8 @@ export class RunItem extends vscode.TreeItem {
       return;
     }
     if (r.status === 'done' && r.summary) {
-      this.label = `${model} · robust ${pct(r.summary.robustAccuracy)} · clean ${pct(r.summary.cleanAccuracy)}`;
-      this.description = `${r.summary.attack} ε=${r.summary.eps} · ${ago(r.finished ?? r.created)}`;
+      this.label = `${model} · ${runTitle(r.summary)}`;
+      this.description = ago(r.finished ?? r.created);
       this.iconPath = new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed'));
       this.command = { command: 'robustness.openRun', title: 'Open Run', arguments: [entry.id, folder] };
     } else if (r.status === 'running') {

@@ -6,7 +6,7 @@
  */
 import type { NormId } from './report';
 
-export type LossName = 'ce' | 'margin' | 'dlr';
+export type LossName = import('./vocabulary').LossId;
 export const LOSS_NAMES: readonly LossName[] = ['ce', 'margin', 'dlr'];
 
 export interface AttackDoc {

@@ -4,9 +4,16 @@
  * the extension's Run/Train lenses. Paths in a spec are relative to the spec's folder;
  * the callers pass the resolver (this layer has no node:path).
  */
-import type { AttackJob, AttackParams, TrainJob, TrainMethod } from './jobs';
-import { attackInfo, type LossName } from './attacks';
-import type { NormId } from './report';
+import {
+  defaultAttackJob, defaultLearningRate, defaultTrainJob, DEFAULT_SAMPLES, isAdversarialMethod,
+  type AttackJob, type AttackParams, type TrainJob,
+} from './jobs';
+import { attackInfo } from './attacks';
+import {
+  BUILTIN_DATA, type LossId, type NormId, type OptimizerId, type ScheduleId, type SuiteId, type TrainMethod,
+} from './vocabulary';
+
+export { BUILTIN_DATA, DEFAULT_SAMPLES };
 
 export const SPEC_SUFFIX = '.robustness.json';
 
@@ -19,28 +26,26 @@ export interface RobustnessSpec {
   model: string;
   data: string | { id: string; n?: number; offset?: number };
   threat: { norm: NormId; eps: number; bounds?: [number, number] };
+  /** Exactly one of attacks and suite (or neither, with a training block). */
   attacks?: Array<string | SpecAttack>;
-  suite?: 'strong' | 'quick';
+  suite?: SuiteId;
   surrogate?: string;
   curve?: number[];
   seed?: number;
   batchSize?: number;
   training?: {
     method: TrainMethod; epochs: number; eps?: number; steps?: number; beta?: number; temperature?: number;
-    learningRate?: number; batchSize?: number; optimizer?: 'adam' | 'sgd'; schedule?: 'constant' | 'cosine' | 'step' | 'cyclic';
+    learningRate?: number; batchSize?: number; optimizer?: OptimizerId; schedule?: ScheduleId;
     warmupEpochs?: number; trainImages?: number; fromModel?: boolean;
   };
   output?: { examples?: number; report?: string };
 }
 
-export const DEFAULT_SAMPLES = 500;
-export const BUILTIN_DATA = ['embedded', 'fashion-mnist'] as const;
-
 /** "pgd:margin" → { id: 'pgd', loss: 'margin' }. */
 export function attackOf(entry: string | SpecAttack): SpecAttack {
   if (typeof entry !== 'string') return entry;
   const [id = '', loss] = entry.split(':');
-  return loss ? { id, loss: loss as LossName } : { id };
+  return loss ? { id, loss: loss as LossId } : { id };
 }
 
 export function dataOf(spec: RobustnessSpec): { id: string; n: number; offset: number } {
@@ -58,42 +63,58 @@ export function dataLocation(id: string, resolve: Resolve): string {
 
 /**
  * The attack job of a (checked) spec. Per-attack parameters ride in `params`, aligned with
- * `attacks`; an attack without "steps" gets its catalogue default (PGD 10, APGD 100).
+ * `attacks`; an attack without "steps" gets its catalogue default (PGD 10, APGD 100). A suite
+ * brings its own attacks (src/protocol/suites.ts), so a spec gives one or the other.
  */
 export function specAttackJob(spec: RobustnessSpec, resolve: Resolve): AttackJob {
+  if (spec.suite && spec.attacks) {
+    throw new Error(`the spec gives both "attacks" and "suite" ("${spec.suite}"); give one `
+      + '(the analysis reports it as suite-and-attacks)');
+  }
   const data = dataOf(spec);
-  const attacks = (spec.attacks ?? []).map(attackOf);
-  return {
+  const defaults = defaultAttackJob();
+  const settings = {
+    ...defaults,
     model: resolve(spec.model),
     data: dataLocation(data.id, resolve),
-    attacks: spec.suite ? ['apgd', 'apgd-t', 'square'] : attacks.map((a) => a.id),
-    params: spec.suite ? [] : attacks.map(({ id, ...params }) => {
+    norm: spec.threat.norm, eps: spec.threat.eps,
+    n: data.n, offset: data.offset, batchSize: spec.batchSize ?? defaults.batchSize, seed: spec.seed ?? defaults.seed,
+    curve: [...(spec.curve ?? [])].sort((a, b) => a - b), examples: spec.output?.examples ?? defaults.examples,
+    bounds: spec.threat.bounds ?? defaults.bounds,
+    ...(spec.surrogate ? { surrogate: resolve(spec.surrogate) } : {}),
+  };
+  if (spec.suite) return { ...settings, suite: spec.suite };
+  const attacks = (spec.attacks ?? []).map(attackOf);
+  return {
+    ...settings,
+    attacks: attacks.map((a) => a.id),
+    params: attacks.map(({ id, ...params }) => {
       const steps = attackInfo(id)?.defaultSteps;
       return params.steps === undefined && steps !== undefined ? { steps, ...params } : params;
     }),
-    norm: spec.threat.norm, eps: spec.threat.eps,
-    steps: 10, restarts: 1, loss: 'ce', randomStart: true,
-    n: data.n, offset: data.offset, batchSize: spec.batchSize ?? 250, seed: spec.seed ?? 0,
-    curve: [...(spec.curve ?? [])].sort((a, b) => a - b), examples: spec.output?.examples ?? 32,
-    bounds: spec.threat.bounds ?? [0, 1],
-    ...(spec.suite ? { suite: spec.suite } : {}),
-    ...(spec.surrogate ? { surrogate: resolve(spec.surrogate) } : {}),
   };
 }
 
+/** A spec's training reports PGD-10 accuracy on this many held-out test images after each epoch. */
+const SPEC_ROBUST_EVAL_IMAGES = 300;
+
 /** The training job of a spec with a `training` block (its `out` is set by the run store). */
-export function specTrainJob(spec: RobustnessSpec, resolve: Resolve, modelExists: boolean): Omit<TrainJob, 'out'> | undefined {
+export function specTrainJob(
+  spec: RobustnessSpec, resolve: Resolve, modelExists: boolean,
+): Omit<TrainJob, 'out'> | undefined {
   const t = spec.training;
   if (!t) return undefined;
   const data = dataOf(spec);
   const fromModel = t.fromModel ?? modelExists;
+  const defaults = defaultTrainJob(t.method);
   return {
     method: t.method,
     data: dataLocation(data.id, resolve),
-    epochs: t.epochs, batchSize: t.batchSize ?? 128, optimizer: t.optimizer ?? 'adam',
-    learningRate: t.learningRate ?? (t.method === 'distill' ? 1e-2 : 1e-3), seed: spec.seed ?? 0, robustEvalLimit: 300,
+    epochs: t.epochs, batchSize: t.batchSize ?? defaults.batchSize, optimizer: t.optimizer ?? defaults.optimizer,
+    learningRate: t.learningRate ?? defaultLearningRate(t.method), seed: spec.seed ?? defaults.seed,
+    robustEvalLimit: SPEC_ROBUST_EVAL_IMAGES,
     ...(t.schedule ? { schedule: t.schedule } : {}),
-    ...(t.method === 'standard' || t.method === 'distill' ? {} : { eps: t.eps ?? spec.threat.eps }),
+    ...(isAdversarialMethod(t.method) ? { eps: t.eps ?? spec.threat.eps } : {}),
     ...(t.steps !== undefined ? { steps: t.steps } : {}),
     ...(t.beta !== undefined ? { beta: t.beta } : {}),
     ...(t.temperature !== undefined ? { temperature: t.temperature } : {}),

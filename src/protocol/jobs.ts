@@ -1,96 +1,19 @@
 /**
  * Job descriptors: what the CLI and the worker ask the engine to do. Plain JSON, no tensors.
+ * The zod schemas are the source of the types (z.infer) and are strict, so a field added to a
+ * job exists in the schema that parses it at the worker boundary, and an unknown field is refused
+ * instead of silently dropped.
  */
 import { z } from 'zod';
-import type { LossName } from './attacks';
-import type { NormId } from './report';
+import {
+  ADVERSARIAL_TRAIN_METHODS, BACKEND_PREFERENCES, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SUITES, TRAIN_METHODS,
+  type BuiltinData, type TrainMethod,
+} from './vocabulary';
 
-/** Per-attack overrides of the job-wide parameters (a spec's attack objects). */
-export interface AttackParams {
-  steps?: number;
-  stepSize?: number;
-  restarts?: number;
-  loss?: LossName;
-  randomStart?: boolean;
-  queries?: number;
-}
+export type { BackendPreference, SuiteId, TrainMethod } from './vocabulary';
 
-export type DataSpec = 'embedded' | 'fashion-mnist' | string;
-
-export interface AttackJob {
-  model: string;
-  data: DataSpec;
-  /** Attack ids from the registry, run in this order. */
-  attacks: string[];
-  /** Overrides for attacks[i], aligned with `attacks` (absent or shorter: the job-wide values). */
-  params?: AttackParams[];
-  norm: NormId;
-  eps: number;
-  steps: number;
-  /** Absolute α; omitted → 2.5·ε/steps. */
-  stepSize?: number;
-  restarts: number;
-  loss: 'ce' | 'margin' | 'dlr';
-  randomStart: boolean;
-  /** N test images in file order, starting at `offset` (default 0). */
-  n: number;
-  offset?: number;
-  batchSize: number;
-  seed: number;
-  /** ε grid for the accuracy curve; empty → no curve. */
-  curve: number[];
-  /** Images kept for the grid. */
-  examples: number;
-  bounds: [number, number];
-  /**
-   * A fixed ensemble run AutoAttack-style instead of `attacks`: each attack only on the points
-   * still robust, accuracy after every stage, then the gradient-masking probes.
-   */
-  suite?: SuiteId;
-  /** Square's query budget (default 1000). */
-  queries?: number;
-  /** The surrogate model.json of the transfer attack. */
-  surrogate?: string;
-  /** Run the gradient-masking probes (always on with a suite). */
-  diagnostics?: boolean;
-  /** The hidden layer of the representation constant C (default: the last hidden layer). */
-  layer?: string;
-}
-
-export type SuiteId = 'strong' | 'quick';
-export const SUITE_IDS: readonly SuiteId[] = ['strong', 'quick'];
-
-export type TrainMethod = 'standard' | 'pgd-at' | 'fast-at' | 'trades' | 'distill';
-
-export interface TrainJob {
-  method: TrainMethod;
-  data: DataSpec;
-  epochs: number;
-  batchSize: number;
-  optimizer: 'adam' | 'sgd';
-  learningRate: number;
-  schedule?: 'constant' | 'cosine' | 'step' | 'cyclic';
-  weightDecay?: number;
-  seed: number;
-  /** Use only the first N training images; omitted → all. */
-  trainLimit?: number;
-  /** Training radius (L∞) of the adversarial methods. */
-  eps?: number;
-  /** Inner PGD steps (pgd-at, trades). */
-  steps?: number;
-  /** Epochs of linear ε warm-up (pgd-at, trades). */
-  warmupEpochs?: number;
-  /** TRADES' KL weight. */
-  beta?: number;
-  /** Distillation temperature. */
-  temperature?: number;
-  /** PGD-10 validation on the last N test images after each epoch. */
-  robustEvalLimit?: number;
-  /** Start from this Layers model's weights (same architecture as the example network) instead of a fresh one. */
-  init?: string;
-  /** Run folder: the final model (model.json + weights.bin), train.json, metrics.jsonl, checkpoints/. */
-  out: string;
-}
+/** A built-in data id or a folder of IDX files. */
+export type DataSpec = BuiltinData | (string & {});
 
 export interface JobProgress {
   label: string;
@@ -98,65 +21,158 @@ export interface JobProgress {
   total: number;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Schemas: every job crossing a process boundary is parsed with these.
-// ---------------------------------------------------------------------------------------------
 const finite = z.number().finite();
+const integer = (min: number) => z.number().int().min(min);
+const nonEmpty = z.string().min(1);
 
-export const attackJobSchema = z.object({
-  model: z.string().min(1),
-  data: z.string().min(1),
-  attacks: z.array(z.string().min(1)).min(1),
-  params: z.array(z.object({
-    steps: z.number().int().min(1).optional(),
-    stepSize: finite.positive().optional(),
-    restarts: z.number().int().min(1).optional(),
-    loss: z.enum(['ce', 'margin', 'dlr']).optional(),
-    randomStart: z.boolean().optional(),
-    queries: z.number().int().min(1).optional(),
-  })).optional(),
-  norm: z.enum(['linf', 'l2']),
-  eps: finite.min(0),
-  steps: z.number().int().min(1),
+/** Per-attack overrides of the job-wide parameters (a spec's attack objects). */
+export const attackParamsSchema = z.strictObject({
+  steps: integer(1).optional(),
   stepSize: finite.positive().optional(),
-  restarts: z.number().int().min(1),
-  loss: z.enum(['ce', 'margin', 'dlr']),
+  restarts: integer(1).optional(),
+  loss: z.enum(LOSSES).optional(),
+  randomStart: z.boolean().optional(),
+  queries: integer(1).optional(),
+});
+export type AttackParams = z.infer<typeof attackParamsSchema>;
+
+/** The fields of every attack job, whether it names its attacks or a suite. */
+const attackJobFields = {
+  /** The model.json to attack (absolute). */
+  model: nonEmpty,
+  /** "embedded", "fashion-mnist" or a folder of IDX files. */
+  data: nonEmpty,
+  norm: z.enum(NORMS),
+  eps: finite.min(0),
+  steps: integer(1),
+  /** Absolute α; omitted → 2.5·ε/steps. */
+  stepSize: finite.positive().optional(),
+  restarts: integer(1),
+  loss: z.enum(LOSSES),
   randomStart: z.boolean(),
-  n: z.number().int().min(1),
-  offset: z.number().int().min(0).optional(),
-  batchSize: z.number().int().min(1),
-  seed: z.number().int().min(0),
+  /** N test images in file order, starting at `offset` (default 0). */
+  n: integer(1),
+  offset: integer(0).optional(),
+  batchSize: integer(1),
+  seed: integer(0),
+  /** ε grid for the accuracy curve; empty → no curve. */
   curve: z.array(finite.min(0)),
-  examples: z.number().int().min(0),
+  /** Images kept for the grid. */
+  examples: integer(0),
   bounds: z.tuple([finite, finite]),
-  suite: z.enum(['strong', 'quick']).optional(),
-  queries: z.number().int().min(1).optional(),
-  surrogate: z.string().min(1).optional(),
+  /** Square's query budget (default 1000). */
+  queries: integer(1).optional(),
+  /** The surrogate model.json of the transfer attack. */
+  surrogate: nonEmpty.optional(),
+  /** Run the gradient-masking probes (always on with a suite). */
   diagnostics: z.boolean().optional(),
-  layer: z.string().min(1).optional(),
-}) satisfies z.ZodType<AttackJob>;
+  /** The hidden layer of the representation constant C (default: the last hidden layer). */
+  layer: nonEmpty.optional(),
+};
 
-export const trainJobSchema = z.object({
-  method: z.enum(['standard', 'pgd-at', 'fast-at', 'trades', 'distill']),
-  data: z.string().min(1),
-  epochs: z.number().int().min(1),
-  batchSize: z.number().int().min(1),
-  optimizer: z.enum(['adam', 'sgd']),
+const NEITHER = 'an attack job needs "attacks" (a list of attack ids) or "suite" (one of ' + SUITES.join(', ') + ')';
+const BOTH = 'an attack job gives either "attacks" or "suite", not both: a suite fixes its own attacks and their order '
+  + '(src/protocol/suites.ts)';
+
+/** A job that names its attacks. */
+const SUITE_PARAMS = 'an attack job with a "suite" takes no per-attack "params": the suite table fixes them';
+
+const attackListJobSchema = z.strictObject({
+  ...attackJobFields,
+  /** Attack ids from the registry ("pgd", or "pgd:margin" for another loss), run in this order. */
+  attacks: z.array(nonEmpty, { error: (issue) => (issue.input === undefined ? NEITHER : undefined) })
+    .min(1, { error: NEITHER }),
+  /** Overrides for attacks[i], aligned with `attacks` (absent or shorter: the job-wide values). */
+  params: z.array(attackParamsSchema).optional(),
+  suite: z.undefined().optional(),
+});
+
+/**
+ * A fixed ensemble run AutoAttack-style: each attack only on the points still robust, accuracy
+ * after every stage, then the gradient-masking probes.
+ */
+const suiteJobSchema = z.strictObject({
+  ...attackJobFields,
+  suite: z.enum(SUITES),
+  attacks: z.undefined({ error: BOTH }).optional(),
+  params: z.undefined({ error: SUITE_PARAMS }).optional(),
+});
+
+const unknownSuite = (input: unknown) =>
+  `suite: "${String((input as { suite?: unknown } | undefined)?.suite)}" is not a suite; use one of ${SUITES.join(', ')}`;
+
+export const attackJobSchema = z.discriminatedUnion('suite', [attackListJobSchema, suiteJobSchema], {
+  error: (issue) => (issue.code === 'invalid_union' ? unknownSuite(issue.input) : undefined),
+});
+export type AttackJob = z.infer<typeof attackJobSchema>;
+/** The job-wide fields, without the choice of attacks. */
+export type AttackJobSettings = Omit<AttackJob, 'attacks' | 'params' | 'suite'>;
+
+export const trainJobSchema = z.strictObject({
+  method: z.enum(TRAIN_METHODS),
+  data: nonEmpty,
+  epochs: integer(1),
+  batchSize: integer(1),
+  optimizer: z.enum(OPTIMIZERS),
   learningRate: finite.positive(),
-  schedule: z.enum(['constant', 'cosine', 'step', 'cyclic']).optional(),
+  schedule: z.enum(SCHEDULES).optional(),
   weightDecay: finite.min(0).optional(),
-  seed: z.number().int().min(0),
-  trainLimit: z.number().int().min(1).optional(),
+  seed: integer(0),
+  /** Use only the first N training images; omitted → all. */
+  trainLimit: integer(1).optional(),
+  /** Training radius (L∞) of the adversarial methods. */
   eps: finite.positive().max(1).optional(),
-  steps: z.number().int().min(1).optional(),
-  warmupEpochs: z.number().int().min(0).optional(),
+  /** Inner PGD steps (pgd-at, trades). */
+  steps: integer(1).optional(),
+  /** Epochs of linear ε warm-up (pgd-at, trades). */
+  warmupEpochs: integer(0).optional(),
+  /** TRADES' KL weight. */
   beta: finite.min(0).optional(),
+  /** Distillation temperature. */
   temperature: finite.gt(1).optional(),
-  robustEvalLimit: z.number().int().min(0).optional(),
-  init: z.string().min(1).optional(),
-  out: z.string().min(1),
-}) satisfies z.ZodType<TrainJob>;
+  /** PGD-10 validation on the last N test images after each epoch. */
+  robustEvalLimit: integer(0).optional(),
+  /** Start from this Layers model's weights (same architecture as the example network) instead of a fresh one. */
+  init: nonEmpty.optional(),
+  /** Run folder: the final model (model.json + weights.bin), train.json, metrics.jsonl, checkpoints/. */
+  out: nonEmpty,
+});
+export type TrainJob = z.infer<typeof trainJobSchema>;
 
-export const backendPreferenceSchema = z.enum(['auto', 'wasm', 'cpu', 'tensorflow']);
-export type BackendPreference = z.infer<typeof backendPreferenceSchema>;
+export const backendPreferenceSchema = z.enum(BACKEND_PREFERENCES);
 
+// ---------------------------------------------------------------------------------------------
+// Defaults: the one place the CLI, the spec translation and the editor's settings take them from.
+// ---------------------------------------------------------------------------------------------
+
+/** Test images an attack job evaluates when nobody says how many (spec data, editor setting). */
+export const DEFAULT_SAMPLES = 500;
+/** The CLI evaluates more images by default: it runs headless, often in CI, where a minute more is cheap. */
+export const CLI_DEFAULT_SAMPLES = 1000;
+/** The ε grid of an accuracy curve when nobody gives one (L∞ on [0, 1] images). */
+export const DEFAULT_CURVE_GRID: readonly number[] = [0, 0.025, 0.05, 0.1, 0.15, 0.2];
+
+/** The job-wide attack settings nobody asked to change; the caller adds the model and the attacks or suite. */
+export function defaultAttackJob(): Omit<AttackJobSettings, 'model'> {
+  return {
+    data: 'embedded', norm: 'linf', eps: 0.1, steps: 10, restarts: 1, loss: 'ce', randomStart: true,
+    n: DEFAULT_SAMPLES, batchSize: 250, seed: 0, curve: [], examples: 32, bounds: [0, 1],
+  };
+}
+
+/** Distillation's logits must grow T-fold, so it needs a larger peak rate than the other methods. */
+export function defaultLearningRate(method: TrainMethod): number {
+  return method === 'distill' ? 1e-2 : 1e-3;
+}
+
+export function isAdversarialMethod(method: TrainMethod): boolean {
+  return (ADVERSARIAL_TRAIN_METHODS as readonly TrainMethod[]).includes(method);
+}
+
+/** A training job with every setting at its default; the caller adds `out` (the run folder). */
+export function defaultTrainJob(method: TrainMethod = 'standard'): Omit<TrainJob, 'out'> {
+  return {
+    method, data: 'embedded', epochs: 5, batchSize: 128, optimizer: 'adam',
+    learningRate: defaultLearningRate(method), seed: 0,
+  };
+}

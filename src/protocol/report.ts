@@ -2,7 +2,15 @@
  * report.json: field names are a contract (design.md §7); fields may be added, never renamed.
  * Shared by the CLI, the worker, the webview and the language server; no runtime imports.
  */
-export type NormId = 'linf' | 'l2';
+export type { NormId } from './vocabulary';
+import type { NormId } from './vocabulary';
+
+declare const ROBUSTNESS_LAB_VERSION: string | undefined;
+/**
+ * package.json's version: esbuild's `define` (esbuild.mjs) writes it into every bundle, so it is
+ * written once; code run unbundled (the unit tests under tsx) says "dev".
+ */
+export const VERSION: string = typeof ROBUSTNESS_LAB_VERSION === 'string' ? ROBUSTNESS_LAB_VERSION : 'dev';
 
 export interface ReportThreat {
   norm: NormId;

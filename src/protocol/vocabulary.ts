@@ -22,6 +22,8 @@ export type SuiteId = (typeof SUITES)[number];
 
 export const TRAIN_METHODS = ['standard', 'pgd-at', 'fast-at', 'trades', 'distill'] as const;
 export type TrainMethod = (typeof TRAIN_METHODS)[number];
+/** The methods that train on adversarial examples, so take a training radius ε. */
+export const ADVERSARIAL_TRAIN_METHODS = ['pgd-at', 'fast-at', 'trades'] as const satisfies readonly TrainMethod[];
 
 export const SCHEDULES = ['constant', 'cosine', 'step', 'cyclic'] as const;
 export type ScheduleId = (typeof SCHEDULES)[number];

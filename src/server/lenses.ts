@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RunStore, type RunRecord } from '../store/runs';
+import { pct, relativeTime, runTitle } from '../protocol/format';
 
 export interface LensCommand {
   title: string;
@@ -56,16 +57,6 @@ export function lastEvaluation(runs: readonly KnownRun[], model: string): KnownR
   return runs.find((r) => r.model === model && r.record.kind === 'evaluation' && r.record.status === 'done');
 }
 
-export function relativeTime(iso: string | undefined, now: number): string {
-  if (!iso) return '';
-  const seconds = Math.max(0, (now - Date.parse(iso)) / 1000);
-  if (seconds < 45) return 'just now';
-  if (seconds < 90 * 60) return `${Math.max(1, Math.round(seconds / 60))} min ago`;
-  if (seconds < 36 * 3600) return `${Math.round(seconds / 3600)} h ago`;
-  return `${Math.round(seconds / 86400)} days ago`;
-}
-
-const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 /** "robust 71.3% (PGD-20, ε=0.1) · clean 84.0% · 2 min ago". */
 export function resultTitle(record: RunRecord, now: number): string {
@@ -78,10 +69,7 @@ export function resultTitle(record: RunRecord, now: number): string {
     return `training ${record.status}${record.error ? `: ${record.error}` : ''} · ${when}`;
   }
   if (record.status === 'running') return `$(sync~spin) running since ${relativeTime(record.created, now)}`;
-  if (record.status === 'done' && s) {
-    const norm = s.norm === 'l2' ? 'L2 ' : '';
-    return `robust ${pct(s.robustAccuracy)} (${s.attack}, ${norm}ε=${s.eps}) · clean ${pct(s.cleanAccuracy)} · ${relativeTime(record.finished, now)}`;
-  }
+  if (record.status === 'done' && s) return `${runTitle(s)} · ${relativeTime(record.finished, now)}`;
   return `last run ${record.status}${record.error ? `: ${record.error.slice(0, 80)}` : ''} · ${relativeTime(record.finished ?? record.created, now)}`;
 }
 

@@ -10,6 +10,7 @@ import { tempDir } from './helpers';
 
 const CLI = path.join(__dirname, '..', '..', 'dist', 'cli.js');
 const ROOT = path.join(__dirname, '..', '..');
+const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
 const SCHEMA = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'protocol', 'report-schema.json'), 'utf8'));
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -42,6 +43,8 @@ test('attack writes a report.json that follows the schema with every field fille
   assert.ok(validate(report), JSON.stringify(validate.errors));
 
   assert.equal(report.n, 60);
+  assert.deepEqual(report.tool, { name: 'robustness-lab', version: VERSION }, "package.json's version, by esbuild's define");
+  assert.equal(cli('--version').stdout, `${VERSION}\n`);
   assert.deepEqual(report.threat, { norm: 'linf', eps: 0.1, bounds: [0, 1] });
   assert.equal(report.backend, 'wasm (our kernels)');
   assert.match(report.dataset, /^embedded \(/);
@@ -103,6 +106,11 @@ test('bad options fail with exit code 2 and a message naming the option or file'
   assert.equal(badSuite.status, 1);
   assert.match(badSuite.stderr, /option '--suite <suite>' argument 'strongest' is invalid\. Allowed choices are strong, quick/);
 
+  const suiteAndList = cli('evaluate', '--model', modelFile, '--suite', 'quick', '--attack', 'pgd', '--n', '5');
+  assert.equal(suiteAndList.status, 2);
+  assert.match(suiteAndList.stderr,
+    /evaluate: --attack: cannot be combined with --suite: the quick suite runs FGSM → PGD-20; /);
+
   const badLayer = cli('evaluate', '--model', modelFile, '--suite', 'quick', '--n', '5', '--workers', '1', '--layer', 'fc9');
   assert.equal(badLayer.status, 2);
   assert.match(badLayer.stderr, /model\.json: layer: "fc9" is not a hidden layer; choose one of conv1, conv2, fc1/);
@@ -143,6 +151,15 @@ test('check prints spec problems as file:line:col and exits 1; run executes a sp
     `${bad}:5:15: error: unknown attack "pgdd"; did you mean "pgd"? [unknown-attack]`,
     '0 of 1 spec without errors',
   ]);
+  const both = path.join(dir, 'both.robustness.json');
+  fs.writeFileSync(both, '{\n  "model": "nope/model.json",\n  "data": "embedded",\n'
+    + '  "threat": {"norm": "linf", "eps": 0.1},\n'
+    + '  "attacks": ["pgd"], "suite": "strong", "training": {"method": "standard", "epochs": 1}\n}\n');
+  const bothChecked = cli('check', both);
+  assert.equal(bothChecked.status, 1);
+  assert.equal(bothChecked.stderr.split('\n')[0], `${both}:5:3: error: give "attacks" or "suite", not both: `
+    + 'the strong suite runs its own attacks (APGD-CE → APGD-T (dlr) → Square (→ transfer, with a surrogate)); '
+    + 'remove "attacks" to run the suite, or "suite" to run your list [suite-and-attacks]');
   const refused = cli('run', bad);
   assert.equal(refused.status, 2);
   assert.match(refused.stderr, /bad\.robustness\.json: has errors \(listed above\); nothing was run/);

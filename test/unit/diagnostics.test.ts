@@ -90,12 +90,13 @@ test('evaluation checks: an example outside its ball is an error; a black-box ga
 });
 
 test('the strong suite breaks the distilled example that ce-PGD calls robust, and flags it', async () => {
-  const job: AttackJob = {
+  const job = {
     model: path.join(EXAMPLES, 'smallcnn-distilled', 'model.json'), data: 'embedded', attacks: [], norm: 'linf', eps: 0.1, steps: 20,
     restarts: 1, loss: 'ce', randomStart: true, n: 100, batchSize: 100, seed: 0, curve: [], examples: 4, bounds: [0, 1],
-  };
+  } satisfies AttackJob;
   const pgdReport = await runAttackJob({ ...job, attacks: ['pgd'] }, 'test');
-  const strong = await expectNoLeak(() => runAttackJob({ ...job, suite: 'strong', queries: 100 }, 'test'));
+  const strongJob = { ...job, attacks: undefined, suite: 'strong' as const, queries: 100 };
+  const strong = await expectNoLeak(() => runAttackJob(strongJob, 'test'));
   assert.ok(pgdReport.robust_accuracy > 0.6, `ce-PGD-20 reports ${pgdReport.robust_accuracy}`);
   assert.ok(strong.robust_accuracy <= 0.05, `strong suite leaves ${strong.robust_accuracy}`);
   assert.equal(strong.suite, 'strong');

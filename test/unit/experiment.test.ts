@@ -57,8 +57,12 @@ test('a spec becomes an attack job whose per-attack parameters reach the engine 
   assert.deepEqual(plans.map((p) => p.entry.label(p.options)), ['FGSM', 'PGD-10 (margin)', 'PGD-40×3', 'Square-200']);
   assert.deepEqual(plans[2]!.options, { steps: 40, restarts: 3, loss: 'ce', randomStart: false, seed: 7, stepSize: 0.005 });
   assert.equal(plans[1]!.options.loss, 'margin');
-  const suite = specAttackJob({ ...SPEC, suite: 'strong' }, (rel) => rel);
-  assert.deepEqual([suite.suite, suite.attacks, suite.params], ['strong', ['apgd', 'apgd-t', 'square'], []]);
+  const { attacks: _attackList, ...suiteSpec } = SPEC;
+  const suite = specAttackJob({ ...suiteSpec, suite: 'strong' }, (rel) => rel);
+  assert.deepEqual([suite.suite, suite.attacks, suite.params], ['strong', undefined, undefined]);
+  assert.doesNotThrow(() => attackJobSchema.parse(suite));
+  assert.throws(() => specAttackJob({ ...SPEC, suite: 'quick' }, (rel) => rel),
+    /^Error: the spec gives both "attacks" and "suite" \("quick"\); give one/);
 });
 
 test('a training block becomes a train job: defaults, ε from the threat model, init from an existing model', () => {
@@ -71,6 +75,23 @@ test('a training block becomes a train job: defaults, ε from the threat model, 
   const fresh = specTrainJob({ ...spec, training: { method: 'distill', epochs: 2, temperature: 50 } }, (rel) => rel, false)!;
   assert.deepEqual([fresh.learningRate, fresh.temperature, fresh.eps, fresh.init], [1e-2, 50, undefined, undefined]);
   assert.equal(specTrainJob(SPEC, (rel) => rel, true), undefined);
+});
+
+test('a spec with both "attacks" and "suite" is an error on the "attacks" key, naming the suite\'s attacks', () => {
+  const text = '{\n  "model": "m/model.json",\n  "data": "embedded",\n  "threat": { "norm": "linf", "eps": 0.1 },\n'
+    + '  "attacks": ["pgd"],\n  "suite": "quick"\n}\n';
+  const facts = {
+    model: () => ({ info: { format: 'layers-model', inputShape: [28, 28, 1], classes: 10 } as never }),
+    data: () => ({ shape: [28, 28, 1], count: 1000 }) as never,
+  };
+  const { problems } = analyzeSpec(text, facts);
+  const start = text.indexOf('"attacks"');
+  assert.deepEqual(problems, [{
+    start, end: start + '"attacks"'.length, severity: 'error', code: 'suite-and-attacks',
+    message: 'give "attacks" or "suite", not both: the quick suite runs its own attacks (FGSM → PGD-20); '
+      + 'remove "attacks" to run the suite, or "suite" to run your list',
+  }]);
+  assert.deepEqual(analyzeSpec(text.replace('  "attacks": ["pgd"],\n', ''), facts).problems, []);
 });
 
 test('the shipped example specs check clean against the example models', () => {

@@ -35,6 +35,10 @@ test('malformed worker messages are rejected with the reason', () => {
     [{ kind: 'request', id: 1, method: 'runAttack', params: { runId: 'a', job: { ...JOB, eps: -1 }, backend: 'auto' } }, /eps|too_small|>=0/i],
     [{ kind: 'request', id: 1, method: 'runAttack', params: { runId: 'a', job: { ...JOB, norm: 'l3' }, backend: 'auto' } }, /norm|linf/i],
     [{ kind: 'request', id: 1, method: 'runAttack', params: { runId: 'a', job: JOB, backend: 'gpu' } }, /backend|auto/i],
+    [{ kind: 'request', id: 1, method: 'runAttack',
+      params: { runId: 'a', job: { ...JOB, suite: 'strong' }, backend: 'auto' } }, /either \\"attacks\\" or \\"suite\\", not both/],
+    [{ kind: 'request', id: 1, method: 'runAttack',
+      params: { runId: 'a', job: { ...JOB, momentum: 0.9 }, backend: 'auto' } }, /Unrecognized key: \\"momentum\\"/],
     [{ kind: 'notification', method: 'progress', params: { runId: 'a', label: 'x', done: 'three', total: 10 } }, /done|number/i],
     [{ kind: 'request', id: 1, method: 'train', params: { runId: 'a', backend: 'wasm', resume: false, job: { method: 'adversarial-magic' } } }, /method|Invalid/i],
     [{ kind: 'request', id: 1, method: 'train', params: { runId: 'a', backend: 'wasm', resume: false, job: {

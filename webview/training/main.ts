@@ -8,12 +8,12 @@ import {
 } from 'chart.js';
 import { parseTrainingHostMessage, type TrainingPanelState, type TrainingPanelToHost } from '../../src/protocol/messages';
 import { vscodeApi } from '../vscode-api';
+import { pct } from '../../src/protocol/format';
 
 Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 
 const vscode = vscodeApi<TrainingPanelToHost, TrainingPanelState>();
 const palette = ['#1c7ed6', '#d9480f', '#2f9e44', '#ae3ec9', '#f08c00', '#0c8599', '#e64980'];
-const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 const css = (name: string, fallback: string) => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 const charts = new Map<string, Chart>();
 

@@ -18,13 +18,14 @@ import type { Classifier } from '../models/classifier';
 import type { Rng } from '../rng';
 import { ascentDirection, project, randomInit, type ThreatModel } from '../threat';
 
-export const METHODS = ['standard', 'pgd-at', 'fast-at', 'trades', 'distill'] as const;
-export type MethodId = (typeof METHODS)[number];
+import type { NormId, TrainMethod as MethodId } from '../../protocol/vocabulary';
+
+export { TRAIN_METHODS as METHODS, type TrainMethod as MethodId } from '../../protocol/vocabulary';
 
 export interface AdversarialOptions {
   /** Training radius (the final one, after warm-up). */
   eps: number;
-  norm?: 'linf' | 'l2';
+  norm?: NormId;
   /** PGD-AT / TRADES inner steps (default 7 / 10) and step size relative to ε (default 2.5/steps). */
   steps?: number;
   stepRelative?: number;

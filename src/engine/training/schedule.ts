@@ -1,6 +1,7 @@
 /** Learning-rate schedules, as a function of training progress t ∈ [0, 1) and the peak rate. */
-export const SCHEDULES = ['constant', 'cosine', 'step', 'cyclic'] as const;
-export type ScheduleId = (typeof SCHEDULES)[number];
+import type { ScheduleId } from '../../protocol/vocabulary';
+
+export { SCHEDULES, type ScheduleId } from '../../protocol/vocabulary';
 
 /**
  * - constant: the peak rate throughout;

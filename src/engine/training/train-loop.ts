@@ -21,10 +21,12 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { batchLoss, METHODS, trainingInputs, type AdversarialOptions, type MethodId } from './methods';
 import { epsAt, learningRateAt, SCHEDULES, type ScheduleId } from './schedule';
 import type { EpochMetrics, TrainProgress } from './types';
+import { OPTIMIZERS, type OptimizerId } from '../../protocol/vocabulary';
+import { isAdversarialMethod } from '../../protocol/jobs';
 
 export type { EpochMetrics, TrainProgress } from './types';
 
-export type OptimizerId = 'adam' | 'sgd';
+export type { OptimizerId } from '../../protocol/vocabulary';
 
 export interface TrainOptions {
   epochs: number;
@@ -67,14 +69,15 @@ export function validateTrainOptions(opts: TrainOptions): void {
   check('weightDecay', opts.weightDecay, (v) => v >= 0, 'a number ≥ 0');
   const method = opts.method ?? 'standard';
   if (!METHODS.includes(method)) throw new InputError('train options', 'method', `"${method}" is unknown; use one of ${METHODS.join(', ')}`);
-  if (opts.optimizer && !['adam', 'sgd'].includes(opts.optimizer)) {
-    throw new InputError('train options', 'optimizer', `"${opts.optimizer}" is unknown; use adam or sgd`);
+  if (opts.optimizer && !OPTIMIZERS.includes(opts.optimizer)) {
+    throw new InputError('train options', 'optimizer',
+      `"${opts.optimizer}" is unknown; use one of ${OPTIMIZERS.join(', ')}`);
   }
   if (opts.schedule && !SCHEDULES.includes(opts.schedule)) {
     throw new InputError('train options', 'schedule', `"${opts.schedule}" is unknown; use one of ${SCHEDULES.join(', ')}`);
   }
   const adv = opts.adversarial;
-  if (['pgd-at', 'fast-at', 'trades'].includes(method)) {
+  if (isAdversarialMethod(method)) {
     check('adversarial.eps', adv?.eps ?? Number.NaN, (v) => v > 0 && v <= 1, 'a number in (0, 1]');
   }
   check('adversarial.steps', adv?.steps, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');

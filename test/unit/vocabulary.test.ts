@@ -1,0 +1,192 @@
+/**
+ * One vocabulary: package.json's settings, the spec schema and the CLI's choices agree with the
+ * const arrays of src/protocol/vocabulary.ts; the job schemas are strict and are the job types;
+ * one set of defaults; one suite table; one wording for percentages, times and run titles.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { z } from 'zod';
+import {
+  BACKEND_CHOICES, BACKEND_PREFERENCES, BUILTIN_DATA, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SUITES, TRAIN_METHODS,
+} from '../../src/protocol/vocabulary';
+import {
+  attackJobSchema, defaultAttackJob, defaultTrainJob, trainJobSchema, type AttackJob, type TrainJob,
+} from '../../src/protocol/jobs';
+import { ATTACK_INFO } from '../../src/protocol/attacks';
+import { SUITE_TABLE, suiteAttackIds } from '../../src/protocol/suites';
+import { pct, relativeTime, runTitle } from '../../src/protocol/format';
+import { suitePlans } from '../../src/engine/eval/suites';
+import { buildProgram } from '../../src/cli/main';
+
+const ROOT = path.join(__dirname, '..', '..');
+const readJson = (relative: string) => JSON.parse(fs.readFileSync(path.join(ROOT, relative), 'utf8'));
+const PACKAGE = readJson('package.json');
+const SPEC_SCHEMA = readJson('src/protocol/experiment-spec-schema.json');
+const ATTACK_IDS = ATTACK_INFO.map((a) => a.id);
+
+test('package.json: every setting with an enum lists exactly its vocabulary array, in order', () => {
+  const expected: Record<string, readonly string[]> = {
+    'robustness.backend': BACKEND_PREFERENCES,
+    'robustness.threatModel.norm': NORMS,
+  };
+  const settings = PACKAGE.contributes.configuration.properties as Record<string, { enum?: string[] }>;
+  const withEnums = Object.keys(settings).filter((key) => settings[key]!.enum !== undefined).sort();
+  assert.deepEqual(withEnums, Object.keys(expected).sort(), 'a new enum setting needs its array in this table');
+  for (const [key, array] of Object.entries(expected)) assert.deepEqual(settings[key]!.enum, [...array], key);
+});
+
+/** Every `enum` in the schema, by its JSON path. */
+function schemaEnums(node: unknown, at: string, found: Map<string, unknown[]>): Map<string, unknown[]> {
+  if (Array.isArray(node)) node.forEach((item, i) => schemaEnums(item, `${at}/${i}`, found));
+  else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'enum') found.set(at, value as unknown[]);
+      else schemaEnums(value, `${at}/${key}`, found);
+    }
+  }
+  return found;
+}
+
+test('experiment-spec-schema.json: every enum and the attack-reference pattern agree with the arrays', () => {
+  const expected: Record<string, readonly string[]> = {
+    '/properties/threat/properties/norm': NORMS,
+    '/properties/suite': SUITES,
+    '/properties/training/properties/method': TRAIN_METHODS,
+    '/properties/training/properties/optimizer': OPTIMIZERS,
+    '/properties/training/properties/schedule': SCHEDULES,
+    '/definitions/attackId': ATTACK_IDS,
+    '/definitions/attack/properties/loss': LOSSES,
+  };
+  const found = schemaEnums(SPEC_SCHEMA, '', new Map());
+  assert.deepEqual([...found.keys()].sort(), Object.keys(expected).sort(),
+    'a new enum in the schema needs its array in this table');
+  for (const [at, array] of Object.entries(expected)) assert.deepEqual(found.get(at), [...array], at);
+  assert.equal(SPEC_SCHEMA.definitions.attackRef.pattern, `^(${ATTACK_IDS.join('|')})(:(${LOSSES.join('|')}))?$`);
+  assert.deepEqual(SPEC_SCHEMA.definitions.dataId.examples, [...BUILTIN_DATA]);
+  const suites = SUITES.map((id) => `${id} = ${SUITE_TABLE[id].summary}`).join('; ');
+  assert.ok(SPEC_SCHEMA.properties.suite.description.endsWith(`: ${suites}.`),
+    'the hover describes the suite table as it is');
+});
+
+test("the CLI's choices are the arrays; its defaults are defaultAttackJob's and defaultTrainJob's", () => {
+  const program = buildProgram();
+  const option = (command: string, flag: string) => {
+    const found = program.commands.find((c) => c.name() === command)?.options.find((o) => o.long === flag);
+    assert.ok(found, `${command} ${flag}`);
+    return found as typeof found & { argChoices?: string[] };
+  };
+  const attack = defaultAttackJob();
+  for (const command of ['attack', 'evaluate', 'curve']) {
+    assert.deepEqual(option(command, '--norm').argChoices, [...NORMS]);
+    assert.deepEqual(option(command, '--loss').argChoices, [...LOSSES]);
+    assert.deepEqual(option(command, '--backend').argChoices, [...BACKEND_CHOICES]);
+    assert.deepEqual(
+      ['--norm', '--loss', '--steps', '--restarts', '--batch-size', '--seed', '--examples', '--data', '--bounds']
+        .map((flag) => option(command, flag).defaultValue),
+      [attack.norm, attack.loss, attack.steps, attack.restarts, attack.batchSize, attack.seed, attack.examples,
+        attack.data, attack.bounds],
+      command);
+  }
+  assert.equal(option('attack', '--eps').defaultValue, attack.eps);
+  assert.deepEqual(option('evaluate', '--suite').argChoices, [...SUITES]);
+  const train = defaultTrainJob();
+  assert.deepEqual(option('train', '--method').argChoices, [...TRAIN_METHODS]);
+  assert.deepEqual(option('train', '--optimizer').argChoices, [...OPTIMIZERS]);
+  assert.deepEqual(option('train', '--schedule').argChoices, [...SCHEDULES]);
+  assert.deepEqual(
+    ['--method', '--epochs', '--batch-size', '--optimizer', '--seed', '--data']
+      .map((flag) => option('train', flag).defaultValue),
+    [train.method, train.epochs, train.batchSize, train.optimizer, train.seed, train.data]);
+});
+
+test("package.json's setting defaults equal defaultAttackJob where they overlap", () => {
+  const settings = PACKAGE.contributes.configuration.properties as Record<string, { default?: unknown }>;
+  const defaults = defaultAttackJob();
+  assert.deepEqual(
+    ['robustness.threatModel.eps', 'robustness.attack.steps', 'robustness.samples', 'robustness.threatModel.norm',
+      'robustness.dataset'].map((key) => settings[key]?.default),
+    [defaults.eps, defaults.steps, defaults.n, defaults.norm, defaults.data]);
+  assert.equal(settings['robustness.backend']?.default, BACKEND_PREFERENCES[0]);
+  assert.deepEqual(defaultTrainJob('distill').learningRate, 1e-2);
+  assert.deepEqual(defaultTrainJob('pgd-at').learningRate, 1e-3);
+});
+
+const issues = (result: { error?: z.ZodError }) => result.error?.issues.map((i) => [i.path.join('.'), i.message]);
+
+/** True only when A and B are the same type (each assignable to the other, checked invariantly). */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+
+test('the job types are the schemas (z.infer) and the schemas refuse unknown fields', () => {
+  // Compile-time: a hand-written job type that drifts from its schema does not type-check.
+  const attackJobIsInferred: Equal<AttackJob, z.output<typeof attackJobSchema>> = true;
+  const trainJobIsInferred: Equal<TrainJob, z.output<typeof trainJobSchema>> = true;
+  assert.ok(attackJobIsInferred && trainJobIsInferred);
+
+  // Run time: a field the schema does not know is refused at the worker boundary, never stripped.
+  const job: AttackJob = { ...defaultAttackJob(), model: '/w/model.json', attacks: ['pgd'] };
+  assert.deepEqual(attackJobSchema.parse(job), job);
+  const extra = attackJobSchema.safeParse({ ...job, momentum: 0.9 });
+  assert.equal(extra.success, false);
+  assert.deepEqual(issues(extra), [['', 'Unrecognized key: "momentum"']]);
+  const extraParams = attackJobSchema.safeParse({ ...job, params: [{ steps: 5, decay: 1 }] });
+  assert.deepEqual(issues(extraParams), [['params.0', 'Unrecognized key: "decay"']]);
+  const train = { ...defaultTrainJob('trades'), out: '/w/run' };
+  assert.deepEqual(trainJobSchema.parse(train), train);
+  const extraTrain = trainJobSchema.safeParse({ ...train, momentum: 0.9 });
+  assert.deepEqual(issues(extraTrain), [['', 'Unrecognized key: "momentum"']]);
+});
+
+test('an attack job names its attacks or a suite; both, neither or an unknown suite is refused clearly', () => {
+  const settings = { ...defaultAttackJob(), model: '/w/model.json' };
+  const problems = (value: unknown) => issues(attackJobSchema.safeParse(value));
+  const neither = 'an attack job needs "attacks" (a list of attack ids) or "suite" (one of strong, quick)';
+  assert.equal(problems({ ...settings, suite: 'quick' }), undefined);
+  assert.deepEqual(problems({ ...settings, suite: 'strong', attacks: ['apgd', 'apgd-t', 'square'] }), [['attacks',
+    'an attack job gives either "attacks" or "suite", not both: a suite fixes its own attacks and their order '
+    + '(src/protocol/suites.ts)']]);
+  assert.deepEqual(problems({ ...settings, suite: 'quick', params: [] }), [['params',
+    'an attack job with a "suite" takes no per-attack "params": the suite table fixes them']]);
+  assert.deepEqual(problems(settings), [['attacks', neither]]);
+  assert.deepEqual(problems({ ...settings, attacks: [] }), [['attacks', neither]]);
+  assert.deepEqual(problems({ ...settings, suite: 'autoattack' }),
+    [['suite', 'suite: "autoattack" is not a suite; use one of strong, quick']]);
+});
+
+test('the suite table: rows of known attacks; quick is not the strong list; the engine runs the rows', () => {
+  assert.deepEqual(Object.keys(SUITE_TABLE), [...SUITES]);
+  for (const suite of SUITES) {
+    for (const id of suiteAttackIds(suite, true)) assert.ok(ATTACK_IDS.includes(id), `${suite}: unknown attack ${id}`);
+  }
+  assert.deepEqual(suiteAttackIds('strong', false), ['apgd', 'apgd-t', 'square']);
+  assert.deepEqual(suiteAttackIds('strong', true), ['apgd', 'apgd-t', 'square', 'transfer']);
+  assert.deepEqual(suiteAttackIds('quick', true), ['fgsm', 'pgd']);
+  const label = (plans: ReturnType<typeof suitePlans>) => plans.map((p) => p.entry.label(p.options));
+  assert.deepEqual(label(suitePlans('quick', { seed: 3 })), ['FGSM', 'PGD-20']);
+  assert.deepEqual(label(suitePlans('strong', { seed: 3 })), ['APGD-CE', 'APGD-T (3 targets)', 'Square-1000']);
+  const strong = suitePlans('strong', { seed: 3, queries: 50 });
+  assert.deepEqual(strong.map((p) => p.options), [
+    { seed: 3, steps: 100, loss: 'ce' },
+    { seed: 3, steps: 100, loss: 'dlr', targetClasses: 3 },
+    { seed: 3, queries: 50 },
+  ]);
+});
+
+test('format: percentages, relative times and run titles read the same everywhere', () => {
+  assert.equal(pct(0.7125), '71.3%');
+  assert.equal(pct(1), '100.0%');
+  assert.equal(pct(0), '0.0%');
+  const now = Date.parse('2026-12-01T12:00:00.000Z');
+  const ago = (seconds: number) => relativeTime(new Date(now - seconds * 1000).toISOString(), now);
+  assert.deepEqual([0, 44, 45, 150, 89 * 60, 90 * 60, 35 * 3600, 36 * 3600, 3 * 86400, -120].map(ago),
+    ['just now', 'just now', '1 min ago', '3 min ago', '89 min ago', '2 h ago', '35 h ago', '2 days ago', '3 days ago',
+      'just now']);
+  assert.equal(relativeTime(now - 3 * 86400 * 1000, now), '3 days ago', 'a timestamp reads like an ISO date');
+  assert.equal(relativeTime(undefined, now), '');
+  assert.equal(relativeTime('not a date', now), '');
+  const summary = { robustAccuracy: 0.7125, cleanAccuracy: 0.84, attack: 'PGD-20', norm: 'linf', eps: 0.1 };
+  assert.equal(runTitle(summary), 'robust 71.3% (PGD-20, ε=0.1) · clean 84.0%');
+  assert.equal(runTitle({ ...summary, norm: 'l2', eps: 1.5, attack: 'strong suite' }),
+    'robust 71.3% (strong suite, L2 ε=1.5) · clean 84.0%');
+});
