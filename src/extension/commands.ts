@@ -35,9 +35,12 @@ function finalModel({ ctx }: CommandContext, target: RunTarget): vscode.Uri | un
 }
 
 export const COMMANDS: CommandTable = {
-  'robustness.attack': ({ evaluations }) => (target?: ModelTarget) => evaluations.attackModel('attack', modelUri(target)),
-  'robustness.curve': ({ evaluations }) => (target?: ModelTarget) => evaluations.attackModel('curve', modelUri(target)),
-  'robustness.evaluate': ({ evaluations }) => (target?: ModelTarget) => evaluations.attackModel('evaluate', modelUri(target)),
+  'robustness.attack': ({ evaluations }) => (target?: ModelTarget) =>
+    evaluations.attackModel('attack', modelUri(target)),
+  'robustness.curve': ({ evaluations }) => (target?: ModelTarget) =>
+    evaluations.attackModel('curve', modelUri(target)),
+  'robustness.evaluate': ({ evaluations }) => (target?: ModelTarget) =>
+    evaluations.attackModel('evaluate', modelUri(target)),
   'robustness.runSpec': ({ ctx, evaluations, training }) => (spec?: string | vscode.Uri) =>
     runSpec(ctx, { evaluations, training }, spec, false),
   'robustness.trainSpec': ({ ctx, evaluations, training }) => (spec?: string | vscode.Uri) =>
@@ -87,7 +90,8 @@ export const COMMANDS: CommandTable = {
       void vscode.window.showWarningMessage(`Robustness Lab: stop ${id} before deleting it.`);
       return;
     }
-    const answer = await vscode.window.showWarningMessage(`Delete run ${id} and everything in its folder?`, { modal: true }, 'Delete');
+    const answer = await vscode.window.showWarningMessage(
+      `Delete run ${id} and everything in its folder?`, { modal: true }, 'Delete');
     if (answer === 'Delete') {
       store.delete(id);
       ctx.refreshRuns();

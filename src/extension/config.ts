@@ -62,12 +62,15 @@ export class Config {
 
   /** One line for the log when the settings change. */
   describe(): string {
-    return `${this.norm} ε=${this.eps}, steps ${this.steps}, samples ${this.samples}, dataset ${this.dataset}, backend ${this.backend}`;
+    return `${this.norm} ε=${this.eps}, steps ${this.steps}, samples ${this.samples}, dataset ${this.dataset}, `
+      + `backend ${this.backend}`;
   }
 
   private required<T>(key: SettingKey): T {
     const value = this.section.get<T>(key);
-    if (value === undefined || value === null) throw new Error(`setting robustness.${key} has no value and no default in package.json`);
+    if (value === undefined || value === null) {
+      throw new Error(`setting robustness.${key} has no value and no default in package.json`);
+    }
     return value;
   }
 }

@@ -86,10 +86,12 @@ export class Evaluations {
     AttackPanel.show(this.ctx.extensionUri, this.states.get(runId)!, this.panelHandlers);
     this.ctx.refreshRuns();
     const attacks = job.suite ? `suite ${job.suite}` : job.attacks.join(', ');
-    this.ctx.log.info(`run ${runId}: ${source} ${relModel} (${attacks}, ${job.norm} ε=${job.eps}, n=${job.n}, data ${job.data})`);
+    const threat = `${job.norm} ε=${job.eps}`;
+    this.ctx.log.info(`run ${runId}: ${source} ${relModel} (${attacks}, ${threat}, n=${job.n}, data ${job.data})`);
     const ahead = this.ctx.engine.queued;
     if (ahead > 0) {
-      this.update(runId, { type: 'progress', label: `queued behind ${ahead} earlier run${ahead > 1 ? 's' : ''}`, done: 0, total: 1 });
+      const label = `queued behind ${ahead} earlier run${ahead > 1 ? 's' : ''}`;
+      this.update(runId, { type: 'progress', label, done: 0, total: 1 });
     }
     const outcome: RunOutcome<Report> = {
       done: (report) => {
@@ -106,7 +108,8 @@ export class Evaluations {
       cancelledLine: (id) => `run ${id} cancelled`,
       failedLine: (id, message) => `run ${id} failed: ${message}`,
       failureNotice: (message) => `Robustness Lab: ${message}`,
-      ended: (end, message) => this.update(runId, end === 'cancelled' ? { type: 'cancelled' } : { type: 'failed', error: message ?? '' }),
+      ended: (end, message) =>
+        this.update(runId, end === 'cancelled' ? { type: 'cancelled' } : { type: 'failed', error: message ?? '' }),
       settled: () => {
         this.ctx.runs.live.delete(runId);
         if (this.active === runId) {
@@ -129,7 +132,8 @@ export class Evaluations {
       const report = record.status === 'done' ? store.readReport(runId) : undefined;
       const base = initialState(runId, `Run: ${path.basename(path.dirname(record.model))} · ${runId}`, record.created);
       const state: PanelState = report ? { ...base, status: 'done', report } : {
-        ...base, status: record.status === 'running' ? 'running' : record.status, ...(record.error ? { error: record.error } : {}),
+        ...base, status: record.status === 'running' ? 'running' : record.status,
+        ...(record.error ? { error: record.error } : {}),
       };
       this.states.set(runId, state);
       AttackPanel.show(this.ctx.extensionUri, state, this.panelHandlers);
@@ -142,7 +146,10 @@ export class Evaluations {
   revive(panel: vscode.WebviewPanel, saved: PanelState | undefined): void {
     const restored: PanelState = saved?.runId
       ? { ...saved, ...(saved.status === 'running' ? { status: 'cancelled' as const } : {}) }
-      : { runId: 'restored', title: 'Robustness', status: 'failed', startedAt: new Date().toISOString(), error: 'nothing to restore' };
+      : {
+        runId: 'restored', title: 'Robustness', status: 'failed', startedAt: new Date().toISOString(),
+        error: 'nothing to restore',
+      };
     this.states.set(restored.runId, restored);
     AttackPanel.revive(panel, this.ctx.extensionUri, restored, this.panelHandlers);
   }
@@ -167,7 +174,8 @@ export class Evaluations {
     try {
       this.ctx.log.info(`run ${runId}: report written to ${writeReport(reportDir, report).html}`);
     } catch (err) {
-      this.ctx.log.warn(`run ${runId}: the spec's output.report folder ${reportDir} could not be written: ${(err as Error).message}`);
+      const reason = (err as Error).message;
+      this.ctx.log.warn(`run ${runId}: the spec's output.report folder ${reportDir} could not be written: ${reason}`);
     }
   }
 }

@@ -23,7 +23,9 @@ export function activate(extension: vscode.ExtensionContext): void {
 
   for (const folder of vscode.workspace.workspaceFolders ?? []) {
     const recovered = new RunStore(folder.uri.fsPath).recoverInterrupted((id) => ctx.engine.isRunning(id));
-    if (recovered.length) ctx.log.info(`marked ${recovered.length} interrupted run(s) as failed: ${recovered.join(', ')}`);
+    if (recovered.length) {
+      ctx.log.info(`marked ${recovered.length} interrupted run(s) as failed: ${recovered.join(', ')}`);
+    }
   }
 
   const modelWatcher = vscode.workspace.createFileSystemWatcher(MODEL_GLOB);
@@ -32,7 +34,8 @@ export function activate(extension: vscode.ExtensionContext): void {
     ctx, modelWatcher,
     vscode.window.registerTreeDataProvider('robustness.models', ctx.models),
     vscode.window.createTreeView('robustness.runs', { treeDataProvider: ctx.runs, canSelectMany: true }),
-    modelWatcher.onDidCreate(refreshModels), modelWatcher.onDidDelete(refreshModels), modelWatcher.onDidChange(refreshModels),
+    modelWatcher.onDidCreate(refreshModels), modelWatcher.onDidDelete(refreshModels),
+    modelWatcher.onDidChange(refreshModels),
     ...registerCommands({ ctx, evaluations, training }),
     vscode.window.registerWebviewPanelSerializer(TRAINING_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {

@@ -15,7 +15,9 @@ const plural = (count: number, one: string, many: string) => (count === 1 ? one 
 /** `target` is the spec: a URI, a URI string (LSP command arguments are JSON), or the active editor's file. */
 export async function runSpec(ctx: Ctx, runners: { evaluations: Evaluations; training: TrainingController },
   target: string | vscode.Uri | undefined, train: boolean): Promise<void> {
-  const uri = typeof target === 'string' ? vscode.Uri.parse(target) : target ?? vscode.window.activeTextEditor?.document.uri;
+  const uri = typeof target === 'string'
+    ? vscode.Uri.parse(target)
+    : target ?? vscode.window.activeTextEditor?.document.uri;
   if (!uri || !uri.fsPath.endsWith(SPEC_SUFFIX)) {
     void vscode.window.showErrorMessage(`Robustness Lab: open an experiment spec (*${SPEC_SUFFIX}) first.`);
     return;
@@ -30,8 +32,9 @@ export async function runSpec(ctx: Ctx, runners: { evaluations: Evaluations; tra
     const first = errors[0];
     const where = first ? ` (line ${document.positionAt(first.start).line + 1}: ${first.message})` : '';
     const count = `${errors.length} ${plural(errors.length, 'error', 'errors')}`;
+    const fix = `fix ${plural(errors.length, 'it', 'them')} to run`;
     const choice = await vscode.window.showErrorMessage(
-      `Robustness Lab: ${name} has ${count}${where}; fix ${plural(errors.length, 'it', 'them')} to run.`, 'Show Problems');
+      `Robustness Lab: ${name} has ${count}${where}; ${fix}.`, 'Show Problems');
     if (choice) await vscode.commands.executeCommand('workbench.actions.view.problems');
     return;
   }
@@ -44,7 +47,8 @@ export async function runSpec(ctx: Ctx, runners: { evaluations: Evaluations; tra
       void vscode.window.showErrorMessage(`Robustness Lab: ${name} has no "training" block to train with.`);
       return;
     }
-    await runners.training.startJob(job, job.init ? path.relative(folder, job.init) : `${job.method} (new smallcnn)`, specRel);
+    const model = job.init ? path.relative(folder, job.init) : `${job.method} (new smallcnn)`;
+    await runners.training.startJob(job, model, specRel);
     return;
   }
   const job = specAttackJob(spec, resolve);
@@ -57,6 +61,7 @@ export async function runSpec(ctx: Ctx, runners: { evaluations: Evaluations; tra
   }
   await runners.evaluations.run({
     job, folder, title: `${spec.name ?? name}: ${path.basename(path.dirname(job.model))} · ${job.norm} ε=${job.eps}`,
-    source: `spec ${specRel}`, spec: specRel, ...(spec.output?.report ? { reportDir: resolve(spec.output.report) } : {}),
+    source: `spec ${specRel}`, spec: specRel,
+    ...(spec.output?.report ? { reportDir: resolve(spec.output.report) } : {}),
   });
 }

@@ -152,7 +152,8 @@ export class TrainingController {
     this.show([id]);
     const started = Date.now();
     let epochsThisSession = 0;
-    this.ctx.log.info(`training ${id}: ${job.method}, ${job.epochs} epochs, ε=${job.eps}, data ${job.data}${resume ? ' (resumed)' : ''}`);
+    const resumed = resume ? ' (resumed)' : '';
+    this.ctx.log.info(`training ${id}: ${job.method}, ${job.epochs} epochs, ε=${job.eps}, data ${job.data}${resumed}`);
     const outcome: RunOutcome<TrainResult> = {
       done: (result) => {
         store.update(id, { status: 'done', finished: new Date().toISOString() });
@@ -180,7 +181,8 @@ export class TrainingController {
           etaSeconds: Math.round(perEpoch * (epoch.epochs - epoch.epoch)),
         } });
         if (epoch.event) {
-          void vscode.window.showWarningMessage(`Robustness Lab: catastrophic overfitting in epoch ${epoch.epoch} of ${id}; `
+          void vscode.window.showWarningMessage(
+            `Robustness Lab: catastrophic overfitting in epoch ${epoch.epoch} of ${id}; `
             + 'the previous epoch\'s weights were restored and training stopped.');
         }
         this.ctx.refreshRuns();

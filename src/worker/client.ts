@@ -118,7 +118,8 @@ export class EngineClient {
   }
 
   async train(runId: string, job: TrainJob, backend: BackendPreference, resume: boolean,
-    listeners: { onProgress?: (p: ProgressParams) => void; onEpoch?: (p: EpochParams) => void } = {}): Promise<TrainResult> {
+    listeners: { onProgress?: (p: ProgressParams) => void; onEpoch?: (p: EpochParams) => void } = {},
+  ): Promise<TrainResult> {
     if (listeners.onProgress) this.progressListeners.set(runId, listeners.onProgress);
     if (listeners.onEpoch) this.epochListeners.set(runId, listeners.onEpoch);
     try {

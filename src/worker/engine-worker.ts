@@ -89,5 +89,6 @@ port.on('message', (raw: unknown) => {
   }
   if (message.kind !== 'request') return;
   const { id } = message;
-  dispatchRequest(handlers, message.method, message.params).then((result) => respond(id, result), (err: Error) => respond(id, undefined, err));
+  dispatchRequest(handlers, message.method, message.params)
+    .then((result) => respond(id, result), (err: Error) => respond(id, undefined, err));
 });

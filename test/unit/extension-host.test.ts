@@ -16,7 +16,10 @@ import { RunStore } from '../../src/store/runs';
 
 interface ContributedSetting { default?: unknown }
 const PACKAGE = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
-  contributes: { commands: Array<{ command: string }>; configuration: { properties: Record<string, ContributedSetting> } };
+  contributes: {
+    commands: Array<{ command: string }>;
+    configuration: { properties: Record<string, ContributedSetting> };
+  };
 };
 const PREFIX = 'robustness.';
 
@@ -43,7 +46,10 @@ test('Config reads every contributed setting, with package.json\'s defaults and 
   const config = new Config(packageDefaults());
   assert.deepEqual(
     { backend: config.backend, settings: config.attackSettings, trainImages: config.trainImages },
-    { backend: 'auto', settings: { norm: 'linf', eps: 0.1, steps: 10, samples: 500, dataset: 'embedded' }, trainImages: undefined },
+    {
+      backend: 'auto', settings: { norm: 'linf', eps: 0.1, steps: 10, samples: 500, dataset: 'embedded' },
+      trainImages: undefined,
+    },
   );
   const changed = new Config(packageDefaults({ 'threatModel.norm': 'l2', samples: 300, 'training.trainImages': 1000 }));
   assert.equal(changed.norm, 'l2');
@@ -61,7 +67,8 @@ test('one guard places every run: trusted workspaces only, inside a workspace fo
     { refusal: 'outside-workspace', file: '/elsewhere/model.json' });
   assert.deepEqual(placeRun({ trusted: true, folders, file: '/w/a/../c/model.json' }),
     { refusal: 'outside-workspace', file: '/w/a/../c/model.json' });
-  assert.deepEqual(placeRun({ trusted: true, folders }), { folder: '/w/a' }, 'a run from no file lives in the first folder');
+  assert.deepEqual(placeRun({ trusted: true, folders }), { folder: '/w/a' },
+    'a run from no file lives in the first folder');
   assert.deepEqual(placeRun({ trusted: true, folders: [] }), { refusal: 'no-folder' });
   assert.deepEqual(placeRun({ trusted: false, folders: [] }), { refusal: 'untrusted' });
 });
@@ -71,7 +78,11 @@ function fakeHost(answer?: string) {
   const events: string[] = [];
   const finished: RunFinishedParams[] = [];
   const host: RunHost = {
-    log: { info: (m) => events.push(`info ${m}`), error: (m) => events.push(`error ${m}`), show: () => events.push('show log') },
+    log: {
+      info: (m) => events.push(`info ${m}`),
+      error: (m) => events.push(`error ${m}`),
+      show: () => events.push('show log'),
+    },
     refreshRuns: () => events.push('refresh'),
     runFinished: (params) => finished.push(params),
     showError: async (message, ...actions) => {
@@ -99,9 +110,11 @@ function freshStore(): { folder: string; store: RunStore } {
   return { folder, store: new RunStore(folder) };
 }
 
-const record = (id: string) => ({ id, kind: 'evaluation' as const, model: 'm/model.json', created: new Date().toISOString() });
+const record = (id: string) => ({
+  id, kind: 'evaluation' as const, model: 'm/model.json', created: new Date().toISOString(),
+});
 
-test('a run that finishes: recorded as running, then the result is stored, the server told, nothing shown', async () => {
+test('a finished run: recorded as running, then its result stored, the server told, nothing shown', async () => {
   const { folder, store } = freshStore();
   const { host, events, finished } = fakeHost();
   const controller = RunController.start(host, store, folder, record('r-done'));
@@ -124,7 +137,8 @@ test('a cancelled run is recorded as cancelled, with no error and no notificatio
   const { folder, store } = freshStore();
   const { host, events, finished } = fakeHost();
   const aborted = Object.assign(new Error('PGD aborted'), { name: 'AbortError' });
-  const end = await RunController.start(host, store, folder, record('r-cancel')).run(() => Promise.reject(aborted), outcome(events));
+  const controller = RunController.start(host, store, folder, record('r-cancel'));
+  const end = await controller.run(() => Promise.reject(aborted), outcome(events));
   assert.equal(end, 'cancelled');
   const stored = store.read('r-cancel');
   assert.equal(stored.status, 'cancelled');
@@ -158,7 +172,8 @@ test('a resumed run is marked running again and ends like any other', async () =
   store.create({ ...record('r-resume'), status: 'cancelled' });
   const controller = RunController.resume(host, store, folder, 'r-resume');
   assert.equal(store.read('r-resume').status, 'running');
-  const end = await controller.run(() => Promise.reject(Object.assign(new Error('stop'), { name: 'AbortError' })), outcome(events));
+  const stopped = Object.assign(new Error('stop'), { name: 'AbortError' });
+  const end = await controller.run(() => Promise.reject(stopped), outcome(events));
   assert.equal(end, 'cancelled');
   assert.equal(store.read('r-resume').status, 'cancelled');
   fs.rmSync(folder, { recursive: true });

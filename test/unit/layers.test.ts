@@ -66,7 +66,8 @@ test('src/protocol imports only zod (its message schemas) and itself: no node:, 
   for (const file of files(path.join(SRC, 'protocol'))) {
     for (const spec of imports(file)) {
       // src/protocol/messages/* may import their siblings one level up, never out of src/protocol.
-      const inProtocol = spec.startsWith('.') && path.resolve(path.dirname(file), spec).startsWith(path.join(SRC, 'protocol') + path.sep);
+      const target = path.resolve(path.dirname(file), spec);
+      const inProtocol = spec.startsWith('.') && target.startsWith(path.join(SRC, 'protocol') + path.sep);
       assert.ok(inProtocol || spec === 'zod', `${file} imports ${spec}`);
     }
   }

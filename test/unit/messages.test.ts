@@ -17,7 +17,8 @@ import {
 import { EngineClient, EngineError } from '../../src/worker/client';
 
 const EPOCH: EpochMetrics = {
-  epoch: 2, loss: 0.81, trainAccuracy: 0.7, testAccuracy: 0.68, robustAccuracy: 0.31, learningRate: 0.001, eps: 0.1, seconds: 3.5,
+  epoch: 2, loss: 0.81, trainAccuracy: 0.7, testAccuracy: 0.68, robustAccuracy: 0.31, learningRate: 0.001, eps: 0.1,
+  seconds: 3.5,
 };
 
 test('each worker descriptor table is keyed by its own method names', () => {
@@ -53,16 +54,19 @@ test('one epoch schema: the engine\'s metrics pass the notification, the train r
   assert.deepEqual(epochMetricsSchema.parse(EPOCH), EPOCH);
   const ofRun = { ...EPOCH, epochs: 5 };
   assert.deepEqual(epochParams.parse({ ...ofRun, runId: 't-1' }), { ...ofRun, runId: 't-1' });
-  assert.deepEqual(trainResultSchema.parse({ modelFile: '/w/model.json', seconds: 9, epochs: [ofRun] }).epochs, [ofRun]);
+  const trainResult = trainResultSchema.parse({ modelFile: '/w/model.json', seconds: 9, epochs: [ofRun] });
+  assert.deepEqual(trainResult.epochs, [ofRun]);
   const panel = parseTrainingHostMessage({
-    type: 'training', state: { runs: [{ id: 't-1', label: 't-1', method: 'pgd-at', status: 'running', epochs: [ofRun] }] },
+    type: 'training',
+    state: { runs: [{ id: 't-1', label: 't-1', method: 'pgd-at', status: 'running', epochs: [ofRun] }] },
   });
   assert.deepEqual(panel.state.runs[0]!.epochs, [ofRun]);
   const collapsed = { ...EPOCH, event: 'catastrophic-overfitting' as const };
   assert.deepEqual(epochMetricsSchema.parse(collapsed), collapsed);
   assert.throws(() => epochMetricsSchema.parse({ ...EPOCH, event: 'it-went-wrong' }), /event|Invalid/i);
   assert.throws(() => epochMetricsSchema.parse({ ...EPOCH, loss: Number.NaN }), /loss|number|finite/i);
-  assert.throws(() => epochParams.parse({ ...EPOCH, runId: 't-1' }), /epochs/, 'an epoch notification names the run length');
+  assert.throws(() => epochParams.parse({ ...EPOCH, runId: 't-1' }), /epochs/,
+    'an epoch notification names the run length');
   assert.throws(() => epochMetricsSchema.parse({ ...EPOCH, learningRate: undefined }), /learningRate/);
 });
 
@@ -71,7 +75,8 @@ function answeringWorker(result: unknown): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-worker-'));
   const script = path.join(dir, 'answer.mjs');
   fs.writeFileSync(script, `import { parentPort } from 'node:worker_threads';
-parentPort.on('message', (m) => parentPort.postMessage({ kind: 'response', id: m.id, result: ${JSON.stringify(result)} }));\n`);
+const result = ${JSON.stringify(result)};
+parentPort.on('message', (m) => parentPort.postMessage({ kind: 'response', id: m.id, result }));\n`);
   return script;
 }
 
@@ -79,7 +84,8 @@ test('the client checks a result against its request\'s descriptor before resolv
   const malformed = new EngineClient({ script: answeringWorker({ cancelled: 'yes' }) });
   try {
     await assert.rejects(malformed.cancel('r-1'),
-      (err: Error) => err instanceof EngineError && err.name === 'ProtocolError' && /answered cancel with a malformed result/.test(err.message));
+      (err: Error) => err instanceof EngineError && err.name === 'ProtocolError'
+        && /answered cancel with a malformed result/.test(err.message));
   } finally {
     await malformed.dispose();
   }
@@ -93,8 +99,8 @@ test('the client checks a result against its request\'s descriptor before resolv
   try {
     await assert.rejects(noReport.request(WORKER_REQUESTS.runAttack, {
       runId: 'r-2', backend: 'auto', job: {
-        model: '/w/model.json', data: 'embedded', attacks: ['fgsm'], norm: 'linf', eps: 0.1, steps: 1, restarts: 1, loss: 'ce',
-        randomStart: false, n: 1, batchSize: 1, seed: 0, curve: [], examples: 0, bounds: [0, 1],
+        model: '/w/model.json', data: 'embedded', attacks: ['fgsm'], norm: 'linf', eps: 0.1, steps: 1, restarts: 1,
+        loss: 'ce', randomStart: false, n: 1, batchSize: 1, seed: 0, curve: [], examples: 0, bounds: [0, 1],
       },
     }), /answered runAttack with a malformed result/);
   } finally {

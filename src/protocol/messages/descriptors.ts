@@ -20,7 +20,8 @@ export interface NotificationType<M extends string, P> {
 export type ParamsOf<D> = D extends { readonly params: z.ZodType<infer P> } ? P : never;
 export type ResultOf<D> = D extends { readonly result: z.ZodType<infer R> } ? R : never;
 
-export function request<M extends string, P, R>(method: M, params: z.ZodType<P>, result: z.ZodType<R>): RequestType<M, P, R> {
+export function request<M extends string, P, R>(
+  method: M, params: z.ZodType<P>, result: z.ZodType<R>): RequestType<M, P, R> {
   return { method, params, result };
 }
 

@@ -24,7 +24,8 @@ export type TrainResult = z.infer<typeof trainResultSchema>;
 export const RunAttackRequest = request('runAttack',
   z.object({ runId: runIdSchema, job: attackJobSchema, backend: backendPreferenceSchema }), reportResult);
 export const TrainRequest = request('train',
-  z.object({ runId: runIdSchema, job: trainJobSchema, backend: backendPreferenceSchema, resume: z.boolean() }), trainResultSchema);
+  z.object({ runId: runIdSchema, job: trainJobSchema, backend: backendPreferenceSchema, resume: z.boolean() }),
+  trainResultSchema);
 export const CancelRequest = request('cancel', z.object({ runId: runIdSchema }), z.object({ cancelled: z.boolean() }));
 
 export const progressParams = z.object({
@@ -83,7 +84,9 @@ export type ErrorInfo = z.infer<typeof errorInfoSchema>;
 const messageId = z.number().int().min(0);
 export const workerEnvelope = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('request'), id: messageId, method: z.string(), params: z.unknown() }),
-  z.object({ kind: z.literal('response'), id: messageId, result: z.unknown().optional(), error: errorInfoSchema.optional() }),
+  z.object({
+    kind: z.literal('response'), id: messageId, result: z.unknown().optional(), error: errorInfoSchema.optional(),
+  }),
   z.object({ kind: z.literal('notification'), method: z.string(), params: z.unknown() }),
 ]);
 
