@@ -12,6 +12,7 @@ import { Config, SETTING_KEYS, SETTINGS_NEEDING_RELOAD, type SettingsSection } f
 import { RunController, type RunHost, type RunOutcome } from '../../src/extension/run-controller';
 import { placeRun } from '../../src/extension/run-placement';
 import type { RunFinishedParams } from '../../src/protocol/messages/lsp';
+import { LENS_COMMANDS } from '../../src/server/lenses';
 import { RunStore } from '../../src/store/runs';
 
 interface ContributedSetting { default?: unknown }
@@ -37,6 +38,11 @@ test('the command table registers exactly the commands package.json contributes,
   const contributed = PACKAGE.contributes.commands.map((c) => c.command);
   assert.equal(new Set(COMMAND_IDS).size, COMMAND_IDS.length, 'a command id is listed twice');
   assert.deepEqual([...COMMAND_IDS].sort(), [...contributed].sort());
+});
+
+test('every command the language server\'s lenses invoke is one the extension registers', () => {
+  const registered: readonly string[] = COMMAND_IDS;
+  for (const command of Object.values(LENS_COMMANDS)) assert.ok(registered.includes(command), `${command} is not registered`);
 });
 
 test('Config reads every contributed setting, with package.json\'s defaults and no others', () => {

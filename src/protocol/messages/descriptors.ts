@@ -34,5 +34,5 @@ export function methodTable<T extends { [K in keyof T]: { readonly method: K } }
   return table;
 }
 
-/** Run ids name folders under .robustness/runs: no separators, no dots-only tricks beyond the allowed set. */
+/** Run ids name folders under .robustness/runs: letters, digits, '.', '_' and '-', never a path separator. */
 export const runIdSchema = z.string().regex(/^[A-Za-z0-9._-]{1,80}$/);
