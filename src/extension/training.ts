@@ -117,11 +117,9 @@ export class TrainingController {
 
   /** Starts a run from a prepared job (an experiment spec's training block). */
   async startJob(job: Omit<TrainJob, 'out'>, model: string, spec: string): Promise<void> {
+    // The spec's run guard has already checked trust and found the workspace folder.
     const folder = this.folder();
-    if (!folder) {
-      void vscode.window.showErrorMessage('Robustness Lab: open a folder to keep training runs in.');
-      return;
-    }
+    if (!folder) return;
     const store = new RunStore(folder);
     const id = store.newId('training');
     const full: TrainJob = { ...job, out: store.dir(id) };
