@@ -4,7 +4,9 @@
  * a serializer so panels come back after a window reload.
  */
 import * as vscode from 'vscode';
-import { parsePanelMessage, type HostToPanel, type PanelState, type PanelToHost } from '../protocol/messages';
+import {
+  parsePanelMessage, type HostToPanel, type PanelState, type PanelToHost,
+} from '../protocol/messages/attack-panel';
 import { reportHtml } from '../store/report-files';
 import { webviewHtml, webviewOptions } from './webview-html';
 

@@ -5,7 +5,8 @@
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { AttackJob, TrainJob } from '../protocol/jobs';
-import type { BackendPreference, EpochParams, ProgressParams, TrainResultSummary } from '../protocol/messages';
+import type { EpochParams, ProgressParams, TrainResult } from '../protocol/messages/worker';
+import type { BackendPreference } from '../protocol/vocabulary';
 import type { Report } from '../protocol/report';
 import { EngineClient, EngineCrashError } from '../worker/client';
 
@@ -77,7 +78,7 @@ export class EngineHost {
   }
 
   train(runId: string, job: TrainJob, backend: BackendPreference, resume: boolean,
-    listeners: { onProgress: (p: ProgressParams) => void; onEpoch: (p: EpochParams) => void }): Promise<TrainResultSummary> {
+    listeners: { onProgress: (p: ProgressParams) => void; onEpoch: (p: EpochParams) => void }): Promise<TrainResult> {
     return this.enqueue(runId, (client) => client.train(runId, job, backend, resume, listeners));
   }
 

@@ -4,7 +4,8 @@
  */
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
-import { RunFinishedNotification, type RunFinishedParams } from '../protocol/messages';
+import { RunFinishedNotification, type RunFinishedParams } from '../protocol/messages/lsp';
+import { MODEL_GLOB } from '../protocol/model-files';
 
 export class RobustnessLanguageClient implements vscode.Disposable {
   private readonly client: LanguageClient;
@@ -24,7 +25,7 @@ export class RobustnessLanguageClient implements vscode.Disposable {
       synchronize: {
         fileEvents: [
           vscode.workspace.createFileSystemWatcher('**/.robustness/runs/*/run.json'),
-          vscode.workspace.createFileSystemWatcher('**/model.json'),
+          vscode.workspace.createFileSystemWatcher(MODEL_GLOB),
           vscode.workspace.createFileSystemWatcher('**/t10k-images-idx3-ubyte*'),
         ],
       },

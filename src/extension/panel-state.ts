@@ -2,7 +2,7 @@
  * The attack panel's state, owned by the host: a pure reducer over run events, so the logic is
  * tested under plain Node and the webview only renders what it is sent.
  */
-import type { PanelState } from '../protocol/messages';
+import type { PanelState } from '../protocol/messages/attack-panel';
 import type { Report } from '../protocol/report';
 
 export type PanelEvent =

@@ -12,7 +12,7 @@ import {
   ProposedFeatures, TextDocuments, TextDocumentSyncKind, type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { RunFinishedNotification } from '../protocol/messages';
+import { RunFinishedNotification } from '../protocol/messages/lsp';
 import { SPEC_SUFFIX } from '../protocol/experiment-spec';
 import { analyzeSpec, type Analysis, type Severity } from '../experiment/analysis';
 import { modelMarkdown, specCompletions, specHover, type CompletionKind } from './features';

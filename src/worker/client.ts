@@ -3,11 +3,13 @@
  * error when the worker dies (crash or out of memory) so the caller can restart it.
  */
 import { Worker } from 'node:worker_threads';
-import {
-  CancelRequest, EpochNotification, LogNotification, parseWorkerMessage, ProgressNotification, RunAttackRequest, TrainRequest,
-  type BackendPreference, type EpochParams, type ProgressParams, type RequestType, type TrainResultSummary,
-} from '../protocol/messages';
 import type { AttackJob, TrainJob } from '../protocol/jobs';
+import type { RequestType } from '../protocol/messages/descriptors';
+import {
+  CancelRequest, dispatchNotification, parseWorkerMessage, RunAttackRequest, TrainRequest,
+  type EpochParams, type LogLevel, type ProgressParams, type TrainResult, type WorkerNotificationHandlers,
+} from '../protocol/messages/worker';
+import type { BackendPreference } from '../protocol/vocabulary';
 import type { Report } from '../protocol/report';
 
 /** The worker stopped while requests were in flight. */
@@ -24,6 +26,7 @@ export class EngineError extends Error {
 }
 
 interface Pending {
+  /** Parses the result against the request's descriptor, then resolves. */
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
 }
@@ -33,7 +36,7 @@ export interface EngineClientOptions {
   script: string;
   /** Heap limit of the worker in MB; exceeding it ends the worker, not the host. */
   maxOldGenerationSizeMb?: number;
-  onLog?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  onLog?: (level: LogLevel, message: string) => void;
   onExit?: (error: EngineCrashError | undefined) => void;
 }
 
@@ -44,6 +47,11 @@ export class EngineClient {
   private readonly epochListeners = new Map<string, (p: EpochParams) => void>();
   private nextId = 0;
   private exited = false;
+  private readonly notificationHandlers: WorkerNotificationHandlers = {
+    progress: (p) => this.progressListeners.get(p.runId)?.(p),
+    epoch: (p) => this.epochListeners.get(p.runId)?.(p),
+    log: ({ level, message }) => this.options.onLog?.(level, message),
+  };
 
   constructor(private readonly options: EngineClientOptions) {
     this.worker = new Worker(options.script, {
@@ -72,16 +80,7 @@ export class EngineClient {
       if (message.error) pending?.reject(new EngineError(message.error.name, message.error.message));
       else pending?.resolve(message.result);
     } else if (message.kind === 'notification') {
-      if (message.method === ProgressNotification.method) {
-        const p = message.params as ProgressParams;
-        this.progressListeners.get(p.runId)?.(p);
-      } else if (message.method === EpochNotification.method) {
-        const p = message.params as EpochParams;
-        this.epochListeners.get(p.runId)?.(p);
-      } else if (message.method === LogNotification.method) {
-        const { level, message: text } = LogNotification.params.parse(message.params);
-        this.options.onLog?.(level, text);
-      }
+      dispatchNotification(this.notificationHandlers, message.method, message.params);
     }
   }
 
@@ -94,11 +93,17 @@ export class EngineClient {
     this.options.onExit?.(error);
   }
 
-  request<P, R>(type: RequestType<P, R>, params: P): Promise<R> {
+  request<M extends string, P, R>(type: RequestType<M, P, R>, params: P): Promise<R> {
     if (this.exited) return Promise.reject(new EngineCrashError('the engine worker is not running'));
     const id = this.nextId++;
     return new Promise<R>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const settle = (value: unknown) => {
+        const parsed = type.result.safeParse(value);
+        if (parsed.success) resolve(parsed.data);
+        else reject(new EngineError('ProtocolError',
+          `the engine worker answered ${type.method} with a malformed result: ${parsed.error.message.slice(0, 300)}`));
+      };
+      this.pending.set(id, { resolve: settle, reject });
       this.worker.postMessage({ kind: 'request', id, method: type.method, params });
     });
   }
@@ -113,7 +118,8 @@ export class EngineClient {
   }
 
   async train(runId: string, job: TrainJob, backend: BackendPreference, resume: boolean,
-    listeners: { onProgress?: (p: ProgressParams) => void; onEpoch?: (p: EpochParams) => void } = {}): Promise<TrainResultSummary> {
+    listeners: { onProgress?: (p: ProgressParams) => void; onEpoch?: (p: EpochParams) => void } = {},
+  ): Promise<TrainResult> {
     if (listeners.onProgress) this.progressListeners.set(runId, listeners.onProgress);
     if (listeners.onEpoch) this.epochListeners.set(runId, listeners.onEpoch);
     try {

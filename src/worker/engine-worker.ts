@@ -4,10 +4,11 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { describeBackend, initBackend, runAttackJob, runTrainJob, type BackendChoice } from '../engine';
+import type { NotificationType } from '../protocol/messages/descriptors';
 import {
-  CancelRequest, EpochNotification, LogNotification, parseWorkerMessage, ProgressNotification, RunAttackRequest, TrainRequest,
-  type NotificationType, type TrainResultSummary, type WorkerEnvelope,
-} from '../protocol/messages';
+  dispatchRequest, EpochNotification, LogNotification, parseWorkerMessage, ProgressNotification,
+  type WorkerEnvelope, type WorkerRequestHandlers,
+} from '../protocol/messages/worker';
 
 const port = parentPort;
 if (!port) throw new Error('engine-worker must run in a worker thread');
@@ -16,7 +17,7 @@ const running = new Map<string, AbortController>();
 let backendReady: Promise<unknown> | undefined;
 let backendWanted: BackendChoice | undefined;
 
-function notify<P>(type: NotificationType<P>, params: P): void {
+function notify<M extends string, P>(type: NotificationType<M, P>, params: P): void {
   port!.postMessage({ kind: 'notification', method: type.method, params });
 }
 
@@ -37,52 +38,44 @@ async function ensureBackend(choice: BackendChoice): Promise<void> {
   await backendReady;
 }
 
-async function handle(message: WorkerEnvelope & { kind: 'request' }): Promise<unknown> {
-  if (message.method === RunAttackRequest.method) {
-    const { runId, job, backend } = RunAttackRequest.params.parse(message.params);
-    await ensureBackend(backend);
-    const controller = new AbortController();
-    running.set(runId, controller);
-    try {
-      return await runAttackJob(job, `attack (editor run ${runId})`, {
-        signal: controller.signal,
-        onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
-        onWarning: (w) => notify(LogNotification, { level: 'warn', message: w }),
-      });
-    } finally {
-      running.delete(runId);
-    }
+/** Runs `work` as `runId`, cancellable by a cancel request until it settles. */
+async function cancellable<T>(runId: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  running.set(runId, controller);
+  try {
+    return await work(controller.signal);
+  } finally {
+    running.delete(runId);
   }
-  if (message.method === TrainRequest.method) {
-    const { runId, job, backend, resume } = TrainRequest.params.parse(message.params);
+}
+
+const handlers: WorkerRequestHandlers = {
+  runAttack: async ({ runId, job, backend }) => {
     await ensureBackend(backend);
-    const controller = new AbortController();
-    running.set(runId, controller);
-    try {
-      const result = await runTrainJob(job, {
-        signal: controller.signal,
-        onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
-        onEpoch: (m, epochs) => notify(EpochNotification, {
-          runId, epoch: m.epoch, epochs, loss: m.loss, trainAccuracy: m.trainAccuracy, testAccuracy: m.testAccuracy, seconds: m.seconds,
-          ...(m.robustAccuracy !== undefined ? { robustAccuracy: m.robustAccuracy } : {}), ...(m.event ? { event: m.event } : {}),
-        }),
-      }, resume);
-      return {
-        modelFile: result.modelFile, seconds: result.seconds,
-        epochs: result.history.map((m) => ({ ...m, epochs: job.epochs })),
-      } satisfies TrainResultSummary;
-    } finally {
-      running.delete(runId);
-    }
-  }
-  if (message.method === CancelRequest.method) {
-    const { runId } = CancelRequest.params.parse(message.params);
+    return cancellable(runId, (signal) => runAttackJob(job, `attack (editor run ${runId})`, {
+      signal,
+      onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
+      onWarning: (w) => notify(LogNotification, { level: 'warn', message: w }),
+    }));
+  },
+  train: async ({ runId, job, backend, resume }) => {
+    await ensureBackend(backend);
+    const result = await cancellable(runId, (signal) => runTrainJob(job, {
+      signal,
+      onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
+      onEpoch: (metrics, epochs) => notify(EpochNotification, { ...metrics, runId, epochs }),
+    }, resume));
+    return {
+      modelFile: result.modelFile, seconds: result.seconds,
+      epochs: result.history.map((metrics) => ({ ...metrics, epochs: job.epochs })),
+    };
+  },
+  cancel: async ({ runId }) => {
     const controller = running.get(runId);
     controller?.abort();
     return { cancelled: Boolean(controller) };
-  }
-  throw new Error(`unknown request "${message.method}"`);
-}
+  },
+};
 
 port.on('message', (raw: unknown) => {
   let message: WorkerEnvelope;
@@ -95,5 +88,7 @@ port.on('message', (raw: unknown) => {
     return;
   }
   if (message.kind !== 'request') return;
-  handle(message).then((result) => respond(message.id, result), (err: Error) => respond(message.id, undefined, err));
+  const { id } = message;
+  dispatchRequest(handlers, message.method, message.params)
+    .then((result) => respond(id, result), (err: Error) => respond(id, undefined, err));
 });

@@ -5,7 +5,8 @@
  */
 import { mergeReports } from '../engine/report/merge';
 import type { AttackJob } from '../protocol/jobs';
-import type { BackendPreference, ProgressParams } from '../protocol/messages';
+import type { LogLevel, ProgressParams } from '../protocol/messages/worker';
+import type { BackendPreference } from '../protocol/vocabulary';
 import type { Report } from '../protocol/report';
 import { EngineClient } from './client';
 
@@ -16,7 +17,7 @@ export interface ParallelOptions {
   runId: string;
   signal?: AbortSignal;
   onProgress?: (p: { label: string; done: number; total: number }) => void;
-  onLog?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  onLog?: (level: LogLevel, message: string) => void;
 }
 
 /** Consecutive slices [offset, offset + n) covering [start, start + n) as evenly as possible. */

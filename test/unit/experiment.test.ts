@@ -12,7 +12,7 @@ import * as zlib from 'node:zlib';
 import { ATTACKS } from '../../src/engine/attacks/registry';
 import { planFor } from '../../src/engine/run-job';
 import { ATTACK_INFO } from '../../src/protocol/attacks';
-import { attackJobSchema } from '../../src/protocol/messages';
+import { attackJobSchema } from '../../src/protocol/jobs';
 import schema from '../../src/protocol/experiment-spec-schema.json';
 import { specAttackJob, specTrainJob, type RobustnessSpec } from '../../src/protocol/experiment-spec';
 import { analyzeSpec, didYouMean } from '../../src/experiment/analysis';

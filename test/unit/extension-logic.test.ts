@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { attackJobFor, containingFolder, CURVE_GRID } from '../../src/extension/jobs-from-settings';
 import { describeModelJson, formatModelInfo, readModelInfo } from '../../src/store/model-inspector';
 import { initialState, reducePanel, statusText } from '../../src/extension/panel-state';
-import { attackJobSchema } from '../../src/protocol/messages';
+import { attackJobSchema } from '../../src/protocol/jobs';
 import type { Report } from '../../src/protocol/report';
 
 const AT = '2026-11-25T08:00:00.000Z';

@@ -2,8 +2,9 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
-  CancelRequest, EpochNotification, parsePanelMessage, parseWorkerMessage, ProgressNotification, RunAttackRequest, TrainRequest,
-} from '../../src/protocol/messages';
+  CancelRequest, EpochNotification, parseWorkerMessage, ProgressNotification, RunAttackRequest, TrainRequest,
+} from '../../src/protocol/messages/worker';
+import { parsePanelMessage } from '../../src/protocol/messages/attack-panel';
 import type { AttackJob } from '../../src/protocol/jobs';
 
 const JOB: AttackJob = {
@@ -17,7 +18,9 @@ test('worker requests, responses and notifications round-trip through structured
     { kind: 'request', id: 2, method: CancelRequest.method, params: { runId: 'r-1' } },
     { kind: 'request', id: 3, method: TrainRequest.method, params: { runId: 't-1', backend: 'wasm', resume: false, job: {
       method: 'pgd-at', data: 'embedded', epochs: 3, batchSize: 128, optimizer: 'adam', learningRate: 0.001, seed: 0, eps: 0.1, out: '/w/.robustness/runs/t-1' } } },
-    { kind: 'notification', method: EpochNotification.method, params: { runId: 't-1', epoch: 1, epochs: 3, loss: 1.2, trainAccuracy: 0.6, testAccuracy: 0.7, robustAccuracy: 0.3, seconds: 4 } },
+    { kind: 'notification', method: EpochNotification.method, params: {
+      runId: 't-1', epoch: 1, epochs: 3, loss: 1.2, trainAccuracy: 0.6, testAccuracy: 0.7, robustAccuracy: 0.3,
+      learningRate: 0.001, eps: 0.1, seconds: 4 } },
     { kind: 'response', id: 1, result: { any: 'json' } },
     { kind: 'response', id: 2, error: { name: 'AbortError', message: 'PGD aborted' } },
     { kind: 'notification', method: ProgressNotification.method, params: { runId: 'r-1', label: 'PGD-10', done: 3, total: 10 } },

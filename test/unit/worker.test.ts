@@ -9,7 +9,7 @@ import { EngineHost } from '../../src/extension/engine-host';
 import { EngineClient, EngineCrashError, EngineError } from '../../src/worker/client';
 import { runAttackParallel, slices } from '../../src/worker/pool';
 import type { AttackJob } from '../../src/protocol/jobs';
-import type { ProgressParams } from '../../src/protocol/messages';
+import type { ProgressParams } from '../../src/protocol/messages/worker';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'dist', 'worker.js');

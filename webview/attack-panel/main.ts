@@ -5,7 +5,7 @@
  */
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
-import { parseHostMessage, type PanelState, type PanelToHost } from '../../src/protocol/messages';
+import { parseHostMessage, type PanelState, type PanelToHost } from '../../src/protocol/messages/attack-panel';
 import { vscodeApi } from '../vscode-api';
 import type { Report } from '../../src/protocol/report';
 import { renderReport } from '../report/render';

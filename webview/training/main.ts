@@ -6,7 +6,9 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import {
   Chart, Legend, LinearScale, LineController, LineElement, PointElement, ScatterController, Tooltip,
 } from 'chart.js';
-import { parseTrainingHostMessage, type TrainingPanelState, type TrainingPanelToHost } from '../../src/protocol/messages';
+import {
+  parseTrainingHostMessage, type TrainingPanelState, type TrainingPanelToHost,
+} from '../../src/protocol/messages/training-panel';
 import { vscodeApi } from '../vscode-api';
 import { pct } from '../../src/protocol/format';
 

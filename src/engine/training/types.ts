@@ -1,18 +1,7 @@
-/** The shapes training reports: one epoch's metrics and the progress callback's argument. */
+/** The shapes training reports: one epoch's metrics (the protocol's schema) and the progress callback's argument. */
+import type { EpochMetrics } from '../../protocol/epoch-metrics';
 
-export interface EpochMetrics {
-  epoch: number;
-  loss: number;
-  trainAccuracy: number;
-  testAccuracy: number;
-  /** PGD-10 accuracy at the training ε on the held-out images, when measured. */
-  robustAccuracy?: number;
-  learningRate: number;
-  eps: number;
-  seconds: number;
-  /** Set when Fast-AT's robust accuracy collapsed and the previous epoch's weights were restored. */
-  event?: 'catastrophic-overfitting';
-}
+export type { EpochMetrics };
 
 export interface TrainProgress {
   epoch: number;

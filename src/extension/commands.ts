@@ -1,0 +1,107 @@
+/**
+ * The command table: each command id maps to a factory `(ctx) => handler` (rust-analyzer's
+ * pattern). Its keys are exactly COMMAND_IDS, which a test checks against package.json.
+ */
+import * as vscode from 'vscode';
+import type { CommandId } from './command-ids';
+import type { Ctx } from './context';
+import type { Evaluations } from './evaluations';
+import { runSpec } from './spec-runs';
+import { trainedModel, type TrainingController } from './training';
+import { ModelItem, RunItem } from './views';
+
+/** What the commands act through: the shared context and the two kinds of runs. */
+export interface CommandContext {
+  ctx: Ctx;
+  evaluations: Evaluations;
+  training: TrainingController;
+}
+
+/** VS Code passes commands whatever their caller gives; each handler declares what it accepts. */
+export type CommandHandler = (...args: never[]) => unknown;
+export type CommandTable = { readonly [Id in CommandId]: (context: CommandContext) => CommandHandler };
+
+type ModelTarget = vscode.Uri | ModelItem | undefined;
+type RunTarget = RunItem | string | undefined;
+
+const modelUri = (target: ModelTarget): vscode.Uri | undefined => (target instanceof ModelItem ? target.uri : target);
+const runIdOf = (target: RunTarget): string | undefined => (target instanceof RunItem ? target.entry.id : target);
+
+/** A training run's final model in the first workspace folder's run store. */
+function finalModel({ ctx }: CommandContext, target: RunTarget): vscode.Uri | undefined {
+  const id = runIdOf(target);
+  const store = ctx.workspaceStore();
+  return id && store ? trainedModel(store, id) : undefined;
+}
+
+export const COMMANDS: CommandTable = {
+  'robustness.attack': ({ evaluations }) => (target?: ModelTarget) =>
+    evaluations.attackModel('attack', modelUri(target)),
+  'robustness.curve': ({ evaluations }) => (target?: ModelTarget) =>
+    evaluations.attackModel('curve', modelUri(target)),
+  'robustness.evaluate': ({ evaluations }) => (target?: ModelTarget) =>
+    evaluations.attackModel('evaluate', modelUri(target)),
+  'robustness.runSpec': ({ ctx, evaluations, training }) => (spec?: string | vscode.Uri) =>
+    runSpec(ctx, { evaluations, training }, spec, false),
+  'robustness.trainSpec': ({ ctx, evaluations, training }) => (spec?: string | vscode.Uri) =>
+    runSpec(ctx, { evaluations, training }, spec, true),
+  // The source-file lenses pass a plain path (LSP command arguments are JSON).
+  'robustness.attackPath': ({ evaluations }) => (file?: string) =>
+    evaluations.attackModel('attack', file ? vscode.Uri.file(file) : undefined),
+  'robustness.cancelRun': ({ evaluations }) => () => evaluations.cancel(),
+  'robustness.openRun': ({ evaluations }) => (target?: RunTarget, folder?: string) => {
+    const id = runIdOf(target);
+    const workspace = folder ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    if (id && workspace) evaluations.open(id, workspace);
+  },
+  'robustness.showLog': ({ ctx }) => () => ctx.log.show(),
+  'robustness.refreshModels': ({ ctx }) => () => ctx.models.refresh(),
+  'robustness.trainFromModel': ({ training }) => (target?: ModelTarget) =>
+    training.start(modelUri(target) ?? vscode.window.activeTextEditor?.document.uri),
+  'robustness.newTrainingRun': ({ training }) => () => training.start(),
+  'robustness.stopRun': ({ ctx, evaluations, training }) => async (target?: RunTarget) => {
+    const id = runIdOf(target) ?? evaluations.activeRun;
+    if (id) await (ctx.engine.isRunning(id) ? training.stop(id) : evaluations.cancel(id));
+  },
+  'robustness.resumeRun': ({ training }) => async (target?: RunTarget) => {
+    const id = runIdOf(target);
+    if (id) await training.resume(id);
+  },
+  'robustness.openTraining': ({ training }) => (target?: RunTarget) => {
+    const id = runIdOf(target);
+    training.show(id ? [id] : undefined);
+  },
+  // With several runs selected, compare those; otherwise every training run.
+  'robustness.compareRuns': ({ training }) => (_clicked?: RunItem, selected?: RunItem[]) =>
+    training.show(selected && selected.length > 1 ? selected.map((item) => item.entry.id) : undefined),
+  'robustness.revealModel': (context) => async (target?: RunTarget) => {
+    const uri = finalModel(context, target);
+    if (uri) await vscode.commands.executeCommand('revealInExplorer', uri);
+  },
+  'robustness.attackFinalModel': (context) => async (target?: RunTarget) => {
+    const uri = finalModel(context, target);
+    if (uri) await context.evaluations.attackModel('attack', uri);
+  },
+  'robustness.deleteRun': ({ ctx }) => async (target?: RunTarget) => {
+    const id = runIdOf(target);
+    const store = ctx.workspaceStore();
+    if (!id || !store) return;
+    if (ctx.engine.isRunning(id)) {
+      void vscode.window.showWarningMessage(`Robustness Lab: stop ${id} before deleting it.`);
+      return;
+    }
+    const answer = await vscode.window.showWarningMessage(
+      `Delete run ${id} and everything in its folder?`, { modal: true }, 'Delete');
+    if (answer === 'Delete') {
+      store.delete(id);
+      ctx.refreshRuns();
+    }
+  },
+};
+
+/** Registers every command of the table. */
+export function registerCommands(context: CommandContext): vscode.Disposable[] {
+  return (Object.keys(COMMANDS) as CommandId[]).map((id) =>
+    // The handler's declared parameters are what its callers (menus, lenses, views) pass.
+    vscode.commands.registerCommand(id, COMMANDS[id](context) as (...args: unknown[]) => unknown));
+}

@@ -1,0 +1,108 @@
+/**
+ * The state every command needs, in one object (rust-analyzer's Ctx): the engine host, the log,
+ * the status bar, the Models and Runs views, the language client, the settings as last read, and
+ * the one guard every run passes (a trusted workspace, a workspace folder).
+ */
+import * as vscode from 'vscode';
+import type { RunFinishedParams } from '../protocol/messages/lsp';
+import { RunStore } from '../store/runs';
+import { Config } from './config';
+import { EngineHost } from './engine-host';
+import { RobustnessLanguageClient } from './language-client';
+import type { RunHost } from './run-controller';
+import { placeRun } from './run-placement';
+import { ModelsProvider, RunsProvider } from './views';
+
+/** What a guarded run is about to do, as its trust warning words it ("Robustness Lab runs models …"). */
+export type GuardedActivity = 'runs models' | 'runs experiment specs' | 'trains models';
+
+export class Ctx implements RunHost, vscode.Disposable {
+  readonly log: vscode.LogOutputChannel;
+  readonly engine: EngineHost;
+  readonly status: vscode.StatusBarItem;
+  readonly models = new ModelsProvider();
+  readonly runs = new RunsProvider();
+  readonly languageClient: RobustnessLanguageClient;
+  private currentConfig: Config;
+
+  constructor(readonly extension: vscode.ExtensionContext) {
+    this.log = vscode.window.createOutputChannel('Robustness Lab', { log: true });
+    this.engine = new EngineHost(extension.extensionPath, this.log);
+    this.status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
+    this.status.command = 'robustness.cancelRun';
+    this.languageClient = new RobustnessLanguageClient(extension, this.log);
+    this.currentConfig = Ctx.readConfig();
+  }
+
+  get extensionUri(): vscode.Uri {
+    return this.extension.extensionUri;
+  }
+
+  /** The settings as read at activation or at their last change. */
+  get config(): Config {
+    return this.currentConfig;
+  }
+
+  /** Rereads the settings (on a configuration change). */
+  reloadConfig(): Config {
+    this.currentConfig = Ctx.readConfig();
+    return this.currentConfig;
+  }
+
+  private static readConfig(): Config {
+    return new Config(vscode.workspace.getConfiguration('robustness'));
+  }
+
+  /** The first workspace folder's run store: where training runs and the Runs view's commands live. */
+  workspaceStore(): RunStore | undefined {
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+    return folder ? new RunStore(folder) : undefined;
+  }
+
+  /**
+   * The workspace folder a run about `file` (or, without one, a new training run) keeps its record
+   * in; undefined after telling the user why the run may not start.
+   */
+  async guardRun(activity: GuardedActivity, file?: string): Promise<string | undefined> {
+    const placement = placeRun({
+      trusted: vscode.workspace.isTrusted,
+      folders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+      ...(file !== undefined ? { file } : {}),
+    });
+    if ('folder' in placement) return placement.folder;
+    switch (placement.refusal) {
+      case 'untrusted': {
+        const choice = await vscode.window.showWarningMessage(
+          `Robustness Lab ${activity} only in trusted workspaces.`, 'Manage Workspace Trust');
+        if (choice) await vscode.commands.executeCommand('workbench.trust.manage');
+        return undefined;
+      }
+      case 'no-folder':
+        void vscode.window.showErrorMessage('Robustness Lab: open a folder to keep training runs in.');
+        return undefined;
+      case 'outside-workspace':
+        void vscode.window.showErrorMessage(
+          `Robustness Lab: ${placement.file} is outside the workspace; open its folder first.`);
+        return undefined;
+    }
+  }
+
+  refreshRuns(): void {
+    this.runs.refresh();
+  }
+
+  runFinished(params: RunFinishedParams): void {
+    this.languageClient.runFinished(params);
+  }
+
+  showError(message: string, ...actions: string[]): Thenable<string | undefined> {
+    return vscode.window.showErrorMessage(message, ...actions);
+  }
+
+  dispose(): void {
+    void this.engine.dispose();
+    this.languageClient.dispose();
+    this.status.dispose();
+    this.log.dispose();
+  }
+}

@@ -1,0 +1,181 @@
+/**
+ * Attack runs in the editor (attack, curve, evaluate, and an experiment spec's Run lens): each is
+ * a stored run with a live attack panel and a status-bar item, driven by a RunController.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { AttackJob } from '../protocol/jobs';
+import type { PanelState } from '../protocol/messages/attack-panel';
+import type { Report } from '../protocol/report';
+import { isModelFile } from '../protocol/model-files';
+import { writeReport } from '../store/report-files';
+import { RunStore } from '../store/runs';
+import { AttackPanel, type PanelHandlers } from './attack-panel';
+import type { Ctx } from './context';
+import { isCrash } from './engine-host';
+import { attackJobFor, type AttackKind } from './jobs-from-settings';
+import { initialState, reducePanel, statusText, type PanelEvent } from './panel-state';
+import { RunController, type RunOutcome } from './run-controller';
+
+const KIND_TITLES: Record<AttackKind, string> = { attack: 'Attack', curve: 'Curve', evaluate: 'Evaluate (strong)' };
+
+/** An attack job ready to run: where its run is stored, its panel title, and what started it. */
+export interface AttackRunRequest {
+  job: AttackJob;
+  folder: string;
+  title: string;
+  /** For the log: the command ("attack") or "spec <file>". */
+  source: string;
+  /** The experiment spec that started the run, workspace-relative. */
+  spec?: string;
+  /** The spec's output.report folder, written when the run is done. */
+  reportDir?: string;
+}
+
+export class Evaluations {
+  private readonly states = new Map<string, PanelState>();
+  /** The attack run the status bar shows and "Cancel Run" stops. */
+  private active: string | undefined;
+  readonly panelHandlers: PanelHandlers;
+
+  constructor(private readonly ctx: Ctx) {
+    this.panelHandlers = { cancel: (runId: string) => void this.cancel(runId), log: ctx.log };
+  }
+
+  get activeRun(): string | undefined {
+    return this.active;
+  }
+
+  async cancel(runId = this.active): Promise<void> {
+    if (!runId) {
+      void vscode.window.showInformationMessage('Robustness Lab: no run is in progress.');
+      return;
+    }
+    const cancelled = await this.ctx.engine.cancel(runId).catch(() => false);
+    this.ctx.log.info(`cancel requested for ${runId}: ${cancelled ? 'stopping' : 'not running'}`);
+  }
+
+  /** Attack, Curve or Evaluate on a model file (the explorer's, the Models view's, or the active editor's). */
+  async attackModel(kind: AttackKind, target?: vscode.Uri): Promise<void> {
+    const uri = target ?? vscode.window.activeTextEditor?.document.uri;
+    if (!uri || !isModelFile(uri.fsPath)) {
+      void vscode.window.showErrorMessage('Robustness Lab: choose a model.json (right-click it in the explorer).');
+      return;
+    }
+    const folder = await this.ctx.guardRun('runs models', uri.fsPath);
+    if (!folder) return;
+    const config = this.ctx.config;
+    const job = attackJobFor(uri.fsPath, folder, config.attackSettings, kind);
+    const modelName = path.basename(path.dirname(uri.fsPath));
+    const title = `${KIND_TITLES[kind]}: ${modelName} · ${config.norm} ε=${config.eps}`;
+    await this.run({ job, folder, title, source: kind });
+  }
+
+  /** Runs an attack job as a stored run with a live panel. */
+  async run(request: AttackRunRequest): Promise<void> {
+    const { job, folder, title, source, spec, reportDir } = request;
+    const store = new RunStore(folder);
+    const relModel = path.relative(folder, job.model);
+    const runId = store.newId('evaluation');
+    const created = new Date().toISOString();
+    const controller = RunController.start(this.ctx, store, folder, {
+      id: runId, kind: 'evaluation', model: relModel, created, config: job, ...(spec ? { spec } : {}),
+    });
+    this.states.set(runId, initialState(runId, title, created));
+    this.active = runId;
+    AttackPanel.show(this.ctx.extensionUri, this.states.get(runId)!, this.panelHandlers);
+    this.ctx.refreshRuns();
+    const attacks = job.suite ? `suite ${job.suite}` : job.attacks.join(', ');
+    const threat = `${job.norm} ε=${job.eps}`;
+    this.ctx.log.info(`run ${runId}: ${source} ${relModel} (${attacks}, ${threat}, n=${job.n}, data ${job.data})`);
+    const ahead = this.ctx.engine.queued;
+    if (ahead > 0) {
+      const label = `queued behind ${ahead} earlier run${ahead > 1 ? 's' : ''}`;
+      this.update(runId, { type: 'progress', label, done: 0, total: 1 });
+    }
+    const outcome: RunOutcome<Report> = {
+      done: (report) => {
+        report.model = relModel;
+        store.finish(runId, report);
+        this.update(runId, { type: 'finished', report });
+        if (reportDir) this.writeSpecReport(runId, reportDir, report);
+        return `run ${runId} done: clean ${report.clean_accuracy}, robust ${report.robust_accuracy}, `
+          + `${report.time_s.toFixed(1)} s on ${report.backend}`;
+      },
+      failureMessage: (err) => (isCrash(err)
+        ? `the engine crashed while attacking ${relModel} (${err.message}); it restarts on the next run`
+        : err.message),
+      cancelledLine: (id) => `run ${id} cancelled`,
+      failedLine: (id, message) => `run ${id} failed: ${message}`,
+      failureNotice: (message) => `Robustness Lab: ${message}`,
+      ended: (end, message) =>
+        this.update(runId, end === 'cancelled' ? { type: 'cancelled' } : { type: 'failed', error: message ?? '' }),
+      settled: () => {
+        this.ctx.runs.live.delete(runId);
+        if (this.active === runId) {
+          this.active = undefined;
+          this.ctx.status.hide();
+        }
+      },
+    };
+    await controller.run(() => this.ctx.engine.runAttack(runId, job, this.ctx.config.backend, (p) => {
+      this.ctx.runs.live.set(runId, p);
+      this.update(runId, { type: 'progress', label: p.label, done: p.done, total: p.total });
+    }), outcome);
+  }
+
+  /** Opens a stored run in the attack panel. */
+  open(runId: string, folder: string): void {
+    const store = new RunStore(folder);
+    try {
+      const record = store.read(runId);
+      const report = record.status === 'done' ? store.readReport(runId) : undefined;
+      const base = initialState(runId, `Run: ${path.basename(path.dirname(record.model))} · ${runId}`, record.created);
+      const state: PanelState = report ? { ...base, status: 'done', report } : {
+        ...base, status: record.status === 'running' ? 'running' : record.status,
+        ...(record.error ? { error: record.error } : {}),
+      };
+      this.states.set(runId, state);
+      AttackPanel.show(this.ctx.extensionUri, state, this.panelHandlers);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Robustness Lab: run ${runId} cannot be opened: ${(err as Error).message}`);
+    }
+  }
+
+  /** Brings back an attack panel after a window reload; a run that was live then is shown as cancelled. */
+  revive(panel: vscode.WebviewPanel, saved: PanelState | undefined): void {
+    const restored: PanelState = saved?.runId
+      ? { ...saved, ...(saved.status === 'running' ? { status: 'cancelled' as const } : {}) }
+      : {
+        runId: 'restored', title: 'Robustness', status: 'failed', startedAt: new Date().toISOString(),
+        error: 'nothing to restore',
+      };
+    this.states.set(restored.runId, restored);
+    AttackPanel.revive(panel, this.ctx.extensionUri, restored, this.panelHandlers);
+  }
+
+  private update(runId: string, event: PanelEvent): void {
+    const previous = this.states.get(runId);
+    if (!previous) return;
+    const next = reducePanel(previous, event);
+    this.states.set(runId, next);
+    AttackPanel.find(runId)?.update(next);
+    const status = this.ctx.status;
+    if (next.status === 'running') {
+      status.text = statusText(next, Date.now());
+      status.tooltip = `Robustness Lab: ${next.title} — click to cancel`;
+      status.show();
+    } else if (this.active === runId) {
+      status.hide();
+    }
+  }
+
+  private writeSpecReport(runId: string, reportDir: string, report: Report): void {
+    try {
+      this.ctx.log.info(`run ${runId}: report written to ${writeReport(reportDir, report).html}`);
+    } catch (err) {
+      const reason = (err as Error).message;
+      this.ctx.log.warn(`run ${runId}: the spec's output.report folder ${reportDir} could not be written: ${reason}`);
+    }
+  }
+}

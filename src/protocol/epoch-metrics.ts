@@ -1,0 +1,30 @@
+/**
+ * One epoch of a training run, written once: the engine's training loop produces it, the
+ * worker's epoch notification and train result carry it, metrics.jsonl stores it, and the
+ * training panel plots it.
+ */
+import { z } from 'zod';
+
+const finite = z.number().finite();
+
+/** Events an epoch can report; Fast-AT's collapse guard is the only one today. */
+export const EPOCH_EVENTS = ['catastrophic-overfitting'] as const;
+
+export const epochMetricsSchema = z.object({
+  epoch: z.number().int().min(1),
+  loss: finite,
+  trainAccuracy: finite,
+  testAccuracy: finite,
+  /** PGD-10 accuracy at the training ε on the held-out images, when measured. */
+  robustAccuracy: finite.optional(),
+  learningRate: finite,
+  eps: finite,
+  seconds: finite,
+  /** Set when Fast-AT's robust accuracy collapsed and the previous epoch's weights were restored. */
+  event: z.enum(EPOCH_EVENTS).optional(),
+});
+export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
+
+/** An epoch of a run of `epochs` epochs in all: what the train result and the training panel carry. */
+export const runEpochSchema = epochMetricsSchema.extend({ epochs: z.number().int().min(1) });
+export type RunEpoch = z.infer<typeof runEpochSchema>;

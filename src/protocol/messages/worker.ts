@@ -1,0 +1,123 @@
+/**
+ * The engine worker channel (extension host or CLI ⇄ worker thread): requests with typed results,
+ * notifications, and the envelopes that carry them over the port. Tensors never cross, only JSON.
+ */
+import { z } from 'zod';
+import { epochMetricsSchema, runEpochSchema } from '../epoch-metrics';
+import { attackJobSchema, backendPreferenceSchema, trainJobSchema } from '../jobs';
+import type { Report } from '../report';
+import { methodTable, notification, request, runIdSchema, type ParamsOf, type ResultOf } from './descriptors';
+
+/** The report is our own engine's JSON: shape-checked here, typed by the engine that wrote it. */
+const reportResult = z.custom<Report>((value) => {
+  const report = value as Partial<Record<keyof Report, unknown>> | null;
+  return typeof report === 'object' && report !== null && Array.isArray(report.attacks) && Array.isArray(report.curves);
+}, 'a report with attacks and curves');
+
+export const trainResultSchema = z.object({
+  modelFile: z.string(),
+  epochs: z.array(runEpochSchema),
+  seconds: z.number().finite(),
+});
+export type TrainResult = z.infer<typeof trainResultSchema>;
+
+export const RunAttackRequest = request('runAttack',
+  z.object({ runId: runIdSchema, job: attackJobSchema, backend: backendPreferenceSchema }), reportResult);
+export const TrainRequest = request('train',
+  z.object({ runId: runIdSchema, job: trainJobSchema, backend: backendPreferenceSchema, resume: z.boolean() }),
+  trainResultSchema);
+export const CancelRequest = request('cancel', z.object({ runId: runIdSchema }), z.object({ cancelled: z.boolean() }));
+
+export const progressParams = z.object({
+  runId: runIdSchema, label: z.string(), done: z.number().min(0), total: z.number().min(0),
+});
+export type ProgressParams = z.infer<typeof progressParams>;
+export const ProgressNotification = notification('progress', progressParams);
+
+export const LOG_LEVELS = ['info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LogNotification = notification('log', z.object({ level: z.enum(LOG_LEVELS), message: z.string() }));
+
+export const epochParams = epochMetricsSchema.extend({ runId: runIdSchema, epochs: z.number().int().min(1) });
+export type EpochParams = z.infer<typeof epochParams>;
+export const EpochNotification = notification('epoch', epochParams);
+
+/** Requests the worker answers, keyed by method. */
+export const WORKER_REQUESTS = methodTable({ runAttack: RunAttackRequest, train: TrainRequest, cancel: CancelRequest });
+/** Notifications the worker sends, keyed by method. */
+export const WORKER_NOTIFICATIONS = methodTable({
+  progress: ProgressNotification, log: LogNotification, epoch: EpochNotification,
+});
+
+export type WorkerRequestMethod = keyof typeof WORKER_REQUESTS;
+export type WorkerNotificationMethod = keyof typeof WORKER_NOTIFICATIONS;
+export type WorkerRequestParams = { [M in WorkerRequestMethod]: ParamsOf<(typeof WORKER_REQUESTS)[M]> };
+export type WorkerRequestResults = { [M in WorkerRequestMethod]: ResultOf<(typeof WORKER_REQUESTS)[M]> };
+export type WorkerNotificationParams = { [M in WorkerNotificationMethod]: ParamsOf<(typeof WORKER_NOTIFICATIONS)[M]> };
+
+/** The worker's side: one handler per request, its result type checked against the descriptor's. */
+export type WorkerRequestHandlers = {
+  [M in WorkerRequestMethod]: (params: WorkerRequestParams[M]) => Promise<WorkerRequestResults[M]>;
+};
+/** The client's side: one listener per notification. */
+export type WorkerNotificationHandlers = {
+  [M in WorkerNotificationMethod]: (params: WorkerNotificationParams[M]) => void;
+};
+
+/** Calls the handler of `method`; the generic keeps the method, its params and its result together. */
+export function dispatchRequest<M extends WorkerRequestMethod>(
+  handlers: WorkerRequestHandlers, method: M, params: WorkerRequestParams[M]): Promise<WorkerRequestResults[M]> {
+  return handlers[method](params);
+}
+
+export function dispatchNotification<M extends WorkerNotificationMethod>(
+  handlers: WorkerNotificationHandlers, method: M, params: WorkerNotificationParams[M]): void {
+  handlers[method](params);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Envelopes over the worker port
+// ---------------------------------------------------------------------------------------------
+export const errorInfoSchema = z.object({ name: z.string(), message: z.string() });
+export type ErrorInfo = z.infer<typeof errorInfoSchema>;
+
+const messageId = z.number().int().min(0);
+export const workerEnvelope = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('request'), id: messageId, method: z.string(), params: z.unknown() }),
+  z.object({
+    kind: z.literal('response'), id: messageId, result: z.unknown().optional(), error: errorInfoSchema.optional(),
+  }),
+  z.object({ kind: z.literal('notification'), method: z.string(), params: z.unknown() }),
+]);
+
+export type WorkerRequestEnvelope = {
+  [M in WorkerRequestMethod]: { kind: 'request'; id: number; method: M; params: WorkerRequestParams[M] };
+}[WorkerRequestMethod];
+export type WorkerNotificationEnvelope = {
+  [M in WorkerNotificationMethod]: { kind: 'notification'; method: M; params: WorkerNotificationParams[M] };
+}[WorkerNotificationMethod];
+export type WorkerResponseEnvelope = { kind: 'response'; id: number; result?: unknown; error?: ErrorInfo };
+export type WorkerEnvelope = WorkerRequestEnvelope | WorkerNotificationEnvelope | WorkerResponseEnvelope;
+
+function isKey<T extends object>(table: T, key: string): key is Extract<keyof T, string> {
+  return Object.hasOwn(table, key);
+}
+
+/**
+ * Parses an envelope, then its params against the descriptor of its method. A response's result
+ * is parsed by the caller, which knows the request it answers.
+ */
+export function parseWorkerMessage(raw: unknown): WorkerEnvelope {
+  const envelope = workerEnvelope.parse(raw);
+  if (envelope.kind === 'response') return envelope;
+  const { method } = envelope;
+  // The casts pair a method with the params its own schema has just parsed.
+  if (envelope.kind === 'request') {
+    if (!isKey(WORKER_REQUESTS, method)) throw new Error(`unknown request method "${method}"`);
+    const params: unknown = WORKER_REQUESTS[method].params.parse(envelope.params);
+    return { kind: 'request', id: envelope.id, method, params } as WorkerRequestEnvelope;
+  }
+  if (!isKey(WORKER_NOTIFICATIONS, method)) throw new Error(`unknown notification method "${method}"`);
+  const params: unknown = WORKER_NOTIFICATIONS[method].params.parse(envelope.params);
+  return { kind: 'notification', method, params } as WorkerNotificationEnvelope;
+}

@@ -1,0 +1,186 @@
+/**
+ * The extension host's plain modules, without an editor: the command ids and settings against
+ * package.json, the one run guard, and a run's life in the RunController.
+ */
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { COMMAND_IDS } from '../../src/extension/command-ids';
+import { Config, SETTING_KEYS, SETTINGS_NEEDING_RELOAD, type SettingsSection } from '../../src/extension/config';
+import { RunController, type RunHost, type RunOutcome } from '../../src/extension/run-controller';
+import { placeRun } from '../../src/extension/run-placement';
+import type { RunFinishedParams } from '../../src/protocol/messages/lsp';
+import { LENS_COMMANDS } from '../../src/server/lenses';
+import { RunStore } from '../../src/store/runs';
+
+interface ContributedSetting { default?: unknown }
+const PACKAGE = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+  contributes: {
+    commands: Array<{ command: string }>;
+    configuration: { properties: Record<string, ContributedSetting> };
+  };
+};
+const PREFIX = 'robustness.';
+
+/** VS Code's answer for an unset setting: its contributed default. */
+function packageDefaults(overrides: Record<string, unknown> = {}): SettingsSection {
+  return {
+    get<T>(key: string): T | undefined {
+      if (key in overrides) return overrides[key] as T;
+      return PACKAGE.contributes.configuration.properties[PREFIX + key]?.default as T | undefined;
+    },
+  };
+}
+
+test('the command table registers exactly the commands package.json contributes, each once', () => {
+  const contributed = PACKAGE.contributes.commands.map((c) => c.command);
+  assert.equal(new Set(COMMAND_IDS).size, COMMAND_IDS.length, 'a command id is listed twice');
+  assert.deepEqual([...COMMAND_IDS].sort(), [...contributed].sort());
+});
+
+test('every command the language server\'s lenses invoke is one the extension registers', () => {
+  const registered: readonly string[] = COMMAND_IDS;
+  for (const command of Object.values(LENS_COMMANDS)) assert.ok(registered.includes(command), `${command} is not registered`);
+});
+
+test('Config reads every contributed setting, with package.json\'s defaults and no others', () => {
+  const contributed = Object.keys(PACKAGE.contributes.configuration.properties).map((k) => k.slice(PREFIX.length));
+  assert.deepEqual([...SETTING_KEYS].sort(), contributed.sort());
+  for (const key of SETTINGS_NEEDING_RELOAD) assert.ok(SETTING_KEYS.includes(key));
+  const config = new Config(packageDefaults());
+  assert.deepEqual(
+    { backend: config.backend, settings: config.attackSettings, trainImages: config.trainImages },
+    {
+      backend: 'auto', settings: { norm: 'linf', eps: 0.1, steps: 10, samples: 500, dataset: 'embedded' },
+      trainImages: undefined,
+    },
+  );
+  const changed = new Config(packageDefaults({ 'threatModel.norm': 'l2', samples: 300, 'training.trainImages': 1000 }));
+  assert.equal(changed.norm, 'l2');
+  assert.equal(changed.samples, 300);
+  assert.equal(changed.trainImages, 1000);
+  assert.match(changed.describe(), /^l2 ε=0\.1, steps 10, samples 300, dataset embedded, backend auto$/);
+  assert.throws(() => new Config({ get: () => undefined }).eps, /robustness\.threatModel\.eps has no value/);
+});
+
+test('one guard places every run: trusted workspaces only, inside a workspace folder', () => {
+  const folders = ['/w/a', '/w/b'];
+  assert.deepEqual(placeRun({ trusted: false, folders, file: '/w/a/m/model.json' }), { refusal: 'untrusted' });
+  assert.deepEqual(placeRun({ trusted: true, folders, file: '/w/b/m/model.json' }), { folder: '/w/b' });
+  assert.deepEqual(placeRun({ trusted: true, folders, file: '/elsewhere/model.json' }),
+    { refusal: 'outside-workspace', file: '/elsewhere/model.json' });
+  assert.deepEqual(placeRun({ trusted: true, folders, file: '/w/a/../c/model.json' }),
+    { refusal: 'outside-workspace', file: '/w/a/../c/model.json' });
+  assert.deepEqual(placeRun({ trusted: true, folders }), { folder: '/w/a' },
+    'a run from no file lives in the first folder');
+  assert.deepEqual(placeRun({ trusted: true, folders: [] }), { refusal: 'no-folder' });
+  assert.deepEqual(placeRun({ trusted: false, folders: [] }), { refusal: 'untrusted' });
+});
+
+/** A RunHost that records what the run told the editor; `answer` is the button the user clicks. */
+function fakeHost(answer?: string) {
+  const events: string[] = [];
+  const finished: RunFinishedParams[] = [];
+  const host: RunHost = {
+    log: {
+      info: (m) => events.push(`info ${m}`),
+      error: (m) => events.push(`error ${m}`),
+      show: () => events.push('show log'),
+    },
+    refreshRuns: () => events.push('refresh'),
+    runFinished: (params) => finished.push(params),
+    showError: async (message, ...actions) => {
+      events.push(`notify ${message} [${actions.join(', ')}]`);
+      return answer;
+    },
+  };
+  return { host, events, finished };
+}
+
+function outcome(events: string[]): RunOutcome<number> {
+  return {
+    done: (result) => `run done with ${result}`,
+    failureMessage: (err) => `wrapped: ${err.message}`,
+    cancelledLine: (id) => `${id} cancelled`,
+    failedLine: (id, message) => `${id} failed: ${message}`,
+    failureNotice: (message) => `Robustness Lab: ${message}`,
+    ended: (end, message) => events.push(`ended ${end}${message ? ` ${message}` : ''}`),
+    settled: () => events.push('settled'),
+  };
+}
+
+function freshStore(): { folder: string; store: RunStore } {
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-run-controller-'));
+  return { folder, store: new RunStore(folder) };
+}
+
+const record = (id: string) => ({
+  id, kind: 'evaluation' as const, model: 'm/model.json', created: new Date().toISOString(),
+});
+
+test('a finished run: recorded as running, then its result stored, the server told, nothing shown', async () => {
+  const { folder, store } = freshStore();
+  const { host, events, finished } = fakeHost();
+  const controller = RunController.start(host, store, folder, record('r-done'));
+  assert.equal(store.read('r-done').status, 'running');
+  const end = await controller.run(async () => {
+    assert.equal(store.read('r-done').status, 'running');
+    return 42;
+  }, { ...outcome(events), done: (result) => {
+    store.update('r-done', { status: 'done' });
+    return `run done with ${result}`;
+  } });
+  assert.equal(end, 'done');
+  assert.equal(store.read('r-done').status, 'done');
+  assert.deepEqual(events, ['info run done with 42', 'settled', 'refresh']);
+  assert.deepEqual(finished, [{ runId: 'r-done', folder, status: 'done' }]);
+  fs.rmSync(folder, { recursive: true });
+});
+
+test('a cancelled run is recorded as cancelled, with no error and no notification', async () => {
+  const { folder, store } = freshStore();
+  const { host, events, finished } = fakeHost();
+  const aborted = Object.assign(new Error('PGD aborted'), { name: 'AbortError' });
+  const controller = RunController.start(host, store, folder, record('r-cancel'));
+  const end = await controller.run(() => Promise.reject(aborted), outcome(events));
+  assert.equal(end, 'cancelled');
+  const stored = store.read('r-cancel');
+  assert.equal(stored.status, 'cancelled');
+  assert.equal(stored.error, undefined);
+  assert.ok(stored.finished);
+  assert.deepEqual(events, ['ended cancelled', 'info r-cancel cancelled', 'settled', 'refresh']);
+  assert.deepEqual(finished, [{ runId: 'r-cancel', folder, status: 'cancelled' }]);
+  fs.rmSync(folder, { recursive: true });
+});
+
+test('a failed run stores its error, offers "Show Log", and opens the log when it is clicked', async () => {
+  const { folder, store } = freshStore();
+  const { host, events, finished } = fakeHost('Show Log');
+  const end = await RunController.start(host, store, folder, record('r-fail')).run(
+    () => Promise.reject(new Error('model.json: no weights')), outcome(events));
+  assert.equal(end, 'failed');
+  assert.equal(store.read('r-fail').status, 'failed');
+  assert.equal(store.read('r-fail').error, 'wrapped: model.json: no weights');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(events, [
+    'ended failed wrapped: model.json: no weights', 'error r-fail failed: wrapped: model.json: no weights',
+    'notify Robustness Lab: wrapped: model.json: no weights [Show Log]', 'settled', 'refresh', 'show log',
+  ]);
+  assert.deepEqual(finished, [{ runId: 'r-fail', folder, status: 'failed' }]);
+  fs.rmSync(folder, { recursive: true });
+});
+
+test('a resumed run is marked running again and ends like any other', async () => {
+  const { folder, store } = freshStore();
+  const { host, events } = fakeHost();
+  store.create({ ...record('r-resume'), status: 'cancelled' });
+  const controller = RunController.resume(host, store, folder, 'r-resume');
+  assert.equal(store.read('r-resume').status, 'running');
+  const stopped = Object.assign(new Error('stop'), { name: 'AbortError' });
+  const end = await controller.run(() => Promise.reject(stopped), outcome(events));
+  assert.equal(end, 'cancelled');
+  assert.equal(store.read('r-resume').status, 'cancelled');
+  fs.rmSync(folder, { recursive: true });
+});
