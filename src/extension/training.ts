@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { epochMetricsSchema, type RunEpoch } from '../protocol/epoch-metrics';
 import { dataLocation } from '../protocol/experiment-spec';
-import type { TrainJob } from '../protocol/jobs';
+import { defaultTrainJob, type TrainJob } from '../protocol/jobs';
 import type { TrainingRunView } from '../protocol/messages/training-panel';
 import type { TrainResult } from '../protocol/messages/worker';
 import type { MODEL_FILE_NAMES } from '../protocol/model-files';
@@ -87,7 +87,7 @@ export class TrainingController {
     });
     if (eps === undefined) return undefined;
     const epochs = await vscode.window.showInputBox({
-      title: `${title} (3/3): epochs`, value: '5',
+      title: `${title} (3/3): epochs`, value: String(defaultTrainJob().epochs),
       validateInput: (v) => (Number.isInteger(Number(v)) ? isWithin(v, 1, 500) : 'a whole number'),
     });
     if (epochs === undefined) return undefined;
@@ -103,9 +103,9 @@ export class TrainingController {
     const id = store.newId('training');
     const trainImages = this.ctx.config.trainImages;
     const job: TrainJob = {
-      method: choice.method, data: dataLocation(this.ctx.config.dataset, (relative) => path.resolve(folder, relative)),
-      epochs: choice.epochs, batchSize: 128, optimizer: 'adam', learningRate: choice.method === 'distill' ? 1e-2 : 1e-3,
-      seed: 0, eps: choice.eps, robustEvalLimit: 300, out: store.dir(id),
+      ...defaultTrainJob(choice.method),
+      data: dataLocation(this.ctx.config.dataset, (relative) => path.resolve(folder, relative)),
+      epochs: choice.epochs, eps: choice.eps, robustEvalLimit: 300, out: store.dir(id),
       ...(init ? { init: init.fsPath } : {}), ...(trainImages ? { trainLimit: trainImages } : {}),
     };
     const model = init ? path.relative(folder, init.fsPath) : `${choice.method} (new smallcnn)`;
