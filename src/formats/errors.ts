@@ -1,0 +1,16 @@
+/**
+ * A file a format or data source cannot read: names the file, the field and the problem, like the
+ * engine's InputError (which the engine converts it to), so the same words reach the editor and the CLI.
+ */
+export class FormatError extends Error {
+  override readonly name = 'FormatError';
+  constructor(
+    /** The file or folder at fault. */
+    readonly source: string,
+    /** The field inside it ("modelTopology", "dims"); empty when the whole file is at fault. */
+    readonly field: string,
+    readonly problem: string,
+  ) {
+    super(`${source}${field ? `: ${field}` : ''}: ${problem}`);
+  }
+}
