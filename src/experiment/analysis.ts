@@ -10,7 +10,8 @@ import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type 
 import { ATTACK_INFO, attackInfo, DLR_MIN_CLASSES, LOSS_NAMES, type AttackParam } from '../protocol/attacks';
 import schema from '../protocol/experiment-spec-schema.json';
 import { attackOf, dataOf, type RobustnessSpec } from '../protocol/experiment-spec';
-import type { DataInfo, ModelInfo } from '../store/model-inspector';
+import type { DataInfo } from '../formats/data-sources';
+import type { ModelInfo } from '../formats/model-formats';
 
 export type Severity = 'error' | 'warning' | 'information';
 

@@ -4,7 +4,9 @@
  */
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { DATA_WATCH_GLOBS } from '../formats/data-sources';
 import { RunFinishedNotification, type RunFinishedParams } from '../protocol/messages';
+import { MODEL_GLOB } from '../protocol/model-files';
 
 export class RobustnessLanguageClient implements vscode.Disposable {
   private readonly client: LanguageClient;
@@ -24,8 +26,8 @@ export class RobustnessLanguageClient implements vscode.Disposable {
       synchronize: {
         fileEvents: [
           vscode.workspace.createFileSystemWatcher('**/.robustness/runs/*/run.json'),
-          vscode.workspace.createFileSystemWatcher('**/model.json'),
-          vscode.workspace.createFileSystemWatcher('**/t10k-images-idx3-ubyte*'),
+          vscode.workspace.createFileSystemWatcher(MODEL_GLOB),
+          ...DATA_WATCH_GLOBS.map((glob) => vscode.workspace.createFileSystemWatcher(glob)),
         ],
       },
       outputChannel: log,

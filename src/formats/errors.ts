@@ -10,7 +10,14 @@ export class FormatError extends Error {
     /** The field inside it ("modelTopology", "dims"); empty when the whole file is at fault. */
     readonly field: string,
     readonly problem: string,
+    /** What the problem suggests ("this is not a tfjs model.json"), left out where the context says it already. */
+    readonly hint?: string,
   ) {
-    super(`${source}${field ? `: ${field}` : ''}: ${problem}`);
+    super(`${source}${field ? `: ${field}` : ''}: ${problem}${hint ? `; ${hint}` : ''}`);
+  }
+
+  /** The problem with its hint: what follows the file and field in the message. */
+  get detail(): string {
+    return this.hint ? `${this.problem}; ${this.hint}` : this.problem;
   }
 }

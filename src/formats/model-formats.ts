@@ -27,7 +27,7 @@ export interface ModelInfo {
 
 export interface ModelFormat {
   id: ModelFormatId;
-  /** "tfjs Layers model": for hovers and lists. */
+  /** "Layers model": for hovers and lists. */
   label: string;
   /** What a file that fails describe is not ("tfjs model"): shared by formats sharing a file name. */
   noun: string;
@@ -57,7 +57,7 @@ function readTopology(file: string): Record<string, unknown> {
 
 const tfjsLayers: ModelFormat = {
   id: 'tfjs-layers',
-  label: 'tfjs Layers model',
+  label: 'Layers model',
   noun: 'tfjs model',
   // Also claims a model.json it cannot parse, so the user reads the tfjs reader's complaint.
   matches: (file) => hasName('tfjs-layers', file) && peekTfjsKind(file) !== 'graph',
@@ -78,7 +78,7 @@ const tfjsLayers: ModelFormat = {
 
 const tfjsGraph: ModelFormat = {
   id: 'tfjs-graph',
-  label: 'tfjs Graph model',
+  label: 'Graph model',
   noun: 'tfjs model',
   matches: (file) => hasName('tfjs-graph', file) && peekTfjsKind(file) === 'graph',
   describe(file) {
@@ -116,7 +116,7 @@ export function describeModel(file: string): ModelInfo {
   return modelFormatFor(file).describe(file);
 }
 
-/** "28×28×1 → 10", "28×28×1", or "tfjs Graph model" when the file gives no shape. */
+/** "28×28×1 → 10", "28×28×1", or "Graph model" when the file gives no shape. */
 export function formatModelInfo(info: ModelInfo): string {
   const input = info.inputShape?.join('×');
   if (!input) return modelFormat(info.format).label;

@@ -54,7 +54,7 @@ export function parseTopology(text: string, file: string): { json: Record<string
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FormatError(file, '', 'must be a JSON object');
   const topology = (json as { modelTopology?: unknown }).modelTopology;
   if (typeof topology !== 'object' || topology === null || Array.isArray(topology)) {
-    throw new FormatError(file, 'modelTopology', 'is missing; this is not a tfjs model.json');
+    throw new FormatError(file, 'modelTopology', 'is missing', 'this is not a tfjs model.json');
   }
   return { json: json as Record<string, unknown>, topology: topology as Record<string, unknown> };
 }

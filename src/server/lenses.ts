@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { MODEL_FILE_NAME_PATTERN } from '../protocol/model-files';
 import { RunStore, type RunRecord } from '../store/runs';
 
 export interface LensCommand {
@@ -111,9 +112,9 @@ export interface ModelReference {
   text: string;
 }
 
-const REFERENCE = /(["'`])((?:file:\/\/)?[^"'`\n]*model\.json)\1/g;
+const REFERENCE = new RegExp(`(["'\`])((?:file://)?[^"'\`\n]*${MODEL_FILE_NAME_PATTERN})\\1`, 'g');
 
-/** String literals that name a model.json: "models/cnn/model.json", 'file://runs/x/model.json'. */
+/** String literals that name a model file: "models/cnn/model.json", 'file://runs/x/model.json'. */
 export function modelReferences(text: string): ModelReference[] {
   const refs: ModelReference[] = [];
   for (const m of text.matchAll(REFERENCE)) {

@@ -20,7 +20,7 @@ export function withInputErrors<T>(read: () => T): T {
   try {
     return read();
   } catch (err) {
-    if (err instanceof FormatError) throw new InputError(err.source, err.field, err.problem);
+    if (err instanceof FormatError) throw new InputError(err.source, err.field, err.detail);
     throw err;
   }
 }
