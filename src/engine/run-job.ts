@@ -268,8 +268,10 @@ export function refuseWithoutGradients(plans: AttackPlan[], model: Classifier, s
   for (const { entry } of plans) {
     const crafted = entry.access === 'white-box' ? model : entry.access === 'transfer' ? surrogate : undefined;
     if (crafted && !crafted.gradients) {
-      throw new InputError(crafted.source, 'gradients', `the ${entry.name} attack (${entry.id}) is ${entry.access} and needs ` +
-        `the gradients of this model, which its format does not give; use a black-box attack (${blackBox})`);
+      const why = entry.access === 'transfer' ? 'crafts its examples on this surrogate and needs its gradients'
+        : 'is white-box and needs the gradients of this model';
+      throw new InputError(crafted.source, 'gradients',
+        `the ${entry.name} attack (${entry.id}) ${why}, which its format does not give; use a black-box attack (${blackBox})`);
     }
   }
   if (probes && !model.gradients) {

@@ -101,6 +101,10 @@ function truncated(file: string, header: IdxHeader, records: number, found: numb
     `is truncated: the first ${records} of ${header.dims.join('×')} records need ${need} bytes, found ${Math.max(0, found)}`);
 }
 
+function trailing(file: string, header: IdxHeader, extra: number): InputError {
+  return new InputError(file, 'data', `has ${extra} bytes after the ${header.dims.join('×')} data the header declares`);
+}
+
 async function readPlainHead(handle: fs.promises.FileHandle, first: Buffer, file: string, count?: number): Promise<IdxHead> {
   // `first` holds 20 bytes: the longest header (rank 4), so this parses it or says what is wrong.
   const header = withInputErrors(() => parseIdxHeader(first, file));
@@ -108,6 +112,10 @@ async function readPlainHead(handle: fs.promises.FileHandle, first: Buffer, file
   const data = Buffer.alloc(bytes - header.headerLength);
   const { bytesRead } = await handle.read(data, 0, data.length, header.headerLength);
   if (bytesRead < data.length) throw truncated(file, header, records, bytesRead);
+  if (records === header.dims[0]) {
+    const extra = (await handle.stat()).size - bytes;
+    if (extra > 0) throw trailing(file, header, extra);
+  }
   return { dims: header.dims, data, records, bytesRead: header.headerLength + bytesRead };
 }
 
@@ -140,6 +148,7 @@ function readGzipHead(file: string, count?: number): Promise<IdxHead> {
       if (!header) return reject(incompleteHeader(bytes, file));
       const { records, bytes: total } = need!;
       if (bytes.length < total) return reject(truncated(file, header, records, bytes.length - header.headerLength));
+      if (records === header.dims[0] && bytes.length > total) return reject(trailing(file, header, bytes.length - total));
       resolve({ dims: header.dims, data: bytes.subarray(header.headerLength, total), records, bytesRead: input.bytesRead });
     };
     gunzip.on('data', (chunk: Buffer) => {
@@ -152,11 +161,12 @@ function readGzipHead(file: string, count?: number): Promise<IdxHead> {
         return finish(err as Error);
       }
       if (header) need ??= wanted(header, count);
-      if (need && inflated >= need.bytes) finish();
+      // The whole file waits for the end of the stream, where gunzip checks the CRC.
+      if (need && inflated >= need.bytes && need.records < header!.dims[0]!) finish();
     });
     gunzip.on('end', () => finish());
-    gunzip.on('error', (err) => finish(header && need && inflated >= need.bytes ? undefined
-      : new InputError(file, 'gzip', `cannot be decompressed (${err.message}); the file is truncated or corrupt`)));
+    gunzip.on('error', (err) =>
+      finish(new InputError(file, 'gzip', `cannot be decompressed (${err.message}); the file is truncated or corrupt`)));
     input.on('error', (err) => finish(unreadable(file, err)));
     input.pipe(gunzip);
   });
