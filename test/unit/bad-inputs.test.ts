@@ -189,7 +189,7 @@ test('a model without gradients: white-box attacks and gradient probes are refus
   // Transfer crafts on the surrogate: the target may be forward-only, the surrogate may not.
   refuseWithoutGradients([plan('transfer')], model, withGradients, false);
   expectInputError(() => refuseWithoutGradients([plan('transfer')], withGradients, forwardOnly('s/net.onnx'), false), 's/net.onnx',
-    /the Transfer attack \(transfer\) is transfer and needs the gradients/);
+    /the Transfer attack \(transfer\) crafts its examples on this surrogate and needs its gradients/);
   expectInputError(() => refuseWithoutGradients([plan('square')], model, undefined, true), 'models/net.onnx',
     /gradients: the diagnostics of a suite or --diagnostics need gradients/);
 });
