@@ -1,6 +1,6 @@
 /**
  * CodeLenses: above a spec, "Run"/"Train" and its last result; in source files, on every line
- * that names a workspace model.json, that model's last robustness result (or "Attack"). The
+ * that names a workspace model file, that model's last robustness result (or "Attack"). The
  * results come from the run store (.robustness/runs/*), read by the server and refreshed when a
  * run finishes. Pure apart from the store reads.
  */
