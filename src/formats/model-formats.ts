@@ -5,10 +5,10 @@
  * MODEL_FORMAT_IDS in src/protocol/vocabulary.ts.
  *
  * A new format (ONNX, say) is one entry here whose describe reads the file's header, its file
- * names in src/protocol/model-files.ts, its id in the vocabulary, and its loader.
+ * pattern in src/protocol/model-files.ts, its id in the vocabulary, and its loader.
  */
 import * as fs from 'node:fs';
-import { MODEL_FORMAT_FILE_NAMES } from '../protocol/model-files';
+import { fitsPattern, MODEL_FILE_EXTENSIONS, MODEL_FILE_NAMES, MODEL_FORMAT_FILES } from '../protocol/model-files';
 import type { ModelFormatId } from '../protocol/vocabulary';
 import { FormatError } from './errors';
 import {
@@ -32,7 +32,7 @@ export interface ModelFormat {
   /** What a file that fails describe is not ("tfjs model"): shared by formats sharing a file name. */
   noun: string;
   /**
-   * Whether this format reads the file: by name first (MODEL_FORMAT_FILE_NAMES); formats that
+   * Whether this format reads the file: by name first (MODEL_FORMAT_FILES); formats that
    * share a name may peek inside. Never throws.
    */
   matches(file: string): boolean;
@@ -40,10 +40,7 @@ export interface ModelFormat {
   describe(file: string): ModelInfo;
 }
 
-function hasName(id: ModelFormatId, file: string): boolean {
-  const base = file.split(/[\\/]/).pop() ?? '';
-  return MODEL_FORMAT_FILE_NAMES[id].includes(base);
-}
+const hasName = (id: ModelFormatId, file: string) => fitsPattern(MODEL_FORMAT_FILES[id], file);
 
 function readTopology(file: string): Record<string, unknown> {
   let text: string;
@@ -105,7 +102,7 @@ export function modelFormat(id: ModelFormatId): ModelFormat {
 export function modelFormatFor(file: string): ModelFormat {
   const format = MODEL_FORMATS.find((f) => f.matches(file));
   if (!format) {
-    const names = [...new Set(MODEL_FORMATS.flatMap((f) => MODEL_FORMAT_FILE_NAMES[f.id]))].join(', ');
+    const names = [...MODEL_FILE_NAMES, ...MODEL_FILE_EXTENSIONS.map((ext) => `*${ext}`)].join(', ');
     throw new FormatError(file, '', `is not a model file Robustness Lab reads (${MODEL_FORMATS.map((f) => f.label).join(', ')}: ${names})`);
   }
   return format;

@@ -11,7 +11,7 @@ import { DATA_SOURCES } from '../../src/formats/data-sources';
 import { FormatError } from '../../src/formats/errors';
 import { describeModel, formatModelInfo, MODEL_FORMATS, modelFormatFor } from '../../src/formats/model-formats';
 import {
-  isModelFile, MODEL_ACTIVATION_EVENT, MODEL_FILE_NAMES, MODEL_FORMAT_FILE_NAMES, MODEL_GLOB, MODEL_WHEN_CLAUSE,
+  fitsPattern, isModelFile, MODEL_ACTIVATION_EVENT, MODEL_FILE_EXTENSIONS, MODEL_FILE_NAMES, MODEL_FORMAT_FILES, MODEL_GLOB, MODEL_WHEN_CLAUSE,
 } from '../../src/protocol/model-files';
 import { DATA_SOURCE_IDS, MODEL_FORMAT_IDS } from '../../src/protocol/vocabulary';
 import { modelReferences } from '../../src/server/lenses';
@@ -29,7 +29,11 @@ test('the cheap registries and the engine loaders name the vocabulary ids, in or
   assert.deepEqual(MODEL_LOADERS.map((l) => l.id), [...MODEL_FORMAT_IDS]);
   assert.deepEqual(DATA_SOURCES.map((s) => s.id), [...DATA_SOURCE_IDS]);
   assert.deepEqual(DATA_LOADERS.map((l) => l.id), [...DATA_SOURCE_IDS]);
-  for (const id of MODEL_FORMAT_IDS) assert.ok(MODEL_FORMAT_FILE_NAMES[id].length > 0, `${id} names no model file`);
+  for (const id of MODEL_FORMAT_IDS) {
+    const files = MODEL_FORMAT_FILES[id];
+    assert.ok(files.names.length + files.extensions.length > 0, `${id} names no model file`);
+    for (const ext of files.extensions) assert.match(ext, /^\.[a-z0-9]+$/, `${id}: extension "${ext}" needs a leading dot`);
+  }
 });
 
 test("package.json's activation event and model menus use MODEL_FILE_NAMES", () => {
@@ -45,7 +49,10 @@ test("package.json's activation event and model menus use MODEL_FILE_NAMES", () 
   const modelClauses = clauses.filter((w) => /resourceFilename ==|resourceExtname ==/.test(w));
   assert.ok(modelClauses.length >= 5, 'the model commands have no when clauses');
   for (const clause of modelClauses) assert.equal(clause, MODEL_WHEN_CLAUSE, `a menu's "when": "${clause}" is not MODEL_WHEN_CLAUSE`);
-  for (const name of MODEL_FILE_NAMES) assert.match(MODEL_WHEN_CLAUSE, new RegExp(`resourceFilename == ${name.replace('.', '\\.')}`));
+  const named = MODEL_WHEN_CLAUSE.split(' || ');
+  for (const name of MODEL_FILE_NAMES) assert.ok(named.includes(`resourceFilename == ${name}`), `no clause for ${name}`);
+  for (const ext of MODEL_FILE_EXTENSIONS) assert.ok(named.includes(`resourceExtname == ${ext}`), `no clause for *${ext}`);
+  assert.equal(named.length, MODEL_FILE_NAMES.length + MODEL_FILE_EXTENSIONS.length);
 });
 
 test('isModelFile, the glob and the lens references follow MODEL_FILE_NAMES', () => {
@@ -53,6 +60,9 @@ test('isModelFile, the glob and the lens references follow MODEL_FILE_NAMES', ()
   assert.ok(isModelFile('C:\\w\\model.json'));
   assert.ok(!isModelFile('/w/model.json.bak'));
   assert.ok(!isModelFile('/w/weights.bin'));
+  // Extensions (the next formats): any name with the extension, not the bare extension.
+  const onnx = { names: [], extensions: ['.onnx'] };
+  assert.ok(fitsPattern(onnx, '/w/models/resnet.onnx') && !fitsPattern(onnx, '/w/.onnx') && !fitsPattern(onnx, '/w/x.onnx.txt'));
   const refs = modelReferences(`load("models/cnn/model.json"); open('x/model.jsonl'); fetch(\`file://runs/a/model.json\`)`);
   assert.deepEqual(refs.map((r) => r.text), ['models/cnn/model.json', 'runs/a/model.json']);
 });
