@@ -8,7 +8,7 @@ import { getAttack } from './attacks/registry';
 import { LOSSES, type LossId } from './losses';
 import type { AttackOptions } from './attacks/types';
 import { describeBackend } from './backend';
-import { loadData, loadDataset, sliceSplit } from './data/datasets';
+import { loadData, loadTrainingData, sliceSplit } from './data/datasets';
 import { InputError } from './errors';
 import { accuracyCurve, evaluateAttacks, type AttackPlan } from './eval/evaluate';
 import { probeDiagnostics } from './eval/diagnostics';
@@ -213,7 +213,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   if (!resume && fs.existsSync(path.join(job.out, 'checkpoints'))) {
     throw new InputError(job.out, 'checkpoints', 'already holds a training run; continue it with --resume, or choose another --out');
   }
-  const data = loadDataset(job.data);
+  const data = await loadTrainingData(job.data);
   writeTrainRecord(job, { status: 'running' });
   const models: tfl.LayersModel[] = [];
   try {

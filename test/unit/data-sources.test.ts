@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { DATA_WATCH_GLOBS, describeData, FASHION_MNIST_CLASSES, isDataFile } from '../../src/formats/data-sources';
 import { FormatError } from '../../src/formats/errors';
-import { encodeIdx, InputError, loadData, loadDataset, readIdx, readIdxHead } from '../../src/engine';
+import { encodeIdx, InputError, loadData, loadDataset, loadTrainingData, readIdx, readIdxHead } from '../../src/engine';
 import { tempDir } from './helpers';
 
 const SAMPLE = path.join(__dirname, '..', '..', 'media', 'data', 'fashion-mnist-sample');
@@ -88,6 +88,17 @@ test('loadData reads the first n test images of the embedded sample: the same pi
   const whole = loadDataset('embedded');
   assert.deepEqual(Buffer.from(data.samples.images), Buffer.from(whole.test.images.subarray(0, 25 * 784)));
   assert.deepEqual(Array.from(data.samples.labels), Array.from(whole.test.labels.subarray(0, 25)));
+});
+
+test('training data through the registry: both splits whole, the same as the synchronous IDX loader', async () => {
+  const [viaSource, direct] = [await loadTrainingData('embedded'), loadDataset('embedded')];
+  assert.deepEqual(viaSource.shape, direct.shape);
+  assert.deepEqual(viaSource.classNames, direct.classNames);
+  for (const split of ['train', 'test'] as const) {
+    assert.equal(viaSource[split].count, direct[split].count);
+    assert.ok(Buffer.from(viaSource[split].images).equals(Buffer.from(direct[split].images)), `${split} images differ`);
+    assert.ok(Buffer.from(viaSource[split].labels).equals(Buffer.from(direct[split].labels)), `${split} labels differ`);
+  }
 });
 
 test('info (header only) agrees with what the loader finds; classes.json names the classes', async () => {

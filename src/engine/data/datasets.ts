@@ -80,7 +80,7 @@ export function dataLocation(spec: string): { id: string; dir: string; className
   return { id: dir, dir };
 }
 
-/** `embedded`, `fashion-mnist`, or a folder of IDX files: both splits, whole (training reads them all). */
+/** `embedded`, `fashion-mnist`, or a folder of IDX files: both splits, whole and synchronously (tests and scripts). */
 export function loadDataset(spec: string): Dataset {
   const { id, dir, classNames } = dataLocation(spec);
   return loadIdxFolder(dir, id, classNames ?? withInputErrors(() => readClassNames(dir)));
@@ -97,6 +97,16 @@ export async function loadData(spec: string, split: DataSplit, n?: number): Prom
   if (!loader) throw new Error(`data source "${source.id}" has no loader in the engine (src/engine/data/sources.ts)`);
   const loaded = await loader.load(dir, split, n);
   return { ...loaded, id, ...(classNames ? { classNames } : {}) };
+}
+
+/** Both splits whole, from any data a registered source reads: what training needs. */
+export async function loadTrainingData(spec: string): Promise<Dataset> {
+  const [train, test] = await Promise.all([loadData(spec, 'train'), loadData(spec, 'test')]);
+  if (train.shape.join('×') !== test.shape.join('×')) {
+    throw new InputError(train.location, 'train', `images are ${train.shape.join('×')} but the test images are ${test.shape.join('×')}`);
+  }
+  const classNames = train.classNames.length >= test.classNames.length ? train.classNames : test.classNames;
+  return { id: train.id, location: train.location, shape: train.shape, classNames, train: train.samples, test: test.samples };
 }
 
 /** The first `count` samples in file order (published evaluations use the first 1,000 test images). */
