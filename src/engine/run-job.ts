@@ -271,11 +271,12 @@ export function refuseWithoutGradients(plans: AttackPlan[], model: Classifier, s
       const why = entry.access === 'transfer' ? 'crafts its examples on this surrogate and needs its gradients'
         : 'is white-box and needs the gradients of this model';
       throw new InputError(crafted.source, 'gradients',
-        `the ${entry.name} attack (${entry.id}) ${why}, which its format does not give; use a black-box attack (${blackBox})`);
+        `the ${entry.name} attack (${entry.id}) ${why}, which its format does not give; ` +
+        `use a black-box attack (${blackBox})`);
     }
   }
   if (probes && !model.gradients) {
-    throw new InputError(model.source, 'gradients', 'the diagnostics of a suite or --diagnostics need gradients, which ' +
-      `this model's format does not give; run black-box attacks (${blackBox}) without them`);
+    throw new InputError(model.source, 'gradients', 'the diagnostics of a suite or --diagnostics need ' +
+      `gradients, which this model's format does not give; run black-box attacks (${blackBox}) without them`);
   }
 }

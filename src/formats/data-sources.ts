@@ -42,8 +42,12 @@ export const FASHION_MNIST_CLASSES = [
 
 /** The built-in datasets: the embedded sample and the full Fashion-MNIST (both IDX folders). */
 export const BUILTIN_DATA_INFO: Readonly<Record<BuiltinData, DataInfo>> = {
-  embedded: { shape: [28, 28, 1], count: 2000, counts: { train: 10000, test: 2000 }, classes: [...FASHION_MNIST_CLASSES] },
-  'fashion-mnist': { shape: [28, 28, 1], count: 10000, counts: { train: 60000, test: 10000 }, classes: [...FASHION_MNIST_CLASSES] },
+  embedded: {
+    shape: [28, 28, 1], count: 2000, counts: { train: 10000, test: 2000 }, classes: [...FASHION_MNIST_CLASSES],
+  },
+  'fashion-mnist': {
+    shape: [28, 28, 1], count: 10000, counts: { train: 60000, test: 10000 }, classes: [...FASHION_MNIST_CLASSES],
+  },
 };
 
 /** The IDX files of a split, without the optional .gz. */
@@ -86,7 +90,8 @@ const idx: DataSource = {
     const testFile = idxFile(dir, IDX_FILES.test.images);
     const test = imageDims(readIdxHeader(testFile), testFile);
     const counts: DataInfo['counts'] = { test: test.count };
-    const hasTrain = [`${IDX_FILES.train.images}.gz`, IDX_FILES.train.images].some((f) => fs.existsSync(path.join(dir, f)));
+    const trainNames = [`${IDX_FILES.train.images}.gz`, IDX_FILES.train.images];
+    const hasTrain = trainNames.some((f) => fs.existsSync(path.join(dir, f)));
     if (hasTrain) {
       const trainFile = idxFile(dir, IDX_FILES.train.images);
       counts.train = imageDims(readIdxHeader(trainFile), trainFile).count;

@@ -19,19 +19,23 @@ export const isGzip = (bytes: Uint8Array): boolean => bytes.length >= 2 && bytes
 
 /** Parses the header at the start of (decompressed) IDX bytes; throws a FormatError naming the file and the field. */
 export function parseIdxHeader(raw: Uint8Array, file: string): IdxHeader {
-  if (raw.length < 4) throw new FormatError(file, 'header', `is ${raw.length} bytes long; an IDX header needs at least 4`);
+  if (raw.length < 4) {
+    throw new FormatError(file, 'header', `is ${raw.length} bytes long; an IDX header needs at least 4`);
+  }
   if (raw[0] !== 0 || raw[1] !== 0) {
     const magic = [raw[0], raw[1], raw[2], raw[3]].map((b) => b!.toString(16).padStart(2, '0')).join('');
     throw new FormatError(file, 'magic number', `starts with 0x${magic}; IDX files start with 0x0000`);
   }
   if (raw[2] !== IDX_UBYTE) {
-    throw new FormatError(file, 'magic number', `declares element type 0x${raw[2]!.toString(16)}; only unsigned bytes (0x08) are supported`);
+    throw new FormatError(file, 'magic number',
+      `declares element type 0x${raw[2]!.toString(16)}; only unsigned bytes (0x08) are supported`);
   }
   const rank = raw[3]!;
   if (rank < 1 || rank > 4) throw new FormatError(file, 'dims', `declares ${rank} dimensions; expected 1 to 4`);
   const headerLength = 4 + 4 * rank;
   if (raw.length < headerLength) {
-    throw new FormatError(file, 'dims', `header declares ${rank} dimensions but the file ends after ${raw.length} bytes`);
+    throw new FormatError(file, 'dims',
+      `header declares ${rank} dimensions but the file ends after ${raw.length} bytes`);
   }
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   return { dims: Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false)), headerLength };

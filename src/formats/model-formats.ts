@@ -103,7 +103,8 @@ export function modelFormatFor(file: string): ModelFormat {
   const format = MODEL_FORMATS.find((f) => f.matches(file));
   if (!format) {
     const names = [...MODEL_FILE_NAMES, ...MODEL_FILE_EXTENSIONS.map((ext) => `*${ext}`)].join(', ');
-    throw new FormatError(file, '', `is not a model file Robustness Lab reads (${MODEL_FORMATS.map((f) => f.label).join(', ')}: ${names})`);
+    const labels = MODEL_FORMATS.map((f) => f.label).join(', ');
+    throw new FormatError(file, '', `is not a model file Robustness Lab reads (${labels}: ${names})`);
   }
   return format;
 }

@@ -23,7 +23,9 @@ export interface ModelJson {
 
 export interface KerasLayer {
   class_name: string;
-  config: { name?: string; activation?: string; batch_input_shape?: Array<number | null>; units?: number; [k: string]: unknown };
+  config: {
+    name?: string; activation?: string; batch_input_shape?: Array<number | null>; units?: number; [k: string]: unknown;
+  };
 }
 
 export interface GraphNode {
@@ -44,14 +46,18 @@ function readText(file: string): string {
 }
 
 /** Parses a model.json with the topology check only (what describe needs); throws a FormatError. */
-export function parseTopology(text: string, file: string): { json: Record<string, unknown>; topology: Record<string, unknown> } {
+export function parseTopology(
+  text: string, file: string,
+): { json: Record<string, unknown>; topology: Record<string, unknown> } {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
     throw new FormatError(file, '', `is not valid JSON (${(err as Error).message})`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FormatError(file, '', 'must be a JSON object');
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new FormatError(file, '', 'must be a JSON object');
+  }
   const topology = (json as { modelTopology?: unknown }).modelTopology;
   if (typeof topology !== 'object' || topology === null || Array.isArray(topology)) {
     throw new FormatError(file, 'modelTopology', 'is missing', 'this is not a tfjs model.json');
@@ -62,7 +68,9 @@ export function parseTopology(text: string, file: string): { json: Record<string
 /** Reads a model.json with every check the loaders need (the weights manifest too); throws a FormatError. */
 export function readModelJson(file: string): ModelJson {
   const { json } = parseTopology(readText(file), file);
-  if (!Array.isArray(json.weightsManifest)) throw new FormatError(file, 'weightsManifest', 'is missing or not an array');
+  if (!Array.isArray(json.weightsManifest)) {
+    throw new FormatError(file, 'weightsManifest', 'is missing or not an array');
+  }
   json.weightsManifest.forEach((group: unknown, g: number) => {
     const entry = group as { paths?: unknown; weights?: unknown };
     if (!Array.isArray(entry?.paths) || !entry.paths.every((p) => typeof p === 'string')) {

@@ -26,17 +26,22 @@ export const MODEL_FORMAT_FILES: Readonly<Record<ModelFormatId, ModelFilePattern
 const unique = (items: string[]) => [...new Set(items)];
 
 /** Exact file names a registered model format loads, each once. */
-export const MODEL_FILE_NAMES: readonly string[] = unique(MODEL_FORMAT_IDS.flatMap((id) => MODEL_FORMAT_FILES[id].names));
+export const MODEL_FILE_NAMES: readonly string[] = unique(
+  MODEL_FORMAT_IDS.flatMap((id) => MODEL_FORMAT_FILES[id].names),
+);
 
 /** Extensions (with the dot) a registered model format loads whatever the name, each once. */
-export const MODEL_FILE_EXTENSIONS: readonly string[] = unique(MODEL_FORMAT_IDS.flatMap((id) => MODEL_FORMAT_FILES[id].extensions));
+export const MODEL_FILE_EXTENSIONS: readonly string[] = unique(
+  MODEL_FORMAT_IDS.flatMap((id) => MODEL_FORMAT_FILES[id].extensions),
+);
 
 const lastSegment = (filePath: string) => filePath.split(/[\\/]/).pop() ?? '';
 
 /** True when `filePath` fits a pattern by name alone (no I/O). */
 export function fitsPattern(pattern: ModelFilePattern, filePath: string): boolean {
   const base = lastSegment(filePath);
-  return pattern.names.includes(base) || pattern.extensions.some((ext) => base.length > ext.length && base.endsWith(ext));
+  return pattern.names.includes(base)
+    || pattern.extensions.some((ext) => base.length > ext.length && base.endsWith(ext));
 }
 
 const GLOB_PARTS = [...MODEL_FILE_NAMES, ...MODEL_FILE_EXTENSIONS.map((ext) => `*${ext}`)];
@@ -59,7 +64,8 @@ export const MODEL_ACTIVATION_EVENT = `workspaceContains:${MODEL_GLOB}`;
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A regular-expression source matching the end of a model file's path ("model\.json", "\.onnx"). */
-export const MODEL_FILE_NAME_PATTERN = `(?:${[...MODEL_FILE_NAMES, ...MODEL_FILE_EXTENSIONS].map(escapeRegExp).join('|')})`;
+export const MODEL_FILE_NAME_PATTERN =
+  `(?:${[...MODEL_FILE_NAMES, ...MODEL_FILE_EXTENSIONS].map(escapeRegExp).join('|')})`;
 
 /** True when a path's last segment is a model file a registered format loads. */
 export function isModelFile(filePath: string): boolean {

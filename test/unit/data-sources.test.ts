@@ -45,7 +45,7 @@ test('a file cut off after the first n records still loads n, plain and gzip; n 
   fs.rmSync(dir, { recursive: true });
 });
 
-test('the first n records of a large gzip file inflate only its first blocks: a corrupt tail is never reached', async () => {
+test('the first n records of a large gzip file inflate its first blocks only: a corrupt tail is not read', async () => {
   const dir = tempDir('idx-gz');
   const count = 4000;
   const images = noise(count * 28 * 28, 2);
@@ -74,11 +74,12 @@ test('a plain file: a positioned read of the records asked for, and all of them 
   await assert.rejects(readIdxHead(path.join(dir, 'missing.idx')), (err) =>
     expectInputError(err, path.join(dir, 'missing.idx'), /cannot be read: ENOENT/));
   fs.writeFileSync(file, Buffer.from([0x12, 0, 8, 3]));
-  await assert.rejects(readIdxHead(file, 1), (err) => expectInputError(err, file, /magic number: starts with 0x12000803/));
+  await assert.rejects(readIdxHead(file, 1), (err) =>
+    expectInputError(err, file, /magic number: starts with 0x12000803/));
   fs.rmSync(dir, { recursive: true });
 });
 
-test('loadData reads the first n test images of the embedded sample: the same pixels and labels as loadDataset', async () => {
+test('loadData reads the first n test images of the embedded sample, as loadDataset has them', async () => {
   const data = await loadData('embedded', 'test', 25);
   assert.equal(data.source, 'idx');
   assert.equal(data.samples.count, 25);
@@ -125,11 +126,13 @@ test('info (header only) agrees with what the loader finds; classes.json names t
 
 test('a folder no source reads, and labels that do not match the images, are named', async () => {
   const dir = tempDir('no-data');
-  await assert.rejects(loadData(dir, 'test', 1), (err) => expectInputError(err, dir, /holds no data Robustness Lab reads \(IDX files/));
+  await assert.rejects(loadData(dir, 'test', 1), (err) =>
+    expectInputError(err, dir, /holds no data Robustness Lab reads \(IDX files/));
   fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte'), encodeIdx([3, 2, 2], new Uint8Array(12), false));
   fs.writeFileSync(path.join(dir, 't10k-labels-idx1-ubyte'), encodeIdx([2], new Uint8Array(2), false));
   const labels = path.join(dir, 't10k-labels-idx1-ubyte');
-  await assert.rejects(loadData(dir, 'test', 1), (err) => expectInputError(err, labels, /dims: has 2 labels for 3 images/));
+  await assert.rejects(loadData(dir, 'test', 1), (err) =>
+    expectInputError(err, labels, /dims: has 2 labels for 3 images/));
   await assert.rejects(loadData(path.join(dir, 'nope'), 'test', 1), (err) =>
     expectInputError(err, path.join(dir, 'nope'), /dataset folder does not exist/));
   fs.rmSync(dir, { recursive: true });

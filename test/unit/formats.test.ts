@@ -11,7 +11,8 @@ import { DATA_SOURCES } from '../../src/formats/data-sources';
 import { FormatError } from '../../src/formats/errors';
 import { describeModel, formatModelInfo, MODEL_FORMATS, modelFormatFor } from '../../src/formats/model-formats';
 import {
-  fitsPattern, isModelFile, MODEL_ACTIVATION_EVENT, MODEL_FILE_EXTENSIONS, MODEL_FILE_NAMES, MODEL_FORMAT_FILES, MODEL_GLOB, MODEL_WHEN_CLAUSE,
+  fitsPattern, isModelFile, MODEL_ACTIVATION_EVENT, MODEL_FILE_EXTENSIONS, MODEL_FILE_NAMES, MODEL_FORMAT_FILES,
+  MODEL_GLOB, MODEL_WHEN_CLAUSE,
 } from '../../src/protocol/model-files';
 import { DATA_SOURCE_IDS, MODEL_FORMAT_IDS } from '../../src/protocol/vocabulary';
 import { modelReferences } from '../../src/server/lenses';
@@ -32,7 +33,9 @@ test('the cheap registries and the engine loaders name the vocabulary ids, in or
   for (const id of MODEL_FORMAT_IDS) {
     const files = MODEL_FORMAT_FILES[id];
     assert.ok(files.names.length + files.extensions.length > 0, `${id} names no model file`);
-    for (const ext of files.extensions) assert.match(ext, /^\.[a-z0-9]+$/, `${id}: extension "${ext}" needs a leading dot`);
+    for (const ext of files.extensions) {
+      assert.match(ext, /^\.[a-z0-9]+$/, `${id}: extension "${ext}" needs a leading dot`);
+    }
   }
 });
 
@@ -43,15 +46,22 @@ test("package.json's activation event and model menus use MODEL_FILE_NAMES", () 
   };
   assert.equal(MODEL_GLOB, '**/model.json');
   assert.ok(pkg.activationEvents.includes(MODEL_ACTIVATION_EVENT), `activationEvents lack ${MODEL_ACTIVATION_EVENT}`);
-  const modelEvents = pkg.activationEvents.filter((e) => e.startsWith('workspaceContains:') && !e.endsWith('.robustness.json'));
+  const modelEvents = pkg.activationEvents
+    .filter((e) => e.startsWith('workspaceContains:') && !e.endsWith('.robustness.json'));
   assert.deepEqual(modelEvents, [MODEL_ACTIVATION_EVENT], 'a workspaceContains event names a model pattern of its own');
   const clauses = Object.values(pkg.contributes.menus).flat().map((m) => m.when ?? '');
   const modelClauses = clauses.filter((w) => /resourceFilename ==|resourceExtname ==/.test(w));
   assert.ok(modelClauses.length >= 5, 'the model commands have no when clauses');
-  for (const clause of modelClauses) assert.equal(clause, MODEL_WHEN_CLAUSE, `a menu's "when": "${clause}" is not MODEL_WHEN_CLAUSE`);
+  for (const clause of modelClauses) {
+    assert.equal(clause, MODEL_WHEN_CLAUSE, `a menu's "when": "${clause}" is not MODEL_WHEN_CLAUSE`);
+  }
   const named = MODEL_WHEN_CLAUSE.split(' || ');
-  for (const name of MODEL_FILE_NAMES) assert.ok(named.includes(`resourceFilename == ${name}`), `no clause for ${name}`);
-  for (const ext of MODEL_FILE_EXTENSIONS) assert.ok(named.includes(`resourceExtname == ${ext}`), `no clause for *${ext}`);
+  for (const name of MODEL_FILE_NAMES) {
+    assert.ok(named.includes(`resourceFilename == ${name}`), `no clause for ${name}`);
+  }
+  for (const ext of MODEL_FILE_EXTENSIONS) {
+    assert.ok(named.includes(`resourceExtname == ${ext}`), `no clause for *${ext}`);
+  }
   assert.equal(named.length, MODEL_FILE_NAMES.length + MODEL_FILE_EXTENSIONS.length);
 });
 
@@ -62,8 +72,10 @@ test('isModelFile, the glob and the lens references follow MODEL_FILE_NAMES', ()
   assert.ok(!isModelFile('/w/weights.bin'));
   // Extensions (the next formats): any name with the extension, not the bare extension.
   const onnx = { names: [], extensions: ['.onnx'] };
-  assert.ok(fitsPattern(onnx, '/w/models/resnet.onnx') && !fitsPattern(onnx, '/w/.onnx') && !fitsPattern(onnx, '/w/x.onnx.txt'));
-  const refs = modelReferences(`load("models/cnn/model.json"); open('x/model.jsonl'); fetch(\`file://runs/a/model.json\`)`);
+  assert.ok(fitsPattern(onnx, '/w/models/resnet.onnx'));
+  assert.ok(!fitsPattern(onnx, '/w/.onnx') && !fitsPattern(onnx, '/w/x.onnx.txt'));
+  const source = `load("models/cnn/model.json"); open('x/model.jsonl'); fetch(\`file://runs/a/model.json\`)`;
+  const refs = modelReferences(source);
   assert.deepEqual(refs.map((r) => r.text), ['models/cnn/model.json', 'runs/a/model.json']);
 });
 
@@ -87,7 +99,8 @@ test('describe and modelFormatFor name the file and the problem', () => {
   assert.throws(() => describeModel(broken), (err: Error) => err instanceof FormatError
     && err.message.startsWith(`${broken}: is not valid JSON`));
   fs.writeFileSync(broken, '{"format": "layers-model"}');
-  assert.throws(() => describeModel(broken), { message: `${broken}: modelTopology: is missing; this is not a tfjs model.json` });
+  assert.throws(() => describeModel(broken),
+    { message: `${broken}: modelTopology: is missing; this is not a tfjs model.json` });
   const weights = path.join(dir, 'weights.bin');
   fs.writeFileSync(weights, '');
   assert.throws(() => describeModel(weights), (err: Error) => err instanceof FormatError
@@ -99,11 +112,12 @@ test('the engine refuses a file no format reads, naming it', async () => {
   const dir = tempDir('formats');
   const file = path.join(dir, 'model.onnx');
   fs.writeFileSync(file, 'onnx');
-  await assert.rejects(loadClassifier(file), (err: Error) => err instanceof InputError && err.message.startsWith(`${file}: is not a model file`));
+  await assert.rejects(loadClassifier(file),
+    (err: Error) => err instanceof InputError && err.message.startsWith(`${file}: is not a model file`));
   fs.rmSync(dir, { recursive: true });
 });
 
-test('describe agrees with the loader: input shape and class count, for both tfjs formats; tfjs formats have gradients', async () => {
+test('describe and the loader agree on input shape and classes (both tfjs formats), with gradients', async () => {
   for (const file of [LAYERS, GRAPH]) {
     const info = describeModel(file);
     const model = await loadClassifier(file);

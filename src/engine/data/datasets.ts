@@ -103,10 +103,13 @@ export async function loadData(spec: string, split: DataSplit, n?: number): Prom
 export async function loadTrainingData(spec: string): Promise<Dataset> {
   const [train, test] = await Promise.all([loadData(spec, 'train'), loadData(spec, 'test')]);
   if (train.shape.join('×') !== test.shape.join('×')) {
-    throw new InputError(train.location, 'train', `images are ${train.shape.join('×')} but the test images are ${test.shape.join('×')}`);
+    throw new InputError(train.location, 'train',
+      `images are ${train.shape.join('×')} but the test images are ${test.shape.join('×')}`);
   }
   const classNames = train.classNames.length >= test.classNames.length ? train.classNames : test.classNames;
-  return { id: train.id, location: train.location, shape: train.shape, classNames, train: train.samples, test: test.samples };
+  return {
+    id: train.id, location: train.location, shape: train.shape, classNames, train: train.samples, test: test.samples,
+  };
 }
 
 /** The first `count` samples in file order (published evaluations use the first 1,000 test images). */

@@ -98,14 +98,17 @@ function wanted(header: IdxHeader, count: number | undefined): { records: number
 function truncated(file: string, header: IdxHeader, records: number, found: number): InputError {
   const need = records * recordBytes(header);
   return new InputError(file, 'data',
-    `is truncated: the first ${records} of ${header.dims.join('×')} records need ${need} bytes, found ${Math.max(0, found)}`);
+    `is truncated: the first ${records} of ${header.dims.join('×')} records need ${need} bytes, ` +
+    `found ${Math.max(0, found)}`);
 }
 
 function trailing(file: string, header: IdxHeader, extra: number): InputError {
   return new InputError(file, 'data', `has ${extra} bytes after the ${header.dims.join('×')} data the header declares`);
 }
 
-async function readPlainHead(handle: fs.promises.FileHandle, first: Buffer, file: string, count?: number): Promise<IdxHead> {
+async function readPlainHead(
+  handle: fs.promises.FileHandle, first: Buffer, file: string, count?: number,
+): Promise<IdxHead> {
   // `first` holds 20 bytes: the longest header (rank 4), so this parses it or says what is wrong.
   const header = withInputErrors(() => parseIdxHeader(first, file));
   const { records, bytes } = wanted(header, count);
@@ -148,8 +151,10 @@ function readGzipHead(file: string, count?: number): Promise<IdxHead> {
       if (!header) return reject(incompleteHeader(bytes, file));
       const { records, bytes: total } = need!;
       if (bytes.length < total) return reject(truncated(file, header, records, bytes.length - header.headerLength));
-      if (records === header.dims[0] && bytes.length > total) return reject(trailing(file, header, bytes.length - total));
-      resolve({ dims: header.dims, data: bytes.subarray(header.headerLength, total), records, bytesRead: input.bytesRead });
+      const whole = records === header.dims[0];
+      if (whole && bytes.length > total) return reject(trailing(file, header, bytes.length - total));
+      const data = bytes.subarray(header.headerLength, total);
+      resolve({ dims: header.dims, data, records, bytesRead: input.bytesRead });
     };
     gunzip.on('data', (chunk: Buffer) => {
       if (settled) return;
@@ -166,7 +171,8 @@ function readGzipHead(file: string, count?: number): Promise<IdxHead> {
     });
     gunzip.on('end', () => finish());
     gunzip.on('error', (err) =>
-      finish(new InputError(file, 'gzip', `cannot be decompressed (${err.message}); the file is truncated or corrupt`)));
+      finish(new InputError(file, 'gzip', `cannot be decompressed (${err.message}); the file is truncated or corrupt`)),
+    );
     input.on('error', (err) => finish(unreadable(file, err)));
     input.pipe(gunzip);
   });

@@ -41,13 +41,17 @@ const idx: DataLoader = {
     }
     // All labels (one byte an image): the class count must not depend on n.
     const labels = await readIdxHead(labelsFile);
-    if (labels.dims.length !== 1) throw new InputError(labelsFile, 'dims', `are ${labels.dims.join('×')}; labels need N`);
+    if (labels.dims.length !== 1) {
+      throw new InputError(labelsFile, 'dims', `are ${labels.dims.join('×')}; labels need N`);
+    }
     if (labels.dims[0] !== images.dims[0]) {
-      throw new InputError(labelsFile, 'dims', `has ${labels.dims[0]} labels for ${images.dims[0]} images in ${path.basename(imagesFile)}`);
+      throw new InputError(labelsFile, 'dims',
+        `has ${labels.dims[0]} labels for ${images.dims[0]} images in ${path.basename(imagesFile)}`);
     }
     const [available, h, w, c = 1] = images.dims as [number, number, number, number?];
     const maxLabel = labels.data.reduce((max, label) => Math.max(max, label), 0);
-    const classNames = withInputErrors(() => readClassNames(dir)) ?? Array.from({ length: maxLabel + 1 }, (_, i) => `class ${i}`);
+    const classNames = withInputErrors(() => readClassNames(dir))
+      ?? Array.from({ length: maxLabel + 1 }, (_, i) => `class ${i}`);
     return {
       source: 'idx', location: dir, shape: [h, w, c], classNames, split, available,
       samples: { images: images.data, labels: labels.data.subarray(0, images.records), count: images.records },

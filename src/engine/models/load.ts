@@ -41,8 +41,8 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
   const topology = artifacts.modelTopology as Record<string, unknown>;
   const last = kerasOutputLayer(topology);
   if (last?.config.activation === 'softmax' || (last?.class_name === 'Softmax')) {
-    warnings.push(`${modelFile}: the last layer "${last.config.name}" applies softmax; it was removed so attacks see logits ` +
-      '(attacking probabilities masks gradients)');
+    warnings.push(`${modelFile}: the last layer "${last.config.name}" applies softmax; it was removed so attacks see ` +
+      'logits (attacking probabilities masks gradients)');
     if (last.class_name === 'Softmax') { last.class_name = 'Activation'; last.config.activation = 'linear'; }
     else last.config.activation = 'linear';
   }
@@ -59,10 +59,13 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
     throw new InputError(modelFile, 'output', `shape [${outShape?.join(', ')}] is not [batch, classes]`);
   }
   // Hidden layers with weights or activations (not the output); sub-models share the weights.
-  const hidden = model.layers.slice(0, -1).filter((l) => !/^(input|flatten|dropout|reshape)/i.test(l.getClassName())).map((l) => l.name);
+  const hidden = model.layers.slice(0, -1)
+    .filter((l) => !/^(input|flatten|dropout|reshape)/i.test(l.getClassName())).map((l) => l.name);
   const subModels = new Map<string, tfl.LayersModel>();
   const features = (x: tf.Tensor4D, layer: string): tf.Tensor2D => {
-    if (!hidden.includes(layer)) throw new InputError(modelFile, 'layer', `"${layer}" is not a hidden layer; choose one of ${hidden.join(', ')}`);
+    if (!hidden.includes(layer)) {
+      throw new InputError(modelFile, 'layer', `"${layer}" is not a hidden layer; choose one of ${hidden.join(', ')}`);
+    }
     let sub = subModels.get(layer);
     if (!sub) {
       sub = tfl.model({ inputs: model.inputs, outputs: model.getLayer(layer).output as tfl.SymbolicTensor });
@@ -75,8 +78,9 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
     });
   };
   return makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
-    inputShape, numClasses, bounds, source: modelFile, warnings, dispose: () => model.dispose(), featureLayers: hidden, features,
-    gradients: true, ...(options.normalization ? { normalization: options.normalization } : {}),
+    inputShape, numClasses, bounds, source: modelFile, warnings, dispose: () => model.dispose(),
+    featureLayers: hidden, features, gradients: true,
+    ...(options.normalization ? { normalization: options.normalization } : {}),
   });
 }
 
