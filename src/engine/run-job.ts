@@ -2,19 +2,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AttackJob, AttackParams, JobProgress, TrainJob } from '../protocol/jobs';
+import { ATTACK_INFO } from '../protocol/attacks';
 import type { Report } from '../protocol/report';
 import { getAttack } from './attacks/registry';
 import { LOSSES, type LossId } from './losses';
 import type { AttackOptions } from './attacks/types';
 import { describeBackend } from './backend';
-import { loadDataset, sliceSplit } from './data/datasets';
+import { loadData, loadTrainingData, sliceSplit } from './data/datasets';
 import { InputError } from './errors';
 import { accuracyCurve, evaluateAttacks, type AttackPlan } from './eval/evaluate';
 import { probeDiagnostics } from './eval/diagnostics';
 import { geometryProbe } from './eval/geometry';
 import { suitePlans } from './eval/suites';
 import { loadClassifier } from './models/load';
-import { fileHandler, folderSaveHandler } from './models/io';
+import { fileHandler, folderSaveHandler, savedModelFile } from './models/io';
 import { smallCnn } from './models/smallcnn';
 import { buildReport } from './report/build';
 import { trainModel, type EpochMetrics } from './training/train-loop';
@@ -67,7 +68,7 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
   let surrogate: Classifier | undefined;
   try {
     model.warnings.forEach((w) => hooks.onWarning?.(w));
-    const data = loadDataset(job.data);
+    const data = await loadData(job.data, 'test', (job.offset ?? 0) + job.n);
     if (data.shape.join('x') !== model.inputShape.join('x')) {
       throw new InputError(job.model, 'input shape',
         `[${model.inputShape.join(', ')}] does not match the ${data.id} images [${data.shape.join(', ')}]`);
@@ -75,7 +76,7 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
     if (data.classNames.length > model.numClasses) {
       throw new InputError(job.model, 'output', `has ${model.numClasses} classes but ${data.id} has ${data.classNames.length}`);
     }
-    const test = sliceSplit(data.test, job.offset ?? 0, job.n);
+    const test = sliceSplit(data.samples, job.offset ?? 0, job.n);
     const threat = { norm: job.norm, eps: job.eps, bounds: job.bounds };
     validateThreat(threat, test.count, data.shape[0] * data.shape[1] * data.shape[2], '--eps');
     if (job.layer && !model.featureLayers?.includes(job.layer)) {
@@ -87,6 +88,7 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
     const plans = job.suite
       ? suitePlans(job.suite, { seed: job.seed, ...(job.queries ? { queries: job.queries } : {}), ...(surrogate ? { surrogate } : {}) })
       : job.attacks.map((id, i) => planFor(id, job, surrogate, job.params?.[i]));
+    refuseWithoutGradients(plans, model, surrogate, Boolean(job.suite || job.diagnostics));
     const progress = { ...(hooks.signal ? { signal: hooks.signal } : {}), batchSize: job.batchSize, examples: job.examples,
       onProgress: (p: { label: string; done: number; total: number }) => hooks.onProgress?.(p) };
     const evaluation = await evaluateAttacks(model, test, data.shape, threat, plans, { ...progress, cascade: Boolean(job.suite) });
@@ -212,7 +214,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   if (!resume && fs.existsSync(path.join(job.out, 'checkpoints'))) {
     throw new InputError(job.out, 'checkpoints', 'already holds a training run; continue it with --resume, or choose another --out');
   }
-  const data = loadDataset(job.data);
+  const data = await loadTrainingData(job.data);
   writeTrainRecord(job, { status: 'running' });
   const models: tfl.LayersModel[] = [];
   try {
@@ -246,12 +248,36 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       },
     }));
     writeTrainRecord(job, { status: 'done' });
-    return { modelFile: path.join(job.out, 'model.json'), history, seconds: (performance.now() - started) / 1000 };
+    return { modelFile: savedModelFile(job.out), history, seconds: (performance.now() - started) / 1000 };
   } catch (err) {
     const e = err as Error;
     writeTrainRecord(job, { status: e.name === 'AbortError' ? 'cancelled' : 'failed', error: e.message });
     throw err;
   } finally {
     models.forEach((m) => m.dispose());
+  }
+}
+
+/**
+ * A model whose format runs only forward (no gradients) serves black-box attacks; white-box ones,
+ * and the gradient probes of a suite or --diagnostics, are refused naming the model and the attack.
+ * A transfer attack needs gradients of its surrogate only.
+ */
+export function refuseWithoutGradients(plans: AttackPlan[], model: Classifier, surrogate: Classifier | undefined,
+  probes: boolean): void {
+  const blackBox = ATTACK_INFO.filter((a) => a.access === 'black-box').map((a) => a.id).join(', ');
+  for (const { entry } of plans) {
+    const crafted = entry.access === 'white-box' ? model : entry.access === 'transfer' ? surrogate : undefined;
+    if (crafted && !crafted.gradients) {
+      const why = entry.access === 'transfer' ? 'crafts its examples on this surrogate and needs its gradients'
+        : 'is white-box and needs the gradients of this model';
+      throw new InputError(crafted.source, 'gradients',
+        `the ${entry.name} attack (${entry.id}) ${why}, which its format does not give; ` +
+        `use a black-box attack (${blackBox})`);
+    }
+  }
+  if (probes && !model.gradients) {
+    throw new InputError(model.source, 'gradients', 'the diagnostics of a suite or --diagnostics need ' +
+      `gradients, which this model's format does not give; run black-box attacks (${blackBox}) without them`);
   }
 }

@@ -12,7 +12,8 @@ import { LOSSES } from '../protocol/vocabulary';
 import schema from '../protocol/experiment-spec-schema.json';
 import { attackOf, dataOf, type RobustnessSpec } from '../protocol/experiment-spec';
 import { SUITE_TABLE, suiteStages } from '../protocol/suites';
-import type { DataInfo, ModelInfo } from '../store/model-inspector';
+import type { DataInfo } from '../formats/data-sources';
+import type { ModelInfo } from '../formats/model-formats';
 
 export type Severity = 'error' | 'warning' | 'information';
 

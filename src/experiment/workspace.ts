@@ -1,10 +1,15 @@
 /**
- * The language server's view of the file system: model.json summaries and data shapes, cached
- * by modification time, and the workspace's model files for completion. Plain Node.
+ * The language server's view of the file system: model summaries and data shapes from the format
+ * and data-source registries (src/formats), cached by modification time, and the workspace's
+ * model files for completion. Plain Node.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BUILTIN_DATA_INFO, describeModelJson, readIdxFolderInfo, type DataInfo, type ModelInfo } from '../store/model-inspector';
+import { BUILTIN_DATA_INFO, describeData, isDataFile, type DataInfo } from '../formats/data-sources';
+import { FormatError } from '../formats/errors';
+import { modelFormatFor, type ModelInfo } from '../formats/model-formats';
+import { isModelFile, MODEL_FILE_NAMES } from '../protocol/model-files';
+import { BUILTIN_DATA, type BuiltinData } from '../protocol/vocabulary';
 import type { Facts } from './analysis';
 
 type ModelResult = { info: ModelInfo } | { problem: string; missing?: boolean };
@@ -18,13 +23,13 @@ export class WorkspaceIndex {
 
   constructor(public folders: string[]) {}
 
-  /** Forget the listing (a model.json or a data folder was created or deleted). */
+  /** Forget the listing (a model file or a data folder was created or deleted). */
   invalidateModels(): void {
     this.listing = undefined;
   }
 
   /**
-   * Every model.json and every folder of IDX test images under the workspace folders (absolute),
+   * Every model file and every data folder under the workspace folders (absolute),
    * skipping dependencies and dot-folders; one walk, kept until invalidated.
    */
   private list(): { models: string[]; data: string[] } {
@@ -37,8 +42,8 @@ export class WorkspaceIndex {
       try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
       for (const e of entries) {
         if (e.isDirectory() && !SKIP.has(e.name) && !e.name.startsWith('.')) walk(path.join(dir, e.name), depth + 1);
-        else if (e.isFile() && e.name === 'model.json') models.push(path.join(dir, e.name));
-        else if (e.isFile() && /^t10k-images-idx3-ubyte(\.gz)?$/.test(e.name) && !data.includes(dir)) data.push(dir);
+        else if (e.isFile() && isModelFile(e.name)) models.push(path.join(dir, e.name));
+        else if (e.isFile() && isDataFile(e.name) && !data.includes(dir)) data.push(dir);
       }
     };
     for (const folder of this.folders) walk(folder, 0);
@@ -50,7 +55,7 @@ export class WorkspaceIndex {
     return this.list().models;
   }
 
-  /** Folders holding t10k-images-idx3-ubyte[.gz]: the data a spec can name besides the built-in ids. */
+  /** Folders a data source reads: the data a spec can name besides the built-in ids. */
   dataFolders(): string[] {
     return this.list().data;
   }
@@ -63,45 +68,45 @@ export class WorkspaceIndex {
       return { problem: `${shown} does not exist (${file})`, missing: true };
     }
     if (stat.isDirectory()) {
-      return fs.existsSync(path.join(file, 'model.json'))
-        ? { problem: `${shown} is a folder; point at its model.json (${path.join(shown, 'model.json')})` }
-        : { problem: `${shown} is a folder, not a tfjs model.json`, missing: true };
+      const inside = MODEL_FILE_NAMES.find((name) => fs.existsSync(path.join(file, name)));
+      return inside
+        ? { problem: `${shown} is a folder; point at its ${inside} (${path.join(shown, inside)})` }
+        : { problem: `${shown} is a folder, not a model file (${MODEL_FILE_NAMES.join(', ')})`, missing: true };
     }
     const stamp = `${stat.mtimeMs}:${stat.size}`;
     const cached = this.modelCache.get(file);
     if (cached?.stamp === stamp) return cached.result;
     let result: ModelResult;
     try {
-      const json = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+      const format = modelFormatFor(file);
       try {
-        result = { info: describeModelJson(json) };
+        result = { info: format.describe(file) };
       } catch (err) {
-        result = { problem: `${shown} is not a tfjs model: ${(err as Error).message}` };
+        result = { problem: `${shown} is not a ${format.noun}: ${problemText(err)}` };
       }
     } catch (err) {
-      result = { problem: `${shown} is not a tfjs model.json: it is not valid JSON (${(err as Error).message})` };
+      result = { problem: `${shown} ${problemText(err)}` };
     }
     this.modelCache.set(file, { stamp, result });
     return result;
   }
 
   data(id: string, dir: string): DataInfo | { problem: string } {
-    const builtin = BUILTIN_DATA_INFO[id];
-    if (builtin) return builtin;
+    if (BUILTIN_DATA.includes(id as BuiltinData)) return BUILTIN_DATA_INFO[id as BuiltinData];
     const folder = path.resolve(dir, id);
     let stamp: string;
     try {
       const stat = fs.statSync(folder);
-      if (!stat.isDirectory()) return { problem: `data "${id}" is a file; give "embedded", "fashion-mnist" or a folder of IDX files` };
+      if (!stat.isDirectory()) return { problem: `data "${id}" is a file; give ${builtins()} or a data folder` };
       stamp = String(stat.mtimeMs);
     } catch {
-      return { problem: `data "${id}" is neither "embedded", "fashion-mnist" nor an existing folder (${folder})` };
+      return { problem: `data "${id}" is neither ${builtins(' nor ')} nor an existing folder (${folder})` };
     }
     const cached = this.dataCache.get(folder);
     if (cached?.stamp === stamp) return cached.result;
     let result: DataInfo | { problem: string };
     try {
-      result = readIdxFolderInfo(folder);
+      result = describeData(folder);
     } catch (err) {
       result = { problem: (err as Error).message };
     }
@@ -119,6 +124,14 @@ export class WorkspaceIndex {
       dataFolders: () => this.dataFolders().map((d) => toPosix(path.relative(dir, d)) || '.'),
     };
   }
+}
+
+const builtins = (separator = ', ') => BUILTIN_DATA.map((d) => `"${d}"`).join(separator);
+
+/** A FormatError's field and problem ("modelTopology is missing; …"), without the file it names. */
+function problemText(err: unknown): string {
+  if (!(err instanceof FormatError)) return (err as Error).message;
+  return err.field ? `${err.field} ${err.problem}` : err.problem;
 }
 
 export function toPosix(p: string): string {

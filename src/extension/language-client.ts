@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import { DATA_WATCH_GLOBS } from '../formats/data-sources';
 import { RunFinishedNotification, type RunFinishedParams } from '../protocol/messages/lsp';
 import { MODEL_GLOB } from '../protocol/model-files';
 
@@ -26,7 +27,7 @@ export class RobustnessLanguageClient implements vscode.Disposable {
         fileEvents: [
           vscode.workspace.createFileSystemWatcher('**/.robustness/runs/*/run.json'),
           vscode.workspace.createFileSystemWatcher(MODEL_GLOB),
-          vscode.workspace.createFileSystemWatcher('**/t10k-images-idx3-ubyte*'),
+          ...DATA_WATCH_GLOBS.map((glob) => vscode.workspace.createFileSystemWatcher(glob)),
         ],
       },
       outputChannel: log,

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunStore, type RunEntry } from '../store/runs';
 import { pct, relativeTime, runTitle } from '../protocol/format';
-import { formatModelInfo, readModelInfo } from '../store/model-inspector';
+import { describeModel, formatModelInfo } from '../formats/model-formats';
+import { MODEL_GLOB, MODEL_SEARCH_EXCLUDE } from '../protocol/model-files';
 
 export class ModelItem extends vscode.TreeItem {
   constructor(readonly uri: vscode.Uri, description: string) {
@@ -13,7 +14,15 @@ export class ModelItem extends vscode.TreeItem {
     this.resourceUri = uri;
     this.contextValue = 'robustness.model';
     this.iconPath = new vscode.ThemeIcon('symbol-class');
-    this.command = { command: 'vscode.open', title: 'Open model.json', arguments: [uri] };
+    this.command = { command: 'vscode.open', title: `Open ${path.basename(uri.fsPath)}`, arguments: [uri] };
+  }
+}
+
+function describeOrProblem(file: string): string {
+  try {
+    return formatModelInfo(describeModel(file));
+  } catch (err) {
+    return `unreadable: ${(err as Error).message.slice(0, 80)}`;
   }
 }
 
@@ -32,12 +41,12 @@ export class ModelsProvider implements vscode.TreeDataProvider<ModelItem> {
   }
 
   async getChildren(): Promise<ModelItem[]> {
-    const files = await vscode.workspace.findFiles('**/model.json', '{**/node_modules/**,**/.robustness/**}', 500);
+    const files = await vscode.workspace.findFiles(MODEL_GLOB, MODEL_SEARCH_EXCLUDE, 500);
     files.sort((a, b) => a.fsPath.localeCompare(b.fsPath));
     return Promise.all(files.map(async (uri) => {
       let description = this.info.get(uri.fsPath);
       if (description === undefined) {
-        description = await readModelInfo(uri.fsPath).then(formatModelInfo, (err: Error) => `unreadable: ${err.message.slice(0, 80)}`);
+        description = describeOrProblem(uri.fsPath);
         this.info.set(uri.fsPath, description);
       }
       return new ModelItem(uri, description);

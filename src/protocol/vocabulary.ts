@@ -42,3 +42,18 @@ export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 /** Data ids the engine knows without a folder: the committed sample and Debian's full set. */
 export const BUILTIN_DATA = ['embedded', 'fashion-mnist'] as const;
 export type BuiltinData = (typeof BUILTIN_DATA)[number];
+
+/**
+ * Model formats, in the order the registry tries them (src/formats/model-formats.ts for the cheap
+ * describe, src/engine/models/load.ts for the loaders; a test checks both lists name these ids).
+ */
+export const MODEL_FORMAT_IDS = ['tfjs-layers', 'tfjs-graph'] as const;
+export type ModelFormatId = (typeof MODEL_FORMAT_IDS)[number];
+
+/** Data sources: folder layouts a dataset can come in (src/formats/data-sources.ts, src/engine/data/sources.ts). */
+export const DATA_SOURCE_IDS = ['idx'] as const;
+export type DataSourceId = (typeof DATA_SOURCE_IDS)[number];
+
+/** The splits a data source serves. */
+export const DATA_SPLITS = ['train', 'test'] as const;
+export type DataSplit = (typeof DATA_SPLITS)[number];

@@ -6,7 +6,7 @@ import { findNodeAtLocation, findNodeAtOffset, getLocation, getNodeValue, parseT
 import { ATTACK_INFO, attackInfo, type AttackInfo } from '../protocol/attacks';
 import { BUILTIN_DATA } from '../protocol/experiment-spec';
 import { schemaAt } from '../experiment/analysis';
-import type { ModelInfo } from '../store/model-inspector';
+import { modelFormat, type ModelInfo } from '../formats/model-formats';
 
 export type CompletionKind = 'property' | 'value' | 'attack' | 'file' | 'data';
 
@@ -22,9 +22,9 @@ export interface SpecCompletion {
 }
 
 export interface CompletionContext {
-  /** Workspace model.json paths relative to the spec's folder. */
+  /** Workspace model files relative to the spec's folder. */
   models(): string[];
-  /** Workspace folders of IDX files relative to the spec's folder. */
+  /** Workspace data folders relative to the spec's folder. */
   dataFolders?(): string[];
 }
 
@@ -63,7 +63,7 @@ export function epsMarkdown(eps: number, norm: string | undefined, bounds: [numb
 export function modelMarkdown(relative: string, info: ModelInfo, lastResult?: string): string {
   const shape = info.inputShape ? `${info.inputShape.join('×')}${info.classes ? ` → ${info.classes} classes` : ''}` : 'input shape unknown';
   const output = info.outputActivation ? ` · ${info.outputActivation} output` : '';
-  return [`**${relative}** · ${info.format === 'graph' ? 'Graph' : 'Layers'} model · ${shape}${output}`, '',
+  return [`**${relative}** · ${modelFormat(info.format).label} · ${shape}${output}`, '',
     lastResult ? `Last result: ${lastResult.replace(/^\$\([^)]*\) /, '')}` : 'No robustness result yet: Run the spec, or attack it from the explorer.'].join('\n');
 }
 

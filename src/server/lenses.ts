@@ -1,11 +1,12 @@
 /**
  * CodeLenses: above a spec, "Run"/"Train" and its last result; in source files, on every line
- * that names a workspace model.json, that model's last robustness result (or "Attack"). The
+ * that names a workspace model file, that model's last robustness result (or "Attack"). The
  * results come from the run store (.robustness/runs/*), read by the server and refreshed when a
  * run finishes. Pure apart from the store reads.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { MODEL_FILE_NAME_PATTERN } from '../protocol/model-files';
 import { RunStore, type RunRecord } from '../store/runs';
 import { pct, relativeTime, runTitle } from '../protocol/format';
 
@@ -99,9 +100,9 @@ export interface ModelReference {
   text: string;
 }
 
-const REFERENCE = /(["'`])((?:file:\/\/)?[^"'`\n]*model\.json)\1/g;
+const REFERENCE = new RegExp(`(["'\`])((?:file://)?[^"'\`\n]*${MODEL_FILE_NAME_PATTERN})\\1`, 'g');
 
-/** String literals that name a model.json: "models/cnn/model.json", 'file://runs/x/model.json'. */
+/** String literals that name a model file: "models/cnn/model.json", 'file://runs/x/model.json'. */
 export function modelReferences(text: string): ModelReference[] {
   const refs: ModelReference[] = [];
   for (const m of text.matchAll(REFERENCE)) {

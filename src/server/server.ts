@@ -12,7 +12,9 @@ import {
   ProposedFeatures, TextDocuments, TextDocumentSyncKind, type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
+import { isDataFile } from '../formats/data-sources';
 import { RunFinishedNotification } from '../protocol/messages/lsp';
+import { isModelFile } from '../protocol/model-files';
 import { SPEC_SUFFIX } from '../protocol/experiment-spec';
 import { analyzeSpec, type Analysis, type Severity } from '../experiment/analysis';
 import { modelMarkdown, specCompletions, specHover, type CompletionKind } from './features';
@@ -175,7 +177,7 @@ connection.onDidChangeWatchedFiles((params) => {
   for (const change of params.changes) {
     const file = fsPath(change.uri);
     if (path.basename(file) === 'run.json') runsChanged();
-    else if (path.basename(file) === 'model.json' || path.basename(file).startsWith('t10k-images-idx3-ubyte')) {
+    else if (isModelFile(file) || isDataFile(file)) {
       if (change.type !== FileChangeType.Changed) index.invalidateModels();
       specsStale = true;
     }

@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  encodeIdx, fgsm, folderSaveHandler, InputError, loadClassifier, loadDataset, parseIdx, readIdx, smallCnn,
+  encodeIdx, fgsm, folderSaveHandler, getAttack, InputError, loadClassifier, loadDataset, makeClassifier, parseIdx,
+  readIdx, refuseWithoutGradients, smallCnn, type AttackPlan,
 } from '../../src/engine';
 import { expectNoLeak, tempDir, useBackend } from './helpers';
 
@@ -170,4 +171,29 @@ test('gradients flow through a graph model: FGSM moves the input and leaks nothi
   // A sign step: every pixel moves by exactly ε, and none reaches the box edges.
   assert.ok(result.every((v) => Math.abs(Math.abs(v - 0.5) - 0.1) < 1e-6), `moved to ${result}`);
   tf.dispose([x, y]);
+});
+
+test('a model without gradients: white-box attacks and probes are refused naming the model; square runs', () => {
+  const forwardOnly = (source: string) => makeClassifier((x) => tf.zeros([x.shape[0], 3]) as tf.Tensor2D, {
+    inputShape: [2, 2, 1], numClasses: 3, bounds: [0, 1], source, warnings: [], gradients: false,
+  });
+  const model = forwardOnly('models/net.onnx');
+  const withGradients = makeClassifier((x) => tf.zeros([x.shape[0], 3]) as tf.Tensor2D, {
+    inputShape: [2, 2, 1], numClasses: 3, bounds: [0, 1], source: 'surrogate/model.json', warnings: [],
+  });
+  assert.equal(withGradients.gradients, true, 'makeClassifier defaults to gradients');
+  const plan = (id: string): AttackPlan => ({ entry: getAttack(id), options: {} });
+  expectInputError(() => refuseWithoutGradients([plan('square'), plan('pgd')], model, undefined, false),
+    'models/net.onnx',
+    /gradients: the PGD attack \(pgd\) is white-box and needs the gradients of this model, .*\(square\)/,
+  );
+  refuseWithoutGradients([plan('square')], model, undefined, false);
+  // Transfer crafts on the surrogate: the target may be forward-only, the surrogate may not.
+  refuseWithoutGradients([plan('transfer')], model, withGradients, false);
+  const forwardOnlySurrogate = forwardOnly('s/net.onnx');
+  expectInputError(() => refuseWithoutGradients([plan('transfer')], withGradients, forwardOnlySurrogate, false),
+    's/net.onnx',
+    /the Transfer attack \(transfer\) crafts its examples on this surrogate and needs its gradients/);
+  expectInputError(() => refuseWithoutGradients([plan('square')], model, undefined, true), 'models/net.onnx',
+    /gradients: the diagnostics of a suite or --diagnostics need gradients/);
 });

@@ -17,7 +17,8 @@ import schema from '../../src/protocol/experiment-spec-schema.json';
 import { specAttackJob, specTrainJob, type RobustnessSpec } from '../../src/protocol/experiment-spec';
 import { analyzeSpec, didYouMean } from '../../src/experiment/analysis';
 import { WorkspaceIndex } from '../../src/experiment/workspace';
-import { describeModelJson, readIdxFolderInfo } from '../../src/store/model-inspector';
+import { describeData } from '../../src/formats/data-sources';
+import { describeModel } from '../../src/formats/model-formats';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -106,22 +107,31 @@ test('the shipped example specs check clean against the example models', () => {
 });
 
 test('model summaries: output activation of layers and graph models; data shapes from an IDX header', () => {
-  const example = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json'), 'utf8'));
-  assert.deepEqual(describeModelJson(example), { format: 'layers', inputShape: [28, 28, 1], classes: 10, outputActivation: 'linear' });
-  const graph = { modelTopology: { node: [
+  const example = path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json');
+  assert.deepEqual(describeModel(example),
+    { format: 'tfjs-layers', inputShape: [28, 28, 1], classes: 10, outputActivation: 'linear' });
+  const models = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-models-'));
+  const graph = path.join(models, 'model.json');
+  fs.writeFileSync(graph, JSON.stringify({ modelTopology: { node: [
     { op: 'Placeholder', attr: { shape: { shape: { dim: [{ size: '-1' }, { size: '28' }, { size: '28' }, { size: '1' }] } } } },
     { op: 'MatMul' }, { op: 'Softmax' }, { op: 'Identity' },
-  ] } };
-  assert.deepEqual(describeModelJson(graph), { format: 'graph', inputShape: [28, 28, 1], outputActivation: 'softmax' });
-  assert.throws(() => describeModelJson({ modelTopology: { model_config: { config: { layers: [] } } } }), /no layers/);
+  ] } }));
+  assert.deepEqual(describeModel(graph),
+    { format: 'tfjs-graph', inputShape: [28, 28, 1], outputActivation: 'softmax' });
+  fs.writeFileSync(graph, JSON.stringify({ modelTopology: { model_config: { config: { layers: [] } } } }));
+  assert.throws(() => describeModel(graph), /model\.json: modelTopology: has no layers/);
+  fs.rmSync(models, { recursive: true, force: true });
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-idx-'));
-  assert.throws(() => readIdxFolderInfo(dir), /neither t10k-images-idx3-ubyte\.gz nor t10k-images-idx3-ubyte exists/);
+  assert.throws(() => describeData(dir),
+    /holds no data Robustness Lab reads \(IDX files \(MNIST layout\): t10k-images-idx3-ubyte\*\)/);
   fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte'), Buffer.from([0, 0, 8, 3, 0, 0, 0, 7, 0, 0, 0, 12, 0, 0, 0, 9]));
-  assert.deepEqual(readIdxFolderInfo(dir), { count: 7, shape: [12, 9, 1] });
+  assert.deepEqual(describeData(dir), { count: 7, counts: { test: 7 }, shape: [12, 9, 1] });
   fs.rmSync(path.join(dir, 't10k-images-idx3-ubyte'));
   fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte.gz'), zlib.gzipSync(Buffer.from('not an idx file at all')));
-  assert.throws(() => readIdxFolderInfo(dir), /t10k-images-idx3-ubyte\.gz: not an IDX file of unsigned bytes/);
-  assert.deepEqual(readIdxFolderInfo(path.join(ROOT, 'media', 'data', 'fashion-mnist-sample')), { count: 2000, shape: [28, 28, 1] });
+  assert.throws(() => describeData(dir),
+    /t10k-images-idx3-ubyte\.gz: magic number: starts with 0x6e6f7420; IDX files start with 0x0000/);
+  assert.deepEqual(describeData(path.join(ROOT, 'media', 'data', 'fashion-mnist-sample')),
+    { count: 2000, counts: { train: 10000, test: 2000 }, shape: [28, 28, 1] });
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { attackJobFor, containingFolder, CURVE_GRID } from '../../src/extension/jobs-from-settings';
-import { describeModelJson, formatModelInfo, readModelInfo } from '../../src/store/model-inspector';
+import { describeModel, formatModelInfo } from '../../src/formats/model-formats';
 import { initialState, reducePanel, statusText } from '../../src/extension/panel-state';
 import { attackJobSchema } from '../../src/protocol/jobs';
 import type { Report } from '../../src/protocol/report';
@@ -58,11 +58,10 @@ test('jobs from settings: a valid job, the curve includes ε, folders resolve, o
   assert.equal(containingFolder('/wx/model.json', ['/w']), undefined);
 });
 
-test('model summaries: layers and graph models, read without tfjs', async () => {
+test('model summaries: layers and graph models, read without tfjs', () => {
   const example = path.join(__dirname, '..', '..', 'examples', 'fashion-mnist', 'smallcnn', 'model.json');
-  assert.equal(formatModelInfo(await readModelInfo(example)), '28×28×1 → 10');
+  assert.equal(formatModelInfo(describeModel(example)), '28×28×1 → 10');
   const graph = path.join(__dirname, '..', 'fixtures', 'graph-model', 'model.json');
-  assert.equal(formatModelInfo(await readModelInfo(graph)), '2×2×1');
-  assert.throws(() => describeModelJson({}), /modelTopology is missing/);
-  assert.equal(formatModelInfo({ format: 'graph' }), 'graph model');
+  assert.equal(formatModelInfo(describeModel(graph)), '2×2×1');
+  assert.equal(formatModelInfo({ format: 'tfjs-graph' }), 'Graph model');
 });

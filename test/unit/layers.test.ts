@@ -46,7 +46,7 @@ test('the import parser sees multi-line imports, export-from and dynamic imports
   fs.rmSync(dir, { recursive: true });
 });
 
-test('src/engine imports no vscode, no DOM globals, and of our code only engine, protocol and common', () => {
+test('src/engine imports no vscode, no DOM globals, and of our code only engine, formats, protocol and common', () => {
   const engine = files(path.join(SRC, 'engine'));
   assert.ok(engine.length > 10);
   for (const file of engine) {
@@ -54,7 +54,7 @@ test('src/engine imports no vscode, no DOM globals, and of our code only engine,
       assert.notEqual(spec, 'vscode', `${file} imports vscode`);
       if (spec.startsWith('.')) {
         const target = path.resolve(path.dirname(file), spec);
-        const allowed = ['engine', 'protocol', 'common'].map((d) => path.join(SRC, d));
+        const allowed = ['engine', 'formats', 'protocol', 'common'].map((d) => path.join(SRC, d));
         assert.ok(allowed.some((d) => target.startsWith(d)), `${file} imports ${spec}`);
       }
     }
@@ -73,11 +73,23 @@ test('src/protocol imports only zod (its message schemas) and itself: no node:, 
   }
 });
 
-test('src/store is plain Node: no tfjs, no vscode, nothing of ours but protocol and common', () => {
+test('src/store is plain Node: no tfjs, no vscode, nothing of ours but formats, protocol and common', () => {
   for (const file of files(path.join(SRC, 'store'))) {
     for (const spec of imports(file)) {
-      const ours = spec.startsWith('./') || spec.startsWith('../protocol/') || spec.startsWith('../common/');
+      const ours = spec.startsWith('./')
+        || ['../formats/', '../protocol/', '../common/'].some((d) => spec.startsWith(d));
       assert.ok(spec.startsWith('node:') || ours, `${file} imports ${spec}`);
+    }
+  }
+});
+
+test('src/formats (the cheap half of the model-format and data-source registries) is plain Node', () => {
+  const formats = files(path.join(SRC, 'formats'));
+  assert.ok(formats.length >= 3);
+  for (const file of formats) {
+    for (const spec of imports(file)) {
+      const allowed = spec.startsWith('node:') || spec.startsWith('./') || spec.startsWith('../protocol/');
+      assert.ok(allowed, `${file} imports ${spec}`);
     }
   }
 });
@@ -105,7 +117,8 @@ test('src/experiment (spec checks) and src/server (the LSP binding) load no tfjs
         assert.ok(!spec.startsWith('@tensorflow') && spec !== 'vscode', `${file} imports ${spec}`);
         if (spec.startsWith('.')) {
           const target = path.resolve(path.dirname(file), spec);
-          assert.ok(['protocol', 'store', 'common', 'experiment', 'server'].some((d) => target.startsWith(path.join(SRC, d))), `${file} imports ${spec}`);
+          const allowed = ['formats', 'protocol', 'store', 'common', 'experiment', 'server'];
+          assert.ok(allowed.some((d) => target.startsWith(path.join(SRC, d))), `${file} imports ${spec}`);
         }
         if (dir === 'experiment') assert.ok(!spec.startsWith('vscode-languageserver'), `${file} imports ${spec}`);
       }

@@ -1,17 +1,20 @@
 /**
  * Datasets: the embedded Fashion-MNIST sample, the full set from Debian's
- * dataset-fashion-mnist (or $FMNIST_DIR), or any folder of MNIST-style IDX files.
+ * dataset-fashion-mnist (or $FMNIST_DIR), or any data folder a registered source reads.
+ * loadData reads the first n images of a split (attacks); loadDataset both splits whole (training).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { dataSourceFor, FASHION_MNIST_CLASSES, IDX_FILES, idxFile, readClassNames } from '../../formats/data-sources';
+import type { DataSplit } from '../../protocol/vocabulary';
 import { findAsset } from '../assets';
 import { InputError } from '../errors';
+import { withInputErrors } from '../models/io';
 import { readIdx } from './idx';
+import { DATA_LOADERS, type LoadedSplit } from './sources';
 
-export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
-] as const;
+export { FASHION_MNIST_CLASSES } from '../../formats/data-sources';
 
 export const DEBIAN_FMNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
@@ -32,24 +35,9 @@ export interface Dataset {
   test: Split;
 }
 
-const FILES = {
-  trainImages: 'train-images-idx3-ubyte',
-  trainLabels: 'train-labels-idx1-ubyte',
-  testImages: 't10k-images-idx3-ubyte',
-  testLabels: 't10k-labels-idx1-ubyte',
-};
-
-function locate(dir: string, base: string): string {
-  for (const name of [`${base}.gz`, base]) {
-    const file = path.join(dir, name);
-    if (fs.existsSync(file)) return file;
-  }
-  throw new InputError(dir, base, `neither ${base}.gz nor ${base} exists in this folder`);
-}
-
-function readSplit(dir: string, imagesBase: string, labelsBase: string): { split: Split; shape: [number, number, number] } {
-  const imagesFile = locate(dir, imagesBase);
-  const labelsFile = locate(dir, labelsBase);
+function readSplit(dir: string, split: DataSplit): { split: Split; shape: [number, number, number] } {
+  const imagesFile = withInputErrors(() => idxFile(dir, IDX_FILES[split].images));
+  const labelsFile = withInputErrors(() => idxFile(dir, IDX_FILES[split].labels));
   const images = readIdx(imagesFile);
   const labels = readIdx(labelsFile);
   if (images.dims.length !== 3 && images.dims.length !== 4) {
@@ -65,8 +53,8 @@ function readSplit(dir: string, imagesBase: string, labelsBase: string): { split
 
 export function loadIdxFolder(dir: string, id: string, classNames?: string[]): Dataset {
   if (!fs.existsSync(dir)) throw new InputError(dir, '', 'dataset folder does not exist');
-  const train = readSplit(dir, FILES.trainImages, FILES.trainLabels);
-  const test = readSplit(dir, FILES.testImages, FILES.testLabels);
+  const train = readSplit(dir, 'train');
+  const test = readSplit(dir, 'test');
   const maxLabel = Math.max(...test.split.labels, ...train.split.labels.subarray(0, 1000));
   const names = classNames ?? Array.from({ length: maxLabel + 1 }, (_, i) => `class ${i}`);
   return { id, location: dir, shape: train.shape, classNames: names, train: train.split, test: test.split };
@@ -76,21 +64,52 @@ export function embeddedDir(): string {
   return findAsset('data/fashion-mnist-sample');
 }
 
-/** `embedded`, `fashion-mnist`, or a folder of IDX files. */
-export function loadDataset(spec: string): Dataset {
-  if (spec === 'embedded') return loadIdxFolder(embeddedDir(), 'embedded', [...FASHION_MNIST_CLASSES]);
+/** Where a data id points: a built-in set's folder (with its class names) or a folder of the user's. */
+export function dataLocation(spec: string): { id: string; dir: string; classNames?: string[] } {
+  if (spec === 'embedded') return { id: 'embedded', dir: embeddedDir(), classNames: [...FASHION_MNIST_CLASSES] };
   if (spec === 'fashion-mnist') {
     const dir = process.env.FMNIST_DIR || DEBIAN_FMNIST_DIR;
     if (!fs.existsSync(dir)) {
       throw new InputError('--data fashion-mnist', '',
         `${dir} does not exist; run "apt-get install dataset-fashion-mnist" or set FMNIST_DIR to a folder with the IDX files`);
     }
-    return loadIdxFolder(dir, 'fashion-mnist', [...FASHION_MNIST_CLASSES]);
+    return { id: 'fashion-mnist', dir, classNames: [...FASHION_MNIST_CLASSES] };
   }
-  const folder = path.resolve(spec);
-  const looksFashion = fs.existsSync(path.join(folder, 'classes.json'));
-  const names = looksFashion ? (JSON.parse(fs.readFileSync(path.join(folder, 'classes.json'), 'utf8')) as string[]) : undefined;
-  return loadIdxFolder(folder, folder, names);
+  const dir = path.resolve(spec);
+  if (!fs.existsSync(dir)) throw new InputError(dir, '', 'dataset folder does not exist');
+  return { id: dir, dir };
+}
+
+/** `embedded`, `fashion-mnist`, or a folder of IDX files: both splits, whole and synchronously (tests and scripts). */
+export function loadDataset(spec: string): Dataset {
+  const { id, dir, classNames } = dataLocation(spec);
+  return loadIdxFolder(dir, id, classNames ?? withInputErrors(() => readClassNames(dir)));
+}
+
+/**
+ * The first `n` images of a split of any data a registered source reads (all when n is
+ * undefined), without reading the rest: what an attack evaluation needs.
+ */
+export async function loadData(spec: string, split: DataSplit, n?: number): Promise<LoadedSplit & { id: string }> {
+  const { id, dir, classNames } = dataLocation(spec);
+  const source = withInputErrors(() => dataSourceFor(dir));
+  const loader = DATA_LOADERS.find((l) => l.id === source.id);
+  if (!loader) throw new Error(`data source "${source.id}" has no loader in the engine (src/engine/data/sources.ts)`);
+  const loaded = await loader.load(dir, split, n);
+  return { ...loaded, id, ...(classNames ? { classNames } : {}) };
+}
+
+/** Both splits whole, from any data a registered source reads: what training needs. */
+export async function loadTrainingData(spec: string): Promise<Dataset> {
+  const [train, test] = await Promise.all([loadData(spec, 'train'), loadData(spec, 'test')]);
+  if (train.shape.join('×') !== test.shape.join('×')) {
+    throw new InputError(train.location, 'train',
+      `images are ${train.shape.join('×')} but the test images are ${test.shape.join('×')}`);
+  }
+  const classNames = train.classNames.length >= test.classNames.length ? train.classNames : test.classNames;
+  return {
+    id: train.id, location: train.location, shape: train.shape, classNames, train: train.samples, test: test.samples,
+  };
 }
 
 /** The first `count` samples in file order (published evaluations use the first 1,000 test images). */

@@ -1,43 +1,36 @@
 /**
- * IDX files (the MNIST format), plain or gzip. Checks the magic number, the dims and the
- * data length, and names the file in every error.
+ * IDX files (the MNIST format), plain or gzip. The header is parsed by src/formats/idx-header.ts
+ * (shared with the language server's cheap info); this file reads the records. Every error is an
+ * InputError naming the file.
  */
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
+import { IDX_UBYTE, isGzip, parseIdxHeader, type IdxHeader } from '../../formats/idx-header';
 import { InputError } from '../errors';
+import { withInputErrors } from '../models/io';
 
 export interface IdxArray {
   dims: number[];
   data: Uint8Array;
 }
 
-const UBYTE = 0x08;
+/** The first records of an IDX file: `dims` is the header's (all records), `data` holds `records` of them. */
+export interface IdxHead extends IdxArray {
+  records: number;
+  /** Bytes read from the file (compressed bytes for .gz): a test checks the rest is left unread. */
+  bytesRead: number;
+}
 
 export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   let raw = bytes;
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+  if (isGzip(raw)) {
     try {
       raw = zlib.gunzipSync(raw);
     } catch (err) {
       throw new InputError(file, 'gzip', `cannot be decompressed (${(err as Error).message}); the file is truncated or corrupt`);
     }
   }
-  if (raw.length < 4) throw new InputError(file, 'header', `is ${raw.length} bytes long; an IDX header needs at least 4`);
-  if (raw[0] !== 0 || raw[1] !== 0) {
-    throw new InputError(file, 'magic number',
-      `starts with 0x${[raw[0], raw[1], raw[2], raw[3]].map((b) => b!.toString(16).padStart(2, '0')).join('')}; IDX files start with 0x0000`);
-  }
-  if (raw[2] !== UBYTE) {
-    throw new InputError(file, 'magic number', `declares element type 0x${raw[2]!.toString(16)}; only unsigned bytes (0x08) are supported`);
-  }
-  const rank = raw[3]!;
-  if (rank < 1 || rank > 4) throw new InputError(file, 'dims', `declares ${rank} dimensions; expected 1 to 4`);
-  const headerLength = 4 + 4 * rank;
-  if (raw.length < headerLength) {
-    throw new InputError(file, 'dims', `header declares ${rank} dimensions but the file ends after ${raw.length} bytes`);
-  }
-  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
+  const { dims, headerLength } = withInputErrors(() => parseIdxHeader(raw, file));
   const expected = dims.reduce((a, b) => a * b, 1);
   const found = raw.length - headerLength;
   if (found < expected) {
@@ -49,20 +42,146 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   return { dims, data: raw.subarray(headerLength) };
 }
 
+function unreadable(file: string, err: unknown): InputError {
+  return new InputError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+}
+
 export function readIdx(file: string): IdxArray {
   let bytes: Uint8Array;
   try {
     bytes = fs.readFileSync(file);
   } catch (err) {
-    throw new InputError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw unreadable(file, err);
   }
   return parseIdx(bytes, file);
+}
+
+const recordBytes = (header: IdxHeader) => header.dims.slice(1).reduce((a, b) => a * b, 1);
+
+/** The header once `bytes` hold all of it, else undefined; throws on a bad header. */
+function headerOnceComplete(bytes: Uint8Array, file: string): IdxHeader | undefined {
+  if (bytes.length < 4) return undefined;
+  const rank = bytes[3]!;
+  if (rank >= 1 && rank <= 4 && bytes.length < 4 + 4 * rank) return undefined;
+  return withInputErrors(() => parseIdxHeader(bytes, file));
+}
+
+/**
+ * The first `count` records (all when undefined) of an IDX file, reading the header and then only
+ * the bytes those records need: a positioned read for a plain file, a gunzip stream stopped as
+ * soon as it has inflated enough for a .gz. A file cut off after those records still loads.
+ */
+export async function readIdxHead(file: string, count?: number): Promise<IdxHead> {
+  let first: Buffer;
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(file, 'r');
+  } catch (err) {
+    throw unreadable(file, err);
+  }
+  try {
+    first = Buffer.alloc(20);
+    const { bytesRead } = await handle.read(first, 0, first.length, 0);
+    first = first.subarray(0, bytesRead);
+    if (!isGzip(first)) return await readPlainHead(handle, first, file, count);
+  } finally {
+    await handle.close();
+  }
+  return readGzipHead(file, count);
+}
+
+function wanted(header: IdxHeader, count: number | undefined): { records: number; bytes: number } {
+  const records = Math.min(count ?? header.dims[0]!, header.dims[0]!);
+  return { records, bytes: header.headerLength + records * recordBytes(header) };
+}
+
+function truncated(file: string, header: IdxHeader, records: number, found: number): InputError {
+  const need = records * recordBytes(header);
+  return new InputError(file, 'data',
+    `is truncated: the first ${records} of ${header.dims.join('×')} records need ${need} bytes, ` +
+    `found ${Math.max(0, found)}`);
+}
+
+function trailing(file: string, header: IdxHeader, extra: number): InputError {
+  return new InputError(file, 'data', `has ${extra} bytes after the ${header.dims.join('×')} data the header declares`);
+}
+
+async function readPlainHead(
+  handle: fs.promises.FileHandle, first: Buffer, file: string, count?: number,
+): Promise<IdxHead> {
+  // `first` holds 20 bytes: the longest header (rank 4), so this parses it or says what is wrong.
+  const header = withInputErrors(() => parseIdxHeader(first, file));
+  const { records, bytes } = wanted(header, count);
+  const data = Buffer.alloc(bytes - header.headerLength);
+  const { bytesRead } = await handle.read(data, 0, data.length, header.headerLength);
+  if (bytesRead < data.length) throw truncated(file, header, records, bytesRead);
+  if (records === header.dims[0]) {
+    const extra = (await handle.stat()).size - bytes;
+    if (extra > 0) throw trailing(file, header, extra);
+  }
+  return { dims: header.dims, data, records, bytesRead: header.headerLength + bytesRead };
+}
+
+function incompleteHeader(bytes: Uint8Array, file: string): Error {
+  try {
+    withInputErrors(() => parseIdxHeader(bytes, file));
+  } catch (err) {
+    return err as Error;
+  }
+  return new InputError(file, 'header', 'is incomplete');
+}
+
+function readGzipHead(file: string, count?: number): Promise<IdxHead> {
+  return new Promise((resolve, reject) => {
+    const input = fs.createReadStream(file, { highWaterMark: 64 * 1024 });
+    const gunzip = zlib.createGunzip();
+    const chunks: Buffer[] = [];
+    let inflated = 0;
+    let header: IdxHeader | undefined;
+    let need: { records: number; bytes: number } | undefined;
+    let settled = false;
+    const finish = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      input.unpipe(gunzip);
+      input.destroy();
+      gunzip.destroy();
+      if (error) return reject(error);
+      const bytes = Buffer.concat(chunks);
+      if (!header) return reject(incompleteHeader(bytes, file));
+      const { records, bytes: total } = need!;
+      if (bytes.length < total) return reject(truncated(file, header, records, bytes.length - header.headerLength));
+      const whole = records === header.dims[0];
+      if (whole && bytes.length > total) return reject(trailing(file, header, bytes.length - total));
+      const data = bytes.subarray(header.headerLength, total);
+      resolve({ dims: header.dims, data, records, bytesRead: input.bytesRead });
+    };
+    gunzip.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      chunks.push(chunk);
+      inflated += chunk.length;
+      try {
+        header ??= headerOnceComplete(Buffer.concat(chunks), file);
+      } catch (err) {
+        return finish(err as Error);
+      }
+      if (header) need ??= wanted(header, count);
+      // The whole file waits for the end of the stream, where gunzip checks the CRC.
+      if (need && inflated >= need.bytes && need.records < header!.dims[0]!) finish();
+    });
+    gunzip.on('end', () => finish());
+    gunzip.on('error', (err) =>
+      finish(new InputError(file, 'gzip', `cannot be decompressed (${err.message}); the file is truncated or corrupt`)),
+    );
+    input.on('error', (err) => finish(unreadable(file, err)));
+    input.pipe(gunzip);
+  });
 }
 
 /** Writes an unsigned-byte IDX file, gzip-compressed when the name ends in .gz. */
 export function encodeIdx(dims: number[], data: Uint8Array, gzip: boolean): Buffer {
   const header = Buffer.alloc(4 + 4 * dims.length);
-  header[2] = UBYTE;
+  header[2] = IDX_UBYTE;
   header[3] = dims.length;
   dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
   const raw = Buffer.concat([header, data]);

@@ -12,6 +12,8 @@ export interface Classifier {
   bounds: [number, number];
   /** Where it came from, for reports: a model.json path or a description. */
   source: string;
+  /** Whether gradients flow through it: white-box attacks need them, black-box ones (square) do not. */
+  gradients: boolean;
   /** Notes a user should read, such as "softmax output stripped". */
   warnings: string[];
   /** Frees the weights of a loaded model (absent when the caller owns them). */
@@ -27,12 +29,13 @@ export interface Normalization {
   std: number[];
 }
 
-/** Wraps a logits function with optional per-channel normalisation. */
+/** Wraps a logits function with optional per-channel normalisation; tf ops have gradients unless told otherwise. */
 export function makeClassifier(
   logitsFn: (x: tf.Tensor4D) => tf.Tensor2D,
-  meta: Omit<Classifier, 'predictLogits'> & { normalization?: Normalization },
+  meta: Omit<Classifier, 'predictLogits' | 'gradients'> & { gradients?: boolean; normalization?: Normalization },
 ): Classifier {
-  const { normalization, ...rest } = meta;
+  const { normalization, gradients = true, ...withoutGradients } = meta;
+  const rest = { ...withoutGradients, gradients };
   if (!normalization) return { ...rest, predictLogits: logitsFn };
   const normalize = (x: tf.Tensor4D) => tf.div(tf.sub(x, tf.tensor1d(normalization.mean)), tf.tensor1d(normalization.std)) as tf.Tensor4D;
   const features = rest.features;

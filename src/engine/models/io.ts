@@ -6,44 +6,28 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../../common/atomic-write';
+import { FormatError } from '../../formats/errors';
+import { readModelJson as readTfjsModelJson, type ModelJson } from '../../formats/tfjs-model-json';
+import { TFJS_MODEL_FILE } from '../../protocol/model-files';
 import { InputError } from '../errors';
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2 };
 
-export interface ModelJson {
-  format?: string;
-  modelTopology: unknown;
-  weightsManifest: Array<{ paths: string[]; weights: tf.io.WeightsManifestEntry[] }>;
-  [key: string]: unknown;
+export type { ModelJson } from '../../formats/tfjs-model-json';
+
+/** Runs a reader from src/formats, turning its FormatError into the engine's InputError (same words). */
+export function withInputErrors<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof FormatError) throw new InputError(err.source, err.field, err.detail);
+    throw err;
+  }
 }
 
+/** A tfjs model.json with its manifest checked (the shared reader in src/formats), or an InputError. */
 export function readModelJson(file: string): ModelJson {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new InputError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(file, '', `is not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new InputError(file, '', 'must be a JSON object');
-  const obj = json as Record<string, unknown>;
-  if (typeof obj.modelTopology !== 'object' || obj.modelTopology === null) {
-    throw new InputError(file, 'modelTopology', 'is missing; this is not a tfjs model.json');
-  }
-  if (!Array.isArray(obj.weightsManifest)) throw new InputError(file, 'weightsManifest', 'is missing or not an array');
-  obj.weightsManifest.forEach((group: unknown, g: number) => {
-    const entry = group as { paths?: unknown; weights?: unknown };
-    if (!Array.isArray(entry?.paths) || !entry.paths.every((p) => typeof p === 'string')) {
-      throw new InputError(file, `weightsManifest[${g}].paths`, 'must be an array of file names');
-    }
-    if (!Array.isArray(entry.weights)) throw new InputError(file, `weightsManifest[${g}].weights`, 'must be an array');
-  });
-  return obj as unknown as ModelJson;
+  return withInputErrors(() => readTfjsModelJson(file));
 }
 
 /** Resolves a manifest path, refusing anything that leaves the model folder. */
@@ -84,7 +68,7 @@ export function fileHandler(modelFile: string): tf.io.IOHandler {
           throw new InputError(modelFile, `weightsManifest[${g}]`,
             `weights need ${expected} bytes but ${group.paths.join(', ')} hold ${found}`);
         }
-        weightSpecs.push(...group.weights);
+        weightSpecs.push(...(group.weights as tf.io.WeightsManifestEntry[]));
         buffers.push(...groupBuffers);
       });
       const joined = Buffer.concat(buffers);
@@ -104,6 +88,11 @@ export function fileHandler(modelFile: string): tf.io.IOHandler {
   };
 }
 
+/** The model file folderSaveHandler writes into `dir`. */
+export function savedModelFile(dir: string): string {
+  return path.join(dir, TFJS_MODEL_FILE);
+}
+
 /** A save handler writing model.json + weights.bin into `dir`. */
 export function folderSaveHandler(dir: string, metadata?: Record<string, unknown>): tf.io.IOHandler {
   return tf.io.withSaveHandler(async (artifacts) => {
@@ -118,7 +107,7 @@ export function folderSaveHandler(dir: string, metadata?: Record<string, unknown
       weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
       ...(metadata ? { userDefinedMetadata: metadata } : {}),
     };
-    writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(modelJson));
+    writeFileAtomic(savedModelFile(dir), JSON.stringify(modelJson));
     return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
   });
 }

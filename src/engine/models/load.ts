@@ -1,30 +1,22 @@
 /**
- * Loads a tfjs Layers or Graph model from disk as a Classifier that outputs logits.
- * A softmax output is stripped (with a warning): attacks on probabilities mask gradients.
+ * The model-format registry, engine half: loads a model file as a Classifier that outputs logits.
+ * The cheap half (which format a file is, its summary) is src/formats/model-formats.ts; the two
+ * lists are joined by id. A softmax output is stripped (with a warning): attacks on probabilities
+ * mask gradients.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
 import { InputError } from '../errors';
+import { modelFormatFor } from '../../formats/model-formats';
+import { kerasOutputLayer, type GraphNode } from '../../formats/tfjs-model-json';
+import type { ModelFormatId } from '../../protocol/vocabulary';
 import { makeClassifier, type Classifier, type Normalization } from './classifier';
-import { fileHandler } from './io';
+import { fileHandler, withInputErrors } from './io';
 
 export interface LoadOptions {
   bounds?: [number, number];
   normalization?: Normalization;
-}
-
-interface LayerConfig { class_name: string; config: { name?: string; activation?: string; [k: string]: unknown } }
-
-/** Finds the layer producing the model's (single) output in a Keras topology. */
-function outputLayer(topology: Record<string, unknown>): LayerConfig | undefined {
-  const modelConfig = (topology.model_config ?? topology) as { class_name?: string; config?: unknown };
-  const config = modelConfig.config as { layers?: LayerConfig[]; output_layers?: unknown[][] } | LayerConfig[] | undefined;
-  const layers = Array.isArray(config) ? config : config?.layers;
-  if (!layers || layers.length === 0) return undefined;
-  if (modelConfig.class_name === 'Sequential' || Array.isArray(config)) return layers[layers.length - 1];
-  const outName = (config as { output_layers?: unknown[][] }).output_layers?.[0]?.[0];
-  return layers.find((l) => l.config.name === outName);
 }
 
 function shapeFrom(dims: Array<number | null> | undefined, source: string, field: string): [number, number, number] {
@@ -35,63 +27,75 @@ function shapeFrom(dims: Array<number | null> | undefined, source: string, field
   return shape as [number, number, number];
 }
 
-export async function loadClassifier(modelFile: string, options: LoadOptions = {}): Promise<Classifier> {
-  const handler = fileHandler(modelFile);
-  const artifacts = await handler.load!();
+/** The engine's half of a model format. */
+export interface ModelLoader {
+  id: ModelFormatId;
+  /** A Classifier over the file; an InputError naming the file and the field when it cannot. */
+  load(file: string, options: LoadOptions): Promise<Classifier>;
+}
+
+async function loadLayersModel(modelFile: string, options: LoadOptions): Promise<Classifier> {
+  const artifacts = await fileHandler(modelFile).load!();
   const warnings: string[] = [];
   const bounds = options.bounds ?? [0, 1];
   const topology = artifacts.modelTopology as Record<string, unknown>;
-  const isGraph = artifacts.format === 'graph-model' || Array.isArray((topology as { node?: unknown }).node);
-
-  if (!isGraph) {
-    const last = outputLayer(topology);
-    if (last?.config.activation === 'softmax' || (last?.class_name === 'Softmax')) {
-      warnings.push(`${modelFile}: the last layer "${last.config.name}" applies softmax; it was removed so attacks see logits ` +
-        '(attacking probabilities masks gradients)');
-      if (last.class_name === 'Softmax') { last.class_name = 'Activation'; last.config.activation = 'linear'; }
-      else last.config.activation = 'linear';
-    }
-    let model: tfl.LayersModel;
-    try {
-      model = await tfl.loadLayersModel({ load: async () => artifacts });
-    } catch (err) {
-      throw new InputError(modelFile, 'modelTopology/weightsManifest', (err as Error).message);
-    }
-    const inputShape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
-    const outShape = model.outputs[0]?.shape;
-    const numClasses = outShape?.[outShape.length - 1];
-    if (model.outputs.length !== 1 || outShape?.length !== 2 || !numClasses) {
-      throw new InputError(modelFile, 'output', `shape [${outShape?.join(', ')}] is not [batch, classes]`);
-    }
-    // Hidden layers with weights or activations (not the output); sub-models share the weights.
-    const hidden = model.layers.slice(0, -1).filter((l) => !/^(input|flatten|dropout|reshape)/i.test(l.getClassName())).map((l) => l.name);
-    const subModels = new Map<string, tfl.LayersModel>();
-    const features = (x: tf.Tensor4D, layer: string): tf.Tensor2D => {
-      if (!hidden.includes(layer)) throw new InputError(modelFile, 'layer', `"${layer}" is not a hidden layer; choose one of ${hidden.join(', ')}`);
-      let sub = subModels.get(layer);
-      if (!sub) {
-        sub = tfl.model({ inputs: model.inputs, outputs: model.getLayer(layer).output as tfl.SymbolicTensor });
-        subModels.set(layer, sub);
-      }
-      const net = sub;
-      return tf.tidy(() => {
-        const out = net.apply(x, { training: false }) as tf.Tensor;
-        return tf.reshape(out, [out.shape[0]!, -1]) as tf.Tensor2D;
-      });
-    };
-    return makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
-      inputShape, numClasses, bounds, source: modelFile, warnings, dispose: () => model.dispose(), featureLayers: hidden, features,
-      ...(options.normalization ? { normalization: options.normalization } : {}),
-    });
+  const last = kerasOutputLayer(topology);
+  if (last?.config.activation === 'softmax' || (last?.class_name === 'Softmax')) {
+    warnings.push(`${modelFile}: the last layer "${last.config.name}" applies softmax; it was removed so attacks see ` +
+      'logits (attacking probabilities masks gradients)');
+    if (last.class_name === 'Softmax') { last.class_name = 'Activation'; last.config.activation = 'linear'; }
+    else last.config.activation = 'linear';
   }
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel({ load: async () => artifacts });
+  } catch (err) {
+    throw new InputError(modelFile, 'modelTopology/weightsManifest', (err as Error).message);
+  }
+  const inputShape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
+  const outShape = model.outputs[0]?.shape;
+  const numClasses = outShape?.[outShape.length - 1];
+  if (model.outputs.length !== 1 || outShape?.length !== 2 || !numClasses) {
+    throw new InputError(modelFile, 'output', `shape [${outShape?.join(', ')}] is not [batch, classes]`);
+  }
+  // Hidden layers with weights or activations (not the output); sub-models share the weights.
+  const hidden = model.layers.slice(0, -1)
+    .filter((l) => !/^(input|flatten|dropout|reshape)/i.test(l.getClassName())).map((l) => l.name);
+  const subModels = new Map<string, tfl.LayersModel>();
+  const features = (x: tf.Tensor4D, layer: string): tf.Tensor2D => {
+    if (!hidden.includes(layer)) {
+      throw new InputError(modelFile, 'layer', `"${layer}" is not a hidden layer; choose one of ${hidden.join(', ')}`);
+    }
+    let sub = subModels.get(layer);
+    if (!sub) {
+      sub = tfl.model({ inputs: model.inputs, outputs: model.getLayer(layer).output as tfl.SymbolicTensor });
+      subModels.set(layer, sub);
+    }
+    const net = sub;
+    return tf.tidy(() => {
+      const out = net.apply(x, { training: false }) as tf.Tensor;
+      return tf.reshape(out, [out.shape[0]!, -1]) as tf.Tensor2D;
+    });
+  };
+  return makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
+    inputShape, numClasses, bounds, source: modelFile, warnings, dispose: () => model.dispose(),
+    featureLayers: hidden, features, gradients: true,
+    ...(options.normalization ? { normalization: options.normalization } : {}),
+  });
+}
 
+async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<Classifier> {
+  const artifacts = await fileHandler(modelFile).load!();
+  const warnings: string[] = [];
+  const bounds = options.bounds ?? [0, 1];
+  const topology = artifacts.modelTopology as Record<string, unknown>;
   let model: tfc.GraphModel;
   try {
     model = await tfc.loadGraphModel({ load: async () => artifacts });
   } catch (err) {
     throw new InputError(modelFile, 'modelTopology/weightsManifest', (err as Error).message);
   }
-  const nodes = (topology as { node: Array<{ name: string; op: string; input?: string[] }> }).node;
+  const nodes = (topology as { node: GraphNode[] }).node;
   let outputName = model.outputNodes[0];
   const outputNode = nodes.find((n) => n.name === outputName?.replace(/:0$/, ''));
   if (outputNode?.op === 'Softmax' && outputNode.input?.[0]) {
@@ -105,6 +109,20 @@ export async function loadClassifier(modelFile: string, options: LoadOptions = {
   if (probe.shape.length !== 2 || !numClasses) throw new InputError(modelFile, 'output', `shape [${probe.shape.join(', ')}] is not [batch, classes]`);
   return makeClassifier((x) => model.execute(x, outputName) as tf.Tensor2D, {
     inputShape, numClasses, bounds, source: modelFile, warnings, dispose: () => model.dispose(),
-    ...(options.normalization ? { normalization: options.normalization } : {}),
+    gradients: true, ...(options.normalization ? { normalization: options.normalization } : {}),
   });
+}
+
+/** One loader per model format, in the order of MODEL_FORMATS (a test checks the ids agree). */
+export const MODEL_LOADERS: readonly ModelLoader[] = [
+  { id: 'tfjs-layers', load: loadLayersModel },
+  { id: 'tfjs-graph', load: loadGraphModel },
+];
+
+/** Loads any model file a registered format reads: the format that matches it, then its loader. */
+export async function loadClassifier(modelFile: string, options: LoadOptions = {}): Promise<Classifier> {
+  const format = withInputErrors(() => modelFormatFor(modelFile));
+  const loader = MODEL_LOADERS.find((l) => l.id === format.id);
+  if (!loader) throw new Error(`model format "${format.id}" has no loader in the engine (src/engine/models/load.ts)`);
+  return loader.load(modelFile, options);
 }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { writeFileAtomic } from '../../common/atomic-write';
-import { fileHandler, folderSaveHandler } from '../models/io';
+import { fileHandler, folderSaveHandler, savedModelFile } from '../models/io';
 import type { EpochMetrics } from './types';
 
 interface CheckpointState {
@@ -60,7 +60,7 @@ export async function loadCheckpoint(dir: string, model: tfl.LayersModel, optimi
   if (!fs.existsSync(path.join(folder, 'state.json')) && fs.existsSync(path.join(`${folder}.old`, 'state.json'))) folder = `${folder}.old`;
   if (!fs.existsSync(path.join(folder, 'state.json'))) return undefined;
   const state = JSON.parse(fs.readFileSync(path.join(folder, 'state.json'), 'utf8')) as CheckpointState;
-  const saved = await tfl.loadLayersModel(fileHandler(path.join(folder, 'model.json')));
+  const saved = await tfl.loadLayersModel(fileHandler(savedModelFile(folder)));
   model.setWeights(saved.getWeights());
   saved.dispose();
   const blob = fs.readFileSync(path.join(folder, 'optimizer.bin'));

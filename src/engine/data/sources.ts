@@ -1,0 +1,63 @@
+/**
+ * The data-source registry, engine half: loads the first n images of a split. The cheap half
+ * (detect, info) is src/formats/data-sources.ts; the lists are joined by id.
+ */
+import * as path from 'node:path';
+import { IDX_FILES, idxFile, readClassNames } from '../../formats/data-sources';
+import type { DataSourceId, DataSplit } from '../../protocol/vocabulary';
+import { InputError } from '../errors';
+import { withInputErrors } from '../models/io';
+import { readIdxHead } from './idx';
+import type { Split } from './datasets';
+
+/** The first images of one split of a data folder. */
+export interface LoadedSplit {
+  source: DataSourceId;
+  /** The folder, for reports. */
+  location: string;
+  shape: [number, number, number];
+  classNames: string[];
+  split: DataSplit;
+  /** The images loaded (the first n, in file order). */
+  samples: Split;
+  /** Images the split holds in all. */
+  available: number;
+}
+
+export interface DataLoader {
+  id: DataSourceId;
+  /** The first `n` images of `split` (all when n is undefined), reading no more of the files than they need. */
+  load(dir: string, split: DataSplit, n?: number): Promise<LoadedSplit>;
+}
+
+const idx: DataLoader = {
+  id: 'idx',
+  async load(dir, split, n) {
+    const imagesFile = withInputErrors(() => idxFile(dir, IDX_FILES[split].images));
+    const labelsFile = withInputErrors(() => idxFile(dir, IDX_FILES[split].labels));
+    const images = await readIdxHead(imagesFile, n);
+    if (images.dims.length !== 3 && images.dims.length !== 4) {
+      throw new InputError(imagesFile, 'dims', `are ${images.dims.join('×')}; images need N×H×W or N×H×W×C`);
+    }
+    // All labels (one byte an image): the class count must not depend on n.
+    const labels = await readIdxHead(labelsFile);
+    if (labels.dims.length !== 1) {
+      throw new InputError(labelsFile, 'dims', `are ${labels.dims.join('×')}; labels need N`);
+    }
+    if (labels.dims[0] !== images.dims[0]) {
+      throw new InputError(labelsFile, 'dims',
+        `has ${labels.dims[0]} labels for ${images.dims[0]} images in ${path.basename(imagesFile)}`);
+    }
+    const [available, h, w, c = 1] = images.dims as [number, number, number, number?];
+    const maxLabel = labels.data.reduce((max, label) => Math.max(max, label), 0);
+    const classNames = withInputErrors(() => readClassNames(dir))
+      ?? Array.from({ length: maxLabel + 1 }, (_, i) => `class ${i}`);
+    return {
+      source: 'idx', location: dir, shape: [h, w, c], classNames, split, available,
+      samples: { images: images.data, labels: labels.data.subarray(0, images.records), count: images.records },
+    };
+  },
+};
+
+/** One loader per data source, in the order of DATA_SOURCES (a test checks the ids agree). */
+export const DATA_LOADERS: readonly DataLoader[] = [idx];

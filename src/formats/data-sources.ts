@@ -1,0 +1,136 @@
+/**
+ * The data-source registry, cheap half: which folder holds which kind of data and its shape,
+ * classes and counts, read without loading the images (for the language server). The engine's
+ * half (load a split's first n images) is DATA_LOADERS in src/engine/data/sources.ts, joined by
+ * id; both follow DATA_SOURCE_IDS in src/protocol/vocabulary.ts.
+ *
+ * A new source (a folder of PNGs, CIFAR binaries) is one entry here, its id in the vocabulary and
+ * its loader; its `watch` globs reach the editor's file watchers.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { BuiltinData, DataSourceId, DataSplit } from '../protocol/vocabulary';
+import { FormatError } from './errors';
+import { imageDims, readIdxHeader } from './idx-header';
+
+export interface DataInfo {
+  /** H×W×C of one image. */
+  shape: number[];
+  /** Number of test images. */
+  count: number;
+  /** Images per split the folder holds. */
+  counts: Partial<Record<DataSplit, number>>;
+  /** Class names, when the data names them. */
+  classes?: string[];
+}
+
+export interface DataSource {
+  id: DataSourceId;
+  /** "IDX files (MNIST layout)": for messages. */
+  label: string;
+  /** Workspace globs of the files `detect` looks for: the editor watches them. */
+  watch: readonly string[];
+  /** Whether `dir` holds this kind of data; cheap (names only). */
+  detect(dir: string): boolean;
+  /** Shape, classes and counts without reading the images. Throws a FormatError naming the file. */
+  info(dir: string): DataInfo;
+}
+
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+] as const;
+
+/** The built-in datasets: the embedded sample and the full Fashion-MNIST (both IDX folders). */
+export const BUILTIN_DATA_INFO: Readonly<Record<BuiltinData, DataInfo>> = {
+  embedded: {
+    shape: [28, 28, 1], count: 2000, counts: { train: 10000, test: 2000 }, classes: [...FASHION_MNIST_CLASSES],
+  },
+  'fashion-mnist': {
+    shape: [28, 28, 1], count: 10000, counts: { train: 60000, test: 10000 }, classes: [...FASHION_MNIST_CLASSES],
+  },
+};
+
+/** The IDX files of a split, without the optional .gz. */
+export const IDX_FILES: Readonly<Record<DataSplit, { images: string; labels: string }>> = {
+  train: { images: 'train-images-idx3-ubyte', labels: 'train-labels-idx1-ubyte' },
+  test: { images: 't10k-images-idx3-ubyte', labels: 't10k-labels-idx1-ubyte' },
+};
+
+/** The class names a data folder gives in classes.json (a JSON array of strings), if any. */
+export function readClassNames(dir: string): string[] | undefined {
+  const file = path.join(dir, 'classes.json');
+  if (!fs.existsSync(file)) return undefined;
+  let names: unknown;
+  try {
+    names = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new FormatError(file, '', `is not valid JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string')) {
+    throw new FormatError(file, '', 'must be a non-empty JSON array of class names');
+  }
+  return names as string[];
+}
+
+/** `dir/base.gz` or `dir/base`, whichever exists. */
+export function idxFile(dir: string, base: string): string {
+  for (const name of [`${base}.gz`, base]) {
+    const file = path.join(dir, name);
+    if (fs.existsSync(file)) return file;
+  }
+  throw new FormatError(dir, base, `neither ${base}.gz nor ${base} exists in this folder`);
+}
+
+const idx: DataSource = {
+  id: 'idx',
+  label: 'IDX files (MNIST layout)',
+  watch: [`**/${IDX_FILES.test.images}*`],
+  detect: (dir) => [`${IDX_FILES.test.images}.gz`, IDX_FILES.test.images].some((f) => fs.existsSync(path.join(dir, f))),
+  info(dir) {
+    const testFile = idxFile(dir, IDX_FILES.test.images);
+    const test = imageDims(readIdxHeader(testFile), testFile);
+    const counts: DataInfo['counts'] = { test: test.count };
+    const trainNames = [`${IDX_FILES.train.images}.gz`, IDX_FILES.train.images];
+    const hasTrain = trainNames.some((f) => fs.existsSync(path.join(dir, f)));
+    if (hasTrain) {
+      const trainFile = idxFile(dir, IDX_FILES.train.images);
+      counts.train = imageDims(readIdxHeader(trainFile), trainFile).count;
+    }
+    const classes = readClassNames(dir);
+    return { shape: test.shape, count: test.count, counts, ...(classes ? { classes } : {}) };
+  },
+};
+
+/** Every data source, in the order DATA_SOURCE_IDS gives (a test checks). */
+export const DATA_SOURCES: readonly DataSource[] = [idx];
+
+/** Globs of every file whose creation or deletion can change what a folder holds. */
+export const DATA_WATCH_GLOBS: readonly string[] = DATA_SOURCES.flatMap((s) => s.watch);
+
+/** The source that reads `dir`; a FormatError listing what we read when none does. */
+export function dataSourceFor(dir: string): DataSource {
+  const source = DATA_SOURCES.find((s) => s.detect(dir));
+  if (!source) {
+    const known = DATA_SOURCES.map((s) => `${s.label}: ${s.watch.map((g) => g.replace(/^\*\*\//, '')).join(', ')}`);
+    throw new FormatError(dir, '', `holds no data Robustness Lab reads (${known.join('; ')})`);
+  }
+  return source;
+}
+
+/** Shape, classes and counts of any data folder; throws a FormatError naming the file and the problem. */
+export function describeData(dir: string): DataInfo {
+  return dataSourceFor(dir).info(dir);
+}
+
+/** True when a file name is one a data source looks for (the language server's watcher filter). */
+export function isDataFile(filePath: string): boolean {
+  const base = filePath.split(/[\\/]/).pop() ?? '';
+  return DATA_SOURCES.some((s) => s.watch.some((glob) => globBaseMatches(glob, base)));
+}
+
+/** Matches a file name against a glob's last segment, where `*` is the only wildcard. */
+function globBaseMatches(glob: string, base: string): boolean {
+  const last = glob.split('/').pop() ?? '';
+  const pattern = last.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  return new RegExp(`^${pattern}$`).test(base);
+}
