@@ -4,10 +4,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from './errors';
+import { NORMS, type NormId } from '../protocol/vocabulary';
 import type { Rng } from './rng';
 
-export type Norm = 'linf' | 'l2';
-export const NORMS: readonly Norm[] = ['linf', 'l2'];
+export { NORMS };
+export type Norm = NormId;
 
 export interface ThreatModel {
   norm: Norm;

@@ -11,7 +11,7 @@ import { dataLocation } from '../protocol/experiment-spec';
 import { defaultTrainJob, type TrainJob } from '../protocol/jobs';
 import type { TrainingRunView } from '../protocol/messages/training-panel';
 import type { TrainResult } from '../protocol/messages/worker';
-import type { MODEL_FILE_NAMES } from '../protocol/model-files';
+import { TFJS_MODEL_FILE } from '../protocol/model-files';
 import type { TrainMethod } from '../protocol/vocabulary';
 import { RunStore, type RunRecord } from '../store/runs';
 import type { Ctx } from './context';
@@ -19,7 +19,6 @@ import { RunController, type RunOutcome } from './run-controller';
 import { TrainingPanel, type TrainingPanelHandlers } from './training-panel';
 
 /** The file a training run writes its final model to, in its run folder. */
-const TRAINED_MODEL_FILE: (typeof MODEL_FILE_NAMES)[number] = 'model.json';
 
 const METHOD_ITEMS: Array<vscode.QuickPickItem & { method: TrainMethod }> = [
   { method: 'pgd-at', label: 'PGD-AT', description: 'Madry et al. 2018: train on PGD-7 examples (robust, ~8× the cost)' },
@@ -34,7 +33,7 @@ const METHOD_ITEMS: Array<vscode.QuickPickItem & { method: TrainMethod }> = [
 
 /** The final model of a training run. */
 export function trainedModel(store: RunStore, runId: string): vscode.Uri {
-  return vscode.Uri.file(path.join(store.dir(runId), TRAINED_MODEL_FILE));
+  return vscode.Uri.file(path.join(store.dir(runId), TFJS_MODEL_FILE));
 }
 
 /** A run's finished epochs from its metrics.jsonl (lines that do not parse are skipped). */

@@ -16,6 +16,7 @@ import { isDataFile } from '../formats/data-sources';
 import { RunFinishedNotification } from '../protocol/messages/lsp';
 import { isModelFile } from '../protocol/model-files';
 import { SPEC_SUFFIX } from '../protocol/experiment-spec';
+import { VERSION } from '../protocol/report';
 import { analyzeSpec, type Analysis, type Severity } from '../experiment/analysis';
 import { modelMarkdown, specCompletions, specHover, type CompletionKind } from './features';
 import { collectRuns, lastEvaluation, resultTitle, sourceLenses, specLenses, type KnownRun, type Lens } from './lenses';
@@ -48,7 +49,7 @@ connection.onInitialize((params): InitializeResult => {
       codeLensProvider: { resolveProvider: false },
       codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
     },
-    serverInfo: { name: 'robustness-lab', version: '0.1.0' },
+    serverInfo: { name: 'robustness-lab', version: VERSION },
   };
 });
 
