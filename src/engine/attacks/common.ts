@@ -1,7 +1,7 @@
 /** What every gradient attack shares: loss + input gradient, success, validation. */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors';
-import type { Classifier } from '../models/classifier';
+import { isCounting, type Classifier } from '../models/classifier';
 import { LOSSES, minClassesFor, perSampleLoss, type LossId } from '../losses';
 import { project, subsetThreat, validateThreat, type ThreatModel } from '../threat';
 import type { AttackOptions } from './types';
@@ -22,7 +22,7 @@ export function successOf(logits: tf.Tensor2D, y: tf.Tensor1D, targets?: tf.Tens
   });
 }
 
-/** One forward and one backward pass: the loss, the success flags and ∂loss/∂x. */
+/** One forward and one backward pass: the loss, the success flags and ∂loss/∂x (counted on a counting model). */
 export function lossAndGrad(
   model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, loss: LossId, targets?: tf.Tensor1D,
 ): LossAndGrad {
@@ -36,6 +36,7 @@ export function lossAndGrad(
   });
   const { value, grad } = gradFn(x);
   value.dispose();
+  if (isCounting(model)) model.countBackward(x.shape[0]);
   return { loss: perSample!, success: success!, grad: grad as tf.Tensor4D };
 }
 
