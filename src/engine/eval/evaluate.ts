@@ -29,8 +29,11 @@ export interface AttackRun {
   params: Record<string, unknown>;
   robustAccuracy: number;
   timeSeconds: number;
+  /** Images pushed through the evaluated model forward / backward (the transfer attack: the target only). */
   forwardPasses: number;
   backwardPasses: number;
+  /** The transfer attack's surrogate passes, counted apart. */
+  surrogatePasses?: { forward: number; backward: number };
   /** Per sample: 1 when the sample is misclassified under this attack (or clean). */
   fooled: Uint8Array;
 }
@@ -116,10 +119,10 @@ async function attackSurvivors(
   model: Classifier, split: Split, shape: [number, number, number], threat: ThreatModel, plan: AttackPlan,
   fooled: Uint8Array, opts: EvaluateOptions, report: (done: number) => void,
   onAdversarial?: (indices: number[], xAdv: tf.Tensor4D) => void, checks?: ExampleChecks,
-): Promise<{ forward: number; backward: number }> {
+): Promise<{ forward: number; backward: number; surrogate?: { forward: number; backward: number } }> {
   const batchSize = opts.batchSize ?? 250;
   const survivors = [...fooled.keys()].filter((i) => !fooled[i]);
-  const counts = { forward: 0, backward: 0 };
+  const counts: { forward: number; backward: number; surrogate?: { forward: number; backward: number } } = { forward: 0, backward: 0 };
   const order = Int32Array.from(survivors);
   for (let start = 0; start < survivors.length; start += batchSize) {
     throwIfAborted(opts.signal, plan.entry.name);
@@ -128,9 +131,15 @@ async function attackSurvivors(
     const eps = typeof threat.eps === 'number' ? threat.eps : Float32Array.from(indices, (i) => (threat.eps as Float32Array)[i]!);
     try {
       const result = await plan.entry.run(model, x, y, { ...threat, eps }, { ...plan.options, ...(opts.signal ? { signal: opts.signal } : {}) });
+      // The runner re-scored success from the logits at the projected xAdv: the attack's own flags never reach here.
       result.success.forEach((s, j) => { if (s) fooled[indices[j]!] = 1; });
       counts.forward += result.forwardPasses;
       counts.backward += result.backwardPasses;
+      if (result.surrogatePasses) {
+        const surrogate = counts.surrogate ??= { forward: 0, backward: 0 };
+        surrogate.forward += result.surrogatePasses.forward;
+        surrogate.backward += result.surrogatePasses.backward;
+      }
       onAdversarial?.(indices, result.xAdv);
       if (checks) checkBatch(checks, threat, x, result.xAdv, indices);
       result.xAdv.dispose();
@@ -197,6 +206,7 @@ export async function evaluateAttacks(
       id: plan.entry.id, label, params: paramsOf(plan.options),
       robustAccuracy: n === 0 ? 0 : fooled.filter((f) => !f).length / n,
       timeSeconds: seconds, forwardPasses: counts.forward, backwardPasses: counts.backward, fooled,
+      ...(counts.surrogate ? { surrogatePasses: counts.surrogate } : {}),
     });
   }
   return {
