@@ -110,7 +110,8 @@ const CATALOGUE = [
     },
   },
   {
-    id: 'apgd-t', name: 'APGD-T', norms: ['linf', 'l2'], iterative: true, access: 'white-box', targetable: false, minClasses: 4,
+    id: 'apgd-t', name: 'APGD-T', norms: ['linf', 'l2'], iterative: true, access: 'white-box', targetable: false,
+    minClasses: 4,
     options: { steps: 100, loss: 'dlr', randomStart: true, targetClasses: 9 },
     doc: {
       paper: 'Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks" (ICML)',

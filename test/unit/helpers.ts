@@ -23,15 +23,24 @@ function resolves(pkg: string): boolean {
   }
 }
 
-/** The backends engine suites run on: cpu (the reference), wasm (our kernels), and tensorflow when tfjs-node resolves. */
-export const ENGINE_BACKENDS: readonly EngineBackend[] = ['cpu', 'wasm', ...(resolves('@tensorflow/tfjs-node') ? ['tensorflow' as const] : [])];
+/**
+ * The backends engine suites run on: cpu (the reference), wasm (our kernels), and tensorflow
+ * when tfjs-node resolves. RL_TEST_BACKENDS=wasm (a comma list) narrows them while working.
+ */
+export const ENGINE_BACKENDS: readonly EngineBackend[] = (() => {
+  const all: EngineBackend[] = ['cpu', 'wasm', ...(resolves('@tensorflow/tfjs-node') ? ['tensorflow' as const] : [])];
+  const wanted = process.env.RL_TEST_BACKENDS?.split(',').map((b) => b.trim());
+  return wanted ? all.filter((b) => wanted.includes(b)) : all;
+})();
 
 /**
  * Runs a suite once per backend, as tfjs's describeWithFlags does: each run is a describe block
  * "on <backend>" whose before hook switches the backend, so a kernel bug on one backend (the wasm
  * Sign bug) fails there. `body` registers the tests (and may create its fixtures in a before hook).
  */
-export function forEachBackend(body: (backend: EngineBackend) => void, backends: readonly EngineBackend[] = ENGINE_BACKENDS): void {
+export function forEachBackend(
+  body: (backend: EngineBackend) => void, backends: readonly EngineBackend[] = ENGINE_BACKENDS,
+): void {
   for (const backend of backends) {
     describe(`on ${backend}`, () => {
       before(() => useBackend(backend));

@@ -126,9 +126,10 @@ export const apgd = defineAttack('apgd', {
     const { steps, restarts, randomStart, loss } = ctx.options;
     ctx.planSteps(steps * restarts);
     const rng = new Rng(ctx.seed);
-    const result = await onSurvivors(ctx.x, ctx.y, ctx.threat, restarts, (round, s) =>
-      runOnce(ctx, s.x, s.y, s.threat, ctx.targets && s.gather(ctx.targets), loss, steps, randomStart || round > 0, rng),
-    ctx.stopEarly);
+    const result = await onSurvivors(ctx.x, ctx.y, ctx.threat, restarts, (round, s) => {
+      const targets = ctx.targets && s.gather(ctx.targets);
+      return runOnce(ctx, s.x, s.y, s.threat, targets, loss, steps, randomStart || round > 0, rng);
+    }, ctx.stopEarly);
     return result.xAdv;
   },
 });

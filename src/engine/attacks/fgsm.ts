@@ -15,7 +15,9 @@ export const fgsm = defineAttack('fgsm', {
   async run({ model, x, y, threat, targets, options, planSteps, stepDone }) {
     planSteps(1);
     const start = lossAndGrad(model, x, y, options.loss, targets);
-    const xAdv = tf.tidy(() => tf.add(x, tf.mul(epsTensor(threat), ascentDirection(threat.norm, start.grad))) as tf.Tensor4D);
+    const step = tf.tidy(() => tf.mul(epsTensor(threat), ascentDirection(threat.norm, start.grad)));
+    const xAdv = tf.add(x, step) as tf.Tensor4D;
+    step.dispose();
     tf.dispose([start.grad, start.loss, start.success]);
     await stepDone();
     return xAdv;

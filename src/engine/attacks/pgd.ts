@@ -81,7 +81,8 @@ export const pgd = defineAttack('pgd', {
     const rng = new Rng(ctx.seed);
     const result = await onSurvivors(ctx.x, ctx.y, ctx.threat, restarts,
       // The first run may start at x; restarts always start at random points.
-      (restart, s) => runOnce(ctx, rng, s.threat, s.x, s.y, ctx.targets && s.gather(ctx.targets), randomStart || restart > 0),
+      (restart, s) =>
+        runOnce(ctx, rng, s.threat, s.x, s.y, ctx.targets && s.gather(ctx.targets), randomStart || restart > 0),
       ctx.stopEarly);
     return result.xAdv;
   },

@@ -100,14 +100,17 @@ function checkOption(source: string, name: AttackOptionName, value: unknown, tar
     case 'boolean':
       return typeof value === 'boolean' ? value : fail(`${String(value)} is invalid; need true or false`);
     case 'loss':
-      return LOSSES.includes(value as LossId) ? value : fail(`"${String(value)}" is not a loss; use one of ${LOSSES.join(', ')}`);
+      return LOSSES.includes(value as LossId)
+        ? value : fail(`"${String(value)}" is not a loss; use one of ${LOSSES.join(', ')}`);
     case 'keep':
       return (KEEP_POLICIES as readonly unknown[]).includes(value)
         ? value : fail(`"${String(value)}" is not a keep policy; use one of ${KEEP_POLICIES.join(', ')}`);
     case 'model': {
       const model = value as Classifier;
       if (typeof model?.predictLogits !== 'function') fail(`needs ${info.doc}`);
-      if (shapeOf(model) !== shapeOf(target)) fail(`${model.source} is ${shapeOf(model)} but the target is ${shapeOf(target)}`);
+      if (shapeOf(model) !== shapeOf(target)) {
+        fail(`${model.source} is ${shapeOf(model)} but the target is ${shapeOf(target)}`);
+      }
       return countingClassifier(model);
     }
   }
@@ -145,22 +148,26 @@ function validateInputs(
   const [, h, w, c] = x.shape;
   const [mh, mw, mc] = model.inputShape;
   if (h !== mh || w !== mw || c !== mc) {
-    throw new InputError(source, 'x', `shape [${x.shape.join(', ')}] does not match the model input [${mh}, ${mw}, ${mc}]`);
+    throw new InputError(source, 'x',
+      `shape [${x.shape.join(', ')}] does not match the model input [${mh}, ${mw}, ${mc}]`);
   }
   if (y.shape[0] !== x.shape[0]) throw new InputError(source, 'y', `has ${y.shape[0]} labels for ${x.shape[0]} images`);
   validateThreat(threat, x.shape[0], h * w * c, source);
   if (controls.targeted && !info.targetable) {
-    throw new InputError(source, 'targeted', `${info.name} chooses its own targets; use apgd with target labels instead`);
+    throw new InputError(source, 'targeted',
+      `${info.name} chooses its own targets; use apgd with target labels instead`);
   }
   if (controls.targeted && controls.targeted.labels.shape[0] !== x.shape[0]) {
-    throw new InputError(source, 'targeted.labels', `has ${controls.targeted.labels.shape[0]} labels for ${x.shape[0]} images`);
+    throw new InputError(source, 'targeted.labels',
+      `has ${controls.targeted.labels.shape[0]} labels for ${x.shape[0]} images`);
   }
   // An attack that takes no target labels chooses its own targets (APGD-T): its loss is targeted.
   const targetedLoss = Boolean(controls.targeted) || !info.targetable;
   const needed = Math.max(minClassesFor(loss, targetedLoss), info.minClasses ?? 2);
   if (model.numClasses < needed) {
     throw new InputError(source, 'loss',
-      `${loss}${targetedLoss ? ' (targeted)' : ''} needs at least ${needed} classes; the model has ${model.numClasses}`);
+      `${loss}${targetedLoss ? ' (targeted)' : ''} needs at least ${needed} classes; `
+      + `the model has ${model.numClasses}`);
   }
 }
 
@@ -170,7 +177,9 @@ export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefi
   if (!info) throw new Error(`attack ${id} is missing from src/protocol/attacks.ts`);
   return async (model, x, y, threat, opts: AttackOptions = {}): Promise<AttackResult> => {
     const { targeted, seed, signal, onStep, onLosses, ...given } = opts;
-    const controls: RunControls = { ...(targeted ? { targeted } : {}), ...(signal ? { signal } : {}), ...(onStep ? { onStep } : {}) };
+    const controls: RunControls = {
+      ...(targeted ? { targeted } : {}), ...(signal ? { signal } : {}), ...(onStep ? { onStep } : {}),
+    };
     const options = resolveOptions(info, given, model);
     const loss = (options.loss as LossId | undefined) ?? definition.scoreLoss ?? 'ce';
     validateInputs(info, model, x, y, threat, controls, loss);

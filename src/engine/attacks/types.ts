@@ -23,7 +23,7 @@ type KindOf<K extends AttackOptionName> = (typeof ATTACK_OPTIONS)[K]['kind'] & O
 /** The value of option K (derived from the catalogue: a new option needs no new type here). */
 export type OptionValue<K extends AttackOptionName> = KindValue[KindOf<K>];
 
-/** Every catalogue option, each optional: what a caller may pass (the runner rejects the ones an attack does not take). */
+/** Every catalogue option, each optional: what a caller may pass (the runner rejects those an attack does not take). */
 export type CatalogueOptions = { [K in AttackOptionName]?: OptionValue<K> };
 
 /** What the runner, not the attack, handles: seeds, targets, abort and progress. */

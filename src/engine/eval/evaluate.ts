@@ -111,6 +111,12 @@ function correctMask(pred: Predictions, split: Split): Uint8Array {
   return Uint8Array.from(pred.labels, (label, i) => (label === split.labels[i] ? 0 : 1));
 }
 
+interface PassCounts {
+  forward: number;
+  backward: number;
+  surrogate?: { forward: number; backward: number };
+}
+
 /**
  * Runs one attack on the samples whose `fooled` flag is 0, in batches, and updates `fooled`.
  * `onAdversarial` receives each attacked batch's adversarial images with their sample indices.
@@ -119,10 +125,10 @@ async function attackSurvivors(
   model: Classifier, split: Split, shape: [number, number, number], threat: ThreatModel, plan: AttackPlan,
   fooled: Uint8Array, opts: EvaluateOptions, report: (done: number) => void,
   onAdversarial?: (indices: number[], xAdv: tf.Tensor4D) => void, checks?: ExampleChecks,
-): Promise<{ forward: number; backward: number; surrogate?: { forward: number; backward: number } }> {
+): Promise<PassCounts> {
   const batchSize = opts.batchSize ?? 250;
   const survivors = [...fooled.keys()].filter((i) => !fooled[i]);
-  const counts: { forward: number; backward: number; surrogate?: { forward: number; backward: number } } = { forward: 0, backward: 0 };
+  const counts: PassCounts = { forward: 0, backward: 0 };
   const order = Int32Array.from(survivors);
   for (let start = 0; start < survivors.length; start += batchSize) {
     throwIfAborted(opts.signal, plan.entry.name);
