@@ -8,10 +8,10 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ATTACKS, AbortError, apgdCheckpoints, batchTensors, countingClassifier, getAttack, distance, firstN, InputError,
-  loadDataset, lossAndGrad, makeClassifier, pgd, predict, smallCnn, trainStandard,
-  type AttackEntry, type AttackOptions, type Classifier, type Norm,
+  evaluateAttacks, loadDataset, lossAndGrad, makeClassifier, pgd, predict, smallCnn, trainStandard,
+  type Attack, type AttackEntry, type AttackOptions, type Classifier, type Norm,
 } from '../../src/engine';
-import { defineAttack } from '../../src/engine/attacks/runner';
+import { defineAttack, keepsContract } from '../../src/engine/attacks/runner';
 import { engineTest, forEachBackend, useBackend } from './helpers';
 
 let model: Classifier;
@@ -262,6 +262,22 @@ describe('the runner keeps the contract whatever the update rule does', () => {
     const result = await oneStep(model, x, y, threat);
     assert.deepEqual([result.forwardPasses, result.backwardPasses], [2 * N, N]);
     result.xAdv.dispose();
+  });
+
+  test('every registered attack is made by defineAttack, so none can skip the projection or the re-score', () => {
+    assert.deepEqual(ATTACKS.filter((a) => !keepsContract(a.run)).map((a) => a.id), []);
+    assert.equal(keepsContract(async () => { throw new Error('hand-made'); }), false);
+  });
+
+  engineTest('the evaluator refuses a hand-made attack that claims success without the runner', async () => {
+    const data = loadDataset('embedded');
+    const claimsAll: Attack = async (_m, input) => ({
+      xAdv: tf.clone(input), success: Array.from({ length: input.shape[0] }, () => true), finalLoss: new Float32Array(input.shape[0]),
+      forwardPasses: 0, backwardPasses: 0,
+    });
+    await assert.rejects(
+      evaluateAttacks(model, firstN(data.test, 4), data.shape, threat, [{ entry: { ...getAttack('pgd'), run: claimsAll }, options: {} }]),
+      /attack pgd was not made by defineAttack/);
   });
 
   engineTest('counting wrappers nest: an inner count reaches the outer one', () => {

@@ -171,11 +171,19 @@ function validateInputs(
   }
 }
 
+/** The attacks made by defineAttack: the evaluator runs only these. */
+const KEEPS_CONTRACT = new WeakSet<Attack>();
+
+/** Whether `attack` came from defineAttack (so its result is projected and re-scored). */
+export function keepsContract(attack: Attack): boolean {
+  return KEEPS_CONTRACT.has(attack);
+}
+
 /** Turns an update rule into an Attack that keeps the contract (see the file comment). */
 export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefinition<Id>): Attack {
   const info = attackInfo(id);
   if (!info) throw new Error(`attack ${id} is missing from src/protocol/attacks.ts`);
-  return async (model, x, y, threat, opts: AttackOptions = {}): Promise<AttackResult> => {
+  const attack: Attack = async (model, x, y, threat, opts: AttackOptions = {}): Promise<AttackResult> => {
     const { targeted, seed, signal, onStep, onLosses, ...given } = opts;
     const controls: RunControls = {
       ...(targeted ? { targeted } : {}), ...(signal ? { signal } : {}), ...(onStep ? { onStep } : {}),
@@ -219,4 +227,6 @@ export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefi
       throw err;
     }
   };
+  KEEPS_CONTRACT.add(attack);
+  return attack;
 }

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { batchTensors, type Split } from '../data/datasets';
 import { throwIfAborted } from '../errors';
 import { predict, type Classifier } from '../models/classifier';
+import { keepsContract } from '../attacks/runner';
 import type { AttackEntry, AttackOptions } from '../attacks/types';
 import { distance, validateThreat, type Norm, type ThreatModel } from '../threat';
 import { predictSplit, type Predictions } from './accuracy';
@@ -126,6 +127,8 @@ async function attackSurvivors(
   fooled: Uint8Array, opts: EvaluateOptions, report: (done: number) => void,
   onAdversarial?: (indices: number[], xAdv: tf.Tensor4D) => void, checks?: ExampleChecks,
 ): Promise<PassCounts> {
+  // Success is read from the runner's re-score; an attack built by hand could report anything.
+  if (!keepsContract(plan.entry.run)) throw new Error(`attack ${plan.entry.id} was not made by defineAttack (attacks/runner.ts)`);
   const batchSize = opts.batchSize ?? 250;
   const survivors = [...fooled.keys()].filter((i) => !fooled[i]);
   const counts: PassCounts = { forward: 0, backward: 0 };
