@@ -240,12 +240,14 @@ describe('the runner keeps the contract whatever the update rule does', () => {
   engineTest("success comes from the logits, not the rule: a rule that returns x scores exactly the clean errors", async () => {
     // A rule can return only xAdv; here it returns the clean batch, so nothing may count as fooled
     // except the samples the model already gets wrong.
-    const idle = defineAttack('pgd', { run: async (ctx) => tf.clone(ctx.x) });
+    // It returns ctx.x itself: the runner must not dispose the caller's batch.
+    const idle = defineAttack('pgd', { run: async (ctx) => ctx.x });
     const result = await idle(model, x, y, threat, { steps: 3 });
     const clean = predict(model, x).labels;
     const labels = labelsOf(y);
     assert.deepEqual(result.success, labels.map((l, i) => clean[i] !== l));
     assert.ok(result.success.some((s) => !s), 'the fixture has correctly classified samples');
+    assert.equal(x.isDisposed, false);
     result.xAdv.dispose();
   });
 

@@ -209,8 +209,13 @@ export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefi
       stopEarly: () => { progress.total = progress.done; },
     };
     const raw = await definition.run(ctx);
+    if (raw.shape.join() !== x.shape.join()) {
+      raw.dispose();
+      throw new Error(`${id} attack returned shape [${raw.shape.join(', ')}] for a batch of [${x.shape.join(', ')}]`);
+    }
     const xAdv = project(threat, x, raw);
-    raw.dispose();
+    // A rule that returns its input unchanged must not lose the caller's batch.
+    if (raw !== x) raw.dispose();
     try {
       // One forward pass of the attacked model decides success and the loss, whatever the rule claimed.
       const scored = evaluatePoint(counted, xAdv, y, loss, targets);
