@@ -51,7 +51,8 @@ export function planFor(spec: string, job: AttackJob, surrogate?: Classifier, pa
   // takes it (the runner rejects the rest; the spec analysis warns that they are ignored).
   const wanted: AttackOptions = {
     steps: params.steps ?? job.steps, stepSize: params.stepSize ?? job.stepSize,
-    restarts: params.restarts ?? job.restarts, loss, randomStart: params.randomStart ?? job.randomStart, queries: params.queries ?? job.queries, surrogate,
+    restarts: params.restarts ?? job.restarts, loss, randomStart: params.randomStart ?? job.randomStart,
+    queries: params.queries ?? job.queries, surrogate,
   };
   const options: Record<string, unknown> = { seed: job.seed };
   for (const name of Object.keys(entry.options) as (keyof AttackOptions)[]) {
