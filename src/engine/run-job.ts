@@ -48,18 +48,19 @@ export function planFor(spec: string, job: AttackJob, surrogate?: Classifier, pa
     throw new InputError('--attack', spec, `"${lossOverride}" is not a loss; use one of ${LOSSES.join(', ')}`);
   }
   const loss = params.loss ?? (lossOverride as LossId | undefined) ?? job.loss;
-  if (entry.id === 'square') return { entry, options: { queries: params.queries ?? job.queries ?? 1000, seed: job.seed } };
   if (entry.id === 'transfer' && !surrogate) throw new InputError('--attack', 'transfer', 'needs a surrogate model: pass --surrogate <model.json>');
-  const stepSize = params.stepSize ?? job.stepSize;
-  const options: AttackOptions = entry.iterative
-    ? {
-      steps: params.steps ?? job.steps, restarts: params.restarts ?? job.restarts, loss,
-      randomStart: params.randomStart ?? job.randomStart, seed: job.seed,
-      ...(stepSize !== undefined ? { stepSize } : {}),
-      ...(entry.id === 'transfer' && surrogate ? { surrogate } : {}),
-    }
-    : { loss };
-  return { entry, options };
+  // The spec's per-attack params over the job-wide settings, each passed only to an attack that
+  // takes it (the runner rejects the rest; the spec analysis warns that they are ignored).
+  const wanted: AttackOptions = {
+    steps: params.steps ?? job.steps, stepSize: params.stepSize ?? job.stepSize,
+    restarts: params.restarts ?? job.restarts, loss, randomStart: params.randomStart ?? job.randomStart,
+    queries: params.queries ?? job.queries, surrogate,
+  };
+  const options: Record<string, unknown> = { seed: job.seed };
+  for (const name of Object.keys(entry.options) as (keyof AttackOptions)[]) {
+    if (wanted[name] !== undefined) options[name] = wanted[name];
+  }
+  return { entry, options: options as AttackOptions };
 }
 
 export async function runAttackJob(job: AttackJob, command: string, hooks: JobHooks = {}): Promise<Report> {

@@ -1,13 +1,12 @@
 /**
- * The attack catalogue as plain data: id, paper, update rule, defaults and what each attack
- * accepts. The engine's registry takes its docs from here (and a test checks both list the same
- * ids), so the CLI help, the reports and the language server's hovers and completions share one
- * source of truth without the server loading tfjs.
+ * The attack catalogue as plain data: id, paper, update rule, defaults and the options each
+ * attack takes. The engine's registry takes its docs from here and its runner derives option
+ * validation (names, types, ranges, defaults) from it, so the CLI help, the reports and the
+ * language server's hovers and completions share one source of truth without the server
+ * loading tfjs.
  */
-import type { NormId } from './report';
+import { KEEP_POLICIES, LOSSES, type NormId } from './vocabulary';
 
-export type LossName = import('./vocabulary').LossId;
-export const LOSS_NAMES: readonly LossName[] = ['ce', 'margin', 'dlr'];
 
 export interface AttackDoc {
   paper: string;
@@ -15,10 +14,48 @@ export interface AttackDoc {
   defaults: string;
 }
 
-/** A parameter an attack takes in a spec (and on the CLI). */
-export type AttackParam = 'steps' | 'stepSize' | 'restarts' | 'loss' | 'randomStart' | 'queries';
+/** What values an option takes; the engine maps each kind to a TypeScript type and a check. */
+export type OptionKind = 'integer' | 'number' | 'boolean' | 'loss' | 'keep' | 'stepSize' | 'model';
 
-export interface AttackInfo {
+export interface OptionInfo {
+  kind: OptionKind;
+  /** Smallest allowed value (integer and number kinds). */
+  min?: number;
+  /** When true, `min` itself is not allowed (0 < p). */
+  minExclusive?: boolean;
+  max?: number;
+  /** Shown in hovers, CLI help and in the error that rejects a bad value. */
+  doc: string;
+}
+
+/**
+ * Every option any attack takes, by name. An attack lists the ones it takes (with its own
+ * default) in its catalogue entry; the runner rejects any other, naming it.
+ */
+export const ATTACK_OPTIONS = {
+  steps: { kind: 'integer', min: 1, doc: 'gradient steps per run' },
+  stepSize: { kind: 'stepSize', min: 0, minExclusive: true, doc: 'step size α, absolute or { relative } to ε' },
+  restarts: { kind: 'integer', min: 1, doc: 'runs from random starts, each on the samples not yet fooled' },
+  loss: { kind: 'loss', doc: `the loss maximised: ${LOSSES.join(', ')}` },
+  randomStart: { kind: 'boolean', doc: 'start the first run at a uniform random point of the ball' },
+  keep: { kind: 'keep', doc: `which iterate a sample returns: ${KEEP_POLICIES.join(', ')}` },
+  queries: { kind: 'integer', min: 1, doc: 'query budget per sample' },
+  pInit: { kind: 'number', min: 0, minExclusive: true, max: 1, doc: 'initial fraction of pixels a window covers' },
+  decay: { kind: 'number', min: 0, doc: 'momentum decay μ' },
+  targetClasses: { kind: 'integer', min: 1, doc: 'target classes, ranked by the clean logits (at most classes − 1)' },
+  surrogate: { kind: 'model', doc: 'a surrogate model (--surrogate <model.json>) to craft the examples on' },
+} as const satisfies Record<string, OptionInfo>;
+
+export type AttackOptionName = keyof typeof ATTACK_OPTIONS;
+
+/** A default: the value, or null when it depends on other options (see `doc.defaults`) or must be given. */
+export type OptionDefault = number | boolean | string | null;
+
+/** The parameters a spec's attack object (and the CLI) may set; the rest are engine options. */
+export type AttackParam = 'steps' | 'stepSize' | 'restarts' | 'loss' | 'randomStart' | 'queries';
+const SPEC_PARAMS: readonly AttackParam[] = ['steps', 'stepSize', 'restarts', 'loss', 'randomStart', 'queries'];
+
+interface CatalogueEntry {
   id: string;
   name: string;
   norms: readonly NormId[];
@@ -27,18 +64,25 @@ export interface AttackInfo {
   /** What it needs of the model: gradients (white-box), only logits (black-box), or a surrogate's gradients (transfer). */
   access: 'white-box' | 'black-box' | 'transfer';
   doc: AttackDoc;
-  params: readonly AttackParam[];
-  /** Default number of steps (iterative gradient attacks). */
-  defaultSteps?: number;
+  /** The options it takes, each with its default. */
+  options: Partial<Record<AttackOptionName, OptionDefault>>;
+  /** Whether it accepts target labels (APGD-T chooses its own targets). */
+  targetable: boolean;
   /** Fewest classes the attack works with (APGD-T's targeted dlr needs a 4th class). */
   minClasses?: number;
 }
 
-const GRADIENT: readonly AttackParam[] = ['steps', 'stepSize', 'restarts', 'loss', 'randomStart'];
+export interface AttackInfo extends CatalogueEntry {
+  /** The spec parameters it takes (derived from `options`). */
+  params: readonly AttackParam[];
+  /** Default number of steps (iterative gradient attacks; derived from `options`). */
+  defaultSteps?: number;
+}
 
-export const ATTACK_INFO: readonly AttackInfo[] = [
+const CATALOGUE = [
   {
-    id: 'fgsm', name: 'FGSM', norms: ['linf', 'l2'], iterative: false, access: 'white-box', params: ['loss'],
+    id: 'fgsm', name: 'FGSM', norms: ['linf', 'l2'], iterative: false, access: 'white-box', targetable: true,
+    options: { loss: 'ce' },
     doc: {
       paper: 'Goodfellow, Shlens & Szegedy 2015, "Explaining and Harnessing Adversarial Examples" (ICLR)',
       update: "x' = Π(x + ε·sign(∇ₓL(x)))  (L2: ε·∇ₓL/‖∇ₓL‖₂)",
@@ -46,7 +90,8 @@ export const ATTACK_INFO: readonly AttackInfo[] = [
     },
   },
   {
-    id: 'pgd', name: 'PGD', norms: ['linf', 'l2'], iterative: true, access: 'white-box', params: GRADIENT, defaultSteps: 10,
+    id: 'pgd', name: 'PGD', norms: ['linf', 'l2'], iterative: true, access: 'white-box', targetable: true,
+    options: { steps: 10, stepSize: null, restarts: 1, loss: 'ce', randomStart: true, keep: 'firstSuccess' },
     doc: {
       paper: 'Madry, Makelov, Schmidt, Tsipras & Vladu 2018, "Towards Deep Learning Models Resistant to Adversarial Attacks" (ICLR)',
       update: 'x_{t+1} = Π_{B(x,ε)∩[lo,hi]}(x_t + α·sign(∇ₓL(x_t)))  (L2: α·∇ₓL/‖∇ₓL‖₂)',
@@ -54,7 +99,8 @@ export const ATTACK_INFO: readonly AttackInfo[] = [
     },
   },
   {
-    id: 'apgd', name: 'APGD', norms: ['linf', 'l2'], iterative: true, access: 'white-box', params: GRADIENT, defaultSteps: 100,
+    id: 'apgd', name: 'APGD', norms: ['linf', 'l2'], iterative: true, access: 'white-box', targetable: true,
+    options: { steps: 100, restarts: 1, loss: 'ce', randomStart: true },
     doc: {
       paper: 'Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks" (ICML)',
       update: 'z = Π(x_k + η·sign(∇ₓL(x_k))); x_{k+1} = Π(x_k + 0.75·(z − x_k) + 0.25·(x_k − x_{k−1})); η halved at checkpoints when progress stalls',
@@ -62,7 +108,9 @@ export const ATTACK_INFO: readonly AttackInfo[] = [
     },
   },
   {
-    id: 'apgd-t', name: 'APGD-T', norms: ['linf', 'l2'], iterative: true, access: 'white-box', params: GRADIENT, defaultSteps: 100, minClasses: 4,
+    id: 'apgd-t', name: 'APGD-T', norms: ['linf', 'l2'], iterative: true, access: 'white-box', targetable: false,
+    minClasses: 4,
+    options: { steps: 100, loss: 'dlr', randomStart: true, targetClasses: 9 },
     doc: {
       paper: 'Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks" (ICML)',
       update: 'APGD on the targeted dlr loss −(z_y − z_t)/(z_π1 − (z_π3 + z_π4)/2), once per target t among the top-k classes, on survivors',
@@ -70,7 +118,8 @@ export const ATTACK_INFO: readonly AttackInfo[] = [
     },
   },
   {
-    id: 'mi-fgsm', name: 'MI-FGSM', norms: ['linf', 'l2'], iterative: true, access: 'white-box', params: GRADIENT, defaultSteps: 10,
+    id: 'mi-fgsm', name: 'MI-FGSM', norms: ['linf', 'l2'], iterative: true, access: 'white-box', targetable: true,
+    options: { steps: 10, stepSize: null, loss: 'ce', decay: 1 },
     doc: {
       paper: 'Dong, Liao, Pang, Su, Zhu, Hu & Li 2018, "Boosting Adversarial Attacks with Momentum" (CVPR)',
       update: 'g_{t+1} = μ·g_t + ∇ₓL/‖∇ₓL‖₁; x_{t+1} = Π(x_t + α·sign(g_{t+1}))',
@@ -78,7 +127,8 @@ export const ATTACK_INFO: readonly AttackInfo[] = [
     },
   },
   {
-    id: 'square', name: 'Square', norms: ['linf', 'l2'], iterative: true, access: 'black-box', params: ['queries'],
+    id: 'square', name: 'Square', norms: ['linf', 'l2'], iterative: true, access: 'black-box', targetable: true,
+    options: { queries: 1000, pInit: 0.8 },
     doc: {
       paper: 'Andriushchenko, Croce, Flammarion & Hein 2020, "Square Attack: a query-efficient black-box adversarial attack via random search" (ECCV)',
       update: 'random search: change δ in one random s×s window (L∞: ±ε per channel; L2: a centred-square pattern, mass moved between windows); keep if the margin loss rises',
@@ -86,14 +136,32 @@ export const ATTACK_INFO: readonly AttackInfo[] = [
     },
   },
   {
-    id: 'transfer', name: 'Transfer', norms: ['linf', 'l2'], iterative: true, access: 'transfer', params: GRADIENT, defaultSteps: 20,
+    id: 'transfer', name: 'Transfer', norms: ['linf', 'l2'], iterative: true, access: 'transfer', targetable: true,
+    options: { steps: 20, stepSize: null, restarts: 1, loss: 'ce', randomStart: true, surrogate: null },
     doc: {
       paper: 'Papernot, McDaniel & Goodfellow 2016, "Transferability in Machine Learning: from Phenomena to Black-Box Attacks"',
       update: "x' = PGD on a surrogate model's loss; scored on the target (no target gradients)",
       defaults: 'PGD-20 on the surrogate; α = 2.5·ε/steps; random start; loss ce; needs a surrogate model',
     },
   },
-];
+] as const satisfies readonly CatalogueEntry[];
+
+export type AttackId = (typeof CATALOGUE)[number]['id'];
+
+/** The option names attack `Id` takes, from its catalogue entry (the runner's per-attack option type). */
+export type OptionsOf<Id extends AttackId> = keyof CatalogueDefaults<Id> & AttackOptionName;
+
+/** Attack `Id`'s options and their defaults, as typed data. */
+export type CatalogueDefaults<Id extends AttackId> = Extract<(typeof CATALOGUE)[number], { id: Id }>['options'];
+
+export const ATTACK_INFO: readonly AttackInfo[] = CATALOGUE.map((entry: CatalogueEntry): AttackInfo => {
+  const steps = entry.options.steps;
+  return {
+    ...entry,
+    params: SPEC_PARAMS.filter((p) => p in entry.options),
+    ...(typeof steps === 'number' && entry.iterative ? { defaultSteps: steps } : {}),
+  };
+});
 
 export function attackInfo(id: string): AttackInfo | undefined {
   return ATTACK_INFO.find((a) => a.id === id);

@@ -24,8 +24,12 @@ export interface ReportAttack {
   params: Record<string, unknown>;
   robust_accuracy: number;
   time_s: number;
+  /** Images through the evaluated model (for transfer: the target only). */
   forward_passes: number;
   backward_passes: number;
+  /** Transfer: images through the surrogate, counted apart. */
+  surrogate_forward_passes?: number;
+  surrogate_backward_passes?: number;
 }
 
 export interface ReportCurvePoint {

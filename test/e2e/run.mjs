@@ -377,7 +377,6 @@ async function main() {
   });
 }
 
-let code = 0;
 try {
   await main();
 } catch (err) {
@@ -393,6 +392,5 @@ try {
   const failed = results.filter((r) => !r.ok);
   for (const f of failed) console.error(`[e2e] ${f.name}: ${f.err?.stack ?? f.err}`);
   console.log(`e2e: ${results.length - failed.length} passed, ${failed.length} failed`);
-  code = failed.length || results.length === 0 ? 1 : 0;
-  process.exit(code);
+  process.exit(failed.length || results.length === 0 ? 1 : 0);
 }

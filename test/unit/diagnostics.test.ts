@@ -2,7 +2,7 @@
  * Gradient-masking diagnostics fire on models built to trigger them and stay quiet on the plain
  * example model; the strong suite runs AutoAttack's way and breaks the distilled example.
  */
-import { before, test } from 'node:test';
+import { before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -14,7 +14,7 @@ import { mergeReports } from '../../src/engine/report/merge';
 import type { Evaluation } from '../../src/engine/eval/evaluate';
 import type { AttackJob } from '../../src/protocol/jobs';
 import type { Report } from '../../src/protocol/report';
-import { expectNoLeak, useBackend } from './helpers';
+import { engineTest, expectNoLeak, useBackend } from './helpers';
 
 const EXAMPLES = path.join(__dirname, '..', '..', 'examples', 'fashion-mnist');
 const THREAT = { norm: 'linf' as const, eps: 0.1, bounds: [0, 1] as [number, number] };
@@ -42,38 +42,38 @@ async function probe(model: Classifier): Promise<Map<string, { severity: string;
   return new Map(found.map((d) => [d.id, { severity: d.severity, masking: Boolean(d.masking), message: d.message }]));
 }
 
-test('none fires on the plain example model', async () => {
+engineTest('none fires on the plain example model', async () => {
   const found = await probe(plain);
   assert.deepEqual([...found.keys()], [], [...found.values()].map((d) => d.message).join('\n'));
 });
 
-test('a softmax-output model: the outputs are probabilities', async () => {
+engineTest('a softmax-output model: the outputs are probabilities', async () => {
   const found = await probe(wrapped('softmax', (z) => tf.softmax(z)));
   assert.equal(found.get('probability-outputs')?.masking, true);
   assert.match(found.get('probability-outputs')!.message, /Export the logits/);
 });
 
-test('T-scaled logits (distillation at T = 100, deployed at T = 1): saturated softmax and zero gradients', async () => {
+engineTest('T-scaled logits (distillation at T = 100, deployed at T = 1): saturated softmax and zero gradients', async () => {
   const found = await probe(wrapped('T=100', (z) => tf.mul(z, 100)));
   assert.equal(found.get('saturated-softmax')?.masking, true);
   assert.match(found.get('saturated-softmax')!.message, /top logit leads by more than 17 on|On \d+\.\d% of the probe points/);
   assert.equal(found.get('zero-gradients')?.masking, true);
 });
 
-test('a model with a random layer: repeated forward passes differ', async () => {
+engineTest('a model with a random layer: repeated forward passes differ', async () => {
   const found = await probe(wrapped('random', (z) => tf.add(z, tf.randomNormal(z.shape, 0, 0.5))));
   assert.equal(found.get('random-outputs')?.severity, 'error');
   assert.match(found.get('random-outputs')!.message, /EOT/);
 });
 
-test('a model with zero gradients (quantised input): zero gradients, and PGD fails at a huge ε', async () => {
+engineTest('a model with zero gradients (quantised input): zero gradients, and PGD fails at a huge ε', async () => {
   const found = await probe(wrapped('quantised', (z) => z, (x) => tf.div(tf.round(tf.mul(x, 4)), 4) as tf.Tensor4D));
   assert.match(found.get('zero-gradients')?.message ?? '', /exactly zero on 100\.0% of the probe points/);
   assert.equal(found.get('no-chance-at-large-eps')?.masking, true);
   assert.equal(found.get('black-box-beats-white-box')?.masking, true, 'Square needs no gradients');
 });
 
-test('evaluation checks: an example outside its ball is an error; a black-box gain over white-box attacks is flagged', () => {
+engineTest('evaluation checks: an example outside its ball is an error; a black-box gain over white-box attacks is flagged', () => {
   const fooled = (k: number) => Uint8Array.from({ length: 100 }, (_, i) => (i < k ? 1 : 0));
   const run = (id: string, k: number) => ({ id, label: id, params: {}, robustAccuracy: 1 - k / 100, timeSeconds: 1, forwardPasses: 1, backwardPasses: 1, fooled: fooled(k) });
   const base: Evaluation = {
@@ -89,7 +89,7 @@ test('evaluation checks: an example outside its ball is an error; a black-box ga
   assert.deepEqual(evaluationDiagnostics(broken).map((d) => [d.id, d.severity]), [['invalid-examples', 'error']]);
 });
 
-test('the strong suite breaks the distilled example that ce-PGD calls robust, and flags it', async () => {
+engineTest('the strong suite breaks the distilled example that ce-PGD calls robust, and flags it', async () => {
   const job = {
     model: path.join(EXAMPLES, 'smallcnn-distilled', 'model.json'), data: 'embedded', attacks: [], norm: 'linf', eps: 0.1, steps: 20,
     restarts: 1, loss: 'ce', randomStart: true, n: 100, batchSize: 100, seed: 0, curve: [], examples: 4, bounds: [0, 1],
@@ -109,7 +109,7 @@ test('the strong suite breaks the distilled example that ce-PGD calls robust, an
   for (const id of ['saturated-softmax', 'zero-gradients', 'loss-dependent-result']) assert.ok(masking.includes(id), `${id} in ${masking.join(', ')}`);
 });
 
-test('merging worker slices adds up counted findings and recomputes stage checks on the whole', async () => {
+engineTest('merging worker slices adds up counted findings and recomputes stage checks on the whole', async () => {
   const slice = (ce: number, robust: number, square: number): Report => ({
     tool: { name: 'robustness-lab', version: '0' }, command: 'evaluate', created: '', model: 'm', dataset: 'd', n: 100,
     threat: { norm: 'linf', eps: 0.1, bounds: [0, 1] }, backend: 'wasm', workers: 1, clean_accuracy: 0.9,

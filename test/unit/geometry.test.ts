@@ -1,11 +1,11 @@
 /** Robust-representation constant C and the local-linearity gap γ: closed forms, scaling, and the example models. */
-import { before, test } from 'node:test';
+import { before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { firstN, loadClassifier, loadDataset, makeClassifier, type Classifier } from '../../src/engine';
 import { geometryProbe, linearityGap, representationConstant } from '../../src/engine/eval/geometry';
-import { expectNoLeak, seededFloats, useBackend } from './helpers';
+import { engineTest, expectNoLeak, seededFloats, useBackend } from './helpers';
 
 const SHAPE: [number, number, number] = [4, 4, 1];
 const D = 16;
@@ -43,7 +43,7 @@ function largestSingularValue(W: Float32Array): number {
   return Math.sqrt(lambda);
 }
 
-test('C of a linear layer in an L2 ball: never above its largest singular value, and within 1% of it', async () => {
+engineTest('C of a linear layer in an L2 ball: never above its largest singular value, and within 1% of it', async () => {
   const { model, W, Wt } = linearModel();
   const x = tf.tensor4d(seededFloats(8 * D, 32, 0.4, 0.6), [8, ...SHAPE]);
   const result = await expectNoLeak(() => representationConstant(model, x, { norm: 'l2', eps: 0.05, bounds: [0, 1] }, undefined, { steps: 60 }));
@@ -54,7 +54,7 @@ test('C of a linear layer in an L2 ball: never above its largest singular value,
   tf.dispose([x, Wt]);
 });
 
-test('γ is ≥ 0 and, for a smooth model, shrinks about 4× when ε halves (second order)', async () => {
+engineTest('γ is ≥ 0 and, for a smooth model, shrinks about 4× when ε halves (second order)', async () => {
   const { model, Wt } = linearModel();
   const x = tf.tensor4d(seededFloats(8 * D, 33, 0.4, 0.6), [8, ...SHAPE]);
   const y = tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32');
@@ -69,7 +69,7 @@ test('γ is ≥ 0 and, for a smooth model, shrinks about 4× when ε halves (sec
   tf.dispose([x, y, Wt]);
 });
 
-test('the robust example has a smaller C and γ than the standard one; a model without layers has no C', async () => {
+engineTest('the robust example has a smaller C and γ than the standard one; a model without layers has no C', async () => {
   const data = loadDataset('embedded');
   const split = firstN(data.test, 40);
   const threat = { norm: 'linf' as const, eps: 0.1, bounds: [0, 1] as [number, number] };

@@ -1,11 +1,8 @@
-/** Per-sample losses on hand-computed logits. */
-import { before, test } from 'node:test';
+/** Per-sample losses on hand-computed logits, on every backend. */
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError, perSampleLoss, type LossId } from '../../src/engine';
-import { expectNoLeak, useBackend } from './helpers';
-
-before(() => useBackend('wasm'));
+import { engineTest, forEachBackend } from './helpers';
 
 const LOGITS = [[2, 1, 0, -1], [0, 3, 1, 0.5]];
 const Y = [0, 0];
@@ -22,26 +19,26 @@ function close(actual: number[], expected: number[]): void {
 
 const lse = (z: number[]) => Math.log(z.reduce((s, v) => s + Math.exp(v), 0));
 
-test('ce and targeted ce', async () => {
-  await expectNoLeak(() => {
+forEachBackend(() => {
+  engineTest('ce and targeted ce', () => {
     close(loss('ce', false), LOGITS.map((z, i) => lse(z) - z[Y[i]!]!));
     close(loss('ce', true), LOGITS.map((z, i) => -(lse(z) - z[T[i]!]!)));
   });
-});
 
-test('margin (CW): max other − true; targeted: target − max other', () => {
-  close(loss('margin', false), [1 - 2, 3 - 0]);
-  close(loss('margin', true), [0 - 2, 0.5 - 3]);
-});
+  engineTest('margin (CW): max other − true; targeted: target − max other', () => {
+    close(loss('margin', false), [1 - 2, 3 - 0]);
+    close(loss('margin', true), [0 - 2, 0.5 - 3]);
+  });
 
-test('dlr: −(z_y − max other)/(z_π1 − z_π3); targeted: −(z_y − z_t)/(z_π1 − (z_π3 + z_π4)/2)', () => {
-  close(loss('dlr', false), [-(2 - 1) / (2 - 0), -(0 - 3) / (3 - 0.5)]);
-  close(loss('dlr', true), [-(2 - 0) / (2 - (0 + -1) / 2), -(0 - 0.5) / (3 - (0.5 + 0) / 2)]);
-});
+  engineTest('dlr: −(z_y − max other)/(z_π1 − z_π3); targeted: −(z_y − z_t)/(z_π1 − (z_π3 + z_π4)/2)', () => {
+    close(loss('dlr', false), [-(2 - 1) / (2 - 0), -(0 - 3) / (3 - 0.5)]);
+    close(loss('dlr', true), [-(2 - 0) / (2 - (0 + -1) / 2), -(0 - 0.5) / (3 - (0.5 + 0) / 2)]);
+  });
 
-test('dlr refuses fewer than 3 classes (4 when targeted), naming the loss and the count', () => {
-  assert.throws(() => loss('dlr', false, [[1, 0], [0, 1]], [0, 1]),
-    (err: Error) => err instanceof InputError && /dlr needs at least 3 classes; the model has 2/.test(err.message));
-  assert.throws(() => loss('dlr', true, [[1, 0, 2], [0, 1, 2]], [0, 1]),
-    (err: Error) => err instanceof InputError && /dlr \(targeted\) needs at least 4 classes; the model has 3/.test(err.message));
+  engineTest('dlr refuses fewer than 3 classes (4 when targeted), naming the loss and the count', () => {
+    assert.throws(() => loss('dlr', false, [[1, 0], [0, 1]], [0, 1]),
+      (err: Error) => err instanceof InputError && /dlr needs at least 3 classes; the model has 2/.test(err.message));
+    assert.throws(() => loss('dlr', true, [[1, 0, 2], [0, 1, 2]], [0, 1]),
+      (err: Error) => err instanceof InputError && /dlr \(targeted\) needs at least 4 classes; the model has 3/.test(err.message));
+  });
 });

@@ -11,16 +11,14 @@
  * best loss changed since then. A sample keeps its first fooling point, else its highest loss.
  *
  * APGD-T runs the targeted dlr loss once per target: the classes ranked 2nd … (k+1)th by the
- * clean logits, each round only on the samples no earlier target fooled.
+ * clean logits, each round only on the samples no earlier target fooled. The runner (runner.ts)
+ * validates, counts passes, projects the result and re-scores it (APGD-T's loss: untargeted dlr).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { InputError, throwIfAborted } from '../errors';
-import { yieldToEventLoop } from '../scheduling';
-import type { Classifier } from '../models/classifier';
 import { Rng } from '../rng';
 import { ascentDirection, epsTensor, project, randomInit, type ThreatModel } from '../threat';
-import { onSurvivors, selectRows, stepPoint, validateAttack, type RunResult } from './common';
-import type { AttackOptions, AttackResult } from './types';
+import { onSurvivors, selectRows, stepPoint, type RunResult } from './common';
+import { defineAttack, type AttackContext } from './runner';
 import type { LossId } from '../losses';
 
 const MOMENTUM = 0.75;
@@ -38,12 +36,14 @@ export function apgdCheckpoints(steps: number): number[] {
   return [...new Set(p.filter((v) => v <= 1).map((v) => Math.ceil(+(v * steps).toFixed(9))))].filter((w) => w > 0);
 }
 
-interface Counts { forward: number; backward: number; done: number; total: number }
+/** What a run needs of the runner's context: the counted model, abort and progress. */
+type RunServices = Pick<AttackContext<'apgd'>, 'model' | 'checkAbort' | 'stepDone' | 'skipSteps'>;
 
 async function runOnce(
-  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, targets: tf.Tensor1D | undefined,
-  loss: LossId, steps: number, randomStart: boolean, rng: Rng, opts: AttackOptions, counts: Counts,
+  services: RunServices, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, targets: tf.Tensor1D | undefined,
+  loss: LossId, steps: number, randomStart: boolean, rng: Rng,
 ): Promise<RunResult> {
+  const { model } = services;
   const n = x.shape[0];
   const checkpoints = new Set(apgdCheckpoints(steps));
   const eta = new Float32Array(n).fill(2);
@@ -63,10 +63,9 @@ async function runOnce(
   const replace = (old: tf.Tensor4D, next: tf.Tensor4D) => { old.dispose(); return next; };
   try {
     for (let k = 0; k <= steps; k++) {
-      throwIfAborted(opts.signal, 'APGD');
+      services.checkAbort();
       const scoreOnly = k === steps;
       const point = stepPoint(model, current, y, loss, targets, scoreOnly);
-      counts.forward += n;
       const { loss: values, success: succeeded } = point;
       const better = new Uint8Array(n);
       const firstHit = new Uint8Array(n);
@@ -81,7 +80,6 @@ async function runOnce(
       if (firstHit.some(Boolean)) kept = replace(kept, selectRows(firstHit, current, kept));
       if (!point.grad) break;
       const grad = point.grad;
-      counts.backward += n;
       // One gradient step of size η, then momentum (the first step has none).
       const next = tf.tidy(() => {
         const etaT = tf.mul(tf.tensor4d(eta, [n, 1, 1, 1]), eps);
@@ -109,11 +107,9 @@ async function runOnce(
         // Restart the halved samples from their best point.
         if (halve.some(Boolean)) current = replace(current, selectRows(halve, best, current));
       }
-      counts.done++;
-      opts.onStep?.(counts.done, counts.total);
-      if (opts.signal) await yieldToEventLoop();
+      await services.stepDone();
       if (found.every(Boolean)) {
-        counts.total -= steps - iteration;
+        services.skipSteps(steps - iteration);
         // Every sample is fooled: score nothing more.
         break;
       }
@@ -125,57 +121,43 @@ async function runOnce(
   }
 }
 
-function checkTargets(model: Classifier, count: number): number {
-  if (!(Number.isInteger(count) && count >= 1)) {
-    throw new InputError('apgd-t attack', 'targetClasses', `${count} is invalid; need an integer ≥ 1`);
-  }
-  return Math.min(count, model.numClasses - 1);
-}
+export const apgd = defineAttack('apgd', {
+  async run(ctx) {
+    const { steps, restarts, randomStart, loss } = ctx.options;
+    ctx.planSteps(steps * restarts);
+    const rng = new Rng(ctx.seed);
+    const result = await onSurvivors(ctx.x, ctx.y, ctx.threat, restarts, (round, s) => {
+      const targets = ctx.targets && s.gather(ctx.targets);
+      return runOnce(ctx, s.x, s.y, s.threat, targets, loss, steps, randomStart || round > 0, rng);
+    }, ctx.stopEarly);
+    return result.xAdv;
+  },
+});
 
-async function apgdRun(
-  id: 'apgd' | 'apgd-t', model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions,
-): Promise<AttackResult> {
-  const targetedT = id === 'apgd-t';
-  const loss = opts.loss ?? (targetedT ? 'dlr' : 'ce');
-  validateAttack(id, model, x, y, threat, { ...opts, loss, ...(targetedT ? { targeted: { labels: y } } : {}) });
-  if (opts.targeted && targetedT) throw new InputError('apgd-t attack', 'targeted', 'APGD-T chooses its own targets; use apgd with target labels instead');
-  const steps = opts.steps ?? 100;
-  const rounds = targetedT ? checkTargets(model, opts.targetClasses ?? 9) : opts.restarts ?? 1;
-  const rng = new Rng(opts.seed ?? 0);
-  const counts: Counts = { forward: 0, backward: 0, done: 0, total: steps * rounds };
-  // APGD-T's targets: the clean logits' ranking, class 2nd … (rounds+1)th.
-  let ranked: tf.Tensor2D | undefined;
-  if (targetedT) {
-    ranked = tf.tidy(() => tf.topk(model.predictLogits(x), rounds + 1).indices as tf.Tensor2D);
-    counts.forward += x.shape[0];
-  }
-  const fixedTargets = opts.targeted ? opts.targeted.labels : undefined;
-  try {
-    const result = await onSurvivors(x, y, threat, rounds, async (round, s) => {
-      const own = ranked ? tf.tidy(() => tf.squeeze(tf.slice(ranked!, [0, round + 1], [-1, 1]), [1]) as tf.Tensor1D) : undefined;
-      const targets = own ? s.gather(own) : fixedTargets && s.gather(fixedTargets);
-      try {
-        const success = await runOnce(model, s.x, s.y, s.threat, targets, loss, steps,
-          (opts.randomStart ?? true) || round > 0, rng, opts, counts);
-        if (!ranked) return success;
-        // A round "succeeds" by reaching its target; APGD-T counts any misclassification.
-        const fooled = tf.tidy(() => tf.notEqual(tf.argMax(model.predictLogits(success.xAdv), 1), tf.cast(s.y, 'int32')).dataSync() as Uint8Array);
-        counts.forward += s.x.shape[0];
-        return { ...success, success: Uint8Array.from(fooled) };
-      } finally {
-        if (own) { own.dispose(); }
-      }
-    }, () => { counts.total = counts.done; });
-    return { ...result, forwardPasses: counts.forward, backwardPasses: counts.backward };
-  } finally {
-    ranked?.dispose();
-  }
-}
-
-export function apgd(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions = {}): Promise<AttackResult> {
-  return apgdRun('apgd', model, x, y, threat, opts);
-}
-
-export function apgdT(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions = {}): Promise<AttackResult> {
-  return apgdRun('apgd-t', model, x, y, threat, opts);
-}
+export const apgdT = defineAttack('apgd-t', {
+  async run(ctx) {
+    const { model, x, options: { steps, randomStart, loss } } = ctx;
+    const rounds = Math.min(ctx.options.targetClasses, model.numClasses - 1);
+    ctx.planSteps(steps * rounds);
+    const rng = new Rng(ctx.seed);
+    // The targets: the clean logits' ranking, class 2nd … (rounds+1)th.
+    const ranked = tf.tidy(() => tf.topk(model.predictLogits(x), rounds + 1).indices as tf.Tensor2D);
+    try {
+      const result = await onSurvivors(x, ctx.y, ctx.threat, rounds, async (round, s) => {
+        const own = tf.tidy(() => tf.squeeze(tf.slice(ranked, [0, round + 1], [-1, 1]), [1]) as tf.Tensor1D);
+        try {
+          const run = await runOnce(ctx, s.x, s.y, s.threat, s.gather(own), loss, steps, randomStart || round > 0, rng);
+          // A round "succeeds" by reaching its target; APGD-T counts any misclassification.
+          const fooled = tf.tidy(() => tf.notEqual(tf.argMax(model.predictLogits(run.xAdv), 1), tf.cast(s.y, 'int32'))
+            .dataSync() as Uint8Array);
+          return { ...run, success: Uint8Array.from(fooled) };
+        } finally {
+          own.dispose();
+        }
+      }, ctx.stopEarly);
+      return result.xAdv;
+    } finally {
+      ranked.dispose();
+    }
+  },
+});

@@ -1,9 +1,8 @@
-/** What every gradient attack shares: loss + input gradient, success, validation. */
+/** What the update rules share: loss + input gradient, success, row selection, rounds on survivors. */
 import * as tf from '@tensorflow/tfjs-core';
-import { InputError } from '../errors';
-import type { Classifier } from '../models/classifier';
-import { LOSSES, minClassesFor, perSampleLoss, type LossId } from '../losses';
-import { project, subsetThreat, validateThreat, type ThreatModel } from '../threat';
+import { isCounting, type Classifier } from '../models/classifier';
+import { perSampleLoss, type LossId } from '../losses';
+import { subsetThreat, type ThreatModel } from '../threat';
 import type { AttackOptions } from './types';
 
 export interface LossAndGrad {
@@ -22,7 +21,7 @@ export function successOf(logits: tf.Tensor2D, y: tf.Tensor1D, targets?: tf.Tens
   });
 }
 
-/** One forward and one backward pass: the loss, the success flags and ∂loss/∂x. */
+/** One forward and one backward pass: the loss, the success flags and ∂loss/∂x (counted on a counting model). */
 export function lossAndGrad(
   model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, loss: LossId, targets?: tf.Tensor1D,
 ): LossAndGrad {
@@ -36,6 +35,7 @@ export function lossAndGrad(
   });
   const { value, grad } = gradFn(x);
   value.dispose();
+  if (isCounting(model)) model.countBackward(x.shape[0]);
   return { loss: perSample!, success: success!, grad: grad as tf.Tensor4D };
 }
 
@@ -75,42 +75,6 @@ export function resolveStepSize(stepSize: AttackOptions['stepSize'], threat: Thr
   return typeof threat.eps === 'number'
     ? tf.scalar(threat.eps * relative)
     : tf.tensor4d(threat.eps.map((e) => e * relative), [threat.eps.length, 1, 1, 1]);
-}
-
-/** Shared argument checks; `id` names the attack in messages. */
-export function validateAttack(
-  id: string, model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions,
-): void {
-  const source = `${id} attack`;
-  if (x.rank !== 4) throw new InputError(source, 'x', `expected a 4-D NHWC batch, got shape [${x.shape.join(', ')}]`);
-  const [, h, w, c] = x.shape;
-  const [mh, mw, mc] = model.inputShape;
-  if (h !== mh || w !== mw || c !== mc) {
-    throw new InputError(source, 'x', `shape [${x.shape.join(', ')}] does not match the model input [${mh}, ${mw}, ${mc}]`);
-  }
-  if (y.shape[0] !== x.shape[0]) throw new InputError(source, 'y', `has ${y.shape[0]} labels for ${x.shape[0]} images`);
-  validateThreat(threat, x.shape[0], h * w * c, source);
-  const loss = opts.loss ?? 'ce';
-  if (!LOSSES.includes(loss)) throw new InputError(source, 'loss', `"${loss}" is not a loss; use one of ${LOSSES.join(', ')}`);
-  const targeted = Boolean(opts.targeted);
-  if (model.numClasses < minClassesFor(loss, targeted)) {
-    throw new InputError(source, 'loss',
-      `${loss}${targeted ? ' (targeted)' : ''} needs at least ${minClassesFor(loss, targeted)} classes; the model has ${model.numClasses}`);
-  }
-  if (opts.steps !== undefined && !(Number.isInteger(opts.steps) && opts.steps >= 1)) {
-    throw new InputError(source, 'steps', `${opts.steps} is invalid; need an integer ≥ 1`);
-  }
-  if (opts.restarts !== undefined && !(Number.isInteger(opts.restarts) && opts.restarts >= 1)) {
-    throw new InputError(source, 'restarts', `${opts.restarts} is invalid; need an integer ≥ 1`);
-  }
-  const step = opts.stepSize;
-  const stepValue = step === undefined ? 1 : typeof step === 'number' ? step : step.relative;
-  if (!(Number.isFinite(stepValue) && stepValue > 0)) {
-    throw new InputError(source, 'stepSize', `${stepValue} is invalid; need a number > 0`);
-  }
-  if (opts.targeted && opts.targeted.labels.shape[0] !== x.shape[0]) {
-    throw new InputError(source, 'targeted.labels', `has ${opts.targeted.labels.shape[0]} labels for ${x.shape[0]} images`);
-  }
 }
 
 /** The bare forward + input-gradient pass the benchmark times (ce loss, batch-summed). */
@@ -196,8 +160,6 @@ export async function onSurvivors(
     xAdv?.dispose();
     throw err;
   }
-  // Every attack ends with the one projection (a no-op unless an iterate drifted by rounding).
-  const projected = project(threat, x, xAdv!);
-  xAdv!.dispose();
-  return { xAdv: projected, success, finalLoss };
+  // The runner projects onto the ball and the box, once, for every attack.
+  return { xAdv: xAdv!, success, finalLoss };
 }

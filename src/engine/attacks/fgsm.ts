@@ -2,34 +2,24 @@
  * Fast gradient sign method (Goodfellow et al. 2015, "Explaining and Harnessing Adversarial
  * Examples"); for L2 the fast gradient method with the normalised gradient.
  *
- * Update: x' = Π_{B(x,ε) ∩ box}(x + ε · d(∇ₓ L(x))), d = sign for L∞, g/‖g‖₂ for L2.
- * Targeted: descend the CE toward the target label. Defaults: ce loss, one step of size ε.
+ * Update: x' = x + ε · d(∇ₓ L(x)), d = sign for L∞, g/‖g‖₂ for L2 (the runner projects onto
+ * B(x,ε) ∩ box and scores x'). Targeted: descend the CE toward the target label.
+ * Defaults: ce loss, one step of size ε.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { throwIfAborted } from '../errors';
-import type { Classifier } from '../models/classifier';
-import { ascentDirection, epsTensor, project, type ThreatModel } from '../threat';
-import { evaluatePoint, lossAndGrad, validateAttack } from './common';
-import type { AttackOptions, AttackResult } from './types';
+import { ascentDirection, epsTensor } from '../threat';
+import { lossAndGrad } from './common';
+import { defineAttack } from './runner';
 
-export async function fgsm(
-  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions = {},
-): Promise<AttackResult> {
-  validateAttack('fgsm', model, x, y, threat, opts);
-  throwIfAborted(opts.signal, 'FGSM');
-  const loss = opts.loss ?? 'ce';
-  const targets = opts.targeted ? opts.targeted.labels : undefined;
-  const n = x.shape[0];
-  const start = lossAndGrad(model, x, y, loss, targets);
-  const xAdv = tf.tidy(() => {
-    const step = tf.mul(epsTensor(threat), ascentDirection(threat.norm, start.grad));
-    return project(threat, x, tf.add(x, step) as tf.Tensor4D);
-  });
-  tf.dispose([start.grad, start.loss, start.success]);
-  const scored = evaluatePoint(model, xAdv, y, loss, targets);
-  const success = Array.from(scored.success.dataSync(), Boolean);
-  const finalLoss = scored.loss.dataSync() as Float32Array;
-  tf.dispose([scored.loss, scored.success]);
-  opts.onStep?.(1, 1);
-  return { xAdv, success, finalLoss, forwardPasses: 2 * n, backwardPasses: n };
-}
+export const fgsm = defineAttack('fgsm', {
+  async run({ model, x, y, threat, targets, options, planSteps, stepDone }) {
+    planSteps(1);
+    const start = lossAndGrad(model, x, y, options.loss, targets);
+    const step = tf.tidy(() => tf.mul(epsTensor(threat), ascentDirection(threat.norm, start.grad)));
+    const xAdv = tf.add(x, step) as tf.Tensor4D;
+    step.dispose();
+    tf.dispose([start.grad, start.loss, start.success]);
+    await stepDone();
+    return xAdv;
+  },
+});

@@ -1,7 +1,13 @@
 /**
- * Every attack's code, joined to its catalogue entry (paper, update rule, defaults) in
+ * Every attack's code, joined to its catalogue entry (paper, update rule, defaults, options) in
  * src/protocol/attacks.ts: one source of truth for the CLI help, the reports, the webview and
- * the language server's hover.
+ * the language server's hover. Each `run` is made by defineAttack (runner.ts), which keeps the
+ * contract: validation, counting, abort and progress, projection and re-scoring.
+ *
+ * A new attack with a new option: its option (kind, range, doc) and entry in ATTACK_OPTIONS /
+ * CATALOGUE (src/protocol/attacks.ts), its file here holding only the update rule, one line
+ * below, and its id in experiment-spec-schema.json. The contract and closed-form suites pick it
+ * up from this list.
  */
 import { InputError } from '../errors';
 import { apgd, apgdT } from './apgd';

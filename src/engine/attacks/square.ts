@@ -10,16 +10,13 @@
  *   L2: init ±ε-scaled centred-square blocks; a window receives a new centred-square pattern
  *       plus its old content, taking the mass of a second window, which is cleared, so that
  *       ‖δ‖₂ stays ε.
- * Defaults: 1000 queries (`queries`), p_init 0.8, margin loss, seeded; stops per sample once fooled.
+ * Defaults: 1000 queries (`queries`), p_init 0.8 (`pInit`), margin loss, seeded; stops per sample
+ * once fooled. The runner (runner.ts) validates, counts queries, projects the result and re-scores it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { InputError, throwIfAborted } from '../errors';
-import { yieldToEventLoop } from '../scheduling';
-import type { Classifier } from '../models/classifier';
 import { Rng } from '../rng';
-import { project, type ThreatModel } from '../threat';
-import { evaluatePoint, validateAttack } from './common';
-import type { AttackOptions, AttackResult } from './types';
+import { evaluatePoint } from './common';
+import { defineAttack, type AttackContext } from './runner';
 
 /** The fraction p at query i of n: p_init halved at 10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000 (of 10,000). */
 export function squareFraction(pInit: number, i: number, n: number): number {
@@ -41,18 +38,17 @@ function centredSquare(s: number): Float32Array {
   return out.map((v) => v / norm);
 }
 
-export async function square(
-  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions = {},
-): Promise<AttackResult> {
-  validateAttack('square', model, x, y, threat, { ...opts, loss: 'margin' });
-  const queries = opts.queries ?? 1000;
-  if (!(Number.isInteger(queries) && queries >= 1)) throw new InputError('square attack', 'queries', `${queries} is invalid; need an integer ≥ 1`);
-  const pInit = opts.pInit ?? 0.8;
-  if (!(pInit > 0 && pInit <= 1)) throw new InputError('square attack', 'pInit', `${pInit} is invalid; need 0 < p ≤ 1`);
+export const square = defineAttack('square', {
+  scoreLoss: 'margin',
+  run: async (ctx) => searchSquares(ctx),
+});
+
+async function searchSquares(ctx: AttackContext<'square'>): Promise<tf.Tensor4D> {
+  const { model, x, y, threat, targets, options: { queries, pInit } } = ctx;
   const [n, h, w, c] = x.shape;
   const d = h * w * c;
-  const rng = new Rng(opts.seed ?? 0);
-  const targets = opts.targeted ? opts.targeted.labels : undefined;
+  const rng = new Rng(ctx.seed);
+  ctx.planSteps(queries - 1);
   const epsOf = (i: number) => (typeof threat.eps === 'number' ? threat.eps : threat.eps[i]!);
   const [lo, hi] = threat.bounds;
   const xs = x.dataSync() as Float32Array;
@@ -95,13 +91,11 @@ export async function square(
     });
     return out;
   };
-  let forward = 0;
   const score = (rows: number[], pixels: Float32Array) => tf.tidy(() => {
     const xb = tf.tensor4d(pixels, [rows.length, h, w, c]);
     const yb = tf.tensor1d(rows.map((i) => ys[i]!), 'int32');
     const tb = ts ? tf.tensor1d(rows.map((i) => ts[i]!), 'int32') : undefined;
     const { loss, success } = evaluatePoint(model, xb, yb, 'margin', tb);
-    forward += rows.length;
     return { loss: loss.dataSync() as Float32Array, success: success.dataSync() as Uint8Array };
   });
 
@@ -110,7 +104,7 @@ export async function square(
   const bestLoss = Float32Array.from(start.loss);
   const found = Uint8Array.from(start.success);
   for (let q = 1; q < queries; q++) {
-    throwIfAborted(opts.signal, 'Square');
+    ctx.checkAbort();
     const active = all.filter((i) => !found[i]);
     if (active.length === 0) break;
     const s = Math.min(h, w, Math.max(1, Math.round(Math.sqrt(squareFraction(pInit, q, queries) * h * w))));
@@ -164,10 +158,7 @@ export async function square(
         delta.set(trial.subarray(i * d, (i + 1) * d), i * d);
       }
     });
-    opts.onStep?.(q, queries - 1);
-    if (opts.signal && q % 10 === 0) await yieldToEventLoop();
+    await ctx.stepDone();
   }
-  const pixels = candidate(all, delta);
-  const xAdv = tf.tidy(() => project(threat, x, tf.tensor4d(pixels, [n, h, w, c])));
-  return { xAdv, success: Array.from(found, Boolean), finalLoss: bestLoss, forwardPasses: forward, backwardPasses: 0 };
+  return tf.tensor4d(candidate(all, delta), [n, h, w, c]);
 }

@@ -6,37 +6,19 @@
  *
  * Update: x' = PGD_surrogate(x) (maximising the surrogate's loss, last iterate), scored on the target.
  * Defaults: PGD-20 on the surrogate, α = 2.5·ε/steps, random start, ce loss.
+ * The runner counts the target's passes (one forward pass per image, the re-score) and the
+ * surrogate's apart (`surrogatePasses`), projects the result and re-scores it on the target.
  */
-import type * as tf from '@tensorflow/tfjs-core';
-import { InputError } from '../errors';
-import type { Classifier } from '../models/classifier';
-import type { ThreatModel } from '../threat';
-import { evaluatePoint, validateAttack } from './common';
 import { pgd } from './pgd';
-import type { AttackOptions, AttackResult } from './types';
+import { defineAttack } from './runner';
 
-export async function transfer(
-  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts: AttackOptions = {},
-): Promise<AttackResult> {
-  validateAttack('transfer', model, x, y, threat, opts);
-  const surrogate = opts.surrogate;
-  if (!surrogate) throw new InputError('transfer attack', 'surrogate', 'needs a surrogate model (--surrogate <model.json>) to craft the examples on');
-  const shape = (m: Classifier) => `${m.inputShape.join('×')} → ${m.numClasses}`;
-  if (shape(surrogate) !== shape(model)) {
-    throw new InputError('transfer attack', 'surrogate', `${surrogate.source} is ${shape(surrogate)} but the target is ${shape(model)}`);
-  }
-  const { surrogate: _s, ...rest } = opts;
-  const crafted = await pgd(surrogate, x, y, threat, { steps: 20, ...rest, keep: 'last' });
-  try {
-    const scored = evaluatePoint(model, crafted.xAdv, y, opts.loss ?? 'ce', opts.targeted ? opts.targeted.labels : undefined);
-    const success = Array.from(scored.success.dataSync(), Boolean);
-    const finalLoss = scored.loss.dataSync() as Float32Array;
-    scored.loss.dispose();
-    scored.success.dispose();
-    // The target's own cost: one forward pass per image (the surrogate's passes are listed apart in the docs).
-    return { xAdv: crafted.xAdv, success, finalLoss, forwardPasses: x.shape[0], backwardPasses: 0 };
-  } catch (err) {
-    crafted.xAdv.dispose();
-    throw err;
-  }
-}
+export const transfer = defineAttack('transfer', {
+  async run(ctx) {
+    const { surrogate, stepSize, ...rest } = ctx.options;
+    ctx.planSteps(0); // PGD on the surrogate reports its own steps
+    const crafted = await pgd(surrogate, ctx.x, ctx.y, ctx.threat, {
+      ...rest, ...(stepSize !== undefined ? { stepSize } : {}), keep: 'last', ...ctx.controls,
+    });
+    return crafted.xAdv;
+  },
+});

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { batchTensors, type Split } from '../data/datasets';
 import { throwIfAborted } from '../errors';
 import { predict, type Classifier } from '../models/classifier';
+import { keepsContract } from '../attacks/runner';
 import type { AttackEntry, AttackOptions } from '../attacks/types';
 import { distance, validateThreat, type Norm, type ThreatModel } from '../threat';
 import { predictSplit, type Predictions } from './accuracy';
@@ -29,8 +30,11 @@ export interface AttackRun {
   params: Record<string, unknown>;
   robustAccuracy: number;
   timeSeconds: number;
+  /** Images pushed through the evaluated model forward / backward (the transfer attack: the target only). */
   forwardPasses: number;
   backwardPasses: number;
+  /** The transfer attack's surrogate passes, counted apart. */
+  surrogatePasses?: { forward: number; backward: number };
   /** Per sample: 1 when the sample is misclassified under this attack (or clean). */
   fooled: Uint8Array;
 }
@@ -108,6 +112,12 @@ function correctMask(pred: Predictions, split: Split): Uint8Array {
   return Uint8Array.from(pred.labels, (label, i) => (label === split.labels[i] ? 0 : 1));
 }
 
+interface PassCounts {
+  forward: number;
+  backward: number;
+  surrogate?: { forward: number; backward: number };
+}
+
 /**
  * Runs one attack on the samples whose `fooled` flag is 0, in batches, and updates `fooled`.
  * `onAdversarial` receives each attacked batch's adversarial images with their sample indices.
@@ -116,10 +126,12 @@ async function attackSurvivors(
   model: Classifier, split: Split, shape: [number, number, number], threat: ThreatModel, plan: AttackPlan,
   fooled: Uint8Array, opts: EvaluateOptions, report: (done: number) => void,
   onAdversarial?: (indices: number[], xAdv: tf.Tensor4D) => void, checks?: ExampleChecks,
-): Promise<{ forward: number; backward: number }> {
+): Promise<PassCounts> {
+  // Success is read from the runner's re-score; an attack built by hand could report anything.
+  if (!keepsContract(plan.entry.run)) throw new Error(`attack ${plan.entry.id} was not made by defineAttack (attacks/runner.ts)`);
   const batchSize = opts.batchSize ?? 250;
   const survivors = [...fooled.keys()].filter((i) => !fooled[i]);
-  const counts = { forward: 0, backward: 0 };
+  const counts: PassCounts = { forward: 0, backward: 0 };
   const order = Int32Array.from(survivors);
   for (let start = 0; start < survivors.length; start += batchSize) {
     throwIfAborted(opts.signal, plan.entry.name);
@@ -128,9 +140,15 @@ async function attackSurvivors(
     const eps = typeof threat.eps === 'number' ? threat.eps : Float32Array.from(indices, (i) => (threat.eps as Float32Array)[i]!);
     try {
       const result = await plan.entry.run(model, x, y, { ...threat, eps }, { ...plan.options, ...(opts.signal ? { signal: opts.signal } : {}) });
+      // The runner re-scored success from the logits at the projected xAdv: the attack's own flags never reach here.
       result.success.forEach((s, j) => { if (s) fooled[indices[j]!] = 1; });
       counts.forward += result.forwardPasses;
       counts.backward += result.backwardPasses;
+      if (result.surrogatePasses) {
+        const surrogate = counts.surrogate ??= { forward: 0, backward: 0 };
+        surrogate.forward += result.surrogatePasses.forward;
+        surrogate.backward += result.surrogatePasses.backward;
+      }
       onAdversarial?.(indices, result.xAdv);
       if (checks) checkBatch(checks, threat, x, result.xAdv, indices);
       result.xAdv.dispose();
@@ -197,6 +215,7 @@ export async function evaluateAttacks(
       id: plan.entry.id, label, params: paramsOf(plan.options),
       robustAccuracy: n === 0 ? 0 : fooled.filter((f) => !f).length / n,
       timeSeconds: seconds, forwardPasses: counts.forward, backwardPasses: counts.backward, fooled,
+      ...(counts.surrogate ? { surrogatePasses: counts.surrogate } : {}),
     });
   }
   return {

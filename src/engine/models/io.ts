@@ -80,9 +80,9 @@ export function fileHandler(modelFile: string): tf.io.IOHandler {
         ...(typeof format === 'string' ? { format } : {}),
         ...(typeof generatedBy === 'string' ? { generatedBy } : {}),
         ...(typeof convertedBy === 'string' ? { convertedBy } : {}),
-        ...(rest.userDefinedMetadata ? { userDefinedMetadata: rest.userDefinedMetadata as Record<string, {}> } : {}),
-        ...(rest.signature ? { signature: rest.signature as Record<string, {}> } : {}),
-        ...(rest.modelInitializer ? { modelInitializer: rest.modelInitializer as Record<string, {}> } : {}),
+        ...(rest.userDefinedMetadata ? { userDefinedMetadata: rest.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'] } : {}),
+        ...(rest.signature ? { signature: rest.signature as tf.io.ModelArtifacts['signature'] } : {}),
+        ...(rest.modelInitializer ? { modelInitializer: rest.modelInitializer as tf.io.ModelArtifacts['modelInitializer'] } : {}),
       };
     },
   };

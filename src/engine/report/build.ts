@@ -106,6 +106,9 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     attacks: evaluation.attacks.map((a) => ({
       id: a.id, label: a.label, params: a.params, robust_accuracy: a.robustAccuracy, time_s: a.timeSeconds,
       forward_passes: a.forwardPasses, backward_passes: a.backwardPasses,
+      ...(a.surrogatePasses
+        ? { surrogate_forward_passes: a.surrogatePasses.forward, surrogate_backward_passes: a.surrogatePasses.backward }
+        : {}),
     })),
     robust_accuracy: evaluation.robustAccuracy,
     curve: ctx.curves[0]?.points ?? [],
