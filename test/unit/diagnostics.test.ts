@@ -131,3 +131,20 @@ engineTest('merging worker slices adds up counted findings and recomputes stage 
   const masked = mergeReports([slice(0.8, 0.05, 0), slice(0.9, 0.03, 0)], 0);
   assert.match(masked.diagnostics.find((d) => d.id === 'loss-dependent-result')?.message ?? '', /APGD-CE leaves 85\.0% but the full suite 4\.0%/);
 });
+
+engineTest('merging worker slices adds every pass count, the transfer surrogate\'s apart from the target\'s', async () => {
+  const slice = (n: number, surrogateForward: number): Report => ({
+    tool: { name: 'robustness-lab', version: '0' }, command: 'attack', created: '', model: 'm', dataset: 'd', n,
+    threat: { norm: 'linf', eps: 0.1, bounds: [0, 1] }, backend: 'wasm', workers: 1, clean_accuracy: 0.9,
+    attacks: [{
+      id: 'transfer', label: 'Transfer', params: {}, robust_accuracy: 0.5, time_s: 1, forward_passes: n, backward_passes: 0,
+      surrogate_forward_passes: surrogateForward, surrogate_backward_passes: surrogateForward - n,
+    }],
+    robust_accuracy: 0.5, curve: [], curves: [], diagnostics: [], class_names: [], examples: [], time_s: 1,
+  });
+  const [transfer] = mergeReports([slice(100, 700), slice(60, 420)], 0).attacks;
+  assert.deepEqual(
+    [transfer!.forward_passes, transfer!.backward_passes, transfer!.surrogate_forward_passes, transfer!.surrogate_backward_passes],
+    [160, 0, 1120, 960],
+  );
+});

@@ -29,12 +29,19 @@ export function mergeReports(parts: Report[], examples: number): Report {
   const first = parts[0];
   if (!first) throw new Error('mergeReports needs at least one report');
   if (parts.length === 1) return first;
+  const total = (k: number, pick: (a: Report['attacks'][number]) => number | undefined) =>
+    parts.reduce((s, r) => s + (pick(r.attacks[k]!) ?? 0), 0);
   const attacks = first.attacks.map((a, k) => ({
     ...a,
     robust_accuracy: weighted(parts, (r) => r.attacks[k]!.robust_accuracy),
     time_s: Math.max(...parts.map((r) => r.attacks[k]!.time_s)),
-    forward_passes: parts.reduce((s, r) => s + r.attacks[k]!.forward_passes, 0),
-    backward_passes: parts.reduce((s, r) => s + r.attacks[k]!.backward_passes, 0),
+    forward_passes: total(k, (s) => s.forward_passes),
+    backward_passes: total(k, (s) => s.backward_passes),
+    // A transfer attack's surrogate passes are counted apart from the target's, in every slice.
+    ...(a.surrogate_forward_passes === undefined ? {} : {
+      surrogate_forward_passes: total(k, (s) => s.surrogate_forward_passes),
+      surrogate_backward_passes: total(k, (s) => s.surrogate_backward_passes),
+    }),
   }));
   const curves = first.curves.map((c, k) => ({
     attack: c.attack,
