@@ -6,6 +6,7 @@ export * from './threat';
 export * from './losses';
 export * from './attacks/types';
 export { ATTACKS, getAttack } from './attacks/registry';
+export { defineAttack, keepsContract } from './attacks/runner';
 export { fgsm } from './attacks/fgsm';
 export { pgd } from './attacks/pgd';
 export { apgd, apgdT, apgdCheckpoints } from './attacks/apgd';
