@@ -11,13 +11,13 @@ import * as path from 'node:path';
 import { createRequire } from 'node:module';
 import { setOurKernels } from './kernels';
 
-import type { BackendChoice } from '../protocol/vocabulary';
+import { TENSOR_BACKENDS, type BackendChoice, type TensorBackend } from '../protocol/vocabulary';
 
 export { BACKEND_CHOICES, type BackendChoice } from '../protocol/vocabulary';
 
 export interface BackendInfo {
   /** The tfjs backend that runs: tensorflow, wasm or cpu. */
-  name: 'tensorflow' | 'wasm' | 'cpu';
+  name: TensorBackend;
   /** Whether our wasm kernels are registered (always false off wasm). */
   customKernels: boolean;
   /** Why a preferred backend was skipped, when one was. */
@@ -82,8 +82,8 @@ async function trySet(name: string, notes: string[]): Promise<boolean> {
 
 export async function initBackend(choice: BackendChoice = 'auto', options: BackendOptions = {}): Promise<BackendInfo> {
   const notes: string[] = [];
-  const order: Array<'tensorflow' | 'wasm' | 'cpu'> =
-    choice === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : choice === 'wasm-stock' ? ['wasm'] : [choice];
+  const order: readonly TensorBackend[] =
+    choice === 'auto' ? TENSOR_BACKENDS : choice === 'wasm-stock' ? ['wasm'] : [choice];
   for (const name of order) {
     if (name === 'tensorflow' && !tryTensorflow(notes)) continue;
     if (name === 'wasm') {

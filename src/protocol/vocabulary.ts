@@ -31,6 +31,10 @@ export type ScheduleId = (typeof SCHEDULES)[number];
 export const OPTIMIZERS = ['adam', 'sgd'] as const;
 export type OptimizerId = (typeof OPTIMIZERS)[number];
 
+/** The tfjs backends the engine runs on, in the order `auto` tries them. */
+export const TENSOR_BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
+export type TensorBackend = (typeof TENSOR_BACKENDS)[number];
+
 /** What a user may ask for in the editor's settings. */
 export const BACKEND_PREFERENCES = ['auto', 'wasm', 'cpu', 'tensorflow'] as const;
 export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];

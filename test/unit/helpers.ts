@@ -6,13 +6,14 @@ import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initBackend, makeClassifier, type BackendChoice, type Classifier } from '../../src/engine';
+import type { TensorBackend } from '../../src/protocol/vocabulary';
 
 export async function useBackend(choice: BackendChoice = 'wasm'): Promise<void> {
   const info = await initBackend(choice);
   assert.equal(info.name, choice === 'wasm-stock' ? 'wasm' : choice);
 }
 
-export type EngineBackend = 'cpu' | 'wasm' | 'tensorflow';
+export type EngineBackend = TensorBackend;
 
 function resolves(pkg: string): boolean {
   try {
