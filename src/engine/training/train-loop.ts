@@ -19,6 +19,7 @@ import { makeClassifier, type Classifier } from '../models/classifier';
 import { Rng } from '../rng';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { batchLoss, METHODS, trainingInputs, type AdversarialOptions, type MethodId } from './methods';
+import { defaultTrainJob } from '../../protocol/jobs';
 import { epsAt, learningRateAt, SCHEDULES, type ScheduleId } from './schedule';
 import type { EpochMetrics, TrainProgress } from './types';
 import { OPTIMIZERS, type OptimizerId } from '../../protocol/vocabulary';
@@ -96,9 +97,19 @@ export function robustCollapsed(history: EpochMetrics[], robustAccuracy: number 
   return robustAccuracy !== undefined && previous !== undefined && best >= 0 && robustAccuracy < best - drop;
 }
 
+/** SGD with momentum needs a larger step than Adam's default. */
+const SGD_LEARNING_RATE = 0.05;
+
+/** The peak learning rate: the option, else the job default of the method (SGD: its own). */
+function peakLearningRate(opts: TrainOptions): number {
+  const defaults = defaultTrainJob(opts.method ?? 'standard');
+  return opts.learningRate ?? ((opts.optimizer ?? defaults.optimizer) === 'sgd' ? SGD_LEARNING_RATE : defaults.learningRate);
+}
+
 function makeOptimizer(opts: TrainOptions): tf.Optimizer {
-  if ((opts.optimizer ?? 'adam') === 'sgd') return tf.train.momentum(opts.learningRate ?? 0.05, opts.momentum ?? 0.9);
-  return tf.train.adam(opts.learningRate ?? 1e-3);
+  const rate = peakLearningRate(opts);
+  if ((opts.optimizer ?? defaultTrainJob().optimizer) === 'sgd') return tf.train.momentum(rate, opts.momentum ?? 0.9);
+  return tf.train.adam(rate);
 }
 
 /** tfjs optimisers read their rate on every update; schedules set it between batches. */
@@ -110,8 +121,8 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
   validateTrainOptions(opts);
   const method = opts.method ?? 'standard';
   const adv: AdversarialOptions = { eps: 0, ...opts.adversarial };
-  const batchSize = opts.batchSize ?? 128;
-  const peak = opts.learningRate ?? ((opts.optimizer ?? 'adam') === 'sgd' ? 0.05 : 1e-3);
+  const batchSize = opts.batchSize ?? defaultTrainJob(method).batchSize;
+  const peak = peakLearningRate(opts);
   const schedule = opts.schedule ?? (method === 'fast-at' ? 'cyclic' : 'constant');
   const optimizer = makeOptimizer(opts);
   const train = firstN(data.train, opts.trainLimit);
