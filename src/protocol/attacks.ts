@@ -52,8 +52,9 @@ export type AttackOptionName = keyof typeof ATTACK_OPTIONS;
 export type OptionDefault = number | boolean | string | null;
 
 /** The parameters a spec's attack object (and the CLI) may set; the rest are engine options. */
-export type AttackParam = 'steps' | 'stepSize' | 'restarts' | 'loss' | 'randomStart' | 'queries';
-const SPEC_PARAMS: readonly AttackParam[] = ['steps', 'stepSize', 'restarts', 'loss', 'randomStart', 'queries'];
+export const SPEC_PARAMS = ['steps', 'stepSize', 'restarts', 'loss', 'randomStart', 'queries'] as const satisfies
+  readonly AttackOptionName[];
+export type AttackParam = (typeof SPEC_PARAMS)[number];
 
 interface CatalogueEntry {
   id: string;

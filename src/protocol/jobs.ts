@@ -5,6 +5,7 @@
  * instead of silently dropped.
  */
 import { z } from 'zod';
+import type { AttackParam } from './attacks';
 import {
   ADVERSARIAL_TRAIN_METHODS, BACKEND_PREFERENCES, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SUITES, TRAIN_METHODS,
   type BuiltinData, type TrainMethod,
@@ -35,6 +36,9 @@ export const attackParamsSchema = z.strictObject({
   queries: integer(1).optional(),
 });
 export type AttackParams = z.infer<typeof attackParamsSchema>;
+/** Compiles only while the overrides are exactly the catalogue's spec parameters. */
+export const ATTACK_PARAMS_MATCH_CATALOGUE: [keyof AttackParams] extends [AttackParam]
+  ? [AttackParam] extends [keyof AttackParams] ? true : never : never = true;
 
 /** The fields of every attack job, whether it names its attacks or a suite. */
 const attackJobFields = {
