@@ -65,7 +65,8 @@ export const COMMANDS: CommandTable = {
   },
   'robustness.resumeRun': ({ training }) => async (target?: RunTarget) => {
     const id = runIdOf(target);
-    if (id) await training.resume(id);
+    // The Runs view's item knows which workspace folder's store the run is in.
+    if (id) await training.resume(id, target instanceof RunItem ? target.entry.dir : undefined);
   },
   'robustness.openTraining': ({ training }) => (target?: RunTarget) => {
     const id = runIdOf(target);

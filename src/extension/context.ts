@@ -3,14 +3,16 @@
  * the status bar, the Models and Runs views, the language client, the settings as last read, and
  * the one guard every run passes (a trusted workspace, a workspace folder).
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunFinishedParams } from '../protocol/messages/lsp';
 import { RunStore } from '../store/runs';
 import { Config } from './config';
 import { EngineHost } from './engine-host';
+import type { CommandId } from './command-ids';
 import { RobustnessLanguageClient } from './language-client';
 import type { RunHost } from './run-controller';
-import { placeRun } from './run-placement';
+import { isGuarded, placeRun, type GuardedPlacement } from './run-placement';
 import { ModelsProvider, RunsProvider } from './views';
 
 /** What a guarded run is about to do, as its trust warning words it ("Robustness Lab runs models …"). */
@@ -29,7 +31,7 @@ export class Ctx implements RunHost, vscode.Disposable {
     this.log = vscode.window.createOutputChannel('Robustness Lab', { log: true });
     this.engine = new EngineHost(extension.extensionPath, this.log);
     this.status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
-    this.status.command = 'robustness.cancelRun';
+    this.status.command = 'robustness.cancelRun' satisfies CommandId;
     this.languageClient = new RobustnessLanguageClient(extension, this.log);
     this.currentConfig = Ctx.readConfig();
   }
@@ -61,15 +63,18 @@ export class Ctx implements RunHost, vscode.Disposable {
 
   /**
    * The workspace folder a run about `file` (or, without one, a new training run) keeps its record
-   * in; undefined after telling the user why the run may not start.
+   * in, with every file in `reads` inside it; undefined after telling the user why the run may not
+   * start. The placement it returns is what RunController.start and resume require.
    */
-  async guardRun(activity: GuardedActivity, file?: string): Promise<string | undefined> {
+  async guardRun(activity: GuardedActivity, file?: string, reads?: ReadonlyArray<string | undefined>,
+  ): Promise<GuardedPlacement | undefined> {
     const placement = placeRun({
       trusted: vscode.workspace.isTrusted,
       folders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
       ...(file !== undefined ? { file } : {}),
+      ...(reads !== undefined ? { reads } : {}),
     });
-    if ('folder' in placement) return placement.folder;
+    if (isGuarded(placement)) return placement;
     switch (placement.refusal) {
       case 'untrusted': {
         const choice = await vscode.window.showWarningMessage(
@@ -83,6 +88,10 @@ export class Ctx implements RunHost, vscode.Disposable {
       case 'outside-workspace':
         void vscode.window.showErrorMessage(
           `Robustness Lab: ${placement.file} is outside the workspace; open its folder first.`);
+        return undefined;
+      case 'reads-outside':
+        void vscode.window.showErrorMessage(`Robustness Lab: ${path.basename(placement.file)} points outside `
+          + `the workspace (${placement.outside}); keep models inside ${placement.folder}.`);
         return undefined;
     }
   }

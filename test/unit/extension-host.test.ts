@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { COMMAND_IDS } from '../../src/extension/command-ids';
 import { Config, SETTING_KEYS, SETTINGS_NEEDING_RELOAD, type SettingsSection } from '../../src/extension/config';
 import { RunController, type RunHost, type RunOutcome } from '../../src/extension/run-controller';
-import { placeRun } from '../../src/extension/run-placement';
+import { isGuarded, placeRun, type GuardedPlacement } from '../../src/extension/run-placement';
 import type { RunFinishedParams } from '../../src/protocol/messages/lsp';
 import { LENS_COMMANDS } from '../../src/server/lenses';
 import { RunStore } from '../../src/store/runs';
@@ -111,6 +111,13 @@ function outcome(events: string[]): RunOutcome<number> {
   };
 }
 
+/** The guard's placement for a run in `folder` (the only way to get one). */
+function guarded(folder: string, file?: string): GuardedPlacement {
+  const placement = placeRun({ trusted: true, folders: [folder], ...(file !== undefined ? { file } : {}) });
+  assert.ok(isGuarded(placement), `the guard refused ${folder}`);
+  return placement;
+}
+
 function freshStore(): { folder: string; store: RunStore } {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-run-controller-'));
   return { folder, store: new RunStore(folder) };
@@ -123,7 +130,7 @@ const record = (id: string) => ({
 test('a finished run: recorded as running, then its result stored, the server told, nothing shown', async () => {
   const { folder, store } = freshStore();
   const { host, events, finished } = fakeHost();
-  const controller = RunController.start(host, store, folder, record('r-done'));
+  const controller = RunController.start(host, guarded(folder), record('r-done'));
   assert.equal(store.read('r-done').status, 'running');
   const end = await controller.run(async () => {
     assert.equal(store.read('r-done').status, 'running');
@@ -143,7 +150,7 @@ test('a cancelled run is recorded as cancelled, with no error and no notificatio
   const { folder, store } = freshStore();
   const { host, events, finished } = fakeHost();
   const aborted = Object.assign(new Error('PGD aborted'), { name: 'AbortError' });
-  const controller = RunController.start(host, store, folder, record('r-cancel'));
+  const controller = RunController.start(host, guarded(folder), record('r-cancel'));
   const end = await controller.run(() => Promise.reject(aborted), outcome(events));
   assert.equal(end, 'cancelled');
   const stored = store.read('r-cancel');
@@ -158,7 +165,7 @@ test('a cancelled run is recorded as cancelled, with no error and no notificatio
 test('a failed run stores its error, offers "Show Log", and opens the log when it is clicked', async () => {
   const { folder, store } = freshStore();
   const { host, events, finished } = fakeHost('Show Log');
-  const end = await RunController.start(host, store, folder, record('r-fail')).run(
+  const end = await RunController.start(host, guarded(folder), record('r-fail')).run(
     () => Promise.reject(new Error('model.json: no weights')), outcome(events));
   assert.equal(end, 'failed');
   assert.equal(store.read('r-fail').status, 'failed');
@@ -176,7 +183,7 @@ test('a resumed run is marked running again and ends like any other', async () =
   const { folder, store } = freshStore();
   const { host, events } = fakeHost();
   store.create({ ...record('r-resume'), status: 'cancelled' });
-  const controller = RunController.resume(host, store, folder, 'r-resume');
+  const controller = RunController.resume(host, guarded(folder), 'r-resume');
   assert.equal(store.read('r-resume').status, 'running');
   const stopped = Object.assign(new Error('stop'), { name: 'AbortError' });
   const end = await controller.run(() => Promise.reject(stopped), outcome(events));

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { epochMetricsSchema, type EpochMetrics } from '../../src/protocol/epoch-metrics';
 import { parseTrainingHostMessage } from '../../src/protocol/messages/training-panel';
 import {
-  dispatchNotification, dispatchRequest, epochParams, trainResultSchema, WORKER_NOTIFICATIONS, WORKER_REQUESTS,
+  dispatchNotification, dispatchRequest, epochParams, trainRunResultSchema, WORKER_NOTIFICATIONS, WORKER_REQUESTS,
   type WorkerNotificationHandlers, type WorkerRequestHandlers,
 } from '../../src/protocol/messages/worker';
 import { EngineClient, EngineError } from '../../src/worker/client';
@@ -54,7 +54,7 @@ test('one epoch schema: the engine\'s metrics pass the notification, the train r
   assert.deepEqual(epochMetricsSchema.parse(EPOCH), EPOCH);
   const ofRun = { ...EPOCH, epochs: 5 };
   assert.deepEqual(epochParams.parse({ ...ofRun, runId: 't-1' }), { ...ofRun, runId: 't-1' });
-  const trainResult = trainResultSchema.parse({ modelFile: '/w/model.json', seconds: 9, epochs: [ofRun] });
+  const trainResult = trainRunResultSchema.parse({ modelFile: '/w/model.json', seconds: 9, epochs: [ofRun] });
   assert.deepEqual(trainResult.epochs, [ofRun]);
   const panel = parseTrainingHostMessage({
     type: 'training',
