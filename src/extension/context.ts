@@ -33,7 +33,7 @@ export class Ctx implements RunHost, vscode.Disposable {
     this.status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
     this.status.command = 'robustness.cancelRun' satisfies CommandId;
     this.languageClient = new RobustnessLanguageClient(extension, this.log);
-    this.currentConfig = Ctx.readConfig();
+    this.currentConfig = this.readConfig();
   }
 
   get extensionUri(): vscode.Uri {
@@ -47,12 +47,19 @@ export class Ctx implements RunHost, vscode.Disposable {
 
   /** Rereads the settings (on a configuration change). */
   reloadConfig(): Config {
-    this.currentConfig = Ctx.readConfig();
+    this.currentConfig = this.readConfig(this.currentConfig);
     return this.currentConfig;
   }
 
-  private static readConfig(): Config {
-    return new Config(vscode.workspace.getConfiguration('robustness'));
+  /** Reads the settings; each invalid one is warned about once (not again while it stays invalid). */
+  private readConfig(previous?: Config): Config {
+    const config = new Config(vscode.workspace.getConfiguration('robustness'));
+    for (const problem of config.problems) {
+      if (previous?.problems.includes(problem)) continue;
+      this.log.warn(problem);
+      void vscode.window.showWarningMessage(problem);
+    }
+    return config;
   }
 
   /** The first workspace folder's run store: where training runs and the Runs view's commands live. */

@@ -13,6 +13,7 @@ import { RunController, type RunHost, type RunOutcome } from '../../src/extensio
 import { isGuarded, placeRun, type GuardedPlacement } from '../../src/extension/run-placement';
 import type { RunFinishedParams } from '../../src/protocol/messages/lsp';
 import { LENS_COMMANDS } from '../../src/server/lenses';
+import { BACKEND_PREFERENCES, NORMS } from '../../src/protocol/vocabulary';
 import { RunStore } from '../../src/store/runs';
 
 interface ContributedSetting { default?: unknown }
@@ -30,6 +31,9 @@ function packageDefaults(overrides: Record<string, unknown> = {}): SettingsSecti
     get<T>(key: string): T | undefined {
       if (key in overrides) return overrides[key] as T;
       return PACKAGE.contributes.configuration.properties[PREFIX + key]?.default as T | undefined;
+    },
+    inspect<T>(key: string) {
+      return { defaultValue: PACKAGE.contributes.configuration.properties[PREFIX + key]?.default as T | undefined };
     },
   };
 }
@@ -62,7 +66,40 @@ test('Config reads every contributed setting, with package.json\'s defaults and 
   assert.equal(changed.samples, 300);
   assert.equal(changed.trainImages, 1000);
   assert.match(changed.describe(), /^l2 ε=0\.1, steps 10, samples 300, dataset embedded, backend auto$/);
-  assert.throws(() => new Config({ get: () => undefined }).eps, /robustness\.threatModel\.eps has no value/);
+  assert.deepEqual(changed.problems, []);
+  assert.throws(() => new Config({ get: () => undefined, inspect: () => undefined }),
+    /robustness\.backend has no value and no default/);
+});
+
+test('an invalid setting falls back to package.json\'s default with one warning naming it and its allowed values', () => {
+  const config = new Config(packageDefaults({ 'threatModel.norm': 'l3', 'attack.steps': 2.5, samples: 200 }));
+  assert.equal(config.norm, 'linf');
+  assert.equal(config.steps, 10);
+  assert.equal(config.samples, 200, 'the valid settings are kept');
+  assert.deepEqual(config.problems, [
+    'Robustness Lab: the setting robustness.threatModel.norm is "l3", but it must be one of "linf", "l2"; '
+      + 'using the default, "linf".',
+    'Robustness Lab: the setting robustness.attack.steps is 2.5, but it must be a whole number ≥ 1; '
+      + 'using the default, 10.',
+  ]);
+  const backend = new Config(packageDefaults({ backend: 'webgl', 'training.trainImages': 0, 'threatModel.eps': '0.1' }));
+  assert.deepEqual(
+    { backend: backend.backend, trainImages: backend.trainImages, eps: backend.eps },
+    { backend: 'auto', trainImages: undefined, eps: 0.1 },
+  );
+  assert.equal(backend.problems.length, 3);
+  assert.match(backend.problems[0] ?? '', /robustness\.backend is "webgl".*one of "auto", "wasm", "cpu", "tensorflow"/);
+  assert.match(backend.problems[1] ?? '', /robustness\.threatModel\.eps is "0\.1", but it must be a number ≥ 0/);
+  assert.match(backend.problems[2] ?? '', /robustness\.training\.trainImages is 0.*a whole number ≥ 1, or null/);
+});
+
+test('the allowed values Config warns with are package.json\'s enums', () => {
+  const enumOf = (key: string) => (PACKAGE.contributes.configuration.properties[PREFIX + key] as { enum?: string[] }).enum;
+  for (const [key, values] of [['backend', BACKEND_PREFERENCES], ['threatModel.norm', NORMS]] as const) {
+    assert.deepEqual(enumOf(key), [...values]);
+    const problem = new Config(packageDefaults({ [key]: 'nope' })).problems[0] ?? '';
+    assert.ok(problem.includes(values.map((v) => `"${v}"`).join(', ')), problem);
+  }
 });
 
 test('one guard places every run: trusted workspaces only, inside a workspace folder', () => {
