@@ -78,7 +78,8 @@ export class EngineHost {
   }
 
   train(runId: string, job: TrainJob, backend: BackendPreference, resume: boolean,
-    listeners: { onProgress: (p: ProgressParams) => void; onEpoch: (p: EpochParams) => void }): Promise<TrainRunResult> {
+    listeners: { onProgress: (p: ProgressParams) => void; onEpoch: (p: EpochParams) => void },
+  ): Promise<TrainRunResult> {
     return this.enqueue(runId, (client) => client.train(runId, job, backend, resume, listeners));
   }
 

@@ -56,7 +56,8 @@ export async function runSpec(ctx: Ctx, runners: { evaluations: Evaluations; tra
   const placement = await ctx.guardRun('runs experiment specs', uri.fsPath, [job.model, job.surrogate]);
   if (!placement) return;
   await runners.evaluations.run({
-    job, placement, title: `${spec.name ?? name}: ${path.basename(path.dirname(job.model))} · ${job.norm} ε=${job.eps}`,
+    job, placement,
+    title: `${spec.name ?? name}: ${path.basename(path.dirname(job.model))} · ${job.norm} ε=${job.eps}`,
     source: `spec ${specRel}`, spec: specRel,
     ...(spec.output?.report ? { reportDir: resolve(spec.output.report) } : {}),
   });

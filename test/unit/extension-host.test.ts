@@ -14,6 +14,8 @@ import { isGuarded, placeRun, type GuardedPlacement } from '../../src/extension/
 import type { RunFinishedParams } from '../../src/protocol/messages/lsp';
 import { LENS_COMMANDS } from '../../src/server/lenses';
 import { BACKEND_PREFERENCES, NORMS } from '../../src/protocol/vocabulary';
+import { newTrainingRun, readTrainJob } from '../../src/extension/training-runs';
+import { defaultTrainJob } from '../../src/protocol/jobs';
 import { RunStore } from '../../src/store/runs';
 
 interface ContributedSetting { default?: unknown }
@@ -71,7 +73,7 @@ test('Config reads every contributed setting, with package.json\'s defaults and 
     /robustness\.backend has no value and no default/);
 });
 
-test('an invalid setting falls back to package.json\'s default with one warning naming it and its allowed values', () => {
+test('an invalid setting falls back to package.json\'s default, with one warning naming it and the allowed values', () => {
   const config = new Config(packageDefaults({ 'threatModel.norm': 'l3', 'attack.steps': 2.5, samples: 200 }));
   assert.equal(config.norm, 'linf');
   assert.equal(config.steps, 10);
@@ -82,7 +84,9 @@ test('an invalid setting falls back to package.json\'s default with one warning 
     'Robustness Lab: the setting robustness.attack.steps is 2.5, but it must be a whole number ≥ 1; '
       + 'using the default, 10.',
   ]);
-  const backend = new Config(packageDefaults({ backend: 'webgl', 'training.trainImages': 0, 'threatModel.eps': '0.1' }));
+  const backend = new Config(packageDefaults({
+    backend: 'webgl', 'training.trainImages': 0, 'threatModel.eps': '0.1',
+  }));
   assert.deepEqual(
     { backend: backend.backend, trainImages: backend.trainImages, eps: backend.eps },
     { backend: 'auto', trainImages: undefined, eps: 0.1 },
@@ -94,7 +98,8 @@ test('an invalid setting falls back to package.json\'s default with one warning 
 });
 
 test('the allowed values Config warns with are package.json\'s enums', () => {
-  const enumOf = (key: string) => (PACKAGE.contributes.configuration.properties[PREFIX + key] as { enum?: string[] }).enum;
+  const enumOf = (key: string) =>
+    (PACKAGE.contributes.configuration.properties[PREFIX + key] as { enum?: string[] }).enum;
   for (const [key, values] of [['backend', BACKEND_PREFERENCES], ['threatModel.norm', NORMS]] as const) {
     assert.deepEqual(enumOf(key), [...values]);
     const problem = new Config(packageDefaults({ [key]: 'nope' })).problems[0] ?? '';
@@ -114,6 +119,67 @@ test('one guard places every run: trusted workspaces only, inside a workspace fo
     'a run from no file lives in the first folder');
   assert.deepEqual(placeRun({ trusted: true, folders: [] }), { refusal: 'no-folder' });
   assert.deepEqual(placeRun({ trusted: false, folders: [] }), { refusal: 'untrusted' });
+});
+
+test('the guard checks the files a run reads: inside the folder the run is placed in', () => {
+  const folders = ['/w/a', '/w/b'];
+  const spec = '/w/b/exp.robustness.json';
+  assert.deepEqual(placeRun({ trusted: true, folders, file: spec, reads: ['/w/b/m/model.json', undefined] }),
+    { folder: '/w/b' });
+  assert.deepEqual(placeRun({ trusted: true, folders, file: spec, reads: ['/w/b/m/model.json', '/w/a/s/model.json'] }),
+    { refusal: 'reads-outside', file: spec, outside: '/w/a/s/model.json', folder: '/w/b' },
+    'a surrogate in another workspace folder is outside the spec\'s folder');
+  assert.deepEqual(placeRun({ trusted: true, folders, reads: ['/elsewhere/model.json'] }),
+    { refusal: 'reads-outside', file: '/w/a', outside: '/elsewhere/model.json', folder: '/w/a' });
+  assert.deepEqual(placeRun({ trusted: false, folders, file: spec, reads: ['/elsewhere/model.json'] }),
+    { refusal: 'untrusted' });
+  assert.equal(isGuarded(placeRun({ trusted: true, folders: [] })), false);
+  assert.equal(isGuarded(placeRun({ trusted: true, folders, file: '/w/a/m/model.json' })), true);
+});
+
+test('a spec\'s training run is stored in the spec\'s workspace folder, not the first one', () => {
+  const first = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-first-'));
+  const second = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-second-'));
+  const spec = path.join(second, 'specs', 'exp.robustness.json');
+  const init = path.join(second, 'models', 'base', 'model.json');
+  const placement = placeRun({ trusted: true, folders: [first, second], file: spec, reads: [init] });
+  assert.ok(isGuarded(placement));
+  const { job, record } = newTrainingRun(placement, { ...defaultTrainJob('pgd-at'), data: 'embedded', init }, { spec },
+    new Date('2026-12-01T02:40:00.123Z'));
+  assert.equal(record.id, '20261201-024000-123-train');
+  assert.equal(job.out, path.join(second, '.robustness', 'runs', record.id));
+  assert.deepEqual({ kind: record.kind, model: record.model, spec: record.spec, config: record.config }, {
+    kind: 'training', model: path.join('models', 'base', 'model.json'),
+    spec: path.join('specs', 'exp.robustness.json'), config: job,
+  });
+  const { host } = fakeHost();
+  const controller = RunController.start(host, placement, record);
+  assert.equal(controller.folder, second);
+  assert.equal(new RunStore(second).read(record.id).status, 'running');
+  assert.deepEqual(new RunStore(first).list(), [], 'nothing is stored in the first folder');
+  const fresh = newTrainingRun(guarded(first), defaultTrainJob('standard'));
+  assert.equal(fresh.record.model, 'standard (new smallcnn)');
+  assert.equal(fresh.record.spec, undefined);
+  assert.ok(fresh.job.out.startsWith(path.join(first, '.robustness', 'runs')));
+  fs.rmSync(first, { recursive: true });
+  fs.rmSync(second, { recursive: true });
+});
+
+test('a resumed training run is guarded, in the workspace folder its run folder is in', () => {
+  const folders = ['/w/a', '/w/b'];
+  const runDir = '/w/b/.robustness/runs/20261201-024000-123-train';
+  assert.deepEqual(placeRun({ trusted: true, folders, file: runDir }), { folder: '/w/b' });
+  assert.deepEqual(placeRun({ trusted: false, folders, file: runDir }), { refusal: 'untrusted' });
+});
+
+test('a stored training job is read back through its schema, or refused naming the file', () => {
+  const job = { ...defaultTrainJob('trades'), data: 'embedded', out: '/w/.robustness/runs/r' };
+  assert.deepEqual(readTrainJob(JSON.parse(JSON.stringify(job)), '/w/run.json'), job);
+  assert.throws(() => readTrainJob({ ...job, method: 'magic' }, '/w/.robustness/runs/r/run.json'),
+    /^Error: \/w\/\.robustness\/runs\/r\/run\.json does not hold a valid training job \(config\.method: /);
+  assert.throws(() => readTrainJob({ ...job, shuffle: true }, '/w/train.json'),
+    /\/w\/train\.json does not hold a valid training job \(config: .*shuffle/, 'an unknown field is refused');
+  assert.throws(() => readTrainJob(undefined, '/w/run.json'), /\/w\/run\.json does not hold a valid training job/);
 });
 
 /** A RunHost that records what the run told the editor; `answer` is the button the user clicks. */
