@@ -73,7 +73,7 @@ test('Config reads every contributed setting, with package.json\'s defaults and 
     /robustness\.backend has no value and no default/);
 });
 
-test('an invalid setting falls back to package.json\'s default, with one warning naming it and the allowed values', () => {
+test('an invalid setting falls back to its default, with one warning naming it and the allowed values', () => {
   const config = new Config(packageDefaults({ 'threatModel.norm': 'l3', 'attack.steps': 2.5, samples: 200 }));
   assert.equal(config.norm, 'linf');
   assert.equal(config.steps, 10);
