@@ -62,10 +62,19 @@ export class Ctx implements RunHost, vscode.Disposable {
     return config;
   }
 
-  /** The first workspace folder's run store: where training runs and the Runs view's commands live. */
-  workspaceStore(): RunStore | undefined {
-    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    return folder ? new RunStore(folder) : undefined;
+  /** Every workspace folder's run store, in the workspace's order. */
+  runStores(): RunStore[] {
+    return (vscode.workspace.workspaceFolders ?? []).map((f) => new RunStore(f.uri.fsPath));
+  }
+
+  /**
+   * The run store holding `runId`: that of the workspace folder whose store has the run (a run is
+   * stored in the folder its guard placed it in), else the first folder's, as without a run id.
+   */
+  workspaceStore(runId?: string): RunStore | undefined {
+    const stores = this.runStores();
+    const holding = runId === undefined ? undefined : stores.find((store) => store.has(runId));
+    return holding ?? stores[0];
   }
 
   /**

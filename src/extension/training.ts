@@ -81,7 +81,7 @@ export class TrainingController {
     this.panelHandlers = {
       ready: () => this.post(),
       attack: (runId) => {
-        const store = this.ctx.workspaceStore();
+        const store = this.ctx.workspaceStore(runId);
         if (store) void this.attack(trainedModel(store, runId));
       },
       log: ctx.log,
@@ -199,9 +199,10 @@ export class TrainingController {
 
   /** Opens (or refreshes) the training panel on these runs; all training runs when none are given. */
   show(ids?: string[]): void {
-    const store = this.ctx.workspaceStore();
-    if (!store) return;
-    this.shown = ids ?? store.list().filter((e) => e.record?.kind === 'training').map((e) => e.id);
+    const stores = this.ctx.runStores();
+    if (stores.length === 0) return;
+    this.shown = ids ?? stores.flatMap((store) => store.list())
+      .filter((e) => e.record?.kind === 'training').map((e) => e.id);
     this.panel ??= TrainingPanel.create(this.ctx.extensionUri, this.panelHandlers, this.forget());
     this.panel.reveal();
     this.post();
@@ -221,13 +222,18 @@ export class TrainingController {
   }
 
   private post(): void {
-    const store = this.ctx.workspaceStore();
-    if (!this.panel || !store) return;
+    if (!this.panel) return;
     const runs: TrainingRunView[] = this.shown.flatMap((id) => {
+      const store = this.ctx.workspaceStore(id);
+      if (!store) return [];
       let record: RunRecord;
-      let config: TrainJob;
       try {
         record = store.read(id);
+      } catch {
+        return [];
+      }
+      let config: TrainJob;
+      try {
         config = readTrainJob(record.config, path.join(store.dir(id), 'run.json'));
       } catch (err) {
         this.report((err as Error).message);

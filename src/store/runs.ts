@@ -68,6 +68,11 @@ export class RunStore {
     return path.join(this.root, id);
   }
 
+  /** True when this store has a folder for `id` (false for an id that is not a run id). */
+  has(id: string): boolean {
+    return ID.test(id) && fs.existsSync(path.join(this.root, id));
+  }
+
   create(record: RunRecord): string {
     const dir = this.dir(record.id);
     fs.mkdirSync(dir, { recursive: true });
