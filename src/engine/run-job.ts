@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { AttackJob, AttackParams, JobProgress, TrainJob } from '../protocol/jobs';
 import { ATTACK_INFO } from '../protocol/attacks';
 import type { Report } from '../protocol/report';
+import type { RunStatus } from '../protocol/vocabulary';
 import { getAttack } from './attacks/registry';
 import { LOSSES, type LossId } from './losses';
 import type { AttackOptions } from './attacks/types';
@@ -142,7 +143,7 @@ export interface TrainResult {
 
 interface TrainRecord {
   config: TrainJob;
-  status: 'running' | 'done' | 'failed' | 'cancelled';
+  status: RunStatus;
   phase?: 'teacher' | 'student';
   error?: string;
 }

@@ -27,10 +27,10 @@ type RunTarget = RunItem | string | undefined;
 const modelUri = (target: ModelTarget): vscode.Uri | undefined => (target instanceof ModelItem ? target.uri : target);
 const runIdOf = (target: RunTarget): string | undefined => (target instanceof RunItem ? target.entry.id : target);
 
-/** A training run's final model in the first workspace folder's run store. */
+/** A training run's final model, in the run store holding the run. */
 function finalModel({ ctx }: CommandContext, target: RunTarget): vscode.Uri | undefined {
   const id = runIdOf(target);
-  const store = ctx.workspaceStore();
+  const store = ctx.workspaceStore(id);
   return id && store ? trainedModel(store, id) : undefined;
 }
 
@@ -65,7 +65,8 @@ export const COMMANDS: CommandTable = {
   },
   'robustness.resumeRun': ({ training }) => async (target?: RunTarget) => {
     const id = runIdOf(target);
-    if (id) await training.resume(id);
+    // The Runs view's item knows which workspace folder's store the run is in.
+    if (id) await training.resume(id, target instanceof RunItem ? target.entry.dir : undefined);
   },
   'robustness.openTraining': ({ training }) => (target?: RunTarget) => {
     const id = runIdOf(target);
@@ -84,7 +85,7 @@ export const COMMANDS: CommandTable = {
   },
   'robustness.deleteRun': ({ ctx }) => async (target?: RunTarget) => {
     const id = runIdOf(target);
-    const store = ctx.workspaceStore();
+    const store = ctx.workspaceStore(id);
     if (!id || !store) return;
     if (ctx.engine.isRunning(id)) {
       void vscode.window.showWarningMessage(`Robustness Lab: stop ${id} before deleting it.`);

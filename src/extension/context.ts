@@ -3,14 +3,16 @@
  * the status bar, the Models and Runs views, the language client, the settings as last read, and
  * the one guard every run passes (a trusted workspace, a workspace folder).
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunFinishedParams } from '../protocol/messages/lsp';
 import { RunStore } from '../store/runs';
 import { Config } from './config';
 import { EngineHost } from './engine-host';
+import type { CommandId } from './command-ids';
 import { RobustnessLanguageClient } from './language-client';
 import type { RunHost } from './run-controller';
-import { placeRun } from './run-placement';
+import { isGuarded, placeRun, type GuardedPlacement } from './run-placement';
 import { ModelsProvider, RunsProvider } from './views';
 
 /** What a guarded run is about to do, as its trust warning words it ("Robustness Lab runs models …"). */
@@ -29,9 +31,9 @@ export class Ctx implements RunHost, vscode.Disposable {
     this.log = vscode.window.createOutputChannel('Robustness Lab', { log: true });
     this.engine = new EngineHost(extension.extensionPath, this.log);
     this.status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
-    this.status.command = 'robustness.cancelRun';
+    this.status.command = 'robustness.cancelRun' satisfies CommandId;
     this.languageClient = new RobustnessLanguageClient(extension, this.log);
-    this.currentConfig = Ctx.readConfig();
+    this.currentConfig = this.readConfig();
   }
 
   get extensionUri(): vscode.Uri {
@@ -45,31 +47,50 @@ export class Ctx implements RunHost, vscode.Disposable {
 
   /** Rereads the settings (on a configuration change). */
   reloadConfig(): Config {
-    this.currentConfig = Ctx.readConfig();
+    this.currentConfig = this.readConfig(this.currentConfig);
     return this.currentConfig;
   }
 
-  private static readConfig(): Config {
-    return new Config(vscode.workspace.getConfiguration('robustness'));
+  /** Reads the settings; each invalid one is warned about once (not again while it stays invalid). */
+  private readConfig(previous?: Config): Config {
+    const config = new Config(vscode.workspace.getConfiguration('robustness'));
+    for (const problem of config.problems) {
+      if (previous?.problems.includes(problem)) continue;
+      this.log.warn(problem);
+      void vscode.window.showWarningMessage(problem);
+    }
+    return config;
   }
 
-  /** The first workspace folder's run store: where training runs and the Runs view's commands live. */
-  workspaceStore(): RunStore | undefined {
-    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    return folder ? new RunStore(folder) : undefined;
+  /** Every workspace folder's run store, in the workspace's order. */
+  runStores(): RunStore[] {
+    return (vscode.workspace.workspaceFolders ?? []).map((f) => new RunStore(f.uri.fsPath));
+  }
+
+  /**
+   * The run store holding `runId`: that of the workspace folder whose store has the run (a run is
+   * stored in the folder its guard placed it in), else the first folder's, as without a run id.
+   */
+  workspaceStore(runId?: string): RunStore | undefined {
+    const stores = this.runStores();
+    const holding = runId === undefined ? undefined : stores.find((store) => store.has(runId));
+    return holding ?? stores[0];
   }
 
   /**
    * The workspace folder a run about `file` (or, without one, a new training run) keeps its record
-   * in; undefined after telling the user why the run may not start.
+   * in, with every file in `reads` inside it; undefined after telling the user why the run may not
+   * start. The placement it returns is what RunController.start and resume require.
    */
-  async guardRun(activity: GuardedActivity, file?: string): Promise<string | undefined> {
+  async guardRun(activity: GuardedActivity, file?: string, reads?: ReadonlyArray<string | undefined>,
+  ): Promise<GuardedPlacement | undefined> {
     const placement = placeRun({
       trusted: vscode.workspace.isTrusted,
       folders: (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
       ...(file !== undefined ? { file } : {}),
+      ...(reads !== undefined ? { reads } : {}),
     });
-    if ('folder' in placement) return placement.folder;
+    if (isGuarded(placement)) return placement;
     switch (placement.refusal) {
       case 'untrusted': {
         const choice = await vscode.window.showWarningMessage(
@@ -83,6 +104,10 @@ export class Ctx implements RunHost, vscode.Disposable {
       case 'outside-workspace':
         void vscode.window.showErrorMessage(
           `Robustness Lab: ${placement.file} is outside the workspace; open its folder first.`);
+        return undefined;
+      case 'reads-outside':
+        void vscode.window.showErrorMessage(`Robustness Lab: ${path.basename(placement.file)} points outside `
+          + `the workspace (${placement.outside}); keep models inside ${placement.folder}.`);
         return undefined;
     }
   }

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { AttackJob, TrainJob } from '../protocol/jobs';
-import type { EpochParams, ProgressParams, TrainResult } from '../protocol/messages/worker';
+import type { EpochParams, ProgressParams, TrainRunResult } from '../protocol/messages/worker';
 import type { BackendPreference } from '../protocol/vocabulary';
 import type { Report } from '../protocol/report';
 import { EngineClient, EngineCrashError } from '../worker/client';
@@ -78,7 +78,8 @@ export class EngineHost {
   }
 
   train(runId: string, job: TrainJob, backend: BackendPreference, resume: boolean,
-    listeners: { onProgress: (p: ProgressParams) => void; onEpoch: (p: EpochParams) => void }): Promise<TrainResult> {
+    listeners: { onProgress: (p: ProgressParams) => void; onEpoch: (p: EpochParams) => void },
+  ): Promise<TrainRunResult> {
     return this.enqueue(runId, (client) => client.train(runId, job, backend, resume, listeners));
   }
 

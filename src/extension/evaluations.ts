@@ -16,13 +16,15 @@ import { isCrash } from './engine-host';
 import { attackJobFor, type AttackKind } from './jobs-from-settings';
 import { initialState, reducePanel, statusText, type PanelEvent } from './panel-state';
 import { RunController, type RunOutcome } from './run-controller';
+import type { GuardedPlacement } from './run-placement';
 
 const KIND_TITLES: Record<AttackKind, string> = { attack: 'Attack', curve: 'Curve', evaluate: 'Evaluate (strong)' };
 
 /** An attack job ready to run: where its run is stored, its panel title, and what started it. */
 export interface AttackRunRequest {
   job: AttackJob;
-  folder: string;
+  /** The workspace folder the run guard accepted: the run is stored there. */
+  placement: GuardedPlacement;
   title: string;
   /** For the log: the command ("attack") or "spec <file>". */
   source: string;
@@ -62,23 +64,24 @@ export class Evaluations {
       void vscode.window.showErrorMessage('Robustness Lab: choose a model.json (right-click it in the explorer).');
       return;
     }
-    const folder = await this.ctx.guardRun('runs models', uri.fsPath);
-    if (!folder) return;
+    const placement = await this.ctx.guardRun('runs models', uri.fsPath);
+    if (!placement) return;
     const config = this.ctx.config;
-    const job = attackJobFor(uri.fsPath, folder, config.attackSettings, kind);
+    const job = attackJobFor(uri.fsPath, placement.folder, config.attackSettings, kind);
     const modelName = path.basename(path.dirname(uri.fsPath));
     const title = `${KIND_TITLES[kind]}: ${modelName} · ${config.norm} ε=${config.eps}`;
-    await this.run({ job, folder, title, source: kind });
+    await this.run({ job, placement, title, source: kind });
   }
 
   /** Runs an attack job as a stored run with a live panel. */
   async run(request: AttackRunRequest): Promise<void> {
-    const { job, folder, title, source, spec, reportDir } = request;
+    const { job, placement, title, source, spec, reportDir } = request;
+    const folder = placement.folder;
     const store = new RunStore(folder);
     const relModel = path.relative(folder, job.model);
     const runId = store.newId('evaluation');
     const created = new Date().toISOString();
-    const controller = RunController.start(this.ctx, store, folder, {
+    const controller = RunController.start(this.ctx, placement, {
       id: runId, kind: 'evaluation', model: relModel, created, config: job, ...(spec ? { spec } : {}),
     });
     this.states.set(runId, initialState(runId, title, created));

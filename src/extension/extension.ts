@@ -4,7 +4,7 @@
  * and the engine runs in a worker thread started on first use (engine-host.ts).
  */
 import * as vscode from 'vscode';
-import type { PanelState } from '../protocol/messages/attack-panel';
+import { panelState } from '../protocol/messages/attack-panel';
 import { MODEL_GLOB } from '../protocol/model-files';
 import { RunStore } from '../store/runs';
 import { PANEL_VIEW_TYPE } from './attack-panel';
@@ -44,7 +44,9 @@ export function activate(extension: vscode.ExtensionContext): void {
     }),
     vscode.window.registerWebviewPanelSerializer(PANEL_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-        evaluations.revive(panel, state as PanelState | undefined);
+        // What the webview saved (its last state message); anything else is not restored.
+        const saved = panelState.safeParse(state);
+        evaluations.revive(panel, saved.success ? saved.data : undefined);
       },
     }),
     vscode.workspace.onDidGrantWorkspaceTrust(() => ctx.log.info('workspace trusted: runs are enabled')),

@@ -6,7 +6,9 @@ import * as vscode from 'vscode';
 import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
 import { DATA_WATCH_GLOBS } from '../formats/data-sources';
 import { RunFinishedNotification, type RunFinishedParams } from '../protocol/messages/lsp';
+import { SPEC_SUFFIX } from '../protocol/experiment-spec';
 import { MODEL_GLOB } from '../protocol/model-files';
+import { RUN_STORE_DIR } from '../protocol/vocabulary';
 
 export class RobustnessLanguageClient implements vscode.Disposable {
   private readonly client: LanguageClient;
@@ -20,12 +22,12 @@ export class RobustnessLanguageClient implements vscode.Disposable {
     };
     const options: LanguageClientOptions = {
       documentSelector: [
-        { scheme: 'file', pattern: '**/*.robustness.json' },
+        { scheme: 'file', pattern: `**/*${SPEC_SUFFIX}` },
         ...['python', 'typescript', 'javascript', 'typescriptreact', 'javascriptreact'].map((language) => ({ scheme: 'file', language })),
       ],
       synchronize: {
         fileEvents: [
-          vscode.workspace.createFileSystemWatcher('**/.robustness/runs/*/run.json'),
+          vscode.workspace.createFileSystemWatcher(`**/${RUN_STORE_DIR}/*/run.json`),
           vscode.workspace.createFileSystemWatcher(MODEL_GLOB),
           ...DATA_WATCH_GLOBS.map((glob) => vscode.workspace.createFileSystemWatcher(glob)),
         ],

@@ -1,10 +1,12 @@
 /**
  * One run's life, the same for attack, evaluate, spec and training runs: its record in the run
  * store, the work on the engine, then done, cancelled or failed written back, the language server
- * told (its lenses refresh) and, on failure, an error with "Show Log".
+ * told (its lenses refresh) and, on failure, an error with "Show Log". A run starts or resumes
+ * only in a folder the run guard accepted (a GuardedPlacement), whose run store holds its record.
  */
 import type { RunFinishedParams } from '../protocol/messages/lsp';
-import type { RunRecord, RunStore } from '../store/runs';
+import { RunStore, type RunRecord } from '../store/runs';
+import type { GuardedPlacement } from './run-placement';
 
 export type RunEnd = RunFinishedParams['status'];
 
@@ -43,19 +45,25 @@ export function isCancellation(err: Error): boolean {
 }
 
 export class RunController {
-  private constructor(private readonly host: RunHost, readonly store: RunStore, readonly folder: string,
-    readonly runId: string) {}
+  readonly folder: string;
 
-  /** Records a new run as running. */
-  static start(host: RunHost, store: RunStore, folder: string, record: Omit<RunRecord, 'status'>): RunController {
-    store.create({ ...record, status: 'running' });
-    return new RunController(host, store, folder, record.id);
+  private constructor(private readonly host: RunHost, readonly store: RunStore, placement: GuardedPlacement,
+    readonly runId: string) {
+    this.folder = placement.folder;
   }
 
-  /** Marks a stored run as running again (a resumed training run). */
-  static resume(host: RunHost, store: RunStore, folder: string, runId: string): RunController {
+  /** Records a new run as running, in the run store of the folder the guard accepted. */
+  static start(host: RunHost, placement: GuardedPlacement, record: Omit<RunRecord, 'status'>): RunController {
+    const store = new RunStore(placement.folder);
+    store.create({ ...record, status: 'running' });
+    return new RunController(host, store, placement, record.id);
+  }
+
+  /** Marks a stored run of the guarded folder as running again (a resumed training run). */
+  static resume(host: RunHost, placement: GuardedPlacement, runId: string): RunController {
+    const store = new RunStore(placement.folder);
     store.update(runId, { status: 'running' });
-    return new RunController(host, store, folder, runId);
+    return new RunController(host, store, placement, runId);
   }
 
   /** Runs `work` to its end and records how it ended; never throws. */

@@ -7,7 +7,6 @@ import { analyzeSpec } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
 import type { Ctx } from './context';
 import type { Evaluations } from './evaluations';
-import { containingFolder } from './jobs-from-settings';
 import type { TrainingController } from './training';
 
 const plural = (count: number, one: string, many: string) => (count === 1 ? one : many);
@@ -22,8 +21,10 @@ export async function runSpec(ctx: Ctx, runners: { evaluations: Evaluations; tra
     void vscode.window.showErrorMessage(`Robustness Lab: open an experiment spec (*${SPEC_SUFFIX}) first.`);
     return;
   }
-  const folder = await ctx.guardRun('runs experiment specs', uri.fsPath);
-  if (!folder) return;
+  // Trust and the spec's folder first; the files the job reads are guarded once it is built.
+  const specPlace = await ctx.guardRun('runs experiment specs', uri.fsPath);
+  if (!specPlace) return;
+  const { folder } = specPlace;
   const document = await vscode.workspace.openTextDocument(uri);
   const name = path.basename(uri.fsPath);
   const { problems, spec } = analyzeSpec(document.getText(), new WorkspaceIndex([folder]).factsFor(uri.fsPath));
@@ -47,20 +48,16 @@ export async function runSpec(ctx: Ctx, runners: { evaluations: Evaluations; tra
       void vscode.window.showErrorMessage(`Robustness Lab: ${name} has no "training" block to train with.`);
       return;
     }
-    const model = job.init ? path.relative(folder, job.init) : `${job.method} (new smallcnn)`;
-    await runners.training.startJob(job, model, specRel);
+    const placement = await ctx.guardRun('runs experiment specs', uri.fsPath, [job.init]);
+    if (placement) await runners.training.startJob(job, placement, uri.fsPath);
     return;
   }
   const job = specAttackJob(spec, resolve);
-  for (const file of [job.model, job.surrogate].filter((f): f is string => Boolean(f))) {
-    if (!containingFolder(file, [folder])) {
-      void vscode.window.showErrorMessage(
-        `Robustness Lab: ${name} points outside the workspace (${file}); keep models inside ${folder}.`);
-      return;
-    }
-  }
+  const placement = await ctx.guardRun('runs experiment specs', uri.fsPath, [job.model, job.surrogate]);
+  if (!placement) return;
   await runners.evaluations.run({
-    job, folder, title: `${spec.name ?? name}: ${path.basename(path.dirname(job.model))} · ${job.norm} ε=${job.eps}`,
+    job, placement,
+    title: `${spec.name ?? name}: ${path.basename(path.dirname(job.model))} · ${job.norm} ε=${job.eps}`,
     source: `spec ${specRel}`, spec: specRel,
     ...(spec.output?.report ? { reportDir: resolve(spec.output.report) } : {}),
   });

@@ -10,12 +10,14 @@ import { epochMetricsSchema, type RunEpoch } from '../protocol/epoch-metrics';
 import { dataLocation } from '../protocol/experiment-spec';
 import { defaultTrainJob, type TrainJob } from '../protocol/jobs';
 import type { TrainingRunView } from '../protocol/messages/training-panel';
-import type { TrainResult } from '../protocol/messages/worker';
+import type { TrainRunResult } from '../protocol/messages/worker';
 import { TFJS_MODEL_FILE } from '../protocol/model-files';
 import type { TrainMethod } from '../protocol/vocabulary';
 import { RunStore, type RunRecord } from '../store/runs';
 import type { Ctx } from './context';
 import { RunController, type RunOutcome } from './run-controller';
+import type { GuardedPlacement } from './run-placement';
+import { newTrainingRun, readTrainJob } from './training-runs';
 import { TrainingPanel, type TrainingPanelHandlers } from './training-panel';
 
 /** The file a training run writes its final model to, in its run folder. */
@@ -36,18 +38,29 @@ export function trainedModel(store: RunStore, runId: string): vscode.Uri {
   return vscode.Uri.file(path.join(store.dir(runId), TFJS_MODEL_FILE));
 }
 
-/** A run's finished epochs from its metrics.jsonl (lines that do not parse are skipped). */
-function readHistory(dir: string): RunEpoch[] {
+/**
+ * A run's finished epochs from its metrics.jsonl (lines that do not parse are skipped); none when
+ * the files are missing, and none, with `problem` told why, when train.json's job does not parse.
+ */
+function readHistory(dir: string, problem?: (message: string) => void): RunEpoch[] {
+  let lines: string[];
+  let config: TrainJob;
   try {
-    const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean);
-    const record = JSON.parse(fs.readFileSync(path.join(dir, 'train.json'), 'utf8')) as { config: TrainJob };
-    return lines.flatMap((line) => {
-      const parsed = epochMetricsSchema.safeParse(JSON.parse(line));
-      return parsed.success ? [{ ...parsed.data, epochs: record.config.epochs }] : [];
-    });
-  } catch {
+    lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').filter(Boolean);
+    const file = path.join(dir, 'train.json');
+    config = readTrainJob((JSON.parse(fs.readFileSync(file, 'utf8')) as { config?: unknown }).config, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') problem?.((err as Error).message);
     return [];
   }
+  return lines.flatMap((line) => {
+    try {
+      const parsed = epochMetricsSchema.safeParse(JSON.parse(line));
+      return parsed.success ? [{ ...parsed.data, epochs: config.epochs }] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 const isWithin = (value: string, min: number, max: number) => {
@@ -60,21 +73,19 @@ export class TrainingController {
   private readonly live = new Map<string, RunEpoch[]>();
   private shown: string[] = [];
   private readonly panelHandlers: TrainingPanelHandlers;
+  /** Stored files already reported as unreadable (the panel redraws every epoch; each is told once). */
+  private readonly reported = new Set<string>();
 
   /** `attack` runs an attack on a run's final model. */
   constructor(private readonly ctx: Ctx, private readonly attack: (model: vscode.Uri) => Promise<void>) {
     this.panelHandlers = {
       ready: () => this.post(),
       attack: (runId) => {
-        const store = this.ctx.workspaceStore();
+        const store = this.ctx.workspaceStore(runId);
         if (store) void this.attack(trainedModel(store, runId));
       },
       log: ctx.log,
     };
-  }
-
-  private folder(): string | undefined {
-    return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
   }
 
   /** Asks method, ε and epochs; undefined when the user backs out. */
@@ -94,47 +105,45 @@ export class TrainingController {
   }
 
   async start(init?: vscode.Uri): Promise<void> {
-    const folder = await this.ctx.guardRun('trains models');
-    if (!folder) return;
+    // A run from a model is stored in that model's workspace folder; a new one in the first folder.
+    const placement = await this.ctx.guardRun('trains models', init?.fsPath);
+    if (!placement) return;
+    const { folder } = placement;
     const choice = await this.ask(init ? `Adversarially train from ${path.basename(path.dirname(init.fsPath))}` : 'New training run');
     if (!choice) return;
-    const store = new RunStore(folder);
-    const id = store.newId('training');
     const trainImages = this.ctx.config.trainImages;
-    const job: TrainJob = {
+    const { job, record } = newTrainingRun(placement, {
       ...defaultTrainJob(choice.method),
       data: dataLocation(this.ctx.config.dataset, (relative) => path.resolve(folder, relative)),
-      epochs: choice.epochs, eps: choice.eps, robustEvalLimit: 300, out: store.dir(id),
+      epochs: choice.epochs, eps: choice.eps, robustEvalLimit: 300,
       ...(init ? { init: init.fsPath } : {}), ...(trainImages ? { trainLimit: trainImages } : {}),
-    };
-    const model = init ? path.relative(folder, init.fsPath) : `${choice.method} (new smallcnn)`;
-    const controller = RunController.start(this.ctx, store, folder, {
-      id, kind: 'training', model, created: new Date().toISOString(), config: job,
     });
-    await this.run(controller, job, false);
+    await this.run(RunController.start(this.ctx, placement, record), job, false);
   }
 
-  /** Starts a run from a prepared job (an experiment spec's training block). */
-  async startJob(job: Omit<TrainJob, 'out'>, model: string, spec: string): Promise<void> {
-    // The spec's run guard has already checked trust and found the workspace folder.
-    const folder = this.folder();
-    if (!folder) return;
-    const store = new RunStore(folder);
-    const id = store.newId('training');
-    const full: TrainJob = { ...job, out: store.dir(id) };
-    const controller = RunController.start(this.ctx, store, folder, {
-      id, kind: 'training', model, spec, created: new Date().toISOString(), config: full,
-    });
-    await this.run(controller, full, false);
+  /**
+   * Starts a run from an experiment spec's training block, in the folder the spec's run guard
+   * accepted (the spec's paths are relative to it).
+   */
+  async startJob(job: Omit<TrainJob, 'out'>, placement: GuardedPlacement, spec: string): Promise<void> {
+    const run = newTrainingRun(placement, job, { spec });
+    await this.run(RunController.start(this.ctx, placement, run.record), run.job, false);
   }
 
-  async resume(id: string): Promise<void> {
-    const folder = this.folder();
-    if (!folder) return;
-    const store = new RunStore(folder);
-    const record = store.read(id);
-    const job = { ...(record.config as TrainJob), out: store.dir(id) };
-    await this.run(RunController.resume(this.ctx, store, folder, id), job, true);
+  /** Resumes a stopped or failed run from its checkpoint; `runDir` (the Runs view's) names its folder. */
+  async resume(id: string, runDir?: string): Promise<void> {
+    const placement = await this.ctx.guardRun('trains models', runDir);
+    if (!placement) return;
+    const store = new RunStore(placement.folder);
+    let job: TrainJob;
+    try {
+      const record = store.read(id);
+      job = { ...readTrainJob(record.config, path.join(store.dir(id), 'run.json')), out: store.dir(id) };
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Robustness Lab: ${id} cannot be resumed: ${(err as Error).message}`);
+      return;
+    }
+    await this.run(RunController.resume(this.ctx, placement, id), job, true);
   }
 
   async stop(id: string): Promise<void> {
@@ -143,7 +152,7 @@ export class TrainingController {
 
   private async run(controller: RunController, job: TrainJob, resume: boolean): Promise<void> {
     const { store, runId: id } = controller;
-    const history = resume ? readHistory(store.dir(id)) : [];
+    const history = resume ? readHistory(store.dir(id), (problem) => this.report(problem)) : [];
     this.live.set(id, history);
     this.ctx.refreshRuns();
     this.show([id]);
@@ -151,7 +160,7 @@ export class TrainingController {
     let epochsThisSession = 0;
     const resumed = resume ? ' (resumed)' : '';
     this.ctx.log.info(`training ${id}: ${job.method}, ${job.epochs} epochs, ε=${job.eps}, data ${job.data}${resumed}`);
-    const outcome: RunOutcome<TrainResult> = {
+    const outcome: RunOutcome<TrainRunResult> = {
       done: (result) => {
         store.update(id, { status: 'done', finished: new Date().toISOString() });
         return `training ${id} done in ${result.seconds.toFixed(1)} s: ${result.modelFile}`;
@@ -190,9 +199,10 @@ export class TrainingController {
 
   /** Opens (or refreshes) the training panel on these runs; all training runs when none are given. */
   show(ids?: string[]): void {
-    const store = this.ctx.workspaceStore();
-    if (!store) return;
-    this.shown = ids ?? store.list().filter((e) => e.record?.kind === 'training').map((e) => e.id);
+    const stores = this.ctx.runStores();
+    if (stores.length === 0) return;
+    this.shown = ids ?? stores.flatMap((store) => store.list())
+      .filter((e) => e.record?.kind === 'training').map((e) => e.id);
     this.panel ??= TrainingPanel.create(this.ctx.extensionUri, this.panelHandlers, this.forget());
     this.panel.reveal();
     this.post();
@@ -212,21 +222,35 @@ export class TrainingController {
   }
 
   private post(): void {
-    const store = this.ctx.workspaceStore();
-    if (!this.panel || !store) return;
+    if (!this.panel) return;
     const runs: TrainingRunView[] = this.shown.flatMap((id) => {
+      const store = this.ctx.workspaceStore(id);
+      if (!store) return [];
       let record: RunRecord;
       try {
         record = store.read(id);
       } catch {
         return [];
       }
-      const config = record.config as TrainJob | undefined;
+      let config: TrainJob;
+      try {
+        config = readTrainJob(record.config, path.join(store.dir(id), 'run.json'));
+      } catch (err) {
+        this.report((err as Error).message);
+        return [];
+      }
       return [{
-        id, label: id.replace(/-train$/, ''), method: config?.method ?? 'training', status: record.status,
-        epochs: this.live.get(id) ?? readHistory(store.dir(id)),
+        id, label: id.replace(/-train$/, ''), method: config.method, status: record.status,
+        epochs: this.live.get(id) ?? readHistory(store.dir(id), (problem) => this.report(problem)),
       }];
     });
     this.panel.post({ runs });
+  }
+
+  /** Logs a stored file that cannot be shown, once per problem. */
+  private report(problem: string): void {
+    if (this.reported.has(problem)) return;
+    this.reported.add(problem);
+    this.ctx.log.warn(`training panel: ${problem}`);
   }
 }

@@ -5,6 +5,7 @@ import { RunStore, type RunEntry } from '../store/runs';
 import { pct, relativeTime, runTitle } from '../protocol/format';
 import { describeModel, formatModelInfo } from '../formats/model-formats';
 import { MODEL_GLOB, MODEL_SEARCH_EXCLUDE } from '../protocol/model-files';
+import type { CommandId } from './command-ids';
 
 export class ModelItem extends vscode.TreeItem {
   constructor(readonly uri: vscode.Uri, description: string) {
@@ -54,6 +55,10 @@ export class ModelsProvider implements vscode.TreeDataProvider<ModelItem> {
   }
 }
 
+/** What a Runs view item runs when clicked. */
+const OPEN_TRAINING: CommandId = 'robustness.openTraining';
+const OPEN_RUN: CommandId = 'robustness.openRun';
+
 const ago = (iso: string): string => relativeTime(iso, Date.now());
 
 export class RunItem extends vscode.TreeItem {
@@ -82,14 +87,14 @@ export class RunItem extends vscode.TreeItem {
       this.iconPath = new vscode.ThemeIcon(
         { running: 'sync~spin', done: 'pass', failed: 'error', cancelled: 'debug-pause' }[r.status]);
       this.contextValue = `robustness.training.${r.status}`;
-      this.command = { command: 'robustness.openTraining', title: 'Open', arguments: [this] };
+      this.command = { command: OPEN_TRAINING, title: 'Open', arguments: [this] };
       return;
     }
     if (r.status === 'done' && r.summary) {
       this.label = `${model} · ${runTitle(r.summary)}`;
       this.description = ago(r.finished ?? r.created);
       this.iconPath = new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed'));
-      this.command = { command: 'robustness.openRun', title: 'Open Run', arguments: [entry.id, folder] };
+      this.command = { command: OPEN_RUN, title: 'Open Run', arguments: [entry.id, folder] };
     } else if (r.status === 'running') {
       this.label = `${model} · running`;
       this.description = live ? `${live.label} ${live.done}/${live.total}` : 'starting';

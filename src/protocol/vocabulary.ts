@@ -61,3 +61,14 @@ export type DataSourceId = (typeof DATA_SOURCE_IDS)[number];
 /** The splits a data source serves. */
 export const DATA_SPLITS = ['train', 'test'] as const;
 export type DataSplit = (typeof DATA_SPLITS)[number];
+
+/** What a stored run is: an attack run (attack, curve, evaluate, a spec's Run) or a training run. */
+export const RUN_KINDS = ['evaluation', 'training'] as const;
+export type RunKind = (typeof RUN_KINDS)[number];
+
+/** A run's status in the run store, the attack panel, the training panel and the engine's train.json. */
+export const RUN_STATUSES = ['running', 'done', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** The run store's folder inside a workspace folder, '/'-separated (one folder per run below it). */
+export const RUN_STORE_DIR = '.robustness/runs';

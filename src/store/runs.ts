@@ -6,10 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Report } from '../protocol/report';
+import { RUN_STORE_DIR, type RunKind, type RunStatus } from '../protocol/vocabulary';
 import { writeFileAtomic } from '../common/atomic-write';
 
-export type RunKind = 'evaluation' | 'training';
-export type RunStatus = 'running' | 'done' | 'failed' | 'cancelled';
+export type { RunKind, RunStatus };
 
 export interface RunSummary {
   cleanAccuracy: number;
@@ -52,7 +52,7 @@ export class RunStore {
   readonly root: string;
 
   constructor(workspaceFolder: string) {
-    this.root = path.join(workspaceFolder, '.robustness', 'runs');
+    this.root = path.join(workspaceFolder, ...RUN_STORE_DIR.split('/'));
   }
 
   /** Sortable, unique, filesystem-safe: 20261125-084726-123-eval. */
@@ -66,6 +66,11 @@ export class RunStore {
   dir(id: string): string {
     if (!ID.test(id)) throw new Error(`invalid run id "${id}"`);
     return path.join(this.root, id);
+  }
+
+  /** True when this store has a folder for `id` (false for an id that is not a run id). */
+  has(id: string): boolean {
+    return ID.test(id) && fs.existsSync(path.join(this.root, id));
   }
 
   create(record: RunRecord): string {

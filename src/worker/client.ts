@@ -7,7 +7,7 @@ import type { AttackJob, TrainJob } from '../protocol/jobs';
 import type { RequestType } from '../protocol/messages/descriptors';
 import {
   CancelRequest, dispatchNotification, parseWorkerMessage, RunAttackRequest, TrainRequest,
-  type EpochParams, type LogLevel, type ProgressParams, type TrainResult, type WorkerNotificationHandlers,
+  type EpochParams, type LogLevel, type ProgressParams, type TrainRunResult, type WorkerNotificationHandlers,
 } from '../protocol/messages/worker';
 import type { BackendPreference } from '../protocol/vocabulary';
 import type { Report } from '../protocol/report';
@@ -119,7 +119,7 @@ export class EngineClient {
 
   async train(runId: string, job: TrainJob, backend: BackendPreference, resume: boolean,
     listeners: { onProgress?: (p: ProgressParams) => void; onEpoch?: (p: EpochParams) => void } = {},
-  ): Promise<TrainResult> {
+  ): Promise<TrainRunResult> {
     if (listeners.onProgress) this.progressListeners.set(runId, listeners.onProgress);
     if (listeners.onEpoch) this.epochListeners.set(runId, listeners.onEpoch);
     try {

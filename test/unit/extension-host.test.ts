@@ -10,9 +10,12 @@ import * as path from 'node:path';
 import { COMMAND_IDS } from '../../src/extension/command-ids';
 import { Config, SETTING_KEYS, SETTINGS_NEEDING_RELOAD, type SettingsSection } from '../../src/extension/config';
 import { RunController, type RunHost, type RunOutcome } from '../../src/extension/run-controller';
-import { placeRun } from '../../src/extension/run-placement';
+import { isGuarded, placeRun, type GuardedPlacement } from '../../src/extension/run-placement';
 import type { RunFinishedParams } from '../../src/protocol/messages/lsp';
 import { LENS_COMMANDS } from '../../src/server/lenses';
+import { BACKEND_PREFERENCES, NORMS } from '../../src/protocol/vocabulary';
+import { newTrainingRun, readTrainJob } from '../../src/extension/training-runs';
+import { defaultTrainJob } from '../../src/protocol/jobs';
 import { RunStore } from '../../src/store/runs';
 
 interface ContributedSetting { default?: unknown }
@@ -30,6 +33,9 @@ function packageDefaults(overrides: Record<string, unknown> = {}): SettingsSecti
     get<T>(key: string): T | undefined {
       if (key in overrides) return overrides[key] as T;
       return PACKAGE.contributes.configuration.properties[PREFIX + key]?.default as T | undefined;
+    },
+    inspect<T>(key: string) {
+      return { defaultValue: PACKAGE.contributes.configuration.properties[PREFIX + key]?.default as T | undefined };
     },
   };
 }
@@ -62,7 +68,43 @@ test('Config reads every contributed setting, with package.json\'s defaults and 
   assert.equal(changed.samples, 300);
   assert.equal(changed.trainImages, 1000);
   assert.match(changed.describe(), /^l2 ε=0\.1, steps 10, samples 300, dataset embedded, backend auto$/);
-  assert.throws(() => new Config({ get: () => undefined }).eps, /robustness\.threatModel\.eps has no value/);
+  assert.deepEqual(changed.problems, []);
+  assert.throws(() => new Config({ get: () => undefined, inspect: () => undefined }),
+    /robustness\.backend has no value and no default/);
+});
+
+test('an invalid setting falls back to its default, with one warning naming it and the allowed values', () => {
+  const config = new Config(packageDefaults({ 'threatModel.norm': 'l3', 'attack.steps': 2.5, samples: 200 }));
+  assert.equal(config.norm, 'linf');
+  assert.equal(config.steps, 10);
+  assert.equal(config.samples, 200, 'the valid settings are kept');
+  assert.deepEqual(config.problems, [
+    'Robustness Lab: the setting robustness.threatModel.norm is "l3", but it must be one of "linf", "l2"; '
+      + 'using the default, "linf".',
+    'Robustness Lab: the setting robustness.attack.steps is 2.5, but it must be a whole number ≥ 1; '
+      + 'using the default, 10.',
+  ]);
+  const backend = new Config(packageDefaults({
+    backend: 'webgl', 'training.trainImages': 0, 'threatModel.eps': '0.1',
+  }));
+  assert.deepEqual(
+    { backend: backend.backend, trainImages: backend.trainImages, eps: backend.eps },
+    { backend: 'auto', trainImages: undefined, eps: 0.1 },
+  );
+  assert.equal(backend.problems.length, 3);
+  assert.match(backend.problems[0] ?? '', /robustness\.backend is "webgl".*one of "auto", "wasm", "cpu", "tensorflow"/);
+  assert.match(backend.problems[1] ?? '', /robustness\.threatModel\.eps is "0\.1", but it must be a number ≥ 0/);
+  assert.match(backend.problems[2] ?? '', /robustness\.training\.trainImages is 0.*a whole number ≥ 1, or null/);
+});
+
+test('the allowed values Config warns with are package.json\'s enums', () => {
+  const enumOf = (key: string) =>
+    (PACKAGE.contributes.configuration.properties[PREFIX + key] as { enum?: string[] }).enum;
+  for (const [key, values] of [['backend', BACKEND_PREFERENCES], ['threatModel.norm', NORMS]] as const) {
+    assert.deepEqual(enumOf(key), [...values]);
+    const problem = new Config(packageDefaults({ [key]: 'nope' })).problems[0] ?? '';
+    assert.ok(problem.includes(values.map((v) => `"${v}"`).join(', ')), problem);
+  }
 });
 
 test('one guard places every run: trusted workspaces only, inside a workspace folder', () => {
@@ -77,6 +119,67 @@ test('one guard places every run: trusted workspaces only, inside a workspace fo
     'a run from no file lives in the first folder');
   assert.deepEqual(placeRun({ trusted: true, folders: [] }), { refusal: 'no-folder' });
   assert.deepEqual(placeRun({ trusted: false, folders: [] }), { refusal: 'untrusted' });
+});
+
+test('the guard checks the files a run reads: inside the folder the run is placed in', () => {
+  const folders = ['/w/a', '/w/b'];
+  const spec = '/w/b/exp.robustness.json';
+  assert.deepEqual(placeRun({ trusted: true, folders, file: spec, reads: ['/w/b/m/model.json', undefined] }),
+    { folder: '/w/b' });
+  assert.deepEqual(placeRun({ trusted: true, folders, file: spec, reads: ['/w/b/m/model.json', '/w/a/s/model.json'] }),
+    { refusal: 'reads-outside', file: spec, outside: '/w/a/s/model.json', folder: '/w/b' },
+    'a surrogate in another workspace folder is outside the spec\'s folder');
+  assert.deepEqual(placeRun({ trusted: true, folders, reads: ['/elsewhere/model.json'] }),
+    { refusal: 'reads-outside', file: '/w/a', outside: '/elsewhere/model.json', folder: '/w/a' });
+  assert.deepEqual(placeRun({ trusted: false, folders, file: spec, reads: ['/elsewhere/model.json'] }),
+    { refusal: 'untrusted' });
+  assert.equal(isGuarded(placeRun({ trusted: true, folders: [] })), false);
+  assert.equal(isGuarded(placeRun({ trusted: true, folders, file: '/w/a/m/model.json' })), true);
+});
+
+test('a spec\'s training run is stored in the spec\'s workspace folder, not the first one', () => {
+  const first = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-first-'));
+  const second = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-second-'));
+  const spec = path.join(second, 'specs', 'exp.robustness.json');
+  const init = path.join(second, 'models', 'base', 'model.json');
+  const placement = placeRun({ trusted: true, folders: [first, second], file: spec, reads: [init] });
+  assert.ok(isGuarded(placement));
+  const { job, record } = newTrainingRun(placement, { ...defaultTrainJob('pgd-at'), data: 'embedded', init }, { spec },
+    new Date('2026-12-01T02:40:00.123Z'));
+  assert.equal(record.id, '20261201-024000-123-train');
+  assert.equal(job.out, path.join(second, '.robustness', 'runs', record.id));
+  assert.deepEqual({ kind: record.kind, model: record.model, spec: record.spec, config: record.config }, {
+    kind: 'training', model: path.join('models', 'base', 'model.json'),
+    spec: path.join('specs', 'exp.robustness.json'), config: job,
+  });
+  const { host } = fakeHost();
+  const controller = RunController.start(host, placement, record);
+  assert.equal(controller.folder, second);
+  assert.equal(new RunStore(second).read(record.id).status, 'running');
+  assert.deepEqual(new RunStore(first).list(), [], 'nothing is stored in the first folder');
+  const fresh = newTrainingRun(guarded(first), defaultTrainJob('standard'));
+  assert.equal(fresh.record.model, 'standard (new smallcnn)');
+  assert.equal(fresh.record.spec, undefined);
+  assert.ok(fresh.job.out.startsWith(path.join(first, '.robustness', 'runs')));
+  fs.rmSync(first, { recursive: true });
+  fs.rmSync(second, { recursive: true });
+});
+
+test('a resumed training run is guarded, in the workspace folder its run folder is in', () => {
+  const folders = ['/w/a', '/w/b'];
+  const runDir = '/w/b/.robustness/runs/20261201-024000-123-train';
+  assert.deepEqual(placeRun({ trusted: true, folders, file: runDir }), { folder: '/w/b' });
+  assert.deepEqual(placeRun({ trusted: false, folders, file: runDir }), { refusal: 'untrusted' });
+});
+
+test('a stored training job is read back through its schema, or refused naming the file', () => {
+  const job = { ...defaultTrainJob('trades'), data: 'embedded', out: '/w/.robustness/runs/r' };
+  assert.deepEqual(readTrainJob(JSON.parse(JSON.stringify(job)), '/w/run.json'), job);
+  assert.throws(() => readTrainJob({ ...job, method: 'magic' }, '/w/.robustness/runs/r/run.json'),
+    /^Error: \/w\/\.robustness\/runs\/r\/run\.json does not hold a valid training job \(config\.method: /);
+  assert.throws(() => readTrainJob({ ...job, shuffle: true }, '/w/train.json'),
+    /\/w\/train\.json does not hold a valid training job \(config: .*shuffle/, 'an unknown field is refused');
+  assert.throws(() => readTrainJob(undefined, '/w/run.json'), /\/w\/run\.json does not hold a valid training job/);
 });
 
 /** A RunHost that records what the run told the editor; `answer` is the button the user clicks. */
@@ -111,6 +214,13 @@ function outcome(events: string[]): RunOutcome<number> {
   };
 }
 
+/** The guard's placement for a run in `folder` (the only way to get one). */
+function guarded(folder: string, file?: string): GuardedPlacement {
+  const placement = placeRun({ trusted: true, folders: [folder], ...(file !== undefined ? { file } : {}) });
+  assert.ok(isGuarded(placement), `the guard refused ${folder}`);
+  return placement;
+}
+
 function freshStore(): { folder: string; store: RunStore } {
   const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-run-controller-'));
   return { folder, store: new RunStore(folder) };
@@ -123,7 +233,7 @@ const record = (id: string) => ({
 test('a finished run: recorded as running, then its result stored, the server told, nothing shown', async () => {
   const { folder, store } = freshStore();
   const { host, events, finished } = fakeHost();
-  const controller = RunController.start(host, store, folder, record('r-done'));
+  const controller = RunController.start(host, guarded(folder), record('r-done'));
   assert.equal(store.read('r-done').status, 'running');
   const end = await controller.run(async () => {
     assert.equal(store.read('r-done').status, 'running');
@@ -143,7 +253,7 @@ test('a cancelled run is recorded as cancelled, with no error and no notificatio
   const { folder, store } = freshStore();
   const { host, events, finished } = fakeHost();
   const aborted = Object.assign(new Error('PGD aborted'), { name: 'AbortError' });
-  const controller = RunController.start(host, store, folder, record('r-cancel'));
+  const controller = RunController.start(host, guarded(folder), record('r-cancel'));
   const end = await controller.run(() => Promise.reject(aborted), outcome(events));
   assert.equal(end, 'cancelled');
   const stored = store.read('r-cancel');
@@ -158,7 +268,7 @@ test('a cancelled run is recorded as cancelled, with no error and no notificatio
 test('a failed run stores its error, offers "Show Log", and opens the log when it is clicked', async () => {
   const { folder, store } = freshStore();
   const { host, events, finished } = fakeHost('Show Log');
-  const end = await RunController.start(host, store, folder, record('r-fail')).run(
+  const end = await RunController.start(host, guarded(folder), record('r-fail')).run(
     () => Promise.reject(new Error('model.json: no weights')), outcome(events));
   assert.equal(end, 'failed');
   assert.equal(store.read('r-fail').status, 'failed');
@@ -176,7 +286,7 @@ test('a resumed run is marked running again and ends like any other', async () =
   const { folder, store } = freshStore();
   const { host, events } = fakeHost();
   store.create({ ...record('r-resume'), status: 'cancelled' });
-  const controller = RunController.resume(host, store, folder, 'r-resume');
+  const controller = RunController.resume(host, guarded(folder), 'r-resume');
   assert.equal(store.read('r-resume').status, 'running');
   const stopped = Object.assign(new Error('stop'), { name: 'AbortError' });
   const end = await controller.run(() => Promise.reject(stopped), outcome(events));

@@ -9,9 +9,16 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { epochMetricsSchema, type EpochMetrics } from '../../src/protocol/epoch-metrics';
-import { parseTrainingHostMessage } from '../../src/protocol/messages/training-panel';
 import {
-  dispatchNotification, dispatchRequest, epochParams, trainResultSchema, WORKER_NOTIFICATIONS, WORKER_REQUESTS,
+  panelState, panelStatus, parseHostMessage, type PanelState,
+} from '../../src/protocol/messages/attack-panel';
+import { RunFinishedNotification } from '../../src/protocol/messages/lsp';
+import { parseTrainingHostMessage, trainingRunView } from '../../src/protocol/messages/training-panel';
+import type { Report } from '../../src/protocol/report';
+import { RUN_KINDS, RUN_STATUSES, RUN_STORE_DIR, TRAIN_METHODS } from '../../src/protocol/vocabulary';
+import { RunStore } from '../../src/store/runs';
+import {
+  dispatchNotification, dispatchRequest, epochParams, trainRunResultSchema, WORKER_NOTIFICATIONS, WORKER_REQUESTS,
   type WorkerNotificationHandlers, type WorkerRequestHandlers,
 } from '../../src/protocol/messages/worker';
 import { EngineClient, EngineError } from '../../src/worker/client';
@@ -54,7 +61,7 @@ test('one epoch schema: the engine\'s metrics pass the notification, the train r
   assert.deepEqual(epochMetricsSchema.parse(EPOCH), EPOCH);
   const ofRun = { ...EPOCH, epochs: 5 };
   assert.deepEqual(epochParams.parse({ ...ofRun, runId: 't-1' }), { ...ofRun, runId: 't-1' });
-  const trainResult = trainResultSchema.parse({ modelFile: '/w/model.json', seconds: 9, epochs: [ofRun] });
+  const trainResult = trainRunResultSchema.parse({ modelFile: '/w/model.json', seconds: 9, epochs: [ofRun] });
   assert.deepEqual(trainResult.epochs, [ofRun]);
   const panel = parseTrainingHostMessage({
     type: 'training',
@@ -106,4 +113,46 @@ test('the client checks a result against its request\'s descriptor before resolv
   } finally {
     await noReport.dispose();
   }
+});
+
+const PANEL_STATE: PanelState = {
+  runId: '20261201-024000-123-eval', title: 'Attack: mnist · linf ε=0.1', status: 'running',
+  startedAt: '2026-12-01T02:40:00.123Z', progress: { label: 'PGD-10', done: 3, total: 10 },
+};
+
+/** zod's refusal of a field its strict schema does not name. */
+const unknownKey = (key: string) => new RegExp(`unrecognized_keys[\\s\\S]*"${key}"`);
+
+test('the attack panel\'s state is strict: a field the schema does not name is refused, not stripped', () => {
+  assert.deepEqual(parseHostMessage({ type: 'state', state: PANEL_STATE }), { type: 'state', state: PANEL_STATE });
+  assert.deepEqual(panelState.parse(PANEL_STATE), PANEL_STATE);
+  assert.throws(() => parseHostMessage({ type: 'state', state: { ...PANEL_STATE, eta: 12 } }), unknownKey('eta'));
+  const progress = { ...PANEL_STATE.progress, stage: 1 };
+  assert.throws(() => panelState.parse({ ...PANEL_STATE, progress }), unknownKey('stage'));
+  assert.throws(() => parseHostMessage({ type: 'state', state: PANEL_STATE, extra: true }), unknownKey('extra'));
+  assert.throws(() => panelState.parse({ ...PANEL_STATE, status: 'paused' }), /status/);
+  assert.throws(() => panelState.parse({ ...PANEL_STATE, report: { attacks: [] } }), /report/,
+    'a report is shape-checked');
+  const report = { attacks: [], examples: [], curves: [], clean_accuracy: 0.9 } as unknown as Report;
+  assert.equal(panelState.parse({ ...PANEL_STATE, status: 'done', report }).report, report,
+    'the report inside is the engine\'s own JSON, passed through whole');
+});
+
+test('run statuses, kinds and ends come from the vocabulary on every channel', () => {
+  assert.deepEqual(panelStatus.options, [...RUN_STATUSES]);
+  assert.deepEqual(RunFinishedNotification.params.parse({ runId: 'r', folder: '/w', status: 'cancelled' }),
+    { runId: 'r', folder: '/w', status: 'cancelled' });
+  assert.throws(() => RunFinishedNotification.params.parse({ runId: 'r', folder: '/w', status: 'running' }), /status/);
+  const finished = RunFinishedNotification.params;
+  assert.throws(() => finished.parse({ runId: 'r', folder: '/w', status: 'done', x: 1 }), unknownKey('x'));
+  const run = { id: 't-1', label: 't-1', method: 'pgd-at', status: 'done', epochs: [] };
+  assert.equal(trainingRunView.parse(run).method, 'pgd-at');
+  assert.throws(() => trainingRunView.parse({ ...run, method: 'training' }), /method/);
+  assert.throws(() => trainingRunView.parse({ ...run, status: 'stopped' }), /status/);
+  assert.throws(() => trainingRunView.parse({ ...run, color: 'red' }), unknownKey('color'));
+  assert.deepEqual([...TRAIN_METHODS].sort(), [...trainingRunView.shape.method.options].sort());
+  assert.deepEqual([...RUN_KINDS], ['evaluation', 'training']);
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-store-dir-'));
+  assert.equal(new RunStore(folder).root, path.join(folder, ...RUN_STORE_DIR.split('/')));
+  fs.rmSync(folder, { recursive: true });
 });

@@ -35,6 +35,7 @@ test('create, update, finish and list: newest first, with a summary of the stron
   assert.equal(fs.readdirSync(store.dir(a.id)).filter((f) => f.includes('.tmp-')).length, 0, 'temporary files left behind');
   store.delete(b.id);
   assert.deepEqual(store.list().map((e) => e.id), [a.id]);
+  assert.deepEqual([store.has(a.id), store.has(b.id), store.has('../runs')], [true, false, false]);
 });
 
 test('broken folders are listed with their problem and never break the list', () => {

@@ -1,45 +1,40 @@
 /** The attack panel channel (webview ⇄ host). The host owns the state; the webview renders it. */
 import { z } from 'zod';
-import type { Report } from '../report';
-import { runIdSchema } from './descriptors';
+import { RUN_STATUSES } from '../vocabulary';
+import { reportShape, runIdSchema } from './descriptors';
 
-export const panelStatus = z.enum(['running', 'done', 'cancelled', 'failed']);
+export const panelStatus = z.enum(RUN_STATUSES);
 export type PanelStatus = z.infer<typeof panelStatus>;
 
-export interface PanelState {
-  runId: string;
-  title: string;
-  status: PanelStatus;
-  startedAt: string;
-  progress?: { label: string; done: number; total: number };
-  report?: Report;
-  error?: string;
-}
-
-export type HostToPanel = { type: 'state'; state: PanelState };
-
-/** What the webview accepts from the host; the report inside is our own JSON and only shape-checked. */
-export const hostToPanel = z.object({
-  type: z.literal('state'),
-  state: z.object({
-    runId: runIdSchema, title: z.string(), status: panelStatus, startedAt: z.string(),
-    progress: z.object({ label: z.string(), done: z.number(), total: z.number() }).optional(),
-    report: z.object({
-      attacks: z.array(z.unknown()), examples: z.array(z.unknown()), curves: z.array(z.unknown()),
-    }).passthrough().optional(),
-    error: z.string().optional(),
-  }),
+/**
+ * What the panel shows of one run. Strict, like every message here: a field the schema does not
+ * name is refused rather than silently dropped. The report inside is our own JSON and only
+ * shape-checked.
+ */
+export const panelState = z.strictObject({
+  runId: runIdSchema,
+  title: z.string(),
+  status: panelStatus,
+  startedAt: z.string(),
+  progress: z.strictObject({ label: z.string(), done: z.number(), total: z.number() }).optional(),
+  report: reportShape.optional(),
+  error: z.string().optional(),
 });
+export type PanelState = z.infer<typeof panelState>;
+
+/** What the webview accepts from the host. */
+export const hostToPanel = z.strictObject({ type: z.literal('state'), state: panelState });
+export type HostToPanel = z.infer<typeof hostToPanel>;
 
 export function parseHostMessage(raw: unknown): HostToPanel {
-  return hostToPanel.parse(raw) as HostToPanel;
+  return hostToPanel.parse(raw);
 }
 
 export const panelToHost = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ready') }),
-  z.object({ type: z.literal('cancel') }),
-  z.object({ type: z.literal('export'), format: z.enum(['json', 'html']) }),
-  z.object({
+  z.strictObject({ type: z.literal('ready') }),
+  z.strictObject({ type: z.literal('cancel') }),
+  z.strictObject({ type: z.literal('export'), format: z.enum(['json', 'html']) }),
+  z.strictObject({
     type: z.literal('exportPng'),
     dataUrl: z.string().regex(/^data:image\/png;base64,[A-Za-z0-9+/=]+$/).max(20_000_000),
   }),

@@ -4,6 +4,7 @@
  * both ends of a channel are checked against the same declaration.
  */
 import { z } from 'zod';
+import type { Report } from '../report';
 
 export interface RequestType<M extends string, P, R> {
   readonly method: M;
@@ -34,5 +35,15 @@ export function methodTable<T extends { [K in keyof T]: { readonly method: K } }
   return table;
 }
 
-/** Run ids name folders under .robustness/runs: letters, digits, '.', '_' and '-', never a path separator. */
+/** Run ids name folders in the run store (RUN_STORE_DIR): letters, digits, '.', '_' and '-', never a path separator. */
 export const runIdSchema = z.string().regex(/^[A-Za-z0-9._-]{1,80}$/);
+
+/**
+ * A report is our own engine's JSON (report-schema.json describes it): shape-checked where it
+ * crosses a channel, typed by the engine that wrote it.
+ */
+export const reportShape = z.custom<Report>((value) => {
+  const report = value as Partial<Record<keyof Report, unknown>> | null;
+  return typeof report === 'object' && report !== null
+    && Array.isArray(report.attacks) && Array.isArray(report.examples) && Array.isArray(report.curves);
+}, 'a report with attacks, examples and curves');

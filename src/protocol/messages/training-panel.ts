@@ -1,17 +1,19 @@
 /** The training panel channel (webview ⇄ host): runs overlaid, live per-epoch metrics, the trade-off. */
 import { z } from 'zod';
 import { runEpochSchema } from '../epoch-metrics';
+import { RUN_STATUSES, TRAIN_METHODS } from '../vocabulary';
 import { runIdSchema } from './descriptors';
 
-export const trainingRunView = z.object({
-  id: runIdSchema, label: z.string(), method: z.string(), status: z.string(), epochs: z.array(runEpochSchema),
+export const trainingRunView = z.strictObject({
+  id: runIdSchema, label: z.string(), method: z.enum(TRAIN_METHODS), status: z.enum(RUN_STATUSES),
+  epochs: z.array(runEpochSchema),
 });
 export type TrainingRunView = z.infer<typeof trainingRunView>;
 
-export const trainingPanelState = z.object({ runs: z.array(trainingRunView) });
+export const trainingPanelState = z.strictObject({ runs: z.array(trainingRunView) });
 export type TrainingPanelState = z.infer<typeof trainingPanelState>;
 
-export const hostToTrainingPanel = z.object({ type: z.literal('training'), state: trainingPanelState });
+export const hostToTrainingPanel = z.strictObject({ type: z.literal('training'), state: trainingPanelState });
 export type HostToTrainingPanel = z.infer<typeof hostToTrainingPanel>;
 
 export function parseTrainingHostMessage(raw: unknown): HostToTrainingPanel {
@@ -19,7 +21,7 @@ export function parseTrainingHostMessage(raw: unknown): HostToTrainingPanel {
 }
 
 export const trainingPanelToHost = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('ready') }),
-  z.object({ type: z.literal('attack'), runId: runIdSchema }),
+  z.strictObject({ type: z.literal('ready') }),
+  z.strictObject({ type: z.literal('attack'), runId: runIdSchema }),
 ]);
 export type TrainingPanelToHost = z.infer<typeof trainingPanelToHost>;

@@ -5,27 +5,23 @@
 import { z } from 'zod';
 import { epochMetricsSchema, runEpochSchema } from '../epoch-metrics';
 import { attackJobSchema, backendPreferenceSchema, trainJobSchema } from '../jobs';
-import type { Report } from '../report';
-import { methodTable, notification, request, runIdSchema, type ParamsOf, type ResultOf } from './descriptors';
+import {
+  methodTable, notification, reportShape, request, runIdSchema, type ParamsOf, type ResultOf,
+} from './descriptors';
 
-/** The report is our own engine's JSON: shape-checked here, typed by the engine that wrote it. */
-const reportResult = z.custom<Report>((value) => {
-  const report = value as Partial<Record<keyof Report, unknown>> | null;
-  return typeof report === 'object' && report !== null && Array.isArray(report.attacks) && Array.isArray(report.curves);
-}, 'a report with attacks and curves');
-
-export const trainResultSchema = z.object({
+/** What a training run ends with (the engine's own TrainResult carries its history under another name). */
+export const trainRunResultSchema = z.strictObject({
   modelFile: z.string(),
   epochs: z.array(runEpochSchema),
   seconds: z.number().finite(),
 });
-export type TrainResult = z.infer<typeof trainResultSchema>;
+export type TrainRunResult = z.infer<typeof trainRunResultSchema>;
 
 export const RunAttackRequest = request('runAttack',
-  z.object({ runId: runIdSchema, job: attackJobSchema, backend: backendPreferenceSchema }), reportResult);
+  z.object({ runId: runIdSchema, job: attackJobSchema, backend: backendPreferenceSchema }), reportShape);
 export const TrainRequest = request('train',
   z.object({ runId: runIdSchema, job: trainJobSchema, backend: backendPreferenceSchema, resume: z.boolean() }),
-  trainResultSchema);
+  trainRunResultSchema);
 export const CancelRequest = request('cancel', z.object({ runId: runIdSchema }), z.object({ cancelled: z.boolean() }));
 
 export const progressParams = z.object({
