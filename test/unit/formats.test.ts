@@ -17,7 +17,7 @@ import {
 import { DATA_SOURCE_IDS, MODEL_FORMAT_IDS } from '../../src/protocol/vocabulary';
 import { modelReferences } from '../../src/server/lenses';
 import { DATA_LOADERS, InputError, loadClassifier, MODEL_LOADERS } from '../../src/engine';
-import { tempDir, useBackend } from './helpers';
+import { engineTest, tempDir, useBackend } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 const LAYERS = path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json');
@@ -108,7 +108,7 @@ test('describe and modelFormatFor name the file and the problem', () => {
   fs.rmSync(dir, { recursive: true });
 });
 
-test('the engine refuses a file no format reads, naming it', async () => {
+engineTest('the engine refuses a file no format reads, naming it', async () => {
   const dir = tempDir('formats');
   const file = path.join(dir, 'model.onnx');
   fs.writeFileSync(file, 'onnx');
@@ -117,7 +117,7 @@ test('the engine refuses a file no format reads, naming it', async () => {
   fs.rmSync(dir, { recursive: true });
 });
 
-test('describe and the loader agree on input shape and classes (both tfjs formats), with gradients', async () => {
+engineTest('describe and the loader agree on input shape and classes (both tfjs formats), with gradients', async () => {
   for (const file of [LAYERS, GRAPH]) {
     const info = describeModel(file);
     const model = await loadClassifier(file);
