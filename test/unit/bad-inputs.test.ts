@@ -31,7 +31,7 @@ async function expectInputErrorAsync(fn: () => Promise<unknown>, source: string,
   });
 }
 
-test('IDX: a good file round-trips, plain and gzip', async () => {
+engineTest('IDX: a good file round-trips, plain and gzip', async () => {
   const dir = tempDir('idx');
   const data = Uint8Array.from({ length: 2 * 3 * 4 }, (_, i) => i);
   for (const gzip of [false, true]) {
@@ -45,7 +45,7 @@ test('IDX: a good file round-trips, plain and gzip', async () => {
   fs.rmSync(dir, { recursive: true });
 });
 
-test('IDX: truncated data, wrong magic, wrong dims, broken gzip, missing file', async () => {
+engineTest('IDX: truncated data, wrong magic, wrong dims, broken gzip, missing file', async () => {
   const dir = tempDir('idx-bad');
   const file = path.join(dir, 'images.idx');
   const read = async (bytes: Uint8Array, name = file) => {
@@ -76,7 +76,7 @@ test('IDX: truncated data, wrong magic, wrong dims, broken gzip, missing file', 
   fs.rmSync(dir, { recursive: true });
 });
 
-test('datasets: labels that do not match the images, and a folder missing a file', async () => {
+engineTest('datasets: labels that do not match the images, and a folder missing a file', async () => {
   const dir = tempDir('data');
   const write = (name: string, dims: number[]) =>
     fs.writeFileSync(path.join(dir, name), encodeIdx(dims, new Uint8Array(dims.reduce((a, b) => a * b, 1)), true));

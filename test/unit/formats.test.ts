@@ -16,7 +16,8 @@ import {
 } from '../../src/protocol/model-files';
 import { DATA_SOURCE_IDS, MODEL_FORMAT_IDS } from '../../src/protocol/vocabulary';
 import { modelReferences } from '../../src/server/lenses';
-import { DATA_LOADERS, InputError, loadClassifier, MODEL_LOADERS } from '../../src/engine';
+import { DATA_LOADERS, InputError, loadClassifier, MODEL_LOADERS, withInputErrors } from '../../src/engine';
+import { SourceError } from '../../src/common/errors';
 import { engineTest, tempDir, useBackend } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -106,6 +107,18 @@ test('describe and modelFormatFor name the file and the problem', () => {
   assert.throws(() => describeModel(weights), (err: Error) => err instanceof FormatError
     && err.message === `${weights}: is not a model file Robustness Lab reads (Layers model, Graph model: model.json)`);
   fs.rmSync(dir, { recursive: true });
+});
+
+test("a format's FormatError reaches the engine as an InputError in the same words, hint included", () => {
+  const cause = new FormatError('m/model.json', 'modelTopology', 'is missing', 'this is not a tfjs model.json');
+  assert.equal(cause.message, 'm/model.json: modelTopology: is missing; this is not a tfjs model.json');
+  assert.throws(() => withInputErrors(() => { throw cause; }), (err: Error) => err instanceof InputError
+    && err instanceof SourceError && err.name === 'InputError' && err.message === cause.message
+    && err.detail === 'is missing; this is not a tfjs model.json');
+  assert.ok(cause instanceof SourceError && !(cause instanceof InputError));
+  assert.equal(new InputError('--eps', '', 'is -1').message, '--eps: is -1');
+  const other = new Error('not ours');
+  assert.throws(() => withInputErrors(() => { throw other; }), (err) => err === other);
 });
 
 engineTest('the engine refuses a file no format reads, naming it', async () => {
