@@ -167,7 +167,7 @@ engineTest('a training process killed at random moments, checkpoint writes inclu
 engineTest("TRADES' KL adversary stays in the ball and the box and raises the KL well above its start", async () => {
   const net = smallCnn(data.shape, 10, 3);
   const model = makeClassifier((x) => net.apply(x) as tf.Tensor2D, { inputShape: data.shape, numClasses: 10, bounds: [0, 1], source: 't', warnings: [] });
-  const { x } = batchTensors(firstN(data.train, 64), data.shape, 0, 64);
+  const { x, y } = batchTensors(firstN(data.train, 64), data.shape, 0, 64);
   const threat = { norm: 'linf' as const, eps: EPS, bounds: [0, 1] as [number, number] };
   const kl = (xAdv: tf.Tensor4D) => tf.tidy(() => klPerBatch(model.predictLogits(x), model.predictLogits(xAdv)).dataSync()[0]!);
   const tensorsBefore = tf.memory().numTensors;
@@ -184,6 +184,6 @@ engineTest("TRADES' KL adversary stays in the ball and the box and raises the KL
   assert.ok(kUniform > 1e-3, `KL from a uniform start ${kUniform}`);
   tf.dispose([start, near, uniform]);
   assert.equal(tf.memory().numTensors, tensorsBefore, 'klAdversary leaked tensors');
-  tf.dispose(x);
+  tf.dispose([x, y]);
   net.dispose();
 });

@@ -208,6 +208,8 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
     }
   } finally {
     optimizer.dispose();
+    // tfjs's MomentumOptimizer.dispose leaves its base SGD's learning-rate scalar behind (a leaked tensor a run).
+    if (optimizer instanceof tf.MomentumOptimizer) (optimizer as unknown as { c: tf.Tensor }).c.dispose();
   }
   return history;
 }
