@@ -209,7 +209,8 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
   } finally {
     optimizer.dispose();
     // tfjs's MomentumOptimizer.dispose leaves its base SGD's learning-rate scalar behind (a leaked tensor a run).
-    if (optimizer instanceof tf.MomentumOptimizer) (optimizer as unknown as { c: tf.Tensor }).c.dispose();
+    // By class name: tfjs optimisers answer instanceof by duck typing, so every one is "a MomentumOptimizer".
+    if (optimizer.getClassName() === 'Momentum') (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
   }
   return history;
 }
