@@ -13,7 +13,8 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  batchTensors, firstN, initBackend, klAdversary, klPerBatch, loadClassifier, loadDataset, pgd, Rng, type Classifier, type ThreatModel,
+  batchTensors, initBackend, klAdversary, klPerBatch, loadClassifier, loadData, pgd, Rng, type Classifier,
+  type ThreatModel,
 } from '../src/engine';
 
 const EPS = 0.1;
@@ -69,8 +70,8 @@ async function main(): Promise<void> {
   const json = option('--json');
   if (!args.length) throw new Error('usage: adversary-strength.ts [--n 1000] [--json FILE] <name=model.json> ...');
   await initBackend('wasm');
-  const data = loadDataset('fashion-mnist');
-  const { x, y } = batchTensors(firstN(data.train, n), data.shape, 0, n);
+  const data = await loadData('fashion-mnist', 'train', n);
+  const { x, y } = batchTensors(data.samples, data.shape, 0, n);
   const results: Record<string, ModelStrength> = {};
   for (const arg of args) {
     const [name, file] = arg.includes('=') ? arg.split('=') as [string, string] : [arg, arg];

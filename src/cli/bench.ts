@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  batchTensors, describeBackend, firstN, initBackend, loadClassifier, loadDataset, lossAndGradForBench, pgd,
+  batchTensors, describeBackend, firstN, initBackend, loadClassifier, loadTrainingData, lossAndGradForBench, pgd,
   smallCnn, trainStandard, type BackendChoice,
 } from '../engine';
 import { CLI_DEFAULT_SAMPLES, defaultAttackJob, type AttackJob } from '../protocol/jobs';
@@ -39,7 +39,7 @@ async function benchOne(choice: BackendChoice, modelFile: string, trainBatches: 
   }
   const backend = describeBackend();
   const model = await loadClassifier(modelFile);
-  const data = loadDataset('embedded');
+  const data = await loadTrainingData('embedded');
   const stock = choice === 'wasm-stock' || choice === 'cpu';
 
   const batch = batchTensors(data.test, data.shape, 0, 250);
@@ -68,7 +68,7 @@ async function benchOne(choice: BackendChoice, modelFile: string, trainBatches: 
   let trainEpochS: number | undefined;
   let trainEpochMethod: string | undefined;
   let note: string | undefined;
-  const full = (() => { try { return loadDataset('fashion-mnist'); } catch { return undefined; } })();
+  const full = await loadTrainingData('fashion-mnist').catch(() => undefined);
   const trainData = full ?? data;
   const net = smallCnn(data.shape, 10, 0);
   const batchSize = 128;

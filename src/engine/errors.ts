@@ -1,17 +1,22 @@
+import { SourceError } from '../common/errors';
+import { FormatError } from '../formats/errors';
+
 /**
  * An input problem the user can fix: names the file (or option) and the field, and says
  * what was expected. Every bad-input path in the engine throws this, never a bare Error.
+ * A SourceError, like the cheap readers' FormatError (withInputErrors converts one into the other).
  */
-export class InputError extends Error {
+export class InputError extends SourceError {
   override readonly name = 'InputError';
-  constructor(
-    /** The file or option at fault, e.g. "models/cnn/model.json" or "--eps". */
-    readonly source: string,
-    /** The field inside it, e.g. "weightsManifest[0].paths[0]"; empty when the whole file is at fault. */
-    readonly field: string,
-    readonly problem: string,
-  ) {
-    super(`${source}${field ? `: ${field}` : ''}: ${problem}`);
+}
+
+/** Runs a reader from src/formats, turning its FormatError into the engine's InputError (same words). */
+export function withInputErrors<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof FormatError) throw new InputError(err.source, err.field, err.problem, err.hint);
+    throw err;
   }
 }
 

@@ -9,20 +9,19 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  batchTensors, evaluateAttacks, firstN, getAttack, InputError, klAdversary, klPerBatch, loadClassifier, loadDataset, makeClassifier, Rng, runTrainJob,
-  smallCnn, trainModel,
-  type Dataset, type TrainOptions,
+  batchTensors, evaluateAttacks, firstN, getAttack, InputError, klAdversary, klPerBatch, loadClassifier,
+  loadTrainingData, makeClassifier, Rng, runTrainJob, smallCnn, trainModel, type Dataset, type TrainOptions,
 } from '../../src/engine';
 import { robustCollapsed } from '../../src/engine/training/train-loop';
 import type { TrainJob } from '../../src/protocol/jobs';
-import { tempDir, useBackend } from './helpers';
+import { engineTest, tempDir, useBackend } from './helpers';
 
 let data: Dataset;
 const EPS = 0.1;
 
 before(async () => {
   await useBackend('wasm');
-  data = loadDataset('embedded');
+  data = await loadTrainingData('embedded');
 });
 
 async function robustAccuracy(net: ReturnType<typeof smallCnn>): Promise<{ clean: number; robust: number }> {
@@ -42,7 +41,8 @@ async function trained(options: Partial<TrainOptions>): Promise<{ clean: number;
   return result;
 }
 
-test('PGD-AT, Fast-AT and TRADES each beat standard training by ≥ 15 points of PGD-10 accuracy at ε = 0.1', async () => {
+engineTest('PGD-AT, Fast-AT and TRADES each beat standard training by ≥ 15 points of PGD-10 accuracy at ε = 0.1',
+  async () => {
   const standard = await trained({ method: 'standard' });
   for (const [method, adversarial] of [
     ['pgd-at', { eps: EPS, steps: 3 }], ['fast-at', { eps: EPS }], ['trades', { eps: EPS, steps: 3, beta: 6 }],
@@ -54,7 +54,7 @@ test('PGD-AT, Fast-AT and TRADES each beat standard training by ≥ 15 points of
   }
 });
 
-test('a run stopped after epoch 1 and resumed ends with the same weights as an uninterrupted run', async () => {
+engineTest('a run stopped after epoch 1 and resumed ends with the same weights as an uninterrupted run', async () => {
   const options = (dir: string): TrainOptions => ({
     epochs: 2, method: 'pgd-at', adversarial: { eps: EPS, steps: 2 }, trainLimit: 500, evalLimit: 50, robustEvalLimit: 50,
     seed: 3, checkpointDir: dir, resume: true, schedule: 'cosine', weightDecay: 1e-4,
@@ -79,7 +79,7 @@ test('a run stopped after epoch 1 and resumed ends with the same weights as an u
   [full, first, resumed].forEach((n) => n.dispose());
 });
 
-test('a half-written checkpoint (killed between the renames) still resumes from the previous one', async () => {
+engineTest('a half-written checkpoint (killed between the renames) still resumes from the previous one', async () => {
   const dir = tempDir('torn');
   const options = { trainLimit: 300, evalLimit: 20, seed: 4 };
   const net = smallCnn(data.shape, 10, 4);
@@ -101,7 +101,7 @@ test('a half-written checkpoint (killed between the renames) still resumes from 
   [net, resumed, uninterrupted].forEach((n) => n.dispose());
 });
 
-test('distillation: a teacher at T, a student on its soft labels deployed at T = 1 with T recorded', async () => {
+engineTest('distillation: a teacher at T, a student on its soft labels deployed at T = 1 with T recorded', async () => {
   const out = tempDir('distill');
   const job: TrainJob = {
     method: 'distill', data: 'embedded', epochs: 3, batchSize: 128, optimizer: 'adam', learningRate: 1e-2, seed: 2, trainLimit: 3000,
@@ -118,6 +118,7 @@ test('distillation: a teacher at T, a student on its soft labels deployed at T =
   const { x, y } = batchTensors(data.test, data.shape, 0, 100);
   const meanAbs = tf.tidy(() => tf.mean(tf.abs(model.predictLogits(x))).dataSync()[0]!);
   tf.dispose([x, y]);
+  model.dispose?.();
   // Trained at T = 100 and deployed at T = 1, its logits are ~T times larger than usual: softmax saturates.
   assert.ok(meanAbs > 50, `mean |logit| ${meanAbs}`);
   assert.ok(result.history[result.history.length - 1]!.testAccuracy > 0.6);
@@ -136,7 +137,8 @@ test('catastrophic overfitting is a drop of more than 20 points of robust accura
   assert.equal(robustCollapsed([epoch()], 0.01), false);
 });
 
-test('a training process killed at random moments, checkpoint writes included, always resumes to the end', async () => {
+engineTest('a training process killed at random moments, checkpoint writes included, always resumes to the end',
+  async () => {
   const dir = tempDir('killed');
   const script = path.join(__dirname, '..', 'fixtures', 'workers', 'train-forever.js');
   // Each kill lands a few ms after an epoch ends, inside or around its checkpoint write.
@@ -162,10 +164,10 @@ test('a training process killed at random moments, checkpoint writes included, a
   assert.deepEqual(lines, Array.from({ length: 40 }, (_, i) => i + 1));
 });
 
-test("TRADES' KL adversary stays in the ball and the box and raises the KL well above its start", async () => {
+engineTest("TRADES' KL adversary stays in the ball and the box and raises the KL well above its start", async () => {
   const net = smallCnn(data.shape, 10, 3);
   const model = makeClassifier((x) => net.apply(x) as tf.Tensor2D, { inputShape: data.shape, numClasses: 10, bounds: [0, 1], source: 't', warnings: [] });
-  const { x } = batchTensors(firstN(data.train, 64), data.shape, 0, 64);
+  const { x, y } = batchTensors(firstN(data.train, 64), data.shape, 0, 64);
   const threat = { norm: 'linf' as const, eps: EPS, bounds: [0, 1] as [number, number] };
   const kl = (xAdv: tf.Tensor4D) => tf.tidy(() => klPerBatch(model.predictLogits(x), model.predictLogits(xAdv)).dataSync()[0]!);
   const tensorsBefore = tf.memory().numTensors;
@@ -182,6 +184,6 @@ test("TRADES' KL adversary stays in the ball and the box and raises the KL well 
   assert.ok(kUniform > 1e-3, `KL from a uniform start ${kUniform}`);
   tf.dispose([start, near, uniform]);
   assert.equal(tf.memory().numTensors, tensorsBefore, 'klAdversary leaked tensors');
-  tf.dispose(x);
+  tf.dispose([x, y]);
   net.dispose();
 });

@@ -8,7 +8,7 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ATTACKS, AbortError, apgdCheckpoints, batchTensors, countingClassifier, getAttack, distance, firstN, InputError,
-  evaluateAttacks, loadDataset, lossAndGrad, makeClassifier, pgd, predict, smallCnn, trainStandard,
+  evaluateAttacks, loadTrainingData, lossAndGrad, makeClassifier, pgd, predict, smallCnn, trainStandard,
   type Attack, type AttackEntry, type AttackOptions, type Classifier, type Norm,
 } from '../../src/engine';
 import { defineAttack, keepsContract } from '../../src/engine/attacks/runner';
@@ -23,7 +23,7 @@ const EPS: Record<Norm, number> = { linf: 0.05, l2: 1.0 };
 
 before(async () => {
   await useBackend('wasm');
-  const data = loadDataset('embedded');
+  const data = await loadTrainingData('embedded');
   // A briefly trained network (≈70% clean), so attacks meet both robust and fragile samples.
   // Trained once; each backend's suite reads the same weights (tfjs moves them between backends).
   const net = smallCnn(data.shape, 10, 5);
@@ -272,7 +272,7 @@ describe('the runner keeps the contract whatever the update rule does', () => {
   });
 
   engineTest('the evaluator refuses a hand-made attack that claims success without the runner', async () => {
-    const data = loadDataset('embedded');
+    const data = await loadTrainingData('embedded');
     const claimsAll: Attack = async (_m, input) => ({
       xAdv: tf.clone(input), success: Array.from({ length: input.shape[0] }, () => true), finalLoss: new Float32Array(input.shape[0]),
       forwardPasses: 0, backwardPasses: 0,

@@ -6,10 +6,10 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  encodeIdx, fgsm, folderSaveHandler, getAttack, InputError, loadClassifier, loadDataset, makeClassifier, parseIdx,
-  readIdx, refuseWithoutGradients, smallCnn, type AttackPlan,
+  encodeIdx, fgsm, folderSaveHandler, getAttack, InputError, loadClassifier, loadTrainingData, makeClassifier,
+  readIdxHead, refuseWithoutGradients, smallCnn, type AttackPlan,
 } from '../../src/engine';
-import { expectNoLeak, tempDir, useBackend } from './helpers';
+import { engineTest, expectNoLeak, tempDir, useBackend } from './helpers';
 
 before(() => useBackend('wasm'));
 
@@ -31,39 +31,69 @@ async function expectInputErrorAsync(fn: () => Promise<unknown>, source: string,
   });
 }
 
-test('IDX: a good file round-trips, plain and gzip', () => {
+engineTest('IDX: a good file round-trips, plain and gzip', async () => {
+  const dir = tempDir('idx');
   const data = Uint8Array.from({ length: 2 * 3 * 4 }, (_, i) => i);
   for (const gzip of [false, true]) {
-    const parsed = parseIdx(encodeIdx([2, 3, 4], data, gzip), 'x.idx');
-    assert.deepEqual(parsed.dims, [2, 3, 4]);
-    assert.deepEqual(Array.from(parsed.data), Array.from(data));
+    const file = path.join(dir, gzip ? 'x.idx.gz' : 'x.idx');
+    fs.writeFileSync(file, encodeIdx([2, 3, 4], data, gzip));
+    const read = await readIdxHead(file);
+    assert.deepEqual(read.dims, [2, 3, 4]);
+    assert.equal(read.records, 2);
+    assert.deepEqual(Array.from(read.data), Array.from(data));
   }
+  fs.rmSync(dir, { recursive: true });
 });
 
-test('IDX: truncated data, wrong magic, wrong dims, broken gzip, missing file', () => {
+engineTest('IDX: truncated data, wrong magic, wrong dims, broken gzip, missing file', async () => {
+  const dir = tempDir('idx-bad');
+  const file = path.join(dir, 'images.idx');
+  const read = async (bytes: Uint8Array, name = file) => {
+    fs.writeFileSync(name, bytes);
+    return readIdxHead(name);
+  };
   const good = encodeIdx([2, 3, 4], new Uint8Array(24), false);
-  expectInputError(() => parseIdx(good.subarray(0, good.length - 5), 'images.idx'), 'images.idx',
-    /data: is truncated: dims 2×3×4 need 24 bytes, found 19/);
+  await expectInputErrorAsync(() => read(good.subarray(0, good.length - 5)), file,
+    /data: is truncated: the first 2 of 2×3×4 records need 24 bytes, found 19/);
   const badMagic = Buffer.from(good); badMagic[0] = 0x12;
-  expectInputError(() => parseIdx(badMagic, 'images.idx'), 'images.idx', /magic number: starts with 0x12000803; IDX files start with 0x0000/);
+  await expectInputErrorAsync(() => read(badMagic), file,
+    /magic number: starts with 0x12000803; IDX files start with 0x0000/);
   const badType = Buffer.from(good); badType[2] = 0x0d;
-  expectInputError(() => parseIdx(badType, 'images.idx'), 'images.idx', /magic number: declares element type 0xd; only unsigned bytes/);
+  await expectInputErrorAsync(() => read(badType), file,
+    /magic number: declares element type 0xd; only unsigned bytes/);
   const badDims = Buffer.from(good); badDims[3] = 9;
-  expectInputError(() => parseIdx(badDims, 'images.idx'), 'images.idx', /dims: declares 9 dimensions; expected 1 to 4/);
-  expectInputError(() => parseIdx(good.subarray(0, 10), 'images.idx'), 'images.idx', /dims: header declares 3 dimensions but the file ends after 10 bytes/);
-  expectInputError(() => parseIdx(Buffer.concat([good, Buffer.alloc(3)]), 'images.idx'), 'images.idx', /data: has 3 bytes after the 2×3×4 data/);
+  await expectInputErrorAsync(() => read(badDims), file, /dims: declares 9 dimensions; expected 1 to 4/);
+  await expectInputErrorAsync(() => read(good.subarray(0, 10)), file,
+    /dims: header declares 3 dimensions but the file ends after 10 bytes/);
+  await expectInputErrorAsync(() => read(Buffer.concat([good, Buffer.alloc(3)])), file,
+    /data: has 3 bytes after the 2×3×4 data/);
   const gz = zlib.gzipSync(good);
-  expectInputError(() => parseIdx(gz.subarray(0, gz.length - 12), 'images.idx.gz'), 'images.idx.gz', /gzip: cannot be decompressed/);
-  expectInputError(() => readIdx('/nonexistent/t10k-images-idx3-ubyte.gz'), '/nonexistent/t10k-images-idx3-ubyte.gz', /cannot be read: ENOENT/);
+  const gzFile = path.join(dir, 'images.idx.gz');
+  await expectInputErrorAsync(() => read(gz.subarray(0, gz.length - 12), gzFile), gzFile,
+    /gzip: cannot be decompressed/);
+  await expectInputErrorAsync(() => readIdxHead('/nonexistent/t10k-images-idx3-ubyte.gz'),
+    '/nonexistent/t10k-images-idx3-ubyte.gz', /cannot be read: ENOENT/);
+  fs.rmSync(dir, { recursive: true });
 });
 
-test('datasets: a folder missing a file, and labels that do not match the images', () => {
+engineTest('datasets: labels that do not match the images, and a folder missing a file', async () => {
   const dir = tempDir('data');
-  fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte.gz'), encodeIdx([3, 2, 2], new Uint8Array(12), true));
-  fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte.gz'), encodeIdx([2], new Uint8Array(2), true));
-  expectInputError(() => loadDataset(dir), 'train-labels-idx1-ubyte.gz', /dims: has 2 labels for 3 images/);
-  fs.writeFileSync(path.join(dir, 'train-labels-idx1-ubyte.gz'), encodeIdx([3], new Uint8Array(3), true));
-  expectInputError(() => loadDataset(dir), dir, /t10k-images-idx3-ubyte: neither t10k-images-idx3-ubyte.gz nor t10k-images-idx3-ubyte exists/);
+  const write = (name: string, dims: number[]) =>
+    fs.writeFileSync(path.join(dir, name), encodeIdx(dims, new Uint8Array(dims.reduce((a, b) => a * b, 1)), true));
+  write('t10k-images-idx3-ubyte.gz', [3, 2, 2]);
+  write('t10k-labels-idx1-ubyte.gz', [3]);
+  write('train-images-idx3-ubyte.gz', [3, 2, 2]);
+  write('train-labels-idx1-ubyte.gz', [2]);
+  await expectInputErrorAsync(() => loadTrainingData(dir), 'train-labels-idx1-ubyte.gz',
+    /dims: has 2 labels for 3 images/);
+  write('train-labels-idx1-ubyte.gz', [3]);
+  fs.rmSync(path.join(dir, 't10k-labels-idx1-ubyte.gz'));
+  await expectInputErrorAsync(() => loadTrainingData(dir), dir,
+    /t10k-labels-idx1-ubyte: neither t10k-labels-idx1-ubyte.gz nor t10k-labels-idx1-ubyte exists/);
+  write('t10k-labels-idx1-ubyte.gz', [3]);
+  const data = await loadTrainingData(dir);
+  assert.deepEqual([data.train.count, data.test.count, data.classNames], [3, 3, ['class 0']]);
+  fs.rmSync(dir, { recursive: true });
 });
 
 async function savedModel(): Promise<string> {
@@ -80,7 +110,7 @@ function editJson(file: string, edit: (json: { weightsManifest: Array<{ paths: s
   fs.writeFileSync(file, JSON.stringify(json));
 }
 
-test('model.json: a good model loads; predicting leaks nothing', async () => {
+engineTest('model.json: a good model loads; predicting leaks nothing', async () => {
   const file = await savedModel();
   const model = await loadClassifier(file);
   assert.deepEqual(model.inputShape, [28, 28, 1]);
@@ -89,11 +119,13 @@ test('model.json: a good model loads; predicting leaks nothing', async () => {
   const input = tf.ones([2, 28, 28, 1]) as tf.Tensor4D;
   const logits = await expectNoLeak(() => tf.tidy(() => model.predictLogits(input).arraySync()));
   input.dispose();
+  model.dispose?.();
   assert.equal(logits.length, 2);
   assert.equal(logits[0]!.length, 10);
 });
 
-test('model.json: missing weights, a ../ path, an absolute path, wrong byte count, wrong shapes, bad JSON', async () => {
+engineTest('model.json: missing weights, a ../ path, an absolute path, wrong byte count, wrong shapes, bad JSON',
+  async () => {
   let file = await savedModel();
   fs.rmSync(path.join(path.dirname(file), 'weights.bin'));
   await expectInputErrorAsync(() => loadClassifier(file), file, /weightsManifest\[0\]\.paths\[0\]: weight file "weights\.bin" does not exist/);
@@ -125,7 +157,7 @@ test('model.json: missing weights, a ../ path, an absolute path, wrong byte coun
   await expectInputErrorAsync(() => loadClassifier('/nonexistent/model.json'), '/nonexistent/model.json', /cannot be read: ENOENT/);
 });
 
-test('a softmax last layer is stripped with a warning, and the logits equal the pre-softmax values', async () => {
+engineTest('a softmax last layer is stripped with a warning, and the logits equal the pre-softmax values', async () => {
   const dir = tempDir('softmax');
   const net = smallCnn([28, 28, 1], 10, 2);
   // Same weights, softmax on the last layer.
@@ -140,20 +172,24 @@ test('a softmax last layer is stripped with a warning, and the logits equal the 
   assert.equal(model.warnings.length, 1);
   assert.match(model.warnings[0]!, /last layer "logits" applies softmax; it was removed so attacks see logits/);
   const input = tf.ones([1, 28, 28, 1]);
-  const expected = (net.apply(input) as tf.Tensor).dataSync();
-  const actual = Array.from(model.predictLogits(input as tf.Tensor4D).dataSync());
+  const expected = tf.tidy(() => (net.apply(input) as tf.Tensor).dataSync());
+  const actual = tf.tidy(() => Array.from(model.predictLogits(input as tf.Tensor4D).dataSync()));
+  tf.dispose(input);
+  net.dispose();
+  model.dispose?.();
   expected.forEach((v, i) => assert.ok(Math.abs(v - actual[i]!) < 1e-5));
   const sum = actual.reduce((s, v) => s + v, 0);
   assert.ok(Math.abs(sum - 1) > 1e-3, 'outputs still sum to 1: softmax was not removed');
 });
 
-test('a graph model loads; its softmax output node is bypassed so attacks see the logits', async () => {
+engineTest('a graph model loads; its softmax output node is bypassed so attacks see the logits', async () => {
   const file = path.join(__dirname, '..', 'fixtures', 'graph-model', 'model.json');
   const model = await loadClassifier(file);
   assert.deepEqual(model.inputShape, [2, 2, 1]);
   assert.equal(model.numClasses, 3);
   assert.match(model.warnings[0]!, /output node "probs" is a softmax; attacks use its input "logits" as logits/);
   const logits = tf.tidy(() => Array.from(model.predictLogits(tf.tensor4d([1, 1, 1, 1], [1, 2, 2, 1])).dataSync()));
+  model.dispose?.();
   // Column sums of w: [1+0-1+0.5, 0+2+0-0.5, -1+0+1+0]
   assert.deepEqual(logits, [0.5, 1.5, 0]);
 });

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { DATA_WATCH_GLOBS, describeData, FASHION_MNIST_CLASSES, isDataFile } from '../../src/formats/data-sources';
 import { FormatError } from '../../src/formats/errors';
-import { encodeIdx, InputError, loadData, loadDataset, loadTrainingData, readIdx, readIdxHead } from '../../src/engine';
+import { encodeIdx, InputError, loadData, loadTrainingData, readIdxHead } from '../../src/engine';
 import { tempDir } from './helpers';
 
 const SAMPLE = path.join(__dirname, '..', '..', 'media', 'data', 'fashion-mnist-sample');
@@ -63,14 +63,17 @@ test('the first n records of a large gzip file inflate its first blocks only: a 
   fs.rmSync(dir, { recursive: true });
 });
 
-test('a plain file: a positioned read of the records asked for, and all of them match readIdx', async () => {
+test('a plain file: a positioned read of the records asked for, and all of them when asked for all', async () => {
   const dir = tempDir('idx-plain');
   const file = path.join(dir, 'images.idx');
-  fs.writeFileSync(file, encodeIdx([500, 8, 8], noise(500 * 64, 3), false));
+  const records = noise(500 * 64, 3);
+  fs.writeFileSync(file, encodeIdx([500, 8, 8], records, false));
   const head = await readIdxHead(file, 7);
   assert.equal(head.bytesRead, 16 + 7 * 64);
+  assert.deepEqual(Buffer.from(head.data), Buffer.from(records.subarray(0, 7 * 64)));
   const all = await readIdxHead(file);
-  assert.deepEqual(Buffer.from(all.data), Buffer.from(readIdx(file).data));
+  assert.equal(all.records, 500);
+  assert.deepEqual(Buffer.from(all.data), Buffer.from(records));
   await assert.rejects(readIdxHead(path.join(dir, 'missing.idx')), (err) =>
     expectInputError(err, path.join(dir, 'missing.idx'), /cannot be read: ENOENT/));
   fs.writeFileSync(file, Buffer.from([0x12, 0, 8, 3]));
@@ -79,27 +82,90 @@ test('a plain file: a positioned read of the records asked for, and all of them 
   fs.rmSync(dir, { recursive: true });
 });
 
-test('loadData reads the first n test images of the embedded sample, as loadDataset has them', async () => {
+/** The records of a whole IDX file, decoded here without the engine's reader: the oracle. */
+function recordsOf(file: string, headerLength: number): Buffer {
+  return zlib.gunzipSync(fs.readFileSync(file)).subarray(headerLength);
+}
+
+test('loadData reads the first n test images of the embedded sample, as the files hold them', async () => {
   const data = await loadData('embedded', 'test', 25);
   assert.equal(data.source, 'idx');
   assert.equal(data.samples.count, 25);
   assert.equal(data.available, 2000);
   assert.deepEqual(data.shape, [28, 28, 1]);
   assert.deepEqual(data.classNames, [...FASHION_MNIST_CLASSES]);
-  const whole = loadDataset('embedded');
-  assert.deepEqual(Buffer.from(data.samples.images), Buffer.from(whole.test.images.subarray(0, 25 * 784)));
-  assert.deepEqual(Array.from(data.samples.labels), Array.from(whole.test.labels.subarray(0, 25)));
+  const images = recordsOf(path.join(SAMPLE, 't10k-images-idx3-ubyte.gz'), 16);
+  const labels = recordsOf(path.join(SAMPLE, 't10k-labels-idx1-ubyte.gz'), 8);
+  assert.deepEqual(Buffer.from(data.samples.images), images.subarray(0, 25 * 784));
+  assert.deepEqual(Buffer.from(data.samples.labels), labels.subarray(0, 25));
 });
 
-test('training data through the registry: both splits whole, the same as the synchronous IDX loader', async () => {
-  const [viaSource, direct] = [await loadTrainingData('embedded'), loadDataset('embedded')];
-  assert.deepEqual(viaSource.shape, direct.shape);
-  assert.deepEqual(viaSource.classNames, direct.classNames);
-  for (const split of ['train', 'test'] as const) {
-    assert.equal(viaSource[split].count, direct[split].count);
-    assert.ok(Buffer.from(viaSource[split].images).equals(Buffer.from(direct[split].images)), `${split} images differ`);
-    assert.ok(Buffer.from(viaSource[split].labels).equals(Buffer.from(direct[split].labels)), `${split} labels differ`);
+test('training data through the registry: both splits whole, as the files hold them', async () => {
+  const data = await loadTrainingData('embedded');
+  assert.equal(data.id, 'embedded');
+  assert.deepEqual(data.shape, [28, 28, 1]);
+  assert.deepEqual(data.classNames, [...FASHION_MNIST_CLASSES]);
+  for (const [split, prefix, count] of [['train', 'train', 10000], ['test', 't10k', 2000]] as const) {
+    assert.equal(data[split].count, count);
+    const images = recordsOf(path.join(SAMPLE, `${prefix}-images-idx3-ubyte.gz`), 16);
+    const labels = recordsOf(path.join(SAMPLE, `${prefix}-labels-idx1-ubyte.gz`), 8);
+    assert.ok(Buffer.from(data[split].images).equals(images), `${split} images differ`);
+    assert.ok(Buffer.from(data[split].labels).equals(labels), `${split} labels differ`);
   }
+});
+
+/** A folder of plain IDX test files: `count` 4×4 images and their labels (i mod 7). */
+function plainFolder(count: number): { dir: string; labels: Uint8Array } {
+  const dir = tempDir('idx-labels');
+  const labels = Uint8Array.from({ length: count }, (_, i) => i % 7);
+  fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte'), encodeIdx([count, 4, 4], noise(count * 16, 5), false));
+  fs.writeFileSync(path.join(dir, 't10k-labels-idx1-ubyte'), encodeIdx([count], labels, false));
+  return { dir, labels };
+}
+
+test('with the classes named (classes.json), the first n images read n labels; without, all of them', async () => {
+  const count = 50000;
+  const { dir, labels } = plainFolder(count);
+  const images = 16 + 5 * 16;
+  const unnamed = await loadData(dir, 'test', 5);
+  assert.equal(unnamed.bytesRead, images + 8 + count, 'the class count comes from every label');
+  assert.equal(unnamed.classNames.length, 7);
+  const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g'];
+  fs.writeFileSync(path.join(dir, 'classes.json'), JSON.stringify(names));
+  const named = await loadData(dir, 'test', 5);
+  assert.equal(named.bytesRead, images + 8 + 5);
+  assert.deepEqual(named.classNames, names);
+  assert.deepEqual(Array.from(named.samples.labels), Array.from(labels.subarray(0, 5)));
+  // All of them when all images are asked for.
+  assert.equal((await loadData(dir, 'test')).bytesRead, 16 + count * 16 + 8 + count);
+  // A label the names do not cover is named, with its index.
+  fs.writeFileSync(path.join(dir, 'classes.json'), JSON.stringify(names.slice(0, 4)));
+  const labelsFile = path.join(dir, 't10k-labels-idx1-ubyte');
+  await assert.rejects(loadData(dir, 'test', 5), (err) =>
+    expectInputError(err, labelsFile, /\[4\]: is 4, but the data names 4 classes \(labels 0 to 3\)/));
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a built-in dataset (its class names known) reads the labels of the images loaded only', async (t) => {
+  const count = 50000;
+  const { dir, labels } = plainFolder(count);
+  const saved = process.env.FMNIST_DIR;
+  process.env.FMNIST_DIR = dir;
+  t.after(() => {
+    if (saved === undefined) delete process.env.FMNIST_DIR; else process.env.FMNIST_DIR = saved;
+    fs.rmSync(dir, { recursive: true });
+  });
+  const data = await loadData('fashion-mnist', 'test', 12);
+  assert.equal(data.id, 'fashion-mnist');
+  assert.deepEqual(data.classNames, [...FASHION_MNIST_CLASSES]);
+  assert.equal(data.bytesRead, 16 + 12 * 16 + 8 + 12);
+  assert.deepEqual(Array.from(data.samples.labels), Array.from(labels.subarray(0, 12)));
+  // A labels file cut off after the first 12 labels still loads 12 (the rest is never read).
+  const file = path.join(dir, 't10k-labels-idx1-ubyte');
+  fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 8 + 12));
+  assert.equal((await loadData('fashion-mnist', 'test', 12)).samples.count, 12);
+  await assert.rejects(loadData('fashion-mnist', 'test', 13), (err) =>
+    expectInputError(err, file, /data: is truncated: the first 13 of 50000 records need 13 bytes, found 12/));
 });
 
 test('info (header only) agrees with what the loader finds; classes.json names the classes', async () => {

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  firstN, loadClassifier, loadDataset, makeClassifier, runAttackJob, type Classifier, type Split,
+  firstN, loadClassifier, loadTrainingData, makeClassifier, runAttackJob, type Classifier, type Split,
 } from '../../src/engine';
 import { blackBoxFinding, evaluationDiagnostics, probeDiagnostics } from '../../src/engine/eval/diagnostics';
 import { mergeReports } from '../../src/engine/report/merge';
@@ -24,7 +24,7 @@ let shape: [number, number, number];
 
 before(async () => {
   await useBackend('wasm');
-  const data = loadDataset('embedded');
+  const data = await loadTrainingData('embedded');
   split = firstN(data.test, 300);
   shape = data.shape;
   plain = await loadClassifier(path.join(EXAMPLES, 'smallcnn', 'model.json'));
@@ -53,7 +53,8 @@ engineTest('a softmax-output model: the outputs are probabilities', async () => 
   assert.match(found.get('probability-outputs')!.message, /Export the logits/);
 });
 
-engineTest('T-scaled logits (distillation at T = 100, deployed at T = 1): saturated softmax and zero gradients', async () => {
+engineTest('T-scaled logits (distillation at T = 100, deployed at T = 1): saturated softmax and zero gradients',
+  async () => {
   const found = await probe(wrapped('T=100', (z) => tf.mul(z, 100)));
   assert.equal(found.get('saturated-softmax')?.masking, true);
   assert.match(found.get('saturated-softmax')!.message, /top logit leads by more than 17 on|On \d+\.\d% of the probe points/);
@@ -132,7 +133,8 @@ engineTest('merging worker slices adds up counted findings and recomputes stage 
   assert.match(masked.diagnostics.find((d) => d.id === 'loss-dependent-result')?.message ?? '', /APGD-CE leaves 85\.0% but the full suite 4\.0%/);
 });
 
-engineTest('merging worker slices adds every pass count, the transfer surrogate\'s apart from the target\'s', async () => {
+engineTest('merging worker slices adds every pass count, the transfer surrogate\'s apart from the target\'s',
+  async () => {
   const slice = (n: number, surrogateForward: number): Report => ({
     tool: { name: 'robustness-lab', version: '0' }, command: 'attack', created: '', model: 'm', dataset: 'd', n,
     threat: { norm: 'linf', eps: 0.1, bounds: [0, 1] }, backend: 'wasm', workers: 1, clean_accuracy: 0.9,

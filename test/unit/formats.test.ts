@@ -16,8 +16,9 @@ import {
 } from '../../src/protocol/model-files';
 import { DATA_SOURCE_IDS, MODEL_FORMAT_IDS } from '../../src/protocol/vocabulary';
 import { modelReferences } from '../../src/server/lenses';
-import { DATA_LOADERS, InputError, loadClassifier, MODEL_LOADERS } from '../../src/engine';
-import { tempDir, useBackend } from './helpers';
+import { DATA_LOADERS, InputError, loadClassifier, MODEL_LOADERS, withInputErrors } from '../../src/engine';
+import { SourceError } from '../../src/common/errors';
+import { engineTest, tempDir, useBackend } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 const LAYERS = path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json');
@@ -108,7 +109,19 @@ test('describe and modelFormatFor name the file and the problem', () => {
   fs.rmSync(dir, { recursive: true });
 });
 
-test('the engine refuses a file no format reads, naming it', async () => {
+test("a format's FormatError reaches the engine as an InputError in the same words, hint included", () => {
+  const cause = new FormatError('m/model.json', 'modelTopology', 'is missing', 'this is not a tfjs model.json');
+  assert.equal(cause.message, 'm/model.json: modelTopology: is missing; this is not a tfjs model.json');
+  assert.throws(() => withInputErrors(() => { throw cause; }), (err: Error) => err instanceof InputError
+    && err instanceof SourceError && err.name === 'InputError' && err.message === cause.message
+    && err.detail === 'is missing; this is not a tfjs model.json');
+  assert.ok(cause instanceof SourceError && !(cause instanceof InputError));
+  assert.equal(new InputError('--eps', '', 'is -1').message, '--eps: is -1');
+  const other = new Error('not ours');
+  assert.throws(() => withInputErrors(() => { throw other; }), (err) => err === other);
+});
+
+engineTest('the engine refuses a file no format reads, naming it', async () => {
   const dir = tempDir('formats');
   const file = path.join(dir, 'model.onnx');
   fs.writeFileSync(file, 'onnx');
@@ -117,7 +130,7 @@ test('the engine refuses a file no format reads, naming it', async () => {
   fs.rmSync(dir, { recursive: true });
 });
 
-test('describe and the loader agree on input shape and classes (both tfjs formats), with gradients', async () => {
+engineTest('describe and the loader agree on input shape and classes (both tfjs formats), with gradients', async () => {
   for (const file of [LAYERS, GRAPH]) {
     const info = describeModel(file);
     const model = await loadClassifier(file);

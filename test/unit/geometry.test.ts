@@ -3,7 +3,7 @@ import { before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { firstN, loadClassifier, loadDataset, makeClassifier, type Classifier } from '../../src/engine';
+import { firstN, loadClassifier, loadTrainingData, makeClassifier, type Classifier } from '../../src/engine';
 import { geometryProbe, linearityGap, representationConstant } from '../../src/engine/eval/geometry';
 import { engineTest, expectNoLeak, seededFloats, useBackend } from './helpers';
 
@@ -43,7 +43,8 @@ function largestSingularValue(W: Float32Array): number {
   return Math.sqrt(lambda);
 }
 
-engineTest('C of a linear layer in an L2 ball: never above its largest singular value, and within 1% of it', async () => {
+engineTest('C of a linear layer in an L2 ball: never above its largest singular value, and within 1% of it',
+  async () => {
   const { model, W, Wt } = linearModel();
   const x = tf.tensor4d(seededFloats(8 * D, 32, 0.4, 0.6), [8, ...SHAPE]);
   const result = await expectNoLeak(() => representationConstant(model, x, { norm: 'l2', eps: 0.05, bounds: [0, 1] }, undefined, { steps: 60 }));
@@ -69,8 +70,9 @@ engineTest('γ is ≥ 0 and, for a smooth model, shrinks about 4× when ε halve
   tf.dispose([x, y, Wt]);
 });
 
-engineTest('the robust example has a smaller C and γ than the standard one; a model without layers has no C', async () => {
-  const data = loadDataset('embedded');
+engineTest('the robust example has a smaller C and γ than the standard one; a model without layers has no C',
+  async () => {
+  const data = await loadTrainingData('embedded');
   const split = firstN(data.test, 40);
   const threat = { norm: 'linf' as const, eps: 0.1, bounds: [0, 1] as [number, number] };
   const examples = path.join(__dirname, '..', '..', 'examples', 'fashion-mnist');

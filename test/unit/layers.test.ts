@@ -46,6 +46,54 @@ test('the import parser sees multi-line imports, export-from and dynamic imports
   fs.rmSync(dir, { recursive: true });
 });
 
+/** The file a relative specifier names: `x.ts`, `x/index.ts` or `x` itself (a .json); undefined when none exists. */
+function resolveSpecifier(from: string, spec: string): string | undefined {
+  const base = path.resolve(path.dirname(from), spec);
+  return [`${base}.ts`, path.join(base, 'index.ts'), base].find((f) => fs.existsSync(f) && fs.statSync(f).isFile());
+}
+
+/** Every import cycle among `roots` and what they import (type-only imports included), as paths a → b → … → a. */
+function importCycles(roots: string[]): string[][] {
+  const cycles: string[][] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (file: string): void => {
+    state.set(file, 'open');
+    stack.push(file);
+    const targets = imports(file).filter((s) => s.startsWith('.')).map((s) => resolveSpecifier(file, s));
+    for (const target of targets) {
+      if (!target?.endsWith('.ts')) continue;
+      if (state.get(target) === 'open') cycles.push([...stack.slice(stack.indexOf(target)), target]);
+      else if (!state.has(target)) visit(target);
+    }
+    stack.pop();
+    state.set(file, 'done');
+  };
+  for (const file of roots) if (!state.has(file)) visit(file);
+  return cycles;
+}
+
+test('the cycle finder reports a cycle through type-only imports and index files, as its path', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cycles-'));
+  fs.mkdirSync(path.join(dir, 'sub'));
+  fs.writeFileSync(path.join(dir, 'a.ts'), "import { b } from './sub';\nexport const a = b;\n");
+  fs.writeFileSync(path.join(dir, 'sub', 'index.ts'), "export { b } from './b';\n");
+  fs.writeFileSync(path.join(dir, 'sub', 'b.ts'), "import type { A } from '../c';\nexport const b = 1;\n");
+  fs.writeFileSync(path.join(dir, 'c.ts'), "import { a } from './a';\nexport type A = typeof a;\n");
+  fs.writeFileSync(path.join(dir, 'd.ts'), "import { a } from './a';\nimport data from './d.json';\n");
+  fs.writeFileSync(path.join(dir, 'd.json'), '{}');
+  const cycles = importCycles(files(dir).sort()).map((c) => c.map((f) => path.relative(dir, f)));
+  assert.deepEqual(cycles, [['a.ts', path.join('sub', 'index.ts'), path.join('sub', 'b.ts'), 'c.ts', 'a.ts']]);
+  fs.writeFileSync(path.join(dir, 'c.ts'), 'export type A = number;\n');
+  assert.deepEqual(importCycles(files(dir)), []);
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('src has no import cycle, type-only imports included', () => {
+  const cycles = importCycles(files(SRC)).map((c) => c.map((f) => path.relative(SRC, f)).join(' → '));
+  assert.deepEqual(cycles, [], `import cycles:\n${cycles.join('\n')}`);
+});
+
 test('src/engine imports no vscode, no DOM globals, and of our code only engine, formats, protocol and common', () => {
   const engine = files(path.join(SRC, 'engine'));
   assert.ok(engine.length > 10);
@@ -88,7 +136,8 @@ test('src/formats (the cheap half of the model-format and data-source registries
   assert.ok(formats.length >= 3);
   for (const file of formats) {
     for (const spec of imports(file)) {
-      const allowed = spec.startsWith('node:') || spec.startsWith('./') || spec.startsWith('../protocol/');
+      const allowed = spec.startsWith('node:') || spec.startsWith('./')
+        || spec.startsWith('../protocol/') || spec.startsWith('../common/');
       assert.ok(allowed, `${file} imports ${spec}`);
     }
   }

@@ -1,26 +1,27 @@
 /** Standard training: learns, is reproducible from its seed, saves a loadable model, stops on abort. */
-import { before, test } from 'node:test';
+import { before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  AbortError, accuracyOn, firstN, folderSaveHandler, InputError, loadClassifier, loadDataset, smallCnn, trainStandard,
-  type Dataset, type TrainProgress,
+  AbortError, accuracyOn, firstN, folderSaveHandler, InputError, loadClassifier, loadTrainingData, smallCnn,
+  trainStandard, type Dataset, type TrainProgress,
 } from '../../src/engine';
-import { tempDir, useBackend } from './helpers';
+import { engineTest, tempDir, useBackend } from './helpers';
 
 let data: Dataset;
 
 before(async () => {
   await useBackend('wasm');
-  data = loadDataset('embedded');
+  data = await loadTrainingData('embedded');
 });
 
 function weightsOf(net: ReturnType<typeof smallCnn>): Float32Array {
   return tf.tidy(() => tf.concat(net.getWeights().map((w) => tf.reshape(w, [-1]))).dataSync() as Float32Array);
 }
 
-test('two epochs on 3,000 images reach > 70% test accuracy, reports progress, and keeps tensor count flat', async () => {
+engineTest('two epochs on 3,000 images reach > 70% test accuracy, reports progress, and keeps tensor count flat',
+  async () => {
   const net = smallCnn(data.shape, 10, 1);
   const seen: TrainProgress[] = [];
   const before = tf.memory().numTensors;
@@ -34,7 +35,7 @@ test('two epochs on 3,000 images reach > 70% test accuracy, reports progress, an
   net.dispose();
 });
 
-test('the same seed gives the same weights; another seed does not', async () => {
+engineTest('the same seed gives the same weights; another seed does not', async () => {
   const run = async (seed: number) => {
     const net = smallCnn(data.shape, 10, seed);
     await trainStandard(net, data, { epochs: 1, trainLimit: 600, evalLimit: 1, seed, optimizer: 'sgd', learningRate: 0.05 });
@@ -47,7 +48,7 @@ test('the same seed gives the same weights; another seed does not', async () => 
   assert.notDeepEqual(a, c);
 });
 
-test('a saved model loads back as a classifier with the same accuracy', async () => {
+engineTest('a saved model loads back as a classifier with the same accuracy', async () => {
   const net = smallCnn(data.shape, 10, 2);
   const history = await trainStandard(net, data, { epochs: 1, trainLimit: 2000, evalLimit: 500, seed: 2 });
   const dir = tempDir('train');
@@ -55,10 +56,11 @@ test('a saved model loads back as a classifier with the same accuracy', async ()
   const model = await loadClassifier(path.join(dir, 'model.json'));
   const accuracy = await accuracyOn(model, firstN(data.test, 500), data.shape);
   assert.equal(accuracy, history[0]!.testAccuracy);
+  model.dispose?.();
   net.dispose();
 });
 
-test('an abort stops training within one batch; bad options are refused', async () => {
+engineTest('an abort stops training within one batch; bad options are refused', async () => {
   const net = smallCnn(data.shape, 10, 3);
   const controller = new AbortController();
   let batches = 0;

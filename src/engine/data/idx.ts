@@ -1,59 +1,24 @@
 /**
  * IDX files (the MNIST format), plain or gzip. The header is parsed by src/formats/idx-header.ts
- * (shared with the language server's cheap info); this file reads the records. Every error is an
- * InputError naming the file.
+ * (shared with the language server's cheap info); this file reads the first n records (the idx
+ * data loader in sources.ts is its one caller in the engine). Every error is an InputError naming the file.
  */
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { IDX_UBYTE, isGzip, parseIdxHeader, type IdxHeader } from '../../formats/idx-header';
-import { InputError } from '../errors';
-import { withInputErrors } from '../models/io';
-
-export interface IdxArray {
-  dims: number[];
-  data: Uint8Array;
-}
+import { InputError, withInputErrors } from '../errors';
 
 /** The first records of an IDX file: `dims` is the header's (all records), `data` holds `records` of them. */
-export interface IdxHead extends IdxArray {
+export interface IdxHead {
+  dims: number[];
+  data: Uint8Array;
   records: number;
   /** Bytes read from the file (compressed bytes for .gz): a test checks the rest is left unread. */
   bytesRead: number;
 }
 
-export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
-  let raw = bytes;
-  if (isGzip(raw)) {
-    try {
-      raw = zlib.gunzipSync(raw);
-    } catch (err) {
-      throw new InputError(file, 'gzip', `cannot be decompressed (${(err as Error).message}); the file is truncated or corrupt`);
-    }
-  }
-  const { dims, headerLength } = withInputErrors(() => parseIdxHeader(raw, file));
-  const expected = dims.reduce((a, b) => a * b, 1);
-  const found = raw.length - headerLength;
-  if (found < expected) {
-    throw new InputError(file, 'data', `is truncated: dims ${dims.join('×')} need ${expected} bytes, found ${found}`);
-  }
-  if (found > expected) {
-    throw new InputError(file, 'data', `has ${found - expected} bytes after the ${dims.join('×')} data the header declares`);
-  }
-  return { dims, data: raw.subarray(headerLength) };
-}
-
 function unreadable(file: string, err: unknown): InputError {
   return new InputError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-}
-
-export function readIdx(file: string): IdxArray {
-  let bytes: Uint8Array;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (err) {
-    throw unreadable(file, err);
-  }
-  return parseIdx(bytes, file);
 }
 
 const recordBytes = (header: IdxHeader) => header.dims.slice(1).reduce((a, b) => a * b, 1);

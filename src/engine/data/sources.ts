@@ -5,10 +5,9 @@
 import * as path from 'node:path';
 import { IDX_FILES, idxFile, readClassNames } from '../../formats/data-sources';
 import type { DataSourceId, DataSplit } from '../../protocol/vocabulary';
-import { InputError } from '../errors';
-import { withInputErrors } from '../models/io';
+import { InputError, withInputErrors } from '../errors';
 import { readIdxHead } from './idx';
-import type { Split } from './datasets';
+import type { Split } from './types';
 
 /** The first images of one split of a data folder. */
 export interface LoadedSplit {
@@ -22,25 +21,33 @@ export interface LoadedSplit {
   samples: Split;
   /** Images the split holds in all. */
   available: number;
+  /** Bytes read from the split's files (compressed bytes for .gz): tests check the rest is left unread. */
+  bytesRead: number;
 }
 
 export interface DataLoader {
   id: DataSourceId;
-  /** The first `n` images of `split` (all when n is undefined), reading no more of the files than they need. */
-  load(dir: string, split: DataSplit, n?: number): Promise<LoadedSplit>;
+  /**
+   * The first `n` images of `split` (all when n is undefined), reading no more of the files than
+   * they need. `classNames` are names the caller already knows (a built-in dataset's); without
+   * them the folder's own (its classes.json), else `class 0` … up to the largest label.
+   */
+  load(dir: string, split: DataSplit, n?: number, classNames?: readonly string[]): Promise<LoadedSplit>;
 }
 
 const idx: DataLoader = {
   id: 'idx',
-  async load(dir, split, n) {
+  async load(dir, split, n, knownNames) {
     const imagesFile = withInputErrors(() => idxFile(dir, IDX_FILES[split].images));
     const labelsFile = withInputErrors(() => idxFile(dir, IDX_FILES[split].labels));
     const images = await readIdxHead(imagesFile, n);
     if (images.dims.length !== 3 && images.dims.length !== 4) {
       throw new InputError(imagesFile, 'dims', `are ${images.dims.join('×')}; images need N×H×W or N×H×W×C`);
     }
-    // All labels (one byte an image): the class count must not depend on n.
-    const labels = await readIdxHead(labelsFile);
+    const named = knownNames ? [...knownNames] : withInputErrors(() => readClassNames(dir));
+    // With the classes named, the labels of the images loaded (one byte an image); without, all of
+    // them: the class count must not depend on n.
+    const labels = await readIdxHead(labelsFile, named ? images.records : undefined);
     if (labels.dims.length !== 1) {
       throw new InputError(labelsFile, 'dims', `are ${labels.dims.join('×')}; labels need N`);
     }
@@ -49,12 +56,23 @@ const idx: DataLoader = {
         `has ${labels.dims[0]} labels for ${images.dims[0]} images in ${path.basename(imagesFile)}`);
     }
     const [available, h, w, c = 1] = images.dims as [number, number, number, number?];
-    const maxLabel = labels.data.reduce((max, label) => Math.max(max, label), 0);
-    const classNames = withInputErrors(() => readClassNames(dir))
-      ?? Array.from({ length: maxLabel + 1 }, (_, i) => `class ${i}`);
+    const loaded = labels.data.subarray(0, images.records);
+    let classNames: string[];
+    if (named) {
+      const outside = loaded.findIndex((label) => label >= named.length);
+      if (outside >= 0) {
+        throw new InputError(labelsFile, `[${outside}]`,
+          `is ${loaded[outside]}, but the data names ${named.length} classes (labels 0 to ${named.length - 1})`);
+      }
+      classNames = named;
+    } else {
+      const maxLabel = labels.data.reduce((max, label) => Math.max(max, label), 0);
+      classNames = Array.from({ length: maxLabel + 1 }, (_, i) => `class ${i}`);
+    }
     return {
       source: 'idx', location: dir, shape: [h, w, c], classNames, split, available,
-      samples: { images: images.data, labels: labels.data.subarray(0, images.records), count: images.records },
+      samples: { images: images.data, labels: loaded, count: images.records },
+      bytesRead: images.bytesRead + labels.bytesRead,
     };
   },
 };

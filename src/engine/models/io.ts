@@ -6,24 +6,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../../common/atomic-write';
-import { FormatError } from '../../formats/errors';
 import { readModelJson as readTfjsModelJson, type ModelJson } from '../../formats/tfjs-model-json';
 import { TFJS_MODEL_FILE } from '../../protocol/model-files';
-import { InputError } from '../errors';
+import { InputError, withInputErrors } from '../errors';
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2 };
 
 export type { ModelJson } from '../../formats/tfjs-model-json';
-
-/** Runs a reader from src/formats, turning its FormatError into the engine's InputError (same words). */
-export function withInputErrors<T>(read: () => T): T {
-  try {
-    return read();
-  } catch (err) {
-    if (err instanceof FormatError) throw new InputError(err.source, err.field, err.detail);
-    throw err;
-  }
-}
 
 /** A tfjs model.json with its manifest checked (the shared reader in src/formats), or an InputError. */
 export function readModelJson(file: string): ModelJson {

@@ -7,12 +7,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-converter';
-import { InputError } from '../errors';
+import { InputError, withInputErrors } from '../errors';
 import { modelFormatFor } from '../../formats/model-formats';
 import { kerasOutputLayer, type GraphNode } from '../../formats/tfjs-model-json';
 import type { ModelFormatId } from '../../protocol/vocabulary';
 import { makeClassifier, type Classifier, type Normalization } from './classifier';
-import { fileHandler, withInputErrors } from './io';
+import { fileHandler } from './io';
 
 export interface LoadOptions {
   bounds?: [number, number];
@@ -34,6 +34,16 @@ export interface ModelLoader {
   load(file: string, options: LoadOptions): Promise<Classifier>;
 }
 
+/** What `check` returns; a model it refuses is disposed before the error goes on. */
+function disposingOnError<T>(model: { dispose(): unknown }, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
 async function loadLayersModel(modelFile: string, options: LoadOptions): Promise<Classifier> {
   const artifacts = await fileHandler(modelFile).load!();
   const warnings: string[] = [];
@@ -46,18 +56,35 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
     if (last.class_name === 'Softmax') { last.class_name = 'Activation'; last.config.activation = 'linear'; }
     else last.config.activation = 'linear';
   }
+  // The topology through tfjs, the weights here: tfjs leaks the model and the decoded weights when
+  // one does not fit (a wrong shape), so a bad file would leave tensors behind on every load.
+  const { weightData, weightSpecs = [], ...topologyOnly } = artifacts;
   let model: tfl.LayersModel;
   try {
-    model = await tfl.loadLayersModel({ load: async () => artifacts });
+    model = await tfl.loadLayersModel({ load: async () => topologyOnly });
   } catch (err) {
     throw new InputError(modelFile, 'modelTopology/weightsManifest', (err as Error).message);
   }
-  const inputShape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
-  const outShape = model.outputs[0]?.shape;
-  const numClasses = outShape?.[outShape.length - 1];
-  if (model.outputs.length !== 1 || outShape?.length !== 2 || !numClasses) {
-    throw new InputError(modelFile, 'output', `shape [${outShape?.join(', ')}] is not [batch, classes]`);
+  const decoded = weightData ? tf.io.decodeWeights(weightData, weightSpecs) : {};
+  try {
+    // As tfjs does: optimizer state (a training checkpoint's) is not the model's.
+    const modelWeights = weightSpecs.filter((w) => w.group !== 'optimizer').map((w) => [w.name, decoded[w.name]!]);
+    model.loadWeights(Object.fromEntries(modelWeights));
+  } catch (err) {
+    model.dispose();
+    throw new InputError(modelFile, 'modelTopology/weightsManifest', (err as Error).message);
+  } finally {
+    tf.dispose(Object.values(decoded));
   }
+  const { inputShape, numClasses } = disposingOnError(model, () => {
+    const shape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
+    const outShape = model.outputs[0]?.shape;
+    const classes = outShape?.[outShape.length - 1];
+    if (model.outputs.length !== 1 || outShape?.length !== 2 || !classes) {
+      throw new InputError(modelFile, 'output', `shape [${outShape?.join(', ')}] is not [batch, classes]`);
+    }
+    return { inputShape: shape, numClasses: classes };
+  });
   // Hidden layers with weights or activations (not the output); sub-models share the weights.
   const hidden = model.layers.slice(0, -1)
     .filter((l) => !/^(input|flatten|dropout|reshape)/i.test(l.getClassName())).map((l) => l.name);
@@ -102,11 +129,16 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
     outputName = outputNode.input[0].replace(/^\^/, '');
     warnings.push(`${modelFile}: the output node "${outputNode.name}" is a softmax; attacks use its input "${outputName}" as logits`);
   }
-  const inputShape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
-  const probe = tf.tidy(() => model.execute(tf.zeros([1, ...inputShape]), outputName) as tf.Tensor);
-  const numClasses = probe.shape[1];
-  probe.dispose();
-  if (probe.shape.length !== 2 || !numClasses) throw new InputError(modelFile, 'output', `shape [${probe.shape.join(', ')}] is not [batch, classes]`);
+  const { inputShape, numClasses } = disposingOnError(model, () => {
+    const shape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
+    const probe = tf.tidy(() => model.execute(tf.zeros([1, ...shape]), outputName) as tf.Tensor);
+    const classes = probe.shape[1];
+    probe.dispose();
+    if (probe.shape.length !== 2 || !classes) {
+      throw new InputError(modelFile, 'output', `shape [${probe.shape.join(', ')}] is not [batch, classes]`);
+    }
+    return { inputShape: shape, numClasses: classes };
+  });
   return makeClassifier((x) => model.execute(x, outputName) as tf.Tensor2D, {
     inputShape, numClasses, bounds, source: modelFile, warnings, dispose: () => model.dispose(),
     gradients: true, ...(options.normalization ? { normalization: options.normalization } : {}),

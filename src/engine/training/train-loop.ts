@@ -208,6 +208,9 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
     }
   } finally {
     optimizer.dispose();
+    // tfjs's MomentumOptimizer.dispose leaves its base SGD's learning-rate scalar behind (a leaked tensor a run).
+    // By class name: tfjs optimisers answer instanceof by duck typing, so every one is "a MomentumOptimizer".
+    if (optimizer.getClassName() === 'Momentum') (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
   }
   return history;
 }
