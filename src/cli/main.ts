@@ -111,7 +111,9 @@ function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: nu
 export function summaryTable(report: Report): string {
   const rows = [
     ['clean', pct(report.clean_accuracy), '', '', ''],
-    ...report.attacks.map((a) => [a.label, pct(a.robust_accuracy), duration(a.time_s, 2), String(a.forward_passes), String(a.backward_passes)]),
+    ...report.attacks.map((a) => [
+      a.label, pct(a.robust_accuracy), duration(a.time_s, 2), String(a.forward_passes), String(a.backward_passes),
+    ]),
     ['worst case', pct(report.robust_accuracy), '', '', ''],
   ];
   const head = `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps} · backend ${report.backend}${report.workers > 1 ? ` × ${report.workers} workers` : ''}` +
@@ -122,7 +124,10 @@ export function summaryTable(report: Report): string {
   const diagnostics = report.diagnostics.map((d) => `${d.severity}: ${d.id}: ${d.message}`);
   const checks = report.checks
     ? [`final check: max ‖x'−x‖/ε ${report.checks.max_distance_over_eps.toFixed(4)}, in bounds ${report.checks.in_bounds ? 'yes' : 'NO'}, finite ${report.checks.finite ? 'yes' : 'NO'}`] : [];
-  return [head, formatTable([report.cascade ? 'stage' : 'attack', report.cascade ? 'accuracy after' : 'accuracy', 'time', 'forward', 'backward'], rows),
+  const columns = [
+    report.cascade ? 'stage' : 'attack', report.cascade ? 'accuracy after' : 'accuracy', 'time', 'forward', 'backward',
+  ];
+  return [head, formatTable(columns, rows),
     ...curves, ...checks, ...masking, ...diagnostics].join('\n');
 }
 
@@ -210,7 +215,8 @@ export function buildProgram(): Command {
 
   const attackHelp = ATTACKS.map((a) => `  ${a.id.padEnd(8)} ${a.doc.paper}\n           ${a.doc.update}\n           defaults: ${a.doc.defaults}`).join('\n');
   attackOptions(program.command('attack').description('attack a model and report robust accuracy'))
-    .option('--attack <ids>', `comma-separated attacks: ${ATTACKS.map((a) => a.id).join(', ')}`, DEFAULT_ATTACKS.join(','))
+    .option('--attack <ids>', `comma-separated attacks: ${ATTACKS.map((a) => a.id).join(', ')}`,
+      DEFAULT_ATTACKS.join(','))
     .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), defaultAttackJob().eps)
     .option('--curve <grid>', 'also draw accuracy vs ε over this comma-separated grid', numberList('--curve'), [])
     .addHelpText('after', `\nAttacks:\n${attackHelp}`)
@@ -255,7 +261,8 @@ export function buildProgram(): Command {
       .choices(SCHEDULES))
     .option('--weight-decay <lambda>', 'L2 penalty on kernels', number('--weight-decay'))
     .option('--eps <eps>', 'training radius (L∞) of pgd-at, fast-at and trades', number('--eps'), DEFAULT_TRAIN_EPS)
-    .option('--steps <n>', `inner PGD steps of pgd-at (${pgdAt.steps}) and trades (${trades.steps})`, integer('--steps', 1))
+    .option('--steps <n>', `inner PGD steps of pgd-at (${pgdAt.steps}) and trades (${trades.steps})`,
+      integer('--steps', 1))
     .option('--warmup <epochs>', 'epochs of linear ε warm-up (pgd-at, trades)', integer('--warmup', 0))
     .option('--beta <beta>', 'TRADES KL weight', number('--beta'), trades.beta)
     .option('--temperature <T>', 'distillation temperature', number('--temperature'), distill.temperature)
@@ -289,12 +296,15 @@ export function buildProgram(): Command {
       const result = await runTrainJob(job, { signal: controller.signal, onProgress: (p) => progress.update(p.label, p.done, p.total) }, Boolean(o.resume))
         .finally(() => progress.stop());
       const rows = result.history.map((h) => [String(h.epoch), h.loss.toFixed(4), pct(h.trainAccuracy), pct(h.testAccuracy),
-        h.robustAccuracy === undefined ? '—' : pct(h.robustAccuracy), h.learningRate.toExponential(2), duration(h.seconds), h.event ?? '']);
-      process.stdout.write(`${formatTable(['epoch', 'loss', 'train acc', 'test acc', 'robust acc', 'lr', 'time', 'event'], rows)}\n`);
+        h.robustAccuracy === undefined ? '—' : pct(h.robustAccuracy), h.learningRate.toExponential(2),
+        duration(h.seconds), h.event ?? '']);
+      const columns = ['epoch', 'loss', 'train acc', 'test acc', 'robust acc', 'lr', 'time', 'event'];
+      process.stdout.write(`${formatTable(columns, rows)}\n`);
       for (const h of result.history.filter((e) => e.event === 'catastrophic-overfitting')) {
         process.stderr.write(`warning: catastrophic overfitting in epoch ${h.epoch}: PGD accuracy collapsed; the weights of epoch ${h.epoch - 1} were restored and training stopped\n`);
       }
-      process.stdout.write(`wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${duration(result.seconds)}\n`);
+      process.stdout.write(
+        `wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${duration(result.seconds)}\n`);
     });
 
   program.command('check').description('check experiment specs (*.robustness.json) as the language server does; exit 1 on an error')

@@ -19,7 +19,9 @@ import { attackJobFor, type AttackKind } from './jobs-from-settings';
 import { initialState, reducePanel, statusText, type PanelEvent } from './panel-state';
 import { RunController, type RunOutcome } from './run-controller';
 
-const KIND_TITLES: Record<AttackKind, string> = { attack: 'Attack', curve: 'Curve', evaluate: `Evaluate (${DEFAULT_SUITE})` };
+const KIND_TITLES: Record<AttackKind, string> = {
+  attack: 'Attack', curve: 'Curve', evaluate: `Evaluate (${DEFAULT_SUITE})`,
+};
 
 /** An attack job ready to run: where its run is stored, its panel title, and what started it. */
 export interface AttackRunRequest {

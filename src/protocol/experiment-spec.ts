@@ -1,8 +1,8 @@
 /**
  * Experiment specs (`*.robustness.json`, JSON with comments): the typed shape of
- * experiment-spec-schema.json (a test checks their properties agree), and the one translation from a checked spec into the engine's jobs, used by
- * the extension's Run/Train lenses. Paths in a spec are relative to the spec's folder;
- * the callers pass the resolver (this layer has no node:path).
+ * experiment-spec-schema.json (test/unit/experiment.test.ts checks they have the same properties), and
+ * the one translation from a checked spec into the engine's jobs, used by the extension's Run/Train lenses.
+ * Paths in a spec are relative to the spec's folder; the callers pass the resolver (this layer has no node:path).
  */
 import {
   defaultAttackJob, defaultTrainJob, DEFAULT_SAMPLES, type AttackJob, type AttackParams, type TrainJob,

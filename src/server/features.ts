@@ -30,7 +30,8 @@ export interface CompletionContext {
 
 export function attackMarkdown(info: AttackInfo): string {
   return [
-    `**${info.name}** (\`${info.id}\`) · ${info.access}${info.norms.length ? ` · ${info.norms.map((n) => NORM_LABELS[n]).join(', ')}` : ''}`,
+    `**${info.name}** (\`${info.id}\`) · ${info.access}`
+      + `${info.norms.length ? ` · ${info.norms.map((n) => NORM_LABELS[n]).join(', ')}` : ''}`,
     '',
     info.doc.paper,
     '',

@@ -68,7 +68,8 @@ export function resultTitle(record: RunRecord, now: number): string {
   const error = record.error ? `: ${clipError(record.error)}` : '';
   if (record.kind === 'training') {
     const method = (record.config as { method?: string } | undefined)?.method ?? 'training';
-    const title = trainingRunTitle({ method, status: record.status, ...(record.progress ? { progress: record.progress } : {}) });
+    const progress = record.progress ? { progress: record.progress } : {};
+    const title = trainingRunTitle({ method, status: record.status, ...progress });
     const when = relativeTime(record.finished ?? record.created, now);
     if (record.status === 'running') return `$(sync~spin) ${title}`;
     if (record.status === 'done') return `${title} · ${when}`;

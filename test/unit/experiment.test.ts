@@ -40,8 +40,8 @@ test('did-you-mean picks the nearest id within a third of its length', () => {
 
 /** RobustnessSpec's keys as data; each list must name every key of its type (checked at compile time). */
 const SPEC_KEYS = [
-  '$schema', 'name', 'model', 'data', 'threat', 'attacks', 'suite', 'surrogate', 'curve', 'seed', 'batchSize', 'training',
-  'output',
+  '$schema', 'name', 'model', 'data', 'threat', 'attacks', 'suite', 'surrogate', 'curve', 'seed', 'batchSize',
+  'training', 'output',
 ] as const satisfies readonly (keyof RobustnessSpec)[];
 type Training = NonNullable<RobustnessSpec['training']>;
 const TRAINING_KEYS = [
@@ -54,7 +54,8 @@ const OUTPUT_KEYS = ['examples', 'report'] as const satisfies readonly (keyof No
 type Covers<T, List extends readonly PropertyKey[]> = [keyof T] extends [List[number]] ? true : false;
 type _KeyListsAreComplete = [
   Covers<RobustnessSpec, typeof SPEC_KEYS>, Covers<Training, typeof TRAINING_KEYS>,
-  Covers<RobustnessSpec['threat'], typeof THREAT_KEYS>, Covers<NonNullable<RobustnessSpec['output']>, typeof OUTPUT_KEYS>,
+  Covers<RobustnessSpec['threat'], typeof THREAT_KEYS>,
+  Covers<NonNullable<RobustnessSpec['output']>, typeof OUTPUT_KEYS>,
 ] extends true[] ? true : never;
 const _keyListsAreComplete: _KeyListsAreComplete = true;
 

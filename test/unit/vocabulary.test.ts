@@ -19,7 +19,7 @@ import {
   attackJobSchema, defaultAttackJob, defaultTrainJob, trainJobSchema, type AttackJob, type TrainJob,
 } from '../../src/protocol/jobs';
 import { ATTACK_INFO } from '../../src/protocol/attacks';
-import { SUITE_TABLE, suiteAttackIds } from '../../src/protocol/suites';
+import { SUITE_TABLE, suiteAttackIds, type SuiteStage } from '../../src/protocol/suites';
 import {
   clipError, duration, eta, pct, relativeTime, runTitle, trainingRunTitle,
 } from '../../src/protocol/format';
@@ -139,7 +139,7 @@ test("package.json's setting defaults equal defaultAttackJob where they overlap"
   assert.deepEqual(defaultTrainJob('pgd-at').learningRate, 1e-3);
 });
 
-test('one training table: every method has defaults and a picker entry; the learning rate follows the optimiser', () => {
+test('one training table: defaults and a picker entry per method; the learning rate follows the optimiser', () => {
   assert.deepEqual(Object.keys(TRAIN_METHOD_DEFAULTS).sort(), [...TRAIN_METHODS].sort());
   assert.deepEqual(Object.keys(TRAIN_METHOD_INFO), ['pgd-at', 'trades', 'fast-at', 'distill', 'standard']);
   assert.deepEqual(TRAIN_METHODS.filter(isAdversarialMethod), ['pgd-at', 'fast-at', 'trades']);
@@ -157,7 +157,8 @@ test('one training table: every method has defaults and a picker entry; the lear
   const flag = (long: string) => train.options.find((o) => o.long === long)!;
   assert.deepEqual(['--eps', '--beta', '--temperature'].map((f) => flag(f).defaultValue), [0.1, 6, 100]);
   assert.equal(flag('--steps').description, 'inner PGD steps of pgd-at (7) and trades (10)');
-  assert.match(flag('--lr').description, /\(default 0\.001; 0\.01 for distill, whose logits must grow T-fold; 0\.05 with sgd\)$/);
+  assert.match(flag('--lr').description,
+    /\(default 0\.001; 0\.01 for distill, whose logits must grow T-fold; 0\.05 with sgd\)$/);
 });
 
 const issues = (result: { error?: z.ZodError }) => result.error?.issues.map((i) => [i.path.join('.'), i.message]);
@@ -200,6 +201,17 @@ test('an attack job names its attacks or a suite; both, neither or an unknown su
     [['suite', 'suite: "autoattack" is not a suite; use one of strong, quick']]);
 });
 
+/** Compile-time: a stage names a catalogue attack and only options that attack takes. */
+const _stages: SuiteStage[] = [
+  { attack: 'apgd-t', params: { steps: 100, targetClasses: 3 } },
+  // @ts-expect-error FGSM takes no steps.
+  { attack: 'fgsm', params: { steps: 3 } },
+  // @ts-expect-error Square takes no loss.
+  { attack: 'square', params: { loss: 'ce' } },
+  // @ts-expect-error not an attack of the catalogue.
+  { attack: 'deepfool', params: {} },
+];
+
 test('the suite table: rows of known attacks; quick is not the strong list; the engine runs the rows', () => {
   assert.deepEqual(Object.keys(SUITE_TABLE), [...SUITES]);
   for (const suite of SUITES) {
@@ -238,8 +250,10 @@ test('format: percentages, relative times and run titles read the same everywher
 });
 
 test('format: durations, ETAs, clipped errors and training-run titles', () => {
-  assert.deepEqual([duration(12.345), duration(0.1234, 2), duration(3, 0), duration(0)], ['12.3 s', '0.12 s', '3 s', '0.0 s']);
-  assert.deepEqual([0, 45, 89, 89.6, 90, 150, 3600].map(eta), ['0 s', '45 s', '89 s', '90 s', '2 min', '3 min', '60 min']);
+  assert.deepEqual([duration(12.345), duration(0.1234, 2), duration(3, 0), duration(0)],
+    ['12.3 s', '0.12 s', '3 s', '0.0 s']);
+  assert.deepEqual([0, 45, 89, 89.6, 90, 150, 3600].map(eta),
+    ['0 s', '45 s', '89 s', '90 s', '2 min', '3 min', '60 min']);
   assert.equal(clipError('x'.repeat(100)), 'x'.repeat(80));
   assert.equal(clipError('short'), 'short');
   const progress = { epoch: 3, epochs: 5, clean: 0.8, robust: 0.415, etaSeconds: 120 };

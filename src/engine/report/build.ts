@@ -60,7 +60,8 @@ export function attackDiagnostics(report: Pick<Report, 'attacks' | 'n'>): Report
       if (s.robust_accuracy < it.robust_accuracy - 1 / Math.max(1, report.n)) {
         found.push({
           id: 'single-step-beats-iterative', severity: 'warning', masking: true,
-          message: `${s.label} (${pct(s.robust_accuracy)}) beats ${it.label} (${pct(it.robust_accuracy)}): the iterative attack is not converging, ` +
+          message: `${s.label} (${pct(s.robust_accuracy)}) beats ${it.label} (${pct(it.robust_accuracy)}): `
+            + 'the iterative attack is not converging, ' +
             'a sign of gradient masking or a too-small step size. Raise the steps or restarts, and do not trust the higher number.',
         });
       }

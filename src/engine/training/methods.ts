@@ -116,8 +116,9 @@ export function batchLoss(ctx: BatchContext, x: tf.Tensor4D, xTrain: tf.Tensor4D
     case 'trades': {
       const clean = ctx.trainLogits(x);
       const adv = ctx.trainLogits(xTrain);
-      const loss = tf.add(tf.losses.softmaxCrossEntropy(yHot, clean), tf.mul(ctx.adv.beta ?? TRAIN_METHOD_DEFAULTS.trades.beta!, klPerBatch(clean, adv))) as tf.Scalar;
-      return { loss, logits: clean };
+      const beta = ctx.adv.beta ?? TRAIN_METHOD_DEFAULTS.trades.beta!;
+      const loss = tf.add(tf.losses.softmaxCrossEntropy(yHot, clean), tf.mul(beta, klPerBatch(clean, adv)));
+      return { loss: loss as tf.Scalar, logits: clean };
     }
     case 'distill': {
       const t = ctx.adv.temperature ?? TRAIN_METHOD_DEFAULTS.distill.temperature!;

@@ -47,7 +47,7 @@ export interface TrainOptions {
   trainLimit?: number;
   /** Evaluate clean accuracy on the first N test images after each epoch (default: all). */
   evalLimit?: number;
-  /** PGD-10 robust accuracy on the last N test images after each epoch (0 = off; default: the method's robustEvalImages). */
+  /** PGD-10 robust accuracy on the last N test images after each epoch (0 = off; default: TRAIN_METHOD_DEFAULTS). */
   robustEvalLimit?: number;
   /** Folder for checkpoints/ and metrics.jsonl; with `resume`, training continues from its last checkpoint. */
   checkpointDir?: string;
@@ -87,7 +87,8 @@ export function validateTrainOptions(opts: TrainOptions): void {
   check('adversarial.beta', adv?.beta, (v) => v >= 0, 'a number ≥ 0');
   const temperature = TRAIN_METHOD_DEFAULTS[method].temperature;
   if (temperature !== undefined) {
-    check('adversarial.temperature', adv?.temperature ?? temperature, (v) => v > 1, 'a number > 1 (T ≤ 1 is no distillation)');
+    check('adversarial.temperature', adv?.temperature ?? temperature, (v) => v > 1,
+      'a number > 1 (T ≤ 1 is no distillation)');
   }
 }
 
