@@ -112,7 +112,7 @@ export function summaryTable(report: Report): string {
   const rows = [
     ['clean', pct(report.clean_accuracy), '', '', ''],
     ...report.attacks.map((a) => [
-      a.label, pct(a.robust_accuracy), duration(a.time_s, 2), String(a.forward_passes), String(a.backward_passes),
+      a.label, pct(a.robust_accuracy), a.time_s.toFixed(2), String(a.forward_passes), String(a.backward_passes),
     ]),
     ['worst case', pct(report.robust_accuracy), '', '', ''],
   ];
@@ -124,8 +124,9 @@ export function summaryTable(report: Report): string {
   const diagnostics = report.diagnostics.map((d) => `${d.severity}: ${d.id}: ${d.message}`);
   const checks = report.checks
     ? [`final check: max ‖x'−x‖/ε ${report.checks.max_distance_over_eps.toFixed(4)}, in bounds ${report.checks.in_bounds ? 'yes' : 'NO'}, finite ${report.checks.finite ? 'yes' : 'NO'}`] : [];
+  // Table cells are bare numbers under a header with the unit (README shows this table).
   const columns = [
-    report.cascade ? 'stage' : 'attack', report.cascade ? 'accuracy after' : 'accuracy', 'time', 'forward', 'backward',
+    report.cascade ? 'stage' : 'attack', report.cascade ? 'accuracy after' : 'accuracy', 'time s', 'forward', 'backward',
   ];
   return [head, formatTable(columns, rows),
     ...curves, ...checks, ...masking, ...diagnostics].join('\n');
@@ -297,8 +298,8 @@ export function buildProgram(): Command {
         .finally(() => progress.stop());
       const rows = result.history.map((h) => [String(h.epoch), h.loss.toFixed(4), pct(h.trainAccuracy), pct(h.testAccuracy),
         h.robustAccuracy === undefined ? '—' : pct(h.robustAccuracy), h.learningRate.toExponential(2),
-        duration(h.seconds), h.event ?? '']);
-      const columns = ['epoch', 'loss', 'train acc', 'test acc', 'robust acc', 'lr', 'time', 'event'];
+        h.seconds.toFixed(1), h.event ?? '']);
+      const columns = ['epoch', 'loss', 'train acc', 'test acc', 'robust acc', 'lr', 'time s', 'event'];
       process.stdout.write(`${formatTable(columns, rows)}\n`);
       for (const h of result.history.filter((e) => e.event === 'catastrophic-overfitting')) {
         process.stderr.write(`warning: catastrophic overfitting in epoch ${h.epoch}: PGD accuracy collapsed; the weights of epoch ${h.epoch - 1} were restored and training stopped\n`);

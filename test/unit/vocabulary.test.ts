@@ -116,6 +116,12 @@ test("the CLI's choices are the arrays; its defaults are defaultAttackJob's and 
       command);
   }
   assert.equal(option('attack', '--eps').defaultValue, attack.eps);
+  assert.deepEqual([option('attack', '--attack').defaultValue, option('curve', '--attack').defaultValue,
+    option('evaluate', '--suite').defaultValue], ['fgsm,pgd', 'pgd', 'strong']);
+  for (const command of ['attack', 'train']) {
+    assert.equal(option(command, '--data').description, 'embedded | fashion-mnist | a folder of IDX files');
+  }
+  assert.equal(option('attack', '--model').flags, '--model <model.json>');
   assert.deepEqual(option('evaluate', '--suite').argChoices, [...SUITES]);
   const train = defaultTrainJob();
   assert.deepEqual(option('train', '--method').argChoices, [...TRAIN_METHODS]);
