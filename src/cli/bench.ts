@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   batchTensors, describeBackend, firstN, initBackend, loadClassifier, loadTrainingData, lossAndGradForBench, pgd,
-  smallCnn, trainStandard, type BackendChoice,
+  smallCnn, trainModel, type BackendChoice,
 } from '../engine';
 import { CLI_DEFAULT_SAMPLES, defaultAttackJob, type AttackJob } from '../protocol/jobs';
 import { runAttackParallel } from '../worker/pool';
@@ -76,7 +76,7 @@ async function benchOne(choice: BackendChoice, modelFile: string, trainBatches: 
   const limit = stock ? trainBatches * batchSize : trainData.train.count;
   try {
     const t0 = performance.now();
-    await trainStandard(net, trainData, { epochs: 1, batchSize, trainLimit: limit, evalLimit: 1, seed: 0 });
+    await trainModel(net, trainData, { epochs: 1, batchSize, trainLimit: limit, evalLimit: 1, seed: 0 });
     const seconds = (performance.now() - t0) / 1000;
     const timedBatches = Math.ceil(Math.min(limit, trainData.train.count) / batchSize);
     trainEpochS = (seconds * epochBatches) / timedBatches;

@@ -13,15 +13,19 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ATTACKS, describeBackend, initBackend, InputError, readTrainJob, runAttackJob, runTrainJob } from '../engine';
 import {
-  CLI_DEFAULT_SAMPLES, DEFAULT_CURVE_GRID, defaultAttackJob, defaultLearningRate, defaultTrainJob,
-  type AttackJob, type AttackJobSettings, type TrainJob,
+  CLI_DEFAULT_SAMPLES, DEFAULT_ATTACKS, DEFAULT_CURVE_ATTACKS, DEFAULT_CURVE_GRID, DEFAULT_SUITE, defaultAttackJob,
+  defaultTrainJob, type AttackJob, type AttackJobSettings, type TrainJob,
 } from '../protocol/jobs';
 import {
-  BACKEND_CHOICES, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SUITES, TRAIN_METHODS,
+  DEFAULT_TRAIN_EPS, defaultLearningRate, ROBUST_EVAL_IMAGES, SGD_LEARNING_RATE, TRAIN_METHOD_DEFAULTS,
+} from '../protocol/training';
+import { MODEL_FILE_NAMES, TFJS_MODEL_FILE } from '../protocol/model-files';
+import {
+  BACKEND_CHOICES, BUILTIN_DATA, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SUITES, TRAIN_METHODS,
   type BackendChoice, type LossId, type NormId, type OptimizerId, type ScheduleId, type SuiteId, type TrainMethod,
 } from '../protocol/vocabulary';
 import { SUITE_TABLE } from '../protocol/suites';
-import { pct } from '../protocol/format';
+import { duration, pct } from '../protocol/format';
 import { VERSION } from '../protocol/report';
 import type { Report } from '../protocol/report';
 import { runAttackParallel } from '../worker/pool';
@@ -49,11 +53,16 @@ function backendOption(): Option {
   return new Option('--backend <name>', 'tensor backend').choices(BACKEND_CHOICES).default('auto');
 }
 
+/** The --data help: the built-in ids, or a folder. */
+const DATA_HELP = `${BUILTIN_DATA.join(' | ')} | a folder of IDX files`;
+/** A model file as the help names it: "model.json". */
+const MODEL_FILE = MODEL_FILE_NAMES.join('|');
+
 function attackOptions(cmd: Command): Command {
   const defaults = defaultAttackJob();
   return cmd
-    .requiredOption('--model <model.json>', 'tfjs Layers or Graph model (model.json)')
-    .option('--data <data>', 'embedded | fashion-mnist | a folder of IDX files', defaults.data)
+    .requiredOption(`--model <${MODEL_FILE}>`, `tfjs Layers or Graph model (${MODEL_FILE})`)
+    .option('--data <data>', DATA_HELP, defaults.data)
     .addOption(new Option('--norm <norm>', 'threat model norm').choices(NORMS).default(defaults.norm))
     .option('--steps <n>', 'iterations of iterative attacks', integer('--steps', 1), defaults.steps)
     .option('--step-size <alpha>', 'absolute step size α (default 2.5·ε/steps)', number('--step-size'))
@@ -71,7 +80,7 @@ function attackOptions(cmd: Command): Command {
       Math.min(2, os.availableParallelism()))
     .option('--min-robust <acc>', 'exit with code 3 when the worst-case robust accuracy is below this', number('--min-robust'))
     .option('--queries <n>', 'query budget of the Square attack', integer('--queries', 1))
-    .option('--surrogate <model.json>', 'surrogate model the transfer attack crafts its examples on')
+    .option(`--surrogate <${MODEL_FILE}>`, 'surrogate model the transfer attack crafts its examples on')
     .option('--diagnostics', 'also run the gradient-masking probes and the geometry probe (always on with evaluate)')
     .option('--layer <name>', 'hidden layer of the representation constant C (default: the last hidden layer)')
     .addOption(backendOption());
@@ -102,7 +111,9 @@ function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: nu
 export function summaryTable(report: Report): string {
   const rows = [
     ['clean', pct(report.clean_accuracy), '', '', ''],
-    ...report.attacks.map((a) => [a.label, pct(a.robust_accuracy), a.time_s.toFixed(2), String(a.forward_passes), String(a.backward_passes)]),
+    ...report.attacks.map((a) => [
+      a.label, pct(a.robust_accuracy), a.time_s.toFixed(2), String(a.forward_passes), String(a.backward_passes),
+    ]),
     ['worst case', pct(report.robust_accuracy), '', '', ''],
   ];
   const head = `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps} · backend ${report.backend}${report.workers > 1 ? ` × ${report.workers} workers` : ''}` +
@@ -113,7 +124,11 @@ export function summaryTable(report: Report): string {
   const diagnostics = report.diagnostics.map((d) => `${d.severity}: ${d.id}: ${d.message}`);
   const checks = report.checks
     ? [`final check: max ‖x'−x‖/ε ${report.checks.max_distance_over_eps.toFixed(4)}, in bounds ${report.checks.in_bounds ? 'yes' : 'NO'}, finite ${report.checks.finite ? 'yes' : 'NO'}`] : [];
-  return [head, formatTable([report.cascade ? 'stage' : 'attack', report.cascade ? 'accuracy after' : 'accuracy', 'time s', 'forward', 'backward'], rows),
+  // Table cells are bare numbers under a header with the unit (README shows this table).
+  const columns = [
+    report.cascade ? 'stage' : 'attack', report.cascade ? 'accuracy after' : 'accuracy', 'time s', 'forward', 'backward',
+  ];
+  return [head, formatTable(columns, rows),
     ...curves, ...checks, ...masking, ...diagnostics].join('\n');
 }
 
@@ -201,7 +216,8 @@ export function buildProgram(): Command {
 
   const attackHelp = ATTACKS.map((a) => `  ${a.id.padEnd(8)} ${a.doc.paper}\n           ${a.doc.update}\n           defaults: ${a.doc.defaults}`).join('\n');
   attackOptions(program.command('attack').description('attack a model and report robust accuracy'))
-    .option('--attack <ids>', `comma-separated attacks: ${ATTACKS.map((a) => a.id).join(', ')}`, 'fgsm,pgd')
+    .option('--attack <ids>', `comma-separated attacks: ${ATTACKS.map((a) => a.id).join(', ')}`,
+      DEFAULT_ATTACKS.join(','))
     .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), defaultAttackJob().eps)
     .option('--curve <grid>', 'also draw accuracy vs ε over this comma-separated grid', numberList('--curve'), [])
     .addHelpText('after', `\nAttacks:\n${attackHelp}`)
@@ -210,7 +226,7 @@ export function buildProgram(): Command {
 
   attackOptions(program.command('evaluate').description('run an attack suite AutoAttack-style, with gradient-masking diagnostics'))
     .addOption(new Option('--suite <suite>', SUITES.map((id) => `${id}: ${SUITE_TABLE[id].summary}`).join('; '))
-      .choices(SUITES).default(SUITES[0]))
+      .choices(SUITES).default(DEFAULT_SUITE))
     // Refused rather than unknown: a suite fixes its attacks, as AutoAttack refuses a version
     // that contradicts its attack list.
     .addOption(new Option('--attack <ids>').hideHelp())
@@ -225,33 +241,38 @@ export function buildProgram(): Command {
     });
 
   attackOptions(program.command('curve').description('accuracy vs ε over a grid'))
-    .option('--attack <ids>', 'comma-separated attacks', 'pgd')
+    .option('--attack <ids>', 'comma-separated attacks', DEFAULT_CURVE_ATTACKS.join(','))
     .option('--eps <grid>', 'comma-separated ε grid; the report\'s threat uses the largest', numberList('--eps'), [...DEFAULT_CURVE_GRID])
     .action(async (o: AttackCliOptions & { attack: string; eps: number[] }) =>
       attackCommand(o, { attacks: attackList(o.attack) }, Math.max(...o.eps), o.eps,
         `curve ${process.argv.slice(3).join(' ')}`));
 
   const trainDefaults = defaultTrainJob();
+  const { 'pgd-at': pgdAt, trades, distill } = TRAIN_METHOD_DEFAULTS;
   program.command('train').description('train the example network (conv16-conv32-fc100-fc10), standard or adversarially')
     .addOption(new Option('--method <method>', 'training method').choices(TRAIN_METHODS).default(trainDefaults.method))
-    .option('--data <data>', 'embedded | fashion-mnist | a folder of IDX files', trainDefaults.data)
+    .option('--data <data>', DATA_HELP, trainDefaults.data)
     .option('--epochs <n>', 'epochs', integer('--epochs', 1), trainDefaults.epochs)
     .option('--batch-size <n>', 'batch size', integer('--batch-size', 1), trainDefaults.batchSize)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(OPTIMIZERS).default(trainDefaults.optimizer))
     .option('--lr <rate>', `peak learning rate (default ${defaultLearningRate('standard')}; `
-      + `${defaultLearningRate('distill')} for distill, whose logits must grow T-fold)`, number('--lr'))
+      + `${defaultLearningRate('distill')} for distill, whose logits must grow T-fold; ${SGD_LEARNING_RATE} with sgd)`,
+    number('--lr'))
     .addOption(new Option('--schedule <name>', 'learning-rate schedule (fast-at defaults to cyclic)')
       .choices(SCHEDULES))
     .option('--weight-decay <lambda>', 'L2 penalty on kernels', number('--weight-decay'))
-    .option('--eps <eps>', 'training radius (L∞) of pgd-at, fast-at and trades', number('--eps'), 0.1)
-    .option('--steps <n>', 'inner PGD steps of pgd-at (7) and trades (10)', integer('--steps', 1))
+    .option('--eps <eps>', 'training radius (L∞) of pgd-at, fast-at and trades', number('--eps'), DEFAULT_TRAIN_EPS)
+    .option('--steps <n>', `inner PGD steps of pgd-at (${pgdAt.steps}) and trades (${trades.steps})`,
+      integer('--steps', 1))
     .option('--warmup <epochs>', 'epochs of linear ε warm-up (pgd-at, trades)', integer('--warmup', 0))
-    .option('--beta <beta>', 'TRADES KL weight', number('--beta'), 6)
-    .option('--temperature <T>', 'distillation temperature', number('--temperature'), 100)
-    .option('--robust-eval <n>', 'PGD-10 robust accuracy on the last N test images (held out from --n evaluations) after each epoch', integer('--robust-eval', 0))
+    .option('--beta <beta>', 'TRADES KL weight', number('--beta'), trades.beta)
+    .option('--temperature <T>', 'distillation temperature', number('--temperature'), distill.temperature)
+    .option('--robust-eval <n>', 'PGD-10 robust accuracy on the last N test images (held out from --n evaluations) '
+      + `after each epoch (default ${ROBUST_EVAL_IMAGES} for pgd-at, fast-at and trades; 0 for the others)`,
+    integer('--robust-eval', 0))
     .option('--seed <n>', 'seed for initialisation, shuffling and attacks', integer('--seed', 0), trainDefaults.seed)
     .option('--n-train <n>', 'use only the first N training images', integer('--n-train', 1))
-    .option('--out <dir>', 'run folder: model.json + weights.bin, train.json, metrics.jsonl, checkpoints/')
+    .option('--out <dir>', `run folder: ${TFJS_MODEL_FILE} + weights.bin, train.json, metrics.jsonl, checkpoints/`)
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
     .addOption(backendOption())
     .action(async (o: {
@@ -264,7 +285,7 @@ export function buildProgram(): Command {
       process.stderr.write(`backend: ${describeBackend()}\n`);
       const job: TrainJob = o.resume ? readTrainJob(path.resolve(o.resume)) : {
         method: o.method, data: o.data, epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer,
-        learningRate: o.lr ?? defaultLearningRate(o.method), seed: o.seed,
+        learningRate: o.lr ?? defaultLearningRate(o.method, o.optimizer), seed: o.seed,
         out: path.resolve(o.out!), eps: o.eps, warmupEpochs: o.warmup, beta: o.beta, temperature: o.temperature,
         ...(o.schedule ? { schedule: o.schedule } : {}), ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
         ...(o.steps !== undefined ? { steps: o.steps } : {}), ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),
@@ -276,12 +297,15 @@ export function buildProgram(): Command {
       const result = await runTrainJob(job, { signal: controller.signal, onProgress: (p) => progress.update(p.label, p.done, p.total) }, Boolean(o.resume))
         .finally(() => progress.stop());
       const rows = result.history.map((h) => [String(h.epoch), h.loss.toFixed(4), pct(h.trainAccuracy), pct(h.testAccuracy),
-        h.robustAccuracy === undefined ? '—' : pct(h.robustAccuracy), h.learningRate.toExponential(2), h.seconds.toFixed(1), h.event ?? '']);
-      process.stdout.write(`${formatTable(['epoch', 'loss', 'train acc', 'test acc', 'robust acc', 'lr', 'time s', 'event'], rows)}\n`);
+        h.robustAccuracy === undefined ? '—' : pct(h.robustAccuracy), h.learningRate.toExponential(2),
+        h.seconds.toFixed(1), h.event ?? '']);
+      const columns = ['epoch', 'loss', 'train acc', 'test acc', 'robust acc', 'lr', 'time s', 'event'];
+      process.stdout.write(`${formatTable(columns, rows)}\n`);
       for (const h of result.history.filter((e) => e.event === 'catastrophic-overfitting')) {
         process.stderr.write(`warning: catastrophic overfitting in epoch ${h.epoch}: PGD accuracy collapsed; the weights of epoch ${h.epoch - 1} were restored and training stopped\n`);
       }
-      process.stdout.write(`wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${result.seconds.toFixed(1)} s\n`);
+      process.stdout.write(
+        `wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${duration(result.seconds)}\n`);
     });
 
   program.command('check').description('check experiment specs (*.robustness.json) as the language server does; exit 1 on an error')
@@ -310,7 +334,7 @@ export function buildProgram(): Command {
 
   program.command('bench').description('benchmark backends and kernels (not a test)')
     .option('--json <file>', 'write the results as JSON', 'bench-output/bench.json')
-    .option('--model <model.json>', 'model to time', 'examples/fashion-mnist/smallcnn/model.json')
+    .option(`--model <${MODEL_FILE}>`, 'model to time', `examples/fashion-mnist/smallcnn/${TFJS_MODEL_FILE}`)
     .option('--backends <list>', `comma-separated: ${BENCH_BACKENDS}`, BENCH_BACKENDS)
     .option('--train-batches <n>', 'batches timed on the stock paths before scaling to an epoch', integer('--train-batches', 1), 20)
     .option('--one <backend>', 'internal: run one backend in this process and print JSON')

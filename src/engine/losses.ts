@@ -10,10 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from './errors';
-
-import { LOSSES, type LossId } from '../protocol/vocabulary';
-
-export { LOSSES, type LossId };
+import type { LossId } from '../protocol/vocabulary';
 
 const BIG = 1e9;
 

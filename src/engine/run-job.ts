@@ -1,4 +1,4 @@
-/** The jobs the CLI and the worker run: an attack evaluation (→ report) and standard training. */
+/** The jobs the CLI and the worker run: an attack evaluation (→ report) and training with any method. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AttackJob, AttackParams, JobProgress, TrainJob } from '../protocol/jobs';
@@ -6,7 +6,8 @@ import { ATTACK_INFO } from '../protocol/attacks';
 import type { Report } from '../protocol/report';
 import type { RunStatus } from '../protocol/vocabulary';
 import { getAttack } from './attacks/registry';
-import { LOSSES, type LossId } from './losses';
+import { LOSSES, type LossId } from '../protocol/vocabulary';
+import { DEFAULT_TRAIN_EPS, isAdversarialMethod, TRAIN_METHOD_DEFAULTS } from '../protocol/training';
 import type { AttackOptions } from './attacks/types';
 import { describeBackend } from './backend';
 import { loadData, loadTrainingData, sliceSplit } from './data/datasets';
@@ -189,7 +190,7 @@ function trainOptions(job: TrainJob, hooks: JobHooks, label: string, resume: boo
     epochs: job.epochs, method: job.method, batchSize: job.batchSize, optimizer: job.optimizer, learningRate: job.learningRate,
     seed: job.seed, resume,
     adversarial: {
-      eps: job.eps ?? 0.1, ...(job.steps !== undefined ? { steps: job.steps } : {}),
+      eps: job.eps ?? DEFAULT_TRAIN_EPS, ...(job.steps !== undefined ? { steps: job.steps } : {}),
       ...(job.warmupEpochs !== undefined ? { warmupEpochs: job.warmupEpochs } : {}),
       ...(job.beta !== undefined ? { beta: job.beta } : {}), ...(job.temperature !== undefined ? { temperature: job.temperature } : {}),
     },
@@ -219,9 +220,11 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   const data = await loadTrainingData(job.data);
   writeTrainRecord(job, { status: 'running' });
   const models: tfl.LayersModel[] = [];
+  // A method with a temperature distils: a teacher trains at T first, then the student on its soft labels.
+  const temperature = TRAIN_METHOD_DEFAULTS[job.method].temperature;
   try {
     let teacher: Classifier | undefined;
-    if (job.method === 'distill') {
+    if (temperature !== undefined) {
       const teacherNet = smallCnn(data.shape, data.classNames.length, job.seed + 1);
       models.push(teacherNet);
       writeTrainRecord(job, { status: 'running', phase: 'teacher' });
@@ -242,8 +245,8 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       robustnessLab: {
         method: job.method, dataset: data.id, epochs: job.epochs, batchSize: job.batchSize, optimizer: job.optimizer,
         learningRate: job.learningRate, schedule: job.schedule ?? null, seed: job.seed, trainImages: job.trainLimit ?? data.train.count,
-        eps: job.method === 'standard' || job.method === 'distill' ? null : job.eps ?? 0.1,
-        ...(job.method === 'distill' ? { temperature: job.temperature ?? 100, deployedTemperature: 1 } : {}),
+        eps: isAdversarialMethod(job.method) ? job.eps ?? DEFAULT_TRAIN_EPS : null,
+        ...(temperature !== undefined ? { temperature: job.temperature ?? temperature, deployedTemperature: 1 } : {}),
         testAccuracy: last?.testAccuracy, robustAccuracy: last?.robustAccuracy ?? null,
         events: history.filter((h) => h.event).map((h) => ({ epoch: h.epoch, event: h.event })),
         classNames: data.classNames, backend: describeBackend(),

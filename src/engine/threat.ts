@@ -7,11 +7,8 @@ import { InputError } from './errors';
 import { NORMS, type NormId } from '../protocol/vocabulary';
 import type { Rng } from './rng';
 
-export { NORMS };
-export type Norm = NormId;
-
 export interface ThreatModel {
-  norm: Norm;
+  norm: NormId;
   /** Radius, one for all samples or one per sample. */
   eps: number | Float32Array;
   /** Valid input range [lo, hi]; x' is clipped into it. */
@@ -19,7 +16,7 @@ export interface ThreatModel {
 }
 
 /** Largest meaningful radius: the whole box for L∞, its diagonal for L2. */
-export function maxEps(norm: Norm, bounds: [number, number], inputSize: number): number {
+export function maxEps(norm: NormId, bounds: [number, number], inputSize: number): number {
   const width = bounds[1] - bounds[0];
   return norm === 'linf' ? width : width * Math.sqrt(inputSize);
 }
@@ -61,7 +58,7 @@ export function subsetThreat(threat: ThreatModel, indices: ArrayLike<number>): T
   return { ...threat, eps: Float32Array.from(indices, (i) => eps[i]!) };
 }
 
-function perSampleNorm(delta: tf.Tensor, norm: Norm): tf.Tensor {
+function perSampleNorm(delta: tf.Tensor, norm: NormId): tf.Tensor {
   const flat = tf.reshape(delta, [delta.shape[0]!, -1]);
   const value = norm === 'linf' ? tf.max(tf.abs(flat), 1) : tf.sqrt(tf.sum(tf.square(flat), 1));
   return tf.reshape(value, [delta.shape[0]!, 1, 1, 1]);
@@ -103,7 +100,7 @@ export function randomInit(threat: ThreatModel, x: tf.Tensor4D, rng: Rng): tf.Te
 }
 
 /** The steepest-ascent direction of unit norm: sign(g) for L∞, g/‖g‖₂ for L2. */
-export function ascentDirection(norm: Norm, grad: tf.Tensor4D): tf.Tensor4D {
+export function ascentDirection(norm: NormId, grad: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => {
     if (norm === 'linf') return tf.sign(grad) as tf.Tensor4D;
     return tf.div(grad, tf.maximum(perSampleNorm(grad, 'l2'), 1e-12)) as tf.Tensor4D;
@@ -111,6 +108,6 @@ export function ascentDirection(norm: Norm, grad: tf.Tensor4D): tf.Tensor4D {
 }
 
 /** Per-sample ‖xAdv − x‖ in the threat's norm. */
-export function distance(norm: Norm, x: tf.Tensor4D, xAdv: tf.Tensor4D): Float32Array {
+export function distance(norm: NormId, x: tf.Tensor4D, xAdv: tf.Tensor4D): Float32Array {
   return tf.tidy(() => perSampleNorm(tf.sub(xAdv, x), norm).dataSync() as Float32Array);
 }

@@ -7,7 +7,7 @@
  */
 import Ajv, { type ErrorObject } from 'ajv';
 import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
-import { ATTACK_INFO, attackInfo, DLR_MIN_CLASSES, type AttackParam } from '../protocol/attacks';
+import { ATTACK_INFO, attackInfo, DLR_MIN_CLASSES, SPEC_PARAMS, type AttackParam } from '../protocol/attacks';
 import { LOSSES } from '../protocol/vocabulary';
 import schema from '../protocol/experiment-spec-schema.json';
 import { attackOf, dataOf, type RobustnessSpec } from '../protocol/experiment-spec';
@@ -206,7 +206,7 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
     }
     if (typeof entry === 'object') {
       for (const key of Object.keys(entry) as Array<keyof typeof entry>) {
-        if (key === 'id' || !(['steps', 'stepSize', 'restarts', 'loss', 'randomStart', 'queries'] as string[]).includes(key)) continue;
+        if (key === 'id' || !(SPEC_PARAMS as readonly string[]).includes(key)) continue;
         if (!info.params.includes(key as AttackParam)) {
           add(keyNode(at(['attacks', i, key])), 'warning', 'unused-parameter', `${info.name} takes no ${key}; it is ignored (it takes ${info.params.join(', ') || 'no parameters'})`);
         }

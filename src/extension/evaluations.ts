@@ -7,7 +7,9 @@ import * as vscode from 'vscode';
 import type { AttackJob } from '../protocol/jobs';
 import type { PanelState } from '../protocol/messages/attack-panel';
 import type { Report } from '../protocol/report';
-import { isModelFile } from '../protocol/model-files';
+import { isModelFile, MODEL_FILE_NAMES } from '../protocol/model-files';
+import { duration } from '../protocol/format';
+import { DEFAULT_SUITE } from '../protocol/jobs';
 import { writeReport } from '../store/report-files';
 import { RunStore } from '../store/runs';
 import { AttackPanel, type PanelHandlers } from './attack-panel';
@@ -18,7 +20,9 @@ import { initialState, reducePanel, statusText, type PanelEvent } from './panel-
 import { RunController, type RunOutcome } from './run-controller';
 import type { GuardedPlacement } from './run-placement';
 
-const KIND_TITLES: Record<AttackKind, string> = { attack: 'Attack', curve: 'Curve', evaluate: 'Evaluate (strong)' };
+const KIND_TITLES: Record<AttackKind, string> = {
+  attack: 'Attack', curve: 'Curve', evaluate: `Evaluate (${DEFAULT_SUITE})`,
+};
 
 /** An attack job ready to run: where its run is stored, its panel title, and what started it. */
 export interface AttackRunRequest {
@@ -61,7 +65,8 @@ export class Evaluations {
   async attackModel(kind: AttackKind, target?: vscode.Uri): Promise<void> {
     const uri = target ?? vscode.window.activeTextEditor?.document.uri;
     if (!uri || !isModelFile(uri.fsPath)) {
-      void vscode.window.showErrorMessage('Robustness Lab: choose a model.json (right-click it in the explorer).');
+      void vscode.window.showErrorMessage(
+        `Robustness Lab: choose a ${MODEL_FILE_NAMES.join(' or ')} (right-click it in the explorer).`);
       return;
     }
     const placement = await this.ctx.guardRun('runs models', uri.fsPath);
@@ -103,7 +108,7 @@ export class Evaluations {
         this.update(runId, { type: 'finished', report });
         if (reportDir) this.writeSpecReport(runId, reportDir, report);
         return `run ${runId} done: clean ${report.clean_accuracy}, robust ${report.robust_accuracy}, `
-          + `${report.time_s.toFixed(1)} s on ${report.backend}`;
+          + `${duration(report.time_s)} on ${report.backend}`;
       },
       failureMessage: (err) => (isCrash(err)
         ? `the engine crashed while attacking ${relModel} (${err.message}); it restarts on the next run`

@@ -1,8 +1,10 @@
 /** Turns settings and a model path into an AttackJob (pure: tested without an editor). */
 import * as path from 'node:path';
-import { DEFAULT_CURVE_GRID, defaultAttackJob, type AttackJob } from '../protocol/jobs';
+import {
+  DEFAULT_ATTACKS, DEFAULT_CURVE_ATTACKS, DEFAULT_SUITE, defaultAttackJob, defaultCurveGrid, type AttackJob,
+} from '../protocol/jobs';
 import { dataLocation } from '../protocol/experiment-spec';
-import type { NormId } from '../protocol/vocabulary';
+import type { NormId, SuiteId } from '../protocol/vocabulary';
 
 export interface RobustnessSettings {
   norm: NormId;
@@ -11,8 +13,6 @@ export interface RobustnessSettings {
   samples: number;
   dataset: string;
 }
-
-export const CURVE_GRID = DEFAULT_CURVE_GRID;
 
 /** The file's workspace folder, or undefined when the path leaves every folder. */
 export function containingFolder(file: string, folders: string[]): string | undefined {
@@ -26,10 +26,10 @@ export function containingFolder(file: string, folders: string[]): string | unde
 export type AttackKind = 'attack' | 'curve' | 'evaluate';
 
 /** What each command of the editor runs: an attack list, or the strong suite (evaluate). */
-const ATTACKS_OF: Record<AttackKind, { attacks: string[] } | { suite: 'strong' }> = {
-  attack: { attacks: ['fgsm', 'pgd'] },
-  curve: { attacks: ['pgd'] },
-  evaluate: { suite: 'strong' },
+const ATTACKS_OF: Record<AttackKind, { attacks: string[] } | { suite: SuiteId }> = {
+  attack: { attacks: [...DEFAULT_ATTACKS] },
+  curve: { attacks: [...DEFAULT_CURVE_ATTACKS] },
+  evaluate: { suite: DEFAULT_SUITE },
 };
 
 /**
@@ -38,11 +38,11 @@ const ATTACKS_OF: Record<AttackKind, { attacks: string[] } | { suite: 'strong' }
  */
 export function attackJobFor(model: string, folder: string, settings: RobustnessSettings, kind: AttackKind): AttackJob {
   const data = dataLocation(settings.dataset, (relative) => path.resolve(folder, relative));
-  const grid = settings.norm === 'linf' ? CURVE_GRID : CURVE_GRID.map((e) => e * 10);
+  const grid = defaultCurveGrid(settings.norm);
   return {
     ...defaultAttackJob(),
     model, data, norm: settings.norm, eps: settings.eps, steps: settings.steps, n: settings.samples,
-    curve: grid.includes(settings.eps) ? [...grid] : [...grid, settings.eps].sort((a, b) => a - b),
+    curve: grid.includes(settings.eps) ? grid : [...grid, settings.eps].sort((a, b) => a - b),
     ...ATTACKS_OF[kind],
   };
 }

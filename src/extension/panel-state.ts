@@ -4,6 +4,7 @@
  */
 import type { PanelState } from '../protocol/messages/attack-panel';
 import type { Report } from '../protocol/report';
+import { duration } from '../protocol/format';
 
 export type PanelEvent =
   | { type: 'progress'; label: string; done: number; total: number }
@@ -42,5 +43,5 @@ export function statusText(state: PanelState, now: number): string {
   const seconds = Math.max(0, Math.round((now - Date.parse(state.startedAt)) / 1000));
   if (state.status !== 'running') return '';
   const p = state.progress;
-  return `$(shield) ${p ? `${p.label} ${p.done}/${p.total}` : 'starting'} · ${seconds} s`;
+  return `$(shield) ${p ? `${p.label} ${p.done}/${p.total}` : 'starting'} · ${duration(seconds, 0)}`;
 }

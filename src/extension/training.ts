@@ -9,6 +9,10 @@ import * as vscode from 'vscode';
 import { epochMetricsSchema, type RunEpoch } from '../protocol/epoch-metrics';
 import { dataLocation } from '../protocol/experiment-spec';
 import { defaultTrainJob, type TrainJob } from '../protocol/jobs';
+import { duration } from '../protocol/format';
+import {
+  DEFAULT_TRAIN_EPS, EDITOR_ROBUST_EVAL_IMAGES, isAdversarialMethod, TRAIN_METHOD_INFO,
+} from '../protocol/training';
 import type { TrainingRunView } from '../protocol/messages/training-panel';
 import type { TrainRunResult } from '../protocol/messages/worker';
 import { TFJS_MODEL_FILE } from '../protocol/model-files';
@@ -20,18 +24,9 @@ import type { GuardedPlacement } from './run-placement';
 import { newTrainingRun, readTrainJob } from './training-runs';
 import { TrainingPanel, type TrainingPanelHandlers } from './training-panel';
 
-/** The file a training run writes its final model to, in its run folder. */
-
-const METHOD_ITEMS: Array<vscode.QuickPickItem & { method: TrainMethod }> = [
-  { method: 'pgd-at', label: 'PGD-AT', description: 'Madry et al. 2018: train on PGD-7 examples (robust, ~8× the cost)' },
-  { method: 'trades', label: 'TRADES', description: 'Zhang et al. 2019: clean loss + β·KL to the adversarial point' },
-  { method: 'fast-at', label: 'Fast-AT', description: 'Wong et al. 2020: FGSM from a random start, cyclic LR, collapse guard' },
-  {
-    method: 'distill', label: 'Defensive distillation',
-    description: 'Papernot et al. 2016, T = 100: masks gradients; shown to fall to a proper attack',
-  },
-  { method: 'standard', label: 'Standard', description: 'no adversary' },
-];
+/** The method picker: every method, in TRAIN_METHOD_INFO's order (adversarial ones first). */
+const METHOD_ITEMS: Array<vscode.QuickPickItem & { method: TrainMethod }> =
+  (Object.keys(TRAIN_METHOD_INFO) as TrainMethod[]).map((method) => ({ method, ...TRAIN_METHOD_INFO[method] }));
 
 /** The final model of a training run. */
 export function trainedModel(store: RunStore, runId: string): vscode.Uri {
@@ -92,8 +87,8 @@ export class TrainingController {
   private async ask(title: string): Promise<{ method: TrainMethod; eps: number; epochs: number } | undefined> {
     const picked = await vscode.window.showQuickPick(METHOD_ITEMS, { title: `${title} (1/3): method`, placeHolder: 'How to train' });
     if (!picked) return undefined;
-    const eps = picked.method === 'standard' || picked.method === 'distill' ? '0.1' : await vscode.window.showInputBox({
-      title: `${title} (2/3): ε (L∞)`, value: '0.1', validateInput: (v) => isWithin(v, 0.001, 1),
+    const eps = !isAdversarialMethod(picked.method) ? String(DEFAULT_TRAIN_EPS) : await vscode.window.showInputBox({
+      title: `${title} (2/3): ε (L∞)`, value: String(DEFAULT_TRAIN_EPS), validateInput: (v) => isWithin(v, 0.001, 1),
     });
     if (eps === undefined) return undefined;
     const epochs = await vscode.window.showInputBox({
@@ -115,7 +110,7 @@ export class TrainingController {
     const { job, record } = newTrainingRun(placement, {
       ...defaultTrainJob(choice.method),
       data: dataLocation(this.ctx.config.dataset, (relative) => path.resolve(folder, relative)),
-      epochs: choice.epochs, eps: choice.eps, robustEvalLimit: 300,
+      epochs: choice.epochs, eps: choice.eps, robustEvalLimit: EDITOR_ROBUST_EVAL_IMAGES,
       ...(init ? { init: init.fsPath } : {}), ...(trainImages ? { trainLimit: trainImages } : {}),
     });
     await this.run(RunController.start(this.ctx, placement, record), job, false);
@@ -163,7 +158,7 @@ export class TrainingController {
     const outcome: RunOutcome<TrainRunResult> = {
       done: (result) => {
         store.update(id, { status: 'done', finished: new Date().toISOString() });
-        return `training ${id} done in ${result.seconds.toFixed(1)} s: ${result.modelFile}`;
+        return `training ${id} done in ${duration(result.seconds)}: ${result.modelFile}`;
       },
       failureMessage: (err) => err.message,
       cancelledLine: (runId) => `training ${runId} stopped; its last checkpoint is kept for Resume`,

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunStore, type RunEntry } from '../store/runs';
-import { pct, relativeTime, runTitle } from '../protocol/format';
+import { clipError, relativeTime, runTitle, trainingRunTitle } from '../protocol/format';
 import { describeModel, formatModelInfo } from '../formats/model-formats';
 import { MODEL_GLOB, MODEL_SEARCH_EXCLUDE } from '../protocol/model-files';
 import type { CommandId } from './command-ids';
@@ -23,7 +23,7 @@ function describeOrProblem(file: string): string {
   try {
     return formatModelInfo(describeModel(file));
   } catch (err) {
-    return `unreadable: ${(err as Error).message.slice(0, 80)}`;
+    return `unreadable: ${clipError((err as Error).message)}`;
   }
 }
 
@@ -76,12 +76,7 @@ export class RunItem extends vscode.TreeItem {
     const model = path.basename(path.dirname(r.model));
     if (r.kind === 'training') {
       const method = (r.config as { method?: string } | undefined)?.method ?? 'training';
-      const p = r.progress;
-      const parts = [method, p ? `epoch ${p.epoch}/${p.epochs}` : r.status === 'running' ? 'starting' : ''];
-      if (r.status === 'running' && p?.etaSeconds !== undefined) parts.push(`ETA ${p.etaSeconds < 90 ? `${p.etaSeconds} s` : `${Math.round(p.etaSeconds / 60)} min`}`);
-      if (p?.clean !== undefined) parts.push(`clean ${pct(p.clean)}`);
-      if (p?.robust !== undefined) parts.push(`robust ${pct(p.robust)}`);
-      this.label = parts.filter(Boolean).join(' · ');
+      this.label = trainingRunTitle({ method, status: r.status, ...(r.progress ? { progress: r.progress } : {}) });
       this.description = `${r.status} · ${ago(r.finished ?? r.created)}`;
       this.tooltip = `${r.model}\ntraining · ${r.status} · started ${r.created}${r.error ? `\n${r.error}` : ''}`;
       this.iconPath = new vscode.ThemeIcon(
@@ -101,7 +96,7 @@ export class RunItem extends vscode.TreeItem {
       this.iconPath = new vscode.ThemeIcon('sync~spin');
     } else {
       this.label = `${model} · ${r.status}`;
-      this.description = r.error ? r.error.slice(0, 80) : ago(r.created);
+      this.description = r.error ? clipError(r.error) : ago(r.created);
       this.iconPath = new vscode.ThemeIcon(r.status === 'failed' ? 'error' : 'circle-slash');
     }
     this.tooltip = `${r.model}\n${r.kind} · ${r.status} · started ${r.created}${r.error ? `\n${r.error}` : ''}`;

@@ -1,19 +1,17 @@
 /**
  * Experiment specs (`*.robustness.json`, JSON with comments): the typed shape of
- * spec-schema.json, and the one translation from a checked spec into the engine's jobs, used by
- * the extension's Run/Train lenses. Paths in a spec are relative to the spec's folder;
- * the callers pass the resolver (this layer has no node:path).
+ * experiment-spec-schema.json (test/unit/experiment.test.ts checks they have the same properties), and
+ * the one translation from a checked spec into the engine's jobs, used by the extension's Run/Train lenses.
+ * Paths in a spec are relative to the spec's folder; the callers pass the resolver (this layer has no node:path).
  */
 import {
-  defaultAttackJob, defaultLearningRate, defaultTrainJob, DEFAULT_SAMPLES, isAdversarialMethod,
-  type AttackJob, type AttackParams, type TrainJob,
+  defaultAttackJob, defaultTrainJob, DEFAULT_SAMPLES, type AttackJob, type AttackParams, type TrainJob,
 } from './jobs';
 import { attackInfo } from './attacks';
+import { defaultLearningRate, EDITOR_ROBUST_EVAL_IMAGES, isAdversarialMethod } from './training';
 import {
   BUILTIN_DATA, type LossId, type NormId, type OptimizerId, type ScheduleId, type SuiteId, type TrainMethod,
 } from './vocabulary';
-
-export { BUILTIN_DATA, DEFAULT_SAMPLES };
 
 export const SPEC_SUFFIX = '.robustness.json';
 
@@ -22,6 +20,8 @@ export interface SpecAttack extends AttackParams {
 }
 
 export interface RobustnessSpec {
+  /** The editor's pointer to experiment-spec-schema.json. */
+  $schema?: string;
   name?: string;
   model: string;
   data: string | { id: string; n?: number; offset?: number };
@@ -95,9 +95,6 @@ export function specAttackJob(spec: RobustnessSpec, resolve: Resolve): AttackJob
   };
 }
 
-/** A spec's training reports PGD-10 accuracy on this many held-out test images after each epoch. */
-const SPEC_ROBUST_EVAL_IMAGES = 300;
-
 /** The training job of a spec with a `training` block (its `out` is set by the run store). */
 export function specTrainJob(
   spec: RobustnessSpec, resolve: Resolve, modelExists: boolean,
@@ -111,8 +108,8 @@ export function specTrainJob(
     method: t.method,
     data: dataLocation(data.id, resolve),
     epochs: t.epochs, batchSize: t.batchSize ?? defaults.batchSize, optimizer: t.optimizer ?? defaults.optimizer,
-    learningRate: t.learningRate ?? defaultLearningRate(t.method), seed: spec.seed ?? defaults.seed,
-    robustEvalLimit: SPEC_ROBUST_EVAL_IMAGES,
+    learningRate: t.learningRate ?? defaultLearningRate(t.method, t.optimizer), seed: spec.seed ?? defaults.seed,
+    robustEvalLimit: EDITOR_ROBUST_EVAL_IMAGES,
     ...(t.schedule ? { schedule: t.schedule } : {}),
     ...(isAdversarialMethod(t.method) ? { eps: t.eps ?? spec.threat.eps } : {}),
     ...(t.steps !== undefined ? { steps: t.steps } : {}),

@@ -3,10 +3,26 @@
  * CLI and the webviews, so that one run reads the same everywhere. Pure: no node:, no DOM, since
  * the webviews and the language server bundle it too.
  */
+import { NORM_LABELS, type NormId } from './vocabulary';
 
 /** 0.7125 → "71.3%". */
 export function pct(fraction: number): string {
   return `${(fraction * 100).toFixed(1)}%`;
+}
+
+/** A wall time in seconds: 12.34 → "12.3 s" (digits 2: "12.34 s"; 0: "12 s"). */
+export function duration(seconds: number, digits = 1): string {
+  return `${seconds.toFixed(digits)} s`;
+}
+
+/** Time left: "45 s" up to 89 s, then whole minutes ("2 min"). */
+export function eta(seconds: number): string {
+  return seconds < 90 ? duration(Math.round(seconds), 0) : `${Math.round(seconds / 60)} min`;
+}
+
+/** An error message as one line of a tree or a lens shows it: its first 80 characters. */
+export function clipError(message: string): string {
+  return message.slice(0, 80);
 }
 
 const MINUTE = 60;
@@ -28,19 +44,42 @@ export function relativeTime(then: string | number | undefined, now: number): st
   return `${Math.round(seconds / DAY)} days ago`;
 }
 
-/** What a finished evaluation says about its model (the run store's RunSummary). */
-export interface RunTitleSummary {
+/** What a finished evaluation says about its model (stored in the run's run.json). */
+export interface RunSummary {
   robustAccuracy: number;
   cleanAccuracy: number;
   /** The strongest attack's label ("PGD-20") or the suite ("strong suite"). */
   attack: string;
-  norm: string;
+  norm: NormId;
   eps: number;
 }
 
 /** A finished evaluation in one line: "robust 71.3% (PGD-20, ε=0.1) · clean 84.0%" (L2 runs say "L2 ε=…"). */
-export function runTitle(summary: RunTitleSummary): string {
-  const norm = summary.norm === 'l2' ? 'L2 ' : '';
+export function runTitle(summary: RunSummary): string {
+  const norm = summary.norm === 'linf' ? '' : `${NORM_LABELS[summary.norm]} `;
   const robust = `robust ${pct(summary.robustAccuracy)} (${summary.attack}, ${norm}ε=${summary.eps})`;
   return `${robust} · clean ${pct(summary.cleanAccuracy)}`;
+}
+
+/** A training run's progress as the run store keeps it. */
+export interface TrainingProgress {
+  epoch: number;
+  epochs: number;
+  clean?: number;
+  robust?: number;
+  etaSeconds?: number;
+}
+
+/**
+ * A training run in one line: "pgd-at · epoch 3/5 · ETA 2 min · clean 80.0% · robust 41.5%" (the ETA
+ * only while it runs; "starting" before its first epoch ends).
+ */
+export function trainingRunTitle(run: { method: string; status: string; progress?: TrainingProgress }): string {
+  const p = run.progress;
+  const running = run.status === 'running';
+  const parts = [run.method, p ? `epoch ${p.epoch}/${p.epochs}` : running ? 'starting' : ''];
+  if (running && p?.etaSeconds !== undefined) parts.push(`ETA ${eta(p.etaSeconds)}`);
+  if (p?.clean !== undefined) parts.push(`clean ${pct(p.clean)}`);
+  if (p?.robust !== undefined) parts.push(`robust ${pct(p.robust)}`);
+  return parts.filter(Boolean).join(' · ');
 }

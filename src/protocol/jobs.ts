@@ -5,16 +5,12 @@
  * instead of silently dropped.
  */
 import { z } from 'zod';
-import type { AttackParam } from './attacks';
+import type { AttackId, AttackParam } from './attacks';
+import { defaultLearningRate } from './training';
 import {
-  ADVERSARIAL_TRAIN_METHODS, BACKEND_PREFERENCES, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SUITES, TRAIN_METHODS,
-  type BuiltinData, type TrainMethod,
+  BACKEND_PREFERENCES, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SUITES, TRAIN_METHODS,
+  type NormId, type SuiteId, type TrainMethod,
 } from './vocabulary';
-
-export type { BackendPreference, SuiteId, TrainMethod } from './vocabulary';
-
-/** A built-in data id or a folder of IDX files. */
-export type DataSpec = BuiltinData | (string & {});
 
 export interface JobProgress {
   label: string;
@@ -155,6 +151,20 @@ export const DEFAULT_SAMPLES = 500;
 export const CLI_DEFAULT_SAMPLES = 1000;
 /** The ε grid of an accuracy curve when nobody gives one (L∞ on [0, 1] images). */
 export const DEFAULT_CURVE_GRID: readonly number[] = [0, 0.025, 0.05, 0.1, 0.15, 0.2];
+/** L2 radii on 28×28 images run about ten times the L∞ ones (√784 = 28 times at most). */
+const L2_CURVE_SCALE = 10;
+
+/** The default ε grid for a norm: DEFAULT_CURVE_GRID for L∞, ten times it for L2. */
+export function defaultCurveGrid(norm: NormId): number[] {
+  return norm === 'linf' ? [...DEFAULT_CURVE_GRID] : DEFAULT_CURVE_GRID.map((eps) => eps * L2_CURVE_SCALE);
+}
+
+/** The attacks an attack run uses when nobody names any (the CLI's --attack, the editor's Attack command). */
+export const DEFAULT_ATTACKS: readonly AttackId[] = ['fgsm', 'pgd'];
+/** The attacks an accuracy curve uses when nobody names any (the CLI's curve, the editor's Curve command). */
+export const DEFAULT_CURVE_ATTACKS: readonly AttackId[] = ['pgd'];
+/** The suite the editor's Evaluate command runs (the CLI's evaluate defaults to the same). */
+export const DEFAULT_SUITE: SuiteId = SUITES[0];
 
 /** The job-wide attack settings nobody asked to change; the caller adds the model and the attacks or suite. */
 export function defaultAttackJob(): Omit<AttackJobSettings, 'model'> {
@@ -162,15 +172,6 @@ export function defaultAttackJob(): Omit<AttackJobSettings, 'model'> {
     data: 'embedded', norm: 'linf', eps: 0.1, steps: 10, restarts: 1, loss: 'ce', randomStart: true,
     n: DEFAULT_SAMPLES, batchSize: 250, seed: 0, curve: [], examples: 32, bounds: [0, 1],
   };
-}
-
-/** Distillation's logits must grow T-fold, so it needs a larger peak rate than the other methods. */
-export function defaultLearningRate(method: TrainMethod): number {
-  return method === 'distill' ? 1e-2 : 1e-3;
-}
-
-export function isAdversarialMethod(method: TrainMethod): boolean {
-  return (ADVERSARIAL_TRAIN_METHODS as readonly TrainMethod[]).includes(method);
 }
 
 /** A training job with every setting at its default; the caller adds `out` (the run folder). */

@@ -6,6 +6,7 @@
  * AutoAttack's standard version runs APGD-T over 9 targets and Square with 5000 queries; the
  * strong suite trims both to finish 1,000 images in minutes on two cores (docs/results.md).
  */
+import type { AttackId, OptionsOf } from './attacks';
 import type { LossId, SuiteId } from './vocabulary';
 
 /** The attack options a suite fixes (a subset of the engine's AttackOptions). */
@@ -19,10 +20,10 @@ export interface SuiteAttackParams {
   queries?: number;
 }
 
-export interface SuiteStage {
-  attack: string;
-  params: SuiteAttackParams;
-}
+/** One stage: an attack of the catalogue and only options that attack takes (a bad stage does not compile). */
+export type SuiteStage = {
+  [Id in AttackId]: { attack: Id; params: Pick<SuiteAttackParams, OptionsOf<Id> & keyof SuiteAttackParams> };
+}[AttackId];
 
 export interface SuiteDefinition {
   /** One line for help texts and hovers, e.g. "APGD-CE → APGD-T (dlr) → Square". */
@@ -58,6 +59,6 @@ export function suiteStages(suite: SuiteId, withSurrogate: boolean): SuiteStage[
 }
 
 /** The attack ids a suite runs, in order. */
-export function suiteAttackIds(suite: SuiteId, withSurrogate: boolean): string[] {
+export function suiteAttackIds(suite: SuiteId, withSurrogate: boolean): AttackId[] {
   return suiteStages(suite, withSurrogate).map((stage) => stage.attack);
 }

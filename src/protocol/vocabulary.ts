@@ -7,6 +7,8 @@
 /** Threat-model norms: L∞ and L2 balls in the data's pixel space. */
 export const NORMS = ['linf', 'l2'] as const;
 export type NormId = (typeof NORMS)[number];
+/** How a norm reads to a person (hovers, report axes, run titles). */
+export const NORM_LABELS: Readonly<Record<NormId, string>> = { linf: 'L∞', l2: 'L2' };
 
 /** Attack losses (margin: CW's logit margin; dlr: Croce & Hein's difference of logits ratio). */
 export const LOSSES = ['ce', 'margin', 'dlr'] as const;
@@ -22,8 +24,10 @@ export type SuiteId = (typeof SUITES)[number];
 
 export const TRAIN_METHODS = ['standard', 'pgd-at', 'fast-at', 'trades', 'distill'] as const;
 export type TrainMethod = (typeof TRAIN_METHODS)[number];
-/** The methods that train on adversarial examples, so take a training radius ε. */
-export const ADVERSARIAL_TRAIN_METHODS = ['pgd-at', 'fast-at', 'trades'] as const satisfies readonly TrainMethod[];
+
+/** How serious a report's diagnostic is (report-schema.json's severity enum). */
+export const SEVERITIES = ['info', 'warning', 'error'] as const;
+export type Severity = (typeof SEVERITIES)[number];
 
 export const SCHEDULES = ['constant', 'cosine', 'step', 'cyclic'] as const;
 export type ScheduleId = (typeof SCHEDULES)[number];
@@ -35,17 +39,27 @@ export type OptimizerId = (typeof OPTIMIZERS)[number];
 export const TENSOR_BACKENDS = ['tensorflow', 'wasm', 'cpu'] as const;
 export type TensorBackend = (typeof TENSOR_BACKENDS)[number];
 
-/** What a user may ask for in the editor's settings. */
-export const BACKEND_PREFERENCES = ['auto', 'wasm', 'cpu', 'tensorflow'] as const;
+/**
+ * What a user may ask for in the editor's settings: auto, then the bundled backends, then tfjs-node
+ * (an optional native install) last, as package.json's enum lists them.
+ */
+export const BACKEND_PREFERENCES = ['auto', ...TENSOR_BACKENDS.slice(1), TENSOR_BACKENDS[0]] as const;
 export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];
 
-/** The CLI also offers tfjs-wasm without our kernels, for the benchmark. */
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'wasm-stock', 'cpu'] as const;
+/** The CLI offers auto and the backends in auto's order, plus tfjs-wasm without our kernels (for the benchmark). */
+export const BACKEND_CHOICES = [
+  'auto', ...TENSOR_BACKENDS.flatMap((backend) => (backend === 'wasm' ? [backend, 'wasm-stock' as const] : [backend])),
+] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
 /** Data ids the engine knows without a folder: the committed sample and Debian's full set. */
 export const BUILTIN_DATA = ['embedded', 'fashion-mnist'] as const;
 export type BuiltinData = (typeof BUILTIN_DATA)[number];
+/** What each built-in data id is (completions, help). */
+export const BUILTIN_DATA_INFO: Readonly<Record<BuiltinData, string>> = {
+  embedded: 'Fashion-MNIST sample shipped with the extension (2,000 test images)',
+  'fashion-mnist': 'full Fashion-MNIST (dataset-fashion-mnist or $FMNIST_DIR)',
+};
 
 /**
  * Model formats, in the order the registry tries them (src/formats/model-formats.ts for the cheap

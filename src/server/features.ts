@@ -4,7 +4,7 @@
  */
 import { findNodeAtLocation, findNodeAtOffset, getLocation, getNodeValue, parseTree, type Node } from 'jsonc-parser';
 import { ATTACK_INFO, attackInfo, type AttackInfo } from '../protocol/attacks';
-import { BUILTIN_DATA } from '../protocol/experiment-spec';
+import { BUILTIN_DATA, BUILTIN_DATA_INFO, NORM_LABELS } from '../protocol/vocabulary';
 import { schemaAt } from '../experiment/analysis';
 import { modelFormat, type ModelInfo } from '../formats/model-formats';
 
@@ -30,7 +30,8 @@ export interface CompletionContext {
 
 export function attackMarkdown(info: AttackInfo): string {
   return [
-    `**${info.name}** (\`${info.id}\`) · ${info.access}${info.norms.length ? ` · ${info.norms.map((n) => (n === 'linf' ? 'L∞' : 'L2')).join(', ')}` : ''}`,
+    `**${info.name}** (\`${info.id}\`) · ${info.access}`
+      + `${info.norms.length ? ` · ${info.norms.map((n) => NORM_LABELS[n]).join(', ')}` : ''}`,
     '',
     info.doc.paper,
     '',
@@ -103,8 +104,7 @@ export function specCompletions(text: string, offset: number, ctx: CompletionCon
   if ((path.length === 1 && last === 'data') || (path.length === 2 && path[0] === 'data' && last === 'id')) {
     return [
       ...BUILTIN_DATA.map((d) => ({
-        label: d, kind: 'data' as const, insert: quoted(d), ...range,
-        detail: d === 'embedded' ? 'Fashion-MNIST sample shipped with the extension (2,000 test images)' : 'full Fashion-MNIST (dataset-fashion-mnist or $FMNIST_DIR)',
+        label: d, kind: 'data' as const, insert: quoted(d), ...range, detail: BUILTIN_DATA_INFO[d],
       })),
       ...(ctx.dataFolders?.() ?? []).map((d) => ({ label: d, kind: 'data' as const, insert: quoted(d), ...range, detail: 'folder of IDX files in the workspace' })),
     ];

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { MODEL_FILE_NAME_PATTERN } from '../protocol/model-files';
 import { RunStore, type RunRecord } from '../store/runs';
-import { pct, relativeTime, runTitle } from '../protocol/format';
+import { clipError, relativeTime, runTitle, trainingRunTitle } from '../protocol/format';
 
 export interface LensCommand {
   title: string;
@@ -59,19 +59,25 @@ export function lastEvaluation(runs: readonly KnownRun[], model: string): KnownR
 }
 
 
-/** "robust 71.3% (PGD-20, ε=0.1) · clean 84.0% · 2 min ago". */
+/**
+ * "robust 71.3% (PGD-20, ε=0.1) · clean 84.0% · 2 min ago"; a training run reads as in the Runs view
+ * ("pgd-at · epoch 5/5 · clean 80.0% · robust 41.5% · 2 min ago").
+ */
 export function resultTitle(record: RunRecord, now: number): string {
   const s = record.summary;
+  const error = record.error ? `: ${clipError(record.error)}` : '';
   if (record.kind === 'training') {
-    const p = record.progress;
+    const method = (record.config as { method?: string } | undefined)?.method ?? 'training';
+    const progress = record.progress ? { progress: record.progress } : {};
+    const title = trainingRunTitle({ method, status: record.status, ...progress });
     const when = relativeTime(record.finished ?? record.created, now);
-    if (record.status === 'running') return `$(sync~spin) training: epoch ${p?.epoch ?? 0}/${p?.epochs ?? '?'}`;
-    if (record.status === 'done' && p) return `trained ${p.epochs} epochs: clean ${p.clean !== undefined ? pct(p.clean) : '?'}${p.robust !== undefined ? ` · robust ${pct(p.robust)} (PGD-10 check)` : ''} · ${when}`;
-    return `training ${record.status}${record.error ? `: ${record.error}` : ''} · ${when}`;
+    if (record.status === 'running') return `$(sync~spin) ${title}`;
+    if (record.status === 'done') return `${title} · ${when}`;
+    return `${title} · ${record.status}${error} · ${when}`;
   }
   if (record.status === 'running') return `$(sync~spin) running since ${relativeTime(record.created, now)}`;
   if (record.status === 'done' && s) return `${runTitle(s)} · ${relativeTime(record.finished, now)}`;
-  return `last run ${record.status}${record.error ? `: ${record.error.slice(0, 80)}` : ''} · ${relativeTime(record.finished ?? record.created, now)}`;
+  return `last run ${record.status}${error} · ${relativeTime(record.finished ?? record.created, now)}`;
 }
 
 function openCommand(run: KnownRun, now: number): LensCommand {

@@ -7,18 +7,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Report } from '../protocol/report';
 import { RUN_STORE_DIR, type RunKind, type RunStatus } from '../protocol/vocabulary';
+import type { RunSummary } from '../protocol/format';
 import { writeFileAtomic } from '../common/atomic-write';
 
 export type { RunKind, RunStatus };
-
-export interface RunSummary {
-  cleanAccuracy: number;
-  robustAccuracy: number;
-  /** e.g. "PGD-10" — the strongest attack's label, or "strong suite". */
-  attack: string;
-  norm: string;
-  eps: number;
-}
 
 export interface RunRecord {
   id: string;

@@ -8,9 +8,10 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ATTACKS, AbortError, apgdCheckpoints, batchTensors, countingClassifier, getAttack, distance, firstN, InputError,
-  evaluateAttacks, loadTrainingData, lossAndGrad, makeClassifier, pgd, predict, smallCnn, trainStandard,
-  type Attack, type AttackEntry, type AttackOptions, type Classifier, type Norm,
+  evaluateAttacks, loadTrainingData, lossAndGrad, makeClassifier, pgd, predict, smallCnn, trainModel,
+  type Attack, type AttackEntry, type AttackOptions, type Classifier,
 } from '../../src/engine';
+import type { NormId } from '../../src/protocol/vocabulary';
 import { defineAttack, keepsContract } from '../../src/engine/attacks/runner';
 import { engineTest, forEachBackend, useBackend } from './helpers';
 
@@ -19,7 +20,7 @@ let x: tf.Tensor4D;
 let y: tf.Tensor1D;
 const N = 12;
 const BOUNDS: [number, number] = [0, 1];
-const EPS: Record<Norm, number> = { linf: 0.05, l2: 1.0 };
+const EPS: Record<NormId, number> = { linf: 0.05, l2: 1.0 };
 
 before(async () => {
   await useBackend('wasm');
@@ -27,7 +28,7 @@ before(async () => {
   // A briefly trained network (≈70% clean), so attacks meet both robust and fragile samples.
   // Trained once; each backend's suite reads the same weights (tfjs moves them between backends).
   const net = smallCnn(data.shape, 10, 5);
-  await trainStandard(net, data, { epochs: 1, trainLimit: 2000, evalLimit: 1, seed: 5 });
+  await trainModel(net, data, { epochs: 1, trainLimit: 2000, evalLimit: 1, seed: 5 });
   model = makeClassifier((input) => net.apply(input) as tf.Tensor2D, {
     inputShape: data.shape, numClasses: 10, bounds: BOUNDS, source: 'random smallcnn', warnings: [],
   });
@@ -163,7 +164,7 @@ forEachBackend(() => {
   });
 
   engineTest('bad attack arguments name the field and the allowed range', async () => {
-    const bad = async (threat: { norm: Norm; eps: number; bounds: [number, number] }, opts: AttackOptions, pattern: RegExp) =>
+    const bad = async (threat: { norm: NormId; eps: number; bounds: [number, number] }, opts: AttackOptions, pattern: RegExp) =>
       assert.rejects(pgd(model, x, y, threat, opts), (err: Error) => err instanceof InputError && pattern.test(err.message));
     await bad({ norm: 'linf', eps: -0.1, bounds: BOUNDS }, {}, /pgd attack: eps: -0\.1 is invalid; ε must be a finite number ≥ 0/);
     await bad({ norm: 'linf', eps: 1.5, bounds: BOUNDS }, {}, /eps: 1\.5 is wider than the bounds \[0, 1\] allow for linf \(at most 1\)/);

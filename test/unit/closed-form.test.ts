@@ -5,7 +5,8 @@
  */
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { ATTACKS, getAttack, makeClassifier, type AttackEntry, type AttackOptions, type Norm } from '../../src/engine';
+import { ATTACKS, getAttack, makeClassifier, type AttackEntry, type AttackOptions } from '../../src/engine';
+import type { NormId } from '../../src/protocol/vocabulary';
 import { engineTest, expectNoLeak, forEachBackend, linearClassifier, seededFloats } from './helpers';
 
 const SHAPE: [number, number, number] = [4, 4, 1];
@@ -13,7 +14,7 @@ const D = 16;
 /** The largest optimal budget a fixture sample may need, so that 1.01× of it stays inside the box. */
 const MAX_BUDGET = 0.15;
 
-function fixture(norm: Norm) {
+function fixture(norm: NormId) {
   const w = seededFloats(D, 11, -1, 1);
   const bias = -w.reduce((s, v) => s + v * 0.5, 0) + 0.3;
   const model = linearClassifier(w, bias, SHAPE);
@@ -41,7 +42,7 @@ function taken(entry: AttackEntry, wanted: AttackOptions): AttackOptions {
 }
 
 /** What each attack needs beyond the shared options, and the budget factor it must succeed at. */
-function settings(id: string, norm: Norm, model?: ReturnType<typeof linearClassifier>) {
+function settings(id: string, norm: NormId, model?: ReturnType<typeof linearClassifier>) {
   // Square is a random search: in L∞ 1000 queries find the optimal corner within 1%; in L2
   // its centred-square windows cannot line up with w exactly, so it gets 3000 queries and 1.5×.
   if (id === 'square') return { opts: { queries: norm === 'linf' ? 1000 : 3000 }, factor: norm === 'linf' ? 1.01 : 1.5 };
@@ -82,7 +83,7 @@ forEachBackend(() => {
    * min over t ≠ y of (z_y − z_t)/‖w_y − w_t‖_q (q = 1 for L∞, 2 for L2): at that radius the
    * nearest rival ties with y, and below it every rival stays behind.
    */
-  function multiClassFixture(norm: Norm) {
+  function multiClassFixture(norm: NormId) {
     const K = 4;
     const W = seededFloats(D * K, 21, -1, 1);
     const b = seededFloats(K, 22, -0.2, 0.2);

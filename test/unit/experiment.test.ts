@@ -38,6 +38,35 @@ test('did-you-mean picks the nearest id within a third of its length', () => {
   assert.equal(didYouMean('deepfool', ['fgsm', 'pgd']), undefined);
 });
 
+/** RobustnessSpec's keys as data; each list must name every key of its type (checked at compile time). */
+const SPEC_KEYS = [
+  '$schema', 'name', 'model', 'data', 'threat', 'attacks', 'suite', 'surrogate', 'curve', 'seed', 'batchSize',
+  'training', 'output',
+] as const satisfies readonly (keyof RobustnessSpec)[];
+type Training = NonNullable<RobustnessSpec['training']>;
+const TRAINING_KEYS = [
+  'method', 'epochs', 'eps', 'steps', 'beta', 'temperature', 'learningRate', 'batchSize', 'optimizer', 'schedule',
+  'warmupEpochs', 'trainImages', 'fromModel',
+] as const satisfies readonly (keyof Training)[];
+const THREAT_KEYS = ['norm', 'eps', 'bounds'] as const satisfies readonly (keyof RobustnessSpec['threat'])[];
+const OUTPUT_KEYS = ['examples', 'report'] as const satisfies readonly (keyof NonNullable<RobustnessSpec['output']>)[];
+/** Compiles only when the list names every key of T (the `satisfies` above checks it names no other). */
+type Covers<T, List extends readonly PropertyKey[]> = [keyof T] extends [List[number]] ? true : false;
+type _KeyListsAreComplete = [
+  Covers<RobustnessSpec, typeof SPEC_KEYS>, Covers<Training, typeof TRAINING_KEYS>,
+  Covers<RobustnessSpec['threat'], typeof THREAT_KEYS>,
+  Covers<NonNullable<RobustnessSpec['output']>, typeof OUTPUT_KEYS>,
+] extends true[] ? true : never;
+const _keyListsAreComplete: _KeyListsAreComplete = true;
+
+test('RobustnessSpec and experiment-spec-schema.json have the same properties, top level and nested', () => {
+  const keys = (node: { properties: object }) => Object.keys(node.properties).sort();
+  assert.deepEqual(keys(schema), [...SPEC_KEYS].sort());
+  assert.deepEqual(keys(schema.properties.training), [...TRAINING_KEYS].sort());
+  assert.deepEqual(keys(schema.properties.threat), [...THREAT_KEYS].sort());
+  assert.deepEqual(keys(schema.properties.output), [...OUTPUT_KEYS].sort());
+});
+
 const SPEC: RobustnessSpec = {
   model: 'smallcnn/model.json',
   data: { id: 'embedded', n: 300, offset: 100 },
@@ -49,7 +78,7 @@ const SPEC: RobustnessSpec = {
 
 test('a spec becomes an attack job whose per-attack parameters reach the engine plans', () => {
   const job = specAttackJob(SPEC, (rel) => path.join('/ws/examples', rel));
-  assert.doesNotThrow(() => attackJobSchema.parse(job));
+  assert.deepEqual(attackJobSchema.parse(job), job);
   assert.equal(job.model, '/ws/examples/smallcnn/model.json');
   assert.deepEqual([job.data, job.n, job.offset, job.seed, job.bounds], ['embedded', 300, 100, 7, [0, 1]]);
   assert.deepEqual(job.curve, [0, 0.05, 0.1]);
@@ -61,7 +90,7 @@ test('a spec becomes an attack job whose per-attack parameters reach the engine 
   const { attacks: _attackList, ...suiteSpec } = SPEC;
   const suite = specAttackJob({ ...suiteSpec, suite: 'strong' }, (rel) => rel);
   assert.deepEqual([suite.suite, suite.attacks, suite.params], ['strong', undefined, undefined]);
-  assert.doesNotThrow(() => attackJobSchema.parse(suite));
+  assert.deepEqual(attackJobSchema.parse(suite), suite);
   assert.throws(() => specAttackJob({ ...SPEC, suite: 'quick' }, (rel) => rel),
     /^Error: the spec gives both "attacks" and "suite" \("quick"\); give one/);
 });
@@ -102,7 +131,7 @@ test('the shipped example specs check clean against the example models', () => {
     const file = path.join(dir, name);
     const { problems, spec } = analyzeSpec(fs.readFileSync(file, 'utf8'), index.factsFor(file));
     assert.deepEqual(problems, [], name);
-    assert.ok(spec?.model);
+    assert.equal(spec?.model, 'smallcnn/model.json', name);
   }
 });
 

@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { attackJobFor, containingFolder, CURVE_GRID } from '../../src/extension/jobs-from-settings';
+import { attackJobFor, containingFolder } from '../../src/extension/jobs-from-settings';
 import { describeModel, formatModelInfo } from '../../src/formats/model-formats';
 import { initialState, reducePanel, statusText } from '../../src/extension/panel-state';
-import { attackJobSchema } from '../../src/protocol/jobs';
+import { attackJobSchema, DEFAULT_CURVE_GRID } from '../../src/protocol/jobs';
 import type { Report } from '../../src/protocol/report';
 
 const AT = '2026-11-25T08:00:00.000Z';
@@ -43,7 +43,9 @@ test('jobs from settings: a valid job, the curve includes ε, folders resolve, o
   assert.ok(attackJobSchema.safeParse(job).success);
   assert.deepEqual(job.attacks, ['fgsm', 'pgd']);
   assert.equal(job.data, path.resolve('/w/data/idx'));
-  assert.deepEqual(job.curve, [...CURVE_GRID, 0.08].sort((a, b) => a - b));
+  assert.deepEqual(job.curve, [...DEFAULT_CURVE_GRID, 0.08].sort((a, b) => a - b));
+  assert.deepEqual(attackJobFor('/w/m/model.json', '/w', { ...settings, norm: 'l2', eps: 1 }, 'curve').curve,
+    [0, 0.25, 0.5, 1, 1.5, 2], 'an L2 curve runs over ten times the L∞ grid');
   assert.equal(attackJobFor('/w/m/model.json', '/w', { ...settings, dataset: 'embedded', eps: 0.1 }, 'curve').curve.length, 6);
   assert.deepEqual(attackJobFor('/w/m/model.json', '/w', { ...settings, dataset: 'fashion-mnist' }, 'curve').attacks, ['pgd']);
   const strong = attackJobFor('/w/m/model.json', '/w', settings, 'evaluate');

@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { LspClient, positionOf, uriOf, type Diagnostic } from './lsp-client';
+import { resultTitle } from '../../src/server/lenses';
 
 const ROOT = path.join(__dirname, '..', '..');
 const ERROR = 1;
@@ -283,4 +284,22 @@ describe('lenses', () => {
     const lenses = await client.codeLens(path.join(workspace, 'train.py'));
     assert.equal(lenses.length, 2);
   });
+});
+
+test('lens titles: a training run reads as in the Runs view; errors are clipped to one line', () => {
+  const now = Date.parse('2026-12-01T12:00:00.000Z');
+  const base = {
+    id: 'r', kind: 'training' as const, model: 'm/model.json', created: '2026-12-01T11:58:00.000Z',
+    config: { method: 'pgd-at' },
+  };
+  const progress = { epoch: 2, epochs: 4, clean: 0.8, robust: 0.4, etaSeconds: 30 };
+  assert.equal(resultTitle({ ...base, status: 'running', progress }, now),
+    '$(sync~spin) pgd-at · epoch 2/4 · ETA 30 s · clean 80.0% · robust 40.0%');
+  assert.equal(resultTitle({ ...base, status: 'done', progress: { ...progress, epoch: 4 } }, now),
+    'pgd-at · epoch 4/4 · clean 80.0% · robust 40.0% · 2 min ago');
+  const error = `out of memory ${'x'.repeat(100)}`;
+  assert.equal(resultTitle({ ...base, status: 'failed', error }, now),
+    `pgd-at · failed: ${error.slice(0, 80)} · 2 min ago`);
+  assert.equal(resultTitle({ ...base, kind: 'evaluation', status: 'failed', error }, now),
+    `last run failed: ${error.slice(0, 80)} · 2 min ago`);
 });

@@ -1,7 +1,8 @@
 /** Per-sample losses on hand-computed logits, on every backend. */
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { InputError, perSampleLoss, type LossId } from '../../src/engine';
+import { InputError, perSampleLoss } from '../../src/engine';
+import type { LossId } from '../../src/protocol/vocabulary';
 import { engineTest, forEachBackend } from './helpers';
 
 const LOGITS = [[2, 1, 0, -1], [0, 3, 1, 0.5]];

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   AbortError, accuracyOn, firstN, folderSaveHandler, InputError, loadClassifier, loadTrainingData, smallCnn,
-  trainStandard, type Dataset, type TrainProgress,
+  trainModel, type Dataset, type TrainProgress,
 } from '../../src/engine';
 import { engineTest, tempDir, useBackend } from './helpers';
 
@@ -25,7 +25,7 @@ engineTest('two epochs on 3,000 images reach > 70% test accuracy, reports progre
   const net = smallCnn(data.shape, 10, 1);
   const seen: TrainProgress[] = [];
   const before = tf.memory().numTensors;
-  const history = await trainStandard(net, data, { epochs: 2, trainLimit: 3000, evalLimit: 1000, seed: 1, onProgress: (p) => seen.push(p) });
+  const history = await trainModel(net, data, { epochs: 2, trainLimit: 3000, evalLimit: 1000, seed: 1, onProgress: (p) => seen.push(p) });
   assert.equal(tf.memory().numTensors, before, 'training leaked tensors');
   assert.equal(history.length, 2);
   assert.ok(history[1]!.testAccuracy > 0.7, `test accuracy ${history[1]!.testAccuracy}`);
@@ -38,7 +38,7 @@ engineTest('two epochs on 3,000 images reach > 70% test accuracy, reports progre
 engineTest('the same seed gives the same weights; another seed does not', async () => {
   const run = async (seed: number) => {
     const net = smallCnn(data.shape, 10, seed);
-    await trainStandard(net, data, { epochs: 1, trainLimit: 600, evalLimit: 1, seed, optimizer: 'sgd', learningRate: 0.05 });
+    await trainModel(net, data, { epochs: 1, trainLimit: 600, evalLimit: 1, seed, optimizer: 'sgd', learningRate: 0.05 });
     const w = weightsOf(net);
     net.dispose();
     return w;
@@ -50,7 +50,7 @@ engineTest('the same seed gives the same weights; another seed does not', async 
 
 engineTest('a saved model loads back as a classifier with the same accuracy', async () => {
   const net = smallCnn(data.shape, 10, 2);
-  const history = await trainStandard(net, data, { epochs: 1, trainLimit: 2000, evalLimit: 500, seed: 2 });
+  const history = await trainModel(net, data, { epochs: 1, trainLimit: 2000, evalLimit: 500, seed: 2 });
   const dir = tempDir('train');
   await net.save(folderSaveHandler(dir, { note: 'test' }));
   const model = await loadClassifier(path.join(dir, 'model.json'));
@@ -64,12 +64,12 @@ engineTest('an abort stops training within one batch; bad options are refused', 
   const net = smallCnn(data.shape, 10, 3);
   const controller = new AbortController();
   let batches = 0;
-  await assert.rejects(trainStandard(net, data, {
+  await assert.rejects(trainModel(net, data, {
     epochs: 3, trainLimit: 2000, seed: 3, signal: controller.signal,
     onProgress: (p) => { if (!p.epochMetrics) batches++; if (batches === 2) controller.abort(); },
   }), (err: Error) => err instanceof AbortError);
   assert.equal(batches, 2);
-  await assert.rejects(trainStandard(net, data, { epochs: 0 }), (err: Error) => err instanceof InputError && /epochs: 0 is invalid; need an integer ≥ 1/.test(err.message));
-  await assert.rejects(trainStandard(net, data, { epochs: 1, learningRate: -1 }), (err: Error) => err instanceof InputError && /learningRate: -1 is invalid/.test(err.message));
+  await assert.rejects(trainModel(net, data, { epochs: 0 }), (err: Error) => err instanceof InputError && /epochs: 0 is invalid; need an integer ≥ 1/.test(err.message));
+  await assert.rejects(trainModel(net, data, { epochs: 1, learningRate: -1 }), (err: Error) => err instanceof InputError && /learningRate: -1 is invalid/.test(err.message));
   net.dispose();
 });

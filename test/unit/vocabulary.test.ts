@@ -9,14 +9,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { z } from 'zod';
 import {
-  BACKEND_CHOICES, BACKEND_PREFERENCES, BUILTIN_DATA, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SUITES, TRAIN_METHODS,
+  BACKEND_CHOICES, BACKEND_PREFERENCES, BUILTIN_DATA, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SEVERITIES, SUITES,
+  TENSOR_BACKENDS, TRAIN_METHODS,
 } from '../../src/protocol/vocabulary';
+import {
+  defaultLearningRate, isAdversarialMethod, TRAIN_METHOD_DEFAULTS, TRAIN_METHOD_INFO,
+} from '../../src/protocol/training';
 import {
   attackJobSchema, defaultAttackJob, defaultTrainJob, trainJobSchema, type AttackJob, type TrainJob,
 } from '../../src/protocol/jobs';
 import { ATTACK_INFO } from '../../src/protocol/attacks';
-import { SUITE_TABLE, suiteAttackIds } from '../../src/protocol/suites';
-import { pct, relativeTime, runTitle } from '../../src/protocol/format';
+import { SUITE_TABLE, suiteAttackIds, type SuiteStage } from '../../src/protocol/suites';
+import {
+  clipError, duration, eta, pct, relativeTime, runTitle, trainingRunTitle,
+} from '../../src/protocol/format';
 import { suitePlans } from '../../src/engine/eval/suites';
 import { buildProgram } from '../../src/cli/main';
 
@@ -24,6 +30,7 @@ const ROOT = path.join(__dirname, '..', '..');
 const readJson = (relative: string) => JSON.parse(fs.readFileSync(path.join(ROOT, relative), 'utf8'));
 const PACKAGE = readJson('package.json');
 const SPEC_SCHEMA = readJson('src/protocol/experiment-spec-schema.json');
+const REPORT_SCHEMA = readJson('src/protocol/report-schema.json');
 const ATTACK_IDS = ATTACK_INFO.map((a) => a.id);
 
 test('package.json: every setting with an enum lists exactly its vocabulary array, in order', () => {
@@ -70,6 +77,25 @@ test('experiment-spec-schema.json: every enum and the attack-reference pattern a
     'the hover describes the suite table as it is');
 });
 
+test('report-schema.json: every enum agrees with the arrays', () => {
+  const found = schemaEnums(REPORT_SCHEMA, '', new Map());
+  const expected: Record<string, readonly string[]> = {};
+  for (const at of found.keys()) {
+    if (at.endsWith('/norm')) expected[at] = NORMS;
+    else if (at.endsWith('/severity')) expected[at] = SEVERITIES;
+  }
+  assert.deepEqual([...found.keys()].sort(), Object.keys(expected).sort(),
+    'a new enum in the report schema needs its array in this test');
+  assert.ok(Object.values(expected).includes(NORMS) && Object.values(expected).includes(SEVERITIES));
+  for (const [at, array] of Object.entries(expected)) assert.deepEqual(found.get(at), [...array], at);
+});
+
+test('the backend lists derive from TENSOR_BACKENDS and keep their orders', () => {
+  assert.deepEqual(TENSOR_BACKENDS, ['tensorflow', 'wasm', 'cpu']);
+  assert.deepEqual(BACKEND_PREFERENCES, ['auto', 'wasm', 'cpu', 'tensorflow']);
+  assert.deepEqual(BACKEND_CHOICES, ['auto', 'tensorflow', 'wasm', 'wasm-stock', 'cpu']);
+});
+
 test("the CLI's choices are the arrays; its defaults are defaultAttackJob's and defaultTrainJob's", () => {
   const program = buildProgram();
   const option = (command: string, flag: string) => {
@@ -90,6 +116,12 @@ test("the CLI's choices are the arrays; its defaults are defaultAttackJob's and 
       command);
   }
   assert.equal(option('attack', '--eps').defaultValue, attack.eps);
+  assert.deepEqual([option('attack', '--attack').defaultValue, option('curve', '--attack').defaultValue,
+    option('evaluate', '--suite').defaultValue], ['fgsm,pgd', 'pgd', 'strong']);
+  for (const command of ['attack', 'train']) {
+    assert.equal(option(command, '--data').description, 'embedded | fashion-mnist | a folder of IDX files');
+  }
+  assert.equal(option('attack', '--model').flags, '--model <model.json>');
   assert.deepEqual(option('evaluate', '--suite').argChoices, [...SUITES]);
   const train = defaultTrainJob();
   assert.deepEqual(option('train', '--method').argChoices, [...TRAIN_METHODS]);
@@ -113,6 +145,28 @@ test("package.json's setting defaults equal defaultAttackJob where they overlap"
   assert.deepEqual(defaultTrainJob('pgd-at').learningRate, 1e-3);
 });
 
+test('one training table: defaults and a picker entry per method; the learning rate follows the optimiser', () => {
+  assert.deepEqual(Object.keys(TRAIN_METHOD_DEFAULTS).sort(), [...TRAIN_METHODS].sort());
+  assert.deepEqual(Object.keys(TRAIN_METHOD_INFO), ['pgd-at', 'trades', 'fast-at', 'distill', 'standard']);
+  assert.deepEqual(TRAIN_METHODS.filter(isAdversarialMethod), ['pgd-at', 'fast-at', 'trades']);
+  assert.deepEqual(TRAIN_METHODS.map((m) => defaultLearningRate(m)), [1e-3, 1e-3, 1e-3, 1e-3, 1e-2]);
+  assert.deepEqual(TRAIN_METHODS.map((m) => defaultLearningRate(m, 'sgd')), [0.05, 0.05, 0.05, 0.05, 0.05]);
+  assert.deepEqual(TRAIN_METHODS.map((m) => TRAIN_METHOD_DEFAULTS[m].robustEvalImages), [0, 500, 500, 500, 0]);
+  assert.deepEqual(TRAIN_METHODS.map((m) => TRAIN_METHOD_DEFAULTS[m].schedule),
+    ['constant', 'constant', 'cyclic', 'constant', 'constant']);
+  assert.equal(TRAIN_METHOD_INFO['pgd-at'].description,
+    'Madry et al. 2018: train on PGD-7 examples (robust, ~8× the cost)');
+  assert.equal(TRAIN_METHOD_INFO.distill.description,
+    'Papernot et al. 2016, T = 100: masks gradients; shown to fall to a proper attack');
+  const program = buildProgram();
+  const train = program.commands.find((c) => c.name() === 'train')!;
+  const flag = (long: string) => train.options.find((o) => o.long === long)!;
+  assert.deepEqual(['--eps', '--beta', '--temperature'].map((f) => flag(f).defaultValue), [0.1, 6, 100]);
+  assert.equal(flag('--steps').description, 'inner PGD steps of pgd-at (7) and trades (10)');
+  assert.match(flag('--lr').description,
+    /\(default 0\.001; 0\.01 for distill, whose logits must grow T-fold; 0\.05 with sgd\)$/);
+});
+
 const issues = (result: { error?: z.ZodError }) => result.error?.issues.map((i) => [i.path.join('.'), i.message]);
 
 /** True only when A and B are the same type (each assignable to the other, checked invariantly). */
@@ -120,9 +174,8 @@ type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B 
 
 test('the job types are the schemas (z.infer) and the schemas refuse unknown fields', () => {
   // Compile-time: a hand-written job type that drifts from its schema does not type-check.
-  const attackJobIsInferred: Equal<AttackJob, z.output<typeof attackJobSchema>> = true;
-  const trainJobIsInferred: Equal<TrainJob, z.output<typeof trainJobSchema>> = true;
-  assert.ok(attackJobIsInferred && trainJobIsInferred);
+  const _attackJobIsInferred: Equal<AttackJob, z.output<typeof attackJobSchema>> = true;
+  const _trainJobIsInferred: Equal<TrainJob, z.output<typeof trainJobSchema>> = true;
 
   // Run time: a field the schema does not know is refused at the worker boundary, never stripped.
   const job: AttackJob = { ...defaultAttackJob(), model: '/w/model.json', attacks: ['pgd'] };
@@ -153,6 +206,17 @@ test('an attack job names its attacks or a suite; both, neither or an unknown su
   assert.deepEqual(problems({ ...settings, suite: 'autoattack' }),
     [['suite', 'suite: "autoattack" is not a suite; use one of strong, quick']]);
 });
+
+/** Compile-time: a stage names a catalogue attack and only options that attack takes. */
+const _stages: SuiteStage[] = [
+  { attack: 'apgd-t', params: { steps: 100, targetClasses: 3 } },
+  // @ts-expect-error FGSM takes no steps.
+  { attack: 'fgsm', params: { steps: 3 } },
+  // @ts-expect-error Square takes no loss.
+  { attack: 'square', params: { loss: 'ce' } },
+  // @ts-expect-error not an attack of the catalogue.
+  { attack: 'deepfool', params: {} },
+];
 
 test('the suite table: rows of known attacks; quick is not the strong list; the engine runs the rows', () => {
   assert.deepEqual(Object.keys(SUITE_TABLE), [...SUITES]);
@@ -185,8 +249,24 @@ test('format: percentages, relative times and run titles read the same everywher
   assert.equal(relativeTime(now - 3 * 86400 * 1000, now), '3 days ago', 'a timestamp reads like an ISO date');
   assert.equal(relativeTime(undefined, now), '');
   assert.equal(relativeTime('not a date', now), '');
-  const summary = { robustAccuracy: 0.7125, cleanAccuracy: 0.84, attack: 'PGD-20', norm: 'linf', eps: 0.1 };
+  const summary = { robustAccuracy: 0.7125, cleanAccuracy: 0.84, attack: 'PGD-20', norm: 'linf' as const, eps: 0.1 };
   assert.equal(runTitle(summary), 'robust 71.3% (PGD-20, ε=0.1) · clean 84.0%');
   assert.equal(runTitle({ ...summary, norm: 'l2', eps: 1.5, attack: 'strong suite' }),
     'robust 71.3% (strong suite, L2 ε=1.5) · clean 84.0%');
+});
+
+test('format: durations, ETAs, clipped errors and training-run titles', () => {
+  assert.deepEqual([duration(12.345), duration(0.1234, 2), duration(3, 0), duration(0)],
+    ['12.3 s', '0.12 s', '3 s', '0.0 s']);
+  assert.deepEqual([0, 45, 89, 89.6, 90, 150, 3600].map(eta),
+    ['0 s', '45 s', '89 s', '90 s', '2 min', '3 min', '60 min']);
+  assert.equal(clipError('x'.repeat(100)), 'x'.repeat(80));
+  assert.equal(clipError('short'), 'short');
+  const progress = { epoch: 3, epochs: 5, clean: 0.8, robust: 0.415, etaSeconds: 120 };
+  assert.equal(trainingRunTitle({ method: 'pgd-at', status: 'running', progress }),
+    'pgd-at · epoch 3/5 · ETA 2 min · clean 80.0% · robust 41.5%');
+  assert.equal(trainingRunTitle({ method: 'pgd-at', status: 'done', progress: { ...progress, epoch: 5 } }),
+    'pgd-at · epoch 5/5 · clean 80.0% · robust 41.5%');
+  assert.equal(trainingRunTitle({ method: 'standard', status: 'running' }), 'standard · starting');
+  assert.equal(trainingRunTitle({ method: 'standard', status: 'failed' }), 'standard');
 });

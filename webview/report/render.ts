@@ -7,7 +7,8 @@ import {
   BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, LineController, LineElement, PointElement, Tooltip,
 } from 'chart.js';
 import type { Report, ReportExample, ReportGeometry } from '../../src/protocol/report';
-import { pct } from '../../src/protocol/format';
+import { duration, pct } from '../../src/protocol/format';
+import { NORM_LABELS } from '../../src/protocol/vocabulary';
 
 Chart.register(LineController, LineElement, PointElement, BarController, BarElement, LinearScale, CategoryScale, Legend, Tooltip);
 
@@ -27,7 +28,8 @@ function summary(report: Report): HTMLElement {
   const rows = [
     el('tr', {}, el('td', {}, 'Clean'), el('td', { class: 'num' }, pct(report.clean_accuracy)), el('td', {}, ''), el('td', {}, ''), el('td', {}, '')),
     ...report.attacks.map((a) => el('tr', {},
-      el('td', {}, a.label), el('td', { class: 'num' }, pct(a.robust_accuracy)), el('td', { class: 'num' }, `${a.time_s.toFixed(2)} s`),
+      el('td', {}, a.label), el('td', { class: 'num' }, pct(a.robust_accuracy)),
+      el('td', { class: 'num' }, duration(a.time_s, 2)),
       el('td', { class: 'num' }, a.forward_passes.toLocaleString('en')), el('td', { class: 'num' }, a.backward_passes.toLocaleString('en')))),
     el('tr', { class: 'total' }, el('td', {}, 'Worst case over attacks'), el('td', { class: 'num' }, pct(report.robust_accuracy)), el('td', {}, ''), el('td', {}, ''), el('td', {}, '')),
   ];
@@ -69,7 +71,10 @@ function chart(report: Report): HTMLElement {
     options: {
       animation: false, responsive: true, maintainAspectRatio: false,
       scales: {
-        x: { title: { display: true, text: `ε (${report.threat.norm === 'linf' ? 'L∞' : 'L2'})`, color: fg }, ticks: { color: fg }, grid: { color: line } },
+        x: {
+          title: { display: true, text: `ε (${NORM_LABELS[report.threat.norm]})`, color: fg },
+          ticks: { color: fg }, grid: { color: line },
+        },
         y: { min: 0, max: 1, title: { display: true, text: 'accuracy', color: fg }, ticks: { color: fg, callback: (v) => pct(Number(v)) }, grid: { color: line } },
       },
       plugins: { legend: { labels: { color: fg } }, tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${pct(Number(ctx.parsed.y))}` } } },
@@ -173,7 +178,9 @@ export function renderReport(root: HTMLElement, report: Report): void {
     el('header', {},
       el('h1', {}, `Robustness of ${report.model}`),
       el('p', { class: 'meta' },
-        `${report.dataset} · first ${report.n} test images · ${report.threat.norm === 'linf' ? 'L∞' : 'L2'} ε=${eps} (${+(eps * 255).toFixed(2)}/255) · bounds [${report.threat.bounds.join(', ')}] · backend ${report.backend} · ${report.time_s.toFixed(1)} s`)),
+        `${report.dataset} · first ${report.n} test images · ${NORM_LABELS[report.threat.norm]} ε=${eps} `
+        + `(${+(eps * 255).toFixed(2)}/255) · bounds [${report.threat.bounds.join(', ')}] `
+        + `· backend ${report.backend} · ${duration(report.time_s)}`)),
     ...maskingBanner,
     ...banners,
     el('div', { class: 'top' }, summary(report), chart(report)),

@@ -19,7 +19,7 @@ import { Rng } from '../rng';
 import { ascentDirection, epsTensor, project, randomInit, type ThreatModel } from '../threat';
 import { onSurvivors, selectRows, stepPoint, type RunResult } from './common';
 import { defineAttack, type AttackContext } from './runner';
-import type { LossId } from '../losses';
+import type { LossId } from '../../protocol/vocabulary';
 
 const MOMENTUM = 0.75;
 const RHO = 0.75;

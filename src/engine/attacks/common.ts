@@ -1,7 +1,8 @@
 /** What the update rules share: loss + input gradient, success, row selection, rounds on survivors. */
 import * as tf from '@tensorflow/tfjs-core';
 import { isCounting, type Classifier } from '../models/classifier';
-import { perSampleLoss, type LossId } from '../losses';
+import { perSampleLoss } from '../losses';
+import type { LossId } from '../../protocol/vocabulary';
 import { subsetThreat, type ThreatModel } from '../threat';
 import type { AttackOptions } from './types';
 

@@ -16,6 +16,7 @@ import { throwIfAborted } from '../errors';
 import { predict, type Classifier } from '../models/classifier';
 import { maxEps, type ThreatModel } from '../threat';
 import type { Report, ReportDiagnostic } from '../../protocol/report';
+import { pct } from '../../protocol/format';
 import type { Evaluation } from './evaluate';
 
 export interface DiagnosticsOptions {
@@ -47,7 +48,6 @@ function finding(id: DiagnosticId, severity: ReportDiagnostic['severity'], messa
   return { id, severity, message, ...(DIAGNOSTIC_IDS[id] ? { masking: true } : {}) };
 }
 
-const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 
 /** The first `limit` points of the split that the model classifies correctly. */
 function probePoints(model: Classifier, split: Split, shape: [number, number, number], limit: number): { x: tf.Tensor4D; y: tf.Tensor1D } {

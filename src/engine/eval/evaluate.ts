@@ -8,7 +8,8 @@ import { throwIfAborted } from '../errors';
 import { predict, type Classifier } from '../models/classifier';
 import { keepsContract } from '../attacks/runner';
 import type { AttackEntry, AttackOptions } from '../attacks/types';
-import { distance, validateThreat, type Norm, type ThreatModel } from '../threat';
+import { distance, validateThreat, type ThreatModel } from '../threat';
+import type { NormId } from '../../protocol/vocabulary';
 import { predictSplit, type Predictions } from './accuracy';
 
 export interface AttackPlan {
@@ -237,7 +238,7 @@ export interface CurvePoint {
  * one, so the curve is monotone by construction.
  */
 export async function accuracyCurve(
-  model: Classifier, split: Split, shape: [number, number, number], norm: Norm, bounds: [number, number],
+  model: Classifier, split: Split, shape: [number, number, number], norm: NormId, bounds: [number, number],
   epsGrid: number[], plan: AttackPlan | AttackPlan[], opts: EvaluateOptions = {},
 ): Promise<CurvePoint[]> {
   const plans = Array.isArray(plan) ? plan : [plan];

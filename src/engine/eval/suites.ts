@@ -22,7 +22,7 @@ export function suitePlans(suite: SuiteId, s: SuiteSettings): AttackPlan[] {
     entry: getAttack(attack),
     options: {
       seed: s.seed, ...params,
-      ...(params.queries !== undefined && s.queries !== undefined ? { queries: s.queries } : {}),
+      ...('queries' in params && s.queries !== undefined ? { queries: s.queries } : {}),
       ...(attack === 'transfer' && s.surrogate ? { surrogate: s.surrogate } : {}),
     },
   }));

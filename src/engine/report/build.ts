@@ -6,6 +6,7 @@ import { evaluationDiagnostics, suiteDiagnostics } from '../eval/diagnostics';
 import { REFERENCE_GEOMETRY, type GeometryProbe } from '../eval/geometry';
 import type { Evaluation } from '../eval/evaluate';
 import { imagePng, perturbationPng } from './png';
+import { pct } from '../../protocol/format';
 
 export interface ReportContext {
   command: string;
@@ -34,9 +35,6 @@ export function geometrySection(g: GeometryProbe, norm: string): ReportGeometry 
   return { n: g.n, eps: g.eps, steps: g.steps, linearity: g.linearity, ...(g.representation ? { representation: g.representation } : {}), reference };
 }
 
-function percent(v: number): string {
-  return `${(v * 100).toFixed(1)}%`;
-}
 
 export function modelDiagnostics(modelWarnings: string[]): ReportDiagnostic[] {
   return modelWarnings.map((warning) => ({
@@ -62,7 +60,8 @@ export function attackDiagnostics(report: Pick<Report, 'attacks' | 'n'>): Report
       if (s.robust_accuracy < it.robust_accuracy - 1 / Math.max(1, report.n)) {
         found.push({
           id: 'single-step-beats-iterative', severity: 'warning', masking: true,
-          message: `${s.label} (${percent(s.robust_accuracy)}) beats ${it.label} (${percent(it.robust_accuracy)}): the iterative attack is not converging, ` +
+          message: `${s.label} (${pct(s.robust_accuracy)}) beats ${it.label} (${pct(it.robust_accuracy)}): `
+            + 'the iterative attack is not converging, ' +
             'a sign of gradient masking or a too-small step size. Raise the steps or restarts, and do not trust the higher number.',
         });
       }

@@ -18,27 +18,26 @@ import type { Classifier } from '../models/classifier';
 import type { Rng } from '../rng';
 import { ascentDirection, project, randomInit, type ThreatModel } from '../threat';
 
-import type { NormId, TrainMethod as MethodId } from '../../protocol/vocabulary';
-
-export { TRAIN_METHODS as METHODS, type TrainMethod as MethodId } from '../../protocol/vocabulary';
+import { TRAIN_METHOD_DEFAULTS } from '../../protocol/training';
+import type { NormId, TrainMethod } from '../../protocol/vocabulary';
 
 export interface AdversarialOptions {
   /** Training radius (the final one, after warm-up). */
   eps: number;
   norm?: NormId;
-  /** PGD-AT / TRADES inner steps (default 7 / 10) and step size relative to ε (default 2.5/steps). */
+  /** PGD-AT / TRADES inner steps (default: TRAIN_METHOD_DEFAULTS) and step size relative to ε (default 2.5/steps). */
   steps?: number;
   stepRelative?: number;
   /** Epochs over which ε ramps linearly from 0 to eps (PGD-AT, TRADES). */
   warmupEpochs?: number;
-  /** TRADES weight of the KL term (default 6). */
+  /** TRADES weight of the KL term (default: TRAIN_METHOD_DEFAULTS). */
   beta?: number;
-  /** Distillation temperature (default 100). */
+  /** Distillation temperature (default: TRAIN_METHOD_DEFAULTS). */
   temperature?: number;
 }
 
 export interface BatchContext {
-  method: MethodId;
+  method: TrainMethod;
   model: Classifier;
   /** Logits with training-mode layers, for the loss (inside the optimiser's tape). */
   trainLogits: (x: tf.Tensor4D) => tf.Tensor2D;
@@ -59,7 +58,7 @@ export async function trainingInputs(ctx: BatchContext, x: tf.Tensor4D, y: tf.Te
   if (ctx.eps <= 0) return tf.clone(x);
   switch (ctx.method) {
     case 'pgd-at': {
-      const steps = ctx.adv.steps ?? 7;
+      const steps = ctx.adv.steps ?? TRAIN_METHOD_DEFAULTS['pgd-at'].steps!;
       const result = await pgd(ctx.model, x, y, threat, {
         steps, stepSize: { relative: ctx.adv.stepRelative ?? 2.5 / steps }, randomStart: true, keep: 'last', seed: ctx.rng.nextSeed(),
       });
@@ -86,7 +85,7 @@ export function klPerBatch(cleanLogits: tf.Tensor2D, advLogits: tf.Tensor2D): tf
 
 /** TRADES' inner maximisation of KL(f(x) ‖ f(x')) over the ball during training. */
 function tradesInner(ctx: BatchContext, x: tf.Tensor4D, threat: ThreatModel): tf.Tensor4D {
-  const steps = ctx.adv.steps ?? 10;
+  const steps = ctx.adv.steps ?? TRAIN_METHOD_DEFAULTS.trades.steps!;
   return klAdversary(ctx.model, x, threat, { steps, stepSize: (ctx.adv.stepRelative ?? 2.5 / steps) * ctx.eps, rng: ctx.rng });
 }
 
@@ -117,11 +116,12 @@ export function batchLoss(ctx: BatchContext, x: tf.Tensor4D, xTrain: tf.Tensor4D
     case 'trades': {
       const clean = ctx.trainLogits(x);
       const adv = ctx.trainLogits(xTrain);
-      const loss = tf.add(tf.losses.softmaxCrossEntropy(yHot, clean), tf.mul(ctx.adv.beta ?? 6, klPerBatch(clean, adv))) as tf.Scalar;
-      return { loss, logits: clean };
+      const beta = ctx.adv.beta ?? TRAIN_METHOD_DEFAULTS.trades.beta!;
+      const loss = tf.add(tf.losses.softmaxCrossEntropy(yHot, clean), tf.mul(beta, klPerBatch(clean, adv)));
+      return { loss: loss as tf.Scalar, logits: clean };
     }
     case 'distill': {
-      const t = ctx.adv.temperature ?? 100;
+      const t = ctx.adv.temperature ?? TRAIN_METHOD_DEFAULTS.distill.temperature!;
       const logits = ctx.trainLogits(x);
       const target = ctx.phase === 'student' && ctx.teacher ? tf.softmax(tf.div(ctx.teacher.predictLogits(x), t)) : yHot;
       return { loss: tf.losses.softmaxCrossEntropy(target, tf.div(logits, t)) as tf.Scalar, logits };

@@ -1,8 +1,6 @@
 /** Learning-rate schedules, as a function of training progress t ∈ [0, 1) and the peak rate. */
 import type { ScheduleId } from '../../protocol/vocabulary';
 
-export { SCHEDULES, type ScheduleId } from '../../protocol/vocabulary';
-
 /**
  * - constant: the peak rate throughout;
  * - cosine: peak · ½(1 + cos πt);

@@ -18,20 +18,20 @@ import { evaluateAttacks } from '../eval/evaluate';
 import { makeClassifier, type Classifier } from '../models/classifier';
 import { Rng } from '../rng';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { batchLoss, METHODS, trainingInputs, type AdversarialOptions, type MethodId } from './methods';
+import { batchLoss, trainingInputs, type AdversarialOptions } from './methods';
 import { defaultTrainJob } from '../../protocol/jobs';
-import { epsAt, learningRateAt, SCHEDULES, type ScheduleId } from './schedule';
+import { defaultLearningRate, isAdversarialMethod, TRAIN_METHOD_DEFAULTS } from '../../protocol/training';
+import { epsAt, learningRateAt } from './schedule';
 import type { EpochMetrics, TrainProgress } from './types';
-import { OPTIMIZERS, type OptimizerId } from '../../protocol/vocabulary';
-import { isAdversarialMethod } from '../../protocol/jobs';
+import {
+  OPTIMIZERS, SCHEDULES, TRAIN_METHODS, type OptimizerId, type ScheduleId, type TrainMethod,
+} from '../../protocol/vocabulary';
 
 export type { EpochMetrics, TrainProgress } from './types';
 
-export type { OptimizerId } from '../../protocol/vocabulary';
-
 export interface TrainOptions {
   epochs: number;
-  method?: MethodId;
+  method?: TrainMethod;
   adversarial?: AdversarialOptions;
   batchSize?: number;
   optimizer?: OptimizerId;
@@ -47,7 +47,7 @@ export interface TrainOptions {
   trainLimit?: number;
   /** Evaluate clean accuracy on the first N test images after each epoch (default: all). */
   evalLimit?: number;
-  /** PGD-10 robust accuracy on the last N test images after each epoch (0 = off; default 0 for standard, 500 otherwise). */
+  /** PGD-10 robust accuracy on the last N test images after each epoch (0 = off; default: TRAIN_METHOD_DEFAULTS). */
   robustEvalLimit?: number;
   /** Folder for checkpoints/ and metrics.jsonl; with `resume`, training continues from its last checkpoint. */
   checkpointDir?: string;
@@ -69,7 +69,9 @@ export function validateTrainOptions(opts: TrainOptions): void {
   check('momentum', opts.momentum, (v) => v >= 0 && v < 1, 'a number in [0, 1)');
   check('weightDecay', opts.weightDecay, (v) => v >= 0, 'a number ≥ 0');
   const method = opts.method ?? 'standard';
-  if (!METHODS.includes(method)) throw new InputError('train options', 'method', `"${method}" is unknown; use one of ${METHODS.join(', ')}`);
+  if (!TRAIN_METHODS.includes(method)) {
+    throw new InputError('train options', 'method', `"${method}" is unknown; use one of ${TRAIN_METHODS.join(', ')}`);
+  }
   if (opts.optimizer && !OPTIMIZERS.includes(opts.optimizer)) {
     throw new InputError('train options', 'optimizer',
       `"${opts.optimizer}" is unknown; use one of ${OPTIMIZERS.join(', ')}`);
@@ -83,7 +85,11 @@ export function validateTrainOptions(opts: TrainOptions): void {
   }
   check('adversarial.steps', adv?.steps, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
   check('adversarial.beta', adv?.beta, (v) => v >= 0, 'a number ≥ 0');
-  if (method === 'distill') check('adversarial.temperature', adv?.temperature ?? 100, (v) => v > 1, 'a number > 1 (T ≤ 1 is no distillation)');
+  const temperature = TRAIN_METHOD_DEFAULTS[method].temperature;
+  if (temperature !== undefined) {
+    check('adversarial.temperature', adv?.temperature ?? temperature, (v) => v > 1,
+      'a number > 1 (T ≤ 1 is no distillation)');
+  }
 }
 
 /**
@@ -97,13 +103,10 @@ export function robustCollapsed(history: EpochMetrics[], robustAccuracy: number 
   return robustAccuracy !== undefined && previous !== undefined && best >= 0 && robustAccuracy < best - drop;
 }
 
-/** SGD with momentum needs a larger step than Adam's default. */
-const SGD_LEARNING_RATE = 0.05;
-
-/** The peak learning rate: the option, else the job default of the method (SGD: its own). */
+/** The peak learning rate: the option, else the default of the method and optimiser. */
 function peakLearningRate(opts: TrainOptions): number {
-  const defaults = defaultTrainJob(opts.method ?? 'standard');
-  return opts.learningRate ?? ((opts.optimizer ?? defaults.optimizer) === 'sgd' ? SGD_LEARNING_RATE : defaults.learningRate);
+  const method = opts.method ?? 'standard';
+  return opts.learningRate ?? defaultLearningRate(method, opts.optimizer ?? defaultTrainJob(method).optimizer);
 }
 
 function makeOptimizer(opts: TrainOptions): tf.Optimizer {
@@ -120,14 +123,15 @@ function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
 export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: TrainOptions): Promise<EpochMetrics[]> {
   validateTrainOptions(opts);
   const method = opts.method ?? 'standard';
+  const traits = TRAIN_METHOD_DEFAULTS[method];
   const adv: AdversarialOptions = { eps: 0, ...opts.adversarial };
   const batchSize = opts.batchSize ?? defaultTrainJob(method).batchSize;
   const peak = peakLearningRate(opts);
-  const schedule = opts.schedule ?? (method === 'fast-at' ? 'cyclic' : 'constant');
+  const schedule = opts.schedule ?? traits.schedule;
   const optimizer = makeOptimizer(opts);
   const train = firstN(data.train, opts.trainLimit);
   const test = firstN(data.test, opts.evalLimit);
-  const robustN = opts.robustEvalLimit ?? (method === 'standard' || method === 'distill' ? 0 : 500);
+  const robustN = opts.robustEvalLimit ?? traits.robustEvalImages;
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const kernels = variables.filter((v) => /kernel/.test(v.name));
   const classes = data.classNames.length;
@@ -150,7 +154,7 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
       const started = performance.now();
       const rng = new Rng((opts.seed ?? 0) * 1_000_003 + epoch);
       const order = rng.permutation(train.count);
-      const previousWeights = method === 'fast-at' ? model.getWeights().map((w) => tf.clone(w)) : undefined;
+      const previousWeights = traits.collapseGuard ? model.getWeights().map((w) => tf.clone(w)) : undefined;
       let lossSum = 0;
       let correct = 0;
       let rate = peak;
@@ -159,7 +163,7 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
         throwIfAborted(opts.signal, 'training');
         rate = learningRateAt(schedule, peak, ((epoch - 1) * batches + b) / (opts.epochs * batches));
         setLearningRate(optimizer, rate);
-        eps = method === 'fast-at' ? adv.eps : epsAt(adv.eps, epoch, b / batches, adv.warmupEpochs ?? 0);
+        eps = traits.warmup ? epsAt(adv.eps, epoch, b / batches, adv.warmupEpochs ?? 0) : adv.eps;
         const { x, y } = batchTensors(train, data.shape, b * batchSize, batchSize, order);
         const ctx = {
           method, model: classifier, trainLogits: (input: tf.Tensor4D) => model.apply(input, { training: true }) as tf.Tensor2D,
@@ -213,9 +217,4 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
     if (optimizer.getClassName() === 'Momentum') (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
   }
   return history;
-}
-
-/** Standard training (kept for callers that need nothing else). */
-export function trainStandard(model: tfl.LayersModel, data: Dataset, opts: TrainOptions): Promise<EpochMetrics[]> {
-  return trainModel(model, data, { ...opts, method: 'standard' });
 }
