@@ -73,3 +73,21 @@ engineTest('an abort stops training within one batch; bad options are refused', 
   await assert.rejects(trainModel(net, data, { epochs: 1, learningRate: -1 }), (err: Error) => err instanceof InputError && /learningRate: -1 is invalid/.test(err.message));
   net.dispose();
 });
+
+engineTest('the schedule sets the rate of every optimiser: a cyclic schedule starts at 0, so one batch moves nothing', async () => {
+  // tfjs's SGD keeps a scalar made from the rate at construction; assigning its field changed nothing.
+  for (const optimizer of ['sgd', 'adam'] as const) {
+    const net = smallCnn(data.shape, 10, 3);
+    const initial = weightsOf(net);
+    await trainModel(net, data, {
+      epochs: 1, trainLimit: 128, batchSize: 128, evalLimit: 1, seed: 3, optimizer, learningRate: 0.05, schedule: 'cyclic',
+    });
+    assert.deepEqual(weightsOf(net), initial, `${optimizer}: the first batch of a cyclic schedule has rate 0`);
+    const moved = smallCnn(data.shape, 10, 3);
+    await trainModel(moved, data, {
+      epochs: 1, trainLimit: 128, batchSize: 128, evalLimit: 1, seed: 3, optimizer, learningRate: 0.05, schedule: 'constant',
+    });
+    assert.notDeepEqual(weightsOf(moved), initial, `${optimizer}: a constant rate moves the weights`);
+    [net, moved].forEach((n) => n.dispose());
+  }
+});

@@ -117,7 +117,10 @@ function makeOptimizer(opts: TrainOptions): tf.Optimizer {
 
 /** tfjs optimisers read their rate on every update; schedules set it between batches. */
 function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
-  (optimizer as unknown as { learningRate: number }).learningRate = rate;
+  // SGD and momentum multiply by a scalar made from the rate, which only their setter remakes.
+  const settable = optimizer as unknown as { learningRate: number; setLearningRate?: (rate: number) => void };
+  if (typeof settable.setLearningRate === 'function') settable.setLearningRate(rate);
+  else settable.learningRate = rate;
 }
 
 export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: TrainOptions): Promise<EpochMetrics[]> {
