@@ -11,6 +11,7 @@ import {
 } from '../../src/engine';
 import { blackBoxFinding, evaluationDiagnostics, probeDiagnostics } from '../../src/engine/eval/diagnostics';
 import { mergeReports } from '../../src/engine/report/merge';
+import { attackDiagnostics } from '../../src/engine/report/build';
 import type { Evaluation } from '../../src/engine/eval/evaluate';
 import type { AttackJob } from '../../src/protocol/jobs';
 import type { Report } from '../../src/protocol/report';
@@ -149,4 +150,15 @@ engineTest('merging worker slices adds every pass count, the transfer surrogate\
     [transfer!.forward_passes, transfer!.backward_passes, transfer!.surrogate_forward_passes, transfer!.surrogate_backward_passes],
     [160, 0, 1120, 960],
   );
+});
+
+engineTest('single-step-beats-iterative reads single-step from the catalogue, not from an attack id', () => {
+  const stage = (id: string, label: string, robust: number) => ({
+    id, label, params: {}, robust_accuracy: robust, time_s: 1, forward_passes: 1, backward_passes: 1,
+  });
+  const flagged = attackDiagnostics({ n: 100, attacks: [stage('fgsm', 'FGSM', 0.1), stage('pgd', 'PGD-10', 0.3)] });
+  assert.deepEqual(flagged.map((d) => [d.id, d.masking]), [['single-step-beats-iterative', true]]);
+  assert.match(flagged[0]!.message, /^FGSM \(10\.0%\) beats PGD-10 \(30\.0%\)/);
+  // MI-FGSM is iterative: it beating PGD says nothing about a single step.
+  assert.deepEqual(attackDiagnostics({ n: 100, attacks: [stage('mi-fgsm', 'MI-FGSM-10', 0.1), stage('pgd', 'PGD-10', 0.3)] }), []);
 });

@@ -6,6 +6,7 @@ import { evaluationDiagnostics, suiteDiagnostics } from '../eval/diagnostics';
 import { REFERENCE_GEOMETRY, type GeometryProbe } from '../eval/geometry';
 import type { Evaluation } from '../eval/evaluate';
 import { imagePng, perturbationPng } from './png';
+import { attackInfo } from '../../protocol/attacks';
 import { pct } from '../../protocol/format';
 
 export interface ReportContext {
@@ -53,8 +54,10 @@ export function mergeDiagnostics(all: ReportDiagnostic[]): ReportDiagnostic[] {
 /** Checks that need no extra model queries: they read the accuracies the evaluation measured. */
 export function attackDiagnostics(report: Pick<Report, 'attacks' | 'n'>): ReportDiagnostic[] {
   const found: ReportDiagnostic[] = [];
-  const single = report.attacks.filter((a) => a.id === 'fgsm');
-  const iterative = report.attacks.filter((a) => a.id !== 'fgsm');
+  // Single-step or iterative as the catalogue says (an attack not in it, e.g. a renamed one, counts as iterative).
+  const isIterative = (id: string) => attackInfo(id)?.iterative ?? true;
+  const single = report.attacks.filter((a) => !isIterative(a.id));
+  const iterative = report.attacks.filter((a) => isIterative(a.id));
   for (const s of single) {
     for (const it of iterative) {
       if (s.robust_accuracy < it.robust_accuracy - 1 / Math.max(1, report.n)) {
