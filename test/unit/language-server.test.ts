@@ -11,6 +11,10 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { LspClient, positionOf, uriOf, type Diagnostic } from './lsp-client';
 import { resultTitle } from '../../src/server/lenses';
+import { ATTACK_INFO } from '../../src/protocol/attacks';
+
+/** Every attack id, in the catalogue's order (what completion offers and errors list). */
+const ATTACK_IDS = ATTACK_INFO.map((a) => a.id);
 
 const ROOT = path.join(__dirname, '..', '..');
 const ERROR = 1;
@@ -112,7 +116,7 @@ describe('diagnostics', () => {
     'unknown attack "pgdd"; did you mean "pgd"?', 'unknown-attack'));
 
   test('an unknown attack in an object, far from any id', () => expectOne({ ...GOOD, attacks: [{ id: 'deepfool' }] }, '"deepfool"', ERROR,
-    'unknown attack "deepfool"; available: fgsm, pgd, apgd, apgd-t, mi-fgsm, square, transfer', 'unknown-attack'));
+    `unknown attack "deepfool"; available: ${ATTACK_IDS.join(', ')}`, 'unknown-attack'));
 
   test('a PGD step size larger than ε', () => expectOne({ ...GOOD, attacks: [{ id: 'pgd', stepSize: 0.25 }] }, '0.25', WARNING,
     'step size α = 0.25 is larger than ε = 0.1: every step leaves the ball and is projected back, so PGD degenerates to a few sign flips; use α ≤ ε (default 2.5·ε/steps)', 'step-size'));
@@ -215,7 +219,7 @@ describe('hover and completion', () => {
       const p = positionOf(text, needle, delta);
       return (await client.completion(file, p.line, p.character)).map((c) => c.label);
     };
-    assert.deepEqual(await labels('[""]', 2), ['fgsm', 'pgd', 'apgd', 'apgd-t', 'mi-fgsm', 'square', 'transfer']);
+    assert.deepEqual(await labels('[""]', 2), ATTACK_IDS);
     assert.deepEqual(await labels('"norm": ""', 9), ['linf', 'l2']);
     assert.deepEqual(await labels('"data": ""', 9), ['embedded', 'fashion-mnist', 'cifar-like']);
     const models = await labels('"model": ""', 10);
