@@ -18,7 +18,7 @@ import {
 import {
   attackJobSchema, defaultAttackJob, defaultTrainJob, trainJobSchema, type AttackJob, type TrainJob,
 } from '../../src/protocol/jobs';
-import { ATTACK_INFO } from '../../src/protocol/attacks';
+import { ATTACK_INFO, SPEC_PARAMS } from '../../src/protocol/attacks';
 import { SUITE_TABLE, suiteAttackIds, type SuiteStage } from '../../src/protocol/suites';
 import {
   clipError, duration, eta, pct, relativeTime, runTitle, trainingRunTitle,
@@ -72,6 +72,8 @@ test('experiment-spec-schema.json: every enum and the attack-reference pattern a
   for (const [at, array] of Object.entries(expected)) assert.deepEqual(found.get(at), [...array], at);
   assert.equal(SPEC_SCHEMA.definitions.attackRef.pattern, `^(${ATTACK_IDS.join('|')})(:(${LOSSES.join('|')}))?$`);
   assert.deepEqual(SPEC_SCHEMA.definitions.dataId.examples, [...BUILTIN_DATA]);
+  // A spec's attack object takes its id and exactly the catalogue's spec parameters.
+  assert.deepEqual(Object.keys(SPEC_SCHEMA.definitions.attack.properties).sort(), ['id', ...SPEC_PARAMS].sort());
   const suites = SUITES.map((id) => `${id} = ${SUITE_TABLE[id].summary}`).join('; ');
   assert.ok(SPEC_SCHEMA.properties.suite.description.endsWith(`: ${suites}.`),
     'the hover describes the suite table as it is');
