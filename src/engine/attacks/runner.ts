@@ -148,7 +148,7 @@ function resolveOptions(info: AttackInfo, given: Record<string, unknown>, target
  * Refuses a model without gradients to an attack that needs them: a white-box attack needs the
  * attacked model's, transfer its surrogate's (the error names that model's file and the attack).
  */
-export function refuseWithoutGradients(info: AttackInfo, model: Classifier, surrogate: Classifier | undefined): void {
+export function checkGradientAccess(info: AttackInfo, model: Classifier, surrogate: Classifier | undefined): void {
   const crafted = info.access === 'white-box' ? model : info.access === 'transfer' ? surrogate : undefined;
   if (!crafted || crafted.gradients) return;
   const blackBox = ATTACK_INFO.filter((a) => a.access === 'black-box').map((a) => a.id).join(', ');
@@ -163,7 +163,7 @@ function validateInputs(
   loss: LossId, surrogate: Classifier | undefined,
 ): void {
   const source = `${info.id} attack`;
-  refuseWithoutGradients(info, model, surrogate);
+  checkGradientAccess(info, model, surrogate);
   if (x.rank !== 4) throw new InputError(source, 'x', `expected a 4-D NHWC batch, got shape [${x.shape.join(', ')}]`);
   const [, h, w, c] = x.shape;
   const [mh, mw, mc] = model.inputShape;
