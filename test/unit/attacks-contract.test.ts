@@ -267,7 +267,7 @@ describe('the runner keeps the contract whatever the update rule does', () => {
     result.xAdv.dispose();
   });
 
-  engineTest('a rule cannot take a gradient uncounted: a bare tf.grad through ctx.model counts N backward', async () => {
+  engineTest('a rule cannot take a gradient uncounted: a bare tf.grad on ctx.model counts N backward', async () => {
     const bare = defineAttack('fgsm', {
       run: async ({ model: counted, x: input }) => {
         const grad = tf.grad((v: tf.Tensor) => tf.sum(counted.predictLogits(v as tf.Tensor4D)))(input);

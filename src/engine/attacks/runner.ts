@@ -15,8 +15,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  ATTACK_INFO, ATTACK_OPTIONS, attackInfo, type AttackId, type AttackInfo, type AttackOptionName, type CatalogueDefaults,
-  type OptionInfo, type OptionsOf,
+  ATTACK_INFO, ATTACK_OPTIONS, attackInfo, type AttackId, type AttackInfo, type AttackOptionName,
+  type CatalogueDefaults, type OptionInfo, type OptionsOf,
 } from '../../protocol/attacks';
 import { KEEP_POLICIES, LOSSES, type LossId } from '../../protocol/vocabulary';
 import { InputError, throwIfAborted } from '../errors';
@@ -155,7 +155,8 @@ export function checkGradientAccess(info: AttackInfo, model: Classifier, surroga
   const why = info.access === 'transfer' ? 'crafts its examples on this surrogate and needs its gradients'
     : 'is white-box and needs the gradients of this model';
   throw new InputError(crafted.source, 'gradients',
-    `the ${info.name} attack (${info.id}) ${why}, which its format does not give; use a black-box attack (${blackBox})`);
+    `the ${info.name} attack (${info.id}) ${why}, which its format does not give; `
+    + `use a black-box attack (${blackBox})`);
 }
 
 function validateInputs(
