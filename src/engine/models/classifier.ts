@@ -62,10 +62,6 @@ export interface CountingClassifier extends Classifier {
   readonly passes: { forward: number; backward: number };
 }
 
-export function isCounting(model: Classifier): model is CountingClassifier {
-  return typeof (model as Partial<CountingClassifier>).passes === 'object';
-}
-
 /**
  * Wraps a model to count forward passes (every predictLogits call) and backward passes (every
  * gradient that flows back through the logits it returned, however it was asked for: tf.grad,
