@@ -67,7 +67,8 @@ function attackOptions(cmd: Command): Command {
     .option('--steps <n>', 'iterations of iterative attacks', integer('--steps', 1), defaults.steps)
     .option('--step-size <alpha>', 'absolute step size α (default 2.5·ε/steps)', number('--step-size'))
     .option('--restarts <n>', 'random restarts, on surviving samples only', integer('--restarts', 1), defaults.restarts)
-    .addOption(new Option('--loss <loss>', 'loss maximised by gradient attacks').choices(LOSSES).default(defaults.loss))
+    .addOption(new Option('--loss <loss>',
+      "loss maximised by gradient attacks (default: each attack's own, ce for most)").choices(LOSSES))
     .option('--no-random-start', 'start iterative attacks at x instead of a random point of the ball')
     .option('--n <n>', 'first N test images, in file order', integer('--n', 1), CLI_DEFAULT_SAMPLES)
     .option('--batch-size <n>', 'images per batch', integer('--batch-size', 1), defaults.batchSize)
@@ -87,7 +88,7 @@ function attackOptions(cmd: Command): Command {
 }
 
 interface AttackCliOptions {
-  model: string; data: string; norm: NormId; steps: number; stepSize?: number; restarts: number; loss: LossId;
+  model: string; data: string; norm: NormId; steps: number; stepSize?: number; restarts: number; loss?: LossId;
   randomStart: boolean; n: number; batchSize: number; seed: number; examples: number; bounds: number[]; out?: string; json?: boolean;
   minRobust?: number; backend: BackendChoice; workers: number; queries?: number; surrogate?: string; diagnostics?: boolean;
   suite?: SuiteId; layer?: string;
@@ -100,7 +101,8 @@ function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: nu
   if (o.bounds.length !== 2) throw new InputError('--bounds', '', `needs two numbers lo,hi, got ${o.bounds.length}`);
   const settings: AttackJobSettings = {
     model: path.resolve(o.model), data: o.data, norm: o.norm, eps, steps: o.steps, restarts: o.restarts,
-    loss: o.loss, randomStart: o.randomStart, n: o.n, batchSize: o.batchSize, seed: o.seed, curve, examples: o.examples,
+    ...(o.loss ? { loss: o.loss } : {}),
+    randomStart: o.randomStart, n: o.n, batchSize: o.batchSize, seed: o.seed, curve, examples: o.examples,
     bounds: o.bounds as [number, number], ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}),
     ...(o.queries !== undefined ? { queries: o.queries } : {}), ...(o.surrogate ? { surrogate: path.resolve(o.surrogate) } : {}),
     ...(o.diagnostics ? { diagnostics: true } : {}), ...(o.layer ? { layer: o.layer } : {}),

@@ -8,6 +8,7 @@ import type { RunStatus } from '../protocol/vocabulary';
 import { getAttack } from './attacks/registry';
 import { LOSSES, type LossId } from '../protocol/vocabulary';
 import { DEFAULT_TRAIN_EPS, isAdversarialMethod, TRAIN_METHOD_DEFAULTS } from '../protocol/training';
+import { checkGradientAccess } from './attacks/runner';
 import type { AttackOptions } from './attacks/types';
 import { describeBackend } from './backend';
 import { loadData, loadTrainingData, sliceSplit } from './data/datasets';
@@ -49,7 +50,9 @@ export function planFor(spec: string, job: AttackJob, surrogate?: Classifier, pa
   if (lossOverride !== undefined && !LOSSES.includes(lossOverride as LossId)) {
     throw new InputError('--attack', spec, `"${lossOverride}" is not a loss; use one of ${LOSSES.join(', ')}`);
   }
-  const loss = params.loss ?? (lossOverride as LossId | undefined) ?? job.loss;
+  // No loss given: the attack's own (its catalogue default, dlr for APGD-T), named in the report's params.
+  const loss = params.loss ?? (lossOverride as LossId | undefined) ?? job.loss
+    ?? (entry.options.loss as LossId | undefined);
   if (entry.id === 'transfer' && !surrogate) throw new InputError('--attack', 'transfer', 'needs a surrogate model: pass --surrogate <model.json>');
   // The spec's per-attack params over the job-wide settings, each passed only to an attack that
   // takes it (the runner rejects the rest; the spec analysis warns that they are ignored).
@@ -270,18 +273,10 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
  */
 export function refuseWithoutGradients(plans: AttackPlan[], model: Classifier, surrogate: Classifier | undefined,
   probes: boolean): void {
-  const blackBox = ATTACK_INFO.filter((a) => a.access === 'black-box').map((a) => a.id).join(', ');
-  for (const { entry } of plans) {
-    const crafted = entry.access === 'white-box' ? model : entry.access === 'transfer' ? surrogate : undefined;
-    if (crafted && !crafted.gradients) {
-      const why = entry.access === 'transfer' ? 'crafts its examples on this surrogate and needs its gradients'
-        : 'is white-box and needs the gradients of this model';
-      throw new InputError(crafted.source, 'gradients',
-        `the ${entry.name} attack (${entry.id}) ${why}, which its format does not give; ` +
-        `use a black-box attack (${blackBox})`);
-    }
-  }
+  // Each attack's runner refuses too; here the whole job is refused before its first attack runs.
+  for (const { entry } of plans) checkGradientAccess(entry, model, surrogate);
   if (probes && !model.gradients) {
+    const blackBox = ATTACK_INFO.filter((a) => a.access === 'black-box').map((a) => a.id).join(', ');
     throw new InputError(model.source, 'gradients', 'the diagnostics of a suite or --diagnostics need ' +
       `gradients, which this model's format does not give; run black-box attacks (${blackBox}) without them`);
   }

@@ -164,6 +164,11 @@ export const ATTACK_INFO: readonly AttackInfo[] = CATALOGUE.map((entry: Catalogu
   };
 });
 
+/** Attack `id`'s options and their defaults, typed (the registry's labels read them). */
+export function catalogueDefaults<Id extends AttackId>(id: Id): CatalogueDefaults<Id> {
+  return CATALOGUE.find((entry) => entry.id === id)!.options as CatalogueDefaults<Id>;
+}
+
 export function attackInfo(id: string): AttackInfo | undefined {
   return ATTACK_INFO.find((a) => a.id === id);
 }

@@ -48,7 +48,8 @@ const attackJobFields = {
   /** Absolute α; omitted → 2.5·ε/steps. */
   stepSize: finite.positive().optional(),
   restarts: integer(1),
-  loss: z.enum(LOSSES),
+  /** The loss of every attack that takes one; omitted → each attack's own (ce for most, dlr for APGD-T). */
+  loss: z.enum(LOSSES).optional(),
   randomStart: z.boolean(),
   /** N test images in file order, starting at `offset` (default 0). */
   n: integer(1),
@@ -169,7 +170,7 @@ export const DEFAULT_SUITE: SuiteId = SUITES[0];
 /** The job-wide attack settings nobody asked to change; the caller adds the model and the attacks or suite. */
 export function defaultAttackJob(): Omit<AttackJobSettings, 'model'> {
   return {
-    data: 'embedded', norm: 'linf', eps: 0.1, steps: 10, restarts: 1, loss: 'ce', randomStart: true,
+    data: 'embedded', norm: 'linf', eps: 0.1, steps: 10, restarts: 1, randomStart: true,
     n: DEFAULT_SAMPLES, batchSize: 250, seed: 0, curve: [], examples: 32, bounds: [0, 1],
   };
 }

@@ -8,11 +8,12 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ATTACKS, AbortError, apgdCheckpoints, batchTensors, countingClassifier, getAttack, distance, firstN, InputError,
-  evaluateAttacks, loadTrainingData, lossAndGrad, makeClassifier, pgd, predict, smallCnn, trainModel,
+  evaluateAttacks, loadTrainingData, lossAndGrad, makeClassifier, pgd, planFor, predict, smallCnn, trainModel,
   type Attack, type AttackEntry, type AttackOptions, type Classifier,
 } from '../../src/engine';
 import type { NormId } from '../../src/protocol/vocabulary';
 import { defineAttack, keepsContract } from '../../src/engine/attacks/runner';
+import { defaultAttackJob, type AttackJob } from '../../src/protocol/jobs';
 import { engineTest, forEachBackend, useBackend } from './helpers';
 
 let model: Classifier;
@@ -267,6 +268,74 @@ describe('the runner keeps the contract whatever the update rule does', () => {
     result.xAdv.dispose();
   });
 
+  engineTest('a rule cannot take a gradient uncounted: a bare tf.grad on ctx.model counts N backward', async () => {
+    const bare = defineAttack('fgsm', {
+      run: async ({ model: counted, x: input }) => {
+        const grad = tf.grad((v: tf.Tensor) => tf.sum(counted.predictLogits(v as tf.Tensor4D)))(input);
+        const moved = tf.tidy(() => tf.add(input, tf.mul(0.01, tf.sign(grad)))) as tf.Tensor4D;
+        grad.dispose();
+        return moved;
+      },
+    });
+    const result = await bare(model, x, y, threat);
+    // The gradient's forward pass, its backward pass, and the runner's scoring pass.
+    assert.deepEqual([result.forwardPasses, result.backwardPasses], [2 * N, N]);
+    result.xAdv.dispose();
+  });
+
+  engineTest('the runner owns the step loop: abort before each step, progress after, a stop drops the steps left',
+    async () => {
+      const ran: string[] = [];
+      const loops = defineAttack('pgd', {
+        run: async (ctx) => {
+          ctx.planSteps(10);
+          // The first loop stops after its 3rd of 4 steps; the second runs all 3.
+          ran.push(`first ${await ctx.steps(4, (i) => { ran.push(`a${i}`); return i === 2; })}`);
+          ran.push(`second ${await ctx.steps(3, async (i) => { ran.push(`b${i}`); })}`);
+          return ctx.x;
+        },
+      });
+      const progress: string[] = [];
+      const result = await loops(model, x, y, threat, { onStep: (done, total) => progress.push(`${done}/${total}`) });
+      result.xAdv.dispose();
+      assert.deepEqual(ran, ['a0', 'a1', 'a2', 'first false', 'b0', 'b1', 'b2', 'second true']);
+      assert.deepEqual(progress, ['1/10', '2/10', '3/10', '4/9', '5/9', '6/9']);
+      ran.length = 0;
+      const controller = new AbortController();
+      await assert.rejects(loops(model, x, y, threat, {
+        signal: controller.signal, onStep: (done) => { if (done === 2) controller.abort(); },
+      }), (err: Error) => err instanceof AbortError && err.message.startsWith('PGD aborted'));
+      assert.deepEqual(ran, ['a0', 'a1'], 'the abort after step 2 stops the loop before step 3');
+    });
+
+  test('labels read the catalogue defaults: no options and the defaults spelled out give the same label', () => {
+    const expected: Record<string, string> = {
+      fgsm: 'FGSM', pgd: 'PGD-10', apgd: 'APGD-CE', 'apgd-t': 'APGD-T (9 targets)', 'mi-fgsm': 'MI-FGSM-10',
+      square: 'Square-1000', transfer: 'Transfer (PGD-20 on surrogate)',
+    };
+    for (const entry of ATTACKS) {
+      const defaults = Object.fromEntries(Object.entries(entry.options).filter(([, v]) => v !== null)) as AttackOptions;
+      assert.equal(entry.label({}), expected[entry.id], entry.id);
+      assert.equal(entry.label(defaults), expected[entry.id], `${entry.id} with its defaults`);
+    }
+    assert.equal(getAttack('pgd').label({ steps: 20, restarts: 2, loss: 'margin' }), 'PGD-20×2 (margin)');
+    assert.equal(getAttack('apgd').label({ steps: 50, loss: 'dlr' }), 'APGD-DLR-50');
+    assert.equal(getAttack('apgd-t').label({ steps: 50, loss: 'ce', targetClasses: 3 }), 'APGD-T-50 (ce, 3 targets)');
+  });
+
+  test('an attack list without a loss runs each attack with its own: APGD-T dlr, PGD ce (PGD-10)', () => {
+    const job: AttackJob = { ...defaultAttackJob(), model: 'm/model.json', attacks: ['apgd-t', 'pgd', 'apgd'] };
+    assert.equal(job.loss, undefined, 'defaultAttackJob sets no loss');
+    const plans = job.attacks.map((id) => planFor(id, job));
+    assert.deepEqual(plans.map((p) => p.options.loss), ['dlr', 'ce', 'ce']);
+    assert.deepEqual(plans.map((p) => p.entry.label(p.options)), ['APGD-T-10 (9 targets)', 'PGD-10', 'APGD-CE-10']);
+    // A job-wide loss still reaches every attack that takes one, and the label says so where it is not the default.
+    const ce = { ...job, loss: 'ce' as const };
+    assert.deepEqual(planFor('apgd-t', ce).options.loss, 'ce');
+    assert.equal(planFor('apgd-t', ce).entry.label(planFor('apgd-t', ce).options), 'APGD-T-10 (ce, 9 targets)');
+    assert.deepEqual(planFor('apgd-t:margin', ce).options.loss, 'margin');
+  });
+
   test('every registered attack is made by defineAttack, so none can skip the projection or the re-score', () => {
     assert.deepEqual(ATTACKS.filter((a) => !keepsContract(a.run)).map((a) => a.id), []);
     assert.equal(keepsContract(async () => { throw new Error('hand-made'); }), false);
@@ -283,12 +352,13 @@ describe('the runner keeps the contract whatever the update rule does', () => {
       /attack pgd was not made by defineAttack/);
   });
 
-  engineTest('counting wrappers nest: an inner count reaches the outer one', () => {
+  engineTest('counting wrappers nest: a pass through the inner one is counted by both', () => {
     const outer = countingClassifier(model);
     const inner = countingClassifier(outer);
     tf.dispose(inner.predictLogits(x));
-    inner.countBackward(N);
-    assert.deepEqual([outer.passes, inner.passes], [{ forward: N, backward: N }, { forward: N, backward: N }]);
+    // A bare tf.grad, through nobody's helper: the wrappers count it all the same.
+    tf.dispose(tf.grad((input: tf.Tensor) => tf.sum(inner.predictLogits(input as tf.Tensor4D)))(x));
+    assert.deepEqual([outer.passes, inner.passes], [{ forward: 2 * N, backward: N }, { forward: 2 * N, backward: N }]);
     assert.equal((inner as Classifier).dispose, undefined, 'the wrapper must not own the weights');
   });
 });

@@ -9,6 +9,7 @@ import {
   encodeIdx, fgsm, folderSaveHandler, getAttack, InputError, loadClassifier, loadTrainingData, makeClassifier,
   readIdxHead, refuseWithoutGradients, smallCnn, type AttackPlan,
 } from '../../src/engine';
+import { ATTACK_INFO } from '../../src/protocol/attacks';
 import { engineTest, expectNoLeak, tempDir, useBackend } from './helpers';
 
 before(() => useBackend('wasm'));
@@ -233,3 +234,42 @@ test('a model without gradients: white-box attacks and probes are refused naming
   expectInputError(() => refuseWithoutGradients([plan('square')], model, undefined, true), 'models/net.onnx',
     /gradients: the diagnostics of a suite or --diagnostics need gradients/);
 });
+
+test('through the engine API: every white-box attack refuses a forward-only model, transfer a forward-only surrogate',
+  async () => {
+    // Four pixels, four classes: the logits are the pixels.
+    const logits = (x: tf.Tensor4D) => tf.reshape(x, [x.shape[0], 4]) as tf.Tensor2D;
+    const meta = { inputShape: [2, 2, 1] as [number, number, number], numClasses: 4, bounds: [0, 1] as [number, number],
+      warnings: [] };
+    const forwardOnly = makeClassifier(logits, { ...meta, source: 'models/net.onnx', gradients: false });
+    const withGradients = makeClassifier(logits, { ...meta, source: 'surrogate/model.json' });
+    const x = tf.tensor4d([0.1, 0.5, 0.2, 0.3, 0.6, 0.1, 0.4, 0.2], [2, 2, 2, 1]);
+    const y = tf.tensor1d([1, 0], 'int32');
+    const threat = { norm: 'linf' as const, eps: 0.1, bounds: [0, 1] as [number, number] };
+    const options = { steps: 2, queries: 3, targetClasses: 2, surrogate: withGradients, seed: 1 };
+    const taken = (id: string) =>
+      Object.fromEntries(Object.entries(options).filter(([k]) => k in getAttack(id).options || k === 'seed'));
+    await expectNoLeak(async () => {
+      const whiteBox = ['fgsm', 'pgd', 'apgd', 'apgd-t', 'mi-fgsm'];
+      for (const id of whiteBox) {
+        const { name } = getAttack(id);
+        await expectInputErrorAsync(() => getAttack(id).run(forwardOnly, x, y, threat, taken(id)), 'models/net.onnx',
+          new RegExp(`^models/net\\.onnx: gradients: the ${name} attack \\(${id}\\) is white-box and needs the `
+            + 'gradients of this model, which its format does not give; use a black-box attack \\(square\\)$'));
+      }
+      // The catalogue's access decides which attacks those are; square and transfer are the others.
+      assert.deepEqual(ATTACK_INFO.filter((a) => a.access === 'white-box').map((a) => a.id), whiteBox);
+      const square = await getAttack('square').run(forwardOnly, x, y, threat, taken('square'));
+      assert.equal(square.backwardPasses, 0);
+      square.xAdv.dispose();
+      // Transfer crafts on the surrogate: the target may be forward-only, the surrogate may not.
+      const crafted = await getAttack('transfer').run(forwardOnly, x, y, threat, taken('transfer'));
+      assert.deepEqual([crafted.backwardPasses, crafted.surrogatePasses?.backward], [0, 2 * 2]);
+      crafted.xAdv.dispose();
+      await expectInputErrorAsync(
+        () => getAttack('transfer').run(withGradients, x, y, threat, { ...taken('transfer'), surrogate: forwardOnly }),
+        'models/net.onnx',
+        /^models\/net\.onnx: gradients: the Transfer attack \(transfer\) crafts its examples on this surrogate /);
+    });
+    tf.dispose([x, y]);
+  });

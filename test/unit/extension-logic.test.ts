@@ -52,8 +52,9 @@ test('jobs from settings: a valid job, the curve includes ε, folders resolve, o
   assert.ok(attackJobSchema.safeParse(strong).success);
   assert.equal(strong.suite, 'strong');
   assert.equal(strong.attacks, undefined, 'the suite table says what evaluate runs, not a placeholder list');
+  // No job-wide loss: each attack runs its own (APGD-T dlr).
   assert.deepEqual([strong.eps, strong.steps, strong.n, strong.norm, strong.loss, strong.batchSize],
-    [0.08, 20, 300, 'linf', 'ce', 250]);
+    [0.08, 20, 300, 'linf', undefined, 250]);
   assert.equal(job.suite, undefined, 'Attack This Model runs the listed attacks, not a suite');
   assert.equal(containingFolder('/w/models/cnn/model.json', ['/other', '/w']), '/w');
   assert.equal(containingFolder('/w/../etc/model.json', ['/w']), undefined);

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { fgsm, initBackend, ourKernelsActive } from '../../src/engine';
-import { linearClassifier, seededFloats } from './helpers';
+import { engineTest, linearClassifier, seededFloats } from './helpers';
 
 interface Case { batch: number; size: number; inC: number; outC: number; k: number; stride: 1 | 2; pad: 'same' | 'valid' }
 
@@ -72,7 +72,7 @@ test('Conv2DBackpropFilter and Conv2DBackpropInput on wasm match cpu (32 random 
   }
 });
 
-test('the whole conv gradient through tf.grad matches cpu, including dilation-free stride 2 on the example layer', async () => {
+engineTest('the whole conv gradient through tf.grad matches cpu: stride 2 on the example layer', async () => {
   const x = seededFloats(4 * 14 * 14 * 16, 7, -1, 1);
   const w = seededFloats(4 * 4 * 16 * 32, 8, -1, 1);
   const loss = () => tf.tidy(() => {
@@ -85,7 +85,7 @@ test('the whole conv gradient through tf.grad matches cpu, including dilation-fr
   assert.ok(relError(actual, expected) <= 1e-4, `rel error ${relError(actual, expected)}`);
 });
 
-test('BatchMatMul with transpose flags on wasm matches cpu', async () => {
+engineTest('BatchMatMul with transpose flags on wasm matches cpu', async () => {
   for (const [transposeA, transposeB] of [[true, false], [false, true], [true, true]] as const) {
     const a = seededFloats(2 * 7 * 5, 1, -1, 1);
     const b = seededFloats(2 * 5 * 3, 2, -1, 1);
@@ -97,7 +97,7 @@ test('BatchMatMul with transpose flags on wasm matches cpu', async () => {
   }
 });
 
-test('stock wasm lacks Conv2DBackpropFilter, which is why we register ours', async () => {
+engineTest('stock wasm lacks Conv2DBackpropFilter, which is why we register ours', async () => {
   await initBackend('wasm-stock');
   assert.equal(ourKernelsActive(), false);
   assert.equal(tf.getKernel('Conv2DBackpropFilter', 'wasm'), undefined);
@@ -105,9 +105,9 @@ test('stock wasm lacks Conv2DBackpropFilter, which is why we register ours', asy
   assert.ok(tf.getKernel('Conv2DBackpropFilter', 'wasm'));
 });
 
-test('Sign on wasm is exact for tiny values; stock tfjs-wasm zeroes every |x| ≤ 1.19e-7', async () => {
+engineTest('Sign on wasm is exact for tiny values; stock tfjs-wasm zeroes every |x| ≤ 1.19e-7', async () => {
   const values = [1e-3, 1.2e-7, 1.1e-7, -1.1e-7, 1e-20, -1e-30, 0, Number.NaN];
-  const f = () => tf.sign(tf.tensor1d(values));
+  const f = () => tf.tidy(() => tf.sign(tf.tensor1d(values)));
   const expected = await onBackend('cpu', f);
   const actual = await onBackend('wasm', f);
   assert.deepEqual(Array.from(actual), Array.from(expected));
@@ -119,7 +119,7 @@ test('Sign on wasm is exact for tiny values; stock tfjs-wasm zeroes every |x| �
   await initBackend('wasm');
 });
 
-test('FGSM moves every pixel by ε even where the loss gradient is below 1e-7', async () => {
+engineTest('FGSM moves every pixel by ε even where the loss gradient is below 1e-7', async () => {
   await initBackend('wasm');
   // A linear model with weights ~1e-9: CE gradients ≈ 5e-10, all lost to the stock Sign.
   const model = linearClassifier(seededFloats(16, 5, 1e-9, 2e-9), 0, [4, 4, 1]);
@@ -129,4 +129,5 @@ test('FGSM moves every pixel by ε even where the loss gradient is below 1e-7', 
   const delta = tf.tidy(() => tf.sub(result.xAdv, x).dataSync());
   for (const d of delta) assert.ok(Math.abs(d + 0.05) < 1e-6, `pixel moved by ${d}, expected −0.05 (descending w·x lowers the true class)`);
   tf.dispose([x, y, result.xAdv]);
+  model.dispose?.();
 });

@@ -36,8 +36,8 @@ export function apgdCheckpoints(steps: number): number[] {
   return [...new Set(p.filter((v) => v <= 1).map((v) => Math.ceil(+(v * steps).toFixed(9))))].filter((w) => w > 0);
 }
 
-/** What a run needs of the runner's context: the counted model, abort and progress. */
-type RunServices = Pick<AttackContext<'apgd'>, 'model' | 'checkAbort' | 'stepDone' | 'skipSteps'>;
+/** What a run needs of the runner's context: the counted model and the step loop. */
+type RunServices = Pick<AttackContext<'apgd'>, 'model' | 'steps'>;
 
 async function runOnce(
   services: RunServices, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, targets: tf.Tensor1D | undefined,
@@ -61,31 +61,32 @@ async function runOnce(
   let best = tf.clone(current); // highest-loss point
   let kept = tf.clone(current); // first fooling point
   const replace = (old: tf.Tensor4D, next: tf.Tensor4D) => { old.dispose(); return next; };
+  /** Scores the iterate of step k: the loss increases, the best point, the first fooling point. */
+  const record = (k: number, values: Float32Array, succeeded: Uint8Array) => {
+    const better = new Uint8Array(n);
+    const firstHit = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = Number.isFinite(values[i]!) ? values[i]! : -Infinity;
+      if (k > 0 && v > lastLoss[i]!) increases[i]!++;
+      lastLoss[i] = v;
+      if (v > bestLoss[i]!) { bestLoss[i] = v; better[i] = 1; }
+      if (!found[i] && succeeded[i]) { found[i] = 1; foundLoss[i] = v; firstHit[i] = 1; }
+    }
+    if (better.some(Boolean)) best = replace(best, selectRows(better, current, best));
+    if (firstHit.some(Boolean)) kept = replace(kept, selectRows(firstHit, current, kept));
+  };
   try {
-    for (let k = 0; k <= steps; k++) {
-      services.checkAbort();
-      const scoreOnly = k === steps;
-      const point = stepPoint(model, current, y, loss, targets, scoreOnly);
-      const { loss: values, success: succeeded } = point;
-      const better = new Uint8Array(n);
-      const firstHit = new Uint8Array(n);
-      for (let i = 0; i < n; i++) {
-        const v = Number.isFinite(values[i]!) ? values[i]! : -Infinity;
-        if (k > 0 && v > lastLoss[i]!) increases[i]!++;
-        lastLoss[i] = v;
-        if (v > bestLoss[i]!) { bestLoss[i] = v; better[i] = 1; }
-        if (!found[i] && succeeded[i]) { found[i] = 1; foundLoss[i] = v; firstHit[i] = 1; }
-      }
-      if (better.some(Boolean)) best = replace(best, selectRows(better, current, best));
-      if (firstHit.some(Boolean)) kept = replace(kept, selectRows(firstHit, current, kept));
-      if (!point.grad) break;
-      const grad = point.grad;
+    const ranAll = await services.steps(steps, (k) => {
+      const point = stepPoint(model, current, y, loss, targets, false);
+      record(k, point.loss, point.success);
+      const grad = point.grad!;
       // One gradient step of size η, then momentum (the first step has none).
       const next = tf.tidy(() => {
         const etaT = tf.mul(tf.tensor4d(eta, [n, 1, 1, 1]), eps);
         const z = project(threat, x, tf.add(current, tf.mul(etaT, ascentDirection(threat.norm, grad))) as tf.Tensor4D);
         if (k === 0) return z;
-        const moved = tf.add(tf.add(current, tf.mul(MOMENTUM, tf.sub(z, current))), tf.mul(1 - MOMENTUM, tf.sub(current, previous)));
+        const moved = tf.add(tf.add(current, tf.mul(MOMENTUM, tf.sub(z, current))),
+          tf.mul(1 - MOMENTUM, tf.sub(current, previous)));
         return project(threat, x, moved as tf.Tensor4D);
       });
       grad.dispose();
@@ -107,12 +108,13 @@ async function runOnce(
         // Restart the halved samples from their best point.
         if (halve.some(Boolean)) current = replace(current, selectRows(halve, best, current));
       }
-      await services.stepDone();
-      if (found.every(Boolean)) {
-        services.skipSteps(steps - iteration);
-        // Every sample is fooled: score nothing more.
-        break;
-      }
+      // Every sample fooled: score nothing more.
+      return found.every(Boolean);
+    });
+    // The last pass only scores the final iterate.
+    if (ranAll) {
+      const last = stepPoint(model, current, y, loss, targets, true);
+      record(steps, last.loss, last.success);
     }
     const xAdv = selectRows(found, kept, best);
     return { xAdv, success: found, loss: Float32Array.from(bestLoss, (v, i) => (found[i] ? foundLoss[i]! : v)) };

@@ -1,10 +1,10 @@
 /** What the update rules share: loss + input gradient, success, row selection, rounds on survivors. */
 import * as tf from '@tensorflow/tfjs-core';
-import { isCounting, type Classifier } from '../models/classifier';
+import type { Classifier } from '../models/classifier';
 import { perSampleLoss } from '../losses';
 import type { LossId } from '../../protocol/vocabulary';
 import { subsetThreat, type ThreatModel } from '../threat';
-import type { AttackOptions } from './types';
+import type { AttackOptions, KeepPolicy } from './types';
 
 export interface LossAndGrad {
   /** Per-sample loss at x (before the step). */
@@ -22,7 +22,7 @@ export function successOf(logits: tf.Tensor2D, y: tf.Tensor1D, targets?: tf.Tens
   });
 }
 
-/** One forward and one backward pass: the loss, the success flags and ∂loss/∂x (counted on a counting model). */
+/** One forward and one backward pass: the loss, the success flags and ∂loss/∂x (a counting model counts both). */
 export function lossAndGrad(
   model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, loss: LossId, targets?: tf.Tensor1D,
 ): LossAndGrad {
@@ -36,7 +36,6 @@ export function lossAndGrad(
   });
   const { value, grad } = gradFn(x);
   value.dispose();
-  if (isCounting(model)) model.countBackward(x.shape[0]);
   return { loss: perSample!, success: success!, grad: grad as tf.Tensor4D };
 }
 
@@ -68,6 +67,60 @@ export function stepPoint(
 /** Per sample, a where mask is 1, the row of `a`, else of `b`. */
 export function selectRows(mask: Uint8Array, a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => tf.where(tf.tensor4d(mask, [mask.length, 1, 1, 1], 'bool'), a, b)) as tf.Tensor4D;
+}
+
+/**
+ * Each sample's kept point of a run under a keep policy: `last` the final iterate, `maxLoss` the
+ * iterate of highest loss, `firstSuccess` the first fooling iterate, else the final one. `found`
+ * is success at the kept point, `loss` the loss there.
+ */
+export class KeptPoints {
+  readonly loss: Float32Array;
+  readonly found: Uint8Array;
+  private kept: tf.Tensor4D | undefined;
+
+  constructor(private readonly policy: KeepPolicy, start: tf.Tensor4D) {
+    const n = start.shape[0];
+    this.loss = new Float32Array(n).fill(-Infinity);
+    this.found = new Uint8Array(n);
+    this.kept = tf.clone(start);
+  }
+
+  /** Offers the iterate `current`, scored `loss` and `success` per sample; `last`: the final one. */
+  offer(current: tf.Tensor4D, loss: Float32Array, success: Uint8Array, last: boolean): void {
+    const take = new Uint8Array(this.found.length);
+    for (let i = 0; i < take.length; i++) {
+      if (this.policy === 'last') take[i] = last ? 1 : 0;
+      else if (this.policy === 'maxLoss') take[i] = loss[i]! > this.loss[i]! ? 1 : 0;
+      else take[i] = !this.found[i] && (success[i] || last) ? 1 : 0;
+      if (take[i]) {
+        this.loss[i] = loss[i]!;
+        this.found[i] = success[i]!;
+      }
+    }
+    if (take.some(Boolean)) {
+      const merged = selectRows(take, current, this.kept!);
+      this.kept!.dispose();
+      this.kept = merged;
+    }
+  }
+
+  /** Whether every sample's kept point fools the model. */
+  allFound(): boolean {
+    return this.found.every(Boolean);
+  }
+
+  /** Hands the kept points over: the caller owns (and disposes) them. */
+  take(): tf.Tensor4D {
+    const kept = this.kept!;
+    this.kept = undefined;
+    return kept;
+  }
+
+  dispose(): void {
+    this.kept?.dispose();
+    this.kept = undefined;
+  }
 }
 
 export function resolveStepSize(stepSize: AttackOptions['stepSize'], threat: ThreatModel, fallbackRelative: number): tf.Tensor {

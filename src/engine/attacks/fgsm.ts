@@ -12,14 +12,15 @@ import { lossAndGrad } from './common';
 import { defineAttack } from './runner';
 
 export const fgsm = defineAttack('fgsm', {
-  async run({ model, x, y, threat, targets, options, planSteps, stepDone }) {
+  async run({ model, x, y, threat, targets, options, planSteps, steps }) {
     planSteps(1);
-    const start = lossAndGrad(model, x, y, options.loss, targets);
-    const step = tf.tidy(() => tf.mul(epsTensor(threat), ascentDirection(threat.norm, start.grad)));
-    const xAdv = tf.add(x, step) as tf.Tensor4D;
-    step.dispose();
-    tf.dispose([start.grad, start.loss, start.success]);
-    await stepDone();
+    let xAdv = x;
+    await steps(1, () => {
+      const start = lossAndGrad(model, x, y, options.loss, targets);
+      const step = tf.tidy(() => tf.mul(epsTensor(threat), ascentDirection(threat.norm, start.grad)));
+      xAdv = tf.add(x, step) as tf.Tensor4D;
+      tf.dispose([step, start.grad, start.loss, start.success]);
+    });
     return xAdv;
   },
 });

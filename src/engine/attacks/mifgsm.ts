@@ -9,7 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ascentDirection, project } from '../threat';
-import { resolveStepSize, selectRows, stepPoint } from './common';
+import { KeptPoints, resolveStepSize, stepPoint } from './common';
 import { defineAttack } from './runner';
 
 export const miFgsm = defineAttack('mi-fgsm', {
@@ -19,24 +19,14 @@ export const miFgsm = defineAttack('mi-fgsm', {
     const n = x.shape[0];
     const alpha = resolveStepSize(ctx.options.stepSize, threat, 1 / steps);
     let current = tf.clone(x);
-    let kept = tf.clone(x);
+    // A sample keeps its first fooling iterate, else the last.
+    const kept = new KeptPoints('firstSuccess', x);
     let momentum = tf.zerosLike(x) as tf.Tensor4D;
-    const found = new Uint8Array(n);
     try {
-      for (let step = 0; step <= steps; step++) {
-        ctx.checkAbort();
-        const last = step === steps;
-        const point = stepPoint(model, current, y, loss, targets, last);
-        const succeeded = point.success;
-        const take = Uint8Array.from(found, (f, i) => (!f && (succeeded[i] || last) ? 1 : 0));
-        take.forEach((t, i) => { if (t) found[i] = succeeded[i]!; });
-        if (take.some(Boolean)) {
-          const merged = selectRows(take, current, kept);
-          kept.dispose();
-          kept = merged;
-        }
-        if (!point.grad) break;
-        const grad = point.grad;
+      const ranAll = await ctx.steps(steps, () => {
+        const point = stepPoint(model, current, y, loss, targets, false);
+        kept.offer(current, point.loss, point.success, false);
+        const grad = point.grad!;
         const nextMomentum = tf.tidy(() => {
           const l1 = tf.reshape(tf.sum(tf.abs(tf.reshape(grad, [n, -1])), 1), [n, 1, 1, 1]);
           return tf.add(tf.mul(decay, momentum), tf.div(grad, tf.maximum(l1, 1e-12))) as tf.Tensor4D;
@@ -48,15 +38,16 @@ export const miFgsm = defineAttack('mi-fgsm', {
           project(threat, x, tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, momentum))) as tf.Tensor4D));
         current.dispose();
         current = next;
-        await ctx.stepDone();
-        if (found.every(Boolean)) break;
+        return kept.allFound();
+      });
+      if (ranAll) {
+        const last = stepPoint(model, current, y, loss, targets, true);
+        kept.offer(current, last.loss, last.success, true);
       }
-      const xAdv = kept;
-      kept = current; // so that finally disposes the iterate, not the result
-      return xAdv;
+      return kept.take();
     } finally {
       tf.dispose([alpha, current, momentum]);
-      if (kept !== current) kept.dispose();
+      kept.dispose();
     }
   },
 });

@@ -10,66 +10,41 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng';
 import { ascentDirection, project, randomInit, type ThreatModel } from '../threat';
-import { onSurvivors, resolveStepSize, selectRows, stepPoint, type RunResult } from './common';
+import { KeptPoints, onSurvivors, resolveStepSize, stepPoint, type RunResult } from './common';
 import { defineAttack, type AttackContext } from './runner';
 
 /** One PGD run from one start on the given samples. */
 async function runOnce(ctx: AttackContext<'pgd'>, rng: Rng, threat: ThreatModel, x: tf.Tensor4D, y: tf.Tensor1D,
   targets: tf.Tensor1D | undefined, randomStart: boolean): Promise<RunResult> {
   const { model, options: { steps, keep, loss } } = ctx;
-  const n = x.shape[0];
   const alpha = resolveStepSize(ctx.options.stepSize, threat, 2.5 / steps);
   let current = randomStart ? randomInit(threat, x, rng) : tf.clone(x);
-  let best = tf.clone(current);
-  const bestLoss = new Float32Array(n).fill(-Infinity);
-  const found = new Uint8Array(n);
+  const kept = new KeptPoints(keep, current);
+  /** Scores the iterate, offers it to the kept points and returns ∂loss/∂x (none for the last). */
+  const look = (step: number, last: boolean) => {
+    const point = stepPoint(model, current, y, loss, targets, last);
+    ctx.onLosses?.(step, point.loss);
+    kept.offer(current, point.loss, point.success, last);
+    return point.grad;
+  };
   try {
-    for (let step = 0; step <= steps; step++) {
-      ctx.checkAbort();
-      // The last pass only scores the final iterate.
-      const scoreOnly = step === steps;
-      const point = stepPoint(model, current, y, loss, targets, scoreOnly);
-      const { loss: lossValues, success: successValues } = point;
-      ctx.onLosses?.(step, lossValues);
-      // Which samples take `current` as their kept point; `found` is success at the kept point.
-      const take = new Uint8Array(n);
-      for (let i = 0; i < n; i++) {
-        if (keep === 'last') take[i] = scoreOnly ? 1 : 0;
-        else if (keep === 'maxLoss') take[i] = lossValues[i]! > bestLoss[i]! ? 1 : 0;
-        else take[i] = !found[i] && (successValues[i] || scoreOnly) ? 1 : 0;
-        if (take[i]) {
-          bestLoss[i] = lossValues[i]!;
-          found[i] = successValues[i]!;
-        }
-      }
-      if (take.some((t) => t)) {
-        const merged = selectRows(take, current, best);
-        best.dispose();
-        best = merged;
-      }
-      if (point.grad) {
-        const grad = point.grad;
-        const next = tf.tidy(() => {
-          const moved = tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, grad))) as tf.Tensor4D;
-          return project(threat, x, moved);
-        });
-        grad.dispose();
-        current.dispose();
-        current = next;
-        await ctx.stepDone();
-        if (keep === 'firstSuccess' && found.every((f) => f)) {
-          ctx.skipSteps(steps - step - 1);
-          break;
-        }
-      }
-    }
-    // firstSuccess / maxLoss keep the kept point; 'last' took the final iterate above.
-    const result = { xAdv: best, success: found, loss: bestLoss };
-    best = current; // so that finally disposes the iterate, not the result
-    return result;
+    const ranAll = await ctx.steps(steps, (step) => {
+      const grad = look(step, false)!;
+      const next = tf.tidy(() => {
+        const moved = tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, grad))) as tf.Tensor4D;
+        return project(threat, x, moved);
+      });
+      grad.dispose();
+      current.dispose();
+      current = next;
+      return keep === 'firstSuccess' && kept.allFound();
+    });
+    // The last pass only scores the final iterate.
+    if (ranAll) look(steps, true);
+    return { xAdv: kept.take(), success: kept.found, loss: kept.loss };
   } finally {
     alpha.dispose();
-    if (best !== current) best.dispose();
+    kept.dispose();
     current.dispose();
   }
 }

@@ -17,13 +17,20 @@ import { pgd } from './pgd';
 import { square } from './square';
 import { transfer } from './transfer';
 import type { AttackEntry } from './types';
-import { attackInfo } from '../../protocol/attacks';
+import { attackInfo, catalogueDefaults } from '../../protocol/attacks';
 
 function info(id: string) {
   const entry = attackInfo(id);
   if (!entry) throw new Error(`attack ${id} is missing from src/protocol/attacks.ts`);
   return entry;
 }
+
+const pgdDefaults = catalogueDefaults('pgd');
+const apgdDefaults = catalogueDefaults('apgd');
+const apgdTDefaults = catalogueDefaults('apgd-t');
+/** "-40" when the steps are not the attack's default (APGD's labels name only a changed budget). */
+const stepsUnlessDefault = (steps: number | undefined, byDefault: number) =>
+  steps !== undefined && steps !== byDefault ? `-${steps}` : '';
 
 export const ATTACKS: readonly AttackEntry[] = [
   {
@@ -33,32 +40,44 @@ export const ATTACKS: readonly AttackEntry[] = [
   },
   {
     ...info('pgd'),
-    label: (opts) => `PGD-${opts.steps ?? 10}${(opts.restarts ?? 1) > 1 ? `×${opts.restarts}` : ''}${opts.loss && opts.loss !== 'ce' ? ` (${opts.loss})` : ''}`,
+    label: (opts) => {
+      const restarts = opts.restarts ?? pgdDefaults.restarts;
+      const loss = opts.loss ?? pgdDefaults.loss;
+      return `PGD-${opts.steps ?? pgdDefaults.steps}${restarts > 1 ? `×${restarts}` : ''}`
+        + `${loss !== pgdDefaults.loss ? ` (${loss})` : ''}`;
+    },
     run: pgd,
   },
   {
     ...info('apgd'),
-    label: (opts) => `APGD-${(opts.loss ?? 'ce').toUpperCase()}${opts.steps && opts.steps !== 100 ? `-${opts.steps}` : ''}`,
+    label: (opts) =>
+      `APGD-${(opts.loss ?? apgdDefaults.loss).toUpperCase()}${stepsUnlessDefault(opts.steps, apgdDefaults.steps)}`,
     run: apgd,
   },
   {
     ...info('apgd-t'),
-    label: (opts) => `APGD-T${opts.steps && opts.steps !== 100 ? `-${opts.steps}` : ''} (${opts.targetClasses ?? 9} targets)`,
+    label: (opts) => {
+      const loss = opts.loss ?? apgdTDefaults.loss;
+      const targets = opts.targetClasses ?? apgdTDefaults.targetClasses;
+      return `APGD-T${stepsUnlessDefault(opts.steps, apgdTDefaults.steps)} `
+        + `(${loss !== apgdTDefaults.loss ? `${loss}, ` : ''}${targets} targets)`;
+    },
     run: apgdT,
   },
   {
     ...info('mi-fgsm'),
-    label: (opts) => `MI-FGSM-${opts.steps ?? 10}`,
+    label: (opts) => `MI-FGSM-${opts.steps ?? catalogueDefaults('mi-fgsm').steps}`,
     run: miFgsm,
   },
   {
     ...info('square'),
-    label: (opts) => `Square-${opts.queries ?? 1000}`,
+    label: (opts) => `Square-${opts.queries ?? catalogueDefaults('square').queries}`,
     run: square,
   },
   {
     ...info('transfer'),
-    label: (opts) => `Transfer (PGD-${opts.steps ?? 20} on ${opts.surrogate ? opts.surrogate.source.split(/[\\/]/).slice(-2, -1)[0] ?? 'surrogate' : 'surrogate'})`,
+    label: (opts) => `Transfer (PGD-${opts.steps ?? catalogueDefaults('transfer').steps} on ${
+      opts.surrogate ? opts.surrogate.source.split(/[\\/]/).slice(-2, -1)[0] ?? 'surrogate' : 'surrogate'})`,
     run: transfer,
   },
 ];

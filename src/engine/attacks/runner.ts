@@ -5,16 +5,18 @@
  *   1. validates the inputs and the options once, from the catalogue entry of `id`
  *      (src/protocol/attacks.ts), rejecting an option the attack does not take, by name;
  *   2. fills in the catalogue's defaults and hands the rule typed options (`OptionsOf<id>`);
- *   3. owns abort, progress and yielding to the event loop (`ctx.checkAbort`, `ctx.stepDone`);
- *   4. counts forward and backward passes with a counting wrapper around the model (and,
- *      apart, around a surrogate), so no attack counts by hand;
- *   5. projects the rule's xAdv onto the ε-ball ∩ box, and re-scores success and the loss
+ *   3. refuses a model without gradients to an attack that needs them (the catalogue's `access`);
+ *   4. owns the step loop (`ctx.steps`): abort before each step, progress and a yield to the
+ *      event loop after it, so no rule can forget them;
+ *   5. counts forward and backward passes with a counting wrapper around the model (and,
+ *      apart, around a surrogate): every gradient through it is counted, so no attack counts by hand;
+ *   6. projects the rule's xAdv onto the ε-ball ∩ box, and re-scores success and the loss
  *      from one forward pass of the attacked model: an attack's own flags are never trusted.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  ATTACK_OPTIONS, attackInfo, type AttackId, type AttackInfo, type AttackOptionName, type CatalogueDefaults,
-  type OptionInfo, type OptionsOf,
+  ATTACK_INFO, ATTACK_OPTIONS, attackInfo, type AttackId, type AttackInfo, type AttackOptionName,
+  type CatalogueDefaults, type OptionInfo, type OptionsOf,
 } from '../../protocol/attacks';
 import { KEEP_POLICIES, LOSSES, type LossId } from '../../protocol/vocabulary';
 import { InputError, throwIfAborted } from '../errors';
@@ -50,13 +52,16 @@ export interface AttackContext<Id extends AttackId> {
   /** The run controls to hand an attack run inside this one (transfer's PGD on the surrogate). */
   controls: RunControls;
   onLosses: RunControls['onLosses'];
-  /** Throws AbortError (naming the attack) once the signal fired; call it before each step. */
-  checkAbort(): void;
-  /** Sets the number of steps progress counts toward. */
+  /** Sets the number of steps progress counts toward (over every run of the attack). */
   planSteps(total: number): void;
-  /** Reports one finished step and, when the run can be aborted, lets the cancel message in. */
-  stepDone(): Promise<void>;
-  /** Steps planned but not to be run (every sample fooled early). */
+  /**
+   * The step loop: runs `step(0)` … `step(count − 1)`, checking the abort signal before each
+   * (AbortError, naming the attack) and, after each, reporting progress and yielding to the event
+   * loop so a cancel message gets in. A step returns true to stop the loop (every sample fooled);
+   * the steps left are then taken off the progress total. Resolves to true when every step ran.
+   */
+  steps(count: number, step: (index: number) => boolean | void | Promise<boolean | void>): Promise<boolean>;
+  /** Steps planned but not to be run (every sample fooled before the loop). */
   skipSteps(count: number): void;
   /** Every remaining step is skipped: progress ends at the steps done. */
   stopEarly(): void;
@@ -139,11 +144,27 @@ function resolveOptions(info: AttackInfo, given: Record<string, unknown>, target
   return resolved;
 }
 
+/**
+ * Refuses a model without gradients to an attack that needs them: a white-box attack needs the
+ * attacked model's, transfer its surrogate's (the error names that model's file and the attack).
+ */
+export function checkGradientAccess(info: AttackInfo, model: Classifier, surrogate: Classifier | undefined): void {
+  const crafted = info.access === 'white-box' ? model : info.access === 'transfer' ? surrogate : undefined;
+  if (!crafted || crafted.gradients) return;
+  const blackBox = ATTACK_INFO.filter((a) => a.access === 'black-box').map((a) => a.id).join(', ');
+  const why = info.access === 'transfer' ? 'crafts its examples on this surrogate and needs its gradients'
+    : 'is white-box and needs the gradients of this model';
+  throw new InputError(crafted.source, 'gradients',
+    `the ${info.name} attack (${info.id}) ${why}, which its format does not give; `
+    + `use a black-box attack (${blackBox})`);
+}
+
 function validateInputs(
   info: AttackInfo, model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, controls: RunControls,
-  loss: LossId,
+  loss: LossId, surrogate: Classifier | undefined,
 ): void {
   const source = `${info.id} attack`;
+  checkGradientAccess(info, model, surrogate);
   if (x.rank !== 4) throw new InputError(source, 'x', `expected a 4-D NHWC batch, got shape [${x.shape.join(', ')}]`);
   const [, h, w, c] = x.shape;
   const [mh, mw, mc] = model.inputShape;
@@ -190,7 +211,8 @@ export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefi
     };
     const options = resolveOptions(info, given, model);
     const loss = (options.loss as LossId | undefined) ?? definition.scoreLoss ?? 'ce';
-    validateInputs(info, model, x, y, threat, controls, loss);
+    const surrogate = options.surrogate as CountingClassifier | undefined;
+    validateInputs(info, model, x, y, threat, controls, loss, surrogate);
     throwIfAborted(signal, info.name);
     const counted = countingClassifier(model);
     const progress = { done: 0, total: 1 };
@@ -198,12 +220,20 @@ export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefi
     const ctx: AttackContext<Id> = {
       model: counted, x, y, threat, options: options as ResolvedOptions<Id>, targets, seed: seed ?? 0,
       controls: { ...controls, seed: seed ?? 0 }, onLosses,
-      checkAbort: () => throwIfAborted(signal, info.name),
       planSteps: (total) => { progress.total = total; },
-      stepDone: async () => {
-        progress.done++;
-        onStep?.(progress.done, progress.total);
-        if (signal) await yieldToEventLoop();
+      steps: async (count, step) => {
+        for (let index = 0; index < count; index++) {
+          throwIfAborted(signal, info.name);
+          const stop = await step(index);
+          progress.done++;
+          onStep?.(progress.done, progress.total);
+          if (signal) await yieldToEventLoop();
+          if (stop === true) {
+            progress.total -= count - index - 1;
+            return false;
+          }
+        }
+        return true;
       },
       skipSteps: (count) => { progress.total -= count; },
       stopEarly: () => { progress.total = progress.done; },
@@ -222,7 +252,6 @@ export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefi
       const success = Array.from(scored.success.dataSync(), Boolean);
       const finalLoss = scored.loss.dataSync() as Float32Array;
       tf.dispose([scored.loss, scored.success]);
-      const surrogate = options.surrogate as CountingClassifier | undefined;
       return {
         xAdv, success, finalLoss, forwardPasses: counted.passes.forward, backwardPasses: counted.passes.backward,
         ...(surrogate ? { surrogatePasses: { ...surrogate.passes } } : {}),

@@ -103,10 +103,9 @@ async function searchSquares(ctx: AttackContext<'square'>): Promise<tf.Tensor4D>
   const start = score(all, candidate(all, delta));
   const bestLoss = Float32Array.from(start.loss);
   const found = Uint8Array.from(start.success);
-  for (let q = 1; q < queries; q++) {
-    ctx.checkAbort();
+  // Query 0 scored the start; queries 1 … queries − 1 search, while some sample stands.
+  const search = (q: number): boolean => {
     const active = all.filter((i) => !found[i]);
-    if (active.length === 0) break;
     const s = Math.min(h, w, Math.max(1, Math.round(Math.sqrt(squareFraction(pInit, q, queries) * h * w))));
     // One L2 window pattern per query, shared by every sample.
     const pattern = threat.norm === 'l2' ? centredSquare(s) : undefined;
@@ -158,7 +157,9 @@ async function searchSquares(ctx: AttackContext<'square'>): Promise<tf.Tensor4D>
         delta.set(trial.subarray(i * d, (i + 1) * d), i * d);
       }
     });
-    await ctx.stepDone();
-  }
+    return found.every(Boolean);
+  };
+  if (found.every(Boolean)) ctx.skipSteps(queries - 1);
+  else await ctx.steps(queries - 1, (index) => search(index + 1));
   return tf.tensor4d(candidate(all, delta), [n, h, w, c]);
 }

@@ -40,8 +40,6 @@ export interface RunControls {
 
 export type AttackOptions = CatalogueOptions & RunControls;
 
-export const RUN_CONTROLS: readonly (keyof RunControls)[] = ['targeted', 'seed', 'signal', 'onStep', 'onLosses'];
-
 export interface AttackResult {
   xAdv: tf.Tensor4D;
   /** Per sample: misclassified (untargeted) or classified as its target (targeted) at xAdv, re-scored by the runner. */

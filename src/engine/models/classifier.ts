@@ -60,33 +60,32 @@ export function predict(model: Classifier, x: tf.Tensor4D): { labels: Int32Array
 /** A classifier that counts the images pushed through it, so that no attack counts by hand. */
 export interface CountingClassifier extends Classifier {
   readonly passes: { forward: number; backward: number };
-  /** Records a backward pass through `images` images; the gradient code calls it, attacks never do. */
-  countBackward(images: number): void;
-}
-
-export function isCounting(model: Classifier): model is CountingClassifier {
-  return typeof (model as Partial<CountingClassifier>).countBackward === 'function';
 }
 
 /**
- * Wraps a model to count forward passes (every predictLogits call) and backward passes
- * (reported through countBackward). Counters nest: a count reaches every wrapper below, so a
- * transfer attack's surrogate counter sees the passes of the PGD run inside it. The wrapper
- * does not own the weights (no dispose).
+ * Wraps a model to count forward passes (every predictLogits call) and backward passes (every
+ * gradient that flows back through the logits it returned, however it was asked for: tf.grad,
+ * tf.valueAndGrad, an optimizer). The logits pass through an identity with a custom gradient
+ * that counts the images and hands the gradient on unchanged, so a gradient cannot bypass the
+ * count. Counters nest: a transfer attack's surrogate counter sees the passes of the PGD run
+ * inside it, as each wrapper's identity counts. The wrapper does not own the weights (no dispose).
  */
 export function countingClassifier(model: Classifier): CountingClassifier {
   const { dispose: _notOwned, ...rest } = model;
   const passes = { forward: 0, backward: 0 };
+  const counted = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.clone(inputs[0] as tf.Tensor),
+    gradFunc: (dy: tf.Tensor) => {
+      passes.backward += dy.shape[0]!;
+      return tf.clone(dy);
+    },
+  }));
   return {
     ...rest,
     passes,
     predictLogits: (x) => {
       passes.forward += x.shape[0];
-      return model.predictLogits(x);
-    },
-    countBackward: (images) => {
-      passes.backward += images;
-      if (isCounting(model)) model.countBackward(images);
+      return tf.tidy(() => counted(model.predictLogits(x)) as tf.Tensor2D);
     },
   };
 }
