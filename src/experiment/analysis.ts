@@ -218,7 +218,7 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
       }
     }
     if (classes !== undefined) {
-      const loss = attack.loss ?? (info.id === 'apgd-t' ? 'dlr' : 'ce');
+      const loss = attack.loss ?? info.options.loss;
       if (info.minClasses !== undefined && classes < info.minClasses) {
         add(idNode, 'error', 'dlr-classes', `${info.name} needs at least ${info.minClasses} classes (its targeted dlr loss uses the 4th-largest logit); ${spec.model} has ${classes}`);
       } else if (loss === 'dlr' && classes < DLR_MIN_CLASSES) {
