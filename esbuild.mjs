@@ -8,38 +8,92 @@ const production = process.argv.includes('--production');
 const { version } = JSON.parse(fs.readFileSync('package.json', 'utf8'));
 // The version is written once, in package.json; src/protocol/report.ts reads it from this define.
 const common = {
-  bundle: true, sourcemap: !production, minify: production, logLevel: 'warning',
+  bundle: true,
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
   define: { ROBUSTNESS_LAB_VERSION: JSON.stringify(version) },
 };
 
 const contexts = [
   // The CLI: engine + commander. tfjs-node stays external: it is optional and resolved at run time.
   {
-    ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', target: 'node20', format: 'cjs',
-    mainFields: ['module', 'main'], external: ['@tensorflow/tfjs-node'], banner: { js: '#!/usr/bin/env node' },
+    ...common,
+    entryPoints: ['src/cli/main.ts'],
+    outfile: 'dist/cli.js',
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    mainFields: ['module', 'main'],
+    external: ['@tensorflow/tfjs-node'],
+    banner: { js: '#!/usr/bin/env node' },
   },
   // The engine worker thread (used by the CLI's --workers and by the extension host).
   {
-    ...common, entryPoints: ['src/worker/engine-worker.ts'], outfile: 'dist/worker.js', platform: 'node', target: 'node20', format: 'cjs',
-    mainFields: ['module', 'main'], external: ['@tensorflow/tfjs-node'],
+    ...common,
+    entryPoints: ['src/worker/engine-worker.ts'],
+    outfile: 'dist/worker.js',
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    mainFields: ['module', 'main'],
+    external: ['@tensorflow/tfjs-node'],
   },
   // The extension host: vscode is provided by the editor; the engine runs in dist/worker.js.
   {
-    ...common, entryPoints: ['src/extension/extension.ts'], outfile: 'dist/extension.js', platform: 'node', target: 'node20', format: 'cjs',
+    ...common,
+    entryPoints: ['src/extension/extension.ts'],
+    outfile: 'dist/extension.js',
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
     // ESM entry points first: jsonc-parser's UMD build requires './impl/…' at run time, which a bundle cannot resolve.
-    mainFields: ['module', 'main'], external: ['vscode'],
+    mainFields: ['module', 'main'],
+    external: ['vscode'],
   },
   // The language server (a separate Node process started by vscode-languageclient; no tfjs).
   {
-    ...common, entryPoints: ['src/server/server.ts'], outfile: 'dist/server.js', platform: 'node', target: 'node20', format: 'cjs',
+    ...common,
+    entryPoints: ['src/server/server.ts'],
+    outfile: 'dist/server.js',
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
     mainFields: ['module', 'main'],
   },
   // The attack panel's front end (vscode-elements, Chart.js and the report renderer).
-  { ...common, entryPoints: ['webview/attack-panel/main.ts'], outfile: 'dist/webview/attack-panel.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
+  {
+    ...common,
+    entryPoints: ['webview/attack-panel/main.ts'],
+    outfile: 'dist/webview/attack-panel.js',
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    sourcemap: false,
+    minify: true,
+  },
   // The training panel's front end.
-  { ...common, entryPoints: ['webview/training/main.ts'], outfile: 'dist/webview/training.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
+  {
+    ...common,
+    entryPoints: ['webview/training/main.ts'],
+    outfile: 'dist/webview/training.js',
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    sourcemap: false,
+    minify: true,
+  },
   // The report renderer, shared by report.html and the editor's panels.
-  { ...common, entryPoints: ['webview/report/standalone.ts'], outfile: 'dist/webview/report.js', platform: 'browser', target: 'es2022', format: 'iife', sourcemap: false, minify: true },
+  {
+    ...common,
+    entryPoints: ['webview/report/standalone.ts'],
+    outfile: 'dist/webview/report.js',
+    platform: 'browser',
+    target: 'es2022',
+    format: 'iife',
+    sourcemap: false,
+    minify: true,
+  },
 ];
 
 function copyAssets() {

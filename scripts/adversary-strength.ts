@@ -13,13 +13,24 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  batchTensors, initBackend, klAdversary, klPerBatch, loadClassifier, loadData, pgd, Rng, type Classifier,
+  batchTensors,
+  initBackend,
+  klAdversary,
+  klPerBatch,
+  loadClassifier,
+  loadData,
+  pgd,
+  Rng,
+  type Classifier,
   type ThreatModel,
 } from '../src/engine';
 
 const EPS = 0.1;
 
-interface Strength { kl: number; accuracy: number }
+interface Strength {
+  kl: number;
+  accuracy: number;
+}
 export interface ModelStrength {
   cleanAccuracy: number;
   topProbability: number;
@@ -54,7 +65,10 @@ async function strength(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D): Prom
     xAdv.dispose();
   };
   record('KL-10 from x+0.001·N (TRADES)', klAdversary(model, x, threat, { steps: 10, stepSize: 0.25 * EPS, rng }));
-  record('KL-50 from uniform', klAdversary(model, x, threat, { steps: 50, stepSize: 0.05 * EPS, rng, start: 'uniform' }));
+  record(
+    'KL-50 from uniform',
+    klAdversary(model, x, threat, { steps: 50, stepSize: 0.05 * EPS, rng, start: 'uniform' }),
+  );
   for (const steps of [7, 50]) {
     const result = await pgd(model, x, y, threat, { steps, keep: 'last', randomStart: true, seed: rng.nextSeed() });
     record(`CE-${steps}${steps === 7 ? ' (PGD-AT)' : ''}`, result.xAdv);
@@ -65,7 +79,10 @@ async function strength(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D): Prom
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const option = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args.splice(i, 2)[1] : undefined; };
+  const option = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args.splice(i, 2)[1] : undefined;
+  };
   const n = Number(option('--n') ?? 1000);
   const json = option('--json');
   if (!args.length) throw new Error('usage: adversary-strength.ts [--n 1000] [--json FILE] <name=model.json> ...');
@@ -74,13 +91,16 @@ async function main(): Promise<void> {
   const { x, y } = batchTensors(data.samples, data.shape, 0, n);
   const results: Record<string, ModelStrength> = {};
   for (const arg of args) {
-    const [name, file] = arg.includes('=') ? arg.split('=') as [string, string] : [arg, arg];
+    const [name, file] = arg.includes('=') ? (arg.split('=') as [string, string]) : [arg, arg];
     const model = await loadClassifier(file);
     results[name] = await strength(model, x, y);
     model.dispose?.();
     const r = results[name]!;
-    console.log(`${name}: clean ${(r.cleanAccuracy * 100).toFixed(1)}%, top-1 probability ${r.topProbability.toFixed(3)}, logit margin ${r.logitMargin.toFixed(2)}`);
-    for (const [adv, s] of Object.entries(r.adversaries)) console.log(`  ${adv.padEnd(32)} KL ${s.kl.toFixed(4)}  accuracy ${(s.accuracy * 100).toFixed(1)}%`);
+    console.log(
+      `${name}: clean ${(r.cleanAccuracy * 100).toFixed(1)}%, top-1 probability ${r.topProbability.toFixed(3)}, logit margin ${r.logitMargin.toFixed(2)}`,
+    );
+    for (const [adv, s] of Object.entries(r.adversaries))
+      console.log(`  ${adv.padEnd(32)} KL ${s.kl.toFixed(4)}  accuracy ${(s.accuracy * 100).toFixed(1)}%`);
   }
   tf.dispose([x, y]);
   if (json) {

@@ -17,7 +17,9 @@ function bigSpec(eps: string): string {
   const ids = ['pgd', 'apgd', 'mi-fgsm', 'fgsm'];
   for (let i = 0; attacks.join('\n').split('\n').length < 495; i++) {
     const id = ids[i % ids.length];
-    attacks.push(`    // attack ${i}\n    {\n      "id": "${id}",\n      "steps": ${10 + (i % 5)},\n      "loss": "${i % 3 === 0 ? 'margin' : 'ce'}"\n    },`);
+    attacks.push(
+      `    // attack ${i}\n    {\n      "id": "${id}",\n      "steps": ${10 + (i % 5)},\n      "loss": "${i % 3 === 0 ? 'margin' : 'ce'}"\n    },`,
+    );
   }
   const text = `// latency benchmark spec\n{\n  "name": "benchmark",\n  "model": "smallcnn/model.json",\n  "data": { "id": "embedded", "n": 500 },\n  "threat": { "norm": "linf", "eps": ${eps} },\n  "attacks": [\n${attacks.join('\n').replace(/,$/, '')}\n  ],\n  "curve": [0, 0.05, 0.1]\n}\n`;
   return text;
@@ -26,7 +28,10 @@ function bigSpec(eps: string): string {
 async function main(): Promise<void> {
   const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-lsp-bench-'));
   fs.mkdirSync(path.join(workspace, 'smallcnn'));
-  fs.copyFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json'), path.join(workspace, 'smallcnn', 'model.json'));
+  fs.copyFileSync(
+    path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json'),
+    path.join(workspace, 'smallcnn', 'model.json'),
+  );
   const file = path.join(workspace, 'bench.robustness.json');
   const client = new LspClient(path.join(ROOT, 'dist', 'server.js'));
   try {
@@ -50,8 +55,19 @@ async function main(): Promise<void> {
     times.sort((a, b) => a - b);
     const median = times[Math.floor(times.length / 2)]!;
     const p95 = times[Math.floor(times.length * 0.95)]!;
-    const result = { lines, edits: EDITS, openMs, medianMs: median, p95Ms: p95, maxMs: times.at(-1)!, minMs: times[0]!, diagnosticsSeen: errors };
-    console.log(`language server: ${lines}-line spec, ${EDITS} edits: edit → diagnostics median ${median.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${result.maxMs.toFixed(1)} ms (first open ${openMs.toFixed(1)} ms; budget 200 ms)`);
+    const result = {
+      lines,
+      edits: EDITS,
+      openMs,
+      medianMs: median,
+      p95Ms: p95,
+      maxMs: times.at(-1)!,
+      minMs: times[0]!,
+      diagnosticsSeen: errors,
+    };
+    console.log(
+      `language server: ${lines}-line spec, ${EDITS} edits: edit → diagnostics median ${median.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${result.maxMs.toFixed(1)} ms (first open ${openMs.toFixed(1)} ms; budget 200 ms)`,
+    );
     const json = process.argv.indexOf('--json');
     if (json > 0) {
       const out = process.argv[json + 1]!;

@@ -20,9 +20,36 @@ function run(title, args) {
   }
 }
 
-run('Train the example network (conv16-conv32-fc100-fc10) on the embedded 10,000-image sample',
-  ['train', '--data', 'embedded', '--epochs', '4', '--seed', '0', '--out', path.join(out, 'model')]);
-run('Attack it: FGSM and PGD-10 at ε = 0.1 on the first 1,000 test images, plus the curve',
-  ['attack', '--model', path.join(out, 'model', 'model.json'), '--data', 'embedded', '--attack', 'fgsm,pgd', '--eps', '0.1',
-    '--steps', '10', '--n', '1000', '--curve', '0,0.025,0.05,0.1,0.15,0.2', '--out', out]);
-process.stdout.write(`\nOpen ${path.join(out, 'report.html')} for the image grid and the curve. Demo took ${((Date.now() - started) / 1000).toFixed(0)} s.\n`);
+run('Train the example network (conv16-conv32-fc100-fc10) on the embedded 10,000-image sample', [
+  'train',
+  '--data',
+  'embedded',
+  '--epochs',
+  '4',
+  '--seed',
+  '0',
+  '--out',
+  path.join(out, 'model'),
+]);
+run('Attack it: FGSM and PGD-10 at ε = 0.1 on the first 1,000 test images, plus the curve', [
+  'attack',
+  '--model',
+  path.join(out, 'model', 'model.json'),
+  '--data',
+  'embedded',
+  '--attack',
+  'fgsm,pgd',
+  '--eps',
+  '0.1',
+  '--steps',
+  '10',
+  '--n',
+  '1000',
+  '--curve',
+  '0,0.025,0.05,0.1,0.15,0.2',
+  '--out',
+  out,
+]);
+process.stdout.write(
+  `\nOpen ${path.join(out, 'report.html')} for the image grid and the curve. Demo took ${((Date.now() - started) / 1000).toFixed(0)} s.\n`,
+);

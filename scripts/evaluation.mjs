@@ -23,7 +23,11 @@ const MODELS = {
 
 function run(args) {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 28,
+  });
   if (r.status !== 0) throw new Error(`robustness-lab ${args.join(' ')} failed (${r.status})`);
   return { report: JSON.parse(r.stdout), seconds: (Date.now() - t0) / 1000 };
 }
@@ -37,13 +41,29 @@ for (const [name, dir] of Object.entries(MODELS)) {
   const strong = run(['evaluate', '--model', model, '--suite', 'strong', ...common]);
   process.stderr.write(`== ${name}: PGD-20 (ce) and PGD-50 × 5 (ce, margin)\n`);
   const ce = run(['attack', '--model', model, '--attack', 'pgd', '--steps', '20', ...common]);
-  const pgd50 = run(['attack', '--model', model, '--attack', 'pgd:ce,pgd:margin', '--steps', '50', '--restarts', '5', ...common]);
+  const pgd50 = run([
+    'attack',
+    '--model',
+    model,
+    '--attack',
+    'pgd:ce,pgd:margin',
+    '--steps',
+    '50',
+    '--restarts',
+    '5',
+    ...common,
+  ]);
   const s = strong.report;
   const masking = s.diagnostics.filter((d) => d.masking).map((d) => d.id);
-  rows.push(`| ${name} | ${pct(s.clean_accuracy)} | ${pct(ce.report.robust_accuracy)} | ${pct(pgd50.report.robust_accuracy)} | ${s.attacks.map((a) => pct(a.robust_accuracy)).join(' → ')} | **${pct(s.robust_accuracy)}** | ${strong.seconds.toFixed(0)} s | ${masking.join(', ') || '—'} |`);
+  rows.push(
+    `| ${name} | ${pct(s.clean_accuracy)} | ${pct(ce.report.robust_accuracy)} | ${pct(pgd50.report.robust_accuracy)} | ${s.attacks.map((a) => pct(a.robust_accuracy)).join(' → ')} | **${pct(s.robust_accuracy)}** | ${strong.seconds.toFixed(0)} s | ${masking.join(', ') || '—'} |`,
+  );
   const g = s.geometry;
   details.push({
-    name, strong: s, pgd50: pgd50.report, seconds: strong.seconds,
+    name,
+    strong: s,
+    pgd50: pgd50.report,
+    seconds: strong.seconds,
     geometry: `C (layer ${g.representation?.layer}) median ${g.representation?.median.toFixed(1)}, p90 ${g.representation?.p90.toFixed(1)}; γ median ${g.linearity.median.toPrecision(3)}, p90 ${g.linearity.p90.toPrecision(3)}`,
   });
 }

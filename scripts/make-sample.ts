@@ -13,8 +13,10 @@ const target = path.join(__dirname, '..', 'media', 'data', 'fashion-mnist-sample
 async function main(): Promise<void> {
   fs.mkdirSync(target, { recursive: true });
   for (const [base, count] of [
-    ['train-images-idx3-ubyte', 10000], ['train-labels-idx1-ubyte', 10000],
-    ['t10k-images-idx3-ubyte', 2000], ['t10k-labels-idx1-ubyte', 2000],
+    ['train-images-idx3-ubyte', 10000],
+    ['train-labels-idx1-ubyte', 10000],
+    ['t10k-images-idx3-ubyte', 2000],
+    ['t10k-labels-idx1-ubyte', 2000],
   ] as const) {
     // The first `count` records only (the rest of the file is not read).
     const head = await readIdxHead(path.join(source, `${base}.gz`), count);

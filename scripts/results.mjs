@@ -26,15 +26,63 @@ const tableFile = path.join(root, 'docs', 'results.json');
 const common = ['--data', 'fashion-mnist', '--robust-eval', '500'];
 const METHODS = {
   standard: ['--method', 'standard', '--epochs', '10'],
-  'pgd-at': ['--method', 'pgd-at', '--epochs', '15', '--eps', '0.1', '--steps', '7', '--warmup', '2', '--lr', '5e-3', '--schedule', 'cyclic'],
+  'pgd-at': [
+    '--method',
+    'pgd-at',
+    '--epochs',
+    '15',
+    '--eps',
+    '0.1',
+    '--steps',
+    '7',
+    '--warmup',
+    '2',
+    '--lr',
+    '5e-3',
+    '--schedule',
+    'cyclic',
+  ],
   'fast-at': ['--method', 'fast-at', '--epochs', '10', '--eps', '0.1', '--lr', '5e-3', '--schedule', 'cyclic'],
   // TRADES as published (β = 6, 10 inner steps) on PGD-AT's 15-epoch schedule; chosen before its result.
-  trades: ['--method', 'trades', '--epochs', '15', '--eps', '0.1', '--steps', '10', '--beta', '6', '--warmup', '2', '--lr', '5e-3', '--schedule', 'cyclic'],
+  trades: [
+    '--method',
+    'trades',
+    '--epochs',
+    '15',
+    '--eps',
+    '0.1',
+    '--steps',
+    '10',
+    '--beta',
+    '6',
+    '--warmup',
+    '2',
+    '--lr',
+    '5e-3',
+    '--schedule',
+    'cyclic',
+  ],
   distill: ['--method', 'distill', '--epochs', '10', '--temperature', '100', '--lr', '1e-2'],
 };
 // Every TRADES setting tried on the way, with the same evaluation: listed so the choice is visible.
-const TRADES = (epochs, steps, beta) => ['--method', 'trades', '--epochs', String(epochs), '--eps', '0.1', '--steps', String(steps), '--beta', String(beta),
-  '--warmup', '2', '--lr', '5e-3', '--schedule', 'cyclic'];
+const TRADES = (epochs, steps, beta) => [
+  '--method',
+  'trades',
+  '--epochs',
+  String(epochs),
+  '--eps',
+  '0.1',
+  '--steps',
+  String(steps),
+  '--beta',
+  String(beta),
+  '--warmup',
+  '2',
+  '--lr',
+  '5e-3',
+  '--schedule',
+  'cyclic',
+];
 const VARIANTS = {
   'trades-b6-12ep': TRADES(12, 7, 6),
   'trades-b6-15ep': TRADES(15, 7, 6),
@@ -44,32 +92,65 @@ const SETTINGS = { ...METHODS, ...VARIANTS };
 
 function run(args) {
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
+  const r = spawnSync(process.execPath, [cli, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 28,
+  });
   if (r.status !== 0) throw new Error(`robustness-lab ${args.join(' ')} failed (${r.status})`);
   return { stdout: r.stdout, seconds: (Date.now() - t0) / 1000 };
 }
 
 /** PGD-50 × 5 restarts under ce and margin on the first 1,000 test images; the worst case per sample. */
 function evaluate(modelFile) {
-  const evaluated = run(['attack', '--model', modelFile, '--data', 'fashion-mnist', '--attack', 'pgd:ce,pgd:margin',
-    '--steps', '50', '--restarts', '5', '--eps', '0.1', '--n', '1000', '--examples', '0', '--json']);
+  const evaluated = run([
+    'attack',
+    '--model',
+    modelFile,
+    '--data',
+    'fashion-mnist',
+    '--attack',
+    'pgd:ce,pgd:margin',
+    '--steps',
+    '50',
+    '--restarts',
+    '5',
+    '--eps',
+    '0.1',
+    '--n',
+    '1000',
+    '--examples',
+    '0',
+    '--json',
+  ]);
   const report = JSON.parse(evaluated.stdout);
   return {
-    clean: report.clean_accuracy, robust: report.robust_accuracy, ce: report.attacks[0].robust_accuracy,
-    margin: report.attacks[1].robust_accuracy, evalSeconds: evaluated.seconds, backend: report.backend,
+    clean: report.clean_accuracy,
+    robust: report.robust_accuracy,
+    ce: report.attacks[0].robust_accuracy,
+    margin: report.attacks[1].robust_accuracy,
+    evalSeconds: evaluated.seconds,
+    backend: report.backend,
   };
 }
 
 const args = process.argv.slice(2);
-const option = (name) => { const i = args.indexOf(name); return i >= 0 ? args.splice(i, 2)[1] : undefined; };
-const flag = (name) => { const i = args.indexOf(name); return i >= 0 && args.splice(i, 1).length > 0; };
+const option = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args.splice(i, 2)[1] : undefined;
+};
+const flag = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args.splice(i, 1).length > 0;
+};
 const docOnly = flag('--doc-only');
 const stock = flag('--stock');
 const evaluateOnly = option('--evaluate');
 const seed = Number(option('--seed') ?? 0);
 if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed needs an integer ≥ 0; got ${seed}`);
 const wanted = docOnly || evaluateOnly ? [] : args.length ? args : Object.keys(METHODS);
-for (const m of wanted) if (!SETTINGS[m]) throw new Error(`unknown method "${m}"; choose from ${Object.keys(SETTINGS).join(', ')}`);
+for (const m of wanted)
+  if (!SETTINGS[m]) throw new Error(`unknown method "${m}"; choose from ${Object.keys(SETTINGS).join(', ')}`);
 const readTable = () => (fs.existsSync(tableFile) ? JSON.parse(fs.readFileSync(tableFile, 'utf8')) : {});
 const table = readTable();
 table.stockSign ??= {};
@@ -83,33 +164,54 @@ function save(update) {
 
 if (evaluateOnly) {
   const [key, modelFile] = evaluateOnly.split('=');
-  if (!key || !modelFile || !SETTINGS[key.split('@')[0]]) throw new Error(`--evaluate needs KEY=model.json with KEY one of ${Object.keys(SETTINGS).join(', ')}`);
+  if (!key || !modelFile || !SETTINGS[key.split('@')[0]])
+    throw new Error(`--evaluate needs KEY=model.json with KEY one of ${Object.keys(SETTINGS).join(', ')}`);
   process.stderr.write(`== ${key}: evaluating ${modelFile}\n`);
   const result = evaluate(modelFile);
   save(() => {
     if (stock) table.stockSign[key] = { ...table.stockSign[key], reevaluated: result };
     // A committed model whose training has no sign step (standard, distill): its training time is the earlier run's.
-    else table[key] = { trainSeconds: table.stockSign[key]?.trainSeconds, events: [], ...table[key], ...result, model: modelFile };
+    else
+      table[key] = {
+        trainSeconds: table.stockSign[key]?.trainSeconds,
+        events: [],
+        ...table[key],
+        ...result,
+        model: modelFile,
+      };
   });
 }
 
 for (const method of wanted) {
   const key = seed === 0 ? method : `${method}@seed${seed}`;
   const dir = seed === 0 ? path.join(results, method) : path.join(results, `seed${seed}`, method);
-  const record = fs.existsSync(path.join(dir, 'train.json')) ? JSON.parse(fs.readFileSync(path.join(dir, 'train.json'), 'utf8')) : undefined;
+  const record = fs.existsSync(path.join(dir, 'train.json'))
+    ? JSON.parse(fs.readFileSync(path.join(dir, 'train.json'), 'utf8'))
+    : undefined;
   let trainSeconds = table[key]?.trainSeconds;
   if (record?.status !== 'done') {
     process.stderr.write(`== ${key}: ${record ? 'resuming' : 'training'}\n`);
-    const trained = run(['train', ...(record ? ['--resume', dir] : [...SETTINGS[method], ...common, '--seed', String(seed), '--out', dir])]);
+    const trained = run([
+      'train',
+      ...(record ? ['--resume', dir] : [...SETTINGS[method], ...common, '--seed', String(seed), '--out', dir]),
+    ]);
     trainSeconds = (trainSeconds && record ? trainSeconds : 0) + trained.seconds;
   }
   process.stderr.write(`== ${key}: evaluating\n`);
   const result = evaluate(path.join(dir, 'model.json'));
-  const metrics = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const metrics = fs
+    .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   // A run trained by an earlier invocation: its epochs' own times.
   trainSeconds ??= metrics.reduce((sum, m) => sum + (m.seconds ?? 0), 0);
   save(() => {
-    table[key] = { ...result, trainSeconds, events: metrics.filter((m) => m.event).map((m) => `${m.event} in epoch ${m.epoch}`) };
+    table[key] = {
+      ...result,
+      trainSeconds,
+      events: metrics.filter((m) => m.event).map((m) => `${m.event} in epoch ${m.epoch}`),
+    };
   });
 }
 if (docOnly) writeDoc();
@@ -119,31 +221,47 @@ function pct(v) {
 }
 
 function writeDoc() {
-const settingsOf = (key) => {
-  const list = SETTINGS[key.split('@')[0]];
-  const arg = (name) => { const i = list.indexOf(name); return i >= 0 ? list[i + 1] : undefined; };
-  return [`${arg('--epochs')} ep`, arg('--lr') && `lr ${arg('--lr')}`, arg('--schedule'), arg('--steps') && `${arg('--steps')} steps`, arg('--beta') && `β ${arg('--beta')}`].filter(Boolean).join(', ');
-};
-const label = (key) => key.replace('@seed', ', seed ');
-const minutes = (t) => (t.trainSeconds === undefined ? '—' : (t.trainSeconds / 60).toFixed(1));
-const row = (key) => {
-  const t = table[key];
-  return `| ${label(key)} | ${settingsOf(key)} | ${pct(t.clean)} | ${pct(t.robust)} | ${pct(t.ce)} | ${pct(t.margin)} | ${minutes(t)} | ${t.evalSeconds.toFixed(0)} | ${t.events.join('; ')} |`;
-};
-const head = '| method | training | clean | robust (worst) | PGD-50×5 ce | PGD-50×5 margin | train min | eval s | events |\n|---|---|---|---|---|---|---|---|---|';
-const rows = Object.keys(METHODS).filter((m) => table[m]?.clean !== undefined).map(row);
-const seeded = Object.keys(METHODS).filter((m) => seedRuns(m).length > 1);
-const old = table.stockSign;
-const oldRows = Object.keys(old).map((key) => {
-  const t = old[key];
-  // standard and distill: the same committed model, evaluated again into the first table.
-  const again = t.reevaluated ?? (table[key]?.model ? table[key] : undefined);
-  return `| ${label(key)} | ${settingsOf(key)} | ${pct(t.clean)} | ${pct(t.robust)} | ${again ? pct(again.robust) : '—'} | ${minutes(t)} |`;
-});
-const strength = table.adversaryStrength;
-const notRetrained = Object.keys(METHODS).filter((m) => table[m]?.clean === undefined && old[m]);
-const committed = Object.keys(METHODS).filter((m) => table[m]?.model).map((m) => `${m} (\`${table[m].model}\`)`);
-const doc = `# Reference results
+  const settingsOf = (key) => {
+    const list = SETTINGS[key.split('@')[0]];
+    const arg = (name) => {
+      const i = list.indexOf(name);
+      return i >= 0 ? list[i + 1] : undefined;
+    };
+    return [
+      `${arg('--epochs')} ep`,
+      arg('--lr') && `lr ${arg('--lr')}`,
+      arg('--schedule'),
+      arg('--steps') && `${arg('--steps')} steps`,
+      arg('--beta') && `β ${arg('--beta')}`,
+    ]
+      .filter(Boolean)
+      .join(', ');
+  };
+  const label = (key) => key.replace('@seed', ', seed ');
+  const minutes = (t) => (t.trainSeconds === undefined ? '—' : (t.trainSeconds / 60).toFixed(1));
+  const row = (key) => {
+    const t = table[key];
+    return `| ${label(key)} | ${settingsOf(key)} | ${pct(t.clean)} | ${pct(t.robust)} | ${pct(t.ce)} | ${pct(t.margin)} | ${minutes(t)} | ${t.evalSeconds.toFixed(0)} | ${t.events.join('; ')} |`;
+  };
+  const head =
+    '| method | training | clean | robust (worst) | PGD-50×5 ce | PGD-50×5 margin | train min | eval s | events |\n|---|---|---|---|---|---|---|---|---|';
+  const rows = Object.keys(METHODS)
+    .filter((m) => table[m]?.clean !== undefined)
+    .map(row);
+  const seeded = Object.keys(METHODS).filter((m) => seedRuns(m).length > 1);
+  const old = table.stockSign;
+  const oldRows = Object.keys(old).map((key) => {
+    const t = old[key];
+    // standard and distill: the same committed model, evaluated again into the first table.
+    const again = t.reevaluated ?? (table[key]?.model ? table[key] : undefined);
+    return `| ${label(key)} | ${settingsOf(key)} | ${pct(t.clean)} | ${pct(t.robust)} | ${again ? pct(again.robust) : '—'} | ${minutes(t)} |`;
+  });
+  const strength = table.adversaryStrength;
+  const notRetrained = Object.keys(METHODS).filter((m) => table[m]?.clean === undefined && old[m]);
+  const committed = Object.keys(METHODS)
+    .filter((m) => table[m]?.model)
+    .map((m) => `${m} (\`${table[m].model}\`)`);
+  const doc = `# Reference results
 
 The example network (conv16 4×4/2 → conv32 4×4/2 → fc100 → fc10) trained with each method on the
 full Fashion-MNIST (60,000 images), evaluated on the **first 1,000 test images** at **ε = 0.1 (L∞)**
@@ -155,7 +273,11 @@ the numbers in \`docs/results.json\`.
 ${head}
 ${rows.join('\n')}
 
-Backend: ${Object.keys(METHODS).map((m) => table[m]?.backend).find(Boolean) ?? 'wasm'}, with our exact Sign kernel (see below); train times are the epochs' wall
+Backend: ${
+    Object.keys(METHODS)
+      .map((m) => table[m]?.backend)
+      .find(Boolean) ?? 'wasm'
+  }, with our exact Sign kernel (see below); train times are the epochs' wall
 times on a 2-core machine (two runs at a time, one per core, while other work shared the machine);
 Adam throughout (lr 1e-3 unless listed; "cyclic" rises linearly to the peak over the first 40% of
 the run and falls back to 0).${committed.length ? ` Evaluated as committed, their training has no sign step: ${committed.join(', ')}.` : ''}${notRetrained.length ? ` Not trained again since the fix: ${notRetrained.join(', ')} (see its row below).` : ''}
@@ -163,7 +285,9 @@ ${tradesSentence()}
 Published anchor for this network at ε = 0.1 (Croce et al. 2019, Table 1): PGD-AT 88.5% clean,
 78.5% robust. Defensive distillation is listed for its gradient masking: its robust number under
 the cross-entropy loss is not a robustness claim (see the margin column).
-${seeded.length ? `
+${
+  seeded.length
+    ? `
 ## Seeds
 
 The same settings trained again from other seeds (initialisation, shuffling and the training
@@ -174,10 +298,19 @@ ${seeded.flatMap((m) => seedRuns(m).map(row)).join('\n')}
 
 | method | seeds | clean, mean ± sd | robust, mean ± sd |
 |---|---|---|---|
-${seeded.map((m) => { const s = seedStats(m); return `| ${m} | ${s.n} | ${pct(s.clean.mean)} ± ${(s.clean.sd * 100).toFixed(1)} | ${pct(s.robust.mean)} ± ${(s.robust.sd * 100).toFixed(1)} |`; }).join('\n')}
+${seeded
+  .map((m) => {
+    const s = seedStats(m);
+    return `| ${m} | ${s.n} | ${pct(s.clean.mean)} ± ${(s.clean.sd * 100).toFixed(1)} | ${pct(s.robust.mean)} ± ${(s.robust.sd * 100).toFixed(1)} |`;
+  })
+  .join('\n')}
 
 ${seedSentence()}
-` : ''}${oldRows.length ? `
+`
+    : ''
+}${
+    oldRows.length
+      ? `
 ## Before the Sign fix
 
 Stock tfjs-wasm 4.22's \`Sign\` returns 0 for every |x| ≤ 1.19e-7 (FLT_EPSILON), not only for 0
@@ -192,7 +325,11 @@ with the exact Sign (— where the model is no longer at hand):
 | run | training | clean | robust (as published) | robust, again | train min |
 |---|---|---|---|---|---|
 ${oldRows.join('\n')}
-` : ''}${strength ? `
+`
+      : ''
+  }${
+    strength
+      ? `
 ## How strong is each training adversary?
 
 \`scripts/adversary-strength.ts\`, on the first ${strength.n} training images at ε = ${strength.eps}: the mean
@@ -200,19 +337,34 @@ KL(f(x) ‖ f(x')) each adversary reaches and the accuracy left under it, with t
 confidence (mean top-1 probability and logit margin).
 
 | model | clean | top-1 p | margin | ${Object.keys(Object.values(strength.models)[0].adversaries).join(' | ')} |
-|---|---|---|---|${Object.keys(Object.values(strength.models)[0].adversaries).map(() => '---|').join('')}
-${Object.entries(strength.models).map(([name, m]) => `| ${name} | ${pct(m.cleanAccuracy)} | ${m.topProbability.toFixed(3)} | ${m.logitMargin.toFixed(2)} | ${Object.values(m.adversaries).map((a) => `KL ${a.kl.toFixed(4)}, ${pct(a.accuracy)}`).join(' | ')} |`).join('\n')}
-` : ''}`;
+|---|---|---|---|${Object.keys(Object.values(strength.models)[0].adversaries)
+          .map(() => '---|')
+          .join('')}
+${Object.entries(strength.models)
+  .map(
+    ([name, m]) =>
+      `| ${name} | ${pct(m.cleanAccuracy)} | ${m.topProbability.toFixed(3)} | ${m.logitMargin.toFixed(2)} | ${Object.values(
+        m.adversaries,
+      )
+        .map((a) => `KL ${a.kl.toFixed(4)}, ${pct(a.accuracy)}`)
+        .join(' | ')} |`,
+  )
+  .join('\n')}
+`
+      : ''
+  }`;
 
-fs.mkdirSync(path.join(root, 'docs'), { recursive: true });
-fs.writeFileSync(path.join(root, 'docs', 'results.md'), doc);
-process.stderr.write('wrote docs/results.md\n');
+  fs.mkdirSync(path.join(root, 'docs'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'docs', 'results.md'), doc);
+  process.stderr.write('wrote docs/results.md\n');
 }
 
 /** Every run of one method's settings: seed 0 first, then the other seeds in order. */
 function seedRuns(m) {
   const seedOf = (k) => (k === m ? 0 : Number(k.slice(m.length + '@seed'.length)));
-  return Object.keys(table).filter((k) => (k === m || k.startsWith(`${m}@seed`)) && table[k]?.clean !== undefined).sort((a, b) => seedOf(a) - seedOf(b));
+  return Object.keys(table)
+    .filter((k) => (k === m || k.startsWith(`${m}@seed`)) && table[k]?.clean !== undefined)
+    .sort((a, b) => seedOf(a) - seedOf(b));
 }
 
 function seedStats(m) {

@@ -8,8 +8,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  batchTensors, describeBackend, firstN, initBackend, loadClassifier, loadTrainingData, lossAndGradForBench, pgd,
-  smallCnn, trainModel, type BackendChoice,
+  batchTensors,
+  describeBackend,
+  firstN,
+  initBackend,
+  loadClassifier,
+  loadTrainingData,
+  lossAndGradForBench,
+  pgd,
+  smallCnn,
+  trainModel,
+  type BackendChoice,
 } from '../engine';
 import { CLI_DEFAULT_SAMPLES, defaultAttackJob, type AttackJob } from '../protocol/jobs';
 import { runAttackParallel } from '../worker/pool';
@@ -86,8 +95,12 @@ async function benchOne(choice: BackendChoice, modelFile: string, trainBatches: 
   }
   net.dispose();
   return {
-    backend, available: true, forwardGradMs: median(grads), pgd10On1000S: median(pgdTimes),
-    ...(trainEpochS !== undefined ? { trainEpochS, trainEpochMethod } : {}), ...(note ? { note } : {}),
+    backend,
+    available: true,
+    forwardGradMs: median(grads),
+    pgd10On1000S: median(pgdTimes),
+    ...(trainEpochS !== undefined ? { trainEpochS, trainEpochMethod } : {}),
+    ...(note ? { note } : {}),
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
 }
@@ -103,7 +116,11 @@ export interface PoolRow {
 /** The product path: `attack --attack pgd --n 1000` through the worker pool, with 1 and 2 workers. */
 async function benchPool(modelFile: string): Promise<PoolRow[]> {
   const job: AttackJob = {
-    ...defaultAttackJob(), model: modelFile, attacks: ['pgd'], n: CLI_DEFAULT_SAMPLES, examples: 0,
+    ...defaultAttackJob(),
+    model: modelFile,
+    attacks: ['pgd'],
+    n: CLI_DEFAULT_SAMPLES,
+    examples: 0,
   };
   const rows: PoolRow[] = [];
   for (const workers of [1, 2]) {
@@ -111,7 +128,12 @@ async function benchPool(modelFile: string): Promise<PoolRow[]> {
     const pgdTimes: number[] = [];
     for (let r = 0; r < 3; r++) {
       const t0 = performance.now();
-      const report = await runAttackParallel(job, { script: path.join(__dirname, 'worker.js'), workers, backend: 'wasm', runId: 'bench' });
+      const report = await runAttackParallel(job, {
+        script: path.join(__dirname, 'worker.js'),
+        workers,
+        backend: 'wasm',
+        runId: 'bench',
+      });
       jobTimes.push((performance.now() - t0) / 1000);
       pgdTimes.push(report.attacks[0]!.time_s);
     }
@@ -120,7 +142,13 @@ async function benchPool(modelFile: string): Promise<PoolRow[]> {
   return rows;
 }
 
-export async function runBench(o: { json: string; model: string; backends: string; trainBatches: number; one?: BackendChoice }): Promise<void> {
+export async function runBench(o: {
+  json: string;
+  model: string;
+  backends: string;
+  trainBatches: number;
+  one?: BackendChoice;
+}): Promise<void> {
   if (o.one) {
     process.stdout.write(`${JSON.stringify(await benchOne(o.one, path.resolve(o.model), o.trainBatches))}\n`);
     return;
@@ -129,8 +157,11 @@ export async function runBench(o: { json: string; model: string; backends: strin
   for (const backend of o.backends.split(',').map((s) => s.trim())) {
     process.stderr.write(`bench: ${backend} …\n`);
     try {
-      const out = execFileSync(process.execPath, [__filename, 'bench', '--one', backend, '--model', o.model, '--train-batches', String(o.trainBatches)],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 });
+      const out = execFileSync(
+        process.execPath,
+        [__filename, 'bench', '--one', backend, '--model', o.model, '--train-batches', String(o.trainBatches)],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
+      );
       rows.push(JSON.parse(out.trim().split('\n').pop()!) as BenchRow);
     } catch (err) {
       rows.push({ backend, available: false, note: (err as Error).message.split('\n')[0]! });
@@ -139,18 +170,35 @@ export async function runBench(o: { json: string; model: string; backends: strin
   const fmt = (v: number | undefined, digits: number) => (v === undefined ? '—' : v.toFixed(digits));
   const table = formatTable(
     ['backend', 'fwd+grad@250 ms', 'PGD-10@1000 s', 'train epoch s', 'peak RSS MB', 'notes'],
-    rows.map((r) => [r.backend, fmt(r.forwardGradMs, 1), fmt(r.pgd10On1000S, 2), fmt(r.trainEpochS, 1), fmt(r.peakRssMb, 0),
-      [r.trainEpochMethod, r.note].filter(Boolean).join('; ') || (r.available ? '' : 'unavailable')]),
+    rows.map((r) => [
+      r.backend,
+      fmt(r.forwardGradMs, 1),
+      fmt(r.pgd10On1000S, 2),
+      fmt(r.trainEpochS, 1),
+      fmt(r.peakRssMb, 0),
+      [r.trainEpochMethod, r.note].filter(Boolean).join('; ') || (r.available ? '' : 'unavailable'),
+    ]),
   );
   process.stdout.write(`${table}\n`);
   let pool: PoolRow[] = [];
   if (rows.some((r) => r.backend === 'wasm (our kernels)')) {
     process.stderr.write('bench: attack job through the worker pool …\n');
     pool = await benchPool(path.resolve(o.model));
-    process.stdout.write(`\n${formatTable(['attack job: PGD-10, first 1,000 images, wasm', 'job wall s', 'PGD phase s'],
-      pool.map((p) => [`${p.workers} worker${p.workers > 1 ? 's' : ''}`, p.jobS.toFixed(2), p.pgdS.toFixed(2)]))}\n`);
+    process.stdout.write(
+      `\n${formatTable(
+        ['attack job: PGD-10, first 1,000 images, wasm', 'job wall s', 'PGD phase s'],
+        pool.map((p) => [`${p.workers} worker${p.workers > 1 ? 's' : ''}`, p.jobS.toFixed(2), p.pgdS.toFixed(2)]),
+      )}\n`,
+    );
   }
   fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
-  fs.writeFileSync(o.json, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, rows, pool }, null, 2));
+  fs.writeFileSync(
+    o.json,
+    JSON.stringify(
+      { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, rows, pool },
+      null,
+      2,
+    ),
+  );
   process.stderr.write(`wrote ${o.json}\n`);
 }

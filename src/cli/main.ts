@@ -13,16 +13,41 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ATTACKS, describeBackend, initBackend, InputError, readTrainJob, runAttackJob, runTrainJob } from '../engine';
 import {
-  CLI_DEFAULT_SAMPLES, DEFAULT_ATTACKS, DEFAULT_CURVE_ATTACKS, DEFAULT_CURVE_GRID, DEFAULT_SUITE, defaultAttackJob,
-  defaultTrainJob, type AttackJob, type AttackJobSettings, type TrainJob,
+  CLI_DEFAULT_SAMPLES,
+  DEFAULT_ATTACKS,
+  DEFAULT_CURVE_ATTACKS,
+  DEFAULT_CURVE_GRID,
+  DEFAULT_SUITE,
+  defaultAttackJob,
+  defaultTrainJob,
+  type AttackJob,
+  type AttackJobSettings,
+  type TrainJob,
 } from '../protocol/jobs';
 import {
-  DEFAULT_TRAIN_EPS, defaultLearningRate, ROBUST_EVAL_IMAGES, SGD_LEARNING_RATE, TRAIN_METHOD_DEFAULTS,
+  DEFAULT_TRAIN_EPS,
+  defaultLearningRate,
+  ROBUST_EVAL_IMAGES,
+  SGD_LEARNING_RATE,
+  TRAIN_METHOD_DEFAULTS,
 } from '../protocol/training';
 import { MODEL_FILE_NAMES, TFJS_MODEL_FILE } from '../protocol/model-files';
 import {
-  BACKEND_CHOICES, BUILTIN_DATA, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SUITES, TRAIN_METHODS,
-  type BackendChoice, type LossId, type NormId, type OptimizerId, type ScheduleId, type SuiteId, type TrainMethod,
+  BACKEND_CHOICES,
+  BUILTIN_DATA,
+  LOSSES,
+  NORMS,
+  OPTIMIZERS,
+  SCHEDULES,
+  SUITES,
+  TRAIN_METHODS,
+  type BackendChoice,
+  type LossId,
+  type NormId,
+  type OptimizerId,
+  type ScheduleId,
+  type SuiteId,
+  type TrainMethod,
 } from '../protocol/vocabulary';
 import { SUITE_TABLE } from '../protocol/suites';
 import { duration, pct } from '../protocol/format';
@@ -37,17 +62,25 @@ import { specAttackJob, type RobustnessSpec } from '../protocol/experiment-spec'
 import { analyzeSpec, type SpecProblem } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
 
-const number = (name: string) => (value: string): number => {
-  const v = Number(value);
-  if (!Number.isFinite(v)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
-  return v;
-};
-const integer = (name: string, min: number) => (value: string): number => {
-  const v = Number(value);
-  if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got "${value}"`);
-  return v;
-};
-const numberList = (name: string) => (value: string): number[] => value.split(',').map((s) => number(name)(s.trim()));
+const number =
+  (name: string) =>
+  (value: string): number => {
+    const v = Number(value);
+    if (!Number.isFinite(v)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
+    return v;
+  };
+const integer =
+  (name: string, min: number) =>
+  (value: string): number => {
+    const v = Number(value);
+    if (!Number.isInteger(v) || v < min)
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got "${value}"`);
+    return v;
+  };
+const numberList =
+  (name: string) =>
+  (value: string): number[] =>
+    value.split(',').map((s) => number(name)(s.trim()));
 
 function backendOption(): Option {
   return new Option('--backend <name>', 'tensor backend').choices(BACKEND_CHOICES).default('auto');
@@ -67,8 +100,12 @@ function attackOptions(cmd: Command): Command {
     .option('--steps <n>', 'iterations of iterative attacks', integer('--steps', 1), defaults.steps)
     .option('--step-size <alpha>', 'absolute step size α (default 2.5·ε/steps)', number('--step-size'))
     .option('--restarts <n>', 'random restarts, on surviving samples only', integer('--restarts', 1), defaults.restarts)
-    .addOption(new Option('--loss <loss>',
-      "loss maximised by gradient attacks (default: each attack's own, ce for most)").choices(LOSSES))
+    .addOption(
+      new Option(
+        '--loss <loss>',
+        "loss maximised by gradient attacks (default: each attack's own, ce for most)",
+      ).choices(LOSSES),
+    )
     .option('--no-random-start', 'start iterative attacks at x instead of a random point of the ball')
     .option('--n <n>', 'first N test images, in file order', integer('--n', 1), CLI_DEFAULT_SAMPLES)
     .option('--batch-size <n>', 'images per batch', integer('--batch-size', 1), defaults.batchSize)
@@ -77,9 +114,17 @@ function attackOptions(cmd: Command): Command {
     .option('--bounds <lo,hi>', 'valid input range', numberList('--bounds'), [...defaults.bounds])
     .option('--out <dir>', 'write report.json and report.html here')
     .option('--json', 'print report.json to stdout instead of the table')
-    .option('--workers <n>', 'worker threads to split the images across (default: one per core, at most 2)', integer('--workers', 1),
-      Math.min(2, os.availableParallelism()))
-    .option('--min-robust <acc>', 'exit with code 3 when the worst-case robust accuracy is below this', number('--min-robust'))
+    .option(
+      '--workers <n>',
+      'worker threads to split the images across (default: one per core, at most 2)',
+      integer('--workers', 1),
+      Math.min(2, os.availableParallelism()),
+    )
+    .option(
+      '--min-robust <acc>',
+      'exit with code 3 when the worst-case robust accuracy is below this',
+      number('--min-robust'),
+    )
     .option('--queries <n>', 'query budget of the Square attack', integer('--queries', 1))
     .option(`--surrogate <${MODEL_FILE}>`, 'surrogate model the transfer attack crafts its examples on')
     .option('--diagnostics', 'also run the gradient-masking probes and the geometry probe (always on with evaluate)')
@@ -88,10 +133,29 @@ function attackOptions(cmd: Command): Command {
 }
 
 interface AttackCliOptions {
-  model: string; data: string; norm: NormId; steps: number; stepSize?: number; restarts: number; loss?: LossId;
-  randomStart: boolean; n: number; batchSize: number; seed: number; examples: number; bounds: number[]; out?: string; json?: boolean;
-  minRobust?: number; backend: BackendChoice; workers: number; queries?: number; surrogate?: string; diagnostics?: boolean;
-  suite?: SuiteId; layer?: string;
+  model: string;
+  data: string;
+  norm: NormId;
+  steps: number;
+  stepSize?: number;
+  restarts: number;
+  loss?: LossId;
+  randomStart: boolean;
+  n: number;
+  batchSize: number;
+  seed: number;
+  examples: number;
+  bounds: number[];
+  out?: string;
+  json?: boolean;
+  minRobust?: number;
+  backend: BackendChoice;
+  workers: number;
+  queries?: number;
+  surrogate?: string;
+  diagnostics?: boolean;
+  suite?: SuiteId;
+  layer?: string;
 }
 
 /** What a command runs: a list of attacks (attack, curve) or a suite (evaluate), never both. */
@@ -100,12 +164,25 @@ type AttackChoice = { attacks: string[] } | { suite: SuiteId };
 function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: number[]): AttackJob {
   if (o.bounds.length !== 2) throw new InputError('--bounds', '', `needs two numbers lo,hi, got ${o.bounds.length}`);
   const settings: AttackJobSettings = {
-    model: path.resolve(o.model), data: o.data, norm: o.norm, eps, steps: o.steps, restarts: o.restarts,
+    model: path.resolve(o.model),
+    data: o.data,
+    norm: o.norm,
+    eps,
+    steps: o.steps,
+    restarts: o.restarts,
     ...(o.loss ? { loss: o.loss } : {}),
-    randomStart: o.randomStart, n: o.n, batchSize: o.batchSize, seed: o.seed, curve, examples: o.examples,
-    bounds: o.bounds as [number, number], ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}),
-    ...(o.queries !== undefined ? { queries: o.queries } : {}), ...(o.surrogate ? { surrogate: path.resolve(o.surrogate) } : {}),
-    ...(o.diagnostics ? { diagnostics: true } : {}), ...(o.layer ? { layer: o.layer } : {}),
+    randomStart: o.randomStart,
+    n: o.n,
+    batchSize: o.batchSize,
+    seed: o.seed,
+    curve,
+    examples: o.examples,
+    bounds: o.bounds as [number, number],
+    ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}),
+    ...(o.queries !== undefined ? { queries: o.queries } : {}),
+    ...(o.surrogate ? { surrogate: path.resolve(o.surrogate) } : {}),
+    ...(o.diagnostics ? { diagnostics: true } : {}),
+    ...(o.layer ? { layer: o.layer } : {}),
   };
   return { ...settings, ...choice };
 }
@@ -114,30 +191,50 @@ export function summaryTable(report: Report): string {
   const rows = [
     ['clean', pct(report.clean_accuracy), '', '', ''],
     ...report.attacks.map((a) => [
-      a.label, pct(a.robust_accuracy), a.time_s.toFixed(2), String(a.forward_passes), String(a.backward_passes),
+      a.label,
+      pct(a.robust_accuracy),
+      a.time_s.toFixed(2),
+      String(a.forward_passes),
+      String(a.backward_passes),
     ]),
     ['worst case', pct(report.robust_accuracy), '', '', ''],
   ];
-  const head = `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps} · backend ${report.backend}${report.workers > 1 ? ` × ${report.workers} workers` : ''}` +
+  const head =
+    `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps} · backend ${report.backend}${report.workers > 1 ? ` × ${report.workers} workers` : ''}` +
     (report.suite ? `\nsuite ${report.suite}: each attack on the points still robust; accuracy after each stage` : '');
-  const curves = report.curves.map((c) => `curve ${c.attack}: ${c.points.map((p) => `ε=${p.eps} ${pct(p.accuracy)}`).join(' · ')}`);
+  const curves = report.curves.map(
+    (c) => `curve ${c.attack}: ${c.points.map((p) => `ε=${p.eps} ${pct(p.accuracy)}`).join(' · ')}`,
+  );
   const masking = report.diagnostics.some((d) => d.masking)
-    ? ['GRADIENT MASKING: the diagnostics below say the gradients mislead attacks; trust only the worst case of the strong suite.'] : [];
+    ? [
+        'GRADIENT MASKING: the diagnostics below say the gradients mislead attacks; trust only the worst case of the strong suite.',
+      ]
+    : [];
   const diagnostics = report.diagnostics.map((d) => `${d.severity}: ${d.id}: ${d.message}`);
   const checks = report.checks
-    ? [`final check: max ‖x'−x‖/ε ${report.checks.max_distance_over_eps.toFixed(4)}, in bounds ${report.checks.in_bounds ? 'yes' : 'NO'}, finite ${report.checks.finite ? 'yes' : 'NO'}`] : [];
+    ? [
+        `final check: max ‖x'−x‖/ε ${report.checks.max_distance_over_eps.toFixed(4)}, in bounds ${report.checks.in_bounds ? 'yes' : 'NO'}, finite ${report.checks.finite ? 'yes' : 'NO'}`,
+      ]
+    : [];
   // Table cells are bare numbers under a header with the unit (README shows this table).
   const columns = [
-    report.cascade ? 'stage' : 'attack', report.cascade ? 'accuracy after' : 'accuracy', 'time s', 'forward', 'backward',
+    report.cascade ? 'stage' : 'attack',
+    report.cascade ? 'accuracy after' : 'accuracy',
+    'time s',
+    'forward',
+    'backward',
   ];
-  return [head, formatTable(columns, rows),
-    ...curves, ...checks, ...masking, ...diagnostics].join('\n');
+  return [head, formatTable(columns, rows), ...curves, ...checks, ...masking, ...diagnostics].join('\n');
 }
 
 type RunOptions = Pick<AttackCliOptions, 'out' | 'json' | 'minRobust' | 'backend' | 'workers'>;
 
 async function attackCommand(
-  o: AttackCliOptions, choice: AttackChoice, eps: number, curve: number[], command: string,
+  o: AttackCliOptions,
+  choice: AttackChoice,
+  eps: number,
+  curve: number[],
+  command: string,
 ): Promise<void> {
   await runJob(toJob(o, choice, eps, curve), o, command);
 }
@@ -145,11 +242,13 @@ async function attackCommand(
 /** Problems of a spec as a compiler prints them: file:line:col: severity: message [code]. */
 function formatProblems(file: string, text: string, problems: SpecProblem[]): string {
   const lineStarts = [0, ...[...text.matchAll(/\n/g)].map((m) => m.index! + 1)];
-  return problems.map((p) => {
-    let line = 0;
-    while (line + 1 < lineStarts.length && lineStarts[line + 1]! <= p.start) line++;
-    return `${file}:${line + 1}:${p.start - lineStarts[line]! + 1}: ${p.severity}: ${p.message} [${p.code}]`;
-  }).join('\n');
+  return problems
+    .map((p) => {
+      let line = 0;
+      while (line + 1 < lineStarts.length && lineStarts[line + 1]! <= p.start) line++;
+      return `${file}:${line + 1}:${p.start - lineStarts[line]! + 1}: ${p.severity}: ${p.message} [${p.code}]`;
+    })
+    .join('\n');
 }
 
 /** Checks spec files with the language server's analysis; exit code 1 when any has an error. */
@@ -183,14 +282,24 @@ async function runJob(job: AttackJob, o: RunOptions, command: string): Promise<v
   // Small jobs are not worth a worker's start-up (~0.5 s: bundle, wasm, data).
   const workers = job.n >= 200 && o.backend !== 'wasm-stock' ? o.workers : 1;
   try {
-    report = workers > 1
-      ? await runAttackParallel(job, {
-        script: path.join(__dirname, 'worker.js'), workers, backend: backend.name, runId: 'cli', signal: controller.signal, onProgress,
-        onLog: (level, message) => { if (level !== 'info') process.stderr.write(`${level}: ${message}\n`); },
-      })
-      : await runAttackJob(job, command, {
-        signal: controller.signal, onProgress, onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
-      });
+    report =
+      workers > 1
+        ? await runAttackParallel(job, {
+            script: path.join(__dirname, 'worker.js'),
+            workers,
+            backend: backend.name,
+            runId: 'cli',
+            signal: controller.signal,
+            onProgress,
+            onLog: (level, message) => {
+              if (level !== 'info') process.stderr.write(`${level}: ${message}\n`);
+            },
+          })
+        : await runAttackJob(job, command, {
+            signal: controller.signal,
+            onProgress,
+            onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+          });
     report.command = command;
   } finally {
     progress.stop();
@@ -216,131 +325,241 @@ export function buildProgram(): Command {
     .description('Adversarial-robustness experiments on tfjs models: attacks, curves, training.')
     .showHelpAfterError();
 
-  const attackHelp = ATTACKS.map((a) => `  ${a.id.padEnd(8)} ${a.doc.paper}\n           ${a.doc.update}\n           defaults: ${a.doc.defaults}`).join('\n');
+  const attackHelp = ATTACKS.map(
+    (a) => `  ${a.id.padEnd(8)} ${a.doc.paper}\n           ${a.doc.update}\n           defaults: ${a.doc.defaults}`,
+  ).join('\n');
   attackOptions(program.command('attack').description('attack a model and report robust accuracy'))
-    .option('--attack <ids>', `comma-separated attacks: ${ATTACKS.map((a) => a.id).join(', ')}`,
-      DEFAULT_ATTACKS.join(','))
+    .option(
+      '--attack <ids>',
+      `comma-separated attacks: ${ATTACKS.map((a) => a.id).join(', ')}`,
+      DEFAULT_ATTACKS.join(','),
+    )
     .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), defaultAttackJob().eps)
     .option('--curve <grid>', 'also draw accuracy vs ε over this comma-separated grid', numberList('--curve'), [])
     .addHelpText('after', `\nAttacks:\n${attackHelp}`)
     .action(async (o: AttackCliOptions & { attack: string; eps: number; curve: number[] }) =>
-      attackCommand(o, { attacks: attackList(o.attack) }, o.eps, o.curve, `attack ${process.argv.slice(3).join(' ')}`));
+      attackCommand(o, { attacks: attackList(o.attack) }, o.eps, o.curve, `attack ${process.argv.slice(3).join(' ')}`),
+    );
 
-  attackOptions(program.command('evaluate').description('run an attack suite AutoAttack-style, with gradient-masking diagnostics'))
-    .addOption(new Option('--suite <suite>', SUITES.map((id) => `${id}: ${SUITE_TABLE[id].summary}`).join('; '))
-      .choices(SUITES).default(DEFAULT_SUITE))
+  attackOptions(
+    program.command('evaluate').description('run an attack suite AutoAttack-style, with gradient-masking diagnostics'),
+  )
+    .addOption(
+      new Option('--suite <suite>', SUITES.map((id) => `${id}: ${SUITE_TABLE[id].summary}`).join('; '))
+        .choices(SUITES)
+        .default(DEFAULT_SUITE),
+    )
     // Refused rather than unknown: a suite fixes its attacks, as AutoAttack refuses a version
     // that contradicts its attack list.
     .addOption(new Option('--attack <ids>').hideHelp())
     .option('--eps <eps>', 'radius ε of the threat model', number('--eps'), defaultAttackJob().eps)
-    .option('--curve <grid>', 'also draw accuracy vs ε (under the suite\'s gradient attacks, in cascade) over this grid', numberList('--curve'), [])
+    .option(
+      '--curve <grid>',
+      "also draw accuracy vs ε (under the suite's gradient attacks, in cascade) over this grid",
+      numberList('--curve'),
+      [],
+    )
     .action(async (o: AttackCliOptions & { suite: SuiteId; attack?: string; eps: number; curve: number[] }) => {
       if (o.attack !== undefined) {
-        throw new InputError('evaluate', '--attack', `cannot be combined with --suite: the ${o.suite} suite runs ${SUITE_TABLE[o.suite].summary}; `
-          + 'use "robustness-lab attack --attack …" for a list of your own');
+        throw new InputError(
+          'evaluate',
+          '--attack',
+          `cannot be combined with --suite: the ${o.suite} suite runs ${SUITE_TABLE[o.suite].summary}; ` +
+            'use "robustness-lab attack --attack …" for a list of your own',
+        );
       }
       await attackCommand(o, { suite: o.suite }, o.eps, o.curve, `evaluate ${process.argv.slice(3).join(' ')}`);
     });
 
   attackOptions(program.command('curve').description('accuracy vs ε over a grid'))
     .option('--attack <ids>', 'comma-separated attacks', DEFAULT_CURVE_ATTACKS.join(','))
-    .option('--eps <grid>', 'comma-separated ε grid; the report\'s threat uses the largest', numberList('--eps'), [...DEFAULT_CURVE_GRID])
+    .option('--eps <grid>', "comma-separated ε grid; the report's threat uses the largest", numberList('--eps'), [
+      ...DEFAULT_CURVE_GRID,
+    ])
     .action(async (o: AttackCliOptions & { attack: string; eps: number[] }) =>
-      attackCommand(o, { attacks: attackList(o.attack) }, Math.max(...o.eps), o.eps,
-        `curve ${process.argv.slice(3).join(' ')}`));
+      attackCommand(
+        o,
+        { attacks: attackList(o.attack) },
+        Math.max(...o.eps),
+        o.eps,
+        `curve ${process.argv.slice(3).join(' ')}`,
+      ),
+    );
 
   const trainDefaults = defaultTrainJob();
   const { 'pgd-at': pgdAt, trades, distill } = TRAIN_METHOD_DEFAULTS;
-  program.command('train').description('train the example network (conv16-conv32-fc100-fc10), standard or adversarially')
+  program
+    .command('train')
+    .description('train the example network (conv16-conv32-fc100-fc10), standard or adversarially')
     .addOption(new Option('--method <method>', 'training method').choices(TRAIN_METHODS).default(trainDefaults.method))
     .option('--data <data>', DATA_HELP, trainDefaults.data)
     .option('--epochs <n>', 'epochs', integer('--epochs', 1), trainDefaults.epochs)
     .option('--batch-size <n>', 'batch size', integer('--batch-size', 1), trainDefaults.batchSize)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(OPTIMIZERS).default(trainDefaults.optimizer))
-    .option('--lr <rate>', `peak learning rate (default ${defaultLearningRate('standard')}; `
-      + `${defaultLearningRate('distill')} for distill, whose logits must grow T-fold; ${SGD_LEARNING_RATE} with sgd)`,
-    number('--lr'))
-    .addOption(new Option('--schedule <name>', 'learning-rate schedule (fast-at defaults to cyclic)')
-      .choices(SCHEDULES))
+    .option(
+      '--lr <rate>',
+      `peak learning rate (default ${defaultLearningRate('standard')}; ` +
+        `${defaultLearningRate('distill')} for distill, whose logits must grow T-fold; ${SGD_LEARNING_RATE} with sgd)`,
+      number('--lr'),
+    )
+    .addOption(
+      new Option('--schedule <name>', 'learning-rate schedule (fast-at defaults to cyclic)').choices(SCHEDULES),
+    )
     .option('--weight-decay <lambda>', 'L2 penalty on kernels', number('--weight-decay'))
     .option('--eps <eps>', 'training radius (L∞) of pgd-at, fast-at and trades', number('--eps'), DEFAULT_TRAIN_EPS)
-    .option('--steps <n>', `inner PGD steps of pgd-at (${pgdAt.steps}) and trades (${trades.steps})`,
-      integer('--steps', 1))
+    .option(
+      '--steps <n>',
+      `inner PGD steps of pgd-at (${pgdAt.steps}) and trades (${trades.steps})`,
+      integer('--steps', 1),
+    )
     .option('--warmup <epochs>', 'epochs of linear ε warm-up (pgd-at, trades)', integer('--warmup', 0))
     .option('--beta <beta>', 'TRADES KL weight', number('--beta'), trades.beta)
     .option('--temperature <T>', 'distillation temperature', number('--temperature'), distill.temperature)
-    .option('--robust-eval <n>', 'PGD-10 robust accuracy on the last N test images (held out from --n evaluations) '
-      + `after each epoch (default ${ROBUST_EVAL_IMAGES} for pgd-at, fast-at and trades; 0 for the others)`,
-    integer('--robust-eval', 0))
+    .option(
+      '--robust-eval <n>',
+      'PGD-10 robust accuracy on the last N test images (held out from --n evaluations) ' +
+        `after each epoch (default ${ROBUST_EVAL_IMAGES} for pgd-at, fast-at and trades; 0 for the others)`,
+      integer('--robust-eval', 0),
+    )
     .option('--seed <n>', 'seed for initialisation, shuffling and attacks', integer('--seed', 0), trainDefaults.seed)
     .option('--n-train <n>', 'use only the first N training images', integer('--n-train', 1))
     .option('--out <dir>', `run folder: ${TFJS_MODEL_FILE} + weights.bin, train.json, metrics.jsonl, checkpoints/`)
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
     .addOption(backendOption())
-    .action(async (o: {
-      method: TrainMethod; data: string; epochs: number; batchSize: number; optimizer: OptimizerId; lr?: number; schedule?: ScheduleId;
-      weightDecay?: number; eps: number; steps?: number; warmup: number; beta: number; temperature: number; robustEval?: number; seed: number;
-      nTrain?: number; out?: string; resume?: string; backend: BackendChoice;
-    }) => {
-      if (!o.out && !o.resume) throw new InputError('train', '--out', 'is required (or --resume DIR)');
-      await initBackend(o.backend);
-      process.stderr.write(`backend: ${describeBackend()}\n`);
-      const job: TrainJob = o.resume ? readTrainJob(path.resolve(o.resume)) : {
-        method: o.method, data: o.data, epochs: o.epochs, batchSize: o.batchSize, optimizer: o.optimizer,
-        learningRate: o.lr ?? defaultLearningRate(o.method, o.optimizer), seed: o.seed,
-        out: path.resolve(o.out!), eps: o.eps, warmupEpochs: o.warmup, beta: o.beta, temperature: o.temperature,
-        ...(o.schedule ? { schedule: o.schedule } : {}), ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
-        ...(o.steps !== undefined ? { steps: o.steps } : {}), ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),
-        ...(o.robustEval !== undefined ? { robustEvalLimit: o.robustEval } : {}),
-      };
-      const progress = makeProgress();
-      const controller = new AbortController();
-      process.once('SIGINT', () => controller.abort());
-      const result = await runTrainJob(job, { signal: controller.signal, onProgress: (p) => progress.update(p.label, p.done, p.total) }, Boolean(o.resume))
-        .finally(() => progress.stop());
-      const rows = result.history.map((h) => [String(h.epoch), h.loss.toFixed(4), pct(h.trainAccuracy), pct(h.testAccuracy),
-        h.robustAccuracy === undefined ? '—' : pct(h.robustAccuracy), h.learningRate.toExponential(2),
-        h.seconds.toFixed(1), h.event ?? '']);
-      const columns = ['epoch', 'loss', 'train acc', 'test acc', 'robust acc', 'lr', 'time s', 'event'];
-      process.stdout.write(`${formatTable(columns, rows)}\n`);
-      for (const h of result.history.filter((e) => e.event === 'catastrophic-overfitting')) {
-        process.stderr.write(`warning: catastrophic overfitting in epoch ${h.epoch}: PGD accuracy collapsed; the weights of epoch ${h.epoch - 1} were restored and training stopped\n`);
-      }
-      process.stdout.write(
-        `wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${duration(result.seconds)}\n`);
-    });
+    .action(
+      async (o: {
+        method: TrainMethod;
+        data: string;
+        epochs: number;
+        batchSize: number;
+        optimizer: OptimizerId;
+        lr?: number;
+        schedule?: ScheduleId;
+        weightDecay?: number;
+        eps: number;
+        steps?: number;
+        warmup: number;
+        beta: number;
+        temperature: number;
+        robustEval?: number;
+        seed: number;
+        nTrain?: number;
+        out?: string;
+        resume?: string;
+        backend: BackendChoice;
+      }) => {
+        if (!o.out && !o.resume) throw new InputError('train', '--out', 'is required (or --resume DIR)');
+        await initBackend(o.backend);
+        process.stderr.write(`backend: ${describeBackend()}\n`);
+        const job: TrainJob = o.resume
+          ? readTrainJob(path.resolve(o.resume))
+          : {
+              method: o.method,
+              data: o.data,
+              epochs: o.epochs,
+              batchSize: o.batchSize,
+              optimizer: o.optimizer,
+              learningRate: o.lr ?? defaultLearningRate(o.method, o.optimizer),
+              seed: o.seed,
+              out: path.resolve(o.out!),
+              eps: o.eps,
+              warmupEpochs: o.warmup,
+              beta: o.beta,
+              temperature: o.temperature,
+              ...(o.schedule ? { schedule: o.schedule } : {}),
+              ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
+              ...(o.steps !== undefined ? { steps: o.steps } : {}),
+              ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),
+              ...(o.robustEval !== undefined ? { robustEvalLimit: o.robustEval } : {}),
+            };
+        const progress = makeProgress();
+        const controller = new AbortController();
+        process.once('SIGINT', () => controller.abort());
+        const result = await runTrainJob(
+          job,
+          { signal: controller.signal, onProgress: (p) => progress.update(p.label, p.done, p.total) },
+          Boolean(o.resume),
+        ).finally(() => progress.stop());
+        const rows = result.history.map((h) => [
+          String(h.epoch),
+          h.loss.toFixed(4),
+          pct(h.trainAccuracy),
+          pct(h.testAccuracy),
+          h.robustAccuracy === undefined ? '—' : pct(h.robustAccuracy),
+          h.learningRate.toExponential(2),
+          h.seconds.toFixed(1),
+          h.event ?? '',
+        ]);
+        const columns = ['epoch', 'loss', 'train acc', 'test acc', 'robust acc', 'lr', 'time s', 'event'];
+        process.stdout.write(`${formatTable(columns, rows)}\n`);
+        for (const h of result.history.filter((e) => e.event === 'catastrophic-overfitting')) {
+          process.stderr.write(
+            `warning: catastrophic overfitting in epoch ${h.epoch}: PGD accuracy collapsed; the weights of epoch ${h.epoch - 1} were restored and training stopped\n`,
+          );
+        }
+        process.stdout.write(
+          `wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${duration(result.seconds)}\n`,
+        );
+      },
+    );
 
-  program.command('check').description('check experiment specs (*.robustness.json) as the language server does; exit 1 on an error')
+  program
+    .command('check')
+    .description('check experiment specs (*.robustness.json) as the language server does; exit 1 on an error')
     .argument('<spec...>', 'spec files')
     .action((files: string[]) => {
       const ok = checkSpecs(files);
       process.stderr.write(`${ok.length} of ${files.length} spec${files.length === 1 ? '' : 's'} without errors\n`);
     });
 
-  program.command('run').description("run an experiment spec's attacks (or suite) headless, as its Run lens does")
+  program
+    .command('run')
+    .description("run an experiment spec's attacks (or suite) headless, as its Run lens does")
     .argument('<spec>', 'a *.robustness.json file')
-    .option('--out <dir>', 'write report.json and report.html here (default: the spec\'s output.report, if any)')
+    .option('--out <dir>', "write report.json and report.html here (default: the spec's output.report, if any)")
     .option('--json', 'print report.json to stdout instead of the table')
-    .option('--min-robust <acc>', 'exit with code 3 when the worst-case robust accuracy is below this', number('--min-robust'))
+    .option(
+      '--min-robust <acc>',
+      'exit with code 3 when the worst-case robust accuracy is below this',
+      number('--min-robust'),
+    )
     .option('--workers <n>', 'worker threads', integer('--workers', 1), Math.min(2, os.availableParallelism()))
     .addOption(backendOption())
     .action(async (file: string, o: RunOptions) => {
       const [checked] = checkSpecs([file]);
       if (!checked) throw new InputError(file, '', 'has errors (listed above); nothing was run');
       const { spec } = checked;
-      if (!spec.attacks && !spec.suite) throw new InputError(file, 'attacks', 'the spec has only a training block; train with "robustness-lab train" or its Train lens');
+      if (!spec.attacks && !spec.suite)
+        throw new InputError(
+          file,
+          'attacks',
+          'the spec has only a training block; train with "robustness-lab train" or its Train lens',
+        );
       const dir = path.dirname(checked.file);
       const resolve = (relative: string) => path.resolve(dir, relative);
-      await runJob(specAttackJob(spec, resolve), { ...o, ...(!o.out && spec.output?.report ? { out: resolve(spec.output.report) } : {}) }, `robustness-lab run ${file}`);
+      await runJob(
+        specAttackJob(spec, resolve),
+        { ...o, ...(!o.out && spec.output?.report ? { out: resolve(spec.output.report) } : {}) },
+        `robustness-lab run ${file}`,
+      );
     });
 
-  program.command('bench').description('benchmark backends and kernels (not a test)')
+  program
+    .command('bench')
+    .description('benchmark backends and kernels (not a test)')
     .option('--json <file>', 'write the results as JSON', 'bench-output/bench.json')
     .option(`--model <${MODEL_FILE}>`, 'model to time', `examples/fashion-mnist/smallcnn/${TFJS_MODEL_FILE}`)
     .option('--backends <list>', `comma-separated: ${BENCH_BACKENDS}`, BENCH_BACKENDS)
-    .option('--train-batches <n>', 'batches timed on the stock paths before scaling to an epoch', integer('--train-batches', 1), 20)
+    .option(
+      '--train-batches <n>',
+      'batches timed on the stock paths before scaling to an epoch',
+      integer('--train-batches', 1),
+      20,
+    )
     .option('--one <backend>', 'internal: run one backend in this process and print JSON')
-    .action(async (o: { json: string; model: string; backends: string; trainBatches: number; one?: BackendChoice }) => runBench(o));
+    .action(async (o: { json: string; model: string; backends: string; trainBatches: number; one?: BackendChoice }) =>
+      runBench(o),
+    );
 
   return program;
 }
@@ -350,7 +569,9 @@ export async function main(argv: string[]): Promise<void> {
     await buildProgram().parseAsync(argv);
   } catch (err) {
     const e = err as Error;
-    process.stderr.write(`robustness-lab: ${e.name === 'InputError' || e.name === 'AbortError' ? e.message : e.stack ?? e.message}\n`);
+    process.stderr.write(
+      `robustness-lab: ${e.name === 'InputError' || e.name === 'AbortError' ? e.message : (e.stack ?? e.message)}\n`,
+    );
     process.exitCode = e.name === 'AbortError' ? 130 : 2;
   }
 }

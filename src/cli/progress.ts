@@ -9,9 +9,15 @@ export interface Progress {
 export function makeProgress(stream: NodeJS.WriteStream = process.stderr, quiet = false): Progress {
   if (quiet) return { update: () => {}, stop: () => {} };
   if (stream.isTTY) {
-    const bar = new SingleBar({
-      stream, format: '{label} [{bar}] {value}/{total} · {duration}s', hideCursor: true, clearOnComplete: true,
-    }, Presets.shades_classic);
+    const bar = new SingleBar(
+      {
+        stream,
+        format: '{label} [{bar}] {value}/{total} · {duration}s',
+        hideCursor: true,
+        clearOnComplete: true,
+      },
+      Presets.shades_classic,
+    );
     let started = false;
     let current = '';
     return {
@@ -26,7 +32,9 @@ export function makeProgress(stream: NodeJS.WriteStream = process.stderr, quiet 
           bar.update(done, { label });
         }
       },
-      stop() { if (started) bar.stop(); },
+      stop() {
+        if (started) bar.stop();
+      },
     };
   }
   let lastLabel = '';

@@ -29,13 +29,19 @@ export function minClassesFor(loss: LossId, targeted: boolean): number {
 }
 
 export function perSampleLoss(
-  loss: LossId, logits: tf.Tensor2D, labels: tf.Tensor1D, targets?: tf.Tensor1D,
+  loss: LossId,
+  logits: tf.Tensor2D,
+  labels: tf.Tensor1D,
+  targets?: tf.Tensor1D,
 ): tf.Tensor1D {
   const classes = logits.shape[1];
   const needed = minClassesFor(loss, targets !== undefined);
   if (classes < needed) {
-    throw new InputError('attack options', 'loss',
-      `${loss}${targets ? ' (targeted)' : ''} needs at least ${needed} classes; the model has ${classes}`);
+    throw new InputError(
+      'attack options',
+      'loss',
+      `${loss}${targets ? ' (targeted)' : ''} needs at least ${needed} classes; the model has ${classes}`,
+    );
   }
   return tf.tidy(() => {
     const yHot = tf.oneHot(tf.cast(labels, 'int32'), classes) as tf.Tensor2D;
@@ -47,9 +53,9 @@ export function perSampleLoss(
         return (tHot ? tf.neg(ce(tHot)) : ce(yHot)) as tf.Tensor1D;
       }
       case 'margin':
-        return (tHot
-          ? tf.sub(pick(logits, tHot), maxOther(logits, tHot))
-          : tf.sub(maxOther(logits, yHot), pick(logits, yHot))) as tf.Tensor1D;
+        return (
+          tHot ? tf.sub(pick(logits, tHot), maxOther(logits, tHot)) : tf.sub(maxOther(logits, yHot), pick(logits, yHot))
+        ) as tf.Tensor1D;
       case 'dlr': {
         // The 1st … 4th largest logits by repeated max-and-mask (TopK has no gradient in tfjs;
         // ArgMax and OneHot do, as zeros, so the gradient flows through the picked logits).

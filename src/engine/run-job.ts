@@ -51,15 +51,20 @@ export function planFor(spec: string, job: AttackJob, surrogate?: Classifier, pa
     throw new InputError('--attack', spec, `"${lossOverride}" is not a loss; use one of ${LOSSES.join(', ')}`);
   }
   // No loss given: the attack's own (its catalogue default, dlr for APGD-T), named in the report's params.
-  const loss = params.loss ?? (lossOverride as LossId | undefined) ?? job.loss
-    ?? (entry.options.loss as LossId | undefined);
-  if (entry.id === 'transfer' && !surrogate) throw new InputError('--attack', 'transfer', 'needs a surrogate model: pass --surrogate <model.json>');
+  const loss =
+    params.loss ?? (lossOverride as LossId | undefined) ?? job.loss ?? (entry.options.loss as LossId | undefined);
+  if (entry.id === 'transfer' && !surrogate)
+    throw new InputError('--attack', 'transfer', 'needs a surrogate model: pass --surrogate <model.json>');
   // The spec's per-attack params over the job-wide settings, each passed only to an attack that
   // takes it (the runner rejects the rest; the spec analysis warns that they are ignored).
   const wanted: AttackOptions = {
-    steps: params.steps ?? job.steps, stepSize: params.stepSize ?? job.stepSize,
-    restarts: params.restarts ?? job.restarts, loss, randomStart: params.randomStart ?? job.randomStart,
-    queries: params.queries ?? job.queries, surrogate,
+    steps: params.steps ?? job.steps,
+    stepSize: params.stepSize ?? job.stepSize,
+    restarts: params.restarts ?? job.restarts,
+    loss,
+    randomStart: params.randomStart ?? job.randomStart,
+    queries: params.queries ?? job.queries,
+    surrogate,
   };
   const options: Record<string, unknown> = { seed: job.seed };
   for (const name of Object.keys(entry.options) as (keyof AttackOptions)[]) {
@@ -76,59 +81,100 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
     model.warnings.forEach((w) => hooks.onWarning?.(w));
     const data = await loadData(job.data, 'test', (job.offset ?? 0) + job.n);
     if (data.shape.join('x') !== model.inputShape.join('x')) {
-      throw new InputError(job.model, 'input shape',
-        `[${model.inputShape.join(', ')}] does not match the ${data.id} images [${data.shape.join(', ')}]`);
+      throw new InputError(
+        job.model,
+        'input shape',
+        `[${model.inputShape.join(', ')}] does not match the ${data.id} images [${data.shape.join(', ')}]`,
+      );
     }
     if (data.classNames.length > model.numClasses) {
-      throw new InputError(job.model, 'output', `has ${model.numClasses} classes but ${data.id} has ${data.classNames.length}`);
+      throw new InputError(
+        job.model,
+        'output',
+        `has ${model.numClasses} classes but ${data.id} has ${data.classNames.length}`,
+      );
     }
     const test = sliceSplit(data.samples, job.offset ?? 0, job.n);
     const threat = { norm: job.norm, eps: job.eps, bounds: job.bounds };
     validateThreat(threat, test.count, data.shape[0] * data.shape[1] * data.shape[2], '--eps');
     if (job.layer && !model.featureLayers?.includes(job.layer)) {
-      throw new InputError(job.model, 'layer', model.featureLayers
-        ? `"${job.layer}" is not a hidden layer; choose one of ${model.featureLayers.join(', ')}`
-        : 'a graph model has no named layers for the representation constant; leave --layer out');
+      throw new InputError(
+        job.model,
+        'layer',
+        model.featureLayers
+          ? `"${job.layer}" is not a hidden layer; choose one of ${model.featureLayers.join(', ')}`
+          : 'a graph model has no named layers for the representation constant; leave --layer out',
+      );
     }
     surrogate = job.surrogate ? await loadClassifier(job.surrogate, { bounds: job.bounds }) : undefined;
     const plans = job.suite
-      ? suitePlans(job.suite, { seed: job.seed, ...(job.queries ? { queries: job.queries } : {}), ...(surrogate ? { surrogate } : {}) })
+      ? suitePlans(job.suite, {
+          seed: job.seed,
+          ...(job.queries ? { queries: job.queries } : {}),
+          ...(surrogate ? { surrogate } : {}),
+        })
       : job.attacks.map((id, i) => planFor(id, job, surrogate, job.params?.[i]));
     refuseWithoutGradients(plans, model, surrogate, Boolean(job.suite || job.diagnostics));
-    const progress = { ...(hooks.signal ? { signal: hooks.signal } : {}), batchSize: job.batchSize, examples: job.examples,
-      onProgress: (p: { label: string; done: number; total: number }) => hooks.onProgress?.(p) };
-    const evaluation = await evaluateAttacks(model, test, data.shape, threat, plans, { ...progress, cascade: Boolean(job.suite) });
-    const probes = job.suite || job.diagnostics
-      ? await probeDiagnostics(model, test, data.shape, threat, {
-        seed: job.seed, ...(hooks.signal ? { signal: hooks.signal } : {}),
-        onProgress: (label, done, total) => hooks.onProgress?.({ label: `diagnostics: ${label}`, done, total }),
-      })
-      : [];
-    const geometry = job.suite || job.diagnostics
-      ? await geometryProbe(model, test, data.shape, { ...threat, eps: job.eps }, {
-        seed: job.seed, ...(hooks.signal ? { signal: hooks.signal } : {}), ...(job.layer ? { layer: job.layer } : {}),
-        onProgress: (done, total) => hooks.onProgress?.({ label: 'geometry: C and γ', done, total }),
-      })
-      : undefined;
+    const progress = {
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+      batchSize: job.batchSize,
+      examples: job.examples,
+      onProgress: (p: { label: string; done: number; total: number }) => hooks.onProgress?.(p),
+    };
+    const evaluation = await evaluateAttacks(model, test, data.shape, threat, plans, {
+      ...progress,
+      cascade: Boolean(job.suite),
+    });
+    const probes =
+      job.suite || job.diagnostics
+        ? await probeDiagnostics(model, test, data.shape, threat, {
+            seed: job.seed,
+            ...(hooks.signal ? { signal: hooks.signal } : {}),
+            onProgress: (label, done, total) => hooks.onProgress?.({ label: `diagnostics: ${label}`, done, total }),
+          })
+        : [];
+    const geometry =
+      job.suite || job.diagnostics
+        ? await geometryProbe(
+            model,
+            test,
+            data.shape,
+            { ...threat, eps: job.eps },
+            {
+              seed: job.seed,
+              ...(hooks.signal ? { signal: hooks.signal } : {}),
+              ...(job.layer ? { layer: job.layer } : {}),
+              onProgress: (done, total) => hooks.onProgress?.({ label: 'geometry: C and γ', done, total }),
+            },
+          )
+        : undefined;
     const curves = [];
     if (job.curve.length > 0) {
       // An attack list gets one curve per attack; a suite one curve of its gradient attacks in
       // cascade (its first attack alone would be the masked one on a distilled model).
-      const series = job.suite
-        ? [plans.filter((p) => p.entry.access === 'white-box')]
-        : plans.map((p) => [p]);
+      const series = job.suite ? [plans.filter((p) => p.entry.access === 'white-box')] : plans.map((p) => [p]);
       for (const chain of series) {
         const name = chain.map((p) => p.entry.label(p.options)).join(' → ');
         const points = await accuracyCurve(model, test, data.shape, job.norm, job.bounds, job.curve, chain, {
-          ...progress, onProgress: (p) => hooks.onProgress?.({ label: `curve ${name} ${p.label}`, done: p.done, total: p.total }),
+          ...progress,
+          onProgress: (p) => hooks.onProgress?.({ label: `curve ${name} ${p.label}`, done: p.done, total: p.total }),
         });
         curves.push({ attack: name, points });
       }
     }
     const report = buildReport(evaluation, {
-      command, version: VERSION, model: job.model, modelWarnings: model.warnings, dataset: `${data.id} (${data.location})`,
-      backend: describeBackend(), classNames: data.classNames, shape: data.shape, curves,
-      seconds: (performance.now() - started) / 1000, suite: job.suite ?? null, probes,
+      command,
+      version: VERSION,
+      model: job.model,
+      modelWarnings: model.warnings,
+      dataset: `${data.id} (${data.location})`,
+      backend: describeBackend(),
+      classNames: data.classNames,
+      shape: data.shape,
+      curves,
+      seconds: (performance.now() - started) / 1000,
+      suite: job.suite ?? null,
+      probes,
       ...(geometry ? { geometry } : {}),
     });
     for (const example of report.examples) example.index += job.offset ?? 0;
@@ -164,14 +210,27 @@ async function initialModel(file: string, shape: [number, number, number]): Prom
     model = await tfl.loadLayersModel(fileHandler(file));
   } catch (err) {
     if (err instanceof InputError) throw err;
-    throw new InputError(file, 'modelTopology', `cannot be trained: ${(err as Error).message} (only tfjs Layers models can be trained)`);
+    throw new InputError(
+      file,
+      'modelTopology',
+      `cannot be trained: ${(err as Error).message} (only tfjs Layers models can be trained)`,
+    );
   }
   const last = model.layers[model.layers.length - 1]?.getConfig() as { activation?: string } | undefined;
   if (last?.activation === 'softmax') {
-    throw new InputError(file, 'modelTopology', 'ends in a softmax; training needs a model that outputs logits (export it without the softmax)');
+    throw new InputError(
+      file,
+      'modelTopology',
+      'ends in a softmax; training needs a model that outputs logits (export it without the softmax)',
+    );
   }
   const input = model.inputs[0]?.shape.slice(1).join('x');
-  if (input !== shape.join('x')) throw new InputError(file, 'input shape', `[${input?.replace(/x/g, ', ')}] does not match the data [${shape.join(', ')}]`);
+  if (input !== shape.join('x'))
+    throw new InputError(
+      file,
+      'input shape',
+      `[${input?.replace(/x/g, ', ')}] does not match the data [${shape.join(', ')}]`,
+    );
   return model;
 }
 
@@ -190,12 +249,19 @@ export function readTrainJob(dir: string): TrainJob {
 
 function trainOptions(job: TrainJob, hooks: JobHooks, label: string, resume: boolean) {
   return {
-    epochs: job.epochs, method: job.method, batchSize: job.batchSize, optimizer: job.optimizer, learningRate: job.learningRate,
-    seed: job.seed, resume,
+    epochs: job.epochs,
+    method: job.method,
+    batchSize: job.batchSize,
+    optimizer: job.optimizer,
+    learningRate: job.learningRate,
+    seed: job.seed,
+    resume,
     adversarial: {
-      eps: job.eps ?? DEFAULT_TRAIN_EPS, ...(job.steps !== undefined ? { steps: job.steps } : {}),
+      eps: job.eps ?? DEFAULT_TRAIN_EPS,
+      ...(job.steps !== undefined ? { steps: job.steps } : {}),
       ...(job.warmupEpochs !== undefined ? { warmupEpochs: job.warmupEpochs } : {}),
-      ...(job.beta !== undefined ? { beta: job.beta } : {}), ...(job.temperature !== undefined ? { temperature: job.temperature } : {}),
+      ...(job.beta !== undefined ? { beta: job.beta } : {}),
+      ...(job.temperature !== undefined ? { temperature: job.temperature } : {}),
     },
     ...(job.schedule ? { schedule: job.schedule } : {}),
     ...(job.weightDecay !== undefined ? { weightDecay: job.weightDecay } : {}),
@@ -218,7 +284,11 @@ function trainOptions(job: TrainJob, hooks: JobHooks, label: string, resume: boo
 export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = false): Promise<TrainResult> {
   const started = performance.now();
   if (!resume && fs.existsSync(path.join(job.out, 'checkpoints'))) {
-    throw new InputError(job.out, 'checkpoints', 'already holds a training run; continue it with --resume, or choose another --out');
+    throw new InputError(
+      job.out,
+      'checkpoints',
+      'already holds a training run; continue it with --resume, or choose another --out',
+    );
   }
   const data = await loadTrainingData(job.data);
   writeTrainRecord(job, { status: 'running' });
@@ -231,30 +301,52 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       const teacherNet = smallCnn(data.shape, data.classNames.length, job.seed + 1);
       models.push(teacherNet);
       writeTrainRecord(job, { status: 'running', phase: 'teacher' });
-      await trainModel(teacherNet, data, { ...trainOptions(job, hooks, 'teacher ', resume), phase: 'teacher', checkpointDir: path.join(job.out, 'teacher') });
+      await trainModel(teacherNet, data, {
+        ...trainOptions(job, hooks, 'teacher ', resume),
+        phase: 'teacher',
+        checkpointDir: path.join(job.out, 'teacher'),
+      });
       teacher = makeClassifier((x) => teacherNet.apply(x, { training: false }) as tf.Tensor2D, {
-        inputShape: data.shape, numClasses: data.classNames.length, bounds: [0, 1], source: 'teacher', warnings: [],
+        inputShape: data.shape,
+        numClasses: data.classNames.length,
+        bounds: [0, 1],
+        source: 'teacher',
+        warnings: [],
       });
       writeTrainRecord(job, { status: 'running', phase: 'student' });
     }
-    const model = job.init ? await initialModel(job.init, data.shape) : smallCnn(data.shape, data.classNames.length, job.seed);
+    const model = job.init
+      ? await initialModel(job.init, data.shape)
+      : smallCnn(data.shape, data.classNames.length, job.seed);
     models.push(model);
     const history = await trainModel(model, data, {
-      ...trainOptions(job, hooks, teacher ? 'student ' : '', resume), checkpointDir: job.out,
+      ...trainOptions(job, hooks, teacher ? 'student ' : '', resume),
+      checkpointDir: job.out,
       ...(teacher ? { teacher, phase: 'student' as const } : {}),
     });
     const last = history[history.length - 1];
-    await model.save(folderSaveHandler(job.out, {
-      robustnessLab: {
-        method: job.method, dataset: data.id, epochs: job.epochs, batchSize: job.batchSize, optimizer: job.optimizer,
-        learningRate: job.learningRate, schedule: job.schedule ?? null, seed: job.seed, trainImages: job.trainLimit ?? data.train.count,
-        eps: isAdversarialMethod(job.method) ? job.eps ?? DEFAULT_TRAIN_EPS : null,
-        ...(temperature !== undefined ? { temperature: job.temperature ?? temperature, deployedTemperature: 1 } : {}),
-        testAccuracy: last?.testAccuracy, robustAccuracy: last?.robustAccuracy ?? null,
-        events: history.filter((h) => h.event).map((h) => ({ epoch: h.epoch, event: h.event })),
-        classNames: data.classNames, backend: describeBackend(),
-      },
-    }));
+    await model.save(
+      folderSaveHandler(job.out, {
+        robustnessLab: {
+          method: job.method,
+          dataset: data.id,
+          epochs: job.epochs,
+          batchSize: job.batchSize,
+          optimizer: job.optimizer,
+          learningRate: job.learningRate,
+          schedule: job.schedule ?? null,
+          seed: job.seed,
+          trainImages: job.trainLimit ?? data.train.count,
+          eps: isAdversarialMethod(job.method) ? (job.eps ?? DEFAULT_TRAIN_EPS) : null,
+          ...(temperature !== undefined ? { temperature: job.temperature ?? temperature, deployedTemperature: 1 } : {}),
+          testAccuracy: last?.testAccuracy,
+          robustAccuracy: last?.robustAccuracy ?? null,
+          events: history.filter((h) => h.event).map((h) => ({ epoch: h.epoch, event: h.event })),
+          classNames: data.classNames,
+          backend: describeBackend(),
+        },
+      }),
+    );
     writeTrainRecord(job, { status: 'done' });
     return { modelFile: savedModelFile(job.out), history, seconds: (performance.now() - started) / 1000 };
   } catch (err) {
@@ -271,13 +363,23 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
  * and the gradient probes of a suite or --diagnostics, are refused naming the model and the attack.
  * A transfer attack needs gradients of its surrogate only.
  */
-export function refuseWithoutGradients(plans: AttackPlan[], model: Classifier, surrogate: Classifier | undefined,
-  probes: boolean): void {
+export function refuseWithoutGradients(
+  plans: AttackPlan[],
+  model: Classifier,
+  surrogate: Classifier | undefined,
+  probes: boolean,
+): void {
   // Each attack's runner refuses too; here the whole job is refused before its first attack runs.
   for (const { entry } of plans) checkGradientAccess(entry, model, surrogate);
   if (probes && !model.gradients) {
-    const blackBox = ATTACK_INFO.filter((a) => a.access === 'black-box').map((a) => a.id).join(', ');
-    throw new InputError(model.source, 'gradients', 'the diagnostics of a suite or --diagnostics need ' +
-      `gradients, which this model's format does not give; run black-box attacks (${blackBox}) without them`);
+    const blackBox = ATTACK_INFO.filter((a) => a.access === 'black-box')
+      .map((a) => a.id)
+      .join(', ');
+    throw new InputError(
+      model.source,
+      'gradients',
+      'the diagnostics of a suite or --diagnostics need ' +
+        `gradients, which this model's format does not give; run black-box attacks (${blackBox}) without them`,
+    );
   }
 }

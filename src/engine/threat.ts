@@ -40,8 +40,11 @@ export function validateThreat(threat: ThreatModel, n: number, inputSize: number
       throw new InputError(source, 'eps', `${eps} is invalid; ε must be a finite number ≥ 0`);
     }
     if (eps > limit) {
-      throw new InputError(source, 'eps',
-        `${eps} is wider than the bounds [${lo}, ${hi}] allow for ${threat.norm} (at most ${+limit.toFixed(4)})`);
+      throw new InputError(
+        source,
+        'eps',
+        `${eps} is wider than the bounds [${lo}, ${hi}] allow for ${threat.norm} (at most ${+limit.toFixed(4)})`,
+      );
     }
   }
 }

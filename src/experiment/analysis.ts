@@ -6,7 +6,14 @@
  * so the language server, the extension's Run lens and the tests share it.
  */
 import Ajv, { type ErrorObject } from 'ajv';
-import { findNodeAtLocation, getNodeValue, parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
+import {
+  findNodeAtLocation,
+  getNodeValue,
+  parseTree,
+  printParseErrorCode,
+  type Node,
+  type ParseError,
+} from 'jsonc-parser';
 import { ATTACK_INFO, attackInfo, DLR_MIN_CLASSES, SPEC_PARAMS, type AttackParam } from '../protocol/attacks';
 import { LOSSES } from '../protocol/vocabulary';
 import schema from '../protocol/experiment-spec-schema.json';
@@ -71,13 +78,20 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   let bestDistance = Math.max(2, Math.ceil(word.length / 3)) + 1;
   for (const c of candidates) {
     const d = levenshtein(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) { best = c; bestDistance = d; }
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
   }
   return best;
 }
 
 /** The message suffix and the quick-fix text of a "did you mean". */
-function suggestion(word: string, candidates: readonly string[], asText: (hit: string) => string = (hit) => JSON.stringify(hit)) {
+function suggestion(
+  word: string,
+  candidates: readonly string[],
+  asText: (hit: string) => string = (hit) => JSON.stringify(hit),
+) {
   const hit = didYouMean(word, candidates);
   return hit ? { suffix: `; did you mean "${hit}"?`, replacement: asText(hit) } : { suffix: '' };
 }
@@ -90,22 +104,46 @@ export function analyzeSpec(text: string, facts: Facts): Analysis {
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
   for (const e of errors) {
-    problems.push({ start: e.offset, end: e.offset + Math.max(1, e.length), severity: 'error', code: 'syntax', message: `JSON syntax: ${describeParseError(printParseErrorCode(e.error))}` });
+    problems.push({
+      start: e.offset,
+      end: e.offset + Math.max(1, e.length),
+      severity: 'error',
+      code: 'syntax',
+      message: `JSON syntax: ${describeParseError(printParseErrorCode(e.error))}`,
+    });
   }
   if (!root) {
-    if (errors.length === 0) problems.push({ start: 0, end: Math.min(1, text.length), severity: 'error', code: 'syntax', message: 'the spec is empty; it needs an object with model, data and threat' });
+    if (errors.length === 0)
+      problems.push({
+        start: 0,
+        end: Math.min(1, text.length),
+        severity: 'error',
+        code: 'syntax',
+        message: 'the spec is empty; it needs an object with model, data and threat',
+      });
     return { problems };
   }
   const value = getNodeValue(root) as unknown;
   if (root.type !== 'object') {
-    problems.push({ ...span(root), severity: 'error', code: 'schema', message: 'a spec is a JSON object with model, data and threat' });
+    problems.push({
+      ...span(root),
+      severity: 'error',
+      code: 'schema',
+      message: 'a spec is a JSON object with model, data and threat',
+    });
     return { problems, root };
   }
   const spec = value as RobustnessSpec;
   const at = (path: Array<string | number>) => findNodeAtLocation(root, path);
   const add: Add = (node, severity, code, message, replacement) => {
     const target = node ?? root;
-    problems.push({ ...(node ? span(target) : { start: root.offset, end: root.offset + 1 }), severity, code, message, ...(replacement ? { replacement } : {}) });
+    problems.push({
+      ...(node ? span(target) : { start: root.offset, end: root.offset + 1 }),
+      severity,
+      code,
+      message,
+      ...(replacement ? { replacement } : {}),
+    });
   };
 
   semanticChecks(spec, at, add, facts);
@@ -127,7 +165,10 @@ function span(node: Node): { start: number; end: number } {
 }
 
 function describeParseError(code: string): string {
-  return code.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase().replace(/^invalid symbol$/, 'unexpected character');
+  return code
+    .replace(/([a-z])([A-Z])/g, '$1 $2')
+    .toLowerCase()
+    .replace(/^invalid symbol$/, 'unexpected character');
 }
 
 type At = (path: Array<string | number>) => Node | undefined;
@@ -145,13 +186,23 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
       // A training spec may name the model it will create.
       if (!(result.missing && training)) {
         const hint = result.missing && facts.models ? suggestion(spec.model, facts.models()) : { suffix: '' };
-        add(at(['model']), 'error', result.missing ? 'model-missing' : 'not-a-model', `${result.problem}${hint.suffix}`, hint.replacement);
+        add(
+          at(['model']),
+          'error',
+          result.missing ? 'model-missing' : 'not-a-model',
+          `${result.problem}${hint.suffix}`,
+          hint.replacement,
+        );
       }
     } else {
       model = result.info;
       if (model.outputActivation === 'softmax') {
-        add(at(['model']), 'warning', 'softmax-output',
-          `${spec.model} ends in a softmax: attacks on probabilities saturate and mask gradients (cross-entropy of a confident point is flat). Export the logits (the layer before the softmax) for a trustworthy evaluation.`);
+        add(
+          at(['model']),
+          'warning',
+          'softmax-output',
+          `${spec.model} ends in a softmax: attacks on probabilities saturate and mask gradients (cross-entropy of a confident point is flat). Export the logits (the layer before the softmax) for a trustworthy evaluation.`,
+        );
       }
     }
   }
@@ -159,112 +210,204 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
   // --- the data ----------------------------------------------------------------------------
   const dataNode = typeof spec.data === 'string' ? at(['data']) : at(['data', 'id']);
   let data: DataInfo | undefined;
-  if (spec.data !== undefined && (typeof spec.data === 'string' || (typeof spec.data === 'object' && typeof spec.data.id === 'string'))) {
+  if (
+    spec.data !== undefined &&
+    (typeof spec.data === 'string' || (typeof spec.data === 'object' && typeof spec.data.id === 'string'))
+  ) {
     const { id, n, offset } = dataOf(spec);
     const info = facts.data(id);
     if ('problem' in info) add(dataNode, 'error', 'data-missing', info.problem);
     else {
       data = info;
       if (model?.inputShape && shape(model.inputShape) !== shape(data.shape)) {
-        add(dataNode, 'error', 'data-shape', `the ${id} images are ${shape(data.shape)} but ${spec.model} takes ${shape(model.inputShape)}`);
+        add(
+          dataNode,
+          'error',
+          'data-shape',
+          `the ${id} images are ${shape(data.shape)} but ${spec.model} takes ${shape(model.inputShape)}`,
+        );
       }
       if (isNumber(n) && isNumber(offset) && n + offset > data.count) {
-        add(at(['data', 'n']) ?? dataNode, 'warning', 'data-count', `${id} has ${data.count} test images; offset ${offset} + n ${n} asks for ${n + offset}, so only ${Math.max(0, data.count - offset)} are used`);
+        add(
+          at(['data', 'n']) ?? dataNode,
+          'warning',
+          'data-count',
+          `${id} has ${data.count} test images; offset ${offset} + n ${n} asks for ${n + offset}, so only ${Math.max(0, data.count - offset)} are used`,
+        );
       }
     }
   }
 
   // --- the threat model --------------------------------------------------------------------
   const threat = spec.threat && typeof spec.threat === 'object' ? spec.threat : undefined;
-  const bounds = Array.isArray(threat?.bounds) && threat.bounds.length === 2 && threat.bounds.every(isNumber) ? threat.bounds : [0, 1];
+  const bounds =
+    Array.isArray(threat?.bounds) && threat.bounds.length === 2 && threat.bounds.every(isNumber)
+      ? threat.bounds
+      : [0, 1];
   const width = bounds[1]! - bounds[0]!;
-  if (width <= 0) add(at(['threat', 'bounds']), 'error', 'bounds', `bounds [${bounds.join(', ')}] are empty: lo must be below hi`);
+  if (width <= 0)
+    add(at(['threat', 'bounds']), 'error', 'bounds', `bounds [${bounds.join(', ')}] are empty: lo must be below hi`);
   const eps = isNumber(threat?.eps) ? threat.eps : undefined;
   const norm = threat?.norm;
   const pixels = (model?.inputShape ?? data?.shape)?.reduce((a, b) => a * b, 1);
   if (eps !== undefined) checkEps(eps, norm, width, bounds, pixels, at(['threat', 'eps']), 'threat.eps', add);
   const validEps = eps !== undefined && eps >= 0 ? eps : undefined;
   const trainEps = spec.training && isNumber(spec.training.eps) ? spec.training.eps : undefined;
-  if (trainEps !== undefined) checkEps(trainEps, 'linf', width, bounds, pixels, at(['training', 'eps']), 'training.eps', add);
+  if (trainEps !== undefined)
+    checkEps(trainEps, 'linf', width, bounds, pixels, at(['training', 'eps']), 'training.eps', add);
 
   // --- the attacks -------------------------------------------------------------------------
   const classes = model?.classes;
   const ids = ATTACK_INFO.map((a) => a.id);
   const attacks = Array.isArray(spec.attacks) ? spec.attacks : [];
   attacks.forEach((entry, i) => {
-    if (typeof entry !== 'string' && (typeof entry !== 'object' || entry === null || typeof entry.id !== 'string')) return;
+    if (typeof entry !== 'string' && (typeof entry !== 'object' || entry === null || typeof entry.id !== 'string'))
+      return;
     const attack = attackOf(entry);
     const idNode = typeof entry === 'string' ? at(['attacks', i]) : at(['attacks', i, 'id']);
     const info = attackInfo(attack.id);
     if (!info) {
-      const hint = suggestion(attack.id, ids, (hit) => JSON.stringify(typeof entry === 'string' ? entry.replace(attack.id, hit) : hit));
-      add(idNode, 'error', 'unknown-attack', `unknown attack "${attack.id}"${hint.suffix || `; available: ${ids.join(', ')}`}`, hint.replacement);
+      const hint = suggestion(attack.id, ids, (hit) =>
+        JSON.stringify(typeof entry === 'string' ? entry.replace(attack.id, hit) : hit),
+      );
+      add(
+        idNode,
+        'error',
+        'unknown-attack',
+        `unknown attack "${attack.id}"${hint.suffix || `; available: ${ids.join(', ')}`}`,
+        hint.replacement,
+      );
       return;
     }
     if (attack.loss !== undefined && !LOSSES.includes(attack.loss)) {
-      add(idNode && typeof entry !== 'string' ? at(['attacks', i, 'loss']) : idNode, 'error', 'unknown-loss', `"${attack.loss}" is not a loss; use one of ${LOSSES.join(', ')}`);
+      add(
+        idNode && typeof entry !== 'string' ? at(['attacks', i, 'loss']) : idNode,
+        'error',
+        'unknown-loss',
+        `"${attack.loss}" is not a loss; use one of ${LOSSES.join(', ')}`,
+      );
     }
     if (typeof entry === 'object') {
       for (const key of Object.keys(entry) as Array<keyof typeof entry>) {
         if (key === 'id' || !(SPEC_PARAMS as readonly string[]).includes(key)) continue;
         if (!info.params.includes(key as AttackParam)) {
-          add(keyNode(at(['attacks', i, key])), 'warning', 'unused-parameter', `${info.name} takes no ${key}; it is ignored (it takes ${info.params.join(', ') || 'no parameters'})`);
+          add(
+            keyNode(at(['attacks', i, key])),
+            'warning',
+            'unused-parameter',
+            `${info.name} takes no ${key}; it is ignored (it takes ${info.params.join(', ') || 'no parameters'})`,
+          );
         }
       }
-      if (isNumber(entry.steps) && entry.steps < 1) add(at(['attacks', i, 'steps']), 'error', 'steps', `steps must be at least 1; got ${fmt(entry.steps)}`);
-      if (isNumber(entry.stepSize) && validEps !== undefined && entry.stepSize > validEps && info.params.includes('stepSize')) {
-        add(at(['attacks', i, 'stepSize']), 'warning', 'step-size',
-          `step size α = ${fmt(entry.stepSize)} is larger than ε = ${fmt(validEps)}: every step leaves the ball and is projected back, so ${info.name} degenerates to a few sign flips; use α ≤ ε (default 2.5·ε/steps)`);
+      if (isNumber(entry.steps) && entry.steps < 1)
+        add(at(['attacks', i, 'steps']), 'error', 'steps', `steps must be at least 1; got ${fmt(entry.steps)}`);
+      if (
+        isNumber(entry.stepSize) &&
+        validEps !== undefined &&
+        entry.stepSize > validEps &&
+        info.params.includes('stepSize')
+      ) {
+        add(
+          at(['attacks', i, 'stepSize']),
+          'warning',
+          'step-size',
+          `step size α = ${fmt(entry.stepSize)} is larger than ε = ${fmt(validEps)}: every step leaves the ball and is projected back, so ${info.name} degenerates to a few sign flips; use α ≤ ε (default 2.5·ε/steps)`,
+        );
       }
     }
     if (classes !== undefined) {
       const loss = attack.loss ?? info.options.loss;
       if (info.minClasses !== undefined && classes < info.minClasses) {
-        add(idNode, 'error', 'dlr-classes', `${info.name} needs at least ${info.minClasses} classes (its targeted dlr loss uses the 4th-largest logit); ${spec.model} has ${classes}`);
+        add(
+          idNode,
+          'error',
+          'dlr-classes',
+          `${info.name} needs at least ${info.minClasses} classes (its targeted dlr loss uses the 4th-largest logit); ${spec.model} has ${classes}`,
+        );
       } else if (loss === 'dlr' && classes < DLR_MIN_CLASSES) {
-        add(typeof entry === 'string' ? idNode : at(['attacks', i, 'loss']) ?? idNode, 'error', 'dlr-classes',
-          `the dlr loss needs at least ${DLR_MIN_CLASSES} classes (it divides by z_π1 − z_π3); ${spec.model} has ${classes}`);
+        add(
+          typeof entry === 'string' ? idNode : (at(['attacks', i, 'loss']) ?? idNode),
+          'error',
+          'dlr-classes',
+          `the dlr loss needs at least ${DLR_MIN_CLASSES} classes (it divides by z_π1 − z_π3); ${spec.model} has ${classes}`,
+        );
       }
     }
-    if (info.id === 'transfer' && !spec.surrogate) add(idNode, 'error', 'surrogate', 'the transfer attack needs a "surrogate" model.json to craft its examples on');
+    if (info.id === 'transfer' && !spec.surrogate)
+      add(idNode, 'error', 'surrogate', 'the transfer attack needs a "surrogate" model.json to craft its examples on');
   });
   const suite = typeof spec.suite === 'string' && spec.suite in SUITE_TABLE ? spec.suite : undefined;
-  const needy = suite && classes !== undefined
-    ? suiteStages(suite, false).map((stage) => attackInfo(stage.attack))
-      .find((info) => info?.minClasses !== undefined && classes < info.minClasses)
-    : undefined;
+  const needy =
+    suite && classes !== undefined
+      ? suiteStages(suite, false)
+          .map((stage) => attackInfo(stage.attack))
+          .find((info) => info?.minClasses !== undefined && classes < info.minClasses)
+      : undefined;
   if (needy) {
-    add(at(['suite']), 'error', 'dlr-classes',
-      `the ${suite} suite runs ${needy.name}, which needs at least ${needy.minClasses} classes; ${spec.model} has ${classes}`);
+    add(
+      at(['suite']),
+      'error',
+      'dlr-classes',
+      `the ${suite} suite runs ${needy.name}, which needs at least ${needy.minClasses} classes; ${spec.model} has ${classes}`,
+    );
   }
   if (spec.attacks !== undefined && typeof spec.suite === 'string' && spec.suite in SUITE_TABLE) {
-    add(keyNode(at(['attacks'])), 'error', 'suite-and-attacks',
-      `give "attacks" or "suite", not both: the ${spec.suite} suite runs its own attacks `
-      + `(${SUITE_TABLE[spec.suite].summary}); remove "attacks" to run the suite, or "suite" to run your list`);
+    add(
+      keyNode(at(['attacks'])),
+      'error',
+      'suite-and-attacks',
+      `give "attacks" or "suite", not both: the ${spec.suite} suite runs its own attacks ` +
+        `(${SUITE_TABLE[spec.suite].summary}); remove "attacks" to run the suite, or "suite" to run your list`,
+    );
   }
   if (!Array.isArray(spec.attacks) && !spec.suite && !spec.training) {
-    add(undefined, 'error', 'nothing-to-run', 'the spec runs nothing: add "attacks" (e.g. ["fgsm", "pgd"]), a "suite" ("strong") or "training"');
+    add(
+      undefined,
+      'error',
+      'nothing-to-run',
+      'the spec runs nothing: add "attacks" (e.g. ["fgsm", "pgd"]), a "suite" ("strong") or "training"',
+    );
   }
   if (typeof spec.surrogate === 'string' && spec.surrogate.length > 0) {
     const result = facts.model(spec.surrogate);
-    if ('problem' in result) add(at(['surrogate']), 'error', result.missing ? 'model-missing' : 'not-a-model', result.problem);
+    if ('problem' in result)
+      add(at(['surrogate']), 'error', result.missing ? 'model-missing' : 'not-a-model', result.problem);
   }
 
   // --- training ----------------------------------------------------------------------------
   const t = spec.training;
   if (t && typeof t === 'object') {
     if (isNumber(t.temperature) && t.temperature <= 1) {
-      add(at(['training', 'temperature']), 'error', 'temperature',
-        `distillation needs a temperature T > 1 (Papernot et al. use 100); T = ${fmt(t.temperature)} ${t.temperature === 1 ? 'is plain training on soft labels' : 'sharpens instead of softening'}`);
+      add(
+        at(['training', 'temperature']),
+        'error',
+        'temperature',
+        `distillation needs a temperature T > 1 (Papernot et al. use 100); T = ${fmt(t.temperature)} ${t.temperature === 1 ? 'is plain training on soft labels' : 'sharpens instead of softening'}`,
+      );
     }
     if (t.temperature !== undefined && t.method !== 'distill' && typeof t.method === 'string') {
-      add(keyNode(at(['training', 'temperature'])), 'warning', 'unused-parameter', `temperature is only used by the distill method; ${t.method} ignores it`);
+      add(
+        keyNode(at(['training', 'temperature'])),
+        'warning',
+        'unused-parameter',
+        `temperature is only used by the distill method; ${t.method} ignores it`,
+      );
     }
-    if (isNumber(t.steps) && t.steps < 1) add(at(['training', 'steps']), 'error', 'steps', `steps must be at least 1; got ${fmt(t.steps)}`);
+    if (isNumber(t.steps) && t.steps < 1)
+      add(at(['training', 'steps']), 'error', 'steps', `steps must be at least 1; got ${fmt(t.steps)}`);
   }
 }
 
-function checkEps(eps: number, norm: unknown, width: number, bounds: number[], pixels: number | undefined, node: Node | undefined, name: string, add: Add): void {
+function checkEps(
+  eps: number,
+  norm: unknown,
+  width: number,
+  bounds: number[],
+  pixels: number | undefined,
+  node: Node | undefined,
+  name: string,
+  add: Add,
+): void {
   if (eps < 0) {
     add(node, 'error', 'eps-negative', `${name} must be ≥ 0 (it is a radius); got ${fmt(eps)}`);
     return;
@@ -272,10 +415,20 @@ function checkEps(eps: number, norm: unknown, width: number, bounds: number[], p
   if (width <= 0) return;
   if (norm === 'l2') {
     if (pixels !== undefined && eps > width * Math.sqrt(pixels)) {
-      add(node, 'error', 'eps-too-large', `${name} = ${fmt(eps)} (L2) exceeds the diameter of the input box, ${fmt(width * Math.sqrt(pixels))} = ${fmt(width)}·√${pixels}: every input is reachable, so robust accuracy means nothing`);
+      add(
+        node,
+        'error',
+        'eps-too-large',
+        `${name} = ${fmt(eps)} (L2) exceeds the diameter of the input box, ${fmt(width * Math.sqrt(pixels))} = ${fmt(width)}·√${pixels}: every input is reachable, so robust accuracy means nothing`,
+      );
     }
   } else if (eps > width) {
-    add(node, 'error', 'eps-too-large', `${name} = ${fmt(eps)} exceeds the width of the input box [${bounds.join(', ')}] (${fmt(width)}): every input is reachable, so robust accuracy means nothing`);
+    add(
+      node,
+      'error',
+      'eps-too-large',
+      `${name} = ${fmt(eps)} exceeds the width of the input box [${bounds.join(', ')}] (${fmt(width)}): every input is reachable, so robust accuracy means nothing`,
+    );
   }
 }
 
@@ -287,10 +440,19 @@ function keyNode(value: Node | undefined): Node | undefined {
 /** Maps one ajv error to a problem on the node it is about. */
 function schemaProblem(e: ErrorObject, root: Node): SpecProblem | undefined {
   if (e.keyword === 'if') return undefined;
-  const path = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+  const path = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
   const node = path.length ? findNodeAtLocation(root, path) : root;
   if (!node) return undefined;
-  const where = path.length ? path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[') : 'the spec';
+  const where = path.length
+    ? path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+        .join('.')
+        .replace(/\.\[/g, '[')
+    : 'the spec';
   const base = { severity: 'error' as const, code: 'schema' };
   switch (e.keyword) {
     case 'additionalProperties': {
@@ -299,7 +461,9 @@ function schemaProblem(e: ErrorObject, root: Node): SpecProblem | undefined {
       const known = Object.keys(schemaAt(path)?.properties ?? {});
       const hint = suggestion(name, known);
       return {
-        ...base, ...span(property?.children?.[0] ?? node), ...(hint.replacement ? { replacement: hint.replacement } : {}),
+        ...base,
+        ...span(property?.children?.[0] ?? node),
+        ...(hint.replacement ? { replacement: hint.replacement } : {}),
         message: `unknown property "${name}" in ${where}${hint.suffix || (known.length ? `; allowed: ${known.join(', ')}` : '')}`,
       };
     }
@@ -311,16 +475,35 @@ function schemaProblem(e: ErrorObject, root: Node): SpecProblem | undefined {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
       const v = String(getNodeValue(node));
       const hint = suggestion(v, allowed);
-      return { ...base, ...span(node), message: `${where}: "${v}" is not one of ${allowed.join(', ')}${hint.suffix}`, ...(hint.replacement ? { replacement: hint.replacement } : {}) };
+      return {
+        ...base,
+        ...span(node),
+        message: `${where}: "${v}" is not one of ${allowed.join(', ')}${hint.suffix}`,
+        ...(hint.replacement ? { replacement: hint.replacement } : {}),
+      };
     }
     case 'pattern':
-      return { ...base, ...span(node), message: `${where}: "${String(getNodeValue(node))}" is not an attack id (e.g. "pgd" or "pgd:margin")` };
+      return {
+        ...base,
+        ...span(node),
+        message: `${where}: "${String(getNodeValue(node))}" is not an attack id (e.g. "pgd" or "pgd:margin")`,
+      };
     default:
       return { ...base, ...span(node), message: `${where} ${e.message ?? 'is invalid'}` };
   }
 }
 
-interface SchemaNode { properties?: Record<string, SchemaNode>; items?: SchemaNode; $ref?: string; else?: SchemaNode; then?: SchemaNode; enum?: unknown[]; description?: string; markdownDescription?: string; type?: string | string[] }
+interface SchemaNode {
+  properties?: Record<string, SchemaNode>;
+  items?: SchemaNode;
+  $ref?: string;
+  else?: SchemaNode;
+  then?: SchemaNode;
+  enum?: unknown[];
+  description?: string;
+  markdownDescription?: string;
+  type?: string | string[];
+}
 
 function deref(node: SchemaNode | undefined): SchemaNode | undefined {
   if (!node?.$ref) return node;

@@ -39,7 +39,11 @@ export class WorkspaceIndex {
     const walk = (dir: string, depth: number) => {
       if (depth > 8 || models.length + data.length > 2000) return;
       let entries: fs.Dirent[];
-      try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
       for (const e of entries) {
         if (e.isDirectory() && !SKIP.has(e.name) && !e.name.startsWith('.')) walk(path.join(dir, e.name), depth + 1);
         else if (e.isFile() && isModelFile(e.name)) models.push(path.join(dir, e.name));

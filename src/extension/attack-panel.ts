@@ -5,7 +5,10 @@
  */
 import * as vscode from 'vscode';
 import {
-  parsePanelMessage, type HostToPanel, type PanelState, type PanelToHost,
+  parsePanelMessage,
+  type HostToPanel,
+  type PanelState,
+  type PanelToHost,
 } from '../protocol/messages/attack-panel';
 import { reportHtml } from '../store/report-files';
 import { webviewHtml, webviewOptions } from './webview-html';
@@ -22,10 +25,20 @@ export class AttackPanel {
   private ready = false;
   private firstPaintLogged = false;
 
-  private constructor(readonly panel: vscode.WebviewPanel, private state: PanelState, extensionUri: vscode.Uri,
-    private readonly handlers: PanelHandlers, private readonly createdAt: number) {
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    private state: PanelState,
+    extensionUri: vscode.Uri,
+    private readonly handlers: PanelHandlers,
+    private readonly createdAt: number,
+  ) {
     panel.webview.options = webviewOptions(extensionUri);
-    panel.webview.html = webviewHtml(panel.webview, extensionUri, 'attack-panel.js', '<div id="toolbar"></div>\n<div id="app"><p class="meta">Starting…</p></div>');
+    panel.webview.html = webviewHtml(
+      panel.webview,
+      extensionUri,
+      'attack-panel.js',
+      '<div id="toolbar"></div>\n<div id="app"><p class="meta">Starting…</p></div>',
+    );
     panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'shield.svg');
     panel.onDidDispose(() => AttackPanel.panels.delete(this.state.runId));
     panel.webview.onDidReceiveMessage((raw: unknown) => {
@@ -48,11 +61,18 @@ export class AttackPanel {
       existing.update(state);
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, state.title, vscode.ViewColumn.Active, { retainContextWhenHidden: true });
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, state.title, vscode.ViewColumn.Active, {
+      retainContextWhenHidden: true,
+    });
     return new AttackPanel(panel, state, extensionUri, handlers, Date.now());
   }
 
-  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, state: PanelState, handlers: PanelHandlers): AttackPanel {
+  static revive(
+    panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    state: PanelState,
+    handlers: PanelHandlers,
+  ): AttackPanel {
     return new AttackPanel(panel, state, extensionUri, handlers, Date.now());
   }
 
@@ -83,7 +103,8 @@ export class AttackPanel {
         const report = this.state.report;
         if (!report) return;
         const target = await vscode.window.showSaveDialog({
-          defaultUri: vscode.Uri.file(`report.${message.format}`), filters: { [message.format.toUpperCase()]: [message.format] },
+          defaultUri: vscode.Uri.file(`report.${message.format}`),
+          filters: { [message.format.toUpperCase()]: [message.format] },
         });
         if (!target) return;
         const text = message.format === 'json' ? JSON.stringify(report, null, 2) : reportHtml(report);
@@ -92,7 +113,10 @@ export class AttackPanel {
         return;
       }
       case 'exportPng': {
-        const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file('curve.png'), filters: { PNG: ['png'] } });
+        const target = await vscode.window.showSaveDialog({
+          defaultUri: vscode.Uri.file('curve.png'),
+          filters: { PNG: ['png'] },
+        });
         if (!target) return;
         await vscode.workspace.fs.writeFile(target, Buffer.from(message.dataUrl.split(',')[1]!, 'base64'));
         void vscode.window.showInformationMessage(`Robustness Lab: saved ${target.fsPath}`);

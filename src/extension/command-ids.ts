@@ -3,10 +3,24 @@
  * have exactly these keys, and a unit test checks them against package.json's contributes.commands.
  */
 export const COMMAND_IDS = [
-  'robustness.attack', 'robustness.curve', 'robustness.evaluate', 'robustness.runSpec', 'robustness.trainSpec',
-  'robustness.attackPath', 'robustness.cancelRun', 'robustness.openRun', 'robustness.showLog',
-  'robustness.refreshModels', 'robustness.trainFromModel', 'robustness.newTrainingRun', 'robustness.stopRun',
-  'robustness.resumeRun', 'robustness.openTraining', 'robustness.compareRuns', 'robustness.revealModel',
-  'robustness.attackFinalModel', 'robustness.deleteRun',
+  'robustness.attack',
+  'robustness.curve',
+  'robustness.evaluate',
+  'robustness.runSpec',
+  'robustness.trainSpec',
+  'robustness.attackPath',
+  'robustness.cancelRun',
+  'robustness.openRun',
+  'robustness.showLog',
+  'robustness.refreshModels',
+  'robustness.trainFromModel',
+  'robustness.newTrainingRun',
+  'robustness.stopRun',
+  'robustness.resumeRun',
+  'robustness.openTraining',
+  'robustness.compareRuns',
+  'robustness.revealModel',
+  'robustness.attackFinalModel',
+  'robustness.deleteRun',
 ] as const;
 export type CommandId = (typeof COMMAND_IDS)[number];

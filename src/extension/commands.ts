@@ -35,46 +35,82 @@ function finalModel({ ctx }: CommandContext, target: RunTarget): vscode.Uri | un
 }
 
 export const COMMANDS: CommandTable = {
-  'robustness.attack': ({ evaluations }) => (target?: ModelTarget) =>
-    evaluations.attackModel('attack', modelUri(target)),
-  'robustness.curve': ({ evaluations }) => (target?: ModelTarget) =>
-    evaluations.attackModel('curve', modelUri(target)),
-  'robustness.evaluate': ({ evaluations }) => (target?: ModelTarget) =>
-    evaluations.attackModel('evaluate', modelUri(target)),
-  'robustness.runSpec': ({ ctx, evaluations, training }) => (spec?: string | vscode.Uri) =>
-    runSpec(ctx, { evaluations, training }, spec, false),
-  'robustness.trainSpec': ({ ctx, evaluations, training }) => (spec?: string | vscode.Uri) =>
-    runSpec(ctx, { evaluations, training }, spec, true),
+  'robustness.attack':
+    ({ evaluations }) =>
+    (target?: ModelTarget) =>
+      evaluations.attackModel('attack', modelUri(target)),
+  'robustness.curve':
+    ({ evaluations }) =>
+    (target?: ModelTarget) =>
+      evaluations.attackModel('curve', modelUri(target)),
+  'robustness.evaluate':
+    ({ evaluations }) =>
+    (target?: ModelTarget) =>
+      evaluations.attackModel('evaluate', modelUri(target)),
+  'robustness.runSpec':
+    ({ ctx, evaluations, training }) =>
+    (spec?: string | vscode.Uri) =>
+      runSpec(ctx, { evaluations, training }, spec, false),
+  'robustness.trainSpec':
+    ({ ctx, evaluations, training }) =>
+    (spec?: string | vscode.Uri) =>
+      runSpec(ctx, { evaluations, training }, spec, true),
   // The source-file lenses pass a plain path (LSP command arguments are JSON).
-  'robustness.attackPath': ({ evaluations }) => (file?: string) =>
-    evaluations.attackModel('attack', file ? vscode.Uri.file(file) : undefined),
-  'robustness.cancelRun': ({ evaluations }) => () => evaluations.cancel(),
-  'robustness.openRun': ({ evaluations }) => (target?: RunTarget, folder?: string) => {
-    const id = runIdOf(target);
-    const workspace = folder ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    if (id && workspace) evaluations.open(id, workspace);
-  },
-  'robustness.showLog': ({ ctx }) => () => ctx.log.show(),
-  'robustness.refreshModels': ({ ctx }) => () => ctx.models.refresh(),
-  'robustness.trainFromModel': ({ training }) => (target?: ModelTarget) =>
-    training.start(modelUri(target) ?? vscode.window.activeTextEditor?.document.uri),
-  'robustness.newTrainingRun': ({ training }) => () => training.start(),
-  'robustness.stopRun': ({ ctx, evaluations, training }) => async (target?: RunTarget) => {
-    const id = runIdOf(target) ?? evaluations.activeRun;
-    if (id) await (ctx.engine.isRunning(id) ? training.stop(id) : evaluations.cancel(id));
-  },
-  'robustness.resumeRun': ({ training }) => async (target?: RunTarget) => {
-    const id = runIdOf(target);
-    // The Runs view's item knows which workspace folder's store the run is in.
-    if (id) await training.resume(id, target instanceof RunItem ? target.entry.dir : undefined);
-  },
-  'robustness.openTraining': ({ training }) => (target?: RunTarget) => {
-    const id = runIdOf(target);
-    training.show(id ? [id] : undefined);
-  },
+  'robustness.attackPath':
+    ({ evaluations }) =>
+    (file?: string) =>
+      evaluations.attackModel('attack', file ? vscode.Uri.file(file) : undefined),
+  'robustness.cancelRun':
+    ({ evaluations }) =>
+    () =>
+      evaluations.cancel(),
+  'robustness.openRun':
+    ({ evaluations }) =>
+    (target?: RunTarget, folder?: string) => {
+      const id = runIdOf(target);
+      const workspace = folder ?? vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+      if (id && workspace) evaluations.open(id, workspace);
+    },
+  'robustness.showLog':
+    ({ ctx }) =>
+    () =>
+      ctx.log.show(),
+  'robustness.refreshModels':
+    ({ ctx }) =>
+    () =>
+      ctx.models.refresh(),
+  'robustness.trainFromModel':
+    ({ training }) =>
+    (target?: ModelTarget) =>
+      training.start(modelUri(target) ?? vscode.window.activeTextEditor?.document.uri),
+  'robustness.newTrainingRun':
+    ({ training }) =>
+    () =>
+      training.start(),
+  'robustness.stopRun':
+    ({ ctx, evaluations, training }) =>
+    async (target?: RunTarget) => {
+      const id = runIdOf(target) ?? evaluations.activeRun;
+      if (id) await (ctx.engine.isRunning(id) ? training.stop(id) : evaluations.cancel(id));
+    },
+  'robustness.resumeRun':
+    ({ training }) =>
+    async (target?: RunTarget) => {
+      const id = runIdOf(target);
+      // The Runs view's item knows which workspace folder's store the run is in.
+      if (id) await training.resume(id, target instanceof RunItem ? target.entry.dir : undefined);
+    },
+  'robustness.openTraining':
+    ({ training }) =>
+    (target?: RunTarget) => {
+      const id = runIdOf(target);
+      training.show(id ? [id] : undefined);
+    },
   // With several runs selected, compare those; otherwise every training run.
-  'robustness.compareRuns': ({ training }) => (_clicked?: RunItem, selected?: RunItem[]) =>
-    training.show(selected && selected.length > 1 ? selected.map((item) => item.entry.id) : undefined),
+  'robustness.compareRuns':
+    ({ training }) =>
+    (_clicked?: RunItem, selected?: RunItem[]) =>
+      training.show(selected && selected.length > 1 ? selected.map((item) => item.entry.id) : undefined),
   'robustness.revealModel': (context) => async (target?: RunTarget) => {
     const uri = finalModel(context, target);
     if (uri) await vscode.commands.executeCommand('revealInExplorer', uri);
@@ -83,26 +119,32 @@ export const COMMANDS: CommandTable = {
     const uri = finalModel(context, target);
     if (uri) await context.evaluations.attackModel('attack', uri);
   },
-  'robustness.deleteRun': ({ ctx }) => async (target?: RunTarget) => {
-    const id = runIdOf(target);
-    const store = ctx.workspaceStore(id);
-    if (!id || !store) return;
-    if (ctx.engine.isRunning(id)) {
-      void vscode.window.showWarningMessage(`Robustness Lab: stop ${id} before deleting it.`);
-      return;
-    }
-    const answer = await vscode.window.showWarningMessage(
-      `Delete run ${id} and everything in its folder?`, { modal: true }, 'Delete');
-    if (answer === 'Delete') {
-      store.delete(id);
-      ctx.refreshRuns();
-    }
-  },
+  'robustness.deleteRun':
+    ({ ctx }) =>
+    async (target?: RunTarget) => {
+      const id = runIdOf(target);
+      const store = ctx.workspaceStore(id);
+      if (!id || !store) return;
+      if (ctx.engine.isRunning(id)) {
+        void vscode.window.showWarningMessage(`Robustness Lab: stop ${id} before deleting it.`);
+        return;
+      }
+      const answer = await vscode.window.showWarningMessage(
+        `Delete run ${id} and everything in its folder?`,
+        { modal: true },
+        'Delete',
+      );
+      if (answer === 'Delete') {
+        store.delete(id);
+        ctx.refreshRuns();
+      }
+    },
 };
 
 /** Registers every command of the table. */
 export function registerCommands(context: CommandContext): vscode.Disposable[] {
   return (Object.keys(COMMANDS) as CommandId[]).map((id) =>
     // The handler's declared parameters are what its callers (menus, lenses, views) pass.
-    vscode.commands.registerCommand(id, COMMANDS[id](context) as (...args: unknown[]) => unknown));
+    vscode.commands.registerCommand(id, COMMANDS[id](context) as (...args: unknown[]) => unknown),
+  );
 }

@@ -18,21 +18,29 @@ export interface SettingsSection {
 
 /** Every setting Config reads, without the `robustness.` prefix. */
 export const SETTING_KEYS = [
-  'backend', 'threatModel.norm', 'threatModel.eps', 'attack.steps', 'samples', 'dataset', 'training.trainImages',
+  'backend',
+  'threatModel.norm',
+  'threatModel.eps',
+  'attack.steps',
+  'samples',
+  'dataset',
+  'training.trainImages',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
-const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
-  ({ schema: z.enum(values), allowed: `one of ${values.map((v) => `"${v}"`).join(', ')}` });
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => ({
+  schema: z.enum(values),
+  allowed: `one of ${values.map((v) => `"${v}"`).join(', ')}`,
+});
 
 /** Each setting's schema (package.json's type, enum and minimum) and its allowed values in words. */
 const SETTINGS = {
-  'backend': oneOf(BACKEND_PREFERENCES),
+  backend: oneOf(BACKEND_PREFERENCES),
   'threatModel.norm': oneOf(NORMS),
   'threatModel.eps': { schema: z.number().finite().min(0), allowed: 'a number ≥ 0' },
   'attack.steps': { schema: z.number().int().min(1), allowed: 'a whole number ≥ 1' },
-  'samples': { schema: z.number().int().min(1), allowed: 'a whole number ≥ 1' },
-  'dataset': { schema: z.string(), allowed: 'a string' },
+  samples: { schema: z.number().int().min(1), allowed: 'a whole number ≥ 1' },
+  dataset: { schema: z.string(), allowed: 'a string' },
   'training.trainImages': { schema: z.number().int().min(1).nullable(), allowed: 'a whole number ≥ 1, or null' },
 } as const satisfies { [K in SettingKey]: { schema: z.ZodType; allowed: string } };
 
@@ -66,8 +74,10 @@ export class Config {
       }
       values[key] = fallback.data;
       if (raw !== undefined) {
-        problems.push(`Robustness Lab: the setting robustness.${key} is ${JSON.stringify(raw)}, but it must be `
-          + `${allowed}; using the default, ${JSON.stringify(fallback.data)}.`);
+        problems.push(
+          `Robustness Lab: the setting robustness.${key} is ${JSON.stringify(raw)}, but it must be ` +
+            `${allowed}; using the default, ${JSON.stringify(fallback.data)}.`,
+        );
       }
     }
     // Every key was set above, each to its own schema's output.
@@ -111,7 +121,9 @@ export class Config {
 
   /** One line for the log when the settings change. */
   describe(): string {
-    return `${this.norm} ε=${this.eps}, steps ${this.steps}, samples ${this.samples}, dataset ${this.dataset}, `
-      + `backend ${this.backend}`;
+    return (
+      `${this.norm} ε=${this.eps}, steps ${this.steps}, samples ${this.samples}, dataset ${this.dataset}, ` +
+      `backend ${this.backend}`
+    );
   }
 }

@@ -82,7 +82,10 @@ export class Ctx implements RunHost, vscode.Disposable {
    * in, with every file in `reads` inside it; undefined after telling the user why the run may not
    * start. The placement it returns is what RunController.start and resume require.
    */
-  async guardRun(activity: GuardedActivity, file?: string, reads?: ReadonlyArray<string | undefined>,
+  async guardRun(
+    activity: GuardedActivity,
+    file?: string,
+    reads?: ReadonlyArray<string | undefined>,
   ): Promise<GuardedPlacement | undefined> {
     const placement = placeRun({
       trusted: vscode.workspace.isTrusted,
@@ -94,7 +97,9 @@ export class Ctx implements RunHost, vscode.Disposable {
     switch (placement.refusal) {
       case 'untrusted': {
         const choice = await vscode.window.showWarningMessage(
-          `Robustness Lab ${activity} only in trusted workspaces.`, 'Manage Workspace Trust');
+          `Robustness Lab ${activity} only in trusted workspaces.`,
+          'Manage Workspace Trust',
+        );
         if (choice) await vscode.commands.executeCommand('workbench.trust.manage');
         return undefined;
       }
@@ -103,11 +108,14 @@ export class Ctx implements RunHost, vscode.Disposable {
         return undefined;
       case 'outside-workspace':
         void vscode.window.showErrorMessage(
-          `Robustness Lab: ${placement.file} is outside the workspace; open its folder first.`);
+          `Robustness Lab: ${placement.file} is outside the workspace; open its folder first.`,
+        );
         return undefined;
       case 'reads-outside':
-        void vscode.window.showErrorMessage(`Robustness Lab: ${path.basename(placement.file)} points outside `
-          + `the workspace (${placement.outside}); keep models inside ${placement.folder}.`);
+        void vscode.window.showErrorMessage(
+          `Robustness Lab: ${path.basename(placement.file)} points outside ` +
+            `the workspace (${placement.outside}); keep models inside ${placement.folder}.`,
+        );
         return undefined;
     }
   }

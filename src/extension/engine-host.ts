@@ -22,7 +22,10 @@ export class EngineHost {
   /** Runs waiting for the worker, in order; cancelling one drops it before it starts. */
   private waiting = new Map<string, AbortController>();
 
-  constructor(private readonly extensionPath: string, private readonly log: vscode.LogOutputChannel) {}
+  constructor(
+    private readonly extensionPath: string,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
 
   private ensure(): EngineClient {
     if (!this.client || !this.client.alive) {
@@ -69,15 +72,26 @@ export class EngineHost {
     const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);
     // A cancelled waiting run settles now, not when the runs ahead of it finish.
-    const cancelled = new Promise<never>((_, reject) => waiting.signal.addEventListener('abort', () => reject(dropped()), { once: true }));
+    const cancelled = new Promise<never>((_, reject) =>
+      waiting.signal.addEventListener('abort', () => reject(dropped()), { once: true }),
+    );
     return Promise.race([result, cancelled]);
   }
 
-  runAttack(runId: string, job: AttackJob, backend: BackendPreference, onProgress: (p: ProgressParams) => void): Promise<Report> {
+  runAttack(
+    runId: string,
+    job: AttackJob,
+    backend: BackendPreference,
+    onProgress: (p: ProgressParams) => void,
+  ): Promise<Report> {
     return this.enqueue(runId, (client) => client.runAttack(runId, job, backend, onProgress));
   }
 
-  train(runId: string, job: TrainJob, backend: BackendPreference, resume: boolean,
+  train(
+    runId: string,
+    job: TrainJob,
+    backend: BackendPreference,
+    resume: boolean,
     listeners: { onProgress: (p: ProgressParams) => void; onEpoch: (p: EpochParams) => void },
   ): Promise<TrainRunResult> {
     return this.enqueue(runId, (client) => client.train(runId, job, backend, resume, listeners));

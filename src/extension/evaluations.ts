@@ -21,7 +21,9 @@ import { RunController, type RunOutcome } from './run-controller';
 import type { GuardedPlacement } from './run-placement';
 
 const KIND_TITLES: Record<AttackKind, string> = {
-  attack: 'Attack', curve: 'Curve', evaluate: `Evaluate (${DEFAULT_SUITE})`,
+  attack: 'Attack',
+  curve: 'Curve',
+  evaluate: `Evaluate (${DEFAULT_SUITE})`,
 };
 
 /** An attack job ready to run: where its run is stored, its panel title, and what started it. */
@@ -66,7 +68,8 @@ export class Evaluations {
     const uri = target ?? vscode.window.activeTextEditor?.document.uri;
     if (!uri || !isModelFile(uri.fsPath)) {
       void vscode.window.showErrorMessage(
-        `Robustness Lab: choose a ${MODEL_FILE_NAMES.join(' or ')} (right-click it in the explorer).`);
+        `Robustness Lab: choose a ${MODEL_FILE_NAMES.join(' or ')} (right-click it in the explorer).`,
+      );
       return;
     }
     const placement = await this.ctx.guardRun('runs models', uri.fsPath);
@@ -87,7 +90,12 @@ export class Evaluations {
     const runId = store.newId('evaluation');
     const created = new Date().toISOString();
     const controller = RunController.start(this.ctx, placement, {
-      id: runId, kind: 'evaluation', model: relModel, created, config: job, ...(spec ? { spec } : {}),
+      id: runId,
+      kind: 'evaluation',
+      model: relModel,
+      created,
+      config: job,
+      ...(spec ? { spec } : {}),
     });
     this.states.set(runId, initialState(runId, title, created));
     this.active = runId;
@@ -107,12 +115,15 @@ export class Evaluations {
         store.finish(runId, report);
         this.update(runId, { type: 'finished', report });
         if (reportDir) this.writeSpecReport(runId, reportDir, report);
-        return `run ${runId} done: clean ${report.clean_accuracy}, robust ${report.robust_accuracy}, `
-          + `${duration(report.time_s)} on ${report.backend}`;
+        return (
+          `run ${runId} done: clean ${report.clean_accuracy}, robust ${report.robust_accuracy}, ` +
+          `${duration(report.time_s)} on ${report.backend}`
+        );
       },
-      failureMessage: (err) => (isCrash(err)
-        ? `the engine crashed while attacking ${relModel} (${err.message}); it restarts on the next run`
-        : err.message),
+      failureMessage: (err) =>
+        isCrash(err)
+          ? `the engine crashed while attacking ${relModel} (${err.message}); it restarts on the next run`
+          : err.message,
       cancelledLine: (id) => `run ${id} cancelled`,
       failedLine: (id, message) => `run ${id} failed: ${message}`,
       failureNotice: (message) => `Robustness Lab: ${message}`,
@@ -126,10 +137,14 @@ export class Evaluations {
         }
       },
     };
-    await controller.run(() => this.ctx.engine.runAttack(runId, job, this.ctx.config.backend, (p) => {
-      this.ctx.runs.live.set(runId, p);
-      this.update(runId, { type: 'progress', label: p.label, done: p.done, total: p.total });
-    }), outcome);
+    await controller.run(
+      () =>
+        this.ctx.engine.runAttack(runId, job, this.ctx.config.backend, (p) => {
+          this.ctx.runs.live.set(runId, p);
+          this.update(runId, { type: 'progress', label: p.label, done: p.done, total: p.total });
+        }),
+      outcome,
+    );
   }
 
   /** Opens a stored run in the attack panel. */
@@ -139,10 +154,13 @@ export class Evaluations {
       const record = store.read(runId);
       const report = record.status === 'done' ? store.readReport(runId) : undefined;
       const base = initialState(runId, `Run: ${path.basename(path.dirname(record.model))} · ${runId}`, record.created);
-      const state: PanelState = report ? { ...base, status: 'done', report } : {
-        ...base, status: record.status === 'running' ? 'running' : record.status,
-        ...(record.error ? { error: record.error } : {}),
-      };
+      const state: PanelState = report
+        ? { ...base, status: 'done', report }
+        : {
+            ...base,
+            status: record.status === 'running' ? 'running' : record.status,
+            ...(record.error ? { error: record.error } : {}),
+          };
       this.states.set(runId, state);
       AttackPanel.show(this.ctx.extensionUri, state, this.panelHandlers);
     } catch (err) {
@@ -155,9 +173,12 @@ export class Evaluations {
     const restored: PanelState = saved?.runId
       ? { ...saved, ...(saved.status === 'running' ? { status: 'cancelled' as const } : {}) }
       : {
-        runId: 'restored', title: 'Robustness', status: 'failed', startedAt: new Date().toISOString(),
-        error: 'nothing to restore',
-      };
+          runId: 'restored',
+          title: 'Robustness',
+          status: 'failed',
+          startedAt: new Date().toISOString(),
+          error: 'nothing to restore',
+        };
     this.states.set(restored.runId, restored);
     AttackPanel.revive(panel, this.ctx.extensionUri, restored, this.panelHandlers);
   }

@@ -31,10 +31,12 @@ export function activate(extension: vscode.ExtensionContext): void {
   const modelWatcher = vscode.workspace.createFileSystemWatcher(MODEL_GLOB);
   const refreshModels = () => ctx.models.refresh();
   extension.subscriptions.push(
-    ctx, modelWatcher,
+    ctx,
+    modelWatcher,
     vscode.window.registerTreeDataProvider('robustness.models', ctx.models),
     vscode.window.createTreeView('robustness.runs', { treeDataProvider: ctx.runs, canSelectMany: true }),
-    modelWatcher.onDidCreate(refreshModels), modelWatcher.onDidDelete(refreshModels),
+    modelWatcher.onDidCreate(refreshModels),
+    modelWatcher.onDidDelete(refreshModels),
     modelWatcher.onDidChange(refreshModels),
     ...registerCommands({ ctx, evaluations, training }),
     vscode.window.registerWebviewPanelSerializer(TRAINING_VIEW_TYPE, {

@@ -1,7 +1,12 @@
 /** Turns settings and a model path into an AttackJob (pure: tested without an editor). */
 import * as path from 'node:path';
 import {
-  DEFAULT_ATTACKS, DEFAULT_CURVE_ATTACKS, DEFAULT_SUITE, defaultAttackJob, defaultCurveGrid, type AttackJob,
+  DEFAULT_ATTACKS,
+  DEFAULT_CURVE_ATTACKS,
+  DEFAULT_SUITE,
+  defaultAttackJob,
+  defaultCurveGrid,
+  type AttackJob,
 } from '../protocol/jobs';
 import { dataLocation } from '../protocol/experiment-spec';
 import type { NormId, SuiteId } from '../protocol/vocabulary';
@@ -41,7 +46,12 @@ export function attackJobFor(model: string, folder: string, settings: Robustness
   const grid = defaultCurveGrid(settings.norm);
   return {
     ...defaultAttackJob(),
-    model, data, norm: settings.norm, eps: settings.eps, steps: settings.steps, n: settings.samples,
+    model,
+    data,
+    norm: settings.norm,
+    eps: settings.eps,
+    steps: settings.steps,
+    n: settings.samples,
     curve: grid.includes(settings.eps) ? grid : [...grid, settings.eps].sort((a, b) => a - b),
     ...ATTACKS_OF[kind],
   };

@@ -3,7 +3,12 @@
  * source files that name models, and tells it when a run finishes so its lenses refresh.
  */
 import * as vscode from 'vscode';
-import { LanguageClient, TransportKind, type LanguageClientOptions, type ServerOptions } from 'vscode-languageclient/node';
+import {
+  LanguageClient,
+  TransportKind,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
 import { DATA_WATCH_GLOBS } from '../formats/data-sources';
 import { RunFinishedNotification, type RunFinishedParams } from '../protocol/messages/lsp';
 import { SPEC_SUFFIX } from '../protocol/experiment-spec';
@@ -14,7 +19,10 @@ export class RobustnessLanguageClient implements vscode.Disposable {
   private readonly client: LanguageClient;
   private started: Promise<void> | undefined;
 
-  constructor(context: vscode.ExtensionContext, private readonly log: vscode.LogOutputChannel) {
+  constructor(
+    context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
     const module = context.asAbsolutePath('dist/server.js');
     const server: ServerOptions = {
       run: { module, transport: TransportKind.ipc },
@@ -23,7 +31,10 @@ export class RobustnessLanguageClient implements vscode.Disposable {
     const options: LanguageClientOptions = {
       documentSelector: [
         { scheme: 'file', pattern: `**/*${SPEC_SUFFIX}` },
-        ...['python', 'typescript', 'javascript', 'typescriptreact', 'javascriptreact'].map((language) => ({ scheme: 'file', language })),
+        ...['python', 'typescript', 'javascript', 'typescriptreact', 'javascriptreact'].map((language) => ({
+          scheme: 'file',
+          language,
+        })),
       ],
       synchronize: {
         fileEvents: [
@@ -47,7 +58,10 @@ export class RobustnessLanguageClient implements vscode.Disposable {
 
   /** A run's run.json is final: the server rereads the store and refreshes lenses. */
   runFinished(params: RunFinishedParams): void {
-    void this.start().then(() => this.client.sendNotification(RunFinishedNotification.method, RunFinishedNotification.params.parse(params)))
+    void this.start()
+      .then(() =>
+        this.client.sendNotification(RunFinishedNotification.method, RunFinishedNotification.params.parse(params)),
+      )
       .catch((err: Error) => this.log.warn(`could not notify the language server: ${err.message}`));
   }
 

@@ -47,8 +47,12 @@ export function isCancellation(err: Error): boolean {
 export class RunController {
   readonly folder: string;
 
-  private constructor(private readonly host: RunHost, readonly store: RunStore, placement: GuardedPlacement,
-    readonly runId: string) {
+  private constructor(
+    private readonly host: RunHost,
+    readonly store: RunStore,
+    placement: GuardedPlacement,
+    readonly runId: string,
+  ) {
     this.folder = placement.folder;
   }
 

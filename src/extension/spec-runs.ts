@@ -12,11 +12,14 @@ import type { TrainingController } from './training';
 const plural = (count: number, one: string, many: string) => (count === 1 ? one : many);
 
 /** `target` is the spec: a URI, a URI string (LSP command arguments are JSON), or the active editor's file. */
-export async function runSpec(ctx: Ctx, runners: { evaluations: Evaluations; training: TrainingController },
-  target: string | vscode.Uri | undefined, train: boolean): Promise<void> {
-  const uri = typeof target === 'string'
-    ? vscode.Uri.parse(target)
-    : target ?? vscode.window.activeTextEditor?.document.uri;
+export async function runSpec(
+  ctx: Ctx,
+  runners: { evaluations: Evaluations; training: TrainingController },
+  target: string | vscode.Uri | undefined,
+  train: boolean,
+): Promise<void> {
+  const uri =
+    typeof target === 'string' ? vscode.Uri.parse(target) : (target ?? vscode.window.activeTextEditor?.document.uri);
   if (!uri || !uri.fsPath.endsWith(SPEC_SUFFIX)) {
     void vscode.window.showErrorMessage(`Robustness Lab: open an experiment spec (*${SPEC_SUFFIX}) first.`);
     return;
@@ -35,7 +38,9 @@ export async function runSpec(ctx: Ctx, runners: { evaluations: Evaluations; tra
     const count = `${errors.length} ${plural(errors.length, 'error', 'errors')}`;
     const fix = `fix ${plural(errors.length, 'it', 'them')} to run`;
     const choice = await vscode.window.showErrorMessage(
-      `Robustness Lab: ${name} has ${count}${where}; ${fix}.`, 'Show Problems');
+      `Robustness Lab: ${name} has ${count}${where}; ${fix}.`,
+      'Show Problems',
+    );
     if (choice) await vscode.commands.executeCommand('workbench.actions.view.problems');
     return;
   }
@@ -56,9 +61,11 @@ export async function runSpec(ctx: Ctx, runners: { evaluations: Evaluations; tra
   const placement = await ctx.guardRun('runs experiment specs', uri.fsPath, [job.model, job.surrogate]);
   if (!placement) return;
   await runners.evaluations.run({
-    job, placement,
+    job,
+    placement,
     title: `${spec.name ?? name}: ${path.basename(path.dirname(job.model))} · ${job.norm} ε=${job.eps}`,
-    source: `spec ${specRel}`, spec: specRel,
+    source: `spec ${specRel}`,
+    spec: specRel,
     ...(spec.output?.report ? { reportDir: resolve(spec.output.report) } : {}),
   });
 }

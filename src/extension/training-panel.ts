@@ -5,16 +5,20 @@
  */
 import * as vscode from 'vscode';
 import {
-  trainingPanelToHost, type HostToTrainingPanel, type TrainingPanelState, type TrainingPanelToHost,
+  trainingPanelToHost,
+  type HostToTrainingPanel,
+  type TrainingPanelState,
+  type TrainingPanelToHost,
 } from '../protocol/messages/training-panel';
 import { webviewHtml, webviewOptions } from './webview-html';
 
 export const TRAINING_VIEW_TYPE = 'robustness.training';
 
-const TRAINING_PANEL_BODY = `
+const TRAINING_PANEL_BODY =
+  `
 <h1>Training</h1>
-<table class="runs"><thead><tr><th>run</th><th>method</th><th>status</th><th>epoch</th><th>clean</th><th>robust</th>`
-  + `<th>events</th><th></th></tr></thead><tbody id="runs-body"></tbody></table>
+<table class="runs"><thead><tr><th>run</th><th>method</th><th>status</th><th>epoch</th><th>clean</th><th>robust</th>` +
+  `<th>events</th><th></th></tr></thead><tbody id="runs-body"></tbody></table>
 <div class="training-grid">
   <div class="chart"><canvas id="loss" aria-label="training loss per epoch"></canvas></div>
   <div class="chart"><canvas id="clean" aria-label="clean accuracy per epoch"></canvas></div>
@@ -33,8 +37,12 @@ export interface TrainingPanelHandlers {
 export class TrainingPanel {
   private ready = false;
 
-  private constructor(readonly panel: vscode.WebviewPanel, extensionUri: vscode.Uri, handlers: TrainingPanelHandlers,
-    onDispose: (closed: TrainingPanel) => void) {
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    handlers: TrainingPanelHandlers,
+    onDispose: (closed: TrainingPanel) => void,
+  ) {
     panel.webview.options = webviewOptions(extensionUri);
     panel.webview.html = webviewHtml(panel.webview, extensionUri, 'training.js', TRAINING_PANEL_BODY);
     panel.onDidDispose(() => onDispose(this));
@@ -45,16 +53,27 @@ export class TrainingPanel {
     });
   }
 
-  static create(extensionUri: vscode.Uri, handlers: TrainingPanelHandlers,
-    onDispose: (closed: TrainingPanel) => void): TrainingPanel {
-    const panel = vscode.window.createWebviewPanel(TRAINING_VIEW_TYPE, 'Robustness: Training', vscode.ViewColumn.Active,
-      { retainContextWhenHidden: true });
+  static create(
+    extensionUri: vscode.Uri,
+    handlers: TrainingPanelHandlers,
+    onDispose: (closed: TrainingPanel) => void,
+  ): TrainingPanel {
+    const panel = vscode.window.createWebviewPanel(
+      TRAINING_VIEW_TYPE,
+      'Robustness: Training',
+      vscode.ViewColumn.Active,
+      { retainContextWhenHidden: true },
+    );
     return new TrainingPanel(panel, extensionUri, handlers, onDispose);
   }
 
   /** Takes over a panel VS Code restored after a window reload. */
-  static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, handlers: TrainingPanelHandlers,
-    onDispose: (closed: TrainingPanel) => void): TrainingPanel {
+  static revive(
+    panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    handlers: TrainingPanelHandlers,
+    onDispose: (closed: TrainingPanel) => void,
+  ): TrainingPanel {
     return new TrainingPanel(panel, extensionUri, handlers, onDispose);
   }
 

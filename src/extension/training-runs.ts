@@ -18,8 +18,12 @@ export interface NewTrainingRun {
  * A new training run in the guarded folder's run store. Its model (the starting model, or the
  * method on a new network) and its spec are named relative to that folder.
  */
-export function newTrainingRun(placement: GuardedPlacement, job: Omit<TrainJob, 'out'>,
-  origin: { spec?: string } = {}, now = new Date()): NewTrainingRun {
+export function newTrainingRun(
+  placement: GuardedPlacement,
+  job: Omit<TrainJob, 'out'>,
+  origin: { spec?: string } = {},
+  now = new Date(),
+): NewTrainingRun {
   const { folder } = placement;
   const store = new RunStore(folder);
   const id = store.newId('training', now);
@@ -28,7 +32,11 @@ export function newTrainingRun(placement: GuardedPlacement, job: Omit<TrainJob, 
   return {
     job: full,
     record: {
-      id, kind: 'training', model, created: now.toISOString(), config: full,
+      id,
+      kind: 'training',
+      model,
+      created: now.toISOString(),
+      config: full,
       ...(origin.spec !== undefined ? { spec: path.relative(folder, origin.spec) } : {}),
     },
   };
@@ -39,6 +47,7 @@ export function readTrainJob(value: unknown, file: string): TrainJob {
   const parsed = trainJobSchema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues
-    .map((issue) => `${['config', ...issue.path.map(String)].join('.')}: ${issue.message}`).join('; ');
+    .map((issue) => `${['config', ...issue.path.map(String)].join('.')}: ${issue.message}`)
+    .join('; ');
   throw new Error(`${file} does not hold a valid training job (${issues})`);
 }

@@ -11,7 +11,10 @@ import { dataLocation } from '../protocol/experiment-spec';
 import { defaultTrainJob, type TrainJob } from '../protocol/jobs';
 import { duration } from '../protocol/format';
 import {
-  DEFAULT_TRAIN_EPS, EDITOR_ROBUST_EVAL_IMAGES, isAdversarialMethod, TRAIN_METHOD_INFO,
+  DEFAULT_TRAIN_EPS,
+  EDITOR_ROBUST_EVAL_IMAGES,
+  isAdversarialMethod,
+  TRAIN_METHOD_INFO,
 } from '../protocol/training';
 import type { TrainingRunView } from '../protocol/messages/training-panel';
 import type { TrainRunResult } from '../protocol/messages/worker';
@@ -25,8 +28,9 @@ import { newTrainingRun, readTrainJob } from './training-runs';
 import { TrainingPanel, type TrainingPanelHandlers } from './training-panel';
 
 /** The method picker: every method, in TRAIN_METHOD_INFO's order (adversarial ones first). */
-const METHOD_ITEMS: Array<vscode.QuickPickItem & { method: TrainMethod }> =
-  (Object.keys(TRAIN_METHOD_INFO) as TrainMethod[]).map((method) => ({ method, ...TRAIN_METHOD_INFO[method] }));
+const METHOD_ITEMS: Array<vscode.QuickPickItem & { method: TrainMethod }> = (
+  Object.keys(TRAIN_METHOD_INFO) as TrainMethod[]
+).map((method) => ({ method, ...TRAIN_METHOD_INFO[method] }));
 
 /** The final model of a training run. */
 export function trainedModel(store: RunStore, runId: string): vscode.Uri {
@@ -72,7 +76,10 @@ export class TrainingController {
   private readonly reported = new Set<string>();
 
   /** `attack` runs an attack on a run's final model. */
-  constructor(private readonly ctx: Ctx, private readonly attack: (model: vscode.Uri) => Promise<void>) {
+  constructor(
+    private readonly ctx: Ctx,
+    private readonly attack: (model: vscode.Uri) => Promise<void>,
+  ) {
     this.panelHandlers = {
       ready: () => this.post(),
       attack: (runId) => {
@@ -85,14 +92,22 @@ export class TrainingController {
 
   /** Asks method, ε and epochs; undefined when the user backs out. */
   private async ask(title: string): Promise<{ method: TrainMethod; eps: number; epochs: number } | undefined> {
-    const picked = await vscode.window.showQuickPick(METHOD_ITEMS, { title: `${title} (1/3): method`, placeHolder: 'How to train' });
-    if (!picked) return undefined;
-    const eps = !isAdversarialMethod(picked.method) ? String(DEFAULT_TRAIN_EPS) : await vscode.window.showInputBox({
-      title: `${title} (2/3): ε (L∞)`, value: String(DEFAULT_TRAIN_EPS), validateInput: (v) => isWithin(v, 0.001, 1),
+    const picked = await vscode.window.showQuickPick(METHOD_ITEMS, {
+      title: `${title} (1/3): method`,
+      placeHolder: 'How to train',
     });
+    if (!picked) return undefined;
+    const eps = !isAdversarialMethod(picked.method)
+      ? String(DEFAULT_TRAIN_EPS)
+      : await vscode.window.showInputBox({
+          title: `${title} (2/3): ε (L∞)`,
+          value: String(DEFAULT_TRAIN_EPS),
+          validateInput: (v) => isWithin(v, 0.001, 1),
+        });
     if (eps === undefined) return undefined;
     const epochs = await vscode.window.showInputBox({
-      title: `${title} (3/3): epochs`, value: String(defaultTrainJob().epochs),
+      title: `${title} (3/3): epochs`,
+      value: String(defaultTrainJob().epochs),
       validateInput: (v) => (Number.isInteger(Number(v)) ? isWithin(v, 1, 500) : 'a whole number'),
     });
     if (epochs === undefined) return undefined;
@@ -104,14 +119,19 @@ export class TrainingController {
     const placement = await this.ctx.guardRun('trains models', init?.fsPath);
     if (!placement) return;
     const { folder } = placement;
-    const choice = await this.ask(init ? `Adversarially train from ${path.basename(path.dirname(init.fsPath))}` : 'New training run');
+    const choice = await this.ask(
+      init ? `Adversarially train from ${path.basename(path.dirname(init.fsPath))}` : 'New training run',
+    );
     if (!choice) return;
     const trainImages = this.ctx.config.trainImages;
     const { job, record } = newTrainingRun(placement, {
       ...defaultTrainJob(choice.method),
       data: dataLocation(this.ctx.config.dataset, (relative) => path.resolve(folder, relative)),
-      epochs: choice.epochs, eps: choice.eps, robustEvalLimit: EDITOR_ROBUST_EVAL_IMAGES,
-      ...(init ? { init: init.fsPath } : {}), ...(trainImages ? { trainLimit: trainImages } : {}),
+      epochs: choice.epochs,
+      eps: choice.eps,
+      robustEvalLimit: EDITOR_ROBUST_EVAL_IMAGES,
+      ...(init ? { init: init.fsPath } : {}),
+      ...(trainImages ? { trainLimit: trainImages } : {}),
     });
     await this.run(RunController.start(this.ctx, placement, record), job, false);
   }
@@ -169,35 +189,48 @@ export class TrainingController {
         this.post();
       },
     };
-    await controller.run(() => this.ctx.engine.train(id, job, this.ctx.config.backend, resume, {
-      onProgress: () => undefined,
-      onEpoch: ({ runId: _runId, ...epoch }) => {
-        history.push(epoch);
-        // ETA from the epochs run since this start (a resumed run's earlier epochs ran at another time).
-        epochsThisSession++;
-        const perEpoch = (Date.now() - started) / 1000 / epochsThisSession;
-        store.update(id, { progress: {
-          epoch: epoch.epoch, epochs: epoch.epochs, clean: epoch.testAccuracy,
-          ...(epoch.robustAccuracy !== undefined ? { robust: epoch.robustAccuracy } : {}),
-          etaSeconds: Math.round(perEpoch * (epoch.epochs - epoch.epoch)),
-        } });
-        if (epoch.event) {
-          void vscode.window.showWarningMessage(
-            `Robustness Lab: catastrophic overfitting in epoch ${epoch.epoch} of ${id}; `
-            + 'the previous epoch\'s weights were restored and training stopped.');
-        }
-        this.ctx.refreshRuns();
-        this.post();
-      },
-    }), outcome);
+    await controller.run(
+      () =>
+        this.ctx.engine.train(id, job, this.ctx.config.backend, resume, {
+          onProgress: () => undefined,
+          onEpoch: ({ runId: _runId, ...epoch }) => {
+            history.push(epoch);
+            // ETA from the epochs run since this start (a resumed run's earlier epochs ran at another time).
+            epochsThisSession++;
+            const perEpoch = (Date.now() - started) / 1000 / epochsThisSession;
+            store.update(id, {
+              progress: {
+                epoch: epoch.epoch,
+                epochs: epoch.epochs,
+                clean: epoch.testAccuracy,
+                ...(epoch.robustAccuracy !== undefined ? { robust: epoch.robustAccuracy } : {}),
+                etaSeconds: Math.round(perEpoch * (epoch.epochs - epoch.epoch)),
+              },
+            });
+            if (epoch.event) {
+              void vscode.window.showWarningMessage(
+                `Robustness Lab: catastrophic overfitting in epoch ${epoch.epoch} of ${id}; ` +
+                  "the previous epoch's weights were restored and training stopped.",
+              );
+            }
+            this.ctx.refreshRuns();
+            this.post();
+          },
+        }),
+      outcome,
+    );
   }
 
   /** Opens (or refreshes) the training panel on these runs; all training runs when none are given. */
   show(ids?: string[]): void {
     const stores = this.ctx.runStores();
     if (stores.length === 0) return;
-    this.shown = ids ?? stores.flatMap((store) => store.list())
-      .filter((e) => e.record?.kind === 'training').map((e) => e.id);
+    this.shown =
+      ids ??
+      stores
+        .flatMap((store) => store.list())
+        .filter((e) => e.record?.kind === 'training')
+        .map((e) => e.id);
     this.panel ??= TrainingPanel.create(this.ctx.extensionUri, this.panelHandlers, this.forget());
     this.panel.reveal();
     this.post();
@@ -234,10 +267,15 @@ export class TrainingController {
         this.report((err as Error).message);
         return [];
       }
-      return [{
-        id, label: id.replace(/-train$/, ''), method: config.method, status: record.status,
-        epochs: this.live.get(id) ?? readHistory(store.dir(id), (problem) => this.report(problem)),
-      }];
+      return [
+        {
+          id,
+          label: id.replace(/-train$/, ''),
+          method: config.method,
+          status: record.status,
+          epochs: this.live.get(id) ?? readHistory(store.dir(id), (problem) => this.report(problem)),
+        },
+      ];
     });
     this.panel.post({ runs });
   }

@@ -8,7 +8,10 @@ import { MODEL_GLOB, MODEL_SEARCH_EXCLUDE } from '../protocol/model-files';
 import type { CommandId } from './command-ids';
 
 export class ModelItem extends vscode.TreeItem {
-  constructor(readonly uri: vscode.Uri, description: string) {
+  constructor(
+    readonly uri: vscode.Uri,
+    description: string,
+  ) {
     super(path.basename(path.dirname(uri.fsPath)), vscode.TreeItemCollapsibleState.None);
     this.description = description;
     this.tooltip = `${vscode.workspace.asRelativePath(uri)}\n${description}`;
@@ -44,14 +47,16 @@ export class ModelsProvider implements vscode.TreeDataProvider<ModelItem> {
   async getChildren(): Promise<ModelItem[]> {
     const files = await vscode.workspace.findFiles(MODEL_GLOB, MODEL_SEARCH_EXCLUDE, 500);
     files.sort((a, b) => a.fsPath.localeCompare(b.fsPath));
-    return Promise.all(files.map(async (uri) => {
-      let description = this.info.get(uri.fsPath);
-      if (description === undefined) {
-        description = describeOrProblem(uri.fsPath);
-        this.info.set(uri.fsPath, description);
-      }
-      return new ModelItem(uri, description);
-    }));
+    return Promise.all(
+      files.map(async (uri) => {
+        let description = this.info.get(uri.fsPath);
+        if (description === undefined) {
+          description = describeOrProblem(uri.fsPath);
+          this.info.set(uri.fsPath, description);
+        }
+        return new ModelItem(uri, description);
+      }),
+    );
   }
 }
 
@@ -62,7 +67,11 @@ const OPEN_RUN: CommandId = 'robustness.openRun';
 const ago = (iso: string): string => relativeTime(iso, Date.now());
 
 export class RunItem extends vscode.TreeItem {
-  constructor(readonly entry: RunEntry, folder: string, live?: { label: string; done: number; total: number }) {
+  constructor(
+    readonly entry: RunEntry,
+    folder: string,
+    live?: { label: string; done: number; total: number },
+  ) {
     super(entry.id, vscode.TreeItemCollapsibleState.None);
     const r = entry.record;
     if (!r) {
@@ -80,7 +89,8 @@ export class RunItem extends vscode.TreeItem {
       this.description = `${r.status} · ${ago(r.finished ?? r.created)}`;
       this.tooltip = `${r.model}\ntraining · ${r.status} · started ${r.created}${r.error ? `\n${r.error}` : ''}`;
       this.iconPath = new vscode.ThemeIcon(
-        { running: 'sync~spin', done: 'pass', failed: 'error', cancelled: 'debug-pause' }[r.status]);
+        { running: 'sync~spin', done: 'pass', failed: 'error', cancelled: 'debug-pause' }[r.status],
+      );
       this.contextValue = `robustness.training.${r.status}`;
       this.command = { command: OPEN_TRAINING, title: 'Open', arguments: [this] };
       return;
@@ -119,6 +129,9 @@ export class RunsProvider implements vscode.TreeDataProvider<RunItem> {
 
   getChildren(): RunItem[] {
     return (vscode.workspace.workspaceFolders ?? []).flatMap((folder) =>
-      new RunStore(folder.uri.fsPath).list().map((entry) => new RunItem(entry, folder.uri.fsPath, this.live.get(entry.id))));
+      new RunStore(folder.uri.fsPath)
+        .list()
+        .map((entry) => new RunItem(entry, folder.uri.fsPath, this.live.get(entry.id))),
+    );
   }
 }

@@ -37,16 +37,31 @@ export interface DataSource {
 }
 
 export const FASHION_MNIST_CLASSES = [
-  'T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot',
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
 ] as const;
 
 /** The built-in datasets: the embedded sample and the full Fashion-MNIST (both IDX folders). */
 export const BUILTIN_DATA_INFO: Readonly<Record<BuiltinData, DataInfo>> = {
   embedded: {
-    shape: [28, 28, 1], count: 2000, counts: { train: 10000, test: 2000 }, classes: [...FASHION_MNIST_CLASSES],
+    shape: [28, 28, 1],
+    count: 2000,
+    counts: { train: 10000, test: 2000 },
+    classes: [...FASHION_MNIST_CLASSES],
   },
   'fashion-mnist': {
-    shape: [28, 28, 1], count: 10000, counts: { train: 60000, test: 10000 }, classes: [...FASHION_MNIST_CLASSES],
+    shape: [28, 28, 1],
+    count: 10000,
+    counts: { train: 60000, test: 10000 },
+    classes: [...FASHION_MNIST_CLASSES],
   },
 };
 
@@ -131,6 +146,9 @@ export function isDataFile(filePath: string): boolean {
 /** Matches a file name against a glob's last segment, where `*` is the only wildcard. */
 function globBaseMatches(glob: string, base: string): boolean {
   const last = glob.split('/').pop() ?? '';
-  const pattern = last.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  const pattern = last
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
   return new RegExp(`^${pattern}$`).test(base);
 }

@@ -27,15 +27,21 @@ export function parseIdxHeader(raw: Uint8Array, file: string): IdxHeader {
     throw new FormatError(file, 'magic number', `starts with 0x${magic}; IDX files start with 0x0000`);
   }
   if (raw[2] !== IDX_UBYTE) {
-    throw new FormatError(file, 'magic number',
-      `declares element type 0x${raw[2]!.toString(16)}; only unsigned bytes (0x08) are supported`);
+    throw new FormatError(
+      file,
+      'magic number',
+      `declares element type 0x${raw[2]!.toString(16)}; only unsigned bytes (0x08) are supported`,
+    );
   }
   const rank = raw[3]!;
   if (rank < 1 || rank > 4) throw new FormatError(file, 'dims', `declares ${rank} dimensions; expected 1 to 4`);
   const headerLength = 4 + 4 * rank;
   if (raw.length < headerLength) {
-    throw new FormatError(file, 'dims',
-      `header declares ${rank} dimensions but the file ends after ${raw.length} bytes`);
+    throw new FormatError(
+      file,
+      'dims',
+      `header declares ${rank} dimensions but the file ends after ${raw.length} bytes`,
+    );
   }
   const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   return { dims: Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false)), headerLength };
@@ -47,7 +53,11 @@ export function readIdxHeader(file: string): IdxHeader {
   let read: number;
   try {
     const fd = fs.openSync(file, 'r');
-    try { read = fs.readSync(fd, head, 0, head.length, 0); } finally { fs.closeSync(fd); }
+    try {
+      read = fs.readSync(fd, head, 0, head.length, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch (err) {
     throw new FormatError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }

@@ -12,8 +12,15 @@ import { fitsPattern, MODEL_FILE_EXTENSIONS, MODEL_FILE_NAMES, MODEL_FORMAT_FILE
 import type { ModelFormatId } from '../protocol/vocabulary';
 import { FormatError } from './errors';
 import {
-  graphInputShape, graphNodes, graphOutputNode, kerasActivation, kerasInputShape, kerasLayers, kerasOutputLayer,
-  parseTopology, peekTfjsKind,
+  graphInputShape,
+  graphNodes,
+  graphOutputNode,
+  kerasActivation,
+  kerasInputShape,
+  kerasLayers,
+  kerasOutputLayer,
+  parseTopology,
+  peekTfjsKind,
 } from './tfjs-model-json';
 
 export interface ModelInfo {
@@ -67,7 +74,9 @@ const tfjsLayers: ModelFormat = {
     const classes = output?.config?.units;
     const activation = kerasActivation(output);
     return {
-      format: 'tfjs-layers', ...(inputShape ? { inputShape } : {}), ...(classes ? { classes } : {}),
+      format: 'tfjs-layers',
+      ...(inputShape ? { inputShape } : {}),
+      ...(classes ? { classes } : {}),
       ...(activation ? { outputActivation: activation } : {}),
     };
   },
@@ -83,7 +92,8 @@ const tfjsGraph: ModelFormat = {
     if (nodes.length === 0) throw new FormatError(file, 'modelTopology', 'has no nodes');
     const inputShape = graphInputShape(nodes);
     return {
-      format: 'tfjs-graph', ...(inputShape ? { inputShape } : {}),
+      format: 'tfjs-graph',
+      ...(inputShape ? { inputShape } : {}),
       ...(graphOutputNode(nodes)?.op === 'Softmax' ? { outputActivation: 'softmax' } : {}),
     };
   },

@@ -24,7 +24,11 @@ export interface ModelJson {
 export interface KerasLayer {
   class_name: string;
   config: {
-    name?: string; activation?: string; batch_input_shape?: Array<number | null>; units?: number; [k: string]: unknown;
+    name?: string;
+    activation?: string;
+    batch_input_shape?: Array<number | null>;
+    units?: number;
+    [k: string]: unknown;
   };
 }
 
@@ -47,7 +51,8 @@ function readText(file: string): string {
 
 /** Parses a model.json with the topology check only (what describe needs); throws a FormatError. */
 export function parseTopology(
-  text: string, file: string,
+  text: string,
+  file: string,
 ): { json: Record<string, unknown>; topology: Record<string, unknown> } {
   let json: unknown;
   try {

@@ -7,7 +7,6 @@
  */
 import { KEEP_POLICIES, LOSSES, type NormId } from './vocabulary';
 
-
 export interface AttackDoc {
   paper: string;
   update: string;
@@ -52,8 +51,14 @@ export type AttackOptionName = keyof typeof ATTACK_OPTIONS;
 export type OptionDefault = number | boolean | string | null;
 
 /** The parameters a spec's attack object (and the CLI) may set; the rest are engine options. */
-export const SPEC_PARAMS = ['steps', 'stepSize', 'restarts', 'loss', 'randomStart', 'queries'] as const satisfies
-  readonly AttackOptionName[];
+export const SPEC_PARAMS = [
+  'steps',
+  'stepSize',
+  'restarts',
+  'loss',
+  'randomStart',
+  'queries',
+] as const satisfies readonly AttackOptionName[];
 export type AttackParam = (typeof SPEC_PARAMS)[number];
 
 interface CatalogueEntry {
@@ -82,7 +87,12 @@ export interface AttackInfo extends CatalogueEntry {
 
 const CATALOGUE = [
   {
-    id: 'fgsm', name: 'FGSM', norms: ['linf', 'l2'], iterative: false, access: 'white-box', targetable: true,
+    id: 'fgsm',
+    name: 'FGSM',
+    norms: ['linf', 'l2'],
+    iterative: false,
+    access: 'white-box',
+    targetable: true,
     options: { loss: 'ce' },
     doc: {
       paper: 'Goodfellow, Shlens & Szegedy 2015, "Explaining and Harnessing Adversarial Examples" (ICLR)',
@@ -91,35 +101,60 @@ const CATALOGUE = [
     },
   },
   {
-    id: 'pgd', name: 'PGD', norms: ['linf', 'l2'], iterative: true, access: 'white-box', targetable: true,
+    id: 'pgd',
+    name: 'PGD',
+    norms: ['linf', 'l2'],
+    iterative: true,
+    access: 'white-box',
+    targetable: true,
     options: { steps: 10, stepSize: null, restarts: 1, loss: 'ce', randomStart: true, keep: 'firstSuccess' },
     doc: {
-      paper: 'Madry, Makelov, Schmidt, Tsipras & Vladu 2018, "Towards Deep Learning Models Resistant to Adversarial Attacks" (ICLR)',
+      paper:
+        'Madry, Makelov, Schmidt, Tsipras & Vladu 2018, "Towards Deep Learning Models Resistant to Adversarial Attacks" (ICLR)',
       update: 'x_{t+1} = Π_{B(x,ε)∩[lo,hi]}(x_t + α·sign(∇ₓL(x_t)))  (L2: α·∇ₓL/‖∇ₓL‖₂)',
       defaults: 'steps 10; α = 2.5·ε/steps; random start; restarts 1 (on survivors only); loss ce; keep firstSuccess',
     },
   },
   {
-    id: 'apgd', name: 'APGD', norms: ['linf', 'l2'], iterative: true, access: 'white-box', targetable: true,
+    id: 'apgd',
+    name: 'APGD',
+    norms: ['linf', 'l2'],
+    iterative: true,
+    access: 'white-box',
+    targetable: true,
     options: { steps: 100, restarts: 1, loss: 'ce', randomStart: true },
     doc: {
-      paper: 'Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks" (ICML)',
-      update: 'z = Π(x_k + η·sign(∇ₓL(x_k))); x_{k+1} = Π(x_k + 0.75·(z − x_k) + 0.25·(x_k − x_{k−1})); η halved at checkpoints when progress stalls',
+      paper:
+        'Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks" (ICML)',
+      update:
+        'z = Π(x_k + η·sign(∇ₓL(x_k))); x_{k+1} = Π(x_k + 0.75·(z − x_k) + 0.25·(x_k − x_{k−1})); η halved at checkpoints when progress stalls',
       defaults: 'steps 100; η₀ = 2ε; momentum 0.75; ρ = 0.75; random start; restarts 1; loss ce (or dlr, margin)',
     },
   },
   {
-    id: 'apgd-t', name: 'APGD-T', norms: ['linf', 'l2'], iterative: true, access: 'white-box', targetable: false,
+    id: 'apgd-t',
+    name: 'APGD-T',
+    norms: ['linf', 'l2'],
+    iterative: true,
+    access: 'white-box',
+    targetable: false,
     minClasses: 4,
     options: { steps: 100, loss: 'dlr', randomStart: true, targetClasses: 9 },
     doc: {
-      paper: 'Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks" (ICML)',
-      update: 'APGD on the targeted dlr loss −(z_y − z_t)/(z_π1 − (z_π3 + z_π4)/2), once per target t among the top-k classes, on survivors',
+      paper:
+        'Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks" (ICML)',
+      update:
+        'APGD on the targeted dlr loss −(z_y − z_t)/(z_π1 − (z_π3 + z_π4)/2), once per target t among the top-k classes, on survivors',
       defaults: 'steps 100; 9 target classes (at most classes − 1); loss dlr (needs ≥ 4 classes); random start',
     },
   },
   {
-    id: 'mi-fgsm', name: 'MI-FGSM', norms: ['linf', 'l2'], iterative: true, access: 'white-box', targetable: true,
+    id: 'mi-fgsm',
+    name: 'MI-FGSM',
+    norms: ['linf', 'l2'],
+    iterative: true,
+    access: 'white-box',
+    targetable: true,
     options: { steps: 10, stepSize: null, loss: 'ce', decay: 1 },
     doc: {
       paper: 'Dong, Liao, Pang, Su, Zhu, Hu & Li 2018, "Boosting Adversarial Attacks with Momentum" (CVPR)',
@@ -128,19 +163,32 @@ const CATALOGUE = [
     },
   },
   {
-    id: 'square', name: 'Square', norms: ['linf', 'l2'], iterative: true, access: 'black-box', targetable: true,
+    id: 'square',
+    name: 'Square',
+    norms: ['linf', 'l2'],
+    iterative: true,
+    access: 'black-box',
+    targetable: true,
     options: { queries: 1000, pInit: 0.8 },
     doc: {
-      paper: 'Andriushchenko, Croce, Flammarion & Hein 2020, "Square Attack: a query-efficient black-box adversarial attack via random search" (ECCV)',
-      update: 'random search: change δ in one random s×s window (L∞: ±ε per channel; L2: a centred-square pattern, mass moved between windows); keep if the margin loss rises',
+      paper:
+        'Andriushchenko, Croce, Flammarion & Hein 2020, "Square Attack: a query-efficient black-box adversarial attack via random search" (ECCV)',
+      update:
+        'random search: change δ in one random s×s window (L∞: ±ε per channel; L2: a centred-square pattern, mass moved between windows); keep if the margin loss rises',
       defaults: 'queries 1000; p_init 0.8, halved on a fixed schedule; margin loss; score-based (no gradients)',
     },
   },
   {
-    id: 'transfer', name: 'Transfer', norms: ['linf', 'l2'], iterative: true, access: 'transfer', targetable: true,
+    id: 'transfer',
+    name: 'Transfer',
+    norms: ['linf', 'l2'],
+    iterative: true,
+    access: 'transfer',
+    targetable: true,
     options: { steps: 20, stepSize: null, restarts: 1, loss: 'ce', randomStart: true, surrogate: null },
     doc: {
-      paper: 'Papernot, McDaniel & Goodfellow 2016, "Transferability in Machine Learning: from Phenomena to Black-Box Attacks"',
+      paper:
+        'Papernot, McDaniel & Goodfellow 2016, "Transferability in Machine Learning: from Phenomena to Black-Box Attacks"',
       update: "x' = PGD on a surrogate model's loss; scored on the target (no target gradients)",
       defaults: 'PGD-20 on the surrogate; α = 2.5·ε/steps; random start; loss ce; needs a surrogate model',
     },

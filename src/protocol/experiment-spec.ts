@@ -5,12 +5,23 @@
  * Paths in a spec are relative to the spec's folder; the callers pass the resolver (this layer has no node:path).
  */
 import {
-  defaultAttackJob, defaultTrainJob, DEFAULT_SAMPLES, type AttackJob, type AttackParams, type TrainJob,
+  defaultAttackJob,
+  defaultTrainJob,
+  DEFAULT_SAMPLES,
+  type AttackJob,
+  type AttackParams,
+  type TrainJob,
 } from './jobs';
 import { attackInfo } from './attacks';
 import { defaultLearningRate, EDITOR_ROBUST_EVAL_IMAGES, isAdversarialMethod } from './training';
 import {
-  BUILTIN_DATA, type LossId, type NormId, type OptimizerId, type ScheduleId, type SuiteId, type TrainMethod,
+  BUILTIN_DATA,
+  type LossId,
+  type NormId,
+  type OptimizerId,
+  type ScheduleId,
+  type SuiteId,
+  type TrainMethod,
 } from './vocabulary';
 
 export const SPEC_SUFFIX = '.robustness.json';
@@ -34,9 +45,19 @@ export interface RobustnessSpec {
   seed?: number;
   batchSize?: number;
   training?: {
-    method: TrainMethod; epochs: number; eps?: number; steps?: number; beta?: number; temperature?: number;
-    learningRate?: number; batchSize?: number; optimizer?: OptimizerId; schedule?: ScheduleId;
-    warmupEpochs?: number; trainImages?: number; fromModel?: boolean;
+    method: TrainMethod;
+    epochs: number;
+    eps?: number;
+    steps?: number;
+    beta?: number;
+    temperature?: number;
+    learningRate?: number;
+    batchSize?: number;
+    optimizer?: OptimizerId;
+    schedule?: ScheduleId;
+    warmupEpochs?: number;
+    trainImages?: number;
+    fromModel?: boolean;
   };
   output?: { examples?: number; report?: string };
 }
@@ -49,7 +70,8 @@ export function attackOf(entry: string | SpecAttack): SpecAttack {
 }
 
 export function dataOf(spec: RobustnessSpec): { id: string; n: number; offset: number } {
-  return typeof spec.data === 'string' ? { id: spec.data, n: DEFAULT_SAMPLES, offset: 0 }
+  return typeof spec.data === 'string'
+    ? { id: spec.data, n: DEFAULT_SAMPLES, offset: 0 }
     : { id: spec.data.id, n: spec.data.n ?? DEFAULT_SAMPLES, offset: spec.data.offset ?? 0 };
 }
 
@@ -68,8 +90,10 @@ export function dataLocation(id: string, resolve: Resolve): string {
  */
 export function specAttackJob(spec: RobustnessSpec, resolve: Resolve): AttackJob {
   if (spec.suite && spec.attacks) {
-    throw new Error(`the spec gives both "attacks" and "suite" ("${spec.suite}"); give one `
-      + '(the analysis reports it as suite-and-attacks)');
+    throw new Error(
+      `the spec gives both "attacks" and "suite" ("${spec.suite}"); give one ` +
+        '(the analysis reports it as suite-and-attacks)',
+    );
   }
   const data = dataOf(spec);
   const defaults = defaultAttackJob();
@@ -77,9 +101,14 @@ export function specAttackJob(spec: RobustnessSpec, resolve: Resolve): AttackJob
     ...defaults,
     model: resolve(spec.model),
     data: dataLocation(data.id, resolve),
-    norm: spec.threat.norm, eps: spec.threat.eps,
-    n: data.n, offset: data.offset, batchSize: spec.batchSize ?? defaults.batchSize, seed: spec.seed ?? defaults.seed,
-    curve: [...(spec.curve ?? [])].sort((a, b) => a - b), examples: spec.output?.examples ?? defaults.examples,
+    norm: spec.threat.norm,
+    eps: spec.threat.eps,
+    n: data.n,
+    offset: data.offset,
+    batchSize: spec.batchSize ?? defaults.batchSize,
+    seed: spec.seed ?? defaults.seed,
+    curve: [...(spec.curve ?? [])].sort((a, b) => a - b),
+    examples: spec.output?.examples ?? defaults.examples,
     bounds: spec.threat.bounds ?? defaults.bounds,
     ...(spec.surrogate ? { surrogate: resolve(spec.surrogate) } : {}),
   };
@@ -97,7 +126,9 @@ export function specAttackJob(spec: RobustnessSpec, resolve: Resolve): AttackJob
 
 /** The training job of a spec with a `training` block (its `out` is set by the run store). */
 export function specTrainJob(
-  spec: RobustnessSpec, resolve: Resolve, modelExists: boolean,
+  spec: RobustnessSpec,
+  resolve: Resolve,
+  modelExists: boolean,
 ): Omit<TrainJob, 'out'> | undefined {
   const t = spec.training;
   if (!t) return undefined;
@@ -107,8 +138,11 @@ export function specTrainJob(
   return {
     method: t.method,
     data: dataLocation(data.id, resolve),
-    epochs: t.epochs, batchSize: t.batchSize ?? defaults.batchSize, optimizer: t.optimizer ?? defaults.optimizer,
-    learningRate: t.learningRate ?? defaultLearningRate(t.method, t.optimizer), seed: spec.seed ?? defaults.seed,
+    epochs: t.epochs,
+    batchSize: t.batchSize ?? defaults.batchSize,
+    optimizer: t.optimizer ?? defaults.optimizer,
+    learningRate: t.learningRate ?? defaultLearningRate(t.method, t.optimizer),
+    seed: spec.seed ?? defaults.seed,
     robustEvalLimit: EDITOR_ROBUST_EVAL_IMAGES,
     ...(t.schedule ? { schedule: t.schedule } : {}),
     ...(isAdversarialMethod(t.method) ? { eps: t.eps ?? spec.threat.eps } : {}),

@@ -8,8 +8,16 @@ import { z } from 'zod';
 import type { AttackId, AttackParam } from './attacks';
 import { defaultLearningRate } from './training';
 import {
-  BACKEND_PREFERENCES, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SUITES, TRAIN_METHODS,
-  type NormId, type SuiteId, type TrainMethod,
+  BACKEND_PREFERENCES,
+  LOSSES,
+  NORMS,
+  OPTIMIZERS,
+  SCHEDULES,
+  SUITES,
+  TRAIN_METHODS,
+  type NormId,
+  type SuiteId,
+  type TrainMethod,
 } from './vocabulary';
 
 export interface JobProgress {
@@ -34,7 +42,10 @@ export const attackParamsSchema = z.strictObject({
 export type AttackParams = z.infer<typeof attackParamsSchema>;
 /** Compiles only while the overrides are exactly the catalogue's spec parameters. */
 export const ATTACK_PARAMS_MATCH_CATALOGUE: [keyof AttackParams] extends [AttackParam]
-  ? [AttackParam] extends [keyof AttackParams] ? true : never : never = true;
+  ? [AttackParam] extends [keyof AttackParams]
+    ? true
+    : never
+  : never = true;
 
 /** The fields of every attack job, whether it names its attacks or a suite. */
 const attackJobFields = {
@@ -72,8 +83,9 @@ const attackJobFields = {
 };
 
 const NEITHER = 'an attack job needs "attacks" (a list of attack ids) or "suite" (one of ' + SUITES.join(', ') + ')';
-const BOTH = 'an attack job gives either "attacks" or "suite", not both: a suite fixes its own attacks and their order '
-  + '(src/protocol/suites.ts)';
+const BOTH =
+  'an attack job gives either "attacks" or "suite", not both: a suite fixes its own attacks and their order ' +
+  '(src/protocol/suites.ts)';
 
 /** A job that names its attacks. */
 const SUITE_PARAMS = 'an attack job with a "suite" takes no per-attack "params": the suite table fixes them';
@@ -81,7 +93,8 @@ const SUITE_PARAMS = 'an attack job with a "suite" takes no per-attack "params":
 const attackListJobSchema = z.strictObject({
   ...attackJobFields,
   /** Attack ids from the registry ("pgd", or "pgd:margin" for another loss), run in this order. */
-  attacks: z.array(nonEmpty, { error: (issue) => (issue.input === undefined ? NEITHER : undefined) })
+  attacks: z
+    .array(nonEmpty, { error: (issue) => (issue.input === undefined ? NEITHER : undefined) })
     .min(1, { error: NEITHER }),
   /** Overrides for attacks[i], aligned with `attacks` (absent or shorter: the job-wide values). */
   params: z.array(attackParamsSchema).optional(),
@@ -170,15 +183,30 @@ export const DEFAULT_SUITE: SuiteId = SUITES[0];
 /** The job-wide attack settings nobody asked to change; the caller adds the model and the attacks or suite. */
 export function defaultAttackJob(): Omit<AttackJobSettings, 'model'> {
   return {
-    data: 'embedded', norm: 'linf', eps: 0.1, steps: 10, restarts: 1, randomStart: true,
-    n: DEFAULT_SAMPLES, batchSize: 250, seed: 0, curve: [], examples: 32, bounds: [0, 1],
+    data: 'embedded',
+    norm: 'linf',
+    eps: 0.1,
+    steps: 10,
+    restarts: 1,
+    randomStart: true,
+    n: DEFAULT_SAMPLES,
+    batchSize: 250,
+    seed: 0,
+    curve: [],
+    examples: 32,
+    bounds: [0, 1],
   };
 }
 
 /** A training job with every setting at its default; the caller adds `out` (the run folder). */
 export function defaultTrainJob(method: TrainMethod = 'standard'): Omit<TrainJob, 'out'> {
   return {
-    method, data: 'embedded', epochs: 5, batchSize: 128, optimizer: 'adam',
-    learningRate: defaultLearningRate(method), seed: 0,
+    method,
+    data: 'embedded',
+    epochs: 5,
+    batchSize: 128,
+    optimizer: 'adam',
+    learningRate: defaultLearningRate(method),
+    seed: 0,
   };
 }

@@ -40,8 +40,9 @@ const lastSegment = (filePath: string) => filePath.split(/[\\/]/).pop() ?? '';
 /** True when `filePath` fits a pattern by name alone (no I/O). */
 export function fitsPattern(pattern: ModelFilePattern, filePath: string): boolean {
   const base = lastSegment(filePath);
-  return pattern.names.includes(base)
-    || pattern.extensions.some((ext) => base.length > ext.length && base.endsWith(ext));
+  return (
+    pattern.names.includes(base) || pattern.extensions.some((ext) => base.length > ext.length && base.endsWith(ext))
+  );
 }
 
 const GLOB_PARTS = [...MODEL_FILE_NAMES, ...MODEL_FILE_EXTENSIONS.map((ext) => `*${ext}`)];
@@ -64,8 +65,7 @@ export const MODEL_ACTIVATION_EVENT = `workspaceContains:${MODEL_GLOB}`;
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A regular-expression source matching the end of a model file's path ("model\.json", "\.onnx"). */
-export const MODEL_FILE_NAME_PATTERN =
-  `(?:${[...MODEL_FILE_NAMES, ...MODEL_FILE_EXTENSIONS].map(escapeRegExp).join('|')})`;
+export const MODEL_FILE_NAME_PATTERN = `(?:${[...MODEL_FILE_NAMES, ...MODEL_FILE_EXTENSIONS].map(escapeRegExp).join('|')})`;
 
 /** True when a path's last segment is a model file a registered format loads. */
 export function isModelFile(filePath: string): boolean {

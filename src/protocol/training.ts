@@ -46,25 +46,50 @@ export interface TrainMethodDefaults {
 
 export const TRAIN_METHOD_DEFAULTS: Readonly<Record<TrainMethod, TrainMethodDefaults>> = {
   standard: {
-    adversarial: false, learningRate: ADAM_LEARNING_RATE, schedule: 'constant', collapseGuard: false, warmup: true,
+    adversarial: false,
+    learningRate: ADAM_LEARNING_RATE,
+    schedule: 'constant',
+    collapseGuard: false,
+    warmup: true,
     robustEvalImages: 0,
   },
   'pgd-at': {
-    adversarial: true, learningRate: ADAM_LEARNING_RATE, steps: 7, schedule: 'constant', collapseGuard: false,
-    warmup: true, robustEvalImages: ROBUST_EVAL_IMAGES,
+    adversarial: true,
+    learningRate: ADAM_LEARNING_RATE,
+    steps: 7,
+    schedule: 'constant',
+    collapseGuard: false,
+    warmup: true,
+    robustEvalImages: ROBUST_EVAL_IMAGES,
   },
   // Fast-AT (Wong et al. 2020): one-cycle schedule, full ε from the start, and the collapse guard.
   'fast-at': {
-    adversarial: true, learningRate: ADAM_LEARNING_RATE, steps: 1, schedule: 'cyclic', collapseGuard: true,
-    warmup: false, robustEvalImages: ROBUST_EVAL_IMAGES,
+    adversarial: true,
+    learningRate: ADAM_LEARNING_RATE,
+    steps: 1,
+    schedule: 'cyclic',
+    collapseGuard: true,
+    warmup: false,
+    robustEvalImages: ROBUST_EVAL_IMAGES,
   },
   trades: {
-    adversarial: true, learningRate: ADAM_LEARNING_RATE, steps: 10, beta: 6, schedule: 'constant',
-    collapseGuard: false, warmup: true, robustEvalImages: ROBUST_EVAL_IMAGES,
+    adversarial: true,
+    learningRate: ADAM_LEARNING_RATE,
+    steps: 10,
+    beta: 6,
+    schedule: 'constant',
+    collapseGuard: false,
+    warmup: true,
+    robustEvalImages: ROBUST_EVAL_IMAGES,
   },
   // Distillation's logits must grow T-fold, so it needs a larger peak rate than the other methods.
   distill: {
-    adversarial: false, learningRate: 1e-2, temperature: 100, schedule: 'constant', collapseGuard: false, warmup: true,
+    adversarial: false,
+    learningRate: 1e-2,
+    temperature: 100,
+    schedule: 'constant',
+    collapseGuard: false,
+    warmup: true,
     robustEvalImages: 0,
   },
 };
@@ -83,7 +108,8 @@ const { 'pgd-at': PGD_AT, distill: DISTILL } = TRAIN_METHOD_DEFAULTS;
 /** What each training method is, as the editor's method picker shows it, in the picker's order. */
 export const TRAIN_METHOD_INFO: Readonly<Record<TrainMethod, { label: string; description: string }>> = {
   'pgd-at': {
-    label: 'PGD-AT', description: `Madry et al. 2018: train on PGD-${PGD_AT.steps} examples (robust, ~8× the cost)`,
+    label: 'PGD-AT',
+    description: `Madry et al. 2018: train on PGD-${PGD_AT.steps} examples (robust, ~8× the cost)`,
   },
   trades: { label: 'TRADES', description: 'Zhang et al. 2019: clean loss + β·KL to the adversarial point' },
   'fast-at': { label: 'Fast-AT', description: 'Wong et al. 2020: FGSM from a random start, cyclic LR, collapse guard' },

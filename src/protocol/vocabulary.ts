@@ -48,7 +48,8 @@ export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];
 
 /** The CLI offers auto and the backends in auto's order, plus tfjs-wasm without our kernels (for the benchmark). */
 export const BACKEND_CHOICES = [
-  'auto', ...TENSOR_BACKENDS.flatMap((backend) => (backend === 'wasm' ? [backend, 'wasm-stock' as const] : [backend])),
+  'auto',
+  ...TENSOR_BACKENDS.flatMap((backend) => (backend === 'wasm' ? [backend, 'wasm-stock' as const] : [backend])),
 ] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 

@@ -30,8 +30,8 @@ export interface CompletionContext {
 
 export function attackMarkdown(info: AttackInfo): string {
   return [
-    `**${info.name}** (\`${info.id}\`) · ${info.access}`
-      + `${info.norms.length ? ` · ${info.norms.map((n) => NORM_LABELS[n]).join(', ')}` : ''}`,
+    `**${info.name}** (\`${info.id}\`) · ${info.access}` +
+      `${info.norms.length ? ` · ${info.norms.map((n) => NORM_LABELS[n]).join(', ')}` : ''}`,
     '',
     info.doc.paper,
     '',
@@ -44,7 +44,12 @@ export function attackMarkdown(info: AttackInfo): string {
 }
 
 /** "0.1 = 25.5/255 of the [0, 1] range" — ε in pixel levels. */
-export function epsMarkdown(eps: number, norm: string | undefined, bounds: [number, number] | undefined, pixels?: number): string {
+export function epsMarkdown(
+  eps: number,
+  norm: string | undefined,
+  bounds: [number, number] | undefined,
+  pixels?: number,
+): string {
   const [lo, hi] = bounds ?? [0, 1];
   const width = hi - lo;
   if (eps < 0) return `**ε = ${eps}** is negative: ε is the radius of the threat model's ball and must be ≥ 0.`;
@@ -53,7 +58,10 @@ export function epsMarkdown(eps: number, norm: string | undefined, bounds: [numb
   if (norm === 'l2') {
     const lines = [`**ε = ${eps}** (L2 radius on [${lo}, ${hi}] inputs)`];
     if (pixels) {
-      lines.push('', `Spread evenly over ${pixels} values: ${Number((eps / Math.sqrt(pixels)).toPrecision(3))} each = ${levels(eps / Math.sqrt(pixels))} pixel levels.`);
+      lines.push(
+        '',
+        `Spread evenly over ${pixels} values: ${Number((eps / Math.sqrt(pixels)).toPrecision(3))} each = ${levels(eps / Math.sqrt(pixels))} pixel levels.`,
+      );
     }
     return lines.join('\n');
   }
@@ -62,10 +70,17 @@ export function epsMarkdown(eps: number, norm: string | undefined, bounds: [numb
 
 /** "**smallcnn/model.json** · Layers model · 28×28×1 → 10 classes · linear output" and its last result. */
 export function modelMarkdown(relative: string, info: ModelInfo, lastResult?: string): string {
-  const shape = info.inputShape ? `${info.inputShape.join('×')}${info.classes ? ` → ${info.classes} classes` : ''}` : 'input shape unknown';
+  const shape = info.inputShape
+    ? `${info.inputShape.join('×')}${info.classes ? ` → ${info.classes} classes` : ''}`
+    : 'input shape unknown';
   const output = info.outputActivation ? ` · ${info.outputActivation} output` : '';
-  return [`**${relative}** · ${modelFormat(info.format).label} · ${shape}${output}`, '',
-    lastResult ? `Last result: ${lastResult.replace(/^\$\([^)]*\) /, '')}` : 'No robustness result yet: Run the spec, or attack it from the explorer.'].join('\n');
+  return [
+    `**${relative}** · ${modelFormat(info.format).label} · ${shape}${output}`,
+    '',
+    lastResult
+      ? `Last result: ${lastResult.replace(/^\$\([^)]*\) /, '')}`
+      : 'No robustness result yet: Run the spec, or attack it from the explorer.',
+  ].join('\n');
 }
 
 function stringRange(node: Node | undefined, offset: number): { start: number; end: number } {
@@ -82,12 +97,17 @@ export function specCompletions(text: string, offset: number, ctx: CompletionCon
     const parentPath = path.slice(0, -1);
     const schema = schemaAt(parentPath);
     const parent = root && (parentPath.length ? findNodeAtLocation(root, parentPath) : root);
-    const existing = new Set((parent?.type === 'object' ? parent.children ?? [] : []).map((p) => p.children?.[0]?.value as string));
+    const existing = new Set(
+      (parent?.type === 'object' ? (parent.children ?? []) : []).map((p) => p.children?.[0]?.value as string),
+    );
     const range = stringRange(node?.type === 'string' ? node : undefined, offset);
     return Object.entries(schema?.properties ?? {})
       .filter(([key]) => key !== '$schema' && !existing.has(key))
       .map(([key, sub]) => ({
-        label: key, kind: 'property' as const, insert: node?.type === 'string' ? `"${key}"` : `"${key}": `, ...range,
+        label: key,
+        kind: 'property' as const,
+        insert: node?.type === 'string' ? `"${key}"` : `"${key}": `,
+        ...range,
         ...(sub.description ? { documentation: sub.description } : {}),
       }));
   }
@@ -96,24 +116,50 @@ export function specCompletions(text: string, offset: number, ctx: CompletionCon
   const last = path[path.length - 1];
   const inAttacks = path[0] === 'attacks' && (path.length === 2 || (path.length === 3 && last === 'id'));
   if (inAttacks) {
-    return ATTACK_INFO.map((a) => ({ label: a.id, kind: 'attack' as const, detail: `${a.name} · ${a.access}`, documentation: attackMarkdown(a), insert: quoted(a.id), ...range }));
+    return ATTACK_INFO.map((a) => ({
+      label: a.id,
+      kind: 'attack' as const,
+      detail: `${a.name} · ${a.access}`,
+      documentation: attackMarkdown(a),
+      insert: quoted(a.id),
+      ...range,
+    }));
   }
-  if ((path.length === 1 && (last === 'model' || last === 'surrogate'))) {
-    return ctx.models().map((m) => ({ label: m, kind: 'file' as const, detail: 'tfjs model', insert: quoted(m), ...range }));
+  if (path.length === 1 && (last === 'model' || last === 'surrogate')) {
+    return ctx
+      .models()
+      .map((m) => ({ label: m, kind: 'file' as const, detail: 'tfjs model', insert: quoted(m), ...range }));
   }
   if ((path.length === 1 && last === 'data') || (path.length === 2 && path[0] === 'data' && last === 'id')) {
     return [
       ...BUILTIN_DATA.map((d) => ({
-        label: d, kind: 'data' as const, insert: quoted(d), ...range, detail: BUILTIN_DATA_INFO[d],
+        label: d,
+        kind: 'data' as const,
+        insert: quoted(d),
+        ...range,
+        detail: BUILTIN_DATA_INFO[d],
       })),
-      ...(ctx.dataFolders?.() ?? []).map((d) => ({ label: d, kind: 'data' as const, insert: quoted(d), ...range, detail: 'folder of IDX files in the workspace' })),
+      ...(ctx.dataFolders?.() ?? []).map((d) => ({
+        label: d,
+        kind: 'data' as const,
+        insert: quoted(d),
+        ...range,
+        detail: 'folder of IDX files in the workspace',
+      })),
     ];
   }
   const schema = schemaAt(path, true);
   if (schema?.enum) {
-    return schema.enum.map((v) => ({ label: String(v), kind: 'value' as const, insert: quoted(String(v)), ...range, ...(schema.description ? { documentation: schema.description } : {}) }));
+    return schema.enum.map((v) => ({
+      label: String(v),
+      kind: 'value' as const,
+      insert: quoted(String(v)),
+      ...range,
+      ...(schema.description ? { documentation: schema.description } : {}),
+    }));
   }
-  if (schema?.type === 'boolean') return ['true', 'false'].map((v) => ({ label: v, kind: 'value' as const, insert: v, ...range }));
+  if (schema?.type === 'boolean')
+    return ['true', 'false'].map((v) => ({ label: v, kind: 'value' as const, insert: v, ...range }));
   return [];
 }
 
@@ -149,8 +195,10 @@ export function specHover(text: string, offset: number, ctx: HoverContext = {}):
     return info ? { markdown: attackMarkdown(info), ...span } : undefined;
   }
   const last = path[path.length - 1];
-  const epsPath = (path.length === 2 && path[0] === 'threat' && last === 'eps') || (path.length === 2 && path[0] === 'training' && last === 'eps')
-    || (path[0] === 'attacks' && last === 'stepSize');
+  const epsPath =
+    (path.length === 2 && path[0] === 'threat' && last === 'eps') ||
+    (path.length === 2 && path[0] === 'training' && last === 'eps') ||
+    (path[0] === 'attacks' && last === 'stepSize');
   if (epsPath && valueNode?.type === 'number') {
     const norm = path[0] === 'training' ? 'linf' : spec?.threat?.norm;
     const doc = epsMarkdown(valueNode.value as number, norm, spec?.threat?.bounds, ctx.pixels);

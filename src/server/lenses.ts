@@ -47,7 +47,12 @@ export function collectRuns(folders: readonly string[]): KnownRun[] {
     for (const entry of new RunStore(folder).list()) {
       if (!entry.record) continue;
       const r = entry.record;
-      runs.push({ folder, record: r, model: path.resolve(folder, r.model), ...(r.spec ? { spec: path.resolve(folder, r.spec) } : {}) });
+      runs.push({
+        folder,
+        record: r,
+        model: path.resolve(folder, r.model),
+        ...(r.spec ? { spec: path.resolve(folder, r.spec) } : {}),
+      });
     }
   }
   return runs.sort((a, b) => (b.record.created < a.record.created ? -1 : b.record.created > a.record.created ? 1 : 0));
@@ -57,7 +62,6 @@ export function collectRuns(folders: readonly string[]): KnownRun[] {
 export function lastEvaluation(runs: readonly KnownRun[], model: string): KnownRun | undefined {
   return runs.find((r) => r.model === model && r.record.kind === 'evaluation' && r.record.status === 'done');
 }
-
 
 /**
  * "robust 71.3% (PGD-20, ε=0.1) · clean 84.0% · 2 min ago"; a training run reads as in the Runs view
@@ -88,12 +92,21 @@ function openCommand(run: KnownRun, now: number): LensCommand {
 
 /** Lenses above a spec: Run (attacks or suite), Train (a training block), and its last run. */
 export function specLenses(
-  specFile: string, spec: { attacks?: unknown; suite?: unknown; training?: unknown } | undefined, anchor: { start: number; end: number },
-  runs: readonly KnownRun[], now: number, uri: string,
+  specFile: string,
+  spec: { attacks?: unknown; suite?: unknown; training?: unknown } | undefined,
+  anchor: { start: number; end: number },
+  runs: readonly KnownRun[],
+  now: number,
+  uri: string,
 ): Lens[] {
   const lenses: Lens[] = [];
-  if (spec?.attacks !== undefined || spec?.suite !== undefined) lenses.push({ ...anchor, command: { title: '$(play) Run', command: LENS_COMMANDS.runSpec, arguments: [uri] } });
-  if (spec?.training !== undefined) lenses.push({ ...anchor, command: { title: '$(mortar-board) Train', command: LENS_COMMANDS.trainSpec, arguments: [uri] } });
+  if (spec?.attacks !== undefined || spec?.suite !== undefined)
+    lenses.push({ ...anchor, command: { title: '$(play) Run', command: LENS_COMMANDS.runSpec, arguments: [uri] } });
+  if (spec?.training !== undefined)
+    lenses.push({
+      ...anchor,
+      command: { title: '$(mortar-board) Train', command: LENS_COMMANDS.trainSpec, arguments: [uri] },
+    });
   const last = runs.find((r) => r.spec === specFile);
   if (last) lenses.push({ ...anchor, command: openCommand(last, now) });
   return lenses;
@@ -119,13 +132,27 @@ export function modelReferences(text: string): ModelReference[] {
 }
 
 /** Resolves a reference against the workspace folders, then the file's own folder; only existing files. */
-export function resolveReference(ref: string, folders: readonly string[], fileDir: string, exists = fs.existsSync): string | undefined {
-  const candidates = path.isAbsolute(ref) ? [ref] : [...folders.map((f) => path.resolve(f, ref)), path.resolve(fileDir, ref)];
+export function resolveReference(
+  ref: string,
+  folders: readonly string[],
+  fileDir: string,
+  exists = fs.existsSync,
+): string | undefined {
+  const candidates = path.isAbsolute(ref)
+    ? [ref]
+    : [...folders.map((f) => path.resolve(f, ref)), path.resolve(fileDir, ref)];
   return candidates.find((c) => exists(c));
 }
 
 /** One lens per line that names an existing workspace model: its last result, or "Attack". */
-export function sourceLenses(text: string, file: string, folders: readonly string[], runs: readonly KnownRun[], now: number, exists = fs.existsSync): Lens[] {
+export function sourceLenses(
+  text: string,
+  file: string,
+  folders: readonly string[],
+  runs: readonly KnownRun[],
+  now: number,
+  exists = fs.existsSync,
+): Lens[] {
   const lenses: Lens[] = [];
   const lines = new Set<number>();
   for (const ref of modelReferences(text)) {
@@ -135,7 +162,8 @@ export function sourceLenses(text: string, file: string, folders: readonly strin
     if (lines.has(line)) continue;
     lines.add(line);
     const last = lastEvaluation(runs, model);
-    const command = last ? openCommand(last, now)
+    const command = last
+      ? openCommand(last, now)
       : { title: '$(shield) Attack (no robustness result yet)', command: LENS_COMMANDS.attackPath, arguments: [model] };
     lenses.push({ start: ref.start, end: ref.end, command });
   }

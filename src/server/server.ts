@@ -8,8 +8,20 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  CodeAction, CodeActionKind, CodeLens, CompletionItem, CompletionItemKind, createConnection, Diagnostic, DiagnosticSeverity, FileChangeType, MarkupKind,
-  ProposedFeatures, TextDocuments, TextDocumentSyncKind, type InitializeResult,
+  CodeAction,
+  CodeActionKind,
+  CodeLens,
+  CompletionItem,
+  CompletionItemKind,
+  createConnection,
+  Diagnostic,
+  DiagnosticSeverity,
+  FileChangeType,
+  MarkupKind,
+  ProposedFeatures,
+  TextDocuments,
+  TextDocumentSyncKind,
+  type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { isDataFile } from '../formats/data-sources';
@@ -38,7 +50,8 @@ function knownRuns(): KnownRun[] {
 }
 
 connection.onInitialize((params): InitializeResult => {
-  const folders = params.workspaceFolders?.map((f) => fsPath(f.uri)) ?? (params.rootUri ? [fsPath(params.rootUri)] : []);
+  const folders =
+    params.workspaceFolders?.map((f) => fsPath(f.uri)) ?? (params.rootUri ? [fsPath(params.rootUri)] : []);
   index.folders = folders;
   canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
   return {
@@ -54,7 +67,9 @@ connection.onInitialize((params): InitializeResult => {
 });
 
 const SEVERITY: Record<Severity, DiagnosticSeverity> = {
-  error: DiagnosticSeverity.Error, warning: DiagnosticSeverity.Warning, information: DiagnosticSeverity.Information,
+  error: DiagnosticSeverity.Error,
+  warning: DiagnosticSeverity.Warning,
+  information: DiagnosticSeverity.Information,
 };
 
 /** The analysis of each open spec's current version: diagnostics, hover and lenses share it. */
@@ -73,7 +88,10 @@ function validate(doc: TextDocument): void {
   const { problems } = analysisOf(doc);
   const diagnostics: Diagnostic[] = problems.map((p) => ({
     range: { start: doc.positionAt(p.start), end: doc.positionAt(p.end) },
-    severity: SEVERITY[p.severity], message: p.message, code: p.code, source: 'robustness',
+    severity: SEVERITY[p.severity],
+    message: p.message,
+    code: p.code,
+    source: 'robustness',
     ...(p.replacement ? { data: { replacement: p.replacement } } : {}),
   }));
   void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics });
@@ -86,8 +104,11 @@ documents.onDidClose((e) => {
 });
 
 const COMPLETION_KIND: Record<CompletionKind, CompletionItemKind> = {
-  property: CompletionItemKind.Property, value: CompletionItemKind.EnumMember, attack: CompletionItemKind.Function,
-  file: CompletionItemKind.File, data: CompletionItemKind.Folder,
+  property: CompletionItemKind.Property,
+  value: CompletionItemKind.EnumMember,
+  attack: CompletionItemKind.Function,
+  file: CompletionItemKind.File,
+  data: CompletionItemKind.Folder,
 };
 
 connection.onCompletion((params): CompletionItem[] => {
@@ -95,9 +116,12 @@ connection.onCompletion((params): CompletionItem[] => {
   if (!doc || !isSpec(doc.uri)) return [];
   const facts = index.factsFor(fsPath(doc.uri));
   return specCompletions(doc.getText(), doc.offsetAt(params.position), {
-    models: () => facts.models?.() ?? [], dataFolders: () => facts.dataFolders?.() ?? [],
+    models: () => facts.models?.() ?? [],
+    dataFolders: () => facts.dataFolders?.() ?? [],
   }).map((c, i) => ({
-    label: c.label, kind: COMPLETION_KIND[c.kind], sortText: String(i).padStart(4, '0'),
+    label: c.label,
+    kind: COMPLETION_KIND[c.kind],
+    sortText: String(i).padStart(4, '0'),
     ...(c.detail ? { detail: c.detail } : {}),
     ...(c.documentation ? { documentation: { kind: MarkupKind.Markdown, value: c.documentation } } : {}),
     textEdit: { range: { start: doc.positionAt(c.start), end: doc.positionAt(c.end) }, newText: c.insert },
@@ -109,7 +133,10 @@ connection.onHover((params) => {
   if (!doc || !isSpec(doc.uri)) return null;
   const file = fsPath(doc.uri);
   const facts = index.factsFor(file);
-  const modelOf = (relative: string) => { const r = facts.model(relative); return 'info' in r ? r.info : undefined; };
+  const modelOf = (relative: string) => {
+    const r = facts.model(relative);
+    return 'info' in r ? r.info : undefined;
+  };
   const analysis = analysisOf(doc);
   const main = typeof analysis.spec?.model === 'string' ? modelOf(analysis.spec.model) : undefined;
   const hover = specHover(doc.getText(), doc.offsetAt(params.position), {
@@ -121,7 +148,12 @@ connection.onHover((params) => {
       return modelMarkdown(relative, info, last ? resultTitle(last.record, Date.now()) : undefined);
     },
   });
-  return hover ? { contents: { kind: MarkupKind.Markdown, value: hover.markdown }, range: { start: doc.positionAt(hover.start), end: doc.positionAt(hover.end) } } : null;
+  return hover
+    ? {
+        contents: { kind: MarkupKind.Markdown, value: hover.markdown },
+        range: { start: doc.positionAt(hover.start), end: doc.positionAt(hover.end) },
+      }
+    : null;
 });
 
 /** "Did you mean" as a quick fix: the diagnostic carries its replacement text. */
@@ -130,10 +162,15 @@ connection.onCodeAction((params): CodeAction[] => {
   return params.context.diagnostics.flatMap((d) => {
     const replacement = (d.data as { replacement?: unknown } | undefined)?.replacement;
     if (d.source !== 'robustness' || typeof replacement !== 'string') return [];
-    return [{
-      title: `Change to ${replacement}`, kind: CodeActionKind.QuickFix, diagnostics: [d], isPreferred: true,
-      edit: { changes: { [params.textDocument.uri]: [{ range: d.range, newText: replacement }] } },
-    }];
+    return [
+      {
+        title: `Change to ${replacement}`,
+        kind: CodeActionKind.QuickFix,
+        diagnostics: [d],
+        isPreferred: true,
+        edit: { changes: { [params.textDocument.uri]: [{ range: d.range, newText: replacement }] } },
+      },
+    ];
   });
 });
 
@@ -146,11 +183,21 @@ connection.onCodeLens((params): CodeLens[] => {
   if (isSpec(doc.uri)) {
     const analysis = analysisOf(doc);
     if (!analysis.root) return [];
-    lenses = specLenses(file, analysis.spec, { start: analysis.root.offset, end: analysis.root.offset + 1 }, knownRuns(), now, doc.uri);
+    lenses = specLenses(
+      file,
+      analysis.spec,
+      { start: analysis.root.offset, end: analysis.root.offset + 1 },
+      knownRuns(),
+      now,
+      doc.uri,
+    );
   } else if (SOURCE_LANGUAGES.has(doc.languageId)) {
     lenses = sourceLenses(doc.getText(), file, index.folders, knownRuns(), now);
   }
-  return lenses.map((l) => ({ range: { start: doc.positionAt(l.start), end: doc.positionAt(l.end) }, command: l.command }));
+  return lenses.map((l) => ({
+    range: { start: doc.positionAt(l.start), end: doc.positionAt(l.end) },
+    command: l.command,
+  }));
 });
 
 let refreshTimer: NodeJS.Timeout | undefined;

@@ -49,9 +49,14 @@ export class RunStore {
 
   /** Sortable, unique, filesystem-safe: 20261125-084726-123-eval. */
   newId(kind: RunKind, now = new Date()): string {
-    const stamp = now.toISOString().replace(/[-:]/g, '').replace('T', '-').replace(/\.(\d{3})Z$/, '-$1');
+    const stamp = now
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace('T', '-')
+      .replace(/\.(\d{3})Z$/, '-$1');
     let id = `${stamp}-${kind === 'evaluation' ? 'eval' : 'train'}`;
-    for (let n = 2; fs.existsSync(path.join(this.root, id)); n++) id = `${stamp}-${kind === 'evaluation' ? 'eval' : 'train'}-${n}`;
+    for (let n = 2; fs.existsSync(path.join(this.root, id)); n++)
+      id = `${stamp}-${kind === 'evaluation' ? 'eval' : 'train'}-${n}`;
     return id;
   }
 
@@ -84,11 +89,15 @@ export class RunStore {
     writeFileAtomic(path.join(this.dir(id), 'report.json'), JSON.stringify(report));
     const strongest = [...report.attacks].sort((a, b) => a.robust_accuracy - b.robust_accuracy)[0];
     return this.update(id, {
-      status: 'done', finished: new Date().toISOString(),
+      status: 'done',
+      finished: new Date().toISOString(),
       summary: {
-        cleanAccuracy: report.clean_accuracy, robustAccuracy: report.robust_accuracy,
+        cleanAccuracy: report.clean_accuracy,
+        robustAccuracy: report.robust_accuracy,
         // A suite's stages are accuracies after each stage: name the suite, not its last stage.
-        attack: report.suite ? `${report.suite} suite` : strongest?.label ?? 'none', norm: report.threat.norm, eps: report.threat.eps,
+        attack: report.suite ? `${report.suite} suite` : (strongest?.label ?? 'none'),
+        norm: report.threat.norm,
+        eps: report.threat.eps,
       },
     });
   }
@@ -109,7 +118,8 @@ export class RunStore {
   /** Every run folder, newest first; unreadable ones carry a problem instead of a record. */
   list(): RunEntry[] {
     if (!fs.existsSync(this.root)) return [];
-    return fs.readdirSync(this.root, { withFileTypes: true })
+    return fs
+      .readdirSync(this.root, { withFileTypes: true })
       .filter((e) => e.isDirectory() && ID.test(e.name))
       .map((e) => e.name)
       .sort()
@@ -120,7 +130,11 @@ export class RunStore {
           return { id, dir, record: this.read(id) };
         } catch (err) {
           const code = (err as NodeJS.ErrnoException).code;
-          return { id, dir, problem: code === 'ENOENT' ? 'run.json is missing' : `run.json is unreadable: ${(err as Error).message}` };
+          return {
+            id,
+            dir,
+            problem: code === 'ENOENT' ? 'run.json is missing' : `run.json is unreadable: ${(err as Error).message}`,
+          };
         }
       });
   }
@@ -134,7 +148,10 @@ export class RunStore {
     const recovered: string[] = [];
     for (const entry of this.list()) {
       if (entry.record?.status === 'running' && !isLive(entry.id)) {
-        this.update(entry.id, { status: 'failed', error: 'interrupted: the editor or engine stopped before the run finished' });
+        this.update(entry.id, {
+          status: 'failed',
+          error: 'interrupted: the editor or engine stopped before the run finished',
+        });
         recovered.push(entry.id);
       }
     }

@@ -6,8 +6,16 @@ import { Worker } from 'node:worker_threads';
 import type { AttackJob, TrainJob } from '../protocol/jobs';
 import type { RequestType } from '../protocol/messages/descriptors';
 import {
-  CancelRequest, dispatchNotification, parseWorkerMessage, RunAttackRequest, TrainRequest,
-  type EpochParams, type LogLevel, type ProgressParams, type TrainRunResult, type WorkerNotificationHandlers,
+  CancelRequest,
+  dispatchNotification,
+  parseWorkerMessage,
+  RunAttackRequest,
+  TrainRequest,
+  type EpochParams,
+  type LogLevel,
+  type ProgressParams,
+  type TrainRunResult,
+  type WorkerNotificationHandlers,
 } from '../protocol/messages/worker';
 import type { BackendPreference } from '../protocol/vocabulary';
 import type { Report } from '../protocol/report';
@@ -19,7 +27,10 @@ export class EngineCrashError extends Error {
 
 /** An error the engine raised for a request, with the engine's error name (InputError, AbortError, …). */
 export class EngineError extends Error {
-  constructor(readonly engineName: string, message: string) {
+  constructor(
+    readonly engineName: string,
+    message: string,
+  ) {
     super(message);
     this.name = engineName;
   }
@@ -59,7 +70,9 @@ export class EngineClient {
     });
     this.worker.on('message', (raw) => this.receive(raw));
     this.worker.on('error', (err) => this.fail(new EngineCrashError(`the engine worker crashed: ${err.message}`)));
-    this.worker.on('exit', (code) => this.fail(code === 0 ? undefined : new EngineCrashError(`the engine worker exited with code ${code}`)));
+    this.worker.on('exit', (code) =>
+      this.fail(code === 0 ? undefined : new EngineCrashError(`the engine worker exited with code ${code}`)),
+    );
   }
 
   get alive(): boolean {
@@ -100,15 +113,25 @@ export class EngineClient {
       const settle = (value: unknown) => {
         const parsed = type.result.safeParse(value);
         if (parsed.success) resolve(parsed.data);
-        else reject(new EngineError('ProtocolError',
-          `the engine worker answered ${type.method} with a malformed result: ${parsed.error.message.slice(0, 300)}`));
+        else
+          reject(
+            new EngineError(
+              'ProtocolError',
+              `the engine worker answered ${type.method} with a malformed result: ${parsed.error.message.slice(0, 300)}`,
+            ),
+          );
       };
       this.pending.set(id, { resolve: settle, reject });
       this.worker.postMessage({ kind: 'request', id, method: type.method, params });
     });
   }
 
-  async runAttack(runId: string, job: AttackJob, backend: BackendPreference, onProgress?: (p: ProgressParams) => void): Promise<Report> {
+  async runAttack(
+    runId: string,
+    job: AttackJob,
+    backend: BackendPreference,
+    onProgress?: (p: ProgressParams) => void,
+  ): Promise<Report> {
     if (onProgress) this.progressListeners.set(runId, onProgress);
     try {
       return await this.request(RunAttackRequest, { runId, job, backend });
@@ -117,7 +140,11 @@ export class EngineClient {
     }
   }
 
-  async train(runId: string, job: TrainJob, backend: BackendPreference, resume: boolean,
+  async train(
+    runId: string,
+    job: TrainJob,
+    backend: BackendPreference,
+    resume: boolean,
     listeners: { onProgress?: (p: ProgressParams) => void; onEpoch?: (p: EpochParams) => void } = {},
   ): Promise<TrainRunResult> {
     if (listeners.onProgress) this.progressListeners.set(runId, listeners.onProgress);

@@ -6,8 +6,13 @@ import { parentPort } from 'node:worker_threads';
 import { describeBackend, initBackend, runAttackJob, runTrainJob, type BackendChoice } from '../engine';
 import type { NotificationType } from '../protocol/messages/descriptors';
 import {
-  dispatchRequest, EpochNotification, LogNotification, parseWorkerMessage, ProgressNotification,
-  type WorkerEnvelope, type WorkerRequestHandlers,
+  dispatchRequest,
+  EpochNotification,
+  LogNotification,
+  parseWorkerMessage,
+  ProgressNotification,
+  type WorkerEnvelope,
+  type WorkerRequestHandlers,
 } from '../protocol/messages/worker';
 
 const port = parentPort;
@@ -22,9 +27,11 @@ function notify<M extends string, P>(type: NotificationType<M, P>, params: P): v
 }
 
 function respond(id: number, result: unknown, error?: Error): void {
-  port!.postMessage(error
-    ? { kind: 'response', id, error: { name: error.name, message: error.message } }
-    : { kind: 'response', id, result });
+  port!.postMessage(
+    error
+      ? { kind: 'response', id, error: { name: error.name, message: error.message } }
+      : { kind: 'response', id, result },
+  );
 }
 
 async function ensureBackend(choice: BackendChoice): Promise<void> {
@@ -52,21 +59,30 @@ async function cancellable<T>(runId: string, work: (signal: AbortSignal) => Prom
 const handlers: WorkerRequestHandlers = {
   runAttack: async ({ runId, job, backend }) => {
     await ensureBackend(backend);
-    return cancellable(runId, (signal) => runAttackJob(job, `attack (editor run ${runId})`, {
-      signal,
-      onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
-      onWarning: (w) => notify(LogNotification, { level: 'warn', message: w }),
-    }));
+    return cancellable(runId, (signal) =>
+      runAttackJob(job, `attack (editor run ${runId})`, {
+        signal,
+        onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
+        onWarning: (w) => notify(LogNotification, { level: 'warn', message: w }),
+      }),
+    );
   },
   train: async ({ runId, job, backend, resume }) => {
     await ensureBackend(backend);
-    const result = await cancellable(runId, (signal) => runTrainJob(job, {
-      signal,
-      onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
-      onEpoch: (metrics, epochs) => notify(EpochNotification, { ...metrics, runId, epochs }),
-    }, resume));
+    const result = await cancellable(runId, (signal) =>
+      runTrainJob(
+        job,
+        {
+          signal,
+          onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
+          onEpoch: (metrics, epochs) => notify(EpochNotification, { ...metrics, runId, epochs }),
+        },
+        resume,
+      ),
+    );
     return {
-      modelFile: result.modelFile, seconds: result.seconds,
+      modelFile: result.modelFile,
+      seconds: result.seconds,
       epochs: result.history.map((metrics) => ({ ...metrics, epochs: job.epochs })),
     };
   },
@@ -82,13 +98,18 @@ port.on('message', (raw: unknown) => {
   try {
     message = parseWorkerMessage(raw);
   } catch (err) {
-    notify(LogNotification, { level: 'error', message: `engine worker: malformed message rejected: ${(err as Error).message}` });
+    notify(LogNotification, {
+      level: 'error',
+      message: `engine worker: malformed message rejected: ${(err as Error).message}`,
+    });
     const id = (raw as { id?: unknown })?.id;
     if (typeof id === 'number') respond(id, undefined, err as Error);
     return;
   }
   if (message.kind !== 'request') return;
   const { id } = message;
-  dispatchRequest(handlers, message.method, message.params)
-    .then((result) => respond(id, result), (err: Error) => respond(id, undefined, err));
+  dispatchRequest(handlers, message.method, message.params).then(
+    (result) => respond(id, result),
+    (err: Error) => respond(id, undefined, err),
+  );
 });

@@ -33,18 +33,33 @@ export function slices(start: number, n: number, parts: number): Array<{ offset:
 export async function runAttackParallel(job: AttackJob, options: ParallelOptions): Promise<Report> {
   const parts = slices(job.offset ?? 0, job.n, options.workers);
   const latest: Array<ProgressParams | undefined> = parts.map(() => undefined);
-  const clients = parts.map(() => new EngineClient({
-    script: options.script, ...(options.onLog ? { onLog: options.onLog } : {}),
-  }));
-  const cancel = () => clients.forEach((c, i) => { if (c.alive) void c.cancel(`${options.runId}-${i}`).catch(() => {}); });
+  const clients = parts.map(
+    () =>
+      new EngineClient({
+        script: options.script,
+        ...(options.onLog ? { onLog: options.onLog } : {}),
+      }),
+  );
+  const cancel = () =>
+    clients.forEach((c, i) => {
+      if (c.alive) void c.cancel(`${options.runId}-${i}`).catch(() => {});
+    });
   options.signal?.addEventListener('abort', cancel, { once: true });
   try {
-    const reports = await Promise.all(parts.map((slice, i) => clients[i]!.runAttack(`${options.runId}-${i}`, { ...job, ...slice }, options.backend, (p) => {
-      latest[i] = p;
-      const label = latest[0]?.label ?? p.label;
-      const same = latest.filter((q): q is ProgressParams => q?.label === label);
-      options.onProgress?.({ label, done: same.reduce((s, q) => s + q.done, 0), total: same.reduce((s, q) => s + q.total, 0) });
-    })));
+    const reports = await Promise.all(
+      parts.map((slice, i) =>
+        clients[i]!.runAttack(`${options.runId}-${i}`, { ...job, ...slice }, options.backend, (p) => {
+          latest[i] = p;
+          const label = latest[0]?.label ?? p.label;
+          const same = latest.filter((q): q is ProgressParams => q?.label === label);
+          options.onProgress?.({
+            label,
+            done: same.reduce((s, q) => s + q.done, 0),
+            total: same.reduce((s, q) => s + q.total, 0),
+          });
+        }),
+      ),
+    );
     return mergeReports(reports, job.examples);
   } finally {
     options.signal?.removeEventListener('abort', cancel);

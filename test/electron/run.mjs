@@ -11,8 +11,12 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-electron-'));
 const model = path.join(workspace, 'examples', 'fashion-mnist', 'smallcnn');
 fs.mkdirSync(model, { recursive: true });
-for (const f of ['model.json', 'weights.bin']) fs.copyFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', f), path.join(model, f));
-fs.copyFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn.robustness.json'), path.join(workspace, 'examples', 'fashion-mnist', 'smallcnn.robustness.json'));
+for (const f of ['model.json', 'weights.bin'])
+  fs.copyFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', f), path.join(model, f));
+fs.copyFileSync(
+  path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn.robustness.json'),
+  path.join(workspace, 'examples', 'fashion-mnist', 'smallcnn.robustness.json'),
+);
 fs.mkdirSync(path.join(workspace, '.vscode'));
 fs.writeFileSync(path.join(workspace, '.vscode', 'settings.json'), JSON.stringify({ 'robustness.samples': 200 }));
 

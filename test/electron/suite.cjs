@@ -39,20 +39,31 @@ async function specThroughTheLanguageServer(folder) {
   const doc = await vscode.workspace.openTextDocument(uri);
   const editor = await vscode.window.showTextDocument(doc);
   const text = doc.getText();
-  const lensTitles = async () => ((await vscode.commands.executeCommand('vscode.executeCodeLensProvider', uri)) ?? [])
-    .map((l) => l.command?.title ?? '');
+  const lensTitles = async () =>
+    ((await vscode.commands.executeCommand('vscode.executeCodeLensProvider', uri)) ?? []).map(
+      (l) => l.command?.title ?? '',
+    );
   await until('the Run lens', async () => (await lensTitles()).some((t) => t.includes('Run')));
   // A bad ε: exactly the server's error on the value.
   const at = text.indexOf('"eps": 0.1') + '"eps": '.length;
   await editor.edit((e) => e.insert(doc.positionAt(at), '-'));
-  const diagnostic = await until('the ε diagnostic', () => vscode.languages.getDiagnostics(uri).find((d) => d.source === 'robustness'));
+  const diagnostic = await until('the ε diagnostic', () =>
+    vscode.languages.getDiagnostics(uri).find((d) => d.source === 'robustness'),
+  );
   assert.equal(diagnostic.message, 'threat.eps must be ≥ 0 (it is a radius); got -0.1');
   assert.equal(diagnostic.severity, vscode.DiagnosticSeverity.Error);
   assert.equal(doc.offsetAt(diagnostic.range.start), at);
   await vscode.commands.executeCommand('undo');
-  await until('the diagnostic to clear', () => !vscode.languages.getDiagnostics(uri).some((d) => d.source === 'robustness'));
+  await until(
+    'the diagnostic to clear',
+    () => !vscode.languages.getDiagnostics(uri).some((d) => d.source === 'robustness'),
+  );
   // Hover on "pgd": the catalogue's doc.
-  const hovers = await vscode.commands.executeCommand('vscode.executeHoverProvider', uri, doc.positionAt(text.indexOf('"pgd"') + 2));
+  const hovers = await vscode.commands.executeCommand(
+    'vscode.executeHoverProvider',
+    uri,
+    doc.positionAt(text.indexOf('"pgd"') + 2),
+  );
   const hoverText = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
   assert.match(hoverText, /Madry, Makelov, Schmidt, Tsipras & Vladu 2018/);
   // Run: the lens becomes a result.

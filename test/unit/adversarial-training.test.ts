@@ -9,8 +9,22 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  batchTensors, evaluateAttacks, firstN, getAttack, InputError, klAdversary, klPerBatch, loadClassifier,
-  loadTrainingData, makeClassifier, Rng, runTrainJob, smallCnn, trainModel, type Dataset, type TrainOptions,
+  batchTensors,
+  evaluateAttacks,
+  firstN,
+  getAttack,
+  InputError,
+  klAdversary,
+  klPerBatch,
+  loadClassifier,
+  loadTrainingData,
+  makeClassifier,
+  Rng,
+  runTrainJob,
+  smallCnn,
+  trainModel,
+  type Dataset,
+  type TrainOptions,
 } from '../../src/engine';
 import { robustCollapsed } from '../../src/engine/training/train-loop';
 import type { TrainJob } from '../../src/protocol/jobs';
@@ -25,39 +39,74 @@ before(async () => {
 });
 
 async function robustAccuracy(net: ReturnType<typeof smallCnn>): Promise<{ clean: number; robust: number }> {
-  const model = makeClassifier((x) => net.apply(x) as tf.Tensor2D, { inputShape: data.shape, numClasses: 10, bounds: [0, 1], source: 't', warnings: [] });
-  const r = await evaluateAttacks(model, firstN(data.test, 300), data.shape, { norm: 'linf', eps: EPS, bounds: [0, 1] },
-    [{ entry: getAttack('pgd'), options: { steps: 10, seed: 1 } }], { examples: 0 });
+  const model = makeClassifier((x) => net.apply(x) as tf.Tensor2D, {
+    inputShape: data.shape,
+    numClasses: 10,
+    bounds: [0, 1],
+    source: 't',
+    warnings: [],
+  });
+  const r = await evaluateAttacks(
+    model,
+    firstN(data.test, 300),
+    data.shape,
+    { norm: 'linf', eps: EPS, bounds: [0, 1] },
+    [{ entry: getAttack('pgd'), options: { steps: 10, seed: 1 } }],
+    { examples: 0 },
+  );
   return { clean: r.cleanAccuracy, robust: r.robustAccuracy };
 }
 
 async function trained(options: Partial<TrainOptions>): Promise<{ clean: number; robust: number }> {
   const net = smallCnn(data.shape, 10, 7);
   const before = tf.memory().numTensors;
-  await trainModel(net, data, { epochs: 3, trainLimit: 3000, evalLimit: 300, robustEvalLimit: 0, seed: 7, learningRate: 2e-3, ...options });
+  await trainModel(net, data, {
+    epochs: 3,
+    trainLimit: 3000,
+    evalLimit: 300,
+    robustEvalLimit: 0,
+    seed: 7,
+    learningRate: 2e-3,
+    ...options,
+  });
   assert.equal(tf.memory().numTensors, before, `${options.method} leaked tensors`);
   const result = await robustAccuracy(net);
   net.dispose();
   return result;
 }
 
-engineTest('PGD-AT, Fast-AT and TRADES each beat standard training by ≥ 15 points of PGD-10 accuracy at ε = 0.1',
+engineTest(
+  'PGD-AT, Fast-AT and TRADES each beat standard training by ≥ 15 points of PGD-10 accuracy at ε = 0.1',
   async () => {
-  const standard = await trained({ method: 'standard' });
-  for (const [method, adversarial] of [
-    ['pgd-at', { eps: EPS, steps: 3 }], ['fast-at', { eps: EPS }], ['trades', { eps: EPS, steps: 3, beta: 6 }],
-  ] as const) {
-    const result = await trained({ method, adversarial });
-    assert.ok(result.robust >= standard.robust + 0.15,
-      `${method}: robust ${(result.robust * 100).toFixed(1)}% vs standard ${(standard.robust * 100).toFixed(1)}%`);
-    assert.ok(result.clean > 0.5, `${method}: clean ${result.clean}`);
-  }
-});
+    const standard = await trained({ method: 'standard' });
+    for (const [method, adversarial] of [
+      ['pgd-at', { eps: EPS, steps: 3 }],
+      ['fast-at', { eps: EPS }],
+      ['trades', { eps: EPS, steps: 3, beta: 6 }],
+    ] as const) {
+      const result = await trained({ method, adversarial });
+      assert.ok(
+        result.robust >= standard.robust + 0.15,
+        `${method}: robust ${(result.robust * 100).toFixed(1)}% vs standard ${(standard.robust * 100).toFixed(1)}%`,
+      );
+      assert.ok(result.clean > 0.5, `${method}: clean ${result.clean}`);
+    }
+  },
+);
 
 engineTest('a run stopped after epoch 1 and resumed ends with the same weights as an uninterrupted run', async () => {
   const options = (dir: string): TrainOptions => ({
-    epochs: 2, method: 'pgd-at', adversarial: { eps: EPS, steps: 2 }, trainLimit: 500, evalLimit: 50, robustEvalLimit: 50,
-    seed: 3, checkpointDir: dir, resume: true, schedule: 'cosine', weightDecay: 1e-4,
+    epochs: 2,
+    method: 'pgd-at',
+    adversarial: { eps: EPS, steps: 2 },
+    trainLimit: 500,
+    evalLimit: 50,
+    robustEvalLimit: 50,
+    seed: 3,
+    checkpointDir: dir,
+    resume: true,
+    schedule: 'cosine',
+    weightDecay: 1e-4,
   });
   const full = smallCnn(data.shape, 10, 3);
   const fullHistory = await trainModel(full, data, options(tempDir('full')));
@@ -65,14 +114,24 @@ engineTest('a run stopped after epoch 1 and resumed ends with the same weights a
   const first = smallCnn(data.shape, 10, 3);
   // Train epoch 1 only, as a run killed after its first checkpoint would have.
   const controller = new AbortController();
-  await assert.rejects(trainModel(first, data, {
-    ...options(dir), signal: controller.signal, onProgress: (p) => { if (p.epochMetrics?.epoch === 1) controller.abort(); },
-  }));
+  await assert.rejects(
+    trainModel(first, data, {
+      ...options(dir),
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.epochMetrics?.epoch === 1) controller.abort();
+      },
+    }),
+  );
   assert.ok(fs.existsSync(path.join(dir, 'checkpoints', 'last', 'state.json')));
   const resumed = smallCnn(data.shape, 10, 99); // different initial weights: all must come from the checkpoint
   const resumedHistory = await trainModel(resumed, data, options(dir));
-  assert.deepEqual(resumedHistory.map((h) => h.epoch), [1, 2]);
-  const flat = (net: ReturnType<typeof smallCnn>) => tf.tidy(() => Array.from(tf.concat(net.getWeights().map((w) => tf.reshape(w, [-1]))).dataSync()));
+  assert.deepEqual(
+    resumedHistory.map((h) => h.epoch),
+    [1, 2],
+  );
+  const flat = (net: ReturnType<typeof smallCnn>) =>
+    tf.tidy(() => Array.from(tf.concat(net.getWeights().map((w) => tf.reshape(w, [-1]))).dataSync()));
   assert.deepEqual(flat(resumed), flat(full));
   assert.equal(resumedHistory[1]!.loss, fullHistory[1]!.loss);
   assert.equal(fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 2);
@@ -85,13 +144,16 @@ engineTest('a half-written checkpoint (killed between the renames) still resumes
   const net = smallCnn(data.shape, 10, 4);
   const [first] = await trainModel(net, data, { ...options, epochs: 1, checkpointDir: dir });
   const last = path.join(dir, 'checkpoints', 'last');
-  fs.renameSync(last, `${last}.old`);          // the kill came after "last → last.old" …
-  fs.mkdirSync(`${last}.tmp-424242`);          // … with the new one still half-written
+  fs.renameSync(last, `${last}.old`); // the kill came after "last → last.old" …
+  fs.mkdirSync(`${last}.tmp-424242`); // … with the new one still half-written
   fs.writeFileSync(path.join(`${last}.tmp-424242`, 'model.json'), '{"modelTo');
   // Another initialisation: only the checkpoint can make this run end where the uninterrupted one does.
   const resumed = smallCnn(data.shape, 10, 5);
   const history = await trainModel(resumed, data, { ...options, epochs: 2, checkpointDir: dir, resume: true });
-  assert.deepEqual(history.map((h) => h.epoch), [1, 2]);
+  assert.deepEqual(
+    history.map((h) => h.epoch),
+    [1, 2],
+  );
   // Epoch 1 was restored, not trained again: its record (wall time included) is the checkpoint's.
   assert.deepEqual(history[0], first);
   const uninterrupted = smallCnn(data.shape, 10, 4);
@@ -104,8 +166,16 @@ engineTest('a half-written checkpoint (killed between the renames) still resumes
 engineTest('distillation: a teacher at T, a student on its soft labels deployed at T = 1 with T recorded', async () => {
   const out = tempDir('distill');
   const job: TrainJob = {
-    method: 'distill', data: 'embedded', epochs: 3, batchSize: 128, optimizer: 'adam', learningRate: 1e-2, seed: 2, trainLimit: 3000,
-    temperature: 100, out,
+    method: 'distill',
+    data: 'embedded',
+    epochs: 3,
+    batchSize: 128,
+    optimizer: 'adam',
+    learningRate: 1e-2,
+    seed: 2,
+    trainLimit: 3000,
+    temperature: 100,
+    out,
   };
   const result = await runTrainJob(job);
   const meta = JSON.parse(fs.readFileSync(result.modelFile, 'utf8')).userDefinedMetadata.robustnessLab;
@@ -122,60 +192,97 @@ engineTest('distillation: a teacher at T, a student on its soft labels deployed 
   // Trained at T = 100 and deployed at T = 1, its logits are ~T times larger than usual: softmax saturates.
   assert.ok(meanAbs > 50, `mean |logit| ${meanAbs}`);
   assert.ok(result.history[result.history.length - 1]!.testAccuracy > 0.6);
-  await assert.rejects(runTrainJob(job), (err: Error) => err instanceof InputError && /already holds a training run/.test(err.message));
-  await assert.rejects(runTrainJob({ ...job, out: tempDir('d2'), temperature: 1 }),
-    (err: Error) => err instanceof InputError && /temperature: 1 is invalid; need a number > 1/.test(err.message));
+  await assert.rejects(
+    runTrainJob(job),
+    (err: Error) => err instanceof InputError && /already holds a training run/.test(err.message),
+  );
+  await assert.rejects(
+    runTrainJob({ ...job, out: tempDir('d2'), temperature: 1 }),
+    (err: Error) => err instanceof InputError && /temperature: 1 is invalid; need a number > 1/.test(err.message),
+  );
 });
 
 test('catastrophic overfitting is a drop of more than 20 points of robust accuracy below the best epoch', () => {
-  const epoch = (robustAccuracy?: number) => ({ epoch: 1, loss: 1, trainAccuracy: 0.8, testAccuracy: 0.8, learningRate: 0.1, eps: 0.1, seconds: 1, ...(robustAccuracy === undefined ? {} : { robustAccuracy }) });
+  const epoch = (robustAccuracy?: number) => ({
+    epoch: 1,
+    loss: 1,
+    trainAccuracy: 0.8,
+    testAccuracy: 0.8,
+    learningRate: 0.1,
+    eps: 0.1,
+    seconds: 1,
+    ...(robustAccuracy === undefined ? {} : { robustAccuracy }),
+  });
   assert.equal(robustCollapsed([], 0.01), false, 'nothing to compare with in epoch 1');
-  assert.equal(robustCollapsed([epoch(0.45)], 0.30), false);
+  assert.equal(robustCollapsed([epoch(0.45)], 0.3), false);
   assert.equal(robustCollapsed([epoch(0.45)], 0.02), true);
-  assert.equal(robustCollapsed([epoch(0.50), epoch(0.40)], 0.25), true, 'measured against the best epoch');
+  assert.equal(robustCollapsed([epoch(0.5), epoch(0.4)], 0.25), true, 'measured against the best epoch');
   assert.equal(robustCollapsed([epoch(0.45)], undefined), false, 'no robust validation, no verdict');
   assert.equal(robustCollapsed([epoch()], 0.01), false);
 });
 
-engineTest('a training process killed at random moments, checkpoint writes included, always resumes to the end',
+engineTest(
+  'a training process killed at random moments, checkpoint writes included, always resumes to the end',
   async () => {
-  const dir = tempDir('killed');
-  const script = path.join(__dirname, '..', 'fixtures', 'workers', 'train-forever.js');
-  // Each kill lands a few ms after an epoch ends, inside or around its checkpoint write.
-  const runOnce = (kill?: { afterEpochs: number; ms: number }) => new Promise<string>((resolve) => {
-    const child = fork(script, [dir, '40'], { stdio: 'ignore' });
-    let outcome = 'killed';
-    let epochs = 0;
-    child.on('message', (m) => {
-      if (m === 'done') outcome = 'done';
-      if (typeof m === 'string' && m.startsWith('epoch ') && kill && ++epochs === kill.afterEpochs) {
-        setTimeout(() => child.kill('SIGKILL'), kill.ms);
-      }
-    });
-    child.on('exit', () => resolve(outcome));
-  });
-  for (const kill of [{ afterEpochs: 4, ms: 0 }, { afterEpochs: 6, ms: 9 }, { afterEpochs: 5, ms: 23 }]) {
-    assert.equal(await runOnce(kill), 'killed');
-  }
-  const state = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'last', 'state.json'), 'utf8'));
-  assert.ok(state.epoch >= 1 && state.epoch < 40, `checkpointed epoch ${state.epoch}`);
-  assert.equal(await runOnce(), 'done');
-  const lines = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
-  assert.deepEqual(lines, Array.from({ length: 40 }, (_, i) => i + 1));
-});
+    const dir = tempDir('killed');
+    const script = path.join(__dirname, '..', 'fixtures', 'workers', 'train-forever.js');
+    // Each kill lands a few ms after an epoch ends, inside or around its checkpoint write.
+    const runOnce = (kill?: { afterEpochs: number; ms: number }) =>
+      new Promise<string>((resolve) => {
+        const child = fork(script, [dir, '40'], { stdio: 'ignore' });
+        let outcome = 'killed';
+        let epochs = 0;
+        child.on('message', (m) => {
+          if (m === 'done') outcome = 'done';
+          if (typeof m === 'string' && m.startsWith('epoch ') && kill && ++epochs === kill.afterEpochs) {
+            setTimeout(() => child.kill('SIGKILL'), kill.ms);
+          }
+        });
+        child.on('exit', () => resolve(outcome));
+      });
+    for (const kill of [
+      { afterEpochs: 4, ms: 0 },
+      { afterEpochs: 6, ms: 9 },
+      { afterEpochs: 5, ms: 23 },
+    ]) {
+      assert.equal(await runOnce(kill), 'killed');
+    }
+    const state = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'last', 'state.json'), 'utf8'));
+    assert.ok(state.epoch >= 1 && state.epoch < 40, `checkpointed epoch ${state.epoch}`);
+    assert.equal(await runOnce(), 'done');
+    const lines = fs
+      .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).epoch);
+    assert.deepEqual(
+      lines,
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+  },
+);
 
 engineTest("TRADES' KL adversary stays in the ball and the box and raises the KL well above its start", async () => {
   const net = smallCnn(data.shape, 10, 3);
-  const model = makeClassifier((x) => net.apply(x) as tf.Tensor2D, { inputShape: data.shape, numClasses: 10, bounds: [0, 1], source: 't', warnings: [] });
+  const model = makeClassifier((x) => net.apply(x) as tf.Tensor2D, {
+    inputShape: data.shape,
+    numClasses: 10,
+    bounds: [0, 1],
+    source: 't',
+    warnings: [],
+  });
   const { x, y } = batchTensors(firstN(data.train, 64), data.shape, 0, 64);
   const threat = { norm: 'linf' as const, eps: EPS, bounds: [0, 1] as [number, number] };
-  const kl = (xAdv: tf.Tensor4D) => tf.tidy(() => klPerBatch(model.predictLogits(x), model.predictLogits(xAdv)).dataSync()[0]!);
+  const kl = (xAdv: tf.Tensor4D) =>
+    tf.tidy(() => klPerBatch(model.predictLogits(x), model.predictLogits(xAdv)).dataSync()[0]!);
   const tensorsBefore = tf.memory().numTensors;
   const start = klAdversary(model, x, threat, { steps: 0, stepSize: 0.025, rng: new Rng(1) });
   const near = klAdversary(model, x, threat, { steps: 10, stepSize: 0.025, rng: new Rng(1) });
   const uniform = klAdversary(model, x, threat, { steps: 10, stepSize: 0.025, rng: new Rng(1), start: 'uniform' });
   for (const xAdv of [start, near, uniform]) {
-    const [maxDelta, lo, hi] = tf.tidy(() => [tf.max(tf.abs(tf.sub(xAdv, x))), tf.min(xAdv), tf.max(xAdv)].map((t) => t.dataSync()[0]!));
+    const [maxDelta, lo, hi] = tf.tidy(() =>
+      [tf.max(tf.abs(tf.sub(xAdv, x))), tf.min(xAdv), tf.max(xAdv)].map((t) => t.dataSync()[0]!),
+    );
     assert.ok(maxDelta! <= EPS + 1e-6 && lo! >= 0 && hi! <= 1, `‖δ‖∞ ${maxDelta}, range [${lo}, ${hi}]`);
   }
   const [k0, kNear, kUniform] = [kl(start), kl(near), kl(uniform)];

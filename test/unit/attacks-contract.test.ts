@@ -7,9 +7,28 @@ import { before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  ATTACKS, AbortError, apgdCheckpoints, batchTensors, countingClassifier, getAttack, distance, firstN, InputError,
-  evaluateAttacks, loadTrainingData, lossAndGrad, makeClassifier, pgd, planFor, predict, smallCnn, trainModel,
-  type Attack, type AttackEntry, type AttackOptions, type Classifier,
+  ATTACKS,
+  AbortError,
+  apgdCheckpoints,
+  batchTensors,
+  countingClassifier,
+  getAttack,
+  distance,
+  firstN,
+  InputError,
+  evaluateAttacks,
+  loadTrainingData,
+  lossAndGrad,
+  makeClassifier,
+  pgd,
+  planFor,
+  predict,
+  smallCnn,
+  trainModel,
+  type Attack,
+  type AttackEntry,
+  type AttackOptions,
+  type Classifier,
 } from '../../src/engine';
 import type { NormId } from '../../src/protocol/vocabulary';
 import { defineAttack, keepsContract } from '../../src/engine/attacks/runner';
@@ -31,7 +50,11 @@ before(async () => {
   const net = smallCnn(data.shape, 10, 5);
   await trainModel(net, data, { epochs: 1, trainLimit: 2000, evalLimit: 1, seed: 5 });
   model = makeClassifier((input) => net.apply(input) as tf.Tensor2D, {
-    inputShape: data.shape, numClasses: 10, bounds: BOUNDS, source: 'random smallcnn', warnings: [],
+    inputShape: data.shape,
+    numClasses: 10,
+    bounds: BOUNDS,
+    source: 'random smallcnn',
+    warnings: [],
   });
   ({ x, y } = batchTensors(firstN(data.test, N), data.shape, 0, N));
 });
@@ -85,7 +108,8 @@ forEachBackend(() => {
         result.xAdv.dispose();
       });
 
-      engineTest(`${entry.id} ${norm}: the same seed gives the same output, ${seeded(entry) ? 'another seed another' : 'the seed is unused'}`,
+      engineTest(
+        `${entry.id} ${norm}: the same seed gives the same output, ${seeded(entry) ? 'another seed another' : 'the seed is unused'}`,
         async () => {
           const a = await entry.run(model, x, y, threat, options({ seed: 7 }));
           const b = await entry.run(model, x, y, threat, options({ seed: 7 }));
@@ -95,15 +119,28 @@ forEachBackend(() => {
           if (seeded(entry)) assert.ok(changed > 0, 'seeds 7 and 8 gave the same xAdv');
           else assert.equal(changed, 0, 'a deterministic attack changed with the seed');
           tf.dispose([a.xAdv, b.xAdv, c.xAdv]);
-        });
+        },
+      );
 
       engineTest(`${entry.id} ${norm}: an abort stops it within one step`, async () => {
         const controller = new AbortController();
         let steps = 0;
-        const outcome = await entry.run(model, x, y, threat, {
-          ...options({ queries: 20, steps: 20 }), signal: controller.signal,
-          onStep: () => { steps++; if (steps === 1) controller.abort(); },
-        }).then((r) => { r.xAdv.dispose(); return 'finished'; }, (err: Error) => err);
+        const outcome = await entry
+          .run(model, x, y, threat, {
+            ...options({ queries: 20, steps: 20 }),
+            signal: controller.signal,
+            onStep: () => {
+              steps++;
+              if (steps === 1) controller.abort();
+            },
+          })
+          .then(
+            (r) => {
+              r.xAdv.dispose();
+              return 'finished';
+            },
+            (err: Error) => err,
+          );
         assert.equal(steps, 1, `ran ${steps} steps; the abort came after step 1`);
         // A single-step attack has nothing left to stop; an iterative one must throw.
         if (entry.iterative) assert.ok(outcome instanceof AbortError, `expected AbortError, got ${String(outcome)}`);
@@ -115,24 +152,39 @@ forEachBackend(() => {
         const result = await entry.run(model, x, y, { norm, eps, bounds: BOUNDS }, options());
         const dist = distance(norm, x, result.xAdv);
         dist.forEach((d, i) => assert.ok(d <= eps[i]! + 1e-6, `sample ${i}: ${d} > ${eps[i]}`));
-        dist.forEach((d, i) => { if (eps[i] === 0) assert.equal(d, 0, `sample ${i} moved with ε = 0`); });
-        assert.ok(dist.some((d) => d > 0), 'nothing moved');
+        dist.forEach((d, i) => {
+          if (eps[i] === 0) assert.equal(d, 0, `sample ${i} moved with ε = 0`);
+        });
+        assert.ok(
+          dist.some((d) => d > 0),
+          'nothing moved',
+        );
         result.xAdv.dispose();
       });
 
-      engineTest(`${entry.id} ${norm}: rejects an option it does not take, naming it and the ones it takes`, async () => {
-        const foreign = entry.id === 'square' ? 'steps' : 'queries';
-        await assert.rejects(entry.run(model, x, y, threat, { ...options(), [foreign]: 3 }), (err: Error) => err instanceof InputError
-          && err.message === `${entry.id} attack: option "${foreign}" is not taken by ${entry.id}; it takes ${Object.keys(entry.options).join(', ')}`);
-      });
+      engineTest(
+        `${entry.id} ${norm}: rejects an option it does not take, naming it and the ones it takes`,
+        async () => {
+          const foreign = entry.id === 'square' ? 'steps' : 'queries';
+          await assert.rejects(
+            entry.run(model, x, y, threat, { ...options(), [foreign]: 3 }),
+            (err: Error) =>
+              err instanceof InputError &&
+              err.message ===
+                `${entry.id} attack: option "${foreign}" is not taken by ${entry.id}; it takes ${Object.keys(entry.options).join(', ')}`,
+          );
+        },
+      );
     }
   }
 
   engineTest('an aborted signal before the start throws AbortError with the attack name', async () => {
     const controller = new AbortController();
     controller.abort();
-    await assert.rejects(pgd(model, x, y, { norm: 'linf', eps: 0.1, bounds: BOUNDS }, { signal: controller.signal }),
-      (err: Error) => err instanceof AbortError && /PGD aborted/.test(err.message));
+    await assert.rejects(
+      pgd(model, x, y, { norm: 'linf', eps: 0.1, bounds: BOUNDS }, { signal: controller.signal }),
+      (err: Error) => err instanceof AbortError && /PGD aborted/.test(err.message),
+    );
   });
 
   engineTest('PGD restarts attack only the surviving samples', async () => {
@@ -140,81 +192,163 @@ forEachBackend(() => {
     const once = await pgd(model, x, y, threat, { steps: 5, restarts: 1, seed: 1, keep: 'last' });
     const thrice = await pgd(model, x, y, threat, { steps: 5, restarts: 3, seed: 1, keep: 'last' });
     const survivors = once.success.filter((s) => !s).length;
-    assert.ok(survivors < N && survivors > 0, `fixture needs a mix of fooled and robust samples, got ${survivors} robust`);
+    assert.ok(
+      survivors < N && survivors > 0,
+      `fixture needs a mix of fooled and robust samples, got ${survivors} robust`,
+    );
     // One run: 5 gradient passes, the score pass, and the runner's re-score, for every image.
     assert.deepEqual([once.forwardPasses, once.backwardPasses], [7 * N, 5 * N]);
     // Restarts 2 and 3 run on at most the survivors of run 1 (6 passes each: 5 steps + the score pass).
     assert.ok(thrice.forwardPasses <= once.forwardPasses + 2 * 6 * survivors, `${thrice.forwardPasses} forward passes`);
     assert.ok(thrice.forwardPasses > once.forwardPasses);
     // The worst case is kept: whatever run 1 fooled stays fooled.
-    once.success.forEach((s, i) => { if (s) assert.equal(thrice.success[i], true, `sample ${i}`); });
+    once.success.forEach((s, i) => {
+      if (s) assert.equal(thrice.success[i], true, `sample ${i}`);
+    });
     tf.dispose([once.xAdv, thrice.xAdv]);
   });
 
-  engineTest('PGD keep policies: firstSuccess fools at least as many as last; maxLoss keeps the highest loss', async () => {
-    const threat = { norm: 'linf' as const, eps: 0.02, bounds: BOUNDS };
-    const results = {
-      last: await pgd(model, x, y, threat, { steps: 8, seed: 2, keep: 'last', loss: 'margin' }),
-      maxLoss: await pgd(model, x, y, threat, { steps: 8, seed: 2, keep: 'maxLoss', loss: 'margin' }),
-      firstSuccess: await pgd(model, x, y, threat, { steps: 8, seed: 2, keep: 'firstSuccess', loss: 'margin' }),
-    };
-    const count = (s: boolean[]) => s.filter(Boolean).length;
-    assert.ok(count(results.firstSuccess.success) >= count(results.last.success));
-    results.maxLoss.finalLoss.forEach((l, i) => assert.ok(l >= results.last.finalLoss[i]! - 1e-5, `sample ${i}`));
-    tf.dispose(Object.values(results).map((r) => r.xAdv));
-  });
+  engineTest(
+    'PGD keep policies: firstSuccess fools at least as many as last; maxLoss keeps the highest loss',
+    async () => {
+      const threat = { norm: 'linf' as const, eps: 0.02, bounds: BOUNDS };
+      const results = {
+        last: await pgd(model, x, y, threat, { steps: 8, seed: 2, keep: 'last', loss: 'margin' }),
+        maxLoss: await pgd(model, x, y, threat, { steps: 8, seed: 2, keep: 'maxLoss', loss: 'margin' }),
+        firstSuccess: await pgd(model, x, y, threat, { steps: 8, seed: 2, keep: 'firstSuccess', loss: 'margin' }),
+      };
+      const count = (s: boolean[]) => s.filter(Boolean).length;
+      assert.ok(count(results.firstSuccess.success) >= count(results.last.success));
+      results.maxLoss.finalLoss.forEach((l, i) => assert.ok(l >= results.last.finalLoss[i]! - 1e-5, `sample ${i}`));
+      tf.dispose(Object.values(results).map((r) => r.xAdv));
+    },
+  );
 
   engineTest('bad attack arguments name the field and the allowed range', async () => {
-    const bad = async (threat: { norm: NormId; eps: number; bounds: [number, number] }, opts: AttackOptions, pattern: RegExp) =>
-      assert.rejects(pgd(model, x, y, threat, opts), (err: Error) => err instanceof InputError && pattern.test(err.message));
-    await bad({ norm: 'linf', eps: -0.1, bounds: BOUNDS }, {}, /pgd attack: eps: -0\.1 is invalid; ε must be a finite number ≥ 0/);
-    await bad({ norm: 'linf', eps: 1.5, bounds: BOUNDS }, {}, /eps: 1\.5 is wider than the bounds \[0, 1\] allow for linf \(at most 1\)/);
-    await bad({ norm: 'l2', eps: 40, bounds: BOUNDS }, {}, /eps: 40 is wider than the bounds \[0, 1\] allow for l2 \(at most 28\)/);
+    const bad = async (
+      threat: { norm: NormId; eps: number; bounds: [number, number] },
+      opts: AttackOptions,
+      pattern: RegExp,
+    ) =>
+      assert.rejects(
+        pgd(model, x, y, threat, opts),
+        (err: Error) => err instanceof InputError && pattern.test(err.message),
+      );
+    await bad(
+      { norm: 'linf', eps: -0.1, bounds: BOUNDS },
+      {},
+      /pgd attack: eps: -0\.1 is invalid; ε must be a finite number ≥ 0/,
+    );
+    await bad(
+      { norm: 'linf', eps: 1.5, bounds: BOUNDS },
+      {},
+      /eps: 1\.5 is wider than the bounds \[0, 1\] allow for linf \(at most 1\)/,
+    );
+    await bad(
+      { norm: 'l2', eps: 40, bounds: BOUNDS },
+      {},
+      /eps: 40 is wider than the bounds \[0, 1\] allow for l2 \(at most 28\)/,
+    );
     await bad({ norm: 'linf', eps: 0.1, bounds: [1, 0] }, {}, /bounds: \[1, 0\] is not a valid range/);
     const linf = { norm: 'linf' as const, eps: 0.1, bounds: BOUNDS };
     await bad(linf, { steps: 0 }, /^pgd attack: steps: 0 is invalid; need an integer ≥ 1$/);
     await bad(linf, { steps: 2.5 }, /^pgd attack: steps: 2\.5 is invalid; need an integer ≥ 1$/);
     await bad(linf, { stepSize: -1 }, /^pgd attack: stepSize: -1 is invalid; need a number > 0/);
     await bad(linf, { stepSize: { relative: 0 } }, /^pgd attack: stepSize: 0 is invalid; need a number > 0/);
-    await bad(linf, { keep: 'best' as never }, /^pgd attack: keep: "best" is not a keep policy; use one of last, maxLoss, firstSuccess$/);
-    await bad(linf, { loss: 'hinge' as never }, /^pgd attack: loss: "hinge" is not a loss; use one of ce, margin, dlr$/);
+    await bad(
+      linf,
+      { keep: 'best' as never },
+      /^pgd attack: keep: "best" is not a keep policy; use one of last, maxLoss, firstSuccess$/,
+    );
+    await bad(
+      linf,
+      { loss: 'hinge' as never },
+      /^pgd attack: loss: "hinge" is not a loss; use one of ce, margin, dlr$/,
+    );
     await bad(linf, { randomStart: 'yes' as never }, /^pgd attack: randomStart: yes is invalid; need true or false$/);
-    const refused = async (id: string, m: Classifier, opts: AttackOptions, pattern: RegExp) => assert.rejects(
-      getAttack(id).run(m, x, y, linf, opts), (err: Error) => err instanceof InputError && pattern.test(err.message));
-    const twoClasses = makeClassifier((input) => tf.tidy(() => tf.slice(model.predictLogits(input), [0, 0], [-1, 2]) as tf.Tensor2D),
-      { ...model, numClasses: 2, source: 'two classes' });
+    const refused = async (id: string, m: Classifier, opts: AttackOptions, pattern: RegExp) =>
+      assert.rejects(
+        getAttack(id).run(m, x, y, linf, opts),
+        (err: Error) => err instanceof InputError && pattern.test(err.message),
+      );
+    const twoClasses = makeClassifier(
+      (input) => tf.tidy(() => tf.slice(model.predictLogits(input), [0, 0], [-1, 2]) as tf.Tensor2D),
+      { ...model, numClasses: 2, source: 'two classes' },
+    );
     const threeClasses = { ...twoClasses, numClasses: 3 };
-    await refused('apgd', twoClasses, { loss: 'dlr' }, /apgd attack: loss: dlr needs at least 3 classes; the model has 2/);
-    await refused('apgd-t', threeClasses, {}, /apgd-t attack: loss: dlr \(targeted\) needs at least 4 classes; the model has 3/);
-    await refused('apgd-t', model, { targeted: { labels: y } }, /apgd-t attack: targeted: APGD-T chooses its own targets/);
-    await refused('apgd-t', model, { targetClasses: 0 }, /apgd-t attack: targetClasses: 0 is invalid; need an integer ≥ 1/);
+    await refused(
+      'apgd',
+      twoClasses,
+      { loss: 'dlr' },
+      /apgd attack: loss: dlr needs at least 3 classes; the model has 2/,
+    );
+    await refused(
+      'apgd-t',
+      threeClasses,
+      {},
+      /apgd-t attack: loss: dlr \(targeted\) needs at least 4 classes; the model has 3/,
+    );
+    await refused(
+      'apgd-t',
+      model,
+      { targeted: { labels: y } },
+      /apgd-t attack: targeted: APGD-T chooses its own targets/,
+    );
+    await refused(
+      'apgd-t',
+      model,
+      { targetClasses: 0 },
+      /apgd-t attack: targetClasses: 0 is invalid; need an integer ≥ 1/,
+    );
     await refused('transfer', model, {}, /transfer attack: surrogate: needs a surrogate model/);
-    await refused('transfer', model, { surrogate: twoClasses }, /surrogate: two classes is 28×28×1 → 2 but the target is 28×28×1 → 10/);
+    await refused(
+      'transfer',
+      model,
+      { surrogate: twoClasses },
+      /surrogate: two classes is 28×28×1 → 2 but the target is 28×28×1 → 10/,
+    );
     await refused('square', model, { queries: 0 }, /square attack: queries: 0 is invalid; need an integer ≥ 1/);
-    await refused('square', model, { pInit: 1.5 }, /square attack: pInit: 1\.5 is invalid; need a number with 0 < pInit ≤ 1/);
-    await refused('square', model, { pInit: 0 }, /square attack: pInit: 0 is invalid; need a number with 0 < pInit ≤ 1/);
+    await refused(
+      'square',
+      model,
+      { pInit: 1.5 },
+      /square attack: pInit: 1\.5 is invalid; need a number with 0 < pInit ≤ 1/,
+    );
+    await refused(
+      'square',
+      model,
+      { pInit: 0 },
+      /square attack: pInit: 0 is invalid; need a number with 0 < pInit ≤ 1/,
+    );
     await refused('mi-fgsm', model, { decay: -1 }, /mi-fgsm attack: decay: -1 is invalid; need a number ≥ 0/);
   });
 
-  engineTest('targeted attacks move predictions to the target class, and success means "classified as the target"', async () => {
-    const targets = tf.tensor1d(labelsOf(y).map((l) => (l + 1) % 10), 'int32');
-    const threat = { norm: 'linf' as const, eps: 0.25, bounds: BOUNDS };
-    // APGD-T picks its own targets (and refuses given ones: see the bad-arguments test).
-    for (const entry of ATTACKS.filter((a) => a.targetable)) {
-      const result = await entry.run(model, x, y, threat, {
-        ...taken(entry, { steps: 30, seed: 4, loss: 'ce', queries: 500, surrogate: model }), targeted: { labels: targets },
-      });
-      const predicted = predict(model, result.xAdv).labels;
-      const wanted = labelsOf(targets);
-      result.success.forEach((s, i) => assert.equal(s, predicted[i] === wanted[i], `${entry.id} sample ${i}`));
-      const hits = result.success.filter(Boolean).length;
-      // Iterative attacks reach the target on (nearly) every sample at this budget; FGSM, one step, on fewer.
-      if (entry.iterative) assert.ok(hits >= 10, `${entry.id}: ${hits}/${N} reached their target`);
-      else assert.ok(hits >= 1, `${entry.id}: ${hits}/${N} reached their target`);
-      result.xAdv.dispose();
-    }
-    targets.dispose();
-  });
+  engineTest(
+    'targeted attacks move predictions to the target class, and success means "classified as the target"',
+    async () => {
+      const targets = tf.tensor1d(
+        labelsOf(y).map((l) => (l + 1) % 10),
+        'int32',
+      );
+      const threat = { norm: 'linf' as const, eps: 0.25, bounds: BOUNDS };
+      // APGD-T picks its own targets (and refuses given ones: see the bad-arguments test).
+      for (const entry of ATTACKS.filter((a) => a.targetable)) {
+        const result = await entry.run(model, x, y, threat, {
+          ...taken(entry, { steps: 30, seed: 4, loss: 'ce', queries: 500, surrogate: model }),
+          targeted: { labels: targets },
+        });
+        const predicted = predict(model, result.xAdv).labels;
+        const wanted = labelsOf(targets);
+        result.success.forEach((s, i) => assert.equal(s, predicted[i] === wanted[i], `${entry.id} sample ${i}`));
+        const hits = result.success.filter(Boolean).length;
+        // Iterative attacks reach the target on (nearly) every sample at this budget; FGSM, one step, on fewer.
+        if (entry.iterative) assert.ok(hits >= 10, `${entry.id}: ${hits}/${N} reached their target`);
+        else assert.ok(hits >= 1, `${entry.id}: ${hits}/${N} reached their target`);
+        result.xAdv.dispose();
+      }
+      targets.dispose();
+    },
+  );
 });
 
 describe('the runner keeps the contract whatever the update rule does', () => {
@@ -224,7 +358,14 @@ describe('the runner keeps the contract whatever the update rule does', () => {
   engineTest('an xAdv outside the ball and the box is projected onto both, then scored', async () => {
     // A broken rule: 10ε past the ball on every pixel, half of them past the box as well.
     const broken = defineAttack('fgsm', {
-      run: async (ctx) => tf.tidy(() => tf.add(ctx.x, tf.mul(tf.sub(tf.randomUniform(ctx.x.shape, 0, 1, 'float32', 3), 0.5), 20 * 0.05 * 2)) as tf.Tensor4D),
+      run: async (ctx) =>
+        tf.tidy(
+          () =>
+            tf.add(
+              ctx.x,
+              tf.mul(tf.sub(tf.randomUniform(ctx.x.shape, 0, 1, 'float32', 3), 0.5), 20 * 0.05 * 2),
+            ) as tf.Tensor4D,
+        ),
     });
     const result = await broken(model, x, y, threat);
     const dist = distance('linf', x, result.xAdv);
@@ -239,34 +380,46 @@ describe('the runner keeps the contract whatever the update rule does', () => {
     result.xAdv.dispose();
   });
 
-  engineTest("success comes from the logits, not the rule: a rule that returns x scores exactly the clean errors", async () => {
-    // A rule can return only xAdv; here it returns the clean batch, so nothing may count as fooled
-    // except the samples the model already gets wrong.
-    // It returns ctx.x itself: the runner must not dispose the caller's batch.
-    const idle = defineAttack('pgd', { run: async (ctx) => ctx.x });
-    const result = await idle(model, x, y, threat, { steps: 3 });
-    const clean = predict(model, x).labels;
-    const labels = labelsOf(y);
-    assert.deepEqual(result.success, labels.map((l, i) => clean[i] !== l));
-    assert.ok(result.success.some((s) => !s), 'the fixture has correctly classified samples');
-    assert.equal(x.isDisposed, false);
-    result.xAdv.dispose();
-  });
+  engineTest(
+    'success comes from the logits, not the rule: a rule that returns x scores exactly the clean errors',
+    async () => {
+      // A rule can return only xAdv; here it returns the clean batch, so nothing may count as fooled
+      // except the samples the model already gets wrong.
+      // It returns ctx.x itself: the runner must not dispose the caller's batch.
+      const idle = defineAttack('pgd', { run: async (ctx) => ctx.x });
+      const result = await idle(model, x, y, threat, { steps: 3 });
+      const clean = predict(model, x).labels;
+      const labels = labelsOf(y);
+      assert.deepEqual(
+        result.success,
+        labels.map((l, i) => clean[i] !== l),
+      );
+      assert.ok(
+        result.success.some((s) => !s),
+        'the fixture has correctly classified samples',
+      );
+      assert.equal(x.isDisposed, false);
+      result.xAdv.dispose();
+    },
+  );
 
-  engineTest('passes are counted by the wrapper: a rule that takes one gradient shows N backward, 2N forward', async () => {
-    const oneStep = defineAttack('fgsm', {
-      run: async ({ model: counted, x: input, y: labels, options }) => {
-        const point = lossAndGrad(counted, input, labels, options.loss);
-        tf.dispose([point.loss, point.success]);
-        const moved = tf.add(input, point.grad) as tf.Tensor4D;
-        point.grad.dispose();
-        return moved;
-      },
-    });
-    const result = await oneStep(model, x, y, threat);
-    assert.deepEqual([result.forwardPasses, result.backwardPasses], [2 * N, N]);
-    result.xAdv.dispose();
-  });
+  engineTest(
+    'passes are counted by the wrapper: a rule that takes one gradient shows N backward, 2N forward',
+    async () => {
+      const oneStep = defineAttack('fgsm', {
+        run: async ({ model: counted, x: input, y: labels, options }) => {
+          const point = lossAndGrad(counted, input, labels, options.loss);
+          tf.dispose([point.loss, point.success]);
+          const moved = tf.add(input, point.grad) as tf.Tensor4D;
+          point.grad.dispose();
+          return moved;
+        },
+      });
+      const result = await oneStep(model, x, y, threat);
+      assert.deepEqual([result.forwardPasses, result.backwardPasses], [2 * N, N]);
+      result.xAdv.dispose();
+    },
+  );
 
   engineTest('a rule cannot take a gradient uncounted: a bare tf.grad on ctx.model counts N backward', async () => {
     const bare = defineAttack('fgsm', {
@@ -283,15 +436,25 @@ describe('the runner keeps the contract whatever the update rule does', () => {
     result.xAdv.dispose();
   });
 
-  engineTest('the runner owns the step loop: abort before each step, progress after, a stop drops the steps left',
+  engineTest(
+    'the runner owns the step loop: abort before each step, progress after, a stop drops the steps left',
     async () => {
       const ran: string[] = [];
       const loops = defineAttack('pgd', {
         run: async (ctx) => {
           ctx.planSteps(10);
           // The first loop stops after its 3rd of 4 steps; the second runs all 3.
-          ran.push(`first ${await ctx.steps(4, (i) => { ran.push(`a${i}`); return i === 2; })}`);
-          ran.push(`second ${await ctx.steps(3, async (i) => { ran.push(`b${i}`); })}`);
+          ran.push(
+            `first ${await ctx.steps(4, (i) => {
+              ran.push(`a${i}`);
+              return i === 2;
+            })}`,
+          );
+          ran.push(
+            `second ${await ctx.steps(3, async (i) => {
+              ran.push(`b${i}`);
+            })}`,
+          );
           return ctx.x;
         },
       });
@@ -302,16 +465,28 @@ describe('the runner keeps the contract whatever the update rule does', () => {
       assert.deepEqual(progress, ['1/10', '2/10', '3/10', '4/9', '5/9', '6/9']);
       ran.length = 0;
       const controller = new AbortController();
-      await assert.rejects(loops(model, x, y, threat, {
-        signal: controller.signal, onStep: (done) => { if (done === 2) controller.abort(); },
-      }), (err: Error) => err instanceof AbortError && err.message.startsWith('PGD aborted'));
+      await assert.rejects(
+        loops(model, x, y, threat, {
+          signal: controller.signal,
+          onStep: (done) => {
+            if (done === 2) controller.abort();
+          },
+        }),
+        (err: Error) => err instanceof AbortError && err.message.startsWith('PGD aborted'),
+      );
       assert.deepEqual(ran, ['a0', 'a1'], 'the abort after step 2 stops the loop before step 3');
-    });
+    },
+  );
 
   test('labels read the catalogue defaults: no options and the defaults spelled out give the same label', () => {
     const expected: Record<string, string> = {
-      fgsm: 'FGSM', pgd: 'PGD-10', apgd: 'APGD-CE', 'apgd-t': 'APGD-T (9 targets)', 'mi-fgsm': 'MI-FGSM-10',
-      square: 'Square-1000', transfer: 'Transfer (PGD-20 on surrogate)',
+      fgsm: 'FGSM',
+      pgd: 'PGD-10',
+      apgd: 'APGD-CE',
+      'apgd-t': 'APGD-T (9 targets)',
+      'mi-fgsm': 'MI-FGSM-10',
+      square: 'Square-1000',
+      transfer: 'Transfer (PGD-20 on surrogate)',
     };
     for (const entry of ATTACKS) {
       const defaults = Object.fromEntries(Object.entries(entry.options).filter(([, v]) => v !== null)) as AttackOptions;
@@ -327,8 +502,14 @@ describe('the runner keeps the contract whatever the update rule does', () => {
     const job: AttackJob = { ...defaultAttackJob(), model: 'm/model.json', attacks: ['apgd-t', 'pgd', 'apgd'] };
     assert.equal(job.loss, undefined, 'defaultAttackJob sets no loss');
     const plans = job.attacks.map((id) => planFor(id, job));
-    assert.deepEqual(plans.map((p) => p.options.loss), ['dlr', 'ce', 'ce']);
-    assert.deepEqual(plans.map((p) => p.entry.label(p.options)), ['APGD-T-10 (9 targets)', 'PGD-10', 'APGD-CE-10']);
+    assert.deepEqual(
+      plans.map((p) => p.options.loss),
+      ['dlr', 'ce', 'ce'],
+    );
+    assert.deepEqual(
+      plans.map((p) => p.entry.label(p.options)),
+      ['APGD-T-10 (9 targets)', 'PGD-10', 'APGD-CE-10'],
+    );
     // A job-wide loss still reaches every attack that takes one, and the label says so where it is not the default.
     const ce = { ...job, loss: 'ce' as const };
     assert.deepEqual(planFor('apgd-t', ce).options.loss, 'ce');
@@ -337,19 +518,33 @@ describe('the runner keeps the contract whatever the update rule does', () => {
   });
 
   test('every registered attack is made by defineAttack, so none can skip the projection or the re-score', () => {
-    assert.deepEqual(ATTACKS.filter((a) => !keepsContract(a.run)).map((a) => a.id), []);
-    assert.equal(keepsContract(async () => { throw new Error('hand-made'); }), false);
+    assert.deepEqual(
+      ATTACKS.filter((a) => !keepsContract(a.run)).map((a) => a.id),
+      [],
+    );
+    assert.equal(
+      keepsContract(async () => {
+        throw new Error('hand-made');
+      }),
+      false,
+    );
   });
 
   engineTest('the evaluator refuses a hand-made attack that claims success without the runner', async () => {
     const data = await loadTrainingData('embedded');
     const claimsAll: Attack = async (_m, input) => ({
-      xAdv: tf.clone(input), success: Array.from({ length: input.shape[0] }, () => true), finalLoss: new Float32Array(input.shape[0]),
-      forwardPasses: 0, backwardPasses: 0,
+      xAdv: tf.clone(input),
+      success: Array.from({ length: input.shape[0] }, () => true),
+      finalLoss: new Float32Array(input.shape[0]),
+      forwardPasses: 0,
+      backwardPasses: 0,
     });
     await assert.rejects(
-      evaluateAttacks(model, firstN(data.test, 4), data.shape, threat, [{ entry: { ...getAttack('pgd'), run: claimsAll }, options: {} }]),
-      /attack pgd was not made by defineAttack/);
+      evaluateAttacks(model, firstN(data.test, 4), data.shape, threat, [
+        { entry: { ...getAttack('pgd'), run: claimsAll }, options: {} },
+      ]),
+      /attack pgd was not made by defineAttack/,
+    );
   });
 
   engineTest('counting wrappers nest: a pass through the inner one is counted by both', () => {
@@ -358,7 +553,13 @@ describe('the runner keeps the contract whatever the update rule does', () => {
     tf.dispose(inner.predictLogits(x));
     // A bare tf.grad, through nobody's helper: the wrappers count it all the same.
     tf.dispose(tf.grad((input: tf.Tensor) => tf.sum(inner.predictLogits(input as tf.Tensor4D)))(x));
-    assert.deepEqual([outer.passes, inner.passes], [{ forward: 2 * N, backward: N }, { forward: 2 * N, backward: N }]);
+    assert.deepEqual(
+      [outer.passes, inner.passes],
+      [
+        { forward: 2 * N, backward: N },
+        { forward: 2 * N, backward: N },
+      ],
+    );
     assert.equal((inner as Classifier).dispose, undefined, 'the wrapper must not own the weights');
   });
 });

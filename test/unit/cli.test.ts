@@ -11,7 +11,9 @@ import { tempDir } from './helpers';
 const CLI = path.join(__dirname, '..', '..', 'dist', 'cli.js');
 const ROOT = path.join(__dirname, '..', '..');
 const VERSION = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
-const SCHEMA = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'protocol', 'report-schema.json'), 'utf8'));
+const SCHEMA = JSON.parse(
+  fs.readFileSync(path.join(__dirname, '..', '..', 'src', 'protocol', 'report-schema.json'), 'utf8'),
+);
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 180_000 });
@@ -35,21 +37,43 @@ before(() => {
 
 test('attack writes a report.json that follows the schema with every field filled, and a self-contained report.html', () => {
   const out = path.join(work, 'report');
-  const r = cli('attack', '--model', modelFile, '--n', '60', '--eps', '0.1', '--steps', '5', '--curve', '0,0.05,0.1',
-    '--examples', '8', '--out', out);
+  const r = cli(
+    'attack',
+    '--model',
+    modelFile,
+    '--n',
+    '60',
+    '--eps',
+    '0.1',
+    '--steps',
+    '5',
+    '--curve',
+    '0,0.05,0.1',
+    '--examples',
+    '8',
+    '--out',
+    out,
+  );
   assert.equal(r.status, 0, r.stderr);
   const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as Report;
   const validate = new Ajv({ allErrors: true, strict: false }).compile(SCHEMA);
   assert.ok(validate(report), JSON.stringify(validate.errors));
 
   assert.equal(report.n, 60);
-  assert.deepEqual(report.tool, { name: 'robustness-lab', version: VERSION }, "package.json's version, by esbuild's define");
+  assert.deepEqual(
+    report.tool,
+    { name: 'robustness-lab', version: VERSION },
+    "package.json's version, by esbuild's define",
+  );
   assert.equal(cli('--version').stdout, `${VERSION}\n`);
   assert.deepEqual(report.threat, { norm: 'linf', eps: 0.1, bounds: [0, 1] });
   assert.equal(report.backend, 'wasm (our kernels)');
   assert.match(report.dataset, /^embedded \(/);
   assert.equal(report.model, modelFile);
-  assert.deepEqual(report.attacks.map((a) => a.label), ['FGSM', 'PGD-5']);
+  assert.deepEqual(
+    report.attacks.map((a) => a.label),
+    ['FGSM', 'PGD-5'],
+  );
   for (const a of report.attacks) {
     assert.ok(a.robust_accuracy <= report.clean_accuracy, `${a.id} above clean accuracy`);
     assert.ok(a.forward_passes > 0 && a.backward_passes > 0 && a.time_s > 0, a.id);
@@ -57,15 +81,20 @@ test('attack writes a report.json that follows the schema with every field fille
   assert.ok(report.clean_accuracy > 0.4, `clean accuracy ${report.clean_accuracy}`);
   assert.ok(report.robust_accuracy <= Math.min(...report.attacks.map((a) => a.robust_accuracy)));
   assert.equal(report.curves.length, 2);
-  assert.deepEqual(report.curve.map((p) => p.eps), [0, 0.05, 0.1]);
+  assert.deepEqual(
+    report.curve.map((p) => p.eps),
+    [0, 0.05, 0.1],
+  );
   assert.equal(report.curve[0]!.accuracy, report.clean_accuracy);
   for (const c of report.curves) {
-    for (let i = 1; i < c.points.length; i++) assert.ok(c.points[i]!.accuracy <= c.points[i - 1]!.accuracy, 'curve not monotone');
+    for (let i = 1; i < c.points.length; i++)
+      assert.ok(c.points[i]!.accuracy <= c.points[i - 1]!.accuracy, 'curve not monotone');
   }
   assert.equal(report.class_names.length, 10);
   assert.equal(report.examples.length, 8);
   for (const e of report.examples) {
-    for (const png of [e.clean.png, e.perturbation.png, e.adversarial.png]) assert.match(png, /^data:image\/png;base64,iVBOR/);
+    for (const png of [e.clean.png, e.perturbation.png, e.adversarial.png])
+      assert.match(png, /^data:image\/png;base64,iVBOR/);
     assert.equal(e.perturbation.scale, 0.1);
     assert.equal(e.fooled, e.adversarial.prediction !== e.label);
   }
@@ -104,14 +133,31 @@ test('bad options fail with exit code 2 and a message naming the option or file'
 
   const badSuite = cli('evaluate', '--model', modelFile, '--suite', 'strongest', '--n', '5');
   assert.equal(badSuite.status, 1);
-  assert.match(badSuite.stderr, /option '--suite <suite>' argument 'strongest' is invalid\. Allowed choices are strong, quick/);
+  assert.match(
+    badSuite.stderr,
+    /option '--suite <suite>' argument 'strongest' is invalid\. Allowed choices are strong, quick/,
+  );
 
   const suiteAndList = cli('evaluate', '--model', modelFile, '--suite', 'quick', '--attack', 'pgd', '--n', '5');
   assert.equal(suiteAndList.status, 2);
-  assert.match(suiteAndList.stderr,
-    /evaluate: --attack: cannot be combined with --suite: the quick suite runs FGSM → PGD-20; /);
+  assert.match(
+    suiteAndList.stderr,
+    /evaluate: --attack: cannot be combined with --suite: the quick suite runs FGSM → PGD-20; /,
+  );
 
-  const badLayer = cli('evaluate', '--model', modelFile, '--suite', 'quick', '--n', '5', '--workers', '1', '--layer', 'fc9');
+  const badLayer = cli(
+    'evaluate',
+    '--model',
+    modelFile,
+    '--suite',
+    'quick',
+    '--n',
+    '5',
+    '--workers',
+    '1',
+    '--layer',
+    'fc9',
+  );
   assert.equal(badLayer.status, 2);
   assert.match(badLayer.stderr, /model\.json: layer: "fc9" is not a hidden layer; choose one of conv1, conv2, fc1/);
 
@@ -121,20 +167,54 @@ test('bad options fail with exit code 2 and a message naming the option or file'
 });
 
 test('evaluate --suite quick: FGSM then PGD-20 on the survivors, accuracy after each stage, diagnostics and geometry in the report', () => {
-  const run = cli('evaluate', '--model', modelFile, '--suite', 'quick', '--n', '40', '--workers', '1', '--examples', '2', '--json');
+  const run = cli(
+    'evaluate',
+    '--model',
+    modelFile,
+    '--suite',
+    'quick',
+    '--n',
+    '40',
+    '--workers',
+    '1',
+    '--examples',
+    '2',
+    '--json',
+  );
   assert.equal(run.status, 0, run.stderr);
   const report = JSON.parse(run.stdout);
   assert.equal(report.suite, 'quick');
   assert.equal(report.cascade, true);
-  assert.deepEqual(report.attacks.map((a: { label: string }) => a.label), ['FGSM', 'PGD-20']);
-  assert.ok(report.attacks[1].robust_accuracy <= report.attacks[0].robust_accuracy, 'a later stage never raises accuracy');
+  assert.deepEqual(
+    report.attacks.map((a: { label: string }) => a.label),
+    ['FGSM', 'PGD-20'],
+  );
+  assert.ok(
+    report.attacks[1].robust_accuracy <= report.attacks[0].robust_accuracy,
+    'a later stage never raises accuracy',
+  );
   assert.equal(report.robust_accuracy, report.attacks[1].robust_accuracy);
   assert.ok(report.checks.max_distance_over_eps <= 1 + 1e-5 && report.checks.in_bounds && report.checks.finite);
   assert.equal(report.geometry.representation.layer, 'fc1');
   assert.equal(report.geometry.linearity.values.length, 40);
   // The probes ran (a suite always runs them) and flag no masking on a plainly trained network.
-  assert.deepEqual(report.diagnostics.filter((d: { masking?: boolean }) => d.masking), []);
-  const table = cli('evaluate', '--model', modelFile, '--suite', 'quick', '--n', '20', '--workers', '1', '--examples', '0');
+  assert.deepEqual(
+    report.diagnostics.filter((d: { masking?: boolean }) => d.masking),
+    [],
+  );
+  const table = cli(
+    'evaluate',
+    '--model',
+    modelFile,
+    '--suite',
+    'quick',
+    '--n',
+    '20',
+    '--workers',
+    '1',
+    '--examples',
+    '0',
+  );
   assert.match(table.stdout, /suite quick: each attack on the points still robust; accuracy after each stage/);
   assert.match(table.stdout, /stage +accuracy after/);
   assert.match(table.stdout, /final check: max ‖x'−x‖\/ε \d\.\d{4}, in bounds yes, finite yes/);
@@ -143,7 +223,10 @@ test('evaluate --suite quick: FGSM then PGD-20 on the survivors, accuracy after 
 test('check prints spec problems as file:line:col and exits 1; run executes a spec headless like its Run lens', () => {
   const dir = tempDir('cli-spec');
   const bad = path.join(dir, 'bad.robustness.json');
-  fs.writeFileSync(bad, '{\n  "model": "nope/model.json",\n  "data": "embedded",\n  "threat": {"norm": "linf", "eps": -0.1},\n  "attacks": ["pgdd"]\n}\n');
+  fs.writeFileSync(
+    bad,
+    '{\n  "model": "nope/model.json",\n  "data": "embedded",\n  "threat": {"norm": "linf", "eps": -0.1},\n  "attacks": ["pgdd"]\n}\n',
+  );
   const checked = cli('check', bad);
   assert.equal(checked.status, 1);
   assert.deepEqual(checked.stderr.trim().split('\n'), [
@@ -153,30 +236,44 @@ test('check prints spec problems as file:line:col and exits 1; run executes a sp
     '0 of 1 spec without errors',
   ]);
   const both = path.join(dir, 'both.robustness.json');
-  fs.writeFileSync(both, '{\n  "model": "nope/model.json",\n  "data": "embedded",\n'
-    + '  "threat": {"norm": "linf", "eps": 0.1},\n'
-    + '  "attacks": ["pgd"], "suite": "strong", "training": {"method": "standard", "epochs": 1}\n}\n');
+  fs.writeFileSync(
+    both,
+    '{\n  "model": "nope/model.json",\n  "data": "embedded",\n' +
+      '  "threat": {"norm": "linf", "eps": 0.1},\n' +
+      '  "attacks": ["pgd"], "suite": "strong", "training": {"method": "standard", "epochs": 1}\n}\n',
+  );
   const bothChecked = cli('check', both);
   assert.equal(bothChecked.status, 1);
-  assert.equal(bothChecked.stderr.split('\n')[0], `${both}:5:3: error: give "attacks" or "suite", not both: `
-    + 'the strong suite runs its own attacks (APGD-CE → APGD-T (dlr) → Square (→ transfer, with a surrogate)); '
-    + 'remove "attacks" to run the suite, or "suite" to run your list [suite-and-attacks]');
+  assert.equal(
+    bothChecked.stderr.split('\n')[0],
+    `${both}:5:3: error: give "attacks" or "suite", not both: ` +
+      'the strong suite runs its own attacks (APGD-CE → APGD-T (dlr) → Square (→ transfer, with a surrogate)); ' +
+      'remove "attacks" to run the suite, or "suite" to run your list [suite-and-attacks]',
+  );
   const refused = cli('run', bad);
   assert.equal(refused.status, 2);
   assert.match(refused.stderr, /bad\.robustness\.json: has errors \(listed above\); nothing was run/);
 
   const spec = path.join(dir, 'small.robustness.json');
-  fs.writeFileSync(spec, JSON.stringify({
-    model: path.relative(dir, path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json')),
-    data: { id: 'embedded', n: 40, offset: 10 }, threat: { norm: 'linf', eps: 0.1 },
-    attacks: ['fgsm', { id: 'pgd', steps: 5, restarts: 2, loss: 'margin' }], output: { examples: 2, report: 'out' },
-  }));
+  fs.writeFileSync(
+    spec,
+    JSON.stringify({
+      model: path.relative(dir, path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json')),
+      data: { id: 'embedded', n: 40, offset: 10 },
+      threat: { norm: 'linf', eps: 0.1 },
+      attacks: ['fgsm', { id: 'pgd', steps: 5, restarts: 2, loss: 'margin' }],
+      output: { examples: 2, report: 'out' },
+    }),
+  );
   assert.equal(cli('check', spec).status, 0);
   const ran = cli('run', spec, '--workers', '1');
   assert.equal(ran.status, 0, ran.stderr);
   const report = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'report.json'), 'utf8'));
   assert.equal(report.n, 40);
-  assert.deepEqual(report.attacks.map((a: { label: string }) => a.label), ['FGSM', 'PGD-5×2 (margin)']);
+  assert.deepEqual(
+    report.attacks.map((a: { label: string }) => a.label),
+    ['FGSM', 'PGD-5×2 (margin)'],
+  );
   assert.equal(report.examples.length, 2);
   assert.equal(report.examples[0].index >= 10, true);
   assert.ok(fs.existsSync(path.join(dir, 'out', 'report.html')));

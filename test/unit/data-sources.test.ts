@@ -39,8 +39,9 @@ test('a file cut off after the first n records still loads n, plain and gzip; n 
     assert.deepEqual(head.dims, [1000, 4, 3]);
     assert.equal(head.records, 10);
     assert.deepEqual(Array.from(head.data), Array.from(records));
-    await assert.rejects(readIdxHead(file, 11), (err) => expectInputError(err, file,
-      /data: is truncated: the first 11 of 1000×4×3 records need 132 bytes, found 120/));
+    await assert.rejects(readIdxHead(file, 11), (err) =>
+      expectInputError(err, file, /data: is truncated: the first 11 of 1000×4×3 records need 132 bytes, found 120/),
+    );
   }
   fs.rmSync(dir, { recursive: true });
 });
@@ -75,10 +76,12 @@ test('a plain file: a positioned read of the records asked for, and all of them 
   assert.equal(all.records, 500);
   assert.deepEqual(Buffer.from(all.data), Buffer.from(records));
   await assert.rejects(readIdxHead(path.join(dir, 'missing.idx')), (err) =>
-    expectInputError(err, path.join(dir, 'missing.idx'), /cannot be read: ENOENT/));
+    expectInputError(err, path.join(dir, 'missing.idx'), /cannot be read: ENOENT/),
+  );
   fs.writeFileSync(file, Buffer.from([0x12, 0, 8, 3]));
   await assert.rejects(readIdxHead(file, 1), (err) =>
-    expectInputError(err, file, /magic number: starts with 0x12000803/));
+    expectInputError(err, file, /magic number: starts with 0x12000803/),
+  );
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -105,7 +108,10 @@ test('training data through the registry: both splits whole, as the files hold t
   assert.equal(data.id, 'embedded');
   assert.deepEqual(data.shape, [28, 28, 1]);
   assert.deepEqual(data.classNames, [...FASHION_MNIST_CLASSES]);
-  for (const [split, prefix, count] of [['train', 'train', 10000], ['test', 't10k', 2000]] as const) {
+  for (const [split, prefix, count] of [
+    ['train', 'train', 10000],
+    ['test', 't10k', 2000],
+  ] as const) {
     assert.equal(data[split].count, count);
     const images = recordsOf(path.join(SAMPLE, `${prefix}-images-idx3-ubyte.gz`), 16);
     const labels = recordsOf(path.join(SAMPLE, `${prefix}-labels-idx1-ubyte.gz`), 8);
@@ -142,7 +148,8 @@ test('with the classes named (classes.json), the first n images read n labels; w
   fs.writeFileSync(path.join(dir, 'classes.json'), JSON.stringify(names.slice(0, 4)));
   const labelsFile = path.join(dir, 't10k-labels-idx1-ubyte');
   await assert.rejects(loadData(dir, 'test', 5), (err) =>
-    expectInputError(err, labelsFile, /\[4\]: is 4, but the data names 4 classes \(labels 0 to 3\)/));
+    expectInputError(err, labelsFile, /\[4\]: is 4, but the data names 4 classes \(labels 0 to 3\)/),
+  );
   fs.rmSync(dir, { recursive: true });
 });
 
@@ -152,7 +159,8 @@ test('a built-in dataset (its class names known) reads the labels of the images 
   const saved = process.env.FMNIST_DIR;
   process.env.FMNIST_DIR = dir;
   t.after(() => {
-    if (saved === undefined) delete process.env.FMNIST_DIR; else process.env.FMNIST_DIR = saved;
+    if (saved === undefined) delete process.env.FMNIST_DIR;
+    else process.env.FMNIST_DIR = saved;
     fs.rmSync(dir, { recursive: true });
   });
   const data = await loadData('fashion-mnist', 'test', 12);
@@ -165,7 +173,8 @@ test('a built-in dataset (its class names known) reads the labels of the images 
   fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 8 + 12));
   assert.equal((await loadData('fashion-mnist', 'test', 12)).samples.count, 12);
   await assert.rejects(loadData('fashion-mnist', 'test', 13), (err) =>
-    expectInputError(err, file, /data: is truncated: the first 13 of 50000 records need 13 bytes, found 12/));
+    expectInputError(err, file, /data: is truncated: the first 13 of 50000 records need 13 bytes, found 12/),
+  );
 });
 
 test('info (header only) agrees with what the loader finds; classes.json names the classes', async () => {
@@ -185,22 +194,29 @@ test('info (header only) agrees with what the loader finds; classes.json names t
   assert.deepEqual(describeData(dir).classes, ['cat', 'dog', 'bird']);
   assert.deepEqual((await loadData(dir, 'test', 2)).classNames, ['cat', 'dog', 'bird']);
   fs.writeFileSync(path.join(dir, 'classes.json'), '{"cat": 0}');
-  assert.throws(() => describeData(dir), (err: Error) => err instanceof FormatError
-    && err.message === `${path.join(dir, 'classes.json')}: must be a non-empty JSON array of class names`);
+  assert.throws(
+    () => describeData(dir),
+    (err: Error) =>
+      err instanceof FormatError &&
+      err.message === `${path.join(dir, 'classes.json')}: must be a non-empty JSON array of class names`,
+  );
   fs.rmSync(dir, { recursive: true });
 });
 
 test('a folder no source reads, and labels that do not match the images, are named', async () => {
   const dir = tempDir('no-data');
   await assert.rejects(loadData(dir, 'test', 1), (err) =>
-    expectInputError(err, dir, /holds no data Robustness Lab reads \(IDX files/));
+    expectInputError(err, dir, /holds no data Robustness Lab reads \(IDX files/),
+  );
   fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte'), encodeIdx([3, 2, 2], new Uint8Array(12), false));
   fs.writeFileSync(path.join(dir, 't10k-labels-idx1-ubyte'), encodeIdx([2], new Uint8Array(2), false));
   const labels = path.join(dir, 't10k-labels-idx1-ubyte');
   await assert.rejects(loadData(dir, 'test', 1), (err) =>
-    expectInputError(err, labels, /dims: has 2 labels for 3 images/));
+    expectInputError(err, labels, /dims: has 2 labels for 3 images/),
+  );
   await assert.rejects(loadData(path.join(dir, 'nope'), 'test', 1), (err) =>
-    expectInputError(err, path.join(dir, 'nope'), /dataset folder does not exist/));
+    expectInputError(err, path.join(dir, 'nope'), /dataset folder does not exist/),
+  );
   fs.rmSync(dir, { recursive: true });
 });
 

@@ -18,7 +18,9 @@ import { newTrainingRun, readTrainJob } from '../../src/extension/training-runs'
 import { defaultTrainJob } from '../../src/protocol/jobs';
 import { RunStore } from '../../src/store/runs';
 
-interface ContributedSetting { default?: unknown }
+interface ContributedSetting {
+  default?: unknown;
+}
 const PACKAGE = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
   contributes: {
     commands: Array<{ command: string }>;
@@ -46,12 +48,13 @@ test('the command table registers exactly the commands package.json contributes,
   assert.deepEqual([...COMMAND_IDS].sort(), [...contributed].sort());
 });
 
-test('every command the language server\'s lenses invoke is one the extension registers', () => {
+test("every command the language server's lenses invoke is one the extension registers", () => {
   const registered: readonly string[] = COMMAND_IDS;
-  for (const command of Object.values(LENS_COMMANDS)) assert.ok(registered.includes(command), `${command} is not registered`);
+  for (const command of Object.values(LENS_COMMANDS))
+    assert.ok(registered.includes(command), `${command} is not registered`);
 });
 
-test('Config reads every contributed setting, with package.json\'s defaults and no others', () => {
+test("Config reads every contributed setting, with package.json's defaults and no others", () => {
   const contributed = Object.keys(PACKAGE.contributes.configuration.properties).map((k) => k.slice(PREFIX.length));
   assert.deepEqual([...SETTING_KEYS].sort(), contributed.sort());
   for (const key of SETTINGS_NEEDING_RELOAD) assert.ok(SETTING_KEYS.includes(key));
@@ -59,7 +62,8 @@ test('Config reads every contributed setting, with package.json\'s defaults and 
   assert.deepEqual(
     { backend: config.backend, settings: config.attackSettings, trainImages: config.trainImages },
     {
-      backend: 'auto', settings: { norm: 'linf', eps: 0.1, steps: 10, samples: 500, dataset: 'embedded' },
+      backend: 'auto',
+      settings: { norm: 'linf', eps: 0.1, steps: 10, samples: 500, dataset: 'embedded' },
       trainImages: undefined,
     },
   );
@@ -69,8 +73,10 @@ test('Config reads every contributed setting, with package.json\'s defaults and 
   assert.equal(changed.trainImages, 1000);
   assert.match(changed.describe(), /^l2 ε=0\.1, steps 10, samples 300, dataset embedded, backend auto$/);
   assert.deepEqual(changed.problems, []);
-  assert.throws(() => new Config({ get: () => undefined, inspect: () => undefined }),
-    /robustness\.backend has no value and no default/);
+  assert.throws(
+    () => new Config({ get: () => undefined, inspect: () => undefined }),
+    /robustness\.backend has no value and no default/,
+  );
 });
 
 test('an invalid setting falls back to its default, with one warning naming it and the allowed values', () => {
@@ -79,14 +85,18 @@ test('an invalid setting falls back to its default, with one warning naming it a
   assert.equal(config.steps, 10);
   assert.equal(config.samples, 200, 'the valid settings are kept');
   assert.deepEqual(config.problems, [
-    'Robustness Lab: the setting robustness.threatModel.norm is "l3", but it must be one of "linf", "l2"; '
-      + 'using the default, "linf".',
-    'Robustness Lab: the setting robustness.attack.steps is 2.5, but it must be a whole number ≥ 1; '
-      + 'using the default, 10.',
+    'Robustness Lab: the setting robustness.threatModel.norm is "l3", but it must be one of "linf", "l2"; ' +
+      'using the default, "linf".',
+    'Robustness Lab: the setting robustness.attack.steps is 2.5, but it must be a whole number ≥ 1; ' +
+      'using the default, 10.',
   ]);
-  const backend = new Config(packageDefaults({
-    backend: 'webgl', 'training.trainImages': 0, 'threatModel.eps': '0.1',
-  }));
+  const backend = new Config(
+    packageDefaults({
+      backend: 'webgl',
+      'training.trainImages': 0,
+      'threatModel.eps': '0.1',
+    }),
+  );
   assert.deepEqual(
     { backend: backend.backend, trainImages: backend.trainImages, eps: backend.eps },
     { backend: 'auto', trainImages: undefined, eps: 0.1 },
@@ -97,10 +107,13 @@ test('an invalid setting falls back to its default, with one warning naming it a
   assert.match(backend.problems[2] ?? '', /robustness\.training\.trainImages is 0.*a whole number ≥ 1, or null/);
 });
 
-test('the allowed values Config warns with are package.json\'s enums', () => {
+test("the allowed values Config warns with are package.json's enums", () => {
   const enumOf = (key: string) =>
     (PACKAGE.contributes.configuration.properties[PREFIX + key] as { enum?: string[] }).enum;
-  for (const [key, values] of [['backend', BACKEND_PREFERENCES], ['threatModel.norm', NORMS]] as const) {
+  for (const [key, values] of [
+    ['backend', BACKEND_PREFERENCES],
+    ['threatModel.norm', NORMS],
+  ] as const) {
     assert.deepEqual(enumOf(key), [...values]);
     const problem = new Config(packageDefaults({ [key]: 'nope' })).problems[0] ?? '';
     assert.ok(problem.includes(values.map((v) => `"${v}"`).join(', ')), problem);
@@ -111,12 +124,19 @@ test('one guard places every run: trusted workspaces only, inside a workspace fo
   const folders = ['/w/a', '/w/b'];
   assert.deepEqual(placeRun({ trusted: false, folders, file: '/w/a/m/model.json' }), { refusal: 'untrusted' });
   assert.deepEqual(placeRun({ trusted: true, folders, file: '/w/b/m/model.json' }), { folder: '/w/b' });
-  assert.deepEqual(placeRun({ trusted: true, folders, file: '/elsewhere/model.json' }),
-    { refusal: 'outside-workspace', file: '/elsewhere/model.json' });
-  assert.deepEqual(placeRun({ trusted: true, folders, file: '/w/a/../c/model.json' }),
-    { refusal: 'outside-workspace', file: '/w/a/../c/model.json' });
-  assert.deepEqual(placeRun({ trusted: true, folders }), { folder: '/w/a' },
-    'a run from no file lives in the first folder');
+  assert.deepEqual(placeRun({ trusted: true, folders, file: '/elsewhere/model.json' }), {
+    refusal: 'outside-workspace',
+    file: '/elsewhere/model.json',
+  });
+  assert.deepEqual(placeRun({ trusted: true, folders, file: '/w/a/../c/model.json' }), {
+    refusal: 'outside-workspace',
+    file: '/w/a/../c/model.json',
+  });
+  assert.deepEqual(
+    placeRun({ trusted: true, folders }),
+    { folder: '/w/a' },
+    'a run from no file lives in the first folder',
+  );
   assert.deepEqual(placeRun({ trusted: true, folders: [] }), { refusal: 'no-folder' });
   assert.deepEqual(placeRun({ trusted: false, folders: [] }), { refusal: 'untrusted' });
 });
@@ -124,34 +144,51 @@ test('one guard places every run: trusted workspaces only, inside a workspace fo
 test('the guard checks the files a run reads: inside the folder the run is placed in', () => {
   const folders = ['/w/a', '/w/b'];
   const spec = '/w/b/exp.robustness.json';
-  assert.deepEqual(placeRun({ trusted: true, folders, file: spec, reads: ['/w/b/m/model.json', undefined] }),
-    { folder: '/w/b' });
-  assert.deepEqual(placeRun({ trusted: true, folders, file: spec, reads: ['/w/b/m/model.json', '/w/a/s/model.json'] }),
+  assert.deepEqual(placeRun({ trusted: true, folders, file: spec, reads: ['/w/b/m/model.json', undefined] }), {
+    folder: '/w/b',
+  });
+  assert.deepEqual(
+    placeRun({ trusted: true, folders, file: spec, reads: ['/w/b/m/model.json', '/w/a/s/model.json'] }),
     { refusal: 'reads-outside', file: spec, outside: '/w/a/s/model.json', folder: '/w/b' },
-    'a surrogate in another workspace folder is outside the spec\'s folder');
-  assert.deepEqual(placeRun({ trusted: true, folders, reads: ['/elsewhere/model.json'] }),
-    { refusal: 'reads-outside', file: '/w/a', outside: '/elsewhere/model.json', folder: '/w/a' });
-  assert.deepEqual(placeRun({ trusted: false, folders, file: spec, reads: ['/elsewhere/model.json'] }),
-    { refusal: 'untrusted' });
+    "a surrogate in another workspace folder is outside the spec's folder",
+  );
+  assert.deepEqual(placeRun({ trusted: true, folders, reads: ['/elsewhere/model.json'] }), {
+    refusal: 'reads-outside',
+    file: '/w/a',
+    outside: '/elsewhere/model.json',
+    folder: '/w/a',
+  });
+  assert.deepEqual(placeRun({ trusted: false, folders, file: spec, reads: ['/elsewhere/model.json'] }), {
+    refusal: 'untrusted',
+  });
   assert.equal(isGuarded(placeRun({ trusted: true, folders: [] })), false);
   assert.equal(isGuarded(placeRun({ trusted: true, folders, file: '/w/a/m/model.json' })), true);
 });
 
-test('a spec\'s training run is stored in the spec\'s workspace folder, not the first one', () => {
+test("a spec's training run is stored in the spec's workspace folder, not the first one", () => {
   const first = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-first-'));
   const second = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-second-'));
   const spec = path.join(second, 'specs', 'exp.robustness.json');
   const init = path.join(second, 'models', 'base', 'model.json');
   const placement = placeRun({ trusted: true, folders: [first, second], file: spec, reads: [init] });
   assert.ok(isGuarded(placement));
-  const { job, record } = newTrainingRun(placement, { ...defaultTrainJob('pgd-at'), data: 'embedded', init }, { spec },
-    new Date('2026-12-01T02:40:00.123Z'));
+  const { job, record } = newTrainingRun(
+    placement,
+    { ...defaultTrainJob('pgd-at'), data: 'embedded', init },
+    { spec },
+    new Date('2026-12-01T02:40:00.123Z'),
+  );
   assert.equal(record.id, '20261201-024000-123-train');
   assert.equal(job.out, path.join(second, '.robustness', 'runs', record.id));
-  assert.deepEqual({ kind: record.kind, model: record.model, spec: record.spec, config: record.config }, {
-    kind: 'training', model: path.join('models', 'base', 'model.json'),
-    spec: path.join('specs', 'exp.robustness.json'), config: job,
-  });
+  assert.deepEqual(
+    { kind: record.kind, model: record.model, spec: record.spec, config: record.config },
+    {
+      kind: 'training',
+      model: path.join('models', 'base', 'model.json'),
+      spec: path.join('specs', 'exp.robustness.json'),
+      config: job,
+    },
+  );
   const { host } = fakeHost();
   const controller = RunController.start(host, placement, record);
   assert.equal(controller.folder, second);
@@ -175,10 +212,15 @@ test('a resumed training run is guarded, in the workspace folder its run folder 
 test('a stored training job is read back through its schema, or refused naming the file', () => {
   const job = { ...defaultTrainJob('trades'), data: 'embedded', out: '/w/.robustness/runs/r' };
   assert.deepEqual(readTrainJob(JSON.parse(JSON.stringify(job)), '/w/run.json'), job);
-  assert.throws(() => readTrainJob({ ...job, method: 'magic' }, '/w/.robustness/runs/r/run.json'),
-    /^Error: \/w\/\.robustness\/runs\/r\/run\.json does not hold a valid training job \(config\.method: /);
-  assert.throws(() => readTrainJob({ ...job, shuffle: true }, '/w/train.json'),
-    /\/w\/train\.json does not hold a valid training job \(config: .*shuffle/, 'an unknown field is refused');
+  assert.throws(
+    () => readTrainJob({ ...job, method: 'magic' }, '/w/.robustness/runs/r/run.json'),
+    /^Error: \/w\/\.robustness\/runs\/r\/run\.json does not hold a valid training job \(config\.method: /,
+  );
+  assert.throws(
+    () => readTrainJob({ ...job, shuffle: true }, '/w/train.json'),
+    /\/w\/train\.json does not hold a valid training job \(config: .*shuffle/,
+    'an unknown field is refused',
+  );
   assert.throws(() => readTrainJob(undefined, '/w/run.json'), /\/w\/run\.json does not hold a valid training job/);
 });
 
@@ -227,7 +269,10 @@ function freshStore(): { folder: string; store: RunStore } {
 }
 
 const record = (id: string) => ({
-  id, kind: 'evaluation' as const, model: 'm/model.json', created: new Date().toISOString(),
+  id,
+  kind: 'evaluation' as const,
+  model: 'm/model.json',
+  created: new Date().toISOString(),
 });
 
 test('a finished run: recorded as running, then its result stored, the server told, nothing shown', async () => {
@@ -235,13 +280,19 @@ test('a finished run: recorded as running, then its result stored, the server to
   const { host, events, finished } = fakeHost();
   const controller = RunController.start(host, guarded(folder), record('r-done'));
   assert.equal(store.read('r-done').status, 'running');
-  const end = await controller.run(async () => {
-    assert.equal(store.read('r-done').status, 'running');
-    return 42;
-  }, { ...outcome(events), done: (result) => {
-    store.update('r-done', { status: 'done' });
-    return `run done with ${result}`;
-  } });
+  const end = await controller.run(
+    async () => {
+      assert.equal(store.read('r-done').status, 'running');
+      return 42;
+    },
+    {
+      ...outcome(events),
+      done: (result) => {
+        store.update('r-done', { status: 'done' });
+        return `run done with ${result}`;
+      },
+    },
+  );
   assert.equal(end, 'done');
   assert.equal(store.read('r-done').status, 'done');
   assert.deepEqual(events, ['info run done with 42', 'settled', 'refresh']);
@@ -269,14 +320,20 @@ test('a failed run stores its error, offers "Show Log", and opens the log when i
   const { folder, store } = freshStore();
   const { host, events, finished } = fakeHost('Show Log');
   const end = await RunController.start(host, guarded(folder), record('r-fail')).run(
-    () => Promise.reject(new Error('model.json: no weights')), outcome(events));
+    () => Promise.reject(new Error('model.json: no weights')),
+    outcome(events),
+  );
   assert.equal(end, 'failed');
   assert.equal(store.read('r-fail').status, 'failed');
   assert.equal(store.read('r-fail').error, 'wrapped: model.json: no weights');
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(events, [
-    'ended failed wrapped: model.json: no weights', 'error r-fail failed: wrapped: model.json: no weights',
-    'notify Robustness Lab: wrapped: model.json: no weights [Show Log]', 'settled', 'refresh', 'show log',
+    'ended failed wrapped: model.json: no weights',
+    'error r-fail failed: wrapped: model.json: no weights',
+    'notify Robustness Lab: wrapped: model.json: no weights [Show Log]',
+    'settled',
+    'refresh',
+    'show log',
   ]);
   assert.deepEqual(finished, [{ runId: 'r-fail', folder, status: 'failed' }]);
   fs.rmSync(folder, { recursive: true });

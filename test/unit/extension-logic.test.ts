@@ -43,18 +43,31 @@ test('jobs from settings: a valid job, the curve includes ε, folders resolve, o
   assert.ok(attackJobSchema.safeParse(job).success);
   assert.deepEqual(job.attacks, ['fgsm', 'pgd']);
   assert.equal(job.data, path.resolve('/w/data/idx'));
-  assert.deepEqual(job.curve, [...DEFAULT_CURVE_GRID, 0.08].sort((a, b) => a - b));
-  assert.deepEqual(attackJobFor('/w/m/model.json', '/w', { ...settings, norm: 'l2', eps: 1 }, 'curve').curve,
-    [0, 0.25, 0.5, 1, 1.5, 2], 'an L2 curve runs over ten times the L∞ grid');
-  assert.equal(attackJobFor('/w/m/model.json', '/w', { ...settings, dataset: 'embedded', eps: 0.1 }, 'curve').curve.length, 6);
-  assert.deepEqual(attackJobFor('/w/m/model.json', '/w', { ...settings, dataset: 'fashion-mnist' }, 'curve').attacks, ['pgd']);
+  assert.deepEqual(
+    job.curve,
+    [...DEFAULT_CURVE_GRID, 0.08].sort((a, b) => a - b),
+  );
+  assert.deepEqual(
+    attackJobFor('/w/m/model.json', '/w', { ...settings, norm: 'l2', eps: 1 }, 'curve').curve,
+    [0, 0.25, 0.5, 1, 1.5, 2],
+    'an L2 curve runs over ten times the L∞ grid',
+  );
+  assert.equal(
+    attackJobFor('/w/m/model.json', '/w', { ...settings, dataset: 'embedded', eps: 0.1 }, 'curve').curve.length,
+    6,
+  );
+  assert.deepEqual(attackJobFor('/w/m/model.json', '/w', { ...settings, dataset: 'fashion-mnist' }, 'curve').attacks, [
+    'pgd',
+  ]);
   const strong = attackJobFor('/w/m/model.json', '/w', settings, 'evaluate');
   assert.ok(attackJobSchema.safeParse(strong).success);
   assert.equal(strong.suite, 'strong');
   assert.equal(strong.attacks, undefined, 'the suite table says what evaluate runs, not a placeholder list');
   // No job-wide loss: each attack runs its own (APGD-T dlr).
-  assert.deepEqual([strong.eps, strong.steps, strong.n, strong.norm, strong.loss, strong.batchSize],
-    [0.08, 20, 300, 'linf', undefined, 250]);
+  assert.deepEqual(
+    [strong.eps, strong.steps, strong.n, strong.norm, strong.loss, strong.batchSize],
+    [0.08, 20, 300, 'linf', undefined, 250],
+  );
   assert.equal(job.suite, undefined, 'Attack This Model runs the listed attacks, not a suite');
   assert.equal(containingFolder('/w/models/cnn/model.json', ['/other', '/w']), '/w');
   assert.equal(containingFolder('/w/../etc/model.json', ['/w']), undefined);

@@ -11,8 +11,14 @@ import { DATA_SOURCES } from '../../src/formats/data-sources';
 import { FormatError } from '../../src/formats/errors';
 import { describeModel, formatModelInfo, MODEL_FORMATS, modelFormatFor } from '../../src/formats/model-formats';
 import {
-  fitsPattern, isModelFile, MODEL_ACTIVATION_EVENT, MODEL_FILE_EXTENSIONS, MODEL_FILE_NAMES, MODEL_FORMAT_FILES,
-  MODEL_GLOB, MODEL_WHEN_CLAUSE,
+  fitsPattern,
+  isModelFile,
+  MODEL_ACTIVATION_EVENT,
+  MODEL_FILE_EXTENSIONS,
+  MODEL_FILE_NAMES,
+  MODEL_FORMAT_FILES,
+  MODEL_GLOB,
+  MODEL_WHEN_CLAUSE,
 } from '../../src/protocol/model-files';
 import { DATA_SOURCE_IDS, MODEL_FORMAT_IDS } from '../../src/protocol/vocabulary';
 import { modelReferences } from '../../src/server/lenses';
@@ -27,10 +33,22 @@ const GRAPH = path.join(__dirname, '..', 'fixtures', 'graph-model', 'model.json'
 before(() => useBackend('wasm'));
 
 test('the cheap registries and the engine loaders name the vocabulary ids, in order', () => {
-  assert.deepEqual(MODEL_FORMATS.map((f) => f.id), [...MODEL_FORMAT_IDS]);
-  assert.deepEqual(MODEL_LOADERS.map((l) => l.id), [...MODEL_FORMAT_IDS]);
-  assert.deepEqual(DATA_SOURCES.map((s) => s.id), [...DATA_SOURCE_IDS]);
-  assert.deepEqual(DATA_LOADERS.map((l) => l.id), [...DATA_SOURCE_IDS]);
+  assert.deepEqual(
+    MODEL_FORMATS.map((f) => f.id),
+    [...MODEL_FORMAT_IDS],
+  );
+  assert.deepEqual(
+    MODEL_LOADERS.map((l) => l.id),
+    [...MODEL_FORMAT_IDS],
+  );
+  assert.deepEqual(
+    DATA_SOURCES.map((s) => s.id),
+    [...DATA_SOURCE_IDS],
+  );
+  assert.deepEqual(
+    DATA_LOADERS.map((l) => l.id),
+    [...DATA_SOURCE_IDS],
+  );
   for (const id of MODEL_FORMAT_IDS) {
     const files = MODEL_FORMAT_FILES[id];
     assert.ok(files.names.length + files.extensions.length > 0, `${id} names no model file`);
@@ -47,10 +65,13 @@ test("package.json's activation event and model menus use MODEL_FILE_NAMES", () 
   };
   assert.equal(MODEL_GLOB, '**/model.json');
   assert.ok(pkg.activationEvents.includes(MODEL_ACTIVATION_EVENT), `activationEvents lack ${MODEL_ACTIVATION_EVENT}`);
-  const modelEvents = pkg.activationEvents
-    .filter((e) => e.startsWith('workspaceContains:') && !e.endsWith('.robustness.json'));
+  const modelEvents = pkg.activationEvents.filter(
+    (e) => e.startsWith('workspaceContains:') && !e.endsWith('.robustness.json'),
+  );
   assert.deepEqual(modelEvents, [MODEL_ACTIVATION_EVENT], 'a workspaceContains event names a model pattern of its own');
-  const clauses = Object.values(pkg.contributes.menus).flat().map((m) => m.when ?? '');
+  const clauses = Object.values(pkg.contributes.menus)
+    .flat()
+    .map((m) => m.when ?? '');
   const modelClauses = clauses.filter((w) => /resourceFilename ==|resourceExtname ==/.test(w));
   assert.ok(modelClauses.length >= 5, 'the model commands have no when clauses');
   for (const clause of modelClauses) {
@@ -77,7 +98,10 @@ test('isModelFile, the glob and the lens references follow MODEL_FILE_NAMES', ()
   assert.ok(!fitsPattern(onnx, '/w/.onnx') && !fitsPattern(onnx, '/w/x.onnx.txt'));
   const source = `load("models/cnn/model.json"); open('x/model.jsonl'); fetch(\`file://runs/a/model.json\`)`;
   const refs = modelReferences(source);
-  assert.deepEqual(refs.map((r) => r.text), ['models/cnn/model.json', 'runs/a/model.json']);
+  assert.deepEqual(
+    refs.map((r) => r.text),
+    ['models/cnn/model.json', 'runs/a/model.json'],
+  );
 });
 
 test('matches tells the two tfjs formats apart by content; describe reads the topology without tfjs', () => {
@@ -97,36 +121,60 @@ test('describe and modelFormatFor name the file and the problem', () => {
   fs.writeFileSync(broken, '{"modelTopology": ');
   // An unparseable model.json goes to the Layers format, whose reader says what is wrong.
   assert.equal(modelFormatFor(broken).id, 'tfjs-layers');
-  assert.throws(() => describeModel(broken), (err: Error) => err instanceof FormatError
-    && err.message.startsWith(`${broken}: is not valid JSON`));
+  assert.throws(
+    () => describeModel(broken),
+    (err: Error) => err instanceof FormatError && err.message.startsWith(`${broken}: is not valid JSON`),
+  );
   fs.writeFileSync(broken, '{"format": "layers-model"}');
-  assert.throws(() => describeModel(broken),
-    { message: `${broken}: modelTopology: is missing; this is not a tfjs model.json` });
+  assert.throws(() => describeModel(broken), {
+    message: `${broken}: modelTopology: is missing; this is not a tfjs model.json`,
+  });
   const weights = path.join(dir, 'weights.bin');
   fs.writeFileSync(weights, '');
-  assert.throws(() => describeModel(weights), (err: Error) => err instanceof FormatError
-    && err.message === `${weights}: is not a model file Robustness Lab reads (Layers model, Graph model: model.json)`);
+  assert.throws(
+    () => describeModel(weights),
+    (err: Error) =>
+      err instanceof FormatError &&
+      err.message === `${weights}: is not a model file Robustness Lab reads (Layers model, Graph model: model.json)`,
+  );
   fs.rmSync(dir, { recursive: true });
 });
 
 test("a format's FormatError reaches the engine as an InputError in the same words, hint included", () => {
   const cause = new FormatError('m/model.json', 'modelTopology', 'is missing', 'this is not a tfjs model.json');
   assert.equal(cause.message, 'm/model.json: modelTopology: is missing; this is not a tfjs model.json');
-  assert.throws(() => withInputErrors(() => { throw cause; }), (err: Error) => err instanceof InputError
-    && err instanceof SourceError && err.name === 'InputError' && err.message === cause.message
-    && err.detail === 'is missing; this is not a tfjs model.json');
+  assert.throws(
+    () =>
+      withInputErrors(() => {
+        throw cause;
+      }),
+    (err: Error) =>
+      err instanceof InputError &&
+      err instanceof SourceError &&
+      err.name === 'InputError' &&
+      err.message === cause.message &&
+      err.detail === 'is missing; this is not a tfjs model.json',
+  );
   assert.ok(cause instanceof SourceError && !(cause instanceof InputError));
   assert.equal(new InputError('--eps', '', 'is -1').message, '--eps: is -1');
   const other = new Error('not ours');
-  assert.throws(() => withInputErrors(() => { throw other; }), (err) => err === other);
+  assert.throws(
+    () =>
+      withInputErrors(() => {
+        throw other;
+      }),
+    (err) => err === other,
+  );
 });
 
 engineTest('the engine refuses a file no format reads, naming it', async () => {
   const dir = tempDir('formats');
   const file = path.join(dir, 'model.onnx');
   fs.writeFileSync(file, 'onnx');
-  await assert.rejects(loadClassifier(file),
-    (err: Error) => err instanceof InputError && err.message.startsWith(`${file}: is not a model file`));
+  await assert.rejects(
+    loadClassifier(file),
+    (err: Error) => err instanceof InputError && err.message.startsWith(`${file}: is not a model file`),
+  );
   fs.rmSync(dir, { recursive: true });
 });
 

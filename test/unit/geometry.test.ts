@@ -19,7 +19,13 @@ function linearModel(): { model: Classifier; W: Float32Array; Wt: tf.Tensor2D } 
   const Wt = tf.keep(tf.tensor2d(W, [D, K]));
   const f = (x: tf.Tensor4D) => tf.tidy(() => tf.matMul(tf.reshape(x, [x.shape[0], -1]), Wt) as tf.Tensor2D);
   const model = makeClassifier(f, {
-    inputShape: SHAPE, numClasses: K, bounds: [0, 1], source: 'linear', warnings: [], featureLayers: ['dense'], features: (x) => f(x),
+    inputShape: SHAPE,
+    numClasses: K,
+    bounds: [0, 1],
+    source: 'linear',
+    warnings: [],
+    featureLayers: ['dense'],
+    features: (x) => f(x),
   });
   return { model, W, Wt };
 }
@@ -43,23 +49,28 @@ function largestSingularValue(W: Float32Array): number {
   return Math.sqrt(lambda);
 }
 
-engineTest('C of a linear layer in an L2 ball: never above its largest singular value, and within 1% of it',
+engineTest(
+  'C of a linear layer in an L2 ball: never above its largest singular value, and within 1% of it',
   async () => {
-  const { model, W, Wt } = linearModel();
-  const x = tf.tensor4d(seededFloats(8 * D, 32, 0.4, 0.6), [8, ...SHAPE]);
-  const result = await expectNoLeak(() => representationConstant(model, x, { norm: 'l2', eps: 0.05, bounds: [0, 1] }, undefined, { steps: 60 }));
-  const sigma = largestSingularValue(W);
-  assert.equal(result?.layer, 'dense');
-  // PGD finds a lower bound on the local constant; for a linear map the bound is σ_max, reached on the top singular direction.
-  for (const c of result!.c) assert.ok(c <= sigma * 1.0001 && c >= sigma * 0.99, `C ${c} vs σ_max ${sigma}`);
-  tf.dispose([x, Wt]);
-});
+    const { model, W, Wt } = linearModel();
+    const x = tf.tensor4d(seededFloats(8 * D, 32, 0.4, 0.6), [8, ...SHAPE]);
+    const result = await expectNoLeak(() =>
+      representationConstant(model, x, { norm: 'l2', eps: 0.05, bounds: [0, 1] }, undefined, { steps: 60 }),
+    );
+    const sigma = largestSingularValue(W);
+    assert.equal(result?.layer, 'dense');
+    // PGD finds a lower bound on the local constant; for a linear map the bound is σ_max, reached on the top singular direction.
+    for (const c of result!.c) assert.ok(c <= sigma * 1.0001 && c >= sigma * 0.99, `C ${c} vs σ_max ${sigma}`);
+    tf.dispose([x, Wt]);
+  },
+);
 
 engineTest('γ is ≥ 0 and, for a smooth model, shrinks about 4× when ε halves (second order)', async () => {
   const { model, Wt } = linearModel();
   const x = tf.tensor4d(seededFloats(8 * D, 33, 0.4, 0.6), [8, ...SHAPE]);
   const y = tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32');
-  const at = (eps: number) => expectNoLeak(() => linearityGap(model, x, y, { norm: 'linf', eps, bounds: [0, 1] }, { steps: 40 }));
+  const at = (eps: number) =>
+    expectNoLeak(() => linearityGap(model, x, y, { norm: 'linf', eps, bounds: [0, 1] }, { steps: 40 }));
   const big = await at(0.02);
   const small = await at(0.01);
   big.forEach((g, i) => {
@@ -70,24 +81,40 @@ engineTest('γ is ≥ 0 and, for a smooth model, shrinks about 4× when ε halve
   tf.dispose([x, y, Wt]);
 });
 
-engineTest('the robust example has a smaller C and γ than the standard one; a model without layers has no C',
+engineTest(
+  'the robust example has a smaller C and γ than the standard one; a model without layers has no C',
   async () => {
-  const data = await loadTrainingData('embedded');
-  const split = firstN(data.test, 40);
-  const threat = { norm: 'linf' as const, eps: 0.1, bounds: [0, 1] as [number, number] };
-  const examples = path.join(__dirname, '..', '..', 'examples', 'fashion-mnist');
-  const [standard, robust] = await Promise.all(['smallcnn', 'smallcnn-robust'].map((m) => loadClassifier(path.join(examples, m, 'model.json'))));
-  const a = await expectNoLeak(() => geometryProbe(standard!, split, data.shape, threat, { steps: 10 }));
-  const b = await expectNoLeak(() => geometryProbe(robust!, split, data.shape, threat, { steps: 10 }));
-  assert.equal(a.representation?.layer, 'fc1');
-  assert.equal(a.n, 40);
-  assert.equal(a.representation?.values.length, 40);
-  assert.ok(b.representation!.median < a.representation!.median / 2, `C medians: robust ${b.representation!.median}, standard ${a.representation!.median}`);
-  assert.ok(b.linearity.median < a.linearity.median / 10, `γ medians: robust ${b.linearity.median}, standard ${a.linearity.median}`);
-  const bare = makeClassifier(standard!.predictLogits, { inputShape: data.shape, numClasses: 10, bounds: [0, 1], source: 'bare', warnings: [] });
-  const c = await geometryProbe(bare, firstN(split, 10), data.shape, threat, { steps: 2 });
-  assert.equal(c.representation, undefined);
-  assert.equal(c.linearity.values.length, 10);
-  standard!.dispose?.();
-  robust!.dispose?.();
-});
+    const data = await loadTrainingData('embedded');
+    const split = firstN(data.test, 40);
+    const threat = { norm: 'linf' as const, eps: 0.1, bounds: [0, 1] as [number, number] };
+    const examples = path.join(__dirname, '..', '..', 'examples', 'fashion-mnist');
+    const [standard, robust] = await Promise.all(
+      ['smallcnn', 'smallcnn-robust'].map((m) => loadClassifier(path.join(examples, m, 'model.json'))),
+    );
+    const a = await expectNoLeak(() => geometryProbe(standard!, split, data.shape, threat, { steps: 10 }));
+    const b = await expectNoLeak(() => geometryProbe(robust!, split, data.shape, threat, { steps: 10 }));
+    assert.equal(a.representation?.layer, 'fc1');
+    assert.equal(a.n, 40);
+    assert.equal(a.representation?.values.length, 40);
+    assert.ok(
+      b.representation!.median < a.representation!.median / 2,
+      `C medians: robust ${b.representation!.median}, standard ${a.representation!.median}`,
+    );
+    assert.ok(
+      b.linearity.median < a.linearity.median / 10,
+      `γ medians: robust ${b.linearity.median}, standard ${a.linearity.median}`,
+    );
+    const bare = makeClassifier(standard!.predictLogits, {
+      inputShape: data.shape,
+      numClasses: 10,
+      bounds: [0, 1],
+      source: 'bare',
+      warnings: [],
+    });
+    const c = await geometryProbe(bare, firstN(split, 10), data.shape, threat, { steps: 2 });
+    assert.equal(c.representation, undefined);
+    assert.equal(c.linearity.values.length, 10);
+    standard!.dispose?.();
+    robust!.dispose?.();
+  },
+);

@@ -40,7 +40,8 @@ export const ENGINE_BACKENDS: readonly EngineBackend[] = (() => {
  * Sign bug) fails there. `body` registers the tests (and may create its fixtures in a before hook).
  */
 export function forEachBackend(
-  body: (backend: EngineBackend) => void, backends: readonly EngineBackend[] = ENGINE_BACKENDS,
+  body: (backend: EngineBackend) => void,
+  backends: readonly EngineBackend[] = ENGINE_BACKENDS,
 ): void {
   for (const backend of backends) {
     describe(`on ${backend}`, () => {
@@ -63,7 +64,9 @@ export async function expectNoLeak<T>(fn: () => Promise<T> | T): Promise<T> {
 
 /** A test that also asserts it leaves no tensor behind: every engine test is one. */
 export function engineTest(name: string, fn: () => Promise<unknown> | unknown): void {
-  test(name, async () => { await expectNoLeak(fn); });
+  test(name, async () => {
+    await expectNoLeak(fn);
+  });
 }
 
 export function tempDir(prefix: string): string {
@@ -73,10 +76,14 @@ export function tempDir(prefix: string): string {
 /** A linear classifier on [h, w, 1] inputs with logits [w·x + b, 0]; dispose() frees w. */
 export function linearClassifier(weights: Float32Array, bias: number, shape: [number, number, number]): Classifier {
   const w = tf.keep(tf.tensor2d(weights, [weights.length, 1]));
-  return makeClassifier((x) => tf.tidy(() => {
-    const f = tf.add(tf.matMul(tf.reshape(x, [x.shape[0], -1]), w), bias);
-    return tf.concat([f, tf.zerosLike(f)], 1) as tf.Tensor2D;
-  }), { inputShape: shape, numClasses: 2, bounds: [0, 1], source: 'linear', warnings: [], dispose: () => w.dispose() });
+  return makeClassifier(
+    (x) =>
+      tf.tidy(() => {
+        const f = tf.add(tf.matMul(tf.reshape(x, [x.shape[0], -1]), w), bias);
+        return tf.concat([f, tf.zerosLike(f)], 1) as tf.Tensor2D;
+      }),
+    { inputShape: shape, numClasses: 2, bounds: [0, 1], source: 'linear', warnings: [], dispose: () => w.dispose() },
+  );
 }
 
 /** Deterministic pseudo-random floats for fixtures. */

@@ -8,7 +8,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fgsm, initBackend, ourKernelsActive } from '../../src/engine';
 import { engineTest, linearClassifier, seededFloats } from './helpers';
 
-interface Case { batch: number; size: number; inC: number; outC: number; k: number; stride: 1 | 2; pad: 'same' | 'valid' }
+interface Case {
+  batch: number;
+  size: number;
+  inC: number;
+  outC: number;
+  k: number;
+  stride: 1 | 2;
+  pad: 'same' | 'valid';
+}
 
 function cases(count: number): Case[] {
   const r = seededFloats(count * 7, 42);
@@ -17,8 +25,12 @@ function cases(count: number): Case[] {
   for (let c = 0; c < count; c++) {
     const o = c * 7;
     list.push({
-      batch: pick(o, [1, 2, 3, 5]), size: pick(o + 1, [6, 7, 9, 12, 14]), inC: pick(o + 2, [1, 2, 3, 8, 16, 32]),
-      outC: pick(o + 3, [1, 4, 16, 32]), k: pick(o + 4, [3, 4, 5]), stride: c % 2 === 0 ? 1 : 2,
+      batch: pick(o, [1, 2, 3, 5]),
+      size: pick(o + 1, [6, 7, 9, 12, 14]),
+      inC: pick(o + 2, [1, 2, 3, 8, 16, 32]),
+      outC: pick(o + 3, [1, 4, 16, 32]),
+      k: pick(o + 4, [3, 4, 5]),
+      stride: c % 2 === 0 ? 1 : 2,
       pad: Math.floor(c / 2) % 2 === 0 ? 'same' : 'valid',
     });
   }
@@ -51,13 +63,34 @@ test('Conv2DBackpropFilter and Conv2DBackpropInput on wasm match cpu (32 random 
     const wShape: [number, number, number, number] = [c.k, c.k, c.inC, c.outC];
     const out = c.pad === 'same' ? Math.ceil(c.size / c.stride) : Math.floor((c.size - c.k) / c.stride) + 1;
     const dyShape: [number, number, number, number] = [c.batch, out, out, c.outC];
-    const xs = seededFloats(xShape.reduce((a, b) => a * b), 100 + i, -1, 1);
-    const ws = seededFloats(wShape.reduce((a, b) => a * b), 200 + i, -1, 1);
-    const dys = seededFloats(dyShape.reduce((a, b) => a * b), 300 + i, -1, 1);
-    const filterGrad = () => tf.engine().runKernel('Conv2DBackpropFilter',
-      { x: tf.tensor4d(xs, xShape), dy: tf.tensor4d(dys, dyShape) },
-      { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: wShape }) as tf.Tensor;
-    const inputGrad = () => tf.conv2dTranspose(tf.tensor4d(dys, dyShape), tf.tensor4d(ws, wShape), xShape, c.stride, c.pad);
+    const xs = seededFloats(
+      xShape.reduce((a, b) => a * b),
+      100 + i,
+      -1,
+      1,
+    );
+    const ws = seededFloats(
+      wShape.reduce((a, b) => a * b),
+      200 + i,
+      -1,
+      1,
+    );
+    const dys = seededFloats(
+      dyShape.reduce((a, b) => a * b),
+      300 + i,
+      -1,
+      1,
+    );
+    const filterGrad = () =>
+      tf
+        .engine()
+        .runKernel(
+          'Conv2DBackpropFilter',
+          { x: tf.tensor4d(xs, xShape), dy: tf.tensor4d(dys, dyShape) },
+          { strides: c.stride, pad: c.pad, dataFormat: 'NHWC', filterShape: wShape },
+        ) as tf.Tensor;
+    const inputGrad = () =>
+      tf.conv2dTranspose(tf.tensor4d(dys, dyShape), tf.tensor4d(ws, wShape), xShape, c.stride, c.pad);
     const label = JSON.stringify(c);
     const expectedFilter = await onBackend('cpu', () => tf.tidy(filterGrad));
     const expectedInput = await onBackend('cpu', () => tf.tidy(inputGrad));
@@ -67,30 +100,49 @@ test('Conv2DBackpropFilter and Conv2DBackpropInput on wasm match cpu (32 random 
     assert.ok(ourKernelsActive());
     assert.equal(tf.memory().numTensors, before, `leak in ${label}`);
     assert.equal(actualFilter.length, expectedFilter.length);
-    assert.ok(relError(actualFilter, expectedFilter) <= 1e-4, `filter grad ${label}: rel error ${relError(actualFilter, expectedFilter)}`);
-    assert.ok(relError(actualInput, expectedInput) <= 1e-4, `input grad ${label}: rel error ${relError(actualInput, expectedInput)}`);
+    assert.ok(
+      relError(actualFilter, expectedFilter) <= 1e-4,
+      `filter grad ${label}: rel error ${relError(actualFilter, expectedFilter)}`,
+    );
+    assert.ok(
+      relError(actualInput, expectedInput) <= 1e-4,
+      `input grad ${label}: rel error ${relError(actualInput, expectedInput)}`,
+    );
   }
 });
 
 engineTest('the whole conv gradient through tf.grad matches cpu: stride 2 on the example layer', async () => {
   const x = seededFloats(4 * 14 * 14 * 16, 7, -1, 1);
   const w = seededFloats(4 * 4 * 16 * 32, 8, -1, 1);
-  const loss = () => tf.tidy(() => {
-    const [dx, dw] = tf.grads((xi: tf.Tensor, wi: tf.Tensor) =>
-      tf.sum(tf.square(tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, 2, 'same'))))([tf.tensor4d(x, [4, 14, 14, 16]), tf.tensor4d(w, [4, 4, 16, 32])]);
-    return tf.concat([tf.reshape(dx!, [-1]), tf.reshape(dw!, [-1])]);
-  });
+  const loss = () =>
+    tf.tidy(() => {
+      const [dx, dw] = tf.grads((xi: tf.Tensor, wi: tf.Tensor) =>
+        tf.sum(tf.square(tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, 2, 'same'))),
+      )([tf.tensor4d(x, [4, 14, 14, 16]), tf.tensor4d(w, [4, 4, 16, 32])]);
+      return tf.concat([tf.reshape(dx!, [-1]), tf.reshape(dw!, [-1])]);
+    });
   const expected = await onBackend('cpu', loss);
   const actual = await onBackend('wasm', loss);
   assert.ok(relError(actual, expected) <= 1e-4, `rel error ${relError(actual, expected)}`);
 });
 
 engineTest('BatchMatMul with transpose flags on wasm matches cpu', async () => {
-  for (const [transposeA, transposeB] of [[true, false], [false, true], [true, true]] as const) {
+  for (const [transposeA, transposeB] of [
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const) {
     const a = seededFloats(2 * 7 * 5, 1, -1, 1);
     const b = seededFloats(2 * 5 * 3, 2, -1, 1);
-    const f = () => tf.tidy(() => tf.matMul(
-      tf.tensor3d(a, transposeA ? [2, 5, 7] : [2, 7, 5]), tf.tensor3d(b, transposeB ? [2, 3, 5] : [2, 5, 3]), transposeA, transposeB));
+    const f = () =>
+      tf.tidy(() =>
+        tf.matMul(
+          tf.tensor3d(a, transposeA ? [2, 5, 7] : [2, 7, 5]),
+          tf.tensor3d(b, transposeB ? [2, 3, 5] : [2, 5, 3]),
+          transposeA,
+          transposeB,
+        ),
+      );
     const expected = await onBackend('cpu', f);
     const actual = await onBackend('wasm', f);
     assert.ok(relError(actual, expected) <= 1e-5, `transposeA=${transposeA} transposeB=${transposeB}`);
@@ -127,7 +179,8 @@ engineTest('FGSM moves every pixel by ε even where the loss gradient is below 1
   const y = tf.tensor1d([0, 0], 'int32');
   const result = await fgsm(model, x, y, { norm: 'linf', eps: 0.05, bounds: [0, 1] });
   const delta = tf.tidy(() => tf.sub(result.xAdv, x).dataSync());
-  for (const d of delta) assert.ok(Math.abs(d + 0.05) < 1e-6, `pixel moved by ${d}, expected −0.05 (descending w·x lowers the true class)`);
+  for (const d of delta)
+    assert.ok(Math.abs(d + 0.05) < 1e-6, `pixel moved by ${d}, expected −0.05 (descending w·x lowers the true class)`);
   tf.dispose([x, y, result.xAdv]);
   model.dispose?.();
 });

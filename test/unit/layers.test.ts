@@ -9,8 +9,11 @@ import ts from 'typescript';
 const SRC = path.join(__dirname, '..', '..', 'src');
 
 function files(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []);
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : [],
+    );
 }
 
 /** Every module a file names: static imports (multi-line ones included), `export … from`, dynamic imports and requires. */
@@ -26,11 +29,20 @@ function valueImports(file: string): string[] {
   for (const node of source.statements) {
     if (ts.isImportDeclaration(node) && !node.importClause?.isTypeOnly && ts.isStringLiteral(node.moduleSpecifier)) {
       const bindings = node.importClause?.namedBindings;
-      const onlyTypes = !node.importClause?.name && bindings && ts.isNamedImports(bindings) && bindings.elements.length > 0
-        && bindings.elements.every((e) => e.isTypeOnly);
+      const onlyTypes =
+        !node.importClause?.name &&
+        bindings &&
+        ts.isNamedImports(bindings) &&
+        bindings.elements.length > 0 &&
+        bindings.elements.every((e) => e.isTypeOnly);
       if (!onlyTypes) specs.push(node.moduleSpecifier.text);
     }
-    if (ts.isExportDeclaration(node) && !node.isTypeOnly && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+    if (
+      ts.isExportDeclaration(node) &&
+      !node.isTypeOnly &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
       specs.push(node.moduleSpecifier.text);
     }
   }
@@ -40,7 +52,10 @@ function valueImports(file: string): string[] {
 test('the import parser sees multi-line imports, export-from and dynamic imports', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'layers-'));
   const file = path.join(dir, 'probe.ts');
-  fs.writeFileSync(file, "import {\n  a,\n  b,\n} from './multi';\nexport { c } from './reexport';\nimport type { T } from './typeonly';\nconst m = import('./dynamic');\n");
+  fs.writeFileSync(
+    file,
+    "import {\n  a,\n  b,\n} from './multi';\nexport { c } from './reexport';\nimport type { T } from './typeonly';\nconst m = import('./dynamic');\n",
+  );
   assert.deepEqual(imports(file).sort(), ['./dynamic', './multi', './reexport', './typeonly']);
   assert.deepEqual(valueImports(file).sort(), ['./multi', './reexport']);
   fs.rmSync(dir, { recursive: true });
@@ -60,7 +75,9 @@ function importCycles(roots: string[]): string[][] {
   const visit = (file: string): void => {
     state.set(file, 'open');
     stack.push(file);
-    const targets = imports(file).filter((s) => s.startsWith('.')).map((s) => resolveSpecifier(file, s));
+    const targets = imports(file)
+      .filter((s) => s.startsWith('.'))
+      .map((s) => resolveSpecifier(file, s));
     for (const target of targets) {
       if (!target?.endsWith('.ts')) continue;
       if (state.get(target) === 'open') cycles.push([...stack.slice(stack.indexOf(target)), target]);
@@ -103,7 +120,10 @@ test('src/engine imports no vscode, no DOM globals, and of our code only engine,
       if (spec.startsWith('.')) {
         const target = path.resolve(path.dirname(file), spec);
         const allowed = ['engine', 'formats', 'protocol', 'common'].map((d) => path.join(SRC, d));
-        assert.ok(allowed.some((d) => target.startsWith(d)), `${file} imports ${spec}`);
+        assert.ok(
+          allowed.some((d) => target.startsWith(d)),
+          `${file} imports ${spec}`,
+        );
       }
     }
     assert.doesNotMatch(fs.readFileSync(file, 'utf8'), /\b(document|window)\./, `${file} touches the DOM`);
@@ -124,8 +144,8 @@ test('src/protocol imports only zod (its message schemas) and itself: no node:, 
 test('src/store is plain Node: no tfjs, no vscode, nothing of ours but formats, protocol and common', () => {
   for (const file of files(path.join(SRC, 'store'))) {
     for (const spec of imports(file)) {
-      const ours = spec.startsWith('./')
-        || ['../formats/', '../protocol/', '../common/'].some((d) => spec.startsWith(d));
+      const ours =
+        spec.startsWith('./') || ['../formats/', '../protocol/', '../common/'].some((d) => spec.startsWith(d));
       assert.ok(spec.startsWith('node:') || ours, `${file} imports ${spec}`);
     }
   }
@@ -136,8 +156,11 @@ test('src/formats (the cheap half of the model-format and data-source registries
   assert.ok(formats.length >= 3);
   for (const file of formats) {
     for (const spec of imports(file)) {
-      const allowed = spec.startsWith('node:') || spec.startsWith('./')
-        || spec.startsWith('../protocol/') || spec.startsWith('../common/');
+      const allowed =
+        spec.startsWith('node:') ||
+        spec.startsWith('./') ||
+        spec.startsWith('../protocol/') ||
+        spec.startsWith('../common/');
       assert.ok(allowed, `${file} imports ${spec}`);
     }
   }
@@ -145,7 +168,8 @@ test('src/formats (the cheap half of the model-format and data-source registries
 
 test('src/common is plain Node: nothing but node: modules and itself', () => {
   for (const file of files(path.join(SRC, 'common'))) {
-    for (const spec of imports(file)) assert.ok(spec.startsWith('node:') || spec.startsWith('./'), `${file} imports ${spec}`);
+    for (const spec of imports(file))
+      assert.ok(spec.startsWith('node:') || spec.startsWith('./'), `${file} imports ${spec}`);
   }
 });
 
@@ -154,7 +178,10 @@ test('src/extension and webview import the engine only as types (the extension b
   for (const file of dirs.flatMap(files)) {
     for (const spec of valueImports(file)) {
       const target = spec.startsWith('.') ? path.resolve(path.dirname(file), spec) : spec;
-      assert.ok(!target.startsWith(path.join(SRC, 'engine')) && !spec.startsWith('@tensorflow'), `${file} imports ${spec}`);
+      assert.ok(
+        !target.startsWith(path.join(SRC, 'engine')) && !spec.startsWith('@tensorflow'),
+        `${file} imports ${spec}`,
+      );
     }
   }
 });
@@ -167,7 +194,10 @@ test('src/experiment (spec checks) and src/server (the LSP binding) load no tfjs
         if (spec.startsWith('.')) {
           const target = path.resolve(path.dirname(file), spec);
           const allowed = ['formats', 'protocol', 'store', 'common', 'experiment', 'server'];
-          assert.ok(allowed.some((d) => target.startsWith(path.join(SRC, d))), `${file} imports ${spec}`);
+          assert.ok(
+            allowed.some((d) => target.startsWith(path.join(SRC, d))),
+            `${file} imports ${spec}`,
+          );
         }
         if (dir === 'experiment') assert.ok(!spec.startsWith('vscode-languageserver'), `${file} imports ${spec}`);
       }

@@ -5,13 +5,24 @@ import { InputError, perSampleLoss } from '../../src/engine';
 import type { LossId } from '../../src/protocol/vocabulary';
 import { engineTest, forEachBackend } from './helpers';
 
-const LOGITS = [[2, 1, 0, -1], [0, 3, 1, 0.5]];
+const LOGITS = [
+  [2, 1, 0, -1],
+  [0, 3, 1, 0.5],
+];
 const Y = [0, 0];
 const T = [2, 3];
 
 function loss(id: LossId, targeted: boolean, logits = LOGITS, y = Y): number[] {
-  return tf.tidy(() => Array.from(perSampleLoss(id, tf.tensor2d(logits), tf.tensor1d(y, 'int32'),
-    targeted ? tf.tensor1d(T, 'int32') : undefined).dataSync()));
+  return tf.tidy(() =>
+    Array.from(
+      perSampleLoss(
+        id,
+        tf.tensor2d(logits),
+        tf.tensor1d(y, 'int32'),
+        targeted ? tf.tensor1d(T, 'int32') : undefined,
+      ).dataSync(),
+    ),
+  );
 }
 
 function close(actual: number[], expected: number[]): void {
@@ -22,8 +33,14 @@ const lse = (z: number[]) => Math.log(z.reduce((s, v) => s + Math.exp(v), 0));
 
 forEachBackend(() => {
   engineTest('ce and targeted ce', () => {
-    close(loss('ce', false), LOGITS.map((z, i) => lse(z) - z[Y[i]!]!));
-    close(loss('ce', true), LOGITS.map((z, i) => -(lse(z) - z[T[i]!]!)));
+    close(
+      loss('ce', false),
+      LOGITS.map((z, i) => lse(z) - z[Y[i]!]!),
+    );
+    close(
+      loss('ce', true),
+      LOGITS.map((z, i) => -(lse(z) - z[T[i]!]!)),
+    );
   });
 
   engineTest('margin (CW): max other − true; targeted: target − max other', () => {
@@ -37,9 +54,32 @@ forEachBackend(() => {
   });
 
   engineTest('dlr refuses fewer than 3 classes (4 when targeted), naming the loss and the count', () => {
-    assert.throws(() => loss('dlr', false, [[1, 0], [0, 1]], [0, 1]),
-      (err: Error) => err instanceof InputError && /dlr needs at least 3 classes; the model has 2/.test(err.message));
-    assert.throws(() => loss('dlr', true, [[1, 0, 2], [0, 1, 2]], [0, 1]),
-      (err: Error) => err instanceof InputError && /dlr \(targeted\) needs at least 4 classes; the model has 3/.test(err.message));
+    assert.throws(
+      () =>
+        loss(
+          'dlr',
+          false,
+          [
+            [1, 0],
+            [0, 1],
+          ],
+          [0, 1],
+        ),
+      (err: Error) => err instanceof InputError && /dlr needs at least 3 classes; the model has 2/.test(err.message),
+    );
+    assert.throws(
+      () =>
+        loss(
+          'dlr',
+          true,
+          [
+            [1, 0, 2],
+            [0, 1, 2],
+          ],
+          [0, 1],
+        ),
+      (err: Error) =>
+        err instanceof InputError && /dlr \(targeted\) needs at least 4 classes; the model has 3/.test(err.message),
+    );
   });
 });

@@ -5,7 +5,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 
 export interface Diagnostic {
   range: { start: { line: number; character: number }; end: { line: number; character: number } };
@@ -33,25 +38,39 @@ export class LspClient {
 
   constructor(serverJs = path.join(__dirname, '..', '..', 'dist', 'server.js')) {
     this.child = spawn(process.execPath, [serverJs, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    this.connection = createMessageConnection(new StreamMessageReader(this.child.stdout!), new StreamMessageWriter(this.child.stdin!));
-    this.connection.onNotification('textDocument/publishDiagnostics', (p: { uri: string; version?: number; diagnostics: Diagnostic[] }) => {
-      this.diagnostics.set(p.uri, p.diagnostics);
-      for (const w of [...this.waiters]) {
-        if (w.uri === p.uri && (w.version === undefined || p.version === w.version)) {
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(p.diagnostics);
+    this.connection = createMessageConnection(
+      new StreamMessageReader(this.child.stdout!),
+      new StreamMessageWriter(this.child.stdin!),
+    );
+    this.connection.onNotification(
+      'textDocument/publishDiagnostics',
+      (p: { uri: string; version?: number; diagnostics: Diagnostic[] }) => {
+        this.diagnostics.set(p.uri, p.diagnostics);
+        for (const w of [...this.waiters]) {
+          if (w.uri === p.uri && (w.version === undefined || p.version === w.version)) {
+            this.waiters.splice(this.waiters.indexOf(w), 1);
+            w.resolve(p.diagnostics);
+          }
         }
-      }
-    });
+      },
+    );
     this.connection.onNotification('window/logMessage', () => undefined);
-    this.connection.onRequest('workspace/codeLens/refresh', () => { this.lensRefreshes++; return null; });
+    this.connection.onRequest('workspace/codeLens/refresh', () => {
+      this.lensRefreshes++;
+      return null;
+    });
     this.connection.listen();
   }
 
   async initialize(folder: string): Promise<unknown> {
     const result = await this.connection.sendRequest('initialize', {
-      processId: process.pid, rootUri: uriOf(folder), workspaceFolders: [{ uri: uriOf(folder), name: path.basename(folder) }],
-      capabilities: { workspace: { codeLens: { refreshSupport: true } }, textDocument: { hover: { contentFormat: ['markdown'] } } },
+      processId: process.pid,
+      rootUri: uriOf(folder),
+      workspaceFolders: [{ uri: uriOf(folder), name: path.basename(folder) }],
+      capabilities: {
+        workspace: { codeLens: { refreshSupport: true } },
+        textDocument: { hover: { contentFormat: ['markdown'] } },
+      },
     });
     await this.connection.sendNotification('initialized', {});
     return result;
@@ -60,8 +79,18 @@ export class LspClient {
   /** The diagnostics published for this version of the document. */
   private nextDiagnostics(uri: string, version: number, timeoutMs = 5000): Promise<Diagnostic[]> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no diagnostics for ${uri} v${version} within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({ uri, version, resolve: (d) => { clearTimeout(timer); resolve(d); } });
+      const timer = setTimeout(
+        () => reject(new Error(`no diagnostics for ${uri} v${version} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.waiters.push({
+        uri,
+        version,
+        resolve: (d) => {
+          clearTimeout(timer);
+          resolve(d);
+        },
+      });
     });
   }
 
@@ -69,7 +98,9 @@ export class LspClient {
     const uri = uriOf(file);
     this.versions.set(uri, 1);
     const published = file.endsWith('.robustness.json') ? this.nextDiagnostics(uri, 1) : undefined;
-    await this.connection.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId, version: 1, text } });
+    await this.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId, version: 1, text },
+    });
     return published;
   }
 
@@ -79,7 +110,10 @@ export class LspClient {
     const version = (this.versions.get(uri) ?? 1) + 1;
     this.versions.set(uri, version);
     const published = this.nextDiagnostics(uri, version);
-    await this.connection.sendNotification('textDocument/didChange', { textDocument: { uri, version }, contentChanges: [{ text }] });
+    await this.connection.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version },
+      contentChanges: [{ text }],
+    });
     return published;
   }
 
@@ -87,12 +121,26 @@ export class LspClient {
     await this.connection.sendNotification('textDocument/didClose', { textDocument: { uri: uriOf(file) } });
   }
 
-  hover(file: string, line: number, character: number): Promise<{ contents: { value: string }; range: Diagnostic['range'] } | null> {
-    return this.connection.sendRequest('textDocument/hover', { textDocument: { uri: uriOf(file) }, position: { line, character } });
+  hover(
+    file: string,
+    line: number,
+    character: number,
+  ): Promise<{ contents: { value: string }; range: Diagnostic['range'] } | null> {
+    return this.connection.sendRequest('textDocument/hover', {
+      textDocument: { uri: uriOf(file) },
+      position: { line, character },
+    });
   }
 
-  completion(file: string, line: number, character: number): Promise<Array<{ label: string; detail?: string; textEdit?: { newText: string } }>> {
-    return this.connection.sendRequest('textDocument/completion', { textDocument: { uri: uriOf(file) }, position: { line, character } });
+  completion(
+    file: string,
+    line: number,
+    character: number,
+  ): Promise<Array<{ label: string; detail?: string; textEdit?: { newText: string } }>> {
+    return this.connection.sendRequest('textDocument/completion', {
+      textDocument: { uri: uriOf(file) },
+      position: { line, character },
+    });
   }
 
   codeLens(file: string): Promise<CodeLens[]> {

@@ -9,22 +9,32 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { epochMetricsSchema, type EpochMetrics } from '../../src/protocol/epoch-metrics';
-import {
-  panelState, panelStatus, parseHostMessage, type PanelState,
-} from '../../src/protocol/messages/attack-panel';
+import { panelState, panelStatus, parseHostMessage, type PanelState } from '../../src/protocol/messages/attack-panel';
 import { RunFinishedNotification } from '../../src/protocol/messages/lsp';
 import { parseTrainingHostMessage, trainingRunView } from '../../src/protocol/messages/training-panel';
 import type { Report } from '../../src/protocol/report';
 import { RUN_KINDS, RUN_STATUSES, RUN_STORE_DIR, TRAIN_METHODS } from '../../src/protocol/vocabulary';
 import { RunStore } from '../../src/store/runs';
 import {
-  dispatchNotification, dispatchRequest, epochParams, trainRunResultSchema, WORKER_NOTIFICATIONS, WORKER_REQUESTS,
-  type WorkerNotificationHandlers, type WorkerRequestHandlers,
+  dispatchNotification,
+  dispatchRequest,
+  epochParams,
+  trainRunResultSchema,
+  WORKER_NOTIFICATIONS,
+  WORKER_REQUESTS,
+  type WorkerNotificationHandlers,
+  type WorkerRequestHandlers,
 } from '../../src/protocol/messages/worker';
 import { EngineClient, EngineError } from '../../src/worker/client';
 
 const EPOCH: EpochMetrics = {
-  epoch: 2, loss: 0.81, trainAccuracy: 0.7, testAccuracy: 0.68, robustAccuracy: 0.31, learningRate: 0.001, eps: 0.1,
+  epoch: 2,
+  loss: 0.81,
+  trainAccuracy: 0.7,
+  testAccuracy: 0.68,
+  robustAccuracy: 0.31,
+  learningRate: 0.001,
+  eps: 0.1,
   seconds: 3.5,
 };
 
@@ -36,11 +46,15 @@ test('each worker descriptor table is keyed by its own method names', () => {
   assert.deepEqual(Object.keys(WORKER_NOTIFICATIONS).sort(), ['epoch', 'log', 'progress']);
 });
 
-test('dispatch calls the handler of the message\'s method with its params, on both ends', async () => {
+test("dispatch calls the handler of the message's method with its params, on both ends", async () => {
   const calls: string[] = [];
   const requests: WorkerRequestHandlers = {
-    runAttack: async () => { throw new Error('not this one'); },
-    train: async () => { throw new Error('not this one'); },
+    runAttack: async () => {
+      throw new Error('not this one');
+    },
+    train: async () => {
+      throw new Error('not this one');
+    },
     cancel: async ({ runId }) => {
       calls.push(`cancel ${runId}`);
       return { cancelled: runId === 'r-1' };
@@ -57,7 +71,7 @@ test('dispatch calls the handler of the message\'s method with its params, on bo
   assert.deepEqual(calls, ['cancel r-1', 'epoch 2/5', 'progress PGD-7 3/9']);
 });
 
-test('one epoch schema: the engine\'s metrics pass the notification, the train result and the training panel', () => {
+test("one epoch schema: the engine's metrics pass the notification, the train result and the training panel", () => {
   assert.deepEqual(epochMetricsSchema.parse(EPOCH), EPOCH);
   const ofRun = { ...EPOCH, epochs: 5 };
   assert.deepEqual(epochParams.parse({ ...ofRun, runId: 't-1' }), { ...ofRun, runId: 't-1' });
@@ -72,8 +86,11 @@ test('one epoch schema: the engine\'s metrics pass the notification, the train r
   assert.deepEqual(epochMetricsSchema.parse(collapsed), collapsed);
   assert.throws(() => epochMetricsSchema.parse({ ...EPOCH, event: 'it-went-wrong' }), /event|Invalid/i);
   assert.throws(() => epochMetricsSchema.parse({ ...EPOCH, loss: Number.NaN }), /loss|number|finite/i);
-  assert.throws(() => epochParams.parse({ ...EPOCH, runId: 't-1' }), /epochs/,
-    'an epoch notification names the run length');
+  assert.throws(
+    () => epochParams.parse({ ...EPOCH, runId: 't-1' }),
+    /epochs/,
+    'an epoch notification names the run length',
+  );
   assert.throws(() => epochMetricsSchema.parse({ ...EPOCH, learningRate: undefined }), /learningRate/);
 });
 
@@ -81,18 +98,25 @@ test('one epoch schema: the engine\'s metrics pass the notification, the train r
 function answeringWorker(result: unknown): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-worker-'));
   const script = path.join(dir, 'answer.mjs');
-  fs.writeFileSync(script, `import { parentPort } from 'node:worker_threads';
+  fs.writeFileSync(
+    script,
+    `import { parentPort } from 'node:worker_threads';
 const result = ${JSON.stringify(result)};
-parentPort.on('message', (m) => parentPort.postMessage({ kind: 'response', id: m.id, result }));\n`);
+parentPort.on('message', (m) => parentPort.postMessage({ kind: 'response', id: m.id, result }));\n`,
+  );
   return script;
 }
 
-test('the client checks a result against its request\'s descriptor before resolving', async () => {
+test("the client checks a result against its request's descriptor before resolving", async () => {
   const malformed = new EngineClient({ script: answeringWorker({ cancelled: 'yes' }) });
   try {
-    await assert.rejects(malformed.cancel('r-1'),
-      (err: Error) => err instanceof EngineError && err.name === 'ProtocolError'
-        && /answered cancel with a malformed result/.test(err.message));
+    await assert.rejects(
+      malformed.cancel('r-1'),
+      (err: Error) =>
+        err instanceof EngineError &&
+        err.name === 'ProtocolError' &&
+        /answered cancel with a malformed result/.test(err.message),
+    );
   } finally {
     await malformed.dispose();
   }
@@ -104,26 +128,47 @@ test('the client checks a result against its request\'s descriptor before resolv
   }
   const noReport = new EngineClient({ script: answeringWorker({ any: 'json' }) });
   try {
-    await assert.rejects(noReport.request(WORKER_REQUESTS.runAttack, {
-      runId: 'r-2', backend: 'auto', job: {
-        model: '/w/model.json', data: 'embedded', attacks: ['fgsm'], norm: 'linf', eps: 0.1, steps: 1, restarts: 1,
-        loss: 'ce', randomStart: false, n: 1, batchSize: 1, seed: 0, curve: [], examples: 0, bounds: [0, 1],
-      },
-    }), /answered runAttack with a malformed result/);
+    await assert.rejects(
+      noReport.request(WORKER_REQUESTS.runAttack, {
+        runId: 'r-2',
+        backend: 'auto',
+        job: {
+          model: '/w/model.json',
+          data: 'embedded',
+          attacks: ['fgsm'],
+          norm: 'linf',
+          eps: 0.1,
+          steps: 1,
+          restarts: 1,
+          loss: 'ce',
+          randomStart: false,
+          n: 1,
+          batchSize: 1,
+          seed: 0,
+          curve: [],
+          examples: 0,
+          bounds: [0, 1],
+        },
+      }),
+      /answered runAttack with a malformed result/,
+    );
   } finally {
     await noReport.dispose();
   }
 });
 
 const PANEL_STATE: PanelState = {
-  runId: '20261201-024000-123-eval', title: 'Attack: mnist · linf ε=0.1', status: 'running',
-  startedAt: '2026-12-01T02:40:00.123Z', progress: { label: 'PGD-10', done: 3, total: 10 },
+  runId: '20261201-024000-123-eval',
+  title: 'Attack: mnist · linf ε=0.1',
+  status: 'running',
+  startedAt: '2026-12-01T02:40:00.123Z',
+  progress: { label: 'PGD-10', done: 3, total: 10 },
 };
 
 /** zod's refusal of a field its strict schema does not name. */
 const unknownKey = (key: string) => new RegExp(`unrecognized_keys[\\s\\S]*"${key}"`);
 
-test('the attack panel\'s state is strict: a field the schema does not name is refused, not stripped', () => {
+test("the attack panel's state is strict: a field the schema does not name is refused, not stripped", () => {
   assert.deepEqual(parseHostMessage({ type: 'state', state: PANEL_STATE }), { type: 'state', state: PANEL_STATE });
   assert.deepEqual(panelState.parse(PANEL_STATE), PANEL_STATE);
   assert.throws(() => parseHostMessage({ type: 'state', state: { ...PANEL_STATE, eta: 12 } }), unknownKey('eta'));
@@ -131,17 +176,26 @@ test('the attack panel\'s state is strict: a field the schema does not name is r
   assert.throws(() => panelState.parse({ ...PANEL_STATE, progress }), unknownKey('stage'));
   assert.throws(() => parseHostMessage({ type: 'state', state: PANEL_STATE, extra: true }), unknownKey('extra'));
   assert.throws(() => panelState.parse({ ...PANEL_STATE, status: 'paused' }), /status/);
-  assert.throws(() => panelState.parse({ ...PANEL_STATE, report: { attacks: [] } }), /report/,
-    'a report is shape-checked');
+  assert.throws(
+    () => panelState.parse({ ...PANEL_STATE, report: { attacks: [] } }),
+    /report/,
+    'a report is shape-checked',
+  );
   const report = { attacks: [], examples: [], curves: [], clean_accuracy: 0.9 } as unknown as Report;
-  assert.equal(panelState.parse({ ...PANEL_STATE, status: 'done', report }).report, report,
-    'the report inside is the engine\'s own JSON, passed through whole');
+  assert.equal(
+    panelState.parse({ ...PANEL_STATE, status: 'done', report }).report,
+    report,
+    "the report inside is the engine's own JSON, passed through whole",
+  );
 });
 
 test('run statuses, kinds and ends come from the vocabulary on every channel', () => {
   assert.deepEqual(panelStatus.options, [...RUN_STATUSES]);
-  assert.deepEqual(RunFinishedNotification.params.parse({ runId: 'r', folder: '/w', status: 'cancelled' }),
-    { runId: 'r', folder: '/w', status: 'cancelled' });
+  assert.deepEqual(RunFinishedNotification.params.parse({ runId: 'r', folder: '/w', status: 'cancelled' }), {
+    runId: 'r',
+    folder: '/w',
+    status: 'cancelled',
+  });
   assert.throws(() => RunFinishedNotification.params.parse({ runId: 'r', folder: '/w', status: 'running' }), /status/);
   const finished = RunFinishedNotification.params;
   assert.throws(() => finished.parse({ runId: 'r', folder: '/w', status: 'done', x: 1 }), unknownKey('x'));

@@ -9,12 +9,23 @@ import type { Report } from '../../src/protocol/report';
 import { tempDir } from './helpers';
 
 function record(store: RunStore, model = 'examples/m/model.json'): RunRecord {
-  return { id: store.newId('evaluation'), kind: 'evaluation', status: 'running', model, created: new Date().toISOString() };
+  return {
+    id: store.newId('evaluation'),
+    kind: 'evaluation',
+    status: 'running',
+    model,
+    created: new Date().toISOString(),
+  };
 }
 
 const REPORT = {
-  clean_accuracy: 0.9, robust_accuracy: 0.05, threat: { norm: 'linf', eps: 0.1, bounds: [0, 1] },
-  attacks: [{ id: 'fgsm', label: 'FGSM', robust_accuracy: 0.1 }, { id: 'pgd', label: 'PGD-10', robust_accuracy: 0.05 }],
+  clean_accuracy: 0.9,
+  robust_accuracy: 0.05,
+  threat: { norm: 'linf', eps: 0.1, bounds: [0, 1] },
+  attacks: [
+    { id: 'fgsm', label: 'FGSM', robust_accuracy: 0.1 },
+    { id: 'pgd', label: 'PGD-10', robust_accuracy: 0.05 },
+  ],
 } as unknown as Report;
 
 test('create, update, finish and list: newest first, with a summary of the strongest attack', () => {
@@ -27,14 +38,30 @@ test('create, update, finish and list: newest first, with a summary of the stron
   assert.match(a.id, /^\d{8}-\d{6}-\d{3}-eval$/);
   const done = store.finish(a.id, REPORT);
   assert.equal(done.status, 'done');
-  assert.deepEqual(done.summary, { cleanAccuracy: 0.9, robustAccuracy: 0.05, attack: 'PGD-10', norm: 'linf', eps: 0.1 });
+  assert.deepEqual(done.summary, {
+    cleanAccuracy: 0.9,
+    robustAccuracy: 0.05,
+    attack: 'PGD-10',
+    norm: 'linf',
+    eps: 0.1,
+  });
   assert.deepEqual(store.readReport(a.id), REPORT);
   const suite = store.finish(b.id, { ...REPORT, suite: 'strong' } as Report);
   assert.equal(suite.summary?.attack, 'strong suite');
-  assert.deepEqual(store.list().map((e) => e.id), [b.id, a.id]);
-  assert.equal(fs.readdirSync(store.dir(a.id)).filter((f) => f.includes('.tmp-')).length, 0, 'temporary files left behind');
+  assert.deepEqual(
+    store.list().map((e) => e.id),
+    [b.id, a.id],
+  );
+  assert.equal(
+    fs.readdirSync(store.dir(a.id)).filter((f) => f.includes('.tmp-')).length,
+    0,
+    'temporary files left behind',
+  );
   store.delete(b.id);
-  assert.deepEqual(store.list().map((e) => e.id), [a.id]);
+  assert.deepEqual(
+    store.list().map((e) => e.id),
+    [a.id],
+  );
   assert.deepEqual([store.has(a.id), store.has(b.id), store.has('../runs')], [true, false, false]);
 });
 
@@ -60,7 +87,10 @@ test('runs left "running" by a dead process are marked failed, live ones are not
   const live = { ...record(store), id: store.newId('evaluation', new Date(Date.now() + 5000)) };
   store.create(dead);
   store.create(live);
-  assert.deepEqual(store.recoverInterrupted((id) => id === live.id), [dead.id]);
+  assert.deepEqual(
+    store.recoverInterrupted((id) => id === live.id),
+    [dead.id],
+  );
   assert.equal(store.read(dead.id).status, 'failed');
   assert.match(store.read(dead.id).error!, /interrupted/);
   assert.equal(store.read(live.id).status, 'running');
@@ -71,7 +101,9 @@ test('a process killed in the middle of writing leaves complete files only', asy
   const store = new RunStore(workspace);
   const run = record(store);
   store.create(run);
-  const child = fork(path.join(__dirname, '..', 'fixtures', 'workers', 'write-forever.js'), [workspace, run.id], { stdio: 'ignore' });
+  const child = fork(path.join(__dirname, '..', 'fixtures', 'workers', 'write-forever.js'), [workspace, run.id], {
+    stdio: 'ignore',
+  });
   await new Promise((resolve) => child.once('message', resolve));
   // Let it write a few 20 MB reports, then kill it wherever it is.
   await new Promise((resolve) => setTimeout(resolve, 700));

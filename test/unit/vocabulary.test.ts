@@ -9,20 +9,35 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { z } from 'zod';
 import {
-  BACKEND_CHOICES, BACKEND_PREFERENCES, BUILTIN_DATA, LOSSES, NORMS, OPTIMIZERS, SCHEDULES, SEVERITIES, SUITES,
-  TENSOR_BACKENDS, TRAIN_METHODS,
+  BACKEND_CHOICES,
+  BACKEND_PREFERENCES,
+  BUILTIN_DATA,
+  LOSSES,
+  NORMS,
+  OPTIMIZERS,
+  SCHEDULES,
+  SEVERITIES,
+  SUITES,
+  TENSOR_BACKENDS,
+  TRAIN_METHODS,
 } from '../../src/protocol/vocabulary';
 import {
-  defaultLearningRate, isAdversarialMethod, TRAIN_METHOD_DEFAULTS, TRAIN_METHOD_INFO,
+  defaultLearningRate,
+  isAdversarialMethod,
+  TRAIN_METHOD_DEFAULTS,
+  TRAIN_METHOD_INFO,
 } from '../../src/protocol/training';
 import {
-  attackJobSchema, defaultAttackJob, defaultTrainJob, trainJobSchema, type AttackJob, type TrainJob,
+  attackJobSchema,
+  defaultAttackJob,
+  defaultTrainJob,
+  trainJobSchema,
+  type AttackJob,
+  type TrainJob,
 } from '../../src/protocol/jobs';
 import { ATTACK_INFO, SPEC_PARAMS } from '../../src/protocol/attacks';
 import { SUITE_TABLE, suiteAttackIds, type SuiteStage } from '../../src/protocol/suites';
-import {
-  clipError, duration, eta, pct, relativeTime, runTitle, trainingRunTitle,
-} from '../../src/protocol/format';
+import { clipError, duration, eta, pct, relativeTime, runTitle, trainingRunTitle } from '../../src/protocol/format';
 import { suitePlans } from '../../src/engine/eval/suites';
 import { buildProgram } from '../../src/cli/main';
 
@@ -39,7 +54,9 @@ test('package.json: every setting with an enum lists exactly its vocabulary arra
     'robustness.threatModel.norm': NORMS,
   };
   const settings = PACKAGE.contributes.configuration.properties as Record<string, { enum?: string[] }>;
-  const withEnums = Object.keys(settings).filter((key) => settings[key]!.enum !== undefined).sort();
+  const withEnums = Object.keys(settings)
+    .filter((key) => settings[key]!.enum !== undefined)
+    .sort();
   assert.deepEqual(withEnums, Object.keys(expected).sort(), 'a new enum setting needs its array in this table');
   for (const [key, array] of Object.entries(expected)) assert.deepEqual(settings[key]!.enum, [...array], key);
 });
@@ -67,16 +84,21 @@ test('experiment-spec-schema.json: every enum and the attack-reference pattern a
     '/definitions/attack/properties/loss': LOSSES,
   };
   const found = schemaEnums(SPEC_SCHEMA, '', new Map());
-  assert.deepEqual([...found.keys()].sort(), Object.keys(expected).sort(),
-    'a new enum in the schema needs its array in this table');
+  assert.deepEqual(
+    [...found.keys()].sort(),
+    Object.keys(expected).sort(),
+    'a new enum in the schema needs its array in this table',
+  );
   for (const [at, array] of Object.entries(expected)) assert.deepEqual(found.get(at), [...array], at);
   assert.equal(SPEC_SCHEMA.definitions.attackRef.pattern, `^(${ATTACK_IDS.join('|')})(:(${LOSSES.join('|')}))?$`);
   assert.deepEqual(SPEC_SCHEMA.definitions.dataId.examples, [...BUILTIN_DATA]);
   // A spec's attack object takes its id and exactly the catalogue's spec parameters.
   assert.deepEqual(Object.keys(SPEC_SCHEMA.definitions.attack.properties).sort(), ['id', ...SPEC_PARAMS].sort());
   const suites = SUITES.map((id) => `${id} = ${SUITE_TABLE[id].summary}`).join('; ');
-  assert.ok(SPEC_SCHEMA.properties.suite.description.endsWith(`: ${suites}.`),
-    'the hover describes the suite table as it is');
+  assert.ok(
+    SPEC_SCHEMA.properties.suite.description.endsWith(`: ${suites}.`),
+    'the hover describes the suite table as it is',
+  );
 });
 
 test('report-schema.json: every enum agrees with the arrays', () => {
@@ -86,8 +108,11 @@ test('report-schema.json: every enum agrees with the arrays', () => {
     if (at.endsWith('/norm')) expected[at] = NORMS;
     else if (at.endsWith('/severity')) expected[at] = SEVERITIES;
   }
-  assert.deepEqual([...found.keys()].sort(), Object.keys(expected).sort(),
-    'a new enum in the report schema needs its array in this test');
+  assert.deepEqual(
+    [...found.keys()].sort(),
+    Object.keys(expected).sort(),
+    'a new enum in the report schema needs its array in this test',
+  );
   assert.ok(Object.values(expected).includes(NORMS) && Object.values(expected).includes(SEVERITIES));
   for (const [at, array] of Object.entries(expected)) assert.deepEqual(found.get(at), [...array], at);
 });
@@ -111,15 +136,32 @@ test("the CLI's choices are the arrays; its defaults are defaultAttackJob's and 
     assert.deepEqual(option(command, '--loss').argChoices, [...LOSSES]);
     assert.deepEqual(option(command, '--backend').argChoices, [...BACKEND_CHOICES]);
     assert.deepEqual(
-      ['--norm', '--loss', '--steps', '--restarts', '--batch-size', '--seed', '--examples', '--data', '--bounds']
-        .map((flag) => option(command, flag).defaultValue),
-      [attack.norm, attack.loss, attack.steps, attack.restarts, attack.batchSize, attack.seed, attack.examples,
-        attack.data, attack.bounds],
-      command);
+      ['--norm', '--loss', '--steps', '--restarts', '--batch-size', '--seed', '--examples', '--data', '--bounds'].map(
+        (flag) => option(command, flag).defaultValue,
+      ),
+      [
+        attack.norm,
+        attack.loss,
+        attack.steps,
+        attack.restarts,
+        attack.batchSize,
+        attack.seed,
+        attack.examples,
+        attack.data,
+        attack.bounds,
+      ],
+      command,
+    );
   }
   assert.equal(option('attack', '--eps').defaultValue, attack.eps);
-  assert.deepEqual([option('attack', '--attack').defaultValue, option('curve', '--attack').defaultValue,
-    option('evaluate', '--suite').defaultValue], ['fgsm,pgd', 'pgd', 'strong']);
+  assert.deepEqual(
+    [
+      option('attack', '--attack').defaultValue,
+      option('curve', '--attack').defaultValue,
+      option('evaluate', '--suite').defaultValue,
+    ],
+    ['fgsm,pgd', 'pgd', 'strong'],
+  );
   for (const command of ['attack', 'train']) {
     assert.equal(option(command, '--data').description, 'embedded | fashion-mnist | a folder of IDX files');
   }
@@ -130,18 +172,26 @@ test("the CLI's choices are the arrays; its defaults are defaultAttackJob's and 
   assert.deepEqual(option('train', '--optimizer').argChoices, [...OPTIMIZERS]);
   assert.deepEqual(option('train', '--schedule').argChoices, [...SCHEDULES]);
   assert.deepEqual(
-    ['--method', '--epochs', '--batch-size', '--optimizer', '--seed', '--data']
-      .map((flag) => option('train', flag).defaultValue),
-    [train.method, train.epochs, train.batchSize, train.optimizer, train.seed, train.data]);
+    ['--method', '--epochs', '--batch-size', '--optimizer', '--seed', '--data'].map(
+      (flag) => option('train', flag).defaultValue,
+    ),
+    [train.method, train.epochs, train.batchSize, train.optimizer, train.seed, train.data],
+  );
 });
 
 test("package.json's setting defaults equal defaultAttackJob where they overlap", () => {
   const settings = PACKAGE.contributes.configuration.properties as Record<string, { default?: unknown }>;
   const defaults = defaultAttackJob();
   assert.deepEqual(
-    ['robustness.threatModel.eps', 'robustness.attack.steps', 'robustness.samples', 'robustness.threatModel.norm',
-      'robustness.dataset'].map((key) => settings[key]?.default),
-    [defaults.eps, defaults.steps, defaults.n, defaults.norm, defaults.data]);
+    [
+      'robustness.threatModel.eps',
+      'robustness.attack.steps',
+      'robustness.samples',
+      'robustness.threatModel.norm',
+      'robustness.dataset',
+    ].map((key) => settings[key]?.default),
+    [defaults.eps, defaults.steps, defaults.n, defaults.norm, defaults.data],
+  );
   assert.equal(settings['robustness.backend']?.default, BACKEND_PREFERENCES[0]);
   assert.deepEqual(defaultTrainJob('distill').learningRate, 1e-2);
   assert.deepEqual(defaultTrainJob('pgd-at').learningRate, 1e-3);
@@ -151,28 +201,48 @@ test('one training table: defaults and a picker entry per method; the learning r
   assert.deepEqual(Object.keys(TRAIN_METHOD_DEFAULTS).sort(), [...TRAIN_METHODS].sort());
   assert.deepEqual(Object.keys(TRAIN_METHOD_INFO), ['pgd-at', 'trades', 'fast-at', 'distill', 'standard']);
   assert.deepEqual(TRAIN_METHODS.filter(isAdversarialMethod), ['pgd-at', 'fast-at', 'trades']);
-  assert.deepEqual(TRAIN_METHODS.map((m) => defaultLearningRate(m)), [1e-3, 1e-3, 1e-3, 1e-3, 1e-2]);
-  assert.deepEqual(TRAIN_METHODS.map((m) => defaultLearningRate(m, 'sgd')), [0.05, 0.05, 0.05, 0.05, 0.05]);
-  assert.deepEqual(TRAIN_METHODS.map((m) => TRAIN_METHOD_DEFAULTS[m].robustEvalImages), [0, 500, 500, 500, 0]);
-  assert.deepEqual(TRAIN_METHODS.map((m) => TRAIN_METHOD_DEFAULTS[m].schedule),
-    ['constant', 'constant', 'cyclic', 'constant', 'constant']);
-  assert.equal(TRAIN_METHOD_INFO['pgd-at'].description,
-    'Madry et al. 2018: train on PGD-7 examples (robust, ~8× the cost)');
-  assert.equal(TRAIN_METHOD_INFO.distill.description,
-    'Papernot et al. 2016, T = 100: masks gradients; shown to fall to a proper attack');
+  assert.deepEqual(
+    TRAIN_METHODS.map((m) => defaultLearningRate(m)),
+    [1e-3, 1e-3, 1e-3, 1e-3, 1e-2],
+  );
+  assert.deepEqual(
+    TRAIN_METHODS.map((m) => defaultLearningRate(m, 'sgd')),
+    [0.05, 0.05, 0.05, 0.05, 0.05],
+  );
+  assert.deepEqual(
+    TRAIN_METHODS.map((m) => TRAIN_METHOD_DEFAULTS[m].robustEvalImages),
+    [0, 500, 500, 500, 0],
+  );
+  assert.deepEqual(
+    TRAIN_METHODS.map((m) => TRAIN_METHOD_DEFAULTS[m].schedule),
+    ['constant', 'constant', 'cyclic', 'constant', 'constant'],
+  );
+  assert.equal(
+    TRAIN_METHOD_INFO['pgd-at'].description,
+    'Madry et al. 2018: train on PGD-7 examples (robust, ~8× the cost)',
+  );
+  assert.equal(
+    TRAIN_METHOD_INFO.distill.description,
+    'Papernot et al. 2016, T = 100: masks gradients; shown to fall to a proper attack',
+  );
   const program = buildProgram();
   const train = program.commands.find((c) => c.name() === 'train')!;
   const flag = (long: string) => train.options.find((o) => o.long === long)!;
-  assert.deepEqual(['--eps', '--beta', '--temperature'].map((f) => flag(f).defaultValue), [0.1, 6, 100]);
+  assert.deepEqual(
+    ['--eps', '--beta', '--temperature'].map((f) => flag(f).defaultValue),
+    [0.1, 6, 100],
+  );
   assert.equal(flag('--steps').description, 'inner PGD steps of pgd-at (7) and trades (10)');
-  assert.match(flag('--lr').description,
-    /\(default 0\.001; 0\.01 for distill, whose logits must grow T-fold; 0\.05 with sgd\)$/);
+  assert.match(
+    flag('--lr').description,
+    /\(default 0\.001; 0\.01 for distill, whose logits must grow T-fold; 0\.05 with sgd\)$/,
+  );
 });
 
 const issues = (result: { error?: z.ZodError }) => result.error?.issues.map((i) => [i.path.join('.'), i.message]);
 
 /** True only when A and B are the same type (each assignable to the other, checked invariantly). */
-type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false;
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 
 test('the job types are the schemas (z.infer) and the schemas refuse unknown fields', () => {
   // Compile-time: a hand-written job type that drifts from its schema does not type-check.
@@ -198,15 +268,21 @@ test('an attack job names its attacks or a suite; both, neither or an unknown su
   const problems = (value: unknown) => issues(attackJobSchema.safeParse(value));
   const neither = 'an attack job needs "attacks" (a list of attack ids) or "suite" (one of strong, quick)';
   assert.equal(problems({ ...settings, suite: 'quick' }), undefined);
-  assert.deepEqual(problems({ ...settings, suite: 'strong', attacks: ['apgd', 'apgd-t', 'square'] }), [['attacks',
-    'an attack job gives either "attacks" or "suite", not both: a suite fixes its own attacks and their order '
-    + '(src/protocol/suites.ts)']]);
-  assert.deepEqual(problems({ ...settings, suite: 'quick', params: [] }), [['params',
-    'an attack job with a "suite" takes no per-attack "params": the suite table fixes them']]);
+  assert.deepEqual(problems({ ...settings, suite: 'strong', attacks: ['apgd', 'apgd-t', 'square'] }), [
+    [
+      'attacks',
+      'an attack job gives either "attacks" or "suite", not both: a suite fixes its own attacks and their order ' +
+        '(src/protocol/suites.ts)',
+    ],
+  ]);
+  assert.deepEqual(problems({ ...settings, suite: 'quick', params: [] }), [
+    ['params', 'an attack job with a "suite" takes no per-attack "params": the suite table fixes them'],
+  ]);
   assert.deepEqual(problems(settings), [['attacks', neither]]);
   assert.deepEqual(problems({ ...settings, attacks: [] }), [['attacks', neither]]);
-  assert.deepEqual(problems({ ...settings, suite: 'autoattack' }),
-    [['suite', 'suite: "autoattack" is not a suite; use one of strong, quick']]);
+  assert.deepEqual(problems({ ...settings, suite: 'autoattack' }), [
+    ['suite', 'suite: "autoattack" is not a suite; use one of strong, quick'],
+  ]);
 });
 
 /** Compile-time: a stage names a catalogue attack and only options that attack takes. */
@@ -232,11 +308,14 @@ test('the suite table: rows of known attacks; quick is not the strong list; the 
   assert.deepEqual(label(suitePlans('quick', { seed: 3 })), ['FGSM', 'PGD-20']);
   assert.deepEqual(label(suitePlans('strong', { seed: 3 })), ['APGD-CE', 'APGD-T (3 targets)', 'Square-1000']);
   const strong = suitePlans('strong', { seed: 3, queries: 50 });
-  assert.deepEqual(strong.map((p) => p.options), [
-    { seed: 3, steps: 100, loss: 'ce' },
-    { seed: 3, steps: 100, loss: 'dlr', targetClasses: 3 },
-    { seed: 3, queries: 50 },
-  ]);
+  assert.deepEqual(
+    strong.map((p) => p.options),
+    [
+      { seed: 3, steps: 100, loss: 'ce' },
+      { seed: 3, steps: 100, loss: 'dlr', targetClasses: 3 },
+      { seed: 3, queries: 50 },
+    ],
+  );
 });
 
 test('format: percentages, relative times and run titles read the same everywhere', () => {
@@ -245,30 +324,54 @@ test('format: percentages, relative times and run titles read the same everywher
   assert.equal(pct(0), '0.0%');
   const now = Date.parse('2026-12-01T12:00:00.000Z');
   const ago = (seconds: number) => relativeTime(new Date(now - seconds * 1000).toISOString(), now);
-  assert.deepEqual([0, 44, 45, 150, 89 * 60, 90 * 60, 35 * 3600, 36 * 3600, 3 * 86400, -120].map(ago),
-    ['just now', 'just now', '1 min ago', '3 min ago', '89 min ago', '2 h ago', '35 h ago', '2 days ago', '3 days ago',
-      'just now']);
+  assert.deepEqual([0, 44, 45, 150, 89 * 60, 90 * 60, 35 * 3600, 36 * 3600, 3 * 86400, -120].map(ago), [
+    'just now',
+    'just now',
+    '1 min ago',
+    '3 min ago',
+    '89 min ago',
+    '2 h ago',
+    '35 h ago',
+    '2 days ago',
+    '3 days ago',
+    'just now',
+  ]);
   assert.equal(relativeTime(now - 3 * 86400 * 1000, now), '3 days ago', 'a timestamp reads like an ISO date');
   assert.equal(relativeTime(undefined, now), '');
   assert.equal(relativeTime('not a date', now), '');
   const summary = { robustAccuracy: 0.7125, cleanAccuracy: 0.84, attack: 'PGD-20', norm: 'linf' as const, eps: 0.1 };
   assert.equal(runTitle(summary), 'robust 71.3% (PGD-20, ε=0.1) · clean 84.0%');
-  assert.equal(runTitle({ ...summary, norm: 'l2', eps: 1.5, attack: 'strong suite' }),
-    'robust 71.3% (strong suite, L2 ε=1.5) · clean 84.0%');
+  assert.equal(
+    runTitle({ ...summary, norm: 'l2', eps: 1.5, attack: 'strong suite' }),
+    'robust 71.3% (strong suite, L2 ε=1.5) · clean 84.0%',
+  );
 });
 
 test('format: durations, ETAs, clipped errors and training-run titles', () => {
-  assert.deepEqual([duration(12.345), duration(0.1234, 2), duration(3, 0), duration(0)],
-    ['12.3 s', '0.12 s', '3 s', '0.0 s']);
-  assert.deepEqual([0, 45, 89, 89.6, 90, 150, 3600].map(eta),
-    ['0 s', '45 s', '89 s', '90 s', '2 min', '3 min', '60 min']);
+  assert.deepEqual(
+    [duration(12.345), duration(0.1234, 2), duration(3, 0), duration(0)],
+    ['12.3 s', '0.12 s', '3 s', '0.0 s'],
+  );
+  assert.deepEqual([0, 45, 89, 89.6, 90, 150, 3600].map(eta), [
+    '0 s',
+    '45 s',
+    '89 s',
+    '90 s',
+    '2 min',
+    '3 min',
+    '60 min',
+  ]);
   assert.equal(clipError('x'.repeat(100)), 'x'.repeat(80));
   assert.equal(clipError('short'), 'short');
   const progress = { epoch: 3, epochs: 5, clean: 0.8, robust: 0.415, etaSeconds: 120 };
-  assert.equal(trainingRunTitle({ method: 'pgd-at', status: 'running', progress }),
-    'pgd-at · epoch 3/5 · ETA 2 min · clean 80.0% · robust 41.5%');
-  assert.equal(trainingRunTitle({ method: 'pgd-at', status: 'done', progress: { ...progress, epoch: 5 } }),
-    'pgd-at · epoch 5/5 · clean 80.0% · robust 41.5%');
+  assert.equal(
+    trainingRunTitle({ method: 'pgd-at', status: 'running', progress }),
+    'pgd-at · epoch 3/5 · ETA 2 min · clean 80.0% · robust 41.5%',
+  );
+  assert.equal(
+    trainingRunTitle({ method: 'pgd-at', status: 'done', progress: { ...progress, epoch: 5 } }),
+    'pgd-at · epoch 5/5 · clean 80.0% · robust 41.5%',
+  );
   assert.equal(trainingRunTitle({ method: 'standard', status: 'running' }), 'standard · starting');
   assert.equal(trainingRunTitle({ method: 'standard', status: 'failed' }), 'standard');
 });

@@ -15,13 +15,33 @@ const ROOT = path.join(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'dist', 'worker.js');
 const MODEL = path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json');
 const JOB: AttackJob = {
-  model: MODEL, data: 'embedded', attacks: ['fgsm', 'pgd'], norm: 'linf', eps: 0.1, steps: 5, restarts: 1, loss: 'ce',
-  randomStart: true, n: 120, batchSize: 50, seed: 0, curve: [0, 0.05, 0.1], examples: 6, bounds: [0, 1],
+  model: MODEL,
+  data: 'embedded',
+  attacks: ['fgsm', 'pgd'],
+  norm: 'linf',
+  eps: 0.1,
+  steps: 5,
+  restarts: 1,
+  loss: 'ce',
+  randomStart: true,
+  n: 120,
+  batchSize: 50,
+  seed: 0,
+  curve: [0, 0.05, 0.1],
+  examples: 6,
+  bounds: [0, 1],
 };
 
 test('slices cover the range in consecutive, balanced parts', () => {
-  assert.deepEqual(slices(0, 1000, 2), [{ offset: 0, n: 500 }, { offset: 500, n: 500 }]);
-  assert.deepEqual(slices(10, 7, 3), [{ offset: 10, n: 2 }, { offset: 12, n: 2 }, { offset: 14, n: 3 }]);
+  assert.deepEqual(slices(0, 1000, 2), [
+    { offset: 0, n: 500 },
+    { offset: 500, n: 500 },
+  ]);
+  assert.deepEqual(slices(10, 7, 3), [
+    { offset: 10, n: 2 },
+    { offset: 12, n: 2 },
+    { offset: 14, n: 3 },
+  ]);
   assert.deepEqual(slices(0, 1, 4), [{ offset: 0, n: 1 }]);
 });
 
@@ -44,17 +64,28 @@ test('a worker runs an attack job, streams progress, and a second request reuses
   }
 });
 
-test('the editor\'s queue: a run cancelled while it waits never starts, and the running one still cancels', async () => {
+test("the editor's queue: a run cancelled while it waits never starts, and the running one still cancels", async () => {
   const logs: string[] = [];
-  const log = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m) };
+  const log = {
+    info: (m: string) => logs.push(m),
+    warn: (m: string) => logs.push(m),
+    error: (m: string) => logs.push(m),
+  };
   const host = new EngineHost(ROOT, log as unknown as vscode.LogOutputChannel);
   try {
     const seen = { a: 0, b: 0 };
-    const a = host.runAttack('A', { ...JOB, n: 2000, steps: 200 }, 'wasm', () => { seen.a++; });
-    const b = host.runAttack('B', JOB, 'wasm', () => { seen.b++; });
+    const a = host.runAttack('A', { ...JOB, n: 2000, steps: 200 }, 'wasm', () => {
+      seen.a++;
+    });
+    const b = host.runAttack('B', JOB, 'wasm', () => {
+      seen.b++;
+    });
     assert.equal(host.queued, 2);
     assert.equal(await host.cancel('B'), true);
-    await assert.rejects(b, (err: Error) => err.name === 'AbortError' && /run B \(cancelled while queued\) aborted/.test(err.message));
+    await assert.rejects(
+      b,
+      (err: Error) => err.name === 'AbortError' && /run B \(cancelled while queued\) aborted/.test(err.message),
+    );
     assert.equal(host.isRunning('A'), true, 'A keeps running while B is dropped');
     const t0 = Date.now();
     while (seen.a === 0 && Date.now() - t0 < 60_000) await new Promise((r) => setTimeout(r, 20));
@@ -75,8 +106,10 @@ test('cancel stops a long run with an AbortError; bad input comes back as an Inp
       if (p.label.startsWith('PGD')) void client.cancel('long');
     });
     await assert.rejects(long, (err: Error) => err instanceof EngineError && err.name === 'AbortError');
-    await assert.rejects(client.runAttack('bad', { ...JOB, model: path.join(ROOT, 'nope', 'model.json') }, 'wasm'),
-      (err: Error) => err.name === 'InputError' && /nope\/model\.json: cannot be read: ENOENT/.test(err.message));
+    await assert.rejects(
+      client.runAttack('bad', { ...JOB, model: path.join(ROOT, 'nope', 'model.json') }, 'wasm'),
+      (err: Error) => err.name === 'InputError' && /nope\/model\.json: cannot be read: ENOENT/.test(err.message),
+    );
     // Still alive after both.
     const ok = await client.runAttack('after', { ...JOB, attacks: ['fgsm'], curve: [], n: 20 }, 'wasm');
     assert.equal(ok.n, 20);
@@ -94,9 +127,14 @@ test('a worker that crashes or runs out of memory rejects in-flight requests wit
     const client = new EngineClient({
       script: path.join(ROOT, 'test', 'fixtures', 'workers', fixture),
       ...(limit ? { maxOldGenerationSizeMb: limit } : {}),
-      onExit: (e) => { exited = e; },
+      onExit: (e) => {
+        exited = e;
+      },
     });
-    await assert.rejects(client.runAttack('x', JOB, 'wasm'), (err: Error) => err instanceof EngineCrashError && pattern.test(err.message));
+    await assert.rejects(
+      client.runAttack('x', JOB, 'wasm'),
+      (err: Error) => err instanceof EngineCrashError && pattern.test(err.message),
+    );
     assert.ok(exited instanceof EngineCrashError);
     assert.equal(client.alive, false);
     await assert.rejects(client.cancel('x'), EngineCrashError);
@@ -110,18 +148,36 @@ test('two workers give the same accuracies as one (the split is exact)', async (
   assert.equal(two.workers, 2);
   assert.equal(two.n, 90);
   assert.equal(two.clean_accuracy, one.clean_accuracy);
-  assert.ok(Math.abs(two.attacks[0]!.robust_accuracy - one.attacks[0]!.robust_accuracy) < 1e-9, 'FGSM is deterministic');
+  assert.ok(
+    Math.abs(two.attacks[0]!.robust_accuracy - one.attacks[0]!.robust_accuracy) < 1e-9,
+    'FGSM is deterministic',
+  );
   assert.equal(two.attacks[0]!.forward_passes, one.attacks[0]!.forward_passes);
-  assert.deepEqual(two.curve.map((p) => p.eps), [0, 0.05, 0.1]);
-  assert.deepEqual(two.examples.map((e) => e.index), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(
+    two.curve.map((p) => p.eps),
+    [0, 0.05, 0.1],
+  );
+  assert.deepEqual(
+    two.examples.map((e) => e.index),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
 });
 
 test('a worker trains with epoch notifications, and a second run in the same folder must resume', async () => {
   const client = new EngineClient({ script: SCRIPT });
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-train-'));
   const job = {
-    method: 'fast-at' as const, data: 'embedded', epochs: 2, batchSize: 100, optimizer: 'adam' as const, learningRate: 2e-3,
-    seed: 1, trainLimit: 300, eps: 0.1, robustEvalLimit: 50, out,
+    method: 'fast-at' as const,
+    data: 'embedded',
+    epochs: 2,
+    batchSize: 100,
+    optimizer: 'adam' as const,
+    learningRate: 2e-3,
+    seed: 1,
+    trainLimit: 300,
+    eps: 0.1,
+    robustEvalLimit: 50,
+    out,
   };
   try {
     const epochs: number[] = [];
@@ -130,9 +186,15 @@ test('a worker trains with epoch notifications, and a second run in the same fol
     assert.equal(result.epochs.length, 2);
     assert.ok(result.epochs.every((e) => e.robustAccuracy !== undefined && e.epochs === 2));
     assert.equal(result.modelFile, path.join(out, 'model.json'));
-    await assert.rejects(client.train('tr2', job, 'wasm', false), (err: Error) => err.name === 'InputError' && /already holds a training run/.test(err.message));
+    await assert.rejects(
+      client.train('tr2', job, 'wasm', false),
+      (err: Error) => err.name === 'InputError' && /already holds a training run/.test(err.message),
+    );
     const resumed = await client.train('tr3', { ...job, epochs: 3 }, 'wasm', true);
-    assert.deepEqual(resumed.epochs.map((e) => e.epoch), [1, 2, 3]);
+    assert.deepEqual(
+      resumed.epochs.map((e) => e.epoch),
+      [1, 2, 3],
+    );
   } finally {
     await client.dispose();
   }

@@ -49,8 +49,17 @@ function render(state: PanelState): void {
   const running = state.status === 'running';
   const p = state.progress;
   status.className = `status ${state.status}`;
-  const ended: Record<PanelState['status'], string> = { running: '', done: 'Done', cancelled: 'Cancelled', failed: 'Failed' };
-  status.textContent = running ? (p ? `${p.label}: ${p.done}/${p.total}` : 'Starting the engine…') : ended[state.status];
+  const ended: Record<PanelState['status'], string> = {
+    running: '',
+    done: 'Done',
+    cancelled: 'Cancelled',
+    failed: 'Failed',
+  };
+  status.textContent = running
+    ? p
+      ? `${p.label}: ${p.done}/${p.total}`
+      : 'Starting the engine…'
+    : ended[state.status];
   show(ring, running);
   show(cancel, running);
   for (const b of exports) show(b, Boolean(state.report));
@@ -60,8 +69,12 @@ function render(state: PanelState): void {
   } else if (!state.report) {
     const note = document.createElement('p');
     note.className = state.status === 'failed' ? 'banner error' : 'meta';
-    note.textContent = state.status === 'failed' ? `The run failed: ${state.error ?? 'unknown error'}`
-      : state.status === 'cancelled' ? 'The run was cancelled; nothing was kept.' : 'Clean accuracy first, then each attack, then the curve.';
+    note.textContent =
+      state.status === 'failed'
+        ? `The run failed: ${state.error ?? 'unknown error'}`
+        : state.status === 'cancelled'
+          ? 'The run was cancelled; nothing was kept.'
+          : 'Clean accuracy first, then each attack, then the curve.';
     app.replaceChildren(note);
   }
 }

@@ -40,8 +40,15 @@ export function apgdCheckpoints(steps: number): number[] {
 type RunServices = Pick<AttackContext<'apgd'>, 'model' | 'steps'>;
 
 async function runOnce(
-  services: RunServices, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, targets: tf.Tensor1D | undefined,
-  loss: LossId, steps: number, randomStart: boolean, rng: Rng,
+  services: RunServices,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  threat: ThreatModel,
+  targets: tf.Tensor1D | undefined,
+  loss: LossId,
+  steps: number,
+  randomStart: boolean,
+  rng: Rng,
 ): Promise<RunResult> {
   const { model } = services;
   const n = x.shape[0];
@@ -60,7 +67,10 @@ async function runOnce(
   let previous = tf.clone(current);
   let best = tf.clone(current); // highest-loss point
   let kept = tf.clone(current); // first fooling point
-  const replace = (old: tf.Tensor4D, next: tf.Tensor4D) => { old.dispose(); return next; };
+  const replace = (old: tf.Tensor4D, next: tf.Tensor4D) => {
+    old.dispose();
+    return next;
+  };
   /** Scores the iterate of step k: the loss increases, the best point, the first fooling point. */
   const record = (k: number, values: Float32Array, succeeded: Uint8Array) => {
     const better = new Uint8Array(n);
@@ -69,8 +79,15 @@ async function runOnce(
       const v = Number.isFinite(values[i]!) ? values[i]! : -Infinity;
       if (k > 0 && v > lastLoss[i]!) increases[i]!++;
       lastLoss[i] = v;
-      if (v > bestLoss[i]!) { bestLoss[i] = v; better[i] = 1; }
-      if (!found[i] && succeeded[i]) { found[i] = 1; foundLoss[i] = v; firstHit[i] = 1; }
+      if (v > bestLoss[i]!) {
+        bestLoss[i] = v;
+        better[i] = 1;
+      }
+      if (!found[i] && succeeded[i]) {
+        found[i] = 1;
+        foundLoss[i] = v;
+        firstHit[i] = 1;
+      }
     }
     if (better.some(Boolean)) best = replace(best, selectRows(better, current, best));
     if (firstHit.some(Boolean)) kept = replace(kept, selectRows(firstHit, current, kept));
@@ -85,8 +102,10 @@ async function runOnce(
         const etaT = tf.mul(tf.tensor4d(eta, [n, 1, 1, 1]), eps);
         const z = project(threat, x, tf.add(current, tf.mul(etaT, ascentDirection(threat.norm, grad))) as tf.Tensor4D);
         if (k === 0) return z;
-        const moved = tf.add(tf.add(current, tf.mul(MOMENTUM, tf.sub(z, current))),
-          tf.mul(1 - MOMENTUM, tf.sub(current, previous)));
+        const moved = tf.add(
+          tf.add(current, tf.mul(MOMENTUM, tf.sub(z, current))),
+          tf.mul(1 - MOMENTUM, tf.sub(current, previous)),
+        );
         return project(threat, x, moved as tf.Tensor4D);
       });
       grad.dispose();
@@ -99,7 +118,10 @@ async function runOnce(
         for (let i = 0; i < n; i++) {
           const fewIncreases = increases[i]! < RHO * span;
           const stalled = etaAtCheckpoint[i] === eta[i] && bestLossAtCheckpoint[i] === bestLoss[i];
-          if (fewIncreases || stalled) { halve[i] = 1; eta[i] = eta[i]! / 2; }
+          if (fewIncreases || stalled) {
+            halve[i] = 1;
+            eta[i] = eta[i]! / 2;
+          }
           etaAtCheckpoint[i] = eta[i]!;
           bestLossAtCheckpoint[i] = bestLoss[i]!;
           increases[i] = 0;
@@ -128,35 +150,67 @@ export const apgd = defineAttack('apgd', {
     const { steps, restarts, randomStart, loss } = ctx.options;
     ctx.planSteps(steps * restarts);
     const rng = new Rng(ctx.seed);
-    const result = await onSurvivors(ctx.x, ctx.y, ctx.threat, restarts, (round, s) => {
-      const targets = ctx.targets && s.gather(ctx.targets);
-      return runOnce(ctx, s.x, s.y, s.threat, targets, loss, steps, randomStart || round > 0, rng);
-    }, ctx.stopEarly);
+    const result = await onSurvivors(
+      ctx.x,
+      ctx.y,
+      ctx.threat,
+      restarts,
+      (round, s) => {
+        const targets = ctx.targets && s.gather(ctx.targets);
+        return runOnce(ctx, s.x, s.y, s.threat, targets, loss, steps, randomStart || round > 0, rng);
+      },
+      ctx.stopEarly,
+    );
     return result.xAdv;
   },
 });
 
 export const apgdT = defineAttack('apgd-t', {
   async run(ctx) {
-    const { model, x, options: { steps, randomStart, loss } } = ctx;
+    const {
+      model,
+      x,
+      options: { steps, randomStart, loss },
+    } = ctx;
     const rounds = Math.min(ctx.options.targetClasses, model.numClasses - 1);
     ctx.planSteps(steps * rounds);
     const rng = new Rng(ctx.seed);
     // The targets: the clean logits' ranking, class 2nd … (rounds+1)th.
     const ranked = tf.tidy(() => tf.topk(model.predictLogits(x), rounds + 1).indices as tf.Tensor2D);
     try {
-      const result = await onSurvivors(x, ctx.y, ctx.threat, rounds, async (round, s) => {
-        const own = tf.tidy(() => tf.squeeze(tf.slice(ranked, [0, round + 1], [-1, 1]), [1]) as tf.Tensor1D);
-        try {
-          const run = await runOnce(ctx, s.x, s.y, s.threat, s.gather(own), loss, steps, randomStart || round > 0, rng);
-          // A round "succeeds" by reaching its target; APGD-T counts any misclassification.
-          const fooled = tf.tidy(() => tf.notEqual(tf.argMax(model.predictLogits(run.xAdv), 1), tf.cast(s.y, 'int32'))
-            .dataSync() as Uint8Array);
-          return { ...run, success: Uint8Array.from(fooled) };
-        } finally {
-          own.dispose();
-        }
-      }, ctx.stopEarly);
+      const result = await onSurvivors(
+        x,
+        ctx.y,
+        ctx.threat,
+        rounds,
+        async (round, s) => {
+          const own = tf.tidy(() => tf.squeeze(tf.slice(ranked, [0, round + 1], [-1, 1]), [1]) as tf.Tensor1D);
+          try {
+            const run = await runOnce(
+              ctx,
+              s.x,
+              s.y,
+              s.threat,
+              s.gather(own),
+              loss,
+              steps,
+              randomStart || round > 0,
+              rng,
+            );
+            // A round "succeeds" by reaching its target; APGD-T counts any misclassification.
+            const fooled = tf.tidy(
+              () =>
+                tf
+                  .notEqual(tf.argMax(model.predictLogits(run.xAdv), 1), tf.cast(s.y, 'int32'))
+                  .dataSync() as Uint8Array,
+            );
+            return { ...run, success: Uint8Array.from(fooled) };
+          } finally {
+            own.dispose();
+          }
+        },
+        ctx.stopEarly,
+      );
       return result.xAdv;
     } finally {
       ranked.dispose();

@@ -18,13 +18,19 @@ export interface LossAndGrad {
 export function successOf(logits: tf.Tensor2D, y: tf.Tensor1D, targets?: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {
     const predicted = tf.argMax(logits, 1);
-    return (targets ? tf.equal(predicted, tf.cast(targets, 'int32')) : tf.notEqual(predicted, tf.cast(y, 'int32'))) as tf.Tensor1D;
+    return (
+      targets ? tf.equal(predicted, tf.cast(targets, 'int32')) : tf.notEqual(predicted, tf.cast(y, 'int32'))
+    ) as tf.Tensor1D;
   });
 }
 
 /** One forward and one backward pass: the loss, the success flags and ∂loss/∂x (a counting model counts both). */
 export function lossAndGrad(
-  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, loss: LossId, targets?: tf.Tensor1D,
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  loss: LossId,
+  targets?: tf.Tensor1D,
 ): LossAndGrad {
   let perSample: tf.Tensor1D | undefined;
   let success: tf.Tensor1D | undefined;
@@ -41,7 +47,11 @@ export function lossAndGrad(
 
 /** Loss and success at x without a gradient (one forward pass). */
 export function evaluatePoint(
-  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, loss: LossId, targets?: tf.Tensor1D,
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  loss: LossId,
+  targets?: tf.Tensor1D,
 ): { loss: tf.Tensor1D; success: tf.Tensor1D } {
   return tf.tidy(() => {
     const logits = model.predictLogits(x);
@@ -54,10 +64,16 @@ export function evaluatePoint(
  * `scoreOnly` (a forward pass only, for the last iterate).
  */
 export function stepPoint(
-  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, loss: LossId, targets: tf.Tensor1D | undefined, scoreOnly: boolean,
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  loss: LossId,
+  targets: tf.Tensor1D | undefined,
+  scoreOnly: boolean,
 ): { loss: Float32Array; success: Uint8Array; grad?: tf.Tensor4D } {
-  const point: { loss: tf.Tensor1D; success: tf.Tensor1D; grad?: tf.Tensor4D } =
-    scoreOnly ? evaluatePoint(model, x, y, loss, targets) : lossAndGrad(model, x, y, loss, targets);
+  const point: { loss: tf.Tensor1D; success: tf.Tensor1D; grad?: tf.Tensor4D } = scoreOnly
+    ? evaluatePoint(model, x, y, loss, targets)
+    : lossAndGrad(model, x, y, loss, targets);
   const values = point.loss.dataSync() as Float32Array;
   const success = point.success.dataSync() as Uint8Array;
   tf.dispose([point.loss, point.success]);
@@ -79,7 +95,10 @@ export class KeptPoints {
   readonly found: Uint8Array;
   private kept: tf.Tensor4D | undefined;
 
-  constructor(private readonly policy: KeepPolicy, start: tf.Tensor4D) {
+  constructor(
+    private readonly policy: KeepPolicy,
+    start: tf.Tensor4D,
+  ) {
     const n = start.shape[0];
     this.loss = new Float32Array(n).fill(-Infinity);
     this.found = new Uint8Array(n);
@@ -123,12 +142,20 @@ export class KeptPoints {
   }
 }
 
-export function resolveStepSize(stepSize: AttackOptions['stepSize'], threat: ThreatModel, fallbackRelative: number): tf.Tensor {
-  const relative = stepSize === undefined ? fallbackRelative : typeof stepSize === 'number' ? undefined : stepSize.relative;
+export function resolveStepSize(
+  stepSize: AttackOptions['stepSize'],
+  threat: ThreatModel,
+  fallbackRelative: number,
+): tf.Tensor {
+  const relative =
+    stepSize === undefined ? fallbackRelative : typeof stepSize === 'number' ? undefined : stepSize.relative;
   if (relative === undefined) return tf.scalar(stepSize as number);
   return typeof threat.eps === 'number'
     ? tf.scalar(threat.eps * relative)
-    : tf.tensor4d(threat.eps.map((e) => e * relative), [threat.eps.length, 1, 1, 1]);
+    : tf.tensor4d(
+        threat.eps.map((e) => e * relative),
+        [threat.eps.length, 1, 1, 1],
+      );
 }
 
 /** The bare forward + input-gradient pass the benchmark times (ce loss, batch-summed). */
@@ -166,8 +193,12 @@ export function gatherRows<T extends tf.Tensor>(t: T, indices: number[]): T {
  * when a round fools it or reaches a higher loss. Stops early once every sample is fooled.
  */
 export async function onSurvivors(
-  x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, rounds: number,
-  run: (round: number, s: Survivors) => Promise<RunResult>, onAllFooled?: () => void,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  threat: ThreatModel,
+  rounds: number,
+  run: (round: number, s: Survivors) => Promise<RunResult>,
+  onAllFooled?: () => void,
 ): Promise<{ xAdv: tf.Tensor4D; success: boolean[]; finalLoss: Float32Array }> {
   const n = x.shape[0];
   let xAdv: tf.Tensor4D | undefined;
@@ -189,7 +220,11 @@ export async function onSurvivors(
         return g;
       };
       const result = await run(round, {
-        x: gather(x), y: gather(y), threat: whole ? threat : subsetThreat(threat, rows), rows: whole ? undefined : rows, gather,
+        x: gather(x),
+        y: gather(y),
+        threat: whole ? threat : subsetThreat(threat, rows),
+        rows: whole ? undefined : rows,
+        gather,
       }).finally(() => tf.dispose(made));
       if (!xAdv) {
         xAdv = result.xAdv;
@@ -198,9 +233,14 @@ export async function onSurvivors(
         const order = new Int32Array(n).map((_, i) => i);
         rows.forEach((row, j) => {
           if (result.success[j] || result.loss[j]! > finalLoss[row]!) order[row] = n + j;
-          else { result.success[j] = 0; result.loss[j] = finalLoss[row]!; }
+          else {
+            result.success[j] = 0;
+            result.loss[j] = finalLoss[row]!;
+          }
         });
-        const merged = tf.tidy(() => tf.gather(tf.concat([xAdv!, result.xAdv]), tf.tensor1d(order, 'int32'))) as tf.Tensor4D;
+        const merged = tf.tidy(() =>
+          tf.gather(tf.concat([xAdv!, result.xAdv]), tf.tensor1d(order, 'int32')),
+        ) as tf.Tensor4D;
         result.xAdv.dispose();
         xAdv.dispose();
         xAdv = merged;

@@ -14,7 +14,14 @@ import { defineAttack } from './runner';
 
 export const miFgsm = defineAttack('mi-fgsm', {
   async run(ctx) {
-    const { model, x, y, threat, targets, options: { steps, decay, loss } } = ctx;
+    const {
+      model,
+      x,
+      y,
+      threat,
+      targets,
+      options: { steps, decay, loss },
+    } = ctx;
     ctx.planSteps(steps);
     const n = x.shape[0];
     const alpha = resolveStepSize(ctx.options.stepSize, threat, 1 / steps);
@@ -35,7 +42,8 @@ export const miFgsm = defineAttack('mi-fgsm', {
         momentum.dispose();
         momentum = nextMomentum;
         const next = tf.tidy(() =>
-          project(threat, x, tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, momentum))) as tf.Tensor4D));
+          project(threat, x, tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, momentum))) as tf.Tensor4D),
+        );
         current.dispose();
         current = next;
         return kept.allFound();

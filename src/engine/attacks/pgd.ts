@@ -14,9 +14,19 @@ import { KeptPoints, onSurvivors, resolveStepSize, stepPoint, type RunResult } f
 import { defineAttack, type AttackContext } from './runner';
 
 /** One PGD run from one start on the given samples. */
-async function runOnce(ctx: AttackContext<'pgd'>, rng: Rng, threat: ThreatModel, x: tf.Tensor4D, y: tf.Tensor1D,
-  targets: tf.Tensor1D | undefined, randomStart: boolean): Promise<RunResult> {
-  const { model, options: { steps, keep, loss } } = ctx;
+async function runOnce(
+  ctx: AttackContext<'pgd'>,
+  rng: Rng,
+  threat: ThreatModel,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  targets: tf.Tensor1D | undefined,
+  randomStart: boolean,
+): Promise<RunResult> {
+  const {
+    model,
+    options: { steps, keep, loss },
+  } = ctx;
   const alpha = resolveStepSize(ctx.options.stepSize, threat, 2.5 / steps);
   let current = randomStart ? randomInit(threat, x, rng) : tf.clone(x);
   const kept = new KeptPoints(keep, current);
@@ -54,11 +64,16 @@ export const pgd = defineAttack('pgd', {
     const { steps, restarts, randomStart } = ctx.options;
     ctx.planSteps(steps * restarts);
     const rng = new Rng(ctx.seed);
-    const result = await onSurvivors(ctx.x, ctx.y, ctx.threat, restarts,
+    const result = await onSurvivors(
+      ctx.x,
+      ctx.y,
+      ctx.threat,
+      restarts,
       // The first run may start at x; restarts always start at random points.
       (restart, s) =>
         runOnce(ctx, rng, s.threat, s.x, s.y, ctx.targets && s.gather(ctx.targets), randomStart || restart > 0),
-      ctx.stopEarly);
+      ctx.stopEarly,
+    );
     return result.xAdv;
   },
 });

@@ -43,8 +43,10 @@ export const ATTACKS: readonly AttackEntry[] = [
     label: (opts) => {
       const restarts = opts.restarts ?? pgdDefaults.restarts;
       const loss = opts.loss ?? pgdDefaults.loss;
-      return `PGD-${opts.steps ?? pgdDefaults.steps}${restarts > 1 ? `×${restarts}` : ''}`
-        + `${loss !== pgdDefaults.loss ? ` (${loss})` : ''}`;
+      return (
+        `PGD-${opts.steps ?? pgdDefaults.steps}${restarts > 1 ? `×${restarts}` : ''}` +
+        `${loss !== pgdDefaults.loss ? ` (${loss})` : ''}`
+      );
     },
     run: pgd,
   },
@@ -59,8 +61,10 @@ export const ATTACKS: readonly AttackEntry[] = [
     label: (opts) => {
       const loss = opts.loss ?? apgdTDefaults.loss;
       const targets = opts.targetClasses ?? apgdTDefaults.targetClasses;
-      return `APGD-T${stepsUnlessDefault(opts.steps, apgdTDefaults.steps)} `
-        + `(${loss !== apgdTDefaults.loss ? `${loss}, ` : ''}${targets} targets)`;
+      return (
+        `APGD-T${stepsUnlessDefault(opts.steps, apgdTDefaults.steps)} ` +
+        `(${loss !== apgdTDefaults.loss ? `${loss}, ` : ''}${targets} targets)`
+      );
     },
     run: apgdT,
   },
@@ -76,8 +80,10 @@ export const ATTACKS: readonly AttackEntry[] = [
   },
   {
     ...info('transfer'),
-    label: (opts) => `Transfer (PGD-${opts.steps ?? catalogueDefaults('transfer').steps} on ${
-      opts.surrogate ? opts.surrogate.source.split(/[\\/]/).slice(-2, -1)[0] ?? 'surrogate' : 'surrogate'})`,
+    label: (opts) =>
+      `Transfer (PGD-${opts.steps ?? catalogueDefaults('transfer').steps} on ${
+        opts.surrogate ? (opts.surrogate.source.split(/[\\/]/).slice(-2, -1)[0] ?? 'surrogate') : 'surrogate'
+      })`,
     run: transfer,
   },
 ];

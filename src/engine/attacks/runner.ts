@@ -15,8 +15,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  ATTACK_INFO, ATTACK_OPTIONS, attackInfo, type AttackId, type AttackInfo, type AttackOptionName,
-  type CatalogueDefaults, type OptionInfo, type OptionsOf,
+  ATTACK_INFO,
+  ATTACK_OPTIONS,
+  attackInfo,
+  type AttackId,
+  type AttackInfo,
+  type AttackOptionName,
+  type CatalogueDefaults,
+  type OptionInfo,
+  type OptionsOf,
 } from '../../protocol/attacks';
 import { KEEP_POLICIES, LOSSES, type LossId } from '../../protocol/vocabulary';
 import { InputError, throwIfAborted } from '../errors';
@@ -34,7 +41,9 @@ import type { Attack, AttackOptions, AttackResult, OptionValue, RunControls } fr
  */
 export type ResolvedOptions<Id extends AttackId> = {
   [P in OptionsOf<Id>]: null extends CatalogueDefaults<Id>[P]
-    ? ((typeof ATTACK_OPTIONS)[P]['kind'] extends 'model' ? OptionValue<P> : OptionValue<P> | undefined)
+    ? (typeof ATTACK_OPTIONS)[P]['kind'] extends 'model'
+      ? OptionValue<P>
+      : OptionValue<P> | undefined
     : OptionValue<P>;
 };
 
@@ -87,14 +96,19 @@ const shapeOf = (m: Classifier) => `${m.inputShape.join('×')} → ${m.numClasse
 /** Checks one option value against its kind and range; returns it (a model option: counted). */
 function checkOption(source: string, name: AttackOptionName, value: unknown, target: Classifier): unknown {
   const info: OptionInfo & { max?: number } = ATTACK_OPTIONS[name];
-  const fail = (problem: string): never => { throw new InputError(source, name, problem); };
+  const fail = (problem: string): never => {
+    throw new InputError(source, name, problem);
+  };
   switch (info.kind) {
     case 'integer':
     case 'number': {
       const v = value as number;
-      const ok = typeof v === 'number' && Number.isFinite(v) && (info.kind === 'number' || Number.isInteger(v))
-        && (info.min === undefined || (info.minExclusive ? v > info.min : v >= info.min))
-        && (info.max === undefined || v <= info.max);
+      const ok =
+        typeof v === 'number' &&
+        Number.isFinite(v) &&
+        (info.kind === 'number' || Number.isInteger(v)) &&
+        (info.min === undefined || (info.minExclusive ? v > info.min : v >= info.min)) &&
+        (info.max === undefined || v <= info.max);
       return ok ? v : fail(`${String(value)} is invalid; ${describeRange(name, info)}`);
     }
     case 'stepSize': {
@@ -106,10 +120,12 @@ function checkOption(source: string, name: AttackOptionName, value: unknown, tar
       return typeof value === 'boolean' ? value : fail(`${String(value)} is invalid; need true or false`);
     case 'loss':
       return LOSSES.includes(value as LossId)
-        ? value : fail(`"${String(value)}" is not a loss; use one of ${LOSSES.join(', ')}`);
+        ? value
+        : fail(`"${String(value)}" is not a loss; use one of ${LOSSES.join(', ')}`);
     case 'keep':
       return (KEEP_POLICIES as readonly unknown[]).includes(value)
-        ? value : fail(`"${String(value)}" is not a keep policy; use one of ${KEEP_POLICIES.join(', ')}`);
+        ? value
+        : fail(`"${String(value)}" is not a keep policy; use one of ${KEEP_POLICIES.join(', ')}`);
     case 'model': {
       const model = value as Classifier;
       if (typeof model?.predictLogits !== 'function') fail(`needs ${info.doc}`);
@@ -128,8 +144,11 @@ function resolveOptions(info: AttackInfo, given: Record<string, unknown>, target
   for (const [name, value] of Object.entries(given)) {
     // An undefined value is "not given" (callers spread optional settings).
     if (value !== undefined && !taken.includes(name)) {
-      throw new InputError(source, '',
-        `option "${name}" is not taken by ${info.id}; it takes ${taken.join(', ') || 'no options'}`);
+      throw new InputError(
+        source,
+        '',
+        `option "${name}" is not taken by ${info.id}; it takes ${taken.join(', ') || 'no options'}`,
+      );
     }
   }
   const resolved: Record<string, unknown> = {};
@@ -151,17 +170,30 @@ function resolveOptions(info: AttackInfo, given: Record<string, unknown>, target
 export function checkGradientAccess(info: AttackInfo, model: Classifier, surrogate: Classifier | undefined): void {
   const crafted = info.access === 'white-box' ? model : info.access === 'transfer' ? surrogate : undefined;
   if (!crafted || crafted.gradients) return;
-  const blackBox = ATTACK_INFO.filter((a) => a.access === 'black-box').map((a) => a.id).join(', ');
-  const why = info.access === 'transfer' ? 'crafts its examples on this surrogate and needs its gradients'
-    : 'is white-box and needs the gradients of this model';
-  throw new InputError(crafted.source, 'gradients',
-    `the ${info.name} attack (${info.id}) ${why}, which its format does not give; `
-    + `use a black-box attack (${blackBox})`);
+  const blackBox = ATTACK_INFO.filter((a) => a.access === 'black-box')
+    .map((a) => a.id)
+    .join(', ');
+  const why =
+    info.access === 'transfer'
+      ? 'crafts its examples on this surrogate and needs its gradients'
+      : 'is white-box and needs the gradients of this model';
+  throw new InputError(
+    crafted.source,
+    'gradients',
+    `the ${info.name} attack (${info.id}) ${why}, which its format does not give; ` +
+      `use a black-box attack (${blackBox})`,
+  );
 }
 
 function validateInputs(
-  info: AttackInfo, model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, controls: RunControls,
-  loss: LossId, surrogate: Classifier | undefined,
+  info: AttackInfo,
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  threat: ThreatModel,
+  controls: RunControls,
+  loss: LossId,
+  surrogate: Classifier | undefined,
 ): void {
   const source = `${info.id} attack`;
   checkGradientAccess(info, model, surrogate);
@@ -169,26 +201,38 @@ function validateInputs(
   const [, h, w, c] = x.shape;
   const [mh, mw, mc] = model.inputShape;
   if (h !== mh || w !== mw || c !== mc) {
-    throw new InputError(source, 'x',
-      `shape [${x.shape.join(', ')}] does not match the model input [${mh}, ${mw}, ${mc}]`);
+    throw new InputError(
+      source,
+      'x',
+      `shape [${x.shape.join(', ')}] does not match the model input [${mh}, ${mw}, ${mc}]`,
+    );
   }
   if (y.shape[0] !== x.shape[0]) throw new InputError(source, 'y', `has ${y.shape[0]} labels for ${x.shape[0]} images`);
   validateThreat(threat, x.shape[0], h * w * c, source);
   if (controls.targeted && !info.targetable) {
-    throw new InputError(source, 'targeted',
-      `${info.name} chooses its own targets; use apgd with target labels instead`);
+    throw new InputError(
+      source,
+      'targeted',
+      `${info.name} chooses its own targets; use apgd with target labels instead`,
+    );
   }
   if (controls.targeted && controls.targeted.labels.shape[0] !== x.shape[0]) {
-    throw new InputError(source, 'targeted.labels',
-      `has ${controls.targeted.labels.shape[0]} labels for ${x.shape[0]} images`);
+    throw new InputError(
+      source,
+      'targeted.labels',
+      `has ${controls.targeted.labels.shape[0]} labels for ${x.shape[0]} images`,
+    );
   }
   // An attack that takes no target labels chooses its own targets (APGD-T): its loss is targeted.
   const targetedLoss = Boolean(controls.targeted) || !info.targetable;
   const needed = Math.max(minClassesFor(loss, targetedLoss), info.minClasses ?? 2);
   if (model.numClasses < needed) {
-    throw new InputError(source, 'loss',
-      `${loss}${targetedLoss ? ' (targeted)' : ''} needs at least ${needed} classes; `
-      + `the model has ${model.numClasses}`);
+    throw new InputError(
+      source,
+      'loss',
+      `${loss}${targetedLoss ? ' (targeted)' : ''} needs at least ${needed} classes; ` +
+        `the model has ${model.numClasses}`,
+    );
   }
 }
 
@@ -207,7 +251,9 @@ export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefi
   const attack: Attack = async (model, x, y, threat, opts: AttackOptions = {}): Promise<AttackResult> => {
     const { targeted, seed, signal, onStep, onLosses, ...given } = opts;
     const controls: RunControls = {
-      ...(targeted ? { targeted } : {}), ...(signal ? { signal } : {}), ...(onStep ? { onStep } : {}),
+      ...(targeted ? { targeted } : {}),
+      ...(signal ? { signal } : {}),
+      ...(onStep ? { onStep } : {}),
     };
     const options = resolveOptions(info, given, model);
     const loss = (options.loss as LossId | undefined) ?? definition.scoreLoss ?? 'ce';
@@ -218,9 +264,18 @@ export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefi
     const progress = { done: 0, total: 1 };
     const targets = targeted ? targeted.labels : undefined;
     const ctx: AttackContext<Id> = {
-      model: counted, x, y, threat, options: options as ResolvedOptions<Id>, targets, seed: seed ?? 0,
-      controls: { ...controls, seed: seed ?? 0 }, onLosses,
-      planSteps: (total) => { progress.total = total; },
+      model: counted,
+      x,
+      y,
+      threat,
+      options: options as ResolvedOptions<Id>,
+      targets,
+      seed: seed ?? 0,
+      controls: { ...controls, seed: seed ?? 0 },
+      onLosses,
+      planSteps: (total) => {
+        progress.total = total;
+      },
       steps: async (count, step) => {
         for (let index = 0; index < count; index++) {
           throwIfAborted(signal, info.name);
@@ -235,8 +290,12 @@ export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefi
         }
         return true;
       },
-      skipSteps: (count) => { progress.total -= count; },
-      stopEarly: () => { progress.total = progress.done; },
+      skipSteps: (count) => {
+        progress.total -= count;
+      },
+      stopEarly: () => {
+        progress.total = progress.done;
+      },
     };
     const raw = await definition.run(ctx);
     if (raw.shape.join() !== x.shape.join()) {
@@ -253,7 +312,11 @@ export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefi
       const finalLoss = scored.loss.dataSync() as Float32Array;
       tf.dispose([scored.loss, scored.success]);
       return {
-        xAdv, success, finalLoss, forwardPasses: counted.passes.forward, backwardPasses: counted.passes.backward,
+        xAdv,
+        success,
+        finalLoss,
+        forwardPasses: counted.passes.forward,
+        backwardPasses: counted.passes.backward,
         ...(surrogate ? { surrogatePasses: { ...surrogate.passes } } : {}),
       };
     } catch (err) {

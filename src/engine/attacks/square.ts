@@ -30,10 +30,11 @@ export function squareFraction(pInit: number, i: number, n: number): number {
 function centredSquare(s: number): Float32Array {
   const out = new Float32Array(s * s);
   const c = (s - 1) / 2;
-  for (let r = 0; r < s; r++) for (let q = 0; q < s; q++) {
-    const ring = Math.floor(Math.max(Math.abs(r - c), Math.abs(q - c)));
-    out[r * s + q] = 1 / (ring + 1) ** 2;
-  }
+  for (let r = 0; r < s; r++)
+    for (let q = 0; q < s; q++) {
+      const ring = Math.floor(Math.max(Math.abs(r - c), Math.abs(q - c)));
+      out[r * s + q] = 1 / (ring + 1) ** 2;
+    }
   const norm = Math.sqrt(out.reduce((t, v) => t + v * v, 0));
   return out.map((v) => v / norm);
 }
@@ -44,7 +45,14 @@ export const square = defineAttack('square', {
 });
 
 async function searchSquares(ctx: AttackContext<'square'>): Promise<tf.Tensor4D> {
-  const { model, x, y, threat, targets, options: { queries, pInit } } = ctx;
+  const {
+    model,
+    x,
+    y,
+    threat,
+    targets,
+    options: { queries, pInit },
+  } = ctx;
   const [n, h, w, c] = x.shape;
   const d = h * w * c;
   const rng = new Rng(ctx.seed);
@@ -62,17 +70,21 @@ async function searchSquares(ctx: AttackContext<'square'>): Promise<tf.Tensor4D>
   for (let i = 0; i < n; i++) {
     const e = epsOf(i);
     if (threat.norm === 'linf') {
-      for (let q = 0; q < w; q++) for (let ch = 0; ch < c; ch++) {
-        const v = e * sign();
-        for (let r = 0; r < h; r++) delta[idx(i, r, q, ch)] = v;
-      }
+      for (let q = 0; q < w; q++)
+        for (let ch = 0; ch < c; ch++) {
+          const v = e * sign();
+          for (let r = 0; r < h; r++) delta[idx(i, r, q, ch)] = v;
+        }
     } else {
       const b = Math.max(1, Math.floor(h / 5));
       const pattern = centredSquare(b);
-      for (let r0 = 0; r0 + b <= h; r0 += b) for (let q0 = 0; q0 + b <= w; q0 += b) for (let ch = 0; ch < c; ch++) {
-        const s = sign();
-        for (let r = 0; r < b; r++) for (let q = 0; q < b; q++) delta[idx(i, r0 + r, q0 + q, ch)] = s * pattern[r * b + q]!;
-      }
+      for (let r0 = 0; r0 + b <= h; r0 += b)
+        for (let q0 = 0; q0 + b <= w; q0 += b)
+          for (let ch = 0; ch < c; ch++) {
+            const s = sign();
+            for (let r = 0; r < b; r++)
+              for (let q = 0; q < b; q++) delta[idx(i, r0 + r, q0 + q, ch)] = s * pattern[r * b + q]!;
+          }
       const norm = Math.sqrt(delta.subarray(i * d, (i + 1) * d).reduce((t, v) => t + v * v, 0));
       for (let k = i * d; k < (i + 1) * d; k++) delta[k] = (delta[k]! * e) / Math.max(norm, 1e-12);
     }
@@ -91,13 +103,22 @@ async function searchSquares(ctx: AttackContext<'square'>): Promise<tf.Tensor4D>
     });
     return out;
   };
-  const score = (rows: number[], pixels: Float32Array) => tf.tidy(() => {
-    const xb = tf.tensor4d(pixels, [rows.length, h, w, c]);
-    const yb = tf.tensor1d(rows.map((i) => ys[i]!), 'int32');
-    const tb = ts ? tf.tensor1d(rows.map((i) => ts[i]!), 'int32') : undefined;
-    const { loss, success } = evaluatePoint(model, xb, yb, 'margin', tb);
-    return { loss: loss.dataSync() as Float32Array, success: success.dataSync() as Uint8Array };
-  });
+  const score = (rows: number[], pixels: Float32Array) =>
+    tf.tidy(() => {
+      const xb = tf.tensor4d(pixels, [rows.length, h, w, c]);
+      const yb = tf.tensor1d(
+        rows.map((i) => ys[i]!),
+        'int32',
+      );
+      const tb = ts
+        ? tf.tensor1d(
+            rows.map((i) => ts[i]!),
+            'int32',
+          )
+        : undefined;
+      const { loss, success } = evaluatePoint(model, xb, yb, 'margin', tb);
+      return { loss: loss.dataSync() as Float32Array, success: success.dataSync() as Uint8Array };
+    });
 
   const all = [...Array(n).keys()];
   const start = score(all, candidate(all, delta));
@@ -130,22 +151,26 @@ async function searchSquares(ctx: AttackContext<'square'>): Promise<tf.Tensor4D>
           const inW2 = (r: number, k: number) => r >= r1 && r < r1 + s && k >= q1 && k < q1 + s;
           let w1 = 0;
           let both = 0;
-          for (let r = 0; r < h; r++) for (let k = 0; k < w; k++) {
-            const v = delta[idx(i, r, k, ch)]!;
-            if (inW1(r, k)) w1 += v * v;
-            if (inW1(r, k) || inW2(r, k)) both += v * v;
-          }
+          for (let r = 0; r < h; r++)
+            for (let k = 0; k < w; k++) {
+              const v = delta[idx(i, r, k, ch)]!;
+              if (inW1(r, k)) w1 += v * v;
+              if (inW1(r, k) || inW2(r, k)) both += v * v;
+            }
           const sg = sign();
           const fresh = new Float32Array(s * s);
-          for (let r = 0; r < s; r++) for (let k = 0; k < s; k++) {
-            fresh[r * s + k] = sg * pattern![r * s + k]! + delta[idx(i, r0 + r, q0 + k, ch)]! / (Math.sqrt(w1) + 1e-12);
-          }
+          for (let r = 0; r < s; r++)
+            for (let k = 0; k < s; k++) {
+              fresh[r * s + k] =
+                sg * pattern![r * s + k]! + delta[idx(i, r0 + r, q0 + k, ch)]! / (Math.sqrt(w1) + 1e-12);
+            }
           const fn = Math.sqrt(fresh.reduce((t, v) => t + v * v, 0));
           const target = Math.sqrt(slack + both);
           for (let r = r1; r < r1 + s; r++) for (let k = q1; k < q1 + s; k++) trial[idx(i, r, k, ch)] = 0;
-          for (let r = 0; r < s; r++) for (let k = 0; k < s; k++) {
-            trial[idx(i, r0 + r, q0 + k, ch)] = (fresh[r * s + k]! / Math.max(fn, 1e-12)) * target;
-          }
+          for (let r = 0; r < s; r++)
+            for (let k = 0; k < s; k++) {
+              trial[idx(i, r0 + r, q0 + k, ch)] = (fresh[r * s + k]! / Math.max(fn, 1e-12)) * target;
+            }
         }
       }
     }

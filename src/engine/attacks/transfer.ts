@@ -17,7 +17,10 @@ export const transfer = defineAttack('transfer', {
     const { surrogate, stepSize, ...rest } = ctx.options;
     ctx.planSteps(0); // PGD on the surrogate reports its own steps
     const crafted = await pgd(surrogate, ctx.x, ctx.y, ctx.threat, {
-      ...rest, ...(stepSize !== undefined ? { stepSize } : {}), keep: 'last', ...ctx.controls,
+      ...rest,
+      ...(stepSize !== undefined ? { stepSize } : {}),
+      keep: 'last',
+      ...ctx.controls,
     });
     return crafted.xAdv;
   },

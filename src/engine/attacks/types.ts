@@ -54,7 +54,11 @@ export interface AttackResult {
 }
 
 export type Attack = (
-  model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D, threat: ThreatModel, opts?: AttackOptions,
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  threat: ThreatModel,
+  opts?: AttackOptions,
 ) => Promise<AttackResult>;
 
 /** The catalogue entry (plain data, shared with the language server) plus the code. */

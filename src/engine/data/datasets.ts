@@ -33,8 +33,11 @@ export function resolveDataFolder(spec: string): { id: string; dir: string; clas
   if (spec === 'fashion-mnist') {
     const dir = process.env.FMNIST_DIR || DEBIAN_FMNIST_DIR;
     if (!fs.existsSync(dir)) {
-      throw new InputError('--data fashion-mnist', '',
-        `${dir} does not exist; run "apt-get install dataset-fashion-mnist" or set FMNIST_DIR to a folder with the IDX files`);
+      throw new InputError(
+        '--data fashion-mnist',
+        '',
+        `${dir} does not exist; run "apt-get install dataset-fashion-mnist" or set FMNIST_DIR to a folder with the IDX files`,
+      );
     }
     return { id: 'fashion-mnist', dir, classNames: [...FASHION_MNIST_CLASSES] };
   }
@@ -52,7 +55,7 @@ export async function loadData(spec: string, split: DataSplit, n?: number): Prom
   const source = withInputErrors(() => dataSourceFor(dir));
   const loader = DATA_LOADERS.find((l) => l.id === source.id);
   if (!loader) throw new Error(`data source "${source.id}" has no loader in the engine (src/engine/data/sources.ts)`);
-  return { ...await loader.load(dir, split, n, classNames), id };
+  return { ...(await loader.load(dir, split, n, classNames)), id };
 }
 
 /** Both splits whole, from any data a registered source reads: what training needs. */
@@ -64,12 +67,20 @@ export async function loadTrainingData(spec: string): Promise<Dataset> {
     return s.value;
   }) as [LoadedSplit & { id: string }, LoadedSplit & { id: string }];
   if (train.shape.join('×') !== test.shape.join('×')) {
-    throw new InputError(train.location, 'train',
-      `images are ${train.shape.join('×')} but the test images are ${test.shape.join('×')}`);
+    throw new InputError(
+      train.location,
+      'train',
+      `images are ${train.shape.join('×')} but the test images are ${test.shape.join('×')}`,
+    );
   }
   const classNames = train.classNames.length >= test.classNames.length ? train.classNames : test.classNames;
   return {
-    id: train.id, location: train.location, shape: train.shape, classNames, train: train.samples, test: test.samples,
+    id: train.id,
+    location: train.location,
+    shape: train.shape,
+    classNames,
+    train: train.samples,
+    test: test.samples,
   };
 }
 
@@ -84,15 +95,24 @@ export function sliceSplit(split: Split, offset: number, count: number | undefin
   const end = count === undefined ? split.count : Math.min(split.count, start + count);
   if (start === 0 && end === split.count) return split;
   const per = split.images.length / split.count;
-  return { images: split.images.subarray(start * per, end * per), labels: split.labels.subarray(start, end), count: end - start };
+  return {
+    images: split.images.subarray(start * per, end * per),
+    labels: split.labels.subarray(start, end),
+    count: end - start,
+  };
 }
 
 /**
  * Rows [start, start+size) as a float batch in [0, 1] and int labels; with `order`, the rows
  * are order[start..start+size) (a shuffle or a subset).
  */
-export function batchTensors(split: Split, shape: [number, number, number], start: number, size: number,
-  order?: Int32Array): { x: tf.Tensor4D; y: tf.Tensor1D } {
+export function batchTensors(
+  split: Split,
+  shape: [number, number, number],
+  start: number,
+  size: number,
+  order?: Int32Array,
+): { x: tf.Tensor4D; y: tf.Tensor1D } {
   const end = Math.min(order ? order.length : split.count, start + size);
   const per = shape[0] * shape[1] * shape[2];
   const rows = end - start;

@@ -62,9 +62,12 @@ function wanted(header: IdxHeader, count: number | undefined): { records: number
 
 function truncated(file: string, header: IdxHeader, records: number, found: number): InputError {
   const need = records * recordBytes(header);
-  return new InputError(file, 'data',
+  return new InputError(
+    file,
+    'data',
     `is truncated: the first ${records} of ${header.dims.join('×')} records need ${need} bytes, ` +
-    `found ${Math.max(0, found)}`);
+      `found ${Math.max(0, found)}`,
+  );
 }
 
 function trailing(file: string, header: IdxHeader, extra: number): InputError {
@@ -72,7 +75,10 @@ function trailing(file: string, header: IdxHeader, extra: number): InputError {
 }
 
 async function readPlainHead(
-  handle: fs.promises.FileHandle, first: Buffer, file: string, count?: number,
+  handle: fs.promises.FileHandle,
+  first: Buffer,
+  file: string,
+  count?: number,
 ): Promise<IdxHead> {
   // `first` holds 20 bytes: the longest header (rank 4), so this parses it or says what is wrong.
   const header = withInputErrors(() => parseIdxHeader(first, file));

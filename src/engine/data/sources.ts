@@ -52,8 +52,11 @@ const idx: DataLoader = {
       throw new InputError(labelsFile, 'dims', `are ${labels.dims.join('×')}; labels need N`);
     }
     if (labels.dims[0] !== images.dims[0]) {
-      throw new InputError(labelsFile, 'dims',
-        `has ${labels.dims[0]} labels for ${images.dims[0]} images in ${path.basename(imagesFile)}`);
+      throw new InputError(
+        labelsFile,
+        'dims',
+        `has ${labels.dims[0]} labels for ${images.dims[0]} images in ${path.basename(imagesFile)}`,
+      );
     }
     const [available, h, w, c = 1] = images.dims as [number, number, number, number?];
     const loaded = labels.data.subarray(0, images.records);
@@ -61,8 +64,11 @@ const idx: DataLoader = {
     if (named) {
       const outside = loaded.findIndex((label) => label >= named.length);
       if (outside >= 0) {
-        throw new InputError(labelsFile, `[${outside}]`,
-          `is ${loaded[outside]}, but the data names ${named.length} classes (labels 0 to ${named.length - 1})`);
+        throw new InputError(
+          labelsFile,
+          `[${outside}]`,
+          `is ${loaded[outside]}, but the data names ${named.length} classes (labels 0 to ${named.length - 1})`,
+        );
       }
       classNames = named;
     } else {
@@ -70,7 +76,12 @@ const idx: DataLoader = {
       classNames = Array.from({ length: maxLabel + 1 }, (_, i) => `class ${i}`);
     }
     return {
-      source: 'idx', location: dir, shape: [h, w, c], classNames, split, available,
+      source: 'idx',
+      location: dir,
+      shape: [h, w, c],
+      classNames,
+      split,
+      available,
       samples: { images: images.data, labels: loaded, count: images.records },
       bytesRead: images.bytesRead + labels.bytesRead,
     };

@@ -8,7 +8,12 @@ export interface Predictions {
   confidence: Float32Array;
 }
 
-export async function predictSplit(model: Classifier, split: Split, shape: [number, number, number], batchSize = 500): Promise<Predictions> {
+export async function predictSplit(
+  model: Classifier,
+  split: Split,
+  shape: [number, number, number],
+  batchSize = 500,
+): Promise<Predictions> {
   const labels = new Int32Array(split.count);
   const confidence = new Float32Array(split.count);
   for (let start = 0; start < split.count; start += batchSize) {
@@ -22,7 +27,12 @@ export async function predictSplit(model: Classifier, split: Split, shape: [numb
   return { labels, confidence };
 }
 
-export async function accuracyOn(model: Classifier, split: Split, shape: [number, number, number], batchSize = 500): Promise<number> {
+export async function accuracyOn(
+  model: Classifier,
+  split: Split,
+  shape: [number, number, number],
+  batchSize = 500,
+): Promise<number> {
   if (split.count === 0) return 0;
   const { labels } = await predictSplit(model, split, shape, batchSize);
   let correct = 0;

@@ -89,7 +89,13 @@ export interface EvaluateOptions {
 }
 
 /** Folds one batch of adversarial examples into the running checks. */
-function checkBatch(checks: ExampleChecks, threat: ThreatModel, x: tf.Tensor4D, xAdv: tf.Tensor4D, indices: number[]): void {
+function checkBatch(
+  checks: ExampleChecks,
+  threat: ThreatModel,
+  x: tf.Tensor4D,
+  xAdv: tf.Tensor4D,
+  indices: number[],
+): void {
   const dist = distance(threat.norm, x, xAdv);
   dist.forEach((d, j) => {
     const eps = typeof threat.eps === 'number' ? threat.eps : threat.eps[indices[j]!]!;
@@ -97,7 +103,8 @@ function checkBatch(checks: ExampleChecks, threat: ThreatModel, x: tf.Tensor4D, 
     checks.maxDistanceOverEps = Math.max(checks.maxDistanceOverEps, Number.isNaN(ratio) ? Infinity : ratio);
   });
   const [lo, hi, bad] = tf.tidy(() => [
-    tf.min(xAdv).dataSync()[0]!, tf.max(xAdv).dataSync()[0]!,
+    tf.min(xAdv).dataSync()[0]!,
+    tf.max(xAdv).dataSync()[0]!,
     tf.sum(tf.cast(tf.logicalNot(tf.isFinite(xAdv)), 'int32')).dataSync()[0]!,
   ]);
   if (lo < threat.bounds[0] || hi > threat.bounds[1]) checks.inBounds = false;
@@ -124,12 +131,20 @@ interface PassCounts {
  * `onAdversarial` receives each attacked batch's adversarial images with their sample indices.
  */
 async function attackSurvivors(
-  model: Classifier, split: Split, shape: [number, number, number], threat: ThreatModel, plan: AttackPlan,
-  fooled: Uint8Array, opts: EvaluateOptions, report: (done: number) => void,
-  onAdversarial?: (indices: number[], xAdv: tf.Tensor4D) => void, checks?: ExampleChecks,
+  model: Classifier,
+  split: Split,
+  shape: [number, number, number],
+  threat: ThreatModel,
+  plan: AttackPlan,
+  fooled: Uint8Array,
+  opts: EvaluateOptions,
+  report: (done: number) => void,
+  onAdversarial?: (indices: number[], xAdv: tf.Tensor4D) => void,
+  checks?: ExampleChecks,
 ): Promise<PassCounts> {
   // Success is read from the runner's re-score; an attack built by hand could report anything.
-  if (!keepsContract(plan.entry.run)) throw new Error(`attack ${plan.entry.id} was not made by defineAttack (attacks/runner.ts)`);
+  if (!keepsContract(plan.entry.run))
+    throw new Error(`attack ${plan.entry.id} was not made by defineAttack (attacks/runner.ts)`);
   const batchSize = opts.batchSize ?? 250;
   const survivors = [...fooled.keys()].filter((i) => !fooled[i]);
   const counts: PassCounts = { forward: 0, backward: 0 };
@@ -138,15 +153,24 @@ async function attackSurvivors(
     throwIfAborted(opts.signal, plan.entry.name);
     const indices = survivors.slice(start, start + batchSize);
     const { x, y } = batchTensors(split, shape, start, batchSize, order);
-    const eps = typeof threat.eps === 'number' ? threat.eps : Float32Array.from(indices, (i) => (threat.eps as Float32Array)[i]!);
+    const eps =
+      typeof threat.eps === 'number' ? threat.eps : Float32Array.from(indices, (i) => (threat.eps as Float32Array)[i]!);
     try {
-      const result = await plan.entry.run(model, x, y, { ...threat, eps }, { ...plan.options, ...(opts.signal ? { signal: opts.signal } : {}) });
+      const result = await plan.entry.run(
+        model,
+        x,
+        y,
+        { ...threat, eps },
+        { ...plan.options, ...(opts.signal ? { signal: opts.signal } : {}) },
+      );
       // The runner re-scored success from the logits at the projected xAdv: the attack's own flags never reach here.
-      result.success.forEach((s, j) => { if (s) fooled[indices[j]!] = 1; });
+      result.success.forEach((s, j) => {
+        if (s) fooled[indices[j]!] = 1;
+      });
       counts.forward += result.forwardPasses;
       counts.backward += result.backwardPasses;
       if (result.surrogatePasses) {
-        const surrogate = counts.surrogate ??= { forward: 0, backward: 0 };
+        const surrogate = (counts.surrogate ??= { forward: 0, backward: 0 });
         surrogate.forward += result.surrogatePasses.forward;
         surrogate.backward += result.surrogatePasses.backward;
       }
@@ -162,11 +186,19 @@ async function attackSurvivors(
 }
 
 export async function evaluateAttacks(
-  model: Classifier, split: Split, shape: [number, number, number], threat: ThreatModel, plans: AttackPlan[],
+  model: Classifier,
+  split: Split,
+  shape: [number, number, number],
+  threat: ThreatModel,
+  plans: AttackPlan[],
   opts: EvaluateOptions = {},
 ): Promise<Evaluation> {
   const started = performance.now();
-  validateThreat(threat, typeof threat.eps === 'number' ? split.count : threat.eps.length, shape[0] * shape[1] * shape[2]);
+  validateThreat(
+    threat,
+    typeof threat.eps === 'number' ? split.count : threat.eps.length,
+    shape[0] * shape[1] * shape[2],
+  );
   opts.onProgress?.({ phase: 'clean', label: 'clean', done: 0, total: split.count });
   const clean = await predictSplit(model, split, shape, opts.batchSize ?? 500);
   const cleanFooled = correctMask(clean, split);
@@ -179,8 +211,15 @@ export async function evaluateAttacks(
   const examples: Example[] = Array.from({ length: exampleCount }, (_, i) => {
     const pixels = Float32Array.from(split.images.subarray(i * per, (i + 1) * per), (v) => v / 255);
     return {
-      index: i, label: split.labels[i]!, cleanPixels: pixels, cleanPrediction: clean.labels[i]!, cleanConfidence: clean.confidence[i]!,
-      advPixels: pixels, advPrediction: clean.labels[i]!, advConfidence: clean.confidence[i]!, attackId: 'clean',
+      index: i,
+      label: split.labels[i]!,
+      cleanPixels: pixels,
+      cleanPrediction: clean.labels[i]!,
+      cleanConfidence: clean.confidence[i]!,
+      advPixels: pixels,
+      advPrediction: clean.labels[i]!,
+      advConfidence: clean.confidence[i]!,
+      attackId: 'clean',
     };
   });
 
@@ -192,13 +231,23 @@ export async function evaluateAttacks(
     const fooled = Uint8Array.from(opts.cascade ? worst : cleanFooled);
     const survivorsAtStart = fooled.filter((f) => !f).length;
     const t0 = performance.now();
-    const counts = await attackSurvivors(model, split, shape, threat, plan, fooled, opts,
+    const counts = await attackSurvivors(
+      model,
+      split,
+      shape,
+      threat,
+      plan,
+      fooled,
+      opts,
       (done) => opts.onProgress?.({ phase: 'attack', label, done, total: survivorsAtStart }),
       (indices, xAdv) => {
         const keep = indices.map((sample, row) => [sample, row] as const).filter(([sample]) => sample < exampleCount);
         if (keep.length === 0) return;
         tf.tidy(() => {
-          const rows = tf.gather(xAdv, keep.map(([, row]) => row));
+          const rows = tf.gather(
+            xAdv,
+            keep.map(([, row]) => row),
+          );
           const p = predict(model, rows as tf.Tensor4D);
           const pixels = rows.dataSync() as Float32Array;
           keep.forEach(([sample], k) => {
@@ -209,20 +258,35 @@ export async function evaluateAttacks(
             ex.attackId = plan.entry.id;
           });
         });
-      }, checks);
+      },
+      checks,
+    );
     const seconds = (performance.now() - t0) / 1000;
-    fooled.forEach((f, i) => { if (f) worst[i] = 1; });
+    fooled.forEach((f, i) => {
+      if (f) worst[i] = 1;
+    });
     attacks.push({
-      id: plan.entry.id, label, params: paramsOf(plan.options),
+      id: plan.entry.id,
+      label,
+      params: paramsOf(plan.options),
       robustAccuracy: n === 0 ? 0 : fooled.filter((f) => !f).length / n,
-      timeSeconds: seconds, forwardPasses: counts.forward, backwardPasses: counts.backward, fooled,
+      timeSeconds: seconds,
+      forwardPasses: counts.forward,
+      backwardPasses: counts.backward,
+      fooled,
       ...(counts.surrogate ? { surrogatePasses: counts.surrogate } : {}),
     });
   }
   return {
-    cascade: Boolean(opts.cascade), checks, n, threat, cleanAccuracy, attacks,
+    cascade: Boolean(opts.cascade),
+    checks,
+    n,
+    threat,
+    cleanAccuracy,
+    attacks,
     robustAccuracy: n === 0 ? 0 : worst.filter((f) => !f).length / n,
-    examples, seconds: (performance.now() - started) / 1000,
+    examples,
+    seconds: (performance.now() - started) / 1000,
   };
 }
 
@@ -238,8 +302,14 @@ export interface CurvePoint {
  * one, so the curve is monotone by construction.
  */
 export async function accuracyCurve(
-  model: Classifier, split: Split, shape: [number, number, number], norm: NormId, bounds: [number, number],
-  epsGrid: number[], plan: AttackPlan | AttackPlan[], opts: EvaluateOptions = {},
+  model: Classifier,
+  split: Split,
+  shape: [number, number, number],
+  norm: NormId,
+  bounds: [number, number],
+  epsGrid: number[],
+  plan: AttackPlan | AttackPlan[],
+  opts: EvaluateOptions = {},
 ): Promise<CurvePoint[]> {
   const plans = Array.isArray(plan) ? plan : [plan];
   const grid = [...new Set(epsGrid)].sort((a, b) => a - b);
@@ -251,8 +321,9 @@ export async function accuracyCurve(
   for (const [k, eps] of grid.entries()) {
     if (eps > 0) {
       for (const p of plans) {
-        await attackSurvivors(model, split, shape, { norm, eps, bounds }, p, fooled, opts,
-          () => opts.onProgress?.({ phase: 'curve', label: `ε=${eps}`, done: k, total: grid.length }));
+        await attackSurvivors(model, split, shape, { norm, eps, bounds }, p, fooled, opts, () =>
+          opts.onProgress?.({ phase: 'curve', label: `ε=${eps}`, done: k, total: grid.length }),
+        );
       }
     }
     points.push({ eps, accuracy: n === 0 ? 0 : fooled.filter((f) => !f).length / n });

@@ -21,7 +21,8 @@ export function suitePlans(suite: SuiteId, s: SuiteSettings): AttackPlan[] {
   return suiteStages(suite, Boolean(s.surrogate)).map(({ attack, params }) => ({
     entry: getAttack(attack),
     options: {
-      seed: s.seed, ...params,
+      seed: s.seed,
+      ...params,
       ...('queries' in params && s.queries !== undefined ? { queries: s.queries } : {}),
       ...(attack === 'transfer' && s.surrogate ? { surrogate: s.surrogate } : {}),
     },

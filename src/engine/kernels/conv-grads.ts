@@ -17,10 +17,21 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
 interface PatchGeometry {
-  batch: number; inH: number; inW: number; inC: number;
-  outH: number; outW: number; outC: number;
-  kH: number; kW: number; strideH: number; strideW: number;
-  dilationH: number; dilationW: number; padTop: number; padLeft: number;
+  batch: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outH: number;
+  outW: number;
+  outC: number;
+  kH: number;
+  kW: number;
+  strideH: number;
+  strideW: number;
+  dilationH: number;
+  dilationW: number;
+  padTop: number;
+  padLeft: number;
 }
 
 function geometry(info: ConvInfo): PatchGeometry {
@@ -28,11 +39,21 @@ function geometry(info: ConvInfo): PatchGeometry {
     throw new Error(`robustness-lab wasm conv kernels support NHWC only, got ${info.dataFormat}`);
   }
   return {
-    batch: info.batchSize, inH: info.inHeight, inW: info.inWidth, inC: info.inChannels,
-    outH: info.outHeight, outW: info.outWidth, outC: info.outChannels,
-    kH: info.filterHeight, kW: info.filterWidth, strideH: info.strideHeight, strideW: info.strideWidth,
-    dilationH: info.dilationHeight, dilationW: info.dilationWidth,
-    padTop: info.padInfo.top, padLeft: info.padInfo.left,
+    batch: info.batchSize,
+    inH: info.inHeight,
+    inW: info.inWidth,
+    inC: info.inChannels,
+    outH: info.outHeight,
+    outW: info.outWidth,
+    outC: info.outChannels,
+    kH: info.filterHeight,
+    kW: info.filterWidth,
+    strideH: info.strideHeight,
+    strideW: info.strideWidth,
+    dilationH: info.dilationHeight,
+    dilationW: info.dilationWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
   };
 }
 
@@ -42,7 +63,12 @@ function geometry(info: ConvInfo): PatchGeometry {
  * channel (k = (kh·kW + kw)·ci). Cached per geometry: every PGD step and every training batch
  * of a given layer reuses one table, and the copy loops below stay tight and monomorphic.
  */
-interface TapTable { image: Int32Array; row: Int32Array; patch: Int32Array; length: number }
+interface TapTable {
+  image: Int32Array;
+  row: Int32Array;
+  patch: Int32Array;
+  length: number;
+}
 
 const tapCache = new Map<string, TapTable>();
 
@@ -51,7 +77,12 @@ function tapTable(g: PatchGeometry): TapTable {
   const cached = tapCache.get(key);
   if (cached) return cached;
   const capacity = g.batch * g.outH * g.outW * g.kH * g.kW;
-  const table: TapTable = { image: new Int32Array(capacity), row: new Int32Array(capacity), patch: new Int32Array(capacity), length: 0 };
+  const table: TapTable = {
+    image: new Int32Array(capacity),
+    row: new Int32Array(capacity),
+    patch: new Int32Array(capacity),
+    length: 0,
+  };
   let m = 0;
   let t = 0;
   for (let n = 0; n < g.batch; n++) {
@@ -132,14 +163,23 @@ function dilationsOf(attrs: { dilations?: number | [number, number] }): [number,
 }
 
 export function conv2DBackpropFilterWasm(args: {
-  inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap;
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
 }): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
   const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs & { dilations?: number | [number, number] };
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, dilationsOf(attrs),
-    attrs.pad, attrs.dimRoundingMode, false, tf.backend_util.convertConv2DDataFormat(attrs.dataFormat));
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    dilationsOf(attrs),
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    tf.backend_util.convertConv2DDataFormat(attrs.dataFormat),
+  );
   const g = geometry(info);
   const rows = g.batch * g.outH * g.outW;
   const patchLen = g.kH * g.kW * g.inC;
@@ -151,14 +191,23 @@ export function conv2DBackpropFilterWasm(args: {
 }
 
 export function conv2DBackpropInputWasm(args: {
-  inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap;
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
 }): tf.TensorInfo {
   const backend = args.backend as BackendWasm;
   const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
   const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
   const info = tf.backend_util.computeConv2DInfo(
-    attrs.inputShape, filter.shape as [number, number, number, number], attrs.strides, 1,
-    attrs.pad, attrs.dimRoundingMode, false, tf.backend_util.convertConv2DDataFormat(attrs.dataFormat));
+    attrs.inputShape,
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    tf.backend_util.convertConv2DDataFormat(attrs.dataFormat),
+  );
   const g = geometry(info);
   const rows = g.batch * g.outH * g.outW;
   const patchLen = g.kH * g.kW * g.inC;

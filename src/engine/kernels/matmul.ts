@@ -32,7 +32,8 @@ export function makeBatchMatMulWasm(stock: KernelFn): KernelFn {
       };
       const out = stock({
         inputs: { a: borrow(a, attrs.transposeA), b: borrow(b, attrs.transposeB) },
-        backend, attrs: { transposeA: false, transposeB: false },
+        backend,
+        attrs: { transposeA: false, transposeB: false },
       }) as tf.TensorInfo;
       return tf.engine().makeTensorFromTensorInfo(out, backend);
     }) as unknown as tf.TensorInfo;

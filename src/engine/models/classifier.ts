@@ -37,7 +37,8 @@ export function makeClassifier(
   const { normalization, gradients = true, ...withoutGradients } = meta;
   const rest = { ...withoutGradients, gradients };
   if (!normalization) return { ...rest, predictLogits: logitsFn };
-  const normalize = (x: tf.Tensor4D) => tf.div(tf.sub(x, tf.tensor1d(normalization.mean)), tf.tensor1d(normalization.std)) as tf.Tensor4D;
+  const normalize = (x: tf.Tensor4D) =>
+    tf.div(tf.sub(x, tf.tensor1d(normalization.mean)), tf.tensor1d(normalization.std)) as tf.Tensor4D;
   const features = rest.features;
   return {
     ...rest,

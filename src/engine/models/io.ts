@@ -51,11 +51,14 @@ export function fileHandler(modelFile: string): tf.io.IOHandler {
           if (!Array.isArray(w.shape) || size === undefined) {
             throw new InputError(modelFile, `weightsManifest[${g}].weights[${i}]`, `has no valid shape/dtype`);
           }
-          expected += w.shape.reduce((a, b) => a * b, 1) * (w.quantization ? BYTES[w.quantization.dtype] ?? 1 : size);
+          expected += w.shape.reduce((a, b) => a * b, 1) * (w.quantization ? (BYTES[w.quantization.dtype] ?? 1) : size);
         });
         if (found !== expected) {
-          throw new InputError(modelFile, `weightsManifest[${g}]`,
-            `weights need ${expected} bytes but ${group.paths.join(', ')} hold ${found}`);
+          throw new InputError(
+            modelFile,
+            `weightsManifest[${g}]`,
+            `weights need ${expected} bytes but ${group.paths.join(', ')} hold ${found}`,
+          );
         }
         weightSpecs.push(...(group.weights as tf.io.WeightsManifestEntry[]));
         buffers.push(...groupBuffers);
@@ -69,9 +72,13 @@ export function fileHandler(modelFile: string): tf.io.IOHandler {
         ...(typeof format === 'string' ? { format } : {}),
         ...(typeof generatedBy === 'string' ? { generatedBy } : {}),
         ...(typeof convertedBy === 'string' ? { convertedBy } : {}),
-        ...(rest.userDefinedMetadata ? { userDefinedMetadata: rest.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'] } : {}),
+        ...(rest.userDefinedMetadata
+          ? { userDefinedMetadata: rest.userDefinedMetadata as tf.io.ModelArtifacts['userDefinedMetadata'] }
+          : {}),
         ...(rest.signature ? { signature: rest.signature as tf.io.ModelArtifacts['signature'] } : {}),
-        ...(rest.modelInitializer ? { modelInitializer: rest.modelInitializer as tf.io.ModelArtifacts['modelInitializer'] } : {}),
+        ...(rest.modelInitializer
+          ? { modelInitializer: rest.modelInitializer as tf.io.ModelArtifacts['modelInitializer'] }
+          : {}),
       };
     },
   };
@@ -86,7 +93,9 @@ export function savedModelFile(dir: string): string {
 export function folderSaveHandler(dir: string, metadata?: Record<string, unknown>): tf.io.IOHandler {
   return tf.io.withSaveHandler(async (artifacts) => {
     fs.mkdirSync(dir, { recursive: true });
-    const weights = artifacts.weightData ? new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData)) : new Uint8Array();
+    const weights = artifacts.weightData
+      ? new Uint8Array(tf.io.CompositeArrayBuffer.join(artifacts.weightData))
+      : new Uint8Array();
     writeFileAtomic(path.join(dir, 'weights.bin'), weights);
     const modelJson = {
       format: artifacts.format ?? 'layers-model',

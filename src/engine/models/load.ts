@@ -22,7 +22,11 @@ export interface LoadOptions {
 function shapeFrom(dims: Array<number | null> | undefined, source: string, field: string): [number, number, number] {
   const shape = dims?.slice(1);
   if (!shape || shape.length !== 3 || shape.some((d) => typeof d !== 'number' || d <= 0)) {
-    throw new InputError(source, field, `is [${dims?.join(', ')}]; expected an image input [batch, height, width, channels]`);
+    throw new InputError(
+      source,
+      field,
+      `is [${dims?.join(', ')}]; expected an image input [batch, height, width, channels]`,
+    );
   }
   return shape as [number, number, number];
 }
@@ -50,11 +54,15 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
   const bounds = options.bounds ?? [0, 1];
   const topology = artifacts.modelTopology as Record<string, unknown>;
   const last = kerasOutputLayer(topology);
-  if (last?.config.activation === 'softmax' || (last?.class_name === 'Softmax')) {
-    warnings.push(`${modelFile}: the last layer "${last.config.name}" applies softmax; it was removed so attacks see ` +
-      'logits (attacking probabilities masks gradients)');
-    if (last.class_name === 'Softmax') { last.class_name = 'Activation'; last.config.activation = 'linear'; }
-    else last.config.activation = 'linear';
+  if (last?.config.activation === 'softmax' || last?.class_name === 'Softmax') {
+    warnings.push(
+      `${modelFile}: the last layer "${last.config.name}" applies softmax; it was removed so attacks see ` +
+        'logits (attacking probabilities masks gradients)',
+    );
+    if (last.class_name === 'Softmax') {
+      last.class_name = 'Activation';
+      last.config.activation = 'linear';
+    } else last.config.activation = 'linear';
   }
   // The topology through tfjs, the weights here: tfjs leaks the model and the decoded weights when
   // one does not fit (a wrong shape), so a bad file would leave tensors behind on every load.
@@ -86,8 +94,10 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
     return { inputShape: shape, numClasses: classes };
   });
   // Hidden layers with weights or activations (not the output); sub-models share the weights.
-  const hidden = model.layers.slice(0, -1)
-    .filter((l) => !/^(input|flatten|dropout|reshape)/i.test(l.getClassName())).map((l) => l.name);
+  const hidden = model.layers
+    .slice(0, -1)
+    .filter((l) => !/^(input|flatten|dropout|reshape)/i.test(l.getClassName()))
+    .map((l) => l.name);
   const subModels = new Map<string, tfl.LayersModel>();
   const features = (x: tf.Tensor4D, layer: string): tf.Tensor2D => {
     if (!hidden.includes(layer)) {
@@ -105,8 +115,15 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
     });
   };
   return makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
-    inputShape, numClasses, bounds, source: modelFile, warnings, dispose: () => model.dispose(),
-    featureLayers: hidden, features, gradients: true,
+    inputShape,
+    numClasses,
+    bounds,
+    source: modelFile,
+    warnings,
+    dispose: () => model.dispose(),
+    featureLayers: hidden,
+    features,
+    gradients: true,
     ...(options.normalization ? { normalization: options.normalization } : {}),
   });
 }
@@ -127,7 +144,9 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
   const outputNode = nodes.find((n) => n.name === outputName?.replace(/:0$/, ''));
   if (outputNode?.op === 'Softmax' && outputNode.input?.[0]) {
     outputName = outputNode.input[0].replace(/^\^/, '');
-    warnings.push(`${modelFile}: the output node "${outputNode.name}" is a softmax; attacks use its input "${outputName}" as logits`);
+    warnings.push(
+      `${modelFile}: the output node "${outputNode.name}" is a softmax; attacks use its input "${outputName}" as logits`,
+    );
   }
   const { inputShape, numClasses } = disposingOnError(model, () => {
     const shape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
@@ -140,8 +159,14 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
     return { inputShape: shape, numClasses: classes };
   });
   return makeClassifier((x) => model.execute(x, outputName) as tf.Tensor2D, {
-    inputShape, numClasses, bounds, source: modelFile, warnings, dispose: () => model.dispose(),
-    gradients: true, ...(options.normalization ? { normalization: options.normalization } : {}),
+    inputShape,
+    numClasses,
+    bounds,
+    source: modelFile,
+    warnings,
+    dispose: () => model.dispose(),
+    gradients: true,
+    ...(options.normalization ? { normalization: options.normalization } : {}),
   });
 }
 

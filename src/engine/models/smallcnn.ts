@@ -9,8 +9,25 @@ export function smallCnn(inputShape: [number, number, number], numClasses: numbe
   return tfl.sequential({
     name: 'smallcnn',
     layers: [
-      tfl.layers.conv2d({ inputShape, filters: 16, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(1), name: 'conv1' }),
-      tfl.layers.conv2d({ filters: 32, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(2), name: 'conv2' }),
+      tfl.layers.conv2d({
+        inputShape,
+        filters: 16,
+        kernelSize: 4,
+        strides: 2,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(1),
+        name: 'conv1',
+      }),
+      tfl.layers.conv2d({
+        filters: 32,
+        kernelSize: 4,
+        strides: 2,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(2),
+        name: 'conv2',
+      }),
       tfl.layers.flatten({ name: 'flatten' }),
       tfl.layers.dense({ units: 100, activation: 'relu', kernelInitializer: init(3), name: 'fc1' }),
       tfl.layers.dense({ units: numClasses, kernelInitializer: init(4), name: 'logits' }),

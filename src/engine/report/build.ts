@@ -1,7 +1,5 @@
 /** Builds report.json (src/protocol/report.ts) from an evaluation and curves. */
-import type {
-  Report, ReportCurve, ReportDiagnostic, ReportExample, ReportGeometry,
-} from '../../protocol/report';
+import type { Report, ReportCurve, ReportDiagnostic, ReportExample, ReportGeometry } from '../../protocol/report';
 import { evaluationDiagnostics, suiteDiagnostics } from '../eval/diagnostics';
 import { REFERENCE_GEOMETRY, type GeometryProbe } from '../eval/geometry';
 import type { Evaluation } from '../eval/evaluate';
@@ -30,16 +28,24 @@ export interface ReportContext {
 /** The report's geometry section, with the example models' medians measured at the same setting. */
 export function geometrySection(g: GeometryProbe, norm: string): ReportGeometry {
   const layer = g.representation?.layer;
-  const reference = REFERENCE_GEOMETRY
-    .filter((r) => r.norm === norm && r.eps === g.eps && (!layer || r.layer === layer))
-    .map((r) => ({ model: r.model, c_median: layer ? r.c_median : null, gamma_median: r.gamma_median }));
-  return { n: g.n, eps: g.eps, steps: g.steps, linearity: g.linearity, ...(g.representation ? { representation: g.representation } : {}), reference };
+  const reference = REFERENCE_GEOMETRY.filter(
+    (r) => r.norm === norm && r.eps === g.eps && (!layer || r.layer === layer),
+  ).map((r) => ({ model: r.model, c_median: layer ? r.c_median : null, gamma_median: r.gamma_median }));
+  return {
+    n: g.n,
+    eps: g.eps,
+    steps: g.steps,
+    linearity: g.linearity,
+    ...(g.representation ? { representation: g.representation } : {}),
+    reference,
+  };
 }
-
 
 export function modelDiagnostics(modelWarnings: string[]): ReportDiagnostic[] {
   return modelWarnings.map((warning) => ({
-    id: 'softmax-output', severity: 'warning', masking: true,
+    id: 'softmax-output',
+    severity: 'warning',
+    masking: true,
     message: `${warning}. Export the model with logits outputs to be sure the attack sees what you deploy.`,
   }));
 }
@@ -62,9 +68,12 @@ export function attackDiagnostics(report: Pick<Report, 'attacks' | 'n'>): Report
     for (const it of iterative) {
       if (s.robust_accuracy < it.robust_accuracy - 1 / Math.max(1, report.n)) {
         found.push({
-          id: 'single-step-beats-iterative', severity: 'warning', masking: true,
-          message: `${s.label} (${pct(s.robust_accuracy)}) beats ${it.label} (${pct(it.robust_accuracy)}): `
-            + 'the iterative attack is not converging, ' +
+          id: 'single-step-beats-iterative',
+          severity: 'warning',
+          masking: true,
+          message:
+            `${s.label} (${pct(s.robust_accuracy)}) beats ${it.label} (${pct(it.robust_accuracy)}): ` +
+            'the iterative attack is not converging, ' +
             'a sign of gradient masking or a too-small step size. Raise the steps or restarts, and do not trust the higher number.',
         });
       }
@@ -84,9 +93,18 @@ function examplesOf(evaluation: Evaluation, ctx: ReportContext): ReportExample[]
     return {
       index: ex.index,
       label: name(ex.label),
-      clean: { prediction: name(ex.cleanPrediction), confidence: ex.cleanConfidence, png: imagePng(ex.cleanPixels, ctx.shape, bounds) },
+      clean: {
+        prediction: name(ex.cleanPrediction),
+        confidence: ex.cleanConfidence,
+        png: imagePng(ex.cleanPixels, ctx.shape, bounds),
+      },
       perturbation: { png: perturbationPng(delta, ctx.shape, scale), scale },
-      adversarial: { prediction: name(ex.advPrediction), confidence: ex.advConfidence, png: imagePng(ex.advPixels, ctx.shape, bounds), attack: ex.attackId },
+      adversarial: {
+        prediction: name(ex.advPrediction),
+        confidence: ex.advConfidence,
+        png: imagePng(ex.advPixels, ctx.shape, bounds),
+        attack: ex.attackId,
+      },
       fooled: ex.advPrediction !== ex.label,
     };
   });
@@ -101,13 +119,22 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     model: ctx.model,
     dataset: ctx.dataset,
     n: evaluation.n,
-    threat: { norm: evaluation.threat.norm, eps: typeof eps === 'number' ? eps : Math.max(...eps), bounds: evaluation.threat.bounds },
+    threat: {
+      norm: evaluation.threat.norm,
+      eps: typeof eps === 'number' ? eps : Math.max(...eps),
+      bounds: evaluation.threat.bounds,
+    },
     backend: ctx.backend,
     workers: 1,
     clean_accuracy: evaluation.cleanAccuracy,
     attacks: evaluation.attacks.map((a) => ({
-      id: a.id, label: a.label, params: a.params, robust_accuracy: a.robustAccuracy, time_s: a.timeSeconds,
-      forward_passes: a.forwardPasses, backward_passes: a.backwardPasses,
+      id: a.id,
+      label: a.label,
+      params: a.params,
+      robust_accuracy: a.robustAccuracy,
+      time_s: a.timeSeconds,
+      forward_passes: a.forwardPasses,
+      backward_passes: a.backwardPasses,
       ...(a.surrogatePasses
         ? { surrogate_forward_passes: a.surrogatePasses.forward, surrogate_backward_passes: a.surrogatePasses.backward }
         : {}),
@@ -119,7 +146,9 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     suite: ctx.suite ?? null,
     cascade: evaluation.cascade,
     checks: {
-      max_distance_over_eps: evaluation.checks.maxDistanceOverEps, in_bounds: evaluation.checks.inBounds, finite: evaluation.checks.finite,
+      max_distance_over_eps: evaluation.checks.maxDistanceOverEps,
+      in_bounds: evaluation.checks.inBounds,
+      finite: evaluation.checks.finite,
     },
     ...(ctx.geometry ? { geometry: geometrySection(ctx.geometry, evaluation.threat.norm) } : {}),
     class_names: ctx.classNames,
@@ -127,8 +156,11 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     time_s: ctx.seconds,
   };
   report.diagnostics = mergeDiagnostics([
-    ...modelDiagnostics(ctx.modelWarnings), ...(evaluation.cascade ? [] : attackDiagnostics(report)),
-    ...evaluationDiagnostics(evaluation), ...suiteDiagnostics(report), ...(ctx.probes ?? []),
+    ...modelDiagnostics(ctx.modelWarnings),
+    ...(evaluation.cascade ? [] : attackDiagnostics(report)),
+    ...evaluationDiagnostics(evaluation),
+    ...suiteDiagnostics(report),
+    ...(ctx.probes ?? []),
   ]);
   return report;
 }

@@ -16,10 +16,12 @@ function weighted(parts: Report[], pick: (r: Report) => number): number {
 /** Each slice probed its own first points: pool the per-sample values and recompute. */
 function mergeGeometry(parts: Report[]): ReportGeometry {
   const first = parts[0]!.geometry!;
-  const pool = (pick: (g: ReportGeometry) => number[] | undefined) => parts.flatMap((r) => (r.geometry && pick(r.geometry)) ?? []);
+  const pool = (pick: (g: ReportGeometry) => number[] | undefined) =>
+    parts.flatMap((r) => (r.geometry && pick(r.geometry)) ?? []);
   const rep = first.representation;
   return {
-    ...first, n: parts.reduce((s, r) => s + (r.geometry?.n ?? 0), 0),
+    ...first,
+    n: parts.reduce((s, r) => s + (r.geometry?.n ?? 0), 0),
     linearity: distribution(pool((g) => g.linearity.values)),
     ...(rep ? { representation: { layer: rep.layer, ...distribution(pool((g) => g.representation?.values)) } } : {}),
   };
@@ -38,14 +40,19 @@ export function mergeReports(parts: Report[], examples: number): Report {
     forward_passes: total(k, (s) => s.forward_passes),
     backward_passes: total(k, (s) => s.backward_passes),
     // A transfer attack's surrogate passes are counted apart from the target's, in every slice.
-    ...(a.surrogate_forward_passes === undefined ? {} : {
-      surrogate_forward_passes: total(k, (s) => s.surrogate_forward_passes),
-      surrogate_backward_passes: total(k, (s) => s.surrogate_backward_passes),
-    }),
+    ...(a.surrogate_forward_passes === undefined
+      ? {}
+      : {
+          surrogate_forward_passes: total(k, (s) => s.surrogate_forward_passes),
+          surrogate_backward_passes: total(k, (s) => s.surrogate_backward_passes),
+        }),
   }));
   const curves = first.curves.map((c, k) => ({
     attack: c.attack,
-    points: c.points.map((p, i) => ({ eps: p.eps, accuracy: weighted(parts, (r) => r.curves[k]!.points[i]!.accuracy) })),
+    points: c.points.map((p, i) => ({
+      eps: p.eps,
+      accuracy: weighted(parts, (r) => r.curves[k]!.points[i]!.accuracy),
+    })),
   }));
   const merged: Report = {
     ...first,
@@ -56,27 +63,42 @@ export function mergeReports(parts: Report[], examples: number): Report {
     robust_accuracy: weighted(parts, (r) => r.robust_accuracy),
     curve: curves[0]?.points ?? [],
     curves,
-    examples: parts.flatMap((r) => r.examples).sort((a, b) => a.index - b.index).slice(0, examples),
+    examples: parts
+      .flatMap((r) => r.examples)
+      .sort((a, b) => a.index - b.index)
+      .slice(0, examples),
     time_s: Math.max(...parts.map((r) => r.time_s)),
     diagnostics: [],
     ...(first.geometry ? { geometry: mergeGeometry(parts) } : {}),
-    ...(first.checks ? {
-      checks: {
-        max_distance_over_eps: Math.max(...parts.map((r) => r.checks?.max_distance_over_eps ?? 0)),
-        in_bounds: parts.every((r) => r.checks?.in_bounds !== false),
-        finite: parts.every((r) => r.checks?.finite !== false),
-      },
-    } : {}),
+    ...(first.checks
+      ? {
+          checks: {
+            max_distance_over_eps: Math.max(...parts.map((r) => r.checks?.max_distance_over_eps ?? 0)),
+            in_bounds: parts.every((r) => r.checks?.in_bounds !== false),
+            finite: parts.every((r) => r.checks?.finite !== false),
+          },
+        }
+      : {}),
   };
   // Accuracy comparisons are recomputed on the whole, counted findings add up over the slices,
   // and any probe finding of any slice is kept (each slice probed its own points).
   const recomputedIds = new Set(['single-step-beats-iterative', 'loss-dependent-result', 'black-box-beats-white-box']);
   const all = parts.flatMap((r) => r.diagnostics);
   const kept = all.filter((d) => !recomputedIds.has(d.id));
-  const counted = [...new Set(all.filter((d) => d.id === 'black-box-beats-white-box' && d.attack).map((d) => d.attack!))].map((attack) =>
-    blackBoxFinding(attack, all.filter((d) => d.attack === attack).reduce((s, d) => s + (d.count ?? 0), 0), merged.n));
+  const counted = [
+    ...new Set(all.filter((d) => d.id === 'black-box-beats-white-box' && d.attack).map((d) => d.attack!)),
+  ].map((attack) =>
+    blackBoxFinding(
+      attack,
+      all.filter((d) => d.attack === attack).reduce((s, d) => s + (d.count ?? 0), 0),
+      merged.n,
+    ),
+  );
   merged.diagnostics = mergeDiagnostics([
-    ...kept, ...counted, ...suiteDiagnostics(merged), ...(first.cascade ? [] : attackDiagnostics(merged)),
+    ...kept,
+    ...counted,
+    ...suiteDiagnostics(merged),
+    ...(first.cascade ? [] : attackDiagnostics(merged)),
   ]);
   return merged;
 }

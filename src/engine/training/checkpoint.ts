@@ -25,7 +25,13 @@ export function checkpointPath(dir: string): string {
   return path.join(dir, 'checkpoints', 'last');
 }
 
-export async function saveCheckpoint(dir: string, model: tfl.LayersModel, optimizer: tf.Optimizer, epoch: number, history: EpochMetrics[]): Promise<void> {
+export async function saveCheckpoint(
+  dir: string,
+  model: tfl.LayersModel,
+  optimizer: tf.Optimizer,
+  epoch: number,
+  history: EpochMetrics[],
+): Promise<void> {
   const final = checkpointPath(dir);
   const tmp = `${final}.tmp-${process.pid}`;
   const old = `${final}.old`;
@@ -35,12 +41,19 @@ export async function saveCheckpoint(dir: string, model: tfl.LayersModel, optimi
   const values = await Promise.all(named.map((w) => w.tensor.data() as Promise<Float32Array>));
   const bytes = new Uint8Array(values.reduce((s, v) => s + v.byteLength, 0));
   let offset = 0;
-  for (const v of values) { bytes.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), offset); offset += v.byteLength; }
+  for (const v of values) {
+    bytes.set(new Uint8Array(v.buffer, v.byteOffset, v.byteLength), offset);
+    offset += v.byteLength;
+  }
   fs.writeFileSync(path.join(tmp, 'optimizer.bin'), bytes);
   const adam = optimizer as unknown as AdamInternals;
   const state: CheckpointState = {
-    epoch, optimizer: named.map((w) => ({ name: w.name, shape: w.tensor.shape })), history,
-    ...(adam.accBeta1 && adam.accBeta2 ? { adamPowers: [adam.accBeta1.dataSync()[0]!, adam.accBeta2.dataSync()[0]!] as [number, number] } : {}),
+    epoch,
+    optimizer: named.map((w) => ({ name: w.name, shape: w.tensor.shape })),
+    history,
+    ...(adam.accBeta1 && adam.accBeta2
+      ? { adamPowers: [adam.accBeta1.dataSync()[0]!, adam.accBeta2.dataSync()[0]!] as [number, number] }
+      : {}),
   };
   fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state));
   // getWeights hands out the live accumulators (variables) and a fresh iteration count: only the latter is ours.
@@ -54,10 +67,15 @@ export async function saveCheckpoint(dir: string, model: tfl.LayersModel, optimi
 }
 
 /** Loads the last complete checkpoint into `model` and `optimizer`; undefined when there is none. */
-export async function loadCheckpoint(dir: string, model: tfl.LayersModel, optimizer: tf.Optimizer): Promise<{ epoch: number; history: EpochMetrics[] } | undefined> {
+export async function loadCheckpoint(
+  dir: string,
+  model: tfl.LayersModel,
+  optimizer: tf.Optimizer,
+): Promise<{ epoch: number; history: EpochMetrics[] } | undefined> {
   let folder = checkpointPath(dir);
   // A kill between the two renames leaves only the previous checkpoint, under .old.
-  if (!fs.existsSync(path.join(folder, 'state.json')) && fs.existsSync(path.join(`${folder}.old`, 'state.json'))) folder = `${folder}.old`;
+  if (!fs.existsSync(path.join(folder, 'state.json')) && fs.existsSync(path.join(`${folder}.old`, 'state.json')))
+    folder = `${folder}.old`;
   if (!fs.existsSync(path.join(folder, 'state.json'))) return undefined;
   const state = JSON.parse(fs.readFileSync(path.join(folder, 'state.json'), 'utf8')) as CheckpointState;
   const saved = await tfl.loadLayersModel(fileHandler(savedModelFile(folder)));

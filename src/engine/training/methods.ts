@@ -60,13 +60,21 @@ export async function trainingInputs(ctx: BatchContext, x: tf.Tensor4D, y: tf.Te
     case 'pgd-at': {
       const steps = ctx.adv.steps ?? TRAIN_METHOD_DEFAULTS['pgd-at'].steps!;
       const result = await pgd(ctx.model, x, y, threat, {
-        steps, stepSize: { relative: ctx.adv.stepRelative ?? 2.5 / steps }, randomStart: true, keep: 'last', seed: ctx.rng.nextSeed(),
+        steps,
+        stepSize: { relative: ctx.adv.stepRelative ?? 2.5 / steps },
+        randomStart: true,
+        keep: 'last',
+        seed: ctx.rng.nextSeed(),
       });
       return result.xAdv;
     }
     case 'fast-at': {
       const result = await pgd(ctx.model, x, y, threat, {
-        steps: 1, stepSize: { relative: 1.25 }, randomStart: true, keep: 'last', seed: ctx.rng.nextSeed(),
+        steps: 1,
+        stepSize: { relative: 1.25 },
+        randomStart: true,
+        keep: 'last',
+        seed: ctx.rng.nextSeed(),
       });
       return result.xAdv;
     }
@@ -86,7 +94,11 @@ export function klPerBatch(cleanLogits: tf.Tensor2D, advLogits: tf.Tensor2D): tf
 /** TRADES' inner maximisation of KL(f(x) ‖ f(x')) over the ball during training. */
 function tradesInner(ctx: BatchContext, x: tf.Tensor4D, threat: ThreatModel): tf.Tensor4D {
   const steps = ctx.adv.steps ?? TRAIN_METHOD_DEFAULTS.trades.steps!;
-  return klAdversary(ctx.model, x, threat, { steps, stepSize: (ctx.adv.stepRelative ?? 2.5 / steps) * ctx.eps, rng: ctx.rng });
+  return klAdversary(ctx.model, x, threat, {
+    steps,
+    stepSize: (ctx.adv.stepRelative ?? 2.5 / steps) * ctx.eps,
+    rng: ctx.rng,
+  });
 }
 
 /**
@@ -94,14 +106,29 @@ function tradesInner(ctx: BatchContext, x: tf.Tensor4D, threat: ThreatModel): tf
  * ball and the box after each step. It starts at x + 0.001·N(0, 1) as published (the KL and its
  * gradient vanish at x' = x) or at a uniform point of the ball. Caller disposes the result.
  */
-export function klAdversary(model: Classifier, x: tf.Tensor4D, threat: ThreatModel,
-  opts: { steps: number; stepSize: number; rng: Rng; start?: 'near' | 'uniform' }): tf.Tensor4D {
+export function klAdversary(
+  model: Classifier,
+  x: tf.Tensor4D,
+  threat: ThreatModel,
+  opts: { steps: number; stepSize: number; rng: Rng; start?: 'near' | 'uniform' },
+): tf.Tensor4D {
   const clean = tf.tidy(() => model.predictLogits(x));
-  let current = opts.start === 'uniform' ? randomInit(threat, x, opts.rng)
-    : tf.tidy(() => project(threat, x, tf.add(x, tf.mul(opts.rng.normal(x.shape), 0.001)) as tf.Tensor4D));
+  let current =
+    opts.start === 'uniform'
+      ? randomInit(threat, x, opts.rng)
+      : tf.tidy(() => project(threat, x, tf.add(x, tf.mul(opts.rng.normal(x.shape), 0.001)) as tf.Tensor4D));
   const grad = tf.grad((xa: tf.Tensor) => klPerBatch(clean, model.predictLogits(xa as tf.Tensor4D)));
   for (let s = 0; s < opts.steps; s++) {
-    const next = tf.tidy(() => project(threat, x, tf.add(current, tf.mul(opts.stepSize, ascentDirection(threat.norm, grad(current) as tf.Tensor4D))) as tf.Tensor4D));
+    const next = tf.tidy(() =>
+      project(
+        threat,
+        x,
+        tf.add(
+          current,
+          tf.mul(opts.stepSize, ascentDirection(threat.norm, grad(current) as tf.Tensor4D)),
+        ) as tf.Tensor4D,
+      ),
+    );
     current.dispose();
     current = next;
   }
@@ -110,7 +137,12 @@ export function klAdversary(model: Classifier, x: tf.Tensor4D, threat: ThreatMod
 }
 
 /** The loss the optimiser minimises on one batch (inside its tape). */
-export function batchLoss(ctx: BatchContext, x: tf.Tensor4D, xTrain: tf.Tensor4D, y: tf.Tensor1D): { loss: tf.Scalar; logits: tf.Tensor2D } {
+export function batchLoss(
+  ctx: BatchContext,
+  x: tf.Tensor4D,
+  xTrain: tf.Tensor4D,
+  y: tf.Tensor1D,
+): { loss: tf.Scalar; logits: tf.Tensor2D } {
   const yHot = tf.oneHot(y, ctx.classes);
   switch (ctx.method) {
     case 'trades': {
@@ -123,7 +155,8 @@ export function batchLoss(ctx: BatchContext, x: tf.Tensor4D, xTrain: tf.Tensor4D
     case 'distill': {
       const t = ctx.adv.temperature ?? TRAIN_METHOD_DEFAULTS.distill.temperature!;
       const logits = ctx.trainLogits(x);
-      const target = ctx.phase === 'student' && ctx.teacher ? tf.softmax(tf.div(ctx.teacher.predictLogits(x), t)) : yHot;
+      const target =
+        ctx.phase === 'student' && ctx.teacher ? tf.softmax(tf.div(ctx.teacher.predictLogits(x), t)) : yHot;
       return { loss: tf.losses.softmaxCrossEntropy(target, tf.div(logits, t)) as tf.Scalar, logits };
     }
     default: {

@@ -24,7 +24,12 @@ import { defaultLearningRate, isAdversarialMethod, TRAIN_METHOD_DEFAULTS } from 
 import { epsAt, learningRateAt } from './schedule';
 import type { EpochMetrics, TrainProgress } from './types';
 import {
-  OPTIMIZERS, SCHEDULES, TRAIN_METHODS, type OptimizerId, type ScheduleId, type TrainMethod,
+  OPTIMIZERS,
+  SCHEDULES,
+  TRAIN_METHODS,
+  type OptimizerId,
+  type ScheduleId,
+  type TrainMethod,
 } from '../../protocol/vocabulary';
 
 export type { EpochMetrics, TrainProgress } from './types';
@@ -61,7 +66,8 @@ export interface TrainOptions {
 
 export function validateTrainOptions(opts: TrainOptions): void {
   const check = (field: string, value: number | undefined, ok: (v: number) => boolean, need: string) => {
-    if (value !== undefined && !(Number.isFinite(value) && ok(value))) throw new InputError('train options', field, `${value} is invalid; need ${need}`);
+    if (value !== undefined && !(Number.isFinite(value) && ok(value)))
+      throw new InputError('train options', field, `${value} is invalid; need ${need}`);
   };
   check('epochs', opts.epochs, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
   check('batchSize', opts.batchSize, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
@@ -73,11 +79,18 @@ export function validateTrainOptions(opts: TrainOptions): void {
     throw new InputError('train options', 'method', `"${method}" is unknown; use one of ${TRAIN_METHODS.join(', ')}`);
   }
   if (opts.optimizer && !OPTIMIZERS.includes(opts.optimizer)) {
-    throw new InputError('train options', 'optimizer',
-      `"${opts.optimizer}" is unknown; use one of ${OPTIMIZERS.join(', ')}`);
+    throw new InputError(
+      'train options',
+      'optimizer',
+      `"${opts.optimizer}" is unknown; use one of ${OPTIMIZERS.join(', ')}`,
+    );
   }
   if (opts.schedule && !SCHEDULES.includes(opts.schedule)) {
-    throw new InputError('train options', 'schedule', `"${opts.schedule}" is unknown; use one of ${SCHEDULES.join(', ')}`);
+    throw new InputError(
+      'train options',
+      'schedule',
+      `"${opts.schedule}" is unknown; use one of ${SCHEDULES.join(', ')}`,
+    );
   }
   const adv = opts.adversarial;
   if (isAdversarialMethod(method)) {
@@ -87,8 +100,12 @@ export function validateTrainOptions(opts: TrainOptions): void {
   check('adversarial.beta', adv?.beta, (v) => v >= 0, 'a number ≥ 0');
   const temperature = TRAIN_METHOD_DEFAULTS[method].temperature;
   if (temperature !== undefined) {
-    check('adversarial.temperature', adv?.temperature ?? temperature, (v) => v > 1,
-      'a number > 1 (T ≤ 1 is no distillation)');
+    check(
+      'adversarial.temperature',
+      adv?.temperature ?? temperature,
+      (v) => v > 1,
+      'a number > 1 (T ≤ 1 is no distillation)',
+    );
   }
 }
 
@@ -139,7 +156,11 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
   const kernels = variables.filter((v) => /kernel/.test(v.name));
   const classes = data.classNames.length;
   const classifier = makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
-    inputShape: data.shape, numClasses: classes, bounds: [0, 1], source: 'training', warnings: [],
+    inputShape: data.shape,
+    numClasses: classes,
+    bounds: [0, 1],
+    source: 'training',
+    warnings: [],
   });
   const batches = Math.ceil(train.count / batchSize);
   const history: EpochMetrics[] = [];
@@ -169,17 +190,31 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
         eps = traits.warmup ? epsAt(adv.eps, epoch, b / batches, adv.warmupEpochs ?? 0) : adv.eps;
         const { x, y } = batchTensors(train, data.shape, b * batchSize, batchSize, order);
         const ctx = {
-          method, model: classifier, trainLogits: (input: tf.Tensor4D) => model.apply(input, { training: true }) as tf.Tensor2D,
-          adv, eps, rng, classes, ...(opts.teacher ? { teacher: opts.teacher } : {}), ...(opts.phase ? { phase: opts.phase } : {}),
+          method,
+          model: classifier,
+          trainLogits: (input: tf.Tensor4D) => model.apply(input, { training: true }) as tf.Tensor2D,
+          adv,
+          eps,
+          rng,
+          classes,
+          ...(opts.teacher ? { teacher: opts.teacher } : {}),
+          ...(opts.phase ? { phase: opts.phase } : {}),
         };
         const xTrain = await trainingInputs(ctx, x, y);
         let batchCorrect: tf.Tensor | undefined;
-        const cost = optimizer.minimize(() => {
-          const { loss, logits } = batchLoss(ctx, x, xTrain, y);
-          batchCorrect = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32')));
-          if (!opts.weightDecay) return loss;
-          return tf.add(loss, tf.mul(opts.weightDecay / 2, tf.addN(kernels.map((k) => tf.sum(tf.square(k)))))) as tf.Scalar;
-        }, true, variables)!;
+        const cost = optimizer.minimize(
+          () => {
+            const { loss, logits } = batchLoss(ctx, x, xTrain, y);
+            batchCorrect = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32')));
+            if (!opts.weightDecay) return loss;
+            return tf.add(
+              loss,
+              tf.mul(opts.weightDecay / 2, tf.addN(kernels.map((k) => tf.sum(tf.square(k))))),
+            ) as tf.Scalar;
+          },
+          true,
+          variables,
+        )!;
         const lossValue = (await cost.data())[0]!;
         lossSum += lossValue * x.shape[0];
         correct += (await batchCorrect!.data())[0]!;
@@ -188,14 +223,25 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
         if (opts.signal) await yieldToEventLoop();
       }
       const metrics: EpochMetrics = {
-        epoch, loss: lossSum / train.count, trainAccuracy: correct / train.count,
-        testAccuracy: await accuracyOn(classifier, test, data.shape), learningRate: rate, eps, seconds: 0,
+        epoch,
+        loss: lossSum / train.count,
+        trainAccuracy: correct / train.count,
+        testAccuracy: await accuracyOn(classifier, test, data.shape),
+        learningRate: rate,
+        eps,
+        seconds: 0,
       };
       if (robustN > 0 && adv.eps > 0) {
         // The last test images: disjoint from the first 1,000 that final evaluations use.
         const held = sliceSplit(data.test, Math.max(0, data.test.count - robustN), robustN);
-        const evaluation = await evaluateAttacks(classifier, held, data.shape, { norm: adv.norm ?? 'linf', eps: adv.eps, bounds: [0, 1] },
-          [{ entry: pgdEntry, options: { steps: 10, seed: epoch } }], { examples: 0 });
+        const evaluation = await evaluateAttacks(
+          classifier,
+          held,
+          data.shape,
+          { norm: adv.norm ?? 'linf', eps: adv.eps, bounds: [0, 1] },
+          [{ entry: pgdEntry, options: { steps: 10, seed: epoch } }],
+          { examples: 0 },
+        );
         metrics.robustAccuracy = evaluation.robustAccuracy;
       }
       // Fast-AT's catastrophic overfitting: PGD accuracy collapses within an epoch while FGSM
@@ -210,7 +256,14 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
       metrics.seconds = (performance.now() - started) / 1000;
       history.push(metrics);
       if (opts.checkpointDir) await saveCheckpoint(opts.checkpointDir, model, optimizer, epoch, history);
-      opts.onProgress?.({ epoch, epochs: opts.epochs, batch: batches, batches, loss: metrics.loss, epochMetrics: metrics });
+      opts.onProgress?.({
+        epoch,
+        epochs: opts.epochs,
+        batch: batches,
+        batches,
+        loss: metrics.loss,
+        epochMetrics: metrics,
+      });
       if (collapsed) break;
     }
   } finally {

@@ -36,7 +36,10 @@ export const panelToHost = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('export'), format: z.enum(['json', 'html']) }),
   z.strictObject({
     type: z.literal('exportPng'),
-    dataUrl: z.string().regex(/^data:image\/png;base64,[A-Za-z0-9+/=]+$/).max(20_000_000),
+    dataUrl: z
+      .string()
+      .regex(/^data:image\/png;base64,[A-Za-z0-9+/=]+$/)
+      .max(20_000_000),
   }),
 ]);
 export type PanelToHost = z.infer<typeof panelToHost>;

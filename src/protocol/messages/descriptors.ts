@@ -22,7 +22,10 @@ export type ParamsOf<D> = D extends { readonly params: z.ZodType<infer P> } ? P 
 export type ResultOf<D> = D extends { readonly result: z.ZodType<infer R> } ? R : never;
 
 export function request<M extends string, P, R>(
-  method: M, params: z.ZodType<P>, result: z.ZodType<R>): RequestType<M, P, R> {
+  method: M,
+  params: z.ZodType<P>,
+  result: z.ZodType<R>,
+): RequestType<M, P, R> {
   return { method, params, result };
 }
 
@@ -44,6 +47,11 @@ export const runIdSchema = z.string().regex(/^[A-Za-z0-9._-]{1,80}$/);
  */
 export const reportShape = z.custom<Report>((value) => {
   const report = value as Partial<Record<keyof Report, unknown>> | null;
-  return typeof report === 'object' && report !== null
-    && Array.isArray(report.attacks) && Array.isArray(report.examples) && Array.isArray(report.curves);
+  return (
+    typeof report === 'object' &&
+    report !== null &&
+    Array.isArray(report.attacks) &&
+    Array.isArray(report.examples) &&
+    Array.isArray(report.curves)
+  );
 }, 'a report with attacks, examples and curves');

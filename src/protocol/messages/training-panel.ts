@@ -5,7 +5,10 @@ import { RUN_STATUSES, TRAIN_METHODS } from '../vocabulary';
 import { runIdSchema } from './descriptors';
 
 export const trainingRunView = z.strictObject({
-  id: runIdSchema, label: z.string(), method: z.enum(TRAIN_METHODS), status: z.enum(RUN_STATUSES),
+  id: runIdSchema,
+  label: z.string(),
+  method: z.enum(TRAIN_METHODS),
+  status: z.enum(RUN_STATUSES),
   epochs: z.array(runEpochSchema),
 });
 export type TrainingRunView = z.infer<typeof trainingRunView>;

@@ -6,7 +6,13 @@ import { z } from 'zod';
 import { epochMetricsSchema, runEpochSchema } from '../epoch-metrics';
 import { attackJobSchema, backendPreferenceSchema, trainJobSchema } from '../jobs';
 import {
-  methodTable, notification, reportShape, request, runIdSchema, type ParamsOf, type ResultOf,
+  methodTable,
+  notification,
+  reportShape,
+  request,
+  runIdSchema,
+  type ParamsOf,
+  type ResultOf,
 } from './descriptors';
 
 /** What a training run ends with (the engine's own TrainResult carries its history under another name). */
@@ -17,15 +23,23 @@ export const trainRunResultSchema = z.strictObject({
 });
 export type TrainRunResult = z.infer<typeof trainRunResultSchema>;
 
-export const RunAttackRequest = request('runAttack',
-  z.object({ runId: runIdSchema, job: attackJobSchema, backend: backendPreferenceSchema }), reportShape);
-export const TrainRequest = request('train',
+export const RunAttackRequest = request(
+  'runAttack',
+  z.object({ runId: runIdSchema, job: attackJobSchema, backend: backendPreferenceSchema }),
+  reportShape,
+);
+export const TrainRequest = request(
+  'train',
   z.object({ runId: runIdSchema, job: trainJobSchema, backend: backendPreferenceSchema, resume: z.boolean() }),
-  trainRunResultSchema);
+  trainRunResultSchema,
+);
 export const CancelRequest = request('cancel', z.object({ runId: runIdSchema }), z.object({ cancelled: z.boolean() }));
 
 export const progressParams = z.object({
-  runId: runIdSchema, label: z.string(), done: z.number().min(0), total: z.number().min(0),
+  runId: runIdSchema,
+  label: z.string(),
+  done: z.number().min(0),
+  total: z.number().min(0),
 });
 export type ProgressParams = z.infer<typeof progressParams>;
 export const ProgressNotification = notification('progress', progressParams);
@@ -42,7 +56,9 @@ export const EpochNotification = notification('epoch', epochParams);
 export const WORKER_REQUESTS = methodTable({ runAttack: RunAttackRequest, train: TrainRequest, cancel: CancelRequest });
 /** Notifications the worker sends, keyed by method. */
 export const WORKER_NOTIFICATIONS = methodTable({
-  progress: ProgressNotification, log: LogNotification, epoch: EpochNotification,
+  progress: ProgressNotification,
+  log: LogNotification,
+  epoch: EpochNotification,
 });
 
 export type WorkerRequestMethod = keyof typeof WORKER_REQUESTS;
@@ -62,12 +78,18 @@ export type WorkerNotificationHandlers = {
 
 /** Calls the handler of `method`; the generic keeps the method, its params and its result together. */
 export function dispatchRequest<M extends WorkerRequestMethod>(
-  handlers: WorkerRequestHandlers, method: M, params: WorkerRequestParams[M]): Promise<WorkerRequestResults[M]> {
+  handlers: WorkerRequestHandlers,
+  method: M,
+  params: WorkerRequestParams[M],
+): Promise<WorkerRequestResults[M]> {
   return handlers[method](params);
 }
 
 export function dispatchNotification<M extends WorkerNotificationMethod>(
-  handlers: WorkerNotificationHandlers, method: M, params: WorkerNotificationParams[M]): void {
+  handlers: WorkerNotificationHandlers,
+  method: M,
+  params: WorkerNotificationParams[M],
+): void {
   handlers[method](params);
 }
 
@@ -81,7 +103,10 @@ const messageId = z.number().int().min(0);
 export const workerEnvelope = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('request'), id: messageId, method: z.string(), params: z.unknown() }),
   z.object({
-    kind: z.literal('response'), id: messageId, result: z.unknown().optional(), error: errorInfoSchema.optional(),
+    kind: z.literal('response'),
+    id: messageId,
+    result: z.unknown().optional(),
+    error: errorInfoSchema.optional(),
   }),
   z.object({ kind: z.literal('notification'), method: z.string(), params: z.unknown() }),
 ]);
