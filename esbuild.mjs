@@ -47,7 +47,8 @@ const contexts = [
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    // ESM entry points first: jsonc-parser's UMD build requires './impl/…' at run time, which a bundle cannot resolve.
+    // ESM entry points first: jsonc-parser's UMD build requires './impl/…' at run time,
+    // which a bundle cannot resolve.
     mainFields: ['module', 'main'],
     external: ['vscode'],
   },

@@ -97,7 +97,8 @@ async function main(): Promise<void> {
     model.dispose?.();
     const r = results[name]!;
     console.log(
-      `${name}: clean ${(r.cleanAccuracy * 100).toFixed(1)}%, top-1 probability ${r.topProbability.toFixed(3)}, logit margin ${r.logitMargin.toFixed(2)}`,
+      `${name}: clean ${(r.cleanAccuracy * 100).toFixed(1)}%, top-1 probability ${r.topProbability.toFixed(3)}, ` +
+        `logit margin ${r.logitMargin.toFixed(2)}`,
     );
     for (const [adv, s] of Object.entries(r.adversaries))
       console.log(`  ${adv.padEnd(32)} KL ${s.kl.toFixed(4)}  accuracy ${(s.accuracy * 100).toFixed(1)}%`);

@@ -18,10 +18,14 @@ function bigSpec(eps: string): string {
   for (let i = 0; attacks.join('\n').split('\n').length < 495; i++) {
     const id = ids[i % ids.length];
     attacks.push(
-      `    // attack ${i}\n    {\n      "id": "${id}",\n      "steps": ${10 + (i % 5)},\n      "loss": "${i % 3 === 0 ? 'margin' : 'ce'}"\n    },`,
+      `    // attack ${i}\n    {\n      "id": "${id}",\n      "steps": ${10 + (i % 5)},\n` +
+        `      "loss": "${i % 3 === 0 ? 'margin' : 'ce'}"\n    },`,
     );
   }
-  const text = `// latency benchmark spec\n{\n  "name": "benchmark",\n  "model": "smallcnn/model.json",\n  "data": { "id": "embedded", "n": 500 },\n  "threat": { "norm": "linf", "eps": ${eps} },\n  "attacks": [\n${attacks.join('\n').replace(/,$/, '')}\n  ],\n  "curve": [0, 0.05, 0.1]\n}\n`;
+  const text =
+    '// latency benchmark spec\n{\n  "name": "benchmark",\n  "model": "smallcnn/model.json",\n' +
+    `  "data": { "id": "embedded", "n": 500 },\n  "threat": { "norm": "linf", "eps": ${eps} },\n` +
+    `  "attacks": [\n${attacks.join('\n').replace(/,$/, '')}\n  ],\n  "curve": [0, 0.05, 0.1]\n}\n`;
   return text;
 }
 
@@ -66,7 +70,9 @@ async function main(): Promise<void> {
       diagnosticsSeen: errors,
     };
     console.log(
-      `language server: ${lines}-line spec, ${EDITS} edits: edit → diagnostics median ${median.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${result.maxMs.toFixed(1)} ms (first open ${openMs.toFixed(1)} ms; budget 200 ms)`,
+      `language server: ${lines}-line spec, ${EDITS} edits: edit → diagnostics median ${median.toFixed(1)} ms, ` +
+        `p95 ${p95.toFixed(1)} ms, max ${result.maxMs.toFixed(1)} ms (first open ${openMs.toFixed(1)} ms; ` +
+        'budget 200 ms)',
     );
     const json = process.argv.indexOf('--json');
     if (json > 0) {

@@ -51,5 +51,6 @@ run('Attack it: FGSM and PGD-10 at ε = 0.1 on the first 1,000 test images, plus
   out,
 ]);
 process.stdout.write(
-  `\nOpen ${path.join(out, 'report.html')} for the image grid and the curve. Demo took ${((Date.now() - started) / 1000).toFixed(0)} s.\n`,
+  `\nOpen ${path.join(out, 'report.html')} for the image grid and the curve. ` +
+    `Demo took ${((Date.now() - started) / 1000).toFixed(0)} s.\n`,
 );

@@ -56,7 +56,9 @@ for (const [name, dir] of Object.entries(MODELS)) {
   const s = strong.report;
   const masking = s.diagnostics.filter((d) => d.masking).map((d) => d.id);
   rows.push(
-    `| ${name} | ${pct(s.clean_accuracy)} | ${pct(ce.report.robust_accuracy)} | ${pct(pgd50.report.robust_accuracy)} | ${s.attacks.map((a) => pct(a.robust_accuracy)).join(' → ')} | **${pct(s.robust_accuracy)}** | ${strong.seconds.toFixed(0)} s | ${masking.join(', ') || '—'} |`,
+    `| ${name} | ${pct(s.clean_accuracy)} | ${pct(ce.report.robust_accuracy)} | ` +
+      `${pct(pgd50.report.robust_accuracy)} | ${s.attacks.map((a) => pct(a.robust_accuracy)).join(' → ')} | ` +
+      `**${pct(s.robust_accuracy)}** | ${strong.seconds.toFixed(0)} s | ${masking.join(', ') || '—'} |`,
   );
   const g = s.geometry;
   details.push({
@@ -64,11 +66,21 @@ for (const [name, dir] of Object.entries(MODELS)) {
     strong: s,
     pgd50: pgd50.report,
     seconds: strong.seconds,
-    geometry: `C (layer ${g.representation?.layer}) median ${g.representation?.median.toFixed(1)}, p90 ${g.representation?.p90.toFixed(1)}; γ median ${g.linearity.median.toPrecision(3)}, p90 ${g.linearity.p90.toPrecision(3)}`,
+    geometry:
+      `C (layer ${g.representation?.layer}) median ${g.representation?.median.toFixed(1)}, ` +
+      `p90 ${g.representation?.p90.toFixed(1)}; γ median ${g.linearity.median.toPrecision(3)}, ` +
+      `p90 ${g.linearity.p90.toPrecision(3)}`,
   });
 }
 
 const by = Object.fromEntries(details.map((d) => [d.name, d]));
+const header =
+  '| model | clean | PGD-20 (ce) | PGD-50×5 ce+margin | strong suite, after each stage | ' +
+  'strong | strong wall time | masking diagnostics |';
+const distilledGap = Math.abs((by.distilled.strong.robust_accuracy - by.standard.strong.robust_accuracy) * 100);
+const robustGap = (by.robust.pgd50.robust_accuracy - by.robust.strong.robust_accuracy) * 100;
+const slowest = Math.max(...details.map((d) => d.seconds));
+const probed = by.standard.strong.geometry.n;
 const doc = `# Evaluation of the example models
 
 The strong suite (\`robustness-lab evaluate --suite strong\`: APGD-CE → APGD-T (dlr, 3 targets) →
@@ -77,7 +89,7 @@ Fashion-MNIST test images** at **ε = 0.1 (L∞)**, next to PGD with the cross-e
 and PGD-50 with 5 restarts under both the ce and the margin loss (worst case per sample).
 Reproduce with \`node scripts/evaluation.mjs\` (after \`npm run build\`).
 
-| model | clean | PGD-20 (ce) | PGD-50×5 ce+margin | strong suite, after each stage | strong | strong wall time | masking diagnostics |
+${header}
 |---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
@@ -85,14 +97,14 @@ Acceptance (issue "Trustworthy evaluation"):
 
 - **Distilled** (T = 100): the diagnostics flag gradient masking; the strong suite leaves
   ${pct(by.distilled.strong.robust_accuracy)} against the standard model's ${pct(by.standard.strong.robust_accuracy)}
-  (${Math.abs((by.distilled.strong.robust_accuracy - by.standard.strong.robust_accuracy) * 100).toFixed(1)} points apart; the target is ≤ 5).
+  (${distilledGap.toFixed(1)} points apart; the target is ≤ 5).
 - **Standard**: the strong suite leaves ${pct(by.standard.strong.robust_accuracy)} (target ≤ 2%).
 - **Robust**: the strong suite leaves ${pct(by.robust.strong.robust_accuracy)}, PGD-50 × 5 (ce + margin)
-  ${pct(by.robust.pgd50.robust_accuracy)}: ${((by.robust.pgd50.robust_accuracy - by.robust.strong.robust_accuracy) * 100).toFixed(1)} points lower.
-- **Time**: the slowest strong-suite run took ${Math.max(...details.map((d) => d.seconds)).toFixed(0)} s on this 2-core machine
+  ${pct(by.robust.pgd50.robust_accuracy)}: ${robustGap.toFixed(1)} points lower.
+- **Time**: the slowest strong-suite run took ${slowest.toFixed(0)} s on this 2-core machine
   (two worker threads; diagnostics and the geometry probe included; target ≤ 300 s).
 
-Local geometry (${by.standard.strong.geometry.n} images: the first 200 of each worker thread's slice; PGD-20 in input space):
+Local geometry (${probed} images: the first 200 of each worker thread's slice; PGD-20 in input space):
 
 ${details.map((d) => `- ${d.name}: ${d.geometry}`).join('\n')}
 

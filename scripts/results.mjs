@@ -3,11 +3,13 @@
 // Fashion-MNIST, then evaluates it on the first 1,000 test images with PGD-50 × 5 restarts
 // under both the ce and the margin loss, keeping the worst case per sample (ε = 0.1, L∞).
 //
-//   node scripts/results.mjs [--seed N] [method ...]   (default: all, seed 0; needs `npm run build` and dataset-fashion-mnist)
+//   node scripts/results.mjs [--seed N] [method ...]
+//       (default: all, seed 0; needs `npm run build` and dataset-fashion-mnist)
 //   node scripts/results.mjs --evaluate KEY=model.json [--stock]
-//                                                       (evaluate a trained model only: a committed one, or with --stock
-//                                                        one trained before the Sign fix, whose row stays in that table)
-//   node scripts/results.mjs --doc-only                 (rewrite docs/results.md from docs/results.json)
+//       (evaluate a trained model only: a committed one, or with --stock
+//        one trained before the Sign fix, whose row stays in that table)
+//   node scripts/results.mjs --doc-only
+//       (rewrite docs/results.md from docs/results.json)
 //
 // Runs live in results/<method>/ (seed 0) or results/seed<N>/<method>/ (git-ignored). A run
 // stopped half-way resumes from its last checkpoint when the script is started again; finished
@@ -241,10 +243,14 @@ function writeDoc() {
   const minutes = (t) => (t.trainSeconds === undefined ? '—' : (t.trainSeconds / 60).toFixed(1));
   const row = (key) => {
     const t = table[key];
-    return `| ${label(key)} | ${settingsOf(key)} | ${pct(t.clean)} | ${pct(t.robust)} | ${pct(t.ce)} | ${pct(t.margin)} | ${minutes(t)} | ${t.evalSeconds.toFixed(0)} | ${t.events.join('; ')} |`;
+    return (
+      `| ${label(key)} | ${settingsOf(key)} | ${pct(t.clean)} | ${pct(t.robust)} | ${pct(t.ce)} | ` +
+      `${pct(t.margin)} | ${minutes(t)} | ${t.evalSeconds.toFixed(0)} | ${t.events.join('; ')} |`
+    );
   };
   const head =
-    '| method | training | clean | robust (worst) | PGD-50×5 ce | PGD-50×5 margin | train min | eval s | events |\n|---|---|---|---|---|---|---|---|---|';
+    '| method | training | clean | robust (worst) | PGD-50×5 ce | PGD-50×5 margin | train min | eval s | events |\n' +
+    '|---|---|---|---|---|---|---|---|---|';
   const rows = Object.keys(METHODS)
     .filter((m) => table[m]?.clean !== undefined)
     .map(row);
@@ -254,13 +260,22 @@ function writeDoc() {
     const t = old[key];
     // standard and distill: the same committed model, evaluated again into the first table.
     const again = t.reevaluated ?? (table[key]?.model ? table[key] : undefined);
-    return `| ${label(key)} | ${settingsOf(key)} | ${pct(t.clean)} | ${pct(t.robust)} | ${again ? pct(again.robust) : '—'} | ${minutes(t)} |`;
+    return (
+      `| ${label(key)} | ${settingsOf(key)} | ${pct(t.clean)} | ${pct(t.robust)} | ` +
+      `${again ? pct(again.robust) : '—'} | ${minutes(t)} |`
+    );
   });
   const strength = table.adversaryStrength;
   const notRetrained = Object.keys(METHODS).filter((m) => table[m]?.clean === undefined && old[m]);
   const committed = Object.keys(METHODS)
     .filter((m) => table[m]?.model)
     .map((m) => `${m} (\`${table[m].model}\`)`);
+  const committedNote = committed.length
+    ? ` Evaluated as committed, their training has no sign step: ${committed.join(', ')}.`
+    : '';
+  const notRetrainedNote = notRetrained.length
+    ? ` Not trained again since the fix: ${notRetrained.join(', ')} (see its row below).`
+    : '';
   const doc = `# Reference results
 
 The example network (conv16 4×4/2 → conv32 4×4/2 → fc100 → fc10) trained with each method on the
@@ -280,7 +295,7 @@ Backend: ${
   }, with our exact Sign kernel (see below); train times are the epochs' wall
 times on a 2-core machine (two runs at a time, one per core, while other work shared the machine);
 Adam throughout (lr 1e-3 unless listed; "cyclic" rises linearly to the peak over the first 40% of
-the run and falls back to 0).${committed.length ? ` Evaluated as committed, their training has no sign step: ${committed.join(', ')}.` : ''}${notRetrained.length ? ` Not trained again since the fix: ${notRetrained.join(', ')} (see its row below).` : ''}
+the run and falls back to 0).${committedNote}${notRetrainedNote}
 ${tradesSentence()}
 Published anchor for this network at ε = 0.1 (Croce et al. 2019, Table 1): PGD-AT 88.5% clean,
 78.5% robust. Defensive distillation is listed for its gradient masking: its robust number under
@@ -301,7 +316,10 @@ ${seeded.flatMap((m) => seedRuns(m).map(row)).join('\n')}
 ${seeded
   .map((m) => {
     const s = seedStats(m);
-    return `| ${m} | ${s.n} | ${pct(s.clean.mean)} ± ${(s.clean.sd * 100).toFixed(1)} | ${pct(s.robust.mean)} ± ${(s.robust.sd * 100).toFixed(1)} |`;
+    return (
+      `| ${m} | ${s.n} | ${pct(s.clean.mean)} ± ${(s.clean.sd * 100).toFixed(1)} | ${pct(s.robust.mean)} ± ` +
+      `${(s.robust.sd * 100).toFixed(1)} |`
+    );
   })
   .join('\n')}
 
@@ -343,9 +361,8 @@ confidence (mean top-1 probability and logit margin).
 ${Object.entries(strength.models)
   .map(
     ([name, m]) =>
-      `| ${name} | ${pct(m.cleanAccuracy)} | ${m.topProbability.toFixed(3)} | ${m.logitMargin.toFixed(2)} | ${Object.values(
-        m.adversaries,
-      )
+      `| ${name} | ${pct(m.cleanAccuracy)} | ${m.topProbability.toFixed(3)} | ${m.logitMargin.toFixed(2)} | ` +
+      `${Object.values(m.adversaries)
         .map((a) => `KL ${a.kl.toFixed(4)}, ${pct(a.accuracy)}`)
         .join(' | ')} |`,
   )
@@ -384,7 +401,11 @@ function seedSentence() {
   const p = seedStats('pgd-at');
   const gap = (t.robust.mean - p.robust.mean) * 100;
   const se = Math.sqrt(t.robust.sd ** 2 / t.n + p.robust.sd ** 2 / p.n) * 100;
-  return `Over its ${t.n} seeds TRADES averages ${pct(t.robust.mean)} robust against PGD-AT's ${pct(p.robust.mean)} over ${p.n}: ${gap >= 0 ? '+' : '−'}${Math.abs(gap).toFixed(1)} points, with a standard error of the difference of ${se.toFixed(1)} points from the seed-to-seed spread.`;
+  return (
+    `Over its ${t.n} seeds TRADES averages ${pct(t.robust.mean)} robust against PGD-AT's ` +
+    `${pct(p.robust.mean)} over ${p.n}: ${gap >= 0 ? '+' : '−'}${Math.abs(gap).toFixed(1)} points, ` +
+    `with a standard error of the difference of ${se.toFixed(1)} points from the seed-to-seed spread.`
+  );
 }
 
 function tradesSentence() {
@@ -394,6 +415,10 @@ function tradesSentence() {
   const gap = (t.robust - p.robust) * 100;
   const se = Math.sqrt((t.robust * (1 - t.robust) + p.robust * (1 - p.robust)) / 1000) * 100;
   return gap >= 0
-    ? `TRADES is at least as robust as PGD-AT: ${pct(t.robust)} against ${pct(p.robust)} (+${gap.toFixed(1)} points; an unpaired difference of two accuracies on 1,000 images has a standard error of ${se.toFixed(1)} points), at ${pct(t.clean)} clean against ${pct(p.clean)}.`
-    : `TRADES stays ${(-gap).toFixed(1)} points below PGD-AT's robust accuracy (${pct(t.robust)} against ${pct(p.robust)}; an unpaired difference of two accuracies on 1,000 images has a standard error of ${se.toFixed(1)} points), at ${pct(t.clean)} clean against ${pct(p.clean)}.`;
+    ? `TRADES is at least as robust as PGD-AT: ${pct(t.robust)} against ${pct(p.robust)} (+${gap.toFixed(1)} ` +
+        `points; an unpaired difference of two accuracies on 1,000 images has a standard error of ${se.toFixed(1)} ` +
+        `points), at ${pct(t.clean)} clean against ${pct(p.clean)}.`
+    : `TRADES stays ${(-gap).toFixed(1)} points below PGD-AT's robust accuracy (${pct(t.robust)} against ` +
+        `${pct(p.robust)}; an unpaired difference of two accuracies on 1,000 images has a standard error of ` +
+        `${se.toFixed(1)} points), at ${pct(t.clean)} clean against ${pct(p.clean)}.`;
 }

@@ -200,20 +200,23 @@ export function summaryTable(report: Report): string {
     ['worst case', pct(report.robust_accuracy), '', '', ''],
   ];
   const head =
-    `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps} · backend ${report.backend}${report.workers > 1 ? ` × ${report.workers} workers` : ''}` +
+    `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps}` +
+    ` · backend ${report.backend}${report.workers > 1 ? ` × ${report.workers} workers` : ''}` +
     (report.suite ? `\nsuite ${report.suite}: each attack on the points still robust; accuracy after each stage` : '');
   const curves = report.curves.map(
     (c) => `curve ${c.attack}: ${c.points.map((p) => `ε=${p.eps} ${pct(p.accuracy)}`).join(' · ')}`,
   );
   const masking = report.diagnostics.some((d) => d.masking)
     ? [
-        'GRADIENT MASKING: the diagnostics below say the gradients mislead attacks; trust only the worst case of the strong suite.',
+        'GRADIENT MASKING: the diagnostics below say the gradients mislead attacks; ' +
+          'trust only the worst case of the strong suite.',
       ]
     : [];
   const diagnostics = report.diagnostics.map((d) => `${d.severity}: ${d.id}: ${d.message}`);
   const checks = report.checks
     ? [
-        `final check: max ‖x'−x‖/ε ${report.checks.max_distance_over_eps.toFixed(4)}, in bounds ${report.checks.in_bounds ? 'yes' : 'NO'}, finite ${report.checks.finite ? 'yes' : 'NO'}`,
+        `final check: max ‖x'−x‖/ε ${report.checks.max_distance_over_eps.toFixed(4)}, ` +
+          `in bounds ${report.checks.in_bounds ? 'yes' : 'NO'}, finite ${report.checks.finite ? 'yes' : 'NO'}`,
       ]
     : [];
   // Table cells are bare numbers under a header with the unit (README shows this table).
@@ -494,7 +497,8 @@ export function buildProgram(): Command {
         process.stdout.write(`${formatTable(columns, rows)}\n`);
         for (const h of result.history.filter((e) => e.event === 'catastrophic-overfitting')) {
           process.stderr.write(
-            `warning: catastrophic overfitting in epoch ${h.epoch}: PGD accuracy collapsed; the weights of epoch ${h.epoch - 1} were restored and training stopped\n`,
+            `warning: catastrophic overfitting in epoch ${h.epoch}: PGD accuracy collapsed; ` +
+              `the weights of epoch ${h.epoch - 1} were restored and training stopped\n`,
           );
         }
         process.stdout.write(

@@ -201,7 +201,9 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
           at(['model']),
           'warning',
           'softmax-output',
-          `${spec.model} ends in a softmax: attacks on probabilities saturate and mask gradients (cross-entropy of a confident point is flat). Export the logits (the layer before the softmax) for a trustworthy evaluation.`,
+          `${spec.model} ends in a softmax: attacks on probabilities saturate and mask gradients (cross-entropy of ` +
+            'a confident point is flat). Export the logits (the layer before the softmax) ' +
+            'for a trustworthy evaluation.',
         );
       }
     }
@@ -232,7 +234,8 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
           at(['data', 'n']) ?? dataNode,
           'warning',
           'data-count',
-          `${id} has ${data.count} test images; offset ${offset} + n ${n} asks for ${n + offset}, so only ${Math.max(0, data.count - offset)} are used`,
+          `${id} has ${data.count} test images; offset ${offset} + n ${n} asks for ${n + offset}, ` +
+            `so only ${Math.max(0, data.count - offset)} are used`,
         );
       }
     }
@@ -311,7 +314,9 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
           at(['attacks', i, 'stepSize']),
           'warning',
           'step-size',
-          `step size α = ${fmt(entry.stepSize)} is larger than ε = ${fmt(validEps)}: every step leaves the ball and is projected back, so ${info.name} degenerates to a few sign flips; use α ≤ ε (default 2.5·ε/steps)`,
+          `step size α = ${fmt(entry.stepSize)} is larger than ε = ${fmt(validEps)}: ` +
+            `every step leaves the ball and is projected back, so ${info.name} degenerates to a few sign flips; ` +
+            'use α ≤ ε (default 2.5·ε/steps)',
         );
       }
     }
@@ -322,14 +327,16 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
           idNode,
           'error',
           'dlr-classes',
-          `${info.name} needs at least ${info.minClasses} classes (its targeted dlr loss uses the 4th-largest logit); ${spec.model} has ${classes}`,
+          `${info.name} needs at least ${info.minClasses} classes (its targeted dlr loss uses the 4th-largest ` +
+            `logit); ${spec.model} has ${classes}`,
         );
       } else if (loss === 'dlr' && classes < DLR_MIN_CLASSES) {
         add(
           typeof entry === 'string' ? idNode : (at(['attacks', i, 'loss']) ?? idNode),
           'error',
           'dlr-classes',
-          `the dlr loss needs at least ${DLR_MIN_CLASSES} classes (it divides by z_π1 − z_π3); ${spec.model} has ${classes}`,
+          `the dlr loss needs at least ${DLR_MIN_CLASSES} classes (it divides by z_π1 − z_π3); ` +
+            `${spec.model} has ${classes}`,
         );
       }
     }
@@ -348,7 +355,8 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
       at(['suite']),
       'error',
       'dlr-classes',
-      `the ${suite} suite runs ${needy.name}, which needs at least ${needy.minClasses} classes; ${spec.model} has ${classes}`,
+      `the ${suite} suite runs ${needy.name}, which needs at least ${needy.minClasses} classes; ` +
+        `${spec.model} has ${classes}`,
     );
   }
   if (spec.attacks !== undefined && typeof spec.suite === 'string' && spec.suite in SUITE_TABLE) {
@@ -382,7 +390,9 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
         at(['training', 'temperature']),
         'error',
         'temperature',
-        `distillation needs a temperature T > 1 (Papernot et al. use 100); T = ${fmt(t.temperature)} ${t.temperature === 1 ? 'is plain training on soft labels' : 'sharpens instead of softening'}`,
+        'distillation needs a temperature T > 1 (Papernot et al. use 100); ' +
+          `T = ${fmt(t.temperature)} ` +
+          `${t.temperature === 1 ? 'is plain training on soft labels' : 'sharpens instead of softening'}`,
       );
     }
     if (t.temperature !== undefined && t.method !== 'distill' && typeof t.method === 'string') {
@@ -419,7 +429,8 @@ function checkEps(
         node,
         'error',
         'eps-too-large',
-        `${name} = ${fmt(eps)} (L2) exceeds the diameter of the input box, ${fmt(width * Math.sqrt(pixels))} = ${fmt(width)}·√${pixels}: every input is reachable, so robust accuracy means nothing`,
+        `${name} = ${fmt(eps)} (L2) exceeds the diameter of the input box, ${fmt(width * Math.sqrt(pixels))} = ` +
+          `${fmt(width)}·√${pixels}: every input is reachable, so robust accuracy means nothing`,
       );
     }
   } else if (eps > width) {
@@ -427,7 +438,8 @@ function checkEps(
       node,
       'error',
       'eps-too-large',
-      `${name} = ${fmt(eps)} exceeds the width of the input box [${bounds.join(', ')}] (${fmt(width)}): every input is reachable, so robust accuracy means nothing`,
+      `${name} = ${fmt(eps)} exceeds the width of the input box [${bounds.join(', ')}] (${fmt(width)}): ` +
+        'every input is reachable, so robust accuracy means nothing',
     );
   }
 }
@@ -464,7 +476,9 @@ function schemaProblem(e: ErrorObject, root: Node): SpecProblem | undefined {
         ...base,
         ...span(property?.children?.[0] ?? node),
         ...(hint.replacement ? { replacement: hint.replacement } : {}),
-        message: `unknown property "${name}" in ${where}${hint.suffix || (known.length ? `; allowed: ${known.join(', ')}` : '')}`,
+        message:
+          `unknown property "${name}" in ` +
+          `${where}${hint.suffix || (known.length ? `; allowed: ${known.join(', ')}` : '')}`,
       };
     }
     case 'required': {

@@ -7,11 +7,14 @@ export function webviewHtml(webview: vscode.Webview, extensionUri: vscode.Uri, s
   const nonce = crypto.randomBytes(16).toString('base64');
   const src = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', script));
   const css = fs.readFileSync(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', 'report.css').fsPath, 'utf8');
+  const csp =
+    `default-src 'none'; img-src ${webview.cspSource} data:; style-src ${webview.cspSource} 'unsafe-inline'; ` +
+    `font-src ${webview.cspSource}; script-src 'nonce-${nonce}';`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src ${webview.cspSource} data:; style-src ${webview.cspSource} 'unsafe-inline'; font-src ${webview.cspSource}; script-src 'nonce-${nonce}';">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>${css}</style>
 </head>

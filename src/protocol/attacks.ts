@@ -67,7 +67,10 @@ interface CatalogueEntry {
   norms: readonly NormId[];
   /** True when the attack takes several steps (gradient steps, or queries). */
   iterative: boolean;
-  /** What it needs of the model: gradients (white-box), only logits (black-box), or a surrogate's gradients (transfer). */
+  /**
+   * What it needs of the model: gradients (white-box), only logits (black-box), or a surrogate's
+   * gradients (transfer).
+   */
   access: 'white-box' | 'black-box' | 'transfer';
   doc: AttackDoc;
   /** The options it takes, each with its default. */
@@ -110,9 +113,11 @@ const CATALOGUE = [
     options: { steps: 10, stepSize: null, restarts: 1, loss: 'ce', randomStart: true, keep: 'firstSuccess' },
     doc: {
       paper:
-        'Madry, Makelov, Schmidt, Tsipras & Vladu 2018, "Towards Deep Learning Models Resistant to Adversarial Attacks" (ICLR)',
+        'Madry, Makelov, Schmidt, Tsipras & Vladu 2018, "Towards Deep Learning Models Resistant to Adversarial ' +
+        'Attacks" (ICLR)',
       update: 'x_{t+1} = Π_{B(x,ε)∩[lo,hi]}(x_t + α·sign(∇ₓL(x_t)))  (L2: α·∇ₓL/‖∇ₓL‖₂)',
-      defaults: 'steps 10; α = 2.5·ε/steps; random start; restarts 1 (on survivors only); loss ce; keep firstSuccess',
+      defaults:
+        'steps 10; α = 2.5·ε/steps; random start; ' + 'restarts 1 (on survivors only); loss ce; keep firstSuccess',
     },
   },
   {
@@ -125,9 +130,11 @@ const CATALOGUE = [
     options: { steps: 100, restarts: 1, loss: 'ce', randomStart: true },
     doc: {
       paper:
-        'Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks" (ICML)',
+        'Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse ' +
+        'parameter-free attacks" (ICML)',
       update:
-        'z = Π(x_k + η·sign(∇ₓL(x_k))); x_{k+1} = Π(x_k + 0.75·(z − x_k) + 0.25·(x_k − x_{k−1})); η halved at checkpoints when progress stalls',
+        'z = Π(x_k + η·sign(∇ₓL(x_k))); x_{k+1} = Π(x_k + 0.75·(z − x_k) + 0.25·(x_k − x_{k−1})); ' +
+        'η halved at checkpoints when progress stalls',
       defaults: 'steps 100; η₀ = 2ε; momentum 0.75; ρ = 0.75; random start; restarts 1; loss ce (or dlr, margin)',
     },
   },
@@ -142,9 +149,11 @@ const CATALOGUE = [
     options: { steps: 100, loss: 'dlr', randomStart: true, targetClasses: 9 },
     doc: {
       paper:
-        'Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse parameter-free attacks" (ICML)',
+        'Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse ' +
+        'parameter-free attacks" (ICML)',
       update:
-        'APGD on the targeted dlr loss −(z_y − z_t)/(z_π1 − (z_π3 + z_π4)/2), once per target t among the top-k classes, on survivors',
+        'APGD on the targeted dlr loss −(z_y − z_t)/(z_π1 − (z_π3 + z_π4)/2), ' +
+        'once per target t among the top-k classes, on survivors',
       defaults: 'steps 100; 9 target classes (at most classes − 1); loss dlr (needs ≥ 4 classes); random start',
     },
   },
@@ -172,9 +181,11 @@ const CATALOGUE = [
     options: { queries: 1000, pInit: 0.8 },
     doc: {
       paper:
-        'Andriushchenko, Croce, Flammarion & Hein 2020, "Square Attack: a query-efficient black-box adversarial attack via random search" (ECCV)',
+        'Andriushchenko, Croce, Flammarion & Hein 2020, "Square Attack: a query-efficient black-box adversarial ' +
+        'attack via random search" (ECCV)',
       update:
-        'random search: change δ in one random s×s window (L∞: ±ε per channel; L2: a centred-square pattern, mass moved between windows); keep if the margin loss rises',
+        'random search: change δ in one random s×s window (L∞: ±ε per channel; L2: a centred-square pattern, ' +
+        'mass moved between windows); keep if the margin loss rises',
       defaults: 'queries 1000; p_init 0.8, halved on a fixed schedule; margin loss; score-based (no gradients)',
     },
   },
@@ -188,7 +199,8 @@ const CATALOGUE = [
     options: { steps: 20, stepSize: null, restarts: 1, loss: 'ce', randomStart: true, surrogate: null },
     doc: {
       paper:
-        'Papernot, McDaniel & Goodfellow 2016, "Transferability in Machine Learning: from Phenomena to Black-Box Attacks"',
+        'Papernot, McDaniel & Goodfellow 2016, "Transferability in Machine Learning: ' +
+        'from Phenomena to Black-Box Attacks"',
       update: "x' = PGD on a surrogate model's loss; scored on the target (no target gradients)",
       defaults: 'PGD-20 on the surrogate; α = 2.5·ε/steps; random start; loss ce; needs a surrogate model',
     },

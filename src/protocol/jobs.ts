@@ -113,7 +113,8 @@ const suiteJobSchema = z.strictObject({
 });
 
 const unknownSuite = (input: unknown) =>
-  `suite: "${String((input as { suite?: unknown } | undefined)?.suite)}" is not a suite; use one of ${SUITES.join(', ')}`;
+  `suite: "${String((input as { suite?: unknown } | undefined)?.suite)}" is not a suite; ` +
+  `use one of ${SUITES.join(', ')}`;
 
 export const attackJobSchema = z.discriminatedUnion('suite', [attackListJobSchema, suiteJobSchema], {
   error: (issue) => (issue.code === 'invalid_union' ? unknownSuite(issue.input) : undefined),

@@ -65,7 +65,8 @@ export const MODEL_ACTIVATION_EVENT = `workspaceContains:${MODEL_GLOB}`;
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** A regular-expression source matching the end of a model file's path ("model\.json", "\.onnx"). */
-export const MODEL_FILE_NAME_PATTERN = `(?:${[...MODEL_FILE_NAMES, ...MODEL_FILE_EXTENSIONS].map(escapeRegExp).join('|')})`;
+const modelFileAlternatives = [...MODEL_FILE_NAMES, ...MODEL_FILE_EXTENSIONS].map(escapeRegExp).join('|');
+export const MODEL_FILE_NAME_PATTERN = `(?:${modelFileAlternatives})`;
 
 /** True when a path's last segment is a model file a registered format loads. */
 export function isModelFile(filePath: string): boolean {

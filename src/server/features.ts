@@ -60,12 +60,16 @@ export function epsMarkdown(
     if (pixels) {
       lines.push(
         '',
-        `Spread evenly over ${pixels} values: ${Number((eps / Math.sqrt(pixels)).toPrecision(3))} each = ${levels(eps / Math.sqrt(pixels))} pixel levels.`,
+        `Spread evenly over ${pixels} values: ${Number((eps / Math.sqrt(pixels)).toPrecision(3))} each = ` +
+          `${levels(eps / Math.sqrt(pixels))} pixel levels.`,
       );
     }
     return lines.join('\n');
   }
-  return `**ε = ${eps} = ${levels(eps)}** pixel levels (L∞ on [${lo}, ${hi}]): every value may move by up to ${levels(eps)} of its range.`;
+  return (
+    `**ε = ${eps} = ${levels(eps)}** pixel levels (L∞ on [${lo}, ${hi}]): ` +
+    `every value may move by up to ${levels(eps)} of its range.`
+  );
 }
 
 /** "**smallcnn/model.json** · Layers model · 28×28×1 → 10 classes · linear output" and its last result. */

@@ -17,12 +17,15 @@ function scriptJson(value: unknown): string {
 }
 
 export function reportHtml(report: Report): string {
-  const title = `Robustness report · ${path.basename(path.dirname(report.model))} · ${report.threat.norm} ε=${report.threat.eps}`;
+  const title =
+    `Robustness report · ${path.basename(path.dirname(report.model))} · ${report.threat.norm} ` +
+    `ε=${report.threat.eps}`;
+  const csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'";
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
 <title>${title.replace(/[<>&]/g, '')}</title>
 <style>${webviewAsset('report.css')}</style>
 </head>

@@ -117,7 +117,8 @@ export class EngineClient {
           reject(
             new EngineError(
               'ProtocolError',
-              `the engine worker answered ${type.method} with a malformed result: ${parsed.error.message.slice(0, 300)}`,
+              `the engine worker answered ${type.method} with a malformed result: ` +
+                `${parsed.error.message.slice(0, 300)}`,
             ),
           );
       };

@@ -281,7 +281,8 @@ async function main() {
       await waitFor(() => /activated in/.test(extensionLog()) && extensionLog(), 'the activation log line', 10_000),
     );
     log(
-      `activation: extension activate() ${m?.[1]} ms; container click → models listed ${activationMs} ms; workbench → now ${Date.now() - workbenchAt} ms`,
+      `activation: extension activate() ${m?.[1]} ms; container click → models listed ${activationMs} ms; ` +
+        `workbench → now ${Date.now() - workbenchAt} ms`,
     );
   });
 
@@ -313,7 +314,9 @@ async function main() {
       await page.screenshot({ path: path.join(OUT, '2-runs-view.png') });
       const panelReady = /attack panel ready (\d+) ms/.exec(extensionLog())?.[1];
       log(
-        `rows ${rows}, curve points ${points}, clean ${clean}, robust ${robust}; panel first paint ${firstPaint} ms after the click (host: ready ${panelReady} ms after creation); whole run ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+        `rows ${rows}, curve points ${points}, clean ${clean}, robust ${robust}; ` +
+          `panel first paint ${firstPaint} ms after the click (host: ready ${panelReady} ms after creation); ` +
+          `whole run ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       );
     },
   );
@@ -471,7 +474,8 @@ async function main() {
   );
 
   await step(
-    '6. Evaluate (strong) on the distilled example: the suite breaks it and the panel shows the gradient-masking banner',
+    '6. Evaluate (strong) on the distilled example: the suite breaks it and the panel shows the gradient-masking ' +
+      'banner',
     async () => {
       const tabs = await page.locator('.tabs-container .tab').count();
       // Collapse smallcnn/, so the first model.json at depth 4 is the distilled one.
@@ -506,7 +510,8 @@ async function main() {
         throw new Error(`stages: ${stages.join(' | ')}`);
       await page.screenshot({ path: path.join(OUT, '6-masking-banner.png') });
       log(
-        `distilled under the strong suite: robust ${robust}; C median ${cMedian}; stages ${stages.map((t) => t.replace(/\s+/g, ' ')).join(' | ')}`,
+        `distilled under the strong suite: robust ${robust}; C median ${cMedian}; ` +
+          `stages ${stages.map((t) => t.replace(/\s+/g, ' ')).join(' | ')}`,
       );
     },
   );

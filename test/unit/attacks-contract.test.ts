@@ -101,7 +101,8 @@ forEachBackend(() => {
         } else {
           // Transfer: the target only scores; the surrogate does the work, counted apart.
           assert.deepEqual([result.forwardPasses, result.backwardPasses], [N, 0]);
-          // PGD-5 (last iterate, no early stop) on the surrogate: 5 gradient passes, 1 scoring pass and its runner's pass.
+          // PGD-5 (last iterate, no early stop) on the surrogate: 5 gradient passes,
+          // 1 scoring pass and its runner's pass.
           assert.deepEqual(result.surrogatePasses, { forward: 7 * N, backward: 5 * N });
         }
         if (entry.access !== 'transfer') assert.equal(result.surrogatePasses, undefined);
@@ -109,7 +110,8 @@ forEachBackend(() => {
       });
 
       engineTest(
-        `${entry.id} ${norm}: the same seed gives the same output, ${seeded(entry) ? 'another seed another' : 'the seed is unused'}`,
+        `${entry.id} ${norm}: the same seed gives the same output, ` +
+          `${seeded(entry) ? 'another seed another' : 'the seed is unused'}`,
         async () => {
           const a = await entry.run(model, x, y, threat, options({ seed: 7 }));
           const b = await entry.run(model, x, y, threat, options({ seed: 7 }));
@@ -171,7 +173,8 @@ forEachBackend(() => {
             (err: Error) =>
               err instanceof InputError &&
               err.message ===
-                `${entry.id} attack: option "${foreign}" is not taken by ${entry.id}; it takes ${Object.keys(entry.options).join(', ')}`,
+                `${entry.id} attack: option "${foreign}" is not taken by ${entry.id}; ` +
+                  `it takes ${Object.keys(entry.options).join(', ')}`,
           );
         },
       );

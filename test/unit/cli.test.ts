@@ -225,7 +225,8 @@ test('check prints spec problems as file:line:col and exits 1; run executes a sp
   const bad = path.join(dir, 'bad.robustness.json');
   fs.writeFileSync(
     bad,
-    '{\n  "model": "nope/model.json",\n  "data": "embedded",\n  "threat": {"norm": "linf", "eps": -0.1},\n  "attacks": ["pgdd"]\n}\n',
+    '{\n  "model": "nope/model.json",\n  "data": "embedded",\n' +
+      '  "threat": {"norm": "linf", "eps": -0.1},\n  "attacks": ["pgdd"]\n}\n',
   );
   const checked = cli('check', bad);
   assert.equal(checked.status, 1);

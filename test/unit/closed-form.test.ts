@@ -80,7 +80,11 @@ forEachBackend(() => {
               return r;
             });
             const hits = result.success.filter(Boolean).length;
-            assert.equal(hits, expectSuccess ? optimal.length : 0, `${f}× budget: ${hits}/${optimal.length} succeeded`);
+            assert.equal(
+              hits,
+              expectSuccess ? optimal.length : 0,
+              `${f}× budget: ` + `${hits}/${optimal.length} succeeded`,
+            );
           }
           tf.dispose([x, y]);
           model.dispose?.();

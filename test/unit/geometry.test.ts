@@ -59,7 +59,8 @@ engineTest(
     );
     const sigma = largestSingularValue(W);
     assert.equal(result?.layer, 'dense');
-    // PGD finds a lower bound on the local constant; for a linear map the bound is σ_max, reached on the top singular direction.
+    // PGD finds a lower bound on the local constant; for a linear map the bound is σ_max,
+    // reached on the top singular direction.
     for (const c of result!.c) assert.ok(c <= sigma * 1.0001 && c >= sigma * 0.99, `C ${c} vs σ_max ${sigma}`);
     tf.dispose([x, Wt]);
   },

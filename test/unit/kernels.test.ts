@@ -180,7 +180,10 @@ engineTest('FGSM moves every pixel by ε even where the loss gradient is below 1
   const result = await fgsm(model, x, y, { norm: 'linf', eps: 0.05, bounds: [0, 1] });
   const delta = tf.tidy(() => tf.sub(result.xAdv, x).dataSync());
   for (const d of delta)
-    assert.ok(Math.abs(d + 0.05) < 1e-6, `pixel moved by ${d}, expected −0.05 (descending w·x lowers the true class)`);
+    assert.ok(
+      Math.abs(d + 0.05) < 1e-6,
+      `pixel moved by ${d}, expected −0.05 (descending w·x lowers the true ` + 'class)',
+    );
   tf.dispose([x, y, result.xAdv]);
   model.dispose?.();
 });

@@ -143,14 +143,16 @@ describe('diagnostics', () => {
       { ...GOOD, threat: { norm: 'linf', eps: 1.5, bounds: [0, 1] } },
       '1.5',
       ERROR,
-      'threat.eps = 1.5 exceeds the width of the input box [0, 1] (1): every input is reachable, so robust accuracy means nothing',
+      'threat.eps = 1.5 exceeds the width of the input box [0, 1] (1): every input is reachable, ' +
+        'so robust accuracy means nothing',
       'eps-too-large',
     );
     await expectOne(
       { ...GOOD, attacks: ['fgsm'], threat: { norm: 'l2', eps: 30 } },
       '30',
       ERROR,
-      'threat.eps = 30 (L2) exceeds the diameter of the input box, 28 = 1·√784: every input is reachable, so robust accuracy means nothing',
+      'threat.eps = 30 (L2) exceeds the diameter of the input box, 28 = 1·√784: every input is reachable, ' +
+        'so robust accuracy means nothing',
       'eps-too-large',
     );
   });
@@ -178,7 +180,8 @@ describe('diagnostics', () => {
       { ...GOOD, attacks: [{ id: 'pgd', stepSize: 0.25 }] },
       '0.25',
       WARNING,
-      'step size α = 0.25 is larger than ε = 0.1: every step leaves the ball and is projected back, so PGD degenerates to a few sign flips; use α ≤ ε (default 2.5·ε/steps)',
+      'step size α = 0.25 is larger than ε = 0.1: every step leaves the ball and is projected back, ' +
+        'so PGD degenerates to a few sign flips; use α ≤ ε (default 2.5·ε/steps)',
       'step-size',
     ));
 
@@ -248,7 +251,9 @@ describe('diagnostics', () => {
       { ...GOOD, model: 'softmax-cnn/model.json' },
       '"softmax-cnn/model.json"',
       WARNING,
-      'softmax-cnn/model.json ends in a softmax: attacks on probabilities saturate and mask gradients (cross-entropy of a confident point is flat). Export the logits (the layer before the softmax) for a trustworthy evaluation.',
+      'softmax-cnn/model.json ends in a softmax: attacks on probabilities saturate and mask gradients ' +
+        '(cross-entropy of a confident point is flat). Export the logits (the layer before the softmax) ' +
+        'for a trustworthy evaluation.',
       'softmax-output',
     ));
 
@@ -293,7 +298,8 @@ describe('diagnostics', () => {
 
   test('a syntax error names the problem at its offset', async () => {
     const text =
-      '{\n  "model": "cnn/model.json",\n  "data": "embedded"\n  "threat": {"norm": "linf", "eps": 0.1}, "attacks": ["fgsm"]\n}\n';
+      '{\n  "model": "cnn/model.json",\n  "data": "embedded"\n' +
+      '  "threat": {"norm": "linf", "eps": 0.1}, "attacks": ["fgsm"]\n}\n';
     const { diagnostics } = await diagnose(text);
     assert.deepEqual(
       diagnostics.map((d) => [d.code, d.message, d.range.start]),
@@ -458,7 +464,8 @@ describe('lenses', () => {
     const at = positionOf(text, '"cnn/model.json"', 3);
     assert.equal(
       (await client.hover(file, at.line, at.character))!.contents.value,
-      '**cnn/model.json** · Layers model · 28×28×1 → 10 classes · linear output\n\nLast result: robust 71.3% (PGD-20, ε=0.1) · clean 84.0% · 2 min ago',
+      '**cnn/model.json** · Layers model · 28×28×1 → 10 classes · linear output\n\n' +
+        'Last result: robust 71.3% (PGD-20, ε=0.1) · clean 84.0% · 2 min ago',
     );
 
     // A source file naming that model shows the same result; one naming a model without runs, "Attack".

@@ -16,7 +16,10 @@ function files(dir: string): string[] {
     );
 }
 
-/** Every module a file names: static imports (multi-line ones included), `export … from`, dynamic imports and requires. */
+/**
+ * Every module a file names: static imports (multi-line ones included), `export … from`,
+ * dynamic imports and requires.
+ */
 function imports(file: string): string[] {
   const info = ts.preProcessFile(fs.readFileSync(file, 'utf8'), true, true);
   return info.importedFiles.map((f) => f.fileName);
@@ -54,7 +57,8 @@ test('the import parser sees multi-line imports, export-from and dynamic imports
   const file = path.join(dir, 'probe.ts');
   fs.writeFileSync(
     file,
-    "import {\n  a,\n  b,\n} from './multi';\nexport { c } from './reexport';\nimport type { T } from './typeonly';\nconst m = import('./dynamic');\n",
+    "import {\n  a,\n  b,\n} from './multi';\nexport { c } from './reexport';\n" +
+      "import type { T } from './typeonly';\nconst m = import('./dynamic');\n",
   );
   assert.deepEqual(imports(file).sort(), ['./dynamic', './multi', './reexport', './typeonly']);
   assert.deepEqual(valueImports(file).sort(), ['./multi', './reexport']);
@@ -67,7 +71,10 @@ function resolveSpecifier(from: string, spec: string): string | undefined {
   return [`${base}.ts`, path.join(base, 'index.ts'), base].find((f) => fs.existsSync(f) && fs.statSync(f).isFile());
 }
 
-/** Every import cycle among `roots` and what they import (type-only imports included), as paths a → b → … → a. */
+/**
+ * Every import cycle among `roots` and what they import (type-only imports included),
+ * as paths a → b → … → a.
+ */
 function importCycles(roots: string[]): string[][] {
   const cycles: string[][] = [];
   const state = new Map<string, 'open' | 'done'>();

@@ -96,7 +96,8 @@ function summary(report: Report): HTMLElement {
           el(
             'td',
             { colspan: '5', class: 'checks', id: 'checks' },
-            `Final check of every example: max ‖x′−x‖/ε ${report.checks.max_distance_over_eps.toFixed(4)} · in bounds ${report.checks.in_bounds ? 'yes' : 'NO'} · finite ${report.checks.finite ? 'yes' : 'NO'}`,
+            `Final check of every example: max ‖x′−x‖/ε ${report.checks.max_distance_over_eps.toFixed(4)} ` +
+              `· in bounds ${report.checks.in_bounds ? 'yes' : 'NO'} · finite ${report.checks.finite ? 'yes' : 'NO'}`,
           ),
         ),
       )
@@ -213,8 +214,9 @@ function geometry(g: ReportGeometry): HTMLElement {
   const f = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
   const stat = (label: string, d: { mean: number; median: number; p90: number; max: number }) =>
     el('tr', {}, el('td', {}, label), ...[d.median, d.p90, d.max, d.mean].map((v) => el('td', { class: 'num' }, f(v))));
+  const cLabel = (layer: string) => `C, layer ${layer}: ‖f(x)−f(x′)‖₂ / ε`;
   const rows = [
-    ...(g.representation ? [stat(`C, layer ${g.representation.layer}: ‖f(x)−f(x′)‖₂ / ε`, g.representation)] : []),
+    ...(g.representation ? [stat(cLabel(g.representation.layer), g.representation)] : []),
     stat('γ: max |ℓ(x+δ) − ℓ(x) − δᵀ∇ℓ(x)|', g.linearity),
   ];
   const refs = g.reference.map((r) =>
@@ -254,7 +256,9 @@ function geometry(g: ReportGeometry): HTMLElement {
     el(
       'p',
       { class: 'meta' },
-      "C bounds how far a hidden representation moves inside the ball (robust training shrinks it); γ is how far the loss strays from its gradient's prediction (large or exactly zero γ where gradients vanish means gradient attacks cannot be trusted).",
+      'C bounds how far a hidden representation moves inside the ball (robust training shrinks it); ' +
+        "γ is how far the loss strays from its gradient's prediction (large or exactly zero γ where gradients " +
+        'vanish means gradient attacks cannot be trusted).',
     ),
     ...(refs.length
       ? [el('p', { class: 'meta' }, 'The example models at the same setting:'), el('ul', { class: 'meta' }, ...refs)]
@@ -366,8 +370,10 @@ export function renderReport(root: HTMLElement, report: Report): void {
           'div',
           { class: 'masking', id: 'masking-banner', role: 'alert' },
           el('strong', {}, 'Gradient masking detected. '),
-          `${masking.length} check${masking.length > 1 ? 's' : ''} (${masking.map((d) => d.id).join(', ')}) say this model's gradients mislead attacks. ` +
-            `Gradient-attack accuracies overstate its robustness; trust only the worst case of the strong suite (Robustness: Evaluate (strong)).`,
+          `${masking.length} check${masking.length > 1 ? 's' : ''} (${masking.map((d) => d.id).join(', ')}) ` +
+            `say this model's gradients mislead attacks. ` +
+            'Gradient-attack accuracies overstate its robustness; trust only the worst case of the strong suite ' +
+            '(Robustness: Evaluate (strong)).',
         ),
       ]
     : [];

@@ -36,7 +36,8 @@ export function resolveDataFolder(spec: string): { id: string; dir: string; clas
       throw new InputError(
         '--data fashion-mnist',
         '',
-        `${dir} does not exist; run "apt-get install dataset-fashion-mnist" or set FMNIST_DIR to a folder with the IDX files`,
+        `${dir} does not exist; run "apt-get install dataset-fashion-mnist" ` +
+          'or set FMNIST_DIR to a folder with the IDX files',
       );
     }
     return { id: 'fashion-mnist', dir, classNames: [...FASHION_MNIST_CLASSES] };

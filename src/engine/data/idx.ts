@@ -71,7 +71,11 @@ function truncated(file: string, header: IdxHeader, records: number, found: numb
 }
 
 function trailing(file: string, header: IdxHeader, extra: number): InputError {
-  return new InputError(file, 'data', `has ${extra} bytes after the ${header.dims.join('×')} data the header declares`);
+  return new InputError(
+    file,
+    'data',
+    `has ${extra} bytes after the ${header.dims.join('×')} ` + 'data the header declares',
+  );
 }
 
 async function readPlainHead(

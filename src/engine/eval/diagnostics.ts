@@ -125,7 +125,9 @@ export async function probeDiagnostics(
         finding(
           'probability-outputs',
           'warning',
-          'The model outputs probabilities (every row is ≥ 0 and sums to 1): gradients of a loss on probabilities vanish where the model is confident. Export the logits (the layer before the softmax) and evaluate those.',
+          'The model outputs probabilities (every row is ≥ 0 and sums to 1): ' +
+            'gradients of a loss on probabilities vanish where the model is confident. ' +
+            'Export the logits (the layer before the softmax) and evaluate those.',
         ),
       );
     }
@@ -134,7 +136,9 @@ export async function probeDiagnostics(
         finding(
           'saturated-softmax',
           'warning',
-          `On ${pct(saturated)} of the probe points the top logit leads by more than 17, so softmax is exactly 1 in float32 and the cross-entropy gradient is zero (the signature of defensive distillation at T = 1). Trust only scale-invariant losses (dlr, margin) and the strong suite.`,
+          `On ${pct(saturated)} of the probe points the top logit leads by more than 17, so softmax is exactly 1 ` +
+            'in float32 and the cross-entropy gradient is zero (the signature of defensive distillation at T = 1). ' +
+            'Trust only scale-invariant losses (dlr, margin) and the strong suite.',
         ),
       );
     }
@@ -143,7 +147,9 @@ export async function probeDiagnostics(
         finding(
           'random-outputs',
           'error',
-          `Two forward passes on the same inputs differ (by ${drift.toExponential(1)} relative): the model is random at inference, so single gradients are noisy. Attack the expectation over its randomness (EOT) before trusting any number.`,
+          `Two forward passes on the same inputs differ (by ${drift.toExponential(1)} relative): ` +
+            'the model is random at inference, so single gradients are noisy. ' +
+            'Attack the expectation over its randomness (EOT) before trusting any number.',
         ),
       );
     }
@@ -164,7 +170,8 @@ export async function probeDiagnostics(
         finding(
           'non-finite-gradients',
           'error',
-          `The input gradient is NaN or infinite on ${nonFinite} of ${n} probe points: gradient attacks step nowhere there. Look for a log or division without a guard in the model.`,
+          `The input gradient is NaN or infinite on ${nonFinite} of ${n} probe points: ` +
+            'gradient attacks step nowhere there. Look for a log or division without a guard in the model.',
         ),
       );
     }
@@ -173,7 +180,9 @@ export async function probeDiagnostics(
         finding(
           'zero-gradients',
           'warning',
-          `The cross-entropy input gradient is exactly zero on ${pct(zeroShare)} of the probe points: gradient attacks cannot move from there. Use the dlr or margin loss (the strong suite does) and a black-box attack (Square).`,
+          `The cross-entropy input gradient is exactly zero on ${pct(zeroShare)} of the probe points: ` +
+            'gradient attacks cannot move from there. Use the dlr or margin loss (the strong suite does) ' +
+            'and a black-box attack (Square).',
         ),
       );
     }
@@ -189,7 +198,9 @@ export async function probeDiagnostics(
         finding(
           'single-step-beats-iterative',
           'warning',
-          `FGSM fools ${extraByFgsm} probe points that PGD-20 does not (FGSM ${pct(1 - count(oneStep) / n)} vs PGD-20 ${pct(1 - count(pgd20) / n)} robust): the iterative attack follows misleading gradients. Do not trust the PGD number.`,
+          `FGSM fools ${extraByFgsm} probe points that PGD-20 does not (FGSM ${pct(1 - count(oneStep) / n)} vs ` +
+            `PGD-20 ${pct(1 - count(pgd20) / n)} robust): the iterative attack follows misleading gradients. ` +
+            'Do not trust the PGD number.',
         ),
       );
     }
@@ -215,7 +226,8 @@ export async function probeDiagnostics(
         finding(
           'more-steps-change-result',
           'warning',
-          `PGD-100 fools ${pct(drop)} more of the probe points than PGD-20: the attack had not converged at 20 steps. Evaluate with more steps and restarts, or the strong suite.`,
+          `PGD-100 fools ${pct(drop)} more of the probe points than PGD-20: ` +
+            'the attack had not converged at 20 steps. Evaluate with more steps and restarts, or the strong suite.',
         ),
       );
     }
@@ -239,7 +251,9 @@ export async function probeDiagnostics(
           finding(
             'loss-still-rising',
             'info',
-            `On the probe points PGD-100 did not fool, its loss still rose by ${pct((end - late) / Math.abs(late))} over the last 10 steps: optimisation was incomplete. Use more steps (APGD adapts its step size).`,
+            'On the probe points PGD-100 did not fool, its loss still rose by ' +
+              `${pct((end - late) / Math.abs(late))} over the last 10 steps: optimisation was incomplete. ` +
+              'Use more steps (APGD adapts its step size).',
           ),
         );
       }
@@ -263,7 +277,9 @@ export async function probeDiagnostics(
         finding(
           'no-chance-at-large-eps',
           'warning',
-          `At ε = ${+bigEps.toFixed(3)} (${threat.norm}) PGD-20 still leaves ${pct(bigAccuracy)} accuracy, above chance (${pct(chance)}): with that budget any image can be changed, so the gradients must be misleading the attack.`,
+          `At ε = ${+bigEps.toFixed(3)} (${threat.norm}) PGD-20 still leaves ${pct(bigAccuracy)} accuracy, ` +
+            `above chance (${pct(chance)}): with that budget any image can be changed, so the gradients must be ` +
+            'misleading the attack.',
         ),
       );
     }
@@ -277,7 +293,8 @@ export async function probeDiagnostics(
         finding(
           'black-box-beats-white-box',
           'warning',
-          `Square (300 queries, no gradients) fools ${extraByBlack} probe points that PGD-100 does not: the gradients mislead white-box attacks. Report the strong suite's number, not PGD's.`,
+          `Square (300 queries, no gradients) fools ${extraByBlack} probe points that PGD-100 does not: ` +
+            `the gradients mislead white-box attacks. Report the strong suite's number, not PGD's.`,
         ),
       );
     }
@@ -297,7 +314,10 @@ export function evaluationDiagnostics(evaluation: Evaluation): ReportDiagnostic[
       finding(
         'invalid-examples',
         'error',
-        `An adversarial example failed the final check (largest ‖x'−x‖/ε ${checks.maxDistanceOverEps.toFixed(5)}, in bounds: ${checks.inBounds}, finite: ${checks.finite}). The robust accuracy is not valid; report this as a bug.`,
+        'An adversarial example failed the final check ' +
+          `(largest ‖x'−x‖/ε ${checks.maxDistanceOverEps.toFixed(5)}, in bounds: ${checks.inBounds}, ` +
+          `finite: ${checks.finite}). ` +
+          'The robust accuracy is not valid; report this as a bug.',
       ),
     );
   }
@@ -314,13 +334,18 @@ export function evaluationDiagnostics(evaluation: Evaluation): ReportDiagnostic[
   return found;
 }
 
-/** A black-box or transfer attack fooled `count` of `n` points no white-box attack did (also used to merge worker slices). */
+/**
+ * A black-box or transfer attack fooled `count` of `n` points no white-box attack did
+ * (also used to merge worker slices).
+ */
 export function blackBoxFinding(attack: string, count: number, n: number): ReportDiagnostic {
   return {
     ...finding(
       'black-box-beats-white-box',
       'warning',
-      `${attack} fools ${count} points (${pct(count / n)}) that no white-box attack did: the gradients mislead white-box attacks on this model. Trust the worst case, and treat white-box numbers alone as upper bounds.`,
+      `${attack} fools ${count} points (${pct(count / n)}) that no white-box attack did: ` +
+        'the gradients mislead white-box attacks on this model. Trust the worst case, and treat white-box numbers ' +
+        'alone as upper bounds.',
     ),
     count,
     attack,
@@ -336,7 +361,10 @@ export function suiteDiagnostics(report: Pick<Report, 'attacks' | 'cascade' | 'r
     finding(
       'loss-dependent-result',
       'warning',
-      `APGD-CE leaves ${pct(ce.robust_accuracy)} but the full suite ${pct(report.robust_accuracy)}: the cross-entropy loss is masked (the dlr loss is scale-invariant and is not). A ce-only evaluation of this model would overstate its robustness by ${((ce.robust_accuracy - report.robust_accuracy) * 100).toFixed(1)} points.`,
+      `APGD-CE leaves ${pct(ce.robust_accuracy)} but the full suite ${pct(report.robust_accuracy)}: ` +
+        'the cross-entropy loss is masked (the dlr loss is scale-invariant and is not). ' +
+        'A ce-only evaluation of this model would overstate its robustness by ' +
+        `${((ce.robust_accuracy - report.robust_accuracy) * 100).toFixed(1)} points.`,
     ),
   ];
 }

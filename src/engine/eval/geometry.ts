@@ -6,8 +6,8 @@
  *   distance vanishes at x' = x) and report C = max distance / ε. A lower bound on the true local
  *   constant; robust training should shrink it.
  * - Local linearity (Qin et al. 2019, "Adversarial Robustness through Local Linearization"):
- *   γ(ε, x) = max_{‖δ‖ ≤ ε} |ℓ(x + δ) − ℓ(x) − δᵀ∇ₓℓ(x)|, the largest gap between the ce loss and
- *   its first-order Taylor model inside the ball. Small γ means gradients predict the loss well,
+ *   γ(ε, x) = max_{‖δ‖ ≤ ε} |ℓ(x + δ) − ℓ(x) − δᵀ∇ₓℓ(x)|, the largest gap between the ce
+ *   loss and its first-order Taylor model inside the ball. Small γ means gradients predict the loss well,
  *   so gradient attacks can be trusted; a large γ is a symptom of gradient masking.
  */
 import * as tf from '@tensorflow/tfjs-core';

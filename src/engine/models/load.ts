@@ -145,7 +145,8 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
   if (outputNode?.op === 'Softmax' && outputNode.input?.[0]) {
     outputName = outputNode.input[0].replace(/^\^/, '');
     warnings.push(
-      `${modelFile}: the output node "${outputNode.name}" is a softmax; attacks use its input "${outputName}" as logits`,
+      `${modelFile}: the output node "${outputNode.name}" is a softmax; attacks use its input "${outputName}" as ` +
+        'logits',
     );
   }
   const { inputShape, numClasses } = disposingOnError(model, () => {

@@ -74,7 +74,8 @@ export function attackDiagnostics(report: Pick<Report, 'attacks' | 'n'>): Report
           message:
             `${s.label} (${pct(s.robust_accuracy)}) beats ${it.label} (${pct(it.robust_accuracy)}): ` +
             'the iterative attack is not converging, ' +
-            'a sign of gradient masking or a too-small step size. Raise the steps or restarts, and do not trust the higher number.',
+            'a sign of gradient masking or a too-small step size. Raise the steps or restarts, ' +
+            'and do not trust the higher number.',
         });
       }
     }

@@ -14,7 +14,10 @@ import type { EpochMetrics } from './types';
 interface CheckpointState {
   epoch: number;
   optimizer: Array<{ name: string; shape: number[] }>;
-  /** Adam's running β₁ᵗ and β₂ᵗ: its setWeights recomputes them with pow(), which differs in the last bits from the running products. */
+  /**
+   * Adam's running β₁ᵗ and β₂ᵗ: its setWeights recomputes them with pow(), which differs in the
+   * last bits from the running products.
+   */
   adamPowers?: [number, number];
   history: EpochMetrics[];
 }
