@@ -15,86 +15,50 @@ const common = {
   define: { ROBUSTNESS_LAB_VERSION: JSON.stringify(version) },
 };
 
+/** A Node bundle (CommonJS; ESM entry points of dependencies first). */
+const node = (entry, outfile, extra = {}) => ({
+  ...common,
+  entryPoints: [entry],
+  outfile,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  // ESM entry points first: jsonc-parser's UMD build requires './impl/…' at run time,
+  // which a bundle cannot resolve.
+  mainFields: ['module', 'main'],
+  ...extra,
+});
+
+/** A webview bundle: one minified script per page. */
+const browser = (entry, outfile) => ({
+  ...common,
+  entryPoints: [entry],
+  outfile,
+  platform: 'browser',
+  target: 'es2022',
+  format: 'iife',
+  sourcemap: false,
+  minify: true,
+});
+
 const contexts = [
   // The CLI: engine + commander. tfjs-node stays external: it is optional and resolved at run time.
-  {
-    ...common,
-    entryPoints: ['src/cli/main.ts'],
-    outfile: 'dist/cli.js',
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    mainFields: ['module', 'main'],
+  node('src/cli/main.ts', 'dist/cli.js', {
     external: ['@tensorflow/tfjs-node'],
     banner: { js: '#!/usr/bin/env node' },
-  },
+  }),
   // The engine worker thread (used by the CLI's --workers and by the extension host).
-  {
-    ...common,
-    entryPoints: ['src/worker/engine-worker.ts'],
-    outfile: 'dist/worker.js',
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    mainFields: ['module', 'main'],
-    external: ['@tensorflow/tfjs-node'],
-  },
+  node('src/worker/engine-worker.ts', 'dist/worker.js', { external: ['@tensorflow/tfjs-node'] }),
   // The extension host: vscode is provided by the editor; the engine runs in dist/worker.js.
-  {
-    ...common,
-    entryPoints: ['src/extension/extension.ts'],
-    outfile: 'dist/extension.js',
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    // ESM entry points first: jsonc-parser's UMD build requires './impl/…' at run time,
-    // which a bundle cannot resolve.
-    mainFields: ['module', 'main'],
-    external: ['vscode'],
-  },
+  node('src/extension/extension.ts', 'dist/extension.js', { external: ['vscode'] }),
   // The language server (a separate Node process started by vscode-languageclient; no tfjs).
-  {
-    ...common,
-    entryPoints: ['src/server/server.ts'],
-    outfile: 'dist/server.js',
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    mainFields: ['module', 'main'],
-  },
+  node('src/server/server.ts', 'dist/server.js'),
   // The attack panel's front end (vscode-elements, Chart.js and the report renderer).
-  {
-    ...common,
-    entryPoints: ['webview/attack-panel/main.ts'],
-    outfile: 'dist/webview/attack-panel.js',
-    platform: 'browser',
-    target: 'es2022',
-    format: 'iife',
-    sourcemap: false,
-    minify: true,
-  },
+  browser('webview/attack-panel/main.ts', 'dist/webview/attack-panel.js'),
   // The training panel's front end.
-  {
-    ...common,
-    entryPoints: ['webview/training/main.ts'],
-    outfile: 'dist/webview/training.js',
-    platform: 'browser',
-    target: 'es2022',
-    format: 'iife',
-    sourcemap: false,
-    minify: true,
-  },
+  browser('webview/training/main.ts', 'dist/webview/training.js'),
   // The report renderer, shared by report.html and the editor's panels.
-  {
-    ...common,
-    entryPoints: ['webview/report/standalone.ts'],
-    outfile: 'dist/webview/report.js',
-    platform: 'browser',
-    target: 'es2022',
-    format: 'iife',
-    sourcemap: false,
-    minify: true,
-  },
+  browser('webview/report/standalone.ts', 'dist/webview/report.js'),
 ];
 
 function copyAssets() {

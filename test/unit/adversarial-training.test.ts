@@ -38,14 +38,19 @@ before(async () => {
   data = await loadTrainingData('embedded');
 });
 
-async function robustAccuracy(net: ReturnType<typeof smallCnn>): Promise<{ clean: number; robust: number }> {
-  const model = makeClassifier((x) => net.apply(x) as tf.Tensor2D, {
+/** The network as a classifier on the data's input box (the weights stay the network's). */
+function classifierOf(net: ReturnType<typeof smallCnn>) {
+  return makeClassifier((x) => net.apply(x) as tf.Tensor2D, {
     inputShape: data.shape,
     numClasses: 10,
     bounds: [0, 1],
     source: 't',
     warnings: [],
   });
+}
+
+async function robustAccuracy(net: ReturnType<typeof smallCnn>): Promise<{ clean: number; robust: number }> {
+  const model = classifierOf(net);
   const r = await evaluateAttacks(
     model,
     firstN(data.test, 300),
@@ -264,13 +269,7 @@ engineTest(
 
 engineTest("TRADES' KL adversary stays in the ball and the box and raises the KL well above its start", async () => {
   const net = smallCnn(data.shape, 10, 3);
-  const model = makeClassifier((x) => net.apply(x) as tf.Tensor2D, {
-    inputShape: data.shape,
-    numClasses: 10,
-    bounds: [0, 1],
-    source: 't',
-    warnings: [],
-  });
+  const model = classifierOf(net);
   const { x, y } = batchTensors(firstN(data.train, 64), data.shape, 0, 64);
   const threat = { norm: 'linf' as const, eps: EPS, bounds: [0, 1] as [number, number] };
   const kl = (xAdv: tf.Tensor4D) =>

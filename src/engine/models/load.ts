@@ -51,7 +51,6 @@ function disposingOnError<T>(model: { dispose(): unknown }, check: () => T): T {
 async function loadLayersModel(modelFile: string, options: LoadOptions): Promise<Classifier> {
   const artifacts = await fileHandler(modelFile).load!();
   const warnings: string[] = [];
-  const bounds = options.bounds ?? [0, 1];
   const topology = artifacts.modelTopology as Record<string, unknown>;
   const last = kerasOutputLayer(topology);
   if (last?.config.activation === 'softmax' || last?.class_name === 'Softmax') {
@@ -115,23 +114,32 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
     });
   };
   return makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
-    inputShape,
-    numClasses,
-    bounds,
-    source: modelFile,
-    warnings,
-    dispose: () => model.dispose(),
+    ...loadedMeta(modelFile, options, { inputShape, numClasses, warnings }, () => model.dispose()),
     featureLayers: hidden,
     features,
+  });
+}
+
+/** What every tfjs-loaded classifier says of itself: its shapes, file, notes and how to free it. */
+function loadedMeta(
+  modelFile: string,
+  options: LoadOptions,
+  found: Pick<Classifier, 'inputShape' | 'numClasses' | 'warnings'>,
+  dispose: () => void,
+) {
+  return {
+    ...found,
+    bounds: options.bounds ?? ([0, 1] as [number, number]),
+    source: modelFile,
+    dispose,
     gradients: true,
     ...(options.normalization ? { normalization: options.normalization } : {}),
-  });
+  };
 }
 
 async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<Classifier> {
   const artifacts = await fileHandler(modelFile).load!();
   const warnings: string[] = [];
-  const bounds = options.bounds ?? [0, 1];
   const topology = artifacts.modelTopology as Record<string, unknown>;
   let model: tfc.GraphModel;
   try {
@@ -159,16 +167,10 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
     }
     return { inputShape: shape, numClasses: classes };
   });
-  return makeClassifier((x) => model.execute(x, outputName) as tf.Tensor2D, {
-    inputShape,
-    numClasses,
-    bounds,
-    source: modelFile,
-    warnings,
-    dispose: () => model.dispose(),
-    gradients: true,
-    ...(options.normalization ? { normalization: options.normalization } : {}),
-  });
+  return makeClassifier(
+    (x) => model.execute(x, outputName) as tf.Tensor2D,
+    loadedMeta(modelFile, options, { inputShape, numClasses, warnings }, () => model.dispose()),
+  );
 }
 
 /** One loader per model format, in the order of MODEL_FORMATS (a test checks the ids agree). */
