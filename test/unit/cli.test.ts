@@ -41,17 +41,7 @@ test('attack writes a report.json that follows the schema with every field fille
     'attack',
     '--model',
     modelFile,
-    '--n',
-    '60',
-    '--eps',
-    '0.1',
-    '--steps',
-    '5',
-    '--curve',
-    '0,0.05,0.1',
-    '--examples',
-    '8',
-    '--out',
+    ...'--n 60 --eps 0.1 --steps 5 --curve 0,0.05,0.1 --examples 8 --out'.split(' '),
     out,
   );
   assert.equal(r.status, 0, r.stderr);
@@ -145,19 +135,7 @@ test('bad options fail with exit code 2 and a message naming the option or file'
     /evaluate: --attack: cannot be combined with --suite: the quick suite runs FGSM → PGD-20; /,
   );
 
-  const badLayer = cli(
-    'evaluate',
-    '--model',
-    modelFile,
-    '--suite',
-    'quick',
-    '--n',
-    '5',
-    '--workers',
-    '1',
-    '--layer',
-    'fc9',
-  );
+  const badLayer = cli('evaluate', '--model', modelFile, ...'--suite quick --n 5 --workers 1 --layer fc9'.split(' '));
   assert.equal(badLayer.status, 2);
   assert.match(badLayer.stderr, /model\.json: layer: "fc9" is not a hidden layer; choose one of conv1, conv2, fc1/);
 
@@ -171,15 +149,7 @@ test('evaluate --suite quick: FGSM then PGD-20 on the survivors, accuracy after 
     'evaluate',
     '--model',
     modelFile,
-    '--suite',
-    'quick',
-    '--n',
-    '40',
-    '--workers',
-    '1',
-    '--examples',
-    '2',
-    '--json',
+    ...'--suite quick --n 40 --workers 1 --examples 2 --json'.split(' '),
   );
   assert.equal(run.status, 0, run.stderr);
   const report = JSON.parse(run.stdout);
@@ -202,19 +172,7 @@ test('evaluate --suite quick: FGSM then PGD-20 on the survivors, accuracy after 
     report.diagnostics.filter((d: { masking?: boolean }) => d.masking),
     [],
   );
-  const table = cli(
-    'evaluate',
-    '--model',
-    modelFile,
-    '--suite',
-    'quick',
-    '--n',
-    '20',
-    '--workers',
-    '1',
-    '--examples',
-    '0',
-  );
+  const table = cli('evaluate', '--model', modelFile, ...'--suite quick --n 20 --workers 1 --examples 0'.split(' '));
   assert.match(table.stdout, /suite quick: each attack on the points still robust; accuracy after each stage/);
   assert.match(table.stdout, /stage +accuracy after/);
   assert.match(table.stdout, /final check: max ‖x'−x‖\/ε \d\.\d{4}, in bounds yes, finite yes/);
