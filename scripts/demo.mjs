@@ -3,6 +3,7 @@
 // FGSM and PGD at ε = 0.1 (L∞) on the first 1,000 test images, draw the accuracy-vs-ε curve,
 // and write demo-output/{model/, report.json, report.html}.
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,34 +21,18 @@ function run(title, args) {
   }
 }
 
+// The demo's model folder is its own: a second run trains afresh (train refuses a folder that holds a run).
+fs.rmSync(path.join(out, 'model'), { recursive: true, force: true });
 run('Train the example network (conv16-conv32-fc100-fc10) on the embedded 10,000-image sample', [
-  'train',
-  '--data',
-  'embedded',
-  '--epochs',
-  '4',
-  '--seed',
-  '0',
-  '--out',
+  ...'train --data embedded --epochs 4 --seed 0 --out'.split(' '),
   path.join(out, 'model'),
 ]);
 run('Attack it: FGSM and PGD-10 at ε = 0.1 on the first 1,000 test images, plus the curve', [
   'attack',
   '--model',
   path.join(out, 'model', 'model.json'),
-  '--data',
-  'embedded',
-  '--attack',
-  'fgsm,pgd',
-  '--eps',
-  '0.1',
-  '--steps',
-  '10',
-  '--n',
-  '1000',
-  '--curve',
-  '0,0.025,0.05,0.1,0.15,0.2',
-  '--out',
+  ...'--data embedded --attack fgsm,pgd --eps 0.1 --steps 10 --n 1000'.split(' '),
+  ...'--curve 0,0.025,0.05,0.1,0.15,0.2 --out'.split(' '),
   out,
 ]);
 process.stdout.write(

@@ -45,12 +45,7 @@ for (const [name, dir] of Object.entries(MODELS)) {
     'attack',
     '--model',
     model,
-    '--attack',
-    'pgd:ce,pgd:margin',
-    '--steps',
-    '50',
-    '--restarts',
-    '5',
+    ...'--attack pgd:ce,pgd:margin --steps 50 --restarts 5'.split(' '),
     ...common,
   ]);
   const s = strong.report;

@@ -46,12 +46,7 @@ const TRADES = (epochs, steps, beta) => [
   String(steps),
   '--beta',
   String(beta),
-  '--warmup',
-  '2',
-  '--lr',
-  '5e-3',
-  '--schedule',
-  'cyclic',
+  ...'--warmup 2 --lr 5e-3 --schedule cyclic'.split(' '),
 ];
 const VARIANTS = {
   'trades-b6-12ep': TRADES(12, 7, 6),
@@ -77,21 +72,8 @@ function evaluate(modelFile) {
     'attack',
     '--model',
     modelFile,
-    '--data',
-    'fashion-mnist',
-    '--attack',
-    'pgd:ce,pgd:margin',
-    '--steps',
-    '50',
-    '--restarts',
-    '5',
-    '--eps',
-    '0.1',
-    '--n',
-    '1000',
-    '--examples',
-    '0',
-    '--json',
+    ...'--data fashion-mnist --attack pgd:ce,pgd:margin --steps 50 --restarts 5'.split(' '),
+    ...'--eps 0.1 --n 1000 --examples 0 --json'.split(' '),
   ]);
   const report = JSON.parse(evaluated.stdout);
   return {
