@@ -49,6 +49,12 @@ async function runOnce(
       current = next;
       return keep === 'firstSuccess' && kept.allFound();
     });
+    // The last iterate of a single run needs no score of its own: the runner re-scores what the
+    // attack returns (adversarial training's inner PGD would otherwise pay two forward passes).
+    if (ranAll && keep === 'last' && ctx.options.restarts === 1 && !ctx.onLosses) {
+      const n = x.shape[0];
+      return { xAdv: tf.clone(current), success: new Uint8Array(n), loss: new Float32Array(n).fill(-Infinity) };
+    }
     // The last pass only scores the final iterate.
     if (ranAll) look(steps, true);
     return { xAdv: kept.take(), success: kept.found, loss: kept.loss };
