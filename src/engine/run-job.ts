@@ -66,10 +66,12 @@ export function planFor(spec: string, job: AttackJob, surrogate?: Classifier, pa
     queries: params.queries ?? job.queries,
     surrogate,
   };
-  const options: Record<string, unknown> = { seed: job.seed };
+  const options: Record<string, unknown> = {};
   for (const name of Object.keys(entry.options) as (keyof AttackOptions)[]) {
     if (wanted[name] !== undefined) options[name] = wanted[name];
   }
+  // Last, as before the runner: reports list the attack's own parameters first.
+  options.seed = job.seed;
   return { entry, options: options as AttackOptions };
 }
 

@@ -87,7 +87,7 @@ export function readModelJson(file: string): ModelJson {
 }
 
 /** Graph models carry a list of nodes (or say so in `format`); everything else is a Keras (Layers) topology. */
-export function tfjsKind(json: Record<string, unknown>, topology: Record<string, unknown>): TfjsKind {
+function tfjsKind(json: Record<string, unknown>, topology: Record<string, unknown>): TfjsKind {
   return json.format === 'graph-model' || Array.isArray(topology.node) ? 'graph' : 'layers';
 }
 

@@ -282,16 +282,20 @@ engineTest(
       examples: [],
       time_s: 1,
     });
-    const [transfer] = mergeReports([slice(100, 700), slice(60, 420)], 0).attacks;
-    assert.deepEqual(
-      [
+    const counts = (parts: Report[]) => {
+      const [transfer] = mergeReports(parts, 0).attacks;
+      return [
         transfer!.forward_passes,
         transfer!.backward_passes,
         transfer!.surrogate_forward_passes,
         transfer!.surrogate_backward_passes,
-      ],
-      [160, 0, 1120, 960],
-    );
+      ];
+    };
+    assert.deepEqual(counts([slice(100, 700), slice(60, 420)]), [160, 0, 1120, 960]);
+    // A first slice whose points fell before the transfer stage ran no surrogate: the others still count.
+    const { surrogate_forward_passes: _f, surrogate_backward_passes: _b, ...unrun } = slice(100, 0).attacks[0]!;
+    const fooledEarly = { ...slice(100, 0), attacks: [{ ...unrun, forward_passes: 0 }] };
+    assert.deepEqual(counts([fooledEarly, slice(60, 420)]), [60, 0, 420, 360]);
   },
 );
 

@@ -67,7 +67,8 @@ export interface AttackContext<Id extends AttackId> {
    * The step loop: runs `step(0)` … `step(count − 1)`, checking the abort signal before each
    * (AbortError, naming the attack) and, after each, reporting progress and yielding to the event
    * loop so a cancel message gets in. A step returns true to stop the loop (every sample fooled);
-   * the steps left are then taken off the progress total. Resolves to true when every step ran.
+   * the steps left are then taken off the progress total. Resolves to false when a step stopped
+   * the loop, true otherwise.
    */
   steps(count: number, step: (index: number) => boolean | void | Promise<boolean | void>): Promise<boolean>;
   /** Steps planned but not to be run (every sample fooled before the loop). */

@@ -17,9 +17,9 @@ import type { Dataset, Split } from './types';
 export { FASHION_MNIST_CLASSES } from '../../formats/data-sources';
 export type { Dataset, Split } from './types';
 
-export const DEBIAN_FMNIST_DIR = '/usr/share/datasets/fashion-mnist';
+const DEBIAN_FMNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
-export function embeddedDir(): string {
+function embeddedDir(): string {
   return findAsset('data/fashion-mnist-sample');
 }
 
@@ -28,7 +28,7 @@ export function embeddedDir(): string {
  * its class names) or the user's. Not the spec's dataLocation (src/protocol), which resolves a
  * spec's data id against the spec's folder.
  */
-export function resolveDataFolder(spec: string): { id: string; dir: string; classNames?: string[] } {
+function resolveDataFolder(spec: string): { id: string; dir: string; classNames?: string[] } {
   if (spec === 'embedded') return { id: 'embedded', dir: embeddedDir(), classNames: [...FASHION_MNIST_CLASSES] };
   if (spec === 'fashion-mnist') {
     const dir = process.env.FMNIST_DIR || DEBIAN_FMNIST_DIR;

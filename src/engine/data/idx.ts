@@ -56,7 +56,7 @@ export async function readIdxHead(file: string, count?: number): Promise<IdxHead
 }
 
 function wanted(header: IdxHeader, count: number | undefined): { records: number; bytes: number } {
-  const records = Math.min(count ?? header.dims[0]!, header.dims[0]!);
+  const records = Math.max(0, Math.min(count ?? header.dims[0]!, header.dims[0]!));
   return { records, bytes: header.headerLength + records * recordBytes(header) };
 }
 

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import { IDX_FILES, idxFile, readClassNames } from '../../formats/data-sources';
+import { imageDims } from '../../formats/idx-header';
 import type { DataSourceId, DataSplit } from '../../protocol/vocabulary';
 import { InputError, withInputErrors } from '../errors';
 import { readIdxHead } from './idx';
@@ -41,9 +42,10 @@ const idx: DataLoader = {
     const imagesFile = withInputErrors(() => idxFile(dir, IDX_FILES[split].images));
     const labelsFile = withInputErrors(() => idxFile(dir, IDX_FILES[split].labels));
     const images = await readIdxHead(imagesFile, n);
-    if (images.dims.length !== 3 && images.dims.length !== 4) {
-      throw new InputError(imagesFile, 'dims', `are ${images.dims.join('×')}; images need N×H×W or N×H×W×C`);
-    }
+    const {
+      count: available,
+      shape: [h, w, c],
+    } = withInputErrors(() => imageDims({ dims: images.dims, headerLength: 0 }, imagesFile));
     const named = knownNames ? [...knownNames] : withInputErrors(() => readClassNames(dir));
     // With the classes named, the labels of the images loaded (one byte an image); without, all of
     // them: the class count must not depend on n.
@@ -58,7 +60,6 @@ const idx: DataLoader = {
         `has ${labels.dims[0]} labels for ${images.dims[0]} images in ${path.basename(imagesFile)}`,
       );
     }
-    const [available, h, w, c = 1] = images.dims as [number, number, number, number?];
     const loaded = labels.data.subarray(0, images.records);
     let classNames: string[];
     if (named) {

@@ -40,7 +40,8 @@ export function mergeReports(parts: Report[], examples: number): Report {
     forward_passes: total(k, (s) => s.forward_passes),
     backward_passes: total(k, (s) => s.backward_passes),
     // A transfer attack's surrogate passes are counted apart from the target's, in every slice.
-    ...(a.surrogate_forward_passes === undefined
+    // (A slice whose points were all fooled before the transfer stage has none to add.)
+    ...(parts.every((r) => r.attacks[k]!.surrogate_forward_passes === undefined)
       ? {}
       : {
           surrogate_forward_passes: total(k, (s) => s.surrogate_forward_passes),
