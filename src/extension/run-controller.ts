@@ -76,8 +76,10 @@ export class RunController {
     let end: RunEnd = 'failed';
     try {
       const result = await work();
+      // Done once its record says so: a store that cannot be written makes the run a failure.
+      const line = outcome.done(result);
       end = 'done';
-      host.log.info(outcome.done(result));
+      host.log.info(line);
     } catch (caught) {
       const err = caught instanceof Error ? caught : new Error(String(caught));
       const finished = new Date().toISOString();

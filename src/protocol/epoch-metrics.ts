@@ -6,17 +6,19 @@
 import { z } from 'zod';
 
 const finite = z.number().finite();
+/** A measured loss or accuracy: NaN when training diverged (the run still ends, and says so). */
+const measured = z.union([finite, z.nan()]);
 
 /** Events an epoch can report; Fast-AT's collapse guard is the only one today. */
 export const EPOCH_EVENTS = ['catastrophic-overfitting'] as const;
 
 export const epochMetricsSchema = z.object({
   epoch: z.number().int().min(1),
-  loss: finite,
-  trainAccuracy: finite,
-  testAccuracy: finite,
+  loss: measured,
+  trainAccuracy: measured,
+  testAccuracy: measured,
   /** PGD-10 accuracy at the training ε on the held-out images, when measured. */
-  robustAccuracy: finite.optional(),
+  robustAccuracy: measured.optional(),
   learningRate: finite,
   eps: finite,
   seconds: finite,

@@ -339,6 +339,22 @@ test('a failed run stores its error, offers "Show Log", and opens the log when i
   fs.rmSync(folder, { recursive: true });
 });
 
+test('a run whose record cannot be finished is a failure, and the language server hears "failed"', async () => {
+  const { folder, store } = freshStore();
+  const { host, events, finished } = fakeHost();
+  const failingDone: RunOutcome<number> = {
+    ...outcome(events),
+    done: () => {
+      throw new Error('ENOSPC: no space left on device');
+    },
+  };
+  const end = await RunController.start(host, guarded(folder), record('r-disk')).run(async () => 1, failingDone);
+  assert.equal(end, 'failed');
+  assert.equal(store.read('r-disk').status, 'failed');
+  assert.deepEqual(finished, [{ runId: 'r-disk', folder, status: 'failed' }]);
+  fs.rmSync(folder, { recursive: true });
+});
+
 test('a resumed run is marked running again and ends like any other', async () => {
   const { folder, store } = freshStore();
   const { host, events } = fakeHost();

@@ -85,7 +85,13 @@ test("one epoch schema: the engine's metrics pass the notification, the train re
   const collapsed = { ...EPOCH, event: 'catastrophic-overfitting' as const };
   assert.deepEqual(epochMetricsSchema.parse(collapsed), collapsed);
   assert.throws(() => epochMetricsSchema.parse({ ...EPOCH, event: 'it-went-wrong' }), /event|Invalid/i);
-  assert.throws(() => epochMetricsSchema.parse({ ...EPOCH, loss: Number.NaN }), /loss|number|finite/i);
+  // A diverged epoch (NaN loss and accuracies) still reaches the panel and the train result.
+  const diverged = { ...ofRun, loss: Number.NaN, trainAccuracy: Number.NaN, testAccuracy: Number.NaN };
+  assert.deepEqual(trainRunResultSchema.parse({ modelFile: '/w/m.json', seconds: 1, epochs: [diverged] }).epochs, [
+    diverged,
+  ]);
+  assert.throws(() => epochMetricsSchema.parse({ ...EPOCH, loss: Infinity }), /loss|number|finite/i);
+  assert.throws(() => epochMetricsSchema.parse({ ...EPOCH, seconds: Number.NaN }), /seconds/);
   assert.throws(
     () => epochParams.parse({ ...EPOCH, runId: 't-1' }),
     /epochs/,
