@@ -80,6 +80,8 @@ export interface AttackContext<Id extends AttackId> {
 export interface AttackDefinition<Id extends AttackId> {
   /** The loss to re-score with when the attack takes no loss option (Square: margin). */
   scoreLoss?: LossId;
+  /** Yield to the event loop every this many steps (default 1); cheap steps (Square's queries) batch it. */
+  yieldEvery?: number;
   /** The update rule: returns xAdv (the runner projects it, re-scores it and disposes it). */
   run(ctx: AttackContext<Id>): Promise<tf.Tensor4D>;
 }
@@ -283,7 +285,7 @@ export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefi
           const stop = await step(index);
           progress.done++;
           onStep?.(progress.done, progress.total);
-          if (signal) await yieldToEventLoop();
+          if (signal && progress.done % (definition.yieldEvery ?? 1) === 0) await yieldToEventLoop();
           if (stop === true) {
             progress.total -= count - index - 1;
             return false;

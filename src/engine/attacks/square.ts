@@ -41,6 +41,8 @@ function centredSquare(s: number): Float32Array {
 
 export const square = defineAttack('square', {
   scoreLoss: 'margin',
+  // A query is one forward pass: yielding after every one would cost more than the query.
+  yieldEvery: 10,
   run: async (ctx) => searchSquares(ctx),
 });
 
