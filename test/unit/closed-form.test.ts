@@ -18,23 +18,46 @@ function fixture(norm: NormId) {
   const w = seededFloats(D, 11, -1, 1);
   const bias = -w.reduce((s, v) => s + v * 0.5, 0) + 0.3;
   const model = linearClassifier(w, bias, SHAPE);
-  const wNorm = norm === 'linf' ? w.reduce((s, v) => s + Math.abs(v), 0) : Math.sqrt(w.reduce((s, v) => s + v * v, 0));
-  // Inputs near the centre of the box, so a budget of ≤ 0.15 never reaches its edges.
-  const raw = seededFloats(64 * D, 12, 0.35, 0.65);
+  const wNorm = dualNorm(w, norm);
+  return {
+    model,
+    ...pointsWithinBudget(64, 12, (x) => {
+      const f = x.reduce((s, v, j) => s + v * w[j]!, bias);
+      return { label: f > 0 ? 0 : 1, budget: Math.abs(f) / wNorm };
+    }),
+  };
+}
+
+/** The norm that bounds a linear function's change over the ball: ‖v‖₁ for L∞, ‖v‖₂ for L2. */
+function dualNorm(v: ArrayLike<number>, norm: NormId): number {
+  const values = Array.from(v);
+  return norm === 'linf'
+    ? values.reduce((s, e) => s + Math.abs(e), 0)
+    : Math.sqrt(values.reduce((s, e) => s + e * e, 0));
+}
+
+/**
+ * Up to 24 of `candidates` seeded inputs near the centre of the box (so a budget of ≤ 0.15 never
+ * reaches its edges) whose minimal adversarial budget, as `solve` gives it, lies in [0.01, 0.15].
+ */
+function pointsWithinBudget(
+  candidates: number,
+  seed: number,
+  solve: (x: Float32Array) => { label: number; budget: number },
+) {
+  const raw = seededFloats(candidates * D, seed, 0.35, 0.65);
   const xs: number[] = [];
   const labels: number[] = [];
   const optimal: number[] = [];
-  for (let i = 0; i < 64 && xs.length < 24 * D; i++) {
+  for (let i = 0; i < candidates && labels.length < 24; i++) {
     const x = raw.subarray(i * D, (i + 1) * D);
-    const f = x.reduce((s, v, j) => s + v * w[j]!, bias);
-    const budget = Math.abs(f) / wNorm;
+    const { label, budget } = solve(x);
     if (budget < 0.01 || budget > MAX_BUDGET) continue;
     xs.push(...x);
-    labels.push(f > 0 ? 0 : 1);
+    labels.push(label);
     optimal.push(budget);
   }
   return {
-    model,
     x: tf.tensor4d(xs, [labels.length, ...SHAPE]),
     y: tf.tensor1d(labels, 'int32'),
     optimal: Float32Array.from(optimal),
@@ -107,32 +130,19 @@ forEachBackend(() => {
       (x) => tf.tidy(() => tf.add(tf.matMul(tf.reshape(x, [x.shape[0], -1]), Wt), tf.tensor1d(b)) as tf.Tensor2D),
       { inputShape: SHAPE, numClasses: K, bounds: [0, 1], source: 'linear-4', warnings: [] },
     );
-    const raw = seededFloats(200 * D, 23, 0.35, 0.65);
-    const xs: number[] = [];
-    const labels: number[] = [];
-    const optimal: number[] = [];
-    for (let i = 0; i < 200 && labels.length < 24; i++) {
-      const x = raw.subarray(i * D, (i + 1) * D);
-      const z = Array.from({ length: K }, (_, k) => x.reduce((s, v, j) => s + v * W[j * K + k]!, b[k]!));
-      const yk = z.indexOf(Math.max(...z));
-      let budget = Infinity;
-      for (let t = 0; t < K; t++) {
-        if (t === yk) continue;
-        const diff = Array.from({ length: D }, (_, j) => W[j * K + yk]! - W[j * K + t]!);
-        const dn =
-          norm === 'linf' ? diff.reduce((s, v) => s + Math.abs(v), 0) : Math.sqrt(diff.reduce((s, v) => s + v * v, 0));
-        budget = Math.min(budget, (z[yk]! - z[t]!) / dn);
-      }
-      if (budget < 0.01 || budget > MAX_BUDGET) continue;
-      xs.push(...x);
-      labels.push(yk);
-      optimal.push(budget);
-    }
     return {
       model,
-      x: tf.tensor4d(xs, [labels.length, ...SHAPE]),
-      y: tf.tensor1d(labels, 'int32'),
-      optimal: Float32Array.from(optimal),
+      ...pointsWithinBudget(200, 23, (x) => {
+        const z = Array.from({ length: K }, (_, k) => x.reduce((s, v, j) => s + v * W[j * K + k]!, b[k]!));
+        const yk = z.indexOf(Math.max(...z));
+        let budget = Infinity;
+        for (let t = 0; t < K; t++) {
+          if (t === yk) continue;
+          const diff = Array.from({ length: D }, (_, j) => W[j * K + yk]! - W[j * K + t]!);
+          budget = Math.min(budget, (z[yk]! - z[t]!) / dualNorm(diff, norm));
+        }
+        return { label: yk, budget };
+      }),
       Wt,
     };
   }

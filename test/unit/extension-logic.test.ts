@@ -62,7 +62,11 @@ test('jobs from settings: a valid job, the curve includes ε, folders resolve, o
   const strong = attackJobFor('/w/m/model.json', '/w', settings, 'evaluate');
   assert.ok(attackJobSchema.safeParse(strong).success);
   assert.equal(strong.suite, 'strong');
-  assert.equal(strong.attacks, undefined, 'the suite table says what evaluate runs, not a placeholder list');
+  assert.equal(
+    strong.attacks,
+    undefined,
+    'the suite table says what evaluate runs; the job names no attacks of its own',
+  );
   // No job-wide loss: each attack runs its own (APGD-T dlr).
   assert.deepEqual(
     [strong.eps, strong.steps, strong.n, strong.norm, strong.loss, strong.batchSize],

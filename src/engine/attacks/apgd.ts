@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng';
 import { ascentDirection, epsTensor, project, randomInit, type ThreatModel } from '../threat';
-import { onSurvivors, selectRows, stepPoint, type RunResult } from './common';
+import { selectRows, stepPoint, type RunResult } from './common';
 import { defineAttack, type AttackContext } from './runner';
 import type { LossId } from '../../protocol/vocabulary';
 
@@ -148,20 +148,11 @@ async function runOnce(
 export const apgd = defineAttack('apgd', {
   async run(ctx) {
     const { steps, restarts, randomStart, loss } = ctx.options;
-    ctx.planSteps(steps * restarts);
     const rng = new Rng(ctx.seed);
-    const result = await onSurvivors(
-      ctx.x,
-      ctx.y,
-      ctx.threat,
-      restarts,
-      (round, s) => {
-        const targets = ctx.targets && s.gather(ctx.targets);
-        return runOnce(ctx, s.x, s.y, s.threat, targets, loss, steps, randomStart || round > 0, rng);
-      },
-      ctx.stopEarly,
-    );
-    return result.xAdv;
+    return ctx.rounds(restarts, steps, (round, s) => {
+      const targets = ctx.targets && s.gather(ctx.targets);
+      return runOnce(ctx, s.x, s.y, s.threat, targets, loss, steps, randomStart || round > 0, rng);
+    });
   },
 });
 
@@ -173,45 +164,24 @@ export const apgdT = defineAttack('apgd-t', {
       options: { steps, randomStart, loss },
     } = ctx;
     const rounds = Math.min(ctx.options.targetClasses, model.numClasses - 1);
-    ctx.planSteps(steps * rounds);
     const rng = new Rng(ctx.seed);
     // The targets: the clean logits' ranking, class 2nd … (rounds+1)th.
     const ranked = tf.tidy(() => tf.topk(model.predictLogits(x), rounds + 1).indices as tf.Tensor2D);
     try {
-      const result = await onSurvivors(
-        x,
-        ctx.y,
-        ctx.threat,
-        rounds,
-        async (round, s) => {
-          const own = tf.tidy(() => tf.squeeze(tf.slice(ranked, [0, round + 1], [-1, 1]), [1]) as tf.Tensor1D);
-          try {
-            const run = await runOnce(
-              ctx,
-              s.x,
-              s.y,
-              s.threat,
-              s.gather(own),
-              loss,
-              steps,
-              randomStart || round > 0,
-              rng,
-            );
-            // A round "succeeds" by reaching its target; APGD-T counts any misclassification.
-            const fooled = tf.tidy(
-              () =>
-                tf
-                  .notEqual(tf.argMax(model.predictLogits(run.xAdv), 1), tf.cast(s.y, 'int32'))
-                  .dataSync() as Uint8Array,
-            );
-            return { ...run, success: Uint8Array.from(fooled) };
-          } finally {
-            own.dispose();
-          }
-        },
-        ctx.stopEarly,
-      );
-      return result.xAdv;
+      return await ctx.rounds(rounds, steps, async (round, s) => {
+        const own = tf.tidy(() => tf.squeeze(tf.slice(ranked, [0, round + 1], [-1, 1]), [1]) as tf.Tensor1D);
+        try {
+          const run = await runOnce(ctx, s.x, s.y, s.threat, s.gather(own), loss, steps, randomStart || round > 0, rng);
+          // A round "succeeds" by reaching its target; APGD-T counts any misclassification.
+          const fooled = tf.tidy(
+            () =>
+              tf.notEqual(tf.argMax(model.predictLogits(run.xAdv), 1), tf.cast(s.y, 'int32')).dataSync() as Uint8Array,
+          );
+          return { ...run, success: Uint8Array.from(fooled) };
+        } finally {
+          own.dispose();
+        }
+      });
     } finally {
       ranked.dispose();
     }

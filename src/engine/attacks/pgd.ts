@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng';
 import { ascentDirection, project, randomInit, type ThreatModel } from '../threat';
-import { KeptPoints, onSurvivors, resolveStepSize, stepPoint, type RunResult } from './common';
+import { KeptPoints, resolveStepSize, stepPoint, type RunResult } from './common';
 import { defineAttack, type AttackContext } from './runner';
 
 /** One PGD run from one start on the given samples. */
@@ -66,20 +66,12 @@ async function runOnce(
 }
 
 export const pgd = defineAttack('pgd', {
-  async run(ctx) {
+  run(ctx) {
     const { steps, restarts, randomStart } = ctx.options;
-    ctx.planSteps(steps * restarts);
     const rng = new Rng(ctx.seed);
-    const result = await onSurvivors(
-      ctx.x,
-      ctx.y,
-      ctx.threat,
-      restarts,
-      // The first run may start at x; restarts always start at random points.
-      (restart, s) =>
-        runOnce(ctx, rng, s.threat, s.x, s.y, ctx.targets && s.gather(ctx.targets), randomStart || restart > 0),
-      ctx.stopEarly,
+    // The first run may start at x; restarts always start at random points.
+    return ctx.rounds(restarts, steps, (restart, s) =>
+      runOnce(ctx, rng, s.threat, s.x, s.y, ctx.targets && s.gather(ctx.targets), randomStart || restart > 0),
     );
-    return result.xAdv;
   },
 });

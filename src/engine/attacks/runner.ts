@@ -31,7 +31,7 @@ import { countingClassifier, type Classifier, type CountingClassifier } from '..
 import { minClassesFor } from '../losses';
 import { yieldToEventLoop } from '../scheduling';
 import { project, validateThreat, type ThreatModel } from '../threat';
-import { evaluatePoint } from './common';
+import { evaluatePoint, onSurvivors, type RunResult, type Survivors } from './common';
 import type { Attack, AttackOptions, AttackResult, OptionValue, RunControls } from './types';
 
 /**
@@ -73,8 +73,16 @@ export interface AttackContext<Id extends AttackId> {
   steps(count: number, step: (index: number) => boolean | void | Promise<boolean | void>): Promise<boolean>;
   /** Steps planned but not to be run (every sample fooled before the loop). */
   skipSteps(count: number): void;
-  /** Every remaining step is skipped: progress ends at the steps done. */
-  stopEarly(): void;
+  /**
+   * Runs `count` rounds of `stepsEach` steps (restarts, or APGD-T's target classes), each after
+   * the first on the samples not yet fooled, keeping each sample's worst case; plans the steps and
+   * ends progress early once every sample is fooled. Resolves to the kept points.
+   */
+  rounds(
+    count: number,
+    stepsEach: number,
+    run: (round: number, survivors: Survivors) => Promise<RunResult>,
+  ): Promise<tf.Tensor4D>;
 }
 
 export interface AttackDefinition<Id extends AttackId> {
@@ -296,8 +304,12 @@ export function defineAttack<Id extends AttackId>(id: Id, definition: AttackDefi
       skipSteps: (count) => {
         progress.total -= count;
       },
-      stopEarly: () => {
-        progress.total = progress.done;
+      rounds: async (count, stepsEach, run) => {
+        progress.total = count * stepsEach;
+        const result = await onSurvivors(x, y, threat, count, run, () => {
+          progress.total = progress.done;
+        });
+        return result.xAdv;
       },
     };
     const raw = await definition.run(ctx);
