@@ -3,7 +3,7 @@
  * CLI and the webviews, so that one run reads the same everywhere. Pure: no node:, no DOM, since
  * the webviews and the language server bundle it too.
  */
-import { NORM_LABELS, type NormId } from './vocabulary';
+import { NORM_LABELS, type NormId, type RunKind, type RunStatus } from './vocabulary';
 
 /** 0.7125 → "71.3%". */
 export function pct(fraction: number): string {
@@ -83,3 +83,28 @@ export function trainingRunTitle(run: { method: string; status: string; progress
   if (p?.robust !== undefined) parts.push(`robust ${pct(p.robust)}`);
   return parts.filter(Boolean).join(' · ');
 }
+
+/**
+ * A training run's default name: "smallcnn · PGD-AT ε=0.1 · 5 ep" (model folder, method label, ε
+ * unless the method has no adversary, epochs). The method label is TRAIN_METHOD_INFO's.
+ */
+export function trainingRunName(run: { model: string; methodLabel: string; eps?: number; epochs: number }): string {
+  const method = run.eps === undefined ? run.methodLabel : `${run.methodLabel} ε=${run.eps}`;
+  return `${run.model} · ${method} · ${run.epochs} ep`;
+}
+
+/**
+ * The one word a run's status reads as. The Stop action of a training run ends it "stopped"
+ * (stored as "cancelled"); an evaluation's Cancel ends it "cancelled".
+ */
+export function statusWord(kind: RunKind, status: RunStatus): string {
+  return kind === 'training' && status === 'cancelled' ? 'stopped' : status;
+}
+
+/** The codicon each status shows with, everywhere (the Stop action and a stopped run share one icon). */
+export const STATUS_ICONS: Readonly<Record<RunStatus, string>> = {
+  running: 'sync~spin',
+  done: 'pass',
+  failed: 'error',
+  cancelled: 'debug-stop',
+};

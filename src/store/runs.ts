@@ -16,6 +16,11 @@ export interface RunRecord {
   id: string;
   kind: RunKind;
   status: RunStatus;
+  /**
+   * The run's display name: set when the run starts (a training run: "smallcnn · PGD-AT ε=0.1 · 5 ep",
+   * see trainingRunName) and changed by Rename. Older records have none: show the id then.
+   */
+  name?: string;
   /** Model path relative to the workspace (or absolute when outside it). */
   model: string;
   created: string;
