@@ -27,6 +27,11 @@ export interface SpecCompletion {
   insert: string;
   start: number;
   end: number;
+  /**
+   * What the editor matches the typed text against: the inserted text without a comma. The range
+   * starts at the opening quote, so a bare label ("apgd") would never match a typed "apg.
+   */
+  filterText: string;
   /** Edits elsewhere (the comma after the previous item), none overlapping [start, end). */
   additionalEdits?: OffsetEdit[];
 }
@@ -114,7 +119,7 @@ function stringRange(node: Node | undefined, offset: number): { start: number; e
  * without one; never a second comma where one already is.
  */
 export function specCompletions(text: string, offset: number, ctx: CompletionContext): SpecCompletion[] {
-  const items = bareCompletions(text, offset, ctx);
+  const items = bareCompletions(text, offset, ctx).map((item) => ({ ...item, filterText: item.insert }));
   if (items.length === 0) return items;
   const { start, end } = items[0]!;
   const { before, after } = neighbours(text, start, end);
@@ -184,7 +189,11 @@ function neighbours(
   return before ? { before } : {};
 }
 
-function bareCompletions(text: string, offset: number, ctx: CompletionContext): SpecCompletion[] {
+function bareCompletions(
+  text: string,
+  offset: number,
+  ctx: CompletionContext,
+): Array<Omit<SpecCompletion, 'filterText'>> {
   const location = getLocation(text, offset);
   const root = parseTree(text, [], { allowTrailingComma: true });
   const node = root ? findNodeAtOffset(root, offset, true) : undefined;

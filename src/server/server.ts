@@ -152,6 +152,7 @@ connection.onCompletion((params): CompletionItem[] => {
     label: c.label,
     kind: COMPLETION_KIND[c.kind],
     sortText: String(i).padStart(4, '0'),
+    filterText: c.filterText,
     ...(c.detail ? { detail: c.detail } : {}),
     ...(c.documentation ? { documentation: { kind: MarkupKind.Markdown, value: c.documentation } } : {}),
     textEdit: { range: { start: doc.positionAt(c.start), end: doc.positionAt(c.end) }, newText: c.insert },
