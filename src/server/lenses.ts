@@ -174,6 +174,8 @@ export function resolveReference(
 
 /** Interpolated or prose strings ("{root}/model.json", "see model.json", URLs): not a path to check. */
 const NOT_A_LITERAL_PATH = /[{}$%\s]|^[a-z][a-z0-9+.-]*:\/\//i;
+/** A bare file name ("model.json" in `path.join(dir, "model.json")`) names a file, not where it is. */
+const HAS_FOLDER = /[\\/]/;
 
 export interface ModelHint {
   /** Offsets of the path inside the quotes. */
@@ -195,8 +197,8 @@ function shownPath(file: string, folders: readonly string[]): string {
 }
 
 /**
- * A faint hint on every string that looks like a model path but names no file, saying where it
- * was looked for: silence would read as "no result yet".
+ * A faint hint on every string that looks like a model path (a folder and a model file name) but
+ * names no file, saying where it was looked for: silence would read as "no result yet".
  */
 export function sourceHints(
   text: string,
@@ -206,7 +208,7 @@ export function sourceHints(
 ): ModelHint[] {
   const hints: ModelHint[] = [];
   for (const ref of modelReferences(text)) {
-    if (NOT_A_LITERAL_PATH.test(ref.text)) continue;
+    if (NOT_A_LITERAL_PATH.test(ref.text) || !HAS_FOLDER.test(ref.text)) continue;
     const candidates = referenceCandidates(ref.text, folders, path.dirname(file));
     if (candidates.some((c) => exists(c))) continue;
     const looked = candidates.map((c) => shownPath(c, folders));
@@ -218,6 +220,7 @@ export function sourceHints(
   }
   return hints;
 }
+
 /** One lens per line that names an existing model file: its last result, or "Attack" with its absolute path. */
 export function sourceLenses(
   text: string,

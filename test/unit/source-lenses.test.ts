@@ -166,7 +166,7 @@ describe('a model-looking string that names no file', () => {
     ]);
   });
 
-  test('interpolations, prose and URLs are not paths to check; an existing file has no hint', () => {
+  test('interpolations, prose, URLs and bare file names are not paths to check; an existing file has no hint', () => {
     const text = [
       'a = f"{root}/model.json"',
       'b = `${dir}/model.json`',
@@ -175,6 +175,7 @@ describe('a model-looking string that names no file', () => {
       'e = "smallcnn/model.json"',
       `f = "${modelFile}"`,
       "g = 'file://smallcnn/model.json'",
+      "weights = os.path.join(out_dir, 'model.json')",
       '',
     ].join('\n');
     assert.deepEqual(sourceHints(text, script, [repo]), []);
