@@ -735,6 +735,38 @@ async function main() {
     if ((await dirtyTab.count()) > 0) throw new Error('the spec is still modified after undoing the completion');
     log(`completed line: ${inserted}`);
   });
+
+  await step('38. (item 6) with examples/ opened as the workspace, inspect_model.py still shows its lens', async () => {
+    // A second window on examples/ (its own extension host and language server), closed at the end.
+    const other = await context.newPage();
+    try {
+      await other.goto(`${base}/?folder=${encodeURIComponent(path.join(workspace, 'examples'))}`);
+      await other.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+      await other.locator('.explorer-folders-view').first().waitFor({ timeout: 60_000 });
+      const row = (label, level) =>
+        other.locator(`.explorer-folders-view .monaco-list-row[aria-label="${label}"][aria-level="${level}"]`).first();
+      await row('fashion-mnist', 1).waitFor({ timeout: 20_000 });
+      if ((await row('fashion-mnist', 1).getAttribute('aria-expanded')) === 'false')
+        await row('fashion-mnist', 1).click();
+      await row('inspect_model.py', 2).click();
+      await other.locator('.tabs-container .tab.active', { hasText: 'inspect_model.py' }).waitFor({ timeout: 20_000 });
+      const sourceLens = other
+        .locator('.editor-instance .monaco-editor')
+        .first()
+        .locator('.codelens-decoration a', { hasText: /robust \d+\.\d% \(PGD-20|Attack \(no robustness result yet\)/ })
+        .first();
+      await sourceLens.waitFor({ timeout: 60_000 });
+      const line = await other
+        .locator('.editor-instance .view-line', { hasText: 'smallcnn/model.json' })
+        .first()
+        .innerText();
+      if (!line.includes('"smallcnn/model.json"')) throw new Error(`the example names its model as ${line}`);
+      await other.screenshot({ path: path.join(OUT, '38-examples-workspace-lens.png') });
+      log(`inspect_model.py with examples/ as the workspace: ${await sourceLens.innerText()}`);
+    } finally {
+      await other.close();
+    }
+  });
 }
 
 try {
