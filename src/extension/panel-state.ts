@@ -7,6 +7,7 @@ import type { FinishedStage } from '../protocol/messages/worker';
 import type { Report } from '../protocol/report';
 import { duration } from '../protocol/format';
 import { runningStage } from '../protocol/suites';
+import type { SuiteId } from '../protocol/vocabulary';
 
 export type PanelEvent =
   | { type: 'progress'; label: string; done: number; total: number }
@@ -16,8 +17,8 @@ export type PanelEvent =
   | { type: 'cancelled'; report?: Report }
   | { type: 'failed'; error: string };
 
-export function initialState(runId: string, title: string, at: string): PanelState {
-  return { runId, title, status: 'running', startedAt: at };
+export function initialState(runId: string, title: string, at: string, suite?: SuiteId): PanelState {
+  return { runId, title, status: 'running', startedAt: at, ...(suite ? { suite } : {}) };
 }
 
 export function reducePanel(state: PanelState, event: PanelEvent): PanelState {
@@ -62,4 +63,29 @@ export function statusText(state: PanelState, now: number): string {
 export function statusTooltip(state: PanelState): string {
   const done = (state.stages ?? []).filter((s) => s.index > 0).length;
   return `Robustness Lab: ${state.title}${done ? ` — ${done} stage${done > 1 ? 's' : ''} done` : ''} — click to cancel`;
+}
+
+/** A run younger than this, with no stage done, cancels from the status bar without a question. */
+export const CONFIRM_CANCEL_AFTER_S = 10;
+
+/**
+ * The question before the status-bar item cancels a run, or undefined to cancel at once: a short
+ * attack (under 10 s, no stage done) goes, a long evaluation asks ("Cancel the evaluation? 2 stages
+ * done"), saying what a cancel keeps.
+ */
+export function cancelQuestion(state: PanelState, now: number): { message: string; detail: string } | undefined {
+  if (state.status !== 'running') return undefined;
+  const done = (state.stages ?? []).filter((s) => s.index > 0);
+  const seconds = (now - Date.parse(state.startedAt)) / 1000;
+  if (done.length === 0 && seconds < CONFIRM_CANCEL_AFTER_S) return undefined;
+  const last = done[done.length - 1];
+  const total = last?.total ?? state.stages?.[0]?.total;
+  const count = `${done.length}${total ? ` of ${total}` : ''} stage${(total ?? done.length) === 1 ? '' : 's'} done`;
+  return {
+    message: `Cancel the evaluation? ${count}`,
+    detail: last
+      ? `${state.title}, running for ${duration(seconds, 0)}. The stages that finished are kept as a partial ` +
+        `report, cancelled after ${last.label}.`
+      : `${state.title}, running for ${duration(seconds, 0)}. No stage has finished yet: nothing would be kept.`,
+  };
 }

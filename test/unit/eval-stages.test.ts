@@ -3,7 +3,7 @@
  * the curve) in that order; a cancel keeps what finished as a partial report; a stage with
  * nothing left to attack is skipped; the advice does not send the user to the suite that ran.
  */
-import { before, test } from 'node:test';
+import { before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { runAttackJob } from '../../src/engine';
