@@ -190,8 +190,10 @@ export class Evaluations {
           onStage: ({ runId: _r, ...stage }) => this.update(runId, { type: 'stage', stage }),
         },
       );
-      // Cancelled after some stages finished: the engine answered with what it has.
-      if (report.partial) throw new CancelledWithPartial(report, report.partial.cancelled_after);
+      // Cancelled after some stages finished: the engine answered with what it has. With no
+      // attack finished there is nothing to keep beyond the clean row the panel already shows.
+      if (report.partial?.stages_done) throw new CancelledWithPartial(report, report.partial.cancelled_after);
+      if (report.partial) throw Object.assign(new Error(`run ${runId} aborted`), { name: 'AbortError' });
       return report;
     }, outcome);
   }

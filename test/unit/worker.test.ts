@@ -103,7 +103,8 @@ test("the editor's host: stages arrive in order as they finish; a cancel after o
   const log = { info: () => {}, warn: () => {}, error: () => {} };
   const host = new EngineHost(ROOT, log as unknown as vscode.LogOutputChannel);
   try {
-    const job: AttackJob = { ...JOB, attacks: undefined, suite: 'quick', curve: [0, 0.1], n: 120 };
+    const { attacks: _list, params: _params, ...common } = JOB;
+    const job: AttackJob = { ...common, suite: 'quick', curve: [0, 0.1], n: 120 };
     const stages: StageParams[] = [];
     const whole = await host.runAttack('S1', job, 'wasm', () => {}, { onStage: (s) => stages.push(s) });
     assert.deepEqual(

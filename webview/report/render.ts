@@ -156,8 +156,10 @@ function attackRow(a: ReportAttack): HTMLElement {
 /** What this panel does: the suite's cascade, or an attack list with its curve. */
 export function helpLine(suite: string | undefined): string {
   if (suite && (SUITES as readonly string[]).includes(suite)) {
+    // The editor's runs have no surrogate model: the summary's optional transfer stage is left out.
+    const stages = SUITE_TABLE[suite as SuiteId].summary.replace(/ \(→ [^)]*\)$/, '');
     return (
-      `The ${suite} suite (${SUITE_TABLE[suite as SuiteId].summary}): clean accuracy first, then each stage ` +
+      `The ${suite} suite (${stages}): clean accuracy first, then each stage ` +
       'attacks only the points still robust after the stages before it, so accuracy falls stage by stage; ' +
       'the lowest, after the last stage, is the robust accuracy. Then the gradient-masking diagnostics ' +
       'and the local geometry.'
@@ -214,19 +216,19 @@ function stageRow(stage: FinishedStage): HTMLElement {
 export function renderRun(root: HTMLElement, state: PanelState): void {
   const stages = state.stages ?? [];
   const help = el('p', { class: 'meta', id: 'panel-help' }, helpLine(state.suite));
-  const running = state.status === 'running' ? runningStage(stages) : undefined;
-  const p = state.progress;
-  const line = el(
-    'p',
-    { class: 'stage-progress', id: 'stage-progress' },
-    state.status !== 'running'
-      ? state.status === 'cancelled'
-        ? stages.length
-          ? `Cancelled after ${stages[stages.length - 1]!.label}.`
-          : 'The run was cancelled; nothing was kept.'
-        : ''
-      : [running, p ? `${p.label}: ${p.done}/${p.total}` : 'starting the engine…'].filter(Boolean).join(' · '),
-  );
+  // While it runs, the toolbar's status is the progress line; once cancelled, this says what is left.
+  const line =
+    state.status === 'cancelled'
+      ? [
+          el(
+            'p',
+            { class: 'stage-progress', id: 'stage-progress' },
+            stages.length
+              ? `Cancelled after ${stages[stages.length - 1]!.label}; no attack stage had finished, so no report was kept.`
+              : 'The run was cancelled; nothing was kept.',
+          ),
+        ]
+      : [];
   const last = stages[stages.length - 1];
   const table = stages.length
     ? [
@@ -241,9 +243,13 @@ export function renderRun(root: HTMLElement, state: PanelState): void {
           el(
             'caption',
             {},
-            last && last.index > 0
-              ? `${stagePosition(last)} done${state.suite ? '; accuracy after each stage' : ''}`
-              : 'clean accuracy known; the first stage is running',
+            state.status !== 'running'
+              ? 'the stages that finished'
+              : last && last.index > 0
+                ? `${stagePosition(last)} done` +
+                  (runningStage(stages) ? `, ${runningStage(stages)} running` : '') +
+                  (state.suite ? '; accuracy after each stage' : '')
+                : 'clean accuracy known; the first stage is running',
           ),
           el(
             'thead',
@@ -262,7 +268,7 @@ export function renderRun(root: HTMLElement, state: PanelState): void {
         ),
       ]
     : [];
-  root.replaceChildren(help, line, ...table);
+  root.replaceChildren(help, ...line, ...table);
 }
 
 function chart(report: Report): HTMLElement {
@@ -527,7 +533,8 @@ export function renderReport(root: HTMLElement, report: Report): void {
     ),
     ...maskingBanner,
     ...banners,
-    el('div', { class: 'top' }, summary(report), chart(report)),
+    // A report with no curve (a partial one, or a run without a grid) has no empty chart.
+    el('div', { class: 'top' }, summary(report), ...(report.curves.length ? [chart(report)] : [])),
     ...(report.geometry ? [geometry(report.geometry)] : []),
     grid(report),
   );

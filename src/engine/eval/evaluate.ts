@@ -264,6 +264,8 @@ export async function evaluateAttacks(
     try {
       // A cancel between stages stops here, even before a stage with nothing to attack.
       throwIfAborted(opts.signal, plan.entry.name);
+      // The stage's label from its start: its first batch may take many seconds.
+      if (survivorsAtStart > 0) opts.onProgress?.({ phase: 'attack', label, done: 0, total: survivorsAtStart });
       counts = await attackSurvivors(
         model,
         split,
