@@ -232,6 +232,11 @@ test("the attack panel's state is strict: a field the schema does not name is re
     report,
     "the report inside is the engine's own JSON, passed through whole",
   );
+  // The finished stages and the suite travel with the state, checked like the worker's notification.
+  const streaming = { ...PANEL_STATE, suite: 'strong', stages: [{ ...STAGE, index: 0, kind: 'clean' }, STAGE] };
+  assert.deepEqual(parseHostMessage({ type: 'state', state: streaming }).state.stages, streaming.stages);
+  assert.throws(() => panelState.parse({ ...streaming, suite: 'medium' }), /suite/);
+  assert.throws(() => panelState.parse({ ...streaming, stages: [{ ...STAGE, runId: 'e-1' }] }), unknownKey('runId'));
 });
 
 test('run statuses, kinds and ends come from the vocabulary on every channel', () => {

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { epochMetricsSchema, runEpochSchema } from '../epoch-metrics';
 import { attackJobSchema, backendPreferenceSchema, trainJobSchema } from '../jobs';
+import { STAGE_KINDS } from '../vocabulary';
 import {
   methodTable,
   notification,
@@ -58,8 +59,6 @@ export const ProgressNotification = notification('progress', progressParams);
  * attack of the list or suite, then the diagnostics, the geometry probe and the curve. A stage
  * with no point left to attack is `skipped` (a suite whose earlier stages fooled every point).
  */
-export const STAGE_KINDS = ['clean', 'attack', 'diagnostics', 'geometry', 'curve'] as const;
-export type StageKind = (typeof STAGE_KINDS)[number];
 export const finishedStageSchema = z.strictObject({
   kind: z.enum(STAGE_KINDS),
   /** 0 for clean, then 1…total in the order they run. */
