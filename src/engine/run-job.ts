@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { AttackJob, AttackParams, JobProgress, TrainJob } from '../protocol/jobs';
 import { ATTACK_INFO } from '../protocol/attacks';
 import type { Report } from '../protocol/report';
+import type { FinishedStage } from '../protocol/messages/worker';
 import type { RunStatus } from '../protocol/vocabulary';
 import { getAttack } from './attacks/registry';
 import { LOSSES, type LossId } from '../protocol/vocabulary';
@@ -13,7 +14,7 @@ import type { AttackOptions } from './attacks/types';
 import { describeBackend } from './backend';
 import { loadData, loadTrainingData, sliceSplit } from './data/datasets';
 import { InputError } from './errors';
-import { accuracyCurve, evaluateAttacks, type AttackPlan } from './eval/evaluate';
+import { accuracyCurve, evaluateAttacks, type AttackPlan, type StageResult } from './eval/evaluate';
 import { probeDiagnostics } from './eval/diagnostics';
 import { geometryProbe } from './eval/geometry';
 import { suitePlans } from './eval/suites';
@@ -34,6 +35,13 @@ export interface JobHooks {
   onWarning?: (message: string) => void;
   /** Training: called once per finished epoch. */
   onEpoch?: (metrics: EpochMetrics, epochs: number) => void;
+  /** Attack jobs: each stage as it finishes (clean, each attack, diagnostics, geometry, curve), in order. */
+  onStage?: (stage: FinishedStage) => void;
+  /**
+   * Attack jobs: a cancel after clean accuracy returns the report of the stages that finished,
+   * marked `partial`, instead of throwing the AbortError.
+   */
+  keepPartial?: boolean;
 }
 
 export { VERSION } from '../protocol/report';
@@ -116,28 +124,70 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
           ...(surrogate ? { surrogate } : {}),
         })
       : job.attacks.map((id, i) => planFor(id, job, surrogate, job.params?.[i]));
-    refuseWithoutGradients(plans, model, surrogate, Boolean(job.suite || job.diagnostics));
+    const probing = Boolean(job.suite || job.diagnostics);
+    refuseWithoutGradients(plans, model, surrogate, probing);
     const progress = {
       ...(hooks.signal ? { signal: hooks.signal } : {}),
       batchSize: job.batchSize,
       examples: job.examples,
       onProgress: (p: { label: string; done: number; total: number }) => hooks.onProgress?.(p),
     };
+    // An attack list gets one curve per attack; a suite one curve of its gradient attacks in
+    // cascade (its first attack alone would be the masked one on a distilled model).
+    const series =
+      job.curve.length === 0
+        ? []
+        : job.suite
+          ? [plans.filter((p) => p.entry.access === 'white-box')]
+          : plans.map((p) => [p]);
+    const stages = new StageCounter(
+      plans.length + (probing ? 2 : 0) + (series.length > 0 ? 1 : 0),
+      test.count,
+      hooks.onStage,
+    );
     const evaluation = await evaluateAttacks(model, test, data.shape, threat, plans, {
       ...progress,
       cascade: Boolean(job.suite),
+      onStage: (stage) => stages.finished(stage),
+      ...(hooks.keepPartial ? { keepPartial: true } : {}),
     });
-    const probes =
-      job.suite || job.diagnostics
-        ? await probeDiagnostics(model, test, data.shape, threat, {
+    let cancelled = Boolean(evaluation.cancelled);
+    /** Runs a stage after the attacks; with keepPartial, a cancel ends the job with what finished. */
+    const later = async <T>(work: () => Promise<T>): Promise<T | undefined> => {
+      if (cancelled) return undefined;
+      try {
+        return await work();
+      } catch (err) {
+        if (!hooks.keepPartial || (err as Error).name !== 'AbortError') throw err;
+        cancelled = true;
+        return undefined;
+      }
+    };
+    const probes = probing
+      ? ((await later(async () => {
+          const t0 = performance.now();
+          const found = await probeDiagnostics(model, test, data.shape, threat, {
             seed: job.seed,
+            suite: job.suite ?? null,
             ...(hooks.signal ? { signal: hooks.signal } : {}),
             onProgress: (label, done, total) => hooks.onProgress?.({ label: `diagnostics: ${label}`, done, total }),
-          })
-        : [];
-    const geometry =
-      job.suite || job.diagnostics
-        ? await geometryProbe(
+          });
+          const masking = found.filter((d) => d.masking).length;
+          stages.finished({
+            kind: 'diagnostics',
+            label: 'diagnostics',
+            findings: found.length,
+            masking,
+            detail: found.length ? found.map((d) => d.id).join(', ') : 'no sign of gradient masking in the probes',
+            seconds: (performance.now() - t0) / 1000,
+          });
+          return found;
+        })) ?? [])
+      : [];
+    const geometry = probing
+      ? await later(async () => {
+          const t0 = performance.now();
+          const probe = await geometryProbe(
             model,
             test,
             data.shape,
@@ -148,22 +198,44 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
               ...(job.layer ? { layer: job.layer } : {}),
               onProgress: (done, total) => hooks.onProgress?.({ label: 'geometry: C and γ', done, total }),
             },
-          )
-        : undefined;
-    const curves = [];
-    if (job.curve.length > 0) {
-      // An attack list gets one curve per attack; a suite one curve of its gradient attacks in
-      // cascade (its first attack alone would be the masked one on a distilled model).
-      const series = job.suite ? [plans.filter((p) => p.entry.access === 'white-box')] : plans.map((p) => [p]);
-      for (const chain of series) {
-        const name = chain.map((p) => p.entry.label(p.options)).join(' → ');
-        const points = await accuracyCurve(model, test, data.shape, job.norm, job.bounds, job.curve, chain, {
-          ...progress,
-          onProgress: (p) => hooks.onProgress?.({ label: `curve ${name} ${p.label}`, done: p.done, total: p.total }),
-        });
-        curves.push({ attack: name, points });
-      }
-    }
+          );
+          stages.finished({
+            kind: 'geometry',
+            label: 'geometry',
+            detail:
+              (probe.representation ? `C median ${probe.representation.median.toPrecision(3)} · ` : '') +
+              `γ median ${probe.linearity.median.toPrecision(3)} (first ${probe.n} images)`,
+            seconds: (performance.now() - t0) / 1000,
+          });
+          return probe;
+        })
+      : undefined;
+    const curves =
+      series.length === 0
+        ? []
+        : ((await later(async () => {
+            const t0 = performance.now();
+            const drawn = [];
+            for (const chain of series) {
+              const name = chain.map((p) => p.entry.label(p.options)).join(' → ');
+              const points = await accuracyCurve(model, test, data.shape, job.norm, job.bounds, job.curve, chain, {
+                ...progress,
+                onProgress: (p) =>
+                  hooks.onProgress?.({ label: `curve ${name} ${p.label}`, done: p.done, total: p.total }),
+              });
+              drawn.push({ attack: name, points });
+            }
+            const grid = drawn[0]?.points ?? [];
+            stages.finished({
+              kind: 'curve',
+              label: 'curve',
+              detail:
+                `${drawn.length} curve${drawn.length > 1 ? 's' : ''} over ${grid.length} radii ` +
+                `(ε ${grid[0]?.eps ?? 0}…${grid[grid.length - 1]?.eps ?? 0})`,
+              seconds: (performance.now() - t0) / 1000,
+            });
+            return drawn;
+          })) ?? []);
     const report = buildReport(evaluation, {
       command,
       version: VERSION,
@@ -180,10 +252,33 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
       ...(geometry ? { geometry } : {}),
     });
     for (const example of report.examples) example.index += job.offset ?? 0;
+    if (cancelled) report.partial = stages.partial();
     return report;
   } finally {
     model.dispose?.();
     surrogate?.dispose?.();
+  }
+}
+
+/** Numbers the stages of an attack job as they finish and remembers the last, for a partial report. */
+class StageCounter {
+  private done = 0;
+  private last = 'clean';
+
+  constructor(
+    private readonly total: number,
+    private readonly n: number,
+    private readonly listener: ((stage: FinishedStage) => void) | undefined,
+  ) {}
+
+  finished(stage: Omit<StageResult, 'n'> & { n?: number }): void {
+    if (stage.kind !== 'clean') this.done++;
+    this.last = stage.label;
+    this.listener?.({ n: this.n, ...stage, index: stage.kind === 'clean' ? 0 : this.done, total: this.total });
+  }
+
+  partial(): NonNullable<Report['partial']> {
+    return { cancelled_after: this.last, stages_done: this.done, stages_total: this.total };
   }
 }
 

@@ -8,7 +8,7 @@ import type { AttackJob, TrainJob } from '../protocol/jobs';
 import type { EpochParams, ProgressParams, TrainRunResult } from '../protocol/messages/worker';
 import type { BackendPreference } from '../protocol/vocabulary';
 import type { Report } from '../protocol/report';
-import { EngineClient, EngineCrashError } from '../worker/client';
+import { EngineClient, EngineCrashError, type AttackRunOptions } from '../worker/client';
 
 /** A run cancelled before its turn; named like the engine's AbortError so callers treat both alike. */
 class QueuedRunCancelled extends Error {
@@ -83,8 +83,9 @@ export class EngineHost {
     job: AttackJob,
     backend: BackendPreference,
     onProgress: (p: ProgressParams) => void,
+    options: AttackRunOptions = {},
   ): Promise<Report> {
-    return this.enqueue(runId, (client) => client.runAttack(runId, job, backend, onProgress));
+    return this.enqueue(runId, (client) => client.runAttack(runId, job, backend, onProgress, options));
   }
 
   train(

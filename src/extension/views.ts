@@ -108,6 +108,11 @@ export class RunItem extends vscode.TreeItem {
       this.label = `${model} · ${r.status}`;
       this.description = r.error ? clipError(r.error) : ago(r.created);
       this.iconPath = new vscode.ThemeIcon(r.status === 'failed' ? 'error' : 'circle-slash');
+      // A cancelled evaluation that kept its finished stages opens like a finished one.
+      if (r.cancelledAfter) {
+        this.description = `cancelled after ${r.cancelledAfter} · ${ago(r.finished ?? r.created)}`;
+        this.command = { command: OPEN_RUN, title: 'Open Run', arguments: [entry.id, folder] };
+      }
     }
     this.tooltip = `${r.model}\n${r.kind} · ${r.status} · started ${r.created}${r.error ? `\n${r.error}` : ''}`;
     this.contextValue = `robustness.run.${r.status}`;

@@ -87,3 +87,7 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** The run store's folder inside a workspace folder, '/'-separated (one folder per run below it). */
 export const RUN_STORE_DIR = '.robustness/runs';
+
+/** The parts of an evaluation that report as they finish, in the order they run (clean is stage 0). */
+export const STAGE_KINDS = ['clean', 'attack', 'diagnostics', 'geometry', 'curve'] as const;
+export type StageKind = (typeof STAGE_KINDS)[number];

@@ -14,6 +14,7 @@ import {
   type EpochParams,
   type LogLevel,
   type ProgressParams,
+  type StageParams,
   type TrainRunResult,
   type WorkerNotificationHandlers,
 } from '../protocol/messages/worker';
@@ -51,16 +52,25 @@ export interface EngineClientOptions {
   onExit?: (error: EngineCrashError | undefined) => void;
 }
 
+/** An attack run's extras: its finished stages as they come, and a partial report on cancel. */
+export interface AttackRunOptions {
+  onStage?: (stage: StageParams) => void;
+  /** A cancel after clean accuracy resolves with the report of what finished (`report.partial`). */
+  keepPartial?: boolean;
+}
+
 export class EngineClient {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private readonly progressListeners = new Map<string, (p: ProgressParams) => void>();
   private readonly epochListeners = new Map<string, (p: EpochParams) => void>();
+  private readonly stageListeners = new Map<string, (p: StageParams) => void>();
   private nextId = 0;
   private exited = false;
   private readonly notificationHandlers: WorkerNotificationHandlers = {
     progress: (p) => this.progressListeners.get(p.runId)?.(p),
     epoch: (p) => this.epochListeners.get(p.runId)?.(p),
+    stage: (p) => this.stageListeners.get(p.runId)?.(p),
     log: ({ level, message }) => this.options.onLog?.(level, message),
   };
 
@@ -132,12 +142,20 @@ export class EngineClient {
     job: AttackJob,
     backend: BackendPreference,
     onProgress?: (p: ProgressParams) => void,
+    options: AttackRunOptions = {},
   ): Promise<Report> {
     if (onProgress) this.progressListeners.set(runId, onProgress);
+    if (options.onStage) this.stageListeners.set(runId, options.onStage);
     try {
-      return await this.request(RunAttackRequest, { runId, job, backend });
+      return await this.request(RunAttackRequest, {
+        runId,
+        job,
+        backend,
+        ...(options.keepPartial ? { keepPartial: true } : {}),
+      });
     } finally {
       this.progressListeners.delete(runId);
+      this.stageListeners.delete(runId);
     }
   }
 

@@ -11,6 +11,7 @@ import {
   LogNotification,
   parseWorkerMessage,
   ProgressNotification,
+  StageNotification,
   type WorkerEnvelope,
   type WorkerRequestHandlers,
 } from '../protocol/messages/worker';
@@ -57,13 +58,15 @@ async function cancellable<T>(runId: string, work: (signal: AbortSignal) => Prom
 }
 
 const handlers: WorkerRequestHandlers = {
-  runAttack: async ({ runId, job, backend }) => {
+  runAttack: async ({ runId, job, backend, keepPartial }) => {
     await ensureBackend(backend);
     return cancellable(runId, (signal) =>
       runAttackJob(job, `attack (editor run ${runId})`, {
         signal,
         onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
+        onStage: (stage) => notify(StageNotification, { runId, ...stage }),
         onWarning: (w) => notify(LogNotification, { level: 'warn', message: w }),
+        ...(keepPartial ? { keepPartial } : {}),
       }),
     );
   },

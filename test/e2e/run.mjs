@@ -767,6 +767,136 @@ async function main() {
       await other.close();
     }
   });
+  // issue 16 — evaluation streaming (stages as they finish, elapsed time, partial report on cancel)
+  /**
+   * Starts Evaluate (strong) on examples/fashion-mnist/<model> from the explorer and waits for its
+   * panel. The other model folders are collapsed first, so the first model.json at depth 4 is its.
+   */
+  async function evaluateExample(model) {
+    const tabs = await page.locator('.tabs-container .tab').count();
+    await revealInExplorer(['examples', 'fashion-mnist']);
+    for (const other of ['smallcnn', 'smallcnn-distilled', 'smallcnn-robust'].filter((m) => m !== model)) {
+      const row = explorerRow(other, 3);
+      if ((await row.count()) && (await row.getAttribute('aria-expanded')) === 'true') await row.click();
+    }
+    await contextMenu(await revealInExplorer(['examples', 'fashion-mnist', model, 'model.json']), 'Evaluate (strong)');
+    await waitFor(async () => (await page.locator('.tabs-container .tab').count()) > tabs, 'the evaluation panel');
+    const title = new RegExp(`Evaluate \\(strong\\): ${model}(?![-\\w])`);
+    await page.locator('.tabs-container .tab', { hasText: title }).last().waitFor({ timeout: 10_000 });
+    // The new panel's iframe is the last ready one once it loads; its help line says what this panel does.
+    await webview().locator('#panel-help', { hasText: 'each stage attacks only the points still robust' }).waitFor({
+      timeout: 60_000,
+    });
+    return title;
+  }
+  /** The status-bar item of the running evaluation: "$(shield) 2/6 · APGD-T … 40/93 · 12 s". */
+  const runStatusItem = () => page.locator('.statusbar-item', { hasText: /\d+\/\d+ · .* · \d+ s$/ }).first();
+  const elapsed = async () => Number(/· (\d+) s$/.exec((await runStatusItem().innerText()).trim())?.[1]);
+
+  await step(
+    '15. (item 3) Evaluate (strong) streams its stages: clean and a finished stage with its accuracy and ' +
+      '"stage k of N" before the run ends; the status bar\'s elapsed time counts on',
+    async () => {
+      await evaluateExample('smallcnn');
+      const clean = webview().locator('#stages tr[data-kind="clean"]');
+      await clean.waitFor({ timeout: 120_000 });
+      const firstStage = webview().locator('#stages tr[data-kind="attack"][data-index="1"]');
+      await firstStage.waitFor({ timeout: 180_000 });
+      // Still running: the report has not replaced the stages table.
+      if (!(await webview().locator('#stages').count())) throw new Error('the run ended before a stage was seen');
+      const accuracy = Number(await firstStage.getAttribute('data-accuracy'));
+      const cleanAccuracy = Number(await clean.getAttribute('data-accuracy'));
+      const rowText = (await firstStage.innerText()).replace(/\s+/g, ' ');
+      if (!(accuracy >= 0 && accuracy <= cleanAccuracy) || !/APGD-CE \d+\.\d% \(\d+\/300\)/.test(rowText))
+        throw new Error(`first stage: ${rowText} (accuracy ${accuracy}, clean ${cleanAccuracy})`);
+      const progress = await webview().locator('#run-status').innerText();
+      const caption = await webview().locator('#stages caption').innerText();
+      if (!/^stage \d+ of \d+ · /.test(progress) || !/^stage \d+ of \d+ done/.test(caption))
+        throw new Error(`no "stage k of N": progress "${progress}", table "${caption}"`);
+      await page.screenshot({ path: path.join(OUT, '15-evaluate-running.png') });
+      // The elapsed seconds count on between two reads, with or without a progress event.
+      const first = await waitFor(
+        async () => (await runStatusItem().isVisible()) && elapsed(),
+        'the status bar',
+        30_000,
+      );
+      await sleep(2500);
+      const second = await elapsed();
+      if (!(second >= first + 2)) throw new Error(`elapsed ${first} s, then ${second} s 2.5 s later`);
+      const stagesSeen = (await webview().locator('#stages tbody tr').allInnerTexts()).map((t) =>
+        t.replace(/\s+/g, ' '),
+      );
+      await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 400_000 });
+      const rows = (await webview().locator('#summary tbody tr').allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+      if (rows.some((r) => /0\.00 s\s*0\s*0/.test(r)))
+        throw new Error(`a skipped stage shows zeros: ${rows.join(' | ')}`);
+      const banner = await webview().locator('#masking-banner').allInnerTexts();
+      if (banner.some((b) => /Evaluate \(strong\)/.test(b)))
+        throw new Error(`the banner sends the user to the command they ran: ${banner}`);
+      await page.screenshot({ path: path.join(OUT, '15-evaluate-done.png') });
+      log(
+        `while running: ${stagesSeen.join(' | ')}; progress "${progress}"; elapsed ${first} → ${second} s; done: ${rows.join(' | ')}`,
+      );
+    },
+  );
+
+  await step(
+    '16. (item 3, item 11) cancelling mid-evaluation keeps the finished stages ("cancelled after <stage>"), ' +
+      'the run opens from Runs; the status-bar click asks first',
+    async () => {
+      // The robust example: its stages take long enough to cancel after APGD-T, during Square.
+      const robust = path.join(workspace, 'examples', 'fashion-mnist', 'smallcnn-robust');
+      fs.mkdirSync(robust, { recursive: true });
+      for (const f of ['model.json', 'weights.bin'])
+        fs.copyFileSync(path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn-robust', f), path.join(robust, f));
+      const title = await evaluateExample('smallcnn-robust');
+      await webview().locator('#stages tr[data-kind="attack"][data-index="1"]').waitFor({ timeout: 240_000 });
+      // One click on the status-bar item asks before cancelling a long evaluation; Keep Running keeps it.
+      await runStatusItem().click();
+      const dialog = page.locator('.monaco-dialog-box', { hasText: 'Cancel the evaluation?' });
+      await dialog.waitFor({ timeout: 15_000 });
+      const question = (await dialog.innerText()).replace(/\s+/g, ' ');
+      if (!/Cancel the evaluation\? \d+ of \d+ stages? done/.test(question)) throw new Error(`dialog: ${question}`);
+      await page.screenshot({ path: path.join(OUT, '16-cancel-question.png') });
+      await dialog.locator('.monaco-button', { hasText: 'Keep Running' }).click();
+      await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+      await sleep(1000);
+      if (!(await webview().locator('#stages').count())) throw new Error('Keep Running did not keep the run running');
+      await webview().locator('#stages tr[data-kind="attack"][data-index="2"]').waitFor({ timeout: 240_000 });
+      await webview().locator('vscode-button', { hasText: 'Cancel' }).click();
+      const status = webview().locator('#run-status', { hasText: 'Cancelled after' });
+      await status.waitFor({ timeout: 60_000 });
+      const statusText = await status.innerText();
+      const after = /Cancelled after (.+?) · (\d+) of (\d+) stages kept/.exec(statusText);
+      if (!after) throw new Error(`status: ${statusText}`);
+      const partial = await webview().locator('#partial').innerText();
+      if (!partial.includes(`cancelled after ${after[1]}`)) throw new Error(`partial caption: ${partial}`);
+      const rows = (await webview().locator('#summary tbody tr').allInnerTexts()).map((t) => t.replace(/\s+/g, ' '));
+      if (!rows.some((r) => r.startsWith('APGD-CE') && /\d+\.\d%/.test(r)))
+        throw new Error(`rows: ${rows.join(' | ')}`);
+      if (!rows.some((r) => r.startsWith('APGD-T') && /\d+\.\d%/.test(r))) throw new Error(`rows: ${rows.join(' | ')}`);
+      await page.screenshot({ path: path.join(OUT, '16-evaluate-cancelled.png') });
+      // The Runs view lists it as cancelled after that stage, and opens it.
+      await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
+      const item = page.locator('.monaco-list-row', { hasText: `cancelled after ${after[1]}` }).first();
+      await item.waitFor({ timeout: 30_000 });
+      // Close the evaluation's panel, so that Open shows the stored run, not the live panel.
+      const live = page.locator('.tabs-container .tab', { hasText: title }).last();
+      await live.hover();
+      await live.locator('.codicon-close').click();
+      await live.waitFor({ state: 'detached', timeout: 10_000 }).catch(() => {});
+      await item.click();
+      await page
+        .locator('.tabs-container .tab', { hasText: 'Run: smallcnn-robust' })
+        .first()
+        .waitFor({ timeout: 30_000 });
+      await webview()
+        .locator('#partial', { hasText: `cancelled after ${after[1]}` })
+        .waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: path.join(OUT, '16-cancelled-reopened.png') });
+      log(`cancelled: "${statusText}"; rows ${rows.join(' | ')}`);
+    },
+  );
 }
 
 try {

@@ -9,7 +9,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { COMMAND_IDS } from '../../src/extension/command-ids';
 import { Config, SETTING_KEYS, SETTINGS_NEEDING_RELOAD, type SettingsSection } from '../../src/extension/config';
-import { RunController, type RunHost, type RunOutcome } from '../../src/extension/run-controller';
+import {
+  CancelledWithPartial,
+  keepPartialReport,
+  RunController,
+  type RunHost,
+  type RunOutcome,
+} from '../../src/extension/run-controller';
+import type { Report } from '../../src/protocol/report';
 import { isGuarded, placeRun, type GuardedPlacement } from '../../src/extension/run-placement';
 import type { RunFinishedParams } from '../../src/protocol/messages/lsp';
 import { LENS_COMMANDS } from '../../src/server/lenses';
@@ -313,6 +320,77 @@ test('a cancelled run is recorded as cancelled, with no error and no notificatio
   assert.ok(stored.finished);
   assert.deepEqual(events, ['ended cancelled', 'info r-cancel cancelled', 'settled', 'refresh']);
   assert.deepEqual(finished, [{ runId: 'r-cancel', folder, status: 'cancelled' }]);
+  fs.rmSync(folder, { recursive: true });
+});
+
+test('a cancel that kept its finished stages: report.json is written partial, the run cancelled after APGD-T', async () => {
+  const { folder, store } = freshStore();
+  const { host, events, finished } = fakeHost();
+  const partial = {
+    model: 'm/model.json',
+    clean_accuracy: 0.84,
+    robust_accuracy: 0.31,
+    attacks: [
+      { id: 'apgd', label: 'APGD-CE', robust_accuracy: 0.4 },
+      { id: 'apgd-t', label: 'APGD-T (3 targets)', robust_accuracy: 0.31 },
+    ],
+    partial: { cancelled_after: 'APGD-T (3 targets)', stages_done: 2, stages_total: 5 },
+  } as unknown as Report;
+  const controller = RunController.start(host, guarded(folder), record('r-partial'));
+  let shown: Report | undefined;
+  const end = await controller.run<Report>(
+    () => Promise.reject(new CancelledWithPartial(partial, 'APGD-T (3 targets)')),
+    {
+      done: () => 'never',
+      failureMessage: (err) => err.message,
+      cancelledLine: (id) => `${id} cancelled`,
+      failedLine: (id, message) => `${id} failed: ${message}`,
+      failureNotice: (message) => message,
+      keepPartial: (report) => keepPartialReport(store, 'r-partial', report),
+      ended: (end, _message, kept) => {
+        events.push(`ended ${end}`);
+        shown = kept;
+      },
+    },
+  );
+  assert.equal(end, 'cancelled');
+  const stored = store.read('r-partial');
+  assert.equal(stored.status, 'cancelled');
+  assert.equal(stored.cancelledAfter, 'APGD-T (3 targets)');
+  assert.equal(stored.error, undefined);
+  const report = store.readReport('r-partial');
+  assert.deepEqual(
+    report.attacks.map((a) => [a.label, a.robust_accuracy]),
+    [
+      ['APGD-CE', 0.4],
+      ['APGD-T (3 targets)', 0.31],
+    ],
+  );
+  assert.deepEqual(report.partial, { cancelled_after: 'APGD-T (3 targets)', stages_done: 2, stages_total: 5 });
+  assert.equal(shown, partial, 'the panel gets the partial report');
+  assert.deepEqual(events, [
+    'ended cancelled',
+    'info r-partial cancelled (kept what finished: cancelled after APGD-T (3 targets))',
+    'refresh',
+  ]);
+  assert.deepEqual(finished, [{ runId: 'r-partial', folder, status: 'cancelled' }]);
+  fs.rmSync(folder, { recursive: true });
+});
+
+test('a running run ticks every interval (the elapsed time counts on), and stops ticking when it ends', async () => {
+  const { folder } = freshStore();
+  const { host, events } = fakeHost();
+  let ticks = 0;
+  const controller = RunController.start(host, guarded(folder), record('r-tick'));
+  await controller.run(
+    () => new Promise<number>((resolve) => setTimeout(() => resolve(1), 130)),
+    { ...outcome(events), tick: () => ticks++ },
+    20,
+  );
+  const atEnd = ticks;
+  assert.ok(atEnd >= 3 && atEnd <= 7, `${atEnd} ticks in 130 ms at 20 ms`);
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  assert.equal(ticks, atEnd, 'no tick after the run ended');
   fs.rmSync(folder, { recursive: true });
 });
 
