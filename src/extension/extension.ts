@@ -29,12 +29,14 @@ export function activate(extension: vscode.ExtensionContext): void {
   }
 
   const modelWatcher = vscode.workspace.createFileSystemWatcher(MODEL_GLOB);
+  const runsView = vscode.window.createTreeView('robustness.runs', { treeDataProvider: ctx.runs, canSelectMany: true });
   const refreshModels = () => ctx.models.refresh();
   extension.subscriptions.push(
     ctx,
     modelWatcher,
     vscode.window.registerTreeDataProvider('robustness.models', ctx.models),
-    vscode.window.createTreeView('robustness.runs', { treeDataProvider: ctx.runs, canSelectMany: true }),
+    runsView,
+    ctx.runs.refreshWhileVisible(runsView),
     modelWatcher.onDidCreate(refreshModels),
     modelWatcher.onDidDelete(refreshModels),
     modelWatcher.onDidChange(refreshModels),
