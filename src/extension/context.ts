@@ -33,7 +33,7 @@ export class Ctx implements RunHost, vscode.Disposable {
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('Robustness Lab', { log: true });
-    this.engine = new EngineHost(extension.extensionPath, this.log);
+    this.engine = new EngineHost(extension.extensionPath, this.log, () => this.config.workers);
     this.status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
     this.status.command = 'robustness.cancelRun' satisfies CommandId;
     this.languageClient = new RobustnessLanguageClient(extension, this.log);

@@ -87,3 +87,7 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** The run store's folder inside a workspace folder, '/'-separated (one folder per run below it). */
 export const RUN_STORE_DIR = '.robustness/runs';
+
+/** The editor's data setting (robustness.dataset): a built-in data id, or "folder" (robustness.dataFolder). */
+export const DATASET_SETTINGS = [...BUILTIN_DATA, 'folder'] as const;
+export type DatasetSetting = (typeof DATASET_SETTINGS)[number];
