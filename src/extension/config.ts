@@ -115,6 +115,7 @@ export class Config {
     }
     // Every key was set above, each to its own schema's output.
     this.values = values as SettingValues;
+    problems.push(...this.readRenamed(section, problems));
     if (this.values.dataset === 'folder' && this.values.dataFolder.trim() === '') {
       problems.push(
         'Robustness Lab: the setting robustness.dataset is "folder", but robustness.dataFolder is empty; ' +
@@ -122,6 +123,37 @@ export class Config {
       );
     }
     this.problems = problems;
+  }
+
+  /**
+   * Settings of earlier versions, still honoured with a note saying what to write instead:
+   * robustness.threatModel.eps (now …epsilon) and a folder given as robustness.dataset (now
+   * dataset "folder" with robustness.dataFolder). Replaces the fallback warning `problems` holds.
+   */
+  private readRenamed(section: SettingsSection, problems: string[]): string[] {
+    const notes: string[] = [];
+    const legacyEps = SETTINGS['threatModel.epsilon'].schema.safeParse(section.get<unknown>('threatModel.eps'));
+    const epsilonDefault = section.inspect<unknown>('threatModel.epsilon')?.defaultValue;
+    if (legacyEps.success && this.values['threatModel.epsilon'] === epsilonDefault) {
+      this.values['threatModel.epsilon'] = legacyEps.data;
+      notes.push(
+        `Robustness Lab: the setting robustness.threatModel.eps is now robustness.threatModel.epsilon; ` +
+          `using its value, ${legacyEps.data}, until you rename it.`,
+      );
+    }
+    const dataset = section.get<unknown>('dataset');
+    if (typeof dataset === 'string' && dataset.trim() !== '' && !DATASET_SETTINGS.some((d) => d === dataset)) {
+      this.values.dataset = 'folder';
+      this.values.dataFolder = dataset.trim();
+      const refused = problems.findIndex((p) => p.includes('robustness.dataset is'));
+      if (refused >= 0) problems.splice(refused, 1);
+      notes.push(
+        `Robustness Lab: the setting robustness.dataset names a folder, ${JSON.stringify(dataset)}; write ` +
+          `"robustness.dataset": "folder" and "robustness.dataFolder": ${JSON.stringify(dataset)} instead. ` +
+          'Reading that folder until then.',
+      );
+    }
+    return notes;
   }
 
   get backend(): BackendPreference {

@@ -297,7 +297,7 @@ test('settings: each bad value falls back to its default with a message naming t
       'attack.restarts': 0,
       'curve.epsilons': [0.1, -0.05],
       'report.examples': 2.5,
-      dataset: 'data/idx',
+      dataset: 42,
       workers: 64,
     }),
   );
@@ -311,8 +311,8 @@ test('settings: each bad value falls back to its default with a message naming t
     'Robustness Lab: the setting robustness.attack.restarts is 0, but it must be a whole number ≥ 1; using the default, 1.',
     'Robustness Lab: the setting robustness.curve.epsilons is [0.1,-0.05], but it must be a list of numbers ≥ 0 ' +
       'such as [0, 0.05, 0.1], or null (the norm’s default grid); using the default, null.',
-    'Robustness Lab: the setting robustness.dataset is "data/idx", but it must be one of "embedded", ' +
-      '"fashion-mnist", "folder" (with "folder", robustness.dataFolder names the folder); using the default, "embedded".',
+    'Robustness Lab: the setting robustness.dataset is 42, but it must be one of "embedded", "fashion-mnist", ' +
+      '"folder" (with "folder", robustness.dataFolder names the folder); using the default, "embedded".',
     'Robustness Lab: the setting robustness.report.examples is 2.5, but it must be a whole number from 0 to 1000; ' +
       'using the default, 32.',
     'Robustness Lab: the setting robustness.workers is 64, but it must be a whole number from 1 to 16; using the default, 1.',
@@ -323,4 +323,18 @@ test('settings: each bad value falls back to its default with a message naming t
     'Robustness Lab: the setting robustness.dataset is "folder", but robustness.dataFolder is empty; set it to a ' +
       'folder of IDX files (relative to the workspace folder). Using "embedded" until then.',
   ]);
+});
+
+test('settings of earlier versions: threatModel.eps and a folder in dataset are honoured, with a note', () => {
+  const config = new Config(settings({ 'threatModel.eps': 0.05, dataset: 'data/idx' }));
+  assert.equal(config.eps, 0.05);
+  assert.equal(config.dataset, 'data/idx');
+  assert.deepEqual(config.problems, [
+    'Robustness Lab: the setting robustness.threatModel.eps is now robustness.threatModel.epsilon; using its ' +
+      'value, 0.05, until you rename it.',
+    'Robustness Lab: the setting robustness.dataset names a folder, "data/idx"; write "robustness.dataset": ' +
+      '"folder" and "robustness.dataFolder": "data/idx" instead. Reading that folder until then.',
+  ]);
+  const both = new Config(settings({ 'threatModel.eps': 0.05, 'threatModel.epsilon': 0.2 }));
+  assert.equal(both.eps, 0.2, 'the new setting wins when both are set');
 });
