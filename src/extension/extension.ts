@@ -40,6 +40,10 @@ export function activate(extension: vscode.ExtensionContext): void {
     modelWatcher.onDidCreate(refreshModels),
     modelWatcher.onDidDelete(refreshModels),
     modelWatcher.onDidChange(refreshModels),
+    // A folder deleted, moved or pasted in the explorer is no model.json event to the watcher.
+    vscode.workspace.onDidDeleteFiles(refreshModels),
+    vscode.workspace.onDidRenameFiles(refreshModels),
+    vscode.workspace.onDidCreateFiles(refreshModels),
     ...registerCommands({ ctx, evaluations, training }),
     vscode.window.registerWebviewPanelSerializer(TRAINING_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {
