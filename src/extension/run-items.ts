@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { clipError, pct, relativeTime, statusWord, STATUS_ICONS, trainingRunTitle } from '../protocol/format';
-import { NORM_LABELS } from '../protocol/vocabulary';
+import { NORM_LABELS, RUN_STORE_DIR } from '../protocol/vocabulary';
 import type { RunEntry, RunRecord } from '../store/runs';
 
 /** An evaluation's live progress, as the engine last reported it. */
@@ -43,8 +43,18 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_[\]<>#|~]/g, (c) => `\\${c}`);
 }
 
-/** The model's folder name: "examples/fashion-mnist/smallcnn/model.json" → "smallcnn". */
-const modelName = (record: RunRecord) => path.basename(path.dirname(record.model)) || record.model;
+/** A training run's final model, as a run's record names it: ".robustness/runs/<id>/model.json". */
+const TRAINED_MODEL = new RegExp(`(?:^|/)${RUN_STORE_DIR.replace('.', '\\.')}/([^/]+)/[^/]+$`);
+
+/**
+ * What a run calls its model: the model's folder ("examples/fashion-mnist/smallcnn/model.json" →
+ * "smallcnn"), or for a training run's final model that run's name (`runNames`), else its id.
+ */
+function modelName(record: RunRecord, runNames?: ReadonlyMap<string, string>): string {
+  const trained = TRAINED_MODEL.exec(record.model.split(path.sep).join('/'));
+  if (trained?.[1]) return runNames?.get(trained[1]) ?? trained[1].replace(/-train$/, '');
+  return path.basename(path.dirname(record.model)) || record.model;
+}
 
 const threat = (norm: keyof typeof NORM_LABELS, eps: number) => `${NORM_LABELS[norm]} ε=${eps}`;
 
@@ -117,8 +127,13 @@ function trainingView(record: RunRecord, now: number): RunItemView {
   };
 }
 
-function evaluationView(record: RunRecord, now: number, live?: LiveProgress): RunItemView {
-  const lead = record.name ?? modelName(record);
+function evaluationView(
+  record: RunRecord,
+  now: number,
+  live?: LiveProgress,
+  runNames?: ReadonlyMap<string, string>,
+): RunItemView {
+  const lead = record.name ?? modelName(record, runNames);
   const job = submitted(record);
   const contextValue = `robustness.run.${record.status}`;
   const summary = record.status === 'done' ? record.summary : undefined;
@@ -164,8 +179,16 @@ function evaluationView(record: RunRecord, now: number, live?: LiveProgress): Ru
   };
 }
 
-/** A Runs view row for a stored run; a folder without a readable run.json reads as broken. */
-export function runItemView(entry: RunEntry, now: number, live?: LiveProgress): RunItemView {
+/**
+ * A Runs view row for a stored run; a folder without a readable run.json reads as broken.
+ * `runNames` (run id → name) names the training run whose final model an evaluation attacked.
+ */
+export function runItemView(
+  entry: RunEntry,
+  now: number,
+  live?: LiveProgress,
+  runNames?: ReadonlyMap<string, string>,
+): RunItemView {
   const record = entry.record;
   if (!record) {
     return {
@@ -176,5 +199,5 @@ export function runItemView(entry: RunEntry, now: number, live?: LiveProgress): 
       contextValue: 'robustness.run.broken',
     };
   }
-  return record.kind === 'training' ? trainingView(record, now) : evaluationView(record, now, live);
+  return record.kind === 'training' ? trainingView(record, now) : evaluationView(record, now, live, runNames);
 }

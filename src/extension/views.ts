@@ -123,9 +123,10 @@ export class RunItem extends vscode.TreeItem {
     folder: string,
     live?: LiveProgress,
     now = Date.now(),
+    runNames?: ReadonlyMap<string, string>,
   ) {
     super(entry.id, vscode.TreeItemCollapsibleState.None);
-    const view = runItemView(entry, now, live);
+    const view = runItemView(entry, now, live, runNames);
     this.label = view.label;
     this.description = view.description;
     this.tooltip = new vscode.MarkdownString(view.tooltip);
@@ -159,11 +160,11 @@ export class RunsProvider implements vscode.TreeDataProvider<RunItem> {
 
   getChildren(): RunItem[] {
     const now = Date.now();
-    return (vscode.workspace.workspaceFolders ?? []).flatMap((folder) =>
-      new RunStore(folder.uri.fsPath)
-        .list()
-        .map((entry) => new RunItem(entry, folder.uri.fsPath, this.live.get(entry.id), now)),
-    );
+    return (vscode.workspace.workspaceFolders ?? []).flatMap((folder) => {
+      const entries = new RunStore(folder.uri.fsPath).list();
+      const names = new Map(entries.flatMap((e) => (e.record?.name ? [[e.id, e.record.name] as const] : [])));
+      return entries.map((entry) => new RunItem(entry, folder.uri.fsPath, this.live.get(entry.id), now, names));
+    });
   }
 
   /** Redraws the view every RUNS_REFRESH_MS while it is visible (relative times), and not while hidden. */

@@ -921,7 +921,14 @@ async function main() {
         .locator('.monaco-list-row', { hasText: /^Trained/ })
         .first();
       await group.waitFor({ timeout: 30_000 });
-      const trained = modelsPane().locator('.monaco-list-row[aria-level="2"]', { hasText: '28×28×1 → 10' }).first();
+      const record = JSON.parse(
+        fs.readFileSync(path.join(workspace, '.robustness', 'runs', runId, 'run.json'), 'utf8'),
+      );
+      const name = record.name ?? runId.replace(/-train$/, '');
+      const trained = modelsPane()
+        .locator('.monaco-list-row[aria-level="2"]', { hasText: name })
+        .filter({ hasText: '28×28×1 → 10' })
+        .first();
       await trained.waitFor({ timeout: 10_000 });
       const label = (await trained.innerText()).replace(/\s+/g, ' ');
       await page.screenshot({ path: path.join(OUT, '32-trained-models.png') });

@@ -121,6 +121,16 @@ test('Runs view: a stopped training run reads "stopped" with the Stop icon; its 
   // An older record without a name: the method and progress lead, as before.
   const unnamed = runItemView(entry({ id: 't3', kind: 'training', status: 'done', config: { method: 'trades' } }), NOW);
   assert.deepEqual([unnamed.label, unnamed.description], ['trades', 'done · 5 min ago']);
+  // An attack on a training run's final model is named after that run.
+  const final = entry({
+    id: 'e9',
+    kind: 'evaluation',
+    status: 'running',
+    model: '.robustness/runs/20261201-041200-000-train/model.json',
+  });
+  const names = new Map([['20261201-041200-000-train', 'smallcnn · PGD-AT ε=0.1 · 4 ep']]);
+  assert.equal(runItemView(final, NOW, undefined, names).label, 'smallcnn · PGD-AT ε=0.1 · 4 ep · running');
+  assert.equal(runItemView(final, NOW).label, '20261201-041200-000 · running', 'an unnamed run: its id');
   const broken = runItemView({ id: 'x', dir: '/w/.robustness/runs/x', problem: 'run.json is missing' }, NOW);
   assert.deepEqual(
     [broken.label, broken.description, broken.contextValue],
