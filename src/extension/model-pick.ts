@@ -6,15 +6,19 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isModelFile } from '../protocol/model-files';
 import type { CommandId } from './command-ids';
-import { modelPickItems, refusal, type ModelUse } from './model-choice';
-import type { ModelsProvider } from './views';
+import { modelPickItems, refusal, type ListedModel, type ModelUse } from './model-choice';
+
+/** The models to pick from: the Models view's (ModelsProvider.list). */
+export interface ModelList {
+  list(): Promise<ListedModel[]>;
+}
 
 const ADD_EXAMPLE: CommandId = 'robustness.addExample';
 
 const folders = () => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
 
 /** Asks which of the listed models to use; undefined when there is none or the user backs out. */
-export async function pickModel(models: ModelsProvider, title: string): Promise<vscode.Uri | undefined> {
+export async function pickModel(models: ModelList, title: string): Promise<vscode.Uri | undefined> {
   const listed = await models.list();
   if (listed.length === 0) {
     const add = 'Add the Fashion-MNIST Example';
@@ -35,7 +39,7 @@ export async function pickModel(models: ModelsProvider, title: string): Promise<
 }
 
 /** The active editor's model file, else one the user picks. */
-export async function modelOrPick(models: ModelsProvider, title: string): Promise<vscode.Uri | undefined> {
+export async function modelOrPick(models: ModelList, title: string): Promise<vscode.Uri | undefined> {
   const active = vscode.window.activeTextEditor?.document.uri;
   if (active?.scheme === 'file' && isModelFile(active.fsPath)) return active;
   return pickModel(models, title);

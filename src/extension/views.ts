@@ -1,12 +1,12 @@
 /** The Models and Runs trees of the Robustness container. */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunStore, type RunEntry } from '../store/runs';
-import { MODEL_GLOB, MODEL_SEARCH_EXCLUDE } from '../protocol/model-files';
+import { MODEL_GLOB, MODEL_SEARCH_EXCLUDE, TFJS_MODEL_FILE } from '../protocol/model-files';
 import type { CommandId } from './command-ids';
 import { listModel, workspaceRelative, type ListedModel } from './model-choice';
 import { runItemView, type LiveProgress } from './run-items';
-import { trainedModel } from './training';
 
 const workspaceFolders = () => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
 
@@ -49,7 +49,8 @@ function trainedModels(folders: readonly string[]): ListedModel[] {
     return store.list().flatMap((entry) => {
       const record = entry.record;
       if (record?.kind !== 'training' || record.status !== 'done') return [];
-      const file = trainedModel(store, entry.id).fsPath;
+      // Where the engine writes a training run's final model (trainedModel in training.ts).
+      const file = path.join(store.dir(entry.id), TFJS_MODEL_FILE);
       if (!fs.existsSync(file)) return [];
       return [listModel(file, folders, record.name ?? entry.id.replace(/-train$/, ''))];
     });
