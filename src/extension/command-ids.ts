@@ -22,5 +22,9 @@ export const COMMAND_IDS = [
   'robustness.revealModel',
   'robustness.attackFinalModel',
   'robustness.deleteRun',
+  'robustness.addExample',
+  'robustness.openModel',
+  'robustness.revealRunFolder',
+  'robustness.rerun',
 ] as const;
 export type CommandId = (typeof COMMAND_IDS)[number];

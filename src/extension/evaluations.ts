@@ -17,6 +17,7 @@ import { AttackPanel, type PanelHandlers } from './attack-panel';
 import type { Ctx } from './context';
 import { isCrash } from './engine-host';
 import { attackJobFor, type AttackKind } from './jobs-from-settings';
+import { modelOrPick, refuseIfUnreadable } from './model-pick';
 import { cancelQuestion, initialState, reducePanel, statusText, statusTooltip, type PanelEvent } from './panel-state';
 import { CancelledWithPartial, keepPartialReport, RunController, type RunOutcome } from './run-controller';
 import type { GuardedPlacement } from './run-placement';
@@ -91,8 +92,9 @@ export class Evaluations {
 
   /** Attack, Curve or Evaluate on a model file (the explorer's, the Models view's, or the active editor's). */
   async attackModel(kind: AttackKind, target?: vscode.Uri): Promise<void> {
-    const uri = target ?? vscode.window.activeTextEditor?.document.uri;
-    if (!uri || !isModelFile(uri.fsPath)) {
+    const uri = target ?? (await modelOrPick(this.ctx.models, `${KIND_TITLES[kind]}: Which Model?`));
+    if (!uri || refuseIfUnreadable(uri, kind)) return;
+    if (!isModelFile(uri.fsPath)) {
       void vscode.window.showErrorMessage(
         `Robustness Lab: choose a ${MODEL_FILE_NAMES.join(' or ')} (right-click it in the explorer).`,
       );

@@ -22,6 +22,7 @@ import { TFJS_MODEL_FILE } from '../protocol/model-files';
 import type { TrainMethod } from '../protocol/vocabulary';
 import { RunStore, type RunRecord } from '../store/runs';
 import type { Ctx } from './context';
+import { refuseIfUnreadable } from './model-pick';
 import { RunController, type RunOutcome } from './run-controller';
 import type { GuardedPlacement } from './run-placement';
 import { newTrainingRun, readTrainJob } from './training-runs';
@@ -115,6 +116,7 @@ export class TrainingController {
   }
 
   async start(init?: vscode.Uri): Promise<void> {
+    if (init && refuseIfUnreadable(init, 'train')) return;
     // A run from a model is stored in that model's workspace folder; a new one in the first folder.
     const placement = await this.ctx.guardRun('trains models', init?.fsPath);
     if (!placement) return;

@@ -91,3 +91,7 @@ export const RUN_STORE_DIR = '.robustness/runs';
 /** The parts of an evaluation that report as they finish, in the order they run (clean is stage 0). */
 export const STAGE_KINDS = ['clean', 'attack', 'diagnostics', 'geometry', 'curve'] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];
+
+/** The editor's data setting (robustness.dataset): a built-in data id, or "folder" (robustness.dataFolder). */
+export const DATASET_SETTINGS = [...BUILTIN_DATA, 'folder'] as const;
+export type DatasetSetting = (typeof DATASET_SETTINGS)[number];

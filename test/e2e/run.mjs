@@ -286,6 +286,31 @@ async function main() {
     );
   });
 
+  /** The Runs view's pane (its header, rows and welcome). */
+  const runsPane = () => page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^Runs/ }) }).first();
+  const modelsPane = () => page.locator('.pane', { has: page.locator('.pane-header', { hasText: /^Models/ }) }).first();
+
+  // issue 16 — views: the empty Runs view, before step 2 creates the first run.
+  /** Shows the Robustness container (its activity-bar icon toggles the side bar: click only when hidden). */
+  async function showRobustness() {
+    const header = page.locator('.pane-header', { hasText: /^Runs/ }).first();
+    if (!(await header.isVisible()))
+      await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
+    await header.waitFor({ timeout: 20_000 });
+  }
+
+  await step('25. (item 7) the empty Runs view offers "Attack a Model…" and "Train a Model…"', async () => {
+    await showRobustness();
+    const welcome = runsPane().locator('.welcome-view-content');
+    await welcome.waitFor({ timeout: 30_000 });
+    const buttons = (await welcome.locator('.monaco-button').allInnerTexts()).map((t) => t.trim());
+    if (!buttons.includes('Attack a Model…') || !buttons.includes('Train a Model…'))
+      throw new Error(`the Runs welcome's buttons: ${buttons.join(' | ')}`);
+    if (buttons.includes('Show Engine Log')) throw new Error('the engine log is still a button of the welcome');
+    await page.screenshot({ path: path.join(OUT, '25-runs-welcome.png') });
+    log(`Runs welcome: ${buttons.join(' | ')}`);
+  });
+
   await step(
     '2. Attack This Model from the explorer: ≥16 rows, a curve of ≥5 points, robust < clean, a run in Runs',
     async () => {
@@ -448,7 +473,7 @@ async function main() {
       await contextMenu(run, 'Stop');
       await page
         .locator('.monaco-list-row', { hasText: 'pgd-at' })
-        .filter({ hasText: 'cancelled' })
+        .filter({ hasText: 'stopped' })
         .first()
         .waitFor({ timeout: 60_000 });
       await contextMenu(page.locator('.monaco-list-row', { hasText: 'pgd-at' }).first(), 'Resume');
@@ -895,6 +920,333 @@ async function main() {
         .waitFor({ timeout: 30_000 });
       await page.screenshot({ path: path.join(OUT, '16-cancelled-reopened.png') });
       log(`cancelled: "${statusText}"; rows ${rows.join(' | ')}`);
+    },
+  );
+  // issue 16 — views
+  /** Runs a command from the palette (F1), by its title. */
+  async function runFromPalette(title) {
+    const input = page.locator('.quick-input-widget input');
+    await waitFor(
+      async () => {
+        if (!(await input.isVisible())) await page.keyboard.press('F1');
+        await input.waitFor({ state: 'visible', timeout: 3000 });
+        return true;
+      },
+      'the command palette',
+      20_000,
+    );
+    await input.fill(`>${title}`);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10_000 });
+    await page.keyboard.press('Enter');
+  }
+  const runFolders = () => {
+    const dir = path.join(workspace, '.robustness', 'runs');
+    return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+  };
+
+  await step(
+    '26. (item 7) "Robustness: Attack This Model" from the palette with no editor open: a quick pick of the ' +
+      'listed models; choosing smallcnn starts the attack',
+    async () => {
+      await runFromPalette('View: Close All Editors');
+      await waitFor(async () => (await page.locator('.tabs-container .tab').count()) === 0, 'no editor open', 10_000);
+      const before = runFolders();
+      await runFromPalette('Robustness: Attack This Model');
+      const rows = page.locator('.quick-input-list .monaco-list-row');
+      await rows.first().waitFor({ timeout: 20_000 });
+      await page.locator('.quick-input-widget', { hasText: 'Which Model?' }).waitFor({ timeout: 10_000 });
+      const items = (await rows.allInnerTexts()).map((t) => t.replace(/\s+/g, ' ').trim());
+      const smallcnn = items.find((t) => t.includes('examples/fashion-mnist/smallcnn/model.json'));
+      if (!smallcnn || !/^smallcnn ?28×28×1 → 10/.test(smallcnn))
+        throw new Error(`quick pick rows: ${items.join(' | ')}`);
+      if (!items.some((t) => /^broken ?unreadable: is not valid JSON/.test(t)))
+        throw new Error(`the broken model is not listed as unreadable: ${items.join(' | ')}`);
+      await page.screenshot({ path: path.join(OUT, '26-model-quick-pick.png') });
+      await rows.filter({ hasText: 'examples/fashion-mnist/smallcnn/model.json' }).first().click();
+      await page.locator('.tabs-container .tab', { hasText: 'Attack: smallcnn' }).first().waitFor({ timeout: 30_000 });
+      await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
+      const added = runFolders().filter((id) => !before.includes(id));
+      if (added.length !== 1) throw new Error(`expected one new run, got ${added.join(', ') || 'none'}`);
+      log(`quick pick: ${items.join(' | ')}; run ${added[0]}`);
+    },
+  );
+
+  await step(
+    '27. (item 8) the broken model has a warning icon in Models; attacking it gives one message with ' +
+      '"Open model.json" and leaves no run and no panel',
+    async () => {
+      await showRobustness();
+      const row = modelsPane().locator('.monaco-list-row', { hasText: 'broken' }).first();
+      await row.waitFor({ timeout: 30_000 });
+      if (!(await row.locator('.codicon-warning').count())) throw new Error('the broken model has no warning icon');
+      const before = runFolders();
+      const tabs = await page.locator('.tabs-container .tab').count();
+      await contextMenu(row, 'Attack This Model');
+      const message = await notification('broken/model.json cannot be attacked');
+      const text = (await message.innerText()).replace(/\s+/g, ' ');
+      if (!/is not valid JSON/.test(text) || text.includes(workspace)) throw new Error(`message: ${text}`);
+      if (!(await message.locator('.monaco-button', { hasText: 'Open model.json' }).count()))
+        throw new Error(`no "Open model.json" action: ${text}`);
+      await sleep(1500); // a run, had one started, would have made its folder and panel by now
+      const shown = await page
+        .locator('.notifications-toasts .notification-list-item', { hasText: 'broken/model.json' })
+        .count();
+      if (shown > 1) throw new Error(`${shown} messages about broken/model.json`);
+      if (runFolders().length !== before.length) throw new Error('a run was recorded for the broken model');
+      if ((await page.locator('.tabs-container .tab').count()) !== tabs) throw new Error('a panel opened');
+      await page.screenshot({ path: path.join(OUT, '27-broken-model-refused.png') });
+      await message.locator('.monaco-button', { hasText: 'Open model.json' }).click();
+      await page.locator('.tabs-container .tab.active', { hasText: 'model.json' }).waitFor({ timeout: 15_000 });
+      log(`refusal: ${text}`);
+    },
+  );
+
+  await step(
+    '28. (item 9) a finished evaluation reads "smallcnn · robust N%", with a readable tooltip and Open, Reveal ' +
+      'Folder, Re-run in its menu; .robustness/ was offered for .gitignore',
+    async () => {
+      await runFromPalette('View: Close All Editors');
+      await showRobustness();
+      const row = runsPane()
+        .locator('.monaco-list-row', { hasText: /smallcnn · robust \d+\.\d%/ })
+        .first();
+      await row.waitFor({ timeout: 30_000 });
+      const label = (await row.locator('.label-name').innerText()).trim();
+      const description = (await row.locator('.label-description').innerText()).trim();
+      if (!/^smallcnn · robust \d+\.\d%$/.test(label)) throw new Error(`label: ${label}`);
+      if (!/ε=0\.1 · clean \d+\.\d% · (just now|\d+ min ago)$/.test(description))
+        throw new Error(`description: ${description}`);
+      await row.locator('.label-name').hover();
+      const hover = page.locator('.monaco-hover', { hasText: 'started' }).first();
+      await hover.waitFor({ timeout: 15_000 });
+      const tooltip = (await hover.innerText()).replace(/\s+/g, ' ');
+      if (!/started \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d · /.test(tooltip) || /\d{4}-\d\dT/.test(tooltip))
+        throw new Error(`tooltip: ${tooltip}`);
+      if (!tooltip.includes('examples/fashion-mnist/smallcnn/model.json')) throw new Error(`tooltip: ${tooltip}`);
+      await page.waitForTimeout(500); // the hover fades in
+      await page.screenshot({ path: path.join(OUT, '28-runs-tooltip.png') });
+      await page.mouse.move(5, 400);
+      const menu = page.locator('.context-view .monaco-menu');
+      await row.click({ button: 'right' });
+      await menu.waitFor({ timeout: 10_000 });
+      const entries = (await menu.locator('.action-menu-item').allInnerTexts()).map((t) => t.trim());
+      for (const wanted of ['Open Run', 'Reveal Folder', 'Re-run', 'Delete Run'])
+        if (!entries.includes(wanted)) throw new Error(`the run's menu: ${entries.join(' | ')}`);
+      const inline = await row.locator('.actions .action-label').count();
+      await page.keyboard.press('Escape');
+      if (inline < 3) throw new Error(`${inline} inline actions on a finished evaluation`);
+      await page.screenshot({ path: path.join(OUT, '28-runs-view.png') });
+      if (process.env.UPDATE_SCREENSHOTS)
+        fs.copyFileSync(path.join(OUT, '28-runs-view.png'), path.join(ROOT, 'media', 'screenshot-runs-view.png'));
+      // Reveal Folder shows the run's folder in the explorer.
+      const runId = runFolders().at(-1);
+      await contextMenu(row, 'Reveal Folder');
+      await explorerRow(runId, 3).waitFor({ timeout: 20_000 });
+      // The store's folder was announced once, with the offer to keep it out of Git.
+      const offer = await notification('keeps its runs and reports in .robustness/');
+      const offered = (await offer.innerText()).replace(/\s+/g, ' ');
+      await offer.locator('.monaco-button', { hasText: 'Add to .gitignore' }).click();
+      const gitignore = path.join(workspace, '.gitignore');
+      await waitFor(() => fs.existsSync(gitignore) && fs.readFileSync(gitignore, 'utf8'), '.gitignore', 10_000);
+      if (fs.readFileSync(gitignore, 'utf8') !== '.robustness/\n')
+        throw new Error(`.gitignore: ${JSON.stringify(fs.readFileSync(gitignore, 'utf8'))}`);
+      // Re-run runs the stored job again as a new run.
+      const before = runFolders();
+      await showRobustness();
+      await contextMenu(
+        runsPane()
+          .locator('.monaco-list-row', { hasText: /smallcnn · robust/ })
+          .first(),
+        'Re-run',
+      );
+      await page.locator('.tabs-container .tab', { hasText: 'Re-run: smallcnn' }).first().waitFor({ timeout: 30_000 });
+      await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
+      const rerun = runFolders().filter((id) => !before.includes(id));
+      if (rerun.length !== 1) throw new Error(`Re-run made ${rerun.length} runs`);
+      log(`Runs row: "${label}" — "${description}"; tooltip: ${tooltip}; menu: ${entries.join(' | ')}; ${offered}`);
+    },
+  );
+
+  await step(
+    '29. (item 7) the Models view context menu: Attack first, then Curve and Evaluate, Train, then Reveal and Open',
+    async () => {
+      await showRobustness();
+      const row = modelsPane()
+        .locator('.monaco-list-row', { hasText: '28×28×1 → 10' })
+        .filter({ has: page.locator('.label-name', { hasText: /^smallcnn$/ }) })
+        .first();
+      await row.waitFor({ timeout: 30_000 });
+      const menu = page.locator('.context-view .monaco-menu');
+      await row.click({ button: 'right' });
+      await menu.waitFor({ timeout: 10_000 });
+      const entries = await menu
+        .locator('.action-item')
+        .evaluateAll((items) =>
+          items.map((item) =>
+            item.classList.contains('disabled') && item.querySelector('.separator') ? '|' : item.textContent.trim(),
+          ),
+        );
+      await page.screenshot({ path: path.join(OUT, '29-models-menu.png') });
+      await page.keyboard.press('Escape');
+      const order = entries.filter((e) => e !== '').join(' ');
+      const expected =
+        'Attack This Model Robustness Curve Evaluate (strong) | Adversarially Train From This Model | ' +
+        'Reveal Model Open Model File';
+      if (!order.startsWith(expected)) throw new Error(`the Models menu: ${order}`);
+      log(`Models menu: ${order}`);
+    },
+  );
+
+  await step(
+    '30. (item 7) "Add the Fashion-MNIST Example" copies the example into the workspace, opens its spec and ' +
+      'lists the model',
+    async () => {
+      await runFromPalette('Robustness: Add the Fashion-MNIST Example');
+      const example = path.join(workspace, 'robustness-example');
+      try {
+        await page
+          .locator('.tabs-container .tab.active', { hasText: 'smallcnn.robustness.json' })
+          .waitFor({ timeout: 20_000 });
+        const message = await notification('added the Fashion-MNIST example');
+        const text = (await message.innerText()).replace(/\s+/g, ' ');
+        if (!text.includes('robustness-example/smallcnn/model.json')) throw new Error(`message: ${text}`);
+        for (const file of ['smallcnn/model.json', 'smallcnn/weights.bin', 'smallcnn.robustness.json'])
+          if (!fs.existsSync(path.join(example, file))) throw new Error(`${file} was not copied`);
+        await showRobustness();
+        const models = modelsPane().locator('.monaco-list-row', { hasText: /^smallcnn\s*28×28×1 → 10$/ });
+        await waitFor(
+          async () => (await models.count()) === 2,
+          'the example listed beside the workspace smallcnn',
+          20_000,
+        );
+        await page.screenshot({ path: path.join(OUT, '30-example-added.png') });
+        log(`example: ${text}`);
+      } finally {
+        // Later steps expect the workspace as prepare() made it.
+        await runFromPalette('View: Close All Editors').catch(() => {});
+        fs.rmSync(example, { recursive: true, force: true });
+        // A deleted folder is not a deleted model.json to the view's watcher: refresh it by hand.
+        const listed = modelsPane().locator('.monaco-list-row', { hasText: /^smallcnn\s*28×28×1 → 10$/ });
+        await waitFor(
+          async () => {
+            await modelsPane().locator('.pane-header').hover();
+            await modelsPane().locator('.pane-header .action-label[aria-label="Refresh Models"]').click();
+            return (await listed.count()) === 1;
+          },
+          'the example to leave Models',
+          20_000,
+        );
+      }
+    },
+  );
+
+  await step(
+    '31. (item 11) the Settings editor lists the settings in order: threat model (Epsilon), attack, data, ' +
+      'samples, training, backend',
+    async () => {
+      await runFromPalette('Preferences: Open Settings (UI)');
+      const search = page.locator('.settings-editor .suggest-input-container .monaco-editor textarea').first();
+      await search.waitFor({ timeout: 20_000 });
+      await search.focus();
+      await page.keyboard.type('@ext:robustness-lab.robustness-lab');
+      const titles = page.locator('.settings-editor .setting-item-title');
+      await page.locator('.settings-editor', { hasText: 'Epsilon (ε)' }).first().waitFor({ timeout: 20_000 });
+      await sleep(500);
+      await page.screenshot({ path: path.join(OUT, '31-settings.png') });
+      // The list is virtual: gather the titles while scrolling down it.
+      const shown = [];
+      for (let turn = 0; turn < 15 && shown.length < 13; turn++) {
+        for (const title of await titles.allInnerTexts()) {
+          const text = title.replace(/\s+/g, ' ').trim();
+          if (text && !shown.includes(text)) shown.push(text);
+        }
+        await page.mouse.move(900, 650); // over the settings list
+        await page.mouse.wheel(0, 300);
+        await sleep(300);
+      }
+      const expected = [
+        'Threat Model: Norm',
+        'Threat Model: Epsilon',
+        'Attack: Steps',
+        'Attack: Step Size',
+        'Attack: Restarts',
+        'Curve: Epsilons',
+        'Dataset',
+        'Data Folder',
+        'Samples',
+        'Report: Examples',
+        'Training: Train Images',
+        'Backend',
+        'Workers',
+      ];
+      const at = expected.map((title) => shown.findIndex((t) => t.endsWith(title)));
+      if (at.some((i) => i < 0) || at.some((i, k) => k > 0 && i <= at[k - 1]))
+        throw new Error(`the settings' order: ${shown.join(' | ')}`);
+      if (shown.some((t) => /\bEps\b/.test(t))) throw new Error(`a title still says Eps: ${shown.join(' | ')}`);
+      await runFromPalette('View: Close All Editors');
+      log(`settings: ${shown.join(' | ')}`);
+    },
+  );
+
+  await step(
+    '32. (item 9) a finished training run lists its final model under "Trained" in the Models view',
+    async () => {
+      const before = runFolders();
+      await runFromPalette('Robustness: New Training Run');
+      const input = page.locator('.quick-input-widget input');
+      await page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'Standard' })
+        .first()
+        .waitFor({ timeout: 20_000 });
+      await input.fill('Standard');
+      await page.keyboard.press('Enter');
+      await page.locator('.quick-input-widget', { hasText: 'epochs' }).waitFor({ timeout: 10_000 });
+      await input.fill('1');
+      await waitFor(
+        async () => {
+          if (!(await page.locator('.quick-input-widget', { hasText: 'epochs' }).isVisible())) return true;
+          await page.keyboard.press('Enter');
+          await sleep(1000);
+          return false;
+        },
+        'the epochs input to close',
+        20_000,
+      );
+      const runId = await waitFor(() => runFolders().find((id) => !before.includes(id)), 'the training run', 30_000);
+      await waitFor(
+        () => {
+          const record = JSON.parse(
+            fs.readFileSync(path.join(workspace, '.robustness', 'runs', runId, 'run.json'), 'utf8'),
+          );
+          if (record.status === 'failed') throw new Error(`training failed: ${record.error}`);
+          return record.status === 'done';
+        },
+        'the training run to finish',
+        240_000,
+      );
+      await showRobustness();
+      const group = modelsPane()
+        .locator('.monaco-list-row', { hasText: /^Trained/ })
+        .first();
+      await group.waitFor({ timeout: 30_000 });
+      const record = JSON.parse(
+        fs.readFileSync(path.join(workspace, '.robustness', 'runs', runId, 'run.json'), 'utf8'),
+      );
+      const name = record.name ?? runId.replace(/-train$/, '');
+      const trained = modelsPane()
+        .locator('.monaco-list-row[aria-level="2"]', { hasText: name })
+        .filter({ hasText: '28×28×1 → 10' })
+        .first();
+      await trained.waitFor({ timeout: 10_000 });
+      const label = (await trained.innerText()).replace(/\s+/g, ' ');
+      await page.screenshot({ path: path.join(OUT, '32-trained-models.png') });
+      await trained.click({ button: 'right' });
+      const menu = page.locator('.context-view .monaco-menu');
+      await menu.waitFor({ timeout: 10_000 });
+      const first = (await menu.locator('.action-menu-item').first().innerText()).trim();
+      await page.keyboard.press('Escape');
+      if (first !== 'Attack This Model') throw new Error(`the trained model's menu starts with ${first}`);
+      log(`trained model: ${label} (run ${runId})`);
     },
   );
 }

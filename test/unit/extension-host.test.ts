@@ -67,22 +67,31 @@ test("Config reads every contributed setting, with package.json's defaults and n
   for (const key of SETTINGS_NEEDING_RELOAD) assert.ok(SETTING_KEYS.includes(key));
   const config = new Config(packageDefaults());
   assert.deepEqual(
-    { backend: config.backend, settings: config.attackSettings, trainImages: config.trainImages },
+    {
+      backend: config.backend,
+      settings: config.attackSettings,
+      trainImages: config.trainImages,
+      workers: config.workers,
+    },
     {
       backend: 'auto',
-      settings: { norm: 'linf', eps: 0.1, steps: 10, samples: 500, dataset: 'embedded' },
+      settings: { norm: 'linf', eps: 0.1, steps: 10, restarts: 1, samples: 500, examples: 32, dataset: 'embedded' },
       trainImages: undefined,
+      workers: 1,
     },
   );
   const changed = new Config(packageDefaults({ 'threatModel.norm': 'l2', samples: 300, 'training.trainImages': 1000 }));
   assert.equal(changed.norm, 'l2');
   assert.equal(changed.samples, 300);
   assert.equal(changed.trainImages, 1000);
-  assert.match(changed.describe(), /^l2 ε=0\.1, steps 10, samples 300, dataset embedded, backend auto$/);
+  assert.match(
+    changed.describe(),
+    /^l2 ε=0\.1, steps 10, default α, restarts 1, default curve, samples 300, examples 32, dataset embedded, backend auto, workers 1$/,
+  );
   assert.deepEqual(changed.problems, []);
   assert.throws(
     () => new Config({ get: () => undefined, inspect: () => undefined }),
-    /robustness\.backend has no value and no default/,
+    /robustness\.threatModel\.norm has no value and no default/,
   );
 });
 
@@ -101,7 +110,7 @@ test('an invalid setting falls back to its default, with one warning naming it a
     packageDefaults({
       backend: 'webgl',
       'training.trainImages': 0,
-      'threatModel.eps': '0.1',
+      'threatModel.epsilon': '0.1',
     }),
   );
   assert.deepEqual(
@@ -109,9 +118,9 @@ test('an invalid setting falls back to its default, with one warning naming it a
     { backend: 'auto', trainImages: undefined, eps: 0.1 },
   );
   assert.equal(backend.problems.length, 3);
-  assert.match(backend.problems[0] ?? '', /robustness\.backend is "webgl".*one of "auto", "wasm", "cpu", "tensorflow"/);
-  assert.match(backend.problems[1] ?? '', /robustness\.threatModel\.eps is "0\.1", but it must be a number ≥ 0/);
-  assert.match(backend.problems[2] ?? '', /robustness\.training\.trainImages is 0.*a whole number ≥ 1, or null/);
+  assert.match(backend.problems[0] ?? '', /robustness\.threatModel\.epsilon is "0\.1", but it must be a number ≥ 0/);
+  assert.match(backend.problems[1] ?? '', /robustness\.training\.trainImages is 0.*a whole number ≥ 1, or null/);
+  assert.match(backend.problems[2] ?? '', /robustness\.backend is "webgl".*one of "auto", "wasm", "cpu", "tensorflow"/);
 });
 
 test("the allowed values Config warns with are package.json's enums", () => {

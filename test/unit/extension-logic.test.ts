@@ -125,7 +125,15 @@ test('stage lines: clean, a stage with its accuracy, a skipped stage, the diagno
 });
 
 test('jobs from settings: a valid job, the curve includes ε, folders resolve, outside paths are refused', () => {
-  const settings = { norm: 'linf' as const, eps: 0.08, steps: 20, samples: 300, dataset: 'data/idx' };
+  const settings = {
+    norm: 'linf' as const,
+    eps: 0.08,
+    steps: 20,
+    samples: 300,
+    dataset: 'data/idx',
+    restarts: 1,
+    examples: 32,
+  };
   const job = attackJobFor('/w/models/cnn/model.json', '/w', settings, 'attack');
   assert.ok(attackJobSchema.safeParse(job).success);
   assert.deepEqual(job.attacks, ['fgsm', 'pgd']);
