@@ -8,6 +8,7 @@ import type { Ctx } from './context';
 import type { Evaluations } from './evaluations';
 import { runSpec } from './spec-runs';
 import { trainedModel, type TrainingController } from './training';
+import { storedRunLabel } from './training-runs';
 import { ModelItem, RunItem } from './views';
 
 /** What the commands act through: the shared context and the two kinds of runs. */
@@ -130,7 +131,7 @@ export const COMMANDS: CommandTable = {
         return;
       }
       const answer = await vscode.window.showWarningMessage(
-        `Delete run ${id} and everything in its folder?`,
+        `Delete run ${storedRunLabel(store, id)} and everything in its folder?`,
         { modal: true },
         'Delete',
       );
@@ -138,6 +139,12 @@ export const COMMANDS: CommandTable = {
         store.delete(id);
         ctx.refreshRuns();
       }
+    },
+  'robustness.renameRun':
+    ({ training }) =>
+    async (target?: RunTarget) => {
+      const id = runIdOf(target);
+      if (id) await training.rename(id);
     },
 };
 

@@ -5,10 +5,10 @@
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { AttackJob, TrainJob } from '../protocol/jobs';
-import type { EpochParams, ProgressParams, TrainRunResult } from '../protocol/messages/worker';
+import type { ProgressParams, TrainRunResult } from '../protocol/messages/worker';
 import type { BackendPreference } from '../protocol/vocabulary';
 import type { Report } from '../protocol/report';
-import { EngineClient, EngineCrashError } from '../worker/client';
+import { EngineClient, EngineCrashError, type TrainListeners } from '../worker/client';
 
 /** A run cancelled before its turn; named like the engine's AbortError so callers treat both alike. */
 class QueuedRunCancelled extends Error {
@@ -92,7 +92,7 @@ export class EngineHost {
     job: TrainJob,
     backend: BackendPreference,
     resume: boolean,
-    listeners: { onProgress: (p: ProgressParams) => void; onEpoch: (p: EpochParams) => void },
+    listeners: TrainListeners,
   ): Promise<TrainRunResult> {
     return this.enqueue(runId, (client) => client.train(runId, job, backend, resume, listeners));
   }

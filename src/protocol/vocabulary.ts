@@ -87,3 +87,11 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** The run store's folder inside a workspace folder, '/'-separated (one folder per run below it). */
 export const RUN_STORE_DIR = '.robustness/runs';
+
+/**
+ * What a training run is doing, as its progress reports it (the worker's trainProgress notification,
+ * the status bar and the training panel): reading the data, building or loading the model, the
+ * batches of an epoch, the end-of-epoch accuracy checks, saving the final model.
+ */
+export const TRAIN_PHASES = ['loading-data', 'building-model', 'training', 'evaluating', 'saving'] as const;
+export type TrainPhase = (typeof TRAIN_PHASES)[number];

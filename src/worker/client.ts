@@ -14,6 +14,7 @@ import {
   type EpochParams,
   type LogLevel,
   type ProgressParams,
+  type TrainProgressParams,
   type TrainRunResult,
   type WorkerNotificationHandlers,
 } from '../protocol/messages/worker';
@@ -51,17 +52,26 @@ export interface EngineClientOptions {
   onExit?: (error: EngineCrashError | undefined) => void;
 }
 
+/** What a training run reports while it runs: progress, each finished epoch, its phase and batch. */
+export interface TrainListeners {
+  onProgress?: (p: ProgressParams) => void;
+  onEpoch?: (p: EpochParams) => void;
+  onTrainProgress?: (p: TrainProgressParams) => void;
+}
+
 export class EngineClient {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private readonly progressListeners = new Map<string, (p: ProgressParams) => void>();
   private readonly epochListeners = new Map<string, (p: EpochParams) => void>();
+  private readonly trainProgressListeners = new Map<string, (p: TrainProgressParams) => void>();
   private nextId = 0;
   private exited = false;
   private readonly notificationHandlers: WorkerNotificationHandlers = {
     progress: (p) => this.progressListeners.get(p.runId)?.(p),
     epoch: (p) => this.epochListeners.get(p.runId)?.(p),
     log: ({ level, message }) => this.options.onLog?.(level, message),
+    trainProgress: (p) => this.trainProgressListeners.get(p.runId)?.(p),
   };
 
   constructor(private readonly options: EngineClientOptions) {
@@ -146,15 +156,17 @@ export class EngineClient {
     job: TrainJob,
     backend: BackendPreference,
     resume: boolean,
-    listeners: { onProgress?: (p: ProgressParams) => void; onEpoch?: (p: EpochParams) => void } = {},
+    listeners: TrainListeners = {},
   ): Promise<TrainRunResult> {
     if (listeners.onProgress) this.progressListeners.set(runId, listeners.onProgress);
     if (listeners.onEpoch) this.epochListeners.set(runId, listeners.onEpoch);
+    if (listeners.onTrainProgress) this.trainProgressListeners.set(runId, listeners.onTrainProgress);
     try {
       return await this.request(TrainRequest, { runId, job, backend, resume });
     } finally {
       this.progressListeners.delete(runId);
       this.epochListeners.delete(runId);
+      this.trainProgressListeners.delete(runId);
     }
   }
 

@@ -11,6 +11,7 @@ import {
   LogNotification,
   parseWorkerMessage,
   ProgressNotification,
+  TrainProgressNotification,
   type WorkerEnvelope,
   type WorkerRequestHandlers,
 } from '../protocol/messages/worker';
@@ -74,7 +75,8 @@ const handlers: WorkerRequestHandlers = {
         job,
         {
           signal,
-          onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
+          // The batches go out as trainProgress (throttled by the engine), not one progress message each.
+          onTrainProgress: (p) => notify(TrainProgressNotification, { runId, ...p }),
           onEpoch: (metrics, epochs) => notify(EpochNotification, { ...metrics, runId, epochs }),
         },
         resume,

@@ -19,12 +19,13 @@ import {
   type TrainingPanelToHost,
 } from '../../src/protocol/messages/training-panel';
 import { vscodeApi } from '../vscode-api';
-import { pct } from '../../src/protocol/format';
+import { pct, STATUS_ICONS, statusWord } from '../../src/protocol/format';
+import { epochAxis, epochTickLabel, runMarker, translucent } from './markers';
+import { codicon, statusIcon } from './status-icons';
 
 Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 
 const vscode = vscodeApi<TrainingPanelToHost, TrainingPanelState>();
-const palette = ['#1c7ed6', '#d9480f', '#2f9e44', '#ae3ec9', '#f08c00', '#0c8599', '#e64980'];
 const css = (name: string, fallback: string) =>
   getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 const charts = new Map<string, Chart>();
@@ -40,6 +41,11 @@ function axis(title: string, percent: boolean) {
   };
 }
 
+/** A legend naming each run with its own marker (colour and shape). */
+function legend() {
+  return { labels: { color: css('--vscode-foreground', '#333'), usePointStyle: true, boxHeight: 8 } };
+}
+
 function lineChart(
   id: string,
   title: string,
@@ -51,20 +57,37 @@ function lineChart(
     const points = run.epochs
       .map((e) => ({ x: e.epoch, y: pick(e) }))
       .filter((p): p is { x: number; y: number } => p.y !== undefined);
+    const { colour, pointStyle } = runMarker(i);
     return points.length
       ? [
           {
             label: run.label,
             data: points,
-            borderColor: palette[i % palette.length],
-            backgroundColor: palette[i % palette.length],
+            borderColor: colour,
+            backgroundColor: translucent(colour),
+            pointStyle,
+            pointRadius: 5,
+            pointHoverRadius: 7,
+            pointBorderWidth: 1.5,
           },
         ]
       : [];
   });
+  // The axis covers the longest run's planned epochs, in whole numbers.
+  const epochs = Math.max(1, ...state.runs.flatMap((run) => run.epochs.map((e) => e.epochs)));
+  const { min, max, stepSize } = epochAxis(epochs);
+  const base = axis('epoch', false);
+  const x = {
+    type: 'linear' as const,
+    ...base,
+    min,
+    max,
+    ticks: { ...base.ticks, stepSize, callback: epochTickLabel },
+  };
   const existing = charts.get(id);
   if (existing) {
     existing.data.datasets = datasets;
+    existing.options.scales = { x, y: axis(title, percent) };
     existing.update('none');
     return;
   }
@@ -79,8 +102,8 @@ function lineChart(
         responsive: true,
         maintainAspectRatio: false,
         parsing: false,
-        scales: { x: { type: 'linear', ...axis('epoch', false) }, y: axis(title, percent) },
-        plugins: { legend: { labels: { color: css('--vscode-foreground', '#333') } } },
+        scales: { x, y: axis(title, percent) },
+        plugins: { legend: legend() },
       },
     }),
   );
@@ -90,13 +113,18 @@ function scatter(state: TrainingPanelState): void {
   const datasets = state.runs.flatMap((run, i) => {
     const last =
       [...run.epochs].reverse().find((e) => e.robustAccuracy !== undefined) ?? run.epochs[run.epochs.length - 1];
+    const { colour, pointStyle } = runMarker(i);
     return last
       ? [
           {
-            label: `${run.label} (${run.method})`,
+            label: run.label,
             data: [{ x: last.testAccuracy, y: last.robustAccuracy ?? 0 }],
-            backgroundColor: palette[i % palette.length],
-            pointRadius: 6,
+            borderColor: colour,
+            backgroundColor: translucent(colour),
+            pointStyle,
+            pointRadius: 8,
+            pointHoverRadius: 10,
+            pointBorderWidth: 2,
           },
         ]
       : [];
@@ -117,7 +145,7 @@ function scatter(state: TrainingPanelState): void {
         responsive: true,
         maintainAspectRatio: false,
         scales: { x: axis('clean accuracy', true), y: axis('robust accuracy (PGD-10)', true) },
-        plugins: { legend: { labels: { color: css('--vscode-foreground', '#333') } } },
+        plugins: { legend: legend() },
       },
     }),
   );
@@ -133,7 +161,7 @@ function table(state: TrainingPanelState): void {
       const cells = [
         run.label,
         run.method,
-        run.status,
+        '',
         last ? `${last.epoch}/${last.epochs}` : '0',
         last ? pct(last.testAccuracy) : '—',
         last?.robustAccuracy !== undefined ? pct(last.robustAccuracy) : '—',
@@ -145,7 +173,25 @@ function table(state: TrainingPanelState): void {
           : '',
       ];
       tr.append(...cells.map((c) => Object.assign(document.createElement('td'), { textContent: c })));
+      // The status: its icon and one word (a stopped run reads "stopped" under the Stop button's square).
+      const status = tr.children[2] as HTMLTableCellElement;
+      status.className = 'status';
+      status.append(statusIcon(run.status), ` ${statusWord('training', run.status)}`);
+      if (run.progress) {
+        status.append(
+          Object.assign(document.createElement('div'), { className: 'progress', textContent: run.progress }),
+        );
+      }
       const action = document.createElement('td');
+      if (run.status === 'running') {
+        const b = document.createElement('vscode-button');
+        b.dataset.action = 'stop';
+        b.title = 'Stop this run (its last finished epoch is kept for Resume)';
+        b.append(codicon(STATUS_ICONS.cancelled), ' Stop');
+        b.setAttribute('secondary', '');
+        b.addEventListener('click', () => vscode.postMessage({ type: 'stop', runId: run.id }));
+        action.append(b);
+      }
       if (run.status === 'done') {
         const b = document.createElement('vscode-button');
         b.textContent = 'Attack final model';
