@@ -43,7 +43,7 @@ import {
   trainImagesOf,
   validateRunName,
 } from '../../src/extension/training-runs';
-import { epochAxis, epochTickLabel, epochTicks, runMarker } from '../../webview/training/markers';
+import { chartLegendText, epochAxis, epochTickLabel, epochTicks, runMarker } from '../../webview/training/markers';
 import { engineTest, tempDir, useBackend } from './helpers';
 
 before(async () => {
@@ -359,6 +359,14 @@ test('the panel tells runs apart by colour and marker, and counts epochs in whol
     assert.ok(ticks.length <= 12, `${epochs}: ${ticks.length} ticks`);
     assert.ok(ticks[ticks.length - 1]! >= epochs, `${epochs}: the axis reaches the last epoch`);
   }
+  assert.equal(
+    chartLegendText('training loss per epoch', [
+      { label: 'smallcnn · PGD-AT ε=0.1 · 3 ep', ...runMarker(0) },
+      { label: 'smallcnn · Standard · 1 ep', ...runMarker(1) },
+    ]),
+    'training loss per epoch: smallcnn · PGD-AT ε=0.1 · 3 ep (circle); smallcnn · Standard · 1 ep (square)',
+  );
+  assert.equal(chartLegendText('loss', []), 'loss: no finished epoch yet');
   assert.equal(epochTickLabel(3), '3');
   assert.equal(epochTickLabel(2.5), '');
 });

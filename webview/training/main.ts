@@ -20,7 +20,7 @@ import {
 } from '../../src/protocol/messages/training-panel';
 import { vscodeApi } from '../vscode-api';
 import { pct, STATUS_ICONS, statusWord } from '../../src/protocol/format';
-import { epochAxis, epochTickLabel, runMarker, translucent } from './markers';
+import { chartLegendText, epochAxis, epochTickLabel, runMarker, translucent } from './markers';
 import { codicon, statusIcon } from './status-icons';
 
 Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, Legend, Tooltip);
@@ -84,6 +84,8 @@ function lineChart(
     max,
     ticks: { ...base.ticks, stepSize, callback: epochTickLabel },
   };
+  const canvas = document.getElementById(id) as HTMLCanvasElement;
+  canvas.setAttribute('aria-label', chartLegendText(`${title} per epoch`, datasets));
   const existing = charts.get(id);
   if (existing) {
     existing.data.datasets = datasets;
@@ -91,7 +93,6 @@ function lineChart(
     existing.update('none');
     return;
   }
-  const canvas = document.getElementById(id) as HTMLCanvasElement;
   charts.set(
     id,
     new Chart(canvas, {
@@ -129,6 +130,8 @@ function scatter(state: TrainingPanelState): void {
         ]
       : [];
   });
+  const canvas = document.getElementById('tradeoff') as HTMLCanvasElement;
+  canvas.setAttribute('aria-label', chartLegendText('clean versus robust accuracy', datasets));
   const existing = charts.get('tradeoff');
   if (existing) {
     existing.data.datasets = datasets;
@@ -137,7 +140,7 @@ function scatter(state: TrainingPanelState): void {
   }
   charts.set(
     'tradeoff',
-    new Chart(document.getElementById('tradeoff') as HTMLCanvasElement, {
+    new Chart(canvas, {
       type: 'scatter',
       data: { datasets },
       options: {

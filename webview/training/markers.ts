@@ -16,6 +16,24 @@ export const RUN_POINT_STYLES = [
 ] as const;
 export type RunPointStyle = (typeof RUN_POINT_STYLES)[number];
 
+/** Each marker shape in words, for the charts' accessible names (a legend a screen reader can read). */
+export const POINT_STYLE_WORDS: Readonly<Record<RunPointStyle, string>> = {
+  circle: 'circle',
+  rect: 'square',
+  triangle: 'triangle',
+  rectRot: 'diamond',
+  star: 'star',
+  crossRot: 'x',
+  rectRounded: 'rounded square',
+  cross: 'plus',
+};
+
+/** A chart's accessible name: what it plots, then each run with its marker ("loss per epoch: a (circle); b (square)"). */
+export function chartLegendText(what: string, runs: Array<{ label: string; pointStyle: RunPointStyle }>): string {
+  if (runs.length === 0) return `${what}: no finished epoch yet`;
+  return `${what}: ${runs.map((run) => `${run.label} (${POINT_STYLE_WORDS[run.pointStyle]})`).join('; ')}`;
+}
+
 /** The i-th run's colour and marker shape. */
 export function runMarker(index: number): { colour: string; pointStyle: RunPointStyle } {
   return {
