@@ -20,6 +20,7 @@ import {
 } from '../../src/protocol/messages/training-panel';
 import { vscodeApi } from '../vscode-api';
 import { pct, STATUS_ICONS, statusWord } from '../../src/protocol/format';
+import { TRAIN_METHOD_INFO } from '../../src/protocol/training';
 import { chartLegendText, epochAxis, epochTickLabel, runMarker, translucent } from './markers';
 import { codicon, statusIcon } from './status-icons';
 
@@ -66,6 +67,8 @@ function lineChart(
             borderColor: colour,
             backgroundColor: translucent(colour),
             pointStyle,
+            // A marker at 0% or 100% is drawn whole, over the axis.
+            clip: false as const,
             pointRadius: 5,
             pointHoverRadius: 7,
             pointBorderWidth: 1.5,
@@ -77,11 +80,13 @@ function lineChart(
   const epochs = Math.max(1, ...state.runs.flatMap((run) => run.epochs.map((e) => e.epochs)));
   const { min, max, stepSize } = epochAxis(epochs);
   const base = axis('epoch', false);
+  // offset: room at each end, so a marker on the first or last epoch is not cut in half.
   const x = {
     type: 'linear' as const,
     ...base,
     min,
     max,
+    offset: true,
     ticks: { ...base.ticks, stepSize, callback: epochTickLabel },
   };
   const canvas = document.getElementById(id) as HTMLCanvasElement;
@@ -123,6 +128,8 @@ function scatter(state: TrainingPanelState): void {
             borderColor: colour,
             backgroundColor: translucent(colour),
             pointStyle,
+            // A marker at 0% or 100% is drawn whole, over the axis.
+            clip: false as const,
             pointRadius: 8,
             pointHoverRadius: 10,
             pointBorderWidth: 2,
@@ -163,7 +170,7 @@ function table(state: TrainingPanelState): void {
       tr.dataset.run = run.id;
       const cells = [
         run.label,
-        run.method,
+        TRAIN_METHOD_INFO[run.method].label,
         '',
         last ? `${last.epoch}/${last.epochs}` : '0',
         last ? pct(last.testAccuracy) : '—',
