@@ -613,7 +613,7 @@ async function main() {
    * Starts a training run from the example model's context menu: method, ε (default), epochs. Returns the
    * cost estimate the method picker and the epochs box showed; confirms the cost dialog when one comes.
    */
-  async function startTraining(method, describedBy, epochs) {
+  async function startTraining(method, describedBy, epochs, { answer = 'Start', expectDialog = false } = {}) {
     await contextMenu(
       await revealInExplorer(['examples', 'fashion-mnist', 'smallcnn', 'model.json']),
       'Adversarially Train From This Model',
@@ -662,18 +662,26 @@ async function main() {
       20_000,
     );
     await sleep(500);
+    let confirmation;
     if (await dialog.isVisible()) {
-      const text = await dialog.innerText();
-      if (!/Start this training run\? About/.test(text)) throw new Error(`unexpected dialog: ${text}`);
-      await dialog.locator('.monaco-button', { hasText: 'Start' }).first().click();
-      log(`cost confirmation: ${text.split('\n')[0]}`);
-    }
-    return { detail: detail.replace(/\n/g, ' '), estimate };
+      confirmation = await dialog.locator('.dialog-message-text').innerText();
+      if (!/Start this training run\? About/.test(confirmation)) throw new Error(`unexpected dialog: ${confirmation}`);
+      await dialog.locator('.monaco-button', { hasText: answer }).first().click();
+      await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+    } else if (expectDialog) throw new Error(`no cost confirmation for ${epochs} epochs (${estimate})`);
+    return { detail: detail.replace(/\n/g, ' '), estimate, confirmation };
   }
 
   await step(
     "20. (items 4, 5) a training run is named, shows its cost, its batches in the status bar and the panel, and the panel's Stop stops it",
     async () => {
+      // A long run asks first; Cancel starts nothing.
+      const runs = path.join(workspace, '.robustness', 'runs');
+      const count = () => (fs.existsSync(runs) ? fs.readdirSync(runs).length : 0);
+      const before = count();
+      const long = await startTraining('PGD-AT', 'Madry et al. 2018', '100', { answer: 'Cancel', expectDialog: true });
+      await sleep(1000);
+      if (count() !== before) throw new Error('a cancelled confirmation started a run');
       const cost = await startTraining('PGD-AT', 'Madry et al. 2018', '3');
       const status = page.locator('.statusbar-item', {
         hasText: /smallcnn · PGD-AT · epoch 1\/3 · batch \d+\/\d+ · \d+:\d\d/,
@@ -704,7 +712,8 @@ async function main() {
       await waitFor(async () => (await status.count()) === 0, 'the status-bar item to go', 30_000);
       await page.screenshot({ path: path.join(OUT, '20-training-panel.png') });
       log(
-        `picker: ${cost.detail}; epochs box: ${cost.estimate}; status bar: ${statusText}; panel: ${progressText}; ` +
+        `picker: ${cost.detail}; epochs box: ${cost.estimate}; 100 epochs: ${long.confirmation}; ` +
+          `status bar: ${statusText}; panel: ${progressText}; ` +
           `loss legend: ${legend}`,
       );
     },
