@@ -282,7 +282,10 @@ function trainOptions(
     ...(job.robustEvalLimit !== undefined ? { robustEvalLimit: job.robustEvalLimit } : {}),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     onProgress: (p: TrainProgress) => {
-      hooks.onProgress?.({ label: `${label}epoch ${p.epoch}/${p.epochs}`, done: p.batch, total: p.batches });
+      // The CLI's progress line counts batches; the end-of-epoch checks are told only as a phase.
+      if (p.phase !== 'evaluating') {
+        hooks.onProgress?.({ label: `${label}epoch ${p.epoch}/${p.epochs}`, done: p.batch, total: p.batches });
+      }
       if (!p.epochMetrics) {
         const { epoch, epochs, batch, batches } = p;
         report?.({ phase: p.phase ?? 'training', epochs, epoch, batch, batches, ...part });

@@ -13,6 +13,8 @@ import {
 import { webviewHtml, webviewOptions } from './webview-html';
 
 export const TRAINING_VIEW_TYPE = 'robustness.training';
+/** The tab's title before it shows a run (then the run's name, or how many runs it compares). */
+export const TRAINING_PANEL_TITLE = 'Robustness: Training';
 
 const TRAINING_PANEL_BODY =
   `
@@ -68,12 +70,9 @@ export class TrainingPanel {
     handlers: TrainingPanelHandlers,
     onDispose: (closed: TrainingPanel) => void,
   ): TrainingPanel {
-    const panel = vscode.window.createWebviewPanel(
-      TRAINING_VIEW_TYPE,
-      'Robustness: Training',
-      vscode.ViewColumn.Active,
-      { retainContextWhenHidden: true },
-    );
+    const panel = vscode.window.createWebviewPanel(TRAINING_VIEW_TYPE, TRAINING_PANEL_TITLE, vscode.ViewColumn.Active, {
+      retainContextWhenHidden: true,
+    });
     return new TrainingPanel(panel, extensionUri, handlers, onDispose);
   }
 

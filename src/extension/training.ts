@@ -40,12 +40,13 @@ import {
   readTrainJob,
   renameRun,
   runLabel,
+  storedRunLabel,
   testImagesOf,
   trainedModelFile,
   trainImagesOf,
   validateRunName,
 } from './training-runs';
-import { TrainingPanel, type TrainingPanelHandlers } from './training-panel';
+import { TRAINING_PANEL_TITLE, TrainingPanel, type TrainingPanelHandlers } from './training-panel';
 
 /** The method picker: every method, in TRAIN_METHOD_INFO's order (adversarial ones first). */
 const METHOD_ITEMS: Array<vscode.QuickPickItem & { method: TrainMethod }> = (
@@ -124,7 +125,10 @@ export class TrainingController {
   private readonly progress = new Map<string, TrainProgressView>();
   /** The status-bar item of the running training run (click: its panel). */
   private readonly status: vscode.StatusBarItem;
-  private statusRun: { id: string; network: string; method: TrainMethod; started: number } | undefined;
+  /** The training runs started in this window and not yet ended, for the status bar. */
+  private readonly statusRuns = new Map<string, { network: string; method: TrainMethod; started: number }>();
+  /** The run the status bar shows: the one that reported progress last (a queued run waits silently). */
+  private statusFocus: string | undefined;
   private statusTimer: ReturnType<typeof setInterval> | undefined;
 
   /** `attack` runs an attack on a run's final model. */
@@ -296,7 +300,7 @@ export class TrainingController {
     renameRun(store, id, name);
     this.ctx.log.info(`run ${id} renamed "${name.trim()}"`);
     this.ctx.refreshRuns();
-    if (this.statusRun?.id === id) this.updateStatus();
+    this.updateStatus();
     this.post();
   }
 
@@ -332,8 +336,12 @@ export class TrainingController {
         this.ctx.engine.train(id, job, this.ctx.config.backend, resume, {
           onProgress: () => undefined,
           onTrainProgress: ({ runId: _runId, ...progress }) => {
+            const run = this.statusRuns.get(id);
+            // The clock starts when the engine starts the run, not when it was queued.
+            if (run && !this.progress.has(id)) run.started = Date.now();
             this.progress.set(id, progress);
-            if (this.statusRun?.id === id) this.updateStatus();
+            this.statusFocus = id;
+            this.updateStatus();
             this.post();
           },
           onEpoch: ({ runId: _runId, ...epoch }) => {
@@ -366,40 +374,42 @@ export class TrainingController {
 
   /** Shows the status-bar item for a run that starts (or resumes); its clock ticks every second. */
   private startStatus(id: string, job: TrainJob): void {
-    this.statusRun = { id, network: trainedNetworkName(job.init), method: job.method, started: Date.now() };
+    this.statusRuns.set(id, { network: trainedNetworkName(job.init), method: job.method, started: Date.now() });
+    this.statusFocus ??= id;
+    this.updateStatus();
+    this.status.show();
+    this.statusTimer ??= setInterval(() => this.updateStatus(), 1000);
+  }
+
+  private updateStatus(): void {
+    const id = this.statusFocus;
+    const run = id === undefined ? undefined : this.statusRuns.get(id);
+    if (id === undefined || !run) return;
+    const text = trainingStatusText({
+      network: run.network,
+      method: run.method,
+      progress: this.progress.get(id),
+      elapsedSeconds: (Date.now() - run.started) / 1000,
+    });
+    const others = this.statusRuns.size - 1;
+    this.status.text = `$(${STATUS_ICONS.running}) ${text}${others > 0 ? ` (+${others} queued)` : ''}`;
     this.status.command = {
       command: 'robustness.openTraining' satisfies CommandId,
       title: 'Open the training panel',
       arguments: [id],
     };
-    this.updateStatus();
-    this.status.show();
-    this.stopStatusTimer();
-    this.statusTimer = setInterval(() => this.updateStatus(), 1000);
-  }
-
-  private updateStatus(): void {
-    const run = this.statusRun;
-    if (!run) return;
-    const text = trainingStatusText({
-      network: run.network,
-      method: run.method,
-      progress: this.progress.get(run.id),
-      elapsedSeconds: (Date.now() - run.started) / 1000,
-    });
-    this.status.text = `$(${STATUS_ICONS.running}) ${text}`;
-    let name = run.id;
-    try {
-      name = runLabel(this.ctx.workspaceStore(run.id)!.read(run.id));
-    } catch {
-      // The record is being written or is gone: the id names the run.
-    }
+    const store = this.ctx.workspaceStore(id);
+    const name = store ? storedRunLabel(store, id) : id;
     this.status.tooltip = `Training ${name}: click to open its panel (Stop is there and in the Runs view)`;
   }
 
   private endStatus(id: string): void {
-    if (this.statusRun?.id !== id) return;
-    this.statusRun = undefined;
+    this.statusRuns.delete(id);
+    if (this.statusFocus === id) this.statusFocus = this.statusRuns.keys().next().value;
+    if (this.statusRuns.size > 0) {
+      this.updateStatus();
+      return;
+    }
     this.stopStatusTimer();
     this.status.hide();
   }
@@ -467,7 +477,13 @@ export class TrainingController {
         },
       ];
     });
-    this.panel.setTitle(runs.length === 1 ? `Training: ${runs[0]!.label}` : `Training: ${runs.length} runs compared`);
+    this.panel.setTitle(
+      runs.length === 0
+        ? TRAINING_PANEL_TITLE
+        : runs.length === 1
+          ? `Training: ${runs[0]!.label}`
+          : `Training: ${runs.length} runs compared`,
+    );
     this.panel.post({ runs });
   }
 
