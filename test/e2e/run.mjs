@@ -589,7 +589,7 @@ async function main() {
     log(`source lens: ${await result.innerText()}`);
   });
   // issue 16 — training
-  const trainingName = 'smallcnn · PGD-AT ε=0.1 · 3 ep';
+  const trainingName = 'smallcnn · PGD-AT ε=0.1 · 6 ep';
   const renamed = 'baseline PGD-AT run';
   /** The training panel's frame (the one webview with the runs table; other panels may be open beside it). */
   const trainingFrame = () =>
@@ -682,9 +682,9 @@ async function main() {
       const long = await startTraining('PGD-AT', 'Madry et al. 2018', '100', { answer: 'Cancel', expectDialog: true });
       await sleep(1000);
       if (count() !== before) throw new Error('a cancelled confirmation started a run');
-      const cost = await startTraining('PGD-AT', 'Madry et al. 2018', '3');
+      const cost = await startTraining('PGD-AT', 'Madry et al. 2018', '6');
       const status = page.locator('.statusbar-item', {
-        hasText: /smallcnn · PGD-AT · epoch 1\/3 · batch \d+\/\d+ · \d+:\d\d/,
+        hasText: /smallcnn · PGD-AT · epoch 1\/6 · batch \d+\/\d+ · \d+:\d\d/,
       });
       await status.first().waitFor({ timeout: 180_000 });
       const statusText = await status.first().innerText();
@@ -692,6 +692,13 @@ async function main() {
         .locator('.tabs-container .tab', { hasText: `Training: ${trainingName}` })
         .first()
         .waitFor();
+      // The status-bar item opens the panel: close it, click the item, and the panel is back on this run.
+      const tab = page.locator('.tabs-container .tab', { hasText: `Training: ${trainingName}` }).first();
+      await tab.locator('.codicon-close').click({ force: true });
+      await tab.waitFor({ state: 'detached', timeout: 10_000 });
+      const statusItem = page.locator('.statusbar-item', { hasText: /smallcnn · PGD-AT · (epoch|loading|building)/ });
+      await statusItem.first().click();
+      await tab.waitFor({ timeout: 10_000 });
       const frame = await trainingFrame();
       const row = frame.locator('#runs-body tr', { hasText: trainingName });
       await row.waitFor({ timeout: 30_000 });
@@ -701,7 +708,7 @@ async function main() {
       await row.locator('.status-icon.codicon-sync.spin').waitFor();
       await page.screenshot({ path: path.join(OUT, '20-training-panel-live.png') });
       // One finished epoch, so the charts have a point each, then Stop from the panel.
-      await row.locator('td:nth-child(4)', { hasText: /^[12]\/3$/ }).waitFor({ timeout: 300_000 });
+      await row.locator('td:nth-child(4)', { hasText: /^[1-3]\/6$/ }).waitFor({ timeout: 300_000 });
       const legend = await frame.locator('#loss').getAttribute('aria-label');
       if (legend !== `training loss per epoch: ${trainingName} (circle)`) throw new Error(`loss legend: ${legend}`);
       await row.locator('vscode-button[data-action="stop"]').click();
@@ -709,7 +716,7 @@ async function main() {
       if (!(await row.locator('td.status .status-icon.codicon-debug-stop').count()))
         throw new Error("the stopped run lacks the Stop action's icon");
       if ((await row.locator('td.status').innerText()).includes('cancelled')) throw new Error('"cancelled" shown');
-      await waitFor(async () => (await status.count()) === 0, 'the status-bar item to go', 30_000);
+      await waitFor(async () => (await statusItem.count()) === 0, 'the status-bar item to go', 30_000);
       await page.screenshot({ path: path.join(OUT, '20-training-panel.png') });
       log(
         `picker: ${cost.detail}; epochs box: ${cost.estimate}; 100 epochs: ${long.confirmation}; ` +
@@ -723,7 +730,7 @@ async function main() {
     await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
     const runRow = () =>
       page
-        .locator('.monaco-list-row', { hasText: new RegExp(`${trainingName}|${renamed}|pgd-at · epoch \\d/3`) })
+        .locator('.monaco-list-row', { hasText: new RegExp(`${trainingName}|${renamed}|pgd-at · epoch \\d/6`) })
         .first();
     await runRow().waitFor({ timeout: 30_000 });
     // Where the Runs view shows run names, the new name must show there too.
@@ -766,7 +773,7 @@ async function main() {
     if (namesInRuns) await page.locator('.monaco-list-row', { hasText: renamed }).first().waitFor({ timeout: 10_000 });
     // The delete dialog says the name (and is cancelled here).
     await contextMenu(
-      page.locator('.monaco-list-row', { hasText: new RegExp(`${renamed}|pgd-at · epoch \\d/3`) }).first(),
+      page.locator('.monaco-list-row', { hasText: new RegExp(`${renamed}|pgd-at · epoch \\d/6`) }).first(),
       'Delete Run',
     );
     const dialog = page.locator('.monaco-dialog-box');
