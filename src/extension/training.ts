@@ -473,6 +473,7 @@ export class TrainingController {
           method: config.method,
           status: record.status,
           epochs: this.live.get(id) ?? readHistory(store.dir(id), (problem) => this.report(problem)),
+          totalEpochs: config.epochs,
           ...(progress ? { progress: trainPhaseText(progress) } : {}),
         },
       ];

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runTrainJob } from '../../src/engine';
 import { throttleTrainProgress } from '../../src/engine/training/progress';
-import { trainingPanelToHost } from '../../src/protocol/messages/training-panel';
+import { trainingPanelToHost, trainingRunView } from '../../src/protocol/messages/training-panel';
 import { trainProgressParams } from '../../src/protocol/messages/worker';
 import type { TrainJob } from '../../src/protocol/jobs';
 import {
@@ -338,6 +338,18 @@ test("the panel's Stop message names a run id and nothing else", () => {
   assert.throws(() => trainingPanelToHost.parse({ type: 'stop' }), /runId/);
   assert.throws(() => trainingPanelToHost.parse({ type: 'stop', runId: '../../etc' }), /runId|Invalid/);
   assert.throws(() => trainingPanelToHost.parse({ type: 'stop', runId: 'r-1', force: true }), /force|Unrecognized/);
+  // What the panel is sent of a running run: its name, planned epochs and where it is.
+  const view = {
+    id: 'r-1',
+    label: 'smallcnn · PGD-AT ε=0.1 · 6 ep',
+    method: 'pgd-at',
+    status: 'running',
+    epochs: [],
+    totalEpochs: 6,
+    progress: 'epoch 1: batch 40/469',
+  };
+  assert.deepEqual(trainingRunView.parse(view), view);
+  assert.throws(() => trainingRunView.parse({ ...view, totalEpochs: 0 }), /totalEpochs/);
   assert.throws(() => trainProgressParams.parse({ runId: 'r-1', phase: 'sleeping', epochs: 1 }), /phase/);
   assert.throws(
     () => trainProgressParams.parse({ runId: 'r-1', phase: 'training', epochs: 1, eta: 3 }),

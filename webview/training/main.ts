@@ -77,7 +77,10 @@ function lineChart(
       : [];
   });
   // The axis covers the longest run's planned epochs, in whole numbers.
-  const epochs = Math.max(1, ...state.runs.flatMap((run) => run.epochs.map((e) => e.epochs)));
+  const epochs = Math.max(
+    1,
+    ...state.runs.flatMap((run) => [run.totalEpochs ?? 1, ...run.epochs.map((e) => e.epochs)]),
+  );
   const { min, max, stepSize } = epochAxis(epochs);
   const base = axis('epoch', false);
   // offset: room at each end, so a marker on the first or last epoch is not cut in half.
@@ -172,7 +175,7 @@ function table(state: TrainingPanelState): void {
         run.label,
         TRAIN_METHOD_INFO[run.method].label,
         '',
-        last ? `${last.epoch}/${last.epochs}` : '0',
+        last ? `${last.epoch}/${last.epochs}` : run.totalEpochs ? `0/${run.totalEpochs}` : '0',
         last ? pct(last.testAccuracy) : '—',
         last?.robustAccuracy !== undefined ? pct(last.robustAccuracy) : '—',
         run.epochs.some((e) => e.event)

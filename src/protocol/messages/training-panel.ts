@@ -11,6 +11,8 @@ export const trainingRunView = z.strictObject({
   method: z.enum(TRAIN_METHODS),
   status: z.enum(RUN_STATUSES),
   epochs: z.array(runEpochSchema),
+  /** The epochs the run will train (its job's), so the axes and the table know them before the first one ends. */
+  totalEpochs: z.number().int().min(1).optional(),
   /** While it runs: where it is ("loading data…", "epoch 1: batch 40/469"; trainPhaseText). */
   progress: z.string().optional(),
 });
