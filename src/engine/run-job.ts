@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AttackJob, AttackParams, JobProgress, TrainJob } from '../protocol/jobs';
+import type { TrainProgressView } from '../protocol/training';
 import { ATTACK_INFO } from '../protocol/attacks';
 import type { Report } from '../protocol/report';
 import type { FinishedStage } from '../protocol/messages/worker';
@@ -22,7 +23,8 @@ import { loadClassifier } from './models/load';
 import { fileHandler, folderSaveHandler, savedModelFile } from './models/io';
 import { smallCnn } from './models/smallcnn';
 import { buildReport } from './report/build';
-import { trainModel, type EpochMetrics } from './training/train-loop';
+import { trainModel, type EpochMetrics, type TrainProgress } from './training/train-loop';
+import { throttleTrainProgress } from './training/progress';
 import { makeClassifier, type Classifier } from './models/classifier';
 import { writeFileAtomic } from '../common/atomic-write';
 import * as tf from '@tensorflow/tfjs-core';
@@ -42,6 +44,8 @@ export interface JobHooks {
    * marked `partial`, instead of throwing the AbortError.
    */
   keepPartial?: boolean;
+  /** Training: the phase and batch, throttled (throttleTrainProgress). */
+  onTrainProgress?: (progress: TrainProgressView) => void;
 }
 
 export { VERSION } from '../protocol/report';
@@ -344,7 +348,14 @@ export function readTrainJob(dir: string): TrainJob {
   return { ...record.config, out: dir };
 }
 
-function trainOptions(job: TrainJob, hooks: JobHooks, label: string, resume: boolean) {
+function trainOptions(
+  job: TrainJob,
+  hooks: JobHooks,
+  label: string,
+  resume: boolean,
+  report?: (progress: TrainProgressView) => void,
+) {
+  const part = label ? { part: label.trim() as 'teacher' | 'student' } : {};
   return {
     epochs: job.epochs,
     method: job.method,
@@ -365,8 +376,15 @@ function trainOptions(job: TrainJob, hooks: JobHooks, label: string, resume: boo
     ...(job.trainLimit !== undefined ? { trainLimit: job.trainLimit } : {}),
     ...(job.robustEvalLimit !== undefined ? { robustEvalLimit: job.robustEvalLimit } : {}),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
-    onProgress: (p: { epoch: number; epochs: number; batch: number; batches: number; epochMetrics?: EpochMetrics }) => {
-      hooks.onProgress?.({ label: `${label}epoch ${p.epoch}/${p.epochs}`, done: p.batch, total: p.batches });
+    onProgress: (p: TrainProgress) => {
+      // The CLI's progress line counts batches; the end-of-epoch checks are told only as a phase.
+      if (p.phase !== 'evaluating') {
+        hooks.onProgress?.({ label: `${label}epoch ${p.epoch}/${p.epochs}`, done: p.batch, total: p.batches });
+      }
+      if (!p.epochMetrics) {
+        const { epoch, epochs, batch, batches } = p;
+        report?.({ phase: p.phase ?? 'training', epochs, epoch, batch, batches, ...part });
+      }
       if (p.epochMetrics && label !== 'teacher ') hooks.onEpoch?.(p.epochMetrics, p.epochs);
     },
   };
@@ -387,7 +405,10 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       'already holds a training run; continue it with --resume, or choose another --out',
     );
   }
+  const report = hooks.onTrainProgress && throttleTrainProgress(hooks.onTrainProgress);
+  report?.({ phase: 'loading-data', epochs: job.epochs });
   const data = await loadTrainingData(job.data);
+  report?.({ phase: 'building-model', epochs: job.epochs });
   writeTrainRecord(job, { status: 'running' });
   const models: tfl.LayersModel[] = [];
   // A method with a temperature distils: a teacher trains at T first, then the student on its soft labels.
@@ -399,7 +420,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       models.push(teacherNet);
       writeTrainRecord(job, { status: 'running', phase: 'teacher' });
       await trainModel(teacherNet, data, {
-        ...trainOptions(job, hooks, 'teacher ', resume),
+        ...trainOptions(job, hooks, 'teacher ', resume, report),
         phase: 'teacher',
         checkpointDir: path.join(job.out, 'teacher'),
       });
@@ -417,13 +438,16 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       : smallCnn(data.shape, data.classNames.length, job.seed);
     models.push(model);
     const history = await trainModel(model, data, {
-      ...trainOptions(job, hooks, teacher ? 'student ' : '', resume),
+      ...trainOptions(job, hooks, teacher ? 'student ' : '', resume, report),
       checkpointDir: job.out,
       ...(teacher ? { teacher, phase: 'student' as const } : {}),
     });
     const last = history[history.length - 1];
+    report?.({ phase: 'saving', epochs: job.epochs });
+    // The editor names the final model's folder (job.modelFolder); the CLI's stays the run folder.
+    const modelDir = job.modelFolder ? path.join(job.out, job.modelFolder) : job.out;
     await model.save(
-      folderSaveHandler(job.out, {
+      folderSaveHandler(modelDir, {
         robustnessLab: {
           method: job.method,
           dataset: data.id,
@@ -445,7 +469,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       }),
     );
     writeTrainRecord(job, { status: 'done' });
-    return { modelFile: savedModelFile(job.out), history, seconds: (performance.now() - started) / 1000 };
+    return { modelFile: savedModelFile(modelDir), history, seconds: (performance.now() - started) / 1000 };
   } catch (err) {
     const e = err as Error;
     writeTrainRecord(job, { status: e.name === 'AbortError' ? 'cancelled' : 'failed', error: e.message });

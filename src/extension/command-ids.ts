@@ -26,5 +26,6 @@ export const COMMAND_IDS = [
   'robustness.openModel',
   'robustness.revealRunFolder',
   'robustness.rerun',
+  'robustness.renameRun',
 ] as const;
 export type CommandId = (typeof COMMAND_IDS)[number];

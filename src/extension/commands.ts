@@ -14,6 +14,7 @@ import { modelOrPick, refuseIfUnreadable } from './model-pick';
 import { workspaceRelative } from './model-choice';
 import { runSpec } from './spec-runs';
 import { trainedModel, type TrainingController } from './training';
+import { storedRunLabel } from './training-runs';
 import { ModelItem, RunItem } from './views';
 
 /** What the commands act through: the shared context and the two kinds of runs. */
@@ -139,7 +140,7 @@ export const COMMANDS: CommandTable = {
         return;
       }
       const answer = await vscode.window.showWarningMessage(
-        `Delete run ${id} and everything in its folder?`,
+        `Delete run ${storedRunLabel(store, id)} and everything in its folder?`,
         { modal: true },
         'Delete',
       );
@@ -158,6 +159,12 @@ export const COMMANDS: CommandTable = {
       await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(target.entry.dir));
   },
   'robustness.rerun': (context) => (target?: RunItem) => rerun(context, target),
+  'robustness.renameRun':
+    ({ training }) =>
+    async (target?: RunTarget) => {
+      const id = runIdOf(target);
+      if (id) await training.rename(id);
+    },
 };
 
 /** Copies the bundled example into the first workspace folder and opens its spec. */

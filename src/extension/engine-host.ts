@@ -5,10 +5,10 @@
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { AttackJob, TrainJob } from '../protocol/jobs';
-import type { EpochParams, FinishedStage, ProgressParams, TrainRunResult } from '../protocol/messages/worker';
+import type { FinishedStage, ProgressParams, TrainRunResult } from '../protocol/messages/worker';
 import type { BackendPreference } from '../protocol/vocabulary';
 import type { Report } from '../protocol/report';
-import { EngineClient, EngineCrashError, type AttackRunOptions } from '../worker/client';
+import { EngineClient, EngineCrashError, type AttackRunOptions, type TrainListeners } from '../worker/client';
 import { runAttackParallel } from '../worker/pool';
 
 /** Below this many images a split is not worth the extra workers' start-up (~0.5 s each), as in the CLI. */
@@ -133,7 +133,7 @@ export class EngineHost {
     job: TrainJob,
     backend: BackendPreference,
     resume: boolean,
-    listeners: { onProgress: (p: ProgressParams) => void; onEpoch: (p: EpochParams) => void },
+    listeners: TrainListeners,
   ): Promise<TrainRunResult> {
     return this.enqueue(runId, (client) => client.train(runId, job, backend, resume, listeners));
   }

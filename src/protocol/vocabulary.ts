@@ -95,3 +95,11 @@ export type StageKind = (typeof STAGE_KINDS)[number];
 /** The editor's data setting (robustness.dataset): a built-in data id, or "folder" (robustness.dataFolder). */
 export const DATASET_SETTINGS = [...BUILTIN_DATA, 'folder'] as const;
 export type DatasetSetting = (typeof DATASET_SETTINGS)[number];
+
+/**
+ * What a training run is doing, as its progress reports it (the worker's trainProgress notification,
+ * the status bar and the training panel): reading the data, building or loading the model, the
+ * batches of an epoch, the end-of-epoch accuracy checks, saving the final model.
+ */
+export const TRAIN_PHASES = ['loading-data', 'building-model', 'training', 'evaluating', 'saving'] as const;
+export type TrainPhase = (typeof TRAIN_PHASES)[number];

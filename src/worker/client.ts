@@ -15,6 +15,7 @@ import {
   type LogLevel,
   type ProgressParams,
   type StageParams,
+  type TrainProgressParams,
   type TrainRunResult,
   type WorkerNotificationHandlers,
 } from '../protocol/messages/worker';
@@ -59,12 +60,20 @@ export interface AttackRunOptions {
   keepPartial?: boolean;
 }
 
+/** What a training run reports while it runs: progress, each finished epoch, its phase and batch. */
+export interface TrainListeners {
+  onProgress?: (p: ProgressParams) => void;
+  onEpoch?: (p: EpochParams) => void;
+  onTrainProgress?: (p: TrainProgressParams) => void;
+}
+
 export class EngineClient {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private readonly progressListeners = new Map<string, (p: ProgressParams) => void>();
   private readonly epochListeners = new Map<string, (p: EpochParams) => void>();
   private readonly stageListeners = new Map<string, (p: StageParams) => void>();
+  private readonly trainProgressListeners = new Map<string, (p: TrainProgressParams) => void>();
   private nextId = 0;
   private exited = false;
   private readonly notificationHandlers: WorkerNotificationHandlers = {
@@ -72,6 +81,7 @@ export class EngineClient {
     epoch: (p) => this.epochListeners.get(p.runId)?.(p),
     stage: (p) => this.stageListeners.get(p.runId)?.(p),
     log: ({ level, message }) => this.options.onLog?.(level, message),
+    trainProgress: (p) => this.trainProgressListeners.get(p.runId)?.(p),
   };
 
   constructor(private readonly options: EngineClientOptions) {
@@ -164,15 +174,17 @@ export class EngineClient {
     job: TrainJob,
     backend: BackendPreference,
     resume: boolean,
-    listeners: { onProgress?: (p: ProgressParams) => void; onEpoch?: (p: EpochParams) => void } = {},
+    listeners: TrainListeners = {},
   ): Promise<TrainRunResult> {
     if (listeners.onProgress) this.progressListeners.set(runId, listeners.onProgress);
     if (listeners.onEpoch) this.epochListeners.set(runId, listeners.onEpoch);
+    if (listeners.onTrainProgress) this.trainProgressListeners.set(runId, listeners.onTrainProgress);
     try {
       return await this.request(TrainRequest, { runId, job, backend, resume });
     } finally {
       this.progressListeners.delete(runId);
       this.epochListeners.delete(runId);
+      this.trainProgressListeners.delete(runId);
     }
   }
 

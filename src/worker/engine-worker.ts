@@ -12,6 +12,7 @@ import {
   parseWorkerMessage,
   ProgressNotification,
   StageNotification,
+  TrainProgressNotification,
   type WorkerEnvelope,
   type WorkerRequestHandlers,
 } from '../protocol/messages/worker';
@@ -77,7 +78,8 @@ const handlers: WorkerRequestHandlers = {
         job,
         {
           signal,
-          onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
+          // The batches go out as trainProgress (throttled by the engine), not one progress message each.
+          onTrainProgress: (p) => notify(TrainProgressNotification, { runId, ...p }),
           onEpoch: (metrics, epochs) => notify(EpochNotification, { ...metrics, runId, epochs }),
         },
         resume,

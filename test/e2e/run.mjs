@@ -1248,7 +1248,225 @@ async function main() {
       if (first !== 'Attack This Model') throw new Error(`the trained model's menu starts with ${first}`);
       log(`trained model: ${label} (run ${runId})`);
     },
+  );  // issue 16 — training
+  const trainingName = 'smallcnn · PGD-AT ε=0.1 · 6 ep';
+  const renamed = 'baseline PGD-AT run';
+  /** The training panel's frame (the one webview with the runs table; other panels may be open beside it). */
+  const trainingFrame = () =>
+    waitFor(
+      async () => {
+        for (const frame of page.frames()) {
+          if (
+            await frame
+              .locator('#runs-body')
+              .count()
+              .catch(() => 0)
+          )
+            return frame;
+        }
+        return false;
+      },
+      'the training panel',
+      60_000,
+    );
+  /**
+   * Starts a training run from the example model's context menu: method, ε (default), epochs. Returns the
+   * cost estimate the method picker and the epochs box showed; confirms the cost dialog when one comes.
+   */
+  async function startTraining(method, describedBy, epochs, { answer = 'Start', expectDialog = false } = {}) {
+    await contextMenu(
+      await revealInExplorer(['examples', 'fashion-mnist', 'smallcnn', 'model.json']),
+      'Adversarially Train From This Model',
+    );
+    const input = page.locator('.quick-input-widget input');
+    const row = page
+      .locator('.quick-input-list .monaco-list-row', { hasText: method })
+      .filter({ hasText: describedBy })
+      .first();
+    await row.waitFor({ timeout: 20_000 });
+    const detail = await row.innerText();
+    if (!/About \d+(\.\d)? (s|min|h) \(/i.test(detail)) throw new Error(`no cost estimate for ${method}: ${detail}`);
+    await input.fill(method);
+    await page.keyboard.press('Enter');
+    if (method !== 'Standard') {
+      await page.locator('.quick-input-widget', { hasText: 'ε' }).waitFor({ timeout: 10_000 });
+      await waitFor(
+        async () => {
+          if (await page.locator('.quick-input-widget', { hasText: 'epochs' }).isVisible()) return true;
+          await page.keyboard.press('Enter');
+          await sleep(1000);
+          return page.locator('.quick-input-widget', { hasText: 'epochs' }).isVisible();
+        },
+        'the quick input to move past ε',
+        20_000,
+      );
+    }
+    await page.locator('.quick-input-widget', { hasText: 'epochs' }).waitFor({ timeout: 10_000 });
+    await input.fill(epochs);
+    // The cost of this many epochs, under the box, as it is typed.
+    const message = page.locator('.quick-input-widget .quick-input-message', {
+      hasText: new RegExp(`About .* \\(${epochs} epochs? × ~`),
+    });
+    await message.waitFor({ timeout: 10_000 });
+    const estimate = await message.innerText();
+    const dialog = page.locator('.monaco-dialog-box');
+    await waitFor(
+      async () => {
+        if (await dialog.isVisible()) return true;
+        if (!(await page.locator('.quick-input-widget').isVisible())) return true;
+        await page.keyboard.press('Enter');
+        await sleep(1000);
+        return (await dialog.isVisible()) || !(await page.locator('.quick-input-widget').isVisible());
+      },
+      'the quick input to move past "epochs"',
+      20_000,
+    );
+    await sleep(500);
+    let confirmation;
+    if (await dialog.isVisible()) {
+      confirmation = await dialog.locator('.dialog-message-text').innerText();
+      if (!/Start this training run\? About/.test(confirmation)) throw new Error(`unexpected dialog: ${confirmation}`);
+      await dialog.locator('.monaco-button', { hasText: answer }).first().click();
+      await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+    } else if (expectDialog) throw new Error(`no cost confirmation for ${epochs} epochs (${estimate})`);
+    return { detail: detail.replace(/\n/g, ' '), estimate, confirmation };
+  }
+
+  await step(
+    "20. (items 4, 5) a training run is named, shows its cost, its batches in the status bar and the panel, and the panel's Stop stops it",
+    async () => {
+      // A long run asks first; Cancel starts nothing.
+      const runs = path.join(workspace, '.robustness', 'runs');
+      const count = () => (fs.existsSync(runs) ? fs.readdirSync(runs).length : 0);
+      const before = count();
+      const long = await startTraining('PGD-AT', 'Madry et al. 2018', '100', { answer: 'Cancel', expectDialog: true });
+      await sleep(1000);
+      if (count() !== before) throw new Error('a cancelled confirmation started a run');
+      const cost = await startTraining('PGD-AT', 'Madry et al. 2018', '6');
+      const status = page.locator('.statusbar-item', {
+        hasText: /smallcnn · PGD-AT · epoch 1\/6 · batch \d+\/\d+ · \d+:\d\d/,
+      });
+      await status.first().waitFor({ timeout: 180_000 });
+      const statusText = await status.first().innerText();
+      await page
+        .locator('.tabs-container .tab', { hasText: `Training: ${trainingName}` })
+        .first()
+        .waitFor();
+      // The status-bar item opens the panel: close it, click the item, and the panel is back on this run.
+      const tab = page.locator('.tabs-container .tab', { hasText: `Training: ${trainingName}` }).first();
+      await tab.locator('.codicon-close').click({ force: true });
+      await tab.waitFor({ state: 'detached', timeout: 10_000 });
+      const statusItem = page.locator('.statusbar-item', { hasText: /smallcnn · PGD-AT · (epoch|loading|building)/ });
+      await statusItem.first().click();
+      await tab.waitFor({ timeout: 10_000 });
+      const frame = await trainingFrame();
+      const row = frame.locator('#runs-body tr', { hasText: trainingName });
+      await row.waitFor({ timeout: 30_000 });
+      const progress = row.locator('.progress', { hasText: /epoch \d: (batch \d+\/\d+|measuring accuracy…)/ });
+      await progress.waitFor({ timeout: 60_000 });
+      const progressText = await progress.innerText();
+      await row.locator('.status-icon.codicon-sync.spin').waitFor();
+      await page.screenshot({ path: path.join(OUT, '20-training-panel-live.png') });
+      // One finished epoch, so the charts have a point each, then Stop from the panel.
+      await row.locator('td:nth-child(4)', { hasText: /^[1-3]\/6$/ }).waitFor({ timeout: 300_000 });
+      const legend = await frame.locator('#loss').getAttribute('aria-label');
+      if (legend !== `training loss per epoch: ${trainingName} (circle)`) throw new Error(`loss legend: ${legend}`);
+      await row.locator('vscode-button[data-action="stop"]').click();
+      await row.locator('td.status', { hasText: 'stopped' }).waitFor({ timeout: 60_000 });
+      if (!(await row.locator('td.status .status-icon.codicon-debug-stop').count()))
+        throw new Error("the stopped run lacks the Stop action's icon");
+      if ((await row.locator('td.status').innerText()).includes('cancelled')) throw new Error('"cancelled" shown');
+      await waitFor(async () => (await statusItem.count()) === 0, 'the status-bar item to go', 30_000);
+      await page.screenshot({ path: path.join(OUT, '20-training-panel.png') });
+      log(
+        `picker: ${cost.detail}; epochs box: ${cost.estimate}; 100 epochs: ${long.confirmation}; ` +
+          `status bar: ${statusText}; panel: ${progressText}; ` +
+          `loss legend: ${legend}`,
+      );
+    },
   );
+
+  await step('21. (item 4) rename from the Runs view; Compare and the delete dialog name each run', async () => {
+    await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
+    const runRow = () =>
+      page
+        .locator('.monaco-list-row', { hasText: new RegExp(`${trainingName}|${renamed}|pgd-at · epoch \\d/6`) })
+        .first();
+    await runRow().waitFor({ timeout: 30_000 });
+    // Where the Runs view shows run names, the new name must show there too.
+    const namesInRuns = (await page.locator('.monaco-list-row', { hasText: trainingName }).count()) > 0;
+    await contextMenu(runRow(), 'Rename Run');
+    const input = page.locator('.quick-input-widget input');
+    await waitFor(async () => (await input.inputValue()) === trainingName, 'the rename box to hold the name', 10_000);
+    await input.fill('x'.repeat(81));
+    await page
+      .locator('.quick-input-widget .quick-input-message', { hasText: 'At most 80 characters (this one has 81).' })
+      .waitFor({ timeout: 10_000 });
+    await input.fill(renamed);
+    await waitFor(
+      async () => {
+        if (!(await page.locator('.quick-input-widget').isVisible())) return true;
+        await page.keyboard.press('Enter');
+        await sleep(1000);
+        return !(await page.locator('.quick-input-widget').isVisible());
+      },
+      'the rename box to close',
+      20_000,
+    );
+    const runs = path.join(workspace, '.robustness', 'runs');
+    await waitFor(
+      () =>
+        fs
+          .readdirSync(runs)
+          .some(
+            (id) =>
+              fs.existsSync(path.join(runs, id, 'run.json')) &&
+              JSON.parse(fs.readFileSync(path.join(runs, id, 'run.json'), 'utf8')).name === renamed,
+          ),
+      `run.json to hold the name "${renamed}"`,
+      10_000,
+    );
+    await page
+      .locator('.tabs-container .tab', { hasText: `Training: ${renamed}` })
+      .first()
+      .waitFor({ timeout: 10_000 });
+    if (namesInRuns) await page.locator('.monaco-list-row', { hasText: renamed }).first().waitFor({ timeout: 10_000 });
+    // The delete dialog says the name (and is cancelled here).
+    await contextMenu(
+      page.locator('.monaco-list-row', { hasText: new RegExp(`${renamed}|pgd-at · epoch \\d/6`) }).first(),
+      'Delete Run',
+    );
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 10_000 });
+    const question = await dialog.innerText();
+    if (!question.includes(`Delete run ${renamed} and everything in its folder?`))
+      throw new Error(`delete dialog: ${question}`);
+    await dialog.locator('.monaco-button', { hasText: 'Cancel' }).first().click();
+    await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+    // A second, short run, then Compare: each run by name, with its own marker.
+    await startTraining('Standard', 'no adversary', '1');
+    const standard = 'smallcnn · Standard · 1 ep';
+    let frame = await trainingFrame();
+    await frame
+      .locator('#runs-body tr', { hasText: standard })
+      .locator('td.status', { hasText: 'done' })
+      .waitFor({ timeout: 240_000 });
+    await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
+    await contextMenu(runRow(), 'Compare Training Runs');
+    await page
+      .locator('.tabs-container .tab', { hasText: /Training: \d+ runs compared/ })
+      .first()
+      .waitFor();
+    frame = await trainingFrame();
+    for (const name of [renamed, standard]) await frame.locator('#runs-body tr', { hasText: name }).first().waitFor();
+    const scatter = await frame.locator('#tradeoff').getAttribute('aria-label');
+    const marker = (name) =>
+      new RegExp(`${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(([a-z ]+)\\)`).exec(scatter)?.[1];
+    if (!marker(renamed) || !marker(standard) || marker(renamed) === marker(standard))
+      throw new Error(`the trade-off legend does not tell the runs apart: ${scatter}`);
+    await page.screenshot({ path: path.join(OUT, '21-compare.png') });
+    log(`trade-off legend: ${scatter}; Runs view shows names: ${namesInRuns}`);
+  });
 }
 
 try {

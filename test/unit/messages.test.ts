@@ -45,7 +45,7 @@ test('each worker descriptor table is keyed by its own method names', () => {
     for (const [key, descriptor] of Object.entries(table)) assert.equal(descriptor.method, key);
   }
   assert.deepEqual(Object.keys(WORKER_REQUESTS).sort(), ['cancel', 'runAttack', 'train']);
-  assert.deepEqual(Object.keys(WORKER_NOTIFICATIONS).sort(), ['epoch', 'log', 'progress', 'stage']);
+  assert.deepEqual(Object.keys(WORKER_NOTIFICATIONS).sort(), ['epoch', 'log', 'progress', 'stage', 'trainProgress']);
 });
 
 test("dispatch calls the handler of the message's method with its params, on both ends", async () => {
@@ -68,11 +68,20 @@ test("dispatch calls the handler of the message's method with its params, on bot
     log: (p) => calls.push(`log ${p.level}`),
     epoch: (p) => calls.push(`epoch ${p.epoch}/${p.epochs}`),
     stage: (p) => calls.push(`stage ${p.index}/${p.total} ${p.label} ${p.accuracy}`),
+    trainProgress: (p) => calls.push(`trainProgress ${p.phase} ${p.batch}/${p.batches}`),
   };
   dispatchNotification(notifications, 'epoch', { ...EPOCH, runId: 't-1', epochs: 5 });
   dispatchNotification(notifications, 'progress', { runId: 't-1', label: 'PGD-7', done: 3, total: 9 });
+  const batch = { runId: 't-1', phase: 'training' as const, epochs: 5, epoch: 1, batch: 40, batches: 469 };
+  dispatchNotification(notifications, 'trainProgress', batch);
   dispatchNotification(notifications, 'stage', { ...STAGE, runId: 'e-1' });
-  assert.deepEqual(calls, ['cancel r-1', 'epoch 2/5', 'progress PGD-7 3/9', 'stage 2/5 APGD-T (3 targets) 0.31']);
+  assert.deepEqual(calls, [
+    'cancel r-1',
+    'epoch 2/5',
+    'progress PGD-7 3/9',
+    'trainProgress training 40/469',
+    'stage 2/5 APGD-T (3 targets) 0.31',
+  ]);
 });
 
 const STAGE = {

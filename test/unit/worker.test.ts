@@ -240,8 +240,24 @@ test('a worker trains with epoch notifications, and a second run in the same fol
   };
   try {
     const epochs: number[] = [];
-    const result = await client.train('tr1', job, 'wasm', false, { onEpoch: (e) => epochs.push(e.epoch) });
+    const phases: string[] = [];
+    const result = await client.train('tr1', job, 'wasm', false, {
+      onEpoch: (e) => epochs.push(e.epoch),
+      onTrainProgress: (p) => phases.push(p.phase === 'training' ? `${p.epoch}:${p.batch}/${p.batches}` : p.phase),
+    });
     assert.deepEqual(epochs, [1, 2]);
+    // The phases and batches over the wire, in order (3 batches an epoch: first and last always, the middle one
+    // only when 250 ms have passed since the first).
+    const batches = (epoch: number) =>
+      phases.filter((p) => p.startsWith(`${epoch}:`)).filter((p) => p !== `${epoch}:2/3`);
+    assert.deepEqual(phases.slice(0, 2), ['loading-data', 'building-model']);
+    assert.deepEqual(batches(1), ['1:1/3', '1:3/3']);
+    assert.deepEqual(batches(2), ['2:1/3', '2:3/3']);
+    assert.equal(phases[phases.length - 1], 'saving');
+    assert.deepEqual(
+      phases.filter((p) => !p.includes(':')),
+      ['loading-data', 'building-model', 'evaluating', 'evaluating', 'saving'],
+    );
     assert.equal(result.epochs.length, 2);
     assert.ok(result.epochs.every((e) => e.robustAccuracy !== undefined && e.epochs === 2));
     assert.equal(result.modelFile, path.join(out, 'model.json'));

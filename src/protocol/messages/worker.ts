@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { epochMetricsSchema, runEpochSchema } from '../epoch-metrics';
 import { attackJobSchema, backendPreferenceSchema, trainJobSchema } from '../jobs';
 import { STAGE_KINDS } from '../vocabulary';
+import { TRAIN_PHASES } from '../vocabulary';
 import {
   methodTable,
   notification,
@@ -96,6 +97,23 @@ export const epochParams = epochMetricsSchema.extend({ runId: runIdSchema, epoch
 export type EpochParams = z.infer<typeof epochParams>;
 export const EpochNotification = notification('epoch', epochParams);
 
+/**
+ * Where a training run is between epochs: loading data, building the model, batch b of B, the
+ * end-of-epoch checks, saving. The engine throttles it (each phase's start, each epoch's first and
+ * last batch, and at most one other every 250 ms).
+ */
+export const trainProgressParams = z.strictObject({
+  runId: runIdSchema,
+  phase: z.enum(TRAIN_PHASES),
+  epochs: z.number().int().min(1),
+  epoch: z.number().int().min(1).optional(),
+  batch: z.number().int().min(0).optional(),
+  batches: z.number().int().min(1).optional(),
+  part: z.enum(['teacher', 'student']).optional(),
+});
+export type TrainProgressParams = z.infer<typeof trainProgressParams>;
+export const TrainProgressNotification = notification('trainProgress', trainProgressParams);
+
 /** Requests the worker answers, keyed by method. */
 export const WORKER_REQUESTS = methodTable({ runAttack: RunAttackRequest, train: TrainRequest, cancel: CancelRequest });
 /** Notifications the worker sends, keyed by method. */
@@ -104,6 +122,7 @@ export const WORKER_NOTIFICATIONS = methodTable({
   log: LogNotification,
   epoch: EpochNotification,
   stage: StageNotification,
+  trainProgress: TrainProgressNotification,
 });
 
 export type WorkerRequestMethod = keyof typeof WORKER_REQUESTS;
