@@ -1248,7 +1248,7 @@ async function main() {
       if (first !== 'Attack This Model') throw new Error(`the trained model's menu starts with ${first}`);
       log(`trained model: ${label} (run ${runId})`);
     },
-  );  // issue 16 — training
+  ); // issue 16 — training
   const trainingName = 'smallcnn · PGD-AT ε=0.1 · 6 ep';
   const renamed = 'baseline PGD-AT run';
   /** The training panel's frame (the one webview with the runs table; other panels may be open beside it). */
