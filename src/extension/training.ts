@@ -35,7 +35,6 @@ import { refuseIfUnreadable } from './model-pick';
 import { RunController, type RunOutcome } from './run-controller';
 import type { GuardedPlacement } from './run-placement';
 import {
-  finishedTrainingModels,
   measuredTrainingRuns,
   newTrainingRun,
   readTrainJob,
@@ -63,21 +62,6 @@ export function trainedModel(store: RunStore, runId: string): vscode.Uri {
     config = undefined;
   }
   return vscode.Uri.file(trainedModelFile(store.dir(runId), config));
-}
-
-/**
- * The final models of every finished training run in these run stores (the workspace folders'),
- * newest first per store: the run's id and name, and the model file. The Models view lists them
- * under their run.
- */
-export function trainedFinalModels(stores: RunStore[]): Array<{ runId: string; runName: string; model: vscode.Uri }> {
-  return stores.flatMap((store) =>
-    finishedTrainingModels(store).map(({ runId, runName, modelFile }) => ({
-      runId,
-      runName,
-      model: vscode.Uri.file(modelFile),
-    })),
-  );
 }
 
 /** The Yes of the cost confirmation. */

@@ -1,10 +1,9 @@
 /** The Models and Runs trees of the Robustness container. */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunStore, type RunEntry } from '../store/runs';
-import { MODEL_GLOB, MODEL_SEARCH_EXCLUDE, TFJS_MODEL_FILE } from '../protocol/model-files';
+import { MODEL_GLOB, MODEL_SEARCH_EXCLUDE } from '../protocol/model-files';
 import type { CommandId } from './command-ids';
+import { finishedTrainingModels } from './training-runs';
 import { listModel, workspaceRelative, type ListedModel } from './model-choice';
 import { runItemView, type LiveProgress } from './run-items';
 
@@ -44,17 +43,11 @@ export type ModelsNode = ModelItem | TrainedGroupItem;
 
 /** Every finished training run's final model, newest first, named after its run. */
 function trainedModels(folders: readonly string[]): ListedModel[] {
-  return folders.flatMap((folder) => {
-    const store = new RunStore(folder);
-    return store.list().flatMap((entry) => {
-      const record = entry.record;
-      if (record?.kind !== 'training' || record.status !== 'done') return [];
-      // Where the engine writes a training run's final model (trainedModel in training.ts).
-      const file = path.join(store.dir(entry.id), TFJS_MODEL_FILE);
-      if (!fs.existsSync(file)) return [];
-      return [listModel(file, folders, record.name ?? entry.id.replace(/-train$/, ''))];
-    });
-  });
+  return folders.flatMap((folder) =>
+    finishedTrainingModels(new RunStore(folder)).map(({ runName, modelFile }) =>
+      listModel(modelFile, folders, runName),
+    ),
+  );
 }
 
 export class ModelsProvider implements vscode.TreeDataProvider<ModelsNode> {

@@ -228,14 +228,46 @@ async function main() {
     );
   }
 
+  /**
+   * Expands the explorer down a path and returns the row of its last segment. Each segment is
+   * looked up among the rows under the previous one (by the list's data-index), so a same-named
+   * file in another expanded folder (smallcnn-distilled/model.json) is never taken for it.
+   */
   async function revealInExplorer(segments) {
     await page.keyboard.press('Control+Shift+E');
+    let parent = -1;
     for (const [i, name] of segments.entries()) {
-      const row = explorerRow(name, i + 1);
-      await row.waitFor({ timeout: 20_000 });
-      if (i < segments.length - 1 && (await row.getAttribute('aria-expanded')) === 'false') await row.click();
+      const index = await waitFor(
+        () =>
+          page.locator('.explorer-folders-view .monaco-list-row').evaluateAll(
+            (rows, { name, level, parent }) => {
+              const byIndex = rows
+                .map((r) => ({
+                  index: Number(r.getAttribute('data-index')),
+                  label: r.getAttribute('aria-label'),
+                  level: Number(r.getAttribute('aria-level')),
+                }))
+                .sort((a, b) => a.index - b.index);
+              // The rows after the parent, up to the next row that is not inside it.
+              for (const row of byIndex.filter((r) => r.index > parent)) {
+                if (row.level < level) return false;
+                if (row.level === level && row.label === name) return String(row.index);
+              }
+              return false;
+            },
+            { name, level: i + 1, parent },
+          ),
+        `"${segments.slice(0, i + 1).join('/')}" in the explorer`,
+        20_000,
+      );
+      parent = Number(index);
+      const row = page.locator(`.explorer-folders-view .monaco-list-row[data-index="${index}"]`);
+      if (i < segments.length - 1 && (await row.getAttribute('aria-expanded')) === 'false') {
+        await row.click();
+        await waitFor(async () => (await row.getAttribute('aria-expanded')) === 'true', `${name} to expand`, 10_000);
+      }
     }
-    return explorerRow(segments[segments.length - 1], segments.length);
+    return page.locator(`.explorer-folders-view .monaco-list-row[data-index="${parent}"]`);
   }
 
   /** Right-clicks a row and runs a context-menu item, retrying when a click is lost to the menu's animation. */
@@ -464,29 +496,30 @@ async function main() {
         60_000,
       );
       await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
-      const run = page.locator('.monaco-list-row', { hasText: 'pgd-at' }).first();
-      await page
-        .locator('.monaco-list-row', { hasText: /pgd-at · epoch 1\/4/ })
+      // The run is named after its model, method, ε and epochs; its description says the epoch.
+      const runRow = () =>
+        page
+          .locator('.pane')
+          .filter({ has: page.locator('.pane-header', { hasText: /^Runs/ }) })
+          .locator('.monaco-list-row', { hasText: 'smallcnn · PGD-AT ε=0.1 · 4 ep' });
+      const run = runRow().first();
+      await runRow()
+        .filter({ hasText: /epoch 1\/4/ })
         .first()
         .waitFor({ timeout: 120_000 });
       await page.screenshot({ path: path.join(OUT, '5-training-live.png') });
       await contextMenu(run, 'Stop');
-      await page
-        .locator('.monaco-list-row', { hasText: 'pgd-at' })
-        .filter({ hasText: 'stopped' })
-        .first()
-        .waitFor({ timeout: 60_000 });
-      await contextMenu(page.locator('.monaco-list-row', { hasText: 'pgd-at' }).first(), 'Resume');
-      await page
-        .locator('.monaco-list-row', { hasText: /pgd-at · epoch 4\/4/ })
-        .filter({ hasText: 'done' })
+      await runRow().filter({ hasText: 'stopped' }).first().waitFor({ timeout: 60_000 });
+      await contextMenu(run, 'Resume');
+      await runRow()
+        .filter({ hasText: /done · epoch 4\/4/ })
         .first()
         .waitFor({ timeout: 180_000 });
-      const label = await page.locator('.monaco-list-row', { hasText: 'pgd-at' }).first().innerText();
+      const label = await run.innerText();
       if (!/robust \d/.test(label) || !/clean \d/.test(label)) throw new Error(`run row lacks accuracies: ${label}`);
       await page.screenshot({ path: path.join(OUT, '5-training-done.png') });
       const tabs = await page.locator('.tabs-container .tab').count();
-      await contextMenu(page.locator('.monaco-list-row', { hasText: 'pgd-at' }).first(), 'Attack Final Model');
+      await contextMenu(run, 'Attack Final Model');
       await waitFor(
         async () => (await page.locator('.tabs-container .tab').count()) > tabs,
         'the attack panel of the final model',
@@ -1342,7 +1375,25 @@ async function main() {
       const long = await startTraining('PGD-AT', 'Madry et al. 2018', '100', { answer: 'Cancel', expectDialog: true });
       await sleep(1000);
       if (count() !== before) throw new Error('a cancelled confirmation started a run');
-      const cost = await startTraining('PGD-AT', 'Madry et al. 2018', '6');
+      // 8,000 training images (1,000 elsewhere), so that an epoch lasts long enough to see its batches and to stop
+      // it mid-run on an idle machine too.
+      const settings = path.join(workspace, '.vscode', 'settings.json');
+      fs.mkdirSync(path.dirname(settings), { recursive: true });
+      const saved = fs.existsSync(settings) ? fs.readFileSync(settings, 'utf8') : undefined;
+      const changes = () => (extensionLog().match(/settings changed:/g) ?? []).length;
+      const changesBefore = changes();
+      fs.writeFileSync(
+        settings,
+        JSON.stringify({ ...JSON.parse(saved ?? '{}'), 'robustness.training.trainImages': 8000 }, null, 2),
+      );
+      await waitFor(() => changes() > changesBefore, 'the extension to see trainImages = 8000', 60_000);
+      let cost;
+      try {
+        cost = await startTraining('PGD-AT', 'Madry et al. 2018', '6');
+      } finally {
+        if (saved === undefined) fs.rmSync(settings);
+        else fs.writeFileSync(settings, saved);
+      }
       const status = page.locator('.statusbar-item', {
         hasText: /smallcnn · PGD-AT · epoch 1\/6 · batch \d+\/\d+ · \d+:\d\d/,
       });
@@ -1390,7 +1441,9 @@ async function main() {
     await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
     const runRow = () =>
       page
-        .locator('.monaco-list-row', { hasText: new RegExp(`${trainingName}|${renamed}|pgd-at · epoch \\d/6`) })
+        .locator('.pane')
+        .filter({ has: page.locator('.pane-header', { hasText: /^Runs/ }) })
+        .locator('.monaco-list-row', { hasText: new RegExp(`${trainingName}|${renamed}`) })
         .first();
     await runRow().waitFor({ timeout: 30_000 });
     // Where the Runs view shows run names, the new name must show there too.
