@@ -22,5 +22,6 @@ export const COMMAND_IDS = [
   'robustness.revealModel',
   'robustness.attackFinalModel',
   'robustness.deleteRun',
+  'robustness.exportRun',
 ] as const;
 export type CommandId = (typeof COMMAND_IDS)[number];

@@ -3,6 +3,7 @@
  * pattern). Its keys are exactly COMMAND_IDS, which a test checks against package.json.
  */
 import * as vscode from 'vscode';
+import { exportStoredRun } from './attack-panel';
 import type { CommandId } from './command-ids';
 import type { Ctx } from './context';
 import type { Evaluations } from './evaluations';
@@ -138,6 +139,13 @@ export const COMMANDS: CommandTable = {
         store.delete(id);
         ctx.refreshRuns();
       }
+    },
+  'robustness.exportRun':
+    ({ ctx }) =>
+    async (target?: RunTarget) => {
+      const id = runIdOf(target);
+      const store = ctx.workspaceStore(id);
+      if (id && store?.has(id)) await exportStoredRun(store, id);
     },
 };
 

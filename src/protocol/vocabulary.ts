@@ -87,3 +87,11 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 
 /** The run store's folder inside a workspace folder, '/'-separated (one folder per run below it). */
 export const RUN_STORE_DIR = '.robustness/runs';
+
+/**
+ * What happened to one image of a report's grid: the attack changed a correct prediction
+ * (fooled), the prediction held (robust), or the model already got the clean image wrong, so no
+ * attack ran on it (clean-mistake): a clean mistake is never counted as fooled.
+ */
+export const EXAMPLE_OUTCOMES = ['fooled', 'robust', 'clean-mistake'] as const;
+export type ExampleOutcome = (typeof EXAMPLE_OUTCOMES)[number];

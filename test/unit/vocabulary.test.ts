@@ -17,6 +17,7 @@ import {
   OPTIMIZERS,
   SCHEDULES,
   SEVERITIES,
+  EXAMPLE_OUTCOMES,
   SUITES,
   TENSOR_BACKENDS,
   TRAIN_METHODS,
@@ -107,6 +108,7 @@ test('report-schema.json: every enum agrees with the arrays', () => {
   for (const at of found.keys()) {
     if (at.endsWith('/norm')) expected[at] = NORMS;
     else if (at.endsWith('/severity')) expected[at] = SEVERITIES;
+    else if (at.endsWith('/outcome')) expected[at] = EXAMPLE_OUTCOMES;
   }
   assert.deepEqual(
     [...found.keys()].sort(),

@@ -64,7 +64,7 @@ function render(state: PanelState): void {
   show(cancel, running);
   for (const b of exports) show(b, Boolean(state.report));
   if (state.report && state.report !== renderedReport) {
-    renderReport(app, state.report);
+    renderReport(app, state.report, state.dataLabel ? { dataLabel: state.dataLabel } : {});
     renderedReport = state.report;
   } else if (!state.report) {
     const note = document.createElement('p');

@@ -19,6 +19,8 @@ export const panelState = z.strictObject({
   progress: z.strictObject({ label: z.string(), done: z.number(), total: z.number() }).optional(),
   report: reportShape.optional(),
   error: z.string().optional(),
+  /** The report's data as the header names it (the host's: built-in sets by name, workspace paths relative). */
+  dataLabel: z.string().optional(),
 });
 export type PanelState = z.infer<typeof panelState>;
 
