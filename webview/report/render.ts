@@ -422,7 +422,7 @@ function row(ex: ReportExample, showDrop: boolean): HTMLElement {
   const cleanMark = outcome === 'clean-mistake' ? ' ✗' : ' ✓';
   const clean = cell(
     ex.clean.png,
-    `true ${ex.label} · ${ex.clean.prediction} ${pct(ex.clean.confidence)}${cleanMark}`,
+    `true ${ex.label}\n${ex.clean.prediction} ${pct(ex.clean.confidence)}${cleanMark}`,
     'clean',
   );
   const rest =
