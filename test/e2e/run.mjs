@@ -809,6 +809,20 @@ async function main() {
       )
         throw new Error(`n note: ${note}`);
       await page.screenshot({ path: path.join(OUT, '13-spec-beside.png') });
+      // Opened again from Runs while the spec is the active editor: beside it again, not in its place.
+      await page.locator('.tabs-container .tab.active', { hasText: 'smallcnn: FGSM and PGD-20' }).first().click();
+      await page.keyboard.press('Control+W');
+      await page.locator('.tabs-container .tab', { hasText: 'smallcnn.robustness.json' }).first().click();
+      await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
+      await page.locator('.pane-body .monaco-list-row', { hasText: 'PGD-20' }).first().click();
+      await waitFor(
+        async () =>
+          (await shownIn('Run: smallcnn').count()) > 0 && (await shownIn('smallcnn.robustness.json').count()) > 0,
+        'the reopened report beside the spec',
+        20_000,
+      );
+      await webview().locator('#n-source').waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: path.join(OUT, '13-open-from-runs.png') });
       log(`spec run beside the spec: ${note}`);
     },
   );
