@@ -18,6 +18,7 @@ import { ATTACK_INFO, attackInfo, DLR_MIN_CLASSES, SPEC_PARAMS, type AttackParam
 import { LOSSES } from '../protocol/vocabulary';
 import schema from '../protocol/experiment-spec-schema.json';
 import { attackOf, dataOf, type RobustnessSpec } from '../protocol/experiment-spec';
+import { defaultAttackJob } from '../protocol/jobs';
 import { SUITE_TABLE, suiteStages } from '../protocol/suites';
 import type { DataInfo } from '../formats/data-sources';
 import type { ModelInfo } from '../formats/model-formats';
@@ -34,6 +35,13 @@ export interface SpecProblem {
   code: string;
   /** The text that fixes it ("did you mean"), replacing [start, end): the quick fix. */
   replacement?: string;
+  /** Fixes with their own titles ("Use ε = 0.1"), each replacing [start, end); the first is preferred. */
+  fixes?: SpecFix[];
+}
+
+export interface SpecFix {
+  title: string;
+  replacement: string;
 }
 
 /** What the analysis may ask of the file system; every path is as written in the spec. */
@@ -135,7 +143,7 @@ export function analyzeSpec(text: string, facts: Facts): Analysis {
   }
   const spec = value as RobustnessSpec;
   const at = (path: Array<string | number>) => findNodeAtLocation(root, path);
-  const add: Add = (node, severity, code, message, replacement) => {
+  const add: Add = (node, severity, code, message, replacement, fixes) => {
     const target = node ?? root;
     problems.push({
       ...(node ? span(target) : { start: root.offset, end: root.offset + 1 }),
@@ -143,6 +151,7 @@ export function analyzeSpec(text: string, facts: Facts): Analysis {
       code,
       message,
       ...(replacement ? { replacement } : {}),
+      ...(fixes?.length ? { fixes } : {}),
     });
   };
 
@@ -172,7 +181,14 @@ function describeParseError(code: string): string {
 }
 
 type At = (path: Array<string | number>) => Node | undefined;
-type Add = (node: Node | undefined, severity: Severity, code: string, message: string, replacement?: string) => void;
+type Add = (
+  node: Node | undefined,
+  severity: Severity,
+  code: string,
+  message: string,
+  replacement?: string,
+  fixes?: SpecFix[],
+) => void;
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
@@ -253,11 +269,20 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
   const eps = isNumber(threat?.eps) ? threat.eps : undefined;
   const norm = threat?.norm;
   const pixels = (model?.inputShape ?? data?.shape)?.reduce((a, b) => a * b, 1);
-  if (eps !== undefined) checkEps(eps, norm, width, bounds, pixels, at(['threat', 'eps']), 'threat.eps', add);
+  const defaultEps = defaultAttackJob().eps;
+  if (eps !== undefined) {
+    checkEps(eps, norm, width, bounds, pixels, at(['threat', 'eps']), 'threat.eps', add, {
+      title: `Use the default ε = ${fmt(defaultEps)}`,
+      eps: defaultEps,
+    });
+  }
   const validEps = eps !== undefined && eps >= 0 ? eps : undefined;
   const trainEps = spec.training && isNumber(spec.training.eps) ? spec.training.eps : undefined;
-  if (trainEps !== undefined)
-    checkEps(trainEps, 'linf', width, bounds, pixels, at(['training', 'eps']), 'training.eps', add);
+  if (trainEps !== undefined) {
+    // Without its own ε, training uses the threat's.
+    const fallback = validEps ? { title: `Use the threat's ε = ${fmt(validEps)}`, eps: validEps } : undefined;
+    checkEps(trainEps, 'linf', width, bounds, pixels, at(['training', 'eps']), 'training.eps', add, fallback);
+  }
 
   // --- the attacks -------------------------------------------------------------------------
   const classes = model?.classes;
@@ -417,9 +442,19 @@ function checkEps(
   node: Node | undefined,
   name: string,
   add: Add,
+  fallback?: { title: string; eps: number },
 ): void {
   if (eps < 0) {
-    add(node, 'error', 'eps-negative', `${name} must be ≥ 0 (it is a radius); got ${fmt(eps)}`);
+    // The quick fixes: the sign dropped (a radius was meant), and the default; each only if it passes.
+    const fits = (candidate: number) =>
+      candidate > 0 &&
+      (width <= 0 ||
+        (norm === 'l2' ? pixels === undefined || candidate <= width * Math.sqrt(pixels) : candidate <= width));
+    const fixes: SpecFix[] = [];
+    if (fits(-eps)) fixes.push({ title: `Use ε = ${fmt(-eps)}`, replacement: fmt(-eps) });
+    if (fallback && fallback.eps !== -eps && fits(fallback.eps))
+      fixes.push({ title: fallback.title, replacement: fmt(fallback.eps) });
+    add(node, 'error', 'eps-negative', `${name} must be ≥ 0 (it is a radius); got ${fmt(eps)}`, undefined, fixes);
     return;
   }
   if (width <= 0) return;

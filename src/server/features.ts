@@ -2,7 +2,15 @@
  * Completion and hover for experiment specs, from the schema and the attack catalogue. Pure:
  * offsets in, LSP-shaped items out (ranges as offsets; the server converts them).
  */
-import { findNodeAtLocation, findNodeAtOffset, getLocation, getNodeValue, parseTree, type Node } from 'jsonc-parser';
+import {
+  createScanner,
+  findNodeAtLocation,
+  findNodeAtOffset,
+  getLocation,
+  getNodeValue,
+  parseTree,
+  type Node,
+} from 'jsonc-parser';
 import { ATTACK_INFO, attackInfo, type AttackInfo } from '../protocol/attacks';
 import { BUILTIN_DATA, BUILTIN_DATA_INFO, NORM_LABELS } from '../protocol/vocabulary';
 import { schemaAt } from '../experiment/analysis';
@@ -19,6 +27,19 @@ export interface SpecCompletion {
   insert: string;
   start: number;
   end: number;
+  /**
+   * What the editor matches the typed text against: the inserted text without a comma. The range
+   * starts at the opening quote, so a bare label ("apgd") would never match a typed "apg.
+   */
+  filterText: string;
+  /** Edits elsewhere (the comma after the previous item), none overlapping [start, end). */
+  additionalEdits?: OffsetEdit[];
+}
+
+export interface OffsetEdit {
+  start: number;
+  end: number;
+  newText: string;
 }
 
 export interface CompletionContext {
@@ -92,7 +113,87 @@ function stringRange(node: Node | undefined, offset: number): { start: number; e
   return { start: offset, end: offset };
 }
 
+/**
+ * Completions at an offset, with the commas the JSON needs around the inserted item: one after
+ * the previous item when it has none, and one after the inserted value when another item follows
+ * without one; never a second comma where one already is.
+ */
 export function specCompletions(text: string, offset: number, ctx: CompletionContext): SpecCompletion[] {
+  const items = bareCompletions(text, offset, ctx).map((item) => ({ ...item, filterText: item.insert }));
+  if (items.length === 0) return items;
+  const { start, end } = items[0]!;
+  const { before, after } = neighbours(text, start, end);
+  const isKey = getLocation(text, offset).isAtPropertyKey;
+  const commaBefore = before !== undefined && VALUE_END.has(before.kind);
+  const commaAfter = !isKey && after !== undefined && VALUE_START.has(after);
+  if (!commaBefore && !commaAfter) return items;
+  return items.map((item) => ({
+    ...item,
+    ...(commaAfter ? { insert: `${item.insert},` } : {}),
+    ...(commaBefore ? { additionalEdits: [{ start: before.end, end: before.end, newText: ',' }] } : {}),
+  }));
+}
+
+/** jsonc-parser's token kinds (its SyntaxKind is a const enum, which isolated modules cannot read). */
+const TOKEN = {
+  openBrace: 1,
+  closeBrace: 2,
+  openBracket: 3,
+  closeBracket: 4,
+  null: 7,
+  true: 8,
+  false: 9,
+  string: 10,
+  number: 11,
+  lineComment: 12,
+  blockComment: 13,
+  lineBreak: 14,
+  trivia: 15,
+  eof: 17,
+} as const;
+const VALUE_END = new Set<number>([
+  TOKEN.string,
+  TOKEN.number,
+  TOKEN.true,
+  TOKEN.false,
+  TOKEN.null,
+  TOKEN.closeBrace,
+  TOKEN.closeBracket,
+]);
+const VALUE_START = new Set<number>([
+  TOKEN.string,
+  TOKEN.number,
+  TOKEN.true,
+  TOKEN.false,
+  TOKEN.null,
+  TOKEN.openBrace,
+  TOKEN.openBracket,
+]);
+const TRIVIA = new Set<number>([TOKEN.trivia, TOKEN.lineBreak, TOKEN.lineComment, TOKEN.blockComment]);
+
+/** The last token ending at or before `start` and the first starting at or after `end` (comments skipped). */
+function neighbours(
+  text: string,
+  start: number,
+  end: number,
+): { before?: { kind: number; end: number }; after?: number } {
+  const scanner = createScanner(text, true);
+  let before: { kind: number; end: number } | undefined;
+  for (let kind: number = scanner.scan(); kind !== TOKEN.eof; kind = scanner.scan()) {
+    if (TRIVIA.has(kind)) continue;
+    const tokenStart = scanner.getTokenOffset();
+    const tokenEnd = tokenStart + scanner.getTokenLength();
+    if (tokenEnd <= start) before = { kind, end: tokenEnd };
+    else if (tokenStart >= end) return { ...(before ? { before } : {}), after: kind };
+  }
+  return before ? { before } : {};
+}
+
+function bareCompletions(
+  text: string,
+  offset: number,
+  ctx: CompletionContext,
+): Array<Omit<SpecCompletion, 'filterText'>> {
   const location = getLocation(text, offset);
   const root = parseTree(text, [], { allowTrailingComma: true });
   const node = root ? findNodeAtOffset(root, offset, true) : undefined;

@@ -1,8 +1,11 @@
 /**
  * CodeLenses: above a spec, "Run"/"Train" and its last result; in source files, on every line
- * that names a workspace model file, that model's last robustness result (or "Attack"). The
- * results come from the run store (.robustness/runs/*), read by the server and refreshed when a
- * run finishes. Pure apart from the store reads.
+ * that names a model file, that model's last robustness result (or "Attack"), and a faint hint on
+ * a string that looks like a model path but names no file. A source file's paths resolve against
+ * its own folder first, then each workspace folder, so the lens shows whichever folder the
+ * workspace is opened at. The results come from the run stores (.robustness/runs/* of every
+ * workspace folder), read by the server and refreshed when a run finishes. Pure apart from the
+ * store reads and the existence checks.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -40,7 +43,24 @@ export interface KnownRun {
   spec?: string;
 }
 
-/** Every readable run of the workspace folders, newest first (broken folders are skipped). */
+/**
+ * One spelling per file, so that a run store's path (relative to its workspace folder) and a
+ * source file's string (relative to that file) compare equal: absolute, normalised, symbolic
+ * links resolved where the file exists (a workspace opened through a link), case-folded where
+ * the file system ignores case.
+ */
+export function canonicalPath(file: string): string {
+  const absolute = path.resolve(file);
+  let real = absolute;
+  try {
+    real = fs.realpathSync.native(absolute);
+  } catch {
+    // A model deleted since its run: its path as written still names the run.
+  }
+  return process.platform === 'win32' || process.platform === 'darwin' ? real.toLowerCase() : real;
+}
+
+/** Every readable run of the workspace folders (each folder's own store), newest first (broken folders are skipped). */
 export function collectRuns(folders: readonly string[]): KnownRun[] {
   const runs: KnownRun[] = [];
   for (const folder of folders) {
@@ -50,17 +70,18 @@ export function collectRuns(folders: readonly string[]): KnownRun[] {
       runs.push({
         folder,
         record: r,
-        model: path.resolve(folder, r.model),
-        ...(r.spec ? { spec: path.resolve(folder, r.spec) } : {}),
+        model: canonicalPath(path.resolve(folder, r.model)),
+        ...(r.spec ? { spec: canonicalPath(path.resolve(folder, r.spec)) } : {}),
       });
     }
   }
   return runs.sort((a, b) => (b.record.created < a.record.created ? -1 : b.record.created > a.record.created ? 1 : 0));
 }
 
-/** The newest finished evaluation of a model (absolute path). */
+/** The newest finished evaluation of a model (any spelling of its path). */
 export function lastEvaluation(runs: readonly KnownRun[], model: string): KnownRun | undefined {
-  return runs.find((r) => r.model === model && r.record.kind === 'evaluation' && r.record.status === 'done');
+  const wanted = canonicalPath(model);
+  return runs.find((r) => r.model === wanted && r.record.kind === 'evaluation' && r.record.status === 'done');
 }
 
 /**
@@ -107,7 +128,8 @@ export function specLenses(
       ...anchor,
       command: { title: '$(mortar-board) Train', command: LENS_COMMANDS.trainSpec, arguments: [uri] },
     });
-  const last = runs.find((r) => r.spec === specFile);
+  const wanted = canonicalPath(specFile);
+  const last = runs.find((r) => r.spec === wanted);
   if (last) lenses.push({ ...anchor, command: openCommand(last, now) });
   return lenses;
 }
@@ -131,20 +153,75 @@ export function modelReferences(text: string): ModelReference[] {
   return refs;
 }
 
-/** Resolves a reference against the workspace folders, then the file's own folder; only existing files. */
+/**
+ * Where a reference may name a file, in the order tried: the source file's own folder, then each
+ * workspace folder (an absolute path is itself).
+ */
+export function referenceCandidates(ref: string, folders: readonly string[], fileDir: string): string[] {
+  if (path.isAbsolute(ref)) return [path.normalize(ref)];
+  return [...new Set([fileDir, ...folders].map((dir) => path.resolve(dir, ref)))];
+}
+
+/** The first candidate that exists, or undefined. */
 export function resolveReference(
   ref: string,
   folders: readonly string[],
   fileDir: string,
   exists = fs.existsSync,
 ): string | undefined {
-  const candidates = path.isAbsolute(ref)
-    ? [ref]
-    : [...folders.map((f) => path.resolve(f, ref)), path.resolve(fileDir, ref)];
-  return candidates.find((c) => exists(c));
+  return referenceCandidates(ref, folders, fileDir).find((c) => exists(c));
 }
 
-/** One lens per line that names an existing workspace model: its last result, or "Attack". */
+/** Interpolated or prose strings ("{root}/model.json", "see model.json", URLs): not a path to check. */
+const NOT_A_LITERAL_PATH = /[{}$%\s]|^[a-z][a-z0-9+.-]*:\/\//i;
+/** A bare file name ("model.json" in `path.join(dir, "model.json")`) names a file, not where it is. */
+const HAS_FOLDER = /[\\/]/;
+
+export interface ModelHint {
+  /** Offsets of the path inside the quotes. */
+  start: number;
+  end: number;
+  message: string;
+}
+
+/** "examples/fashion-mnist/x" as seen from the workspace folder holding it (absolute outside them). */
+function shownPath(file: string, folders: readonly string[]): string {
+  for (const folder of folders) {
+    const relative = path.relative(folder, file);
+    if (relative && !relative.startsWith('..') && !path.isAbsolute(relative)) {
+      const shown = relative.split(path.sep).join('/');
+      return folders.length > 1 ? `${path.basename(folder)}/${shown}` : shown;
+    }
+  }
+  return file;
+}
+
+/**
+ * A faint hint on every string that looks like a model path (a folder and a model file name) but
+ * names no file, saying where it was looked for: silence would read as "no result yet".
+ */
+export function sourceHints(
+  text: string,
+  file: string,
+  folders: readonly string[],
+  exists = fs.existsSync,
+): ModelHint[] {
+  const hints: ModelHint[] = [];
+  for (const ref of modelReferences(text)) {
+    if (NOT_A_LITERAL_PATH.test(ref.text) || !HAS_FOLDER.test(ref.text)) continue;
+    const candidates = referenceCandidates(ref.text, folders, path.dirname(file));
+    if (candidates.some((c) => exists(c))) continue;
+    const looked = candidates.map((c) => shownPath(c, folders));
+    hints.push({
+      start: ref.start + 1,
+      end: ref.end - 1,
+      message: `no such model: ${ref.text} (looked for ${looked.join(', ')})`,
+    });
+  }
+  return hints;
+}
+
+/** One lens per line that names an existing model file: its last result, or "Attack" with its absolute path. */
 export function sourceLenses(
   text: string,
   file: string,

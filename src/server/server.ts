@@ -1,8 +1,9 @@
 /**
  * Robustness Lab's language server (started by the extension over IPC, or with --stdio by the
  * tests and the benchmark). Experiment specs get diagnostics, completion, hover and Run/Train
- * lenses; TypeScript, JavaScript and Python files get a lens on every line naming a workspace
- * model. Results come from the run store and refresh on robustness/runFinished or when a
+ * lenses; TypeScript, JavaScript and Python files get a lens on every line naming a model file
+ * (resolved against the file's folder, then the workspace folders) and a faint hint on a model
+ * path that names no file. Results come from the run store and refresh on robustness/runFinished or when a
  * run.json changes on disk (runs started from the CLI).
  */
 import * as path from 'node:path';
@@ -29,9 +30,18 @@ import { RunFinishedNotification } from '../protocol/messages/lsp';
 import { isModelFile } from '../protocol/model-files';
 import { SPEC_SUFFIX } from '../protocol/experiment-spec';
 import { VERSION } from '../protocol/report';
-import { analyzeSpec, type Analysis, type Severity } from '../experiment/analysis';
+import { analyzeSpec, type Analysis, type Severity, type SpecFix } from '../experiment/analysis';
 import { modelMarkdown, specCompletions, specHover, type CompletionKind } from './features';
-import { collectRuns, lastEvaluation, resultTitle, sourceLenses, specLenses, type KnownRun, type Lens } from './lenses';
+import {
+  collectRuns,
+  lastEvaluation,
+  resultTitle,
+  sourceHints,
+  sourceLenses,
+  specLenses,
+  type KnownRun,
+  type Lens,
+} from './lenses';
 import { WorkspaceIndex } from '../experiment/workspace';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -39,9 +49,11 @@ const documents = new TextDocuments(TextDocument);
 const index = new WorkspaceIndex([]);
 let runs: KnownRun[] | undefined;
 let canRefreshLenses = false;
+let clientSendsFolderChanges = false;
 
 const SOURCE_LANGUAGES = new Set(['typescript', 'javascript', 'typescriptreact', 'javascriptreact', 'python']);
 const isSpec = (uri: string) => uri.endsWith(SPEC_SUFFIX);
+const isSource = (doc: TextDocument) => !isSpec(doc.uri) && SOURCE_LANGUAGES.has(doc.languageId);
 const fsPath = (uri: string) => (uri.startsWith('file:') ? fileURLToPath(uri) : uri);
 
 function knownRuns(): KnownRun[] {
@@ -54,6 +66,7 @@ connection.onInitialize((params): InitializeResult => {
     params.workspaceFolders?.map((f) => fsPath(f.uri)) ?? (params.rootUri ? [fsPath(params.rootUri)] : []);
   index.folders = folders;
   canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
+  clientSendsFolderChanges = params.capabilities.workspace?.workspaceFolders === true;
   return {
     capabilities: {
       textDocumentSync: TextDocumentSyncKind.Incremental,
@@ -61,6 +74,7 @@ connection.onInitialize((params): InitializeResult => {
       hoverProvider: true,
       codeLensProvider: { resolveProvider: false },
       codeActionProvider: { codeActionKinds: [CodeActionKind.QuickFix] },
+      workspace: { workspaceFolders: { supported: true, changeNotifications: true } },
     },
     serverInfo: { name: 'robustness-lab', version: VERSION },
   };
@@ -83,7 +97,20 @@ function analysisOf(doc: TextDocument): Analysis {
   return analysis;
 }
 
+/** Source files: a faint hint on each model path that names no file. */
+function validateSource(doc: TextDocument): void {
+  const diagnostics: Diagnostic[] = sourceHints(doc.getText(), fsPath(doc.uri), index.folders).map((h) => ({
+    range: { start: doc.positionAt(h.start), end: doc.positionAt(h.end) },
+    severity: DiagnosticSeverity.Hint,
+    message: h.message,
+    code: 'model-missing',
+    source: 'robustness',
+  }));
+  void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics });
+}
+
 function validate(doc: TextDocument): void {
+  if (isSource(doc)) return validateSource(doc);
   if (!isSpec(doc.uri)) return;
   const { problems } = analysisOf(doc);
   const diagnostics: Diagnostic[] = problems.map((p) => ({
@@ -92,7 +119,9 @@ function validate(doc: TextDocument): void {
     message: p.message,
     code: p.code,
     source: 'robustness',
-    ...(p.replacement ? { data: { replacement: p.replacement } } : {}),
+    ...(p.replacement || p.fixes
+      ? { data: { ...(p.replacement ? { replacement: p.replacement } : {}), ...(p.fixes ? { fixes: p.fixes } : {}) } }
+      : {}),
   }));
   void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics });
 }
@@ -100,7 +129,8 @@ function validate(doc: TextDocument): void {
 documents.onDidChangeContent((e) => validate(e.document));
 documents.onDidClose((e) => {
   analyses.delete(e.document.uri);
-  if (isSpec(e.document.uri)) void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
+  if (isSpec(e.document.uri) || isSource(e.document))
+    void connection.sendDiagnostics({ uri: e.document.uri, diagnostics: [] });
 });
 
 const COMPLETION_KIND: Record<CompletionKind, CompletionItemKind> = {
@@ -122,9 +152,18 @@ connection.onCompletion((params): CompletionItem[] => {
     label: c.label,
     kind: COMPLETION_KIND[c.kind],
     sortText: String(i).padStart(4, '0'),
+    filterText: c.filterText,
     ...(c.detail ? { detail: c.detail } : {}),
     ...(c.documentation ? { documentation: { kind: MarkupKind.Markdown, value: c.documentation } } : {}),
     textEdit: { range: { start: doc.positionAt(c.start), end: doc.positionAt(c.end) }, newText: c.insert },
+    ...(c.additionalEdits
+      ? {
+          additionalTextEdits: c.additionalEdits.map((e) => ({
+            range: { start: doc.positionAt(e.start), end: doc.positionAt(e.end) },
+            newText: e.newText,
+          })),
+        }
+      : {}),
   }));
 });
 
@@ -156,23 +195,35 @@ connection.onHover((params) => {
     : null;
 });
 
-/** "Did you mean" as a quick fix: the diagnostic carries its replacement text. */
+/**
+ * Quick fixes carried by the diagnostic: "did you mean" ("Change to …") and titled fixes ("Use ε = 0.1");
+ * the first is preferred.
+ */
 connection.onCodeAction((params): CodeAction[] => {
   if (!isSpec(params.textDocument.uri)) return [];
   return params.context.diagnostics.flatMap((d) => {
-    const replacement = (d.data as { replacement?: unknown } | undefined)?.replacement;
-    if (d.source !== 'robustness' || typeof replacement !== 'string') return [];
-    return [
-      {
-        title: `Change to ${replacement}`,
-        kind: CodeActionKind.QuickFix,
-        diagnostics: [d],
-        isPreferred: true,
-        edit: { changes: { [params.textDocument.uri]: [{ range: d.range, newText: replacement }] } },
-      },
+    if (d.source !== 'robustness') return [];
+    const data = d.data as { replacement?: unknown; fixes?: unknown } | undefined;
+    const fixes: SpecFix[] = [
+      ...(typeof data?.replacement === 'string'
+        ? [{ title: `Change to ${data.replacement}`, replacement: data.replacement }]
+        : []),
+      ...(Array.isArray(data?.fixes) ? (data.fixes as unknown[]).filter(isFix) : []),
     ];
+    return fixes.map((fix, i) => ({
+      title: fix.title,
+      kind: CodeActionKind.QuickFix,
+      diagnostics: [d],
+      isPreferred: i === 0,
+      edit: { changes: { [params.textDocument.uri]: [{ range: d.range, newText: fix.replacement }] } },
+    }));
   });
 });
+
+function isFix(value: unknown): value is SpecFix {
+  const fix = value as Partial<SpecFix> | null;
+  return typeof fix?.title === 'string' && typeof fix.replacement === 'string';
+}
 
 connection.onCodeLens((params): CodeLens[] => {
   const doc = documents.get(params.textDocument.uri);
@@ -191,7 +242,7 @@ connection.onCodeLens((params): CodeLens[] => {
       now,
       doc.uri,
     );
-  } else if (SOURCE_LANGUAGES.has(doc.languageId)) {
+  } else if (isSource(doc)) {
     lenses = sourceLenses(doc.getText(), file, index.folders, knownRuns(), now);
   }
   return lenses.map((l) => ({
@@ -234,6 +285,19 @@ connection.onDidChangeWatchedFiles((params) => {
     analyses.clear();
     for (const doc of documents.all()) validate(doc);
   }
+});
+
+/** Folders added to or removed from a multi-root workspace: their run stores and models join or leave. */
+connection.onInitialized(() => {
+  if (!clientSendsFolderChanges) return;
+  connection.workspace.onDidChangeWorkspaceFolders((e) => {
+    const removed = new Set(e.removed.map((f) => fsPath(f.uri)));
+    index.folders = [...index.folders.filter((f) => !removed.has(f)), ...e.added.map((f) => fsPath(f.uri))];
+    index.invalidateModels();
+    analyses.clear();
+    for (const doc of documents.all()) validate(doc);
+    runsChanged();
+  });
 });
 
 documents.listen(connection);

@@ -589,6 +589,185 @@ async function main() {
     log(`source lens: ${await result.innerText()}`);
   });
 
+  // issue 16 — the language server and the examples (steps 35–39)
+  /** Moves the cursor to a 1-based line and column with Go to Line. */
+  async function goTo(line, column) {
+    await editor().click();
+    await page.keyboard.press('Control+G');
+    await page.keyboard.type(`${line}:${column}`);
+    await page.keyboard.press('Enter');
+  }
+  const specLines = () =>
+    fs.readFileSync(path.join(workspace, 'examples', 'fashion-mnist', 'smallcnn.robustness.json'), 'utf8').split('\n');
+  /** The text of the editor line that contains `needle` (as rendered, spaces normalised). */
+  const renderedLine = async (needle) =>
+    (await editor().locator('.view-line', { hasText: needle }).first().innerText()).replace(/\u00a0/g, ' ');
+
+  await step(
+    '35. (item 6) a Python file naming its model relative to its own folder gets the lens; a missing model, a hint',
+    async () => {
+      // Opened as the workspace root, the repository-style path would not resolve; this one is relative to the file.
+      const file = path.join(workspace, 'examples', 'fashion-mnist', 'relative_model.py');
+      fs.writeFileSync(
+        file,
+        '"""Names models relative to this folder."""\nmodel_path = "smallcnn/model.json"\n' +
+          'other_path = "missing/model.json"\n',
+      );
+      await openFromExplorer(['examples', 'fashion-mnist', 'relative_model.py']);
+      const found = lens(/robust \d+\.\d% \(PGD-20, ε=0\.1\) · clean|Attack \(no robustness result yet\)/);
+      await found.waitFor({ timeout: 60_000 });
+      const lensTexts = await editor().locator('.codelens-decoration a').allInnerTexts();
+      if (lensTexts.length !== 1) throw new Error(`one lens expected (none on the missing model): ${lensTexts}`);
+      const hint = editor().locator('.squiggly-hint').first();
+      await hint.waitFor({ state: 'attached', timeout: 30_000 });
+      await hint.hover({ force: true });
+      const hover = page.locator('.monaco-hover', { hasText: 'no such model: missing/model.json' }).first();
+      await hover.waitFor({ timeout: 15_000 });
+      const hoverText = await hover.innerText();
+      if (!/looked for examples\/fashion-mnist\/missing\/model\.json, missing\/model\.json/.test(hoverText))
+        throw new Error(`hint: ${hoverText}`);
+      if ((await editor().locator('.squiggly-error, .squiggly-warning').count()) !== 0)
+        throw new Error('the missing model is a hint, not an error or a warning');
+      await page.waitForTimeout(500); // the hover fades in
+      await page.screenshot({ path: path.join(OUT, '35-relative-model-lens-and-hint.png') });
+      await page.keyboard.press('Escape');
+      log(`relative source lens: ${lensTexts[0]}; hint: ${hoverText.split(/\n|robustness\(/)[0]}`);
+    },
+  );
+
+  await step(
+    '36. (item 10) a negative ε offers "Use ε = 0.25" and the default; applying one fixes the spec',
+    async () => {
+      await openFromExplorer(['examples', 'fashion-mnist', 'smallcnn.robustness.json']);
+      await lens('Run').waitFor({ timeout: 60_000 });
+      const lines = specLines();
+      const line = lines.findIndex((l) => l.includes('"eps": 0.1'));
+      const column = lines[line].indexOf('"eps": 0.1') + '"eps": '.length + 1;
+      await goTo(line + 1, column);
+      for (let i = 0; i < '0.1'.length; i++) await page.keyboard.press('Shift+ArrowRight');
+      await page.keyboard.type('-0.25');
+      await editor().locator('.squiggly-error').first().waitFor({ timeout: 30_000 });
+      await goTo(line + 1, column + 1);
+      const menu = page.locator('.action-widget');
+      await waitFor(
+        async () => {
+          if (!(await menu.isVisible())) await page.keyboard.press('Control+.');
+          return (
+            (await menu.locator('.monaco-list-row.action .title', { hasText: 'Use the default ε = 0.1' }).count()) > 0
+          );
+        },
+        'the quick-fix menu with the ε fixes',
+        30_000,
+      );
+      const labels = (await menu.locator('.monaco-list-row.action .title').allInnerTexts()).map((t) => t.trim());
+      if (!labels.includes('Use ε = 0.25') || !labels.includes('Use the default ε = 0.1'))
+        throw new Error(`quick fixes: ${labels.join(' | ')}`);
+      await page.screenshot({ path: path.join(OUT, '36-negative-eps-quick-fix.png') });
+      // The menu is driven from the keyboard (a pointer block covers it while it opens).
+      const focused = menu.locator('.monaco-list-row.action.focused .title');
+      await waitFor(
+        async () => {
+          if (((await focused.count()) ? await focused.innerText() : '').includes('Use the default ε = 0.1'))
+            return true;
+          await page.keyboard.press('ArrowDown');
+          return false;
+        },
+        'the default-ε fix to be focused',
+        10_000,
+      );
+      await page.keyboard.press('Enter');
+      await waitFor(async () => (await renderedLine('"eps"')).includes('"eps": 0.1,'), 'ε to read 0.1 again', 15_000);
+      await waitFor(
+        async () => (await editor().locator('.squiggly-error').count()) === 0,
+        'the squiggle to go once the fix is applied',
+        30_000,
+      );
+      await page.keyboard.press('Control+S');
+      await waitFor(
+        async () => specLines().join('\n') === lines.join('\n'),
+        'the saved spec to be the original again',
+        15_000,
+      );
+      log(`ε quick fixes: ${labels.join(' | ')}`);
+    },
+  );
+
+  await step('37. (item 10) completing an attack id before another inserts the comma the JSON needs', async () => {
+    await openFromExplorer(['examples', 'fashion-mnist', 'smallcnn.robustness.json']);
+    const lines = specLines();
+    const line = lines.findIndex((l) => l.trimEnd().endsWith('"attacks": ['));
+    if (line < 0) throw new Error('the example spec has no "attacks": [ line');
+    await goTo(line + 1, lines[line].trimEnd().length + 1);
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('"apg');
+    const suggestion = page.locator('.suggest-widget .monaco-list-row', { hasText: 'apgd' }).first();
+    await waitFor(
+      async () => {
+        if (await suggestion.isVisible()) return true;
+        await page.keyboard.press('Control+Space');
+        await page.waitForTimeout(500);
+        return suggestion.isVisible();
+      },
+      'the apgd suggestion',
+      30_000,
+    );
+    await page.screenshot({ path: path.join(OUT, '37-attack-completion.png') });
+    const rows = await page.locator('.suggest-widget .monaco-list-row').allInnerTexts();
+    const first = rows[0]?.split('\n')[0] ?? '';
+    if (!first.startsWith('apgd')) throw new Error(`first suggestion: ${rows.join(' | ')}`);
+    await page.keyboard.press('Enter');
+    await waitFor(async () => /"apgd",\s*$/.test(await renderedLine('"apgd"')), 'the line to read "apgd",', 15_000);
+    const inserted = (await renderedLine('"apgd"')).trim();
+    if (inserted !== '"apgd",') throw new Error(`inserted: ${inserted}`);
+    // The missing comma's squiggle (while "apg" was typed) goes: the spec is valid JSON again.
+    await waitFor(
+      async () => (await editor().locator('.squiggly-error').count()) === 0,
+      'no error squiggle after the completion',
+      15_000,
+    );
+    await page.screenshot({ path: path.join(OUT, '37-attack-completion-comma.png') });
+    // Leave the example as it was: undo back to the saved version (the tab is no longer dirty).
+    const dirtyTab = page.locator('.tabs-container .tab.dirty', { hasText: 'smallcnn.robustness.json' });
+    for (let i = 0; i < 10 && (await dirtyTab.count()) > 0; i++) {
+      await page.keyboard.press('Control+Z');
+      await page.waitForTimeout(200);
+    }
+    if ((await dirtyTab.count()) > 0) throw new Error('the spec is still modified after undoing the completion');
+    log(`completed line: ${inserted}`);
+  });
+
+  await step('38. (item 6) with examples/ opened as the workspace, inspect_model.py still shows its lens', async () => {
+    // A second window on examples/ (its own extension host and language server), closed at the end.
+    const other = await context.newPage();
+    try {
+      await other.goto(`${base}/?folder=${encodeURIComponent(path.join(workspace, 'examples'))}`);
+      await other.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: 60_000 });
+      await other.locator('.explorer-folders-view').first().waitFor({ timeout: 60_000 });
+      const row = (label, level) =>
+        other.locator(`.explorer-folders-view .monaco-list-row[aria-label="${label}"][aria-level="${level}"]`).first();
+      await row('fashion-mnist', 1).waitFor({ timeout: 20_000 });
+      if ((await row('fashion-mnist', 1).getAttribute('aria-expanded')) === 'false')
+        await row('fashion-mnist', 1).click();
+      await row('inspect_model.py', 2).click();
+      await other.locator('.tabs-container .tab.active', { hasText: 'inspect_model.py' }).waitFor({ timeout: 20_000 });
+      const sourceLens = other
+        .locator('.editor-instance .monaco-editor')
+        .first()
+        .locator('.codelens-decoration a', { hasText: /robust \d+\.\d% \(PGD-20|Attack \(no robustness result yet\)/ })
+        .first();
+      await sourceLens.waitFor({ timeout: 60_000 });
+      const line = await other
+        .locator('.editor-instance .view-line', { hasText: 'smallcnn/model.json' })
+        .first()
+        .innerText();
+      if (!line.includes('"smallcnn/model.json"')) throw new Error(`the example names its model as ${line}`);
+      await other.screenshot({ path: path.join(OUT, '38-examples-workspace-lens.png') });
+      log(`inspect_model.py with examples/ as the workspace: ${await sourceLens.innerText()}`);
+    } finally {
+      await other.close();
+    }
+  });
+
   // issue 16 — the attack/report panel (items 1, 2 and 10)
   /** Runs a command from the palette by its title. */
   async function palette(title) {

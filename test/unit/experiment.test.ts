@@ -263,3 +263,26 @@ test('model summaries: output activation of layers and graph models; data shapes
   });
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('a negative ε carries its fixes: |ε| only when it fits the box (L2: its diameter), the default unless the same', () => {
+  const dir = path.join(ROOT, 'examples', 'fashion-mnist');
+  const facts = new WorkspaceIndex([ROOT]).factsFor(path.join(dir, 'case.robustness.json'));
+  const fixesFor = (threat: string) => {
+    const text = `{"model": "smallcnn/model.json", "data": "embedded", "threat": ${threat}, "attacks": ["pgd"]}`;
+    const problem = analyzeSpec(text, facts).problems.find((p) => p.code === 'eps-negative')!;
+    assert.equal(text.slice(problem.start, problem.end), /-[\d.]+/.exec(threat)![0]);
+    return problem.fixes;
+  };
+  // L2 on 28×28×1 inputs in [0, 1]: the box's diameter is 28.
+  assert.deepEqual(fixesFor('{"norm": "l2", "eps": -1.5}'), [
+    { title: 'Use ε = 1.5', replacement: '1.5' },
+    { title: 'Use the default ε = 0.1', replacement: '0.1' },
+  ]);
+  assert.deepEqual(fixesFor('{"norm": "l2", "eps": -30}'), [{ title: 'Use the default ε = 0.1', replacement: '0.1' }]);
+  // Bounds [0, 255]: ε = 8 fits L∞.
+  assert.deepEqual(fixesFor('{"norm": "linf", "eps": -8, "bounds": [0, 255]}'), [
+    { title: 'Use ε = 8', replacement: '8' },
+    { title: 'Use the default ε = 0.1', replacement: '0.1' },
+  ]);
+  assert.deepEqual(fixesFor('{"norm": "linf", "eps": -0.1}'), [{ title: 'Use ε = 0.1', replacement: '0.1' }]);
+});

@@ -500,6 +500,203 @@ describe('lenses', () => {
   });
 });
 
+type Action = {
+  title: string;
+  kind: string;
+  isPreferred?: boolean;
+  edit: { changes: Record<string, Array<{ range: Diagnostic['range']; newText: string }>> };
+};
+
+async function codeActions(file: string, diagnostics: Diagnostic[]): Promise<Action[]> {
+  return (await client.connection.sendRequest('textDocument/codeAction', {
+    textDocument: { uri: uriOf(file) },
+    range: diagnostics[0]!.range,
+    context: { diagnostics },
+  })) as Action[];
+}
+
+describe('issue 16: quick fixes, commas, source paths', () => {
+  test('a negative ε offers its absolute value and the default, each replacing exactly the number', async () => {
+    const { file, text, diagnostics } = await diagnose(specText({ ...GOOD, threat: { norm: 'linf', eps: -0.25 } }));
+    assert.deepEqual(
+      diagnostics.map((d) => d.code),
+      ['eps-negative'],
+    );
+    const actions = await codeActions(file, diagnostics);
+    assert.deepEqual(
+      actions.map((a) => [a.title, a.kind, a.isPreferred]),
+      [
+        ['Use ε = 0.25', 'quickfix', true],
+        ['Use the default ε = 0.1', 'quickfix', false],
+      ],
+    );
+    for (const [action, newText] of [
+      [actions[0]!, '0.25'],
+      [actions[1]!, '0.1'],
+    ] as const)
+      assert.deepEqual(action.edit.changes[uriOf(file)], [{ range: rangeOf(text, '-0.25'), newText }]);
+    // Applying the first fix clears the diagnostic.
+    assert.deepEqual(await client.change(file, text.replace('-0.25', '0.25')), []);
+  });
+
+  test('ε fixes that would not pass are not offered; -0.1 offers one; training falls back to the threat ε', async () => {
+    const titles = async (value: unknown) => {
+      const { file, diagnostics } = await diagnose(specText(value));
+      const negative = diagnostics.filter((d) => d.code === 'eps-negative');
+      return (await codeActions(file, negative)).map((a) => [a.title, a.edit.changes[uriOf(file)]![0]!.newText]);
+    };
+    assert.deepEqual(await titles({ ...GOOD, threat: { norm: 'linf', eps: -0.1 } }), [['Use ε = 0.1', '0.1']]);
+    // |ε| = 2 exceeds the [0, 1] box: only the default.
+    assert.deepEqual(await titles({ ...GOOD, threat: { norm: 'linf', eps: -2 } }), [
+      ['Use the default ε = 0.1', '0.1'],
+    ]);
+    assert.deepEqual(
+      await titles({
+        ...GOOD,
+        threat: { norm: 'linf', eps: 0.05 },
+        training: { method: 'pgd-at', epochs: 1, eps: -0.3 },
+      }),
+      [
+        ['Use ε = 0.3', '0.3'],
+        ["Use the threat's ε = 0.05", '0.05'],
+      ],
+    );
+  });
+
+  test('completing an attack id adds the comma the JSON needs, and never a second one', async () => {
+    const complete = async (marked: string) => {
+      const text = marked.replace('|', '');
+      const file = path.join(workspace, `comma-${++counter}.robustness.json`);
+      await client.open(file, text);
+      const at = positionOf(marked, '|');
+      const item = (await client.completion(file, at.line, at.character)).find((c) => c.label === 'fgsm')!;
+      assert.ok(item, `fgsm is offered in ${marked}`);
+      return [item.textEdit!.newText, item.additionalTextEdits ?? []];
+    };
+    const at = (line: number, character: number) => ({
+      start: { line, character },
+      end: { line, character },
+    });
+    // Before another item: the comma after the inserted id.
+    assert.deepEqual(await complete('{\n  "attacks": [| "pgd"]\n}\n'), ['"fgsm",', []]);
+    // Last, after an item without a comma: one after that item.
+    assert.deepEqual(await complete('{\n  "attacks": ["pgd" |]\n}\n'), [
+      '"fgsm"',
+      [{ range: at(1, 19), newText: ',' }],
+    ]);
+    // On its own line after a commented item.
+    assert.deepEqual(await complete('{\n  "attacks": [\n    "pgd" // strongest\n    |\n  ]\n}\n'), [
+      '"fgsm"',
+      [{ range: at(2, 9), newText: ',' }],
+    ]);
+    // Commas already present on both sides: none added.
+    assert.deepEqual(await complete('{\n  "attacks": ["pgd", |, "apgd"]\n}\n'), ['"fgsm"', []]);
+    assert.deepEqual(await complete('{\n  "attacks": ["pgd", |]\n}\n'), ['"fgsm"', []]);
+    // In the middle, replacing a partly typed id that another follows.
+    assert.deepEqual(await complete('{\n  "attacks": ["pgd", "fg|" "apgd"]\n}\n'), ['"fgsm",', []]);
+    // An object's id with more properties after it.
+    assert.deepEqual(await complete('{\n  "attacks": [{ "id": | "steps": 5 }]\n}\n'), ['"fgsm",', []]);
+  });
+
+  test('a Python file in a subfolder: its model path resolves against its folder; a missing one is a Hint', async () => {
+    const dir = path.join(workspace, 'examples', 'fashion-mnist');
+    fs.mkdirSync(path.join(dir, 'smallcnn'), { recursive: true });
+    fs.copyFileSync(path.join(workspace, 'cnn', 'model.json'), path.join(dir, 'smallcnn', 'model.json'));
+    const py = path.join(dir, 'relative_model.py');
+    const source = 'model_path = "smallcnn/model.json"\nother = "missing/model.json"\n';
+    const diagnostics = (await client.open(py, source, 'python'))!;
+    assert.deepEqual(diagnostics, [
+      {
+        range: rangeOf(source, 'missing/model.json'),
+        severity: 4,
+        message:
+          'no such model: missing/model.json (looked for examples/fashion-mnist/missing/model.json, ' +
+          'missing/model.json)',
+        code: 'model-missing',
+        source: 'robustness',
+      },
+    ]);
+    const lenses = await client.codeLens(py);
+    assert.deepEqual(
+      lenses.map((l) => [l.range, l.command?.title, l.command?.arguments]),
+      [
+        [
+          rangeOf(source, '"smallcnn/model.json"'),
+          '$(shield) Attack (no robustness result yet)',
+          [path.join(dir, 'smallcnn', 'model.json')],
+        ],
+      ],
+    );
+    // Creating the model turns the hint into a lens (the watcher's event re-checks open files).
+    fs.mkdirSync(path.join(dir, 'missing'));
+    fs.copyFileSync(path.join(workspace, 'cnn', 'model.json'), path.join(dir, 'missing', 'model.json'));
+    const cleared = new Promise<Diagnostic[]>((resolve) => {
+      const poll = () => {
+        const now = client.diagnostics.get(uriOf(py));
+        if (now?.length === 0) resolve(now);
+        else setTimeout(poll, 10);
+      };
+      poll();
+    });
+    await client.connection.sendNotification('workspace/didChangeWatchedFiles', {
+      changes: [{ uri: uriOf(path.join(dir, 'missing', 'model.json')), type: 1 }],
+    });
+    assert.deepEqual(await cleared, []);
+    assert.equal((await client.codeLens(py)).length, 2);
+    await client.close(py);
+  });
+
+  test('multi-root: a folder added later brings its models and its run store', async () => {
+    const first = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-lsp-a-'));
+    const second = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-lsp-b-'));
+    const multi = new LspClient();
+    try {
+      await multi.initialize([first]);
+      const model = path.join(second, 'models', 'cnn', 'model.json');
+      fs.mkdirSync(path.dirname(model), { recursive: true });
+      fs.copyFileSync(path.join(workspace, 'cnn', 'model.json'), model);
+      const id = '20261201-110000-000-eval';
+      fs.mkdirSync(path.join(second, '.robustness', 'runs', id), { recursive: true });
+      fs.writeFileSync(
+        path.join(second, '.robustness', 'runs', id, 'run.json'),
+        JSON.stringify({
+          id,
+          kind: 'evaluation',
+          status: 'done',
+          model: 'models/cnn/model.json',
+          created: new Date(Date.now() - 200_000).toISOString(),
+          finished: new Date(Date.now() - 120_000).toISOString(),
+          summary: { cleanAccuracy: 0.9, robustAccuracy: 0.4, attack: 'PGD-20', norm: 'linf', eps: 0.1 },
+        }),
+      );
+      const py = path.join(first, 'use.py');
+      const source = 'path = "models/cnn/model.json"\n';
+      const hint = (await multi.open(py, source, 'python'))!;
+      assert.deepEqual(
+        hint.map((d) => d.severity),
+        [4],
+      );
+      assert.deepEqual(await multi.codeLens(py), []);
+      await multi.connection.sendNotification('workspace/didChangeWorkspaceFolders', {
+        event: { added: [{ uri: uriOf(second), name: 'b' }], removed: [] },
+      });
+      const deadline = Date.now() + 3000;
+      while (multi.diagnostics.get(uriOf(py))?.length !== 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(multi.diagnostics.get(uriOf(py)), []);
+      const lenses = await multi.codeLens(py);
+      assert.deepEqual(
+        lenses.map((l) => [l.command?.title, l.command?.arguments]),
+        [['robust 40.0% (PGD-20, ε=0.1) · clean 90.0% · 2 min ago', [id, second]]],
+      );
+    } finally {
+      await multi.stop();
+      fs.rmSync(first, { recursive: true, force: true });
+      fs.rmSync(second, { recursive: true, force: true });
+    }
+  });
+});
+
 test('lens titles: a training run reads as in the Runs view; errors are clipped to one line', () => {
   const now = Date.parse('2026-12-01T12:00:00.000Z');
   const base = {

@@ -27,6 +27,8 @@ export interface CodeLens {
 
 export const uriOf = (file: string) => pathToFileURL(file).href;
 
+const SOURCE_LANGUAGES = ['python', 'typescript', 'javascript', 'typescriptreact', 'javascriptreact'];
+
 export class LspClient {
   readonly connection: MessageConnection;
   private readonly child: ChildProcess;
@@ -62,13 +64,15 @@ export class LspClient {
     this.connection.listen();
   }
 
-  async initialize(folder: string): Promise<unknown> {
+  /** One workspace folder, or several (a multi-root workspace, whose folders may change later). */
+  async initialize(folder: string | string[]): Promise<unknown> {
+    const folders = typeof folder === 'string' ? [folder] : folder;
     const result = await this.connection.sendRequest('initialize', {
       processId: process.pid,
-      rootUri: uriOf(folder),
-      workspaceFolders: [{ uri: uriOf(folder), name: path.basename(folder) }],
+      rootUri: uriOf(folders[0]!),
+      workspaceFolders: folders.map((f) => ({ uri: uriOf(f), name: path.basename(f) })),
       capabilities: {
-        workspace: { codeLens: { refreshSupport: true } },
+        workspace: { codeLens: { refreshSupport: true }, workspaceFolders: typeof folder !== 'string' },
         textDocument: { hover: { contentFormat: ['markdown'] } },
       },
     });
@@ -97,7 +101,11 @@ export class LspClient {
   async open(file: string, text: string, languageId = 'jsonc'): Promise<Diagnostic[] | undefined> {
     const uri = uriOf(file);
     this.versions.set(uri, 1);
-    const published = file.endsWith('.robustness.json') ? this.nextDiagnostics(uri, 1) : undefined;
+    // The server publishes for specs and for source files (hints on model paths that name no file).
+    const published =
+      file.endsWith('.robustness.json') || SOURCE_LANGUAGES.includes(languageId)
+        ? this.nextDiagnostics(uri, 1)
+        : undefined;
     await this.connection.sendNotification('textDocument/didOpen', {
       textDocument: { uri, languageId, version: 1, text },
     });
@@ -136,7 +144,14 @@ export class LspClient {
     file: string,
     line: number,
     character: number,
-  ): Promise<Array<{ label: string; detail?: string; textEdit?: { newText: string } }>> {
+  ): Promise<
+    Array<{
+      label: string;
+      detail?: string;
+      textEdit?: { newText: string; range: Diagnostic['range'] };
+      additionalTextEdits?: Array<{ newText: string; range: Diagnostic['range'] }>;
+    }>
+  > {
     return this.connection.sendRequest('textDocument/completion', {
       textDocument: { uri: uriOf(file) },
       position: { line, character },
