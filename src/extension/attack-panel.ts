@@ -11,6 +11,7 @@ import {
   type PanelState,
   type PanelToHost,
 } from '../protocol/messages/attack-panel';
+import { SPEC_SUFFIX } from '../protocol/experiment-spec';
 import type { Report } from '../protocol/report';
 import { datasetLabel, exportFileName } from '../protocol/report-text';
 import { reportHtml } from '../store/report-files';
@@ -65,7 +66,7 @@ export class AttackPanel {
       existing.update(state);
       return existing;
     }
-    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, state.title, panelColumn(), {
+    const panel = vscode.window.createWebviewPanel(PANEL_VIEW_TYPE, state.title, panelColumn(state), {
       retainContextWhenHidden: true,
     });
     return new AttackPanel(panel, state, extensionUri, handlers, Date.now());
@@ -127,11 +128,16 @@ export class AttackPanel {
 }
 
 /**
- * Beside a text editor (the spec whose Run started it, the file open while a run is opened from
- * Runs), so the report never takes its place; else in the active group.
+ * A spec's run opens beside the spec, and a stored run opened from Runs beside the text editor in
+ * front, so the report never takes their place; anything else (an attack from the explorer or the
+ * Models view) opens in the active group, as editors do.
  */
-function panelColumn(): vscode.ViewColumn {
-  return vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
+function panelColumn(state: PanelState): vscode.ViewColumn {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) return vscode.ViewColumn.Active;
+  const fromSpec = state.status === 'running' && editor.document.uri.path.endsWith(SPEC_SUFFIX);
+  const openedFromRuns = state.status !== 'running';
+  return fromSpec || openedFromRuns ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
 }
 
 /** A report's dataset as the header names it: built-in sets by name, workspace folders relative. */

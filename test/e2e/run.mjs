@@ -804,9 +804,13 @@ async function main() {
     '10. (item 1) clean mistakes are not fooled: "N of M fooled" leaves them out, they read "already wrong" under ' +
       'their own filter, and each row names its attack',
     async () => {
-      const tabs = await page.locator('.tabs-container .tab').count();
+      // One editor group, so the panel has the window's width (step 12 measures its grid).
+      await palette('View: Close All Editor Groups');
+      // An editor an earlier step left edited asks first: its edits are not this step's business.
+      const dontSave = page.locator('.monaco-dialog-box .monaco-button', { hasText: "Don't Save" });
+      await dontSave.click({ timeout: 2000 }).catch(() => {});
       await attackFromExplorer(['examples', 'fashion-mnist', 'smallcnn', 'model.json']);
-      await waitFor(async () => (await page.locator('.tabs-container .tab').count()) > tabs, 'the attack panel');
+      await page.locator('.tabs-container .tab', { hasText: 'Attack: smallcnn' }).first().waitFor({ timeout: 30_000 });
       await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
       const heading = webview().locator('#samples-heading');
       const [fooled, attacked, mistakes] = await Promise.all(
@@ -988,19 +992,25 @@ async function main() {
       )
         throw new Error(`n note: ${note}`);
       await page.screenshot({ path: path.join(OUT, '13-spec-beside.png') });
-      // Opened again from Runs while the spec is the active editor: beside it again, not in its place.
-      await page.locator('.tabs-container .tab.active', { hasText: 'smallcnn: FGSM and PGD-20' }).first().click();
-      await page.keyboard.press('Control+W');
-      await page.locator('.tabs-container .tab', { hasText: 'smallcnn.robustness.json' }).first().click();
+      // A run opened from Runs while the spec is the active editor: beside it too, not in its place.
+      await palette('View: Close All Editor Groups');
+      await page
+        .locator('.monaco-dialog-box .monaco-button', { hasText: "Don't Save" })
+        .click({ timeout: 2000 })
+        .catch(() => {});
+      await openFromExplorer(['examples', 'fashion-mnist', 'smallcnn.robustness.json']);
       await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
-      await page.locator('.pane-body .monaco-list-row', { hasText: 'PGD-20' }).first().click();
+      const runsPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Runs' }) });
+      await runsPane.locator('.monaco-list-row', { hasText: 'robust' }).first().click();
       await waitFor(
         async () =>
           (await shownIn('Run: smallcnn').count()) > 0 && (await shownIn('smallcnn.robustness.json').count()) > 0,
         'the reopened report beside the spec',
         20_000,
       );
-      await webview().locator('#n-source').waitFor({ timeout: 30_000 });
+      // The one webview on screen (other panels stay loaded, hidden, behind their tabs).
+      const shown = page.locator('iframe.webview.ready:visible').last().contentFrame().locator('#active-frame');
+      await shown.contentFrame().locator('#samples-heading').waitFor({ timeout: 30_000 });
       await page.screenshot({ path: path.join(OUT, '13-open-from-runs.png') });
       log(`spec run beside the spec: ${note}`);
     },
