@@ -8,7 +8,7 @@ import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import { parseHostMessage, type PanelState, type PanelToHost } from '../../src/protocol/messages/attack-panel';
 import { vscodeApi } from '../vscode-api';
 import type { Report } from '../../src/protocol/report';
-import { renderReport } from '../report/render';
+import { curvePng, renderReport } from '../report/render';
 
 const vscode = vscodeApi<PanelToHost, PanelState>();
 const toolbar = document.getElementById('toolbar')!;
@@ -24,8 +24,8 @@ function button(label: string, onClick: () => void, secondary = false): HTMLElem
 }
 
 function exportPng(): void {
-  const canvas = document.getElementById('curve-canvas') as HTMLCanvasElement | null;
-  if (canvas) vscode.postMessage({ type: 'exportPng', dataUrl: canvas.toDataURL('image/png') });
+  const dataUrl = curvePng();
+  if (dataUrl) vscode.postMessage({ type: 'exportPng', dataUrl });
 }
 
 // The toolbar is built once and updated in place: progress arrives many times a second, and

@@ -302,6 +302,58 @@ function chart(report: Report): HTMLElement {
   return box;
 }
 
+/**
+ * The curve as a PNG for export: the chart, then its legend (HTML on the page, so drawn here with
+ * the same dashes), on the page's background so the file reads on its own.
+ */
+export function curvePng(): string | undefined {
+  const canvas = document.getElementById('curve-canvas') as HTMLCanvasElement | null;
+  if (!canvas || canvas.width === 0) return undefined;
+  const scale = canvas.clientWidth > 0 ? canvas.width / canvas.clientWidth : 1;
+  const band = Math.round(28 * scale);
+  const out = document.createElement('canvas');
+  out.width = canvas.width;
+  out.height = canvas.height + band;
+  const ctx = out.getContext('2d');
+  if (!ctx) return undefined;
+  const page = getComputedStyle(document.body);
+  ctx.fillStyle = page.backgroundColor || '#ffffff';
+  ctx.fillRect(0, 0, out.width, out.height);
+  ctx.drawImage(canvas, 0, 0);
+  const items = [...document.querySelectorAll<HTMLButtonElement>('#curve-legend button[aria-pressed="true"]')].map(
+    (button) => {
+      const line = button.querySelector('line');
+      return {
+        label: button.textContent ?? '',
+        stroke: line?.getAttribute('stroke') ?? page.color,
+        dash: (line?.getAttribute('stroke-dasharray') ?? '').split(' ').filter(Boolean).map(Number),
+      };
+    },
+  );
+  ctx.font = `${Math.round(12 * scale)}px ${page.fontFamily || 'sans-serif'}`;
+  ctx.textBaseline = 'middle';
+  const swatchWidth = 30 * scale;
+  const gap = 6 * scale;
+  const spacing = 16 * scale;
+  const widths = items.map((item) => swatchWidth + gap + ctx.measureText(item.label).width);
+  let x = (out.width - (widths.reduce((a, b) => a + b, 0) + spacing * Math.max(0, items.length - 1))) / 2;
+  const y = canvas.height + band / 2;
+  items.forEach((item, i) => {
+    ctx.strokeStyle = item.stroke === 'currentColor' ? page.color : item.stroke;
+    ctx.lineWidth = 2 * scale;
+    ctx.setLineDash(item.dash.map((d) => d * scale));
+    ctx.beginPath();
+    ctx.moveTo(x, y);
+    ctx.lineTo(x + swatchWidth, y);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = page.color;
+    ctx.fillText(item.label, x + swatchWidth + gap, y);
+    x += widths[i]! + spacing;
+  });
+  return out.toDataURL('image/png');
+}
+
 /** Counts of `values` in `bins` equal-width bins from 0 to the maximum. */
 function histogram(values: number[], bins: number): { labels: string[]; counts: number[] } {
   const max = Math.max(...values, 1e-12);
