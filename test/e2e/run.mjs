@@ -858,7 +858,7 @@ async function main() {
 
   await step(
     "11. (item 2) Export HTML proposes <model>-<attack>-eps<ε>.html in the run's folder and the saved message " +
-      'offers Open and Reveal; Export… in Runs does the same for JSON',
+      'offers Open and Reveal; Export PNG the same name; Export… in Runs does the same for JSON',
     async () => {
       await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
       await webview().locator('vscode-button', { hasText: 'Export HTML' }).click();
@@ -878,6 +878,15 @@ async function main() {
       await note.locator('.monaco-button', { hasText: 'Open' }).click();
       await page.locator('.tabs-container .tab.active', { hasText: m[2] }).first().waitFor({ timeout: 20_000 });
       await page.keyboard.press('Control+W'); // back to the panel, for step 12
+      // Export PNG: the curve, under the same name, as a PNG file.
+      await webview().locator('vscode-button', { hasText: 'Export PNG' }).click();
+      const png = await saveDialogPath();
+      if (!png.endsWith(path.join(m[1], m[2].replace(/\.html$/, '.png'))))
+        throw new Error(`Export PNG proposes ${png}`);
+      await page.keyboard.press('Enter');
+      const savedPng = path.join(runsDir, m[1], m[2].replace(/\.html$/, '.png'));
+      await waitFor(() => fs.existsSync(savedPng), savedPng, 20_000);
+      if (fs.readFileSync(savedPng).subarray(1, 4).toString() !== 'PNG') throw new Error(`${savedPng} is not a PNG`);
       // The Runs view's Export… on the same run: HTML or JSON, the same name and folder.
       await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
       const run = page.locator('.pane-body .monaco-list-row', { hasText: 'smallcnn' }).filter({ hasText: 'robust' });
