@@ -49,10 +49,11 @@ import {
   type SuiteId,
   type TrainMethod,
 } from '../protocol/vocabulary';
-import { SUITE_TABLE } from '../protocol/suites';
+import { attackSkipped, maskingAdvice, SKIPPED_ALL_FOOLED, stageLine, SUITE_TABLE } from '../protocol/suites';
 import { duration, pct } from '../protocol/format';
 import { VERSION } from '../protocol/report';
 import type { Report } from '../protocol/report';
+import type { FinishedStage } from '../protocol/messages/worker';
 import { runAttackParallel } from '../worker/pool';
 import { runBench } from './bench';
 import { makeProgress } from './progress';
@@ -190,27 +191,26 @@ function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: nu
 export function summaryTable(report: Report): string {
   const rows = [
     ['clean', pct(report.clean_accuracy), '', '', ''],
-    ...report.attacks.map((a) => [
-      a.label,
-      pct(a.robust_accuracy),
-      a.time_s.toFixed(2),
-      String(a.forward_passes),
-      String(a.backward_passes),
-    ]),
+    ...report.attacks.map((a) =>
+      attackSkipped(a)
+        ? [a.label, pct(a.robust_accuracy), SKIPPED_ALL_FOOLED, '', '']
+        : [a.label, pct(a.robust_accuracy), a.time_s.toFixed(2), String(a.forward_passes), String(a.backward_passes)],
+    ),
     ['worst case', pct(report.robust_accuracy), '', '', ''],
   ];
   const head =
     `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps}` +
     ` · backend ${report.backend}${report.workers > 1 ? ` × ${report.workers} workers` : ''}` +
-    (report.suite ? `\nsuite ${report.suite}: each attack on the points still robust; accuracy after each stage` : '');
+    (report.suite ? `\nsuite ${report.suite}: each attack on the points still robust; accuracy after each stage` : '') +
+    (report.partial
+      ? `\nPARTIAL: cancelled after ${report.partial.cancelled_after} ` +
+        `(${report.partial.stages_done} of ${report.partial.stages_total} stages)`
+      : '');
   const curves = report.curves.map(
     (c) => `curve ${c.attack}: ${c.points.map((p) => `ε=${p.eps} ${pct(p.accuracy)}`).join(' · ')}`,
   );
   const masking = report.diagnostics.some((d) => d.masking)
-    ? [
-        'GRADIENT MASKING: the diagnostics below say the gradients mislead attacks; ' +
-          'trust only the worst case of the strong suite.',
-      ]
+    ? [`GRADIENT MASKING: the diagnostics below say the gradients mislead attacks. ${maskingAdvice(report.suite)}`]
     : [];
   const diagnostics = report.diagnostics.map((d) => `${d.severity}: ${d.id}: ${d.message}`);
   const checks = report.checks
@@ -282,6 +282,8 @@ async function runJob(job: AttackJob, o: RunOptions, command: string): Promise<v
   process.once('SIGINT', () => controller.abort());
   let report: Report;
   const onProgress = (p: { label: string; done: number; total: number }) => progress.update(p.label, p.done, p.total);
+  // Each stage's line as it finishes (stderr, like the progress); the table follows at the end.
+  const onStage = (stage: FinishedStage) => progress.note(stageLine(stage));
   // Small jobs are not worth a worker's start-up (~0.5 s: bundle, wasm, data).
   const workers = job.n >= 200 && o.backend !== 'wasm-stock' ? o.workers : 1;
   try {
@@ -294,6 +296,7 @@ async function runJob(job: AttackJob, o: RunOptions, command: string): Promise<v
             runId: 'cli',
             signal: controller.signal,
             onProgress,
+            onStage,
             onLog: (level, message) => {
               if (level !== 'info') process.stderr.write(`${level}: ${message}\n`);
             },
@@ -301,6 +304,7 @@ async function runJob(job: AttackJob, o: RunOptions, command: string): Promise<v
         : await runAttackJob(job, command, {
             signal: controller.signal,
             onProgress,
+            onStage,
             onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
           });
     report.command = command;

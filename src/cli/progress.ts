@@ -3,11 +3,13 @@ import { SingleBar, Presets } from 'cli-progress';
 
 export interface Progress {
   update(label: string, done: number, total: number): void;
+  /** A line that stays (a finished stage), printed above the bar. */
+  note(line: string): void;
   stop(): void;
 }
 
 export function makeProgress(stream: NodeJS.WriteStream = process.stderr, quiet = false): Progress {
-  if (quiet) return { update: () => {}, stop: () => {} };
+  if (quiet) return { update: () => {}, note: () => {}, stop: () => {} };
   if (stream.isTTY) {
     const bar = new SingleBar(
       {
@@ -32,6 +34,12 @@ export function makeProgress(stream: NodeJS.WriteStream = process.stderr, quiet 
           bar.update(done, { label });
         }
       },
+      note(line) {
+        // The bar clears itself on stop; the next update starts it again below the line.
+        if (started) bar.stop();
+        started = false;
+        stream.write(`${line}\n`);
+      },
       stop() {
         if (started) bar.stop();
       },
@@ -47,6 +55,9 @@ export function makeProgress(stream: NodeJS.WriteStream = process.stderr, quiet 
         lastLabel = label;
         lastTenth = tenth;
       }
+    },
+    note(line) {
+      stream.write(`${line}\n`);
     },
     stop() {},
   };

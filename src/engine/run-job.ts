@@ -2,8 +2,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AttackJob, AttackParams, JobProgress, TrainJob } from '../protocol/jobs';
+import type { TrainProgressView } from '../protocol/training';
 import { ATTACK_INFO } from '../protocol/attacks';
 import type { Report } from '../protocol/report';
+import type { FinishedStage } from '../protocol/messages/worker';
 import type { RunStatus } from '../protocol/vocabulary';
 import { getAttack } from './attacks/registry';
 import { LOSSES, type LossId } from '../protocol/vocabulary';
@@ -13,7 +15,7 @@ import type { AttackOptions } from './attacks/types';
 import { describeBackend } from './backend';
 import { loadData, loadTrainingData, sliceSplit } from './data/datasets';
 import { InputError } from './errors';
-import { accuracyCurve, evaluateAttacks, type AttackPlan } from './eval/evaluate';
+import { accuracyCurve, evaluateAttacks, type AttackPlan, type StageResult } from './eval/evaluate';
 import { probeDiagnostics } from './eval/diagnostics';
 import { geometryProbe } from './eval/geometry';
 import { suitePlans } from './eval/suites';
@@ -21,7 +23,8 @@ import { loadClassifier } from './models/load';
 import { fileHandler, folderSaveHandler, savedModelFile } from './models/io';
 import { smallCnn } from './models/smallcnn';
 import { buildReport } from './report/build';
-import { trainModel, type EpochMetrics } from './training/train-loop';
+import { trainModel, type EpochMetrics, type TrainProgress } from './training/train-loop';
+import { throttleTrainProgress } from './training/progress';
 import { makeClassifier, type Classifier } from './models/classifier';
 import { writeFileAtomic } from '../common/atomic-write';
 import * as tf from '@tensorflow/tfjs-core';
@@ -34,6 +37,15 @@ export interface JobHooks {
   onWarning?: (message: string) => void;
   /** Training: called once per finished epoch. */
   onEpoch?: (metrics: EpochMetrics, epochs: number) => void;
+  /** Attack jobs: each stage as it finishes (clean, each attack, diagnostics, geometry, curve), in order. */
+  onStage?: (stage: FinishedStage) => void;
+  /**
+   * Attack jobs: a cancel after clean accuracy returns the report of the stages that finished,
+   * marked `partial`, instead of throwing the AbortError.
+   */
+  keepPartial?: boolean;
+  /** Training: the phase and batch, throttled (throttleTrainProgress). */
+  onTrainProgress?: (progress: TrainProgressView) => void;
 }
 
 export { VERSION } from '../protocol/report';
@@ -116,28 +128,70 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
           ...(surrogate ? { surrogate } : {}),
         })
       : job.attacks.map((id, i) => planFor(id, job, surrogate, job.params?.[i]));
-    refuseWithoutGradients(plans, model, surrogate, Boolean(job.suite || job.diagnostics));
+    const probing = Boolean(job.suite || job.diagnostics);
+    refuseWithoutGradients(plans, model, surrogate, probing);
     const progress = {
       ...(hooks.signal ? { signal: hooks.signal } : {}),
       batchSize: job.batchSize,
       examples: job.examples,
       onProgress: (p: { label: string; done: number; total: number }) => hooks.onProgress?.(p),
     };
+    // An attack list gets one curve per attack; a suite one curve of its gradient attacks in
+    // cascade (its first attack alone would be the masked one on a distilled model).
+    const series =
+      job.curve.length === 0
+        ? []
+        : job.suite
+          ? [plans.filter((p) => p.entry.access === 'white-box')]
+          : plans.map((p) => [p]);
+    const stages = new StageCounter(
+      plans.length + (probing ? 2 : 0) + (series.length > 0 ? 1 : 0),
+      test.count,
+      hooks.onStage,
+    );
     const evaluation = await evaluateAttacks(model, test, data.shape, threat, plans, {
       ...progress,
       cascade: Boolean(job.suite),
+      onStage: (stage) => stages.finished(stage),
+      ...(hooks.keepPartial ? { keepPartial: true } : {}),
     });
-    const probes =
-      job.suite || job.diagnostics
-        ? await probeDiagnostics(model, test, data.shape, threat, {
+    let cancelled = Boolean(evaluation.cancelled);
+    /** Runs a stage after the attacks; with keepPartial, a cancel ends the job with what finished. */
+    const later = async <T>(work: () => Promise<T>): Promise<T | undefined> => {
+      if (cancelled) return undefined;
+      try {
+        return await work();
+      } catch (err) {
+        if (!hooks.keepPartial || (err as Error).name !== 'AbortError') throw err;
+        cancelled = true;
+        return undefined;
+      }
+    };
+    const probes = probing
+      ? ((await later(async () => {
+          const t0 = performance.now();
+          const found = await probeDiagnostics(model, test, data.shape, threat, {
             seed: job.seed,
+            suite: job.suite ?? null,
             ...(hooks.signal ? { signal: hooks.signal } : {}),
             onProgress: (label, done, total) => hooks.onProgress?.({ label: `diagnostics: ${label}`, done, total }),
-          })
-        : [];
-    const geometry =
-      job.suite || job.diagnostics
-        ? await geometryProbe(
+          });
+          const masking = found.filter((d) => d.masking).length;
+          stages.finished({
+            kind: 'diagnostics',
+            label: 'diagnostics',
+            findings: found.length,
+            masking,
+            detail: found.length ? found.map((d) => d.id).join(', ') : 'no sign of gradient masking in the probes',
+            seconds: (performance.now() - t0) / 1000,
+          });
+          return found;
+        })) ?? [])
+      : [];
+    const geometry = probing
+      ? await later(async () => {
+          const t0 = performance.now();
+          const probe = await geometryProbe(
             model,
             test,
             data.shape,
@@ -148,22 +202,44 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
               ...(job.layer ? { layer: job.layer } : {}),
               onProgress: (done, total) => hooks.onProgress?.({ label: 'geometry: C and γ', done, total }),
             },
-          )
-        : undefined;
-    const curves = [];
-    if (job.curve.length > 0) {
-      // An attack list gets one curve per attack; a suite one curve of its gradient attacks in
-      // cascade (its first attack alone would be the masked one on a distilled model).
-      const series = job.suite ? [plans.filter((p) => p.entry.access === 'white-box')] : plans.map((p) => [p]);
-      for (const chain of series) {
-        const name = chain.map((p) => p.entry.label(p.options)).join(' → ');
-        const points = await accuracyCurve(model, test, data.shape, job.norm, job.bounds, job.curve, chain, {
-          ...progress,
-          onProgress: (p) => hooks.onProgress?.({ label: `curve ${name} ${p.label}`, done: p.done, total: p.total }),
-        });
-        curves.push({ attack: name, points });
-      }
-    }
+          );
+          stages.finished({
+            kind: 'geometry',
+            label: 'geometry',
+            detail:
+              (probe.representation ? `C median ${probe.representation.median.toPrecision(3)} · ` : '') +
+              `γ median ${probe.linearity.median.toPrecision(3)} (first ${probe.n} images)`,
+            seconds: (performance.now() - t0) / 1000,
+          });
+          return probe;
+        })
+      : undefined;
+    const curves =
+      series.length === 0
+        ? []
+        : ((await later(async () => {
+            const t0 = performance.now();
+            const drawn = [];
+            for (const chain of series) {
+              const name = chain.map((p) => p.entry.label(p.options)).join(' → ');
+              const points = await accuracyCurve(model, test, data.shape, job.norm, job.bounds, job.curve, chain, {
+                ...progress,
+                onProgress: (p) =>
+                  hooks.onProgress?.({ label: `curve ${name} ${p.label}`, done: p.done, total: p.total }),
+              });
+              drawn.push({ attack: name, points });
+            }
+            const grid = drawn[0]?.points ?? [];
+            stages.finished({
+              kind: 'curve',
+              label: 'curve',
+              detail:
+                `${drawn.length} curve${drawn.length > 1 ? 's' : ''} over ${grid.length} radii ` +
+                `(ε ${grid[0]?.eps ?? 0}…${grid[grid.length - 1]?.eps ?? 0})`,
+              seconds: (performance.now() - t0) / 1000,
+            });
+            return drawn;
+          })) ?? []);
     const report = buildReport(evaluation, {
       command,
       version: VERSION,
@@ -180,10 +256,33 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
       ...(geometry ? { geometry } : {}),
     });
     for (const example of report.examples) example.index += job.offset ?? 0;
+    if (cancelled) report.partial = stages.partial();
     return report;
   } finally {
     model.dispose?.();
     surrogate?.dispose?.();
+  }
+}
+
+/** Numbers the stages of an attack job as they finish and remembers the last, for a partial report. */
+class StageCounter {
+  private done = 0;
+  private last = 'clean';
+
+  constructor(
+    private readonly total: number,
+    private readonly n: number,
+    private readonly listener: ((stage: FinishedStage) => void) | undefined,
+  ) {}
+
+  finished(stage: Omit<StageResult, 'n'> & { n?: number }): void {
+    if (stage.kind !== 'clean') this.done++;
+    this.last = stage.label;
+    this.listener?.({ n: this.n, ...stage, index: stage.kind === 'clean' ? 0 : this.done, total: this.total });
+  }
+
+  partial(): NonNullable<Report['partial']> {
+    return { cancelled_after: this.last, stages_done: this.done, stages_total: this.total };
   }
 }
 
@@ -249,7 +348,14 @@ export function readTrainJob(dir: string): TrainJob {
   return { ...record.config, out: dir };
 }
 
-function trainOptions(job: TrainJob, hooks: JobHooks, label: string, resume: boolean) {
+function trainOptions(
+  job: TrainJob,
+  hooks: JobHooks,
+  label: string,
+  resume: boolean,
+  report?: (progress: TrainProgressView) => void,
+) {
+  const part = label ? { part: label.trim() as 'teacher' | 'student' } : {};
   return {
     epochs: job.epochs,
     method: job.method,
@@ -270,8 +376,15 @@ function trainOptions(job: TrainJob, hooks: JobHooks, label: string, resume: boo
     ...(job.trainLimit !== undefined ? { trainLimit: job.trainLimit } : {}),
     ...(job.robustEvalLimit !== undefined ? { robustEvalLimit: job.robustEvalLimit } : {}),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
-    onProgress: (p: { epoch: number; epochs: number; batch: number; batches: number; epochMetrics?: EpochMetrics }) => {
-      hooks.onProgress?.({ label: `${label}epoch ${p.epoch}/${p.epochs}`, done: p.batch, total: p.batches });
+    onProgress: (p: TrainProgress) => {
+      // The CLI's progress line counts batches; the end-of-epoch checks are told only as a phase.
+      if (p.phase !== 'evaluating') {
+        hooks.onProgress?.({ label: `${label}epoch ${p.epoch}/${p.epochs}`, done: p.batch, total: p.batches });
+      }
+      if (!p.epochMetrics) {
+        const { epoch, epochs, batch, batches } = p;
+        report?.({ phase: p.phase ?? 'training', epochs, epoch, batch, batches, ...part });
+      }
       if (p.epochMetrics && label !== 'teacher ') hooks.onEpoch?.(p.epochMetrics, p.epochs);
     },
   };
@@ -292,7 +405,10 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       'already holds a training run; continue it with --resume, or choose another --out',
     );
   }
+  const report = hooks.onTrainProgress && throttleTrainProgress(hooks.onTrainProgress);
+  report?.({ phase: 'loading-data', epochs: job.epochs });
   const data = await loadTrainingData(job.data);
+  report?.({ phase: 'building-model', epochs: job.epochs });
   writeTrainRecord(job, { status: 'running' });
   const models: tfl.LayersModel[] = [];
   // A method with a temperature distils: a teacher trains at T first, then the student on its soft labels.
@@ -304,7 +420,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       models.push(teacherNet);
       writeTrainRecord(job, { status: 'running', phase: 'teacher' });
       await trainModel(teacherNet, data, {
-        ...trainOptions(job, hooks, 'teacher ', resume),
+        ...trainOptions(job, hooks, 'teacher ', resume, report),
         phase: 'teacher',
         checkpointDir: path.join(job.out, 'teacher'),
       });
@@ -322,13 +438,16 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       : smallCnn(data.shape, data.classNames.length, job.seed);
     models.push(model);
     const history = await trainModel(model, data, {
-      ...trainOptions(job, hooks, teacher ? 'student ' : '', resume),
+      ...trainOptions(job, hooks, teacher ? 'student ' : '', resume, report),
       checkpointDir: job.out,
       ...(teacher ? { teacher, phase: 'student' as const } : {}),
     });
     const last = history[history.length - 1];
+    report?.({ phase: 'saving', epochs: job.epochs });
+    // The editor names the final model's folder (job.modelFolder); the CLI's stays the run folder.
+    const modelDir = job.modelFolder ? path.join(job.out, job.modelFolder) : job.out;
     await model.save(
-      folderSaveHandler(job.out, {
+      folderSaveHandler(modelDir, {
         robustnessLab: {
           method: job.method,
           dataset: data.id,
@@ -350,7 +469,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       }),
     );
     writeTrainRecord(job, { status: 'done' });
-    return { modelFile: savedModelFile(job.out), history, seconds: (performance.now() - started) / 1000 };
+    return { modelFile: savedModelFile(modelDir), history, seconds: (performance.now() - started) / 1000 };
   } catch (err) {
     const e = err as Error;
     writeTrainRecord(job, { status: e.name === 'AbortError' ? 'cancelled' : 'failed', error: e.message });

@@ -22,6 +22,11 @@ export const COMMAND_IDS = [
   'robustness.revealModel',
   'robustness.attackFinalModel',
   'robustness.deleteRun',
+  'robustness.addExample',
+  'robustness.openModel',
+  'robustness.revealRunFolder',
+  'robustness.rerun',
+  'robustness.renameRun',
   'robustness.exportRun',
 ] as const;
 export type CommandId = (typeof COMMAND_IDS)[number];

@@ -2,13 +2,20 @@
  * The command table: each command id maps to a factory `(ctx) => handler` (rust-analyzer's
  * pattern). Its keys are exactly COMMAND_IDS, which a test checks against package.json.
  */
+import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { attackJobSchema } from '../protocol/jobs';
+import { NORM_LABELS } from '../protocol/vocabulary';
 import { exportStoredRun } from './attack-panel';
 import type { CommandId } from './command-ids';
 import type { Ctx } from './context';
 import type { Evaluations } from './evaluations';
+import { copyExample } from './example';
+import { modelOrPick, refuseIfUnreadable } from './model-pick';
+import { workspaceRelative } from './model-choice';
 import { runSpec } from './spec-runs';
 import { trainedModel, type TrainingController } from './training';
+import { storedRunLabel } from './training-runs';
 import { ModelItem, RunItem } from './views';
 
 /** What the commands act through: the shared context and the two kinds of runs. */
@@ -27,6 +34,7 @@ type RunTarget = RunItem | string | undefined;
 
 const modelUri = (target: ModelTarget): vscode.Uri | undefined => (target instanceof ModelItem ? target.uri : target);
 const runIdOf = (target: RunTarget): string | undefined => (target instanceof RunItem ? target.entry.id : target);
+const workspaceFolders = () => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
 
 /** A training run's final model, in the run store holding the run. */
 function finalModel({ ctx }: CommandContext, target: RunTarget): vscode.Uri | undefined {
@@ -81,9 +89,11 @@ export const COMMANDS: CommandTable = {
     () =>
       ctx.models.refresh(),
   'robustness.trainFromModel':
-    ({ training }) =>
-    (target?: ModelTarget) =>
-      training.start(modelUri(target) ?? vscode.window.activeTextEditor?.document.uri),
+    ({ ctx, training }) =>
+    async (target?: ModelTarget) => {
+      const uri = modelUri(target) ?? (await modelOrPick(ctx.models, 'Adversarially Train From Which Model?'));
+      if (uri) await training.start(uri);
+    },
   'robustness.newTrainingRun':
     ({ training }) =>
     () =>
@@ -112,8 +122,8 @@ export const COMMANDS: CommandTable = {
     ({ training }) =>
     (_clicked?: RunItem, selected?: RunItem[]) =>
       training.show(selected && selected.length > 1 ? selected.map((item) => item.entry.id) : undefined),
-  'robustness.revealModel': (context) => async (target?: RunTarget) => {
-    const uri = finalModel(context, target);
+  'robustness.revealModel': (context) => async (target?: RunTarget | ModelItem) => {
+    const uri = target instanceof ModelItem ? target.uri : finalModel(context, target);
     if (uri) await vscode.commands.executeCommand('revealInExplorer', uri);
   },
   'robustness.attackFinalModel': (context) => async (target?: RunTarget) => {
@@ -131,7 +141,7 @@ export const COMMANDS: CommandTable = {
         return;
       }
       const answer = await vscode.window.showWarningMessage(
-        `Delete run ${id} and everything in its folder?`,
+        `Delete run ${storedRunLabel(store, id)} and everything in its folder?`,
         { modal: true },
         'Delete',
       );
@@ -139,6 +149,22 @@ export const COMMANDS: CommandTable = {
         store.delete(id);
         ctx.refreshRuns();
       }
+    },
+  'robustness.addExample': (context) => () => addExample(context),
+  'robustness.openModel': () => async (target?: ModelTarget) => {
+    const uri = modelUri(target);
+    if (uri) await vscode.window.showTextDocument(uri);
+  },
+  'robustness.revealRunFolder': () => async (target?: RunItem) => {
+    if (target instanceof RunItem)
+      await vscode.commands.executeCommand('revealInExplorer', vscode.Uri.file(target.entry.dir));
+  },
+  'robustness.rerun': (context) => (target?: RunItem) => rerun(context, target),
+  'robustness.renameRun':
+    ({ training }) =>
+    async (target?: RunTarget) => {
+      const id = runIdOf(target);
+      if (id) await training.rename(id);
     },
   'robustness.exportRun':
     ({ ctx }) =>
@@ -148,6 +174,56 @@ export const COMMANDS: CommandTable = {
       if (id && store?.has(id)) await exportStoredRun(store, id);
     },
 };
+
+/** Copies the bundled example into the first workspace folder and opens its spec. */
+async function addExample({ ctx, evaluations }: CommandContext): Promise<void> {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  if (!folder) {
+    void vscode.window.showErrorMessage('Robustness Lab: open a folder to add the example to.');
+    return;
+  }
+  let example;
+  try {
+    example = copyExample(ctx.extension.extensionPath, folder);
+  } catch (err) {
+    void vscode.window.showErrorMessage(`Robustness Lab: the example could not be copied: ${(err as Error).message}`);
+    return;
+  }
+  ctx.models.refresh();
+  await vscode.window.showTextDocument(vscode.Uri.file(example.spec), { preview: false });
+  const model = workspaceRelative(example.model, workspaceFolders());
+  const attack = 'Attack It';
+  const choice = await vscode.window.showInformationMessage(
+    `Robustness Lab: ${example.created ? 'added' : 'found'} the Fashion-MNIST example: ${model} ` +
+      '(a standard-trained CNN, 90.0% clean) and its experiment spec; the Run lens above the spec runs it.',
+    attack,
+  );
+  if (choice === attack) await evaluations.attackModel('attack', vscode.Uri.file(example.model));
+}
+
+/** Runs a stored evaluation's job again, as it was submitted, as a new run. */
+async function rerun({ ctx, evaluations }: CommandContext, target?: RunItem): Promise<void> {
+  const record = target instanceof RunItem ? target.entry.record : undefined;
+  if (!target || !record) return;
+  const parsed = record.kind === 'evaluation' ? attackJobSchema.safeParse(record.config) : undefined;
+  if (!parsed?.success) {
+    void vscode.window.showErrorMessage(`Robustness Lab: run ${record.id} has no stored job to run again.`);
+    return;
+  }
+  const job = parsed.data;
+  const model = vscode.Uri.file(job.model);
+  if (refuseIfUnreadable(model, job.suite ? 'evaluate' : 'attack')) return;
+  const placement = await ctx.guardRun('runs models', job.model, [job.surrogate]);
+  if (!placement) return;
+  const title = `Re-run: ${path.basename(path.dirname(job.model))} · ${NORM_LABELS[job.norm]} ε=${job.eps}`;
+  await evaluations.run({
+    job,
+    placement,
+    title,
+    source: `re-run of ${record.id}`,
+    ...(record.spec ? { spec: record.spec } : {}),
+  });
+}
 
 /** Registers every command of the table. */
 export function registerCommands(context: CommandContext): vscode.Disposable[] {

@@ -4,9 +4,18 @@
  * contributed default, and a setting that does not parse (`"norm": "l3"` typed into settings.json)
  * falls back to that default with one warning naming the setting and its allowed values, instead
  * of failing later in the engine.
+ *
+ * A new setting: its entry in package.json (type, default, `order`, description), its key and
+ * schema here, a getter, and where it is used (jobs-from-settings.ts for attack jobs).
  */
 import { z } from 'zod';
-import { BACKEND_PREFERENCES, NORMS, type BackendPreference, type NormId } from '../protocol/vocabulary';
+import {
+  BACKEND_PREFERENCES,
+  DATASET_SETTINGS,
+  NORMS,
+  type BackendPreference,
+  type NormId,
+} from '../protocol/vocabulary';
 import type { RobustnessSettings } from './jobs-from-settings';
 
 /** The part of vscode.WorkspaceConfiguration we read (tests pass package.json's defaults). */
@@ -16,32 +25,56 @@ export interface SettingsSection {
   inspect<T>(key: string): { defaultValue?: T } | undefined;
 }
 
-/** Every setting Config reads, without the `robustness.` prefix. */
+/** Every setting Config reads, without the `robustness.` prefix, in the Settings editor's order. */
 export const SETTING_KEYS = [
-  'backend',
   'threatModel.norm',
-  'threatModel.eps',
+  'threatModel.epsilon',
   'attack.steps',
-  'samples',
+  'attack.stepSize',
+  'attack.restarts',
+  'curve.epsilons',
   'dataset',
+  'dataFolder',
+  'samples',
+  'report.examples',
   'training.trainImages',
+  'backend',
+  'workers',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
+
+/** The most engine workers one evaluation is split across. */
+export const MAX_WORKERS = 16;
 
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => ({
   schema: z.enum(values),
   allowed: `one of ${values.map((v) => `"${v}"`).join(', ')}`,
 });
 
-/** Each setting's schema (package.json's type, enum and minimum) and its allowed values in words. */
+/** Each setting's schema (package.json's type, enum and bounds) and its allowed values in words. */
 const SETTINGS = {
-  backend: oneOf(BACKEND_PREFERENCES),
   'threatModel.norm': oneOf(NORMS),
-  'threatModel.eps': { schema: z.number().finite().min(0), allowed: 'a number ≥ 0' },
+  'threatModel.epsilon': { schema: z.number().finite().min(0), allowed: 'a number ≥ 0' },
   'attack.steps': { schema: z.number().int().min(1), allowed: 'a whole number ≥ 1' },
+  'attack.stepSize': {
+    schema: z.number().finite().positive().nullable(),
+    allowed: 'a number > 0, or null (each attack’s default)',
+  },
+  'attack.restarts': { schema: z.number().int().min(1), allowed: 'a whole number ≥ 1' },
+  'curve.epsilons': {
+    schema: z.array(z.number().finite().min(0)).min(1).nullable(),
+    allowed: 'a list of numbers ≥ 0 such as [0, 0.05, 0.1], or null (the norm’s default grid)',
+  },
+  dataset: {
+    ...oneOf(DATASET_SETTINGS),
+    allowed: `${oneOf(DATASET_SETTINGS).allowed} (with "folder", robustness.dataFolder names the folder)`,
+  },
+  dataFolder: { schema: z.string(), allowed: 'a folder of IDX files, relative to the workspace folder' },
   samples: { schema: z.number().int().min(1), allowed: 'a whole number ≥ 1' },
-  dataset: { schema: z.string(), allowed: 'a string' },
+  'report.examples': { schema: z.number().int().min(0).max(1000), allowed: 'a whole number from 0 to 1000' },
   'training.trainImages': { schema: z.number().int().min(1).nullable(), allowed: 'a whole number ≥ 1, or null' },
+  backend: oneOf(BACKEND_PREFERENCES),
+  workers: { schema: z.number().int().min(1).max(MAX_WORKERS), allowed: `a whole number from 1 to ${MAX_WORKERS}` },
 } as const satisfies { [K in SettingKey]: { schema: z.ZodType; allowed: string } };
 
 export type SettingValues = { [K in SettingKey]: z.infer<(typeof SETTINGS)[K]['schema']> };
@@ -82,7 +115,45 @@ export class Config {
     }
     // Every key was set above, each to its own schema's output.
     this.values = values as SettingValues;
+    problems.push(...this.readRenamed(section, problems));
+    if (this.values.dataset === 'folder' && this.values.dataFolder.trim() === '') {
+      problems.push(
+        'Robustness Lab: the setting robustness.dataset is "folder", but robustness.dataFolder is empty; ' +
+          'set it to a folder of IDX files (relative to the workspace folder). Using "embedded" until then.',
+      );
+    }
     this.problems = problems;
+  }
+
+  /**
+   * Settings of earlier versions, still honoured with a note saying what to write instead:
+   * robustness.threatModel.eps (now …epsilon) and a folder given as robustness.dataset (now
+   * dataset "folder" with robustness.dataFolder). Replaces the fallback warning `problems` holds.
+   */
+  private readRenamed(section: SettingsSection, problems: string[]): string[] {
+    const notes: string[] = [];
+    const legacyEps = SETTINGS['threatModel.epsilon'].schema.safeParse(section.get<unknown>('threatModel.eps'));
+    const epsilonDefault = section.inspect<unknown>('threatModel.epsilon')?.defaultValue;
+    if (legacyEps.success && this.values['threatModel.epsilon'] === epsilonDefault) {
+      this.values['threatModel.epsilon'] = legacyEps.data;
+      notes.push(
+        `Robustness Lab: the setting robustness.threatModel.eps is now robustness.threatModel.epsilon; ` +
+          `using its value, ${legacyEps.data}, until you rename it.`,
+      );
+    }
+    const dataset = section.get<unknown>('dataset');
+    if (typeof dataset === 'string' && dataset.trim() !== '' && !DATASET_SETTINGS.some((d) => d === dataset)) {
+      this.values.dataset = 'folder';
+      this.values.dataFolder = dataset.trim();
+      const refused = problems.findIndex((p) => p.includes('robustness.dataset is'));
+      if (refused >= 0) problems.splice(refused, 1);
+      notes.push(
+        `Robustness Lab: the setting robustness.dataset names a folder, ${JSON.stringify(dataset)}; write ` +
+          `"robustness.dataset": "folder" and "robustness.dataFolder": ${JSON.stringify(dataset)} instead. ` +
+          'Reading that folder until then.',
+      );
+    }
+    return notes;
   }
 
   get backend(): BackendPreference {
@@ -94,19 +165,46 @@ export class Config {
   }
 
   get eps(): number {
-    return this.values['threatModel.eps'];
+    return this.values['threatModel.epsilon'];
   }
 
   get steps(): number {
     return this.values['attack.steps'];
   }
 
+  /** Absolute α of the iterative attacks; undefined: each attack's own default. */
+  get stepSize(): number | undefined {
+    return this.values['attack.stepSize'] ?? undefined;
+  }
+
+  get restarts(): number {
+    return this.values['attack.restarts'];
+  }
+
+  /** The curve's ε grid; undefined: the norm's default grid. */
+  get curve(): number[] | undefined {
+    const grid = this.values['curve.epsilons'];
+    return grid ? [...grid] : undefined;
+  }
+
   get samples(): number {
     return this.values.samples;
   }
 
+  /** Image rows a report keeps. */
+  get examples(): number {
+    return this.values['report.examples'];
+  }
+
+  /**
+   * The data the engine reads: a built-in id, or the folder of robustness.dataFolder (relative to
+   * the workspace folder) when robustness.dataset is "folder" ("embedded" while that is empty).
+   */
   get dataset(): string {
-    return this.values.dataset;
+    const choice = this.values.dataset;
+    if (choice !== 'folder') return choice;
+    const folder = this.values.dataFolder.trim();
+    return folder === '' ? 'embedded' : folder;
   }
 
   /** Train on only the first N training images; undefined (the default, null) trains on all. */
@@ -114,16 +212,34 @@ export class Config {
     return this.values['training.trainImages'] ?? undefined;
   }
 
+  /** Engine workers one evaluation is split across (1: the one engine worker). */
+  get workers(): number {
+    return this.values.workers;
+  }
+
   /** What attack jobs are built from. */
   get attackSettings(): RobustnessSettings {
-    return { norm: this.norm, eps: this.eps, steps: this.steps, samples: this.samples, dataset: this.dataset };
+    return {
+      norm: this.norm,
+      eps: this.eps,
+      steps: this.steps,
+      restarts: this.restarts,
+      samples: this.samples,
+      examples: this.examples,
+      dataset: this.dataset,
+      ...(this.stepSize !== undefined ? { stepSize: this.stepSize } : {}),
+      ...(this.curve ? { curve: this.curve } : {}),
+    };
   }
 
   /** One line for the log when the settings change. */
   describe(): string {
+    const stepSize = this.stepSize === undefined ? 'default α' : `α=${this.stepSize}`;
+    const curve = this.curve ? `curve [${this.curve.join(', ')}]` : 'default curve';
     return (
-      `${this.norm} ε=${this.eps}, steps ${this.steps}, samples ${this.samples}, dataset ${this.dataset}, ` +
-      `backend ${this.backend}`
+      `${this.norm} ε=${this.eps}, steps ${this.steps}, ${stepSize}, restarts ${this.restarts}, ${curve}, ` +
+      `samples ${this.samples}, examples ${this.examples}, dataset ${this.dataset}, backend ${this.backend}, ` +
+      `workers ${this.workers}`
     );
   }
 }

@@ -3,12 +3,14 @@
  * the status bar, the Models and Runs views, the language client, the settings as last read, and
  * the one guard every run passes (a trusted workspace, a workspace folder).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunFinishedParams } from '../protocol/messages/lsp';
 import { RunStore } from '../store/runs';
 import { Config } from './config';
 import { EngineHost } from './engine-host';
+import { addStoreToGitignore, ignoresStore, STORE_IGNORE_LINE } from './gitignore';
 import type { CommandId } from './command-ids';
 import { RobustnessLanguageClient } from './language-client';
 import type { RunHost } from './run-controller';
@@ -26,10 +28,12 @@ export class Ctx implements RunHost, vscode.Disposable {
   readonly runs = new RunsProvider();
   readonly languageClient: RobustnessLanguageClient;
   private currentConfig: Config;
+  /** Workspace folders whose run store a run accepted by the guard is about to create. */
+  private readonly storesBeingCreated = new Set<string>();
 
   constructor(readonly extension: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel('Robustness Lab', { log: true });
-    this.engine = new EngineHost(extension.extensionPath, this.log);
+    this.engine = new EngineHost(extension.extensionPath, this.log, () => this.config.workers);
     this.status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
     this.status.command = 'robustness.cancelRun' satisfies CommandId;
     this.languageClient = new RobustnessLanguageClient(extension, this.log);
@@ -93,7 +97,10 @@ export class Ctx implements RunHost, vscode.Disposable {
       ...(file !== undefined ? { file } : {}),
       ...(reads !== undefined ? { reads } : {}),
     });
-    if (isGuarded(placement)) return placement;
+    if (isGuarded(placement)) {
+      if (!fs.existsSync(this.storeFolder(placement.folder))) this.storesBeingCreated.add(placement.folder);
+      return placement;
+    }
     switch (placement.refusal) {
       case 'untrusted': {
         const choice = await vscode.window.showWarningMessage(
@@ -122,6 +129,49 @@ export class Ctx implements RunHost, vscode.Disposable {
 
   refreshRuns(): void {
     this.runs.refresh();
+    this.models.runsChanged();
+    for (const folder of this.storesBeingCreated) {
+      if (!fs.existsSync(this.storeFolder(folder))) continue;
+      this.storesBeingCreated.delete(folder);
+      void this.offerGitignore(folder);
+    }
+  }
+
+  /** `folder`/.robustness: the run store's folder (runs and their reports). */
+  private storeFolder(folder: string): string {
+    return path.join(folder, STORE_IGNORE_LINE);
+  }
+
+  /**
+   * Says once per workspace folder, when the extension has just created its .robustness/ folder,
+   * what it holds, and offers to keep it out of Git (unless .gitignore already does).
+   */
+  private async offerGitignore(folder: string): Promise<void> {
+    const key = `robustness.storeFolderNotice:${folder}`;
+    if (this.extension.workspaceState.get<boolean>(key)) return;
+    let gitignore = '';
+    try {
+      gitignore = fs.readFileSync(path.join(folder, '.gitignore'), 'utf8');
+    } catch {
+      // No .gitignore yet: adding the line creates it.
+    }
+    if (ignoresStore(gitignore)) return;
+    await this.extension.workspaceState.update(key, true);
+    const add = 'Add to .gitignore';
+    const keep = 'Keep in Git';
+    const where = (vscode.workspace.workspaceFolders?.length ?? 0) > 1 ? ` in ${path.basename(folder)}` : '';
+    const choice = await vscode.window.showInformationMessage(
+      `Robustness Lab keeps its runs and reports in ${STORE_IGNORE_LINE}${where}. Add it to .gitignore?`,
+      add,
+      keep,
+    );
+    if (choice !== add) return;
+    try {
+      const result = addStoreToGitignore(folder);
+      this.log.info(`${STORE_IGNORE_LINE} ${result === 'added' ? 'added to' : 'was already in'} ${folder}/.gitignore`);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Robustness Lab: .gitignore could not be written: ${(err as Error).message}`);
+    }
   }
 
   runFinished(params: RunFinishedParams): void {

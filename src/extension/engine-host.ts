@@ -5,10 +5,14 @@
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
 import type { AttackJob, TrainJob } from '../protocol/jobs';
-import type { EpochParams, ProgressParams, TrainRunResult } from '../protocol/messages/worker';
+import type { FinishedStage, ProgressParams, TrainRunResult } from '../protocol/messages/worker';
 import type { BackendPreference } from '../protocol/vocabulary';
 import type { Report } from '../protocol/report';
-import { EngineClient, EngineCrashError } from '../worker/client';
+import { EngineClient, EngineCrashError, type AttackRunOptions, type TrainListeners } from '../worker/client';
+import { runAttackParallel } from '../worker/pool';
+
+/** Below this many images a split is not worth the extra workers' start-up (~0.5 s each), as in the CLI. */
+export const PARALLEL_MIN_IMAGES = 200;
 
 /** A run cancelled before its turn; named like the engine's AbortError so callers treat both alike. */
 class QueuedRunCancelled extends Error {
@@ -21,10 +25,14 @@ export class EngineHost {
   private running = new Set<string>();
   /** Runs waiting for the worker, in order; cancelling one drops it before it starts. */
   private waiting = new Map<string, AbortController>();
+  /** Evaluations split across extra workers (robustness.workers > 1): cancelling one aborts them all. */
+  private parallel = new Map<string, AbortController>();
 
+  /** `workers`: how many workers one evaluation is split across (the robustness.workers setting). */
   constructor(
     private readonly extensionPath: string,
     private readonly log: vscode.LogOutputChannel,
+    private readonly workers: () => number = () => 1,
   ) {}
 
   private ensure(): EngineClient {
@@ -83,8 +91,41 @@ export class EngineHost {
     job: AttackJob,
     backend: BackendPreference,
     onProgress: (p: ProgressParams) => void,
+    options: AttackRunOptions = {},
   ): Promise<Report> {
-    return this.enqueue(runId, (client) => client.runAttack(runId, job, backend, onProgress));
+    const workers = job.n >= PARALLEL_MIN_IMAGES ? Math.min(this.workers(), job.n) : 1;
+    // A split run streams its merged stages; a partial report on cancel is a single worker's (one report to keep).
+    if (workers > 1)
+      return this.enqueue(runId, () => this.runParallel(runId, job, backend, workers, onProgress, options.onStage));
+    return this.enqueue(runId, (client) => client.runAttack(runId, job, backend, onProgress, options));
+  }
+
+  /** One evaluation split into consecutive slices of its images, each on a worker of its own, then merged. */
+  private async runParallel(
+    runId: string,
+    job: AttackJob,
+    backend: BackendPreference,
+    workers: number,
+    onProgress: (p: ProgressParams) => void,
+    onStage: AttackRunOptions['onStage'],
+  ): Promise<Report> {
+    const abort = new AbortController();
+    this.parallel.set(runId, abort);
+    this.log.info(`run ${runId}: split across ${workers} workers`);
+    try {
+      return await runAttackParallel(job, {
+        script: path.join(this.extensionPath, 'dist', 'worker.js'),
+        workers,
+        backend,
+        runId,
+        signal: abort.signal,
+        onProgress: (p) => onProgress({ runId, ...p }),
+        ...(onStage ? { onStage: (stage: FinishedStage) => onStage({ runId, ...stage }) } : {}),
+        onLog: (level, message) => this.log[level](message),
+      });
+    } finally {
+      this.parallel.delete(runId);
+    }
   }
 
   train(
@@ -92,7 +133,7 @@ export class EngineHost {
     job: TrainJob,
     backend: BackendPreference,
     resume: boolean,
-    listeners: { onProgress: (p: ProgressParams) => void; onEpoch: (p: EpochParams) => void },
+    listeners: TrainListeners,
   ): Promise<TrainRunResult> {
     return this.enqueue(runId, (client) => client.train(runId, job, backend, resume, listeners));
   }
@@ -101,6 +142,11 @@ export class EngineHost {
     const waiting = this.waiting.get(runId);
     if (waiting) {
       waiting.abort();
+      return true;
+    }
+    const parallel = this.parallel.get(runId);
+    if (parallel) {
+      parallel.abort();
       return true;
     }
     if (!this.client?.alive || !this.running.has(runId)) return false;

@@ -10,15 +10,16 @@ import type { Report } from '../protocol/report';
 import { isModelFile, MODEL_FILE_NAMES } from '../protocol/model-files';
 import { duration } from '../protocol/format';
 import { DEFAULT_SUITE } from '../protocol/jobs';
-import { NORM_LABELS } from '../protocol/vocabulary';
+import { NORM_LABELS, type SuiteId } from '../protocol/vocabulary';
 import { writeReport } from '../store/report-files';
 import { RunStore } from '../store/runs';
 import { AttackPanel, type PanelHandlers } from './attack-panel';
 import type { Ctx } from './context';
 import { isCrash } from './engine-host';
 import { attackJobFor, type AttackKind } from './jobs-from-settings';
-import { initialState, reducePanel, statusText, type PanelEvent } from './panel-state';
-import { RunController, type RunOutcome } from './run-controller';
+import { modelOrPick, refuseIfUnreadable } from './model-pick';
+import { cancelQuestion, initialState, reducePanel, statusText, statusTooltip, type PanelEvent } from './panel-state';
+import { CancelledWithPartial, keepPartialReport, RunController, type RunOutcome } from './run-controller';
 import type { GuardedPlacement } from './run-placement';
 
 const KIND_TITLES: Record<AttackKind, string> = {
@@ -50,26 +51,52 @@ export class Evaluations {
   readonly panelHandlers: PanelHandlers;
 
   constructor(private readonly ctx: Ctx) {
-    this.panelHandlers = { cancel: (runId: string) => void this.cancel(runId), log: ctx.log };
+    this.panelHandlers = { cancel: (runId: string) => void this.cancelNow(runId), log: ctx.log };
   }
 
   get activeRun(): string | undefined {
     return this.active;
   }
 
-  async cancel(runId = this.active): Promise<void> {
-    if (!runId) {
+  /**
+   * Cancels `runId` (the panel's Cancel, the Runs view's Stop), or, with no id, the active run
+   * (the status-bar item, the palette): a click there may be a stray one, so a long evaluation
+   * asks first; a short run cancels at once.
+   */
+  async cancel(runId?: string): Promise<void> {
+    const target = runId ?? this.active;
+    if (!target) {
       void vscode.window.showInformationMessage('Robustness Lab: no run is in progress.');
       return;
     }
+    const state = this.states.get(target);
+    const question = !runId && state ? cancelQuestion(state, Date.now()) : undefined;
+    if (question) {
+      const cancelRun: vscode.MessageItem = { title: 'Cancel Run' };
+      const keepRunning: vscode.MessageItem = { title: 'Keep Running', isCloseAffordance: true };
+      const answer = await vscode.window.showWarningMessage(
+        question.message,
+        { modal: true, detail: question.detail },
+        cancelRun,
+        keepRunning,
+      );
+      if (answer !== cancelRun) return;
+      // It may have ended while the dialog was open.
+      if (this.states.get(target)?.status !== 'running') return;
+    }
+    await this.cancelNow(target);
+  }
+
+  private async cancelNow(runId: string): Promise<void> {
     const cancelled = await this.ctx.engine.cancel(runId).catch(() => false);
     this.ctx.log.info(`cancel requested for ${runId}: ${cancelled ? 'stopping' : 'not running'}`);
   }
 
   /** Attack, Curve or Evaluate on a model file (the explorer's, the Models view's, or the active editor's). */
   async attackModel(kind: AttackKind, target?: vscode.Uri): Promise<void> {
-    const uri = target ?? vscode.window.activeTextEditor?.document.uri;
-    if (!uri || !isModelFile(uri.fsPath)) {
+    const uri = target ?? (await modelOrPick(this.ctx.models, `${KIND_TITLES[kind]}: Which Model?`));
+    if (!uri || refuseIfUnreadable(uri, kind)) return;
+    if (!isModelFile(uri.fsPath)) {
       void vscode.window.showErrorMessage(
         `Robustness Lab: choose a ${MODEL_FILE_NAMES.join(' or ')} (right-click it in the explorer).`,
       );
@@ -100,7 +127,7 @@ export class Evaluations {
       config: job,
       ...(spec ? { spec } : {}),
     });
-    this.states.set(runId, initialState(runId, title, created));
+    this.states.set(runId, initialState(runId, title, created, job.suite));
     this.active = runId;
     AttackPanel.show(this.ctx.extensionUri, this.states.get(runId)!, this.panelHandlers);
     this.ctx.refreshRuns();
@@ -131,8 +158,21 @@ export class Evaluations {
       cancelledLine: (id) => `run ${id} cancelled`,
       failedLine: (id, message) => `run ${id} failed: ${message}`,
       failureNotice: (message) => `Robustness Lab: ${message}`,
-      ended: (end, message) =>
-        this.update(runId, end === 'cancelled' ? { type: 'cancelled' } : { type: 'failed', error: message ?? '' }),
+      keepPartial: (report) => {
+        report.model = relModel;
+        return keepPartialReport(store, runId, report);
+      },
+      ended: (end, message, partial) =>
+        this.update(
+          runId,
+          end === 'cancelled'
+            ? { type: 'cancelled', ...(partial ? { report: partial } : {}) }
+            : { type: 'failed', error: message ?? '' },
+        ),
+      // The elapsed time counts on between progress events (a long stage sends none for seconds).
+      tick: () => {
+        if (this.active === runId) this.showStatus(runId);
+      },
       settled: () => {
         this.ctx.runs.live.delete(runId);
         if (this.active === runId) {
@@ -141,25 +181,43 @@ export class Evaluations {
         }
       },
     };
-    await controller.run(
-      () =>
-        this.ctx.engine.runAttack(runId, job, this.ctx.config.backend, (p) => {
+    await controller.run(async () => {
+      const report = await this.ctx.engine.runAttack(
+        runId,
+        job,
+        this.ctx.config.backend,
+        (p) => {
           this.ctx.runs.live.set(runId, p);
           this.update(runId, { type: 'progress', label: p.label, done: p.done, total: p.total });
-        }),
-      outcome,
-    );
+        },
+        {
+          keepPartial: true,
+          onStage: ({ runId: _r, ...stage }) => this.update(runId, { type: 'stage', stage }),
+        },
+      );
+      // Cancelled after some stages finished: the engine answered with what it has. With no
+      // attack finished there is nothing to keep beyond the clean row the panel already shows.
+      if (report.partial?.stages_done) throw new CancelledWithPartial(report, report.partial.cancelled_after);
+      if (report.partial) throw Object.assign(new Error(`run ${runId} aborted`), { name: 'AbortError' });
+      return report;
+    }, outcome);
   }
 
-  /** Opens a stored run in the attack panel. */
+  /** Opens a stored run in the attack panel (a cancelled one with the stages it kept). */
   open(runId: string, folder: string): void {
     const store = new RunStore(folder);
     try {
       const record = store.read(runId);
-      const report = record.status === 'done' ? store.readReport(runId) : undefined;
-      const base = initialState(runId, `Run: ${path.basename(path.dirname(record.model))} · ${runId}`, record.created);
+      const report = record.status === 'done' || record.cancelledAfter ? store.readReport(runId) : undefined;
+      const suite = (record.config as { suite?: SuiteId } | undefined)?.suite;
+      const base = initialState(
+        runId,
+        `Run: ${path.basename(path.dirname(record.model))} · ${runId}`,
+        record.created,
+        suite,
+      );
       const state: PanelState = report
-        ? { ...base, status: 'done', report }
+        ? { ...base, status: record.status === 'done' ? 'done' : 'cancelled', report }
         : {
             ...base,
             status: record.status === 'running' ? 'running' : record.status,
@@ -193,10 +251,16 @@ export class Evaluations {
     const next = reducePanel(previous, event);
     this.states.set(runId, next);
     AttackPanel.find(runId)?.update(next);
+    this.showStatus(runId);
+  }
+
+  /** The status-bar item follows the active run: its stage, its progress and the elapsed time. */
+  private showStatus(runId: string): void {
+    const state = this.states.get(runId);
     const status = this.ctx.status;
-    if (next.status === 'running') {
-      status.text = statusText(next, Date.now());
-      status.tooltip = `Robustness Lab: ${next.title} — click to cancel`;
+    if (state?.status === 'running') {
+      status.text = statusText(state, Date.now());
+      status.tooltip = statusTooltip(state);
       status.show();
     } else if (this.active === runId) {
       status.hide();

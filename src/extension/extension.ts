@@ -29,15 +29,21 @@ export function activate(extension: vscode.ExtensionContext): void {
   }
 
   const modelWatcher = vscode.workspace.createFileSystemWatcher(MODEL_GLOB);
+  const runsView = vscode.window.createTreeView('robustness.runs', { treeDataProvider: ctx.runs, canSelectMany: true });
   const refreshModels = () => ctx.models.refresh();
   extension.subscriptions.push(
     ctx,
     modelWatcher,
     vscode.window.registerTreeDataProvider('robustness.models', ctx.models),
-    vscode.window.createTreeView('robustness.runs', { treeDataProvider: ctx.runs, canSelectMany: true }),
+    runsView,
+    ctx.runs.refreshWhileVisible(runsView),
     modelWatcher.onDidCreate(refreshModels),
     modelWatcher.onDidDelete(refreshModels),
     modelWatcher.onDidChange(refreshModels),
+    // A folder deleted, moved or pasted in the explorer is no model.json event to the watcher.
+    vscode.workspace.onDidDeleteFiles(refreshModels),
+    vscode.workspace.onDidRenameFiles(refreshModels),
+    vscode.workspace.onDidCreateFiles(refreshModels),
     ...registerCommands({ ctx, evaluations, training }),
     vscode.window.registerWebviewPanelSerializer(TRAINING_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {

@@ -15,8 +15,16 @@ export interface RobustnessSettings {
   norm: NormId;
   eps: number;
   steps: number;
+  /** Absolute α; absent: each attack's default (2.5·ε/steps for PGD). */
+  stepSize?: number;
+  restarts: number;
   samples: number;
+  /** Image rows the report keeps. */
+  examples: number;
+  /** A built-in data id or a folder of IDX files (relative to the workspace folder). */
   dataset: string;
+  /** The curve's ε grid; absent: the norm's default grid. */
+  curve?: number[];
 }
 
 /** The file's workspace folder, or undefined when the path leaves every folder. */
@@ -38,12 +46,13 @@ const ATTACKS_OF: Record<AttackKind, { attacks: string[] } | { suite: SuiteId }>
 };
 
 /**
- * attack: FGSM and PGD with the curve; curve: PGD over the grid; evaluate: the strong suite
+ * The settings' job-wide values (ε, steps, α, restarts, samples, example rows, data, the curve's
+ * grid) with the attacks of `kind`: attack: FGSM and PGD with the curve; curve: PGD over the grid; evaluate: the strong suite
  * (src/protocol/suites.ts, with the gradient-masking diagnostics) and the curve of its gradient attacks.
  */
 export function attackJobFor(model: string, folder: string, settings: RobustnessSettings, kind: AttackKind): AttackJob {
   const data = dataLocation(settings.dataset, (relative) => path.resolve(folder, relative));
-  const grid = defaultCurveGrid(settings.norm);
+  const grid = [...new Set(settings.curve ?? defaultCurveGrid(settings.norm))];
   return {
     ...defaultAttackJob(),
     model,
@@ -51,8 +60,12 @@ export function attackJobFor(model: string, folder: string, settings: Robustness
     norm: settings.norm,
     eps: settings.eps,
     steps: settings.steps,
+    ...(settings.stepSize !== undefined ? { stepSize: settings.stepSize } : {}),
+    restarts: settings.restarts,
     n: settings.samples,
-    curve: grid.includes(settings.eps) ? grid : [...grid, settings.eps].sort((a, b) => a - b),
+    examples: settings.examples,
+    // The curve always passes through the configured ε, so it agrees with the table.
+    curve: (grid.includes(settings.eps) ? grid : [...grid, settings.eps]).sort((a, b) => a - b),
     ...ATTACKS_OF[kind],
   };
 }

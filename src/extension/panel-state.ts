@@ -3,17 +3,22 @@
  * tested under plain Node and the webview only renders what it is sent.
  */
 import type { PanelState } from '../protocol/messages/attack-panel';
+import type { FinishedStage } from '../protocol/messages/worker';
 import type { Report } from '../protocol/report';
 import { duration } from '../protocol/format';
+import { runningStage } from '../protocol/suites';
+import type { SuiteId } from '../protocol/vocabulary';
 
 export type PanelEvent =
   | { type: 'progress'; label: string; done: number; total: number }
+  | { type: 'stage'; stage: FinishedStage }
   | { type: 'finished'; report: Report }
-  | { type: 'cancelled' }
+  /** `report`: the partial report of the stages that finished before the cancel. */
+  | { type: 'cancelled'; report?: Report }
   | { type: 'failed'; error: string };
 
-export function initialState(runId: string, title: string, at: string): PanelState {
-  return { runId, title, status: 'running', startedAt: at };
+export function initialState(runId: string, title: string, at: string, suite?: SuiteId): PanelState {
+  return { runId, title, status: 'running', startedAt: at, ...(suite ? { suite } : {}) };
 }
 
 export function reducePanel(state: PanelState, event: PanelEvent): PanelState {
@@ -22,6 +27,12 @@ export function reducePanel(state: PanelState, event: PanelEvent): PanelState {
       // Late progress from a run that already ended is dropped.
       if (state.status !== 'running') return state;
       return { ...state, progress: { label: event.label, done: event.done, total: event.total } };
+    case 'stage': {
+      if (state.status !== 'running') return state;
+      // In order; a stage sent twice (a restarted listener) replaces its row, never duplicates it.
+      const kept = (state.stages ?? []).filter((s) => s.index < event.stage.index);
+      return { ...state, stages: [...kept, event.stage] };
+    }
     case 'finished': {
       const { progress: _p, error: _e, ...rest } = state;
       return { ...rest, status: 'done', report: event.report };
@@ -29,7 +40,7 @@ export function reducePanel(state: PanelState, event: PanelEvent): PanelState {
     case 'cancelled': {
       if (state.status !== 'running') return state;
       const { progress: _p, ...rest } = state;
-      return { ...rest, status: 'cancelled' };
+      return { ...rest, status: 'cancelled', ...(event.report ? { report: event.report } : {}) };
     }
     case 'failed': {
       const { progress: _p, ...rest } = state;
@@ -43,5 +54,38 @@ export function statusText(state: PanelState, now: number): string {
   const seconds = Math.max(0, Math.round((now - Date.parse(state.startedAt)) / 1000));
   if (state.status !== 'running') return '';
   const p = state.progress;
-  return `$(shield) ${p ? `${p.label} ${p.done}/${p.total}` : 'starting'} · ${duration(seconds, 0)}`;
+  const stage = runningStage(state.stages ?? []);
+  const work = p ? `${p.label} ${p.done}/${p.total}` : 'starting';
+  return `$(shield) ${stage ? `${stage.replace(/^stage /, '').replace(' of ', '/')} · ` : ''}${work} · ${duration(seconds, 0)}`;
+}
+
+/** The status-bar item's tooltip: what one click does. */
+export function statusTooltip(state: PanelState): string {
+  const done = (state.stages ?? []).filter((s) => s.index > 0).length;
+  return `Robustness Lab: ${state.title}${done ? ` — ${done} stage${done > 1 ? 's' : ''} done` : ''} — click to cancel`;
+}
+
+/** A run younger than this, with no stage done, cancels from the status bar without a question. */
+export const CONFIRM_CANCEL_AFTER_S = 10;
+
+/**
+ * The question before the status-bar item cancels a run, or undefined to cancel at once: a short
+ * attack (under 10 s, no stage done) goes, a long evaluation asks ("Cancel the evaluation? 2 stages
+ * done"), saying what a cancel keeps.
+ */
+export function cancelQuestion(state: PanelState, now: number): { message: string; detail: string } | undefined {
+  if (state.status !== 'running') return undefined;
+  const done = (state.stages ?? []).filter((s) => s.index > 0);
+  const seconds = (now - Date.parse(state.startedAt)) / 1000;
+  if (done.length === 0 && seconds < CONFIRM_CANCEL_AFTER_S) return undefined;
+  const last = done[done.length - 1];
+  const total = last?.total ?? state.stages?.[0]?.total;
+  const count = `${done.length}${total ? ` of ${total}` : ''} stage${(total ?? done.length) === 1 ? '' : 's'} done`;
+  return {
+    message: `Cancel the evaluation? ${count}`,
+    detail: last
+      ? `${state.title}, running for ${duration(seconds, 0)}. The stages that finished are kept as a partial ` +
+        `report, cancelled after ${last.label}.`
+      : `${state.title}, running for ${duration(seconds, 0)}. No stage has finished yet: nothing would be kept.`,
+  };
 }

@@ -4,7 +4,10 @@
  * told (its lenses refresh) and, on failure, an error with "Show Log". A run starts or resumes
  * only in a folder the run guard accepted (a GuardedPlacement), whose run store holds its record.
  */
+import * as path from 'node:path';
+import { writeFileAtomic } from '../common/atomic-write';
 import type { RunFinishedParams } from '../protocol/messages/lsp';
+import type { Report } from '../protocol/report';
 import { RunStore, type RunRecord } from '../store/runs';
 import type { GuardedPlacement } from './run-placement';
 
@@ -31,11 +34,35 @@ export interface RunOutcome<R> {
   failedLine(runId: string, message: string): string;
   /** The error notification of a failed run (it offers "Show Log"). */
   failureNotice(message: string): string;
-  /** The panel follows a run that was cancelled or failed. */
-  ended?(end: Exclude<RunEnd, 'done'>, message?: string): void;
+  /** The panel follows a run that was cancelled (with what finished, if kept) or failed. */
+  ended?(end: Exclude<RunEnd, 'done'>, message?: string, partial?: R): void;
+  /**
+   * A run cancelled with what finished (a CancelledWithPartial): stores it, and returns the
+   * fields its record gains (e.g. cancelledAfter).
+   */
+  keepPartial?(partial: R): Partial<RunRecord>;
+  /** Called every second while the run runs: the status bar's elapsed time keeps counting. */
+  tick?(): void;
   /** Runs last, whatever the end: drop live state, redraw panels. */
   settled?(): void;
 }
+
+/**
+ * A cancelled run that still has a result: the stages that finished before the cancel. Named
+ * AbortError, so everything that treats a cancel as a cancel still does.
+ */
+export class CancelledWithPartial<R> extends Error {
+  override readonly name = 'AbortError';
+  constructor(
+    readonly partial: R,
+    readonly after: string,
+  ) {
+    super(`cancelled after ${after}`);
+  }
+}
+
+/** How often `tick` runs while a run runs. */
+export const TICK_MS = 1000;
 
 const SHOW_LOG = 'Show Log';
 
@@ -71,9 +98,10 @@ export class RunController {
   }
 
   /** Runs `work` to its end and records how it ended; never throws. */
-  async run<R>(work: () => Promise<R>, outcome: RunOutcome<R>): Promise<RunEnd> {
+  async run<R>(work: () => Promise<R>, outcome: RunOutcome<R>, tickMs = TICK_MS): Promise<RunEnd> {
     const { host, store, runId } = this;
     let end: RunEnd = 'failed';
+    const ticker = outcome.tick ? setInterval(() => outcome.tick?.(), tickMs) : undefined;
     try {
       const result = await work();
       // Done once its record says so: a store that cannot be written makes the run a failure.
@@ -85,9 +113,13 @@ export class RunController {
       const finished = new Date().toISOString();
       if (isCancellation(err)) {
         end = 'cancelled';
-        store.update(runId, { status: 'cancelled', finished });
-        outcome.ended?.('cancelled');
-        host.log.info(outcome.cancelledLine(runId));
+        const partial = err instanceof CancelledWithPartial ? (err.partial as R) : undefined;
+        const kept = partial !== undefined ? (outcome.keepPartial?.(partial) ?? {}) : {};
+        store.update(runId, { ...kept, status: 'cancelled', finished });
+        outcome.ended?.('cancelled', undefined, partial);
+        host.log.info(
+          outcome.cancelledLine(runId) + (partial !== undefined ? ` (kept what finished: ${err.message})` : ''),
+        );
       } else {
         const message = outcome.failureMessage(err);
         store.update(runId, { status: 'failed', error: message, finished });
@@ -98,10 +130,20 @@ export class RunController {
         });
       }
     } finally {
+      if (ticker) clearInterval(ticker);
       outcome.settled?.();
       host.refreshRuns();
       host.runFinished({ runId, folder: this.folder, status: end });
     }
     return end;
   }
+}
+
+/**
+ * A cancelled evaluation's partial report, written where a finished one's goes (report.json), so
+ * Open shows it; returns the record's field that says so. The run stays cancelled.
+ */
+export function keepPartialReport(store: RunStore, runId: string, report: Report): Partial<RunRecord> {
+  writeFileAtomic(path.join(store.dir(runId), 'report.json'), JSON.stringify(report));
+  return { cancelledAfter: report.partial?.cancelled_after ?? 'clean' };
 }

@@ -13,9 +13,19 @@ import {
 import { webviewHtml, webviewOptions } from './webview-html';
 
 export const TRAINING_VIEW_TYPE = 'robustness.training';
+/** The tab's title before it shows a run (then the run's name, or how many runs it compares). */
+export const TRAINING_PANEL_TITLE = 'Robustness: Training';
 
 const TRAINING_PANEL_BODY =
   `
+<style>
+.status-icon { display: inline-block; width: 14px; height: 14px; vertical-align: -2px; }
+.status-icon svg { width: 14px; height: 14px; }
+.status-icon.spin svg { animation: training-spin 1.5s linear infinite; }
+@keyframes training-spin { to { transform: rotate(360deg); } }
+td.status .progress { opacity: 0.8; font-size: 0.9em; }
+vscode-button .status-icon { margin-right: 4px; }
+</style>
 <h1>Training</h1>
 <table class="runs"><thead><tr><th>run</th><th>method</th><th>status</th><th>epoch</th><th>clean</th><th>robust</th>` +
   `<th>events</th><th></th></tr></thead><tbody id="runs-body"></tbody></table>
@@ -31,6 +41,8 @@ export interface TrainingPanelHandlers {
   ready(): void;
   /** The panel's Attack button on a run. */
   attack(runId: string): void;
+  /** The panel's Stop button on a running run. */
+  stop(runId: string): void;
   log: vscode.LogOutputChannel;
 }
 
@@ -58,12 +70,9 @@ export class TrainingPanel {
     handlers: TrainingPanelHandlers,
     onDispose: (closed: TrainingPanel) => void,
   ): TrainingPanel {
-    const panel = vscode.window.createWebviewPanel(
-      TRAINING_VIEW_TYPE,
-      'Robustness: Training',
-      vscode.ViewColumn.Active,
-      { retainContextWhenHidden: true },
-    );
+    const panel = vscode.window.createWebviewPanel(TRAINING_VIEW_TYPE, TRAINING_PANEL_TITLE, vscode.ViewColumn.Active, {
+      retainContextWhenHidden: true,
+    });
     return new TrainingPanel(panel, extensionUri, handlers, onDispose);
   }
 
@@ -81,6 +90,11 @@ export class TrainingPanel {
     this.panel.reveal();
   }
 
+  /** The tab's title: the run's name, or how many runs it compares. */
+  setTitle(title: string): void {
+    if (this.panel.title !== title) this.panel.title = title;
+  }
+
   /** Posts the state once the webview has said it is ready; earlier states are dropped (ready asks again). */
   post(state: TrainingPanelState): void {
     if (this.ready) void this.panel.webview.postMessage({ type: 'training', state } satisfies HostToTrainingPanel);
@@ -94,6 +108,9 @@ export class TrainingPanel {
         return;
       case 'attack':
         handlers.attack(message.runId);
+        return;
+      case 'stop':
+        handlers.stop(message.runId);
     }
   }
 }

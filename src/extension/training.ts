@@ -9,33 +9,79 @@ import * as vscode from 'vscode';
 import { epochMetricsSchema, type RunEpoch } from '../protocol/epoch-metrics';
 import { dataLocation } from '../protocol/experiment-spec';
 import { defaultTrainJob, type TrainJob } from '../protocol/jobs';
-import { duration } from '../protocol/format';
+import { duration, STATUS_ICONS } from '../protocol/format';
 import {
+  CONFIRM_TRAINING_ABOVE_SECONDS,
   DEFAULT_TRAIN_EPS,
   EDITOR_ROBUST_EVAL_IMAGES,
+  estimateTrainingCost,
   isAdversarialMethod,
   TRAIN_METHOD_INFO,
+  trainedNetworkName,
+  trainingStatusText,
+  trainPhaseText,
+  type MeasuredTrainingRun,
+  type PlannedTrainingRun,
+  type TrainingCostEstimate,
+  type TrainProgressView,
 } from '../protocol/training';
 import type { TrainingRunView } from '../protocol/messages/training-panel';
 import type { TrainRunResult } from '../protocol/messages/worker';
-import { TFJS_MODEL_FILE } from '../protocol/model-files';
 import type { TrainMethod } from '../protocol/vocabulary';
 import { RunStore, type RunRecord } from '../store/runs';
+import type { CommandId } from './command-ids';
 import type { Ctx } from './context';
+import { refuseIfUnreadable } from './model-pick';
 import { RunController, type RunOutcome } from './run-controller';
 import type { GuardedPlacement } from './run-placement';
-import { newTrainingRun, readTrainJob } from './training-runs';
-import { TrainingPanel, type TrainingPanelHandlers } from './training-panel';
+import {
+  finishedTrainingModels,
+  measuredTrainingRuns,
+  newTrainingRun,
+  readTrainJob,
+  renameRun,
+  runLabel,
+  storedRunLabel,
+  testImagesOf,
+  trainedModelFile,
+  trainImagesOf,
+  validateRunName,
+} from './training-runs';
+import { TRAINING_PANEL_TITLE, TrainingPanel, type TrainingPanelHandlers } from './training-panel';
 
 /** The method picker: every method, in TRAIN_METHOD_INFO's order (adversarial ones first). */
 const METHOD_ITEMS: Array<vscode.QuickPickItem & { method: TrainMethod }> = (
   Object.keys(TRAIN_METHOD_INFO) as TrainMethod[]
 ).map((method) => ({ method, ...TRAIN_METHOD_INFO[method] }));
 
-/** The final model of a training run. */
+/** The final model of a training run (in its named model folder; older runs saved it in the run folder). */
 export function trainedModel(store: RunStore, runId: string): vscode.Uri {
-  return vscode.Uri.file(path.join(store.dir(runId), TFJS_MODEL_FILE));
+  let config: unknown;
+  try {
+    config = store.read(runId).config;
+  } catch {
+    config = undefined;
+  }
+  return vscode.Uri.file(trainedModelFile(store.dir(runId), config));
 }
+
+/**
+ * The final models of every finished training run in these run stores (the workspace folders'),
+ * newest first per store: the run's id and name, and the model file. The Models view lists them
+ * under their run.
+ */
+export function trainedFinalModels(stores: RunStore[]): Array<{ runId: string; runName: string; model: vscode.Uri }> {
+  return stores.flatMap((store) =>
+    finishedTrainingModels(store).map(({ runId, runName, modelFile }) => ({
+      runId,
+      runName,
+      model: vscode.Uri.file(modelFile),
+    })),
+  );
+}
+
+/** The Yes of the cost confirmation. */
+const START = 'Start';
 
 /**
  * A run's finished epochs from its metrics.jsonl (lines that do not parse are skipped); none when
@@ -62,6 +108,8 @@ function readHistory(dir: string, problem?: (message: string) => void): RunEpoch
   });
 }
 
+const lowerFirst = (text: string) => text.charAt(0).toLowerCase() + text.slice(1);
+
 const isWithin = (value: string, min: number, max: number) => {
   const v = Number(value);
   return Number.isFinite(v) && v >= min && v <= max ? undefined : `a number in [${min}, ${max}]`;
@@ -74,6 +122,15 @@ export class TrainingController {
   private readonly panelHandlers: TrainingPanelHandlers;
   /** Stored files already reported as unreadable (the panel redraws every epoch; each is told once). */
   private readonly reported = new Set<string>();
+  /** Where each running run is (phase, epoch, batch), from the engine's trainProgress. */
+  private readonly progress = new Map<string, TrainProgressView>();
+  /** The status-bar item of the running training run (click: its panel). */
+  private readonly status: vscode.StatusBarItem;
+  /** The training runs started in this window and not yet ended, for the status bar. */
+  private readonly statusRuns = new Map<string, { network: string; method: TrainMethod; started: number }>();
+  /** The run the status bar shows: the one that reported progress last (a queued run waits silently). */
+  private statusFocus: string | undefined;
+  private statusTimer: ReturnType<typeof setInterval> | undefined;
 
   /** `attack` runs an attack on a run's final model. */
   constructor(
@@ -86,16 +143,37 @@ export class TrainingController {
         const store = this.ctx.workspaceStore(runId);
         if (store) void this.attack(trainedModel(store, runId));
       },
+      stop: (runId) => void this.stop(runId),
       log: ctx.log,
     };
+    this.status = vscode.window.createStatusBarItem('robustness.training', vscode.StatusBarAlignment.Left, 49);
+    this.status.name = 'Robustness Lab: training';
+    ctx.extension.subscriptions.push(this.status, { dispose: () => this.stopStatusTimer() });
   }
 
-  /** Asks method, ε and epochs; undefined when the user backs out. */
-  private async ask(title: string): Promise<{ method: TrainMethod; eps: number; epochs: number } | undefined> {
-    const picked = await vscode.window.showQuickPick(METHOD_ITEMS, {
-      title: `${title} (1/3): method`,
-      placeHolder: 'How to train',
-    });
+  /** The finished training runs of every workspace folder, with their epoch times. */
+  private measuredRuns(): MeasuredTrainingRun[] {
+    return this.ctx.runStores().flatMap((store) => measuredTrainingRuns(store));
+  }
+
+  /**
+   * Asks method, ε and epochs, showing what the run will cost (from the measured epoch times of an
+   * earlier run); a run estimated above a minute asks to be confirmed. Undefined when the user backs out.
+   */
+  private async ask(
+    title: string,
+    plan: (method: TrainMethod, epochs: number) => PlannedTrainingRun,
+  ): Promise<{ method: TrainMethod; eps: number; epochs: number } | undefined> {
+    const past = this.measuredRuns();
+    const estimate = (method: TrainMethod, epochs: number) => estimateTrainingCost(plan(method, epochs), past);
+    const defaultEpochs = defaultTrainJob().epochs;
+    const picked = await vscode.window.showQuickPick(
+      METHOD_ITEMS.map((item) => {
+        const cost = estimate(item.method, defaultEpochs);
+        return cost ? { ...item, detail: `${defaultEpochs} epochs: ${lowerFirst(cost.text)}` } : item;
+      }),
+      { title: `${title} (1/3): method`, placeHolder: 'How to train', matchOnDetail: false },
+    );
     if (!picked) return undefined;
     const eps = !isAdversarialMethod(picked.method)
       ? String(DEFAULT_TRAIN_EPS)
@@ -107,32 +185,68 @@ export class TrainingController {
     if (eps === undefined) return undefined;
     const epochs = await vscode.window.showInputBox({
       title: `${title} (3/3): epochs`,
-      value: String(defaultTrainJob().epochs),
-      validateInput: (v) => (Number.isInteger(Number(v)) ? isWithin(v, 1, 500) : 'a whole number'),
+      value: String(defaultEpochs),
+      // A valid number shows the run's cost as an information line under the box, as the user types.
+      validateInput: (v) => {
+        const problem = Number.isInteger(Number(v)) ? isWithin(v, 1, 500) : 'a whole number';
+        if (problem) return problem;
+        const cost = estimate(picked.method, Number(v));
+        return cost ? { message: cost.text, severity: vscode.InputBoxValidationSeverity.Info } : undefined;
+      },
     });
     if (epochs === undefined) return undefined;
+    const cost = estimate(picked.method, Number(epochs));
+    if (!(await this.confirmCost(cost))) return undefined;
     return { method: picked.method, eps: Number(eps), epochs: Number(epochs) };
   }
 
+  /** Asks before a run estimated above a minute ("About 6 min (…)", Start or Cancel); true to go on. */
+  private async confirmCost(cost: TrainingCostEstimate | undefined): Promise<boolean> {
+    if (!cost || cost.seconds <= CONFIRM_TRAINING_ABOVE_SECONDS) return true;
+    this.ctx.log.info(`training cost estimate: ${cost.text}`);
+    const answer = await vscode.window.showInformationMessage(
+      `Start this training run? ${cost.text}.`,
+      { modal: true, detail: 'You can stop it at any time; its last finished epoch is kept for Resume.' },
+      START,
+    );
+    return answer === START;
+  }
+
   async start(init?: vscode.Uri): Promise<void> {
+    if (init && refuseIfUnreadable(init, 'train')) return;
     // A run from a model is stored in that model's workspace folder; a new one in the first folder.
     const placement = await this.ctx.guardRun('trains models', init?.fsPath);
     if (!placement) return;
     const { folder } = placement;
-    const choice = await this.ask(
-      init ? `Adversarially train from ${path.basename(path.dirname(init.fsPath))}` : 'New training run',
-    );
-    if (!choice) return;
     const trainImages = this.ctx.config.trainImages;
-    const { job, record } = newTrainingRun(placement, {
-      ...defaultTrainJob(choice.method),
-      data: dataLocation(this.ctx.config.dataset, (relative) => path.resolve(folder, relative)),
-      epochs: choice.epochs,
-      eps: choice.eps,
+    const data = dataLocation(this.ctx.config.dataset, (relative) => path.resolve(folder, relative));
+    const jobFor = (method: TrainMethod, epochs: number, eps = DEFAULT_TRAIN_EPS): Omit<TrainJob, 'out'> => ({
+      ...defaultTrainJob(method),
+      data,
+      epochs,
+      eps,
       robustEvalLimit: EDITOR_ROBUST_EVAL_IMAGES,
       ...(init ? { init: init.fsPath } : {}),
       ...(trainImages ? { trainLimit: trainImages } : {}),
     });
+    const choice = await this.ask(
+      init ? `Adversarially train from ${path.basename(path.dirname(init.fsPath))}` : 'New training run',
+      (method, epochs) => {
+        const job = jobFor(method, epochs);
+        return {
+          method,
+          network: trainedNetworkName(job.init),
+          data,
+          images: trainImagesOf(job),
+          steps: job.steps,
+          epochs,
+          testImages: testImagesOf(job),
+          robustEvalImages: EDITOR_ROBUST_EVAL_IMAGES,
+        };
+      },
+    );
+    if (!choice) return;
+    const { job, record } = newTrainingRun(placement, jobFor(choice.method, choice.epochs, choice.eps));
     await this.run(RunController.start(this.ctx, placement, record), job, false);
   }
 
@@ -165,6 +279,33 @@ export class TrainingController {
     await this.ctx.engine.cancel(id);
   }
 
+  /** Renames a stored run (training or evaluation): an input box with its name, checked, saved in its run.json. */
+  async rename(id: string): Promise<void> {
+    const store = this.ctx.workspaceStore(id);
+    if (!store?.has(id)) return;
+    let record: RunRecord;
+    try {
+      record = store.read(id);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Robustness Lab: ${id} cannot be renamed: ${(err as Error).message}`);
+      return;
+    }
+    const current = runLabel(record);
+    const name = await vscode.window.showInputBox({
+      title: 'Rename run',
+      prompt: `A name for ${record.kind === 'training' ? 'training' : 'evaluation'} run ${id}`,
+      value: current,
+      valueSelection: [0, current.length],
+      validateInput: validateRunName,
+    });
+    if (name === undefined || name.trim() === current) return;
+    renameRun(store, id, name);
+    this.ctx.log.info(`run ${id} renamed "${name.trim()}"`);
+    this.ctx.refreshRuns();
+    this.updateStatus();
+    this.post();
+  }
+
   private async run(controller: RunController, job: TrainJob, resume: boolean): Promise<void> {
     const { store, runId: id } = controller;
     const history = resume ? readHistory(store.dir(id), (problem) => this.report(problem)) : [];
@@ -175,6 +316,7 @@ export class TrainingController {
     let epochsThisSession = 0;
     const resumed = resume ? ' (resumed)' : '';
     this.ctx.log.info(`training ${id}: ${job.method}, ${job.epochs} epochs, ε=${job.eps}, data ${job.data}${resumed}`);
+    this.startStatus(id, job);
     const outcome: RunOutcome<TrainRunResult> = {
       done: (result) => {
         store.update(id, { status: 'done', finished: new Date().toISOString() });
@@ -186,6 +328,8 @@ export class TrainingController {
       failureNotice: (message) => `Robustness Lab: training failed: ${message}`,
       settled: () => {
         this.live.delete(id);
+        this.progress.delete(id);
+        this.endStatus(id);
         this.post();
       },
     };
@@ -193,6 +337,15 @@ export class TrainingController {
       () =>
         this.ctx.engine.train(id, job, this.ctx.config.backend, resume, {
           onProgress: () => undefined,
+          onTrainProgress: ({ runId: _runId, ...progress }) => {
+            const run = this.statusRuns.get(id);
+            // The clock starts when the engine starts the run, not when it was queued.
+            if (run && !this.progress.has(id)) run.started = Date.now();
+            this.progress.set(id, progress);
+            this.statusFocus = id;
+            this.updateStatus();
+            this.post();
+          },
           onEpoch: ({ runId: _runId, ...epoch }) => {
             history.push(epoch);
             // ETA from the epochs run since this start (a resumed run's earlier epochs ran at another time).
@@ -219,6 +372,53 @@ export class TrainingController {
         }),
       outcome,
     );
+  }
+
+  /** Shows the status-bar item for a run that starts (or resumes); its clock ticks every second. */
+  private startStatus(id: string, job: TrainJob): void {
+    this.statusRuns.set(id, { network: trainedNetworkName(job.init), method: job.method, started: Date.now() });
+    this.statusFocus ??= id;
+    this.updateStatus();
+    this.status.show();
+    this.statusTimer ??= setInterval(() => this.updateStatus(), 1000);
+  }
+
+  private updateStatus(): void {
+    const id = this.statusFocus;
+    const run = id === undefined ? undefined : this.statusRuns.get(id);
+    if (id === undefined || !run) return;
+    const text = trainingStatusText({
+      network: run.network,
+      method: run.method,
+      progress: this.progress.get(id),
+      elapsedSeconds: (Date.now() - run.started) / 1000,
+    });
+    const others = this.statusRuns.size - 1;
+    this.status.text = `$(${STATUS_ICONS.running}) ${text}${others > 0 ? ` (+${others} queued)` : ''}`;
+    this.status.command = {
+      command: 'robustness.openTraining' satisfies CommandId,
+      title: 'Open the training panel',
+      arguments: [id],
+    };
+    const store = this.ctx.workspaceStore(id);
+    const name = store ? storedRunLabel(store, id) : id;
+    this.status.tooltip = `Training ${name}: click to open its panel (Stop is there and in the Runs view)`;
+  }
+
+  private endStatus(id: string): void {
+    this.statusRuns.delete(id);
+    if (this.statusFocus === id) this.statusFocus = this.statusRuns.keys().next().value;
+    if (this.statusRuns.size > 0) {
+      this.updateStatus();
+      return;
+    }
+    this.stopStatusTimer();
+    this.status.hide();
+  }
+
+  private stopStatusTimer(): void {
+    if (this.statusTimer) clearInterval(this.statusTimer);
+    this.statusTimer = undefined;
   }
 
   /** Opens (or refreshes) the training panel on these runs; all training runs when none are given. */
@@ -267,16 +467,26 @@ export class TrainingController {
         this.report((err as Error).message);
         return [];
       }
+      const progress = record.status === 'running' ? this.progress.get(id) : undefined;
       return [
         {
           id,
-          label: id.replace(/-train$/, ''),
+          label: runLabel(record),
           method: config.method,
           status: record.status,
           epochs: this.live.get(id) ?? readHistory(store.dir(id), (problem) => this.report(problem)),
+          totalEpochs: config.epochs,
+          ...(progress ? { progress: trainPhaseText(progress) } : {}),
         },
       ];
     });
+    this.panel.setTitle(
+      runs.length === 0
+        ? TRAINING_PANEL_TITLE
+        : runs.length === 1
+          ? `Training: ${runs[0]!.label}`
+          : `Training: ${runs.length} runs compared`,
+    );
     this.panel.post({ runs });
   }
 

@@ -1,62 +1,116 @@
 /** The Models and Runs trees of the Robustness container. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { RunStore, type RunEntry } from '../store/runs';
-import { clipError, relativeTime, runTitle, trainingRunTitle } from '../protocol/format';
-import { describeModel, formatModelInfo } from '../formats/model-formats';
-import { MODEL_GLOB, MODEL_SEARCH_EXCLUDE } from '../protocol/model-files';
+import { MODEL_GLOB, MODEL_SEARCH_EXCLUDE, TFJS_MODEL_FILE } from '../protocol/model-files';
 import type { CommandId } from './command-ids';
+import { listModel, workspaceRelative, type ListedModel } from './model-choice';
+import { runItemView, type LiveProgress } from './run-items';
+
+const workspaceFolders = () => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
 
 export class ModelItem extends vscode.TreeItem {
-  constructor(
-    readonly uri: vscode.Uri,
-    description: string,
-  ) {
-    super(path.basename(path.dirname(uri.fsPath)), vscode.TreeItemCollapsibleState.None);
-    this.description = description;
-    this.tooltip = `${vscode.workspace.asRelativePath(uri)}\n${description}`;
-    this.resourceUri = uri;
-    this.contextValue = 'robustness.model';
-    this.iconPath = new vscode.ThemeIcon('symbol-class');
-    this.command = { command: 'vscode.open', title: `Open ${path.basename(uri.fsPath)}`, arguments: [uri] };
+  readonly uri: vscode.Uri;
+
+  constructor(readonly model: ListedModel) {
+    super(model.label, vscode.TreeItemCollapsibleState.None);
+    this.uri = vscode.Uri.file(model.file);
+    this.description = model.info;
+    this.tooltip = `${workspaceRelative(model.file, workspaceFolders())}\n${model.problem ?? model.info}`;
+    this.resourceUri = this.uri;
+    if (model.problem) {
+      this.contextValue = 'robustness.model.broken';
+      this.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'));
+    } else {
+      this.contextValue = 'robustness.model';
+      this.iconPath = new vscode.ThemeIcon('symbol-class');
+    }
+    this.command = { command: 'vscode.open', title: `Open ${model.label}`, arguments: [this.uri] };
   }
 }
 
-function describeOrProblem(file: string): string {
-  try {
-    return formatModelInfo(describeModel(file));
-  } catch (err) {
-    return `unreadable: ${clipError((err as Error).message)}`;
+/** The Models view's group of training runs' final models (they live in .robustness/, which the search skips). */
+export class TrainedGroupItem extends vscode.TreeItem {
+  constructor(readonly models: readonly ListedModel[]) {
+    super('Trained', vscode.TreeItemCollapsibleState.Expanded);
+    this.description = `${models.length} final model${models.length === 1 ? '' : 's'} of training runs`;
+    this.iconPath = new vscode.ThemeIcon('mortar-board');
+    this.contextValue = 'robustness.trainedGroup';
   }
 }
 
-export class ModelsProvider implements vscode.TreeDataProvider<ModelItem> {
+export type ModelsNode = ModelItem | TrainedGroupItem;
+
+/** Every finished training run's final model, newest first, named after its run. */
+function trainedModels(folders: readonly string[]): ListedModel[] {
+  return folders.flatMap((folder) => {
+    const store = new RunStore(folder);
+    return store.list().flatMap((entry) => {
+      const record = entry.record;
+      if (record?.kind !== 'training' || record.status !== 'done') return [];
+      // Where the engine writes a training run's final model (trainedModel in training.ts).
+      const file = path.join(store.dir(entry.id), TFJS_MODEL_FILE);
+      if (!fs.existsSync(file)) return [];
+      return [listModel(file, folders, record.name ?? entry.id.replace(/-train$/, ''))];
+    });
+  });
+}
+
+export class ModelsProvider implements vscode.TreeDataProvider<ModelsNode> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
-  private readonly info = new Map<string, string>();
+  private readonly info = new Map<string, ListedModel>();
+  /** The trained models last shown, to redraw only when a training run adds or removes one. */
+  private trainedShown = '';
 
   refresh(): void {
     this.info.clear();
     this.changed.fire();
   }
 
-  getTreeItem(item: ModelItem): vscode.TreeItem {
+  /** After the run store changed: redraws when the set of trained final models changed. */
+  runsChanged(): void {
+    const now = trainedModels(workspaceFolders())
+      .map((m) => `${m.file}|${m.label}`)
+      .join('\n');
+    if (now === this.trainedShown) return;
+    this.trainedShown = now;
+    this.changed.fire();
+  }
+
+  getTreeItem(item: ModelsNode): vscode.TreeItem {
     return item;
   }
 
-  async getChildren(): Promise<ModelItem[]> {
+  /** The workspace's models, in path order, each described once until the next refresh. */
+  private async workspaceModels(): Promise<ListedModel[]> {
     const files = await vscode.workspace.findFiles(MODEL_GLOB, MODEL_SEARCH_EXCLUDE, 500);
     files.sort((a, b) => a.fsPath.localeCompare(b.fsPath));
-    return Promise.all(
-      files.map(async (uri) => {
-        let description = this.info.get(uri.fsPath);
-        if (description === undefined) {
-          description = describeOrProblem(uri.fsPath);
-          this.info.set(uri.fsPath, description);
-        }
-        return new ModelItem(uri, description);
-      }),
-    );
+    const folders = workspaceFolders();
+    return files.map((uri) => {
+      let model = this.info.get(uri.fsPath);
+      if (model === undefined) {
+        model = listModel(uri.fsPath, folders);
+        this.info.set(uri.fsPath, model);
+      }
+      return model;
+    });
+  }
+
+  /** Every model the view lists: the workspace's, then the training runs' final models. */
+  async list(): Promise<ListedModel[]> {
+    return [...(await this.workspaceModels()), ...trainedModels(workspaceFolders())];
+  }
+
+  async getChildren(node?: ModelsNode): Promise<ModelsNode[]> {
+    if (node instanceof TrainedGroupItem) return node.models.map((model) => new ModelItem(model));
+    if (node) return [];
+    const trained = trainedModels(workspaceFolders());
+    this.trainedShown = trained.map((m) => `${m.file}|${m.label}`).join('\n');
+    const items: ModelsNode[] = (await this.workspaceModels()).map((model) => new ModelItem(model));
+    // An empty view keeps its welcome (add the example, train a model) until there is a model.
+    return trained.length ? [...items, new TrainedGroupItem(trained)] : items;
   }
 }
 
@@ -64,60 +118,38 @@ export class ModelsProvider implements vscode.TreeDataProvider<ModelItem> {
 const OPEN_TRAINING: CommandId = 'robustness.openTraining';
 const OPEN_RUN: CommandId = 'robustness.openRun';
 
-const ago = (iso: string): string => relativeTime(iso, Date.now());
-
 export class RunItem extends vscode.TreeItem {
   constructor(
     readonly entry: RunEntry,
     folder: string,
-    live?: { label: string; done: number; total: number },
+    live?: LiveProgress,
+    now = Date.now(),
+    runNames?: ReadonlyMap<string, string>,
   ) {
     super(entry.id, vscode.TreeItemCollapsibleState.None);
-    const r = entry.record;
-    if (!r) {
-      this.label = `${entry.id} (broken)`;
-      this.description = entry.problem ?? '';
-      this.tooltip = `${entry.dir}\n${entry.problem ?? ''}`;
-      this.iconPath = new vscode.ThemeIcon('warning', new vscode.ThemeColor('problemsWarningIcon.foreground'));
-      this.contextValue = 'robustness.run.broken';
-      return;
-    }
-    const model = path.basename(path.dirname(r.model));
-    if (r.kind === 'training') {
-      const method = (r.config as { method?: string } | undefined)?.method ?? 'training';
-      this.label = trainingRunTitle({ method, status: r.status, ...(r.progress ? { progress: r.progress } : {}) });
-      this.description = `${r.status} · ${ago(r.finished ?? r.created)}`;
-      this.tooltip = `${r.model}\ntraining · ${r.status} · started ${r.created}${r.error ? `\n${r.error}` : ''}`;
-      this.iconPath = new vscode.ThemeIcon(
-        { running: 'sync~spin', done: 'pass', failed: 'error', cancelled: 'debug-pause' }[r.status],
-      );
-      this.contextValue = `robustness.training.${r.status}`;
-      this.command = { command: OPEN_TRAINING, title: 'Open', arguments: [this] };
-      return;
-    }
-    if (r.status === 'done' && r.summary) {
-      this.label = `${model} · ${runTitle(r.summary)}`;
-      this.description = ago(r.finished ?? r.created);
-      this.iconPath = new vscode.ThemeIcon('pass', new vscode.ThemeColor('testing.iconPassed'));
+    const view = runItemView(entry, now, live, runNames);
+    this.label = view.label;
+    this.description = view.description;
+    this.tooltip = new vscode.MarkdownString(view.tooltip);
+    this.iconPath = new vscode.ThemeIcon(
+      view.icon.id,
+      view.icon.color ? new vscode.ThemeColor(view.icon.color) : undefined,
+    );
+    this.contextValue = view.contextValue;
+    if (view.opens === 'training') this.command = { command: OPEN_TRAINING, title: 'Open', arguments: [this] };
+    if (view.opens === 'report') {
       this.command = { command: OPEN_RUN, title: 'Open Run', arguments: [entry.id, folder] };
-    } else if (r.status === 'running') {
-      this.label = `${model} · running`;
-      this.description = live ? `${live.label} ${live.done}/${live.total}` : 'starting';
-      this.iconPath = new vscode.ThemeIcon('sync~spin');
-    } else {
-      this.label = `${model} · ${r.status}`;
-      this.description = r.error ? clipError(r.error) : ago(r.created);
-      this.iconPath = new vscode.ThemeIcon(r.status === 'failed' ? 'error' : 'circle-slash');
     }
-    this.tooltip = `${r.model}\n${r.kind} · ${r.status} · started ${r.created}${r.error ? `\n${r.error}` : ''}`;
-    this.contextValue = `robustness.run.${r.status}`;
   }
 }
+
+/** How often the Runs view redraws while visible, so that "2 min ago" stays true. */
+export const RUNS_REFRESH_MS = 30_000;
 
 export class RunsProvider implements vscode.TreeDataProvider<RunItem> {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
-  readonly live = new Map<string, { label: string; done: number; total: number }>();
+  readonly live = new Map<string, LiveProgress>();
 
   refresh(): void {
     this.changed.fire();
@@ -128,10 +160,31 @@ export class RunsProvider implements vscode.TreeDataProvider<RunItem> {
   }
 
   getChildren(): RunItem[] {
-    return (vscode.workspace.workspaceFolders ?? []).flatMap((folder) =>
-      new RunStore(folder.uri.fsPath)
-        .list()
-        .map((entry) => new RunItem(entry, folder.uri.fsPath, this.live.get(entry.id))),
-    );
+    const now = Date.now();
+    return (vscode.workspace.workspaceFolders ?? []).flatMap((folder) => {
+      const entries = new RunStore(folder.uri.fsPath).list();
+      const names = new Map(entries.flatMap((e) => (e.record?.name ? [[e.id, e.record.name] as const] : [])));
+      return entries.map((entry) => new RunItem(entry, folder.uri.fsPath, this.live.get(entry.id), now, names));
+    });
+  }
+
+  /** Redraws the view every RUNS_REFRESH_MS while it is visible (relative times), and not while hidden. */
+  refreshWhileVisible(view: vscode.TreeView<RunItem>, everyMs = RUNS_REFRESH_MS): vscode.Disposable {
+    let timer: ReturnType<typeof setInterval> | undefined;
+    const follow = (visible: boolean) => {
+      if (visible && !timer) {
+        timer = setInterval(() => this.refresh(), everyMs);
+        this.refresh();
+      } else if (!visible && timer) {
+        clearInterval(timer);
+        timer = undefined;
+      }
+    };
+    follow(view.visible);
+    const subscription = view.onDidChangeVisibility((e) => follow(e.visible));
+    return new vscode.Disposable(() => {
+      subscription.dispose();
+      follow(false);
+    });
   }
 }

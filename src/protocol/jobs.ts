@@ -151,6 +151,14 @@ export const trainJobSchema = z.strictObject({
   init: nonEmpty.optional(),
   /** Run folder: the final model (model.json + weights.bin), train.json, metrics.jsonl, checkpoints/. */
   out: nonEmpty,
+  /**
+   * The final model's own folder inside `out` ("smallcnn-pgd-at-eps0.1", see trainedModelFolder), so
+   * its name says what it is; omitted → the model is saved in `out` itself (the CLI's layout).
+   */
+  modelFolder: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/)
+    .optional(),
 });
 export type TrainJob = z.infer<typeof trainJobSchema>;
 

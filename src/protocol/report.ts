@@ -85,6 +85,15 @@ export interface ReportChecks {
   finite: boolean;
 }
 
+/** Where a cancelled evaluation stopped: "cancelled after APGD-T (3 targets)", stage 2 of 6. */
+export interface ReportPartial {
+  /** The label of the last stage that finished ("clean" when no attack did). */
+  cancelled_after: string;
+  /** Stages finished after clean (attacks, diagnostics, geometry, curve), of stages_total. */
+  stages_done: number;
+  stages_total: number;
+}
+
 export interface ReportExample {
   index: number;
   label: string;
@@ -132,6 +141,8 @@ export interface Report {
   cascade?: boolean;
   checks?: ReportChecks;
   geometry?: ReportGeometry;
+  /** A cancelled run keeps what finished: this report holds only those stages. */
+  partial?: ReportPartial;
   class_names: string[];
   examples: ReportExample[];
   time_s: number;

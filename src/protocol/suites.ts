@@ -8,6 +8,9 @@
  */
 import type { AttackId, OptionsOf } from './attacks';
 import type { LossId, SuiteId } from './vocabulary';
+import type { FinishedStage } from './messages/worker';
+import type { ReportAttack } from './report';
+import { duration, pct } from './format';
 
 /** The attack options a suite fixes (a subset of the engine's AttackOptions). */
 export interface SuiteAttackParams {
@@ -61,4 +64,63 @@ export function suiteStages(suite: SuiteId, withSurrogate: boolean): SuiteStage[
 /** The attack ids a suite runs, in order. */
 export function suiteAttackIds(suite: SuiteId, withSurrogate: boolean): AttackId[] {
   return suiteStages(suite, withSurrogate).map((stage) => stage.attack);
+}
+
+/**
+ * What to trust when the gradients mislead attacks, said for the evaluation that found it: after
+ * the strong suite, its own worst case (not "run the strong suite", which just ran); otherwise,
+ * the strong suite and the command that runs it.
+ */
+export function maskingAdvice(suite: string | null | undefined): string {
+  return suite === 'strong'
+    ? 'This evaluation ran the strong suite: its worst case (the last stage) is the number to report, ' +
+        'and the gradient attacks before it are upper bounds.'
+    : 'Trust only the worst case of the strong suite (Robustness: Evaluate (strong)).';
+}
+
+/** What a stage with no point left to attack says, in the panel's table and the CLI's. */
+export const SKIPPED_ALL_FOOLED = 'skipped (all fooled)';
+
+/**
+ * A report's attack that attacked nothing: every point was already fooled (a suite's earlier
+ * stages) or misclassified clean. Any attacked point costs at least one forward pass.
+ */
+export function attackSkipped(attack: ReportAttack): boolean {
+  return attack.forward_passes === 0 && !attack.surrogate_forward_passes;
+}
+
+/** "stage 2 of 5" (clean is the baseline, not a stage). */
+export function stagePosition(stage: Pick<FinishedStage, 'index' | 'total'>): string {
+  return stage.index === 0 ? 'clean' : `stage ${stage.index} of ${stage.total}`;
+}
+
+/** What a finished stage measured, in words: "31.0% (93/300)", "skipped (all fooled)", "2 findings (1 masking): …". */
+export function stageResult(stage: FinishedStage): string {
+  if (stage.skipped) return SKIPPED_ALL_FOOLED;
+  switch (stage.kind) {
+    case 'clean':
+    case 'attack':
+      return `${pct(stage.accuracy ?? 0)} (${stage.robust ?? 0}/${stage.n})`;
+    case 'diagnostics': {
+      const findings = stage.findings ?? 0;
+      const masking = stage.masking ? ` (${stage.masking} masking)` : '';
+      return `${findings} finding${findings === 1 ? '' : 's'}${masking}${stage.detail ? `: ${stage.detail}` : ''}`;
+    }
+    default:
+      return stage.detail ?? 'done';
+  }
+}
+
+/** One line per finished stage, for the CLI: "stage 2 of 5 · APGD-T (3 targets): 31.0% (93/300) · 11.5 s". */
+export function stageLine(stage: FinishedStage): string {
+  const time = stage.skipped ? '' : ` · ${duration(stage.seconds)}`;
+  const where = stage.index === 0 ? '' : `${stagePosition(stage)} · `;
+  return `${where}${stage.label}: ${stageResult(stage)}${time}`;
+}
+
+/** The stage running after those that finished ("stage 3 of 5"); undefined before clean is known or after the last. */
+export function runningStage(finished: readonly FinishedStage[]): string | undefined {
+  const last = finished[finished.length - 1];
+  if (!last || last.index >= last.total) return undefined;
+  return `stage ${last.index + 1} of ${last.total}`;
 }

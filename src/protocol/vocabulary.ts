@@ -88,6 +88,22 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 /** The run store's folder inside a workspace folder, '/'-separated (one folder per run below it). */
 export const RUN_STORE_DIR = '.robustness/runs';
 
+/** The parts of an evaluation that report as they finish, in the order they run (clean is stage 0). */
+export const STAGE_KINDS = ['clean', 'attack', 'diagnostics', 'geometry', 'curve'] as const;
+export type StageKind = (typeof STAGE_KINDS)[number];
+
+/** The editor's data setting (robustness.dataset): a built-in data id, or "folder" (robustness.dataFolder). */
+export const DATASET_SETTINGS = [...BUILTIN_DATA, 'folder'] as const;
+export type DatasetSetting = (typeof DATASET_SETTINGS)[number];
+
+/**
+ * What a training run is doing, as its progress reports it (the worker's trainProgress notification,
+ * the status bar and the training panel): reading the data, building or loading the model, the
+ * batches of an epoch, the end-of-epoch accuracy checks, saving the final model.
+ */
+export const TRAIN_PHASES = ['loading-data', 'building-model', 'training', 'evaluating', 'saving'] as const;
+export type TrainPhase = (typeof TRAIN_PHASES)[number];
+
 /**
  * What happened to one image of a report's grid: the attack changed a correct prediction
  * (fooled), the prediction held (robust), or the model already got the clean image wrong, so no

@@ -33,6 +33,8 @@ export interface RunRecord {
   spec?: string;
   /** The job as submitted, for reruns. */
   config?: unknown;
+  /** A cancelled evaluation that kept what finished (its report.json is partial): the last stage done. */
+  cancelledAfter?: string;
 }
 
 export interface RunEntry {

@@ -14,6 +14,8 @@ import {
   type EpochParams,
   type LogLevel,
   type ProgressParams,
+  type StageParams,
+  type TrainProgressParams,
   type TrainRunResult,
   type WorkerNotificationHandlers,
 } from '../protocol/messages/worker';
@@ -51,17 +53,35 @@ export interface EngineClientOptions {
   onExit?: (error: EngineCrashError | undefined) => void;
 }
 
+/** An attack run's extras: its finished stages as they come, and a partial report on cancel. */
+export interface AttackRunOptions {
+  onStage?: (stage: StageParams) => void;
+  /** A cancel after clean accuracy resolves with the report of what finished (`report.partial`). */
+  keepPartial?: boolean;
+}
+
+/** What a training run reports while it runs: progress, each finished epoch, its phase and batch. */
+export interface TrainListeners {
+  onProgress?: (p: ProgressParams) => void;
+  onEpoch?: (p: EpochParams) => void;
+  onTrainProgress?: (p: TrainProgressParams) => void;
+}
+
 export class EngineClient {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private readonly progressListeners = new Map<string, (p: ProgressParams) => void>();
   private readonly epochListeners = new Map<string, (p: EpochParams) => void>();
+  private readonly stageListeners = new Map<string, (p: StageParams) => void>();
+  private readonly trainProgressListeners = new Map<string, (p: TrainProgressParams) => void>();
   private nextId = 0;
   private exited = false;
   private readonly notificationHandlers: WorkerNotificationHandlers = {
     progress: (p) => this.progressListeners.get(p.runId)?.(p),
     epoch: (p) => this.epochListeners.get(p.runId)?.(p),
+    stage: (p) => this.stageListeners.get(p.runId)?.(p),
     log: ({ level, message }) => this.options.onLog?.(level, message),
+    trainProgress: (p) => this.trainProgressListeners.get(p.runId)?.(p),
   };
 
   constructor(private readonly options: EngineClientOptions) {
@@ -132,12 +152,20 @@ export class EngineClient {
     job: AttackJob,
     backend: BackendPreference,
     onProgress?: (p: ProgressParams) => void,
+    options: AttackRunOptions = {},
   ): Promise<Report> {
     if (onProgress) this.progressListeners.set(runId, onProgress);
+    if (options.onStage) this.stageListeners.set(runId, options.onStage);
     try {
-      return await this.request(RunAttackRequest, { runId, job, backend });
+      return await this.request(RunAttackRequest, {
+        runId,
+        job,
+        backend,
+        ...(options.keepPartial ? { keepPartial: true } : {}),
+      });
     } finally {
       this.progressListeners.delete(runId);
+      this.stageListeners.delete(runId);
     }
   }
 
@@ -146,15 +174,17 @@ export class EngineClient {
     job: TrainJob,
     backend: BackendPreference,
     resume: boolean,
-    listeners: { onProgress?: (p: ProgressParams) => void; onEpoch?: (p: EpochParams) => void } = {},
+    listeners: TrainListeners = {},
   ): Promise<TrainRunResult> {
     if (listeners.onProgress) this.progressListeners.set(runId, listeners.onProgress);
     if (listeners.onEpoch) this.epochListeners.set(runId, listeners.onEpoch);
+    if (listeners.onTrainProgress) this.trainProgressListeners.set(runId, listeners.onTrainProgress);
     try {
       return await this.request(TrainRequest, { runId, job, backend, resume });
     } finally {
       this.progressListeners.delete(runId);
       this.epochListeners.delete(runId);
+      this.trainProgressListeners.delete(runId);
     }
   }
 

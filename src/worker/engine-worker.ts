@@ -11,6 +11,8 @@ import {
   LogNotification,
   parseWorkerMessage,
   ProgressNotification,
+  StageNotification,
+  TrainProgressNotification,
   type WorkerEnvelope,
   type WorkerRequestHandlers,
 } from '../protocol/messages/worker';
@@ -57,13 +59,15 @@ async function cancellable<T>(runId: string, work: (signal: AbortSignal) => Prom
 }
 
 const handlers: WorkerRequestHandlers = {
-  runAttack: async ({ runId, job, backend }) => {
+  runAttack: async ({ runId, job, backend, keepPartial }) => {
     await ensureBackend(backend);
     return cancellable(runId, (signal) =>
       runAttackJob(job, `attack (editor run ${runId})`, {
         signal,
         onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
+        onStage: (stage) => notify(StageNotification, { runId, ...stage }),
         onWarning: (w) => notify(LogNotification, { level: 'warn', message: w }),
+        ...(keepPartial ? { keepPartial } : {}),
       }),
     );
   },
@@ -74,7 +78,8 @@ const handlers: WorkerRequestHandlers = {
         job,
         {
           signal,
-          onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
+          // The batches go out as trainProgress (throttled by the engine), not one progress message each.
+          onTrainProgress: (p) => notify(TrainProgressNotification, { runId, ...p }),
           onEpoch: (metrics, epochs) => notify(EpochNotification, { ...metrics, runId, epochs }),
         },
         resume,

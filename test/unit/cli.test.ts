@@ -46,6 +46,17 @@ test('attack writes a report.json that follows the schema with every field fille
   );
   assert.equal(r.status, 0, r.stderr);
   const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as Report;
+  // Each stage's line as it finishes, in order, before the table.
+  const stageLines = r.stderr.split('\n').filter((l) => /^(clean: \d+\.|stage \d)/.test(l));
+  assert.deepEqual(
+    stageLines.map((l) => l.replace(/ · [\d.]+ s$/, '')),
+    [
+      `clean: ${(report.clean_accuracy * 100).toFixed(1)}% (${Math.round(report.clean_accuracy * 60)}/60)`,
+      `stage 1 of 3 · FGSM: ${(report.attacks[0]!.robust_accuracy * 100).toFixed(1)}% (${Math.round(report.attacks[0]!.robust_accuracy * 60)}/60)`,
+      `stage 2 of 3 · PGD-5: ${(report.attacks[1]!.robust_accuracy * 100).toFixed(1)}% (${Math.round(report.attacks[1]!.robust_accuracy * 60)}/60)`,
+      'stage 3 of 3 · curve: 2 curves over 3 radii (ε 0…0.1)',
+    ],
+  );
   const validate = new Ajv({ allErrors: true, strict: false }).compile(SCHEMA);
   assert.ok(validate(report), JSON.stringify(validate.errors));
 

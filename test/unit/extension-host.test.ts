@@ -9,7 +9,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { COMMAND_IDS } from '../../src/extension/command-ids';
 import { Config, SETTING_KEYS, SETTINGS_NEEDING_RELOAD, type SettingsSection } from '../../src/extension/config';
-import { RunController, type RunHost, type RunOutcome } from '../../src/extension/run-controller';
+import {
+  CancelledWithPartial,
+  keepPartialReport,
+  RunController,
+  type RunHost,
+  type RunOutcome,
+} from '../../src/extension/run-controller';
+import type { Report } from '../../src/protocol/report';
 import { isGuarded, placeRun, type GuardedPlacement } from '../../src/extension/run-placement';
 import type { RunFinishedParams } from '../../src/protocol/messages/lsp';
 import { LENS_COMMANDS } from '../../src/server/lenses';
@@ -60,22 +67,31 @@ test("Config reads every contributed setting, with package.json's defaults and n
   for (const key of SETTINGS_NEEDING_RELOAD) assert.ok(SETTING_KEYS.includes(key));
   const config = new Config(packageDefaults());
   assert.deepEqual(
-    { backend: config.backend, settings: config.attackSettings, trainImages: config.trainImages },
+    {
+      backend: config.backend,
+      settings: config.attackSettings,
+      trainImages: config.trainImages,
+      workers: config.workers,
+    },
     {
       backend: 'auto',
-      settings: { norm: 'linf', eps: 0.1, steps: 10, samples: 500, dataset: 'embedded' },
+      settings: { norm: 'linf', eps: 0.1, steps: 10, restarts: 1, samples: 500, examples: 32, dataset: 'embedded' },
       trainImages: undefined,
+      workers: 1,
     },
   );
   const changed = new Config(packageDefaults({ 'threatModel.norm': 'l2', samples: 300, 'training.trainImages': 1000 }));
   assert.equal(changed.norm, 'l2');
   assert.equal(changed.samples, 300);
   assert.equal(changed.trainImages, 1000);
-  assert.match(changed.describe(), /^l2 ε=0\.1, steps 10, samples 300, dataset embedded, backend auto$/);
+  assert.match(
+    changed.describe(),
+    /^l2 ε=0\.1, steps 10, default α, restarts 1, default curve, samples 300, examples 32, dataset embedded, backend auto, workers 1$/,
+  );
   assert.deepEqual(changed.problems, []);
   assert.throws(
     () => new Config({ get: () => undefined, inspect: () => undefined }),
-    /robustness\.backend has no value and no default/,
+    /robustness\.threatModel\.norm has no value and no default/,
   );
 });
 
@@ -94,7 +110,7 @@ test('an invalid setting falls back to its default, with one warning naming it a
     packageDefaults({
       backend: 'webgl',
       'training.trainImages': 0,
-      'threatModel.eps': '0.1',
+      'threatModel.epsilon': '0.1',
     }),
   );
   assert.deepEqual(
@@ -102,9 +118,9 @@ test('an invalid setting falls back to its default, with one warning naming it a
     { backend: 'auto', trainImages: undefined, eps: 0.1 },
   );
   assert.equal(backend.problems.length, 3);
-  assert.match(backend.problems[0] ?? '', /robustness\.backend is "webgl".*one of "auto", "wasm", "cpu", "tensorflow"/);
-  assert.match(backend.problems[1] ?? '', /robustness\.threatModel\.eps is "0\.1", but it must be a number ≥ 0/);
-  assert.match(backend.problems[2] ?? '', /robustness\.training\.trainImages is 0.*a whole number ≥ 1, or null/);
+  assert.match(backend.problems[0] ?? '', /robustness\.threatModel\.epsilon is "0\.1", but it must be a number ≥ 0/);
+  assert.match(backend.problems[1] ?? '', /robustness\.training\.trainImages is 0.*a whole number ≥ 1, or null/);
+  assert.match(backend.problems[2] ?? '', /robustness\.backend is "webgl".*one of "auto", "wasm", "cpu", "tensorflow"/);
 });
 
 test("the allowed values Config warns with are package.json's enums", () => {
@@ -313,6 +329,77 @@ test('a cancelled run is recorded as cancelled, with no error and no notificatio
   assert.ok(stored.finished);
   assert.deepEqual(events, ['ended cancelled', 'info r-cancel cancelled', 'settled', 'refresh']);
   assert.deepEqual(finished, [{ runId: 'r-cancel', folder, status: 'cancelled' }]);
+  fs.rmSync(folder, { recursive: true });
+});
+
+test('a cancel that kept its finished stages: report.json is written partial, the run cancelled after APGD-T', async () => {
+  const { folder, store } = freshStore();
+  const { host, events, finished } = fakeHost();
+  const partial = {
+    model: 'm/model.json',
+    clean_accuracy: 0.84,
+    robust_accuracy: 0.31,
+    attacks: [
+      { id: 'apgd', label: 'APGD-CE', robust_accuracy: 0.4 },
+      { id: 'apgd-t', label: 'APGD-T (3 targets)', robust_accuracy: 0.31 },
+    ],
+    partial: { cancelled_after: 'APGD-T (3 targets)', stages_done: 2, stages_total: 5 },
+  } as unknown as Report;
+  const controller = RunController.start(host, guarded(folder), record('r-partial'));
+  let shown: Report | undefined;
+  const end = await controller.run<Report>(
+    () => Promise.reject(new CancelledWithPartial(partial, 'APGD-T (3 targets)')),
+    {
+      done: () => 'never',
+      failureMessage: (err) => err.message,
+      cancelledLine: (id) => `${id} cancelled`,
+      failedLine: (id, message) => `${id} failed: ${message}`,
+      failureNotice: (message) => message,
+      keepPartial: (report) => keepPartialReport(store, 'r-partial', report),
+      ended: (end, _message, kept) => {
+        events.push(`ended ${end}`);
+        shown = kept;
+      },
+    },
+  );
+  assert.equal(end, 'cancelled');
+  const stored = store.read('r-partial');
+  assert.equal(stored.status, 'cancelled');
+  assert.equal(stored.cancelledAfter, 'APGD-T (3 targets)');
+  assert.equal(stored.error, undefined);
+  const report = store.readReport('r-partial');
+  assert.deepEqual(
+    report.attacks.map((a) => [a.label, a.robust_accuracy]),
+    [
+      ['APGD-CE', 0.4],
+      ['APGD-T (3 targets)', 0.31],
+    ],
+  );
+  assert.deepEqual(report.partial, { cancelled_after: 'APGD-T (3 targets)', stages_done: 2, stages_total: 5 });
+  assert.equal(shown, partial, 'the panel gets the partial report');
+  assert.deepEqual(events, [
+    'ended cancelled',
+    'info r-partial cancelled (kept what finished: cancelled after APGD-T (3 targets))',
+    'refresh',
+  ]);
+  assert.deepEqual(finished, [{ runId: 'r-partial', folder, status: 'cancelled' }]);
+  fs.rmSync(folder, { recursive: true });
+});
+
+test('a running run ticks every interval (the elapsed time counts on), and stops ticking when it ends', async () => {
+  const { folder } = freshStore();
+  const { host, events } = fakeHost();
+  let ticks = 0;
+  const controller = RunController.start(host, guarded(folder), record('r-tick'));
+  await controller.run(
+    () => new Promise<number>((resolve) => setTimeout(() => resolve(1), 130)),
+    { ...outcome(events), tick: () => ticks++ },
+    20,
+  );
+  const atEnd = ticks;
+  assert.ok(atEnd >= 3 && atEnd <= 7, `${atEnd} ticks in 130 ms at 20 ms`);
+  await new Promise((resolve) => setTimeout(resolve, 80));
+  assert.equal(ticks, atEnd, 'no tick after the run ended');
   fs.rmSync(folder, { recursive: true });
 });
 

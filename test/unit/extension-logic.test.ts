@@ -4,7 +4,9 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { attackJobFor, containingFolder } from '../../src/extension/jobs-from-settings';
 import { describeModel, formatModelInfo } from '../../src/formats/model-formats';
-import { initialState, reducePanel, statusText } from '../../src/extension/panel-state';
+import { cancelQuestion, initialState, reducePanel, statusText, statusTooltip } from '../../src/extension/panel-state';
+import type { FinishedStage } from '../../src/protocol/messages/worker';
+import { stageLine } from '../../src/protocol/suites';
 import { attackJobSchema, DEFAULT_CURVE_GRID } from '../../src/protocol/jobs';
 import type { Report } from '../../src/protocol/report';
 
@@ -37,8 +39,101 @@ test('panel state: cancel and failure end the run and keep the error', () => {
   assert.equal(statusText(initialState('r3', 't', AT), Date.parse(AT)), '$(shield) starting · 0 s');
 });
 
+const stage = (index: number, label: string, extra: Partial<FinishedStage> = {}): FinishedStage => ({
+  kind: index === 0 ? 'clean' : 'attack',
+  index,
+  total: 5,
+  label,
+  n: 300,
+  seconds: 2,
+  ...extra,
+});
+
+test('panel state: finished stages fold in order, a repeated stage replaces its row, late ones are dropped', () => {
+  let s = initialState('e1', 'Evaluate (strong): smallcnn', AT, 'strong');
+  assert.equal(s.suite, 'strong');
+  s = reducePanel(s, { type: 'stage', stage: stage(0, 'clean', { accuracy: 0.84, robust: 252 }) });
+  s = reducePanel(s, { type: 'progress', label: 'APGD-CE', done: 100, total: 252 });
+  assert.equal(statusText(s, Date.parse(AT) + 4000), '$(shield) 1/5 · APGD-CE 100/252 · 4 s');
+  s = reducePanel(s, { type: 'stage', stage: stage(1, 'APGD-CE', { accuracy: 0.4, robust: 120, attacked: 252 }) });
+  s = reducePanel(s, { type: 'stage', stage: stage(2, 'APGD-T (3 targets)', { accuracy: 0.31, robust: 93 }) });
+  assert.deepEqual(
+    s.stages!.map((x) => [x.index, x.label, x.accuracy]),
+    [
+      [0, 'clean', 0.84],
+      [1, 'APGD-CE', 0.4],
+      [2, 'APGD-T (3 targets)', 0.31],
+    ],
+  );
+  // The elapsed time counts on with no new event: the text is recomputed from the clock.
+  assert.equal(statusText(s, Date.parse(AT) + 9000), '$(shield) 3/5 · APGD-CE 100/252 · 9 s');
+  assert.equal(statusText(s, Date.parse(AT) + 10000), '$(shield) 3/5 · APGD-CE 100/252 · 10 s');
+  assert.equal(statusTooltip(s), 'Robustness Lab: Evaluate (strong): smallcnn — 2 stages done — click to cancel');
+  const again = reducePanel(s, { type: 'stage', stage: stage(2, 'APGD-T (3 targets)', { accuracy: 0.3 }) });
+  assert.deepEqual(
+    again.stages!.map((x) => x.accuracy),
+    [0.84, 0.4, 0.3],
+  );
+  const cancelled = reducePanel(s, { type: 'cancelled', report: { ...REPORT, partial: PARTIAL } });
+  assert.equal(cancelled.status, 'cancelled');
+  assert.deepEqual(cancelled.report?.partial, PARTIAL);
+  assert.equal(cancelled.stages!.length, 3, 'the finished stages stay with the partial report');
+  assert.deepEqual(reducePanel(cancelled, { type: 'stage', stage: stage(3, 'Square-1000') }), cancelled);
+});
+
+const PARTIAL = { cancelled_after: 'APGD-T (3 targets)', stages_done: 2, stages_total: 5 };
+
+test('the status-bar click asks before cancelling a long evaluation, not a short attack', () => {
+  const start = initialState('e2', 'Evaluate (strong): smallcnn', AT, 'strong');
+  assert.equal(cancelQuestion(start, Date.parse(AT) + 3000), undefined, 'a run of 3 s with no stage cancels at once');
+  const long = cancelQuestion(start, Date.parse(AT) + 12000);
+  assert.equal(long?.message, 'Cancel the evaluation? 0 stages done');
+  assert.match(long!.detail, /running for 12 s\. No stage has finished yet: nothing would be kept\./);
+  let s = reducePanel(start, { type: 'stage', stage: stage(0, 'clean', { accuracy: 0.84 }) });
+  s = reducePanel(s, { type: 'stage', stage: stage(1, 'APGD-CE', { accuracy: 0.4 }) });
+  s = reducePanel(s, { type: 'stage', stage: stage(2, 'APGD-T (3 targets)', { accuracy: 0.31 }) });
+  const asked = cancelQuestion(s, Date.parse(AT) + 5000);
+  assert.equal(asked?.message, 'Cancel the evaluation? 2 of 5 stages done');
+  assert.match(asked!.detail, /kept as a partial report, cancelled after APGD-T \(3 targets\)\./);
+  assert.equal(cancelQuestion({ ...s, status: 'done' }, Date.parse(AT) + 5000), undefined);
+});
+
+test('stage lines: clean, a stage with its accuracy, a skipped stage, the diagnostics', () => {
+  assert.equal(
+    stageLine(stage(0, 'clean', { accuracy: 0.84, robust: 252, seconds: 0.4 })),
+    'clean: 84.0% (252/300) · 0.4 s',
+  );
+  assert.equal(
+    stageLine(stage(2, 'APGD-T (3 targets)', { accuracy: 0.31, robust: 93, seconds: 11.52 })),
+    'stage 2 of 5 · APGD-T (3 targets): 31.0% (93/300) · 11.5 s',
+  );
+  assert.equal(
+    stageLine(stage(3, 'Square-1000', { accuracy: 0, robust: 0, attacked: 0, skipped: true, seconds: 0 })),
+    'stage 3 of 5 · Square-1000: skipped (all fooled)',
+  );
+  assert.equal(
+    stageLine({
+      ...stage(4, 'diagnostics'),
+      kind: 'diagnostics',
+      findings: 2,
+      masking: 2,
+      detail: 'saturated-softmax, zero-gradients',
+      seconds: 4.1,
+    }),
+    'stage 4 of 5 · diagnostics: 2 findings (2 masking): saturated-softmax, zero-gradients · 4.1 s',
+  );
+});
+
 test('jobs from settings: a valid job, the curve includes ε, folders resolve, outside paths are refused', () => {
-  const settings = { norm: 'linf' as const, eps: 0.08, steps: 20, samples: 300, dataset: 'data/idx' };
+  const settings = {
+    norm: 'linf' as const,
+    eps: 0.08,
+    steps: 20,
+    samples: 300,
+    dataset: 'data/idx',
+    restarts: 1,
+    examples: 32,
+  };
   const job = attackJobFor('/w/models/cnn/model.json', '/w', settings, 'attack');
   assert.ok(attackJobSchema.safeParse(job).success);
   assert.deepEqual(job.attacks, ['fgsm', 'pgd']);

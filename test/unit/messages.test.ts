@@ -19,6 +19,8 @@ import {
   dispatchNotification,
   dispatchRequest,
   epochParams,
+  parseWorkerMessage,
+  stageParams,
   trainRunResultSchema,
   WORKER_NOTIFICATIONS,
   WORKER_REQUESTS,
@@ -43,7 +45,7 @@ test('each worker descriptor table is keyed by its own method names', () => {
     for (const [key, descriptor] of Object.entries(table)) assert.equal(descriptor.method, key);
   }
   assert.deepEqual(Object.keys(WORKER_REQUESTS).sort(), ['cancel', 'runAttack', 'train']);
-  assert.deepEqual(Object.keys(WORKER_NOTIFICATIONS).sort(), ['epoch', 'log', 'progress']);
+  assert.deepEqual(Object.keys(WORKER_NOTIFICATIONS).sort(), ['epoch', 'log', 'progress', 'stage', 'trainProgress']);
 });
 
 test("dispatch calls the handler of the message's method with its params, on both ends", async () => {
@@ -65,10 +67,56 @@ test("dispatch calls the handler of the message's method with its params, on bot
     progress: (p) => calls.push(`progress ${p.label} ${p.done}/${p.total}`),
     log: (p) => calls.push(`log ${p.level}`),
     epoch: (p) => calls.push(`epoch ${p.epoch}/${p.epochs}`),
+    stage: (p) => calls.push(`stage ${p.index}/${p.total} ${p.label} ${p.accuracy}`),
+    trainProgress: (p) => calls.push(`trainProgress ${p.phase} ${p.batch}/${p.batches}`),
   };
   dispatchNotification(notifications, 'epoch', { ...EPOCH, runId: 't-1', epochs: 5 });
   dispatchNotification(notifications, 'progress', { runId: 't-1', label: 'PGD-7', done: 3, total: 9 });
-  assert.deepEqual(calls, ['cancel r-1', 'epoch 2/5', 'progress PGD-7 3/9']);
+  const batch = { runId: 't-1', phase: 'training' as const, epochs: 5, epoch: 1, batch: 40, batches: 469 };
+  dispatchNotification(notifications, 'trainProgress', batch);
+  dispatchNotification(notifications, 'stage', { ...STAGE, runId: 'e-1' });
+  assert.deepEqual(calls, [
+    'cancel r-1',
+    'epoch 2/5',
+    'progress PGD-7 3/9',
+    'trainProgress training 40/469',
+    'stage 2/5 APGD-T (3 targets) 0.31',
+  ]);
+});
+
+const STAGE = {
+  kind: 'attack' as const,
+  index: 2,
+  total: 5,
+  label: 'APGD-T (3 targets)',
+  accuracy: 0.31,
+  robust: 93,
+  n: 300,
+  attacked: 120,
+  forwardPasses: 36_000,
+  backwardPasses: 36_000,
+  seconds: 11.5,
+};
+
+test('a finished stage: the notification round-trips through the envelope; malformed ones are refused', () => {
+  const parsed = parseWorkerMessage({ kind: 'notification', method: 'stage', params: { ...STAGE, runId: 'e-1' } });
+  assert.deepEqual(parsed, { kind: 'notification', method: 'stage', params: { ...STAGE, runId: 'e-1' } });
+  const skipped = { ...STAGE, index: 3, label: 'Square-1000', attacked: 0, skipped: true, forwardPasses: 0 };
+  assert.deepEqual(stageParams.parse({ ...skipped, runId: 'e-1' }), { ...skipped, runId: 'e-1' });
+  const diagnostics = { kind: 'diagnostics', index: 4, total: 5, label: 'diagnostics', n: 300, seconds: 4 };
+  assert.equal(stageParams.parse({ ...diagnostics, findings: 2, masking: 1, runId: 'e-1' }).findings, 2);
+  const bad = (params: object, pattern: RegExp) =>
+    assert.throws(
+      () => parseWorkerMessage({ kind: 'notification', method: 'stage', params: { runId: 'e-1', ...params } }),
+      pattern,
+    );
+  bad({ ...STAGE, accuracy: 1.2 }, /accuracy/);
+  bad({ ...STAGE, kind: 'warmup' }, /kind/);
+  bad({ ...STAGE, index: -1 }, /index/);
+  bad({ ...STAGE, seconds: Infinity }, /seconds/);
+  bad({ ...STAGE, label: undefined }, /label/);
+  bad({ ...STAGE, colour: 'red' }, /colour|unrecognized/i);
+  assert.throws(() => stageParams.parse(STAGE), /runId/, 'a stage names its run');
 });
 
 test("one epoch schema: the engine's metrics pass the notification, the train result and the training panel", () => {
@@ -193,6 +241,11 @@ test("the attack panel's state is strict: a field the schema does not name is re
     report,
     "the report inside is the engine's own JSON, passed through whole",
   );
+  // The finished stages and the suite travel with the state, checked like the worker's notification.
+  const streaming = { ...PANEL_STATE, suite: 'strong', stages: [{ ...STAGE, index: 0, kind: 'clean' }, STAGE] };
+  assert.deepEqual(parseHostMessage({ type: 'state', state: streaming }).state.stages, streaming.stages);
+  assert.throws(() => panelState.parse({ ...streaming, suite: 'medium' }), /suite/);
+  assert.throws(() => panelState.parse({ ...streaming, stages: [{ ...STAGE, runId: 'e-1' }] }), unknownKey('runId'));
 });
 
 test('run statuses, kinds and ends come from the vocabulary on every channel', () => {

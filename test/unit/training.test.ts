@@ -47,7 +47,12 @@ engineTest(
     assert.ok(history[1]!.testAccuracy > 0.7, `test accuracy ${history[1]!.testAccuracy}`);
     assert.ok(history[1]!.loss < history[0]!.loss, 'loss did not fall');
     assert.equal(seen.filter((p) => p.epochMetrics).length, 2);
-    assert.equal(seen.filter((p) => !p.epochMetrics).length, 2 * Math.ceil(3000 / 128));
+    assert.equal(seen.filter((p) => !p.epochMetrics && !p.phase).length, 2 * Math.ceil(3000 / 128));
+    // Each epoch says when its batches are done and its accuracy checks start, before its metrics.
+    assert.deepEqual(
+      seen.filter((p) => p.phase === 'evaluating' || p.epochMetrics).map((p) => p.phase ?? `metrics ${p.epoch}`),
+      ['evaluating', 'metrics 1', 'evaluating', 'metrics 2'],
+    );
     net.dispose();
   },
 );

@@ -12,6 +12,7 @@ import {
   BACKEND_CHOICES,
   BACKEND_PREFERENCES,
   BUILTIN_DATA,
+  DATASET_SETTINGS,
   LOSSES,
   NORMS,
   OPTIMIZERS,
@@ -53,6 +54,7 @@ test('package.json: every setting with an enum lists exactly its vocabulary arra
   const expected: Record<string, readonly string[]> = {
     'robustness.backend': BACKEND_PREFERENCES,
     'robustness.threatModel.norm': NORMS,
+    'robustness.dataset': DATASET_SETTINGS,
   };
   const settings = PACKAGE.contributes.configuration.properties as Record<string, { enum?: string[] }>;
   const withEnums = Object.keys(settings)
@@ -60,6 +62,15 @@ test('package.json: every setting with an enum lists exactly its vocabulary arra
     .sort();
   assert.deepEqual(withEnums, Object.keys(expected).sort(), 'a new enum setting needs its array in this table');
   for (const [key, array] of Object.entries(expected)) assert.deepEqual(settings[key]!.enum, [...array], key);
+  assert.deepEqual(
+    DATASET_SETTINGS.slice(0, BUILTIN_DATA.length),
+    [...BUILTIN_DATA],
+    'every built-in data id is a choice',
+  );
+  for (const key of Object.keys(expected)) {
+    const described = (settings[key] as { enumDescriptions?: string[] }).enumDescriptions;
+    assert.equal(described?.length, expected[key]!.length, `${key}: one enumDescription per value`);
+  }
 });
 
 /** Every `enum` in the schema, by its JSON path. */
@@ -186,13 +197,15 @@ test("package.json's setting defaults equal defaultAttackJob where they overlap"
   const defaults = defaultAttackJob();
   assert.deepEqual(
     [
-      'robustness.threatModel.eps',
+      'robustness.threatModel.epsilon',
       'robustness.attack.steps',
       'robustness.samples',
       'robustness.threatModel.norm',
       'robustness.dataset',
+      'robustness.attack.restarts',
+      'robustness.report.examples',
     ].map((key) => settings[key]?.default),
-    [defaults.eps, defaults.steps, defaults.n, defaults.norm, defaults.data],
+    [defaults.eps, defaults.steps, defaults.n, defaults.norm, defaults.data, defaults.restarts, defaults.examples],
   );
   assert.equal(settings['robustness.backend']?.default, BACKEND_PREFERENCES[0]);
   assert.deepEqual(defaultTrainJob('distill').learningRate, 1e-2);

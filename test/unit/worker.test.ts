@@ -9,7 +9,7 @@ import { EngineHost } from '../../src/extension/engine-host';
 import { EngineClient, EngineCrashError, EngineError } from '../../src/worker/client';
 import { runAttackParallel, slices } from '../../src/worker/pool';
 import type { AttackJob } from '../../src/protocol/jobs';
-import type { ProgressParams } from '../../src/protocol/messages/worker';
+import type { FinishedStage, ProgressParams, StageParams } from '../../src/protocol/messages/worker';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'dist', 'worker.js');
@@ -99,6 +99,48 @@ test("the editor's queue: a run cancelled while it waits never starts, and the r
   }
 });
 
+test("the editor's host: stages arrive in order as they finish; a cancel after one keeps it as a partial report", async () => {
+  const log = { info: () => {}, warn: () => {}, error: () => {} };
+  const host = new EngineHost(ROOT, log as unknown as vscode.LogOutputChannel);
+  try {
+    const { attacks: _list, params: _params, ...common } = JOB;
+    const job: AttackJob = { ...common, suite: 'quick', curve: [0, 0.1], n: 120 };
+    const stages: StageParams[] = [];
+    const whole = await host.runAttack('S1', job, 'wasm', () => {}, { onStage: (s) => stages.push(s) });
+    assert.deepEqual(
+      stages.map((s) => `${s.index}/${s.total} ${s.kind} ${s.label}`),
+      [
+        '0/5 clean clean',
+        '1/5 attack FGSM',
+        '2/5 attack PGD-20',
+        '3/5 diagnostics diagnostics',
+        '4/5 geometry geometry',
+        '5/5 curve curve',
+      ],
+    );
+    assert.ok(stages.every((s) => s.runId === 'S1'));
+    assert.deepEqual(
+      stages.slice(1, 3).map((s) => s.accuracy),
+      whole.attacks.map((a) => a.robust_accuracy),
+    );
+    const kept: StageParams[] = [];
+    const partial = await host.runAttack('S2', job, 'wasm', () => {}, {
+      keepPartial: true,
+      onStage: (s) => {
+        kept.push(s);
+        if (s.label === 'FGSM') void host.cancel('S2');
+      },
+    });
+    assert.deepEqual(partial.partial, { cancelled_after: 'FGSM', stages_done: 1, stages_total: 5 });
+    assert.deepEqual(
+      partial.attacks.map((a) => [a.label, a.robust_accuracy]),
+      [['FGSM', kept[1]!.accuracy]],
+    );
+  } finally {
+    await host.dispose();
+  }
+});
+
 test('cancel stops a long run with an AbortError; bad input comes back as an InputError naming the file', async () => {
   const client = new EngineClient({ script: SCRIPT });
   try {
@@ -144,8 +186,25 @@ test('a worker that crashes or runs out of memory rejects in-flight requests wit
 test('two workers give the same accuracies as one (the split is exact)', async () => {
   const job = { ...JOB, attacks: ['fgsm'], n: 90, examples: 10 };
   const one = await runAttackParallel(job, { script: SCRIPT, workers: 1, backend: 'wasm', runId: 'p1' });
-  const two = await runAttackParallel(job, { script: SCRIPT, workers: 2, backend: 'wasm', runId: 'p2' });
+  const merged: FinishedStage[] = [];
+  const two = await runAttackParallel(job, {
+    script: SCRIPT,
+    workers: 2,
+    backend: 'wasm',
+    runId: 'p2',
+    onStage: (stage) => merged.push(stage),
+  });
   assert.equal(two.workers, 2);
+  // Each stage once, over both slices: the counts add up to the whole.
+  assert.deepEqual(
+    merged.map((s) => [s.index, s.label, s.n, s.accuracy]),
+    [
+      [0, 'clean', 90, two.clean_accuracy],
+      [1, 'FGSM', 90, two.attacks[0]!.robust_accuracy],
+      [2, 'curve', 90, undefined],
+    ],
+  );
+  assert.equal(merged[1]!.forwardPasses, two.attacks[0]!.forward_passes);
   assert.equal(two.n, 90);
   assert.equal(two.clean_accuracy, one.clean_accuracy);
   assert.ok(
@@ -181,8 +240,24 @@ test('a worker trains with epoch notifications, and a second run in the same fol
   };
   try {
     const epochs: number[] = [];
-    const result = await client.train('tr1', job, 'wasm', false, { onEpoch: (e) => epochs.push(e.epoch) });
+    const phases: string[] = [];
+    const result = await client.train('tr1', job, 'wasm', false, {
+      onEpoch: (e) => epochs.push(e.epoch),
+      onTrainProgress: (p) => phases.push(p.phase === 'training' ? `${p.epoch}:${p.batch}/${p.batches}` : p.phase),
+    });
     assert.deepEqual(epochs, [1, 2]);
+    // The phases and batches over the wire, in order (3 batches an epoch: first and last always, the middle one
+    // only when 250 ms have passed since the first).
+    const batches = (epoch: number) =>
+      phases.filter((p) => p.startsWith(`${epoch}:`)).filter((p) => p !== `${epoch}:2/3`);
+    assert.deepEqual(phases.slice(0, 2), ['loading-data', 'building-model']);
+    assert.deepEqual(batches(1), ['1:1/3', '1:3/3']);
+    assert.deepEqual(batches(2), ['2:1/3', '2:3/3']);
+    assert.equal(phases[phases.length - 1], 'saving');
+    assert.deepEqual(
+      phases.filter((p) => !p.includes(':')),
+      ['loading-data', 'building-model', 'evaluating', 'evaluating', 'saving'],
+    );
     assert.equal(result.epochs.length, 2);
     assert.ok(result.epochs.every((e) => e.robustAccuracy !== undefined && e.epochs === 2));
     assert.equal(result.modelFile, path.join(out, 'model.json'));

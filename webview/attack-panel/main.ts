@@ -8,7 +8,8 @@ import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import { parseHostMessage, type PanelState, type PanelToHost } from '../../src/protocol/messages/attack-panel';
 import { vscodeApi } from '../vscode-api';
 import type { Report } from '../../src/protocol/report';
-import { curvePng, renderReport } from '../report/render';
+import { curvePng, renderReport, renderRun } from '../report/render';
+import { runningStage } from '../../src/protocol/suites';
 
 const vscode = vscodeApi<PanelToHost, PanelState>();
 const toolbar = document.getElementById('toolbar')!;
@@ -55,27 +56,29 @@ function render(state: PanelState): void {
     cancelled: 'Cancelled',
     failed: 'Failed',
   };
+  const stage = running ? runningStage(state.stages ?? []) : undefined;
+  const partial = state.status === 'cancelled' ? state.report?.partial : undefined;
   status.textContent = running
     ? p
-      ? `${p.label}: ${p.done}/${p.total}`
+      ? `${stage ? `${stage} · ` : ''}${p.label}: ${p.done}/${p.total}`
       : 'Starting the engine…'
-    : ended[state.status];
+    : partial
+      ? `Cancelled after ${partial.cancelled_after} · ${partial.stages_done} of ${partial.stages_total} stages kept`
+      : ended[state.status];
   show(ring, running);
   show(cancel, running);
   for (const b of exports) show(b, Boolean(state.report));
   if (state.report && state.report !== renderedReport) {
     renderReport(app, state.report, state.dataLabel ? { dataLabel: state.dataLabel } : {});
     renderedReport = state.report;
-  } else if (!state.report) {
+  } else if (!state.report && state.status === 'failed') {
     const note = document.createElement('p');
-    note.className = state.status === 'failed' ? 'banner error' : 'meta';
-    note.textContent =
-      state.status === 'failed'
-        ? `The run failed: ${state.error ?? 'unknown error'}`
-        : state.status === 'cancelled'
-          ? 'The run was cancelled; nothing was kept.'
-          : 'Clean accuracy first, then each attack, then the curve.';
+    note.className = 'banner error';
+    note.textContent = `The run failed: ${state.error ?? 'unknown error'}`;
     app.replaceChildren(note);
+  } else if (!state.report) {
+    // While it runs: what this panel does, the stage running, and each finished stage.
+    renderRun(app, state);
   }
 }
 

@@ -15,8 +15,19 @@ import {
   PointElement,
   Tooltip,
 } from 'chart.js';
-import type { Report, ReportExample, ReportGeometry } from '../../src/protocol/report';
+import type { Report, ReportAttack, ReportExample, ReportGeometry } from '../../src/protocol/report';
+import type { PanelState } from '../../src/protocol/messages/attack-panel';
+import type { FinishedStage } from '../../src/protocol/messages/worker';
 import { duration, pct } from '../../src/protocol/format';
+import {
+  attackSkipped,
+  maskingAdvice,
+  runningStage,
+  SKIPPED_ALL_FOOLED,
+  stagePosition,
+  stageResult,
+  SUITE_TABLE,
+} from '../../src/protocol/suites';
 import {
   confidenceDrop,
   datasetLabel,
@@ -28,7 +39,7 @@ import {
   outcomeCounts,
   samplesSummary,
 } from '../../src/protocol/report-text';
-import { NORM_LABELS, type ExampleOutcome } from '../../src/protocol/vocabulary';
+import { NORM_LABELS, SUITES, type ExampleOutcome, type SuiteId } from '../../src/protocol/vocabulary';
 
 Chart.register(
   LineController,
@@ -133,17 +144,7 @@ function summary(report: Report): HTMLElement {
       el('td', {}, ''),
       el('td', {}, ''),
     ),
-    ...report.attacks.map((a) =>
-      el(
-        'tr',
-        {},
-        el('td', {}, a.label),
-        el('td', { class: 'num' }, pct(a.robust_accuracy)),
-        el('td', { class: 'num' }, duration(a.time_s, 2)),
-        el('td', { class: 'num' }, a.forward_passes.toLocaleString('en')),
-        el('td', { class: 'num' }, a.backward_passes.toLocaleString('en')),
-      ),
-    ),
+    ...report.attacks.map(attackRow),
     el(
       'tr',
       { class: 'total' },
@@ -162,6 +163,16 @@ function summary(report: Report): HTMLElement {
         `${report.suite} suite: each attack runs only on the points still robust; accuracy after each stage`,
       )
     : el('caption', {}, 'each attack on every clean-correct point; worst case per sample');
+  if (report.partial) {
+    const { cancelled_after, stages_done, stages_total } = report.partial;
+    caption.prepend(
+      el(
+        'strong',
+        { class: 'partial', id: 'partial' },
+        `Partial: cancelled after ${cancelled_after} (${stages_done} of ${stages_total} stages). `,
+      ),
+    );
+  }
   const checks = report.checks
     ? el(
         'tfoot',
@@ -203,6 +214,136 @@ function summary(report: Report): HTMLElement {
     el('tbody', {}, ...rows),
     checks,
   );
+}
+
+/** One attack's row; a stage that had no point left to attack says so instead of "0.00 s 0 0". */
+function attackRow(a: ReportAttack): HTMLElement {
+  const cells = attackSkipped(a)
+    ? [el('td', { colspan: '3', class: 'skipped' }, SKIPPED_ALL_FOOLED)]
+    : [
+        el('td', { class: 'num' }, duration(a.time_s, 2)),
+        el('td', { class: 'num' }, a.forward_passes.toLocaleString('en')),
+        el('td', { class: 'num' }, a.backward_passes.toLocaleString('en')),
+      ];
+  return el('tr', {}, el('td', {}, a.label), el('td', { class: 'num' }, pct(a.robust_accuracy)), ...cells);
+}
+
+/** What this panel does: the suite's cascade, or an attack list with its curve. */
+export function helpLine(suite: string | undefined): string {
+  if (suite && (SUITES as readonly string[]).includes(suite)) {
+    // The editor's runs have no surrogate model: the summary's optional transfer stage is left out.
+    const stages = SUITE_TABLE[suite as SuiteId].summary.replace(/ \(→ [^)]*\)$/, '');
+    return (
+      `The ${suite} suite (${stages}): clean accuracy first, then each stage ` +
+      'attacks only the points still robust after the stages before it, so accuracy falls stage by stage; ' +
+      'the lowest, after the last stage, is the robust accuracy. Then the gradient-masking diagnostics ' +
+      'and the local geometry.'
+    );
+  }
+  return 'Clean accuracy first, then each attack on every clean-correct point, then the accuracy-vs-ε curve.';
+}
+
+/** One finished stage: an attack's numbers, or what the diagnostics, geometry or curve found. */
+function stageRow(stage: FinishedStage): HTMLElement {
+  const attrs = {
+    'data-kind': stage.kind,
+    'data-index': String(stage.index),
+    ...(stage.accuracy !== undefined ? { 'data-accuracy': String(stage.accuracy) } : {}),
+    ...(stage.skipped ? { 'data-skipped': 'true' } : {}),
+  };
+  const label = el('td', {}, stage.index === 0 ? 'Clean' : `${stage.index}. ${stage.label}`);
+  if (stage.skipped) {
+    return el(
+      'tr',
+      attrs,
+      label,
+      el('td', { class: 'num' }, pct(stage.accuracy ?? 0)),
+      el('td', { colspan: '3', class: 'skipped' }, SKIPPED_ALL_FOOLED),
+    );
+  }
+  if (stage.kind === 'clean' || stage.kind === 'attack') {
+    const passes = (v: number | undefined) => (v === undefined ? '' : v.toLocaleString('en'));
+    return el(
+      'tr',
+      attrs,
+      label,
+      el('td', { class: 'num' }, `${pct(stage.accuracy ?? 0)} (${stage.robust ?? 0}/${stage.n})`),
+      el('td', { class: 'num' }, duration(stage.seconds, 2)),
+      el('td', { class: 'num' }, passes(stage.forwardPasses)),
+      el('td', { class: 'num' }, passes(stage.backwardPasses)),
+    );
+  }
+  return el(
+    'tr',
+    attrs,
+    label,
+    el('td', { colspan: '1' }, stageResult(stage)),
+    el('td', { class: 'num' }, duration(stage.seconds, 2)),
+    el('td', {}, ''),
+    el('td', {}, ''),
+  );
+}
+
+/**
+ * The panel while a run runs (or after it ended with no report): what the panel does, the
+ * stage running, and each finished stage as it came (clean first).
+ */
+export function renderRun(root: HTMLElement, state: PanelState): void {
+  const stages = state.stages ?? [];
+  const help = el('p', { class: 'meta', id: 'panel-help' }, helpLine(state.suite));
+  // While it runs, the toolbar's status is the progress line; once cancelled, this says what is left.
+  const line =
+    state.status === 'cancelled'
+      ? [
+          el(
+            'p',
+            { class: 'stage-progress', id: 'stage-progress' },
+            stages.length
+              ? `Cancelled after ${stages[stages.length - 1]!.label}; no attack stage had finished, so no report was kept.`
+              : 'The run was cancelled; nothing was kept.',
+          ),
+        ]
+      : [];
+  const last = stages[stages.length - 1];
+  const table = stages.length
+    ? [
+        el(
+          'table',
+          {
+            class: 'summary stages',
+            id: 'stages',
+            'data-done': String(last && last.index),
+            'data-total': String(last?.total ?? 0),
+          },
+          el(
+            'caption',
+            {},
+            state.status !== 'running'
+              ? 'the stages that finished'
+              : last && last.index > 0
+                ? `${stagePosition(last)} done` +
+                  (runningStage(stages) ? `, ${runningStage(stages)} running` : '') +
+                  (state.suite ? '; accuracy after each stage' : '')
+                : 'clean accuracy known; the first stage is running',
+          ),
+          el(
+            'thead',
+            {},
+            el(
+              'tr',
+              {},
+              el('th', {}, 'Stage'),
+              el('th', {}, state.suite ? 'Accuracy after' : 'Accuracy'),
+              el('th', {}, 'Time'),
+              el('th', {}, 'Forward'),
+              el('th', {}, 'Backward'),
+            ),
+          ),
+          el('tbody', {}, ...stages.map(stageRow)),
+        ),
+      ]
+    : [];
+  root.replaceChildren(help, ...line, ...table);
 }
 
 function chart(report: Report): HTMLElement {
@@ -605,8 +746,7 @@ export function renderReport(root: HTMLElement, report: Report, options: RenderO
           el('strong', {}, 'Gradient masking detected. '),
           `${masking.length} check${masking.length > 1 ? 's' : ''} (${masking.map((d) => d.id).join(', ')}) ` +
             `say this model's gradients mislead attacks. ` +
-            'Gradient-attack accuracies overstate its robustness; trust only the worst case of the strong suite ' +
-            '(Robustness: Evaluate (strong)).',
+            `Gradient-attack accuracies overstate its robustness. ${maskingAdvice(report.suite)}`,
         ),
       ]
     : [];
@@ -632,7 +772,8 @@ export function renderReport(root: HTMLElement, report: Report, options: RenderO
     ...maskingBanner,
     ...findings,
     ...banners,
-    el('div', { class: 'top' }, summary(report), chart(report)),
+    // A report with no curve (a partial one, or a run without a grid) has no empty chart.
+    el('div', { class: 'top' }, summary(report), ...(report.curves.length ? [chart(report)] : [])),
     ...(report.geometry ? [geometry(report.geometry)] : []),
     grid(report),
   );

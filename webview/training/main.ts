@@ -19,12 +19,14 @@ import {
   type TrainingPanelToHost,
 } from '../../src/protocol/messages/training-panel';
 import { vscodeApi } from '../vscode-api';
-import { pct } from '../../src/protocol/format';
+import { pct, STATUS_ICONS, statusWord } from '../../src/protocol/format';
+import { TRAIN_METHOD_INFO } from '../../src/protocol/training';
+import { chartLegendText, epochAxis, epochTickLabel, runMarker, translucent } from './markers';
+import { codicon, statusIcon } from './status-icons';
 
 Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 
 const vscode = vscodeApi<TrainingPanelToHost, TrainingPanelState>();
-const palette = ['#1c7ed6', '#d9480f', '#2f9e44', '#ae3ec9', '#f08c00', '#0c8599', '#e64980'];
 const css = (name: string, fallback: string) =>
   getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 const charts = new Map<string, Chart>();
@@ -40,6 +42,11 @@ function axis(title: string, percent: boolean) {
   };
 }
 
+/** A legend naming each run with its own marker (colour and shape). */
+function legend() {
+  return { labels: { color: css('--vscode-foreground', '#333'), usePointStyle: true, boxHeight: 8 } };
+}
+
 function lineChart(
   id: string,
   title: string,
@@ -51,24 +58,49 @@ function lineChart(
     const points = run.epochs
       .map((e) => ({ x: e.epoch, y: pick(e) }))
       .filter((p): p is { x: number; y: number } => p.y !== undefined);
+    const { colour, pointStyle } = runMarker(i);
     return points.length
       ? [
           {
             label: run.label,
             data: points,
-            borderColor: palette[i % palette.length],
-            backgroundColor: palette[i % palette.length],
+            borderColor: colour,
+            backgroundColor: translucent(colour),
+            pointStyle,
+            // A marker at 0% or 100% is drawn whole, over the axis.
+            clip: false as const,
+            pointRadius: 5,
+            pointHoverRadius: 7,
+            pointBorderWidth: 1.5,
           },
         ]
       : [];
   });
+  // The axis covers the longest run's planned epochs, in whole numbers.
+  const epochs = Math.max(
+    1,
+    ...state.runs.flatMap((run) => [run.totalEpochs ?? 1, ...run.epochs.map((e) => e.epochs)]),
+  );
+  const { min, max, stepSize } = epochAxis(epochs);
+  const base = axis('epoch', false);
+  // offset: room at each end, so a marker on the first or last epoch is not cut in half.
+  const x = {
+    type: 'linear' as const,
+    ...base,
+    min,
+    max,
+    offset: true,
+    ticks: { ...base.ticks, stepSize, callback: epochTickLabel },
+  };
+  const canvas = document.getElementById(id) as HTMLCanvasElement;
+  canvas.setAttribute('aria-label', chartLegendText(`${title} per epoch`, datasets));
   const existing = charts.get(id);
   if (existing) {
     existing.data.datasets = datasets;
+    existing.options.scales = { x, y: axis(title, percent) };
     existing.update('none');
     return;
   }
-  const canvas = document.getElementById(id) as HTMLCanvasElement;
   charts.set(
     id,
     new Chart(canvas, {
@@ -79,8 +111,8 @@ function lineChart(
         responsive: true,
         maintainAspectRatio: false,
         parsing: false,
-        scales: { x: { type: 'linear', ...axis('epoch', false) }, y: axis(title, percent) },
-        plugins: { legend: { labels: { color: css('--vscode-foreground', '#333') } } },
+        scales: { x, y: axis(title, percent) },
+        plugins: { legend: legend() },
       },
     }),
   );
@@ -90,17 +122,26 @@ function scatter(state: TrainingPanelState): void {
   const datasets = state.runs.flatMap((run, i) => {
     const last =
       [...run.epochs].reverse().find((e) => e.robustAccuracy !== undefined) ?? run.epochs[run.epochs.length - 1];
+    const { colour, pointStyle } = runMarker(i);
     return last
       ? [
           {
-            label: `${run.label} (${run.method})`,
+            label: run.label,
             data: [{ x: last.testAccuracy, y: last.robustAccuracy ?? 0 }],
-            backgroundColor: palette[i % palette.length],
-            pointRadius: 6,
+            borderColor: colour,
+            backgroundColor: translucent(colour),
+            pointStyle,
+            // A marker at 0% or 100% is drawn whole, over the axis.
+            clip: false as const,
+            pointRadius: 8,
+            pointHoverRadius: 10,
+            pointBorderWidth: 2,
           },
         ]
       : [];
   });
+  const canvas = document.getElementById('tradeoff') as HTMLCanvasElement;
+  canvas.setAttribute('aria-label', chartLegendText('clean versus robust accuracy', datasets));
   const existing = charts.get('tradeoff');
   if (existing) {
     existing.data.datasets = datasets;
@@ -109,7 +150,7 @@ function scatter(state: TrainingPanelState): void {
   }
   charts.set(
     'tradeoff',
-    new Chart(document.getElementById('tradeoff') as HTMLCanvasElement, {
+    new Chart(canvas, {
       type: 'scatter',
       data: { datasets },
       options: {
@@ -117,7 +158,7 @@ function scatter(state: TrainingPanelState): void {
         responsive: true,
         maintainAspectRatio: false,
         scales: { x: axis('clean accuracy', true), y: axis('robust accuracy (PGD-10)', true) },
-        plugins: { legend: { labels: { color: css('--vscode-foreground', '#333') } } },
+        plugins: { legend: legend() },
       },
     }),
   );
@@ -132,9 +173,9 @@ function table(state: TrainingPanelState): void {
       tr.dataset.run = run.id;
       const cells = [
         run.label,
-        run.method,
-        run.status,
-        last ? `${last.epoch}/${last.epochs}` : '0',
+        TRAIN_METHOD_INFO[run.method].label,
+        '',
+        last ? `${last.epoch}/${last.epochs}` : run.totalEpochs ? `0/${run.totalEpochs}` : '0',
         last ? pct(last.testAccuracy) : '—',
         last?.robustAccuracy !== undefined ? pct(last.robustAccuracy) : '—',
         run.epochs.some((e) => e.event)
@@ -145,7 +186,25 @@ function table(state: TrainingPanelState): void {
           : '',
       ];
       tr.append(...cells.map((c) => Object.assign(document.createElement('td'), { textContent: c })));
+      // The status: its icon and one word (a stopped run reads "stopped" under the Stop button's square).
+      const status = tr.children[2] as HTMLTableCellElement;
+      status.className = 'status';
+      status.append(statusIcon(run.status), ` ${statusWord('training', run.status)}`);
+      if (run.progress) {
+        status.append(
+          Object.assign(document.createElement('div'), { className: 'progress', textContent: run.progress }),
+        );
+      }
       const action = document.createElement('td');
+      if (run.status === 'running') {
+        const b = document.createElement('vscode-button');
+        b.dataset.action = 'stop';
+        b.title = 'Stop this run (its last finished epoch is kept for Resume)';
+        b.append(codicon(STATUS_ICONS.cancelled), ' Stop');
+        b.setAttribute('secondary', '');
+        b.addEventListener('click', () => vscode.postMessage({ type: 'stop', runId: run.id }));
+        action.append(b);
+      }
       if (run.status === 'done') {
         const b = document.createElement('vscode-button');
         b.textContent = 'Attack final model';

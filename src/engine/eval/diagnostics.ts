@@ -17,6 +17,7 @@ import { predict, type Classifier } from '../models/classifier';
 import { maxEps, type ThreatModel } from '../threat';
 import type { Report, ReportDiagnostic } from '../../protocol/report';
 import { pct } from '../../protocol/format';
+import { maskingAdvice } from '../../protocol/suites';
 import type { Evaluation } from './evaluate';
 
 export interface DiagnosticsOptions {
@@ -25,6 +26,8 @@ export interface DiagnosticsOptions {
   seed?: number;
   signal?: AbortSignal;
   onProgress?: (label: string, done: number, total: number) => void;
+  /** The suite the probes accompany: advice does not send the user to the suite they just ran. */
+  suite?: string | null;
 }
 
 /** Every id a diagnostic can have, with whether it signals gradient masking. */
@@ -95,6 +98,7 @@ export async function probeDiagnostics(
     return [];
   }
   const eps = typeof threat.eps === 'number' ? threat.eps : Math.max(...threat.eps);
+  const strongRan = opts.suite === 'strong';
   const base: AttackOptions = { seed: opts.seed ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) };
   const total = 7;
   const step = (label: string, k: number) => {
@@ -138,7 +142,10 @@ export async function probeDiagnostics(
           'warning',
           `On ${pct(saturated)} of the probe points the top logit leads by more than 17, so softmax is exactly 1 ` +
             'in float32 and the cross-entropy gradient is zero (the signature of defensive distillation at T = 1). ' +
-            'Trust only scale-invariant losses (dlr, margin) and the strong suite.',
+            (strongRan
+              ? 'Trust only scale-invariant losses (dlr, margin): the APGD-T stage of this suite uses dlr. ' +
+                maskingAdvice(opts.suite)
+              : 'Trust only scale-invariant losses (dlr, margin) and the strong suite.'),
         ),
       );
     }
@@ -181,8 +188,11 @@ export async function probeDiagnostics(
           'zero-gradients',
           'warning',
           `The cross-entropy input gradient is exactly zero on ${pct(zeroShare)} of the probe points: ` +
-            'gradient attacks cannot move from there. Use the dlr or margin loss (the strong suite does) ' +
-            'and a black-box attack (Square).',
+            'gradient attacks cannot move from there. ' +
+            (strongRan
+              ? "This suite's dlr loss (APGD-T) and its black-box stage (Square) do not rely on it; " +
+                'its worst case is the number to report.'
+              : 'Use the dlr or margin loss (the strong suite does) and a black-box attack (Square).'),
         ),
       );
     }
@@ -227,7 +237,10 @@ export async function probeDiagnostics(
           'more-steps-change-result',
           'warning',
           `PGD-100 fools ${pct(drop)} more of the probe points than PGD-20: ` +
-            'the attack had not converged at 20 steps. Evaluate with more steps and restarts, or the strong suite.',
+            'the attack had not converged at 20 steps. ' +
+            (strongRan
+              ? "This suite's APGD stages run 100 adaptive steps; check that their accuracies agree."
+              : 'Evaluate with more steps and restarts, or the strong suite.'),
         ),
       );
     }
@@ -294,7 +307,10 @@ export async function probeDiagnostics(
           'black-box-beats-white-box',
           'warning',
           `Square (300 queries, no gradients) fools ${extraByBlack} probe points that PGD-100 does not: ` +
-            `the gradients mislead white-box attacks. Report the strong suite's number, not PGD's.`,
+            'the gradients mislead white-box attacks. ' +
+            (strongRan
+              ? maskingAdvice(opts.suite)
+              : "Report the strong suite's number, not PGD's (Robustness: Evaluate (strong))."),
         ),
       );
     }

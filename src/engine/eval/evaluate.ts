@@ -10,6 +10,7 @@ import { keepsContract } from '../attacks/runner';
 import type { AttackEntry, AttackOptions } from '../attacks/types';
 import { distance, validateThreat, type ThreatModel } from '../threat';
 import type { NormId } from '../../protocol/vocabulary';
+import type { FinishedStage } from '../../protocol/messages/worker';
 import { predictSplit, type Predictions } from './accuracy';
 
 export interface AttackPlan {
@@ -68,6 +69,11 @@ export interface ExampleChecks {
 export interface Evaluation {
   /** Each attack ran only on the points still robust after the ones before it. */
   cascade: boolean;
+  /**
+   * The signal stopped the attacks (with `keepPartial`): `attacks` holds those that finished,
+   * and the examples and checks only what they found.
+   */
+  cancelled?: boolean;
   checks: ExampleChecks;
   n: number;
   threat: ThreatModel;
@@ -79,8 +85,18 @@ export interface Evaluation {
   seconds: number;
 }
 
+/** A finished stage as the evaluation sees it; the job numbers the stages (run-job.ts). */
+export type StageResult = Omit<FinishedStage, 'index' | 'total'>;
+
 export interface EvaluateOptions {
   batchSize?: number;
+  /** Called once clean accuracy is known, then after each attack, as each finishes. */
+  onStage?: (stage: StageResult) => void;
+  /**
+   * On an abort after clean accuracy, return the attacks that finished (`cancelled` set)
+   * instead of throwing; the stage that was running is dropped whole.
+   */
+  keepPartial?: boolean;
   /** How many leading samples to keep images of (default 32). */
   examples?: number;
   signal?: AbortSignal;
@@ -213,8 +229,17 @@ export async function evaluateAttacks(
   const clean = await predictSplit(model, split, shape, opts.batchSize ?? 500);
   const cleanFooled = correctMask(clean, split);
   const n = split.count;
-  const cleanAccuracy = n === 0 ? 0 : cleanFooled.filter((f) => !f).length / n;
+  const cleanCorrect = cleanFooled.filter((f) => !f).length;
+  const cleanAccuracy = n === 0 ? 0 : cleanCorrect / n;
   opts.onProgress?.({ phase: 'clean', label: 'clean', done: n, total: n });
+  opts.onStage?.({
+    kind: 'clean',
+    label: 'clean',
+    accuracy: cleanAccuracy,
+    robust: cleanCorrect,
+    n,
+    seconds: (performance.now() - started) / 1000,
+  });
 
   const exampleCount = Math.min(opts.examples ?? 32, n);
   const per = shape[0] * shape[1] * shape[2];
@@ -237,49 +262,81 @@ export async function evaluateAttacks(
   const worst = Uint8Array.from(cleanFooled);
   const attacks: AttackRun[] = [];
   const checks: ExampleChecks = { maxDistanceOverEps: 0, inBounds: true, finite: true };
+  let cancelled = false;
   for (const plan of plans) {
     const label = plan.entry.label(plan.options);
     const fooled = Uint8Array.from(opts.cascade ? worst : cleanFooled);
     const survivorsAtStart = fooled.filter((f) => !f).length;
     const t0 = performance.now();
-    const counts = await attackSurvivors(
-      model,
-      split,
-      shape,
-      threat,
-      plan,
-      fooled,
-      opts,
-      (done) => opts.onProgress?.({ phase: 'attack', label, done, total: survivorsAtStart }),
-      (indices, xAdv) => {
-        // An image an earlier attack already fooled keeps that attack's image (attacks without
-        // cascade each run on every clean-correct point): the grid shows what fooled it.
-        const keep = indices
-          .map((sample, row) => [sample, row] as const)
-          .filter(([sample]) => sample < exampleCount && !alreadyFooled(examples[sample]!));
-        if (keep.length === 0) return;
-        tf.tidy(() => {
-          const rows = tf.gather(
-            xAdv,
-            keep.map(([, row]) => row),
-          );
-          const p = predict(model, rows as tf.Tensor4D);
-          const pixels = rows.dataSync() as Float32Array;
-          keep.forEach(([sample], k) => {
-            const ex = examples[sample]!;
-            ex.advPixels = pixels.slice(k * per, (k + 1) * per);
-            ex.advPrediction = p.labels[k]!;
-            ex.advConfidence = p.confidence[k]!;
-            ex.attackId = plan.entry.id;
-            ex.attackLabel = label;
+    // A stage's images and checks count once it finishes: a cancelled stage leaves no trace.
+    const stageExamples = new Map<number, Pick<Example, 'advPixels' | 'advPrediction' | 'advConfidence'>>();
+    const stageChecks: ExampleChecks = { ...checks };
+    let counts: PassCounts;
+    try {
+      // A cancel between stages stops here, even before a stage with nothing to attack.
+      throwIfAborted(opts.signal, plan.entry.name);
+      // The stage's label from its start: its first batch may take many seconds.
+      if (survivorsAtStart > 0) opts.onProgress?.({ phase: 'attack', label, done: 0, total: survivorsAtStart });
+      counts = await attackSurvivors(
+        model,
+        split,
+        shape,
+        threat,
+        plan,
+        fooled,
+        opts,
+        (done) => opts.onProgress?.({ phase: 'attack', label, done, total: survivorsAtStart }),
+        (indices, xAdv) => {
+          // An image an earlier attack already fooled keeps that attack's image (attacks without
+          // cascade each run on every clean-correct point): the grid shows what fooled it.
+          const keep = indices
+            .map((sample, row) => [sample, row] as const)
+            .filter(([sample]) => sample < exampleCount && !alreadyFooled(examples[sample]!));
+          if (keep.length === 0) return;
+          tf.tidy(() => {
+            const rows = tf.gather(
+              xAdv,
+              keep.map(([, row]) => row),
+            );
+            const p = predict(model, rows as tf.Tensor4D);
+            const pixels = rows.dataSync() as Float32Array;
+            keep.forEach(([sample], k) => {
+              stageExamples.set(sample, {
+                advPixels: pixels.slice(k * per, (k + 1) * per),
+                advPrediction: p.labels[k]!,
+                advConfidence: p.confidence[k]!,
+              });
+            });
           });
-        });
-      },
-      checks,
-    );
+        },
+        stageChecks,
+      );
+    } catch (err) {
+      if (opts.keepPartial && (err as Error).name === 'AbortError') {
+        cancelled = true;
+        break;
+      }
+      throw err;
+    }
+    for (const [sample, adv] of stageExamples)
+      Object.assign(examples[sample]!, adv, { attackId: plan.entry.id, attackLabel: label });
+    Object.assign(checks, stageChecks);
     const seconds = (performance.now() - t0) / 1000;
     fooled.forEach((f, i) => {
       if (f) worst[i] = 1;
+    });
+    const stillRobust = fooled.filter((f) => !f).length;
+    opts.onStage?.({
+      kind: 'attack',
+      label,
+      accuracy: n === 0 ? 0 : stillRobust / n,
+      robust: stillRobust,
+      n,
+      attacked: survivorsAtStart,
+      forwardPasses: counts.forward,
+      backwardPasses: counts.backward,
+      seconds,
+      ...(survivorsAtStart === 0 ? { skipped: true } : {}),
     });
     attacks.push({
       id: plan.entry.id,
@@ -295,6 +352,7 @@ export async function evaluateAttacks(
   }
   return {
     cascade: Boolean(opts.cascade),
+    ...(cancelled ? { cancelled } : {}),
     checks,
     n,
     threat,

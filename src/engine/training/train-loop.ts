@@ -222,6 +222,14 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
         opts.onProgress?.({ epoch, epochs: opts.epochs, batch: b + 1, batches, loss: lossValue });
         if (opts.signal) await yieldToEventLoop();
       }
+      opts.onProgress?.({
+        epoch,
+        epochs: opts.epochs,
+        batch: batches,
+        batches,
+        loss: lossSum / train.count,
+        phase: 'evaluating',
+      });
       const metrics: EpochMetrics = {
         epoch,
         loss: lossSum / train.count,

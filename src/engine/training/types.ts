@@ -9,6 +9,8 @@ export interface TrainProgress {
   batch: number;
   batches: number;
   loss: number;
+  /** 'evaluating' once an epoch's batches are done and its accuracy checks start. */
+  phase?: 'training' | 'evaluating';
   /** Set once an epoch ends. */
   epochMetrics?: EpochMetrics;
 }

@@ -1,7 +1,8 @@
 /** The attack panel channel (webview ⇄ host). The host owns the state; the webview renders it. */
 import { z } from 'zod';
-import { RUN_STATUSES } from '../vocabulary';
+import { RUN_STATUSES, SUITES } from '../vocabulary';
 import { reportShape, runIdSchema } from './descriptors';
+import { finishedStageSchema } from './worker';
 
 export const panelStatus = z.enum(RUN_STATUSES);
 export type PanelStatus = z.infer<typeof panelStatus>;
@@ -19,6 +20,10 @@ export const panelState = z.strictObject({
   progress: z.strictObject({ label: z.string(), done: z.number(), total: z.number() }).optional(),
   report: reportShape.optional(),
   error: z.string().optional(),
+  /** The suite the run evaluates with (Evaluate): the panel's help line describes its cascade. */
+  suite: z.enum(SUITES).optional(),
+  /** The stages that finished, in order (clean first), shown while the run runs. */
+  stages: z.array(finishedStageSchema).optional(),
   /** The report's data as the header names it (the host's: built-in sets by name, workspace paths relative). */
   dataLabel: z.string().optional(),
 });

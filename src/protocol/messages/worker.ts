@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import { epochMetricsSchema, runEpochSchema } from '../epoch-metrics';
 import { attackJobSchema, backendPreferenceSchema, trainJobSchema } from '../jobs';
+import { STAGE_KINDS } from '../vocabulary';
+import { TRAIN_PHASES } from '../vocabulary';
 import {
   methodTable,
   notification,
@@ -25,7 +27,16 @@ export type TrainRunResult = z.infer<typeof trainRunResultSchema>;
 
 export const RunAttackRequest = request(
   'runAttack',
-  z.object({ runId: runIdSchema, job: attackJobSchema, backend: backendPreferenceSchema }),
+  z.object({
+    runId: runIdSchema,
+    job: attackJobSchema,
+    backend: backendPreferenceSchema,
+    /**
+     * On cancel, answer with the report of the stages that finished (its `partial` says after
+     * which) instead of an AbortError; nothing finished yet still rejects with the AbortError.
+     */
+    keepPartial: z.boolean().optional(),
+  }),
   reportShape,
 );
 export const TrainRequest = request(
@@ -44,6 +55,40 @@ export const progressParams = z.object({
 export type ProgressParams = z.infer<typeof progressParams>;
 export const ProgressNotification = notification('progress', progressParams);
 
+/**
+ * One finished part of an evaluation, sent as it finishes: the clean accuracy (stage 0), each
+ * attack of the list or suite, then the diagnostics, the geometry probe and the curve. A stage
+ * with no point left to attack is `skipped` (a suite whose earlier stages fooled every point).
+ */
+export const finishedStageSchema = z.strictObject({
+  kind: z.enum(STAGE_KINDS),
+  /** 0 for clean, then 1…total in the order they run. */
+  index: z.number().int().min(0),
+  /** Stages after clean: the attacks, the diagnostics, the geometry, the curve (those the job runs). */
+  total: z.number().int().min(0),
+  label: z.string(),
+  /** Clean and attacks: accuracy after the stage (a suite: on the points the earlier stages left). */
+  accuracy: z.number().min(0).max(1).optional(),
+  /** Clean and attacks: points still correct after the stage, of n. */
+  robust: z.number().int().min(0).optional(),
+  n: z.number().int().min(0),
+  /** Attacks: the points this stage attacked (0: skipped). */
+  attacked: z.number().int().min(0).optional(),
+  forwardPasses: z.number().int().min(0).optional(),
+  backwardPasses: z.number().int().min(0).optional(),
+  /** Diagnostics: how many findings, and how many of them say the gradients mislead attacks. */
+  findings: z.number().int().min(0).optional(),
+  masking: z.number().int().min(0).optional(),
+  /** Geometry and curve: one line of what was measured ("γ median 0.012", "ε=0…0.2, 6 points"). */
+  detail: z.string().optional(),
+  seconds: z.number().min(0).finite(),
+  skipped: z.boolean().optional(),
+});
+export type FinishedStage = z.infer<typeof finishedStageSchema>;
+export const stageParams = finishedStageSchema.extend({ runId: runIdSchema });
+export type StageParams = z.infer<typeof stageParams>;
+export const StageNotification = notification('stage', stageParams);
+
 export const LOG_LEVELS = ['info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LogNotification = notification('log', z.object({ level: z.enum(LOG_LEVELS), message: z.string() }));
@@ -52,6 +97,23 @@ export const epochParams = epochMetricsSchema.extend({ runId: runIdSchema, epoch
 export type EpochParams = z.infer<typeof epochParams>;
 export const EpochNotification = notification('epoch', epochParams);
 
+/**
+ * Where a training run is between epochs: loading data, building the model, batch b of B, the
+ * end-of-epoch checks, saving. The engine throttles it (each phase's start, each epoch's first and
+ * last batch, and at most one other every 250 ms).
+ */
+export const trainProgressParams = z.strictObject({
+  runId: runIdSchema,
+  phase: z.enum(TRAIN_PHASES),
+  epochs: z.number().int().min(1),
+  epoch: z.number().int().min(1).optional(),
+  batch: z.number().int().min(0).optional(),
+  batches: z.number().int().min(1).optional(),
+  part: z.enum(['teacher', 'student']).optional(),
+});
+export type TrainProgressParams = z.infer<typeof trainProgressParams>;
+export const TrainProgressNotification = notification('trainProgress', trainProgressParams);
+
 /** Requests the worker answers, keyed by method. */
 export const WORKER_REQUESTS = methodTable({ runAttack: RunAttackRequest, train: TrainRequest, cancel: CancelRequest });
 /** Notifications the worker sends, keyed by method. */
@@ -59,6 +121,8 @@ export const WORKER_NOTIFICATIONS = methodTable({
   progress: ProgressNotification,
   log: LogNotification,
   epoch: EpochNotification,
+  stage: StageNotification,
+  trainProgress: TrainProgressNotification,
 });
 
 export type WorkerRequestMethod = keyof typeof WORKER_REQUESTS;
