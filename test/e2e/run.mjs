@@ -1589,7 +1589,8 @@ async function main() {
       if (fs.readFileSync(savedPng).subarray(1, 4).toString() !== 'PNG') throw new Error(`${savedPng} is not a PNG`);
       // The Runs view's Export… on the same run: HTML or JSON, the same name and folder.
       await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
-      const run = page.locator('.pane-body .monaco-list-row', { hasText: 'smallcnn' }).filter({ hasText: 'robust' });
+      // A finished evaluation of smallcnn ("smallcnn · robust N%"; training runs read "smallcnn · PGD-AT …").
+      const run = page.locator('.pane-body .monaco-list-row', { hasText: /smallcnn · robust \d/ });
       await contextMenu(run.first(), 'Export…');
       await page
         .locator('.quick-input-list .monaco-list-row', { hasText: 'JSON' })
@@ -1710,7 +1711,10 @@ async function main() {
       await openFromExplorer(['examples', 'fashion-mnist', 'smallcnn.robustness.json']);
       await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
       const runsPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Runs' }) });
-      await runsPane.locator('.monaco-list-row', { hasText: 'robust' }).first().click();
+      await runsPane
+        .locator('.monaco-list-row', { hasText: /smallcnn · robust \d/ })
+        .first()
+        .click();
       await waitFor(
         async () =>
           (await shownIn('Run: smallcnn').count()) > 0 && (await shownIn('smallcnn.robustness.json').count()) > 0,
