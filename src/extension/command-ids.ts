@@ -27,5 +27,6 @@ export const COMMAND_IDS = [
   'robustness.revealRunFolder',
   'robustness.rerun',
   'robustness.renameRun',
+  'robustness.exportRun',
 ] as const;
 export type CommandId = (typeof COMMAND_IDS)[number];

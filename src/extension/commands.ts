@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { attackJobSchema } from '../protocol/jobs';
 import { NORM_LABELS } from '../protocol/vocabulary';
+import { exportStoredRun } from './attack-panel';
 import type { CommandId } from './command-ids';
 import type { Ctx } from './context';
 import type { Evaluations } from './evaluations';
@@ -164,6 +165,13 @@ export const COMMANDS: CommandTable = {
     async (target?: RunTarget) => {
       const id = runIdOf(target);
       if (id) await training.rename(id);
+    },
+  'robustness.exportRun':
+    ({ ctx }) =>
+    async (target?: RunTarget) => {
+      const id = runIdOf(target);
+      const store = ctx.workspaceStore(id);
+      if (id && store?.has(id)) await exportStoredRun(store, id);
     },
 };
 

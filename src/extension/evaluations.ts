@@ -10,7 +10,7 @@ import type { Report } from '../protocol/report';
 import { isModelFile, MODEL_FILE_NAMES } from '../protocol/model-files';
 import { duration } from '../protocol/format';
 import { DEFAULT_SUITE } from '../protocol/jobs';
-import type { SuiteId } from '../protocol/vocabulary';
+import { NORM_LABELS, type SuiteId } from '../protocol/vocabulary';
 import { writeReport } from '../store/report-files';
 import { RunStore } from '../store/runs';
 import { AttackPanel, type PanelHandlers } from './attack-panel';
@@ -40,6 +40,8 @@ export interface AttackRunRequest {
   spec?: string;
   /** The spec's output.report folder, written when the run is done. */
   reportDir?: string;
+  /** Where n came from when a spec's overrides robustness.samples (the report's header says so). */
+  nSource?: Report['n_source'];
 }
 
 export class Evaluations {
@@ -105,7 +107,7 @@ export class Evaluations {
     const config = this.ctx.config;
     const job = attackJobFor(uri.fsPath, placement.folder, config.attackSettings, kind);
     const modelName = path.basename(path.dirname(uri.fsPath));
-    const title = `${KIND_TITLES[kind]}: ${modelName} · ${config.norm} ε=${config.eps}`;
+    const title = `${KIND_TITLES[kind]}: ${modelName} · ${NORM_LABELS[config.norm]} ε=${config.eps}`;
     await this.run({ job, placement, title, source: kind });
   }
 
@@ -140,6 +142,7 @@ export class Evaluations {
     const outcome: RunOutcome<Report> = {
       done: (report) => {
         report.model = relModel;
+        if (request.nSource) report.n_source = request.nSource;
         store.finish(runId, report);
         this.update(runId, { type: 'finished', report });
         if (reportDir) this.writeSpecReport(runId, reportDir, report);

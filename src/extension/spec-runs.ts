@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { SPEC_SUFFIX, specAttackJob, specTrainJob } from '../protocol/experiment-spec';
+import { NORM_LABELS } from '../protocol/vocabulary';
 import { analyzeSpec } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
 import type { Ctx } from './context';
@@ -60,12 +61,15 @@ export async function runSpec(
   const job = specAttackJob(spec, resolve);
   const placement = await ctx.guardRun('runs experiment specs', uri.fsPath, [job.model, job.surrogate]);
   if (!placement) return;
+  // The spec's n (its own or the spec default) wins over robustness.samples: the header says so.
+  const setting = ctx.config.samples;
   await runners.evaluations.run({
     job,
     placement,
-    title: `${spec.name ?? name}: ${path.basename(path.dirname(job.model))} · ${job.norm} ε=${job.eps}`,
+    title: `${spec.name ?? name}: ${path.basename(path.dirname(job.model))} · ${NORM_LABELS[job.norm]} ε=${job.eps}`,
     source: `spec ${specRel}`,
     spec: specRel,
     ...(spec.output?.report ? { reportDir: resolve(spec.output.report) } : {}),
+    ...(job.n !== setting ? { nSource: { spec: specRel.split(path.sep).join('/'), setting } } : {}),
   });
 }

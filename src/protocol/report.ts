@@ -2,8 +2,8 @@
  * report.json: field names are a contract (design.md §7); fields may be added, never renamed.
  * Shared by the CLI, the worker, the webview and the language server; no runtime imports.
  */
-export type { NormId } from './vocabulary';
-import type { NormId } from './vocabulary';
+export type { ExampleOutcome, NormId } from './vocabulary';
+import type { ExampleOutcome, NormId } from './vocabulary';
 
 declare const ROBUSTNESS_LAB_VERSION: string | undefined;
 /**
@@ -99,8 +99,17 @@ export interface ReportExample {
   label: string;
   clean: { prediction: string; confidence: number; png: string };
   perturbation: { png: string; scale: number };
-  adversarial: { prediction: string; confidence: number; png: string; attack: string };
+  /**
+   * The image of the attack that made it: the one that fooled the sample, else the last one that
+   * ran on it (for a suite: the stage that fooled it, or the last stage). `attack` is its id
+   * ("clean" when none ran: a clean mistake), `attack_label` its label ("PGD-20"; absent in
+   * reports written before it was added).
+   */
+  adversarial: { prediction: string; confidence: number; png: string; attack: string; attack_label?: string };
+  /** True only when the attack changed a correct prediction (outcome "fooled"); a clean mistake is not fooled. */
   fooled: boolean;
+  /** fooled, robust, or clean-mistake (absent in reports written before it was added: see exampleOutcome). */
+  outcome?: ExampleOutcome;
 }
 
 export interface Report {
@@ -137,4 +146,9 @@ export interface Report {
   class_names: string[];
   examples: ReportExample[];
   time_s: number;
+  /**
+   * Where n came from when it is not the editor's robustness.samples setting: an experiment spec
+   * (workspace-relative) and the setting it overrode, for the header.
+   */
+  n_source?: { spec: string; setting: number };
 }

@@ -103,3 +103,11 @@ export type DatasetSetting = (typeof DATASET_SETTINGS)[number];
  */
 export const TRAIN_PHASES = ['loading-data', 'building-model', 'training', 'evaluating', 'saving'] as const;
 export type TrainPhase = (typeof TRAIN_PHASES)[number];
+
+/**
+ * What happened to one image of a report's grid: the attack changed a correct prediction
+ * (fooled), the prediction held (robust), or the model already got the clean image wrong, so no
+ * attack ran on it (clean-mistake): a clean mistake is never counted as fooled.
+ */
+export const EXAMPLE_OUTCOMES = ['fooled', 'robust', 'clean-mistake'] as const;
+export type ExampleOutcome = (typeof EXAMPLE_OUTCOMES)[number];

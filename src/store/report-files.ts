@@ -2,6 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Report } from '../protocol/report';
+import { modelName } from '../protocol/report-text';
+import { NORM_LABELS } from '../protocol/vocabulary';
 import { writeFileAtomic } from '../common/atomic-write';
 
 function webviewAsset(name: string): string {
@@ -18,8 +20,7 @@ function scriptJson(value: unknown): string {
 
 export function reportHtml(report: Report): string {
   const title =
-    `Robustness report · ${path.basename(path.dirname(report.model))} · ${report.threat.norm} ` +
-    `ε=${report.threat.eps}`;
+    `Robustness report · ${modelName(report.model)} · ${NORM_LABELS[report.threat.norm]} ` + `ε=${report.threat.eps}`;
   const csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'";
   return `<!doctype html>
 <html lang="en">

@@ -1520,6 +1520,267 @@ async function main() {
     await page.screenshot({ path: path.join(OUT, '21-compare.png') });
     log(`trade-off legend: ${scatter}; Runs view shows names: ${namesInRuns}`);
   });
+
+  // issue 16 — the attack/report panel (items 1, 2 and 10)
+  /** Runs a command from the palette by its title. */
+  async function palette(title) {
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill(`>${title}`);
+    await pickRow(title);
+  }
+  /** Clicks the quick-input row labelled exactly `label` (Enter would take the fuzzy match's first row). */
+  async function pickRow(label) {
+    const exact = new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+    const row = page
+      .locator('.quick-input-list .monaco-list-row')
+      .filter({ has: page.locator('.label-name', { hasText: exact }) })
+      .first();
+    await row.waitFor({ timeout: 10_000 });
+    await row.click();
+  }
+  /** The simple file dialog's path (code-server's save dialog is a quick input holding the path). */
+  async function saveDialogPath() {
+    const input = page.locator('.quick-input-widget input');
+    return waitFor(
+      async () =>
+        (await input.isVisible()) && /\.(html|json|png)$/.test(await input.inputValue()) && input.inputValue(),
+      'the save dialog with a proposed file name',
+      20_000,
+    );
+  }
+  const runsDir = path.join(workspace, '.robustness', 'runs');
+
+  await step(
+    '10. (item 1) clean mistakes are not fooled: "N of M fooled" leaves them out, they read "already wrong" under ' +
+      'their own filter, and each row names its attack',
+    async () => {
+      // One editor group, so the panel has the window's width (step 12 measures its grid).
+      await palette('View: Close All Editor Groups');
+      // An editor an earlier step left edited asks first: its edits are not this step's business.
+      const dontSave = page.locator('.monaco-dialog-box .monaco-button', { hasText: "Don't Save" });
+      await dontSave.click({ timeout: 2000 }).catch(() => {});
+      await attackFromExplorer(['examples', 'fashion-mnist', 'smallcnn', 'model.json']);
+      await page.locator('.tabs-container .tab', { hasText: 'Attack: smallcnn' }).first().waitFor({ timeout: 30_000 });
+      await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
+      const heading = webview().locator('#samples-heading');
+      const [fooled, attacked, mistakes] = await Promise.all(
+        ['data-fooled', 'data-attacked', 'data-clean-mistakes'].map(async (a) => Number(await heading.getAttribute(a))),
+      );
+      const rows = webview().locator('#grid .row');
+      const outcomes = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-outcome')));
+      const countOf = (o) => outcomes.filter((x) => x === o).length;
+      if (
+        countOf('fooled') !== fooled ||
+        countOf('clean-mistake') !== mistakes ||
+        outcomes.length - mistakes !== attacked
+      )
+        throw new Error(`heading ${fooled}/${attacked}/${mistakes} vs rows ${JSON.stringify(outcomes)}`);
+      const text = await heading.innerText();
+      const expected = `${fooled} of ${attacked} fooled · ${mistakes} already wrong`;
+      if (!text.includes(expected)) throw new Error(`heading "${text}", expected "${expected}"`);
+      if (mistakes < 1) throw new Error('no clean mistake among the rows: the step cannot check them');
+      // Every row names its attack: one of the table's, or "already wrong".
+      const labels = (await webview().locator('#summary tbody tr td:first-child').allInnerTexts()).map((t) => t.trim());
+      const verdicts = await webview().locator('#grid .row .verdict').allInnerTexts();
+      for (const v of verdicts) {
+        const m = /^(?:fooled by|robust to) (.+)$/.exec(v);
+        if (v !== 'already wrong' && !(m && labels.includes(m[1])))
+          throw new Error(`row says "${v}"; attacks ${labels}`);
+      }
+      await webview().locator('#filter-clean-mistake').check();
+      await waitFor(async () => (await rows.count()) === mistakes, `${mistakes} rows under "clean mistakes"`, 10_000);
+      for (const r of await rows.all()) {
+        const t = await r.innerText();
+        if ((await r.getAttribute('data-outcome')) !== 'clean-mistake' || !t.includes('already wrong'))
+          throw new Error(`a row under "clean mistakes": ${t}`);
+        if (!(await r.locator('.clean figcaption').innerText()).includes('✗')) throw new Error(`no ✗ on: ${t}`);
+      }
+      await page.screenshot({ path: path.join(OUT, '10-clean-mistakes.png') });
+      await webview().locator('#filter-fooled').check();
+      await waitFor(async () => (await rows.count()) === fooled, `${fooled} rows under "fooled only"`, 10_000);
+      const shown = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-outcome')));
+      if (shown.some((o) => o !== 'fooled')) throw new Error(`"fooled only" shows ${shown}`);
+      await webview().locator('#filter-all').check();
+      await page.screenshot({ path: path.join(OUT, '10-fooled-count.png') });
+      log(`rows: ${fooled} of ${attacked} fooled, ${mistakes} already wrong; verdicts e.g. ${verdicts.slice(0, 3)}`);
+    },
+  );
+
+  await step(
+    "11. (item 2) Export HTML proposes <model>-<attack>-eps<ε>.html in the run's folder and the saved message " +
+      'offers Open and Reveal; Export PNG the same name; Export… in Runs does the same for JSON',
+    async () => {
+      await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
+      await webview().locator('vscode-button', { hasText: 'Export HTML' }).click();
+      const proposed = await saveDialogPath();
+      const m = /[\\/]\.robustness[\\/]runs[\\/]([^\\/]+)[\\/](smallcnn-[a-z0-9.-]+-eps0\.1\.html)$/.exec(proposed);
+      if (!m) throw new Error(`the save dialog proposes ${proposed}`);
+      await page.screenshot({ path: path.join(OUT, '11-export-dialog.png') });
+      await page.keyboard.press('Enter');
+      const saved = path.join(runsDir, m[1], m[2]);
+      await waitFor(() => fs.existsSync(saved), saved, 20_000);
+      if (!/<script type="application\/json" id="report-data">/.test(fs.readFileSync(saved, 'utf8')))
+        throw new Error(`${saved} is not a report page`);
+      const note = await notification(`saved .robustness/runs/${m[1]}/${m[2]}`);
+      const buttons = await note.locator('.monaco-button').allInnerTexts();
+      if (!buttons.includes('Open') || !buttons.includes('Reveal')) throw new Error(`buttons: ${buttons}`);
+      await page.screenshot({ path: path.join(OUT, '11-export-saved.png') });
+      await note.locator('.monaco-button', { hasText: 'Open' }).click();
+      await page.locator('.tabs-container .tab.active', { hasText: m[2] }).first().waitFor({ timeout: 20_000 });
+      await page.keyboard.press('Control+W'); // back to the panel, for step 12
+      // Export PNG: the curve, under the same name, as a PNG file.
+      await webview().locator('vscode-button', { hasText: 'Export PNG' }).click();
+      const png = await saveDialogPath();
+      if (!png.endsWith(path.join(m[1], m[2].replace(/\.html$/, '.png'))))
+        throw new Error(`Export PNG proposes ${png}`);
+      await page.keyboard.press('Enter');
+      const savedPng = path.join(runsDir, m[1], m[2].replace(/\.html$/, '.png'));
+      await waitFor(() => fs.existsSync(savedPng), savedPng, 20_000);
+      if (fs.readFileSync(savedPng).subarray(1, 4).toString() !== 'PNG') throw new Error(`${savedPng} is not a PNG`);
+      // The Runs view's Export… on the same run: HTML or JSON, the same name and folder.
+      await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
+      // A finished evaluation of smallcnn ("smallcnn · robust N%"; training runs read "smallcnn · PGD-AT …").
+      const run = page.locator('.pane-body .monaco-list-row', { hasText: /smallcnn · robust \d/ });
+      await contextMenu(run.first(), 'Export…');
+      await page
+        .locator('.quick-input-list .monaco-list-row', { hasText: 'JSON' })
+        .first()
+        .waitFor({ timeout: 10_000 });
+      await page.locator('.quick-input-widget input').fill('JSON');
+      await page.keyboard.press('Enter');
+      const json = await saveDialogPath();
+      const j = /[\\/]\.robustness[\\/]runs[\\/]([^\\/]+)[\\/](smallcnn-[a-z0-9.-]+-eps0\.1\.json)$/.exec(json);
+      if (!j) throw new Error(`Export… proposes ${json}`);
+      await page.keyboard.press('Enter');
+      const savedJson = path.join(runsDir, j[1], j[2]);
+      await waitFor(() => fs.existsSync(savedJson), savedJson, 20_000);
+      const report = JSON.parse(fs.readFileSync(savedJson, 'utf8'));
+      if (!report.examples.every((e) => ['fooled', 'robust', 'clean-mistake'].includes(e.outcome)))
+        throw new Error('the exported report lacks outcomes');
+      await notification(`saved .robustness/runs/${j[1]}/${j[2]}`);
+      log(`export proposed ${path.relative(workspace, proposed)}; Export… proposed ${path.relative(workspace, json)}`);
+    },
+  );
+
+  await step(
+    '12. (item 10) the grid uses the width, the clean swatch is a dashed line, the header names the data, the ' +
+      'drop shows, and a theme switch redraws the chart',
+    async () => {
+      // Step 10's panel, active again once step 11 closed the exported page.
+      const tab = page.locator('.tabs-container .tab.active', { hasText: 'Attack: smallcnn' }).first();
+      await tab.waitFor({ timeout: 10_000 });
+      const title = await tab.innerText();
+      if (/linf/.test(title) || !/L∞ ε=0\.1/.test(title)) throw new Error(`tab title: ${title}`);
+      await webview().locator('#grid .row').first().waitFor({ timeout: 30_000 });
+      const columns = await webview()
+        .locator('#grid')
+        .evaluate((g) => g.ownerDocument.defaultView.getComputedStyle(g).gridTemplateColumns.split(' ').length);
+      if (columns < 2) throw new Error(`${columns} column(s) of triplets at 1500 px`);
+      const dash = await webview()
+        .locator('#curve-legend button[data-series="clean"] line')
+        .getAttribute('stroke-dasharray');
+      if (!dash) throw new Error('the clean swatch is not dashed');
+      const meta = await webview().locator('#report-meta').innerText();
+      if (!meta.startsWith('embedded Fashion-MNIST sample') || /extensions|\/media\//.test(meta))
+        throw new Error(`header: ${meta}`);
+      await webview().locator('#sort').selectOption('drop');
+      const drops = await webview().locator('#grid .row .drop').allInnerTexts();
+      if (drops.length < 2 || !drops.every((d) => /^(−\d+|\+\d+|0) pts$/.test(d))) throw new Error(`drops: ${drops}`);
+      const values = drops.map((d) => Number(d.replace('−', '-').replace(' pts', '')));
+      if (values.some((v, i) => i > 0 && v < values[i - 1])) throw new Error(`not sorted by drop: ${drops}`);
+      await page.screenshot({ path: path.join(OUT, '12-grid.png') });
+      const before = await webview().locator('#curve').getAttribute('data-fg');
+      const pickTheme = async (name) => {
+        await palette('Preferences: Color Theme');
+        await page.locator('.quick-input-widget input').fill(name);
+        await pickRow(name);
+      };
+      // code-server starts light here (it follows the browser's preference): switch to the other kind and back.
+      const light = (await page.locator('.monaco-workbench.vs').count()) > 0;
+      const [other, back] = light ? ['Dark Modern', 'Light Modern'] : ['Light Modern', 'Dark Modern'];
+      try {
+        await pickTheme(other);
+        const after = await waitFor(
+          async () => {
+            const fg = await webview().locator('#curve').getAttribute('data-fg');
+            return fg !== before && fg;
+          },
+          `the chart to redraw in ${other}`,
+          20_000,
+        );
+        const sortColour = await webview()
+          .locator('#sort')
+          .evaluate((s) => {
+            const style = s.ownerDocument.defaultView.getComputedStyle(s);
+            return [style.color, style.backgroundColor];
+          });
+        if (sortColour[0] === sortColour[1]) throw new Error(`the sort control reads ${sortColour}`);
+        await page.screenshot({ path: path.join(OUT, `12-grid-${light ? 'dark' : 'light'}.png`) });
+        log(`grid: ${columns} columns; chart foreground ${before} → ${after}; sort control ${sortColour}`);
+      } finally {
+        await pickTheme(back).catch(() => {});
+      }
+    },
+  );
+
+  await step(
+    "13. (item 10) a spec's Run opens the report beside the spec, the tab says L∞, and the header says n comes " +
+      'from the spec',
+    async () => {
+      await openFromExplorer(['examples', 'fashion-mnist', 'smallcnn.robustness.json']);
+      await palette('Robustness: Run Experiment Spec');
+      const tab = page.locator('.tabs-container .tab', { hasText: 'smallcnn: FGSM and PGD-20' }).last();
+      await tab.waitFor({ timeout: 30_000 });
+      const title = await tab.innerText();
+      if (/linf/.test(title) || !/L∞ ε=0\.1/.test(title)) throw new Error(`tab title: ${title}`);
+      // Each group shows one tab: the spec and the report both shown means side by side.
+      const shownIn = (text) =>
+        page.locator('.editor-group-container').filter({ has: page.locator('.tab.active', { hasText: text }) });
+      await waitFor(
+        async () =>
+          (await shownIn('smallcnn: FGSM and PGD-20').count()) > 0 &&
+          (await shownIn('smallcnn.robustness.json').count()) > 0,
+        'the report beside the spec (both shown)',
+        20_000,
+      );
+      await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 300_000 });
+      const note = await webview().locator('#n-source').innerText();
+      if (
+        !/^n = 500 from the spec examples\/fashion-mnist\/smallcnn\.robustness\.json; robustness\.samples is 300$/.test(
+          note,
+        )
+      )
+        throw new Error(`n note: ${note}`);
+      await page.screenshot({ path: path.join(OUT, '13-spec-beside.png') });
+      // A run opened from Runs while the spec is the active editor: beside it too, not in its place.
+      await palette('View: Close All Editor Groups');
+      await page
+        .locator('.monaco-dialog-box .monaco-button', { hasText: "Don't Save" })
+        .click({ timeout: 2000 })
+        .catch(() => {});
+      await openFromExplorer(['examples', 'fashion-mnist', 'smallcnn.robustness.json']);
+      await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
+      const runsPane = page.locator('.pane', { has: page.locator('.pane-header', { hasText: 'Runs' }) });
+      await runsPane
+        .locator('.monaco-list-row', { hasText: /smallcnn · robust \d/ })
+        .first()
+        .click();
+      await waitFor(
+        async () =>
+          (await shownIn('Run: smallcnn').count()) > 0 && (await shownIn('smallcnn.robustness.json').count()) > 0,
+        'the reopened report beside the spec',
+        20_000,
+      );
+      // The one webview on screen (other panels stay loaded, hidden, behind their tabs).
+      const shown = page.locator('iframe.webview.ready:visible').last().contentFrame().locator('#active-frame');
+      await shown.contentFrame().locator('#samples-heading').waitFor({ timeout: 30_000 });
+      await page.screenshot({ path: path.join(OUT, '13-open-from-runs.png') });
+      log(`spec run beside the spec: ${note}`);
+    },
+  );
 }
 
 try {

@@ -97,7 +97,14 @@ test('attack writes a report.json that follows the schema with every field fille
     for (const png of [e.clean.png, e.perturbation.png, e.adversarial.png])
       assert.match(png, /^data:image\/png;base64,iVBOR/);
     assert.equal(e.perturbation.scale, 0.1);
-    assert.equal(e.fooled, e.adversarial.prediction !== e.label);
+    // Fooled: an attack changed a correct prediction; a clean mistake is never fooled.
+    const outcome =
+      e.clean.prediction !== e.label ? 'clean-mistake' : e.adversarial.prediction !== e.label ? 'fooled' : 'robust';
+    assert.equal(e.outcome, outcome);
+    assert.equal(e.fooled, outcome === 'fooled');
+    // The attack that made the image: the one that fooled it, or the last that ran (PGD-5); none for a clean mistake.
+    const attacks = outcome === 'clean-mistake' ? ['clean'] : outcome === 'fooled' ? ['FGSM', 'PGD-5'] : ['PGD-5'];
+    assert.ok(attacks.includes(e.adversarial.attack_label!), `${outcome} by ${e.adversarial.attack_label}`);
   }
   assert.deepEqual(report.diagnostics, [], 'attack runs the masking probes only with --diagnostics');
 

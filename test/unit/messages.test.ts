@@ -269,3 +269,9 @@ test('run statuses, kinds and ends come from the vocabulary on every channel', (
   assert.equal(new RunStore(folder).root, path.join(folder, ...RUN_STORE_DIR.split('/')));
   fs.rmSync(folder, { recursive: true });
 });
+
+test("the attack panel's state carries the host's name for the data, a string or nothing", () => {
+  const named = { ...PANEL_STATE, dataLabel: 'embedded Fashion-MNIST sample' };
+  assert.deepEqual(parseHostMessage({ type: 'state', state: named }), { type: 'state', state: named });
+  assert.throws(() => panelState.parse({ ...PANEL_STATE, dataLabel: 3 }), /dataLabel/);
+});

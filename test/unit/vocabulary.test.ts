@@ -18,6 +18,7 @@ import {
   OPTIMIZERS,
   SCHEDULES,
   SEVERITIES,
+  EXAMPLE_OUTCOMES,
   SUITES,
   TENSOR_BACKENDS,
   TRAIN_METHODS,
@@ -118,6 +119,7 @@ test('report-schema.json: every enum agrees with the arrays', () => {
   for (const at of found.keys()) {
     if (at.endsWith('/norm')) expected[at] = NORMS;
     else if (at.endsWith('/severity')) expected[at] = SEVERITIES;
+    else if (at.endsWith('/outcome')) expected[at] = EXAMPLE_OUTCOMES;
   }
   assert.deepEqual(
     [...found.keys()].sort(),

@@ -8,7 +8,7 @@ import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import { parseHostMessage, type PanelState, type PanelToHost } from '../../src/protocol/messages/attack-panel';
 import { vscodeApi } from '../vscode-api';
 import type { Report } from '../../src/protocol/report';
-import { renderReport, renderRun } from '../report/render';
+import { curvePng, renderReport, renderRun } from '../report/render';
 import { runningStage } from '../../src/protocol/suites';
 
 const vscode = vscodeApi<PanelToHost, PanelState>();
@@ -25,8 +25,8 @@ function button(label: string, onClick: () => void, secondary = false): HTMLElem
 }
 
 function exportPng(): void {
-  const canvas = document.getElementById('curve-canvas') as HTMLCanvasElement | null;
-  if (canvas) vscode.postMessage({ type: 'exportPng', dataUrl: canvas.toDataURL('image/png') });
+  const dataUrl = curvePng();
+  if (dataUrl) vscode.postMessage({ type: 'exportPng', dataUrl });
 }
 
 // The toolbar is built once and updated in place: progress arrives many times a second, and
@@ -69,7 +69,7 @@ function render(state: PanelState): void {
   show(cancel, running);
   for (const b of exports) show(b, Boolean(state.report));
   if (state.report && state.report !== renderedReport) {
-    renderReport(app, state.report);
+    renderReport(app, state.report, state.dataLabel ? { dataLabel: state.dataLabel } : {});
     renderedReport = state.report;
   } else if (!state.report && state.status === 'failed') {
     const note = document.createElement('p');

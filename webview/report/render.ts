@@ -28,8 +28,18 @@ import {
   stageResult,
   SUITE_TABLE,
 } from '../../src/protocol/suites';
-import { SUITES, type SuiteId } from '../../src/protocol/vocabulary';
-import { NORM_LABELS } from '../../src/protocol/vocabulary';
+import {
+  confidenceDrop,
+  datasetLabel,
+  dropText,
+  exampleAttack,
+  exampleOutcome,
+  exampleVerdict,
+  nSourceText,
+  outcomeCounts,
+  samplesSummary,
+} from '../../src/protocol/report-text';
+import { NORM_LABELS, SUITES, type ExampleOutcome, type SuiteId } from '../../src/protocol/vocabulary';
 
 Chart.register(
   LineController,
@@ -56,6 +66,71 @@ function el<K extends keyof HTMLElementTagNameMap>(
 
 function cssVar(name: string, fallback: string): string {
   return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+}
+
+/**
+ * The charts on the page, each with the function that draws it: canvases cannot read CSS
+ * variables, so a theme change (VS Code swaps the body's vscode-light/-dark/-high-contrast class
+ * and the --vscode-* variables) destroys and redraws each with the new colours.
+ */
+const themedCharts = new Map<HTMLCanvasElement, { chart?: Chart; draw: () => Chart }>();
+
+function themedChart(canvas: HTMLCanvasElement, draw: () => Chart): void {
+  const entry: { chart?: Chart; draw: () => Chart } = { draw };
+  themedCharts.set(canvas, entry);
+  queueMicrotask(() => {
+    if (themedCharts.get(canvas) === entry) entry.chart = draw();
+  });
+}
+
+function redrawCharts(): void {
+  for (const [canvas, entry] of themedCharts) {
+    if (!canvas.isConnected) {
+      entry.chart?.destroy();
+      themedCharts.delete(canvas);
+      continue;
+    }
+    entry.chart?.destroy();
+    entry.chart = entry.draw();
+  }
+}
+
+let themeWatched = false;
+function watchTheme(): void {
+  if (themeWatched || typeof MutationObserver === 'undefined') return;
+  themeWatched = true;
+  let pending = false;
+  const schedule = () => {
+    if (pending) return;
+    pending = true;
+    // The class and the variables change in one message from the host: redraw once both are in.
+    requestAnimationFrame(() => {
+      pending = false;
+      redrawCharts();
+    });
+  };
+  const observer = new MutationObserver(schedule);
+  observer.observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-kind'] });
+  observer.observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** A short line in the series' colour (dashed for the clean reference), as the curve draws it. */
+function swatch(color: string, dashed: boolean): SVGSVGElement {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('class', 'swatch');
+  svg.setAttribute('width', '30');
+  svg.setAttribute('height', '10');
+  svg.setAttribute('viewBox', '0 0 30 10');
+  svg.setAttribute('aria-hidden', 'true');
+  const line = document.createElementNS(SVG, 'line');
+  for (const [k, v] of Object.entries({ x1: '1', y1: '5', x2: '29', y2: '5', 'stroke-width': '2' }))
+    line.setAttribute(k, v);
+  line.setAttribute('stroke', color);
+  if (dashed) line.setAttribute('stroke-dasharray', '5 4');
+  svg.append(line);
+  return svg;
 }
 
 function summary(report: Report): HTMLElement {
@@ -274,71 +349,150 @@ export function renderRun(root: HTMLElement, state: PanelState): void {
 function chart(report: Report): HTMLElement {
   const canvas = el('canvas', { id: 'curve-canvas', 'aria-label': 'Accuracy versus epsilon' });
   const pointCount = Math.min(...report.curves.map((c) => c.points.length));
+  const palette = ['#d9480f', '#1c7ed6', '#2f9e44', '#ae3ec9', '#f08c00'];
+  const grid = [...new Set(report.curves.flatMap((c) => c.points.map((p) => p.eps)))].sort((a, b) => a - b);
+  const series = [
+    ...report.curves.map((c, i) => ({ label: c.attack, color: palette[i % palette.length]!, dashed: false })),
+    { label: 'clean', color: 'currentColor', dashed: true },
+  ];
+  // Chart.js draws a dashed series' legend box as a dashed rectangle (a scribble at this size):
+  // the legend is HTML, with a short line per series, and toggles the series as Chart.js's would.
+  const hidden = new Set<number>();
+  const legend = el('ul', { class: 'legend', id: 'curve-legend' });
   const box = el(
     'div',
     {
-      class: 'chart',
+      class: 'chart curve',
       id: 'curve',
       'data-points': String(report.curves.length ? pointCount : 0),
       'data-series': String(report.curves.length),
     },
-    canvas,
+    el('div', { class: 'chart-canvas' }, canvas),
+    legend,
   );
-  const palette = ['#d9480f', '#1c7ed6', '#2f9e44', '#ae3ec9', '#f08c00'];
-  const grid = [...new Set(report.curves.flatMap((c) => c.points.map((p) => p.eps)))].sort((a, b) => a - b);
-  const fg = cssVar('--vscode-foreground', '#333');
-  const line = cssVar('--vscode-editorWidget-border', '#ccc');
-  queueMicrotask(
-    () =>
-      new Chart(canvas, {
-        type: 'line',
-        data: {
-          labels: grid.map(String),
-          datasets: [
-            ...report.curves.map((c, i) => ({
-              label: c.attack,
-              data: grid.map((e) => c.points.find((p) => p.eps === e)?.accuracy ?? null),
-              borderColor: palette[i % palette.length],
-              backgroundColor: palette[i % palette.length],
-              tension: 0,
-              spanGaps: true,
-            })),
-            {
-              label: 'clean',
-              data: grid.map(() => report.clean_accuracy),
-              borderColor: fg,
-              borderDash: [4, 4],
-              pointRadius: 0,
-              backgroundColor: fg,
-            },
-          ],
-        },
-        options: {
-          animation: false,
-          responsive: true,
-          maintainAspectRatio: false,
-          scales: {
-            x: {
-              title: { display: true, text: `ε (${NORM_LABELS[report.threat.norm]})`, color: fg },
-              ticks: { color: fg },
-              grid: { color: line },
-            },
-            y: {
-              min: 0,
-              max: 1,
-              title: { display: true, text: 'accuracy', color: fg },
-              ticks: { color: fg, callback: (v) => pct(Number(v)) },
-              grid: { color: line },
-            },
-          },
-          plugins: {
-            legend: { labels: { color: fg } },
-            tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${pct(Number(ctx.parsed.y))}` } },
-          },
-        },
-      }),
+  let current: Chart | undefined;
+  legend.append(
+    ...series.map((s, i) => {
+      const item = el('button', { type: 'button', 'aria-pressed': 'true', 'data-series': s.label });
+      item.append(swatch(s.color, s.dashed), s.label);
+      item.addEventListener('click', () => {
+        if (hidden.has(i)) hidden.delete(i);
+        else hidden.add(i);
+        item.setAttribute('aria-pressed', String(!hidden.has(i)));
+        current?.setDatasetVisibility(i, !hidden.has(i));
+        current?.update();
+      });
+      return el('li', {}, item);
+    }),
   );
+  themedChart(canvas, () => {
+    const fg = cssVar('--vscode-foreground', '#333');
+    const line = cssVar('--vscode-editorWidget-border', '#ccc');
+    box.dataset.fg = fg;
+    current = new Chart(canvas, {
+      type: 'line',
+      data: {
+        labels: grid.map(String),
+        datasets: [
+          ...report.curves.map((c, i) => ({
+            label: c.attack,
+            data: grid.map((e) => c.points.find((p) => p.eps === e)?.accuracy ?? null),
+            borderColor: palette[i % palette.length],
+            backgroundColor: palette[i % palette.length],
+            tension: 0,
+            spanGaps: true,
+          })),
+          {
+            label: 'clean',
+            data: grid.map(() => report.clean_accuracy),
+            borderColor: fg,
+            borderDash: [5, 4],
+            pointRadius: 0,
+            backgroundColor: fg,
+          },
+        ],
+      },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: {
+          x: {
+            title: { display: true, text: `ε (${NORM_LABELS[report.threat.norm]})`, color: fg },
+            ticks: { color: fg },
+            grid: { color: line },
+          },
+          y: {
+            min: 0,
+            max: 1,
+            title: { display: true, text: 'accuracy', color: fg },
+            ticks: { color: fg, callback: (v) => pct(Number(v)) },
+            grid: { color: line },
+          },
+        },
+        plugins: {
+          legend: { display: false },
+          tooltip: { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${pct(Number(ctx.parsed.y))}` } },
+        },
+      },
+    });
+    for (const i of hidden) current.setDatasetVisibility(i, false);
+    current.update();
+    return current;
+  });
   return box;
+}
+
+/**
+ * The curve as a PNG for export: the chart, then its legend (HTML on the page, so drawn here with
+ * the same dashes), on the page's background so the file reads on its own.
+ */
+export function curvePng(): string | undefined {
+  const canvas = document.getElementById('curve-canvas') as HTMLCanvasElement | null;
+  if (!canvas || canvas.width === 0) return undefined;
+  const scale = canvas.clientWidth > 0 ? canvas.width / canvas.clientWidth : 1;
+  const band = Math.round(28 * scale);
+  const out = document.createElement('canvas');
+  out.width = canvas.width;
+  out.height = canvas.height + band;
+  const ctx = out.getContext('2d');
+  if (!ctx) return undefined;
+  const page = getComputedStyle(document.body);
+  ctx.fillStyle = page.backgroundColor || '#ffffff';
+  ctx.fillRect(0, 0, out.width, out.height);
+  ctx.drawImage(canvas, 0, 0);
+  const items = [...document.querySelectorAll<HTMLButtonElement>('#curve-legend button[aria-pressed="true"]')].map(
+    (button) => {
+      const line = button.querySelector('line');
+      return {
+        label: button.textContent ?? '',
+        stroke: line?.getAttribute('stroke') ?? page.color,
+        dash: (line?.getAttribute('stroke-dasharray') ?? '').split(' ').filter(Boolean).map(Number),
+      };
+    },
+  );
+  ctx.font = `${Math.round(12 * scale)}px ${page.fontFamily || 'sans-serif'}`;
+  ctx.textBaseline = 'middle';
+  const swatchWidth = 30 * scale;
+  const gap = 6 * scale;
+  const spacing = 16 * scale;
+  const widths = items.map((item) => swatchWidth + gap + ctx.measureText(item.label).width);
+  let x = (out.width - (widths.reduce((a, b) => a + b, 0) + spacing * Math.max(0, items.length - 1))) / 2;
+  const y = canvas.height + band / 2;
+  items.forEach((item, i) => {
+    ctx.strokeStyle = item.stroke === 'currentColor' ? page.color : item.stroke;
+    ctx.lineWidth = 2 * scale;
+    ctx.setLineDash(item.dash.map((d) => d * scale));
+    ctx.beginPath();
+    ctx.moveTo(x, y);
+    ctx.lineTo(x + swatchWidth, y);
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = page.color;
+    ctx.fillText(item.label, x + swatchWidth + gap, y);
+    x += widths[i]! + spacing;
+  });
+  return out.toDataURL('image/png');
 }
 
 /** Counts of `values` in `bins` equal-width bins from 0 to the maximum. */
@@ -410,29 +564,28 @@ function geometry(g: ReportGeometry): HTMLElement {
     const canvas = el('canvas', { id: 'c-histogram', 'aria-label': 'Histogram of C over samples' });
     section.append(el('div', { class: 'chart small' }, canvas));
     const h = histogram(g.representation.values, 12);
-    const fg = cssVar('--vscode-foreground', '#333');
-    queueMicrotask(
-      () =>
-        new Chart(canvas, {
-          type: 'bar',
-          data: {
-            labels: h.labels,
-            datasets: [
-              { label: `C per sample (layer ${g.representation!.layer})`, data: h.counts, backgroundColor: '#1c7ed6' },
-            ],
+    themedChart(canvas, () => {
+      const fg = cssVar('--vscode-foreground', '#333');
+      return new Chart(canvas, {
+        type: 'bar',
+        data: {
+          labels: h.labels,
+          datasets: [
+            { label: `C per sample (layer ${g.representation!.layer})`, data: h.counts, backgroundColor: '#1c7ed6' },
+          ],
+        },
+        options: {
+          animation: false,
+          responsive: true,
+          maintainAspectRatio: false,
+          scales: {
+            x: { ticks: { color: fg } },
+            y: { title: { display: true, text: 'samples', color: fg }, ticks: { color: fg } },
           },
-          options: {
-            animation: false,
-            responsive: true,
-            maintainAspectRatio: false,
-            scales: {
-              x: { ticks: { color: fg } },
-              y: { title: { display: true, text: 'samples', color: fg }, ticks: { color: fg } },
-            },
-            plugins: { legend: { labels: { color: fg } } },
-          },
-        }),
-    );
+          plugins: { legend: { labels: { color: fg } } },
+        },
+      });
+    });
   }
   return section;
 }
@@ -446,20 +599,75 @@ function cell(src: string, caption: string, cls: string): HTMLElement {
   );
 }
 
-function row(ex: ReportExample): HTMLElement {
-  const mark = ex.fooled ? ' ✗' : ' ✓';
+/**
+ * One sample: its number, what the attack did and which attack did it, then the triplet (clean,
+ * perturbation, adversarial). A clean mistake shows its clean image marked ✗ and no attack.
+ */
+function row(ex: ReportExample, showDrop: boolean): HTMLElement {
+  const outcome = exampleOutcome(ex);
+  const head = el(
+    'div',
+    { class: 'row-head' },
+    el('span', { class: 'index' }, `#${ex.index}`),
+    el('span', { class: 'verdict' }, exampleVerdict(ex)),
+    ...(showDrop ? [el('span', { class: 'drop' }, dropText(confidenceDrop(ex)))] : []),
+  );
+  const cleanMark = outcome === 'clean-mistake' ? ' ✗' : ' ✓';
+  const clean = cell(
+    ex.clean.png,
+    `true ${ex.label}\n${ex.clean.prediction} ${pct(ex.clean.confidence)}${cleanMark}`,
+    'clean',
+  );
+  const rest =
+    outcome === 'clean-mistake'
+      ? [
+          el(
+            'p',
+            { class: 'already-wrong' },
+            'already wrong: the model misclassifies the clean image, so no attack ran',
+          ),
+        ]
+      : [
+          cell(ex.perturbation.png, `δ: ±${+ex.perturbation.scale.toFixed(4)} shown as ±1`, 'delta'),
+          cell(
+            ex.adversarial.png,
+            `${ex.adversarial.prediction} ${pct(ex.adversarial.confidence)}${outcome === 'fooled' ? ' ✗' : ' ✓'}`,
+            'adv',
+          ),
+        ];
   return el(
     'div',
-    { class: `row ${ex.fooled ? 'fooled' : 'held'}`, 'data-index': String(ex.index) },
-    cell(ex.clean.png, `${ex.label} · ${ex.clean.prediction} ${pct(ex.clean.confidence)}`, 'clean'),
-    cell(ex.perturbation.png, `δ: ±${+ex.perturbation.scale.toFixed(4)} shown as ±1`, 'delta'),
-    cell(ex.adversarial.png, `${ex.adversarial.prediction} ${pct(ex.adversarial.confidence)}${mark}`, 'adv'),
+    {
+      class: `row ${outcome}`,
+      'data-index': String(ex.index),
+      'data-outcome': outcome,
+      'data-attack': outcome === 'clean-mistake' ? '' : exampleAttack(ex),
+    },
+    head,
+    clean,
+    ...rest,
   );
 }
 
+/** The filters of the grid: every sample, or one outcome. */
+const FILTERS: ReadonlyArray<{ value: 'all' | ExampleOutcome; label: string }> = [
+  { value: 'all', label: 'all' },
+  { value: 'fooled', label: 'fooled only' },
+  { value: 'robust', label: 'robust' },
+  { value: 'clean-mistake', label: 'clean mistakes' },
+];
+
 function grid(report: Report): HTMLElement {
   const rows = el('div', { class: 'rows', id: 'grid' });
-  const fooledOnly = el('input', { type: 'checkbox', id: 'fooled-only' });
+  const counts = outcomeCounts(report.examples);
+  const countOf: Record<'all' | ExampleOutcome, number> = {
+    all: report.examples.length,
+    fooled: counts.fooled,
+    robust: counts.robust,
+    'clean-mistake': counts.cleanMistakes,
+  };
+  let filter: 'all' | ExampleOutcome = 'all';
+  const filters = el('div', { class: 'filters', role: 'radiogroup', 'aria-label': 'Show' });
   const sort = el(
     'select',
     { id: 'sort' },
@@ -467,44 +675,68 @@ function grid(report: Report): HTMLElement {
     el('option', { value: 'drop' }, 'confidence drop'),
   );
   const draw = () => {
-    let shown = report.examples.filter((e) => !fooledOnly.checked || e.fooled);
-    if (sort.value === 'drop') {
-      const drop = (e: ReportExample) =>
-        e.clean.confidence - (e.adversarial.prediction === e.clean.prediction ? e.adversarial.confidence : 0);
-      shown = [...shown].sort((a, b) => drop(b) - drop(a));
-    }
-    rows.replaceChildren(...shown.map(row));
+    let shown = report.examples.filter((e) => filter === 'all' || exampleOutcome(e) === filter);
+    const byDrop = sort.value === 'drop';
+    if (byDrop) shown = [...shown].sort((a, b) => confidenceDrop(b) - confidenceDrop(a));
+    rows.dataset.filter = filter;
+    rows.replaceChildren(...shown.map((ex) => row(ex, byDrop)));
   };
-  fooledOnly.addEventListener('change', draw);
+  for (const f of FILTERS) {
+    const input = el('input', { type: 'radio', name: 'show', id: `filter-${f.value}`, value: f.value });
+    input.checked = f.value === filter;
+    input.addEventListener('change', () => {
+      if (!input.checked) return;
+      filter = f.value;
+      draw();
+    });
+    filters.append(el('label', {}, input, ` ${f.label} (${countOf[f.value]})`));
+  }
   sort.addEventListener('change', draw);
   draw();
-  const fooledCount = report.examples.filter((e) => e.fooled).length;
   return el(
     'section',
-    {},
-    el('h2', {}, `Samples (${fooledCount} of ${report.examples.length} fooled)`),
-    el('div', { class: 'controls' }, el('label', {}, fooledOnly, ' fooled only'), el('label', {}, ' sort by ', sort)),
+    { class: 'samples' },
     el(
-      'div',
-      { class: 'row head' },
-      el('span', {}, 'clean · true · predicted'),
-      el('span', {}, 'perturbation (amplified)'),
-      el('span', {}, 'adversarial'),
+      'h2',
+      {
+        id: 'samples-heading',
+        'data-fooled': String(counts.fooled),
+        'data-attacked': String(counts.attacked),
+        'data-clean-mistakes': String(counts.cleanMistakes),
+      },
+      `Samples (${samplesSummary(report.examples)})`,
     ),
+    el('div', { class: 'controls' }, filters, el('label', {}, 'sort by ', sort)),
     rows,
   );
 }
 
-export function renderReport(root: HTMLElement, report: Report): void {
+/** What the page knows beyond the report: the host's name for the data (workspace-relative). */
+export interface RenderOptions {
+  dataLabel?: string;
+}
+
+export function renderReport(root: HTMLElement, report: Report, options: RenderOptions = {}): void {
   const eps = report.threat.eps;
-  const banners = report.diagnostics.map((d) =>
+  const banner = (d: Report['diagnostics'][number]) =>
     el(
       'div',
       { class: `banner ${d.severity}`, role: 'alert', 'data-id': d.id },
       `${d.severity.toUpperCase()} · ${d.id}: ${d.message}`,
-    ),
-  );
+    );
   const masking = report.diagnostics.filter((d) => d.masking);
+  // The masking findings fold under their banner (closed), so the stages table stays above the fold.
+  const findings = masking.length
+    ? [
+        el(
+          'details',
+          { class: 'findings', id: 'masking-findings' },
+          el('summary', {}, `The ${masking.length} finding${masking.length > 1 ? 's' : ''} behind this banner`),
+          ...masking.map(banner),
+        ),
+      ]
+    : [];
+  const banners = report.diagnostics.filter((d) => !d.masking).map(banner);
   // Gradient masking heads the report: every gradient-attack number below it is an upper bound.
   const maskingBanner = masking.length
     ? [
@@ -518,6 +750,10 @@ export function renderReport(root: HTMLElement, report: Report): void {
         ),
       ]
     : [];
+  const nSource = nSourceText(report);
+  for (const entry of themedCharts.values()) entry.chart?.destroy();
+  themedCharts.clear();
+  watchTheme();
   root.replaceChildren(
     el(
       'header',
@@ -525,13 +761,16 @@ export function renderReport(root: HTMLElement, report: Report): void {
       el('h1', {}, `Robustness of ${report.model}`),
       el(
         'p',
-        { class: 'meta' },
-        `${report.dataset} · first ${report.n} test images · ${NORM_LABELS[report.threat.norm]} ε=${eps} ` +
+        { class: 'meta', id: 'report-meta' },
+        `${options.dataLabel ?? datasetLabel(report.dataset)} · first ${report.n} test images · ` +
+          `${NORM_LABELS[report.threat.norm]} ε=${eps} ` +
           `(${+(eps * 255).toFixed(2)}/255) · bounds [${report.threat.bounds.join(', ')}] ` +
           `· backend ${report.backend} · ${duration(report.time_s)}`,
       ),
+      ...(nSource ? [el('p', { class: 'meta', id: 'n-source' }, nSource)] : []),
     ),
     ...maskingBanner,
+    ...findings,
     ...banners,
     // A report with no curve (a partial one, or a run without a grid) has no empty chart.
     el('div', { class: 'top' }, summary(report), ...(report.curves.length ? [chart(report)] : [])),

@@ -47,11 +47,16 @@ export interface Example {
   cleanPixels: Float32Array;
   cleanPrediction: number;
   cleanConfidence: number;
-  /** The adversarial image of the last attack that ran on this sample (the clean one if none did). */
+  /**
+   * The adversarial image of the attack that fooled this sample, else of the last attack that ran
+   * on it (the clean one if none did: a clean mistake).
+   */
   advPixels: Float32Array;
   advPrediction: number;
   advConfidence: number;
+  /** That attack's id and label ("clean" for both when none ran). */
   attackId: string;
+  attackLabel: string;
 }
 
 /** The final check of every adversarial example: inside its ball, inside the box, finite. */
@@ -130,6 +135,11 @@ function checkBatch(
 function paramsOf(options: AttackOptions): Record<string, unknown> {
   const { signal: _s, onStep: _o, onLosses: _l, targeted, surrogate, ...rest } = options;
   return { ...rest, ...(targeted ? { targeted: true } : {}), ...(surrogate ? { surrogate: surrogate.source } : {}) };
+}
+
+/** An attack has fooled this example: its clean prediction was right and its adversarial one is wrong. */
+function alreadyFooled(ex: Example): boolean {
+  return ex.attackId !== 'clean' && ex.cleanPrediction === ex.label && ex.advPrediction !== ex.label;
 }
 
 function correctMask(pred: Predictions, split: Split): Uint8Array {
@@ -245,6 +255,7 @@ export async function evaluateAttacks(
       advPrediction: clean.labels[i]!,
       advConfidence: clean.confidence[i]!,
       attackId: 'clean',
+      attackLabel: 'clean',
     };
   });
 
@@ -276,7 +287,11 @@ export async function evaluateAttacks(
         opts,
         (done) => opts.onProgress?.({ phase: 'attack', label, done, total: survivorsAtStart }),
         (indices, xAdv) => {
-          const keep = indices.map((sample, row) => [sample, row] as const).filter(([sample]) => sample < exampleCount);
+          // An image an earlier attack already fooled keeps that attack's image (attacks without
+          // cascade each run on every clean-correct point): the grid shows what fooled it.
+          const keep = indices
+            .map((sample, row) => [sample, row] as const)
+            .filter(([sample]) => sample < exampleCount && !alreadyFooled(examples[sample]!));
           if (keep.length === 0) return;
           tf.tidy(() => {
             const rows = tf.gather(
@@ -303,7 +318,8 @@ export async function evaluateAttacks(
       }
       throw err;
     }
-    for (const [sample, adv] of stageExamples) Object.assign(examples[sample]!, adv, { attackId: plan.entry.id });
+    for (const [sample, adv] of stageExamples)
+      Object.assign(examples[sample]!, adv, { attackId: plan.entry.id, attackLabel: label });
     Object.assign(checks, stageChecks);
     const seconds = (performance.now() - t0) / 1000;
     fooled.forEach((f, i) => {

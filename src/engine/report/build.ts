@@ -1,5 +1,12 @@
 /** Builds report.json (src/protocol/report.ts) from an evaluation and curves. */
-import type { Report, ReportCurve, ReportDiagnostic, ReportExample, ReportGeometry } from '../../protocol/report';
+import type {
+  ExampleOutcome,
+  Report,
+  ReportCurve,
+  ReportDiagnostic,
+  ReportExample,
+  ReportGeometry,
+} from '../../protocol/report';
 import { evaluationDiagnostics, suiteDiagnostics } from '../eval/diagnostics';
 import { REFERENCE_GEOMETRY, type GeometryProbe } from '../eval/geometry';
 import type { Evaluation } from '../eval/evaluate';
@@ -91,6 +98,9 @@ function examplesOf(evaluation: Evaluation, ctx: ReportContext): ReportExample[]
     // L∞: ±ε maps to full colour, so images compare across rows; L2: each row's own max.
     const scale = norm === 'linf' && typeof eps === 'number' && eps > 0 ? eps : maxAbs;
     const name = (k: number) => ctx.classNames[k] ?? `class ${k}`;
+    // Fooled means an attack changed a correct prediction; a clean mistake was never attacked.
+    const outcome: ExampleOutcome =
+      ex.cleanPrediction !== ex.label ? 'clean-mistake' : ex.advPrediction !== ex.label ? 'fooled' : 'robust';
     return {
       index: ex.index,
       label: name(ex.label),
@@ -105,8 +115,10 @@ function examplesOf(evaluation: Evaluation, ctx: ReportContext): ReportExample[]
         confidence: ex.advConfidence,
         png: imagePng(ex.advPixels, ctx.shape, bounds),
         attack: ex.attackId,
+        attack_label: ex.attackLabel,
       },
-      fooled: ex.advPrediction !== ex.label,
+      fooled: outcome === 'fooled',
+      outcome,
     };
   });
 }

@@ -24,6 +24,8 @@ export const panelState = z.strictObject({
   suite: z.enum(SUITES).optional(),
   /** The stages that finished, in order (clean first), shown while the run runs. */
   stages: z.array(finishedStageSchema).optional(),
+  /** The report's data as the header names it (the host's: built-in sets by name, workspace paths relative). */
+  dataLabel: z.string().optional(),
 });
 export type PanelState = z.infer<typeof panelState>;
 
