@@ -6,6 +6,7 @@
 import * as vscode from 'vscode';
 import { panelState } from '../protocol/messages/attack-panel';
 import { MODEL_GLOB } from '../protocol/model-files';
+import { RUN_STORE_DIR } from '../protocol/vocabulary';
 import { RunStore } from '../store/runs';
 import { PANEL_VIEW_TYPE } from './attack-panel';
 import { registerCommands } from './commands';
@@ -30,7 +31,15 @@ export function activate(extension: vscode.ExtensionContext): void {
 
   const modelWatcher = vscode.workspace.createFileSystemWatcher(MODEL_GLOB);
   const runsView = vscode.window.createTreeView('robustness.runs', { treeDataProvider: ctx.runs, canSelectMany: true });
-  const refreshModels = () => ctx.models.refresh();
+  // A model file inside the run store (a training checkpoint, a final model) is the Runs view's business: the
+  // Models view lists final models from the store when a run finishes (runsChanged), not on every checkpoint.
+  const inRunStore = (uri: vscode.Uri) => uri.path.includes(`/${RUN_STORE_DIR}/`);
+  const refreshModels = (uri?: vscode.Uri) => {
+    if (!uri || !inRunStore(uri)) ctx.models.refresh();
+  };
+  const refreshModelsForFiles = (e: { files: readonly (vscode.Uri | { newUri: vscode.Uri })[] }) => {
+    if (e.files.some((f) => !inRunStore(f instanceof vscode.Uri ? f : f.newUri))) ctx.models.refresh();
+  };
   extension.subscriptions.push(
     ctx,
     modelWatcher,
@@ -41,9 +50,9 @@ export function activate(extension: vscode.ExtensionContext): void {
     modelWatcher.onDidDelete(refreshModels),
     modelWatcher.onDidChange(refreshModels),
     // A folder deleted, moved or pasted in the explorer is no model.json event to the watcher.
-    vscode.workspace.onDidDeleteFiles(refreshModels),
-    vscode.workspace.onDidRenameFiles(refreshModels),
-    vscode.workspace.onDidCreateFiles(refreshModels),
+    vscode.workspace.onDidDeleteFiles(refreshModelsForFiles),
+    vscode.workspace.onDidRenameFiles(refreshModelsForFiles),
+    vscode.workspace.onDidCreateFiles(refreshModelsForFiles),
     ...registerCommands({ ctx, evaluations, training }),
     vscode.window.registerWebviewPanelSerializer(TRAINING_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel) {

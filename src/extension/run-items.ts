@@ -43,8 +43,11 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_[\]<>#|~]/g, (c) => `\\${c}`);
 }
 
-/** A training run's final model, as a run's record names it: ".robustness/runs/<id>/model.json". */
-const TRAINED_MODEL = new RegExp(`(?:^|/)${RUN_STORE_DIR.replace('.', '\\.')}/([^/]+)/[^/]+$`);
+/**
+ * A training run's final model, as a run's record names it: ".robustness/runs/<id>/<model folder>/model.json"
+ * (runs from before the named folder: ".robustness/runs/<id>/model.json").
+ */
+const TRAINED_MODEL = new RegExp(`(?:^|/)${RUN_STORE_DIR.replace('.', '\\.')}/([^/]+)/(?:[^/]+/)?[^/]+$`);
 
 /**
  * What a run calls its model: the model's folder ("examples/fashion-mnist/smallcnn/model.json" →

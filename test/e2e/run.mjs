@@ -5,8 +5,8 @@
 //
 // Steps: 1 activation, 2 Attack This Model from the explorer, 3 cancel, 4 bad model then a good run,
 // 5 training from the context menu, 6 Evaluate (strong) on the distilled model shows the masking banner.
-// Screenshots go to test-output/e2e/ (git-ignored); UPDATE_SCREENSHOTS=1 also refreshes
-// media/screenshot-attack-panel.png for the README. Ends with "N passed, N failed".
+// Screenshots go to test-output/e2e/ (git-ignored); UPDATE_SCREENSHOTS=1 also refreshes the README's
+// (MEDIA_SCREENSHOTS, from the steps that passed). Ends with "N passed, N failed".
 import { chromium } from 'playwright-core';
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -110,6 +110,24 @@ function prepare() {
 let server;
 let context;
 const results = [];
+
+/** The README's screenshots: step number → (the step's screenshot → the file in media/). */
+const MEDIA_SCREENSHOTS = {
+  2: { '2-attack-panel.png': 'screenshot-attack-panel.png' },
+  6: { '6-masking-banner.png': 'screenshot-evaluate-distilled.png' },
+  7: { '7-spec-bad-eps.png': 'screenshot-spec.png' },
+  15: { '15-evaluate-running.png': 'screenshot-evaluate-running.png' },
+  20: { '20-training-panel.png': 'screenshot-training-panel.png' },
+  28: { '28-runs-view.png': 'screenshot-runs-view.png' },
+};
+
+function updateMedia() {
+  for (const { name, ok } of results) {
+    if (!ok) continue;
+    for (const [shot, media] of Object.entries(MEDIA_SCREENSHOTS[name.split('.')[0]] ?? {}))
+      fs.copyFileSync(path.join(OUT, shot), path.join(ROOT, 'media', media));
+  }
+}
 
 /** E2E_STEPS=1,7,8 runs only those steps (while working on them; CI runs all). */
 const only = process.env.E2E_STEPS?.split(',').map((n) => n.trim());
@@ -254,12 +272,21 @@ async function main() {
    * file in another expanded folder (smallcnn-distilled/model.json) is never taken for it.
    */
   async function revealInExplorer(segments) {
+    // From a collapsed tree, only the path's own folders open: no other expanded folder shifts or shadows its rows.
+    await runFromPalette('Collapse Folders in Explorer');
     await page.keyboard.press('Control+Shift+E');
+    const rows = page.locator('.explorer-folders-view .monaco-list-rows > .monaco-list-row');
+    await waitFor(
+      async () => (await rows.evaluateAll((all) => all.every((r) => r.getAttribute('aria-level') === '1'))) || false,
+      'the explorer to collapse',
+      10_000,
+    );
     let parent = -1;
     for (const [i, name] of segments.entries()) {
       const index = await waitFor(
         () =>
-          page.locator('.explorer-folders-view .monaco-list-row').evaluateAll(
+          // The tree's rows, not their sticky-scroll copies (which repeat their data-index).
+          page.locator('.explorer-folders-view .monaco-list-rows > .monaco-list-row').evaluateAll(
             (rows, { name, level, parent }) => {
               const byIndex = rows
                 .map((r) => ({
@@ -281,13 +308,23 @@ async function main() {
         20_000,
       );
       parent = Number(index);
-      const row = page.locator(`.explorer-folders-view .monaco-list-row[data-index="${index}"]`);
+      const row = page.locator(`.explorer-folders-view .monaco-list-rows > .monaco-list-row[data-index="${index}"]`);
       if (i < segments.length - 1 && (await row.getAttribute('aria-expanded')) === 'false') {
         await row.click();
-        await waitFor(async () => (await row.getAttribute('aria-expanded')) === 'true', `${name} to expand`, 10_000);
+        await waitFor(
+          async () => {
+            if ((await row.getAttribute('aria-expanded')) === 'true') return true;
+            await sleep(1000);
+            // A click lost to a redraw of the tree: click again if the folder is still closed.
+            if ((await row.getAttribute('aria-expanded')) === 'false') await row.click();
+            return false;
+          },
+          `${name} to expand`,
+          10_000,
+        );
       }
     }
-    return page.locator(`.explorer-folders-view .monaco-list-row[data-index="${parent}"]`);
+    return page.locator(`.explorer-folders-view .monaco-list-rows > .monaco-list-row[data-index="${parent}"]`);
   }
 
   /** Right-clicks a row and runs a context-menu item, retrying when a click is lost to the menu's animation. */
@@ -299,9 +336,13 @@ async function main() {
         await row.click({ button: 'right' });
         const item = menu.locator('.action-menu-item', { hasText: label }).first();
         await item.waitFor({ state: 'visible', timeout: 3000 });
+        // Hovering focuses the item; Enter runs it. (A click can fall through to the row or inline action
+        // under the menu when the menu closes first, e.g. as a notification takes the focus.)
         await item.hover();
-        await item.click();
-        // The menu closes once the command is dispatched; a click lost to an animation leaves it open.
+        const focused = () => item.evaluate((a) => a.closest('.action-item')?.classList.contains('focused') ?? false);
+        await waitFor(focused, `"${label}" to take the focus`, 3000);
+        await page.keyboard.press('Enter');
+        // The menu closes once the command is dispatched.
         await menu.waitFor({ state: 'hidden', timeout: 3000 });
         return true;
       },
@@ -381,8 +422,6 @@ async function main() {
       await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 30_000 });
       await hideToasts(); // the first run's .gitignore offer stays in the notification center (step 28 answers it)
       await page.screenshot({ path: path.join(OUT, '2-attack-panel.png') });
-      if (process.env.UPDATE_SCREENSHOTS)
-        fs.copyFileSync(path.join(OUT, '2-attack-panel.png'), path.join(ROOT, 'media', 'screenshot-attack-panel.png'));
       await page.locator('.activitybar .action-item a[aria-label^="Robustness"]').first().click();
       await page
         .locator('.monaco-list-row', { hasText: 'robust' })
@@ -1016,7 +1055,21 @@ async function main() {
       if (!items.some((t) => /^broken ?unreadable: is not valid JSON/.test(t)))
         throw new Error(`the broken model is not listed as unreadable: ${items.join(' | ')}`);
       await page.screenshot({ path: path.join(OUT, '26-model-quick-pick.png') });
-      await rows.filter({ hasText: 'examples/fashion-mnist/smallcnn/model.json' }).first().click();
+      await page.locator('.quick-input-widget input').fill('examples/fashion-mnist/smallcnn/model.json');
+      await waitFor(
+        async () => (await rows.first().innerText()).includes('examples/fashion-mnist/smallcnn/model.json'),
+        'the filtered pick to lead with smallcnn',
+        10_000,
+      );
+      const attacksOfSmallcnn = () =>
+        (extensionLog().match(/run \S+: attack examples\/fashion-mnist\/smallcnn\/model\.json/g) ?? []).length;
+      const attacksBefore = attacksOfSmallcnn();
+      await page.keyboard.press('Enter');
+      await waitFor(
+        () => attacksOfSmallcnn() > attacksBefore,
+        'the attack of examples/fashion-mnist/smallcnn/model.json',
+        30_000,
+      );
       await page.locator('.tabs-container .tab', { hasText: 'Attack: smallcnn' }).first().waitFor({ timeout: 30_000 });
       await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
       const added = runFolders().filter((id) => !before.includes(id));
@@ -1070,9 +1123,17 @@ async function main() {
       if (!/^smallcnn · robust \d+\.\d%$/.test(label)) throw new Error(`label: ${label}`);
       if (!/ε=0\.1 · clean \d+\.\d% · (just now|\d+ min ago)$/.test(description))
         throw new Error(`description: ${description}`);
-      await row.locator('.label-name').hover();
       const hover = page.locator('.monaco-hover', { hasText: 'started' }).first();
-      await hover.waitFor({ timeout: 15_000 });
+      await waitFor(
+        async () => {
+          await page.mouse.move(5, 400);
+          await row.locator('.label-name').hover();
+          await hover.waitFor({ timeout: 3_000 });
+          return true;
+        },
+        "the run's tooltip",
+        20_000,
+      );
       const tooltip = (await hover.innerText()).replace(/\s+/g, ' ');
       if (!/started \d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d · /.test(tooltip) || /\d{4}-\d\dT/.test(tooltip))
         throw new Error(`tooltip: ${tooltip}`);
@@ -1090,8 +1151,6 @@ async function main() {
       await page.keyboard.press('Escape');
       if (inline < 3) throw new Error(`${inline} inline actions on a finished evaluation`);
       await page.screenshot({ path: path.join(OUT, '28-runs-view.png') });
-      if (process.env.UPDATE_SCREENSHOTS)
-        fs.copyFileSync(path.join(OUT, '28-runs-view.png'), path.join(ROOT, 'media', 'screenshot-runs-view.png'));
       // Reveal Folder shows the run's folder in the explorer.
       const runId = runFolders().at(-1);
       await contextMenu(row, 'Reveal Folder');
@@ -1817,7 +1876,8 @@ try {
       () => server.kill('SIGKILL'),
     );
   }
-  if (!process.env.KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true });
+  if (process.env.UPDATE_SCREENSHOTS) updateMedia();
+  if (!process.env.KEEP_TMP) fs.rmSync(tmp, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   const failed = results.filter((r) => !r.ok);
   for (const f of failed) console.error(`[e2e] ${f.name}: ${f.err?.stack ?? f.err}`);
   console.log(`e2e: ${results.length - failed.length} passed, ${failed.length} failed`);

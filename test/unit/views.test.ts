@@ -131,6 +131,12 @@ test('Runs view: a stopped training run reads "stopped" with the Stop icon; its 
   const names = new Map([['20261201-041200-000-train', 'smallcnn · PGD-AT ε=0.1 · 4 ep']]);
   assert.equal(runItemView(final, NOW, undefined, names).label, 'smallcnn · PGD-AT ε=0.1 · 4 ep · running');
   assert.equal(runItemView(final, NOW).label, '20261201-041200-000 · running', 'an unnamed run: its id');
+  // Today's layout: the final model in a folder named after the run.
+  const inFolder = {
+    ...final,
+    record: { ...final.record!, model: '.robustness/runs/20261201-041200-000-train/smallcnn-pgd-at-eps0.1/model.json' },
+  };
+  assert.equal(runItemView(inFolder, NOW, undefined, names).label, 'smallcnn · PGD-AT ε=0.1 · 4 ep · running');
   const broken = runItemView({ id: 'x', dir: '/w/.robustness/runs/x', problem: 'run.json is missing' }, NOW);
   assert.deepEqual(
     [broken.label, broken.description, broken.contextValue],
