@@ -36,6 +36,7 @@ import {
   BACKEND_CHOICES,
   BUILTIN_DATA,
   LOSSES,
+  NORM_LABELS,
   NORMS,
   OPTIMIZERS,
   SCHEDULES,
@@ -52,6 +53,7 @@ import {
 import { attackSkipped, maskingAdvice, SKIPPED_ALL_FOOLED, stageLine, SUITE_TABLE } from '../protocol/suites';
 import { duration, pct } from '../protocol/format';
 import { VERSION } from '../protocol/report';
+import { datasetLabel } from '../protocol/report-text';
 import type { Report } from '../protocol/report';
 import type { FinishedStage } from '../protocol/messages/worker';
 import { runAttackParallel } from '../worker/pool';
@@ -188,6 +190,12 @@ function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: nu
   return { ...settings, ...choice };
 }
 
+/** A path under the working directory, relative to it (the CLI's "workspace"); undefined elsewhere. */
+function underCwd(absolute: string): string | undefined {
+  const relative = path.relative(process.cwd(), absolute);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? undefined : relative;
+}
+
 export function summaryTable(report: Report): string {
   const rows = [
     ['clean', pct(report.clean_accuracy), '', '', ''],
@@ -199,7 +207,8 @@ export function summaryTable(report: Report): string {
     ['worst case', pct(report.robust_accuracy), '', '', ''],
   ];
   const head =
-    `${report.model}\n${report.dataset} · n=${report.n} · ${report.threat.norm} ε=${report.threat.eps}` +
+    `${report.model}\n${datasetLabel(report.dataset, underCwd)} · n=${report.n} · ` +
+    `${NORM_LABELS[report.threat.norm]} ε=${report.threat.eps}` +
     ` · backend ${report.backend}${report.workers > 1 ? ` × ${report.workers} workers` : ''}` +
     (report.suite ? `\nsuite ${report.suite}: each attack on the points still robust; accuracy after each stage` : '') +
     (report.partial

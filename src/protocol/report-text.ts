@@ -5,6 +5,7 @@
  * Pure: no node:, no DOM (the webviews bundle it).
  */
 import type { ExampleOutcome, Report, ReportExample } from './report';
+import { BUILTIN_DATA, type BuiltinData } from './vocabulary';
 
 /** An example's outcome; reports written before `outcome` existed derive it from the predictions. */
 export function exampleOutcome(ex: ReportExample): ExampleOutcome {
@@ -62,7 +63,7 @@ export function dropText(drop: number): string {
   return points > 0 ? `−${points} pts` : points < 0 ? `+${-points} pts` : '0 pts';
 }
 
-const BUILTIN_DATA_NAMES: Readonly<Record<string, string>> = {
+const BUILTIN_DATA_NAMES: Readonly<Record<BuiltinData, string>> = {
   embedded: 'embedded Fashion-MNIST sample',
   'fashion-mnist': 'Fashion-MNIST',
 };
@@ -79,7 +80,7 @@ export function datasetLabel(
   const match = /^(.*) \((.*)\)$/.exec(dataset);
   const id = match ? match[1]! : dataset;
   const location = match ? match[2]! : dataset;
-  const builtin = BUILTIN_DATA_NAMES[id];
+  const builtin = (BUILTIN_DATA as readonly string[]).includes(id) ? BUILTIN_DATA_NAMES[id as BuiltinData] : undefined;
   if (builtin) return builtin;
   const inside = relative(location);
   if (inside !== undefined) return inside || '.';

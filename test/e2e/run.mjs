@@ -273,11 +273,20 @@ async function main() {
    */
   async function revealInExplorer(segments) {
     // From a collapsed tree, only the path's own folders open: no other expanded folder shifts or shadows its rows.
-    await runFromPalette('Collapse Folders in Explorer');
     await page.keyboard.press('Control+Shift+E');
+    await page.locator('.explorer-folders-view').first().waitFor({ timeout: 10_000 });
     const rows = page.locator('.explorer-folders-view .monaco-list-rows > .monaco-list-row');
+    const collapse = page
+      .locator('.explorer-viewlet .pane-header .action-label[aria-label^="Collapse Folders"]')
+      .first();
     await waitFor(
-      async () => (await rows.evaluateAll((all) => all.every((r) => r.getAttribute('aria-level') === '1'))) || false,
+      async () => {
+        if (await rows.evaluateAll((all) => all.every((r) => r.getAttribute('aria-level') === '1'))) return true;
+        // The title bar's actions show while the pane's header is hovered.
+        await page.locator('.explorer-viewlet .pane-header').first().hover();
+        await collapse.click({ timeout: 2_000 });
+        return false;
+      },
       'the explorer to collapse',
       10_000,
     );
