@@ -6,7 +6,7 @@ import type { TrainProgressView } from '../protocol/training';
 import { ATTACK_INFO } from '../protocol/attacks';
 import type { Report } from '../protocol/report';
 import type { FinishedStage } from '../protocol/messages/worker';
-import type { RunStatus } from '../protocol/vocabulary';
+import type { DistillPart, RunStatus } from '../protocol/vocabulary';
 import { getAttack } from './attacks/registry';
 import { LOSSES, type LossId } from '../protocol/vocabulary';
 import { DEFAULT_TRAIN_EPS, isAdversarialMethod, TRAIN_METHOD_DEFAULTS } from '../protocol/training';
@@ -295,7 +295,7 @@ export interface TrainResult {
 interface TrainRecord {
   config: TrainJob;
   status: RunStatus;
-  phase?: 'teacher' | 'student';
+  phase?: DistillPart;
   error?: string;
 }
 
@@ -351,11 +351,12 @@ export function readTrainJob(dir: string): TrainJob {
 function trainOptions(
   job: TrainJob,
   hooks: JobHooks,
-  label: string,
+  distillPart: DistillPart | undefined,
   resume: boolean,
   report?: (progress: TrainProgressView) => void,
 ) {
-  const part = label ? { part: label.trim() as 'teacher' | 'student' } : {};
+  const label = distillPart ? `${distillPart} ` : '';
+  const part = distillPart ? { part: distillPart } : {};
   return {
     epochs: job.epochs,
     method: job.method,
@@ -385,7 +386,7 @@ function trainOptions(
         const { epoch, epochs, batch, batches } = p;
         report?.({ phase: p.phase ?? 'training', epochs, epoch, batch, batches, ...part });
       }
-      if (p.epochMetrics && label !== 'teacher ') hooks.onEpoch?.(p.epochMetrics, p.epochs);
+      if (p.epochMetrics && distillPart !== 'teacher') hooks.onEpoch?.(p.epochMetrics, p.epochs);
     },
   };
 }
@@ -420,7 +421,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       models.push(teacherNet);
       writeTrainRecord(job, { status: 'running', phase: 'teacher' });
       await trainModel(teacherNet, data, {
-        ...trainOptions(job, hooks, 'teacher ', resume, report),
+        ...trainOptions(job, hooks, 'teacher', resume, report),
         phase: 'teacher',
         checkpointDir: path.join(job.out, 'teacher'),
       });
@@ -438,7 +439,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       : smallCnn(data.shape, data.classNames.length, job.seed);
     models.push(model);
     const history = await trainModel(model, data, {
-      ...trainOptions(job, hooks, teacher ? 'student ' : '', resume, report),
+      ...trainOptions(job, hooks, teacher ? 'student' : undefined, resume, report),
       checkpointDir: job.out,
       ...(teacher ? { teacher, phase: 'student' as const } : {}),
     });

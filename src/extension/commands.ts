@@ -2,21 +2,20 @@
  * The command table: each command id maps to a factory `(ctx) => handler` (rust-analyzer's
  * pattern). Its keys are exactly COMMAND_IDS, which a test checks against package.json.
  */
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { attackJobSchema } from '../protocol/jobs';
-import { NORM_LABELS } from '../protocol/vocabulary';
 import { exportStoredRun } from './attack-panel';
 import type { CommandId } from './command-ids';
 import type { Ctx } from './context';
 import type { Evaluations } from './evaluations';
 import { copyExample } from './example';
 import { modelOrPick, refuseIfUnreadable } from './model-pick';
-import { workspaceRelative } from './model-choice';
+import { workspaceRelative } from '../common/workspace-path';
 import { runSpec } from './spec-runs';
 import { trainedModel, type TrainingController } from './training';
 import { storedRunLabel } from './training-runs';
 import { ModelItem, RunItem } from './views';
+import { runPanelTitle } from '../protocol/format';
 
 /** What the commands act through: the shared context and the two kinds of runs. */
 export interface CommandContext {
@@ -215,7 +214,7 @@ async function rerun({ ctx, evaluations }: CommandContext, target?: RunItem): Pr
   if (refuseIfUnreadable(model, job.suite ? 'evaluate' : 'attack')) return;
   const placement = await ctx.guardRun('runs models', job.model, [job.surrogate]);
   if (!placement) return;
-  const title = `Re-run: ${path.basename(path.dirname(job.model))} · ${NORM_LABELS[job.norm]} ε=${job.eps}`;
+  const title = runPanelTitle('Re-run', ctx.modelName(job.model), job.norm, job.eps);
   await evaluations.run({
     job,
     placement,

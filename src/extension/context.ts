@@ -16,6 +16,8 @@ import { RobustnessLanguageClient } from './language-client';
 import type { RunHost } from './run-controller';
 import { isGuarded, placeRun, type GuardedPlacement } from './run-placement';
 import { ModelsProvider, RunsProvider } from './views';
+import { modelName, trainedModelRun } from './run-items';
+import { storedRunLabel } from './training-runs';
 
 /** What a guarded run is about to do, as its trust warning words it ("Robustness Lab runs models …"). */
 export type GuardedActivity = 'runs models' | 'runs experiment specs' | 'trains models';
@@ -75,6 +77,13 @@ export class Ctx implements RunHost, vscode.Disposable {
    * The run store holding `runId`: that of the workspace folder whose store has the run (a run is
    * stored in the folder its guard placed it in), else the first folder's, as without a run id.
    */
+  /** How a person knows a model file: its folder's name, or for a training run's final model that run's name. */
+  modelName(file: string): string {
+    const runId = trainedModelRun(file);
+    const store = runId === undefined ? undefined : this.runStores().find((s) => s.has(runId));
+    return store && runId ? storedRunLabel(store, runId) : modelName(file);
+  }
+
   workspaceStore(runId?: string): RunStore | undefined {
     const stores = this.runStores();
     const holding = runId === undefined ? undefined : stores.find((store) => store.has(runId));

@@ -86,6 +86,14 @@ export class EngineHost {
     return Promise.race([result, cancelled]);
   }
 
+  /**
+   * How many workers `job` is split across: the robustness.workers setting from PARALLEL_MIN_IMAGES
+   * images on, else 1. A split run streams merged stages but keeps no partial report on cancel.
+   */
+  workersFor(job: AttackJob): number {
+    return job.n >= PARALLEL_MIN_IMAGES ? Math.min(this.workers(), job.n) : 1;
+  }
+
   runAttack(
     runId: string,
     job: AttackJob,
@@ -93,7 +101,7 @@ export class EngineHost {
     onProgress: (p: ProgressParams) => void,
     options: AttackRunOptions = {},
   ): Promise<Report> {
-    const workers = job.n >= PARALLEL_MIN_IMAGES ? Math.min(this.workers(), job.n) : 1;
+    const workers = this.workersFor(job);
     // A split run streams its merged stages; a partial report on cancel is a single worker's (one report to keep).
     if (workers > 1)
       return this.enqueue(runId, () => this.runParallel(runId, job, backend, workers, onProgress, options.onStage));

@@ -8,9 +8,9 @@ import type { AttackJob } from '../protocol/jobs';
 import type { PanelState } from '../protocol/messages/attack-panel';
 import type { Report } from '../protocol/report';
 import { isModelFile, MODEL_FILE_NAMES } from '../protocol/model-files';
-import { duration } from '../protocol/format';
+import { duration, relativeTime, runPanelTitle } from '../protocol/format';
 import { DEFAULT_SUITE } from '../protocol/jobs';
-import { NORM_LABELS, type SuiteId } from '../protocol/vocabulary';
+import type { SuiteId } from '../protocol/vocabulary';
 import { writeReport } from '../store/report-files';
 import { RunStore } from '../store/runs';
 import { AttackPanel, type PanelHandlers } from './attack-panel';
@@ -106,8 +106,7 @@ export class Evaluations {
     if (!placement) return;
     const config = this.ctx.config;
     const job = attackJobFor(uri.fsPath, placement.folder, config.attackSettings, kind);
-    const modelName = path.basename(path.dirname(uri.fsPath));
-    const title = `${KIND_TITLES[kind]}: ${modelName} · ${NORM_LABELS[config.norm]} ε=${config.eps}`;
+    const title = runPanelTitle(KIND_TITLES[kind], this.ctx.modelName(uri.fsPath), config.norm, config.eps);
     await this.run({ job, placement, title, source: kind });
   }
 
@@ -127,7 +126,8 @@ export class Evaluations {
       config: job,
       ...(spec ? { spec } : {}),
     });
-    this.states.set(runId, initialState(runId, title, created, job.suite));
+    const keepsPartial = this.ctx.engine.workersFor(job) === 1;
+    this.states.set(runId, initialState(runId, title, created, job.suite, keepsPartial));
     this.active = runId;
     AttackPanel.show(this.ctx.extensionUri, this.states.get(runId)!, this.panelHandlers);
     this.ctx.refreshRuns();
@@ -210,12 +210,11 @@ export class Evaluations {
       const record = store.read(runId);
       const report = record.status === 'done' || record.cancelledAfter ? store.readReport(runId) : undefined;
       const suite = (record.config as { suite?: SuiteId } | undefined)?.suite;
-      const base = initialState(
-        runId,
-        `Run: ${path.basename(path.dirname(record.model))} · ${runId}`,
-        record.created,
-        suite,
-      );
+      const model = record.name ?? this.ctx.modelName(path.resolve(folder, record.model));
+      const title = record.summary
+        ? runPanelTitle('Run', model, record.summary.norm, record.summary.eps)
+        : `Run: ${model} · ${relativeTime(record.created, Date.now())}`;
+      const base = initialState(runId, title, record.created, suite);
       const state: PanelState = report
         ? { ...base, status: record.status === 'done' ? 'done' : 'cancelled', report }
         : {

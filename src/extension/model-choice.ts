@@ -4,6 +4,7 @@
  * message that refuses a run on an unreadable model. Pure: tested without an editor.
  */
 import * as path from 'node:path';
+import { workspaceRelative } from '../common/workspace-path';
 import { SourceError } from '../common/errors';
 import { describeModel, formatModelInfo } from '../formats/model-formats';
 
@@ -16,19 +17,6 @@ export interface ListedModel {
   info: string;
   /** Why the file cannot be read as a model (the describe error, workspace-relative). */
   problem?: string;
-}
-
-/** `file` relative to the workspace folder holding it ("broken/model.json"), '/'-separated; in a multi-root workspace it starts with the folder's name; absolute outside every folder. */
-export function workspaceRelative(file: string, folders: readonly string[]): string {
-  const resolved = path.resolve(file);
-  for (const folder of folders) {
-    const rel = path.relative(path.resolve(folder), resolved);
-    if (rel && !rel.startsWith('..') && !path.isAbsolute(rel)) {
-      const posix = rel.split(path.sep).join('/');
-      return folders.length > 1 ? `${path.basename(folder)}/${posix}` : posix;
-    }
-  }
-  return resolved;
 }
 
 /** Why `file` cannot be read as a model, with its path workspace-relative; undefined when it reads. */

@@ -17,8 +17,21 @@ export type PanelEvent =
   | { type: 'cancelled'; report?: Report }
   | { type: 'failed'; error: string };
 
-export function initialState(runId: string, title: string, at: string, suite?: SuiteId): PanelState {
-  return { runId, title, status: 'running', startedAt: at, ...(suite ? { suite } : {}) };
+export function initialState(
+  runId: string,
+  title: string,
+  at: string,
+  suite?: SuiteId,
+  keepsPartial = true,
+): PanelState {
+  return {
+    runId,
+    title,
+    status: 'running',
+    startedAt: at,
+    ...(suite ? { suite } : {}),
+    ...(keepsPartial ? {} : { keepsPartial: false }),
+  };
 }
 
 export function reducePanel(state: PanelState, event: PanelEvent): PanelState {
@@ -83,9 +96,12 @@ export function cancelQuestion(state: PanelState, now: number): { message: strin
   const count = `${done.length}${total ? ` of ${total}` : ''} stage${(total ?? done.length) === 1 ? '' : 's'} done`;
   return {
     message: `Cancel the evaluation? ${count}`,
-    detail: last
-      ? `${state.title}, running for ${duration(seconds, 0)}. The stages that finished are kept as a partial ` +
-        `report, cancelled after ${last.label}.`
-      : `${state.title}, running for ${duration(seconds, 0)}. No stage has finished yet: nothing would be kept.`,
+    detail: !last
+      ? `${state.title}, running for ${duration(seconds, 0)}. No stage has finished yet: nothing would be kept.`
+      : state.keepsPartial === false
+        ? `${state.title}, running for ${duration(seconds, 0)}. This run is split across workers, so no partial ` +
+          'report is kept: the finished stages would be lost.'
+        : `${state.title}, running for ${duration(seconds, 0)}. The stages that finished are kept as a partial ` +
+          `report, cancelled after ${last.label}.`,
   };
 }

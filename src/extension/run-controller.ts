@@ -114,7 +114,13 @@ export class RunController {
       if (isCancellation(err)) {
         end = 'cancelled';
         const partial = err instanceof CancelledWithPartial ? (err.partial as R) : undefined;
-        const kept = partial !== undefined ? (outcome.keepPartial?.(partial) ?? {}) : {};
+        let kept: Partial<RunRecord> = {};
+        try {
+          if (partial !== undefined) kept = outcome.keepPartial?.(partial) ?? {};
+        } catch (keepErr) {
+          // The run still ends cancelled; only what finished is lost.
+          host.log.error(`run ${runId}: the partial report could not be written: ${(keepErr as Error).message}`);
+        }
         store.update(runId, { ...kept, status: 'cancelled', finished });
         outcome.ended?.('cancelled', undefined, partial);
         host.log.info(

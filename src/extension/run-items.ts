@@ -4,7 +4,15 @@
  * the rest, and the tooltip gives local, readable times. Pure: tested without an editor.
  */
 import * as path from 'node:path';
-import { clipError, pct, relativeTime, statusWord, STATUS_ICONS, trainingRunTitle } from '../protocol/format';
+import {
+  clipError,
+  pct,
+  relativeTime,
+  statusIcon,
+  statusWord,
+  STATUS_ICONS,
+  trainingRunTitle,
+} from '../protocol/format';
 import { NORM_LABELS, RUN_STORE_DIR } from '../protocol/vocabulary';
 import type { RunEntry, RunRecord } from '../store/runs';
 
@@ -49,14 +57,19 @@ export function escapeMarkdown(text: string): string {
  */
 const TRAINED_MODEL = new RegExp(`(?:^|/)${RUN_STORE_DIR.replace('.', '\\.')}/([^/]+)/(?:[^/]+/)?[^/]+$`);
 
+/** The id of the training run whose final model `model` is; undefined for any other model. */
+export function trainedModelRun(model: string): string | undefined {
+  return TRAINED_MODEL.exec(model.split(path.sep).join('/'))?.[1];
+}
+
 /**
  * What a run calls its model: the model's folder ("examples/fashion-mnist/smallcnn/model.json" →
  * "smallcnn"), or for a training run's final model that run's name (`runNames`), else its id.
  */
-function modelName(record: RunRecord, runNames?: ReadonlyMap<string, string>): string {
-  const trained = TRAINED_MODEL.exec(record.model.split(path.sep).join('/'));
-  if (trained?.[1]) return runNames?.get(trained[1]) ?? trained[1].replace(/-train$/, '');
-  return path.basename(path.dirname(record.model)) || record.model;
+export function modelName(model: string, runNames?: ReadonlyMap<string, string>): string {
+  const trained = trainedModelRun(model);
+  if (trained) return runNames?.get(trained) ?? trained.replace(/-train$/, '');
+  return path.basename(path.dirname(model)) || model;
 }
 
 const threat = (norm: keyof typeof NORM_LABELS, eps: number) => `${NORM_LABELS[norm]} ε=${eps}`;
@@ -123,7 +136,7 @@ function trainingView(record: RunRecord, now: number): RunItemView {
     label,
     description,
     tooltip: tooltip(label, record, now, facts),
-    icon: { id: STATUS_ICONS[record.status] },
+    icon: { id: statusIcon(record.kind, record.status) },
     contextValue: `robustness.training.${record.status}`,
     opens: 'training',
   };
@@ -135,7 +148,7 @@ function evaluationView(
   live?: LiveProgress,
   runNames?: ReadonlyMap<string, string>,
 ): RunItemView {
-  const lead = record.name ?? modelName(record, runNames);
+  const lead = record.name ?? modelName(record.model, runNames);
   const job = submitted(record);
   const contextValue = `robustness.run.${record.status}`;
   const summary = record.status === 'done' ? record.summary : undefined;
@@ -179,7 +192,7 @@ function evaluationView(
     description,
     tooltip: tooltip(label, record, now, facts),
     icon: {
-      id: STATUS_ICONS[record.status],
+      id: statusIcon(record.kind, record.status),
       ...(record.status === 'failed' ? { color: 'testing.iconFailed' } : {}),
     },
     contextValue,

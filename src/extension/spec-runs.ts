@@ -3,12 +3,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { SPEC_SUFFIX, specAttackJob, specTrainJob } from '../protocol/experiment-spec';
-import { NORM_LABELS } from '../protocol/vocabulary';
 import { analyzeSpec } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
 import type { Ctx } from './context';
 import type { Evaluations } from './evaluations';
 import type { TrainingController } from './training';
+import { runPanelTitle } from '../protocol/format';
 
 const plural = (count: number, one: string, many: string) => (count === 1 ? one : many);
 
@@ -66,7 +66,7 @@ export async function runSpec(
   await runners.evaluations.run({
     job,
     placement,
-    title: `${spec.name ?? name}: ${path.basename(path.dirname(job.model))} · ${NORM_LABELS[job.norm]} ε=${job.eps}`,
+    title: runPanelTitle(spec.name ?? name, ctx.modelName(job.model), job.norm, job.eps),
     source: `spec ${specRel}`,
     spec: specRel,
     ...(spec.output?.report ? { reportDir: resolve(spec.output.report) } : {}),

@@ -111,7 +111,12 @@ export class TrainingController {
   /** The status-bar item of the running training run (click: its panel). */
   private readonly status: vscode.StatusBarItem;
   /** The training runs started in this window and not yet ended, for the status bar. */
-  private readonly statusRuns = new Map<string, { network: string; method: TrainMethod; started: number }>();
+  /** The run the status-bar item's command opens. */
+  private statusCommandRun: string | undefined;
+  private readonly statusRuns = new Map<
+    string,
+    { network: string; method: TrainMethod; started: number; name: string }
+  >();
   /** The run the status bar shows: the one that reported progress last (a queued run waits silently). */
   private statusFocus: string | undefined;
   private statusTimer: ReturnType<typeof setInterval> | undefined;
@@ -259,8 +264,13 @@ export class TrainingController {
     await this.run(RunController.resume(this.ctx, placement, id), job, true);
   }
 
+  /** Stops a running training run (its last checkpoint stays); a worker that died meanwhile is only logged. */
   async stop(id: string): Promise<void> {
-    await this.ctx.engine.cancel(id);
+    const stopping = await this.ctx.engine.cancel(id).catch((err: unknown) => {
+      this.ctx.log.warn(`stop ${id}: ${(err as Error).message}`);
+      return false;
+    });
+    this.ctx.log.info(`stop requested for ${id}: ${stopping ? 'stopping' : 'not running'}`);
   }
 
   /** Renames a stored run (training or evaluation): an input box with its name, checked, saved in its run.json. */
@@ -283,8 +293,10 @@ export class TrainingController {
       validateInput: validateRunName,
     });
     if (name === undefined || name.trim() === current) return;
-    renameRun(store, id, name);
-    this.ctx.log.info(`run ${id} renamed "${name.trim()}"`);
+    const renamed = runLabel(renameRun(store, id, name));
+    const shown = this.statusRuns.get(id);
+    if (shown) shown.name = renamed;
+    this.ctx.log.info(`run ${id} renamed "${renamed}"`);
     this.ctx.refreshRuns();
     this.updateStatus();
     this.post();
@@ -360,7 +372,13 @@ export class TrainingController {
 
   /** Shows the status-bar item for a run that starts (or resumes); its clock ticks every second. */
   private startStatus(id: string, job: TrainJob): void {
-    this.statusRuns.set(id, { network: trainedNetworkName(job.init), method: job.method, started: Date.now() });
+    const store = this.ctx.workspaceStore(id);
+    this.statusRuns.set(id, {
+      network: trainedNetworkName(job.init),
+      method: job.method,
+      started: Date.now(),
+      name: store ? storedRunLabel(store, id) : id,
+    });
     this.statusFocus ??= id;
     this.updateStatus();
     this.status.show();
@@ -379,14 +397,16 @@ export class TrainingController {
     });
     const others = this.statusRuns.size - 1;
     this.status.text = `$(${STATUS_ICONS.running}) ${text}${others > 0 ? ` (+${others} queued)` : ''}`;
-    this.status.command = {
-      command: 'robustness.openTraining' satisfies CommandId,
-      title: 'Open the training panel',
-      arguments: [id],
-    };
-    const store = this.ctx.workspaceStore(id);
-    const name = store ? storedRunLabel(store, id) : id;
-    this.status.tooltip = `Training ${name}: click to open its panel (Stop is there and in the Runs view)`;
+    // Set only when the run shown changes: a command replaced every tick can be gone by the time a click lands.
+    if (this.statusCommandRun !== id) {
+      this.statusCommandRun = id;
+      this.status.command = {
+        command: 'robustness.openTraining' satisfies CommandId,
+        title: 'Open the training panel',
+        arguments: [id],
+      };
+    }
+    this.status.tooltip = `Training ${run.name}: click to open its panel (Stop is there and in the Runs view)`;
   }
 
   private endStatus(id: string): void {

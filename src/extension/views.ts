@@ -4,7 +4,8 @@ import { RunStore, type RunEntry } from '../store/runs';
 import { MODEL_GLOB, MODEL_SEARCH_EXCLUDE } from '../protocol/model-files';
 import type { CommandId } from './command-ids';
 import { finishedTrainingModels } from './training-runs';
-import { listModel, workspaceRelative, type ListedModel } from './model-choice';
+import { workspaceRelative } from '../common/workspace-path';
+import { listModel, type ListedModel } from './model-choice';
 import { runItemView, type LiveProgress } from './run-items';
 
 const workspaceFolders = () => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);

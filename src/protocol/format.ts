@@ -101,10 +101,20 @@ export function statusWord(kind: RunKind, status: RunStatus): string {
   return kind === 'training' && status === 'cancelled' ? 'stopped' : status;
 }
 
-/** The codicon each status shows with, everywhere (the Stop action and a stopped run share one icon). */
+/** The codicon each status shows with (the Stop action and a stopped training run share one icon). */
 export const STATUS_ICONS: Readonly<Record<RunStatus, string>> = {
   running: 'sync~spin',
   done: 'pass',
   failed: 'error',
   cancelled: 'debug-stop',
 };
+
+/** A run's status icon: a stopped training run shows the Stop action's square, a cancelled evaluation a slashed circle. */
+export function statusIcon(kind: RunKind, status: RunStatus): string {
+  return kind === 'evaluation' && status === 'cancelled' ? 'circle-slash' : STATUS_ICONS[status];
+}
+
+/** A run panel's title: "Attack: smallcnn · L∞ ε=0.1" (the model by its folder or its training run's name). */
+export function runPanelTitle(prefix: string, model: string, norm: NormId, eps: number): string {
+  return `${prefix}: ${model} · ${NORM_LABELS[norm]} ε=${eps}`;
+}

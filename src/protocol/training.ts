@@ -3,7 +3,7 @@
  * translation, the editor's method picker and the engine's training loop all read this table.
  */
 import { trainingRunName } from './format';
-import type { BuiltinData, OptimizerId, ScheduleId, TrainMethod, TrainPhase } from './vocabulary';
+import type { BuiltinData, DistillPart, OptimizerId, ScheduleId, TrainMethod, TrainPhase } from './vocabulary';
 
 /** Training radius (L∞) when nobody gives one; also the radius of the per-epoch PGD-10 check. */
 export const DEFAULT_TRAIN_EPS = 0.1;
@@ -174,7 +174,7 @@ export interface TrainProgressView {
   batch?: number | undefined;
   batches?: number | undefined;
   /** Distillation trains a teacher, then the student. */
-  part?: 'teacher' | 'student' | undefined;
+  part?: DistillPart | undefined;
 }
 
 /** "loading data…", "building the model…", "epoch 1: batch 40/469", "epoch 1: measuring accuracy…", "saving the model…". */
@@ -230,8 +230,10 @@ export function trainingStatusText(run: {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Gradient passes per training image, relative to standard training: PGD-AT and TRADES run their
- * inner steps, Fast-AT one FGSM step, distillation a teacher and a student.
+ * Gradient passes per training image and epoch, relative to standard training: PGD-AT and TRADES run
+ * their inner steps, Fast-AT one FGSM step; a distillation epoch is a student step plus the teacher's
+ * forward pass (a third of a gradient pass). Its teacher's own epochs are counted as a second phase
+ * by estimateTrainingCost, not here.
  */
 export function trainingCostFactor(method: TrainMethod, steps?: number): number {
   const inner = steps ?? TRAIN_METHOD_DEFAULTS[method].steps ?? 0;
@@ -243,7 +245,7 @@ export function trainingCostFactor(method: TrainMethod, steps?: number): number 
     case 'trades':
       return inner + 2;
     case 'distill':
-      return 2;
+      return 4 / 3;
     case 'standard':
       return 1;
   }

@@ -104,6 +104,10 @@ export type DatasetSetting = (typeof DATASET_SETTINGS)[number];
 export const TRAIN_PHASES = ['loading-data', 'building-model', 'training', 'evaluating', 'saving'] as const;
 export type TrainPhase = (typeof TRAIN_PHASES)[number];
 
+/** Distillation's two trainings, in order: the teacher at temperature T, then the student on its soft labels. */
+export const DISTILL_PARTS = ['teacher', 'student'] as const;
+export type DistillPart = (typeof DISTILL_PARTS)[number];
+
 /**
  * What happened to one image of a report's grid: the attack changed a correct prediction
  * (fooled), the prediction held (robust), or the model already got the clean image wrong, so no

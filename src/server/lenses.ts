@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { workspaceRelative } from '../common/workspace-path';
 import { MODEL_FILE_NAME_PATTERN } from '../protocol/model-files';
 import { RunStore, type RunRecord } from '../store/runs';
 import { clipError, relativeTime, runTitle, trainingRunTitle } from '../protocol/format';
@@ -184,18 +185,6 @@ export interface ModelHint {
   message: string;
 }
 
-/** "examples/fashion-mnist/x" as seen from the workspace folder holding it (absolute outside them). */
-function shownPath(file: string, folders: readonly string[]): string {
-  for (const folder of folders) {
-    const relative = path.relative(folder, file);
-    if (relative && !relative.startsWith('..') && !path.isAbsolute(relative)) {
-      const shown = relative.split(path.sep).join('/');
-      return folders.length > 1 ? `${path.basename(folder)}/${shown}` : shown;
-    }
-  }
-  return file;
-}
-
 /**
  * A faint hint on every string that looks like a model path (a folder and a model file name) but
  * names no file, saying where it was looked for: silence would read as "no result yet".
@@ -211,7 +200,7 @@ export function sourceHints(
     if (NOT_A_LITERAL_PATH.test(ref.text) || !HAS_FOLDER.test(ref.text)) continue;
     const candidates = referenceCandidates(ref.text, folders, path.dirname(file));
     if (candidates.some((c) => exists(c))) continue;
-    const looked = candidates.map((c) => shownPath(c, folders));
+    const looked = candidates.map((c) => workspaceRelative(c, folders));
     hints.push({
       start: ref.start + 1,
       end: ref.end - 1,

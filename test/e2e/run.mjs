@@ -1488,17 +1488,11 @@ async function main() {
       });
       await status.first().waitFor({ timeout: 180_000 });
       const statusText = await status.first().innerText();
-      await page
-        .locator('.tabs-container .tab', { hasText: `Training: ${trainingName}` })
-        .first()
-        .waitFor();
-      // The status-bar item opens the panel: close it, click the item, and the panel is back on this run.
+      // The status-bar item opens the panel on this run (whether or not the panel is open already).
       const tab = page.locator('.tabs-container .tab', { hasText: `Training: ${trainingName}` }).first();
-      await tab.locator('.codicon-close').click({ force: true });
-      await tab.waitFor({ state: 'detached', timeout: 10_000 });
       const statusItem = page.locator('.statusbar-item', { hasText: /smallcnn · PGD-AT · (epoch|loading|building)/ });
       await statusItem.first().click();
-      await tab.waitFor({ timeout: 10_000 });
+      await tab.waitFor({ timeout: 30_000 });
       const frame = await trainingFrame();
       const row = frame.locator('#runs-body tr', { hasText: trainingName });
       await row.waitFor({ timeout: 30_000 });

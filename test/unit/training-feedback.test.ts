@@ -185,6 +185,12 @@ test('cost estimate: another method scaled by gradient passes, else a rough gues
   assert.equal(trainingCostFactor('pgd-at', 10), 11);
   assert.equal(trainingCostFactor('trades'), 12);
   assert.equal(trainingCostFactor('fast-at'), 2);
+  // Per phase: a student step and the teacher's forward pass; the teacher's phase doubles the epochs.
+  assert.equal(trainingCostFactor('distill'), 4 / 3);
+  const fromStandard = estimateTrainingCost({ ...PLAN, method: 'distill', epochs: 3 }, [
+    { ...PAST, method: 'standard' as const, epochSeconds: [3] },
+  ])!;
+  assert.equal(fromStandard.seconds, 2 * 3 * 3 * (4 / 3));
   const standard = { ...PAST, method: 'standard' as const, epochSeconds: [3] };
   const scaled = estimateTrainingCost(PLAN, [standard])!;
   assert.equal(scaled.basis, 'scaled');

@@ -12,7 +12,8 @@ import { Config, type SettingsSection } from '../../src/extension/config';
 import { copyExample, EXAMPLE_FILES } from '../../src/extension/example';
 import { addStoreToGitignore, ignoresStore } from '../../src/extension/gitignore';
 import { attackJobFor } from '../../src/extension/jobs-from-settings';
-import { listModel, modelPickItems, refusal, workspaceRelative } from '../../src/extension/model-choice';
+import { listModel, modelPickItems, refusal } from '../../src/extension/model-choice';
+import { workspaceRelative } from '../../src/common/workspace-path';
 import { readableTime, runItemView } from '../../src/extension/run-items';
 import { attackJobSchema } from '../../src/protocol/jobs';
 import type { RunEntry, RunRecord } from '../../src/store/runs';
@@ -88,7 +89,7 @@ test('Runs view: running, failed and cancelled evaluations; a named run leads wi
   assert.match(failed.tooltip, /\nerror: broken\/model\.json: is not valid JSON \(Expected property name\) {2}\n/);
   assert.equal(failed.opens, undefined);
   const cancelled = runItemView(entry({ id: 'r3', kind: 'evaluation', status: 'cancelled', name: 'my *run*' }), NOW);
-  assert.deepEqual([cancelled.label, cancelled.icon.id], ['my *run* · cancelled', 'debug-stop']);
+  assert.deepEqual([cancelled.label, cancelled.icon.id], ['my *run* · cancelled', 'circle-slash']);
   assert.match(cancelled.tooltip, /^\*\*my \\\*run\\\* · cancelled\*\*/, 'a name is shown as text, not markdown');
 });
 

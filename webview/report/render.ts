@@ -298,9 +298,13 @@ export function renderRun(root: HTMLElement, state: PanelState): void {
           el(
             'p',
             { class: 'stage-progress', id: 'stage-progress' },
-            stages.length
-              ? `Cancelled after ${stages[stages.length - 1]!.label}; no attack stage had finished, so no report was kept.`
-              : 'The run was cancelled; nothing was kept.',
+            !stages.length
+              ? 'The run was cancelled; nothing was kept.'
+              : state.keepsPartial === false
+                ? `Cancelled after ${stages[stages.length - 1]!.label}; the run was split across workers, so no ` +
+                  'report was kept.'
+                : `Cancelled after ${stages[stages.length - 1]!.label}; no attack stage had finished, so no report ` +
+                  'was kept.',
           ),
         ]
       : [];

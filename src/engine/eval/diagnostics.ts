@@ -18,6 +18,7 @@ import { maxEps, type ThreatModel } from '../threat';
 import type { Report, ReportDiagnostic } from '../../protocol/report';
 import { pct } from '../../protocol/format';
 import { maskingAdvice } from '../../protocol/suites';
+import { NORM_LABELS } from '../../protocol/vocabulary';
 import type { Evaluation } from './evaluate';
 
 export interface DiagnosticsOptions {
@@ -290,7 +291,7 @@ export async function probeDiagnostics(
         finding(
           'no-chance-at-large-eps',
           'warning',
-          `At ε = ${+bigEps.toFixed(3)} (${threat.norm}) PGD-20 still leaves ${pct(bigAccuracy)} accuracy, ` +
+          `At ε = ${+bigEps.toFixed(3)} (${NORM_LABELS[threat.norm]}) PGD-20 still leaves ${pct(bigAccuracy)} accuracy, ` +
             `above chance (${pct(chance)}): with that budget any image can be changed, so the gradients must be ` +
             'misleading the attack.',
         ),

@@ -22,6 +22,11 @@ export const panelState = z.strictObject({
   error: z.string().optional(),
   /** The suite the run evaluates with (Evaluate): the panel's help line describes its cascade. */
   suite: z.enum(SUITES).optional(),
+  /**
+   * False when a cancel keeps no partial report (the run is split across workers); the cancel
+   * question and the cancelled line say so. Absent: it keeps one.
+   */
+  keepsPartial: z.boolean().optional(),
   /** The stages that finished, in order (clean first), shown while the run runs. */
   stages: z.array(finishedStageSchema).optional(),
   /** The report's data as the header names it (the host's: built-in sets by name, workspace paths relative). */

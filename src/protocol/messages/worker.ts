@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { epochMetricsSchema, runEpochSchema } from '../epoch-metrics';
 import { attackJobSchema, backendPreferenceSchema, trainJobSchema } from '../jobs';
 import { STAGE_KINDS } from '../vocabulary';
-import { TRAIN_PHASES } from '../vocabulary';
+import { DISTILL_PARTS, TRAIN_PHASES } from '../vocabulary';
 import {
   methodTable,
   notification,
@@ -109,7 +109,7 @@ export const trainProgressParams = z.strictObject({
   epoch: z.number().int().min(1).optional(),
   batch: z.number().int().min(0).optional(),
   batches: z.number().int().min(1).optional(),
-  part: z.enum(['teacher', 'student']).optional(),
+  part: z.enum(DISTILL_PARTS).optional(),
 });
 export type TrainProgressParams = z.infer<typeof trainProgressParams>;
 export const TrainProgressNotification = notification('trainProgress', trainProgressParams);
