@@ -40,6 +40,7 @@ import {
   samplesSummary,
 } from '../../src/protocol/report-text';
 import { NORM_LABELS, SUITES, type ExampleOutcome, type SuiteId } from '../../src/protocol/vocabulary';
+import { cssVar, onThemeChange } from '../theme';
 
 Chart.register(
   LineController,
@@ -62,10 +63,6 @@ function el<K extends keyof HTMLElementTagNameMap>(
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   node.append(...children);
   return node;
-}
-
-function cssVar(name: string, fallback: string): string {
-  return getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 }
 
 /**
@@ -96,22 +93,11 @@ function redrawCharts(): void {
 }
 
 let themeWatched = false;
+
 function watchTheme(): void {
-  if (themeWatched || typeof MutationObserver === 'undefined') return;
+  if (themeWatched) return;
   themeWatched = true;
-  let pending = false;
-  const schedule = () => {
-    if (pending) return;
-    pending = true;
-    // The class and the variables change in one message from the host: redraw once both are in.
-    requestAnimationFrame(() => {
-      pending = false;
-      redrawCharts();
-    });
-  };
-  const observer = new MutationObserver(schedule);
-  observer.observe(document.body, { attributes: true, attributeFilter: ['class', 'data-vscode-theme-kind'] });
-  observer.observe(document.documentElement, { attributes: true, attributeFilter: ['style', 'class'] });
+  onThemeChange(redrawCharts);
 }
 
 const SVG = 'http://www.w3.org/2000/svg';

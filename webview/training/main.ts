@@ -23,17 +23,16 @@ import { pct, STATUS_ICONS, statusWord } from '../../src/protocol/format';
 import { TRAIN_METHOD_INFO } from '../../src/protocol/training';
 import { chartLegendText, epochAxis, epochTickLabel, runMarker, translucent } from './markers';
 import { codicon, statusIcon } from './status-icons';
+import { cssVar, onThemeChange } from '../theme';
 
 Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, Legend, Tooltip);
 
 const vscode = vscodeApi<TrainingPanelToHost, TrainingPanelState>();
-const css = (name: string, fallback: string) =>
-  getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 const charts = new Map<string, Chart>();
 
 function axis(title: string, percent: boolean) {
-  const fg = css('--vscode-foreground', '#333');
-  const grid = css('--vscode-editorWidget-border', '#ccc');
+  const fg = cssVar('--vscode-foreground', '#333');
+  const grid = cssVar('--vscode-editorWidget-border', '#ccc');
   return {
     title: { display: true, text: title, color: fg },
     grid: { color: grid },
@@ -44,7 +43,7 @@ function axis(title: string, percent: boolean) {
 
 /** A legend naming each run with its own marker (colour and shape). */
 function legend() {
-  return { labels: { color: css('--vscode-foreground', '#333'), usePointStyle: true, boxHeight: 8 } };
+  return { labels: { color: cssVar('--vscode-foreground', '#333'), usePointStyle: true, boxHeight: 8 } };
 }
 
 function lineChart(
@@ -218,7 +217,10 @@ function table(state: TrainingPanelState): void {
   );
 }
 
+let shown: TrainingPanelState | undefined;
+
 function render(state: TrainingPanelState): void {
+  shown = state;
   table(state);
   lineChart('loss', 'training loss', state, (e) => e.loss, false);
   lineChart('clean', 'clean test accuracy', state, (e) => e.testAccuracy, true);
@@ -235,6 +237,13 @@ window.addEventListener('message', (event: MessageEvent) => {
   }
   vscode.setState(message.state);
   render(message.state);
+});
+
+// Canvases keep the colours they were drawn with: a theme change redraws every chart.
+onThemeChange(() => {
+  for (const chart of charts.values()) chart.destroy();
+  charts.clear();
+  if (shown) render(shown);
 });
 
 const saved = vscode.getState();
