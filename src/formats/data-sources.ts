@@ -12,6 +12,16 @@ import * as path from 'node:path';
 import type { BuiltinData, DataSourceId, DataSplit } from '../protocol/vocabulary';
 import { FormatError } from './errors';
 import { imageDims, readIdxHeader } from './idx-header';
+import {
+  imageLayout,
+  labelCount,
+  npzArrayHeader,
+  npzFile,
+  NUMPY_ARRAYS,
+  readNpyFileHeader,
+  readNpzEntries,
+  type NpyHeader,
+} from './numpy';
 
 export interface DataInfo {
   /** H×W×C of one image. */
@@ -116,8 +126,85 @@ const idx: DataSource = {
   },
 };
 
+/** The headers of a split's NumPy arrays (a folder of .npy or an .npz), named as messages name them. */
+export function numpyHeaders(
+  dir: string,
+  split: DataSplit,
+): { images: NpyHeader; imagesFile: string; labels: NpyHeader; labelsFile: string; npz?: Map<string, Uint8Array> } {
+  const names = NUMPY_ARRAYS[split];
+  const zip = npzFile(dir);
+  if (zip) {
+    const arrays = readNpzEntries(zip, [names.images, names.labels]);
+    const entry = (name: string): { header: NpyHeader; file: string } => {
+      const bytes = arrays.get(name);
+      if (!bytes) throw new FormatError(zip, '', `holds no array "${name}" (${name}.npy)`);
+      return { header: npzArrayHeader(zip, name, bytes), file: `${zip}:${name}.npy` };
+    };
+    const images = entry(names.images);
+    const labels = entry(names.labels);
+    return {
+      images: images.header,
+      imagesFile: images.file,
+      labels: labels.header,
+      labelsFile: labels.file,
+      npz: arrays,
+    };
+  }
+  const imagesFile = path.join(dir, `${names.images}.npy`);
+  const labelsFile = path.join(dir, `${names.labels}.npy`);
+  return { images: readNpyFileHeader(imagesFile), imagesFile, labels: readNpyFileHeader(labelsFile), labelsFile };
+}
+
+/** The image layout of a split's arrays, checked against its labels. */
+export function numpySplit(headers: ReturnType<typeof numpyHeaders>): ReturnType<typeof imageLayout> {
+  const layout = imageLayout(headers.images, headers.imagesFile);
+  const labels = labelCount(headers.labels, headers.labelsFile);
+  if (labels !== layout.count) {
+    throw new FormatError(
+      headers.labelsFile,
+      'shape',
+      `has ${labels} labels for ${layout.count} images in ${path.basename(headers.imagesFile)}`,
+    );
+  }
+  return layout;
+}
+
+/** Whether a folder or .npz holds a split's arrays (names only). */
+function numpyHasSplit(dir: string, split: DataSplit): boolean {
+  const zip = npzFile(dir);
+  if (!zip) return fs.existsSync(path.join(dir, `${NUMPY_ARRAYS[split].images}.npy`));
+  return readNpzEntries(zip, [NUMPY_ARRAYS[split].images]).size > 0;
+}
+
+const numpy: DataSource = {
+  id: 'numpy',
+  label: 'NumPy arrays (x_test.npy, y_test.npy or an .npz)',
+  watch: ['**/x_test.npy', '**/*.npz'],
+  detect(dir) {
+    if (fs.existsSync(path.join(dir, 'x_test.npy'))) return true;
+    try {
+      return npzFile(dir) !== undefined;
+    } catch {
+      // Several .npz files: still NumPy data; info says which problem.
+      return true;
+    }
+  },
+  info(dir) {
+    const test = numpySplit(numpyHeaders(dir, 'test'));
+    const counts: DataInfo['counts'] = { test: test.count };
+    if (numpyHasSplit(dir, 'train')) counts.train = numpySplit(numpyHeaders(dir, 'train')).count;
+    const classes = readClassNames(numpyClassesDir(dir));
+    return { shape: test.shape, count: test.count, counts, ...(classes ? { classes } : {}) };
+  },
+};
+
+/** Where a NumPy source's classes.json sits: the folder, or the .npz file's folder. */
+export function numpyClassesDir(dir: string): string {
+  return fs.existsSync(dir) && fs.statSync(dir).isFile() ? path.dirname(dir) : dir;
+}
+
 /** Every data source, in the order DATA_SOURCE_IDS gives (a test checks). */
-export const DATA_SOURCES: readonly DataSource[] = [idx];
+export const DATA_SOURCES: readonly DataSource[] = [idx, numpy];
 
 /** Globs of every file whose creation or deletion can change what a folder holds. */
 export const DATA_WATCH_GLOBS: readonly string[] = DATA_SOURCES.flatMap((s) => s.watch);

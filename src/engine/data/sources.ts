@@ -3,11 +3,19 @@
  * (detect, info) is src/formats/data-sources.ts; the lists are joined by id.
  */
 import * as path from 'node:path';
-import { IDX_FILES, idxFile, readClassNames } from '../../formats/data-sources';
+import {
+  IDX_FILES,
+  idxFile,
+  numpyClassesDir,
+  numpyHeaders,
+  numpySplit,
+  readClassNames,
+} from '../../formats/data-sources';
 import { imageDims } from '../../formats/idx-header';
 import type { DataSourceId, DataSplit } from '../../protocol/vocabulary';
 import { InputError, withInputErrors } from '../errors';
 import { readIdxHead } from './idx';
+import { npyImages, npyLabels, npyRecords } from './numpy';
 import type { Split } from './types';
 
 /** The first images of one split of a data folder. */
@@ -61,21 +69,7 @@ const idx: DataLoader = {
       );
     }
     const loaded = labels.data.subarray(0, images.records);
-    let classNames: string[];
-    if (named) {
-      const outside = loaded.findIndex((label) => label >= named.length);
-      if (outside >= 0) {
-        throw new InputError(
-          labelsFile,
-          `[${outside}]`,
-          `is ${loaded[outside]}, but the data names ${named.length} classes (labels 0 to ${named.length - 1})`,
-        );
-      }
-      classNames = named;
-    } else {
-      const maxLabel = labels.data.reduce((max, label) => Math.max(max, label), 0);
-      classNames = Array.from({ length: maxLabel + 1 }, (_, i) => `class ${i}`);
-    }
+    const classNames = checkClasses(named, loaded, labels.data, labelsFile);
     return {
       source: 'idx',
       location: dir,
@@ -89,5 +83,57 @@ const idx: DataLoader = {
   },
 };
 
+/**
+ * The class names: `named` (each loaded label checked against them), else `class 0` … up to the
+ * largest of `all` (every label of the split: the class count must not depend on n).
+ */
+function checkClasses(named: string[] | undefined, loaded: Uint8Array, all: Uint8Array, labelsFile: string): string[] {
+  if (!named) {
+    const maxLabel = all.reduce((max, label) => Math.max(max, label), 0);
+    return Array.from({ length: maxLabel + 1 }, (_, i) => `class ${i}`);
+  }
+  const outside = loaded.findIndex((label) => label >= named.length);
+  if (outside >= 0) {
+    throw new InputError(
+      labelsFile,
+      `[${outside}]`,
+      `is ${loaded[outside]}, but the data names ${named.length} classes (labels 0 to ${named.length - 1})`,
+    );
+  }
+  return named;
+}
+
+const numpy: DataLoader = {
+  id: 'numpy',
+  async load(dir, split, n, knownNames) {
+    const headers = withInputErrors(() => numpyHeaders(dir, split));
+    const layout = withInputErrors(() => numpySplit(headers));
+    const count = Math.min(n ?? layout.count, layout.count);
+    const per = layout.shape[0] * layout.shape[1] * layout.shape[2];
+    const entry = (file: string) => headers.npz?.get(path.basename(file.split(':').pop()!, '.npy'));
+    const pixels = npyRecords(headers.images, headers.imagesFile, count * per, entry(headers.imagesFile));
+    const images = npyImages(headers.images, layout, pixels.bytes, count, headers.imagesFile);
+    const named = knownNames ? [...knownNames] : withInputErrors(() => readClassNames(numpyClassesDir(dir)));
+    const labelBytes = npyRecords(
+      headers.labels,
+      headers.labelsFile,
+      named ? count : layout.count,
+      entry(headers.labelsFile),
+    );
+    const all = npyLabels(headers.labels, labelBytes.bytes, named ? count : layout.count, headers.labelsFile);
+    const loaded = all.subarray(0, count);
+    return {
+      source: 'numpy',
+      location: dir,
+      shape: layout.shape,
+      classNames: checkClasses(named, loaded, all, headers.labelsFile),
+      split,
+      available: layout.count,
+      samples: { images, labels: loaded, count },
+      bytesRead: pixels.bytesRead + labelBytes.bytesRead,
+    };
+  },
+};
+
 /** One loader per data source, in the order of DATA_SOURCES (a test checks the ids agree). */
-export const DATA_LOADERS: readonly DataLoader[] = [idx];
+export const DATA_LOADERS: readonly DataLoader[] = [idx, numpy];
