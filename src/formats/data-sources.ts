@@ -11,6 +11,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BuiltinData, DataSourceId, DataSplit } from '../protocol/vocabulary';
 import { FormatError } from './errors';
+import {
+  CIFAR_10,
+  CIFAR_100,
+  CIFAR_SHAPE,
+  cifarClassNames,
+  cifarFiles,
+  cifarHasSplit,
+  type CifarLayout,
+} from './cifar';
 import { imageDims, readIdxHeader } from './idx-header';
 import {
   imageLayout,
@@ -203,8 +212,37 @@ export function numpyClassesDir(dir: string): string {
   return fs.existsSync(dir) && fs.statSync(dir).isFile() ? path.dirname(dir) : dir;
 }
 
+/** The class names of a CIFAR folder: its classes.json, else the names file it was distributed with. */
+export function cifarClasses(dir: string, layout: CifarLayout): string[] | undefined {
+  return readClassNames(dir) ?? cifarClassNames(dir, layout);
+}
+
+function cifarSource(layout: CifarLayout, label: string): DataSource {
+  const first = layout.files.test[0]!;
+  // CIFAR-100's test.bin is a common name: its names file says which data it is.
+  const marks = layout.id === 'cifar-100' ? [first, layout.namesFile] : [first];
+  return {
+    id: layout.id,
+    label,
+    watch: marks.map((f) => `**/${f}`),
+    detect: (dir) => marks.every((f) => fs.existsSync(path.join(dir, f))),
+    info(dir) {
+      const count = (split: DataSplit) => cifarFiles(dir, layout, split).reduce((sum, f) => sum + f.records, 0);
+      const counts: DataInfo['counts'] = { test: count('test') };
+      if (cifarHasSplit(dir, layout, 'train')) counts.train = count('train');
+      const classes = cifarClasses(dir, layout);
+      return { shape: [...CIFAR_SHAPE], count: counts.test!, counts, ...(classes ? { classes } : {}) };
+    },
+  };
+}
+
 /** Every data source, in the order DATA_SOURCE_IDS gives (a test checks). */
-export const DATA_SOURCES: readonly DataSource[] = [idx, numpy];
+export const DATA_SOURCES: readonly DataSource[] = [
+  idx,
+  numpy,
+  cifarSource(CIFAR_10, 'CIFAR-10 binary batches'),
+  cifarSource(CIFAR_100, 'CIFAR-100 binary (fine labels)'),
+];
 
 /** Globs of every file whose creation or deletion can change what a folder holds. */
 export const DATA_WATCH_GLOBS: readonly string[] = DATA_SOURCES.flatMap((s) => s.watch);

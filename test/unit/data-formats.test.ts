@@ -252,3 +252,143 @@ test('NumPy: big-endian, object, complex, fortran_order, truncated, bad magic an
   fs.rmSync(dir, { recursive: true });
   fs.rmSync(npzDir, { recursive: true });
 });
+
+// ---------------------------------------------------------------------------------------------
+// CIFAR binaries
+
+/** The sample's 28×28 grey images as 32×32 RGB (a 2-pixel black border, channels as rgb()), NHWC. */
+function to32(grey: Uint8Array, count: number): Uint8Array {
+  const colour = rgb(grey);
+  const out = new Uint8Array(count * 32 * 32 * 3);
+  for (let n = 0; n < count; n++)
+    for (let y = 0; y < 28; y++)
+      for (let x = 0; x < 28; x++)
+        for (let c = 0; c < 3; c++)
+          out[((n * 32 + y + 2) * 32 + x + 2) * 3 + c] = colour[((n * 28 + y) * 28 + x) * 3 + c]!;
+  return out;
+}
+
+/** CIFAR records: the label bytes, then the R, G and B planes of each NHWC image. */
+function cifarRecords(images: Uint8Array, labels: number[][]): Buffer {
+  const planes = toChannelsFirst(images, [32, 32, 3], labels.length);
+  return Buffer.concat(
+    labels.map((l, i) => Buffer.concat([Buffer.from(l), planes.subarray(i * 3072, (i + 1) * 3072)])),
+  );
+}
+
+const CIFAR10_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+
+test('CIFAR-10: test_batch.bin and training batches read back equal, the first n across batches by offset', async () => {
+  const { test: ref, train } = await sample();
+  const dir = tempDir('cifar10');
+  const testImages = to32(ref.samples.images, N);
+  const trainImages = to32(train.samples.images, N);
+  fs.writeFileSync(
+    path.join(dir, 'test_batch.bin'),
+    cifarRecords(
+      testImages,
+      Array.from(ref.samples.labels, (l) => [l]),
+    ),
+  );
+  // 40 training images over three batches: 15, 15, 10.
+  for (const [i, from, to] of [
+    [1, 0, 15],
+    [2, 15, 30],
+    [3, 30, 40],
+  ] as const) {
+    const labels = Array.from(train.samples.labels.subarray(from, to), (l) => [l]);
+    fs.writeFileSync(
+      path.join(dir, `data_batch_${i}.bin`),
+      cifarRecords(trainImages.subarray(from * 3072, to * 3072), labels),
+    );
+  }
+  fs.writeFileSync(path.join(dir, 'batches.meta.txt'), CIFAR10_NAMES.join('\n') + '\n\n');
+  assert.deepEqual(describeData(dir), {
+    shape: [32, 32, 3],
+    count: N,
+    counts: { test: N, train: N },
+    classes: CIFAR10_NAMES,
+  });
+  const loaded = await loadData(dir, 'test');
+  assert.equal(loaded.source, 'cifar-10');
+  assert.deepEqual(loaded.classNames, CIFAR10_NAMES);
+  assertSameSplit(loaded, { images: testImages, labels: ref.samples.labels, count: N });
+  const head = await loadData(dir, 'train', 20);
+  assert.equal(head.available, N);
+  assert.equal(head.bytesRead, 20 * 3073);
+  assertSameSplit(head, {
+    images: trainImages.subarray(0, 20 * 3072),
+    labels: train.samples.labels.subarray(0, 20),
+    count: 20,
+  });
+  assertSameSplit({ ...head, samples: (await loadTrainingData(dir)).train }, { ...train.samples, images: trainImages });
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('CIFAR-100: test.bin and train.bin with fine labels and fine_label_names.txt', async () => {
+  const { test: ref } = await sample();
+  const dir = tempDir('cifar100');
+  const images = to32(ref.samples.images, N);
+  const fine = Array.from(ref.samples.labels, (l) => l * 10 + 3);
+  const records = cifarRecords(
+    images,
+    Array.from(ref.samples.labels, (l, i) => [l, fine[i]!]),
+  );
+  fs.writeFileSync(path.join(dir, 'test.bin'), records);
+  fs.writeFileSync(path.join(dir, 'train.bin'), records.subarray(0, 7 * 3074));
+  const names = Array.from({ length: 100 }, (_, i) => `fine ${i}`);
+  fs.writeFileSync(path.join(dir, 'fine_label_names.txt'), names.join('\n'));
+  fs.writeFileSync(path.join(dir, 'coarse_label_names.txt'), CIFAR10_NAMES.join('\n'));
+  assert.deepEqual(describeData(dir).counts, { test: N, train: 7 });
+  const loaded = await loadData(dir, 'test', 25);
+  assert.equal(loaded.source, 'cifar-100');
+  assert.deepEqual(loaded.classNames, names);
+  assert.equal(loaded.bytesRead, 25 * 3074);
+  assertSameSplit(loaded, {
+    images: images.subarray(0, 25 * 3072),
+    labels: Uint8Array.from(fine.slice(0, 25)),
+    count: 25,
+  });
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('CIFAR: a file of partial records, a wrong names file and a label out of range are refused naming the file', async () => {
+  const { test: ref } = await sample();
+  const dir = tempDir('cifar-bad');
+  const images = to32(ref.samples.images, 3);
+  const testBatch = path.join(dir, 'test_batch.bin');
+  fs.writeFileSync(testBatch, cifarRecords(images, [[1], [2], [3]]).subarray(0, 3 * 3073 - 5));
+  const partial = /is 9214 bytes, not a whole number of 3073-byte records \(1 label byte and 3072 pixels each\)/;
+  assert.throws(
+    () => describeData(dir),
+    (err) => expectInputError(err, testBatch, partial),
+  );
+  await assert.rejects(
+    loadData(dir, 'test'),
+    (err) => err instanceof InputError && expectInputError(err, testBatch, partial),
+  );
+  // A second training batch cut short.
+  fs.writeFileSync(testBatch, cifarRecords(images, [[1], [2], [3]]));
+  fs.writeFileSync(path.join(dir, 'data_batch_1.bin'), cifarRecords(images, [[1], [2], [3]]));
+  const batch2 = path.join(dir, 'data_batch_2.bin');
+  fs.writeFileSync(batch2, Buffer.alloc(3073 + 1));
+  await assert.rejects(loadData(dir, 'train', 1), (err) =>
+    expectInputError(err, batch2, /is 3074 bytes, not a whole number/),
+  );
+  fs.rmSync(batch2);
+  const meta = path.join(dir, 'batches.meta.txt');
+  fs.writeFileSync(meta, 'cat\ndog\n');
+  await assert.rejects(loadData(dir, 'test'), (err) => expectInputError(err, meta, /names 2 classes; cifar-10 has 10/));
+  fs.rmSync(meta);
+  fs.writeFileSync(testBatch, cifarRecords(images, [[1], [12], [3]]));
+  await assert.rejects(loadData(dir, 'test'), (err) =>
+    expectInputError(err, testBatch, /record 1: has label 12; cifar-10 labels run from 0 to 9/),
+  );
+  // Unnamed classes: class 0 … class 9.
+  fs.writeFileSync(testBatch, cifarRecords(images, [[1], [2], [3]]));
+  assert.deepEqual(
+    (await loadData(dir, 'test')).classNames,
+    Array.from({ length: 10 }, (_, i) => `class ${i}`),
+  );
+  fs.rmSync(dir, { recursive: true });
+});

@@ -221,7 +221,14 @@ test('a folder no source reads, and labels that do not match the images, are nam
 });
 
 test('the watcher globs and isDataFile name the files detect looks for', () => {
-  assert.deepEqual(DATA_WATCH_GLOBS, ['**/t10k-images-idx3-ubyte*', '**/x_test.npy', '**/*.npz']);
+  assert.deepEqual(DATA_WATCH_GLOBS, [
+    '**/t10k-images-idx3-ubyte*',
+    '**/x_test.npy',
+    '**/*.npz',
+    '**/test_batch.bin',
+    '**/test.bin',
+    '**/fine_label_names.txt',
+  ]);
   assert.ok(isDataFile('/w/data/x_test.npy') && isDataFile('/w/data/cifar.npz') && !isDataFile('/w/data/y_test.npy'));
   assert.ok(isDataFile('/w/data/t10k-images-idx3-ubyte.gz'));
   assert.ok(isDataFile('t10k-images-idx3-ubyte'));

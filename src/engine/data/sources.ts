@@ -3,7 +3,9 @@
  * (detect, info) is src/formats/data-sources.ts; the lists are joined by id.
  */
 import * as path from 'node:path';
+import { CIFAR_10, CIFAR_100, CIFAR_SHAPE, cifarFiles, type CifarLayout } from '../../formats/cifar';
 import {
+  cifarClasses,
   IDX_FILES,
   idxFile,
   numpyClassesDir,
@@ -14,6 +16,7 @@ import {
 import { imageDims } from '../../formats/idx-header';
 import type { DataSourceId, DataSplit } from '../../protocol/vocabulary';
 import { InputError, withInputErrors } from '../errors';
+import { readCifarHead } from './cifar';
 import { readIdxHead } from './idx';
 import { npyImages, npyLabels, npyRecords } from './numpy';
 import type { Split } from './types';
@@ -135,5 +138,28 @@ const numpy: DataLoader = {
   },
 };
 
+function cifarLoader(layout: CifarLayout): DataLoader {
+  return {
+    id: layout.id,
+    async load(dir, split, n, knownNames) {
+      const files = withInputErrors(() => cifarFiles(dir, layout, split));
+      const available = files.reduce((sum, f) => sum + f.records, 0);
+      const head = readCifarHead(layout, files, Math.min(n ?? available, available));
+      const named = knownNames ? [...knownNames] : withInputErrors(() => cifarClasses(dir, layout));
+      const classNames = named ?? Array.from({ length: layout.classCount }, (_, i) => `class ${i}`);
+      return {
+        source: layout.id,
+        location: dir,
+        shape: [...CIFAR_SHAPE],
+        classNames: checkClasses(classNames, head.labels, head.labels, files[0]!.file),
+        split,
+        available,
+        samples: { images: head.images, labels: head.labels, count: head.count },
+        bytesRead: head.bytesRead,
+      };
+    },
+  };
+}
+
 /** One loader per data source, in the order of DATA_SOURCES (a test checks the ids agree). */
-export const DATA_LOADERS: readonly DataLoader[] = [idx, numpy];
+export const DATA_LOADERS: readonly DataLoader[] = [idx, numpy, cifarLoader(CIFAR_10), cifarLoader(CIFAR_100)];
