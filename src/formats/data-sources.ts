@@ -22,6 +22,14 @@ import {
 } from './cifar';
 import { imageDims, readIdxHeader } from './idx-header';
 import {
+  IMAGE_EXTENSIONS,
+  imageFolderClasses,
+  imageFolderEntries,
+  imageSplitFolders,
+  isImageFolder,
+  readImageHeader,
+} from './image-folder';
+import {
   imageLayout,
   labelCount,
   npzArrayHeader,
@@ -236,12 +244,35 @@ function cifarSource(layout: CifarLayout, label: string): DataSource {
   };
 }
 
+/** An image folder's class names in label order (classes.json's, else sorted folder names); at most 256 (labels are bytes). */
+export function imageClasses(dir: string): string[] {
+  const classes = imageFolderClasses(dir, readClassNames(dir));
+  if (classes.length > 256) throw new FormatError(dir, '', `holds ${classes.length} classes; at most 256 are read`);
+  return classes;
+}
+
+const imageFolder: DataSource = {
+  id: 'image-folder',
+  label: 'image folders (test/<class>/*.png, .jpg or .jpeg)',
+  watch: IMAGE_EXTENSIONS.map((ext) => `**/*${ext}`),
+  detect: isImageFolder,
+  info(dir) {
+    const classes = imageClasses(dir);
+    const test = imageFolderEntries(dir, 'test', classes);
+    const first = readImageHeader(test[0]!.file);
+    const counts: DataInfo['counts'] = { test: test.length };
+    if (imageSplitFolders(dir).train) counts.train = imageFolderEntries(dir, 'train', classes).length;
+    return { shape: [first.height, first.width, first.channels], count: test.length, counts, classes };
+  },
+};
+
 /** Every data source, in the order DATA_SOURCE_IDS gives (a test checks). */
 export const DATA_SOURCES: readonly DataSource[] = [
   idx,
   numpy,
   cifarSource(CIFAR_10, 'CIFAR-10 binary batches'),
   cifarSource(CIFAR_100, 'CIFAR-100 binary (fine labels)'),
+  imageFolder,
 ];
 
 /** Globs of every file whose creation or deletion can change what a folder holds. */

@@ -70,7 +70,7 @@ export const MODEL_FORMAT_IDS = ['tfjs-layers', 'tfjs-graph'] as const;
 export type ModelFormatId = (typeof MODEL_FORMAT_IDS)[number];
 
 /** Data sources: folder layouts a dataset can come in (src/formats/data-sources.ts, src/engine/data/sources.ts). */
-export const DATA_SOURCE_IDS = ['idx', 'numpy', 'cifar-10', 'cifar-100'] as const;
+export const DATA_SOURCE_IDS = ['idx', 'numpy', 'cifar-10', 'cifar-100', 'image-folder'] as const;
 export type DataSourceId = (typeof DATA_SOURCE_IDS)[number];
 
 /** The splits a data source serves. */

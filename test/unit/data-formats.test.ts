@@ -8,6 +8,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { zipSync } from 'fflate';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { imageHeader } from '../../src/formats/image-folder';
 import { describeData } from '../../src/formats/data-sources';
 import { InputError, loadData, loadTrainingData, type LoadedSplit } from '../../src/engine';
 import { tempDir } from './helpers';
@@ -391,4 +394,183 @@ test('CIFAR: a file of partial records, a wrong names file and a label out of ra
     Array.from({ length: 10 }, (_, i) => `class ${i}`),
   );
   fs.rmSync(dir, { recursive: true });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Image folders
+
+/** Fashion-MNIST's class names as folder names; sorted, they are not in label order. */
+const FOLDERS = ['tshirt', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'boot'];
+
+function pngBytes(pixels: Uint8Array, h: number, w: number, channels: 1 | 3): Buffer {
+  const png = new PNG({ width: w, height: h });
+  for (let p = 0; p < h * w; p++) {
+    for (let c = 0; c < 3; c++) png.data[p * 4 + c] = pixels[p * channels + (channels === 1 ? 0 : c)]!;
+    png.data[p * 4 + 3] = 255;
+  }
+  return PNG.sync.write(png, { colorType: channels === 1 ? 0 : 2 });
+}
+
+/** Writes split images as FOLDERS[label]/NNNN.ext; returns the ImageFolder order (class, then file) of the indices. */
+function writeImageSplit(
+  folder: string,
+  split: { images: Uint8Array; labels: Uint8Array; count: number },
+  encodeImage: (pixels: Uint8Array) => Buffer,
+  ext: string,
+  per: number,
+): number[] {
+  for (let i = 0; i < split.count; i++) {
+    const classDir = path.join(folder, FOLDERS[split.labels[i]!]!);
+    fs.mkdirSync(classDir, { recursive: true });
+    fs.writeFileSync(
+      path.join(classDir, `${String(i).padStart(4, '0')}${ext}`),
+      encodeImage(split.images.subarray(i * per, (i + 1) * per)),
+    );
+  }
+  const sorted = [...new Set(Array.from(split.labels, (l) => FOLDERS[l]!))].sort();
+  return Array.from({ length: split.count }, (_, i) => i).sort(
+    (a, b) => sorted.indexOf(FOLDERS[split.labels[a]!]!) - sorted.indexOf(FOLDERS[split.labels[b]!]!) || a - b,
+  );
+}
+
+function reorder(split: { images: Uint8Array; labels: Uint8Array }, order: number[], per: number) {
+  const images = new Uint8Array(order.length * per);
+  order.forEach((src, i) => images.set(split.images.subarray(src * per, (src + 1) * per), i * per));
+  return { images, labels: Uint8Array.from(order, (src) => split.labels[src]!), count: order.length };
+}
+
+test('image folder: grey PNG test/ and RGB PNG train/, classes.json order, read back equal in ImageFolder order', async () => {
+  const { test: ref, train } = await sample();
+  const dir = tempDir('imgfolder');
+  const testOrder = writeImageSplit(path.join(dir, 'test'), ref.samples, (p) => pngBytes(p, 28, 28, 1), '.png', 784);
+  const colour = rgb(train.samples.images);
+  const trainOrder = writeImageSplit(
+    path.join(dir, 'train'),
+    { ...train.samples, images: colour },
+    (p) => pngBytes(p, 28, 28, 3),
+    '.PNG',
+    2352,
+  );
+  fs.writeFileSync(path.join(dir, 'classes.json'), JSON.stringify(FOLDERS));
+  assert.deepEqual(describeData(dir), {
+    shape: [28, 28, 1],
+    count: N,
+    counts: { test: N, train: N },
+    classes: FOLDERS,
+  });
+  const loaded = await loadData(dir, 'test');
+  assert.equal(loaded.source, 'image-folder');
+  assert.deepEqual(loaded.classNames, FOLDERS);
+  assertSameSplit(loaded, reorder(ref.samples, testOrder, 784));
+  const trainLoaded = await loadData(dir, 'train');
+  assert.deepEqual(trainLoaded.shape, [28, 28, 3]);
+  assertSameSplit(trainLoaded, reorder({ ...train.samples, images: colour }, trainOrder, 2352));
+  // Without classes.json: labels are the sorted folder names' indices.
+  fs.rmSync(path.join(dir, 'classes.json'));
+  const sorted = [...FOLDERS].sort();
+  const unnamed = await loadData(dir, 'test', 10);
+  assert.deepEqual(unnamed.classNames, sorted);
+  const want = reorder(ref.samples, testOrder.slice(0, 10), 784);
+  assert.deepEqual(
+    Array.from(unnamed.samples.labels),
+    Array.from(want.labels, (l) => sorted.indexOf(FOLDERS[l]!)),
+  );
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('image folder: PATH/<class>/ is the test split; JPEG decodes as jpeg-js does; the images after n are not opened', async () => {
+  const { test: ref } = await sample();
+  const dir = tempDir('imgflat');
+  const colour = rgb(ref.samples.images);
+  const order = writeImageSplit(
+    dir,
+    { ...ref.samples, images: colour },
+    (p) => {
+      const rgba = Buffer.alloc(784 * 4, 255);
+      for (let i = 0; i < 784; i++) for (let c = 0; c < 3; c++) rgba[i * 4 + c] = p[i * 3 + c]!;
+      return jpeg.encode({ data: rgba, width: 28, height: 28 }, 95).data;
+    },
+    '.jpg',
+    2352,
+  );
+  const files = order.map((i) => {
+    const file = path.join(dir, FOLDERS[ref.samples.labels[i]!]!, `${String(i).padStart(4, '0')}.jpg`);
+    return file;
+  });
+  assert.deepEqual(describeData(dir).counts, { test: N });
+  // The 11th image onwards are garbage: loading 10 never opens them.
+  for (const file of files.slice(10)) fs.writeFileSync(file, 'not an image');
+  const loaded = await loadData(dir, 'test', 10);
+  assert.deepEqual(loaded.shape, [28, 28, 3]);
+  assert.equal(
+    loaded.bytesRead,
+    files.slice(0, 10).reduce((sum, f) => sum + fs.statSync(f).size, 0),
+  );
+  const decoded = files.slice(0, 10).map((f) => jpeg.decode(fs.readFileSync(f), { useTArray: true }).data);
+  const expected = Uint8Array.from(
+    { length: 10 * 2352 },
+    (_, i) => decoded[Math.floor(i / 2352)]![Math.floor((i % 2352) / 3) * 4 + (i % 3)]!,
+  );
+  assert.deepEqual(Buffer.from(loaded.samples.images), Buffer.from(expected));
+  // Lossy, but close to the pixels it was made from.
+  const original = reorder({ ...ref.samples, images: colour }, order.slice(0, 10), 2352).images;
+  const meanError = original.reduce((sum, v, i) => sum + Math.abs(v - loaded.samples.images[i]!), 0) / original.length;
+  assert.ok(meanError < 4, `mean error ${meanError}`);
+  await assert.rejects(loadData(dir, 'test', 11), (err) =>
+    expectInputError(err, files[10]!, /is neither a PNG nor a JPEG/),
+  );
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('image folder: a size or channel count unlike the first, an empty class, classes.json missing a folder are refused naming the file', async () => {
+  const { test: ref } = await sample();
+  const dir = tempDir('imgbad');
+  const order = writeImageSplit(dir, ref.samples, (p) => pngBytes(p, 28, 28, 1), '.png', 784);
+  const third = path.join(dir, FOLDERS[ref.samples.labels[order[2]!]!]!, `${String(order[2]).padStart(4, '0')}.png`);
+  const first = path.join(dir, FOLDERS[ref.samples.labels[order[0]!]!]!, `${String(order[0]).padStart(4, '0')}.png`);
+  fs.writeFileSync(third, pngBytes(ref.samples.images.subarray(0, 27 * 28), 27, 28, 1));
+  await assert.rejects(loadData(dir, 'test'), (err) =>
+    expectInputError(
+      err,
+      third,
+      new RegExp(`is 27×28×1 \\(H×W×C\\) but ${first.replace(/[.\\]/g, '\\$&')} is 28×28×1`),
+    ),
+  );
+  fs.writeFileSync(third, pngBytes(rgb(ref.samples.images.subarray(0, 784)), 28, 28, 3));
+  await assert.rejects(loadData(dir, 'test'), (err) =>
+    expectInputError(err, third, /is 28×28×3 \(H×W×C\) but .* is 28×28×1/),
+  );
+  fs.writeFileSync(third, pngBytes(ref.samples.images.subarray(0, 784), 28, 28, 1));
+  assert.equal((await loadData(dir, 'test')).samples.count, N);
+  const empty = path.join(dir, 'zzz-empty');
+  fs.mkdirSync(empty);
+  assert.throws(
+    () => describeData(dir),
+    (err) => expectInputError(err, empty, /holds no image \(.png, .jpg, .jpeg\)/),
+  );
+  fs.rmSync(empty, { recursive: true });
+  const classes = path.join(dir, 'classes.json');
+  fs.writeFileSync(classes, JSON.stringify(FOLDERS.slice(1)));
+  await assert.rejects(loadData(dir, 'test'), (err) =>
+    expectInputError(err, classes, /does not name the class folder "tshirt"/),
+  );
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('image headers: PNG colour types and a JPEG start-of-frame give the channels without decoding', () => {
+  const grey = pngBytes(new Uint8Array(6), 2, 3, 1);
+  assert.deepEqual(imageHeader('g.png', grey), { width: 3, height: 2, channels: 1 });
+  assert.deepEqual(imageHeader('c.png', pngBytes(new Uint8Array(18), 2, 3, 3)), { width: 3, height: 2, channels: 3 });
+  const jpg = Buffer.from(jpeg.encode({ data: Buffer.alloc(5 * 7 * 4, 128), width: 7, height: 5 }, 90).data);
+  assert.deepEqual(imageHeader('c.jpg', jpg), { width: 7, height: 5, channels: 3 });
+  // The same frame header declaring one component: a grey JPEG.
+  const sof = jpg.indexOf(Buffer.from([0xff, 0xc0]));
+  jpg[sof + 9] = 1;
+  assert.deepEqual(imageHeader('g.jpg', jpg), { width: 7, height: 5, channels: 1 });
+  jpg[sof + 9] = 4;
+  assert.throws(() => imageHeader('cmyk.jpg', jpg), /^FormatError: cmyk.jpg: is a JPEG with 4 colour components/);
+  assert.throws(
+    () => imageHeader('cut.jpg', jpg.subarray(0, 20)),
+    /cut.jpg: is a JPEG without a start-of-frame header/,
+  );
 });

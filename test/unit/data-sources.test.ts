@@ -228,6 +228,9 @@ test('the watcher globs and isDataFile name the files detect looks for', () => {
     '**/test_batch.bin',
     '**/test.bin',
     '**/fine_label_names.txt',
+    '**/*.png',
+    '**/*.jpg',
+    '**/*.jpeg',
   ]);
   assert.ok(isDataFile('/w/data/x_test.npy') && isDataFile('/w/data/cifar.npz') && !isDataFile('/w/data/y_test.npy'));
   assert.ok(isDataFile('/w/data/t10k-images-idx3-ubyte.gz'));

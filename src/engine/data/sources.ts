@@ -4,9 +4,11 @@
  */
 import * as path from 'node:path';
 import { CIFAR_10, CIFAR_100, CIFAR_SHAPE, cifarFiles, type CifarLayout } from '../../formats/cifar';
+import { imageFolderEntries } from '../../formats/image-folder';
 import {
   cifarClasses,
   IDX_FILES,
+  imageClasses,
   idxFile,
   numpyClassesDir,
   numpyHeaders,
@@ -18,6 +20,7 @@ import type { DataSourceId, DataSplit } from '../../protocol/vocabulary';
 import { InputError, withInputErrors } from '../errors';
 import { readCifarHead } from './cifar';
 import { readIdxHead } from './idx';
+import { readImageHead } from './image-folder';
 import { npyImages, npyLabels, npyRecords } from './numpy';
 import type { Split } from './types';
 
@@ -161,5 +164,30 @@ function cifarLoader(layout: CifarLayout): DataLoader {
   };
 }
 
+const imageFolder: DataLoader = {
+  id: 'image-folder',
+  async load(dir, split, n, knownNames) {
+    const classes = withInputErrors(() => imageClasses(dir));
+    const entries = withInputErrors(() => imageFolderEntries(dir, split, classes));
+    const head = readImageHead(entries, Math.min(n ?? entries.length, entries.length));
+    return {
+      source: 'image-folder',
+      location: dir,
+      shape: head.shape,
+      classNames: checkClasses(knownNames ? [...knownNames] : classes, head.labels, head.labels, dir),
+      split,
+      available: entries.length,
+      samples: { images: head.images, labels: head.labels, count: head.labels.length },
+      bytesRead: head.bytesRead,
+    };
+  },
+};
+
 /** One loader per data source, in the order of DATA_SOURCES (a test checks the ids agree). */
-export const DATA_LOADERS: readonly DataLoader[] = [idx, numpy, cifarLoader(CIFAR_10), cifarLoader(CIFAR_100)];
+export const DATA_LOADERS: readonly DataLoader[] = [
+  idx,
+  numpy,
+  cifarLoader(CIFAR_10),
+  cifarLoader(CIFAR_100),
+  imageFolder,
+];
