@@ -22,7 +22,6 @@ import {
 } from './cifar';
 import { imageDims, readIdxHeader } from './idx-header';
 import {
-  IMAGE_EXTENSIONS,
   imageFolderClasses,
   imageFolderEntries,
   imageSplitFolders,
@@ -232,7 +231,8 @@ function cifarSource(layout: CifarLayout, label: string): DataSource {
   return {
     id: layout.id,
     label,
-    watch: marks.map((f) => `**/${f}`),
+    // The last mark only: CIFAR-100's test.bin alone would list every folder with a test.bin.
+    watch: [`**/${marks[marks.length - 1]}`],
     detect: (dir) => marks.every((f) => fs.existsSync(path.join(dir, f))),
     info(dir) {
       const count = (split: DataSplit) => cifarFiles(dir, layout, split).reduce((sum, f) => sum + f.records, 0);
@@ -254,7 +254,9 @@ export function imageClasses(dir: string): string[] {
 const imageFolder: DataSource = {
   id: 'image-folder',
   label: 'image folders (test/<class>/*.png, .jpg or .jpeg)',
-  watch: IMAGE_EXTENSIONS.map((ext) => `**/*${ext}`),
+  // None: an image's name does not say which folder is the data (PATH, not PATH/test/<class>), and
+  // every folder of screenshots would be listed as data. A spec or --data names the folder.
+  watch: [],
   detect: isImageFolder,
   info(dir) {
     const classes = imageClasses(dir);
@@ -271,7 +273,7 @@ export const DATA_SOURCES: readonly DataSource[] = [
   idx,
   numpy,
   cifarSource(CIFAR_10, 'CIFAR-10 binary batches'),
-  cifarSource(CIFAR_100, 'CIFAR-100 binary (fine labels)'),
+  cifarSource(CIFAR_100, 'CIFAR-100 binary (test.bin, fine labels)'),
   imageFolder,
 ];
 
@@ -282,7 +284,9 @@ export const DATA_WATCH_GLOBS: readonly string[] = DATA_SOURCES.flatMap((s) => s
 export function dataSourceFor(dir: string): DataSource {
   const source = DATA_SOURCES.find((s) => s.detect(dir));
   if (!source) {
-    const known = DATA_SOURCES.map((s) => `${s.label}: ${s.watch.map((g) => g.replace(/^\*\*\//, '')).join(', ')}`);
+    const known = DATA_SOURCES.map((s) =>
+      s.watch.length ? `${s.label}: ${s.watch.map((g) => g.replace(/^\*\*\//, '')).join(', ')}` : s.label,
+    );
     throw new FormatError(dir, '', `holds no data Robustness Lab reads (${known.join('; ')})`);
   }
   return source;

@@ -226,12 +226,10 @@ test('the watcher globs and isDataFile name the files detect looks for', () => {
     '**/x_test.npy',
     '**/*.npz',
     '**/test_batch.bin',
-    '**/test.bin',
     '**/fine_label_names.txt',
-    '**/*.png',
-    '**/*.jpg',
-    '**/*.jpeg',
   ]);
+  // An image folder is named by a spec or --data: a PNG does not make its folder data.
+  assert.ok(!isDataFile('/w/media/screenshot.png'));
   assert.ok(isDataFile('/w/data/x_test.npy') && isDataFile('/w/data/cifar.npz') && !isDataFile('/w/data/y_test.npy'));
   assert.ok(isDataFile('/w/data/t10k-images-idx3-ubyte.gz'));
   assert.ok(isDataFile('t10k-images-idx3-ubyte'));

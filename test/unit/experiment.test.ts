@@ -243,7 +243,7 @@ test('model summaries: output activation of layers and graph models; data shapes
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-idx-'));
   assert.throws(
     () => describeData(dir),
-    /holds no data Robustness Lab reads \(IDX files \(MNIST layout\): t10k-images-idx3-ubyte\*\)/,
+    /holds no data Robustness Lab reads \(IDX files \(MNIST layout\): t10k-images-idx3-ubyte\*; NumPy arrays .*; image folders \(test\/<class>\/\*\.png, \.jpg or \.jpeg\)\)/,
   );
   fs.writeFileSync(
     path.join(dir, 't10k-images-idx3-ubyte'),
