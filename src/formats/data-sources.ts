@@ -28,15 +28,16 @@ import {
   isImageFolder,
   readImageHeader,
 } from './image-folder';
+import { listNpzEntries } from './npz';
 import {
   imageLayout,
   labelCount,
-  npzArrayHeader,
+  npyArray,
+  npzArray,
   npzFile,
   NUMPY_ARRAYS,
-  readNpyFileHeader,
-  readNpzEntries,
-  type NpyHeader,
+  type ImageLayout,
+  type NumpyArray,
 } from './numpy';
 
 export interface DataInfo {
@@ -142,44 +143,30 @@ const idx: DataSource = {
   },
 };
 
-/** The headers of a split's NumPy arrays (a folder of .npy or an .npz), named as messages name them. */
-export function numpyHeaders(
-  dir: string,
-  split: DataSplit,
-): { images: NpyHeader; imagesFile: string; labels: NpyHeader; labelsFile: string; npz?: Map<string, Uint8Array> } {
+/** A split's NumPy arrays (a folder of .npy or an .npz), headers read. */
+export function numpyArrays(dir: string, split: DataSplit): { images: NumpyArray; labels: NumpyArray } {
   const names = NUMPY_ARRAYS[split];
   const zip = npzFile(dir);
   if (zip) {
-    const arrays = readNpzEntries(zip, [names.images, names.labels]);
-    const entry = (name: string): { header: NpyHeader; file: string } => {
-      const bytes = arrays.get(name);
-      if (!bytes) throw new FormatError(zip, '', `holds no array "${name}" (${name}.npy)`);
-      return { header: npzArrayHeader(zip, name, bytes), file: `${zip}:${name}.npy` };
-    };
-    const images = entry(names.images);
-    const labels = entry(names.labels);
-    return {
-      images: images.header,
-      imagesFile: images.file,
-      labels: labels.header,
-      labelsFile: labels.file,
-      npz: arrays,
-    };
+    const entries = listNpzEntries(zip);
+    return { images: npzArray(zip, entries, names.images), labels: npzArray(zip, entries, names.labels) };
   }
-  const imagesFile = path.join(dir, `${names.images}.npy`);
-  const labelsFile = path.join(dir, `${names.labels}.npy`);
-  return { images: readNpyFileHeader(imagesFile), imagesFile, labels: readNpyFileHeader(labelsFile), labelsFile };
+  return {
+    images: npyArray(path.join(dir, `${names.images}.npy`)),
+    labels: npyArray(path.join(dir, `${names.labels}.npy`)),
+  };
 }
 
 /** The image layout of a split's arrays, checked against its labels. */
-export function numpySplit(headers: ReturnType<typeof numpyHeaders>): ReturnType<typeof imageLayout> {
-  const layout = imageLayout(headers.images, headers.imagesFile);
-  const labels = labelCount(headers.labels, headers.labelsFile);
-  if (labels !== layout.count) {
+export function numpySplit(arrays: ReturnType<typeof numpyArrays>): ImageLayout {
+  const { images, labels } = arrays;
+  const layout = imageLayout(images.header, images.label);
+  const count = labelCount(labels.header, labels.label);
+  if (count !== layout.count) {
     throw new FormatError(
-      headers.labelsFile,
+      labels.label,
       'shape',
-      `has ${labels} labels for ${layout.count} images in ${path.basename(headers.imagesFile)}`,
+      `has ${count} labels for ${layout.count} images in ${path.basename(images.label)}`,
     );
   }
   return layout;
@@ -189,7 +176,7 @@ export function numpySplit(headers: ReturnType<typeof numpyHeaders>): ReturnType
 function numpyHasSplit(dir: string, split: DataSplit): boolean {
   const zip = npzFile(dir);
   if (!zip) return fs.existsSync(path.join(dir, `${NUMPY_ARRAYS[split].images}.npy`));
-  return readNpzEntries(zip, [NUMPY_ARRAYS[split].images]).size > 0;
+  return listNpzEntries(zip).has(`${NUMPY_ARRAYS[split].images}.npy`);
 }
 
 const numpy: DataSource = {
@@ -206,9 +193,9 @@ const numpy: DataSource = {
     }
   },
   info(dir) {
-    const test = numpySplit(numpyHeaders(dir, 'test'));
+    const test = numpySplit(numpyArrays(dir, 'test'));
     const counts: DataInfo['counts'] = { test: test.count };
-    if (numpyHasSplit(dir, 'train')) counts.train = numpySplit(numpyHeaders(dir, 'train')).count;
+    if (numpyHasSplit(dir, 'train')) counts.train = numpySplit(numpyArrays(dir, 'train')).count;
     const classes = readClassNames(numpyClassesDir(dir));
     return { shape: test.shape, count: test.count, counts, ...(classes ? { classes } : {}) };
   },

@@ -1,14 +1,14 @@
 /**
  * NumPy arrays, read once for both halves: the .npy header (magic, version 1/2/3, the dict with
  * descr, fortran_order and shape), the layout of an image array (NHWC or NCHW, decided from the
- * shape) and the entries of an .npz (a zip, read with fflate). The cheap info reads headers only;
+ * shape) and the arrays of an .npz (src/formats/npz.ts). The cheap info reads headers only;
  * the engine's loader (src/engine/data/numpy.ts) then reads the bytes of the first n images.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { unzipSync } from 'fflate';
 import type { DataSplit } from '../protocol/vocabulary';
 import { FormatError } from './errors';
+import { readNpzEntryHead, type NpzEntry } from './npz';
 
 /** The element types we read: little-endian unsigned/signed integers and floats. */
 export interface NpyDtype {
@@ -194,33 +194,30 @@ export function npzFile(dir: string): string | undefined {
   return found.length === 1 ? path.join(dir, found[0]!) : undefined;
 }
 
-/**
- * The named arrays of an .npz (without the .npy suffix), inflating those entries only; an array
- * not in the archive is absent from the result. The whole archive is read: zip keeps its index at the end.
- */
-export function readNpzEntries(file: string, names: readonly string[]): Map<string, Uint8Array> {
-  let zip: Uint8Array;
-  try {
-    zip = fs.readFileSync(file);
-  } catch (err) {
-    throw new FormatError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  const wanted = new Set(names.map((n) => `${n}.npy`));
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(zip, { filter: (entry) => wanted.has(entry.name) });
-  } catch (err) {
-    throw new FormatError(file, '', `is not a readable .npz (zip) archive: ${(err as Error).message}`);
-  }
-  const arrays = new Map<string, Uint8Array>();
-  for (const [name, bytes] of Object.entries(entries)) arrays.set(name.replace(/\.npy$/, ''), bytes);
-  return arrays;
+/** One array of a split: a .npy file, or an entry of an .npz (named `file.npz:x_test.npy` in messages). */
+export interface NumpyArray {
+  header: NpyHeader;
+  /** The name messages give it. */
+  label: string;
+  file: string;
+  entry?: NpzEntry;
 }
 
-/** The header of an array inside an .npz, named `file:x_test.npy` in messages, checked complete. */
-export function npzArrayHeader(file: string, name: string, bytes: Uint8Array): NpyHeader {
-  const label = `${file}:${name}.npy`;
-  const header = parseNpyHeader(bytes, label);
-  checkComplete(header, bytes.length, label);
-  return header;
+/** A .npy file's array, its header read and checked complete. */
+export function npyArray(file: string): NumpyArray {
+  return { header: readNpyFileHeader(file), label: file, file };
+}
+
+/** An .npz entry's array (`name` without .npy), reading its header only, checked complete. */
+export function npzArray(zip: string, entries: Map<string, NpzEntry>, name: string): NumpyArray {
+  const entry = entries.get(`${name}.npy`);
+  if (!entry) throw new FormatError(zip, '', `holds no array "${name}" (${name}.npy)`);
+  const label = `${zip}:${name}.npy`;
+  const first = readNpzEntryHead(zip, entry, 12).bytes;
+  const preamble = npyPreambleLength(first, label);
+  const dictLength =
+    preamble === 10 ? first[8]! | (first[9]! << 8) : new DataView(first.buffer, first.byteOffset).getUint32(8, true);
+  const header = parseNpyHeader(readNpzEntryHead(zip, entry, preamble + dictLength).bytes, label);
+  checkComplete(header, entry.size, label);
+  return { header, label, file: zip, entry };
 }

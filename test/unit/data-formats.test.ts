@@ -11,6 +11,7 @@ import { zipSync } from 'fflate';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { imageHeader } from '../../src/formats/image-folder';
+import { listNpzEntries } from '../../src/formats/npz';
 import { describeData } from '../../src/formats/data-sources';
 import { InputError, loadData, loadTrainingData, type LoadedSplit } from '../../src/engine';
 import { tempDir } from './helpers';
@@ -254,6 +255,125 @@ test('NumPy: big-endian, object, complex, fortran_order, truncated, bad magic an
   );
   fs.rmSync(dir, { recursive: true });
   fs.rmSync(npzDir, { recursive: true });
+});
+
+/**
+ * What np.savez and np.savez_compressed write (made by Python's zipfile as NumPy calls it, with
+ * force_zip64: local headers with 0xFFFFFFFF sizes and a zip64 extra field): x_test (3, 2, 2, 1)
+ * uint8 0…11, y_test int64 [2, 0, 1].
+ */
+const PYTHON_NPZ = {
+  stored:
+    'UEsDBC0AAAAAAAAAIQAbyEL1//////////8KABQAeF90ZXN0Lm5weQEAEACMAAAAAAAAAIwAAAAAAAAAk05VTVBZAQB2AHsnZGVzY3InOiAnfHUxJywgJ2ZvcnRyYW5fb3JkZXInOiBGYWxzZSwgJ3NoYXBlJzogKDMsIDIsIDIsIDEpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIAoAAQIDBAUGBwgJCgtQSwMELQAAAAAAAAAhAIoazhP//////////woAFAB5X3Rlc3QubnB5AQAQAJgAAAAAAAAAmAAAAAAAAACTTlVNUFkBAHYAeydkZXNjcic6ICc8aTgnLCAnZm9ydHJhbl9vcmRlcic6IEZhbHNlLCAnc2hhcGUnOiAoMywpLCB9ICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgCgIAAAAAAAAAAAAAAAAAAAABAAAAAAAAAFBLAQItAy0AAAAAAAAAIQAbyEL1jAAAAIwAAAAKAAAAAAAAAAAAAACAAQAAAAB4X3Rlc3QubnB5UEsBAi0DLQAAAAAAAAAhAIoazhOYAAAAmAAAAAoAAAAAAAAAAAAAAIAByAAAAHlfdGVzdC5ucHlQSwUGAAAAAAIAAgBwAAAAnAEAAAAA',
+  deflated:
+    'UEsDBC0AAAAIAAAAIQAbyEL1//////////8KABQAeF90ZXN0Lm5weQEAEACMAAAAAAAAAFUAAAAAAAAAm+wX6hsQychQxlCtnpJanFykbqWgXlNqqK6joJ6WX1RSlJgXn1+UkgoSd0vMKU4FihdnJBakAvkaxjoKRmBkqKmjUKtABuBiYGRiZmFlY+fg5OIGAFBLAwQtAAAACAAAACEAihrOE///////////CgAUAHlfdGVzdC5ucHkBABAAmAAAAAAAAABKAAAAAAAAAJvsF+obEMnIUMZQrZ6SWpxcpG6loG6TaaGuo6Cell9UUpSYF59flJIKEndLzClOBYoXZyQWpAL5GsY6mjoKtQoUAC4mBlTACKUBUEsBAi0DLQAAAAgAAAAhABvIQvVVAAAAjAAAAAoAAAAAAAAAAAAAAIABAAAAAHhfdGVzdC5ucHlQSwECLQMtAAAACAAAACEAihrOE0oAAACYAAAACgAAAAAAAAAAAAAAgAGRAAAAeV90ZXN0Lm5weVBLBQYAAAAAAgACAHAAAAAXAQAAAAA=',
+};
+
+/** A stored zip written by hand with every zip64 record: sizes and offsets in the central directory's extra field, the zip64 end records. */
+function zip64Stored(files: Record<string, Uint8Array>): Buffer {
+  const parts: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (const [name, data] of Object.entries(files)) {
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(45, 4);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    parts.push(local, Buffer.from(name), Buffer.from(data));
+    const entry = Buffer.alloc(46);
+    entry.writeUInt32LE(0x02014b50, 0);
+    entry.writeUInt16LE(45, 4);
+    entry.writeUInt16LE(45, 6);
+    entry.writeUInt32LE(0xffffffff, 20);
+    entry.writeUInt32LE(0xffffffff, 24);
+    entry.writeUInt16LE(name.length, 28);
+    entry.writeUInt16LE(28, 30);
+    entry.writeUInt32LE(0xffffffff, 42);
+    const extra = Buffer.alloc(28);
+    extra.writeUInt16LE(1, 0);
+    extra.writeUInt16LE(24, 2);
+    extra.writeBigUInt64LE(BigInt(data.length), 4);
+    extra.writeBigUInt64LE(BigInt(data.length), 12);
+    extra.writeBigUInt64LE(BigInt(offset), 20);
+    central.push(entry, Buffer.from(name), extra);
+    offset += 30 + name.length + data.length;
+  }
+  const cd = Buffer.concat(central);
+  const count = Object.keys(files).length;
+  const record = Buffer.alloc(56);
+  record.writeUInt32LE(0x06064b50, 0);
+  record.writeBigUInt64LE(44n, 4);
+  record.writeBigUInt64LE(BigInt(count), 24);
+  record.writeBigUInt64LE(BigInt(count), 32);
+  record.writeBigUInt64LE(BigInt(cd.length), 40);
+  record.writeBigUInt64LE(BigInt(offset), 48);
+  const locator = Buffer.alloc(20);
+  locator.writeUInt32LE(0x07064b50, 0);
+  locator.writeBigUInt64LE(BigInt(offset + cd.length), 8);
+  locator.writeUInt32LE(1, 16);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(0xffff, 8);
+  end.writeUInt16LE(0xffff, 10);
+  end.writeUInt32LE(0xffffffff, 12);
+  end.writeUInt32LE(0xffffffff, 16);
+  return Buffer.concat([...parts, cd, record, locator, end]);
+}
+
+test('NumPy .npz as NumPy writes it (zip64 local headers) and with zip64 directory records', async () => {
+  const dir = tempDir('npz-zip64');
+  const archives = {
+    ...Object.fromEntries(Object.entries(PYTHON_NPZ).map(([k, b64]) => [k, Buffer.from(b64, 'base64')])),
+    zip64: zip64Stored({
+      'y_test.npy': npy('<i8', [3], encode('<i8', [2, 0, 1])),
+      'x_test.npy': npy(
+        '|u1',
+        [3, 2, 2, 1],
+        Uint8Array.from({ length: 12 }, (_, i) => i),
+      ),
+    }),
+  };
+  for (const [name, bytes] of Object.entries(archives)) {
+    const file = path.join(dir, `${name}.npz`);
+    fs.writeFileSync(file, bytes);
+    assert.deepEqual(describeData(file), { shape: [2, 2, 1], count: 3, counts: { test: 3 } });
+    const loaded = await loadData(file, 'test');
+    assert.deepEqual(
+      Array.from(loaded.samples.images),
+      Array.from({ length: 12 }, (_, i) => i),
+      name,
+    );
+    assert.deepEqual(Array.from(loaded.samples.labels), [2, 0, 1], name);
+  }
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('NumPy .npz: the first n images inflate the head of x_test only; a corrupt tail is not read', async () => {
+  const all = await loadData(SAMPLE, 'test');
+  const dir = tempDir('npz-head');
+  const file = path.join(dir, 'test.npz');
+  const images = npy('|u1', [2000, 28, 28], all.samples.images);
+  fs.writeFileSync(
+    file,
+    zipSync({ 'x_test.npy': images, 'y_test.npy': npy('|u1', [2000], all.samples.labels) }, { level: 6 }),
+  );
+  const size = fs.statSync(file).size;
+  const x = listNpzEntries(file).get('x_test.npy')!;
+  const bytes = fs.readFileSync(file);
+  const dataStart =
+    x.localHeader + 30 + bytes.readUInt16LE(x.localHeader + 26) + bytes.readUInt16LE(x.localHeader + 28);
+  bytes.fill(0xab, dataStart + Math.floor(x.compressedSize / 2), dataStart + x.compressedSize);
+  fs.writeFileSync(file, bytes);
+  const head = await loadData(file, 'test', 10);
+  assert.deepEqual(Buffer.from(head.samples.images), Buffer.from(all.samples.images.subarray(0, 7840)));
+  assert.deepEqual(Buffer.from(head.samples.labels), Buffer.from(all.samples.labels.subarray(0, 10)));
+  assert.ok(head.bytesRead < size / 8, `read ${head.bytesRead} of ${size} bytes for 10 of 2000 images`);
+  await assert.rejects(loadData(file, 'test'), (err) =>
+    expectInputError(err, `${file}:x_test.npy`, /cannot be inflated|is truncated/),
+  );
+  fs.rmSync(dir, { recursive: true });
 });
 
 // ---------------------------------------------------------------------------------------------

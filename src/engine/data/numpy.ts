@@ -1,27 +1,32 @@
 /**
  * The first n images and labels of NumPy arrays (headers parsed by src/formats/numpy.ts): a
- * positioned read of those records from a .npy file, or a slice of an .npz entry. Pixels become the
+ * positioned read of those records from a .npy file, or the head of an .npz entry. Pixels become the
  * engine's uint8 N×H×W×C: uint8 as they are, floats in [0, 1] times 255, rounded (an image saved as
  * uint8 / 255 comes back exactly). Every error is an InputError naming the file.
  */
 import * as fs from 'node:fs';
-import type { ImageLayout, NpyHeader } from '../../formats/numpy';
-import { InputError } from '../errors';
+import { readNpzEntryHead } from '../../formats/npz';
+import type { ImageLayout, NpyHeader, NumpyArray } from '../../formats/numpy';
+import { InputError, withInputErrors } from '../errors';
 
-/** `records` elements' worth of bytes after the header: from the .npz entry, or read at their offset. */
-export function npyRecords(
-  header: NpyHeader,
-  file: string,
-  elements: number,
-  entry?: Uint8Array,
-): { bytes: Uint8Array; bytesRead: number } {
+/** The first `elements` elements of an array: a positioned read of a .npy file, the head of an .npz entry. */
+export function npyRecords(array: NumpyArray, elements: number): { bytes: Uint8Array; bytesRead: number } {
+  const { header, file, entry, label } = array;
   const length = elements * header.dtype.size;
-  if (entry) return { bytes: entry.subarray(header.dataOffset, header.dataOffset + length), bytesRead: 0 };
+  if (entry) {
+    const head = withInputErrors(() => readNpzEntryHead(file, entry, header.dataOffset + length));
+    return { bytes: head.bytes.subarray(header.dataOffset), bytesRead: head.bytesRead };
+  }
   const bytes = Buffer.alloc(length);
-  const fd = fs.openSync(file, 'r');
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch (err) {
+    throw new InputError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
   try {
     const got = fs.readSync(fd, bytes, 0, length, header.dataOffset);
-    if (got < length) throw new InputError(file, 'data', `is truncated: ${length} bytes needed, found ${got}`);
+    if (got < length) throw new InputError(label, 'data', `is truncated: ${length} bytes needed, found ${got}`);
   } finally {
     fs.closeSync(fd);
   }

@@ -11,7 +11,7 @@ import {
   imageClasses,
   idxFile,
   numpyClassesDir,
-  numpyHeaders,
+  numpyArrays,
   numpySplit,
   readClassNames,
 } from '../../formats/data-sources';
@@ -112,27 +112,23 @@ function checkClasses(named: string[] | undefined, loaded: Uint8Array, all: Uint
 const numpy: DataLoader = {
   id: 'numpy',
   async load(dir, split, n, knownNames) {
-    const headers = withInputErrors(() => numpyHeaders(dir, split));
-    const layout = withInputErrors(() => numpySplit(headers));
+    const arrays = withInputErrors(() => numpyArrays(dir, split));
+    const layout = withInputErrors(() => numpySplit(arrays));
     const count = Math.min(n ?? layout.count, layout.count);
     const per = layout.shape[0] * layout.shape[1] * layout.shape[2];
-    const entry = (file: string) => headers.npz?.get(path.basename(file.split(':').pop()!, '.npy'));
-    const pixels = npyRecords(headers.images, headers.imagesFile, count * per, entry(headers.imagesFile));
-    const images = npyImages(headers.images, layout, pixels.bytes, count, headers.imagesFile);
+    const pixels = npyRecords(arrays.images, count * per);
+    const images = npyImages(arrays.images.header, layout, pixels.bytes, count, arrays.images.label);
     const named = knownNames ? [...knownNames] : withInputErrors(() => readClassNames(numpyClassesDir(dir)));
-    const labelBytes = npyRecords(
-      headers.labels,
-      headers.labelsFile,
-      named ? count : layout.count,
-      entry(headers.labelsFile),
-    );
-    const all = npyLabels(headers.labels, labelBytes.bytes, named ? count : layout.count, headers.labelsFile);
+    // With the classes named, the labels of the images loaded; without, all of them (as for IDX).
+    const labelCount = named ? count : layout.count;
+    const labelBytes = npyRecords(arrays.labels, labelCount);
+    const all = npyLabels(arrays.labels.header, labelBytes.bytes, labelCount, arrays.labels.label);
     const loaded = all.subarray(0, count);
     return {
       source: 'numpy',
       location: dir,
       shape: layout.shape,
-      classNames: checkClasses(named, loaded, all, headers.labelsFile),
+      classNames: checkClasses(named, loaded, all, arrays.labels.label),
       split,
       available: layout.count,
       samples: { images, labels: loaded, count },
