@@ -249,6 +249,13 @@ test('NumPy: big-endian, object, complex, fortran_order, truncated, bad magic an
     () => describeData(npzDir),
     (err) => expectInputError(err, npz, /holds no array "y_test" \(y_test.npy\)/),
   );
+  const second = path.join(npzDir, 'more.npz');
+  fs.writeFileSync(second, zipSync({}));
+  assert.throws(
+    () => describeData(npzDir),
+    (err) => expectInputError(err, npzDir, /holds 2 .npz files \(data.npz, more.npz\); name one with --data/),
+  );
+  fs.rmSync(second);
   fs.writeFileSync(npz, Buffer.from('not a zip'));
   await assert.rejects(loadData(npz, 'test'), (err) =>
     expectInputError(err, npz, /is not a readable .npz \(zip\) archive/),
