@@ -90,7 +90,7 @@ function backendOption(): Option {
 }
 
 /** The --data help: the built-in ids, or a folder. */
-const DATA_HELP = `${BUILTIN_DATA.join(' | ')} | a folder of IDX files`;
+const DATA_HELP = `${BUILTIN_DATA.join(' | ')} | a data folder (IDX, NumPy, CIFAR binary, image folder)`;
 /** A model file as the help names it: "model.json". */
 const MODEL_FILE = MODEL_FILE_NAMES.join('|');
 

@@ -69,7 +69,10 @@ const SETTINGS = {
     ...oneOf(DATASET_SETTINGS),
     allowed: `${oneOf(DATASET_SETTINGS).allowed} (with "folder", robustness.dataFolder names the folder)`,
   },
-  dataFolder: { schema: z.string(), allowed: 'a folder of IDX files, relative to the workspace folder' },
+  dataFolder: {
+    schema: z.string(),
+    allowed: 'a data folder (IDX, NumPy, CIFAR binary or image folder), relative to the workspace folder',
+  },
   samples: { schema: z.number().int().min(1), allowed: 'a whole number ≥ 1' },
   'report.examples': { schema: z.number().int().min(0).max(1000), allowed: 'a whole number from 0 to 1000' },
   'training.trainImages': { schema: z.number().int().min(1).nullable(), allowed: 'a whole number ≥ 1, or null' },
@@ -119,7 +122,7 @@ export class Config {
     if (this.values.dataset === 'folder' && this.values.dataFolder.trim() === '') {
       problems.push(
         'Robustness Lab: the setting robustness.dataset is "folder", but robustness.dataFolder is empty; ' +
-          'set it to a folder of IDX files (relative to the workspace folder). Using "embedded" until then.',
+          'set it to a data folder (relative to the workspace folder). Using "embedded" until then.',
       );
     }
     this.problems = problems;

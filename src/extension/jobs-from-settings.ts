@@ -21,7 +21,7 @@ export interface RobustnessSettings {
   samples: number;
   /** Image rows the report keeps. */
   examples: number;
-  /** A built-in data id or a folder of IDX files (relative to the workspace folder). */
+  /** A built-in data id or a data folder (relative to the workspace folder). */
   dataset: string;
   /** The curve's ε grid; absent: the norm's default grid. */
   curve?: number[];

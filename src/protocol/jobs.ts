@@ -51,7 +51,7 @@ export const ATTACK_PARAMS_MATCH_CATALOGUE: [keyof AttackParams] extends [Attack
 const attackJobFields = {
   /** The model.json to attack (absolute). */
   model: nonEmpty,
-  /** "embedded", "fashion-mnist" or a folder of IDX files. */
+  /** "embedded", "fashion-mnist" or a data folder (IDX, NumPy, CIFAR binary or an image folder). */
   data: nonEmpty,
   norm: z.enum(NORMS),
   eps: finite.min(0),

@@ -249,7 +249,7 @@ function bareCompletions(
         kind: 'data' as const,
         insert: quoted(d),
         ...range,
-        detail: 'folder of IDX files in the workspace',
+        detail: 'data folder in the workspace',
       })),
     ];
   }

@@ -338,7 +338,7 @@ test('settings: each bad value falls back to its default with a message naming t
   assert.equal(noFolder.dataset, 'embedded');
   assert.deepEqual(noFolder.problems, [
     'Robustness Lab: the setting robustness.dataset is "folder", but robustness.dataFolder is empty; set it to a ' +
-      'folder of IDX files (relative to the workspace folder). Using "embedded" until then.',
+      'data folder (relative to the workspace folder). Using "embedded" until then.',
   ]);
 });
 

@@ -176,7 +176,10 @@ test("the CLI's choices are the arrays; its defaults are defaultAttackJob's and 
     ['fgsm,pgd', 'pgd', 'strong'],
   );
   for (const command of ['attack', 'train']) {
-    assert.equal(option(command, '--data').description, 'embedded | fashion-mnist | a folder of IDX files');
+    assert.equal(
+      option(command, '--data').description,
+      'embedded | fashion-mnist | a data folder (IDX, NumPy, CIFAR binary, image folder)',
+    );
   }
   assert.equal(option('attack', '--model').flags, '--model <model.json>');
   assert.deepEqual(option('evaluate', '--suite').argChoices, [...SUITES]);
