@@ -1,0 +1,39 @@
+/**
+ * Writes each ONNX test model's reference: a fixed pseudo-random input batch and onnxruntime's
+ * logits for it, as test/fixtures/onnx/<name>.json ({ inputShape, input, logits }), so the tests
+ * compare the engine's interpreter against onnxruntime without running it (or PyTorch).
+ *
+ * Run after scripts/onnx-fixtures.py: `node scripts/onnx-reference.mjs` (needs the devDependency
+ * onnxruntime-node; .npmrc's onnxruntime-node-install=skip keeps its install offline).
+ * Inputs are uniform in [0, 1) from a seeded generator; numbers are rounded to 7 significant digits.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+
+const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'onnx');
+const MODELS = { cnn: [1, 28, 28], resnet: [3, 16, 16], mlp: [1, 28, 28] };
+const BATCH = 3;
+
+function random(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const round = (v) => Number(v.toPrecision(7));
+
+for (const [name, shape] of Object.entries(MODELS)) {
+  const next = random(12);
+  const size = BATCH * shape.reduce((a, b) => a * b, 1);
+  const input = Float32Array.from({ length: size }, () => round(next()));
+  const session = await ort.InferenceSession.create(path.join(dir, `${name}.onnx`));
+  const result = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, [BATCH, ...shape]) });
+  const out = result[session.outputNames[0]];
+  const reference = { inputShape: [BATCH, ...shape], input: [...input], logitsShape: out.dims, logits: [...out.data].map(round) };
+  fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(reference) + '\n');
+  console.log(name, out.dims.join('x'), reference.logits.slice(0, 3));
+}
