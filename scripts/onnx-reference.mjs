@@ -33,7 +33,12 @@ for (const [name, shape] of Object.entries(MODELS)) {
   const session = await ort.InferenceSession.create(path.join(dir, `${name}.onnx`));
   const result = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, [BATCH, ...shape]) });
   const out = result[session.outputNames[0]];
-  const reference = { inputShape: [BATCH, ...shape], input: [...input], logitsShape: out.dims, logits: [...out.data].map(round) };
+  const reference = {
+    inputShape: [BATCH, ...shape],
+    input: [...input],
+    logitsShape: out.dims,
+    logits: [...out.data].map(round),
+  };
   fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(reference) + '\n');
   console.log(name, out.dims.join('x'), reference.logits.slice(0, 3));
 }

@@ -1,0 +1,206 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { before, describe } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { onnx } from 'onnx-proto';
+import { loadClassifier, type Classifier } from '../../src/engine';
+import { describeModel, formatModelInfo } from '../../src/formats/model-formats';
+import { engineTest, forEachBackend, tempDir, useBackend } from './helpers';
+
+before(() => useBackend('wasm'));
+
+const FIXTURES = path.join(__dirname, '..', 'fixtures', 'onnx');
+const fixture = (name: string) => path.join(FIXTURES, `${name}.onnx`);
+
+interface Reference {
+  inputShape: number[];
+  input: number[];
+  logitsShape: number[];
+  logits: number[];
+}
+const reference = (name: string): Reference =>
+  JSON.parse(fs.readFileSync(path.join(FIXTURES, `${name}.json`), 'utf8')) as Reference;
+
+/** The reference batch (NCHW, as onnxruntime saw it) as the engine's NHWC input. */
+const nhwcInput = (ref: Reference) =>
+  tf.tidy(
+    () =>
+      tf.transpose(
+        tf.tensor4d(ref.input, ref.inputShape as [number, number, number, number]),
+        [0, 2, 3, 1],
+      ) as tf.Tensor4D,
+  );
+
+/** Largest |a − b| / max(|b|, 1e-2) over the logits. */
+function relativeError(actual: ArrayLike<number>, expected: number[]): number {
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!) / Math.max(Math.abs(expected[i]!), 1e-2));
+  }
+  return worst;
+}
+
+async function withModel<T>(file: string, fn: (model: Classifier) => T | Promise<T>): Promise<T> {
+  const model = await loadClassifier(file);
+  try {
+    return await fn(model);
+  } finally {
+    model.dispose?.();
+  }
+}
+
+/** A fixture changed through onnx-proto and written to a temporary folder. */
+function editedFixture(
+  name: string,
+  edit: (model: onnx.ModelProto, dir: string) => void,
+  fileName = 'model.onnx',
+): string {
+  const model = onnx.ModelProto.decode(fs.readFileSync(fixture(name)));
+  const dir = tempDir('onnx');
+  edit(model, dir);
+  const file = path.join(dir, fileName);
+  fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  return file;
+}
+
+describe('ONNX models: the cheap half', () => {
+  engineTest('describe reads input shape, classes, opset and producer', () => {
+    assert.equal(formatModelInfo(describeModel(fixture('cnn'))), 'pytorch 1.13.0 · opset 13 · 28×28×1 → 10');
+    assert.equal(formatModelInfo(describeModel(fixture('resnet'))), 'pytorch 1.13.0 · opset 11 · 16×16×3 → 10');
+    assert.deepEqual(describeModel(fixture('mlp')), {
+      format: 'onnx',
+      inputShape: [28, 28, 1],
+      classes: 10,
+      producer: 'pytorch 1.13.0',
+      opset: 13,
+    });
+  });
+
+  engineTest('a truncated file is refused, naming the file', async () => {
+    const file = path.join(tempDir('onnx'), 'broken.onnx');
+    fs.writeFileSync(file, fs.readFileSync(fixture('cnn')).subarray(0, 300));
+    assert.throws(() => describeModel(file), {
+      message: `${file}: is not an ONNX model (index out of range: 300 + 10 > 300)`,
+    });
+    await assert.rejects(loadClassifier(file), {
+      name: 'InputError',
+      message: new RegExp(`^${file}: is not an ONNX model`),
+    });
+  });
+
+  engineTest('an external-data location that leaves the model folder is refused, naming the file', async () => {
+    const file = editedFixture('cnn', (model) => {
+      const weight = model.graph!.initializer![0]!;
+      weight.rawData = new Uint8Array(0);
+      weight.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      weight.externalData = [{ key: 'location', value: '../outside.bin' }];
+    });
+    const message =
+      `${file}: initializer "conv1.weight": external data location "../outside.bin" leaves the model's folder; ` +
+      'weight files must sit beside the model';
+    assert.throws(() => describeModel(file), { message });
+    await assert.rejects(loadClassifier(file), { name: 'InputError', message });
+  });
+});
+
+describe('ONNX models: the interpreter', () => {
+  forEachBackend(() => {
+    for (const name of ['cnn', 'resnet', 'mlp']) {
+      engineTest(`${name}: logits equal onnxruntime's to 1e-4 relative`, async () => {
+        const ref = reference(name);
+        await withModel(fixture(name), (model) => {
+          assert.deepEqual(model.inputShape, [ref.inputShape[2], ref.inputShape[3], ref.inputShape[1]]);
+          assert.equal(model.numClasses, 10);
+          assert.equal(model.gradients, true);
+          assert.deepEqual(model.warnings, []);
+          const x = nhwcInput(ref);
+          const logits = model.predictLogits(x);
+          assert.deepEqual(logits.shape, ref.logitsShape);
+          assert.ok(relativeError(logits.dataSync(), ref.logits) < 1e-4);
+          tf.dispose([x, logits]);
+        });
+      });
+    }
+
+    engineTest('resnet: input gradients equal finite differences', async () => {
+      const ref = reference('resnet');
+      await withModel(fixture('resnet'), (model) => {
+        const x = tf.tidy(() => tf.slice(nhwcInput(ref), [0, 0, 0, 0], [1, -1, -1, -1]) as tf.Tensor4D);
+        const loss = (input: tf.Tensor) => tf.sum(tf.mul(model.predictLogits(input as tf.Tensor4D), tf.range(1, 11)));
+        const grad = tf.grad(loss)(x);
+        const g = grad.dataSync();
+        const h = 1e-2;
+        for (const i of [0, 100, 383, 700]) {
+          const numeric = tf.tidy(() => {
+            const bump = tf.mul(tf.reshape(tf.oneHot(tf.tensor1d([i], 'int32'), x.size), x.shape), h);
+            return (
+              (loss(tf.add(x, bump) as tf.Tensor4D).dataSync()[0]! -
+                loss(tf.sub(x, bump) as tf.Tensor4D).dataSync()[0]!) /
+              (2 * h)
+            );
+          });
+          assert.ok(
+            Math.abs(numeric - g[i]!) < 1e-2 * Math.max(1, Math.abs(numeric)),
+            `pixel ${i}: ${g[i]} vs ${numeric}`,
+          );
+        }
+        assert.ok(g.some((v) => v !== 0));
+        tf.dispose([x, grad]);
+      });
+    });
+  }, ['cpu', 'wasm']);
+
+  engineTest('an unsupported op is refused at load, naming node, op type and opset', async () => {
+    const file = editedFixture('cnn', (model) => {
+      model.graph!.node![1]!.opType = 'Celu';
+    });
+    await assert.rejects(loadClassifier(file), {
+      name: 'InputError',
+      message: new RegExp(`^${file}: node "/Relu": op type Celu \\(opset 13\\) is not supported; Robustness Lab runs `),
+    });
+  });
+
+  engineTest('weights in an external file beside the model load like inline ones', async () => {
+    const ref = reference('cnn');
+    const file = editedFixture('cnn', (model, dir) => {
+      const weight = model.graph!.initializer!.find((t) => t.name === 'fc.weight')!;
+      fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.concat([Buffer.alloc(16), weight.rawData!]));
+      weight.externalData = [
+        { key: 'location', value: 'weights.bin' },
+        { key: 'offset', value: '16' },
+        { key: 'length', value: String(weight.rawData!.length) },
+      ];
+      weight.rawData = new Uint8Array(0);
+      weight.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    });
+    await withModel(file, (model) => {
+      const x = nhwcInput(ref);
+      const logits = model.predictLogits(x);
+      assert.ok(relativeError(logits.dataSync(), ref.logits) < 1e-4);
+      tf.dispose([x, logits]);
+    });
+  });
+
+  engineTest('a final Softmax is stripped with a warning, so losses see logits', async () => {
+    const ref = reference('mlp');
+    const file = editedFixture('mlp', (model) => {
+      const graph = model.graph!;
+      const last = graph.node![graph.node!.length - 1]!;
+      last.output = ['pre_softmax'];
+      graph.node!.push(
+        onnx.NodeProto.create({ name: 'probs', opType: 'Softmax', input: ['pre_softmax'], output: ['logits'] }),
+      );
+    });
+    await withModel(file, (model) => {
+      assert.deepEqual(model.warnings, [
+        `${file}: the output node "probs" is a Softmax; attacks use its input "pre_softmax" as logits (attacking ` +
+          'probabilities masks gradients)',
+      ]);
+      const x = nhwcInput(ref);
+      const logits = model.predictLogits(x);
+      assert.ok(relativeError(logits.dataSync(), ref.logits) < 1e-4);
+      tf.dispose([x, logits]);
+    });
+  });
+});
