@@ -10,6 +10,9 @@ and onnxruntime's logits next to it, so the tests need neither PyTorch nor a rec
                          (groups) Conv, AveragePool, GlobalAveragePool, Flatten, Gemm
   mlp.onnx     opset 13  1x28x28: Flatten, Gemm, LayerNorm (decomposed: ReduceMean/Sub/Pow/Sqrt/Div),
                          GELU (Erf), Gemm
+  branches.onnx opset 17 3x12x12: Conv, Relu, MaxPool and AveragePool branches joined by Concat,
+                         BatchNormalization (after the Concat, so not folded into a Conv), Sigmoid,
+                         Tanh, Mul, Add, Flatten, MatMul, LayerNormalization, Reshape, Transpose, Gemm
 Every model has a dynamic batch dimension named "batch".
 """
 import os
@@ -65,6 +68,25 @@ class Mlp(nn.Module):
         return self.fc2(nn.functional.gelu(self.norm(self.fc1(torch.flatten(x, 1)))))
 
 
+class Branches(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.norm = nn.BatchNorm2d(12)
+        self.drop = nn.Dropout(0.5)
+        self.w = nn.Parameter(torch.randn(12 * 6 * 6, 16) * 0.05)
+        self.ln = nn.LayerNorm(16)
+        self.fc = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x))
+        y = self.norm(torch.cat([nn.functional.max_pool2d(x, 2), nn.functional.avg_pool2d(x, 2)], 1))
+        y = self.drop(y * torch.sigmoid(y) + torch.tanh(y))
+        z = self.ln(torch.flatten(y, 1) @ self.w)
+        z = z.view(z.size(0), 4, 4).transpose(1, 2).reshape(z.size(0), 16)
+        return self.fc(z)
+
+
 def randomize_batchnorm(model):
     """Non-trivial inference statistics, so the test sees BatchNorm's arithmetic."""
     for m in model.modules():
@@ -99,3 +121,6 @@ if __name__ == '__main__':
     randomize_batchnorm(resnet)
     export(resnet, 'resnet', (3, 16, 16), 11)
     export(Mlp(), 'mlp', (1, 28, 28), 13)
+    branches = Branches()
+    randomize_batchnorm(branches)
+    export(branches, 'branches', (3, 12, 12), 17)

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'onnx');
-const MODELS = { cnn: [1, 28, 28], resnet: [3, 16, 16], mlp: [1, 28, 28] };
+const MODELS = { cnn: [1, 28, 28], resnet: [3, 16, 16], mlp: [1, 28, 28], branches: [3, 12, 12] };
 const BATCH = 3;
 
 function random(seed) {

@@ -358,6 +358,27 @@ const OPS: Record<string, Kernel> = {
     const axes = axesOf(node, args, graph, 1, 18);
     return [tensor(tf.mean(nchw(x), axes, keep))];
   },
+  BatchNormalization: (node, [a, scale, bias, mean, variance]) => {
+    const x = must(a, node, 0);
+    const eps = attrFloat(node.attrs, 'epsilon', 1e-5);
+    const rank = shapeOf(x).length;
+    const [g, b, m, v] = [scale, bias, mean, variance].map((p, i) => nchw(must(p, node, i + 1)));
+    if (rank === 4) return [tensor(tf.batchNorm(nhwc(x), m!, v!, b, g, eps), true)];
+    // [N, C] or [N, C, L…]: statistics per channel, broadcast over what follows it.
+    const per = (p: tf.Tensor) => tf.reshape(p, [p.size, ...Array(Math.max(rank - 2, 0)).fill(1)]);
+    return [tensor(tf.batchNorm(nchw(x), per(m!), per(v!), per(b!), per(g!), eps))];
+  },
+  LayerNormalization: (node, [a, scale, bias]) => {
+    const x = nchw(must(a, node, 0));
+    const axis = attrInt(node.attrs, 'axis', -1);
+    const eps = attrFloat(node.attrs, 'epsilon', 1e-5);
+    const first = axis < 0 ? axis + x.rank : axis;
+    const axes = Array.from({ length: x.rank - first }, (_, i) => first + i);
+    const { mean, variance } = tf.moments(x, axes, true);
+    let y = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps)));
+    y = tf.mul(y, nchw(must(scale, node, 1)));
+    return [tensor(bias ? tf.add(y, nchw(bias)) : y)];
+  },
   Softmax: (node, [a], graph) => [tensor(tf.softmax(nchw(must(a, node, 0)), softmaxAxis(node, graph)))],
   LogSoftmax: (node, [a], graph) => [tensor(tf.logSoftmax(nchw(must(a, node, 0)), softmaxAxis(node, graph)))],
 };
