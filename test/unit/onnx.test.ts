@@ -5,6 +5,7 @@ import { before, describe } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { onnx } from 'onnx-proto';
 import { loadClassifier, type Classifier } from '../../src/engine';
+import { compileOnnx } from '../../src/engine/models/onnx/interpreter';
 import { describeModel, formatModelInfo } from '../../src/formats/model-formats';
 import { engineTest, forEachBackend, tempDir, useBackend } from './helpers';
 
@@ -153,6 +154,41 @@ describe('ONNX models: the interpreter', () => {
     }
   }, ['cpu', 'wasm']);
 
+  interface OpCase {
+    name: string;
+    model: string;
+    feeds: Record<string, { shape: number[]; data: number[] }>;
+    output: { shape: number[]; data: number[] };
+  }
+  const opCases = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ops.json'), 'utf8')) as OpCase[];
+  forEachBackend(() => {
+    for (const c of opCases) {
+      engineTest(`operator case ${c.name}: equals onnxruntime to 1e-4, fed NCHW and NHWC`, () => {
+        const program = compileOnnx(`ops.json#${c.name}`, onnx.ModelProto.decode(Buffer.from(c.model, 'base64')));
+        try {
+          for (const nhwcInputs of [false, true]) {
+            const feeds = Object.fromEntries(
+              Object.entries(c.feeds).map(([name, f]) => {
+                const t = tf.tidy(() => {
+                  const nchw = tf.tensor(f.data, f.shape);
+                  return nhwcInputs && nchw.rank === 4 ? tf.transpose(nchw, [0, 2, 3, 1]) : nchw;
+                });
+                return [name, t];
+              }),
+            );
+            const [out] = program.execute(feeds, { nhwcInputs });
+            assert.deepEqual(out!.shape, c.output.shape);
+            const error = relativeError(out!.dataSync(), c.output.data);
+            assert.ok(error < 1e-4, `${nhwcInputs ? 'NHWC' : 'NCHW'}: relative error ${error}`);
+            tf.dispose([out!, ...Object.values(feeds)]);
+          }
+        } finally {
+          program.dispose();
+        }
+      });
+    }
+  }, ['cpu', 'wasm']);
+
   engineTest('an unsupported op is refused at load, naming node, op type and opset', async () => {
     const file = editedFixture('cnn', (model) => {
       model.graph!.node![1]!.opType = 'Celu';
@@ -160,6 +196,27 @@ describe('ONNX models: the interpreter', () => {
     await assert.rejects(loadClassifier(file), {
       name: 'InputError',
       message: new RegExp(`^${file}: node "/Relu": op type Celu \\(opset 13\\) is not supported; Robustness Lab runs `),
+    });
+  });
+
+  engineTest('a MaxPool with ceil_mode 1 or a dilated Conv is refused at load, naming the node', async () => {
+    const pooled = editedFixture('cnn', (model) => {
+      model.graph!.node![2]!.attribute!.push({ name: 'ceil_mode', type: onnx.AttributeProto.AttributeType.INT, i: 1 });
+    });
+    await assert.rejects(loadClassifier(pooled), {
+      name: 'InputError',
+      message: `${pooled}: node "/pool/MaxPool": MaxPool ceil_mode 1 is not supported`,
+    });
+    const dilated = editedFixture('cnn', (model) => {
+      const conv = model.graph!.node![0]!;
+      conv.attribute = [
+        ...conv.attribute!.filter((a) => a.name !== 'dilations'),
+        { name: 'dilations', type: onnx.AttributeProto.AttributeType.INTS, ints: [2, 2] },
+      ];
+    });
+    await assert.rejects(loadClassifier(dilated), {
+      name: 'InputError',
+      message: `${dilated}: node "/conv1/Conv": Conv dilations [2, 2] are not supported (tfjs has no gradient for them)`,
     });
   });
 

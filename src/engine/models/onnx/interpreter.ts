@@ -218,12 +218,16 @@ function pool(kind: 'max' | 'avg'): Kernel {
     const pad = padding(node);
     let input = x;
     let tfPad: 'valid' | 'same' = 'valid';
+    const padded = pad !== 'same' && pad !== 'valid' && pad.some(([p, q]) => p || q);
     if (pad === 'same') tfPad = 'same';
-    else if (pad !== 'valid' && pad.some(([p, q]) => p || q)) {
-      input = tf.pad(x, pad, kind === 'max' ? -Infinity : 0);
-    }
-    const y = kind === 'max' ? tf.maxPool(input, size, strides, tfPad) : tf.avgPool(input, size, strides, tfPad);
-    return [tensor(y, true)];
+    else if (padded) input = tf.pad(x, pad, kind === 'max' ? -Infinity : 0);
+    if (kind === 'max') return [tensor(tf.maxPool(input, size, strides, tfPad), true)];
+    const y = tf.avgPool(input, size, strides, tfPad);
+    if (!padded || attrInt(node.attrs, 'count_include_pad', 0) === 1) return [tensor(y, true)];
+    // count_include_pad = 0: divide each window's sum by the cells inside the image, not the padding.
+    const ones = tf.ones([1, x.shape[1], x.shape[2], 1]) as tf.Tensor4D;
+    const inside = tf.avgPool(tf.pad(ones, pad), size, strides, 'valid');
+    return [tensor(tf.div(y, inside), true)];
   };
 }
 
@@ -464,6 +468,11 @@ export interface OnnxGraph {
 export interface OnnxProgram {
   /** NHWC batch in → the output (logits) [N, classes]. Runs in a tidy: only the result survives. */
   run(x: tf.Tensor4D): tf.Tensor;
+  /**
+   * Runs the graph on named inputs in ONNX's layout (NCHW), or NHWC for the 4-D inputs when
+   * `nhwcInputs` is set; returns the named outputs (default: the model's output) in ONNX's layout.
+   */
+  execute(feeds: Record<string, tf.Tensor>, options?: { nhwcInputs?: boolean; outputs?: string[] }): tf.Tensor[];
   /** The graph input's declared dimensions (numbers, or the symbolic batch name). */
   inputDims: Array<number | string | undefined> | undefined;
   warnings: string[];
@@ -511,6 +520,17 @@ export function compileOnnx(file: string, model: OnnxModel): OnnxProgram {
         const data = attrInts(node.attrs, 'value_ints')!;
         state.constants.set(out, { kind: 'ints', dims: [data.length], data });
       } else throw new InputError(file, `node "${node.name}"`, 'is a Constant without a value this importer reads');
+    }
+    for (const node of nodes.filter((n) => n.op === 'MaxPool' || n.op === 'AveragePool')) {
+      const refuse = (what: string) => {
+        throw new InputError(file, `node "${node.name}"`, `${node.op} ${what} is not supported`);
+      };
+      if ((attrInts(node.attrs, 'kernel_shape') ?? []).length !== 2) refuse('over other than two spatial axes');
+      if (attrInt(node.attrs, 'ceil_mode', 0) !== 0) refuse('ceil_mode 1');
+      if ((attrInts(node.attrs, 'dilations') ?? []).some((d) => d !== 1)) refuse('with dilations');
+      if (attrInt(node.attrs, 'storage_order', 0) !== 0) refuse('storage_order 1');
+      if (node.outputs.length > 1 && node.outputs[1]) refuse('with an Indices output');
+      if (attrString(node.attrs, 'auto_pad', 'NOTSET') === 'SAME_LOWER') refuse('auto_pad SAME_LOWER');
     }
     for (const node of nodes.filter((n) => n.op === 'Conv')) {
       const w = weights.get(node.inputs[1]!);
@@ -566,23 +586,33 @@ export function compileOnnx(file: string, model: OnnxModel): OnnxProgram {
       `${file}: the output node "${last.name}" is a ${last.op}; attacks use its input "${outputName}" as logits (attacking probabilities masks gradients)`,
     );
   }
+  const evaluate = (feeds: Map<string, Value>, outputs: string[]): tf.Tensor[] =>
+    tf.tidy(() => {
+      const values = new Map<string, Value>([...weights, ...feeds]);
+      for (const node of runNodes) {
+        const args = node.inputs.map((name) => (name ? values.get(name) : undefined));
+        const outs = OPS[node.op]!(node, args, state);
+        node.outputs.forEach((name, i) => outs[i] && values.set(name, outs[i]!));
+      }
+      return outputs.map((name) => {
+        const out = values.get(name);
+        if (!out) throw new InputError(file, 'graph', `output "${name}" is never computed`);
+        const t = nchw(out);
+        // A weight or an input passed straight through is the caller's to dispose only as a copy.
+        const borrowed = owned.includes(t) || [...feeds.values()].some((f) => f.kind === 'tensor' && f.t === t);
+        return borrowed ? tf.clone(t) : t;
+      });
+    });
   return {
     inputDims: valueDims(onnxInputs(model)[0]),
     warnings,
     outputName,
-    run: (x) =>
-      tf.tidy(() => {
-        const values = new Map<string, Value>(weights);
-        values.set(inputName, tensor(x, true));
-        for (const node of runNodes) {
-          const args = node.inputs.map((name) => (name ? values.get(name) : undefined));
-          const outs = OPS[node.op]!(node, args, state);
-          node.outputs.forEach((name, i) => outs[i] && values.set(name, outs[i]!));
-        }
-        const out = values.get(outputName);
-        if (!out) throw new InputError(file, 'graph', `output "${outputName}" is never computed`);
-        return nchw(out);
-      }),
+    run: (x) => evaluate(new Map([[inputName, tensor(x, true)]]), [outputName])[0]!,
+    execute: (feeds, options = {}) =>
+      evaluate(
+        new Map(Object.entries(feeds).map(([name, t]) => [name, tensor(t, !!options.nhwcInputs && t.rank === 4)])),
+        options.outputs ?? [outputName],
+      ),
     dispose: () => {
       tf.dispose(owned);
       for (const plan of state.convPlans.values()) plan.dense?.dispose();
