@@ -12,10 +12,10 @@ import onnxProto from 'onnx-proto';
 const { onnx } = onnxProto;
 
 const x4 = (c = 3, h = 6, w = 6, n = 2) => [[n, c, h, w], -1, 1];
-const unary = (op, range = [-2, 2]) => ({
+const unary = (op, range = [-2, 2], attrs = {}) => ({
   name: op.toLowerCase(),
   opset: 13,
-  nodes: [{ op, inputs: ['x'], outputs: ['y'] }],
+  nodes: [{ op, inputs: ['x'], outputs: ['y'], attrs }],
   inputs: { x: [[2, 3, 4, 4], ...range] },
 });
 const binary = (op, bShape, range = [-1, 1]) => ({
@@ -147,6 +147,89 @@ export const OP_CASES = [
     inputs: { x: x4(3, 4, 5) },
   },
   unary('Relu'),
+  unary('Neg'),
+  unary('Exp'),
+  unary('Log', [0.1, 3]),
+  unary('Abs'),
+  unary('Softplus'),
+  { ...unary('HardSwish', [-5, 5]), opset: 14 },
+  unary('LeakyRelu', [-2, 2], { alpha: 0.2 }),
+  unary('Elu', [-2, 2], { alpha: 0.7 }),
+  unary('Selu'),
+  unary('HardSigmoid', [-4, 4], { alpha: 0.3, beta: 0.4 }),
+  binary('PRelu', [3, 1, 1], [0, 0.5]),
+  binary('Max', [4]),
+  binary('Min', [3, 1, 1]),
+  {
+    name: 'clip-inputs-opset13',
+    opset: 13,
+    nodes: [{ op: 'Clip', inputs: ['x', 'lo', 'hi'], outputs: ['y'] }],
+    inputs: { x: x4(3, 4, 4) },
+    weights: { lo: [[], -0.5, -0.5], hi: [[], 0.25, 0.25] },
+  },
+  {
+    name: 'clip-attributes-opset9',
+    opset: 9,
+    nodes: [{ op: 'Clip', inputs: ['x'], outputs: ['y'], attrs: { min: -0.3, max: 0.6 } }],
+    inputs: { x: x4(3, 4, 4) },
+  },
+  {
+    name: 'globalmaxpool-squeeze',
+    opset: 13,
+    nodes: [
+      { op: 'GlobalMaxPool', inputs: ['x'], outputs: ['g'] },
+      { op: 'Squeeze', inputs: ['g', 'axes'], outputs: ['y'] },
+    ],
+    inputs: { x: x4(5, 4, 4) },
+    weights: { axes: { int64: [2, 3], shape: [2] } },
+  },
+  {
+    name: 'reducesum-reducemax',
+    opset: 13,
+    nodes: [
+      { op: 'ReduceSum', inputs: ['x', 'axes'], outputs: ['s'], attrs: { keepdims: 1 } },
+      { op: 'ReduceMax', inputs: ['x'], outputs: ['m'], attrs: { axes: [1, 2, 3], keepdims: 1 } },
+      { op: 'Sub', inputs: ['s', 'm'], outputs: ['y'] },
+    ],
+    inputs: { x: x4(3, 4, 4) },
+    weights: { axes: { int64: [1], shape: [1] } },
+  },
+  {
+    name: 'slice-steps-split',
+    opset: 13,
+    nodes: [
+      { op: 'Slice', inputs: ['x', 'starts', 'ends', 'axes', 'steps'], outputs: ['s'] },
+      { op: 'Split', inputs: ['s', 'split'], outputs: ['a', 'b'], attrs: { axis: 1 } },
+      { op: 'Mul', inputs: ['a', 'b'], outputs: ['y'] },
+    ],
+    inputs: { x: x4(4, 6, 6) },
+    weights: {
+      starts: { int64: [1, -1], shape: [2] },
+      ends: { int64: [5, -100], shape: [2] },
+      axes: { int64: [2, 3], shape: [2] },
+      steps: { int64: [2, -2], shape: [2] },
+      split: { int64: [2, 2], shape: [2] },
+    },
+  },
+  {
+    name: 'shape-slice-constantofshape-expand-cast',
+    opset: 13,
+    nodes: [
+      { op: 'Shape', inputs: ['x'], outputs: ['shp'] },
+      { op: 'Slice', inputs: ['shp', 'zero', 'two'], outputs: ['nc'] },
+      { op: 'Concat', inputs: ['nc', 'ones'], outputs: ['full'], attrs: { axis: 0 } },
+      { op: 'ConstantOfShape', inputs: ['full'], outputs: ['c'] },
+      { op: 'Cast', inputs: ['c'], outputs: ['cf'], attrs: { to: 1 } },
+      { op: 'Expand', inputs: ['cf', 'shp'], outputs: ['e'] },
+      { op: 'Add', inputs: ['x', 'e'], outputs: ['y'] },
+    ],
+    inputs: { x: x4(3, 4, 4) },
+    weights: {
+      zero: { int64: [0], shape: [1] },
+      two: { int64: [2], shape: [1] },
+      ones: { int64: [1, 1], shape: [2] },
+    },
+  },
   unary('Sigmoid'),
   unary('Tanh'),
   unary('Erf'),

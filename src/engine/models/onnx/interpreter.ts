@@ -383,9 +383,187 @@ const OPS: Record<string, Kernel> = {
     y = tf.mul(y, nchw(must(scale, node, 1)));
     return [tensor(bias ? tf.add(y, nchw(bias)) : y)];
   },
+  Neg: unary(tf.neg),
+  Exp: unary(tf.exp),
+  Log: unary(tf.log),
+  Abs: unary(tf.abs),
+  Softplus: unary(tf.softplus),
+  Max: variadic(tf.maximum),
+  Min: variadic(tf.minimum),
+  Sum: variadic(tf.add),
+  LeakyRelu: (node, args, graph) => {
+    const alpha = attrFloat(node.attrs, 'alpha', 0.01);
+    return unary((x) => tf.leakyRelu(x, alpha))(node, args, graph);
+  },
+  Elu: (node, args, graph) => {
+    const alpha = attrFloat(node.attrs, 'alpha', 1);
+    return unary((x) => tf.where(tf.greater(x, 0), x, tf.mul(alpha, tf.sub(tf.exp(tf.minimum(x, 0)), 1))))(
+      node,
+      args,
+      graph,
+    );
+  },
+  Selu: (node, args, graph) => {
+    const alpha = attrFloat(node.attrs, 'alpha', 1.6732632423543772);
+    const gamma = attrFloat(node.attrs, 'gamma', 1.0507009873554805);
+    return unary((x) =>
+      tf.mul(gamma, tf.where(tf.greater(x, 0), x, tf.mul(alpha, tf.sub(tf.exp(tf.minimum(x, 0)), 1)))),
+    )(node, args, graph);
+  },
+  HardSigmoid: (node, args, graph) => {
+    const alpha = attrFloat(node.attrs, 'alpha', 0.2);
+    const beta = attrFloat(node.attrs, 'beta', 0.5);
+    return unary((x) => clamp01(tf.add(tf.mul(x, alpha), beta)))(node, args, graph);
+  },
+  HardSwish: unary((x) => tf.mul(x, clamp01(tf.add(tf.div(x, 6), 0.5)))),
+  PRelu: binary((x, slope) => tf.add(tf.relu(x), tf.mul(slope, tf.minimum(x, 0)))),
+  Clip: (node, args, graph) => {
+    const x = must(args[0], node, 0);
+    const bound = (index: number, attr: string, fallback: number): tf.Tensor | number => {
+      if (graph.opset < 11) return attrFloat(node.attrs, attr, fallback);
+      const v = args[index];
+      return v ? nchw(v) : fallback;
+    };
+    const lo = bound(1, 'min', -Infinity);
+    const hi = bound(2, 'max', Infinity);
+    return unary((t) => tf.minimum(tf.maximum(t, lo), hi))(node, [x], graph);
+  },
+  GlobalMaxPool: (node, [a]) => [tensor(tf.max(nhwc(must(a, node, 0)), [1, 2], true), true)],
+  ReduceSum: reduce((x, axes, keep) => tf.sum(x, axes, keep), 13),
+  ReduceMax: reduce((x, axes, keep) => tf.max(x, axes, keep), 18),
+  Squeeze: (node, args, graph) => {
+    const x = must(args[0], node, 0);
+    const shape = shapeOf(x);
+    const axes = axesOf(node, args, graph, 1, 13);
+    const drop = new Set(axes ? reduceAxes(axes, shape.length) : shape.flatMap((d, i) => (d === 1 ? [i] : [])));
+    const dims = shape.filter((_, i) => !drop.has(i));
+    if (x.kind === 'ints') return [{ kind: 'ints', dims, data: x.data }];
+    return [tensor(tf.reshape(nchw(x), dims))];
+  },
+  Cast: (node, [a]) => {
+    const x = must(a, node, 0);
+    const T = onnx.TensorProto.DataType;
+    const to = attrInt(node.attrs, 'to', T.FLOAT);
+    const toInt = to === T.INT64 || to === T.INT32;
+    if (x.kind === 'ints') return [toInt ? x : tensor(nchw(x))];
+    return [toInt ? tensor(tf.cast(nchw(x), 'int32')) : x];
+  },
+  ConstantOfShape: (node, [s]) => {
+    const dims = ints(s, node, 'input');
+    const value = node.attrs.get('value')?.t;
+    const T = onnx.TensorProto.DataType;
+    if (value && (value.dataType === T.INT64 || value.dataType === T.INT32)) {
+      const v = value.int64Data?.length ? toNumber(value.int64Data[0]) : (value.int32Data?.[0] ?? 0);
+      const raw = value.rawData?.length
+        ? Number(new DataView(new Uint8Array(value.rawData).buffer).getBigInt64(0, true))
+        : v;
+      return [{ kind: 'ints', dims, data: Array(product(dims)).fill(raw) }];
+    }
+    const f = value?.floatData?.length
+      ? value.floatData[0]!
+      : value?.rawData?.length
+        ? new DataView(new Uint8Array(value.rawData).buffer).getFloat32(0, true)
+        : 0;
+    return [tensor(tf.fill(dims, f))];
+  },
+  Expand: (node, [a, s]) => {
+    const x = must(a, node, 0);
+    const dims = broadcastShapes(shapeOf(x), ints(s, node, 'shape'));
+    return [tensor(tf.broadcastTo(nchw(x), dims))];
+  },
+  Slice: (node, args, graph) => {
+    const x = must(args[0], node, 0);
+    const shape = shapeOf(x);
+    const fromInputs = graph.opset >= 10;
+    const starts = fromInputs ? ints(args[1], node, 'starts') : (attrInts(node.attrs, 'starts') ?? []);
+    const ends = fromInputs ? ints(args[2], node, 'ends') : (attrInts(node.attrs, 'ends') ?? []);
+    const axes =
+      (fromInputs ? (args[3] ? ints(args[3], node, 'axes') : undefined) : attrInts(node.attrs, 'axes')) ??
+      starts.map((_, i) => i);
+    const steps = fromInputs && args[4] ? ints(args[4], node, 'steps') : starts.map(() => 1);
+    const begin = shape.map(() => 0);
+    const end = [...shape];
+    const stride = shape.map(() => 1);
+    axes.forEach((axis, i) => {
+      const k = axis < 0 ? axis + shape.length : axis;
+      const d = shape[k]!;
+      const step = steps[i]!;
+      const clampIndex = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
+      begin[k] = step > 0 ? clampIndex(starts[i]!, 0, d) : clampIndex(starts[i]!, -1, d - 1);
+      end[k] = step > 0 ? clampIndex(ends[i]!, 0, d) : clampIndex(ends[i]!, -1, d - 1);
+      stride[k] = step;
+    });
+    if (x.kind === 'ints' && x.dims.length === 1) {
+      const data: number[] = [];
+      for (let j = begin[0]!; stride[0]! > 0 ? j < end[0]! : j > end[0]!; j += stride[0]!) data.push(x.data[j]!);
+      return [{ kind: 'ints', dims: [data.length], data }];
+    }
+    const t = nchw(x);
+    if (stride.every((st) => st === 1)) {
+      return [
+        tensor(
+          tf.slice(
+            t,
+            begin,
+            begin.map((b, k) => Math.max(end[k]! - b, 0)),
+          ),
+        ),
+      ];
+    }
+    // A negative end of -1 here means "through index 0"; stridedSlice reads it as the last index.
+    const endMask = end.reduce((mask, e, k) => (e === -1 ? mask | (1 << k) : mask), 0);
+    return [tensor(tf.stridedSlice(t, begin, end, stride, 0, endMask))];
+  },
+  Split: (node, args, graph) => {
+    const x = must(args[0], node, 0);
+    const shape = shapeOf(x);
+    const axis = attrInt(node.attrs, 'axis', 0);
+    const k = axis < 0 ? axis + shape.length : axis;
+    const given =
+      graph.opset >= 13 ? (args[1] ? ints(args[1], node, 'split') : undefined) : attrInts(node.attrs, 'split');
+    const sizes = given ?? Array(node.outputs.length).fill(shape[k]! / node.outputs.length);
+    return tf.split(nchw(x), sizes, k).map((t) => tensor(t));
+  },
   Softmax: (node, [a], graph) => [tensor(tf.softmax(nchw(must(a, node, 0)), softmaxAxis(node, graph)))],
   LogSoftmax: (node, [a], graph) => [tensor(tf.logSoftmax(nchw(must(a, node, 0)), softmaxAxis(node, graph)))],
 };
+
+/** Elementwise over any number of inputs (Max, Min, Sum), pairwise with broadcasting. */
+function variadic(fn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): Kernel {
+  const pair = binary(fn);
+  return (node, args, graph) => [
+    args
+      .slice(1)
+      .reduce<Value>((acc, v, i) => pair(node, [acc, must(v, node, i + 1)], graph)[0]!, must(args[0], node, 0)),
+  ];
+}
+
+const clamp01 = (t: tf.Tensor) => tf.minimum(tf.maximum(t, 0), 1);
+
+/** Normalised axes over `rank`, or every axis when none are given. */
+function reduceAxes(axes: number[] | undefined, rank: number): number[] {
+  return axes && axes.length > 0 ? axes.map((a) => (a < 0 ? a + rank : a)) : Array.from({ length: rank }, (_, i) => i);
+}
+
+function reduce(fn: (x: tf.Tensor, axes: number[], keep: boolean) => tf.Tensor, axesInputSince: number): Kernel {
+  return (node, args, graph) => {
+    const x = nchw(must(args[0], node, 0));
+    const keep = attrInt(node.attrs, 'keepdims', 1) === 1;
+    const axes = axesOf(node, args, graph, 1, axesInputSince);
+    if ((!axes || axes.length === 0) && attrInt(node.attrs, 'noop_with_empty_axes', 0) === 1) return [tensor(x)];
+    return [tensor(fn(x, reduceAxes(axes, x.rank), keep))];
+  };
+}
+
+/** Bidirectional broadcast of two shapes (numpy rules), as Expand uses. */
+function broadcastShapes(a: number[], b: number[]): number[] {
+  const rank = Math.max(a.length, b.length);
+  return Array.from({ length: rank }, (_, i) => {
+    const p = a[a.length - rank + i] ?? 1;
+    const q = b[b.length - rank + i] ?? 1;
+    return p === 1 ? q : p;
+  });
+}
 
 function softmaxAxis(node: Node, graph: OnnxGraph): number {
   return attrInt(node.attrs, 'axis', graph.opset >= 13 ? -1 : 1);
