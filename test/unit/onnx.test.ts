@@ -1,13 +1,14 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { before, describe } from 'node:test';
+import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { onnx } from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
 import { loadClassifier, type Classifier } from '../../src/engine';
 import { compileOnnx } from '../../src/engine/models/onnx/interpreter';
 import { describeModel, formatModelInfo } from '../../src/formats/model-formats';
-import { engineTest, forEachBackend, tempDir, useBackend } from './helpers';
+import { engineTest, expectNoLeak, forEachBackend, tempDir, useBackend } from './helpers';
 
 before(() => useBackend('wasm'));
 
@@ -262,4 +263,47 @@ describe('ONNX models: the interpreter', () => {
       tf.dispose([x, logits]);
     });
   });
+});
+
+/** Third-party models beside the clone (../shared/models, see its README); RL_SHARED_DIR overrides. */
+const SHARED_MODELS = path.join(
+  process.env.RL_SHARED_DIR ?? path.join(__dirname, '..', '..', '..', 'shared'),
+  'models',
+);
+const sharedAbsent = !fs.existsSync(SHARED_MODELS) && `no ${SHARED_MODELS} (RL_SHARED_DIR names it)`;
+
+describe('ONNX models trained elsewhere (../shared/models)', () => {
+  for (const [name, softmax] of [
+    ['wonnx-mnist', false],
+    ['onnx-mlir-mnist', true],
+  ] as const) {
+    test(
+      `${name}: a batch of 3 equals onnxruntime image by image (the file fixes the batch at 1)`,
+      { skip: sharedAbsent },
+      async () => {
+        const file = path.join(SHARED_MODELS, name, 'model.onnx');
+        const session = await ort.InferenceSession.create(file);
+        await expectNoLeak(async () => {
+          await withModel(file, async (model) => {
+            assert.deepEqual(model.inputShape, [28, 28, 1]);
+            assert.equal(model.numClasses, 10);
+            assert.equal(model.warnings.length, softmax ? 1 : 0);
+            const x = tf.tidy(() => tf.mul(tf.randomUniform([3, 28, 28, 1], 0, 1, 'float32', 7), 1) as tf.Tensor4D);
+            const logits = model.predictLogits(x);
+            const ours = tf.tidy(() => (softmax ? tf.softmax(logits) : tf.clone(logits)));
+            const data = ours.dataSync();
+            for (let i = 0; i < 3; i++) {
+              const image = tf.tidy(() => tf.transpose(tf.slice(x, [i, 0, 0, 0], [1, -1, -1, -1]), [0, 3, 1, 2]));
+              const feed = new ort.Tensor('float32', image.dataSync() as Float32Array, [1, 1, 28, 28]);
+              image.dispose();
+              const out = (await session.run({ [session.inputNames[0]!]: feed }))[session.outputNames[0]!]!;
+              const error = relativeError(data.slice(i * 10, i * 10 + 10), [...(out.data as Float32Array)]);
+              assert.ok(error < 1e-4, `image ${i}: relative error ${error}`);
+            }
+            tf.dispose([x, logits, ours]);
+          });
+        });
+      },
+    );
+  }
 });

@@ -235,6 +235,17 @@ function reshapeTo(shape: number[], target: number[]): number[] {
   return target.map((d, i) => (d === 0 ? shape[i]! : d));
 }
 
+/**
+ * A model exported with its batch fixed at 1 reshapes to constants like [1, 256]; run on a batch
+ * of n, such a target (leading 1, element count off by the factor n) keeps the batch instead.
+ */
+function batchedTarget(graph: OnnxGraph, shape: number[], target: number[]): number[] {
+  const batch = shape[0] ?? 1;
+  if (!graph.fixedBatch || batch === 1 || target[0] !== 1 || target.includes(-1)) return target;
+  if (product(target) * batch !== product(shape)) return target;
+  return [batch, ...target.slice(1)];
+}
+
 function unsqueezeDims(dims: number[], axes: number[]): number[] {
   const rank = dims.length + axes.length;
   const norm = axes.map((a) => (a < 0 ? a + rank : a)).sort((p, q) => p - q);
@@ -294,14 +305,14 @@ const OPS: Record<string, Kernel> = {
     const k = axis < 0 ? axis + shape.length : axis;
     return [tensor(tf.reshape(nchw(x), [product(shape.slice(0, k)), product(shape.slice(k))]))];
   },
-  Reshape: (node, [a, s]) => {
+  Reshape: (node, [a, s], graph) => {
     const x = must(a, node, 0);
     const target = reshapeTo(shapeOf(x), ints(s, node, 'shape'));
     if (x.kind === 'ints') {
       const known = product(target.filter((d) => d !== -1));
       return [{ kind: 'ints', dims: target.map((d) => (d === -1 ? x.data.length / known : d)), data: x.data }];
     }
-    return [tensor(tf.reshape(nchw(x), target))];
+    return [tensor(tf.reshape(nchw(x), batchedTarget(graph, shapeOf(x), target)))];
   },
   Transpose: (node, [a]) => {
     const x = must(a, node, 0);
@@ -638,6 +649,8 @@ function valueFrom(file: string, t: OnnxTensor): Value {
 
 export interface OnnxGraph {
   opset: number;
+  /** The graph declares its input's batch as 1 (an export with a fixed batch). */
+  fixedBatch: boolean;
   convPlans: Map<string, ConvPlan>;
   constants: Map<string, Value>;
 }
@@ -683,7 +696,12 @@ export function compileOnnx(file: string, model: OnnxModel): OnnxProgram {
     if (v.kind === 'tensor') owned.push(v.t);
     return v;
   };
-  const state: OnnxGraph = { opset, convPlans: new Map(), constants: new Map() };
+  const state: OnnxGraph = {
+    opset,
+    fixedBatch: valueDims(onnxInputs(model)[0])?.[0] === 1,
+    convPlans: new Map(),
+    constants: new Map(),
+  };
   const weights = new Map<string, Value>();
   const warnings: string[] = [];
   try {
