@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { loadClassifier, type Classifier } from '../../src/engine';
-import { compileOnnx } from '../../src/engine/models/onnx/interpreter';
+import { compileOnnx, halfToFloat } from '../../src/engine/models/onnx/interpreter';
 import { describeModel, formatModelInfo } from '../../src/formats/model-formats';
 import { engineTest, expectNoLeak, forEachBackend, tempDir, useBackend } from './helpers';
 
@@ -218,6 +218,47 @@ describe('ONNX models: the interpreter', () => {
     await assert.rejects(loadClassifier(dilated), {
       name: 'InputError',
       message: `${dilated}: node "/conv1/Conv": Conv dilations [2, 2] are not supported (tfjs has no gradient for them)`,
+    });
+  });
+
+  engineTest('float16 weights (raw_data and typed fields) load as float32', async () => {
+    assert.deepEqual([0x3c00, 0xc000, 0x3555, 0x0001, 0x7bff, 0x7c00].map(halfToFloat), [
+      1,
+      -2,
+      0.333251953125,
+      2 ** -24,
+      65504,
+      Infinity,
+    ]);
+    const ref = reference('cnn');
+    const toHalf = (weight: onnx.ITensorProto) => {
+      const values = new Float32Array(new Uint8Array(weight.rawData!).buffer);
+      const bits = Array.from(values, (v) => {
+        // Nearest float16 of a weight |v| < 2: sign, exponent and 10 fraction bits (or a subnormal).
+        const sign = v < 0 ? 0x8000 : 0;
+        const a = Math.abs(v);
+        if (a < 2 ** -14) return sign | Math.round(a / 2 ** -24);
+        const e = Math.floor(Math.log2(a));
+        const f = Math.round((a / 2 ** e - 1) * 1024);
+        return sign | (f === 1024 ? (e + 16) << 10 : ((e + 15) << 10) | f);
+      });
+      weight.dataType = onnx.TensorProto.DataType.FLOAT16;
+      return bits;
+    };
+    const file = editedFixture('cnn', (model) => {
+      const [conv1, , , , fc] = model.graph!.initializer!;
+      const raw = toHalf(conv1!);
+      conv1!.rawData = new Uint8Array(new Uint16Array(raw).buffer);
+      fc!.int32Data = toHalf(fc!);
+      fc!.rawData = new Uint8Array(0);
+    });
+    await withModel(file, (model) => {
+      const x = nhwcInput(ref);
+      const logits = model.predictLogits(x);
+      // float16 keeps about 3 decimal digits of each weight: the logits move by about 1e-4.
+      const moved = Math.max(...Array.from(logits.dataSync(), (v, i) => Math.abs(v - ref.logits[i]!)));
+      assert.ok(moved < 2e-3 && moved > 1e-7, `logits moved by ${moved}`);
+      tf.dispose([x, logits]);
     });
   });
 

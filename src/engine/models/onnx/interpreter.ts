@@ -583,6 +583,16 @@ function softmaxAxis(node: Node, graph: OnnxGraph): number {
 /** The op types the interpreter runs. */
 export const ONNX_OPS: readonly string[] = Object.keys(OPS).sort();
 
+/** An IEEE 754 half-precision value (its 16 bits) as a number; weights in float16 load as float32. */
+export function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
+
 /** A tensor's values: raw_data, the typed fields, or its external file. */
 function tensorData(file: string, t: OnnxTensor): { dims: number[]; values: number[] | Float32Array; isInt: boolean } {
   const dims = (t.dims ?? []).map(toNumber);
@@ -628,6 +638,8 @@ function tensorData(file: string, t: OnnxTensor): { dims: number[]; values: numb
           return view.getInt32(i * 4, true);
         case T.DOUBLE:
           return view.getFloat64(i * 8, true);
+        case T.FLOAT16:
+          return halfToFloat(view.getUint16(i * 2, true));
         default:
           throw new InputError(file, `initializer "${t.name}"`, `has data type ${t.dataType}, which is not supported`);
       }
@@ -638,6 +650,8 @@ function tensorData(file: string, t: OnnxTensor): { dims: number[]; values: numb
   if (t.dataType === T.INT64) return { dims, values: (t.int64Data ?? []).map(toNumber), isInt };
   if (t.dataType === T.INT32) return { dims, values: [...(t.int32Data ?? [])], isInt };
   if (t.dataType === T.DOUBLE) return { dims, values: [...(t.doubleData ?? [])], isInt };
+  // float16 in the typed fields: one value's 16 bits per int32_data entry.
+  if (t.dataType === T.FLOAT16) return { dims, values: (t.int32Data ?? []).map(halfToFloat), isInt };
   throw new InputError(file, `initializer "${t.name}"`, `has data type ${t.dataType}, which is not supported`);
 }
 
