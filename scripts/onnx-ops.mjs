@@ -72,6 +72,29 @@ export const OP_CASES = [
     weights: { w: [[4, 2, 3, 3], -0.5, 0.5], shift: [[4, 1, 1], -1, 1], scale: [[1], 0.5, 2] },
   },
   {
+    name: 'convtranspose-strides-pads-output-padding',
+    opset: 13,
+    nodes: [
+      {
+        op: 'ConvTranspose',
+        inputs: ['x', 'w', 'b'],
+        outputs: ['y'],
+        attrs: { strides: [2, 2], pads: [1, 0, 1, 1], output_padding: [1, 0] },
+      },
+    ],
+    inputs: { x: x4(3, 4, 5) },
+    weights: { w: [[3, 2, 3, 3], -0.5, 0.5], b: [[2], -0.5, 0.5] },
+  },
+  {
+    name: 'convtranspose-output-shape',
+    opset: 11,
+    nodes: [
+      { op: 'ConvTranspose', inputs: ['x', 'w'], outputs: ['y'], attrs: { strides: [2, 2], output_shape: [9, 8] } },
+    ],
+    inputs: { x: x4(2, 4, 4) },
+    weights: { w: [[2, 3, 3, 3], -0.5, 0.5] },
+  },
+  {
     name: 'maxpool-pads',
     opset: 13,
     nodes: [

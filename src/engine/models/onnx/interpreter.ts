@@ -210,6 +210,46 @@ function conv(node: Node, [a]: Array<Value | undefined>, graph: OnnxGraph): Valu
   return [tensor(plan.bias ? tf.add(y, plan.bias) : y, true)];
 }
 
+/** ConvTranspose (groups 1): tfjs's full transposed convolution, then ONNX's output padding and crop. */
+function convTranspose(node: Node, [a]: Array<Value | undefined>, graph: OnnxGraph): Value[] {
+  const plan = graph.convPlans.get(node.name)!;
+  const x = nhwc(must(a, node, 0));
+  const filter = plan.filters[0]!;
+  const [kh, kw, outC] = filter.shape;
+  const [sh, sw] = pair(attrInts(node.attrs, 'strides'), 1);
+  const [oph, opw] = pair(attrInts(node.attrs, 'output_padding'), 0);
+  const full = [sh * (x.shape[1] - 1) + kh, sw * (x.shape[2] - 1) + kw];
+  const y = tf.conv2dTranspose(x, filter, [x.shape[0], full[0]!, full[1]!, outC], [sh, sw], 'valid');
+  const extended =
+    oph || opw
+      ? tf.pad(y, [
+          [0, 0],
+          [0, oph],
+          [0, opw],
+          [0, 0],
+        ])
+      : y;
+  const size = [full[0]! + oph, full[1]! + opw];
+  const outputShape = attrInts(node.attrs, 'output_shape');
+  const auto = attrString(node.attrs, 'auto_pad', 'NOTSET');
+  let begin: number[];
+  let out: number[];
+  if (outputShape || auto === 'SAME_UPPER') {
+    out = outputShape ? outputShape.slice(-2) : [x.shape[1] * sh, x.shape[2] * sw];
+    // ONNX: the total padding splits with the larger half at the end for SAME_UPPER, else at the start.
+    begin = out.map((o, i) => {
+      const total = size[i]! - o;
+      return auto === 'SAME_UPPER' ? Math.floor(total / 2) : total - Math.floor(total / 2);
+    });
+  } else {
+    const [t = 0, l = 0, b = 0, r = 0] = attrInts(node.attrs, 'pads') ?? [];
+    begin = [t, l];
+    out = [size[0]! - t - b, size[1]! - l - r];
+  }
+  const cropped = tf.slice(extended, [0, begin[0]!, begin[1]!, 0], [-1, out[0]!, out[1]!, -1]);
+  return [tensor(plan.bias ? tf.add(cropped, plan.bias) : cropped, true)];
+}
+
 function pool(kind: 'max' | 'avg'): Kernel {
   return (node, [a]) => {
     const x = nhwc(must(a, node, 0));
@@ -270,6 +310,7 @@ const identity: Kernel = (node, [a]) => [must(a, node, 0)];
 
 const OPS: Record<string, Kernel> = {
   Conv: conv,
+  ConvTranspose: convTranspose,
   Gemm: (node, [a, b, c]) => {
     const transA = attrInt(node.attrs, 'transA', 0) === 1;
     const transB = attrInt(node.attrs, 'transB', 0) === 1;
@@ -741,6 +782,25 @@ export function compileOnnx(file: string, model: OnnxModel): OnnxProgram {
       if (attrInt(node.attrs, 'storage_order', 0) !== 0) refuse('storage_order 1');
       if (node.outputs.length > 1 && node.outputs[1]) refuse('with an Indices output');
       if (attrString(node.attrs, 'auto_pad', 'NOTSET') === 'SAME_LOWER') refuse('auto_pad SAME_LOWER');
+    }
+    for (const node of nodes.filter((n) => n.op === 'ConvTranspose')) {
+      const w = weights.get(node.inputs[1]!);
+      const refuse = (what: string) => {
+        throw new InputError(file, `node "${node.name}"`, `ConvTranspose ${what} is not supported`);
+      };
+      if (w?.kind !== 'tensor' || w.t.rank !== 4) refuse('without a 4-D weight initializer (2-D only)');
+      if (attrInt(node.attrs, 'group', 1) !== 1) refuse('with groups');
+      if ((attrInts(node.attrs, 'dilations') ?? []).some((d) => d !== 1)) refuse('with dilations');
+      if (attrString(node.attrs, 'auto_pad', 'NOTSET') === 'SAME_LOWER') refuse('auto_pad SAME_LOWER');
+      // ONNX [in, out, kh, kw] → tfjs's [kh, kw, out, in], once.
+      const plan: ConvPlan = {
+        depthwise: false,
+        filters: [tf.transpose((w as TensorValue).t, [2, 3, 1, 0]) as tf.Tensor4D],
+      };
+      const b = node.inputs[2] ? weights.get(node.inputs[2]) : undefined;
+      if (b?.kind === 'tensor') plan.bias = tf.clone(b.t) as tf.Tensor1D;
+      owned.push(...plan.filters, ...(plan.bias ? [plan.bias] : []));
+      state.convPlans.set(node.name, plan);
     }
     for (const node of nodes.filter((n) => n.op === 'Conv')) {
       const w = weights.get(node.inputs[1]!);
