@@ -283,6 +283,41 @@ describe('ONNX models: the interpreter', () => {
     });
   });
 
+  engineTest('of several outputs, the one shaped [batch, classes] or the one named is the logits', async () => {
+    const ref = reference('cnn');
+    const file = editedFixture('cnn', (model) => {
+      const graph = model.graph!;
+      graph.output!.unshift(
+        onnx.ValueInfoProto.create({
+          name: '/Relu_output_0',
+          type: {
+            tensorType: {
+              elemType: 1,
+              shape: { dim: [{ dimParam: 'batch' }, { dimValue: 4 }, { dimValue: 26 }, { dimValue: 26 }] },
+            },
+          },
+        }),
+      );
+    });
+    await withModel(file, (model) => {
+      assert.deepEqual(model.warnings, [
+        `${file}: the graph has 2 outputs ("/Relu_output_0", "logits"); attacks use "logits", the one shaped [batch, classes]`,
+      ]);
+      const x = nhwcInput(ref);
+      const logits = model.predictLogits(x);
+      assert.ok(relativeError(logits.dataSync(), ref.logits) < 1e-4);
+      tf.dispose([x, logits]);
+    });
+    await assert.rejects(loadClassifier(file, { output: 'probs' }), {
+      name: 'InputError',
+      message: `${file}: graph.output: has no output "probs"; its outputs are "/Relu_output_0", "logits"`,
+    });
+    await assert.rejects(loadClassifier(file, { output: '/Relu_output_0' }), {
+      name: 'InputError',
+      message: `${file}: output: shape [1, 4, 26, 26] is not [batch, classes]`,
+    });
+  });
+
   engineTest('a final Softmax is stripped with a warning, so losses see logits', async () => {
     const ref = reference('mlp');
     const file = editedFixture('mlp', (model) => {

@@ -19,6 +19,8 @@ import { compileOnnx } from './onnx/interpreter';
 export interface LoadOptions {
   bounds?: [number, number];
   normalization?: Normalization;
+  /** For a graph with several outputs (ONNX): the one to use as logits. */
+  output?: string;
 }
 
 function shapeFrom(dims: Array<number | null> | undefined, source: string, field: string): [number, number, number] {
@@ -178,7 +180,7 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
 /** An ONNX model through the graph interpreter (src/engine/models/onnx/): NCHW inside, NHWC at the seam. */
 async function loadOnnxModel(modelFile: string, options: LoadOptions): Promise<Classifier> {
   const model = withInputErrors(() => readOnnxModel(modelFile));
-  const program = compileOnnx(modelFile, model);
+  const program = compileOnnx(modelFile, model, options.output !== undefined ? { output: options.output } : {});
   const { inputShape, numClasses } = disposingOnError(program, () => {
     const declared = program.inputDims;
     const chw = declared?.slice(1);

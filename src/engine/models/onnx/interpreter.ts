@@ -727,7 +727,41 @@ export interface OnnxProgram {
 }
 
 /** Builds the program: converts initializers and constants, lays out conv weights, refuses unknown ops. */
-export function compileOnnx(file: string, model: OnnxModel): OnnxProgram {
+/**
+ * The output attacks use: the one named, the only one, or the only one declared [batch, classes];
+ * an InputError naming the outputs when that leaves a choice.
+ */
+function chooseOutput(file: string, model: OnnxModel, requested: string | undefined, warnings: string[]): string {
+  const outputs = model.graph?.output ?? [];
+  const names = outputs.map((o) => o.name ?? '');
+  const listed = names.map((n) => `"${n}"`).join(', ');
+  if (requested !== undefined) {
+    if (!names.includes(requested)) {
+      throw new InputError(file, 'graph.output', `has no output "${requested}"; its outputs are ${listed}`);
+    }
+    return requested;
+  }
+  if (names.length === 1) return names[0]!;
+  const matrices = outputs.filter((o) => valueDims(o)?.length === 2).map((o) => o.name ?? '');
+  if (matrices.length !== 1) {
+    throw new InputError(
+      file,
+      'graph.output',
+      `has ${names.length} outputs (${listed}) and ${matrices.length} of them [batch, classes]; name the logits with --output`,
+    );
+  }
+  warnings.push(
+    `${file}: the graph has ${names.length} outputs (${listed}); attacks use "${matrices[0]}", the one shaped [batch, classes]`,
+  );
+  return matrices[0]!;
+}
+
+export interface CompileOptions {
+  /** The graph output to use as logits when the graph has several (--output). */
+  output?: string;
+}
+
+export function compileOnnx(file: string, model: OnnxModel, options: CompileOptions = {}): OnnxProgram {
   const graph = model.graph!;
   const opset = onnxOpset(model);
   const nodes: Node[] = (graph.node ?? []).map((n, i) => ({
@@ -746,6 +780,8 @@ export function compileOnnx(file: string, model: OnnxModel): OnnxProgram {
       );
     }
   }
+  const warnings: string[] = [];
+  let outputName = chooseOutput(file, model, options.output, warnings);
   const owned: tf.Tensor[] = [];
   const keep = (v: Value) => {
     if (v.kind === 'tensor') owned.push(v.t);
@@ -758,7 +794,6 @@ export function compileOnnx(file: string, model: OnnxModel): OnnxProgram {
     constants: new Map(),
   };
   const weights = new Map<string, Value>();
-  const warnings: string[] = [];
   try {
     for (const init of graph.initializer ?? []) weights.set(init.name ?? '', keep(valueFrom(file, init)));
     for (const node of nodes.filter((n) => n.op === 'Constant')) {
@@ -846,7 +881,6 @@ export function compileOnnx(file: string, model: OnnxModel): OnnxProgram {
     throw err;
   }
   const inputName = (graph.input ?? []).find((i) => !weights.has(i.name ?? ''))?.name ?? '';
-  let outputName = graph.output?.[0]?.name ?? '';
   let runNodes = nodes;
   const last = nodes.find((n) => n.outputs.includes(outputName));
   if (last && (last.op === 'Softmax' || last.op === 'LogSoftmax')) {
