@@ -200,6 +200,18 @@ describe('ONNX models: the interpreter', () => {
     });
   });
 
+  engineTest("an op of another domain than ONNX's own is refused at load, naming node and domain", async () => {
+    const file = editedFixture('cnn', (model) => {
+      model.graph!.node![1]!.domain = 'com.microsoft';
+    });
+    await assert.rejects(loadClassifier(file), {
+      name: 'InputError',
+      message:
+        `${file}: node "/Relu": op type Relu of domain com.microsoft is not supported; Robustness Lab runs ` +
+        "ONNX's own operators (ai.onnx)",
+    });
+  });
+
   engineTest('a MaxPool with ceil_mode 1 or a dilated Conv is refused at load, naming the node', async () => {
     const pooled = editedFixture('cnn', (model) => {
       model.graph!.node![2]!.attribute!.push({ name: 'ceil_mode', type: onnx.AttributeProto.AttributeType.INT, i: 1 });

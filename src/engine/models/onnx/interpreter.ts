@@ -39,6 +39,8 @@ type Attrs = Map<string, onnx.IAttributeProto>;
 interface Node {
   name: string;
   op: string;
+  /** "" or "ai.onnx" for ONNX's own operators; anything else is a vendor's (com.microsoft, …). */
+  domain: string;
   inputs: string[];
   outputs: string[];
   attrs: Attrs;
@@ -767,11 +769,19 @@ export function compileOnnx(file: string, model: OnnxModel, options: CompileOpti
   const nodes: Node[] = (graph.node ?? []).map((n, i) => ({
     name: n.name || `${n.opType}_${i}`,
     op: n.opType ?? '',
+    domain: n.domain ?? '',
     inputs: n.input ?? [],
     outputs: n.output ?? [],
     attrs: new Map((n.attribute ?? []).map((a) => [a.name ?? '', a])),
   }));
   for (const node of nodes) {
+    if (node.domain && node.domain !== 'ai.onnx') {
+      throw new InputError(
+        file,
+        `node "${node.name}"`,
+        `op type ${node.op} of domain ${node.domain} is not supported; Robustness Lab runs ONNX's own operators (ai.onnx)`,
+      );
+    }
     if (!OPS[node.op]) {
       throw new InputError(
         file,
