@@ -6,8 +6,9 @@ and onnxruntime's logits next to it, so the tests need neither PyTorch nor a rec
 
   cnn.onnx     opset 13  1x28x28: Conv, Relu, MaxPool, x.view(x.size(0), -1) (Shape/Gather/Unsqueeze/
                          Concat/Reshape), Gemm
-  resnet.onnx  opset 11  3x16x16: Conv + BatchNorm + Relu, a residual block with Add, a depthwise
-                         (groups) Conv, AveragePool, GlobalAveragePool, Flatten, Gemm
+  resnet.onnx  opset 11  3x16x16: Conv + BatchNorm + Relu (the exporter folds each BatchNorm into its
+                         Conv's weights in eval mode), a residual block with Add, a depthwise (groups)
+                         Conv, Pad + AveragePool, GlobalAveragePool, Flatten, Gemm
   mlp.onnx     opset 13  1x28x28: Flatten, Gemm, LayerNorm (decomposed: ReduceMean/Sub/Pow/Sqrt/Div),
                          GELU (Erf), Gemm
   branches.onnx opset 17 3x12x12: Conv, Relu, MaxPool and AveragePool branches joined by Concat,
