@@ -5,7 +5,7 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { loadClassifier, type Classifier } from '../../src/engine';
+import { loadClassifier, runTrainJob, type Classifier } from '../../src/engine';
 import { compileOnnx, halfToFloat } from '../../src/engine/models/onnx/interpreter';
 import { describeModel, formatModelInfo } from '../../src/formats/model-formats';
 import { engineTest, expectNoLeak, forEachBackend, tempDir, useBackend } from './helpers';
@@ -328,6 +328,28 @@ describe('ONNX models: the interpreter', () => {
       name: 'InputError',
       message: `${file}: output: shape [1, 4, 26, 26] is not [batch, classes]`,
     });
+  });
+
+  engineTest('training from an ONNX model is refused before any work, naming the file', async () => {
+    const out = tempDir('onnx-train');
+    await assert.rejects(
+      runTrainJob({
+        method: 'pgd-at',
+        data: 'embedded',
+        epochs: 1,
+        batchSize: 64,
+        optimizer: 'adam',
+        learningRate: 1e-3,
+        seed: 0,
+        trainLimit: 64,
+        init: fixture('cnn'),
+        out,
+      }),
+      {
+        name: 'InputError',
+        message: `${fixture('cnn')}: cannot be trained (ONNX model): only tfjs Layers models can be trained`,
+      },
+    );
   });
 
   engineTest('a final Softmax is stripped with a warning, so losses see logits', async () => {
