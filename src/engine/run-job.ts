@@ -14,7 +14,8 @@ import { checkGradientAccess } from './attacks/runner';
 import type { AttackOptions } from './attacks/types';
 import { describeBackend } from './backend';
 import { loadData, loadTrainingData, sliceSplit } from './data/datasets';
-import { InputError } from './errors';
+import { InputError, withInputErrors } from './errors';
+import { modelFormatFor } from '../formats/model-formats';
 import { accuracyCurve, evaluateAttacks, type AttackPlan, type StageResult } from './eval/evaluate';
 import { probeDiagnostics } from './eval/diagnostics';
 import { geometryProbe } from './eval/geometry';
@@ -306,6 +307,10 @@ function writeTrainRecord(job: TrainJob, record: Omit<TrainRecord, 'config'>): v
 
 /** A starting point from an existing Layers model: its topology and weights, checked against the data. */
 async function initialModel(file: string, shape: [number, number, number]): Promise<tfl.LayersModel> {
+  const format = withInputErrors(() => modelFormatFor(file));
+  if (format.id !== 'tfjs-layers') {
+    throw new InputError(file, '', `cannot be trained (${format.label}): only tfjs Layers models can be trained`);
+  }
   let model: tfl.LayersModel;
   try {
     model = await tfl.loadLayersModel(fileHandler(file));

@@ -22,6 +22,7 @@ import {
   parseTopology,
   peekTfjsKind,
 } from './tfjs-model-json';
+import { summarizeOnnx } from './onnx-model';
 
 export interface ModelInfo {
   format: ModelFormatId;
@@ -30,6 +31,10 @@ export interface ModelInfo {
   classes?: number;
   /** The output's activation ("softmax", "linear", …), or "softmax" for a graph ending in Softmax. */
   outputActivation?: string;
+  /** The tool that wrote the file and its version ("pytorch 1.13.0"), when the file says. */
+  producer?: string;
+  /** The operator set a graph format uses (ONNX). */
+  opset?: number;
 }
 
 export interface ModelFormat {
@@ -99,8 +104,27 @@ const tfjsGraph: ModelFormat = {
   },
 };
 
+const onnxFormat: ModelFormat = {
+  id: 'onnx',
+  label: 'ONNX model',
+  noun: 'ONNX model',
+  matches: (file) => hasName('onnx', file),
+  describe(file) {
+    const { inputShape, classes, opset, producer, outputActivation } = summarizeOnnx(file);
+    return {
+      format: 'onnx',
+      // ONNX declares [C, H, W]; ModelInfo speaks [H, W, C] like the tfjs formats.
+      ...(inputShape ? { inputShape: [inputShape[1]!, inputShape[2]!, inputShape[0]!] } : {}),
+      ...(classes ? { classes } : {}),
+      ...(outputActivation ? { outputActivation } : {}),
+      ...(producer ? { producer } : {}),
+      opset,
+    };
+  },
+};
+
 /** Every model format, in the order MODEL_FORMAT_IDS gives (a test checks). */
-export const MODEL_FORMATS: readonly ModelFormat[] = [tfjsLayers, tfjsGraph];
+export const MODEL_FORMATS: readonly ModelFormat[] = [tfjsLayers, tfjsGraph, onnxFormat];
 
 export function modelFormat(id: ModelFormatId): ModelFormat {
   const format = MODEL_FORMATS.find((f) => f.id === id);
@@ -124,9 +148,13 @@ export function describeModel(file: string): ModelInfo {
   return modelFormatFor(file).describe(file);
 }
 
-/** "28×28×1 → 10", "28×28×1", or "Graph model" when the file gives no shape. */
+/**
+ * "28×28×1 → 10", "28×28×1", or "Graph model" when the file gives no shape; prefixed by the
+ * producer and opset when the file names them ("pytorch 1.13.0 · opset 13 · 28×28×1 → 10").
+ */
 export function formatModelInfo(info: ModelInfo): string {
   const input = info.inputShape?.join('×');
-  if (!input) return modelFormat(info.format).label;
-  return info.classes ? `${input} → ${info.classes}` : input;
+  const shape = !input ? modelFormat(info.format).label : info.classes ? `${input} → ${info.classes}` : input;
+  const origin = [info.producer, info.opset ? `opset ${info.opset}` : undefined].filter(Boolean);
+  return [...origin, shape].join(' · ');
 }

@@ -21,6 +21,7 @@ export interface ModelFilePattern {
 export const MODEL_FORMAT_FILES: Readonly<Record<ModelFormatId, ModelFilePattern>> = {
   'tfjs-layers': { names: [TFJS_MODEL_FILE], extensions: [] },
   'tfjs-graph': { names: [TFJS_MODEL_FILE], extensions: [] },
+  onnx: { names: [], extensions: ['.onnx'] },
 };
 
 const unique = (items: string[]) => [...new Set(items)];

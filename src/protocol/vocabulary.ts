@@ -66,7 +66,7 @@ export const BUILTIN_DATA_INFO: Readonly<Record<BuiltinData, string>> = {
  * Model formats, in the order the registry tries them (src/formats/model-formats.ts for the cheap
  * describe, src/engine/models/load.ts for the loaders; a test checks both lists name these ids).
  */
-export const MODEL_FORMAT_IDS = ['tfjs-layers', 'tfjs-graph'] as const;
+export const MODEL_FORMAT_IDS = ['tfjs-layers', 'tfjs-graph', 'onnx'] as const;
 export type ModelFormatId = (typeof MODEL_FORMAT_IDS)[number];
 
 /** Data sources: folder layouts a dataset can come in (src/formats/data-sources.ts, src/engine/data/sources.ts). */

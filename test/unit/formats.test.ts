@@ -63,7 +63,7 @@ test("package.json's activation event and model menus use MODEL_FILE_NAMES", () 
     activationEvents: string[];
     contributes: { menus: Record<string, Array<{ command: string; when?: string }>> };
   };
-  assert.equal(MODEL_GLOB, '**/model.json');
+  assert.equal(MODEL_GLOB, '**/{model.json,*.onnx}');
   assert.ok(pkg.activationEvents.includes(MODEL_ACTIVATION_EVENT), `activationEvents lack ${MODEL_ACTIVATION_EVENT}`);
   const modelEvents = pkg.activationEvents.filter(
     (e) => e.startsWith('workspaceContains:') && !e.endsWith('.robustness.json'),
@@ -135,7 +135,8 @@ test('describe and modelFormatFor name the file and the problem', () => {
     () => describeModel(weights),
     (err: Error) =>
       err instanceof FormatError &&
-      err.message === `${weights}: is not a model file Robustness Lab reads (Layers model, Graph model: model.json)`,
+      err.message ===
+        `${weights}: is not a model file Robustness Lab reads (Layers model, Graph model, ONNX model: model.json, *.onnx)`,
   );
   fs.rmSync(dir, { recursive: true });
 });
@@ -169,7 +170,7 @@ test("a format's FormatError reaches the engine as an InputError in the same wor
 
 engineTest('the engine refuses a file no format reads, naming it', async () => {
   const dir = tempDir('formats');
-  const file = path.join(dir, 'model.onnx');
+  const file = path.join(dir, 'model.pt');
   fs.writeFileSync(file, 'onnx');
   await assert.rejects(
     loadClassifier(file),

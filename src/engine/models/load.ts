@@ -13,10 +13,14 @@ import { kerasOutputLayer, type GraphNode } from '../../formats/tfjs-model-json'
 import type { ModelFormatId } from '../../protocol/vocabulary';
 import { makeClassifier, type Classifier, type Normalization } from './classifier';
 import { fileHandler } from './io';
+import { readOnnxModel } from '../../formats/onnx-model';
+import { compileOnnx } from './onnx/interpreter';
 
 export interface LoadOptions {
   bounds?: [number, number];
   normalization?: Normalization;
+  /** For a graph with several outputs (ONNX): the one to use as logits. */
+  output?: string;
 }
 
 function shapeFrom(dims: Array<number | null> | undefined, source: string, field: string): [number, number, number] {
@@ -173,10 +177,42 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
   );
 }
 
+/** An ONNX model through the graph interpreter (src/engine/models/onnx/): NCHW inside, NHWC at the seam. */
+async function loadOnnxModel(modelFile: string, options: LoadOptions): Promise<Classifier> {
+  const model = withInputErrors(() => readOnnxModel(modelFile));
+  const program = compileOnnx(modelFile, model, options.output !== undefined ? { output: options.output } : {});
+  const { inputShape, numClasses } = disposingOnError(program, () => {
+    const declared = program.inputDims;
+    const chw = declared?.slice(1);
+    if (!chw || chw.length !== 3 || chw.some((d) => typeof d !== 'number' || d <= 0)) {
+      throw new InputError(
+        modelFile,
+        'graph.input',
+        `is [${declared?.join(', ')}]; expected an image input [batch, channels, height, width]`,
+      );
+    }
+    const [c, h, w] = chw as number[];
+    const shape: [number, number, number] = [h!, w!, c!];
+    const probe = tf.tidy(() => program.run(tf.zeros([1, ...shape]) as tf.Tensor4D));
+    const probeShape = probe.shape;
+    probe.dispose();
+    const classes = probeShape[1];
+    if (probeShape.length !== 2 || !classes) {
+      throw new InputError(modelFile, 'output', `shape [${probeShape.join(', ')}] is not [batch, classes]`);
+    }
+    return { inputShape: shape, numClasses: classes };
+  });
+  return makeClassifier(
+    (x) => program.run(x) as tf.Tensor2D,
+    loadedMeta(modelFile, options, { inputShape, numClasses, warnings: program.warnings }, () => program.dispose()),
+  );
+}
+
 /** One loader per model format, in the order of MODEL_FORMATS (a test checks the ids agree). */
 export const MODEL_LOADERS: readonly ModelLoader[] = [
   { id: 'tfjs-layers', load: loadLayersModel },
   { id: 'tfjs-graph', load: loadGraphModel },
+  { id: 'onnx', load: loadOnnxModel },
 ];
 
 /** Loads any model file a registered format reads: the format that matches it, then its loader. */
