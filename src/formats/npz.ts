@@ -4,9 +4,9 @@
  * end of the file, then the first bytes of one entry, stored or deflated (inflated with fflate's
  * streaming Inflate, stopped once it has enough). Nothing else of the archive is read.
  */
-import * as fs from 'node:fs';
 import { Inflate } from 'fflate';
 import { FormatError } from './errors';
+import { readAt, withFile } from './file-read';
 
 export interface NpzEntry {
   name: string;
@@ -26,26 +26,6 @@ const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
 const MAX32 = 0xffffffff;
 const CHUNK = 64 * 1024;
-
-function readAt(fd: number, offset: number, length: number): Buffer {
-  const bytes = Buffer.alloc(length);
-  const got = fs.readSync(fd, bytes, 0, length, offset);
-  return bytes.subarray(0, got);
-}
-
-function withFile<T>(file: string, read: (fd: number, size: number) => T): T {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (err) {
-    throw new FormatError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    return read(fd, fs.fstatSync(fd).size);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 const notZip = (file: string, why: string) => new FormatError(file, '', `is not a readable .npz (zip) archive: ${why}`);
 

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { DataSplit } from '../protocol/vocabulary';
 import { FormatError } from './errors';
 import { readNpzEntryHead, type NpzEntry } from './npz';
+import { readAt, withFile } from './file-read';
 
 /** The element types we read: little-endian unsigned/signed integers and floats. */
 export interface NpyDtype {
@@ -104,25 +105,14 @@ export const npyDataLength = (header: NpyHeader): number => header.shape.reduce(
 
 /** The header of a .npy file, reading its first bytes only; checks the file holds all the data it declares. */
 export function readNpyFileHeader(file: string): NpyHeader {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (err) {
-    throw new FormatError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    const head = Buffer.alloc(12);
-    const got = fs.readSync(fd, head, 0, 12, 0);
-    const preamble = npyPreambleLength(head.subarray(0, got), file);
+  return withFile(file, (fd, size) => {
+    const head = readAt(fd, 0, 12);
+    const preamble = npyPreambleLength(head, file);
     const dictLength = preamble === 10 ? head.readUInt16LE(8) : head.readUInt32LE(8);
-    const bytes = Buffer.alloc(preamble + dictLength);
-    const read = fs.readSync(fd, bytes, 0, bytes.length, 0);
-    const header = parseNpyHeader(bytes.subarray(0, read), file);
-    checkComplete(header, fs.fstatSync(fd).size, file);
+    const header = parseNpyHeader(readAt(fd, 0, preamble + dictLength), file);
+    checkComplete(header, size, file);
     return header;
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }
 
 /** Throws when `length` bytes cannot hold the header and the data it declares. */

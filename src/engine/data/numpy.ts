@@ -4,7 +4,7 @@
  * engine's uint8 N×H×W×C: uint8 as they are, floats in [0, 1] times 255, rounded (an image saved as
  * uint8 / 255 comes back exactly). Every error is an InputError naming the file.
  */
-import * as fs from 'node:fs';
+import { readAt, withFile } from '../../formats/file-read';
 import { readNpzEntryHead } from '../../formats/npz';
 import type { ImageLayout, NpyHeader, NumpyArray } from '../../formats/numpy';
 import { InputError, withInputErrors } from '../errors';
@@ -17,18 +17,9 @@ export function npyRecords(array: NumpyArray, elements: number): { bytes: Uint8A
     const head = withInputErrors(() => readNpzEntryHead(file, entry, header.dataOffset + length));
     return { bytes: head.bytes.subarray(header.dataOffset), bytesRead: head.bytesRead };
   }
-  const bytes = Buffer.alloc(length);
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (err) {
-    throw new InputError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    const got = fs.readSync(fd, bytes, 0, length, header.dataOffset);
-    if (got < length) throw new InputError(label, 'data', `is truncated: ${length} bytes needed, found ${got}`);
-  } finally {
-    fs.closeSync(fd);
+  const bytes = withInputErrors(() => withFile(file, (fd) => readAt(fd, header.dataOffset, length)));
+  if (bytes.length < length) {
+    throw new InputError(label, 'data', `is truncated: ${length} bytes needed, found ${bytes.length}`);
   }
   return { bytes, bytesRead: header.dataOffset + length };
 }
