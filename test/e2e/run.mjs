@@ -290,50 +290,52 @@ async function main() {
       'the explorer to collapse',
       10_000,
     );
-    let parent = -1;
-    for (const [i, name] of segments.entries()) {
-      const index = await waitFor(
-        () =>
-          // The tree's rows, not their sticky-scroll copies (which repeat their data-index).
-          page.locator('.explorer-folders-view .monaco-list-rows > .monaco-list-row').evaluateAll(
-            (rows, { name, level, parent }) => {
-              const byIndex = rows
-                .map((r) => ({
-                  index: Number(r.getAttribute('data-index')),
-                  label: r.getAttribute('aria-label'),
-                  level: Number(r.getAttribute('aria-level')),
-                }))
-                .sort((a, b) => a.index - b.index);
-              // The rows after the parent, up to the next row that is not inside it.
-              for (const row of byIndex.filter((r) => r.index > parent)) {
-                if (row.level < level) return false;
-                if (row.level === level && row.label === name) return String(row.index);
-              }
-              return false;
-            },
-            { name, level: i + 1, parent },
-          ),
-        `"${segments.slice(0, i + 1).join('/')}" in the explorer`,
-        20_000,
+    // The row of segments[0..depth], found from the top on every look: rows added above (a new run folder,
+    // .vscode/) shift every data-index, so no index is kept between looks.
+    const locate = (depth) =>
+      rows.evaluateAll(
+        (all, { segments, depth }) => {
+          const byIndex = all
+            .map((r) => ({
+              index: Number(r.getAttribute('data-index')),
+              label: r.getAttribute('aria-label'),
+              level: Number(r.getAttribute('aria-level')),
+            }))
+            .sort((x, y) => x.index - y.index);
+          let from = -1;
+          for (let i = 0; i <= depth; i++) {
+            // The rows after the parent, up to the next row that is not inside it.
+            const inside = byIndex.filter((r) => r.index > from);
+            const end = inside.findIndex((r) => r.level < i + 1);
+            const match = (end < 0 ? inside : inside.slice(0, end)).find(
+              (r) => r.level === i + 1 && r.label === segments[i],
+            );
+            if (!match) return false;
+            from = match.index;
+          }
+          return String(from);
+        },
+        { segments, depth },
       );
-      parent = Number(index);
-      const row = page.locator(`.explorer-folders-view .monaco-list-rows > .monaco-list-row[data-index="${index}"]`);
-      if (i < segments.length - 1 && (await row.getAttribute('aria-expanded')) === 'false') {
-        await row.click();
-        await waitFor(
-          async () => {
-            if ((await row.getAttribute('aria-expanded')) === 'true') return true;
-            await sleep(1000);
-            // A click lost to a redraw of the tree: click again if the folder is still closed.
-            if ((await row.getAttribute('aria-expanded')) === 'false') await row.click();
-            return false;
-          },
-          `${name} to expand`,
-          10_000,
-        );
-      }
+    const rowAt = (index) => rows.and(page.locator(`[data-index="${index}"]`));
+    for (const [i, name] of segments.entries()) {
+      const what = `"${segments.slice(0, i + 1).join('/')}" in the explorer`;
+      await waitFor(() => locate(i), what, 20_000);
+      if (i === segments.length - 1) break;
+      await waitFor(
+        async () => {
+          const row = rowAt(await locate(i));
+          const expanded = await row.getAttribute('aria-expanded');
+          if (expanded === 'true') return true;
+          await row.click();
+          await sleep(1000);
+          return false;
+        },
+        `${name} to expand`,
+        15_000,
+      );
     }
-    return page.locator(`.explorer-folders-view .monaco-list-rows > .monaco-list-row[data-index="${parent}"]`);
+    return rowAt(await waitFor(() => locate(segments.length - 1), `"${segments.join('/')}" in the explorer`, 20_000));
   }
 
   /** Right-clicks a row and runs a context-menu item, retrying when a click is lost to the menu's animation. */
@@ -343,6 +345,12 @@ async function main() {
       async () => {
         if (await menu.isVisible()) await page.keyboard.press('Escape');
         await row.click({ button: 'right' });
+        // The menu belongs to the row under the pointer at the click: if the tree redrew and another row took the
+        // focus, close the menu and click again.
+        if (!(await row.evaluate((el) => el.classList.contains('focused')).catch(() => false))) {
+          await sleep(300);
+          throw new Error('the row under the pointer changed');
+        }
         const item = menu.locator('.action-menu-item', { hasText: label }).first();
         await item.waitFor({ state: 'visible', timeout: 3000 });
         // Hovering focuses the item; Enter runs it. (A click can fall through to the row or inline action
