@@ -19,33 +19,37 @@ export interface ListedModel {
   problem?: string;
 }
 
-/** Why `file` cannot be read as a model, with its path workspace-relative; undefined when it reads. */
-export function modelProblem(file: string, folders: readonly string[]): string | undefined {
+/** Why a describe error says `file` cannot be read, with the absolute path in it made workspace-relative. */
+function unreadableReason(err: unknown, file: string, relative: string): string {
+  if (err instanceof SourceError) {
+    // The describe error names the absolute file: say it as the Models view does.
+    const detail = err.detail.split(file).join(relative);
+    return `${err.field ? `${err.field}: ` : ''}${detail}`;
+  }
+  return (err as Error).message.split(file).join(relative);
+}
+
+/** Why `file` cannot be read as a model: its workspace-relative path and the reason; undefined when it reads. */
+function unreadable(file: string, folders: readonly string[]): { relative: string; reason: string } | undefined {
   try {
     describeModel(file);
     return undefined;
   } catch (err) {
     const relative = workspaceRelative(file, folders);
-    if (err instanceof SourceError) {
-      // The describe error names the absolute file: say it as the Models view does.
-      const detail = err.detail.split(file).join(relative);
-      return `${relative}${err.field ? `: ${err.field}` : ''}: ${detail}`;
-    }
-    return `${relative}: ${(err as Error).message.split(file).join(relative)}`;
+    return { relative, reason: unreadableReason(err, file, relative) };
   }
 }
 
-/** A model as the Models view lists it. */
+/** A model as the Models view lists it (its file described once). */
 export function listModel(file: string, folders: readonly string[], label?: string): ListedModel {
   const name = label ?? path.basename(path.dirname(file));
   try {
     return { file, label: name, info: formatModelInfo(describeModel(file)) };
-  } catch {
-    const problem = modelProblem(file, folders) ?? '';
-    // The view's line drops the path it already shows.
+  } catch (err) {
     const relative = workspaceRelative(file, folders);
-    const reason = problem.startsWith(`${relative}: `) ? problem.slice(relative.length + 2) : problem;
-    return { file, label: name, info: `unreadable: ${reason}`, problem };
+    const reason = unreadableReason(err, file, relative);
+    // The view's line drops the path it already shows.
+    return { file, label: name, info: `unreadable: ${reason}`, problem: `${relative}: ${reason}` };
   }
 }
 
@@ -78,9 +82,6 @@ const USE_WORDS: Readonly<Record<ModelUse, string>> = {
 
 /** The one message refusing a run on an unreadable model; undefined when the model reads. */
 export function refusal(file: string, folders: readonly string[], use: ModelUse): string | undefined {
-  const problem = modelProblem(file, folders);
-  if (problem === undefined) return undefined;
-  const relative = workspaceRelative(file, folders);
-  const reason = problem.startsWith(`${relative}: `) ? problem.slice(relative.length + 2) : problem;
-  return `Robustness Lab: ${relative} cannot be ${USE_WORDS[use]}: ${reason}`;
+  const why = unreadable(file, folders);
+  return why && `Robustness Lab: ${why.relative} cannot be ${USE_WORDS[use]}: ${why.reason}`;
 }
