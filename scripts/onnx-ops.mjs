@@ -323,13 +323,337 @@ export const OP_CASES = [
       shape: { int64: [0, 2, -1], shape: [3] },
     },
   },
+  // Added for issue 12's remaining forms; appended so the cases above keep their random draws.
+  ...[
+    ['maxpool-ceil-pads', 'MaxPool', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 }, 8],
+    [
+      'maxpool-ceil-window-dropped',
+      'MaxPool',
+      { kernel_shape: [3, 3], strides: [3, 3], pads: [0, 0, 2, 2], ceil_mode: 1 },
+      5,
+    ],
+    ['averagepool-ceil', 'AveragePool', { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }, 7],
+    [
+      'averagepool-ceil-pads-excluded',
+      'AveragePool',
+      { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 0, 1, 1], ceil_mode: 1 },
+      8,
+    ],
+    [
+      'averagepool-ceil-pads-included',
+      'AveragePool',
+      { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 0, 1, 1], ceil_mode: 1, count_include_pad: 1 },
+      8,
+    ],
+    [
+      'averagepool-ceil-window-dropped-included',
+      'AveragePool',
+      { kernel_shape: [3, 3], strides: [3, 3], pads: [1, 1, 2, 2], ceil_mode: 1, count_include_pad: 1 },
+      5,
+    ],
+    [
+      'averagepool-same-lower-included',
+      'AveragePool',
+      { kernel_shape: [2, 3], auto_pad: 'SAME_LOWER', count_include_pad: 1 },
+      5,
+    ],
+    ['maxpool-same-lower-strides', 'MaxPool', { kernel_shape: [3, 3], strides: [2, 2], auto_pad: 'SAME_LOWER' }, 6],
+  ].map(([name, op, attrs, size]) => ({
+    name,
+    opset: 13,
+    nodes: [{ op, inputs: ['x'], outputs: ['y'], attrs }],
+    inputs: { x: x4(2, size, size) },
+  })),
+  {
+    name: 'conv-dilated-pads',
+    opset: 13,
+    nodes: [{ op: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { dilations: [2, 2], pads: [2, 1, 2, 1] } }],
+    inputs: { x: x4(2, 8, 8) },
+    weights: { w: [[3, 2, 3, 3], -0.5, 0.5], b: [[3], -0.5, 0.5] },
+  },
+  {
+    name: 'conv-dilated-grouped-strided',
+    opset: 11,
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w'], outputs: ['y'], attrs: { group: 2, dilations: [2, 3], strides: [2, 1] } },
+    ],
+    inputs: { x: x4(4, 9, 9, 1) },
+    weights: { w: [[4, 2, 2, 3], -0.5, 0.5] },
+  },
+  {
+    name: 'conv-depthwise-dilated',
+    opset: 13,
+    nodes: [
+      {
+        op: 'Conv',
+        inputs: ['x', 'w', 'b'],
+        outputs: ['y'],
+        attrs: { group: 3, dilations: [2, 2], pads: [2, 2, 2, 2] },
+      },
+    ],
+    inputs: { x: x4(3, 7, 7) },
+    weights: { w: [[6, 1, 3, 3], -0.5, 0.5], b: [[6], -0.5, 0.5] },
+  },
+  {
+    name: 'convtranspose-grouped',
+    opset: 13,
+    nodes: [
+      {
+        op: 'ConvTranspose',
+        inputs: ['x', 'w', 'b'],
+        outputs: ['y'],
+        attrs: { group: 2, strides: [2, 2], pads: [1, 1, 0, 1] },
+      },
+    ],
+    inputs: { x: x4(4, 4, 4) },
+    weights: { w: [[4, 3, 3, 3], -0.5, 0.5], b: [[6], -0.5, 0.5] },
+  },
+  {
+    name: 'convtranspose-depthwise',
+    opset: 11,
+    nodes: [{ op: 'ConvTranspose', inputs: ['x', 'w'], outputs: ['y'], attrs: { group: 3, strides: [2, 1] } }],
+    inputs: { x: x4(3, 4, 4) },
+    weights: { w: [[3, 2, 3, 3], -0.5, 0.5] },
+  },
+  {
+    name: 'convtranspose-dilated-grouped',
+    opset: 13,
+    nodes: [
+      {
+        op: 'ConvTranspose',
+        inputs: ['x', 'w'],
+        outputs: ['y'],
+        attrs: { group: 2, dilations: [2, 2], strides: [2, 2], output_padding: [1, 1], pads: [1, 0, 0, 1] },
+      },
+    ],
+    inputs: { x: x4(4, 3, 4, 1) },
+    weights: { w: [[4, 1, 3, 2], -0.5, 0.5] },
+  },
+  {
+    name: 'reduce-axes-inputs-opset18',
+    opset: 18,
+    nodes: [
+      { op: 'ReduceMean', inputs: ['x', 'spatial'], outputs: ['m'], attrs: { keepdims: 1 } },
+      { op: 'ReduceMax', inputs: ['x', 'channel'], outputs: ['mx'], attrs: { keepdims: 1 } },
+      { op: 'Add', inputs: ['m', 'mx'], outputs: ['s'] },
+      { op: 'ReduceSum', inputs: ['s', 'last'], outputs: ['y'], attrs: { keepdims: 0 } },
+    ],
+    inputs: { x: x4(3, 4, 5) },
+    weights: {
+      spatial: { int64: [2, -1], shape: [2] },
+      channel: { int64: [1], shape: [1] },
+      last: { int64: [-1], shape: [1] },
+    },
+  },
+  {
+    name: 'reduce-axes-attributes-opset11',
+    opset: 11,
+    nodes: [
+      { op: 'ReduceSum', inputs: ['x'], outputs: ['s'], attrs: { axes: [1], keepdims: 0 } },
+      { op: 'ReduceMean', inputs: ['s'], outputs: ['y'], attrs: { axes: [-1] } },
+    ],
+    inputs: { x: x4(3, 4, 5) },
+  },
+  {
+    name: 'reducemean-all-axes-opset18',
+    opset: 18,
+    nodes: [
+      { op: 'Relu', inputs: ['x'], outputs: ['r'] },
+      { op: 'ReduceMean', inputs: ['r'], outputs: ['m'], attrs: { keepdims: 1 } },
+      { op: 'Sub', inputs: ['x', 'm'], outputs: ['y'] },
+    ],
+    inputs: { x: x4(2, 3, 3) },
+  },
+  {
+    name: 'split-num-outputs-opset18',
+    opset: 18,
+    nodes: [
+      { op: 'Split', inputs: ['x'], outputs: ['a', 'b', 'c'], attrs: { axis: -1, num_outputs: 3 } },
+      { op: 'Concat', inputs: ['c', 'a', 'b'], outputs: ['y'], attrs: { axis: -1 } },
+    ],
+    inputs: { x: x4(2, 3, 7) },
+  },
+  {
+    name: 'split-attribute-opset11',
+    opset: 11,
+    nodes: [
+      { op: 'Split', inputs: ['x'], outputs: ['a', 'b'], attrs: { axis: 1, split: [1, 3] } },
+      { op: 'ReduceSum', inputs: ['b'], outputs: ['s'], attrs: { axes: [1] } },
+      { op: 'Mul', inputs: ['a', 's'], outputs: ['y'] },
+    ],
+    inputs: { x: x4(4, 3, 3) },
+  },
+  {
+    name: 'split-equal-opset13',
+    opset: 13,
+    nodes: [
+      { op: 'Split', inputs: ['x'], outputs: ['a', 'b'], attrs: { axis: 2 } },
+      { op: 'Sub', inputs: ['a', 'b'], outputs: ['y'] },
+    ],
+    inputs: { x: x4(2, 6, 3) },
+  },
+  {
+    name: 'pad-axes-input-opset18',
+    opset: 18,
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'] },
+      { op: 'Pad', inputs: ['c', 'pads', 'value', 'axes'], outputs: ['y'] },
+    ],
+    inputs: { x: x4(2, 5, 5) },
+    weights: {
+      w: [[3, 2, 1, 1], -1, 1],
+      pads: { int64: [1, 2, 0, 1], shape: [4] },
+      value: [[], -0.5, -0.5],
+      axes: { int64: [-1, 2], shape: [2] },
+    },
+  },
+  ...['reflect', 'edge', 'wrap'].map((mode) => ({
+    name: `pad-${mode}-opset19`,
+    opset: 19,
+    nodes: [
+      { op: 'Conv', inputs: ['x', 'w'], outputs: ['c'] },
+      { op: 'Pad', inputs: ['c', 'pads'], outputs: ['y'], attrs: { mode } },
+    ],
+    inputs: { x: x4(2, 4, 5) },
+    weights: { w: [[3, 2, 1, 1], -1, 1], pads: { int64: [0, 0, 2, 1, 0, 0, 1, 3], shape: [8] } },
+  })),
+  {
+    name: 'pad-attributes-negative-opset9',
+    opset: 9,
+    nodes: [{ op: 'Pad', inputs: ['x'], outputs: ['y'], attrs: { pads: [0, 0, 2, -1, 0, -1, 1, 2], value: 0.75 } }],
+    inputs: { x: x4(2, 4, 5) },
+  },
+  {
+    name: 'clip-min-input-only-opset11',
+    opset: 11,
+    nodes: [{ op: 'Clip', inputs: ['x', 'lo'], outputs: ['y'] }],
+    inputs: { x: x4(2, 3, 3) },
+    weights: { lo: [[], -0.2, -0.2] },
+  },
+  {
+    name: 'clip-max-input-only-opset12',
+    opset: 12,
+    nodes: [{ op: 'Clip', inputs: ['x', '', 'hi'], outputs: ['y'] }],
+    inputs: { x: x4(2, 3, 3) },
+    weights: { hi: [[], 0.3, 0.3] },
+  },
+  {
+    name: 'squeeze-unsqueeze-attributes-opset11',
+    opset: 11,
+    nodes: [
+      { op: 'GlobalAveragePool', inputs: ['x'], outputs: ['g'] },
+      { op: 'Squeeze', inputs: ['g'], outputs: ['s'], attrs: { axes: [-1, 2] } },
+      { op: 'Unsqueeze', inputs: ['s'], outputs: ['y'], attrs: { axes: [0, -1] } },
+    ],
+    inputs: { x: x4(4, 3, 3) },
+  },
+  {
+    name: 'squeeze-all-ones-opset13',
+    opset: 13,
+    nodes: [
+      { op: 'GlobalMaxPool', inputs: ['x'], outputs: ['g'] },
+      { op: 'Squeeze', inputs: ['g'], outputs: ['y'] },
+    ],
+    inputs: { x: x4(4, 3, 3, 1) },
+  },
+  {
+    name: 'softmax-coerced-2d-opset11',
+    opset: 11,
+    nodes: [
+      { op: 'Softmax', inputs: ['x'], outputs: ['s'], attrs: { axis: 1 } },
+      { op: 'Identity', inputs: ['s'], outputs: ['y'] },
+    ],
+    inputs: { x: [[2, 3, 2, 2], -2, 2] },
+  },
+  {
+    name: 'softmax-axis-1-opset13',
+    opset: 13,
+    nodes: [
+      { op: 'Softmax', inputs: ['x'], outputs: ['s'], attrs: { axis: 1 } },
+      { op: 'Identity', inputs: ['s'], outputs: ['y'] },
+    ],
+    inputs: { x: [[2, 3, 2, 2], -2, 2] },
+  },
+  {
+    name: 'logsoftmax-default-axis-opset9',
+    opset: 9,
+    nodes: [
+      { op: 'LogSoftmax', inputs: ['x'], outputs: ['s'] },
+      { op: 'Identity', inputs: ['s'], outputs: ['y'] },
+    ],
+    inputs: { x: [[2, 3, 4], -2, 2] },
+  },
+  {
+    name: 'shape-start-end-reshape-opset15',
+    opset: 15,
+    nodes: [
+      { op: 'Shape', inputs: ['x'], outputs: ['nc'], attrs: { start: 0, end: -2 } },
+      { op: 'Concat', inputs: ['nc', 'rest'], outputs: ['shape'], attrs: { axis: 0 } },
+      { op: 'Reshape', inputs: ['x', 'shape'], outputs: ['y'], attrs: { allowzero: 0 } },
+    ],
+    inputs: { x: x4(3, 3, 4) },
+    weights: { rest: { int64: [-1], shape: [1] } },
+  },
+  {
+    name: 'constant-value-floats-ints-opset13',
+    opset: 13,
+    nodes: [
+      { op: 'Constant', inputs: [], outputs: ['k'], attrs: { value_floats: [0.5, -1.5, 2.25] } },
+      { op: 'Constant', inputs: [], outputs: ['axis'], attrs: { value_ints: [-1] } },
+      { op: 'Unsqueeze', inputs: ['k', 'axis'], outputs: ['col'] },
+      { op: 'Unsqueeze', inputs: ['col', 'axis'], outputs: ['kk'] },
+      { op: 'Mul', inputs: ['x', 'kk'], outputs: ['y'] },
+    ],
+    inputs: { x: x4(3, 2, 2) },
+  },
+  {
+    name: 'legacy-opset9-batchnorm-dropout-flatten-gemm',
+    opset: 9,
+    nodes: [
+      { op: 'BatchNormalization', inputs: ['x', 's', 'b', 'm', 'v'], outputs: ['n'], attrs: { epsilon: 1e-5 } },
+      { op: 'Dropout', inputs: ['n'], outputs: ['d'], attrs: { ratio: 0.5 } },
+      { op: 'Flatten', inputs: ['d'], outputs: ['f'] },
+      { op: 'Gemm', inputs: ['f', 'g', 'c'], outputs: ['y'] },
+    ],
+    inputs: { x: x4(2, 2, 2) },
+    weights: {
+      s: [[2], 0.5, 1.5],
+      b: [[2], -1, 1],
+      m: [[2], -0.5, 0.5],
+      v: [[2], 0.5, 2],
+      g: [[8, 3], -1, 1],
+      c: [[1, 3], -1, 1],
+    },
+  },
+  {
+    name: 'dropout-ratio-input-max-three-opset13',
+    opset: 13,
+    nodes: [
+      { op: 'Dropout', inputs: ['x', 'ratio'], outputs: ['d'] },
+      { op: 'Max', inputs: ['d', 'p', 'q'], outputs: ['y'] },
+    ],
+    inputs: { x: x4(3, 2, 2) },
+    weights: { ratio: [[], 0.3, 0.3], p: [[3, 1, 1], -0.5, 0.5], q: [[2], -0.5, 0.5] },
+  },
+  {
+    name: 'gather-negative-index-concat-negative-axis',
+    opset: 13,
+    nodes: [
+      { op: 'Gather', inputs: ['x', 'idx'], outputs: ['g'], attrs: { axis: -1 } },
+      { op: 'Concat', inputs: ['g', 'x'], outputs: ['y'], attrs: { axis: -1 } },
+    ],
+    inputs: { x: x4(2, 3, 4) },
+    weights: { idx: { int64: [-1, 0], shape: [2] } },
+  },
 ];
 
 function attribute(name, value) {
   const A = onnx.AttributeProto.AttributeType;
   if (typeof value === 'string') return { name, type: A.STRING, s: Buffer.from(value) };
+  if (Array.isArray(value) && name === 'value_floats') return { name, type: A.FLOATS, floats: value };
   if (Array.isArray(value)) return { name, type: A.INTS, ints: value };
-  if (Number.isInteger(value) && name !== 'alpha' && name !== 'beta') return { name, type: A.INT, i: value };
+  const floats = ['alpha', 'beta', 'ratio', 'value', 'epsilon'];
+  if (Number.isInteger(value) && !floats.includes(name)) return { name, type: A.INT, i: value };
   return { name, type: A.FLOAT, f: value };
 }
 

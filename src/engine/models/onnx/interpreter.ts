@@ -191,6 +191,43 @@ function denseDepthwise(plan: ConvPlan): tf.Tensor4D {
   return plan.dense;
 }
 
+/**
+ * A [kh, kw, …] kernel with dilation rates [dh, dw] as the equivalent undilated one: d − 1 zeros
+ * between taps, [(kh − 1)·dh + 1, (kw − 1)·dw + 1, …]. Built from tf ops (pad, reshape, slice),
+ * so gradients reach the weights; tfjs has no convolution gradient for dilations above 1.
+ */
+export function dilateKernel(kernel: tf.Tensor4D, [dh = 1, dw = 1]: number[]): tf.Tensor4D {
+  if (dh === 1 && dw === 1) return kernel;
+  const [kh, kw, i, o] = kernel.shape;
+  // Each tap followed by d − 1 zeros along one axis, then the trailing zeros cut.
+  const spread = (t: tf.Tensor3D, d: number): tf.Tensor3D => {
+    const [k, rest, inner] = t.shape;
+    const padded = tf.pad(tf.reshape(t, [k, 1, rest, inner]), [
+      [0, 0],
+      [0, d - 1],
+      [0, 0],
+      [0, 0],
+    ]);
+    return tf.slice(tf.reshape(padded, [k * d, rest, inner]), [0, 0, 0], [(k - 1) * d + 1, rest, inner]) as tf.Tensor3D;
+  };
+  const rows = spread(tf.reshape(kernel, [kh, kw, i * o]) as tf.Tensor3D, dh); // [KH, kw, io]
+  const KH = rows.shape[0];
+  const cols = spread(tf.reshape(tf.transpose(rows, [1, 0, 2]), [kw, KH, i * o]) as tf.Tensor3D, dw); // [KW, KH, io]
+  return tf.reshape(tf.transpose(cols, [1, 0, 2]), [KH, cols.shape[0], i, o]) as tf.Tensor4D;
+}
+
+/**
+ * A grouped ConvTranspose weight (ONNX [in, out/groups, kh, kw]) as the dense [in, out, kh, kw]
+ * one, zero where input channel and output channel are in different groups (depthwise included).
+ */
+export function ungroupTransposeKernel(weight: tf.Tensor4D, groups: number): tf.Tensor4D {
+  if (groups === 1) return weight;
+  const [inC, outPerGroup, kh, kw] = weight.shape;
+  const blocks = tf.reshape(weight, [groups, inC / groups, 1, outPerGroup * kh * kw]);
+  const spread = tf.mul(blocks, tf.reshape(tf.eye(groups), [groups, 1, groups, 1]));
+  return tf.reshape(spread, [inC, groups * outPerGroup, kh, kw]) as tf.Tensor4D;
+}
+
 function conv(node: Node, [a]: Array<Value | undefined>, graph: OnnxGraph): Value[] {
   const plan = graph.convPlans.get(node.name)!;
   const x = nhwc(must(a, node, 0));
@@ -212,7 +249,10 @@ function conv(node: Node, [a]: Array<Value | undefined>, graph: OnnxGraph): Valu
   return [tensor(plan.bias ? tf.add(y, plan.bias) : y, true)];
 }
 
-/** ConvTranspose (groups 1): tfjs's full transposed convolution, then ONNX's output padding and crop. */
+/**
+ * ConvTranspose: tfjs's full transposed convolution (groups and dilations are in the kernel laid out
+ * at load), then ONNX's output padding and crop.
+ */
 function convTranspose(node: Node, [a]: Array<Value | undefined>, graph: OnnxGraph): Value[] {
   const plan = graph.convPlans.get(node.name)!;
   const x = nhwc(must(a, node, 0));
@@ -252,24 +292,74 @@ function convTranspose(node: Node, [a]: Array<Value | undefined>, graph: OnnxGra
   return [tensor(plan.bias ? tf.add(cropped, plan.bias) : cropped, true)];
 }
 
+/**
+ * A pooling node's windows along H and W: the explicit pads [top, left, bottom, right] (auto_pad
+ * resolved), the output size, and the cells past the padded input that ceil_mode's last window
+ * covers. ONNX's rule: with ceil_mode the size rounds up, but a window that would start beyond
+ * the input and its leading pad is dropped.
+ */
+function poolWindows(node: Node, input: [number, number]) {
+  const kernel = pair(attrInts(node.attrs, 'kernel_shape'), 1);
+  const strides = pair(attrInts(node.attrs, 'strides'), 1);
+  const auto = attrString(node.attrs, 'auto_pad', 'NOTSET');
+  const ceil = attrInt(node.attrs, 'ceil_mode', 0) === 1;
+  const given = attrInts(node.attrs, 'pads') ?? [];
+  const head = [0, 0];
+  const tail = [0, 0];
+  const out = [0, 0];
+  const extra = [0, 0];
+  for (let i = 0; i < 2; i++) {
+    const [n, k, s] = [input[i]!, kernel[i]!, strides[i]!];
+    if (auto === 'SAME_UPPER' || auto === 'SAME_LOWER') {
+      out[i] = Math.ceil(n / s);
+      const total = Math.max((out[i]! - 1) * s + k - n, 0);
+      head[i] = auto === 'SAME_UPPER' ? Math.floor(total / 2) : Math.ceil(total / 2);
+      tail[i] = total - head[i]!;
+    } else {
+      if (auto === 'NOTSET') [head[i], tail[i]] = [given[i] ?? 0, given[i + 2] ?? 0];
+      const span = n + head[i]! + tail[i]! - k;
+      out[i] = (ceil ? Math.ceil(span / s) : Math.floor(span / s)) + 1;
+      if (ceil && (out[i]! - 1) * s >= n + head[i]!) out[i]! -= 1;
+    }
+    extra[i] = Math.max((out[i]! - 1) * s + k - (n + head[i]! + tail[i]!), 0);
+  }
+  return { kernel, strides, head, tail, out, extra };
+}
+
+/**
+ * MaxPool and AveragePool as ONNX (and onnxruntime) define them, over explicit padding: max
+ * ignores pad cells, average divides each window's sum by its cells inside the input
+ * (count_include_pad 0) or inside the padded input (1); ceil_mode's cells past both never count.
+ */
 function pool(kind: 'max' | 'avg'): Kernel {
   return (node, [a]) => {
     const x = nhwc(must(a, node, 0));
-    const size = pair(attrInts(node.attrs, 'kernel_shape'), 1);
-    const strides = pair(attrInts(node.attrs, 'strides'), 1);
-    const pad = padding(node);
-    let input = x;
-    let tfPad: 'valid' | 'same' = 'valid';
-    const padded = pad !== 'same' && pad !== 'valid' && pad.some(([p, q]) => p || q);
-    if (pad === 'same') tfPad = 'same';
-    else if (padded) input = tf.pad(x, pad, kind === 'max' ? -Infinity : 0);
-    if (kind === 'max') return [tensor(tf.maxPool(input, size, strides, tfPad), true)];
-    const y = tf.avgPool(input, size, strides, tfPad);
-    if (!padded || attrInt(node.attrs, 'count_include_pad', 0) === 1) return [tensor(y, true)];
-    // count_include_pad = 0: divide each window's sum by the cells inside the image, not the padding.
-    const ones = tf.ones([1, x.shape[1], x.shape[2], 1]) as tf.Tensor4D;
-    const inside = tf.avgPool(tf.pad(ones, pad), size, strides, 'valid');
-    return [tensor(tf.div(y, inside), true)];
+    const { kernel, strides, head, tail, out, extra } = poolWindows(node, [x.shape[1], x.shape[2]]);
+    const spec = (lead: number[], trail: number[]): Array<[number, number]> => [
+      [0, 0],
+      [lead[0]!, trail[0]!],
+      [lead[1]!, trail[1]!],
+      [0, 0],
+    ];
+    const outer = [tail[0]! + extra[0]!, tail[1]! + extra[1]!];
+    const padded = [...head, ...outer].some((p) => p > 0);
+    const fit = (y: tf.Tensor4D): tf.Tensor4D =>
+      y.shape[1] === out[0] && y.shape[2] === out[1] ? y : tf.slice(y, [0, 0, 0, 0], [-1, out[0]!, out[1]!, -1]);
+    if (kind === 'max') {
+      const input = padded ? tf.pad(x, spec(head, outer), -Infinity) : x;
+      return [tensor(fit(tf.maxPool(input, kernel, strides, 'valid')), true)];
+    }
+    const y = fit(tf.avgPool(padded ? tf.pad(x, spec(head, outer)) : x, kernel, strides, 'valid'));
+    const includePad = attrInt(node.attrs, 'count_include_pad', 0) === 1;
+    const counted = includePad
+      ? [x.shape[1] + head[0]! + tail[0]!, x.shape[2] + head[1]! + tail[1]!]
+      : [x.shape[1], x.shape[2]];
+    const excluded = includePad ? spec([0, 0], extra) : spec(head, outer);
+    if (!excluded.some(([p, q]) => p || q)) return [tensor(y, true)];
+    // Each window's share of counted cells (a constant), so sum / count = avgPool(x) / share.
+    const ones = tf.ones([1, counted[0]!, counted[1]!, 1]) as tf.Tensor4D;
+    const share = fit(tf.avgPool(tf.pad(ones, excluded), kernel, strides, 'valid'));
+    return [tensor(tf.div(y, share), true)];
   };
 }
 
@@ -350,7 +440,9 @@ const OPS: Record<string, Kernel> = {
   },
   Reshape: (node, [a, s], graph) => {
     const x = must(a, node, 0);
-    const target = reshapeTo(shapeOf(x), ints(s, node, 'shape'));
+    // Opset 14's allowzero 1: a 0 in the shape is a zero-length axis, not "copy the input's".
+    const given = ints(s, node, 'shape');
+    const target = attrInt(node.attrs, 'allowzero', 0) === 1 ? given : reshapeTo(shapeOf(x), given);
     if (x.kind === 'ints') {
       const known = product(target.filter((d) => d !== -1));
       return [{ kind: 'ints', dims: target.map((d) => (d === -1 ? x.data.length / known : d)), data: x.data }];
@@ -363,7 +455,10 @@ const OPS: Record<string, Kernel> = {
     return [tensor(tf.transpose(nchw(x), perm))];
   },
   Shape: (node, [a]) => {
-    const dims = shapeOf(must(a, node, 0));
+    const all = shapeOf(must(a, node, 0));
+    // Opset 15: start and end (negative from the back, clamped) pick a range of the dimensions.
+    const at = (v: number) => Math.min(Math.max(v < 0 ? v + all.length : v, 0), all.length);
+    const dims = all.slice(at(attrInt(node.attrs, 'start', 0)), at(attrInt(node.attrs, 'end', all.length)));
     return [{ kind: 'ints', dims: [dims.length], data: dims }];
   },
   Gather: (node, [a, i]) => {
@@ -400,22 +495,35 @@ const OPS: Record<string, Kernel> = {
   Constant: (node, _args, graph) => [graph.constants.get(node.outputs[0]!)!],
   Pad: (node, args, graph) => {
     const x = must(args[0], node, 0);
-    const pads = graph.opset >= 11 ? ints(args[1], node, 'pads') : (attrInts(node.attrs, 'pads') ?? []);
+    const rank = shapeOf(x).length;
+    const raw = graph.opset >= 11 ? ints(args[1], node, 'pads') : (attrInts(node.attrs, 'pads') ?? []);
     const value =
       graph.opset >= 11 ? (args[2] ? (nchw(args[2]).dataSync()[0] ?? 0) : 0) : attrFloat(node.attrs, 'value', 0);
-    const rank = pads.length / 2;
-    const spec = Array.from({ length: rank }, (_, i) => [pads[i]!, pads[i + rank]!] as [number, number]);
-    if (x.kind === 'tensor' && x.nhwc && rank === 4) {
-      return [tensor(tf.pad(x.t, [spec[0]!, spec[2]!, spec[3]!, spec[1]!], value), true)];
+    // Opset 18: an `axes` input names the axes the pads are for; otherwise they cover every axis.
+    const axes =
+      graph.opset >= 18 && args[3]
+        ? ints(args[3], node, 'axes').map((a) => (a < 0 ? a + rank : a))
+        : Array.from({ length: rank }, (_, i) => i);
+    const spec: Array<[number, number]> = Array.from({ length: rank }, () => [0, 0]);
+    axes.forEach((axis, i) => (spec[axis] = [raw[i] ?? 0, raw[i + axes.length] ?? 0]));
+    const mode = attrString(node.attrs, 'mode', 'constant');
+    const inNhwc = x.kind === 'tensor' && x.nhwc && rank === 4;
+    const order = inNhwc ? NCHW_TO_NHWC : spec.map((_, i) => i);
+    const layoutSpec = order.map((k) => spec[k]!);
+    let t = inNhwc ? (x as TensorValue).t : nchw(x);
+    // Negative pads crop.
+    if (layoutSpec.some(([p, q]) => p < 0 || q < 0)) {
+      t = tf.slice(
+        t,
+        layoutSpec.map(([p]) => Math.max(-p, 0)),
+        layoutSpec.map(([p, q], k) => t.shape[k]! - Math.max(-p, 0) - Math.max(-q, 0)),
+      );
     }
-    return [tensor(tf.pad(nchw(x), spec, value))];
+    const grow = layoutSpec.map(([p, q]) => [Math.max(p, 0), Math.max(q, 0)] as [number, number]);
+    const y = mode === 'constant' ? tf.pad(t, grow, value) : padBorders(node, t, grow, mode);
+    return [tensor(y, inNhwc)];
   },
-  ReduceMean: (node, args, graph) => {
-    const x = must(args[0], node, 0);
-    const keep = attrInt(node.attrs, 'keepdims', 1) === 1;
-    const axes = axesOf(node, args, graph, 1, 18);
-    return [tensor(tf.mean(nchw(x), axes, keep))];
-  },
+  ReduceMean: reduce((x, axes, keep) => tf.mean(x, axes, keep), 18),
   BatchNormalization: (node, [a, scale, bias, mean, variance]) => {
     const x = must(a, node, 0);
     const eps = attrFloat(node.attrs, 'epsilon', 1e-5);
@@ -575,11 +683,14 @@ const OPS: Record<string, Kernel> = {
     const k = axis < 0 ? axis + shape.length : axis;
     const given =
       graph.opset >= 13 ? (args[1] ? ints(args[1], node, 'split') : undefined) : attrInts(node.attrs, 'split');
-    const sizes = given ?? Array(node.outputs.length).fill(shape[k]! / node.outputs.length);
+    // Opset 18's num_outputs: chunks of ceil(d / n), the last one smaller when n does not divide d.
+    const count = attrInt(node.attrs, 'num_outputs', node.outputs.length);
+    const chunk = Math.ceil(shape[k]! / count);
+    const sizes = given ?? Array.from({ length: count }, (_, i) => Math.min(chunk, Math.max(shape[k]! - i * chunk, 0)));
     return tf.split(nchw(x), sizes, k).map((t) => tensor(t));
   },
-  Softmax: (node, [a], graph) => [tensor(tf.softmax(nchw(must(a, node, 0)), softmaxAxis(node, graph)))],
-  LogSoftmax: (node, [a], graph) => [tensor(tf.logSoftmax(nchw(must(a, node, 0)), softmaxAxis(node, graph)))],
+  Softmax: (node, [a], graph) => [tensor(softmaxLike(tf.softmax, nchw(must(a, node, 0)), node, graph))],
+  LogSoftmax: (node, [a], graph) => [tensor(softmaxLike(tf.logSoftmax, nchw(must(a, node, 0)), node, graph))],
 };
 
 /** Elementwise over any number of inputs (Max, Min, Sum), pairwise with broadcasting. */
@@ -619,8 +730,46 @@ function broadcastShapes(a: number[], b: number[]): number[] {
   });
 }
 
-function softmaxAxis(node: Node, graph: OnnxGraph): number {
-  return attrInt(node.attrs, 'axis', graph.opset >= 13 ? -1 : 1);
+/**
+ * Softmax or LogSoftmax over ONNX's axis: from opset 13 that one axis; before, the input coerced to
+ * 2-D at the axis (every axis from it on is one row). tfjs normalises only the last axis.
+ */
+function softmaxLike(fn: (t: tf.Tensor) => tf.Tensor, x: tf.Tensor, node: Node, graph: OnnxGraph): tf.Tensor {
+  const given = attrInt(node.attrs, 'axis', graph.opset >= 13 ? -1 : 1);
+  const axis = given < 0 ? given + x.rank : given;
+  if (graph.opset < 13) {
+    const rows = tf.reshape(x, [product(x.shape.slice(0, axis)), product(x.shape.slice(axis))]);
+    return tf.reshape(fn(rows), x.shape);
+  }
+  if (axis === x.rank - 1) return fn(x);
+  const perm = x.shape.map((_, i) => (i === axis ? x.rank - 1 : i === x.rank - 1 ? axis : i));
+  return tf.transpose(fn(tf.transpose(x, perm)), perm);
+}
+
+/** Pad's edge, reflect and wrap modes on one layout, axis by axis (slices, reversals and tiles: differentiable). */
+function padBorders(node: Node, x: tf.Tensor, spec: Array<[number, number]>, mode: string): tf.Tensor {
+  if (mode !== 'edge' && mode !== 'reflect' && mode !== 'wrap') {
+    throw new InputError(node.name, 'mode', `Pad mode "${mode}" is not one of constant, edge, reflect, wrap`);
+  }
+  return spec.reduce((t, [before, after], axis) => {
+    if (!before && !after) return t;
+    const d = t.shape[axis]!;
+    const part = (start: number, size: number) =>
+      tf.slice(
+        t,
+        t.shape.map((_, k) => (k === axis ? start : 0)),
+        t.shape.map((n, k) => (k === axis ? size : n)),
+      );
+    const reps = (n: number) => t.shape.map((_, k) => (k === axis ? n : 1));
+    const side = (count: number, atStart: boolean): tf.Tensor | undefined => {
+      if (!count) return undefined;
+      if (mode === 'edge') return tf.tile(part(atStart ? 0 : d - 1, 1), reps(count));
+      if (mode === 'wrap') return atStart ? part(d - count, count) : part(0, count);
+      return tf.reverse(atStart ? part(1, count) : part(d - 1 - count, count), axis);
+    };
+    const pieces = [side(before, true), t, side(after, false)].filter((p): p is tf.Tensor => p !== undefined);
+    return tf.concat(pieces, axis);
+  }, x);
 }
 
 /** The op types the interpreter runs. */
@@ -815,6 +964,10 @@ export function compileOnnx(file: string, model: OnnxModel, options: CompileOpti
       else if (node.attrs.get('value_ints')) {
         const data = attrInts(node.attrs, 'value_ints')!;
         state.constants.set(out, { kind: 'ints', dims: [data.length], data });
+      } else if (node.attrs.get('value_int')) {
+        state.constants.set(out, { kind: 'ints', dims: [], data: [attrInt(node.attrs, 'value_int', 0)] });
+      } else if (node.attrs.get('value_floats')) {
+        state.constants.set(out, keep(tensor(tf.tensor1d(node.attrs.get('value_floats')!.floats ?? []))));
       } else throw new InputError(file, `node "${node.name}"`, 'is a Constant without a value this importer reads');
     }
     for (const node of nodes.filter((n) => n.op === 'MaxPool' || n.op === 'AveragePool')) {
@@ -822,11 +975,9 @@ export function compileOnnx(file: string, model: OnnxModel, options: CompileOpti
         throw new InputError(file, `node "${node.name}"`, `${node.op} ${what} is not supported`);
       };
       if ((attrInts(node.attrs, 'kernel_shape') ?? []).length !== 2) refuse('over other than two spatial axes');
-      if (attrInt(node.attrs, 'ceil_mode', 0) !== 0) refuse('ceil_mode 1');
       if ((attrInts(node.attrs, 'dilations') ?? []).some((d) => d !== 1)) refuse('with dilations');
       if (attrInt(node.attrs, 'storage_order', 0) !== 0) refuse('storage_order 1');
       if (node.outputs.length > 1 && node.outputs[1]) refuse('with an Indices output');
-      if (attrString(node.attrs, 'auto_pad', 'NOTSET') === 'SAME_LOWER') refuse('auto_pad SAME_LOWER');
     }
     for (const node of nodes.filter((n) => n.op === 'ConvTranspose')) {
       const w = weights.get(node.inputs[1]!);
@@ -834,13 +985,15 @@ export function compileOnnx(file: string, model: OnnxModel, options: CompileOpti
         throw new InputError(file, `node "${node.name}"`, `ConvTranspose ${what} is not supported`);
       };
       if (w?.kind !== 'tensor' || w.t.rank !== 4) refuse('without a 4-D weight initializer (2-D only)');
-      if (attrInt(node.attrs, 'group', 1) !== 1) refuse('with groups');
-      if ((attrInts(node.attrs, 'dilations') ?? []).some((d) => d !== 1)) refuse('with dilations');
       if (attrString(node.attrs, 'auto_pad', 'NOTSET') === 'SAME_LOWER') refuse('auto_pad SAME_LOWER');
-      // ONNX [in, out, kh, kw] → tfjs's [kh, kw, out, in], once.
+      const groups = attrInt(node.attrs, 'group', 1);
+      const dilations = attrInts(node.attrs, 'dilations') ?? [1, 1];
+      // ONNX [in, out/groups, kh, kw] → dense over groups, tfjs's [kh, kw, out, in], dilated; once.
+      const layout = (weight: tf.Tensor4D) =>
+        dilateKernel(tf.transpose(ungroupTransposeKernel(weight, groups), [2, 3, 1, 0]) as tf.Tensor4D, dilations);
       const plan: ConvPlan = {
         depthwise: false,
-        filters: [tf.transpose((w as TensorValue).t, [2, 3, 1, 0]) as tf.Tensor4D],
+        filters: [tf.tidy(() => layout((w as TensorValue).t as tf.Tensor4D))],
       };
       const b = node.inputs[2] ? weights.get(node.inputs[2]) : undefined;
       if (b?.kind === 'tensor') plan.bias = tf.clone(b.t) as tf.Tensor1D;
@@ -857,19 +1010,13 @@ export function compileOnnx(file: string, model: OnnxModel, options: CompileOpti
         );
       }
       const dilations = attrInts(node.attrs, 'dilations') ?? [1, 1];
-      if (dilations.some((d) => d !== 1)) {
-        throw new InputError(
-          file,
-          `node "${node.name}"`,
-          `Conv dilations [${dilations.join(', ')}] are not supported (tfjs has no gradient for them)`,
-        );
-      }
       if (attrString(node.attrs, 'auto_pad', 'NOTSET') === 'SAME_LOWER') {
         throw new InputError(file, `node "${node.name}"`, 'Conv auto_pad SAME_LOWER is not supported');
       }
       const groups = attrInt(node.attrs, 'group', 1);
       const [outC, inPerGroup] = w.t.shape as number[];
-      const hwio = tf.transpose(w.t, [2, 3, 1, 0]) as tf.Tensor4D; // [kh, kw, in/group, out]
+      // [kh, kw, in/group, out], dilations as zeros between taps (tfjs has no dilated conv gradient).
+      const hwio = tf.tidy(() => dilateKernel(tf.transpose(w.t, [2, 3, 1, 0]) as tf.Tensor4D, dilations));
       let plan: ConvPlan;
       if (groups > 1 && inPerGroup === 1) {
         // Depthwise: out = C × multiplier; tfjs wants [kh, kw, C, multiplier].
