@@ -14,6 +14,9 @@ and onnxruntime's logits next to it, so the tests need neither PyTorch nor a rec
   branches.onnx opset 17 3x12x12: Conv, Relu, MaxPool and AveragePool branches joined by Concat,
                          BatchNormalization (after the Concat, so not folded into a Conv), Sigmoid,
                          Tanh, Mul, Add, Flatten, MatMul, LayerNormalization, Reshape, Transpose, Gemm
+  linear2.onnx  opset 13  1x4x4: Flatten, Gemm to 2 classes whose logit difference (w0 − w1)·x + b0 − b1
+  linear4.onnx  opset 13  1x4x4: Flatten, Gemm to 4 classes; test/unit/onnx-closed-form.test.ts reads
+                         their weights back and checks attacks against the closed-form minimal budgets
 Every model has a dynamic batch dimension named "batch".
 """
 import os
@@ -88,6 +91,24 @@ class Branches(nn.Module):
         return self.fc(z)
 
 
+class Linear(nn.Module):
+    """A linear classifier on 1x4x4 inputs whose decision boundaries pass near the centre of [0, 1]^16."""
+
+    def __init__(self, classes):
+        super().__init__()
+        self.fc = nn.Linear(16, classes)
+        with torch.no_grad():
+            self.fc.weight.uniform_(-1, 1)
+            if classes == 2:
+                diff = self.fc.weight[0] - self.fc.weight[1]
+                self.fc.bias.copy_(torch.tensor([-0.5 * diff.sum().item() + 0.3, 0.0]))
+            else:
+                self.fc.bias.uniform_(-0.2, 0.2)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(x, 1))
+
+
 def randomize_batchnorm(model):
     """Non-trivial inference statistics, so the test sees BatchNorm's arithmetic."""
     for m in model.modules():
@@ -125,3 +146,5 @@ if __name__ == '__main__':
     branches = Branches()
     randomize_batchnorm(branches)
     export(branches, 'branches', (3, 12, 12), 17)
+    export(Linear(2), 'linear2', (1, 4, 4), 13)
+    export(Linear(4), 'linear4', (1, 4, 4), 13)

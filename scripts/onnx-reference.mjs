@@ -17,7 +17,14 @@ import * as ort from 'onnxruntime-node';
 import { buildCase, OP_CASES } from './onnx-ops.mjs';
 
 const dir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'onnx');
-const MODELS = { cnn: [1, 28, 28], resnet: [3, 16, 16], mlp: [1, 28, 28], branches: [3, 12, 12] };
+const MODELS = {
+  cnn: [1, 28, 28],
+  resnet: [3, 16, 16],
+  mlp: [1, 28, 28],
+  branches: [3, 12, 12],
+  linear2: [1, 4, 4],
+  linear4: [1, 4, 4],
+};
 const BATCH = 3;
 
 function random(seed) {

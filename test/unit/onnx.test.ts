@@ -212,24 +212,28 @@ describe('ONNX models: the interpreter', () => {
     });
   });
 
-  engineTest('a MaxPool with ceil_mode 1 or a dilated Conv is refused at load, naming the node', async () => {
+  engineTest('a dilated MaxPool or a SAME_LOWER Conv is refused at load, naming the node', async () => {
     const pooled = editedFixture('cnn', (model) => {
-      model.graph!.node![2]!.attribute!.push({ name: 'ceil_mode', type: onnx.AttributeProto.AttributeType.INT, i: 1 });
+      model.graph!.node![2]!.attribute!.push({
+        name: 'dilations',
+        type: onnx.AttributeProto.AttributeType.INTS,
+        ints: [2, 2],
+      });
     });
     await assert.rejects(loadClassifier(pooled), {
       name: 'InputError',
-      message: `${pooled}: node "/pool/MaxPool": MaxPool ceil_mode 1 is not supported`,
+      message: `${pooled}: node "/pool/MaxPool": MaxPool with dilations is not supported`,
     });
-    const dilated = editedFixture('cnn', (model) => {
+    const lower = editedFixture('cnn', (model) => {
       const conv = model.graph!.node![0]!;
       conv.attribute = [
-        ...conv.attribute!.filter((a) => a.name !== 'dilations'),
-        { name: 'dilations', type: onnx.AttributeProto.AttributeType.INTS, ints: [2, 2] },
+        ...conv.attribute!.filter((a) => a.name !== 'pads'),
+        { name: 'auto_pad', type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from('SAME_LOWER') },
       ];
     });
-    await assert.rejects(loadClassifier(dilated), {
+    await assert.rejects(loadClassifier(lower), {
       name: 'InputError',
-      message: `${dilated}: node "/conv1/Conv": Conv dilations [2, 2] are not supported (tfjs has no gradient for them)`,
+      message: `${lower}: node "/conv1/Conv": Conv auto_pad SAME_LOWER is not supported`,
     });
   });
 
