@@ -6,9 +6,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { loadClassifier, runTrainJob, type Classifier } from '../../src/engine';
-import { compileOnnx, halfToFloat } from '../../src/engine/models/onnx/interpreter';
+import { loadData } from '../../src/engine/data/datasets';
+import {
+  compileOnnx,
+  dilateKernel,
+  halfToFloat,
+  ungroupTransposeKernel,
+} from '../../src/engine/models/onnx/interpreter';
 import { describeModel, formatModelInfo } from '../../src/formats/model-formats';
-import { engineTest, expectNoLeak, forEachBackend, tempDir, useBackend } from './helpers';
+import { engineTest, expectNoLeak, forEachBackend, seededFloats, tempDir, useBackend } from './helpers';
 
 before(() => useBackend('wasm'));
 
@@ -420,4 +426,143 @@ describe('ONNX models trained elsewhere (../shared/models)', () => {
       },
     );
   }
+});
+
+describe('ONNX operators with ceil_mode, dilations and groups: gradients equal finite differences', () => {
+  interface OpCase {
+    name: string;
+    model: string;
+    feeds: Record<string, { shape: number[]; data: number[] }>;
+  }
+  const opCases = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ops.json'), 'utf8')) as OpCase[];
+  const GRADIENT_CASES = [
+    'maxpool-ceil-pads',
+    'maxpool-ceil-window-dropped',
+    'maxpool-same-lower-strides',
+    'averagepool-ceil',
+    'averagepool-ceil-pads-excluded',
+    'averagepool-ceil-pads-included',
+    'averagepool-ceil-window-dropped-included',
+    'averagepool-same-lower-included',
+    'conv-dilated-pads',
+    'conv-dilated-grouped-strided',
+    'conv-depthwise-dilated',
+    'convtranspose-grouped',
+    'convtranspose-depthwise',
+    'convtranspose-dilated-grouped',
+    'pad-reflect-opset19',
+    'pad-edge-opset19',
+    'pad-wrap-opset19',
+    'softmax-coerced-2d-opset11',
+  ];
+
+  forEachBackend(() => {
+    for (const name of GRADIENT_CASES) {
+      engineTest(`operator case ${name}: the input gradient equals central differences`, () => {
+        const c = opCases.find((o) => o.name === name)!;
+        const program = compileOnnx(`ops.json#${name}`, onnx.ModelProto.decode(Buffer.from(c.model, 'base64')));
+        const [[input, feed]] = Object.entries(c.feeds) as [[string, { shape: number[]; data: number[] }]];
+        const x = tf.tensor(feed.data, feed.shape);
+        const out = program.execute({ [input]: x })[0]!;
+        // A weighted sum of the outputs, so every output cell's gradient counts with its own factor.
+        const r = tf.tensor(Array.from(seededFloats(out.size, 5, -1, 1)), out.shape);
+        const loss = (t: tf.Tensor) => tf.tidy(() => tf.sum(tf.mul(program.execute({ [input]: t })[0]!, r)));
+        const grad = tf.grad(loss)(x);
+        const g = grad.dataSync();
+        // Max pooling is piecewise linear: a small step keeps each window's maximum where it is.
+        const h = name.startsWith('maxpool') ? 1e-4 : 1e-2;
+        const indices = Array.from({ length: 24 }, (_, k) => Math.floor((k * (x.size - 1)) / 23));
+        for (const i of indices) {
+          const numeric = tf.tidy(() => {
+            const bump = tf.mul(tf.reshape(tf.oneHot(tf.tensor1d([i], 'int32'), x.size), x.shape), h);
+            return (loss(tf.add(x, bump)).dataSync()[0]! - loss(tf.sub(x, bump)).dataSync()[0]!) / (2 * h);
+          });
+          assert.ok(
+            Math.abs(numeric - g[i]!) < 5e-3 * Math.max(1, Math.abs(numeric)),
+            `element ${i}: gradient ${g[i]} vs central difference ${numeric}`,
+          );
+        }
+        // Most inputs reach the output (strides skip some), under max pooling one a window.
+        const nonzero = g.filter((v) => v !== 0).length;
+        const reached = name.startsWith('maxpool') ? Math.min(x.size, out.size) / 2 : x.size / 2;
+        assert.ok(nonzero >= reached, `${nonzero} of ${x.size} inputs have a gradient`);
+        tf.dispose([x, out, r, grad]);
+        program.dispose();
+      });
+    }
+
+    engineTest(
+      'a dilated kernel equals tfjs dilations forward, and its weight gradient equals central differences',
+      () => {
+        const k = tf.tensor4d(Array.from(seededFloats(3 * 2 * 2 * 3, 8, -1, 1)), [3, 2, 2, 3]);
+        const x = tf.tensor4d(Array.from(seededFloats(2 * 9 * 8 * 2, 9, -1, 1)), [2, 9, 8, 2]);
+        const dilated = tf.tidy(() => dilateKernel(k, [2, 3]));
+        assert.deepEqual(dilated.shape, [5, 4, 2, 3]);
+        const ours = tf.conv2d(x, dilated, 1, 'valid');
+        const theirs = tf.conv2d(x, k, 1, 'valid', 'NHWC', [2, 3]);
+        assert.ok(tf.tidy(() => tf.max(tf.abs(tf.sub(ours, theirs))).dataSync()[0]!) < 1e-5);
+        const r = tf.tensor(Array.from(seededFloats(ours.size, 10, -1, 1)), ours.shape);
+        const loss = (w: tf.Tensor) =>
+          tf.tidy(() => tf.sum(tf.mul(tf.conv2d(x, dilateKernel(w as tf.Tensor4D, [2, 3]), 1, 'valid'), r)));
+        const grad = tf.grad(loss)(k);
+        const g = grad.dataSync();
+        for (let i = 0; i < k.size; i += 5) {
+          const numeric = tf.tidy(() => {
+            const bump = tf.mul(tf.reshape(tf.oneHot(tf.tensor1d([i], 'int32'), k.size), k.shape), 1e-2);
+            return (loss(tf.add(k, bump)).dataSync()[0]! - loss(tf.sub(k, bump)).dataSync()[0]!) / 2e-2;
+          });
+          assert.ok(
+            Math.abs(numeric - g[i]!) < 5e-3 * Math.max(1, Math.abs(numeric)),
+            `weight ${i}: ${g[i]} vs ${numeric}`,
+          );
+        }
+        tf.dispose([k, x, dilated, ours, theirs, r, grad]);
+      },
+    );
+
+    engineTest('a grouped ConvTranspose kernel spreads block-diagonally, and its gradient is the blocks', () => {
+      // ONNX [in 4, out/groups 1, 1, 1] with 2 groups: in 0-1 feed out 0, in 2-3 feed out 1.
+      const w = tf.tensor4d([1, 2, 3, 4], [4, 1, 1, 1]);
+      const dense = tf.tidy(() => ungroupTransposeKernel(w, 2));
+      assert.deepEqual(dense.shape, [4, 2, 1, 1]);
+      assert.deepEqual(Array.from(dense.dataSync()), [1, 0, 2, 0, 0, 3, 0, 4]);
+      const r = tf.tensor4d([10, 20, 30, 40, 50, 60, 70, 80], [4, 2, 1, 1]);
+      const grad = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(ungroupTransposeKernel(t as tf.Tensor4D, 2), r)))(w);
+      assert.deepEqual(Array.from(grad.dataSync()), [10, 30, 60, 80]);
+      tf.dispose([w, dense, r, grad]);
+    });
+  }, ['cpu', 'wasm']);
+});
+
+describe('the ONNX model zoo MNIST model on its JPEG digits (../shared/models/wonnx-mnist/digits)', () => {
+  test(
+    'read through the image-folder data source, every digit is predicted as its folder names it',
+    { skip: sharedAbsent },
+    async () => {
+      const digits = path.join(SHARED_MODELS, 'wonnx-mnist', 'digits');
+      const data = await loadData(digits, 'test');
+      assert.equal(data.source, 'image-folder');
+      assert.deepEqual(data.shape, [28, 28, 1]);
+      // Classes are numbered by sorted folder name: index 1 is the folder "3", so the digit is the name.
+      assert.deepEqual(data.classNames, ['0', '3', '5', '7']);
+      const truth = Array.from(data.samples.labels, (label) => Number(data.classNames[label]));
+      assert.deepEqual(truth, [0, 3, 5, 7]);
+      await expectNoLeak(() =>
+        withModel(path.join(SHARED_MODELS, 'wonnx-mnist', 'model.onnx'), (model) => {
+          // Its README: onnxruntime classifies these digits with pixels in [0, 1], the engine's own range.
+          const x = tf.tidy(
+            () =>
+              tf.div(
+                tf.tensor4d(data.samples.images, [data.samples.count, ...data.shape], 'float32'),
+                255,
+              ) as tf.Tensor4D,
+          );
+          const logits = model.predictLogits(x);
+          const predicted = tf.tidy(() => Array.from(tf.argMax(logits, 1).dataSync()));
+          assert.deepEqual(predicted, truth);
+          tf.dispose([x, logits]);
+        }),
+      );
+    },
+  );
 });
