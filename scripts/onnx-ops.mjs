@@ -645,6 +645,19 @@ export const OP_CASES = [
     inputs: { x: x4(2, 3, 4) },
     weights: { idx: { int64: [-1, 0], shape: [2] } },
   },
+  {
+    name: 'slice-attributes-opset9',
+    opset: 9,
+    nodes: [{ op: 'Slice', inputs: ['x'], outputs: ['y'], attrs: { starts: [1, -3], ends: [3, 1000], axes: [1, 3] } }],
+    inputs: { x: x4(4, 3, 5) },
+  },
+  {
+    name: 'gemm-transposed-a-without-c-opset11',
+    opset: 11,
+    nodes: [{ op: 'Gemm', inputs: ['a', 'b'], outputs: ['y'], attrs: { transA: 1, alpha: 1.5 } }],
+    inputs: { a: [[5, 3], -1, 1] },
+    weights: { b: [[5, 4], -1, 1] },
+  },
 ];
 
 function attribute(name, value) {

@@ -566,3 +566,22 @@ describe('the ONNX model zoo MNIST model on its JPEG digits (../shared/models/wo
     },
   );
 });
+
+describe('ONNX forms outside the supported list are refused at load', () => {
+  engineTest('a Pad mode ONNX does not define is refused at load, naming the node and the modes', () => {
+    const cases = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ops.json'), 'utf8')) as Array<{
+      name: string;
+      model: string;
+    }>;
+    const model = onnx.ModelProto.decode(
+      Buffer.from(cases.find((c) => c.name === 'pad-reflect-opset19')!.model, 'base64'),
+    );
+    const pad = model.graph!.node!.find((n) => n.opType === 'Pad')!;
+    pad.attribute = [{ name: 'mode', type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from('symmetric') }];
+    assert.throws(() => compileOnnx('pad.onnx', model), {
+      name: 'InputError',
+      message:
+        'pad.onnx: node "Pad_1": Pad mode "symmetric" is not supported; ONNX\'s modes are constant, edge, reflect, wrap',
+    });
+  });
+});

@@ -746,11 +746,11 @@ function softmaxLike(fn: (t: tf.Tensor) => tf.Tensor, x: tf.Tensor, node: Node, 
   return tf.transpose(fn(tf.transpose(x, perm)), perm);
 }
 
+const PAD_MODES = ['constant', 'edge', 'reflect', 'wrap'];
+
 /** Pad's edge, reflect and wrap modes on one layout, axis by axis (slices, reversals and tiles: differentiable). */
 function padBorders(node: Node, x: tf.Tensor, spec: Array<[number, number]>, mode: string): tf.Tensor {
-  if (mode !== 'edge' && mode !== 'reflect' && mode !== 'wrap') {
-    throw new InputError(node.name, 'mode', `Pad mode "${mode}" is not one of constant, edge, reflect, wrap`);
-  }
+  if (!PAD_MODES.includes(mode)) throw new InputError(node.name, 'mode', `Pad mode "${mode}" is not supported`);
   return spec.reduce((t, [before, after], axis) => {
     if (!before && !after) return t;
     const d = t.shape[axis]!;
@@ -978,6 +978,16 @@ export function compileOnnx(file: string, model: OnnxModel, options: CompileOpti
       if ((attrInts(node.attrs, 'dilations') ?? []).some((d) => d !== 1)) refuse('with dilations');
       if (attrInt(node.attrs, 'storage_order', 0) !== 0) refuse('storage_order 1');
       if (node.outputs.length > 1 && node.outputs[1]) refuse('with an Indices output');
+    }
+    for (const node of nodes.filter((n) => n.op === 'Pad')) {
+      const mode = attrString(node.attrs, 'mode', 'constant');
+      if (!PAD_MODES.includes(mode)) {
+        throw new InputError(
+          file,
+          `node "${node.name}"`,
+          `Pad mode "${mode}" is not supported; ONNX's modes are ${PAD_MODES.join(', ')}`,
+        );
+      }
     }
     for (const node of nodes.filter((n) => n.op === 'ConvTranspose')) {
       const w = weights.get(node.inputs[1]!);
