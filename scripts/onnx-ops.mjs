@@ -658,6 +658,25 @@ export const OP_CASES = [
     inputs: { a: [[5, 3], -1, 1] },
     weights: { b: [[5, 4], -1, 1] },
   },
+  {
+    name: 'opset21-transpose-reshape-pad-unsqueeze-squeeze-flatten',
+    opset: 21,
+    nodes: [
+      { op: 'Transpose', inputs: ['x'], outputs: ['t'], attrs: { perm: [0, 3, 1, 2] } },
+      { op: 'Reshape', inputs: ['t', 'shape'], outputs: ['r'] },
+      { op: 'Pad', inputs: ['r', 'pads'], outputs: ['p'], attrs: { mode: 'edge' } },
+      { op: 'Unsqueeze', inputs: ['p', 'axes'], outputs: ['u'] },
+      { op: 'ReduceMax', inputs: ['u', 'axes'], outputs: ['m'], attrs: { keepdims: 1 } },
+      { op: 'Squeeze', inputs: ['m', 'axes'], outputs: ['s'] },
+      { op: 'Flatten', inputs: ['s'], outputs: ['y'], attrs: { axis: 1 } },
+    ],
+    inputs: { x: x4(2, 3, 4) },
+    weights: {
+      shape: { int64: [0, 4, -1], shape: [3] },
+      pads: { int64: [0, 1, 0, 0, 0, 2], shape: [6] },
+      axes: { int64: [1], shape: [1] },
+    },
+  },
 ];
 
 function attribute(name, value) {

@@ -585,3 +585,26 @@ describe('ONNX forms outside the supported list are refused at load', () => {
     });
   });
 });
+
+describe('ONNX BatchNormalization in training mode', () => {
+  engineTest('training_mode 1 (batch statistics) is refused at load, naming the node', () => {
+    const cases = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ops.json'), 'utf8')) as Array<{
+      name: string;
+      model: string;
+    }>;
+    const model = onnx.ModelProto.decode(
+      Buffer.from(cases.find((c) => c.name === 'batchnormalization')!.model, 'base64'),
+    );
+    model.graph!.node![0]!.attribute!.push({
+      name: 'training_mode',
+      type: onnx.AttributeProto.AttributeType.INT,
+      i: 1,
+    });
+    assert.throws(() => compileOnnx('bn.onnx', model), {
+      name: 'InputError',
+      message:
+        'bn.onnx: node "BatchNormalization_0": BatchNormalization training_mode 1 (batch statistics) is not supported; ' +
+        'export the model in eval mode',
+    });
+  });
+});

@@ -989,6 +989,15 @@ export function compileOnnx(file: string, model: OnnxModel, options: CompileOpti
         );
       }
     }
+    for (const node of nodes.filter((n) => n.op === 'BatchNormalization')) {
+      if (attrInt(node.attrs, 'training_mode', 0) === 1) {
+        throw new InputError(
+          file,
+          `node "${node.name}"`,
+          'BatchNormalization training_mode 1 (batch statistics) is not supported; export the model in eval mode',
+        );
+      }
+    }
     for (const node of nodes.filter((n) => n.op === 'ConvTranspose')) {
       const w = weights.get(node.inputs[1]!);
       const refuse = (what: string) => {
