@@ -1926,7 +1926,7 @@ async function main() {
   const onnxLensPattern = () =>
     results.some((r) => r.ok && r.name.startsWith('40.'))
       ? /^robust \d+\.\d% \(.+, ε=[\d.]+\) · clean \d+\.\d% · /
-      : /^Attack \(no robustness result yet\)$/;
+      : /Attack \(no robustness result yet\)$/; // (after the shield icon)
 
   await step(
     '40. (issue 12) Attack This Model on an .onnx from the explorer: the panel shows clean and robust accuracy',
@@ -1981,14 +1981,31 @@ async function main() {
   await step('42. (issue 12) a notebook cell naming the .onnx (relative to the notebook) shows the lens', async () => {
     const row = await revealInExplorer(['examples', 'pytorch', 'notebooks', 'export.ipynb']);
     await row.click();
-    const notebook = page.locator('.notebook-editor').first();
-    await notebook.waitFor({ timeout: 30_000 });
-    const cellLens = notebook.locator('.codelens-decoration a', { hasText: onnxLensPattern() }).first();
-    await cellLens.waitFor({ timeout: 60_000 });
+    // The code cell's editor: the one whose lines hold the export call.
+    const notebook = page.locator('.notebook-editor');
+    const cellEditor = notebook
+      .locator('.monaco-editor', { has: page.locator('.view-line', { hasText: 'torch.onnx.export' }) })
+      .first();
+    await cellEditor.waitFor({ timeout: 30_000 });
+    const cellLens = cellEditor.locator('.codelens-decoration a', { hasText: onnxLensPattern() }).first();
+    try {
+      await cellLens.waitFor({ timeout: 60_000 });
+    } catch (err) {
+      const hint = cellEditor.locator('.squiggly-hint').first();
+      if (await hint.count()) {
+        await hint.hover({ force: true });
+        const hover = await page
+          .locator('.monaco-hover')
+          .first()
+          .innerText()
+          .catch(() => '');
+        throw new Error(`no lens in the cell; its hint says: ${hover}`, { cause: err });
+      }
+      throw err;
+    }
     const texts = await notebook.locator('.codelens-decoration a').allInnerTexts();
     if (texts.length !== 1) throw new Error(`one lens expected, in the code cell: ${texts.join(' | ')}`);
-    const cell = notebook.locator('.code-cell-row', { has: page.locator('.codelens-decoration') }).first();
-    const cellText = (await cell.locator('.view-lines').innerText()).replace(/\u00a0/g, ' ');
+    const cellText = (await cellEditor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' ');
     if (!cellText.includes('torch.onnx.export(model, x, "../model.onnx"'))
       throw new Error(`the lens is not in the cell that names the model: ${cellText}`);
     await page.screenshot({ path: path.join(OUT, '42-notebook-onnx-lens.png') });

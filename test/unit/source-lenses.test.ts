@@ -19,7 +19,7 @@ import {
   type Lens,
 } from '../../src/server/lenses';
 import { RunStore, type RunRecord } from '../../src/store/runs';
-import { documentPath } from '../../src/protocol/source-documents';
+import { cellNotebookScheme, documentPath } from '../../src/protocol/source-documents';
 import { LspClient, type CodeLens } from './lsp-client';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -234,6 +234,12 @@ describe('an ONNX model named by torch.onnx.export, in a Python file and in a no
     assert.equal(documentPath(cell), notebook);
     assert.equal(documentPath(pathToFileURL(notebook).href), notebook);
     assert.equal(documentPath('untitled:Untitled-1'), 'untitled:Untitled-1');
+    // A notebook opened through code-server or SSH: the cell carries the remote's name, which is no file server.
+    const remote = `vscode-notebook-cell://127.0.0.1:18547${pathToFileURL(notebook).pathname}#W1sdnNjb2RlLXJlbW90ZQ`;
+    assert.equal(cellNotebookScheme('#W1sdnNjb2RlLXJlbW90ZQ'), 'vscode-remote');
+    assert.equal(cellNotebookScheme('#W1sZmlsZQ%3D%3D'), 'file');
+    assert.equal(cellNotebookScheme('#Wab'), undefined);
+    assert.equal(documentPath(remote), notebook);
     const text = 'torch.onnx.export(model, x, "../models/cnn.onnx")\n';
     const lenses = sourceLenses(text, documentPath(cell), [path.join(tmp, 'elsewhere')], [], NOW);
     assert.deepEqual(shown(lenses), [[ATTACK, 'robustness.attackPath', [onnxModel]]]);
