@@ -28,17 +28,13 @@ import { isDataFile } from '../formats/data-sources';
 import { RunFinishedNotification } from '../protocol/messages/lsp';
 import { isModelFile } from '../protocol/model-files';
 import { SPEC_SUFFIX } from '../protocol/experiment-spec';
-import {
-  documentPath,
-  NOTEBOOK_CELL_LANGUAGES,
-  NOTEBOOK_CELL_SCHEME,
-  SOURCE_LANGUAGES,
-} from '../protocol/source-documents';
+import { NOTEBOOK_CELL_LANGUAGES, NOTEBOOK_CELL_SCHEME, SOURCE_LANGUAGES } from '../protocol/source-documents';
 import { VERSION } from '../protocol/report';
 import { analyzeSpec, type Analysis, type Severity, type SpecFix } from '../experiment/analysis';
 import { modelMarkdown, specCompletions, specHover, type CompletionKind } from './features';
 import {
   collectRuns,
+  documentPath,
   lastEvaluation,
   resultTitle,
   sourceHints,

@@ -11,7 +11,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
+  cellNotebookScheme,
   collectRuns,
+  documentPath,
   modelReferences,
   resolveReference,
   sourceHints,
@@ -19,7 +21,6 @@ import {
   type Lens,
 } from '../../src/server/lenses';
 import { RunStore, type RunRecord } from '../../src/store/runs';
-import { cellNotebookScheme, documentPath } from '../../src/protocol/source-documents';
 import { LspClient, type CodeLens } from './lsp-client';
 
 const ROOT = path.join(__dirname, '..', '..');
