@@ -1,6 +1,6 @@
 /**
  * Starts the language server (dist/server.js, over IPC) for experiment specs and for the
- * source files that name models, and tells it when a run finishes so its lenses refresh.
+ * source files and notebook cells that name models, and tells it when a run finishes so its lenses refresh.
  */
 import * as vscode from 'vscode';
 import {
@@ -12,6 +12,7 @@ import {
 import { DATA_WATCH_GLOBS } from '../formats/data-sources';
 import { RunFinishedNotification, type RunFinishedParams } from '../protocol/messages/lsp';
 import { SPEC_SUFFIX } from '../protocol/experiment-spec';
+import { NOTEBOOK_CELL_LANGUAGES, NOTEBOOK_CELL_SCHEME, SOURCE_LANGUAGES } from '../protocol/source-documents';
 import { MODEL_GLOB } from '../protocol/model-files';
 import { RUN_STORE_DIR } from '../protocol/vocabulary';
 
@@ -31,10 +32,9 @@ export class RobustnessLanguageClient implements vscode.Disposable {
     const options: LanguageClientOptions = {
       documentSelector: [
         { scheme: 'file', pattern: `**/*${SPEC_SUFFIX}` },
-        ...['python', 'typescript', 'javascript', 'typescriptreact', 'javascriptreact'].map((language) => ({
-          scheme: 'file',
-          language,
-        })),
+        ...SOURCE_LANGUAGES.map((language) => ({ scheme: 'file', language })),
+        // Python cells of a Jupyter notebook: `torch.onnx.export(model, x, "cnn.onnx")` in a cell.
+        ...NOTEBOOK_CELL_LANGUAGES.map((language) => ({ scheme: NOTEBOOK_CELL_SCHEME, language })),
       ],
       synchronize: {
         fileEvents: [

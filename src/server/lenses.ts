@@ -2,15 +2,17 @@
  * CodeLenses: above a spec, "Run"/"Train" and its last result; in source files, on every line
  * that names a model file, that model's last robustness result (or "Attack"), and a faint hint on
  * a string that looks like a model path but names no file. A source file's paths resolve against
- * its own folder first, then each workspace folder, so the lens shows whichever folder the
+ * its own folder first (a notebook cell's, its notebook's folder), then each workspace folder, so the lens shows whichever folder the
  * workspace is opened at. The results come from the run stores (.robustness/runs/* of every
  * workspace folder), read by the server and refreshed when a run finishes. Pure apart from the
  * store reads and the existence checks.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { workspaceRelative } from '../common/workspace-path';
 import { MODEL_FILE_NAME_PATTERN } from '../protocol/model-files';
+import { NOTEBOOK_CELL_SCHEME } from '../protocol/source-documents';
 import { RunStore, type RunRecord } from '../store/runs';
 import { clipError, relativeTime, runTitle, trainingRunTitle } from '../protocol/format';
 
@@ -234,4 +236,34 @@ export function sourceLenses(
     lenses.push({ start: ref.start, end: ref.end, command });
   }
   return lenses;
+}
+
+/**
+ * The scheme of the notebook a cell belongs to, from the cell URI's fragment: VS Code writes it as
+ * `W…` (the cell's handle in base 7, padded with W) + `s` + the scheme in URL-safe base64.
+ */
+export function cellNotebookScheme(fragment: string): string | undefined {
+  const m = /^W*[0-6]+s([A-Za-z0-9_+/-]+=*)$/.exec(decodeURIComponent(fragment.replace(/^#/, '')));
+  return m ? Buffer.from(m[1]!, 'base64url').toString('utf8') : undefined;
+}
+
+/**
+ * The file a document's relative paths resolve against: a file's own path, a notebook cell's
+ * notebook; any other URI (an unsaved `untitled:` buffer) as written. A cell keeps its notebook's
+ * authority: a network share's server for a `file:` notebook (kept), or, for a notebook opened
+ * through a remote (code-server, SSH: `vscode-remote://host/…`), the remote's name (dropped: the
+ * server runs beside the extension host, where the path is local).
+ */
+export function documentPath(uri: string): string {
+  try {
+    if (uri.startsWith('file:')) return fileURLToPath(uri);
+    if (uri.startsWith(`${NOTEBOOK_CELL_SCHEME}:`)) {
+      const cell = new URL(uri);
+      const host = cellNotebookScheme(cell.hash) === 'file' ? cell.host : '';
+      return fileURLToPath(`file://${host}${cell.pathname}`);
+    }
+  } catch {
+    // A URI no file path can be made of (a remote authority on this platform): kept as written.
+  }
+  return uri;
 }

@@ -1,13 +1,12 @@
 /**
  * Robustness Lab's language server (started by the extension over IPC, or with --stdio by the
  * tests and the benchmark). Experiment specs get diagnostics, completion, hover and Run/Train
- * lenses; TypeScript, JavaScript and Python files get a lens on every line naming a model file
- * (resolved against the file's folder, then the workspace folders) and a faint hint on a model
- * path that names no file. Results come from the run store and refresh on robustness/runFinished or when a
+ * lenses; TypeScript, JavaScript and Python files, and Python cells of notebooks, get a lens on
+ * every line naming a model file (resolved against the file's folder, a cell's notebook's folder,
+ * then the workspace folders) and a faint hint on a model path that names no file. Results come from the run store and refresh on robustness/runFinished or when a
  * run.json changes on disk (runs started from the CLI).
  */
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   CodeAction,
   CodeActionKind,
@@ -29,11 +28,13 @@ import { isDataFile } from '../formats/data-sources';
 import { RunFinishedNotification } from '../protocol/messages/lsp';
 import { isModelFile } from '../protocol/model-files';
 import { SPEC_SUFFIX } from '../protocol/experiment-spec';
+import { NOTEBOOK_CELL_LANGUAGES, NOTEBOOK_CELL_SCHEME, SOURCE_LANGUAGES } from '../protocol/source-documents';
 import { VERSION } from '../protocol/report';
 import { analyzeSpec, type Analysis, type Severity, type SpecFix } from '../experiment/analysis';
 import { modelMarkdown, specCompletions, specHover, type CompletionKind } from './features';
 import {
   collectRuns,
+  documentPath,
   lastEvaluation,
   resultTitle,
   sourceHints,
@@ -51,10 +52,15 @@ let runs: KnownRun[] | undefined;
 let canRefreshLenses = false;
 let clientSendsFolderChanges = false;
 
-const SOURCE_LANGUAGES = new Set(['typescript', 'javascript', 'typescriptreact', 'javascriptreact', 'python']);
+const SOURCES = new Set<string>(SOURCE_LANGUAGES);
+const CELLS = new Set<string>(NOTEBOOK_CELL_LANGUAGES);
 const isSpec = (uri: string) => uri.endsWith(SPEC_SUFFIX);
-const isSource = (doc: TextDocument) => !isSpec(doc.uri) && SOURCE_LANGUAGES.has(doc.languageId);
-const fsPath = (uri: string) => (uri.startsWith('file:') ? fileURLToPath(uri) : uri);
+/** A source file, or a code cell of a notebook (whose paths resolve against the notebook's folder). */
+const isSource = (doc: TextDocument) =>
+  doc.uri.startsWith(`${NOTEBOOK_CELL_SCHEME}:`)
+    ? CELLS.has(doc.languageId)
+    : !isSpec(doc.uri) && SOURCES.has(doc.languageId);
+const fsPath = documentPath;
 
 function knownRuns(): KnownRun[] {
   runs ??= collectRuns(index.folders);

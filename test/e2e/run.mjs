@@ -4,7 +4,8 @@
 //   node test/e2e/run.mjs            (npm run test:e2e builds the VSIX and installs code-server first)
 //
 // Steps: 1 activation, 2 Attack This Model from the explorer, 3 cancel, 4 bad model then a good run,
-// 5 training from the context menu, 6 Evaluate (strong) on the distilled model shows the masking banner.
+// 5 training from the context menu, 6 Evaluate (strong) on the distilled model shows the masking banner,
+// …, 40–42 an .onnx model attacked from the explorer and its lens in a Python file and a notebook cell.
 // Screenshots go to test-output/e2e/ (git-ignored); UPDATE_SCREENSHOTS=1 also refreshes the README's
 // (MEDIA_SCREENSHOTS, from the steps that passed). Ends with "N passed, N failed".
 import { chromium } from 'playwright-core';
@@ -59,6 +60,40 @@ const env = {
 };
 const common = ['--config', path.join(tmp, 'config.yaml'), '--user-data-dir', dataDir, '--extensions-dir', extDir];
 
+/** The line of EXPORT_PY and of the notebook's code cell that names the model (its lens sits above it). */
+const EXPORT_LINE = 'torch.onnx.export(model, x, "model.onnx", opset_version=13)';
+const EXPORT_PY = [
+  'import torch',
+  'from train import NormalisingCnn',
+  '',
+  'model = NormalisingCnn().eval()',
+  'x = torch.zeros(1, 1, 28, 28)',
+  EXPORT_LINE,
+  '',
+].join('\n');
+const EXPORT_NOTEBOOK = {
+  cells: [
+    { cell_type: 'markdown', metadata: {}, source: ['# Export the model to ONNX'] },
+    {
+      cell_type: 'code',
+      execution_count: null,
+      metadata: {},
+      outputs: [],
+      source: [
+        'import torch\n',
+        'x = torch.zeros(1, 1, 28, 28)\n',
+        EXPORT_LINE.replace('"model.onnx"', '"../model.onnx"'),
+      ],
+    },
+  ],
+  metadata: {
+    kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' },
+    language_info: { name: 'python' },
+  },
+  nbformat: 4,
+  nbformat_minor: 5,
+};
+
 function prepare() {
   fs.mkdirSync(OUT, { recursive: true });
   fs.mkdirSync(path.join(dataDir, 'User'), { recursive: true });
@@ -102,6 +137,13 @@ function prepare() {
       path.join(ROOT, 'examples', 'fashion-mnist', f),
       path.join(workspace, 'examples', 'fashion-mnist', f),
     );
+  // issue 12: a PyTorch model exported to ONNX, a Python file that exports it and a notebook whose cell
+  // names it relative to the notebook's own folder (steps 40–42).
+  const pytorch = path.join(workspace, 'examples', 'pytorch');
+  fs.mkdirSync(path.join(pytorch, 'notebooks'), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'examples', 'pytorch', 'model.onnx'), path.join(pytorch, 'model.onnx'));
+  fs.writeFileSync(path.join(pytorch, 'export_model.py'), EXPORT_PY);
+  fs.writeFileSync(path.join(pytorch, 'notebooks', 'export.ipynb'), JSON.stringify(EXPORT_NOTEBOOK, null, 1));
   fs.mkdirSync(path.join(workspace, 'broken'), { recursive: true });
   fs.writeFileSync(path.join(workspace, 'broken', 'model.json'), '{"modelTopology": {"class_name": "Sequential", ');
   execFileSync(process.execPath, [CS, ...common, '--install-extension', VSIX], { env, stdio: 'pipe' });
@@ -1872,6 +1914,103 @@ async function main() {
       log(`spec run beside the spec: ${note}`);
     },
   );
+
+  // issue 12 — your own model, everywhere in the editor (steps 40–42)
+  /** "92.7%" → 0.927; anything else is an error naming what was shown. */
+  const percentage = (text, what) => {
+    const m = /^(\d{1,3}(?:\.\d)?)%$/.exec(text.trim());
+    if (!m || Number(m[1]) > 100) throw new Error(`${what} is not a percentage: "${text}"`);
+    return Number(m[1]) / 100;
+  };
+  /** The lens over a Python line naming examples/pytorch/model.onnx: its run's result once step 40 made one. */
+  const onnxLensPattern = () =>
+    results.some((r) => r.ok && r.name.startsWith('40.'))
+      ? /^robust \d+\.\d% \(.+, ε=[\d.]+\) · clean \d+\.\d% · /
+      : /Attack \(no robustness result yet\)$/; // (after the shield icon)
+
+  await step(
+    '40. (issue 12) Attack This Model on an .onnx from the explorer: the panel shows clean and robust accuracy',
+    async () => {
+      const t0 = Date.now();
+      await attackFromExplorer(['examples', 'pytorch', 'model.onnx']);
+      await webview().locator('#toolbar').waitFor({ timeout: 30_000 });
+      await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 300_000 });
+      const summary = webview().locator('#summary');
+      const cleanText = await summary.locator('tbody tr', { hasText: 'Clean' }).locator('td.num').first().innerText();
+      const robustText = await summary
+        .locator('tbody tr.total', { hasText: 'Worst case over attacks' })
+        .locator('td.num')
+        .first()
+        .innerText();
+      const clean = percentage(cleanText, 'the clean accuracy');
+      const robust = percentage(robustText, 'the robust accuracy');
+      if (!(robust <= clean)) throw new Error(`robust ${robustText} is above clean ${cleanText}`);
+      // The normalising CNN is no chance-level model: well above 10% on its own data.
+      if (!(clean > 0.5)) throw new Error(`clean accuracy ${cleanText}: the ONNX model did not load as trained`);
+      const data = [
+        Number(await summary.getAttribute('data-clean')),
+        Number(await summary.getAttribute('data-robust')),
+      ];
+      if (Math.abs(data[0] - clean) > 0.0005 || Math.abs(data[1] - robust) > 0.0005)
+        throw new Error(`the shown ${cleanText} / ${robustText} differ from the report's ${data.join(' / ')}`);
+      await hideToasts();
+      await page.screenshot({ path: path.join(OUT, '40-onnx-attack-panel.png') });
+      log(`ONNX model: clean ${cleanText}, robust ${robustText}; whole run ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    },
+  );
+
+  await step(
+    '41. (issue 12) a Python file with torch.onnx.export(…, "model.onnx") shows the model\'s lens',
+    async () => {
+      await openFromExplorer(['examples', 'pytorch', 'export_model.py']);
+      const shown = lens(onnxLensPattern());
+      await shown.waitFor({ timeout: 60_000 });
+      const texts = await editor().locator('.codelens-decoration a').allInnerTexts();
+      if (texts.length !== 1) throw new Error(`one lens expected, on the export line: ${texts.join(' | ')}`);
+      // The lens sits above the export line: the next rendered line after the lens is that line.
+      const line = (await editor().locator('.view-line', { hasText: 'torch.onnx.export' }).first().innerText()).replace(
+        /\u00a0/g,
+        ' ',
+      );
+      if (line !== EXPORT_LINE) throw new Error(`the export line reads "${line}"`);
+      await page.screenshot({ path: path.join(OUT, '41-python-onnx-lens.png') });
+      log(`Python lens: ${texts[0]}`);
+    },
+  );
+
+  await step('42. (issue 12) a notebook cell naming the .onnx (relative to the notebook) shows the lens', async () => {
+    const row = await revealInExplorer(['examples', 'pytorch', 'notebooks', 'export.ipynb']);
+    await row.click();
+    // The code cell's editor: the one whose lines hold the export call.
+    const notebook = page.locator('.notebook-editor');
+    const cellEditor = notebook
+      .locator('.monaco-editor', { has: page.locator('.view-line', { hasText: 'torch.onnx.export' }) })
+      .first();
+    await cellEditor.waitFor({ timeout: 30_000 });
+    const cellLens = cellEditor.locator('.codelens-decoration a', { hasText: onnxLensPattern() }).first();
+    try {
+      await cellLens.waitFor({ timeout: 60_000 });
+    } catch (err) {
+      const hint = cellEditor.locator('.squiggly-hint').first();
+      if (await hint.count()) {
+        await hint.hover({ force: true });
+        const hover = await page
+          .locator('.monaco-hover')
+          .first()
+          .innerText()
+          .catch(() => '');
+        throw new Error(`no lens in the cell; its hint says: ${hover}`, { cause: err });
+      }
+      throw err;
+    }
+    const texts = await notebook.locator('.codelens-decoration a').allInnerTexts();
+    if (texts.length !== 1) throw new Error(`one lens expected, in the code cell: ${texts.join(' | ')}`);
+    const cellText = (await cellEditor.locator('.view-lines').innerText()).replace(/\u00a0/g, ' ');
+    if (!cellText.includes('torch.onnx.export(model, x, "../model.onnx"'))
+      throw new Error(`the lens is not in the cell that names the model: ${cellText}`);
+    await page.screenshot({ path: path.join(OUT, '42-notebook-onnx-lens.png') });
+    log(`notebook cell lens: ${texts[0]}`);
+  });
 }
 
 try {

@@ -9,8 +9,11 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import {
+  cellNotebookScheme,
   collectRuns,
+  documentPath,
   modelReferences,
   resolveReference,
   sourceHints,
@@ -18,6 +21,7 @@ import {
   type Lens,
 } from '../../src/server/lenses';
 import { RunStore, type RunRecord } from '../../src/store/runs';
+import { LspClient, type CodeLens } from './lsp-client';
 
 const ROOT = path.join(__dirname, '..', '..');
 const NOW = Date.parse('2026-12-01T12:00:00.000Z');
@@ -186,5 +190,113 @@ describe('a model-looking string that names no file', () => {
         `no such model: ${path.join(tmp, 'nowhere', 'model.json')} (looked for ${path.join(tmp, 'nowhere', 'model.json')})`,
       ],
     );
+  });
+});
+
+describe('an ONNX model named by torch.onnx.export, in a Python file and in a notebook cell', () => {
+  const EXPORT = 'import torch\n\ntorch.onnx.export(model, x, "models/cnn.onnx", opset_version=13)\n';
+  let onnxRepo: string;
+  let onnxModel: string;
+
+  before(() => {
+    onnxRepo = path.join(tmp, 'torch-project');
+    onnxModel = path.join(onnxRepo, 'models', 'cnn.onnx');
+    fs.mkdirSync(path.dirname(onnxModel), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, 'test', 'fixtures', 'onnx', 'cnn.onnx'), onnxModel);
+  });
+
+  test('the export line gets "Attack" on the quoted path, then the run of that model', () => {
+    const file = path.join(onnxRepo, 'train.py');
+    const lenses = sourceLenses(EXPORT, file, [onnxRepo], collectRuns([onnxRepo]), NOW);
+    assert.deepEqual(shown(lenses), [[ATTACK, 'robustness.attackPath', [onnxModel]]]);
+    const start = EXPORT.indexOf('"models/cnn.onnx"');
+    assert.equal(start, 42);
+    assert.deepEqual([lenses[0]!.start, lenses[0]!.end], [start, start + '"models/cnn.onnx"'.length]);
+    recordRun(onnxRepo, '20261201-115800-000-eval', onnxModel, 0.216);
+    assert.deepEqual(shown(sourceLenses(EXPORT, file, [onnxRepo], collectRuns([onnxRepo]), NOW)), [
+      [
+        'robust 21.6% (PGD-20, ε=0.1) · clean 90.2% · 2 min ago',
+        'robustness.openRun',
+        ['20261201-115800-000-eval', onnxRepo],
+      ],
+    ]);
+    // The same line with the file missing is a hint naming where it was looked for, not a lens.
+    const missing = EXPORT.replace('models/cnn.onnx', 'models/gone.onnx');
+    assert.deepEqual(sourceLenses(missing, file, [onnxRepo], [], NOW), []);
+    assert.deepEqual(
+      sourceHints(missing, file, [onnxRepo]).map((h) => h.message),
+      ['no such model: models/gone.onnx (looked for models/gone.onnx)'],
+    );
+  });
+
+  test("a notebook cell's URI names the notebook: its folder is where the cell's paths resolve", () => {
+    const notebook = path.join(onnxRepo, 'notebooks', 'my experiments.ipynb');
+    const cell = `vscode-notebook-cell:${pathToFileURL(notebook).pathname}#W2sZmlsZQ%3D%3D`;
+    assert.equal(documentPath(cell), notebook);
+    assert.equal(documentPath(pathToFileURL(notebook).href), notebook);
+    assert.equal(documentPath('untitled:Untitled-1'), 'untitled:Untitled-1');
+    // A notebook opened through code-server or SSH: the cell carries the remote's name, which is no file server.
+    const remote = `vscode-notebook-cell://127.0.0.1:18547${pathToFileURL(notebook).pathname}#W1sdnNjb2RlLXJlbW90ZQ`;
+    assert.equal(cellNotebookScheme('#W1sdnNjb2RlLXJlbW90ZQ'), 'vscode-remote');
+    assert.equal(cellNotebookScheme('#W1sZmlsZQ%3D%3D'), 'file');
+    assert.equal(cellNotebookScheme('#Wab'), undefined);
+    assert.equal(documentPath(remote), notebook);
+    const text = 'torch.onnx.export(model, x, "../models/cnn.onnx")\n';
+    const lenses = sourceLenses(text, documentPath(cell), [path.join(tmp, 'elsewhere')], [], NOW);
+    assert.deepEqual(shown(lenses), [[ATTACK, 'robustness.attackPath', [onnxModel]]]);
+    assert.deepEqual([lenses[0]!.start, lenses[0]!.end], [28, 28 + '"../models/cnn.onnx"'.length]);
+  });
+
+  describe('over LSP (dist/server.js): a Python cell of a notebook gets the lens, a markdown cell none', () => {
+    let client: LspClient;
+    let project: string;
+    let model: string;
+    before(async () => {
+      project = path.join(tmp, 'notebook-project');
+      model = path.join(project, 'models', 'cnn.onnx');
+      fs.mkdirSync(path.dirname(model), { recursive: true });
+      fs.copyFileSync(onnxModel, model);
+      client = new LspClient();
+      await client.initialize(project);
+    });
+    after(() => client.stop());
+
+    const open = async (uri: string, languageId: string, text: string) => {
+      await client.connection.sendNotification('textDocument/didOpen', {
+        textDocument: { uri, languageId, version: 1, text },
+      });
+      return client.connection.sendRequest<CodeLens[]>('textDocument/codeLens', { textDocument: { uri } });
+    };
+
+    test('cell lenses resolve against the notebook folder and name the model by its absolute path', async () => {
+      const notebook = path.join(project, 'notebooks', 'train.ipynb');
+      const base = `vscode-notebook-cell:${pathToFileURL(notebook).pathname}`;
+      const code = 'x = torch.zeros(1, 1, 28, 28)\ntorch.onnx.export(model, x, "../models/cnn.onnx")\n';
+      const lenses = await open(`${base}#W1sZmlsZQ%3D%3D`, 'python', code);
+      assert.deepEqual(
+        lenses.map((l) => [l.range, l.command?.title, l.command?.command, l.command?.arguments]),
+        [
+          [
+            { start: { line: 1, character: 28 }, end: { line: 1, character: 48 } },
+            ATTACK,
+            'robustness.attackPath',
+            [model],
+          ],
+        ],
+      );
+      assert.deepEqual(await open(`${base}#W2sZmlsZQ%3D%3D`, 'markdown', 'See "../models/cnn.onnx".\n'), []);
+      // The same text in a Python file at the workspace root names nothing (no models/ above the root).
+      const py = path.join(project, 'export.py');
+      assert.deepEqual(await open(pathToFileURL(py).href, 'python', code), []);
+      assert.deepEqual(
+        await open(pathToFileURL(py).href.replace('export.py', 'ok.py'), 'python', code.replace('../', '')),
+        [
+          {
+            range: { start: { line: 1, character: 28 }, end: { line: 1, character: 45 } },
+            command: { title: ATTACK, command: 'robustness.attackPath', arguments: [model] },
+          },
+        ],
+      );
+    });
   });
 });
