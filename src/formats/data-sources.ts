@@ -299,3 +299,41 @@ function globBaseMatches(glob: string, base: string): boolean {
     .join('.*');
   return new RegExp(`^${pattern}$`).test(base);
 }
+
+/** Conversions asked of the data: resize to the model's input size, convert to a channel count. */
+export interface ShapeConversion {
+  resize?: boolean;
+  channels?: number;
+}
+
+/** The H×W×C images of `data` become once `conversion` is applied for a model taking `model`. */
+export function convertedShape(data: readonly number[], model: readonly number[], conversion: ShapeConversion): number[] {
+  const [h, w] = conversion.resize ? model : data;
+  return [h!, w!, conversion.channels ?? data[2]!];
+}
+
+/**
+ * Why images of shape `data` cannot feed a model taking `model` (both H×W×C) under `conversion`,
+ * with the conversion that would fix it; undefined when they fit. `what` names the data ("data").
+ */
+export function shapeMismatch(
+  data: readonly number[],
+  model: readonly number[],
+  conversion: ShapeConversion,
+  what: string,
+): { problem: string; hint?: string } | undefined {
+  const fitted = convertedShape(data, model, conversion);
+  if (fitted.join('×') === model.join('×')) return undefined;
+  const converted = fitted.join('×') !== data.join('×') ? ` (${fitted.join('×')} once converted)` : '';
+  const fixes: string[] = [];
+  if (fitted[0] !== model[0] || fitted[1] !== model[1]) {
+    fixes.push('add "resize": true (--resize) to resize it bilinearly');
+  }
+  if (fitted[2] !== model[2] && (model[2] === 1 || model[2] === 3)) {
+    fixes.push(`add "channels": ${model[2]} (--channels ${model[2]}) to convert it`);
+  }
+  return {
+    problem: `${what} is ${data.join('×')}${converted} but the model takes ${model.join('×')}`,
+    ...(fixes.length ? { hint: fixes.join(', and ') } : {}),
+  };
+}
