@@ -418,7 +418,10 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   report?.({ phase: 'loading-data', epochs: job.epochs });
   // Data options: a model trained from another's weights takes that model's input (resize, channels).
   const initShape = job.init ? withInputErrors(() => describeModel(job.init!)).inputShape : undefined;
-  const data = await loadTrainingData(job.data, { ...job.dataOptions, ...(initShape ? { inputShape: initShape } : {}) });
+  const data = await loadTrainingData(job.data, {
+    ...job.dataOptions,
+    ...(initShape ? { inputShape: initShape } : {}),
+  });
   report?.({ phase: 'building-model', epochs: job.epochs });
   writeTrainRecord(job, { status: 'running' });
   const models: tfl.LayersModel[] = [];

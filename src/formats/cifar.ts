@@ -58,7 +58,11 @@ export const CIFAR_100_COARSE: CifarLayout = {
 export function cifarLabelLayout(layout: CifarLayout, labels: DataLabelSet | undefined, dir: string): CifarLayout {
   if (labels === undefined || labels === 'fine') return layout;
   if (layout.id !== 'cifar-100') {
-    throw new FormatError(dir, 'labels', `"${labels}" asks for CIFAR-100's coarse labels, but this is ${layout.id} data`);
+    throw new FormatError(
+      dir,
+      'labels',
+      `"${labels}" asks for CIFAR-100's coarse labels, but this is ${layout.id} data`,
+    );
   }
   return CIFAR_100_COARSE;
 }

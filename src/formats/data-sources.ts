@@ -307,7 +307,11 @@ export interface ShapeConversion {
 }
 
 /** The H×W×C images of `data` become once `conversion` is applied for a model taking `model`. */
-export function convertedShape(data: readonly number[], model: readonly number[], conversion: ShapeConversion): number[] {
+export function convertedShape(
+  data: readonly number[],
+  model: readonly number[],
+  conversion: ShapeConversion,
+): number[] {
   const [h, w] = conversion.resize ? model : data;
   return [h!, w!, conversion.channels ?? data[2]!];
 }

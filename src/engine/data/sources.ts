@@ -4,14 +4,7 @@
  */
 import * as path from 'node:path';
 import { z } from 'zod';
-import {
-  CIFAR_10,
-  CIFAR_100,
-  CIFAR_SHAPE,
-  cifarFiles,
-  cifarLabelLayout,
-  type CifarLayout,
-} from '../../formats/cifar';
+import { CIFAR_10, CIFAR_100, CIFAR_SHAPE, cifarFiles, cifarLabelLayout, type CifarLayout } from '../../formats/cifar';
 import { imageFolderEntries } from '../../formats/image-folder';
 import {
   cifarClasses,
