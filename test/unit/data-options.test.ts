@@ -131,12 +131,12 @@ test('a size or channel count unlike the model input is refused naming the data 
   const dir = tempDir('mismatch');
   const cases: { dir: string; file: string; kind: RegExp }[] = [];
   // IDX: the embedded sample.
-  cases.push({ dir: SAMPLE, file: path.join(SAMPLE, 't10k-images-idx3-ubyte.gz'), kind: /IDX files/ });
+  cases.push({ dir: SAMPLE, file: path.join(SAMPLE, 't10k-images-idx3-ubyte.gz'), kind: /IDX/ });
   const numpy = path.join(dir, 'numpy');
   fs.mkdirSync(numpy);
   fs.writeFileSync(path.join(numpy, 'x_test.npy'), npy('|u1', [3, 28, 28, 1], ref.samples.images));
   fs.writeFileSync(path.join(numpy, 'y_test.npy'), npy('|u1', [3], ref.samples.labels));
-  cases.push({ dir: numpy, file: path.join(numpy, 'x_test.npy'), kind: /NumPy arrays/ });
+  cases.push({ dir: numpy, file: path.join(numpy, 'x_test.npy'), kind: /NumPy/ });
   const cifar = path.join(dir, 'cifar');
   fs.mkdirSync(cifar);
   fs.writeFileSync(path.join(cifar, 'test_batch.bin'), cifarRecords(colour32(ref.samples.images, 3), [[1], [2], [3]]));
@@ -144,7 +144,7 @@ test('a size or channel count unlike the model input is refused naming the data 
   const images = path.join(dir, 'images');
   fs.mkdirSync(path.join(images, 'a'), { recursive: true });
   fs.writeFileSync(path.join(images, 'a', '0.png'), png(ref.samples.images, 28, 28));
-  cases.push({ dir: images, file: path.join(images, 'a', '0.png'), kind: /image folders/ });
+  cases.push({ dir: images, file: path.join(images, 'a', '0.png'), kind: /image folder/ });
   for (const c of cases) {
     const loaded = await loadData(c.dir, 'test', 1);
     const [h, w, ch] = loaded.shape;
@@ -153,7 +153,7 @@ test('a size or channel count unlike the model input is refused naming the data 
       startsWith(
         err,
         c.file,
-        new RegExp(`is ${h}×${w}×${ch} but the model takes ${h + 4}×${w}×${ch}; add "resize": true`),
+        new RegExp(`: images are ${h}×${w}×${ch} \\(.*\\) but the model takes ${h + 4}×${w}×${ch}; add "resize": true`),
       ),
     );
     await assert.rejects(loadData(c.dir, 'test', 1, { inputShape: [h, w, other] }), (err) =>
@@ -215,13 +215,14 @@ test('conversion: bilinear with half-pixel centres, grey replicated, BT.601 luma
 });
 
 test('shapeMismatch names what would fix it, and nothing when the conversion fits', () => {
-  assert.equal(shapeMismatch([32, 32, 3], [28, 28, 1], { resize: true, channels: 1 }, 'data'), undefined);
-  assert.deepEqual(shapeMismatch([32, 32, 3], [28, 28, 1], {}, 'data'), {
-    problem: 'data is 32×32×3 but the model takes 28×28×1',
-    hint: 'add "resize": true (--resize) to resize it bilinearly, and add "channels": 1 (--channels 1) to convert it',
+  const words = { subject: 'data is', kind: 'CIFAR-10', modelName: 'the model' };
+  assert.equal(shapeMismatch([32, 32, 3], [28, 28, 1], { resize: true, channels: 1 }, words), undefined);
+  assert.deepEqual(shapeMismatch([32, 32, 3], [28, 28, 1], {}, words), {
+    problem: 'data is 32×32×3 (CIFAR-10) but the model takes 28×28×1',
+    hint: 'add "resize": true (--resize) to resize them bilinearly, and add "channels": 1 (--channels 1) to convert them',
   });
-  assert.deepEqual(shapeMismatch([32, 32, 3], [28, 28, 3], { channels: 1 }, 'data'), {
-    problem: 'data is 32×32×3 (32×32×1 once converted) but the model takes 28×28×3',
-    hint: 'add "resize": true (--resize) to resize it bilinearly, and add "channels": 3 (--channels 3) to convert it',
+  assert.deepEqual(shapeMismatch([32, 32, 3], [28, 28, 3], { channels: 1 }, words), {
+    problem: 'data is 32×32×3 (CIFAR-10), 32×32×1 once converted, but the model takes 28×28×3',
+    hint: 'add "resize": true (--resize) to resize them bilinearly, and add "channels": 3 (--channels 3) to convert them',
   });
 });

@@ -82,13 +82,13 @@ export async function loadData(
   }
   const loadOptions = loadOptionsSchema.parse({ n, classNames, labels });
   const loaded = { ...(await loader.load(dir, split, loadOptions)), id };
-  return fitToModel(loaded, source.label, inputShape, { resize, channels });
+  return fitToModel(loaded, source.name, inputShape, { resize, channels });
 }
 
 /** The split converted as asked (resize needs the model's input size), then checked against it. */
 function fitToModel<T extends LoadedSplit>(
   loaded: T,
-  label: string,
+  kind: string,
   inputShape: readonly number[] | undefined,
   conversion: { resize?: boolean; channels?: number },
 ): T {
@@ -97,7 +97,11 @@ function fitToModel<T extends LoadedSplit>(
   }
   const target = convertedShape(loaded.shape, inputShape ?? loaded.shape, conversion) as [number, number, number];
   if (inputShape) {
-    const mismatch = shapeMismatch(loaded.shape, inputShape, conversion, `the data (${label})`);
+    const mismatch = shapeMismatch(loaded.shape, inputShape, conversion, {
+      subject: 'images are',
+      kind,
+      modelName: 'the model',
+    });
     if (mismatch) throw new InputError(loaded.file, '', mismatch.problem, mismatch.hint);
   }
   if (target.join('×') === loaded.shape.join('×')) return loaded;
