@@ -59,6 +59,26 @@ export function isImageFolder(dir: string): boolean {
 }
 
 /**
+ * Whether `dir` looks like an image dataset to list for completion: its test split (PATH/test, else
+ * PATH) holds at least two class folders and every folder there holds images. Stricter than
+ * isImageFolder, so a folder of screenshots next to source folders is not offered as data.
+ */
+export function looksLikeImageDataset(dir: string): boolean {
+  const test = imageSplitFolders(dir).test!;
+  const classes = subfolders(test);
+  return (
+    classes.length >= 2 &&
+    classes.every((c) => {
+      try {
+        return fs.readdirSync(path.join(test, c)).some(isImage);
+      } catch {
+        return false;
+      }
+    })
+  );
+}
+
+/**
  * The class names in label order: PATH/classes.json's order when there is one (it must name every
  * class folder), else the sorted class folders of both splits.
  */
