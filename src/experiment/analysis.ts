@@ -105,7 +105,6 @@ function suggestion(
 }
 
 const fmt = (v: number) => String(Number(v.toPrecision(6)));
-const shape = (s: readonly number[]) => s.join('×');
 
 export function analyzeSpec(text: string, facts: Facts): Analysis {
   const problems: SpecProblem[] = [];
