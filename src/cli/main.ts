@@ -634,8 +634,18 @@ export function buildProgram(): Command {
       20,
     )
     .option('--one <backend>', 'internal: run one backend in this process and print JSON')
-    .action(async (o: { json: string; model: string; backends: string; trainBatches: number; one?: BackendChoice }) =>
-      runBench(o),
+    .option('--data-one <n:folder>', 'internal: read the first n images of a data folder in this process, print JSON')
+    .option('--data-only', 'only the data section: the first 1,000 and all of a generated 50,000-image folder')
+    .action(
+      async (o: {
+        json: string;
+        model: string;
+        backends: string;
+        trainBatches: number;
+        one?: BackendChoice;
+        dataOne?: string;
+        dataOnly?: boolean;
+      }) => runBench(o),
     );
 
   return program;
