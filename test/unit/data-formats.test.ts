@@ -345,7 +345,13 @@ test('NumPy .npz as NumPy writes it (zip64 local headers) and with zip64 directo
   for (const [name, bytes] of Object.entries(archives)) {
     const file = path.join(dir, `${name}.npz`);
     fs.writeFileSync(file, bytes);
-    assert.deepEqual(describeData(file), { shape: [2, 2, 1], count: 3, counts: { test: 3 } });
+    assert.deepEqual(describeData(file), {
+      shape: [2, 2, 1],
+      count: 3,
+      counts: { test: 3 },
+      source: 'numpy',
+      kind: 'NumPy',
+    });
     const loaded = await loadData(file, 'test');
     assert.deepEqual(
       Array.from(loaded.samples.images),
@@ -438,6 +444,8 @@ test('CIFAR-10: test_batch.bin and training batches read back equal, the first n
     count: N,
     counts: { test: N, train: N },
     classes: CIFAR10_NAMES,
+    source: 'cifar-10',
+    kind: 'CIFAR-10',
   });
   const loaded = await loadData(dir, 'test');
   assert.equal(loaded.source, 'cifar-10');
@@ -584,6 +592,8 @@ test('image folder: grey PNG test/ and RGB PNG train/, classes.json order, read 
     count: N,
     counts: { test: N, train: N },
     classes: FOLDERS,
+    source: 'image-folder',
+    kind: 'image folder',
   });
   const loaded = await loadData(dir, 'test');
   assert.equal(loaded.source, 'image-folder');

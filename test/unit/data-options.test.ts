@@ -226,3 +226,24 @@ test('shapeMismatch names what would fix it, and nothing when the conversion fit
     hint: 'add "resize": true (--resize) to resize them bilinearly, and add "channels": 3 (--channels 3) to convert them',
   });
 });
+
+test('image folder, first n: later class folders are counted (available), an empty one still refused; n = 0 gives the shape', async () => {
+  const dir = tempDir('img-head');
+  for (const [c, count] of [
+    ['a', 3],
+    ['b', 4],
+    ['c', 5],
+  ] as const) {
+    fs.mkdirSync(path.join(dir, c));
+    for (let i = 0; i < count; i++)
+      fs.writeFileSync(path.join(dir, c, `${i}.png`), png(new Uint8Array(12).fill(i), 3, 4));
+  }
+  const head = await loadData(dir, 'test', 4);
+  assert.deepEqual([head.samples.count, head.available, [...head.samples.labels]], [4, 12, [0, 0, 0, 1]]);
+  assert.equal(head.samples.images[3 * 12], 0, 'b/0.png comes fourth');
+  const none = await loadData(dir, 'test', 0);
+  assert.deepEqual([none.samples.count, none.available, none.shape], [0, 12, [3, 4, 1]]);
+  fs.mkdirSync(path.join(dir, 'd'));
+  await assert.rejects(loadData(dir, 'test', 1), (err) => startsWith(err, path.join(dir, 'd'), /holds no image/));
+  fs.rmSync(dir, { recursive: true });
+});

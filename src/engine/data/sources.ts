@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { z } from 'zod';
 import { CIFAR_10, CIFAR_100, CIFAR_SHAPE, cifarFiles, cifarLabelLayout, type CifarLayout } from '../../formats/cifar';
-import { imageFolderEntries } from '../../formats/image-folder';
+import { imageFolderHead } from '../../formats/image-folder';
 import {
   cifarClasses,
   IDX_FILES,
@@ -181,7 +181,9 @@ const imageFolder: DataLoader = {
   id: 'image-folder',
   async load(dir, split, { n, classNames: knownNames }) {
     const classes = withInputErrors(() => imageClasses(dir));
-    const entries = withInputErrors(() => imageFolderEntries(dir, split, classes));
+    // At least one entry: with n = 0 the first image still gives the shape.
+    const limit = n === undefined ? undefined : Math.max(1, n);
+    const { entries, total } = withInputErrors(() => imageFolderHead(dir, split, classes, limit));
     const head = readImageHead(entries, Math.min(n ?? entries.length, entries.length));
     return {
       source: 'image-folder',
@@ -190,7 +192,7 @@ const imageFolder: DataLoader = {
       shape: head.shape,
       classNames: checkClasses(knownNames ? [...knownNames] : classes, head.labels, head.labels, dir),
       split,
-      available: entries.length,
+      available: total,
       samples: { images: head.images, labels: head.labels, count: head.labels.length },
       bytesRead: head.bytesRead,
     };
