@@ -12,6 +12,11 @@ import { PNG } from 'pngjs';
 import { InputError, loadData, loadTrainingData } from '../../src/engine';
 import { convertSplit } from '../../src/engine/data/convert';
 import { shapeMismatch } from '../../src/formats/data-sources';
+import { buildProgram } from '../../src/cli/main';
+import { Config } from '../../src/extension/config';
+import { attackJobFor } from '../../src/extension/jobs-from-settings';
+import { specAttackJob, specTrainJob } from '../../src/protocol/experiment-spec';
+import { attackJobSchema, defaultTrainJob, trainJobSchema } from '../../src/protocol/jobs';
 import { tempDir, useBackend } from './helpers';
 
 const SAMPLE = path.join(__dirname, '..', '..', 'media', 'data', 'fashion-mnist-sample');
@@ -246,4 +251,60 @@ test('image folder, first n: later class folders are counted (available), an emp
   fs.mkdirSync(path.join(dir, 'd'));
   await assert.rejects(loadData(dir, 'test', 1), (err) => startsWith(err, path.join(dir, 'd'), /holds no image/));
   fs.rmSync(dir, { recursive: true });
+});
+
+test('data options reach jobs from the CLI flags, a spec and the editor settings, and the job schema checks them', () => {
+  const resolve = (rel: string) => path.join('/ws', rel);
+  const spec = {
+    model: 'm/model.json',
+    data: { id: 'cifar', labels: 'coarse' as const, resize: true, channels: 1 as const },
+    threat: { norm: 'linf' as const, eps: 0.1 },
+    attacks: ['fgsm'],
+    training: { method: 'standard' as const, epochs: 1 },
+  };
+  const options = { labels: 'coarse', resize: true, channels: 1 };
+  assert.deepEqual(attackJobSchema.parse(specAttackJob(spec, resolve)).dataOptions, options);
+  assert.deepEqual(specTrainJob(spec, resolve, false)!.dataOptions, options);
+  assert.equal(specAttackJob({ ...spec, data: 'cifar' }, resolve).dataOptions, undefined);
+  assert.throws(
+    () => attackJobSchema.parse({ ...specAttackJob(spec, resolve), dataOptions: { channels: 2 } }),
+    /channels must be 1 or 3/,
+  );
+  assert.throws(() => trainJobSchema.parse({ ...defaultTrainJob(), out: '/o', dataOptions: { size: 3 } }), /size/);
+
+  const PACKAGE = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const settings = (overrides: Record<string, unknown>) => ({
+    get: <T>(key: string) =>
+      (key in overrides
+        ? overrides[key]
+        : PACKAGE.contributes.configuration.properties[`robustness.${key}`]?.default) as T,
+    inspect: <T>(key: string) => ({
+      defaultValue: PACKAGE.contributes.configuration.properties[`robustness.${key}`]?.default as T,
+    }),
+  });
+  assert.equal(
+    attackJobFor('/m.json', '/ws', new Config(settings({})).attackSettings, 'attack').dataOptions,
+    undefined,
+  );
+  const set = new Config(settings({ dataLabels: 'coarse', dataResize: true, dataChannels: 3 }));
+  assert.deepEqual(attackJobFor('/m.json', '/ws', set.attackSettings, 'attack').dataOptions, {
+    labels: 'coarse',
+    resize: true,
+    channels: 3,
+  });
+  const bad = new Config(settings({ dataChannels: 2 }));
+  assert.match(bad.problems[0]!, /robustness\.dataChannels is 2, but it must be 1, 3 or null/);
+
+  // The CLI: the flags become the job's dataOptions (parsed, not run).
+  const program = buildProgram();
+  const attack = program.commands.find((c) => c.name() === 'attack')!;
+  attack.parseOptions(['--labels', 'coarse', '--resize', '--channels', '3']);
+  assert.deepEqual(
+    { labels: attack.opts().labels, resize: attack.opts().resize, channels: attack.opts().channels },
+    { labels: 'coarse', resize: true, channels: 3 },
+  );
+  assert.equal(
+    program.commands.find((c) => c.name() === 'train')!.options.some((o) => o.long === '--resize'),
+    false,
+  );
 });
