@@ -7,12 +7,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { PNG } from 'pngjs';
 import {
   batchTensors,
   describeBackend,
   firstN,
   initBackend,
   loadClassifier,
+  loadData,
   loadTrainingData,
   lossAndGradForBench,
   pgd,
@@ -148,7 +150,18 @@ export async function runBench(o: {
   backends: string;
   trainBatches: number;
   one?: BackendChoice;
+  /** Data section: `n:folder` reads once in this process (internal); dataOnly runs that section alone. */
+  dataOne?: string;
+  dataOnly?: boolean;
 }): Promise<void> {
+  if (o.dataOne) {
+    const [n, ...dir] = o.dataOne.split(':');
+    return benchDataOne(dir.join(':'), Number(n));
+  }
+  if (o.dataOnly) {
+    await benchDataReads(path.dirname(path.resolve(o.json)));
+    return;
+  }
   if (o.one) {
     process.stdout.write(`${JSON.stringify(await benchOne(o.one, path.resolve(o.model), o.trainBatches))}\n`);
     return;
@@ -201,4 +214,130 @@ export async function runBench(o: {
     ),
   );
   process.stderr.write(`wrote ${o.json}\n`);
+  await benchDataReads(path.dirname(path.resolve(o.json)));
+}
+
+// --- Data: the first n images of a 50,000-image folder (issue 12) -------------------------------
+
+/** The generated image folder: 50,000 PNGs, 32×32 RGB, 5,000 in each of 10 class folders of test/. */
+export const BENCH_FOLDER_IMAGES = 50_000;
+const BENCH_FOLDER_CLASSES = 10;
+const BENCH_FOLDER_SIDE = 32;
+
+export interface DataReadRow {
+  n: number;
+  runs: number;
+  /** Median wall time of loadData(folder, 'test', n): listing, decoding, labels. */
+  medianS: number;
+  /** Peak RSS of the reading process above its RSS just before the read (process.resourceUsage().maxRSS), median. */
+  peakRssDeltaMb: number;
+  /** V8 heap used after the read minus before (the images live in a Uint8Array outside it), median. */
+  heapDeltaMb: number;
+  bytesRead: number;
+}
+
+/**
+ * Writes the folder under `root` (bench-output/image-folder-50k) unless a finished one is there:
+ * smooth per-image gradients, so the PNGs are small (about 1 KB) but every image differs.
+ */
+function ensureBenchFolder(root: string): string {
+  const done = path.join(root, 'complete.json');
+  if (fs.existsSync(done)) return root;
+  fs.rmSync(root, { recursive: true, force: true });
+  const side = BENCH_FOLDER_SIDE;
+  const png = new PNG({ width: side, height: side });
+  for (let i = 0; i < BENCH_FOLDER_IMAGES; i++) {
+    const label = i % BENCH_FOLDER_CLASSES;
+    const dir = path.join(root, 'test', `class-${label}`);
+    if (i < BENCH_FOLDER_CLASSES) fs.mkdirSync(dir, { recursive: true });
+    for (let y = 0; y < side; y++)
+      for (let x = 0; x < side; x++) {
+        const at = (y * side + x) * 4;
+        png.data[at] = (x * 8 + i) & 255;
+        png.data[at + 1] = (y * 8 + 3 * i) & 255;
+        png.data[at + 2] = ((x + y) * 4 + label * 25) & 255;
+        png.data[at + 3] = 255;
+      }
+    fs.writeFileSync(path.join(dir, `${String(i).padStart(5, '0')}.png`), PNG.sync.write(png, { colorType: 2 }));
+  }
+  fs.writeFileSync(done, JSON.stringify({ images: BENCH_FOLDER_IMAGES, shape: [side, side, 3] }));
+  return root;
+}
+
+/** One read in this process (the child of benchDataReads), printed as JSON. */
+export async function benchDataOne(dir: string, n: number): Promise<void> {
+  const rssBefore = process.memoryUsage().rss;
+  const heapBefore = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  const loaded = await loadData(dir, 'test', n);
+  const seconds = (performance.now() - t0) / 1000;
+  const peakRss = process.resourceUsage().maxRSS * 1024;
+  const heapAfter = process.memoryUsage().heapUsed;
+  process.stdout.write(
+    `${JSON.stringify({
+      seconds,
+      peakRssDeltaMb: (peakRss - rssBefore) / 1e6,
+      heapDeltaMb: (heapAfter - heapBefore) / 1e6,
+      bytesRead: loaded.bytesRead,
+      count: loaded.samples.count,
+    })}\n`,
+  );
+}
+
+/**
+ * The first-n read measured: n = 1,000 and all 50,000 of the generated folder, each read in a fresh
+ * process (so peak RSS is the read's own), `runs` times; prints a table and writes bench-data.json.
+ */
+export async function benchDataReads(jsonDir: string, runs = { head: 5, whole: 3 }): Promise<DataReadRow[]> {
+  const dir = ensureBenchFolder(path.resolve('bench-output', 'image-folder-50k'));
+  const rows: DataReadRow[] = [];
+  for (const [n, count] of [
+    [1000, runs.head],
+    [BENCH_FOLDER_IMAGES, runs.whole],
+  ] as const) {
+    const results: {
+      seconds: number;
+      peakRssDeltaMb: number;
+      heapDeltaMb: number;
+      bytesRead: number;
+      count: number;
+    }[] = [];
+    for (let r = 0; r < count; r++) {
+      const out = execFileSync(process.execPath, [__filename, 'bench', '--data-one', `${n}:${dir}`], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      results.push(JSON.parse(out.trim().split('\n').pop()!));
+    }
+    if (results[0]!.count !== n) throw new Error(`bench: read ${results[0]!.count} images of ${dir}, expected ${n}`);
+    rows.push({
+      n,
+      runs: count,
+      medianS: median(results.map((r) => r.seconds)),
+      peakRssDeltaMb: median(results.map((r) => r.peakRssDeltaMb)),
+      heapDeltaMb: median(results.map((r) => r.heapDeltaMb)),
+      bytesRead: results[0]!.bytesRead,
+    });
+  }
+  process.stdout.write(
+    `\n${formatTable(
+      ['image folder, 50,000 PNGs 32×32×3', 'runs', 'median s', 'peak RSS Δ MB', 'heap Δ MB', 'bytes read'],
+      rows.map((r) => [
+        `first ${r.n.toLocaleString('en')}`,
+        String(r.runs),
+        r.medianS.toFixed(2),
+        r.peakRssDeltaMb.toFixed(1),
+        r.heapDeltaMb.toFixed(1),
+        r.bytesRead.toLocaleString('en'),
+      ]),
+    )}\n`,
+  );
+  const file = path.join(jsonDir, 'bench-data.json');
+  fs.mkdirSync(jsonDir, { recursive: true });
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, folder: dir, rows }, null, 2),
+  );
+  process.stderr.write(`wrote ${file}\n`);
+  return rows;
 }

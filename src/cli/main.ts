@@ -22,6 +22,7 @@ import {
   defaultTrainJob,
   type AttackJob,
   type AttackJobSettings,
+  type DataOptions,
   type TrainJob,
 } from '../protocol/jobs';
 import {
@@ -35,6 +36,8 @@ import { MODEL_FILE_NAMES, TFJS_MODEL_FILE } from '../protocol/model-files';
 import {
   BACKEND_CHOICES,
   BUILTIN_DATA,
+  DATA_LABEL_SETS,
+  IMAGE_CHANNELS,
   LOSSES,
   NORM_LABELS,
   NORMS,
@@ -91,14 +94,62 @@ function backendOption(): Option {
 
 /** The --data help: the built-in ids, or a folder. */
 const DATA_HELP = `${BUILTIN_DATA.join(' | ')} | a data folder (IDX, NumPy, CIFAR binary, image folder)`;
+// --- Data options (issue 12, data formats): --labels, --resize, --channels ----------------------
+/** The data options of a command that reads data; --resize only where there is a model to resize to. */
+function dataOptionFlags(cmd: Command, withResize = true): Command {
+  cmd.addOption(
+    new Option('--labels <set>', "CIFAR-100's label set: fine (100 classes) or coarse (20 superclasses)").choices(
+      DATA_LABEL_SETS,
+    ),
+  );
+  if (withResize) {
+    cmd.option(
+      '--resize',
+      "resize images to the model's input size (bilinear, half-pixel centres: tf.image.resizeBilinear) " +
+        'instead of refusing another size',
+    );
+  }
+  return cmd.addOption(
+    new Option(
+      '--channels <n>',
+      `convert images to N channels (${IMAGE_CHANNELS.join(' or ')}): 3 replicates grey, 1 is the ITU-R BT.601 luma of RGB`,
+    ).argParser((value) => {
+      const channels = IMAGE_CHANNELS.find((c) => String(c) === value);
+      if (channels === undefined) {
+        throw new InvalidArgumentError(`--channels must be ${IMAGE_CHANNELS.join(' or ')}, got "${value}"`);
+      }
+      return channels;
+    }),
+  );
+}
+
+interface DataCliOptions {
+  labels?: DataOptions['labels'];
+  resize?: boolean;
+  channels?: DataOptions['channels'];
+}
+
+/** The job's dataOptions from the flags; undefined when none is given (the job then reads data as it is). */
+function dataOptionsOf(o: DataCliOptions): { dataOptions?: DataOptions } {
+  const options: DataOptions = {
+    ...(o.labels ? { labels: o.labels } : {}),
+    ...(o.resize ? { resize: true } : {}),
+    ...(o.channels !== undefined ? { channels: o.channels } : {}),
+  };
+  return Object.keys(options).length ? { dataOptions: options } : {};
+}
+// --- end data options ----------------------------------------------------------------------------
+
 /** A model file as the help names it: "model.json". */
 const MODEL_FILE = MODEL_FILE_NAMES.join('|');
 
 function attackOptions(cmd: Command): Command {
   const defaults = defaultAttackJob();
-  return cmd
-    .requiredOption(`--model <${MODEL_FILE}>`, `tfjs Layers or Graph model (${MODEL_FILE})`)
-    .option('--data <data>', DATA_HELP, defaults.data)
+  return dataOptionFlags(
+    cmd
+      .requiredOption(`--model <${MODEL_FILE}>`, `tfjs Layers or Graph model (${MODEL_FILE})`)
+      .option('--data <data>', DATA_HELP, defaults.data),
+  )
     .addOption(new Option('--norm <norm>', 'threat model norm').choices(NORMS).default(defaults.norm))
     .option('--steps <n>', 'iterations of iterative attacks', integer('--steps', 1), defaults.steps)
     .option('--step-size <alpha>', 'absolute step size α (default 2.5·ε/steps)', number('--step-size'))
@@ -135,7 +186,7 @@ function attackOptions(cmd: Command): Command {
     .addOption(backendOption());
 }
 
-interface AttackCliOptions {
+interface AttackCliOptions extends DataCliOptions {
   model: string;
   data: string;
   norm: NormId;
@@ -169,6 +220,7 @@ function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: nu
   const settings: AttackJobSettings = {
     model: path.resolve(o.model),
     data: o.data,
+    ...dataOptionsOf(o),
     norm: o.norm,
     eps,
     steps: o.steps,
@@ -404,11 +456,16 @@ export function buildProgram(): Command {
 
   const trainDefaults = defaultTrainJob();
   const { 'pgd-at': pgdAt, trades, distill } = TRAIN_METHOD_DEFAULTS;
-  program
-    .command('train')
-    .description('train the example network (conv16-conv32-fc100-fc10), standard or adversarially')
-    .addOption(new Option('--method <method>', 'training method').choices(TRAIN_METHODS).default(trainDefaults.method))
-    .option('--data <data>', DATA_HELP, trainDefaults.data)
+  dataOptionFlags(
+    program
+      .command('train')
+      .description('train the example network (conv16-conv32-fc100-fc10), standard or adversarially')
+      .addOption(
+        new Option('--method <method>', 'training method').choices(TRAIN_METHODS).default(trainDefaults.method),
+      )
+      .option('--data <data>', DATA_HELP, trainDefaults.data),
+    false,
+  )
     .option('--epochs <n>', 'epochs', integer('--epochs', 1), trainDefaults.epochs)
     .option('--batch-size <n>', 'batch size', integer('--batch-size', 1), trainDefaults.batchSize)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(OPTIMIZERS).default(trainDefaults.optimizer))
@@ -446,6 +503,8 @@ export function buildProgram(): Command {
       async (o: {
         method: TrainMethod;
         data: string;
+        labels?: DataCliOptions['labels'];
+        channels?: DataCliOptions['channels'];
         epochs: number;
         batchSize: number;
         optimizer: OptimizerId;
@@ -472,6 +531,7 @@ export function buildProgram(): Command {
           : {
               method: o.method,
               data: o.data,
+              ...dataOptionsOf(o),
               epochs: o.epochs,
               batchSize: o.batchSize,
               optimizer: o.optimizer,
@@ -574,8 +634,18 @@ export function buildProgram(): Command {
       20,
     )
     .option('--one <backend>', 'internal: run one backend in this process and print JSON')
-    .action(async (o: { json: string; model: string; backends: string; trainBatches: number; one?: BackendChoice }) =>
-      runBench(o),
+    .option('--data-one <n:folder>', 'internal: read the first n images of a data folder in this process, print JSON')
+    .option('--data-only', 'only the data section: the first 1,000 and all of a generated 50,000-image folder')
+    .action(
+      async (o: {
+        json: string;
+        model: string;
+        backends: string;
+        trainBatches: number;
+        one?: BackendChoice;
+        dataOne?: string;
+        dataOnly?: boolean;
+      }) => runBench(o),
     );
 
   return program;

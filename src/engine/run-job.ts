@@ -15,7 +15,7 @@ import type { AttackOptions } from './attacks/types';
 import { describeBackend } from './backend';
 import { loadData, loadTrainingData, sliceSplit } from './data/datasets';
 import { InputError, withInputErrors } from './errors';
-import { modelFormatFor } from '../formats/model-formats';
+import { describeModel, modelFormatFor } from '../formats/model-formats';
 import { accuracyCurve, evaluateAttacks, type AttackPlan, type StageResult } from './eval/evaluate';
 import { probeDiagnostics } from './eval/diagnostics';
 import { geometryProbe } from './eval/geometry';
@@ -94,7 +94,10 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
   let surrogate: Classifier | undefined;
   try {
     model.warnings.forEach((w) => hooks.onWarning?.(w));
-    const data = await loadData(job.data, 'test', (job.offset ?? 0) + job.n);
+    const data = await loadData(job.data, 'test', (job.offset ?? 0) + job.n, {
+      ...job.dataOptions,
+      inputShape: model.inputShape,
+    });
     if (data.shape.join('x') !== model.inputShape.join('x')) {
       throw new InputError(
         job.model,
@@ -413,7 +416,12 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   }
   const report = hooks.onTrainProgress && throttleTrainProgress(hooks.onTrainProgress);
   report?.({ phase: 'loading-data', epochs: job.epochs });
-  const data = await loadTrainingData(job.data);
+  // Data options: a model trained from another's weights takes that model's input (resize, channels).
+  const initShape = job.init ? withInputErrors(() => describeModel(job.init!)).inputShape : undefined;
+  const data = await loadTrainingData(job.data, {
+    ...job.dataOptions,
+    ...(initShape ? { inputShape: initShape } : {}),
+  });
   report?.({ phase: 'building-model', epochs: job.epochs });
   writeTrainRecord(job, { status: 'running' });
   const models: tfl.LayersModel[] = [];

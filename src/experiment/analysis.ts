@@ -20,7 +20,7 @@ import schema from '../protocol/experiment-spec-schema.json';
 import { attackOf, dataOf, type RobustnessSpec } from '../protocol/experiment-spec';
 import { defaultAttackJob } from '../protocol/jobs';
 import { SUITE_TABLE, suiteStages } from '../protocol/suites';
-import type { DataInfo } from '../formats/data-sources';
+import { shapeMismatch, type DataInfo } from '../formats/data-sources';
 import type { ModelInfo } from '../formats/model-formats';
 
 export type Severity = 'error' | 'warning' | 'information';
@@ -105,7 +105,6 @@ function suggestion(
 }
 
 const fmt = (v: number) => String(Number(v.toPrecision(6)));
-const shape = (s: readonly number[]) => s.join('×');
 
 export function analyzeSpec(text: string, facts: Facts): Analysis {
   const problems: SpecProblem[] = [];
@@ -192,6 +191,62 @@ type Add = (
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
+// --- Data options (issue 12, data formats): shape against the model, resize, channels, labels ----
+/** The data's image shape against the model's input (after the spec's resize and channels), and its label set. */
+function checkDataOptions(
+  spec: RobustnessSpec,
+  id: string,
+  data: DataInfo,
+  model: ModelInfo | undefined,
+  at: At,
+  add: Add,
+  dataNode: Node | undefined,
+): void {
+  // As written: the schema's own checks report a value of the wrong type.
+  const options: { labels?: unknown; resize?: unknown; channels?: unknown } =
+    typeof spec.data === 'object' && spec.data !== null ? spec.data : {};
+  const channels = options.channels === 1 || options.channels === 3 ? options.channels : undefined;
+  const conversion = { resize: options.resize === true, ...(channels ? { channels } : {}) };
+  const mismatch =
+    model?.inputShape &&
+    shapeMismatch(data.shape, model.inputShape, conversion, {
+      subject: `the ${id} images are`,
+      ...(data.kind ? { kind: data.kind } : {}),
+      modelName: spec.model,
+    });
+  if (mismatch) {
+    // A data id given as a string becomes the object that converts it (the quick fix).
+    const [h, w, c] = model.inputShape!;
+    const fitted = {
+      id,
+      ...(h !== data.shape[0] || w !== data.shape[1] ? { resize: true } : {}),
+      ...(c !== (channels ?? data.shape[2]) && (c === 1 || c === 3) ? { channels: c } : {}),
+    };
+    const fix =
+      typeof spec.data === 'string' && mismatch.hint
+        ? [{ title: 'Convert the data to the model input', replacement: JSON.stringify(fitted).replace(/,/g, ', ') }]
+        : undefined;
+    const message = mismatch.hint ? `${mismatch.problem}; ${mismatch.hint}` : mismatch.problem;
+    add(dataNode, 'error', 'data-shape', message, undefined, fix);
+  }
+  if (options.labels === 'coarse' && data.source && data.source !== 'cifar-100') {
+    add(
+      at(['data', 'labels']),
+      'error',
+      'data-labels',
+      `"coarse" labels are CIFAR-100's; ${id} is ${data.kind ?? 'data'} with one label set (leave "labels" out)`,
+    );
+  }
+  if (options.resize === true && !model?.inputShape && !spec.training) {
+    add(
+      at(['data', 'resize']),
+      'warning',
+      'data-resize',
+      `"resize" needs the model's input size, which ${spec.model} does not give`,
+    );
+  }
+}
+
 function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): void {
   // --- the model ---------------------------------------------------------------------------
   let model: ModelInfo | undefined;
@@ -237,14 +292,7 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
     if ('problem' in info) add(dataNode, 'error', 'data-missing', info.problem);
     else {
       data = info;
-      if (model?.inputShape && shape(model.inputShape) !== shape(data.shape)) {
-        add(
-          dataNode,
-          'error',
-          'data-shape',
-          `the ${id} images are ${shape(data.shape)} but ${spec.model} takes ${shape(model.inputShape)}`,
-        );
-      }
+      checkDataOptions(spec, id, data, model, at, add, dataNode);
       if (isNumber(n) && isNumber(offset) && n + offset > data.count) {
         add(
           at(['data', 'n']) ?? dataNode,

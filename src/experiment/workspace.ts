@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_DATA_INFO, describeData, isDataFile, type DataInfo } from '../formats/data-sources';
 import { FormatError } from '../formats/errors';
+import { IMAGE_EXTENSIONS, looksLikeImageDataset } from '../formats/image-folder';
 import { modelFormatFor, type ModelInfo } from '../formats/model-formats';
 import { isModelFile, MODEL_FILE_NAMES } from '../protocol/model-files';
 import { BUILTIN_DATA, type BuiltinData } from '../protocol/vocabulary';
@@ -44,14 +45,30 @@ export class WorkspaceIndex {
       } catch {
         return;
       }
+      let classFolder = false;
       for (const e of entries) {
         if (e.isDirectory() && !SKIP.has(e.name) && !e.name.startsWith('.')) walk(path.join(dir, e.name), depth + 1);
         else if (e.isFile() && isModelFile(e.name)) models.push(path.join(dir, e.name));
+        // An .npz is data by itself: the file is listed (a folder of several is not one data id).
+        else if (e.isFile() && e.name.toLowerCase().endsWith('.npz')) data.push(path.join(dir, e.name));
         else if (e.isFile() && isDataFile(e.name) && !data.includes(dir)) data.push(dir);
+        else if (e.isFile() && !classFolder && isImage(e.name)) {
+          classFolder = true;
+          imageDataset(dir);
+        }
       }
     };
+    // A folder of images is a class folder when its parent (PATH, or PATH/test, PATH/train) is an image dataset.
+    const seen = new Set<string>();
+    const imageDataset = (classDir: string) => {
+      let root = path.dirname(classDir);
+      if (['test', 'train'].includes(path.basename(root))) root = path.dirname(root);
+      if (seen.has(root)) return;
+      seen.add(root);
+      if (looksLikeImageDataset(root)) data.push(root);
+    };
     for (const folder of this.folders) walk(folder, 0);
-    this.listing = { models: models.sort(), data: data.sort() };
+    this.listing = { models: models.sort(), data: [...new Set(data)].sort() };
     return this.listing;
   }
 
@@ -101,7 +118,10 @@ export class WorkspaceIndex {
     let stamp: string;
     try {
       const stat = fs.statSync(folder);
-      if (!stat.isDirectory()) return { problem: `data "${id}" is a file; give ${builtins()} or a data folder` };
+      const npz = stat.isFile() && folder.toLowerCase().endsWith('.npz');
+      if (!stat.isDirectory() && !npz) {
+        return { problem: `data "${id}" is a file; give ${builtins()}, a data folder or an .npz` };
+      }
       stamp = String(stat.mtimeMs);
     } catch {
       return { problem: `data "${id}" is neither ${builtins(' nor ')} nor an existing folder (${folder})` };
@@ -129,6 +149,8 @@ export class WorkspaceIndex {
     };
   }
 }
+
+const isImage = (name: string): boolean => IMAGE_EXTENSIONS.some((ext) => name.toLowerCase().endsWith(ext));
 
 const builtins = (separator = ', ') => BUILTIN_DATA.map((d) => `"${d}"`).join(separator);
 

@@ -11,11 +11,14 @@
 import { z } from 'zod';
 import {
   BACKEND_PREFERENCES,
+  DATA_LABEL_SETS,
   DATASET_SETTINGS,
+  IMAGE_CHANNELS,
   NORMS,
   type BackendPreference,
   type NormId,
 } from '../protocol/vocabulary';
+import type { DataOptions } from '../protocol/jobs';
 import type { RobustnessSettings } from './jobs-from-settings';
 
 /** The part of vscode.WorkspaceConfiguration we read (tests pass package.json's defaults). */
@@ -35,6 +38,9 @@ export const SETTING_KEYS = [
   'curve.epsilons',
   'dataset',
   'dataFolder',
+  'dataLabels',
+  'dataResize',
+  'dataChannels',
   'samples',
   'report.examples',
   'training.trainImages',
@@ -73,6 +79,10 @@ const SETTINGS = {
     schema: z.string(),
     allowed: 'a data folder (IDX, NumPy, CIFAR binary or image folder), relative to the workspace folder',
   },
+  // Data options (issue 12): a job's dataOptions.
+  dataLabels: oneOf(DATA_LABEL_SETS),
+  dataResize: { schema: z.boolean(), allowed: 'true or false' },
+  dataChannels: { schema: z.literal(IMAGE_CHANNELS).nullable(), allowed: '1, 3 or null (as read)' },
   samples: { schema: z.number().int().min(1), allowed: 'a whole number ≥ 1' },
   'report.examples': { schema: z.number().int().min(0).max(1000), allowed: 'a whole number from 0 to 1000' },
   'training.trainImages': { schema: z.number().int().min(1).nullable(), allowed: 'a whole number ≥ 1, or null' },
@@ -210,6 +220,17 @@ export class Config {
     return folder === '' ? 'embedded' : folder;
   }
 
+  /** The data options the settings ask for (none by default): { dataOptions } to spread into a job. */
+  get dataOptions(): { dataOptions?: DataOptions } {
+    const { dataLabels: labels, dataResize: resize, dataChannels: channels } = this.values;
+    const options: DataOptions = {
+      ...(labels !== 'fine' ? { labels } : {}),
+      ...(resize ? { resize } : {}),
+      ...(channels !== null ? { channels } : {}),
+    };
+    return Object.keys(options).length ? { dataOptions: options } : {};
+  }
+
   /** Train on only the first N training images; undefined (the default, null) trains on all. */
   get trainImages(): number | undefined {
     return this.values['training.trainImages'] ?? undefined;
@@ -230,6 +251,7 @@ export class Config {
       samples: this.samples,
       examples: this.examples,
       dataset: this.dataset,
+      ...this.dataOptions,
       ...(this.stepSize !== undefined ? { stepSize: this.stepSize } : {}),
       ...(this.curve ? { curve: this.curve } : {}),
     };

@@ -7,6 +7,7 @@ import {
   defaultAttackJob,
   defaultCurveGrid,
   type AttackJob,
+  type DataOptions,
 } from '../protocol/jobs';
 import { dataLocation } from '../protocol/experiment-spec';
 import type { NormId, SuiteId } from '../protocol/vocabulary';
@@ -23,6 +24,8 @@ export interface RobustnessSettings {
   examples: number;
   /** A built-in data id or a data folder (relative to the workspace folder). */
   dataset: string;
+  /** How the data is read (label set, resize, channels); absent: as the files hold it. */
+  dataOptions?: DataOptions;
   /** The curve's ε grid; absent: the norm's default grid. */
   curve?: number[];
 }
@@ -57,6 +60,7 @@ export function attackJobFor(model: string, folder: string, settings: Robustness
     ...defaultAttackJob(),
     model,
     data,
+    ...(settings.dataOptions ? { dataOptions: settings.dataOptions } : {}),
     norm: settings.norm,
     eps: settings.eps,
     steps: settings.steps,

@@ -212,6 +212,7 @@ export class TrainingController {
     const jobFor = (method: TrainMethod, epochs: number, eps = DEFAULT_TRAIN_EPS): Omit<TrainJob, 'out'> => ({
       ...defaultTrainJob(method),
       data,
+      ...this.ctx.config.dataOptions,
       epochs,
       eps,
       robustEvalLimit: EDITOR_ROBUST_EVAL_IMAGES,

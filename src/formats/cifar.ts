@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { DataSplit } from '../protocol/vocabulary';
+import type { DataLabelSet, DataSplit } from '../protocol/vocabulary';
 import { FormatError } from './errors';
 
 export const CIFAR_PIXELS = 32 * 32 * 3;
@@ -16,7 +16,7 @@ export interface CifarLayout {
   id: 'cifar-10' | 'cifar-100';
   /** Label bytes before each record's pixels: 1 (CIFAR-10), 2 (CIFAR-100: coarse, fine). */
   labelBytes: number;
-  /** Which of them is the label read: CIFAR-100's fine label. */
+  /** Which of them is the label read: CIFAR-100's fine label (1) or its coarse label (0). */
   labelIndex: number;
   classCount: number;
   /** The file whose lines name the classes. */
@@ -45,6 +45,27 @@ export const CIFAR_100: CifarLayout = {
   namesFile: 'fine_label_names.txt',
   files: { train: ['train.bin'], test: ['test.bin'] },
 };
+
+/** CIFAR-100 read with its coarse labels: the first label byte, 20 superclasses, coarse_label_names.txt. */
+export const CIFAR_100_COARSE: CifarLayout = {
+  ...CIFAR_100,
+  labelIndex: 0,
+  classCount: 20,
+  namesFile: 'coarse_label_names.txt',
+};
+
+/** The layout that reads `labels` (fine by default); a FormatError naming `dir` when the data has no such label set. */
+export function cifarLabelLayout(layout: CifarLayout, labels: DataLabelSet | undefined, dir: string): CifarLayout {
+  if (labels === undefined || labels === 'fine') return layout;
+  if (layout.id !== 'cifar-100') {
+    throw new FormatError(
+      dir,
+      'labels',
+      `"${labels}" asks for CIFAR-100's coarse labels, but this is ${layout.id} data`,
+    );
+  }
+  return CIFAR_100_COARSE;
+}
 
 export const recordBytes = (layout: CifarLayout): number => layout.labelBytes + CIFAR_PIXELS;
 

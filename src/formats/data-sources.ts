@@ -49,12 +49,18 @@ export interface DataInfo {
   counts: Partial<Record<DataSplit, number>>;
   /** Class names, when the data names them. */
   classes?: string[];
+  /** Which source reads it (set by describeData). */
+  source?: DataSourceId;
+  /** Its kind in a word or two ("CIFAR-10", "NumPy"), for messages (set by describeData). */
+  kind?: string;
 }
 
 export interface DataSource {
   id: DataSourceId;
   /** "IDX files (MNIST layout)": for messages. */
   label: string;
+  /** "IDX", "CIFAR-10": the kind in a word or two, for messages that name a shape. */
+  name: string;
   /** Workspace globs of the files `detect` looks for: the editor watches them. */
   watch: readonly string[];
   /** Whether `dir` holds this kind of data; cheap (names only). */
@@ -126,6 +132,7 @@ export function idxFile(dir: string, base: string): string {
 const idx: DataSource = {
   id: 'idx',
   label: 'IDX files (MNIST layout)',
+  name: 'IDX',
   watch: [`**/${IDX_FILES.test.images}*`],
   detect: (dir) => [`${IDX_FILES.test.images}.gz`, IDX_FILES.test.images].some((f) => fs.existsSync(path.join(dir, f))),
   info(dir) {
@@ -182,6 +189,7 @@ function numpyHasSplit(dir: string, split: DataSplit): boolean {
 const numpy: DataSource = {
   id: 'numpy',
   label: 'NumPy arrays (x_test.npy, y_test.npy or an .npz)',
+  name: 'NumPy',
   watch: ['**/x_test.npy', '**/*.npz'],
   detect(dir) {
     if (fs.existsSync(path.join(dir, 'x_test.npy'))) return true;
@@ -211,13 +219,14 @@ export function cifarClasses(dir: string, layout: CifarLayout): string[] | undef
   return readClassNames(dir) ?? cifarClassNames(dir, layout);
 }
 
-function cifarSource(layout: CifarLayout, label: string): DataSource {
+function cifarSource(layout: CifarLayout, label: string, name: string): DataSource {
   const first = layout.files.test[0]!;
   // CIFAR-100's test.bin is a common name: its names file says which data it is.
   const marks = layout.id === 'cifar-100' ? [first, layout.namesFile] : [first];
   return {
     id: layout.id,
     label,
+    name,
     // The last mark only: CIFAR-100's test.bin alone would list every folder with a test.bin.
     watch: [`**/${marks[marks.length - 1]}`],
     detect: (dir) => marks.every((f) => fs.existsSync(path.join(dir, f))),
@@ -241,6 +250,7 @@ export function imageClasses(dir: string): string[] {
 const imageFolder: DataSource = {
   id: 'image-folder',
   label: 'image folders (test/<class>/*.png, .jpg or .jpeg)',
+  name: 'image folder',
   // None: an image's name does not say which folder is the data (PATH, not PATH/test/<class>), and
   // every folder of screenshots would be listed as data. A spec or --data names the folder.
   watch: [],
@@ -259,8 +269,8 @@ const imageFolder: DataSource = {
 export const DATA_SOURCES: readonly DataSource[] = [
   idx,
   numpy,
-  cifarSource(CIFAR_10, 'CIFAR-10 binary batches'),
-  cifarSource(CIFAR_100, 'CIFAR-100 binary (test.bin, fine labels)'),
+  cifarSource(CIFAR_10, 'CIFAR-10 binary batches', 'CIFAR-10'),
+  cifarSource(CIFAR_100, 'CIFAR-100 binary (test.bin, fine or coarse labels)', 'CIFAR-100'),
   imageFolder,
 ];
 
@@ -281,7 +291,8 @@ export function dataSourceFor(dir: string): DataSource {
 
 /** Shape, classes and counts of any data folder; throws a FormatError naming the file and the problem. */
 export function describeData(dir: string): DataInfo {
-  return dataSourceFor(dir).info(dir);
+  const source = dataSourceFor(dir);
+  return { ...source.info(dir), source: source.id, kind: source.name };
 }
 
 /** True when a file name is one a data source looks for (the language server's watcher filter). */
@@ -298,4 +309,48 @@ function globBaseMatches(glob: string, base: string): boolean {
     .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
     .join('.*');
   return new RegExp(`^${pattern}$`).test(base);
+}
+
+/** Conversions asked of the data: resize to the model's input size, convert to a channel count. */
+export interface ShapeConversion {
+  resize?: boolean;
+  channels?: number;
+}
+
+/** The H×W×C images of `data` become once `conversion` is applied for a model taking `model`. */
+export function convertedShape(
+  data: readonly number[],
+  model: readonly number[],
+  conversion: ShapeConversion,
+): number[] {
+  const [h, w] = conversion.resize ? model : data;
+  return [h!, w!, conversion.channels ?? data[2]!];
+}
+
+/**
+ * Why images of shape `data` cannot feed a model taking `model` (both H×W×C) under `conversion`,
+ * with the conversion that would fix it; undefined when they fit. The problem reads
+ * "<subject> 32×32×3 (<kind>) but <modelName> takes 28×28×1".
+ */
+export function shapeMismatch(
+  data: readonly number[],
+  model: readonly number[],
+  conversion: ShapeConversion,
+  words: { subject: string; kind?: string; modelName: string },
+): { problem: string; hint?: string } | undefined {
+  const fitted = convertedShape(data, model, conversion);
+  if (fitted.join('×') === model.join('×')) return undefined;
+  const converted = fitted.join('×') !== data.join('×') ? `, ${fitted.join('×')} once converted,` : '';
+  const fixes: string[] = [];
+  if (fitted[0] !== model[0] || fitted[1] !== model[1]) {
+    fixes.push('add "resize": true (--resize) to resize them bilinearly');
+  }
+  if (fitted[2] !== model[2] && (model[2] === 1 || model[2] === 3)) {
+    fixes.push(`add "channels": ${model[2]} (--channels ${model[2]}) to convert them`);
+  }
+  const kind = words.kind ? ` (${words.kind})` : '';
+  return {
+    problem: `${words.subject} ${data.join('×')}${kind}${converted} but ${words.modelName} takes ${model.join('×')}`,
+    ...(fixes.length ? { hint: fixes.join(', and ') } : {}),
+  };
 }

@@ -28,12 +28,13 @@ function subfolders(dir: string): string[] {
   }
 }
 
-function imageFiles(dir: string): string[] {
-  return fs
+/** The image files of a folder, in sorted name order when `sorted` (else only their number matters). */
+function imageFiles(dir: string, sorted = true): string[] {
+  const names = fs
     .readdirSync(dir, { withFileTypes: true })
     .filter((e) => e.isFile() && isImage(e.name))
-    .map((e) => e.name)
-    .sort(byCodePoint);
+    .map((e) => e.name);
+  return sorted ? names.sort(byCodePoint) : names;
 }
 
 /** The folder of each split: PATH/test and PATH/train when PATH/test exists, else PATH as the test split. */
@@ -56,6 +57,26 @@ export function isImageFolder(dir: string): boolean {
       return false;
     }
   });
+}
+
+/**
+ * Whether `dir` looks like an image dataset to list for completion: its test split (PATH/test, else
+ * PATH) holds at least two class folders and every folder there holds images. Stricter than
+ * isImageFolder, so a folder of screenshots next to source folders is not offered as data.
+ */
+export function looksLikeImageDataset(dir: string): boolean {
+  const test = imageSplitFolders(dir).test!;
+  const classes = subfolders(test);
+  return (
+    classes.length >= 2 &&
+    classes.every((c) => {
+      try {
+        return fs.readdirSync(path.join(test, c)).some(isImage);
+      } catch {
+        return false;
+      }
+    })
+  );
 }
 
 /**
@@ -83,19 +104,39 @@ export interface ImageEntry {
 
 /** A split's images in ImageFolder order (class, then file name) with their labels; names only. */
 export function imageFolderEntries(dir: string, split: DataSplit, classes: readonly string[]): ImageEntry[] {
+  return imageFolderHead(dir, split, classes).entries;
+}
+
+/**
+ * The first `limit` images of a split in ImageFolder order (all when omitted) and how many the split
+ * holds: the class folders past the first `limit` images are counted, not sorted or turned into
+ * entries, so the first 1,000 of 50,000 cost little more than listing the names.
+ */
+export function imageFolderHead(
+  dir: string,
+  split: DataSplit,
+  classes: readonly string[],
+  limit = Infinity,
+): { entries: ImageEntry[]; total: number } {
   const folder = imageSplitFolders(dir)[split];
   if (!folder) throw new FormatError(dir, '', `has no ${split}/ folder`);
   const entries: ImageEntry[] = [];
+  let total = 0;
   for (const name of subfolders(folder)) {
     const label = classes.indexOf(name);
-    const files = imageFiles(path.join(folder, name));
+    const classDir = path.join(folder, name);
+    const files = imageFiles(classDir, entries.length < limit);
     if (files.length === 0) {
-      throw new FormatError(path.join(folder, name), '', `holds no image (${IMAGE_EXTENSIONS.join(', ')})`);
+      throw new FormatError(classDir, '', `holds no image (${IMAGE_EXTENSIONS.join(', ')})`);
     }
-    for (const file of files) entries.push({ file: path.join(folder, name, file), label });
+    total += files.length;
+    for (const file of files) {
+      if (entries.length >= limit) break;
+      entries.push({ file: path.join(classDir, file), label });
+    }
   }
-  if (entries.length === 0) throw new FormatError(folder, '', 'holds no class folders of images');
-  return entries;
+  if (total === 0) throw new FormatError(folder, '', 'holds no class folders of images');
+  return { entries, total };
 }
 
 export interface ImageHeader {

@@ -10,6 +10,7 @@ import {
   DEFAULT_SAMPLES,
   type AttackJob,
   type AttackParams,
+  type DataOptions,
   type TrainJob,
 } from './jobs';
 import { attackInfo } from './attacks';
@@ -35,7 +36,8 @@ export interface RobustnessSpec {
   $schema?: string;
   name?: string;
   model: string;
-  data: string | { id: string; n?: number; offset?: number };
+  /** A data id, or an object with the images to use and how to read them (DataOptions: labels, resize, channels). */
+  data: string | ({ id: string; n?: number; offset?: number } & DataOptions);
   threat: { norm: NormId; eps: number; bounds?: [number, number] };
   /** Exactly one of attacks and suite (or neither, with a training block). */
   attacks?: Array<string | SpecAttack>;
@@ -75,6 +77,18 @@ export function dataOf(spec: RobustnessSpec): { id: string; n: number; offset: n
     : { id: spec.data.id, n: spec.data.n ?? DEFAULT_SAMPLES, offset: spec.data.offset ?? 0 };
 }
 
+/** The spec's data options as a job's `dataOptions` field (absent when the spec sets none). */
+export function dataOptionsOf(spec: RobustnessSpec): { dataOptions?: DataOptions } {
+  if (typeof spec.data === 'string') return {};
+  const { labels, resize, channels } = spec.data;
+  const options: DataOptions = {
+    ...(labels !== undefined ? { labels } : {}),
+    ...(resize !== undefined ? { resize } : {}),
+    ...(channels !== undefined ? { channels } : {}),
+  };
+  return Object.keys(options).length ? { dataOptions: options } : {};
+}
+
 /** Resolves a relative path (the caller knows the base folder and the platform). */
 export type Resolve = (relative: string) => string;
 
@@ -101,6 +115,7 @@ export function specAttackJob(spec: RobustnessSpec, resolve: Resolve): AttackJob
     ...defaults,
     model: resolve(spec.model),
     data: dataLocation(data.id, resolve),
+    ...dataOptionsOf(spec),
     norm: spec.threat.norm,
     eps: spec.threat.eps,
     n: data.n,
@@ -138,6 +153,7 @@ export function specTrainJob(
   return {
     method: t.method,
     data: dataLocation(data.id, resolve),
+    ...dataOptionsOf(spec),
     epochs: t.epochs,
     batchSize: t.batchSize ?? defaults.batchSize,
     optimizer: t.optimizer ?? defaults.optimizer,

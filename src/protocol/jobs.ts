@@ -9,6 +9,8 @@ import type { AttackId, AttackParam } from './attacks';
 import { defaultLearningRate } from './training';
 import {
   BACKEND_PREFERENCES,
+  DATA_LABEL_SETS,
+  IMAGE_CHANNELS,
   LOSSES,
   NORMS,
   OPTIMIZERS,
@@ -47,12 +49,30 @@ export const ATTACK_PARAMS_MATCH_CATALOGUE: [keyof AttackParams] extends [Attack
     : never
   : never = true;
 
+// --- Data options (issue 12, data formats) -------------------------------------------------------
+/**
+ * How the data is read: CIFAR-100's label set (fine by default), and whether images whose size or
+ * channels differ from the model's input are converted (bilinear resize, grey ↔ RGB) instead of refused.
+ */
+export const dataOptionsSchema = z.strictObject({
+  /** CIFAR-100's labels: fine (100 classes, the default) or coarse (20 superclasses). */
+  labels: z.enum(DATA_LABEL_SETS).optional(),
+  /** Resize images to the model's input size (bilinear, half-pixel centres) instead of refusing them. */
+  resize: z.boolean().optional(),
+  /** Convert images to this many channels: 1 (ITU-R BT.601 luma of RGB) or 3 (grey replicated). */
+  channels: z.literal(IMAGE_CHANNELS, { error: `channels must be ${IMAGE_CHANNELS.join(' or ')}` }).optional(),
+});
+export type DataOptions = z.infer<typeof dataOptionsSchema>;
+// --- end data options ----------------------------------------------------------------------------
+
 /** The fields of every attack job, whether it names its attacks or a suite. */
 const attackJobFields = {
   /** The model.json to attack (absolute). */
   model: nonEmpty,
   /** "embedded", "fashion-mnist" or a data folder (IDX, NumPy, CIFAR binary or an image folder). */
   data: nonEmpty,
+  /** How the data is read (label set, resize, channels); omitted → as the files hold it. */
+  dataOptions: dataOptionsSchema.optional(),
   norm: z.enum(NORMS),
   eps: finite.min(0),
   steps: integer(1),
@@ -126,6 +146,8 @@ export type AttackJobSettings = Omit<AttackJob, 'attacks' | 'params' | 'suite'>;
 export const trainJobSchema = z.strictObject({
   method: z.enum(TRAIN_METHODS),
   data: nonEmpty,
+  /** How the data is read (label set, resize, channels); omitted → as the files hold it. */
+  dataOptions: dataOptionsSchema.optional(),
   epochs: integer(1),
   batchSize: integer(1),
   optimizer: z.enum(OPTIMIZERS),

@@ -73,6 +73,13 @@ export type ModelFormatId = (typeof MODEL_FORMAT_IDS)[number];
 export const DATA_SOURCE_IDS = ['idx', 'numpy', 'cifar-10', 'cifar-100', 'image-folder'] as const;
 export type DataSourceId = (typeof DATA_SOURCE_IDS)[number];
 
+/** The label set of data that has several (CIFAR-100: fine, its 100 classes; coarse, its 20 superclasses). */
+export const DATA_LABEL_SETS = ['fine', 'coarse'] as const;
+export type DataLabelSet = (typeof DATA_LABEL_SETS)[number];
+/** Channel counts images can be converted to (grey ↔ RGB). */
+export const IMAGE_CHANNELS = [1, 3] as const;
+export type ImageChannels = (typeof IMAGE_CHANNELS)[number];
+
 /** The splits a data source serves. */
 export const DATA_SPLITS = ['train', 'test'] as const;
 export type DataSplit = (typeof DATA_SPLITS)[number];

@@ -345,7 +345,13 @@ test('NumPy .npz as NumPy writes it (zip64 local headers) and with zip64 directo
   for (const [name, bytes] of Object.entries(archives)) {
     const file = path.join(dir, `${name}.npz`);
     fs.writeFileSync(file, bytes);
-    assert.deepEqual(describeData(file), { shape: [2, 2, 1], count: 3, counts: { test: 3 } });
+    assert.deepEqual(describeData(file), {
+      shape: [2, 2, 1],
+      count: 3,
+      counts: { test: 3 },
+      source: 'numpy',
+      kind: 'NumPy',
+    });
     const loaded = await loadData(file, 'test');
     assert.deepEqual(
       Array.from(loaded.samples.images),
@@ -438,6 +444,8 @@ test('CIFAR-10: test_batch.bin and training batches read back equal, the first n
     count: N,
     counts: { test: N, train: N },
     classes: CIFAR10_NAMES,
+    source: 'cifar-10',
+    kind: 'CIFAR-10',
   });
   const loaded = await loadData(dir, 'test');
   assert.equal(loaded.source, 'cifar-10');
@@ -584,6 +592,8 @@ test('image folder: grey PNG test/ and RGB PNG train/, classes.json order, read 
     count: N,
     counts: { test: N, train: N },
     classes: FOLDERS,
+    source: 'image-folder',
+    kind: 'image folder',
   });
   const loaded = await loadData(dir, 'test');
   assert.equal(loaded.source, 'image-folder');
@@ -700,4 +710,61 @@ test('image headers: PNG colour types and a JPEG start-of-frame give the channel
     () => imageHeader('cut.jpg', jpg.subarray(0, 20)),
     /cut.jpg: is a JPEG without a start-of-frame header/,
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Bad data named by the issue, each refused naming the file and the problem (the rest are above:
+// mixed sizes and an empty class folder in the image-folder tests; truncated, big-endian and
+// object-dtype .npy in the NumPy tests; CIFAR files of the wrong length and labels out of range).
+
+test('a corrupt PNG (a whole header, a broken image stream) is refused naming the file; the images before it load', async () => {
+  const { test: ref } = await sample();
+  const dir = tempDir('png-corrupt');
+  const order = writeImageSplit(dir, ref.samples, (p) => pngBytes(p, 28, 28, 1), '.png', 784);
+  const fifth = path.join(dir, FOLDERS[ref.samples.labels[order[4]!]!]!, `${String(order[4]).padStart(4, '0')}.png`);
+  const bytes = fs.readFileSync(fifth);
+  const idat = bytes.indexOf('IDAT');
+  // The IHDR stays whole (the header reads 28×28×1); the compressed pixels after it are garbage.
+  bytes.fill(0x5a, idat + 4, bytes.length - 12);
+  fs.writeFileSync(fifth, bytes);
+  assert.deepEqual(describeData(dir).shape, [28, 28, 1]);
+  assert.equal((await loadData(dir, 'test', 4)).samples.count, 4);
+  await assert.rejects(loadData(dir, 'test', 5), (err) => expectInputError(err, fifth, /: cannot be decoded: /));
+  // Cut off inside the image data.
+  fs.writeFileSync(fifth, bytes.subarray(0, idat + 10));
+  await assert.rejects(loadData(dir, 'test'), (err) => expectInputError(err, fifth, /: cannot be decoded: /));
+  fs.rmSync(dir, { recursive: true });
+});
+
+test('a NumPy label out of the range classes.json names is refused naming y_test.npy and the index', async () => {
+  const { test: ref } = await sample();
+  const dir = tempDir('npy-label-range');
+  fs.writeFileSync(path.join(dir, 'x_test.npy'), npy('|u1', [N, 28, 28], ref.samples.images));
+  const labels = Uint8Array.from(ref.samples.labels);
+  labels[7] = 10;
+  const file = path.join(dir, 'y_test.npy');
+  fs.writeFileSync(file, npy('<i8', [N], encode('<i8', labels)));
+  fs.writeFileSync(path.join(dir, 'classes.json'), JSON.stringify(CIFAR10_NAMES));
+  assert.equal((await loadData(dir, 'test', 7)).samples.count, 7);
+  await assert.rejects(loadData(dir, 'test'), (err) =>
+    expectInputError(err, file, /\[7\]: is 10, but the data names 10 classes \(labels 0 to 9\)/),
+  );
+  // Negative and past a byte: refused whatever the classes.
+  fs.rmSync(path.join(dir, 'classes.json'));
+  labels[7] = 0;
+  fs.writeFileSync(
+    file,
+    npy(
+      '<i4',
+      [N],
+      encode(
+        '<i4',
+        Array.from(labels, (l, i) => (i === 3 ? -1 : l)),
+      ),
+    ),
+  );
+  await assert.rejects(loadData(dir, 'test'), (err) =>
+    expectInputError(err, file, /\[3\]: is -1; labels must lie in 0 to 255/),
+  );
+  fs.rmSync(dir, { recursive: true });
 });

@@ -185,7 +185,7 @@ test('info (header only) agrees with what the loader finds; classes.json names t
     fs.writeFileSync(path.join(dir, `${split}-labels-idx1-ubyte`), encodeIdx([6], labels, false));
   }
   const info = describeData(dir);
-  assert.deepEqual(info, { shape: [5, 4, 1], count: 6, counts: { train: 6, test: 6 } });
+  assert.deepEqual(info, { shape: [5, 4, 1], count: 6, counts: { train: 6, test: 6 }, source: 'idx', kind: 'IDX' });
   const loaded = await loadData(dir, 'train', 4);
   assert.deepEqual(loaded.shape, info.shape);
   assert.equal(loaded.available, info.counts.train);

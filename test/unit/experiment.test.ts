@@ -249,7 +249,7 @@ test('model summaries: output activation of layers and graph models; data shapes
     path.join(dir, 't10k-images-idx3-ubyte'),
     Buffer.from([0, 0, 8, 3, 0, 0, 0, 7, 0, 0, 0, 12, 0, 0, 0, 9]),
   );
-  assert.deepEqual(describeData(dir), { count: 7, counts: { test: 7 }, shape: [12, 9, 1] });
+  assert.deepEqual(describeData(dir), { count: 7, counts: { test: 7 }, shape: [12, 9, 1], source: 'idx', kind: 'IDX' });
   fs.rmSync(path.join(dir, 't10k-images-idx3-ubyte'));
   fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte.gz'), zlib.gzipSync(Buffer.from('not an idx file at all')));
   assert.throws(
@@ -260,6 +260,8 @@ test('model summaries: output activation of layers and graph models; data shapes
     count: 2000,
     counts: { train: 10000, test: 2000 },
     shape: [28, 28, 1],
+    source: 'idx',
+    kind: 'IDX',
   });
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -234,14 +234,16 @@ describe('diagnostics', () => {
       { ...GOOD, model: 'color/model.json' },
       '"embedded"',
       ERROR,
-      'the embedded images are 28×28×1 but color/model.json takes 32×32×3',
+      'the embedded images are 28×28×1 but color/model.json takes 32×32×3; add "resize": true (--resize) to ' +
+        'resize them bilinearly, and add "channels": 3 (--channels 3) to convert them',
       'data-shape',
     );
     await expectOne(
       { ...GOOD, data: { id: 'cifar-like', n: 5 } },
       '"cifar-like"',
       ERROR,
-      'the cifar-like images are 32×32×3 but cnn/model.json takes 28×28×1',
+      'the cifar-like images are 32×32×3 (IDX) but cnn/model.json takes 28×28×1; add "resize": true (--resize) ' +
+        'to resize them bilinearly, and add "channels": 1 (--channels 1) to convert them',
       'data-shape',
     );
   });

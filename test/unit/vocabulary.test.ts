@@ -11,6 +11,8 @@ import type { z } from 'zod';
 import {
   BACKEND_CHOICES,
   BACKEND_PREFERENCES,
+  DATA_LABEL_SETS,
+  IMAGE_CHANNELS,
   BUILTIN_DATA,
   DATASET_SETTINGS,
   LOSSES,
@@ -51,10 +53,12 @@ const REPORT_SCHEMA = readJson('src/protocol/report-schema.json');
 const ATTACK_IDS = ATTACK_INFO.map((a) => a.id);
 
 test('package.json: every setting with an enum lists exactly its vocabulary array, in order', () => {
-  const expected: Record<string, readonly string[]> = {
+  const expected: Record<string, readonly unknown[]> = {
     'robustness.backend': BACKEND_PREFERENCES,
     'robustness.threatModel.norm': NORMS,
     'robustness.dataset': DATASET_SETTINGS,
+    'robustness.dataLabels': DATA_LABEL_SETS,
+    'robustness.dataChannels': [null, ...IMAGE_CHANNELS],
   };
   const settings = PACKAGE.contributes.configuration.properties as Record<string, { enum?: string[] }>;
   const withEnums = Object.keys(settings)
@@ -86,7 +90,7 @@ function schemaEnums(node: unknown, at: string, found: Map<string, unknown[]>): 
 }
 
 test('experiment-spec-schema.json: every enum and the attack-reference pattern agree with the arrays', () => {
-  const expected: Record<string, readonly string[]> = {
+  const expected: Record<string, readonly unknown[]> = {
     '/properties/threat/properties/norm': NORMS,
     '/properties/suite': SUITES,
     '/properties/training/properties/method': TRAIN_METHODS,
@@ -94,6 +98,8 @@ test('experiment-spec-schema.json: every enum and the attack-reference pattern a
     '/properties/training/properties/schedule': SCHEDULES,
     '/definitions/attackId': ATTACK_IDS,
     '/definitions/attack/properties/loss': LOSSES,
+    '/properties/data/else/properties/labels': DATA_LABEL_SETS,
+    '/properties/data/else/properties/channels': IMAGE_CHANNELS,
   };
   const found = schemaEnums(SPEC_SCHEMA, '', new Map());
   assert.deepEqual(

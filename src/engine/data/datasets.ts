@@ -7,11 +7,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { dataSourceFor, FASHION_MNIST_CLASSES } from '../../formats/data-sources';
+import { convertedShape, dataSourceFor, FASHION_MNIST_CLASSES, shapeMismatch } from '../../formats/data-sources';
+import { dataOptionsSchema, type DataOptions } from '../../protocol/jobs';
 import type { DataSplit } from '../../protocol/vocabulary';
 import { findAsset } from '../assets';
 import { InputError, withInputErrors } from '../errors';
-import { DATA_LOADERS, type LoadedSplit } from './sources';
+import { convertSplit } from './convert';
+import { DATA_LOADERS, loadOptionsSchema, type LoadedSplit } from './sources';
 import type { Dataset, Split } from './types';
 
 export { FASHION_MNIST_CLASSES } from '../../formats/data-sources';
@@ -48,21 +50,71 @@ function resolveDataFolder(spec: string): { id: string; dir: string; classNames?
 }
 
 /**
- * The first `n` images of a split of any data a registered source reads (all when n is
- * undefined), without reading the rest: what an attack evaluation needs.
+ * How data is read for a model: the job's data options (label set, resize, channels) and the
+ * model's input H×W×C, which the images must match once converted (omitted: they are kept as read).
  */
-export async function loadData(spec: string, split: DataSplit, n?: number): Promise<LoadedSplit & { id: string }> {
+export interface ReadOptions extends DataOptions {
+  inputShape?: readonly number[];
+}
+
+/**
+ * The first `n` images of a split of any data a registered source reads (all when n is
+ * undefined), without reading the rest: what an attack evaluation needs. With an input shape,
+ * images of another size or channel count are converted when the options ask (a chunk at a time),
+ * else refused naming the file.
+ */
+export async function loadData(
+  spec: string,
+  split: DataSplit,
+  n?: number,
+  options: ReadOptions = {},
+): Promise<LoadedSplit & { id: string }> {
+  const { inputShape, ...given } = options;
+  const parsed = dataOptionsSchema.safeParse(given);
+  if (!parsed.success) throw new InputError('data options', '', parsed.error.issues.map((i) => i.message).join('; '));
+  const { labels, resize, channels } = parsed.data;
   const { id, dir, classNames } = resolveDataFolder(spec);
   const source = withInputErrors(() => dataSourceFor(dir));
   const loader = DATA_LOADERS.find((l) => l.id === source.id);
   if (!loader) throw new Error(`data source "${source.id}" has no loader in the engine (src/engine/data/sources.ts)`);
-  return { ...(await loader.load(dir, split, n, classNames)), id };
+  if (labels === 'coarse' && source.id !== 'cifar-100' && source.id !== 'cifar-10') {
+    throw new InputError(dir, 'labels', `"coarse" asks for CIFAR-100's coarse labels, but this is ${source.label}`);
+  }
+  const loadOptions = loadOptionsSchema.parse({ n, classNames, labels });
+  const loaded = { ...(await loader.load(dir, split, loadOptions)), id };
+  return fitToModel(loaded, source.name, inputShape, { resize, channels });
+}
+
+/** The split converted as asked (resize needs the model's input size), then checked against it. */
+function fitToModel<T extends LoadedSplit>(
+  loaded: T,
+  kind: string,
+  inputShape: readonly number[] | undefined,
+  conversion: { resize?: boolean; channels?: number },
+): T {
+  if (conversion.resize && !inputShape) {
+    throw new InputError(loaded.location, 'resize', 'needs a model input size to resize to; there is no model here');
+  }
+  const target = convertedShape(loaded.shape, inputShape ?? loaded.shape, conversion) as [number, number, number];
+  if (inputShape) {
+    const mismatch = shapeMismatch(loaded.shape, inputShape, conversion, {
+      subject: 'images are',
+      kind,
+      modelName: 'the model',
+    });
+    if (mismatch) throw new InputError(loaded.file, '', mismatch.problem, mismatch.hint);
+  }
+  if (target.join('×') === loaded.shape.join('×')) return loaded;
+  return { ...loaded, shape: target, samples: convertSplit(loaded.samples, loaded.shape, target) };
 }
 
 /** Both splits whole, from any data a registered source reads: what training needs. */
-export async function loadTrainingData(spec: string): Promise<Dataset> {
+export async function loadTrainingData(spec: string, options: ReadOptions = {}): Promise<Dataset> {
   // Both at once, but a problem with the train split is the one reported when both have one.
-  const settled = await Promise.allSettled([loadData(spec, 'train'), loadData(spec, 'test')]);
+  const settled = await Promise.allSettled([
+    loadData(spec, 'train', undefined, options),
+    loadData(spec, 'test', undefined, options),
+  ]);
   const [train, test] = settled.map((s) => {
     if (s.status === 'rejected') throw s.reason;
     return s.value;

@@ -3,8 +3,9 @@
  * (detect, info) is src/formats/data-sources.ts; the lists are joined by id.
  */
 import * as path from 'node:path';
-import { CIFAR_10, CIFAR_100, CIFAR_SHAPE, cifarFiles, type CifarLayout } from '../../formats/cifar';
-import { imageFolderEntries } from '../../formats/image-folder';
+import { z } from 'zod';
+import { CIFAR_10, CIFAR_100, CIFAR_SHAPE, cifarFiles, cifarLabelLayout, type CifarLayout } from '../../formats/cifar';
+import { imageFolderHead } from '../../formats/image-folder';
 import {
   cifarClasses,
   IDX_FILES,
@@ -16,7 +17,7 @@ import {
   readClassNames,
 } from '../../formats/data-sources';
 import { imageDims } from '../../formats/idx-header';
-import type { DataSourceId, DataSplit } from '../../protocol/vocabulary';
+import { DATA_LABEL_SETS, type DataSourceId, type DataSplit } from '../../protocol/vocabulary';
 import { InputError, withInputErrors } from '../errors';
 import { readCifarHead } from './cifar';
 import { readIdxHead } from './idx';
@@ -29,6 +30,8 @@ export interface LoadedSplit {
   source: DataSourceId;
   /** The folder, for reports. */
   location: string;
+  /** The file the images come from (the first image of an image folder): what a shape error names. */
+  file: string;
   shape: [number, number, number];
   classNames: string[];
   split: DataSplit;
@@ -40,19 +43,29 @@ export interface LoadedSplit {
   bytesRead: number;
 }
 
+/** How a loader reads a split; validated by loadOptionsSchema before any file is opened. */
+export const loadOptionsSchema = z.strictObject({
+  /** The first n images (all when omitted), reading no more of the files than they need. */
+  n: z.number().int().min(0).optional(),
+  /**
+   * Names the caller already knows (a built-in dataset's); without them the folder's own (its
+   * classes.json, a CIFAR names file), else `class 0` … up to the largest label.
+   */
+  classNames: z.array(z.string()).min(1).optional(),
+  /** The label set of data that has several (CIFAR-100); fine when omitted. Coarse elsewhere is an error. */
+  labels: z.enum(DATA_LABEL_SETS).optional(),
+});
+export type LoadOptions = z.infer<typeof loadOptionsSchema>;
+
 export interface DataLoader {
   id: DataSourceId;
-  /**
-   * The first `n` images of `split` (all when n is undefined), reading no more of the files than
-   * they need. `classNames` are names the caller already knows (a built-in dataset's); without
-   * them the folder's own (its classes.json), else `class 0` … up to the largest label.
-   */
-  load(dir: string, split: DataSplit, n?: number, classNames?: readonly string[]): Promise<LoadedSplit>;
+  /** The first `options.n` images of `split` (all when n is omitted), reading no more of the files than they need. */
+  load(dir: string, split: DataSplit, options: LoadOptions): Promise<LoadedSplit>;
 }
 
 const idx: DataLoader = {
   id: 'idx',
-  async load(dir, split, n, knownNames) {
+  async load(dir, split, { n, classNames: knownNames }) {
     const imagesFile = withInputErrors(() => idxFile(dir, IDX_FILES[split].images));
     const labelsFile = withInputErrors(() => idxFile(dir, IDX_FILES[split].labels));
     const images = await readIdxHead(imagesFile, n);
@@ -79,6 +92,7 @@ const idx: DataLoader = {
     return {
       source: 'idx',
       location: dir,
+      file: imagesFile,
       shape: [h, w, c],
       classNames,
       split,
@@ -111,7 +125,7 @@ function checkClasses(named: string[] | undefined, loaded: Uint8Array, all: Uint
 
 const numpy: DataLoader = {
   id: 'numpy',
-  async load(dir, split, n, knownNames) {
+  async load(dir, split, { n, classNames: knownNames }) {
     const arrays = withInputErrors(() => numpyArrays(dir, split));
     const layout = withInputErrors(() => numpySplit(arrays));
     const count = Math.min(n ?? layout.count, layout.count);
@@ -127,6 +141,7 @@ const numpy: DataLoader = {
     return {
       source: 'numpy',
       location: dir,
+      file: arrays.images.label,
       shape: layout.shape,
       classNames: checkClasses(named, loaded, all, arrays.labels.label),
       split,
@@ -137,10 +152,11 @@ const numpy: DataLoader = {
   },
 };
 
-function cifarLoader(layout: CifarLayout): DataLoader {
+function cifarLoader(distributed: CifarLayout): DataLoader {
   return {
-    id: layout.id,
-    async load(dir, split, n, knownNames) {
+    id: distributed.id,
+    async load(dir, split, { n, classNames: knownNames, labels }) {
+      const layout = withInputErrors(() => cifarLabelLayout(distributed, labels, dir));
       const files = withInputErrors(() => cifarFiles(dir, layout, split));
       const available = files.reduce((sum, f) => sum + f.records, 0);
       const head = readCifarHead(layout, files, Math.min(n ?? available, available));
@@ -149,6 +165,7 @@ function cifarLoader(layout: CifarLayout): DataLoader {
       return {
         source: layout.id,
         location: dir,
+        file: files[0]!.file,
         shape: [...CIFAR_SHAPE],
         classNames: checkClasses(classNames, head.labels, head.labels, files[0]!.file),
         split,
@@ -162,17 +179,20 @@ function cifarLoader(layout: CifarLayout): DataLoader {
 
 const imageFolder: DataLoader = {
   id: 'image-folder',
-  async load(dir, split, n, knownNames) {
+  async load(dir, split, { n, classNames: knownNames }) {
     const classes = withInputErrors(() => imageClasses(dir));
-    const entries = withInputErrors(() => imageFolderEntries(dir, split, classes));
+    // At least one entry: with n = 0 the first image still gives the shape.
+    const limit = n === undefined ? undefined : Math.max(1, n);
+    const { entries, total } = withInputErrors(() => imageFolderHead(dir, split, classes, limit));
     const head = readImageHead(entries, Math.min(n ?? entries.length, entries.length));
     return {
       source: 'image-folder',
       location: dir,
+      file: entries[0]!.file,
       shape: head.shape,
       classNames: checkClasses(knownNames ? [...knownNames] : classes, head.labels, head.labels, dir),
       split,
-      available: entries.length,
+      available: total,
       samples: { images: head.images, labels: head.labels, count: head.labels.length },
       bytesRead: head.bytesRead,
     };
