@@ -62,7 +62,7 @@ export interface PreprocessProblem {
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** A value as the messages quote it. */
-const shown = (v: unknown): string => (typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v));
+const shown = (v: unknown): string => (typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v)));
 
 /**
  * What is wrong with a preprocessing block, each problem on its field. With `channels` (the

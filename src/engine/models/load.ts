@@ -14,10 +14,13 @@ import type { ModelFormatId } from '../../protocol/vocabulary';
 import { makeClassifier, type Classifier, type Normalization } from './classifier';
 import { fileHandler } from './io';
 import { readOnnxModel } from '../../formats/onnx-model';
+import { inGraphNormalization } from '../../formats/onnx-normalization';
 import { compileOnnx } from './onnx/interpreter';
 
 export interface LoadOptions {
+  /** The data's pixel range (default [0, 1]): ε and the attacks live in it. */
   bounds?: [number, number];
+  /** The model's preprocessing (scale, mean, std), applied inside the classifier for every format. */
   normalization?: Normalization;
   /** For a graph with several outputs (ONNX): the one to use as logits. */
   output?: string;
@@ -202,10 +205,11 @@ async function loadOnnxModel(modelFile: string, options: LoadOptions): Promise<C
     }
     return { inputShape: shape, numClasses: classes };
   });
-  return makeClassifier(
-    (x) => program.run(x) as tf.Tensor2D,
-    loadedMeta(modelFile, options, { inputShape, numClasses, warnings: program.warnings }, () => program.dispose()),
-  );
+  const inGraph = inGraphNormalization(model);
+  return makeClassifier((x) => program.run(x) as tf.Tensor2D, {
+    ...loadedMeta(modelFile, options, { inputShape, numClasses, warnings: program.warnings }, () => program.dispose()),
+    ...(inGraph ? { inGraphNormalization: inGraph.expression } : {}),
+  });
 }
 
 /** One loader per model format, in the order of MODEL_FORMATS (a test checks the ids agree). */
