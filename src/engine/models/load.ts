@@ -92,6 +92,14 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
   }
   const { inputShape, numClasses } = disposingOnError(model, () => {
     const shape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
+    const outputLayers = model.outputLayers.map((l) => l.name);
+    if (options.output !== undefined && !outputLayers.includes(options.output)) {
+      throw new InputError(
+        modelFile,
+        'output',
+        `"${options.output}" is not an output; it has ${outputLayers.join(', ')}`,
+      );
+    }
     const outShape = model.outputs[0]?.shape;
     const classes = outShape?.[outShape.length - 1];
     if (model.outputs.length !== 1 || outShape?.length !== 2 || !classes) {
@@ -155,7 +163,15 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
     throw new InputError(modelFile, 'modelTopology/weightsManifest', (err as Error).message);
   }
   const nodes = (topology as { node: GraphNode[] }).node;
-  let outputName = model.outputNodes[0];
+  if (options.output !== undefined && !nodes.some((n) => n.name === options.output)) {
+    model.dispose();
+    throw new InputError(
+      modelFile,
+      'output',
+      `"${options.output}" is not a node of the graph; its outputs are ${model.outputNodes.join(', ')}`,
+    );
+  }
+  let outputName = options.output ?? model.outputNodes[0];
   const outputNode = nodes.find((n) => n.name === outputName?.replace(/:0$/, ''));
   if (outputNode?.op === 'Softmax' && outputNode.input?.[0]) {
     outputName = outputNode.input[0].replace(/^\^/, '');
