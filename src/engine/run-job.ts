@@ -338,6 +338,8 @@ class StageCounter {
 
 export interface TrainResult {
   modelFile: string;
+  /** The preprocessing the model trained with, written next to it (absent when there was none). */
+  sidecar?: string;
   history: EpochMetrics[];
   seconds: number;
 }
@@ -531,9 +533,14 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
         },
       }),
     );
-    writeSidecar(savedModelFile(modelDir), preprocessing, [0, 1]);
+    const sidecar = writeSidecar(savedModelFile(modelDir), preprocessing, [0, 1]);
     writeTrainRecord(job, { status: 'done' });
-    return { modelFile: savedModelFile(modelDir), history, seconds: (performance.now() - started) / 1000 };
+    return {
+      modelFile: savedModelFile(modelDir),
+      ...(sidecar ? { sidecar } : {}),
+      history,
+      seconds: (performance.now() - started) / 1000,
+    };
   } catch (err) {
     const e = err as Error;
     writeTrainRecord(job, { status: e.name === 'AbortError' ? 'cancelled' : 'failed', error: e.message });

@@ -210,7 +210,8 @@ export function describePreprocess(p: Pick<Preprocessing, 'scale' | 'mean' | 'st
   const from =
     bySource.size === 1
       ? `from ${[...bySource.keys()][0]}`
-      : `from ${[...bySource].map(([source, fields]) => `${source} (${fields.join(', ')})`).join(', ')}`;
+      : // An option names its field itself ("--mean"); a file or the settings say which fields they gave.
+        `from ${[...bySource].map(([source, fields]) => (source.startsWith('--') ? source : `${source} (${fields.join(', ')})`)).join(', ')}`;
   return `${fields}${classes} · ${from}`;
 }
 

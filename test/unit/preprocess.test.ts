@@ -306,7 +306,7 @@ describe('preprocessing: sources, precedence and bad values', () => {
     );
     assert.equal(
       describePreprocess(two),
-      'mean [0.286] std [0.353] scale [0, 255] · from --scale (scale), cnn.preprocess.json (mean, std)',
+      'mean [0.286] std [0.353] scale [0, 255] · from --scale, cnn.preprocess.json (mean, std)',
     );
     assert.equal(
       describePreprocess(resolvePreprocess([], [0, 1])),
