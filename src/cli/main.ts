@@ -611,7 +611,7 @@ export function buildProgram(): Command {
         );
       const dir = path.dirname(checked.file);
       const resolve = (relative: string) => path.resolve(dir, relative);
-      const job = specAttackJob(spec, resolve);
+      const job = specAttackJob(spec, resolve, file);
       const cli = cliPreprocess(o);
       // The options over the spec's block: first wins, field by field.
       if (cli.preprocess) job.preprocess = [...cli.preprocess, ...(job.preprocess ?? [])];

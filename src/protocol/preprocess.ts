@@ -194,6 +194,16 @@ export function preprocessAffine(
   return { a, b };
 }
 
+/** "[0, 1] → [-0.81, 2.02]": the range each channel's pixels take at the model's input (one range when all agree). */
+export function modelInputRange(p: Pick<Preprocessing, 'scale' | 'mean' | 'std'>, bounds: [number, number]): string {
+  const channels = Math.max(p.mean.length, p.std.length);
+  const { a, b } = preprocessAffine(p, bounds, channels);
+  const fmt = (v: number) => String(Number(v.toPrecision(3)));
+  const ranges = a.map((ac, c) => `[${fmt(ac * bounds[0] + b[c]!)}, ${fmt(ac * bounds[1] + b[c]!)}]`);
+  const unique = [...new Set(ranges)];
+  return `[${bounds.join(', ')}] → ${unique.length === 1 ? unique[0] : unique.join(' / ')}`;
+}
+
 const list = (values: readonly number[]) => `[${values.map((v) => String(v)).join(', ')}]`;
 
 /** "mean [0.286] std [0.353] scale [0, 1] · from cnn.preprocess.json" (sources by their base name). */

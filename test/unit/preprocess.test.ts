@@ -20,6 +20,22 @@ import {
 } from '../../src/protocol/preprocess';
 import { preprocessText } from '../../src/protocol/report-text';
 import { engineTest, seededFloats, tempDir, useBackend } from './helpers';
+import { analyzeSpec } from '../../src/experiment/analysis';
+import { specAttackJob, specTrainJob } from '../../src/protocol/experiment-spec';
+import { attackJobSchema } from '../../src/protocol/jobs';
+import { specHover } from '../../src/server/features';
+import { Config } from '../../src/extension/config';
+import { attackJobFor } from '../../src/extension/jobs-from-settings';
+
+const PACKAGE = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
+  contributes: { configuration: { properties: Record<string, { default?: unknown }> } };
+};
+const PACKAGE_DEFAULTS: Record<string, unknown> = Object.fromEntries(
+  Object.entries(PACKAGE.contributes.configuration.properties).map(([k, v]) => [
+    k.replace(/^robustness\./, ''),
+    v.default,
+  ]),
+);
 
 before(() => useBackend('wasm'));
 
@@ -436,5 +452,94 @@ describe('normalisation inside the model and near chance', () => {
     await assert.rejects(loadJobModel({ output: 'nope' }, SMALLCNN, [0, 1]), {
       message: new RegExp(`^${SMALLCNN.replace(/[.]/g, '\\.')}: output: "nope" is not an output; it has `),
     });
+  });
+});
+
+describe('preprocessing in the spec, the language server and the settings', () => {
+  const facts = {
+    model: () => ({ info: { format: 'onnx', inputShape: [32, 32, 3], classes: 10 } as never }),
+    data: () => ({ shape: [32, 32, 3], count: 1000 }) as never,
+  };
+  const specText = (preprocess: string) =>
+    '{\n  "model": "cnn.onnx",\n  "data": "cifar",\n  "threat": { "norm": "linf", "eps": 0.03 },\n' +
+    `  "attacks": ["pgd"],\n  "modelOutput": "logits",\n  "preprocess": ${preprocess}\n}\n`;
+
+  test('the analysis puts each bad preprocessing value on its field, with the engine’s words', () => {
+    const cases: Array<[string, string, string]> = [
+      ['{ "mean": [0.4], "std": [0.2, 0.3, -1] }', '-1', 'preprocess.std[2]: is -1; a std must be > 0'],
+      [
+        '{ "mean": [0.4, 0.5] }',
+        '[0.4, 0.5]',
+        'preprocess.mean: has 2 values; the model has 3 input channels: give 1 value (every channel) or 3',
+      ],
+      [
+        '{ "scale": [255, 0] }',
+        '[255, 0]',
+        "preprocess.scale: is [255, 0]; lo must be below hi (the model's input range, e.g. [0, 255] or [-1, 1])",
+      ],
+      ['{ "classes": ["a", "b"] }', '["a", "b"]', 'preprocess.classes: has 2 names; the model has 10 classes'],
+    ];
+    for (const [block, at, message] of cases) {
+      const text = specText(block);
+      const problems = analyzeSpec(text, facts).problems;
+      const start = text.indexOf(at, text.indexOf('"preprocess"'));
+      assert.deepEqual(problems, [{ start, end: start + at.length, severity: 'error', code: 'preprocess', message }]);
+    }
+    const good = specText('{ "mean": [0.49, 0.48, 0.45], "std": [0.25], "scale": [0, 1] }');
+    assert.deepEqual(analyzeSpec(good, facts).problems, []);
+    // An unknown key (with its "did you mean") and a non-string output are the schema's.
+    assert.deepEqual(
+      analyzeSpec(specText('{ "stdev": [1] }'), facts).problems.map((p) => [p.code, p.message]),
+      [['schema', 'unknown property "stdev" in preprocess; did you mean "std"?']],
+    );
+    assert.equal(
+      analyzeSpec(good.replace('"modelOutput": "logits"', '"modelOutput": 3'), facts).problems[0]?.code,
+      'schema',
+    );
+  });
+
+  test("the spec's block and output become the job's, named after the spec, before the settings", () => {
+    const text = specText('{ "mean": [0.5], "std": [0.25] }');
+    const { spec } = analyzeSpec(text, facts);
+    const job = specAttackJob(spec!, (rel) => `/w/${rel}`, 'exp.robustness.json');
+    assert.deepEqual(job.preprocess, [{ source: 'exp.robustness.json', mean: [0.5], std: [0.25] }]);
+    assert.equal(job.output, 'logits');
+    assert.ok(attackJobSchema.safeParse(job).success);
+    const train = specTrainJob({ ...spec!, training: { method: 'standard', epochs: 1 } }, (rel) => rel, false, 's');
+    assert.deepEqual(train?.preprocess, [{ source: 's', mean: [0.5], std: [0.25] }]);
+    // The worker boundary refuses a non-finite value.
+    assert.equal(attackJobSchema.safeParse({ ...job, preprocess: [{ source: 's', mean: [NaN] }] }).success, false);
+  });
+
+  test('hovering "preprocess" shows the range the model input spans', () => {
+    const text = specText('{ "mean": [0.5], "std": [0.25] }');
+    const hover = specHover(text, text.indexOf('"preprocess"') + 2);
+    assert.match(
+      hover?.markdown ?? '',
+      /In force: mean \[0\.5\] std \[0\.25\] scale \[0, 1\]; the model's input spans \[0, 1\] → \[-2, 2\] \(per channel\)\.$/,
+    );
+  });
+
+  test('the robustness.preprocess.* settings become the lowest source of an attack job', () => {
+    const settings = (values: Record<string, unknown>) => ({
+      get: <T>(key: string) => (key in values ? values[key] : PACKAGE_DEFAULTS[key]) as T,
+      inspect: <T>(key: string) => ({ defaultValue: PACKAGE_DEFAULTS[key] as T }),
+    });
+    const config = new Config(settings({ 'preprocess.mean': [0.5], 'preprocess.std': [0.25] }));
+    assert.deepEqual(config.problems, []);
+    const job = attackJobFor('/w/m.onnx', '/w', config.attackSettings, 'attack');
+    assert.deepEqual(job.preprocessDefaults, { source: 'settings (robustness.preprocess)', mean: [0.5], std: [0.25] });
+    assert.equal(
+      attackJobFor('/w/m.onnx', '/w', new Config(settings({})).attackSettings, 'attack').preprocessDefaults,
+      undefined,
+    );
+    const bad = new Config(settings({ 'preprocess.std': [0], 'preprocess.scale': [1, 0] }));
+    assert.equal(bad.preprocess, undefined);
+    assert.deepEqual(bad.problems, [
+      'Robustness Lab: the setting robustness.preprocess.scale is [1,0], but it must be two numbers [lo, hi] with lo < hi ' +
+        'such as [0, 255], or null; using the default, null.',
+      'Robustness Lab: the setting robustness.preprocess.std is [0], but it must be a list of numbers > 0 such as ' +
+        '[0.229, 0.224, 0.225], or null; using the default, null.',
+    ]);
   });
 });
