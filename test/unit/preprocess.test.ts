@@ -5,7 +5,14 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { onnx } from 'onnx-proto';
 import Ajv from 'ajv';
-import { getAttack, loadClassifier, makeClassifier, runAttackJob, type Classifier } from '../../src/engine';
+import {
+  getAttack,
+  loadClassifier,
+  makeClassifier,
+  runAttackJob,
+  runTrainJob,
+  type Classifier,
+} from '../../src/engine';
 import { loadJobModel } from '../../src/engine';
 import { jobPreprocessing, readSidecar } from '../../src/engine/preprocess';
 import { inGraphNormalization } from '../../src/formats/onnx-normalization';
@@ -541,5 +548,79 @@ describe('preprocessing in the spec, the language server and the settings', () =
       'Robustness Lab: the setting robustness.preprocess.std is [0], but it must be a list of numbers > 0 such as ' +
         '[0.229, 0.224, 0.225], or null; using the default, null.',
     ]);
+  });
+});
+
+describe('preprocessing and output through jobs: training and a multi-output graph', () => {
+  engineTest(
+    'a model trained with preprocessing gets its sidecar; training from it keeps it; attacks apply it',
+    async () => {
+      const base = {
+        method: 'standard' as const,
+        data: 'embedded',
+        epochs: 1,
+        batchSize: 128,
+        optimizer: 'adam' as const,
+        learningRate: 1e-3,
+        seed: 0,
+        trainLimit: 256,
+        robustEvalLimit: 0,
+      };
+      const first = await runTrainJob({
+        ...base,
+        out: tempDir('pre-train'),
+        preprocess: [
+          { source: '--mean', mean: [0.286] },
+          { source: '--std', std: [0.353] },
+        ],
+      });
+      assert.equal(first.sidecar, sidecarFile(first.modelFile));
+      assert.deepEqual(JSON.parse(fs.readFileSync(first.sidecar!, 'utf8')), { mean: [0.286], std: [0.353] });
+      // Attacking it applies the sidecar: the same logits as the bare model on manually normalised pixels.
+      const { model, preprocessing } = await loadJobModel({}, first.modelFile, [0, 1]);
+      await withModel(model, async (wrapped) =>
+        withModel(await loadClassifier(first.modelFile), (bare) => {
+          assert.deepEqual(preprocessing.sources, { mean: first.sidecar, std: first.sidecar });
+          const x = batch(3, 9);
+          const manual = tf.tidy(() => bare.predictLogits(tf.div(tf.sub(x, 0.286), 0.353) as tf.Tensor4D));
+          const got = wrapped.predictLogits(x);
+          assert.ok(maxAbsDiff(got, manual) < 1e-4, `${maxAbsDiff(got, manual)}`);
+          tf.dispose([x, manual, got]);
+        }),
+      );
+      // Fine-tuning from it: the sidecar travels to the new model.
+      const second = await runTrainJob({ ...base, out: tempDir('pre-train'), init: first.modelFile });
+      assert.deepEqual(JSON.parse(fs.readFileSync(second.sidecar!, 'utf8')), { mean: [0.286], std: [0.353] });
+      // No preprocessing: no sidecar.
+      const plain = await runTrainJob({ ...base, out: tempDir('pre-train') });
+      assert.equal(plain.sidecar, undefined);
+      assert.equal(fs.existsSync(sidecarFile(plain.modelFile)), false);
+    },
+  );
+
+  engineTest("the job's output picks the logits of a graph with several outputs", async () => {
+    const dir = tempDir('pre');
+    const model = onnx.ModelProto.decode(fs.readFileSync(CNN));
+    const graph = model.graph!;
+    graph.output!.unshift(
+      onnx.ValueInfoProto.create({
+        name: '/Relu_output_0',
+        type: {
+          tensorType: {
+            elemType: 1,
+            shape: { dim: [{ dimParam: 'batch' }, { dimValue: 4 }, { dimValue: 26 }, { dimValue: 26 }] },
+          },
+        },
+      }),
+    );
+    const file = path.join(dir, 'two.onnx');
+    fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+    const job = { ...defaultAttackJob(), model: file, attacks: ['fgsm'], n: 10, batchSize: 10, examples: 0 };
+    const report = await runAttackJob({ ...job, output: 'logits' }, 'attack');
+    assert.equal(report.n, 10);
+    await assert.rejects(runAttackJob({ ...job, output: 'probs' }, 'attack'), {
+      name: 'InputError',
+      message: `${file}: graph.output: has no output "probs"; its outputs are "/Relu_output_0", "logits"`,
+    });
   });
 });
