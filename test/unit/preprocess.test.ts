@@ -624,3 +624,21 @@ describe('preprocessing and output through jobs: training and a multi-output gra
     });
   });
 });
+
+test("the sidecar's JSON schema and the spec's preprocess block agree, and the schema refuses what the checks refuse", () => {
+  const read = (name: string) =>
+    JSON.parse(fs.readFileSync(path.join(ROOT, 'src', 'protocol', name), 'utf8')) as {
+      properties: Record<string, unknown> & { preprocess: { properties: Record<string, unknown> } };
+    };
+  const sidecar = read('preprocess-schema.json');
+  const spec = read('experiment-spec-schema.json');
+  const { $schema: _pointer, ...fields } = sidecar.properties;
+  assert.deepEqual(spec.properties.preprocess.properties, fields);
+  assert.deepEqual(Object.keys(fields).sort(), ['classes', 'mean', 'scale', 'std']);
+  const validate = new Ajv({ strict: false }).compile(sidecar);
+  assert.equal(validate({ mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.243, 0.261], classes: ['a'] }), true);
+  for (const bad of [{ std: [0] }, { scale: [0] }, { mean: [] }, { classes: [''] }, { stdev: [1] }]) {
+    assert.equal(validate(bad), false, JSON.stringify(bad));
+    assert.notDeepEqual(preprocessProblems(bad), [], JSON.stringify(bad));
+  }
+});
