@@ -243,6 +243,17 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
       const where = problem.field ? `preprocess.${problem.field}` : 'preprocess';
       add(at(['preprocess', ...keys]) ?? at(['preprocess']), 'error', 'preprocess', `${where}: ${problem.message}`);
     }
+    const block = typeof spec.preprocess === 'object' && spec.preprocess !== null ? spec.preprocess : {};
+    const given = (['mean', 'std'] as const).find((f) => block[f] !== undefined);
+    if (model?.inputNormalization && given) {
+      add(
+        at(['preprocess', given]),
+        'warning',
+        'doubled-normalisation',
+        `${spec.model} normalises its own input (${model.inputNormalization}); a preprocess ${given} as well ` +
+          'normalises it twice: remove the mean/std',
+      );
+    }
   }
 
   // --- the data ----------------------------------------------------------------------------

@@ -5,7 +5,13 @@
  * preprocessing mean/std is given as well (normalised twice).
  */
 import { onnx } from 'onnx-proto';
-import { onnxInputs, toNumber, type OnnxModel, type OnnxTensor } from './onnx-model';
+
+type OnnxModel = onnx.ModelProto;
+type OnnxTensor = onnx.ITensorProto;
+
+/** A protobuf int64 (a Long) or a plain number, as a number (onnx-model.ts imports this file, so not from there). */
+const toNumber = (v: number | { toNumber(): number } | null | undefined): number =>
+  v === null || v === undefined ? 0 : typeof v === 'number' ? v : v.toNumber();
 
 export interface InGraphNormalization {
   /** The ops in graph order, each with its constant (one value, or one per channel). */
@@ -47,7 +53,8 @@ const shown = (values: number[]) => {
  */
 export function inGraphNormalization(model: OnnxModel): InGraphNormalization | undefined {
   const graph = model.graph;
-  const input = onnxInputs(model)[0]?.name;
+  const weights = new Set((graph?.initializer ?? []).map((t) => t.name));
+  const input = (graph?.input ?? []).find((i) => !weights.has(i.name))?.name;
   if (!graph || !input) return undefined;
   const nodes = graph.node ?? [];
   const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? '', t]));

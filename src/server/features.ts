@@ -99,7 +99,9 @@ export function modelMarkdown(relative: string, info: ModelInfo, lastResult?: st
   const shape = info.inputShape
     ? `${info.inputShape.join('×')}${info.classes ? ` → ${info.classes} classes` : ''}`
     : 'input shape unknown';
-  const output = info.outputActivation ? ` · ${info.outputActivation} output` : '';
+  const output =
+    (info.outputActivation ? ` · ${info.outputActivation} output` : '') +
+    (info.inputNormalization ? ` · normalisation inside the model: ${info.inputNormalization}` : '');
   return [
     `**${relative}** · ${modelFormat(info.format).label} · ${shape}${output}`,
     '',

@@ -30,7 +30,8 @@ import { engineTest, seededFloats, tempDir, useBackend } from './helpers';
 import { analyzeSpec } from '../../src/experiment/analysis';
 import { specAttackJob, specTrainJob } from '../../src/protocol/experiment-spec';
 import { attackJobSchema } from '../../src/protocol/jobs';
-import { specHover } from '../../src/server/features';
+import { modelMarkdown, specHover } from '../../src/server/features';
+import { describeModel } from '../../src/formats/model-formats';
 import { Config } from '../../src/extension/config';
 import { attackJobFor } from '../../src/extension/jobs-from-settings';
 
@@ -372,6 +373,33 @@ describe('normalisation inside the model and near chance', () => {
       );
       assert.equal(inGraphNormalization(model), undefined, name);
     }
+  });
+
+  test("the model's summary says it normalises its input; a spec giving mean/std as well gets a warning on it", () => {
+    const file = normalisingCnn(tempDir('pre'));
+    const info = describeModel(file);
+    assert.equal(info.inputNormalization, '(x − 0.286) / 0.353');
+    assert.equal(describeModel(CNN).inputNormalization, undefined);
+    const text =
+      '{\n  "model": "cnn-norm.onnx",\n  "data": "embedded",\n  "threat": { "norm": "linf", "eps": 0.1 },\n' +
+      '  "attacks": ["pgd"],\n  "preprocess": { "mean": [0.286], "std": [0.353] }\n}\n';
+    const problems = analyzeSpec(text, {
+      model: () => ({ info }),
+      data: () => ({ shape: [28, 28, 1], count: 1000 }) as never,
+    }).problems;
+    const start = text.indexOf('[0.286]');
+    assert.deepEqual(problems, [
+      {
+        start,
+        end: start + '[0.286]'.length,
+        severity: 'warning',
+        code: 'doubled-normalisation',
+        message:
+          'cnn-norm.onnx normalises its own input ((x − 0.286) / 0.353); a preprocess mean as well ' +
+          'normalises it twice: remove the mean/std',
+      },
+    ]);
+    assert.match(modelMarkdown('cnn-norm.onnx', info), /normalisation inside the model: \(x − 0\.286\) \/ 0\.353/);
   });
 
   test('near chance: at most 1.5× chance on at least 100 images', () => {
