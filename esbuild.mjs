@@ -71,6 +71,7 @@ function copyAssets() {
   fs.copyFileSync('webview/report/report.css', 'dist/webview/report.css');
   // Contributed through jsonValidation, so the editor's JSON support knows the spec format too.
   fs.copyFileSync('src/protocol/experiment-spec-schema.json', 'dist/robustness-spec.schema.json');
+  fs.copyFileSync('src/protocol/preprocess-schema.json', 'dist/preprocess.schema.json');
 }
 
 fs.mkdirSync('dist', { recursive: true });

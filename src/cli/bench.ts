@@ -217,7 +217,7 @@ export async function runBench(o: {
   await benchDataReads(path.dirname(path.resolve(o.json)));
 }
 
-// --- Data: the first n images of a 50,000-image folder (issue 12) -------------------------------
+// Data: the first n images of a 50,000-image folder.
 
 /** The generated image folder: 50,000 PNGs, 32×32 RGB, 5,000 in each of 10 class folders of test/. */
 export const BENCH_FOLDER_IMAGES = 50_000;

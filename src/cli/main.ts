@@ -56,7 +56,8 @@ import {
 import { attackSkipped, maskingAdvice, SKIPPED_ALL_FOOLED, stageLine, SUITE_TABLE } from '../protocol/suites';
 import { duration, pct } from '../protocol/format';
 import { VERSION } from '../protocol/report';
-import { datasetLabel } from '../protocol/report-text';
+import { datasetLabel, preprocessText } from '../protocol/report-text';
+import { preprocessProblems, type PreprocessLayer } from '../protocol/preprocess';
 import type { Report } from '../protocol/report';
 import type { FinishedStage } from '../protocol/messages/worker';
 import { runAttackParallel } from '../worker/pool';
@@ -88,13 +89,51 @@ const numberList =
   (value: string): number[] =>
     value.split(',').map((s) => number(name)(s.trim()));
 
+/** The model's preprocessing and output (README "Preprocessing"): attack, evaluate, curve, run and train. */
+const PREPROCESS_OPTIONS = {
+  scale: () =>
+    new Option(
+      '--scale <lo,hi>',
+      "the model's input range; the data's bounds map onto it (e.g. 0,255 or -1,1)",
+    ).argParser(numberList('--scale')),
+  mean: () =>
+    new Option('--mean <m,...>', 'per-channel mean subtracted after --scale (one value, or one per channel)').argParser(
+      numberList('--mean'),
+    ),
+  std: () =>
+    new Option('--std <s,...>', 'per-channel std divided after --mean (one value, or one per channel)').argParser(
+      numberList('--std'),
+    ),
+  output: () => new Option('--output <name>', 'the model output to use as logits (for a graph with several)'),
+};
+
+interface PreprocessCliOptions {
+  scale?: number[];
+  mean?: number[];
+  std?: number[];
+  output?: string;
+}
+
+/** The options as the job's first preprocessing sources (over a spec's block and the sidecar), each checked. */
+function cliPreprocess(o: PreprocessCliOptions): { preprocess?: PreprocessLayer[]; output?: string } {
+  const layers: PreprocessLayer[] = [];
+  if (o.scale) layers.push({ source: '--scale', scale: o.scale as [number, number] });
+  if (o.mean) layers.push({ source: '--mean', mean: o.mean });
+  if (o.std) layers.push({ source: '--std', std: o.std });
+  for (const { source, ...fields } of layers) {
+    const problem = preprocessProblems(fields)[0];
+    if (problem) throw new InputError(source, problem.field, problem.message);
+  }
+  return { ...(layers.length ? { preprocess: layers } : {}), ...(o.output ? { output: o.output } : {}) };
+}
+
 function backendOption(): Option {
   return new Option('--backend <name>', 'tensor backend').choices(BACKEND_CHOICES).default('auto');
 }
 
 /** The --data help: the built-in ids, or a folder. */
 const DATA_HELP = `${BUILTIN_DATA.join(' | ')} | a data folder (IDX, NumPy, CIFAR binary, image folder)`;
-// --- Data options (issue 12, data formats): --labels, --resize, --channels ----------------------
+// Data options: --labels, --resize, --channels.
 /** The data options of a command that reads data; --resize only where there is a model to resize to. */
 function dataOptionFlags(cmd: Command, withResize = true): Command {
   cmd.addOption(
@@ -138,7 +177,6 @@ function dataOptionsOf(o: DataCliOptions): { dataOptions?: DataOptions } {
   };
   return Object.keys(options).length ? { dataOptions: options } : {};
 }
-// --- end data options ----------------------------------------------------------------------------
 
 /** A model file as the help names it: "model.json". */
 const MODEL_FILE = MODEL_FILE_NAMES.join('|');
@@ -183,10 +221,14 @@ function attackOptions(cmd: Command): Command {
     .option(`--surrogate <${MODEL_FILE}>`, 'surrogate model the transfer attack crafts its examples on')
     .option('--diagnostics', 'also run the gradient-masking probes and the geometry probe (always on with evaluate)')
     .option('--layer <name>', 'hidden layer of the representation constant C (default: the last hidden layer)')
+    .addOption(PREPROCESS_OPTIONS.scale())
+    .addOption(PREPROCESS_OPTIONS.mean())
+    .addOption(PREPROCESS_OPTIONS.std())
+    .addOption(PREPROCESS_OPTIONS.output())
     .addOption(backendOption());
 }
 
-interface AttackCliOptions extends DataCliOptions {
+interface AttackCliOptions extends DataCliOptions, PreprocessCliOptions {
   model: string;
   data: string;
   norm: NormId;
@@ -238,6 +280,7 @@ function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: nu
     ...(o.surrogate ? { surrogate: path.resolve(o.surrogate) } : {}),
     ...(o.diagnostics ? { diagnostics: true } : {}),
     ...(o.layer ? { layer: o.layer } : {}),
+    ...cliPreprocess(o),
   };
   return { ...settings, ...choice };
 }
@@ -262,6 +305,7 @@ export function summaryTable(report: Report): string {
     `${report.model}\n${datasetLabel(report.dataset, underCwd)} · n=${report.n} · ` +
     `${NORM_LABELS[report.threat.norm]} ε=${report.threat.eps}` +
     ` · backend ${report.backend}${report.workers > 1 ? ` × ${report.workers} workers` : ''}` +
+    (preprocessText(report) ? `\n${preprocessText(report)}` : '') +
     (report.suite ? `\nsuite ${report.suite}: each attack on the points still robust; accuracy after each stage` : '') +
     (report.partial
       ? `\nPARTIAL: cancelled after ${report.partial.cancelled_after} ` +
@@ -498,6 +542,9 @@ export function buildProgram(): Command {
     .option('--n-train <n>', 'use only the first N training images', integer('--n-train', 1))
     .option('--out <dir>', `run folder: ${TFJS_MODEL_FILE} + weights.bin, train.json, metrics.jsonl, checkpoints/`)
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
+    .addOption(PREPROCESS_OPTIONS.scale())
+    .addOption(PREPROCESS_OPTIONS.mean())
+    .addOption(PREPROCESS_OPTIONS.std())
     .addOption(backendOption())
     .action(
       async (o: {
@@ -522,6 +569,9 @@ export function buildProgram(): Command {
         out?: string;
         resume?: string;
         backend: BackendChoice;
+        scale?: number[];
+        mean?: number[];
+        std?: number[];
       }) => {
         if (!o.out && !o.resume) throw new InputError('train', '--out', 'is required (or --resume DIR)');
         await initBackend(o.backend);
@@ -547,6 +597,7 @@ export function buildProgram(): Command {
               ...(o.steps !== undefined ? { steps: o.steps } : {}),
               ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),
               ...(o.robustEval !== undefined ? { robustEvalLimit: o.robustEval } : {}),
+              ...cliPreprocess(o),
             };
         const progress = makeProgress();
         const controller = new AbortController();
@@ -575,7 +626,8 @@ export function buildProgram(): Command {
           );
         }
         process.stdout.write(
-          `wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${duration(result.seconds)}\n`,
+          `wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${duration(result.seconds)}\n` +
+            (result.sidecar ? `wrote ${result.sidecar} (the preprocessing it trained with)\n` : ''),
         );
       },
     );
@@ -601,8 +653,12 @@ export function buildProgram(): Command {
       number('--min-robust'),
     )
     .option('--workers <n>', 'worker threads', integer('--workers', 1), Math.min(2, os.availableParallelism()))
+    .addOption(PREPROCESS_OPTIONS.scale())
+    .addOption(PREPROCESS_OPTIONS.mean())
+    .addOption(PREPROCESS_OPTIONS.std())
+    .addOption(PREPROCESS_OPTIONS.output())
     .addOption(backendOption())
-    .action(async (file: string, o: RunOptions) => {
+    .action(async (file: string, o: RunOptions & PreprocessCliOptions) => {
       const [checked] = checkSpecs([file]);
       if (!checked) throw new InputError(file, '', 'has errors (listed above); nothing was run');
       const { spec } = checked;
@@ -614,8 +670,13 @@ export function buildProgram(): Command {
         );
       const dir = path.dirname(checked.file);
       const resolve = (relative: string) => path.resolve(dir, relative);
+      const job = specAttackJob(spec, resolve, file);
+      const cli = cliPreprocess(o);
+      // The options over the spec's block: first wins, field by field.
+      if (cli.preprocess) job.preprocess = [...cli.preprocess, ...(job.preprocess ?? [])];
+      if (cli.output) job.output = cli.output;
       await runJob(
-        specAttackJob(spec, resolve),
+        job,
         { ...o, ...(!o.out && spec.output?.report ? { out: resolve(spec.output.report) } : {}) },
         `robustness-lab run ${file}`,
       );

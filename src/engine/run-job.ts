@@ -31,6 +31,15 @@ import { writeFileAtomic } from '../common/atomic-write';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { validateThreat } from './threat';
+import {
+  checkAgainstModel,
+  jobPreprocessing,
+  normalizationOf,
+  writeSidecar,
+  type PreprocessJobFields,
+} from './preprocess';
+import type { Preprocessing } from '../protocol/preprocess';
+import type { ReportPreprocess } from '../protocol/report';
 
 export interface JobHooks {
   signal?: AbortSignal;
@@ -88,9 +97,46 @@ export function planFor(spec: string, job: AttackJob, surrogate?: Classifier, pa
   return { entry, options: options as AttackOptions };
 }
 
+/**
+ * A job's model with its preprocessing (the job's sources, the sidecar, the settings: src/engine/preprocess.ts)
+ * and its chosen output, each source checked against the loaded model's channels and classes.
+ */
+export async function loadJobModel(
+  job: PreprocessJobFields & { output?: string },
+  file: string,
+  bounds: [number, number],
+): Promise<{ model: Classifier; preprocessing: Preprocessing }> {
+  const { layers, preprocessing } = jobPreprocessing(job, file, bounds);
+  const normalization = normalizationOf(preprocessing, bounds);
+  const model = await loadClassifier(file, {
+    bounds,
+    ...(normalization ? { normalization } : {}),
+    ...(job.output ? { output: job.output } : {}),
+  });
+  try {
+    checkAgainstModel(layers, { channels: model.inputShape[2], classes: model.numClasses });
+  } catch (err) {
+    model.dispose?.();
+    throw err;
+  }
+  return { model, preprocessing };
+}
+
+/** The report's preprocessing section: what is in force, and the graph's own normalisation. */
+function reportPreprocess(p: Preprocessing, model: Classifier): ReportPreprocess {
+  return {
+    scale: p.scale,
+    mean: p.mean,
+    std: p.std,
+    ...(p.classes ? { classes: p.classes } : {}),
+    sources: p.sources,
+    ...(model.inGraphNormalization ? { in_graph: model.inGraphNormalization } : {}),
+  };
+}
+
 export async function runAttackJob(job: AttackJob, command: string, hooks: JobHooks = {}): Promise<Report> {
   const started = performance.now();
-  const model = await loadClassifier(job.model, { bounds: job.bounds });
+  const { model, preprocessing } = await loadJobModel(job, job.model, job.bounds);
   let surrogate: Classifier | undefined;
   try {
     model.warnings.forEach((w) => hooks.onWarning?.(w));
@@ -124,7 +170,8 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
           : 'a graph model has no named layers for the representation constant; leave --layer out',
       );
     }
-    surrogate = job.surrogate ? await loadClassifier(job.surrogate, { bounds: job.bounds }) : undefined;
+    // The surrogate brings its own sidecar; the job's preprocessing is the target's.
+    surrogate = job.surrogate ? (await loadJobModel({}, job.surrogate, job.bounds)).model : undefined;
     const plans = job.suite
       ? suitePlans(job.suite, {
           seed: job.seed,
@@ -251,7 +298,9 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
       modelWarnings: model.warnings,
       dataset: `${data.id} (${data.location})`,
       backend: describeBackend(),
-      classNames: data.classNames,
+      // The model's class names (from its preprocessing) over the data's.
+      classNames: preprocessing.classes ?? data.classNames,
+      preprocess: reportPreprocess(preprocessing, model),
       shape: data.shape,
       curves,
       seconds: (performance.now() - started) / 1000,
@@ -292,6 +341,8 @@ class StageCounter {
 
 export interface TrainResult {
   modelFile: string;
+  /** The preprocessing the model trained with, written next to it (absent when there was none). */
+  sidecar?: string;
   history: EpochMetrics[];
   seconds: number;
 }
@@ -422,6 +473,11 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
     ...job.dataOptions,
     ...(initShape ? { inputShape: initShape } : {}),
   });
+  // The preprocessing the model trains with (the job's, the starting model's sidecar, the settings),
+  // applied inside it and written next to the trained model, so that attacking it applies it again.
+  const { layers, preprocessing } = jobPreprocessing(job, job.init, [0, 1]);
+  checkAgainstModel(layers, { channels: data.shape[2], classes: data.classNames.length });
+  const normalization = normalizationOf(preprocessing, [0, 1]);
   report?.({ phase: 'building-model', epochs: job.epochs });
   writeTrainRecord(job, { status: 'running' });
   const models: tfl.LayersModel[] = [];
@@ -435,6 +491,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       writeTrainRecord(job, { status: 'running', phase: 'teacher' });
       await trainModel(teacherNet, data, {
         ...trainOptions(job, hooks, 'teacher', resume, report),
+        ...(normalization ? { normalization } : {}),
         phase: 'teacher',
         checkpointDir: path.join(job.out, 'teacher'),
       });
@@ -444,6 +501,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
         bounds: [0, 1],
         source: 'teacher',
         warnings: [],
+        ...(normalization ? { normalization } : {}),
       });
       writeTrainRecord(job, { status: 'running', phase: 'student' });
     }
@@ -453,6 +511,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
     models.push(model);
     const history = await trainModel(model, data, {
       ...trainOptions(job, hooks, teacher ? 'student' : undefined, resume, report),
+      ...(normalization ? { normalization } : {}),
       checkpointDir: job.out,
       ...(teacher ? { teacher, phase: 'student' as const } : {}),
     });
@@ -482,8 +541,14 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
         },
       }),
     );
+    const sidecar = writeSidecar(savedModelFile(modelDir), preprocessing, [0, 1]);
     writeTrainRecord(job, { status: 'done' });
-    return { modelFile: savedModelFile(modelDir), history, seconds: (performance.now() - started) / 1000 };
+    return {
+      modelFile: savedModelFile(modelDir),
+      ...(sidecar ? { sidecar } : {}),
+      history,
+      seconds: (performance.now() - started) / 1000,
+    };
   } catch (err) {
     const e = err as Error;
     writeTrainRecord(job, { status: e.name === 'AbortError' ? 'cancelled' : 'failed', error: e.message });

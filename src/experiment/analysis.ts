@@ -18,6 +18,7 @@ import { ATTACK_INFO, attackInfo, DLR_MIN_CLASSES, SPEC_PARAMS, type AttackParam
 import { LOSSES } from '../protocol/vocabulary';
 import schema from '../protocol/experiment-spec-schema.json';
 import { attackOf, dataOf, type RobustnessSpec } from '../protocol/experiment-spec';
+import { preprocessProblems } from '../protocol/preprocess';
 import { defaultAttackJob } from '../protocol/jobs';
 import { SUITE_TABLE, suiteStages } from '../protocol/suites';
 import { shapeMismatch, type DataInfo } from '../formats/data-sources';
@@ -191,7 +192,7 @@ type Add = (
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-// --- Data options (issue 12, data formats): shape against the model, resize, channels, labels ----
+// Data options: shape against the model, resize, channels, labels.
 /** The data's image shape against the model's input (after the spec's resize and channels), and its label set. */
 function checkDataOptions(
   spec: RobustnessSpec,
@@ -277,6 +278,36 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
             'for a trustworthy evaluation.',
         );
       }
+    }
+  }
+
+  // --- the model's preprocessing (the same checks as the engine's, on the field at fault) ---
+  if (spec.preprocess !== undefined) {
+    const against = {
+      ...(model?.inputShape ? { channels: model.inputShape[2] } : {}),
+      ...(model?.classes ? { classes: model.classes } : {}),
+    };
+    for (const problem of preprocessProblems(spec.preprocess, against)) {
+      // An unknown key is the schema's ("did you mean"), on the key.
+      if (problem.message.startsWith('is not a preprocessing field')) continue;
+      // "std[1]" → ['preprocess', 'std', 1]
+      const keys = problem.field
+        .split(/[[\]]/)
+        .filter(Boolean)
+        .map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+      const where = problem.field ? `preprocess.${problem.field}` : 'preprocess';
+      add(at(['preprocess', ...keys]) ?? at(['preprocess']), 'error', 'preprocess', `${where}: ${problem.message}`);
+    }
+    const block = typeof spec.preprocess === 'object' && spec.preprocess !== null ? spec.preprocess : {};
+    const given = (['mean', 'std'] as const).find((f) => block[f] !== undefined);
+    if (model?.inputNormalization && given) {
+      add(
+        at(['preprocess', given]),
+        'warning',
+        'doubled-normalisation',
+        `${spec.model} normalises its own input (${model.inputNormalization}); a preprocess ${given} as well ` +
+          'normalises it twice: remove the mean/std',
+      );
     }
   }
 

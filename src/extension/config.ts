@@ -20,6 +20,7 @@ import {
 } from '../protocol/vocabulary';
 import type { DataOptions } from '../protocol/jobs';
 import type { RobustnessSettings } from './jobs-from-settings';
+import type { PreprocessLayer } from '../protocol/preprocess';
 
 /** The part of vscode.WorkspaceConfiguration we read (tests pass package.json's defaults). */
 export interface SettingsSection {
@@ -41,6 +42,9 @@ export const SETTING_KEYS = [
   'dataLabels',
   'dataResize',
   'dataChannels',
+  'preprocess.scale',
+  'preprocess.mean',
+  'preprocess.std',
   'samples',
   'report.examples',
   'training.trainImages',
@@ -79,10 +83,25 @@ const SETTINGS = {
     schema: z.string(),
     allowed: 'a data folder (IDX, NumPy, CIFAR binary or image folder), relative to the workspace folder',
   },
-  // Data options (issue 12): a job's dataOptions.
+  // A job's dataOptions.
   dataLabels: oneOf(DATA_LABEL_SETS),
   dataResize: { schema: z.boolean(), allowed: 'true or false' },
   dataChannels: { schema: z.literal(IMAGE_CHANNELS).nullable(), allowed: '1, 3 or null (as read)' },
+  'preprocess.scale': {
+    schema: z
+      .tuple([z.number().finite(), z.number().finite()])
+      .refine(([lo, hi]) => lo < hi)
+      .nullable(),
+    allowed: 'two numbers [lo, hi] with lo < hi such as [0, 255], or null',
+  },
+  'preprocess.mean': {
+    schema: z.array(z.number().finite()).min(1).nullable(),
+    allowed: 'a list of numbers such as [0.485, 0.456, 0.406], or null',
+  },
+  'preprocess.std': {
+    schema: z.array(z.number().finite().positive()).min(1).nullable(),
+    allowed: 'a list of numbers > 0 such as [0.229, 0.224, 0.225], or null',
+  },
   samples: { schema: z.number().int().min(1), allowed: 'a whole number ≥ 1' },
   'report.examples': { schema: z.number().int().min(0).max(1000), allowed: 'a whole number from 0 to 1000' },
   'training.trainImages': { schema: z.number().int().min(1).nullable(), allowed: 'a whole number ≥ 1, or null' },
@@ -241,6 +260,20 @@ export class Config {
     return this.values.workers;
   }
 
+  /** The robustness.preprocess.* settings as the lowest preprocessing source; undefined when none is set. */
+  get preprocess(): PreprocessLayer | undefined {
+    const scale = this.values['preprocess.scale'];
+    const mean = this.values['preprocess.mean'];
+    const std = this.values['preprocess.std'];
+    if (!scale && !mean && !std) return undefined;
+    return {
+      source: 'settings (robustness.preprocess)',
+      ...(scale ? { scale } : {}),
+      ...(mean ? { mean } : {}),
+      ...(std ? { std } : {}),
+    };
+  }
+
   /** What attack jobs are built from. */
   get attackSettings(): RobustnessSettings {
     return {
@@ -254,6 +287,7 @@ export class Config {
       ...this.dataOptions,
       ...(this.stepSize !== undefined ? { stepSize: this.stepSize } : {}),
       ...(this.curve ? { curve: this.curve } : {}),
+      ...(this.preprocess ? { preprocess: this.preprocess } : {}),
     };
   }
 

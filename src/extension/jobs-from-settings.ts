@@ -11,6 +11,7 @@ import {
 } from '../protocol/jobs';
 import { dataLocation } from '../protocol/experiment-spec';
 import type { NormId, SuiteId } from '../protocol/vocabulary';
+import type { PreprocessLayer } from '../protocol/preprocess';
 
 export interface RobustnessSettings {
   norm: NormId;
@@ -28,6 +29,8 @@ export interface RobustnessSettings {
   dataOptions?: DataOptions;
   /** The curve's ε grid; absent: the norm's default grid. */
   curve?: number[];
+  /** robustness.preprocess.*: below the model's sidecar and a spec's block. */
+  preprocess?: PreprocessLayer;
 }
 
 /** The file's workspace folder, or undefined when the path leaves every folder. */
@@ -70,6 +73,7 @@ export function attackJobFor(model: string, folder: string, settings: Robustness
     examples: settings.examples,
     // The curve always passes through the configured ε, so it agrees with the table.
     curve: (grid.includes(settings.eps) ? grid : [...grid, settings.eps]).sort((a, b) => a - b),
+    ...(settings.preprocess ? { preprocessDefaults: settings.preprocess } : {}),
     ...ATTACKS_OF[kind],
   };
 }

@@ -49,7 +49,8 @@ export async function runSpec(
   const resolve = (relative: string) => path.resolve(dir, relative);
   const specRel = path.relative(folder, uri.fsPath);
   if (train) {
-    const job = specTrainJob(spec, resolve, fs.existsSync(resolve(spec.model)));
+    const job = specTrainJob(spec, resolve, fs.existsSync(resolve(spec.model)), specRel);
+    if (job && ctx.config.preprocess) job.preprocessDefaults = ctx.config.preprocess;
     if (!job) {
       void vscode.window.showErrorMessage(`Robustness Lab: ${name} has no "training" block to train with.`);
       return;
@@ -58,7 +59,8 @@ export async function runSpec(
     if (placement) await runners.training.startJob(job, placement, uri.fsPath);
     return;
   }
-  const job = specAttackJob(spec, resolve);
+  const job = specAttackJob(spec, resolve, specRel);
+  if (ctx.config.preprocess) job.preprocessDefaults = ctx.config.preprocess;
   const placement = await ctx.guardRun('runs experiment specs', uri.fsPath, [job.model, job.surrogate]);
   if (!placement) return;
   // The spec's n (its own or the spec default) wins over robustness.samples: the header says so.

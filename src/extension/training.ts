@@ -218,6 +218,7 @@ export class TrainingController {
       robustEvalLimit: EDITOR_ROBUST_EVAL_IMAGES,
       ...(init ? { init: init.fsPath } : {}),
       ...(trainImages ? { trainLimit: trainImages } : {}),
+      ...(this.ctx.config.preprocess ? { preprocessDefaults: this.ctx.config.preprocess } : {}),
     });
     const choice = await this.ask(
       init ? `Adversarially train from ${path.basename(path.dirname(init.fsPath))}` : 'New training run',

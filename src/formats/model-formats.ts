@@ -35,6 +35,8 @@ export interface ModelInfo {
   producer?: string;
   /** The operator set a graph format uses (ONNX). */
   opset?: number;
+  /** The normalisation an ONNX graph applies to its own input first: "(x − 0.286) / 0.353". */
+  inputNormalization?: string;
 }
 
 export interface ModelFormat {
@@ -110,7 +112,7 @@ const onnxFormat: ModelFormat = {
   noun: 'ONNX model',
   matches: (file) => hasName('onnx', file),
   describe(file) {
-    const { inputShape, classes, opset, producer, outputActivation } = summarizeOnnx(file);
+    const { inputShape, classes, opset, producer, outputActivation, inputNormalization } = summarizeOnnx(file);
     return {
       format: 'onnx',
       // ONNX declares [C, H, W]; ModelInfo speaks [H, W, C] like the tfjs formats.
@@ -119,6 +121,7 @@ const onnxFormat: ModelFormat = {
       ...(outputActivation ? { outputActivation } : {}),
       ...(producer ? { producer } : {}),
       opset,
+      ...(inputNormalization ? { inputNormalization } : {}),
     };
   },
 };

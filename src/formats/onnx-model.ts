@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { FormatError } from './errors';
+import { inGraphNormalization } from './onnx-normalization';
 
 export type OnnxModel = onnx.ModelProto;
 export type OnnxTensor = onnx.ITensorProto;
@@ -92,6 +93,8 @@ export interface OnnxSummary {
   producer?: string;
   /** "softmax" / "logsoftmax" when the graph ends in one. */
   outputActivation?: string;
+  /** The normalisation the graph applies to its own input first: "(x − 0.286) / 0.353". */
+  inputNormalization?: string;
 }
 
 export function summarizeOnnx(file: string): OnnxSummary {
@@ -104,6 +107,7 @@ export function summarizeOnnx(file: string): OnnxSummary {
   const outputName = graph.output?.[0]?.name ?? '';
   const last = (graph.node ?? []).find((n) => (n.output ?? []).includes(outputName));
   const producer = [model.producerName, model.producerVersion].filter(Boolean).join(' ');
+  const normalization = inGraphNormalization(model);
   return {
     ...(chw?.every((d) => typeof d === 'number') ? { inputShape: chw as number[] } : {}),
     ...(typeof classes === 'number' ? { classes } : {}),
@@ -112,5 +116,6 @@ export function summarizeOnnx(file: string): OnnxSummary {
     ...(last?.opType === 'Softmax' || last?.opType === 'LogSoftmax'
       ? { outputActivation: last.opType.toLowerCase() }
       : {}),
+    ...(normalization ? { inputNormalization: normalization.expression } : {}),
   };
 }

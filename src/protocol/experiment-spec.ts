@@ -14,6 +14,7 @@ import {
   type TrainJob,
 } from './jobs';
 import { attackInfo } from './attacks';
+import type { PreprocessFields } from './preprocess';
 import { defaultLearningRate, EDITOR_ROBUST_EVAL_IMAGES, isAdversarialMethod } from './training';
 import {
   BUILTIN_DATA,
@@ -62,6 +63,21 @@ export interface RobustnessSpec {
     fromModel?: boolean;
   };
   output?: { examples?: number; report?: string };
+  /** The model's preprocessing (src/protocol/preprocess.ts): over its sidecar and the settings. */
+  preprocess?: PreprocessFields;
+  /** The model output used as logits, for a graph with several (the CLI's --output). */
+  modelOutput?: string;
+}
+
+/** The spec's preprocessing and output as job fields; `source` names the spec in messages and the report. */
+export function specModelInput(
+  spec: RobustnessSpec,
+  source: string,
+): { preprocess?: Array<PreprocessFields & { source: string }>; output?: string } {
+  return {
+    ...(spec.preprocess ? { preprocess: [{ ...spec.preprocess, source }] } : {}),
+    ...(spec.modelOutput ? { output: spec.modelOutput } : {}),
+  };
 }
 
 /** "pgd:margin" → { id: 'pgd', loss: 'margin' }. */
@@ -102,7 +118,7 @@ export function dataLocation(id: string, resolve: Resolve): string {
  * `attacks`; an attack without "steps" gets its catalogue default (PGD 10, APGD 100). A suite
  * brings its own attacks (src/protocol/suites.ts), so a spec gives one or the other.
  */
-export function specAttackJob(spec: RobustnessSpec, resolve: Resolve): AttackJob {
+export function specAttackJob(spec: RobustnessSpec, resolve: Resolve, specSource = 'the spec'): AttackJob {
   if (spec.suite && spec.attacks) {
     throw new Error(
       `the spec gives both "attacks" and "suite" ("${spec.suite}"); give one ` +
@@ -126,6 +142,7 @@ export function specAttackJob(spec: RobustnessSpec, resolve: Resolve): AttackJob
     examples: spec.output?.examples ?? defaults.examples,
     bounds: spec.threat.bounds ?? defaults.bounds,
     ...(spec.surrogate ? { surrogate: resolve(spec.surrogate) } : {}),
+    ...specModelInput(spec, specSource),
   };
   if (spec.suite) return { ...settings, suite: spec.suite };
   const attacks = (spec.attacks ?? []).map(attackOf);
@@ -144,6 +161,7 @@ export function specTrainJob(
   spec: RobustnessSpec,
   resolve: Resolve,
   modelExists: boolean,
+  specSource = 'the spec',
 ): Omit<TrainJob, 'out'> | undefined {
   const t = spec.training;
   if (!t) return undefined;
@@ -168,5 +186,6 @@ export function specTrainJob(
     ...(t.warmupEpochs !== undefined ? { warmupEpochs: t.warmupEpochs } : {}),
     ...(t.trainImages !== undefined ? { trainLimit: t.trainImages } : {}),
     ...(fromModel ? { init: resolve(spec.model) } : {}),
+    ...specModelInput(spec, specSource),
   };
 }

@@ -49,7 +49,6 @@ export const ATTACK_PARAMS_MATCH_CATALOGUE: [keyof AttackParams] extends [Attack
     : never
   : never = true;
 
-// --- Data options (issue 12, data formats) -------------------------------------------------------
 /**
  * How the data is read: CIFAR-100's label set (fine by default), and whether images whose size or
  * channels differ from the model's input are converted (bilinear resize, grey ↔ RGB) instead of refused.
@@ -63,10 +62,30 @@ export const dataOptionsSchema = z.strictObject({
   channels: z.literal(IMAGE_CHANNELS, { error: `channels must be ${IMAGE_CHANNELS.join(' or ')}` }).optional(),
 });
 export type DataOptions = z.infer<typeof dataOptionsSchema>;
-// --- end data options ----------------------------------------------------------------------------
+
+/** A model's preprocessing from one source (src/protocol/preprocess.ts); the engine checks the values, naming it. */
+export const preprocessLayerSchema = z.strictObject({
+  /** Where it came from, for messages and the report: a file, "--mean", "settings". */
+  source: nonEmpty,
+  scale: z.tuple([finite, finite]).optional(),
+  mean: z.array(finite).min(1).optional(),
+  std: z.array(finite).min(1).optional(),
+  classes: z.array(nonEmpty).min(1).optional(),
+});
+
+/** The model's preprocessing and output, in attack and training jobs alike. */
+const modelInputFields = {
+  /** Preprocessing given for this run (CLI options, then the spec's block): first wins per field, over the sidecar. */
+  preprocess: z.array(preprocessLayerSchema).optional(),
+  /** The editor's robustness.preprocess.* settings: used for a field neither the run nor the sidecar gives. */
+  preprocessDefaults: preprocessLayerSchema.optional(),
+  /** The output used as logits, for a graph with several (ONNX). */
+  output: nonEmpty.optional(),
+};
 
 /** The fields of every attack job, whether it names its attacks or a suite. */
 const attackJobFields = {
+  ...modelInputFields,
   /** The model.json to attack (absolute). */
   model: nonEmpty,
   /** "embedded", "fashion-mnist" or a data folder (IDX, NumPy, CIFAR binary or an image folder). */
@@ -144,6 +163,7 @@ export type AttackJob = z.infer<typeof attackJobSchema>;
 export type AttackJobSettings = Omit<AttackJob, 'attacks' | 'params' | 'suite'>;
 
 export const trainJobSchema = z.strictObject({
+  ...modelInputFields,
   method: z.enum(TRAIN_METHODS),
   data: nonEmpty,
   /** How the data is read (label set, resize, channels); omitted → as the files hold it. */
@@ -183,6 +203,7 @@ export const trainJobSchema = z.strictObject({
     .optional(),
 });
 export type TrainJob = z.infer<typeof trainJobSchema>;
+export type PreprocessJobLayer = z.infer<typeof preprocessLayerSchema>;
 
 export const backendPreferenceSchema = z.enum(BACKEND_PREFERENCES);
 

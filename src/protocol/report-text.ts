@@ -6,6 +6,7 @@
  */
 import type { ExampleOutcome, Report, ReportExample } from './report';
 import { BUILTIN_DATA, type BuiltinData } from './vocabulary';
+import { describePreprocess } from './preprocess';
 
 /** An example's outcome; reports written before `outcome` existed derive it from the predictions. */
 export function exampleOutcome(ex: ReportExample): ExampleOutcome {
@@ -130,4 +131,15 @@ export function exportFileName(
   const attack = sanitise(attackName(report).toLowerCase()) || 'attack';
   const eps = sanitise(String(+report.threat.eps.toPrecision(3)));
   return `${model}-${attack}-eps${eps}.${extension}`;
+}
+
+/**
+ * The preprocessing in force, one line: "mean [0.286] std [0.353] scale [0, 1] · from cnn.preprocess.json",
+ * then the graph's own normalisation when it has one; undefined for reports written before it existed.
+ */
+export function preprocessText(report: Pick<Report, 'preprocess'>): string | undefined {
+  const p = report.preprocess;
+  if (!p) return undefined;
+  const inGraph = p.in_graph ? ` · normalisation inside the model: ${p.in_graph}` : '';
+  return `preprocessing: ${describePreprocess(p)}${inGraph}`;
 }

@@ -112,6 +112,19 @@ export interface ReportExample {
   outcome?: ExampleOutcome;
 }
 
+/** The model's preprocessing in force (src/protocol/preprocess.ts): what the model saw of the data's pixels. */
+export interface ReportPreprocess {
+  scale: [number, number];
+  mean: number[];
+  std: number[];
+  /** The model's class names, when the preprocessing gives them (they name the predictions). */
+  classes?: string[];
+  /** Where each given field came from (a sidecar file, the spec, "--mean", "settings"); absent fields are defaults. */
+  sources: Partial<Record<'scale' | 'mean' | 'std' | 'classes', string>>;
+  /** The normalisation the ONNX graph applies to its own input: "(x − 0.286) / 0.353". */
+  in_graph?: string;
+}
+
 export interface Report {
   tool: { name: 'robustness-lab'; version: string };
   command: string;
@@ -143,6 +156,8 @@ export interface Report {
   geometry?: ReportGeometry;
   /** A cancelled run keeps what finished: this report holds only those stages. */
   partial?: ReportPartial;
+  /** Absent in reports written before it was added. */
+  preprocess?: ReportPreprocess;
   class_names: string[];
   examples: ReportExample[];
   time_s: number;

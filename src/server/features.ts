@@ -14,6 +14,7 @@ import {
 import { ATTACK_INFO, attackInfo, type AttackInfo } from '../protocol/attacks';
 import { BUILTIN_DATA, BUILTIN_DATA_INFO, NORM_LABELS } from '../protocol/vocabulary';
 import { schemaAt } from '../experiment/analysis';
+import { modelInputRange, preprocessProblems, resolvePreprocess, type PreprocessFields } from '../protocol/preprocess';
 import { modelFormat, type ModelInfo } from '../formats/model-formats';
 
 export type CompletionKind = 'property' | 'value' | 'attack' | 'file' | 'data';
@@ -98,7 +99,9 @@ export function modelMarkdown(relative: string, info: ModelInfo, lastResult?: st
   const shape = info.inputShape
     ? `${info.inputShape.join('×')}${info.classes ? ` → ${info.classes} classes` : ''}`
     : 'input shape unknown';
-  const output = info.outputActivation ? ` · ${info.outputActivation} output` : '';
+  const output =
+    (info.outputActivation ? ` · ${info.outputActivation} output` : '') +
+    (info.inputNormalization ? ` · normalisation inside the model: ${info.inputNormalization}` : '');
   return [
     `**${relative}** · ${modelFormat(info.format).label} · ${shape}${output}`,
     '',
@@ -312,6 +315,20 @@ export function specHover(text: string, offset: number, ctx: HoverContext = {}):
   if (!isKey && node.type === 'string' && path.length === 1 && (last === 'model' || last === 'surrogate')) {
     const markdown = ctx.model?.(String(node.value));
     if (markdown) return { markdown, ...span };
+  }
+  // The preprocessing block: what the model's input then spans, with its description.
+  if (isKey && path.length === 1 && last === 'preprocess') {
+    const block = (spec as { preprocess?: unknown } | undefined)?.preprocess;
+    const bounds = spec?.threat?.bounds ?? [0, 1];
+    const description = schemaAt(path, false)?.description ?? '';
+    if (preprocessProblems(block).length === 0 && bounds[0] < bounds[1]) {
+      const p = resolvePreprocess([{ ...(block as PreprocessFields), source: 'this spec' }], bounds);
+      const markdown =
+        `\`preprocess\`: ${description}\n\n` +
+        `In force: mean [${p.mean.join(', ')}] std [${p.std.join(', ')}] scale [${p.scale.join(', ')}]; ` +
+        `the model's input spans ${modelInputRange(p, bounds)} (per channel).`;
+      return { markdown, ...span };
+    }
   }
   if (isKey) {
     const schema = schemaAt(path, false);

@@ -57,6 +57,8 @@ const SPEC_KEYS = [
   'batchSize',
   'training',
   'output',
+  'preprocess',
+  'modelOutput',
 ] as const satisfies readonly (keyof RobustnessSpec)[];
 type Training = NonNullable<RobustnessSpec['training']>;
 const TRAINING_KEYS = [

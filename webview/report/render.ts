@@ -37,6 +37,7 @@ import {
   exampleVerdict,
   nSourceText,
   outcomeCounts,
+  preprocessText,
   samplesSummary,
 } from '../../src/protocol/report-text';
 import { NORM_LABELS, SUITES, type ExampleOutcome, type SuiteId } from '../../src/protocol/vocabulary';
@@ -741,6 +742,7 @@ export function renderReport(root: HTMLElement, report: Report, options: RenderO
       ]
     : [];
   const nSource = nSourceText(report);
+  const preprocess = preprocessText(report);
   for (const entry of themedCharts.values()) entry.chart?.destroy();
   themedCharts.clear();
   watchTheme();
@@ -758,6 +760,8 @@ export function renderReport(root: HTMLElement, report: Report, options: RenderO
           `· backend ${report.backend} · ${duration(report.time_s)}`,
       ),
       ...(nSource ? [el('p', { class: 'meta', id: 'n-source' }, nSource)] : []),
+      // The model's preprocessing in force and where it came from (absent in older reports).
+      ...(preprocess ? [el('p', { class: 'meta', id: 'preprocess' }, preprocess)] : []),
     ),
     ...maskingBanner,
     ...findings,

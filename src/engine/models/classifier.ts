@@ -1,8 +1,9 @@
 /**
- * A classifier maps a batch NHWC in the model's input range to logits [N, classes].
- * Normalisation lives here, so attacks work in input space.
+ * A classifier maps a batch NHWC in the data's pixel range (its bounds) to logits [N, classes].
+ * The model's preprocessing (scale, mean, std) lives here, so attacks work in pixel space.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { preprocessAffine } from '../../protocol/preprocess';
 
 export interface Classifier {
   predictLogits(x: tf.Tensor4D): tf.Tensor2D;
@@ -18,18 +19,28 @@ export interface Classifier {
   warnings: string[];
   /** Frees the weights of a loaded model (absent when the caller owns them). */
   dispose?: () => void;
+  /** The normalisation the graph itself applies to its input ("(x − 0.286) / 0.353"), when the loader saw one. */
+  inGraphNormalization?: string;
   /** Hidden layers whose activations `features` returns, input to output (Layers models). */
   featureLayers?: string[];
   /** A hidden layer's activations at x, flattened to [N, D] (in the model's input space, like predictLogits). */
   features?: (x: tf.Tensor4D, layer: string) => tf.Tensor2D;
 }
 
+/**
+ * A model's preprocessing (src/protocol/preprocess.ts): the data's bounds map linearly onto
+ * `scale` (default: the bounds), then per channel (x − mean) / std; one value stands for every channel.
+ */
 export interface Normalization {
+  scale?: [number, number];
   mean: number[];
   std: number[];
 }
 
-/** Wraps a logits function with optional per-channel normalisation; tf ops have gradients unless told otherwise. */
+/**
+ * Wraps a logits function with optional preprocessing, folded once into one per-channel affine
+ * map x·a + b of the pixels; tf ops have gradients unless told otherwise.
+ */
 export function makeClassifier(
   logitsFn: (x: tf.Tensor4D) => tf.Tensor2D,
   meta: Omit<Classifier, 'predictLogits' | 'gradients'> & { gradients?: boolean; normalization?: Normalization },
@@ -37,8 +48,12 @@ export function makeClassifier(
   const { normalization, gradients = true, ...withoutGradients } = meta;
   const rest = { ...withoutGradients, gradients };
   if (!normalization) return { ...rest, predictLogits: logitsFn };
-  const normalize = (x: tf.Tensor4D) =>
-    tf.div(tf.sub(x, tf.tensor1d(normalization.mean)), tf.tensor1d(normalization.std)) as tf.Tensor4D;
+  const { a, b } = preprocessAffine(
+    { scale: normalization.scale ?? rest.bounds, mean: normalization.mean, std: normalization.std },
+    rest.bounds,
+    rest.inputShape[2],
+  );
+  const normalize = (x: tf.Tensor4D) => tf.add(tf.mul(x, tf.tensor1d(a)), tf.tensor1d(b)) as tf.Tensor4D;
   const features = rest.features;
   return {
     ...rest,

@@ -14,10 +14,13 @@ import type { ModelFormatId } from '../../protocol/vocabulary';
 import { makeClassifier, type Classifier, type Normalization } from './classifier';
 import { fileHandler } from './io';
 import { readOnnxModel } from '../../formats/onnx-model';
+import { inGraphNormalization } from '../../formats/onnx-normalization';
 import { compileOnnx } from './onnx/interpreter';
 
 export interface LoadOptions {
+  /** The data's pixel range (default [0, 1]): ε and the attacks live in it. */
   bounds?: [number, number];
+  /** The model's preprocessing (scale, mean, std), applied inside the classifier for every format. */
   normalization?: Normalization;
   /** For a graph with several outputs (ONNX): the one to use as logits. */
   output?: string;
@@ -89,6 +92,14 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
   }
   const { inputShape, numClasses } = disposingOnError(model, () => {
     const shape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
+    const outputLayers = model.outputLayers.map((l) => l.name);
+    if (options.output !== undefined && !outputLayers.includes(options.output)) {
+      throw new InputError(
+        modelFile,
+        'output',
+        `"${options.output}" is not an output; it has ${outputLayers.join(', ')}`,
+      );
+    }
     const outShape = model.outputs[0]?.shape;
     const classes = outShape?.[outShape.length - 1];
     if (model.outputs.length !== 1 || outShape?.length !== 2 || !classes) {
@@ -152,7 +163,15 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
     throw new InputError(modelFile, 'modelTopology/weightsManifest', (err as Error).message);
   }
   const nodes = (topology as { node: GraphNode[] }).node;
-  let outputName = model.outputNodes[0];
+  if (options.output !== undefined && !nodes.some((n) => n.name === options.output)) {
+    model.dispose();
+    throw new InputError(
+      modelFile,
+      'output',
+      `"${options.output}" is not a node of the graph; its outputs are ${model.outputNodes.join(', ')}`,
+    );
+  }
+  let outputName = options.output ?? model.outputNodes[0];
   const outputNode = nodes.find((n) => n.name === outputName?.replace(/:0$/, ''));
   if (outputNode?.op === 'Softmax' && outputNode.input?.[0]) {
     outputName = outputNode.input[0].replace(/^\^/, '');
@@ -202,10 +221,11 @@ async function loadOnnxModel(modelFile: string, options: LoadOptions): Promise<C
     }
     return { inputShape: shape, numClasses: classes };
   });
-  return makeClassifier(
-    (x) => program.run(x) as tf.Tensor2D,
-    loadedMeta(modelFile, options, { inputShape, numClasses, warnings: program.warnings }, () => program.dispose()),
-  );
+  const inGraph = inGraphNormalization(model);
+  return makeClassifier((x) => program.run(x) as tf.Tensor2D, {
+    ...loadedMeta(modelFile, options, { inputShape, numClasses, warnings: program.warnings }, () => program.dispose()),
+    ...(inGraph ? { inGraphNormalization: inGraph.expression } : {}),
+  });
 }
 
 /** One loader per model format, in the order of MODEL_FORMATS (a test checks the ids agree). */

@@ -6,7 +6,9 @@ import type {
   ReportDiagnostic,
   ReportExample,
   ReportGeometry,
+  ReportPreprocess,
 } from '../../protocol/report';
+import { nearChanceMessage } from '../../protocol/preprocess';
 import { evaluationDiagnostics, suiteDiagnostics } from '../eval/diagnostics';
 import { REFERENCE_GEOMETRY, type GeometryProbe } from '../eval/geometry';
 import type { Evaluation } from '../eval/evaluate';
@@ -30,6 +32,8 @@ export interface ReportContext {
   /** Findings of the diagnostics' probes (eval/diagnostics.ts). */
   probes?: ReportDiagnostic[];
   geometry?: GeometryProbe;
+  /** The model's preprocessing in force (its class names, when given, are already in classNames). */
+  preprocess?: ReportPreprocess;
 }
 
 /** The report's geometry section, with the example models' medians measured at the same setting. */
@@ -55,6 +59,41 @@ export function modelDiagnostics(modelWarnings: string[]): ReportDiagnostic[] {
     masking: true,
     message: `${warning}. Export the model with logits outputs to be sure the attack sees what you deploy.`,
   }));
+}
+
+/**
+ * What the preprocessing says of itself: the graph's own normalisation (info), or that normalisation
+ * twice (warning) when a mean/std is given as well.
+ */
+export function preprocessDiagnostics(p: ReportPreprocess | undefined): ReportDiagnostic[] {
+  if (!p?.in_graph) return [];
+  const given = [p.sources.mean, p.sources.std].filter((s): s is string => Boolean(s));
+  if (given.length === 0) {
+    return [
+      {
+        id: 'normalisation-in-graph',
+        severity: 'info',
+        message: `normalisation inside the model: ${p.in_graph}; give no preprocessing mean/std for it`,
+      },
+    ];
+  }
+  return [
+    {
+      id: 'doubled-normalisation',
+      severity: 'warning',
+      message:
+        `the model normalises its own input (${p.in_graph}) and a preprocessing mean/std is given as well ` +
+        `(from ${[...new Set(given)].join(', ')}): the input is normalised twice; remove the mean/std`,
+    },
+  ];
+}
+
+/** The near-chance warning of a report's clean accuracy (the sign of missing or doubled normalisation). */
+export function nearChanceDiagnostics(
+  report: Pick<Report, 'clean_accuracy' | 'n' | 'class_names'>,
+): ReportDiagnostic[] {
+  const message = nearChanceMessage(report.clean_accuracy, report.n, report.class_names.length);
+  return message ? [{ id: 'near-chance', severity: 'warning', message }] : [];
 }
 
 /** One finding per id (the first, which comes from the stronger source), errors first. */
@@ -164,12 +203,15 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
       finite: evaluation.checks.finite,
     },
     ...(ctx.geometry ? { geometry: geometrySection(ctx.geometry, evaluation.threat.norm) } : {}),
+    ...(ctx.preprocess ? { preprocess: ctx.preprocess } : {}),
     class_names: ctx.classNames,
     examples: examplesOf(evaluation, ctx),
     time_s: ctx.seconds,
   };
   report.diagnostics = mergeDiagnostics([
     ...modelDiagnostics(ctx.modelWarnings),
+    ...preprocessDiagnostics(ctx.preprocess),
+    ...nearChanceDiagnostics(report),
     ...(evaluation.cascade ? [] : attackDiagnostics(report)),
     ...evaluationDiagnostics(evaluation),
     ...suiteDiagnostics(report),

@@ -6,7 +6,7 @@
 import type { Report, ReportGeometry } from '../../protocol/report';
 import { blackBoxFinding, suiteDiagnostics } from '../eval/diagnostics';
 import { distribution } from '../eval/geometry';
-import { attackDiagnostics, mergeDiagnostics } from './build';
+import { attackDiagnostics, mergeDiagnostics, nearChanceDiagnostics } from './build';
 
 function weighted(parts: Report[], pick: (r: Report) => number): number {
   const total = parts.reduce((s, r) => s + r.n, 0);
@@ -83,7 +83,12 @@ export function mergeReports(parts: Report[], examples: number): Report {
   };
   // Accuracy comparisons are recomputed on the whole, counted findings add up over the slices,
   // and any probe finding of any slice is kept (each slice probed its own points).
-  const recomputedIds = new Set(['single-step-beats-iterative', 'loss-dependent-result', 'black-box-beats-white-box']);
+  const recomputedIds = new Set([
+    'single-step-beats-iterative',
+    'loss-dependent-result',
+    'black-box-beats-white-box',
+    'near-chance',
+  ]);
   const all = parts.flatMap((r) => r.diagnostics);
   const kept = all.filter((d) => !recomputedIds.has(d.id));
   const counted = [
@@ -96,6 +101,7 @@ export function mergeReports(parts: Report[], examples: number): Report {
     ),
   );
   merged.diagnostics = mergeDiagnostics([
+    ...nearChanceDiagnostics(merged),
     ...kept,
     ...counted,
     ...suiteDiagnostics(merged),

@@ -15,7 +15,7 @@ import { InputError, throwIfAborted } from '../errors';
 import { yieldToEventLoop } from '../scheduling';
 import { accuracyOn } from '../eval/accuracy';
 import { evaluateAttacks } from '../eval/evaluate';
-import { makeClassifier, type Classifier } from '../models/classifier';
+import { makeClassifier, type Classifier, type Normalization } from '../models/classifier';
 import { Rng } from '../rng';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { batchLoss, trainingInputs, type AdversarialOptions } from './methods';
@@ -59,6 +59,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** Distillation's student: the teacher whose soft labels it learns. */
   teacher?: Classifier;
+  /** The model's preprocessing (scale, mean, std), applied inside it: ε and the data stay in pixel space. */
+  normalization?: Normalization;
   phase?: 'teacher' | 'student';
   signal?: AbortSignal;
   onProgress?: (progress: TrainProgress) => void;
@@ -155,13 +157,16 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const kernels = variables.filter((v) => /kernel/.test(v.name));
   const classes = data.classNames.length;
-  const classifier = makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
+  const meta = {
     inputShape: data.shape,
     numClasses: classes,
-    bounds: [0, 1],
+    bounds: [0, 1] as [number, number],
     source: 'training',
     warnings: [],
-  });
+    ...(opts.normalization ? { normalization: opts.normalization } : {}),
+  };
+  const classifier = makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, meta);
+  const training = makeClassifier((x) => model.apply(x, { training: true }) as tf.Tensor2D, meta);
   const batches = Math.ceil(train.count / batchSize);
   const history: EpochMetrics[] = [];
   let startEpoch = 1;
@@ -192,7 +197,7 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
         const ctx = {
           method,
           model: classifier,
-          trainLogits: (input: tf.Tensor4D) => model.apply(input, { training: true }) as tf.Tensor2D,
+          trainLogits: (input: tf.Tensor4D) => training.predictLogits(input),
           adv,
           eps,
           rng,
