@@ -517,6 +517,7 @@ export function buildProgram(): Command {
         process.stdout.write(
           `wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${duration(result.seconds)}\n`,
         );
+        for (const note of result.notes) process.stdout.write(`note: ${note}\n`);
       },
     );
 

@@ -1,5 +1,5 @@
 /**
- * Training of a Layers model on a Dataset, standard or adversarial (methods.ts): Adam or SGD,
+ * Training of a Layers model (or an imported ONNX graph, net.ts) on a Dataset, standard or adversarial (methods.ts): Adam or SGD,
  * learning-rate schedules, weight decay, seeded shuffling, per-epoch validation (clean and PGD
  * robust accuracy), checkpoints with exact resume, a progress callback and an AbortSignal.
  *
@@ -21,6 +21,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { batchLoss, trainingInputs, type AdversarialOptions } from './methods';
 import { defaultTrainJob } from '../../protocol/jobs';
 import { defaultLearningRate, isAdversarialMethod, TRAIN_METHOD_DEFAULTS } from '../../protocol/training';
+import { layersNet, type TrainableNet } from './net';
 import { epsAt, learningRateAt } from './schedule';
 import type { EpochMetrics, TrainProgress } from './types';
 import {
@@ -140,8 +141,13 @@ function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
   else settable.learningRate = rate;
 }
 
-export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: TrainOptions): Promise<EpochMetrics[]> {
+export async function trainModel(
+  target: tfl.LayersModel | TrainableNet,
+  data: Dataset,
+  opts: TrainOptions,
+): Promise<EpochMetrics[]> {
   validateTrainOptions(opts);
+  const model = 'saveTo' in target ? target : layersNet(target);
   const method = opts.method ?? 'standard';
   const traits = TRAIN_METHOD_DEFAULTS[method];
   const adv: AdversarialOptions = { eps: 0, ...opts.adversarial };
@@ -152,10 +158,9 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
   const train = firstN(data.train, opts.trainLimit);
   const test = firstN(data.test, opts.evalLimit);
   const robustN = opts.robustEvalLimit ?? traits.robustEvalImages;
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const kernels = variables.filter((v) => /kernel/.test(v.name));
+  const { variables, kernels } = model;
   const classes = data.classNames.length;
-  const classifier = makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
+  const classifier = makeClassifier((x) => model.apply(x, false), {
     inputShape: data.shape,
     numClasses: classes,
     bounds: [0, 1],
@@ -178,7 +183,7 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
       const started = performance.now();
       const rng = new Rng((opts.seed ?? 0) * 1_000_003 + epoch);
       const order = rng.permutation(train.count);
-      const previousWeights = traits.collapseGuard ? model.getWeights().map((w) => tf.clone(w)) : undefined;
+      const previousWeights = traits.collapseGuard ? model.getWeights() : undefined;
       let lossSum = 0;
       let correct = 0;
       let rate = peak;
@@ -192,7 +197,7 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
         const ctx = {
           method,
           model: classifier,
-          trainLogits: (input: tf.Tensor4D) => model.apply(input, { training: true }) as tf.Tensor2D,
+          trainLogits: (input: tf.Tensor4D) => model.apply(input, true),
           adv,
           eps,
           rng,
