@@ -1,10 +1,14 @@
 /**
  * The trainable weights of an imported ONNX graph (compileOnnx with `trainable`), for adversarial
- * fine-tuning. Which float initializers train: the weights and biases of Conv, ConvTranspose, Gemm
- * and MatMul (and an Add's initializer right after a MatMul: PyTorch's Linear bias), the scale and
- * bias of BatchNormalization and LayerNormalization, PRelu's slope. Everything else stays constant:
- * BatchNormalization's running mean and variance (training uses the inference statistics, frozen),
- * Constant nodes, and initializers feeding other ops (a Sub/Div normalisation inside the model).
+ * fine-tuning. Which float initializers train:
+ * - the weights and biases of Conv, ConvTranspose, Gemm and MatMul, the scale and bias of
+ *   BatchNormalization and LayerNormalization, PRelu's slope;
+ * - any other non-scalar float initializer of a node that computes on a learned value (one
+ *   downstream of those layers): a LayerNorm exported as ReduceMean/Sub/…/Mul/Add trains its Mul
+ *   and Add weights, a Linear exported as MatMul + Add its bias.
+ * Everything else stays constant: BatchNormalization's running mean and variance (training uses
+ * the inference statistics, frozen), Constant nodes, scalars (epsilons, exponents), and
+ * initializers applied to the raw input before any layer (a Sub/Div normalisation inside the model).
  *
  * A convolution's variables are its filters as laid out for tfjs at load (NHWC kernels), so a
  * training step runs exactly the inference graph with no per-step relayout; the ONNX layout is
@@ -73,23 +77,28 @@ export function makeTrainable(
   const prefix = `onnx${++programs}/`;
   const uses = new Map<string, number>();
   for (const node of nodes) for (const name of node.inputs) uses.set(name, (uses.get(name) ?? 0) + 1);
-  const producer = new Map<string, OnnxNode>();
-  for (const node of nodes) for (const out of node.outputs) producer.set(out, node);
   const isFloat = (name: string) => {
     const w = weights.get(name);
     return w?.kind === 'tensor' && w.t.dtype === 'float32';
   };
   const wanted = new Map<string, boolean>(); // name → kernel
+  const learned = new Set<string>(); // values downstream of a layer with weights
   for (const node of nodes) {
-    const slots =
-      node.op === 'Add' && node.inputs.some((i) => producer.get(i)?.op === 'MatMul')
-        ? [0, 1]
-        : TRAINABLE_INPUTS[node.op];
-    for (const slot of slots ?? []) {
-      const name = node.inputs[slot];
-      if (!name || !isFloat(name)) continue;
+    const direct = (TRAINABLE_INPUTS[node.op] ?? []).filter((slot) => isFloat(node.inputs[slot] ?? ''));
+    const onLearned = node.inputs.some((i) => learned.has(i));
+    const frozen = node.op === 'BatchNormalization' ? [3, 4] : [];
+    const slots = new Set(direct);
+    if (onLearned) {
+      node.inputs.forEach((name, slot) => {
+        if (!frozen.includes(slot) && isFloat(name) && (weights.get(name) as { t: tf.Tensor }).t.size > 1)
+          slots.add(slot);
+      });
+    }
+    for (const slot of slots) {
+      const name = node.inputs[slot]!;
       wanted.set(name, (wanted.get(name) ?? false) || (KERNEL_INPUTS[node.op] ?? []).includes(slot));
     }
+    if (direct.length > 0 || onLearned) node.outputs.forEach((o) => learned.add(o));
   }
   const drop = (t: tf.Tensor) => {
     const i = owned.indexOf(t);
