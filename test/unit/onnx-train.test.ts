@@ -12,6 +12,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { loadClassifier, loadTrainingData, runTrainJob, trainModel, type Dataset, type Split } from '../../src/engine';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { smallCnn } from '../../src/engine';
+import { encodeLayersAsOnnx, layersToOnnx } from '../../src/engine/models/onnx/from-layers';
 import { loadOnnxNet } from '../../src/engine/training/net';
 import type { TrainOptions } from '../../src/engine/training/train-loop';
 import type { TrainJob } from '../../src/protocol/jobs';
@@ -339,3 +342,94 @@ async function loadResnetData(): Promise<Dataset> {
   };
   return { ...data, shape: [16, 16, 3], train: crop(data.train), test: crop(data.test) };
 }
+
+describe('exporting a Layers model to ONNX', () => {
+  engineTest(
+    "the smallcnn example exported to ONNX gives the Layers model's logits, in the engine and in onnxruntime",
+    async () => {
+      const net = smallCnn(data.shape, 10, 7);
+      const file = path.join(tempDir('layers-onnx'), 'model.onnx');
+      fs.writeFileSync(file, encodeLayersAsOnnx(net));
+      const exported = decode(file);
+      assert.deepEqual(
+        exported.graph!.node!.map((n) => n.opType),
+        ['Conv', 'Relu', 'Conv', 'Relu', 'Transpose', 'Flatten', 'Gemm', 'Relu', 'Gemm'],
+      );
+      assert.deepEqual(
+        exported.graph!.initializer!.map((t) => [t.name, (t.dims ?? []).map(toNumber)]),
+        [
+          ['conv1.weight', [16, 1, 4, 4]],
+          ['conv1.bias', [16]],
+          ['conv2.weight', [32, 16, 4, 4]],
+          ['conv2.bias', [32]],
+          ['fc1.weight', [1568, 100]],
+          ['fc1.bias', [100]],
+          ['logits.weight', [100, 10]],
+          ['logits.bias', [10]],
+        ],
+      );
+      // Random biases: the exported graph must carry them too (the example initialises them at 0).
+      const biases = net.getWeights().map((w, i) => (i % 2 ? tf.randomNormal(w.shape, 0, 0.1, 'float32', i) : w));
+      net.setWeights(biases);
+      tf.dispose(biases.filter((_, i) => i % 2));
+      fs.writeFileSync(file, encodeLayersAsOnnx(net));
+      const { nhwc } = testBatch(16);
+      const layers = net.predict(nhwc) as tf.Tensor;
+      const expected = layers.dataSync() as Float32Array;
+      const { ort: fromOrt, engine } = await bothLogits(file);
+      assert.ok(relativeError(engine, expected) <= 1e-4, `engine ${relativeError(engine, expected)}`);
+      assert.ok(relativeError(fromOrt, expected) <= 1e-4, `onnxruntime ${relativeError(fromOrt, expected)}`);
+      tf.dispose([nhwc, layers]);
+      net.dispose();
+    },
+  );
+
+  engineTest('pooling, same and valid padding, and activations export with the Layers semantics', async () => {
+    const net = tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: 3, kernelSize: 3, padding: 'valid', activation: 'tanh' }),
+        tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }),
+        tfl.layers.averagePooling2d({ poolSize: 2, padding: 'same' }),
+        tfl.layers.activation({ activation: 'sigmoid' }),
+        tfl.layers.flatten(),
+        tfl.layers.dropout({ rate: 0.5 }),
+        tfl.layers.dense({ units: 10, useBias: false }),
+      ],
+    });
+    const file = path.join(tempDir('layers-onnx-pool'), 'model.onnx');
+    fs.writeFileSync(file, encodeLayersAsOnnx(net));
+    const { nhwc } = testBatch(8);
+    const layers = net.predict(nhwc) as tf.Tensor;
+    const expected = layers.dataSync() as Float32Array;
+    const { ort: fromOrt, engine } = await bothLogits(file, 8);
+    assert.ok(relativeError(engine, expected) <= 1e-4, `engine ${relativeError(engine, expected)}`);
+    assert.ok(relativeError(fromOrt, expected) <= 1e-4, `onnxruntime ${relativeError(fromOrt, expected)}`);
+    tf.dispose([nhwc, layers]);
+    net.dispose();
+  });
+
+  engineTest('a layer the exporter does not write is refused, naming the layer and its class', () => {
+    const net = tfl.sequential({
+      layers: [
+        tfl.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, name: 'c' }),
+        tfl.layers.batchNormalization({ name: 'bn' }),
+        tfl.layers.flatten(),
+        tfl.layers.dense({ units: 2 }),
+      ],
+    });
+    assert.throws(() => layersToOnnx(net), {
+      message: 'layer "bn" (BatchNormalization): this layer class is not supported; it cannot be exported to ONNX',
+    });
+    const elu = tfl.sequential({
+      layers: [
+        tfl.layers.flatten({ inputShape: [4, 4, 1] }),
+        tfl.layers.dense({ units: 2, activation: 'elu', name: 'd' }),
+      ],
+    });
+    assert.throws(() => layersToOnnx(elu), {
+      message: 'layer "d" (Dense): activation "elu" is not supported; it cannot be exported to ONNX',
+    });
+    net.dispose();
+    elu.dispose();
+  });
+});
