@@ -19,6 +19,8 @@ import { loadOnnxNet } from '../../src/engine/training/net';
 import type { TrainOptions } from '../../src/engine/training/train-loop';
 import type { TrainJob } from '../../src/protocol/jobs';
 import { toNumber } from '../../src/formats/onnx-model';
+import { trainedModelFile } from '../../src/extension/training-runs';
+import { trainedModelFolder } from '../../src/protocol/training';
 import { engineTest, tempDir, useBackend } from './helpers';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'onnx');
@@ -308,6 +310,17 @@ describe('fine-tuning an ONNX model', () => {
     assert.equal(resumedHistory[1]!.loss, fullHistory[1]!.loss);
     [full, first, resumed].forEach((n) => n.dispose());
     assert.equal(tf.memory().numTensors, before);
+  });
+
+  engineTest("the editor finds a run's fine-tuned model.onnx where the engine wrote it", async () => {
+    const out = tempDir('onnx-editor-run');
+    const job = { ...baseJob(fixture('cnn'), out, 'fast-at'), trainLimit: 32 };
+    job.modelFolder = trainedModelFolder(job);
+    assert.equal(job.modelFolder, 'onnx-fast-at-eps0.1');
+    const result = await runTrainJob(job);
+    assert.equal(trainedModelFile(out, job), result.modelFile);
+    assert.equal(result.modelFile, path.join(out, 'onnx-fast-at-eps0.1', 'model.onnx'));
+    assert.ok(fs.existsSync(result.modelFile));
   });
 
   engineTest('an ONNX model whose input does not match the data is refused, naming the file', async () => {

@@ -12,6 +12,7 @@ import { compileOnnx, type OnnxProgram } from '../models/onnx/interpreter';
 import { readOnnxModel, type OnnxModel } from '../../formats/onnx-model';
 import { floatInitializers, replaceInitializers, writeOnnxFile } from '../../formats/onnx-write';
 import { InputError, withInputErrors } from '../errors';
+import { ONNX_TRAINED_MODEL_FILE } from '../../protocol/model-files';
 
 export interface TrainableNet {
   /** Logits; `training` selects training-mode layers (dropout) where the model has them. */
@@ -51,7 +52,7 @@ export function layersNet(model: tfl.LayersModel): TrainableNet {
   };
 }
 
-export const ONNX_MODEL_FILE = 'model.onnx';
+const ONNX_MODEL_FILE = ONNX_TRAINED_MODEL_FILE;
 
 /** What a fine-tuned ONNX model's report and metadata say about BatchNorm. */
 export const ONNX_FINE_TUNING_NOTE =
