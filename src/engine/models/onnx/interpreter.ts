@@ -942,5 +942,3 @@ export function compileOnnx(file: string, model: OnnxModel, options: CompileOpti
     },
   };
 }
-
-export type { ConvPlan, Node as OnnxNode, Value as OnnxValue };

@@ -17,7 +17,21 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../../errors';
-import type { ConvPlan, OnnxNode, OnnxValue } from './interpreter';
+
+/** What this file reads of the interpreter's nodes, values and conv plans (structurally: no import cycle). */
+interface OnnxNode {
+  name: string;
+  op: string;
+  inputs: string[];
+  outputs: string[];
+}
+type OnnxValue = { kind: 'tensor'; t: tf.Tensor; nhwc: boolean } | { kind: 'ints'; dims: number[]; data: number[] };
+interface ConvPlan {
+  depthwise: boolean;
+  filters: tf.Tensor4D[];
+  bias?: tf.Tensor1D;
+  trainable?: boolean;
+}
 
 /** The trainable initializers of a compiled graph, and their variables. */
 export interface OnnxParameters {
