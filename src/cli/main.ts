@@ -441,6 +441,10 @@ export function buildProgram(): Command {
     .option('--n-train <n>', 'use only the first N training images', integer('--n-train', 1))
     .option('--out <dir>', `run folder: ${TFJS_MODEL_FILE} + weights.bin, train.json, metrics.jsonl, checkpoints/`)
     .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
+    .option(
+      '--init <model>',
+      'start from this model: a Layers model.json, or an .onnx (fine-tuned; written back as model.onnx)',
+    )
     .addOption(backendOption())
     .action(
       async (o: {
@@ -462,6 +466,7 @@ export function buildProgram(): Command {
         nTrain?: number;
         out?: string;
         resume?: string;
+        init?: string;
         backend: BackendChoice;
       }) => {
         if (!o.out && !o.resume) throw new InputError('train', '--out', 'is required (or --resume DIR)');
@@ -487,6 +492,7 @@ export function buildProgram(): Command {
               ...(o.steps !== undefined ? { steps: o.steps } : {}),
               ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),
               ...(o.robustEval !== undefined ? { robustEvalLimit: o.robustEval } : {}),
+              ...(o.init ? { init: path.resolve(o.init) } : {}),
             };
         const progress = makeProgress();
         const controller = new AbortController();
