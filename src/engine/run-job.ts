@@ -432,6 +432,11 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   // A method with a temperature distils: a teacher trains at T first, then the student on its soft labels.
   const temperature = TRAIN_METHOD_DEFAULTS[job.method].temperature;
   try {
+    // The starting model first: one that does not fit the data is refused before a teacher trains.
+    const model = job.init
+      ? await initialModel(job.init, data.shape)
+      : smallCnn(data.shape, data.classNames.length, job.seed);
+    models.push(model);
     let teacher: Classifier | undefined;
     if (temperature !== undefined) {
       const teacherNet = smallCnn(data.shape, data.classNames.length, job.seed + 1);
@@ -451,10 +456,6 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       });
       writeTrainRecord(job, { status: 'running', phase: 'student' });
     }
-    const model = job.init
-      ? await initialModel(job.init, data.shape)
-      : smallCnn(data.shape, data.classNames.length, job.seed);
-    models.push(model);
     const onnx = 'writeModel' in model ? model : undefined;
     const notes = onnx ? [`${job.init}: ${ONNX_FINE_TUNING_NOTE}`] : [];
     onnx?.warnings.forEach((w) => hooks.onWarning?.(w));
