@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { before, describe } from 'node:test';
+import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
@@ -21,7 +21,7 @@ import type { TrainJob } from '../../src/protocol/jobs';
 import { toNumber } from '../../src/formats/onnx-model';
 import { trainedModelFile } from '../../src/extension/training-runs';
 import { trainedModelFolder } from '../../src/protocol/training';
-import { engineTest, tempDir, useBackend } from './helpers';
+import { engineTest, expectNoLeak, tempDir, useBackend } from './helpers';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'onnx');
 const fixture = (name: string) => path.join(FIXTURES, `${name}.onnx`);
@@ -355,6 +355,49 @@ async function loadResnetData(): Promise<Dataset> {
   };
   return { ...data, shape: [16, 16, 3], train: crop(data.train), test: crop(data.test) };
 }
+
+/** Third-party models beside the clone (../shared/models, see its README); RL_SHARED_DIR overrides. */
+const SHARED_MODELS = path.join(
+  process.env.RL_SHARED_DIR ?? path.join(__dirname, '..', '..', '..', 'shared'),
+  'models',
+);
+const sharedAbsent = !fs.existsSync(SHARED_MODELS) && `no ${SHARED_MODELS} (RL_SHARED_DIR names it)`;
+
+describe('fine-tuning ONNX models trained elsewhere (../shared/models)', () => {
+  for (const [name, softmax] of [
+    ['wonnx-mnist', false],
+    ['onnx-mlir-mnist', true],
+  ] as const) {
+    test(
+      `${name}: Fast-AT writes back the same graph, which onnxruntime runs (batch fixed at 1) to the engine's outputs`,
+      { skip: sharedAbsent },
+      async () => {
+        const file = path.join(SHARED_MODELS, name, 'model.onnx');
+        const result = await expectNoLeak(() => runTrainJob(baseJob(file, tempDir(`onnx-${name}`), 'fast-at')));
+        const trained = decode(result.modelFile);
+        assert.deepEqual(structure(trained), structure(decode(file)));
+        const original = initializerBytes(decode(file));
+        const changed = [...initializerBytes(trained)].filter(([n, bytes]) => !bytes.equals(original.get(n)!));
+        assert.ok(changed.length >= 4, `${name}: only ${changed.map(([n]) => n).join(', ')} changed`);
+        const session = await ort.InferenceSession.create(result.modelFile);
+        const { nchw, nhwc } = testBatch(3);
+        const model = await loadClassifier(result.modelFile);
+        const logits = model.predictLogits(nhwc);
+        const engine = tf.tidy(() => (softmax ? tf.softmax(logits) : logits).dataSync());
+        for (let i = 0; i < 3; i++) {
+          const image = new ort.Tensor('float32', nchw.slice(i * 784, (i + 1) * 784), [1, 1, 28, 28]);
+          const out = await session.run({ [session.inputNames[0]!]: image });
+          const expected = out[session.outputNames[0]!]!.data as Float32Array;
+          const error = relativeError(engine.slice(i * 10, (i + 1) * 10), expected);
+          assert.ok(error <= 1e-4, `${name} image ${i}: relative error ${error}`);
+        }
+        await session.release();
+        tf.dispose([logits, nhwc]);
+        model.dispose?.();
+      },
+    );
+  }
+});
 
 describe('exporting a Layers model to ONNX', () => {
   engineTest(
