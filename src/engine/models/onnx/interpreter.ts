@@ -362,6 +362,8 @@ const OPS: Record<string, Kernel> = {
   Transpose: (node, [a]) => {
     const x = must(a, node, 0);
     const perm = attrInts(node.attrs, 'perm');
+    // NCHW → NHWC of an activation held NHWC (a Keras Flatten exported to ONNX): its data as it is.
+    if (x.kind === 'tensor' && x.nhwc && perm?.join() === NCHW_TO_NHWC.join()) return [tensor(x.t)];
     return [tensor(tf.transpose(nchw(x), perm))];
   },
   Shape: (node, [a]) => {
