@@ -16,6 +16,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { smallCnn } from '../../src/engine';
 import { encodeLayersAsOnnx, layersToOnnx } from '../../src/engine/models/onnx/from-layers';
 import { loadOnnxNet } from '../../src/engine/training/net';
+import { halfToFloat } from '../../src/engine/models/onnx/interpreter';
+import { floatToHalf } from '../../src/formats/onnx-write';
 import type { TrainOptions } from '../../src/engine/training/train-loop';
 import type { TrainJob } from '../../src/protocol/jobs';
 import { toNumber } from '../../src/formats/onnx-model';
@@ -321,6 +323,52 @@ describe('fine-tuning an ONNX model', () => {
     assert.equal(trainedModelFile(out, job), result.modelFile);
     assert.equal(result.modelFile, path.join(out, 'onnx-fast-at-eps0.1', 'model.onnx'));
     assert.ok(fs.existsSync(result.modelFile));
+  });
+
+  engineTest('float16 weights train and are written back as float16', async () => {
+    const model = decode(fixture('cnn'));
+    for (const t of model.graph!.initializer!) {
+      const view = new DataView(t.rawData!.buffer, t.rawData!.byteOffset, t.rawData!.byteLength);
+      const halves = new Uint8Array(t.rawData!.length / 2);
+      const out = new DataView(halves.buffer);
+      for (let i = 0; i < halves.length / 2; i++) out.setUint16(i * 2, floatToHalf(view.getFloat32(i * 4, true)), true);
+      t.rawData = halves;
+      t.dataType = onnx.TensorProto.DataType.FLOAT16;
+    }
+    const file = path.join(tempDir('onnx-fp16'), 'model.onnx');
+    fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+    const result = await runTrainJob(baseJob(file, tempDir('onnx-fp16-run'), 'pgd-at'));
+    const trained = decode(result.modelFile);
+    assert.deepEqual(structure(trained), structure(decode(file)));
+    for (const t of trained.graph!.initializer!) {
+      assert.equal(t.dataType, onnx.TensorProto.DataType.FLOAT16);
+      assert.equal(t.rawData!.length, 2 * (t.dims ?? []).map(toNumber).reduce((a, b) => a * b, 1));
+    }
+    const original = initializerBytes(decode(file));
+    const changed = [...initializerBytes(trained)].filter(([n, bytes]) => !bytes.equals(original.get(n)!));
+    assert.equal(changed.length, 6);
+  });
+
+  engineTest('floatToHalf rounds to the nearest half (ties to even), as halfToFloat reads it back', () => {
+    const cases: Array<[number, number]> = [
+      [0, 0x0000],
+      [-0, 0x8000],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [0.1, 0x2e66],
+      [65504, 0x7bff],
+      [1e5, 0x7c00],
+      [-Infinity, 0xfc00],
+      [2 ** -24, 0x0001],
+      [2 ** -26, 0x0000],
+      [1 + 2 ** -11, 0x3c00], // a tie: to the even mantissa
+      [1 + 3 * 2 ** -11, 0x3c02],
+    ];
+    for (const [value, bits] of cases) assert.equal(floatToHalf(value), bits, `${value}`);
+    assert.ok(Number.isNaN(halfToFloat(floatToHalf(NaN))));
+    for (const v of [0.333, -7.25, 1234.5, 3.1e-6]) {
+      assert.ok(Math.abs(halfToFloat(floatToHalf(v)) - v) <= Math.abs(v) * 2 ** -11 + 2 ** -25, `${v}`);
+    }
   });
 
   engineTest('an ONNX model whose input does not match the data is refused, naming the file', async () => {
