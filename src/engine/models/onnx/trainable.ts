@@ -141,7 +141,7 @@ export function makeTrainable(
           `feeds ${uses.get(name)} nodes; a convolution weight shared between nodes cannot be trained`,
         );
       }
-      params.push(convParam(name, dims, conv, convPlans.get(conv.name)!, drop, variable));
+      params.push(convParam(file, name, dims, conv, convPlans.get(conv.name)!, drop, variable));
       continue;
     }
     const v = variable(value.t, name);
@@ -191,6 +191,7 @@ export function makeTrainable(
 
 /** A Conv or ConvTranspose weight: its plan's filters become the variables, in tfjs's layout. */
 function convParam(
+  file: string,
   name: string,
   dims: number[],
   node: OnnxNode,
@@ -198,6 +199,20 @@ function convParam(
   drop: (t: tf.Tensor) => void,
   variable: (t: tf.Tensor, name: string) => tf.Variable,
 ): Param {
+  // The layout must be a permutation of the ONNX weight (a kernel dilated with zeros at load, say, is not).
+  const [d0, d1, kh, kw] = dims;
+  const laidOut = plan.filters[0]?.shape ?? [];
+  const expected = plan.depthwise
+    ? [kh, kw, plan.filters.length * laidOut[2]!, d0! / (plan.filters.length * laidOut[2]!)]
+    : [kh, kw, d1, d0! / plan.filters.length];
+  if (plan.filters.some((f) => f.shape.join() !== expected.join())) {
+    throw new InputError(
+      file,
+      `node "${node.name}"`,
+      `its weights run as [${laidOut.join(', ')}], not a layout of the ONNX weight [${dims.join(', ')}]; ` +
+        `this ${node.op} cannot be trained`,
+    );
+  }
   const filters = plan.filters.map((f, g) => variable(f, plan.filters.length > 1 ? `${name}/group${g}` : name));
   plan.filters.forEach(drop);
   plan.filters = filters as unknown as tf.Tensor4D[];
