@@ -1,7 +1,8 @@
 /**
  * Checkpoints of a training run: <dir>/checkpoints/last/ (the model's files: model.json and
- * weights.bin, or model.onnx for a fine-tuned ONNX model; optimizer.bin, state.json) and <dir>/metrics.jsonl, one line per epoch. A checkpoint is written to a
- * temporary folder and swapped in by renames, so a kill at any point leaves a complete one.
+ * weights.bin, or model.onnx for a fine-tuned ONNX model; optimizer.bin, state.json) and
+ * <dir>/metrics.jsonl, one line per epoch. A checkpoint is written to a temporary folder and
+ * swapped in by renames, so a kill at any point leaves a complete one.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -1,7 +1,8 @@
 /**
- * Training of a Layers model (or an imported ONNX graph, net.ts) on a Dataset, standard or adversarial (methods.ts): Adam or SGD,
- * learning-rate schedules, weight decay, seeded shuffling, per-epoch validation (clean and PGD
- * robust accuracy), checkpoints with exact resume, a progress callback and an AbortSignal.
+ * Training of a Layers model (or an imported ONNX graph, net.ts) on a Dataset, standard or
+ * adversarial (methods.ts): Adam or SGD, learning-rate schedules, weight decay, seeded shuffling,
+ * per-epoch validation (clean and PGD robust accuracy), checkpoints with exact resume, a progress
+ * callback and an AbortSignal.
  *
  * Determinism: every epoch draws its shuffle and attack seeds from Rng(seed, epoch), and a
  * checkpoint holds the weights and the optimiser's state, so a run resumed from epoch k ends
