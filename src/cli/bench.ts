@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
+import * as tfl from '@tensorflow/tfjs-layers';
 import {
   batchTensors,
   describeBackend,
@@ -21,7 +22,10 @@ import {
   smallCnn,
   trainModel,
   type BackendChoice,
+  type Classifier,
+  fileHandler,
 } from '../engine';
+import { encodeLayersAsOnnx } from '../engine/models/onnx/from-layers';
 import { CLI_DEFAULT_SAMPLES, defaultAttackJob, type AttackJob } from '../protocol/jobs';
 import { runAttackParallel } from '../worker/pool';
 import { formatTable } from './table';
@@ -144,6 +148,97 @@ async function benchPool(modelFile: string): Promise<PoolRow[]> {
   return rows;
 }
 
+export interface OnnxVsLayers {
+  backend: string;
+  batch: number;
+  /** Medians over interleaved repeats: one forward + input-gradient pass, and one PGD step (PGD-10 / 10). */
+  layers: { gradMs: number; pgdStepMs: number };
+  onnx: { gradMs: number; pgdStepMs: number };
+  /** ONNX time / Layers time (the issue's bound: ≤ 1.3). */
+  gradRatio: number;
+  pgdRatio: number;
+  /** Largest |ONNX − Layers| over the batch's logits, relative to the largest |Layers logit|. */
+  logitsRelativeError: number;
+}
+
+/**
+ * The same network as a tfjs Layers model and exported to ONNX (from-layers.ts), run through the
+ * ONNX interpreter: gradient and PGD-step time on one batch, measured alternately so that both
+ * see the same machine load.
+ */
+export async function benchOnnxVsLayers(modelFile: string, backend: BackendChoice = 'wasm'): Promise<OnnxVsLayers> {
+  await initBackend(backend);
+  const net = await tfl.loadLayersModel(fileHandler(modelFile));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-bench-onnx-'));
+  const onnxFile = path.join(dir, 'model.onnx');
+  fs.writeFileSync(onnxFile, encodeLayersAsOnnx(net));
+  net.dispose();
+  const models: Array<[string, Classifier]> = [
+    ['layers', await loadClassifier(modelFile)],
+    ['onnx', await loadClassifier(onnxFile)],
+  ];
+  const data = await loadTrainingData('embedded');
+  const size = 250;
+  const { x, y } = batchTensors(data.test, data.shape, 0, size);
+  const [a, b] = models.map(([, m]) => m.predictLogits(x));
+  const expected = await a!.data();
+  const actual = await b!.data();
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
+    scale = Math.max(scale, Math.abs(expected[i]!));
+  }
+  const logitsRelativeError = worst / scale;
+  tf.dispose([a!, b!]);
+  const grads = new Map<string, number[]>(models.map(([id]) => [id, []]));
+  const steps = new Map<string, number[]>(models.map(([id]) => [id, []]));
+  for (let round = 0; round < 15; round++) {
+    for (const [id, model] of models) {
+      const t0 = performance.now();
+      const g = lossAndGradForBench(model, x, y);
+      await g.data();
+      g.dispose();
+      if (round >= 3) grads.get(id)!.push(performance.now() - t0);
+    }
+  }
+  for (let round = 0; round < 6; round++) {
+    for (const [id, model] of models) {
+      const t0 = performance.now();
+      const result = await pgd(model, x, y, { norm: 'linf', eps: 0.1, bounds: [0, 1] }, { steps: 10, keep: 'last' });
+      await result.xAdv.data();
+      result.xAdv.dispose();
+      if (round >= 1) steps.get(id)!.push((performance.now() - t0) / 10);
+    }
+  }
+  tf.dispose([x, y]);
+  models.forEach(([, m]) => m.dispose?.());
+  fs.rmSync(dir, { recursive: true, force: true });
+  const row = (id: string) => ({ gradMs: median(grads.get(id)!), pgdStepMs: median(steps.get(id)!) });
+  const layers = row('layers');
+  const onnx = row('onnx');
+  return {
+    backend: describeBackend(),
+    batch: size,
+    layers,
+    onnx,
+    gradRatio: onnx.gradMs / layers.gradMs,
+    pgdRatio: onnx.pgdStepMs / layers.pgdStepMs,
+    logitsRelativeError,
+  };
+}
+
+function formatOnnxVsLayers(r: OnnxVsLayers): string {
+  return formatTable(
+    [`smallcnn, ${r.backend}, batch ${r.batch}`, 'fwd+grad ms', 'PGD step ms'],
+    [
+      ['tfjs Layers model', r.layers.gradMs.toFixed(1), r.layers.pgdStepMs.toFixed(1)],
+      ['exported to ONNX, interpreted', r.onnx.gradMs.toFixed(1), r.onnx.pgdStepMs.toFixed(1)],
+      ['ONNX / Layers (bound 1.3)', r.gradRatio.toFixed(2), r.pgdRatio.toFixed(2)],
+    ],
+  );
+}
+
 export async function runBench(o: {
   json: string;
   model: string;
@@ -204,11 +299,16 @@ export async function runBench(o: {
       )}\n`,
     );
   }
+  process.stderr.write('bench: the smallcnn example as Layers and as ONNX …\n');
+  const onnxVsLayers = await benchOnnxVsLayers(path.resolve(o.model));
+  process.stdout.write(
+    `\n${formatOnnxVsLayers(onnxVsLayers)}\nlogits ONNX vs Layers: max |Δ| ${onnxVsLayers.logitsRelativeError.toExponential(1)} of the largest logit\n`,
+  );
   fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
   fs.writeFileSync(
     o.json,
     JSON.stringify(
-      { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, rows, pool },
+      { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, rows, pool, onnxVsLayers },
       null,
       2,
     ),

@@ -545,6 +545,10 @@ export function buildProgram(): Command {
     .addOption(PREPROCESS_OPTIONS.scale())
     .addOption(PREPROCESS_OPTIONS.mean())
     .addOption(PREPROCESS_OPTIONS.std())
+    .option(
+      '--init <model>',
+      'start from this model: a Layers model.json, or an .onnx (fine-tuned; written back as model.onnx)',
+    )
     .addOption(backendOption())
     .action(
       async (o: {
@@ -568,6 +572,7 @@ export function buildProgram(): Command {
         nTrain?: number;
         out?: string;
         resume?: string;
+        init?: string;
         backend: BackendChoice;
         scale?: number[];
         mean?: number[];
@@ -598,6 +603,7 @@ export function buildProgram(): Command {
               ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),
               ...(o.robustEval !== undefined ? { robustEvalLimit: o.robustEval } : {}),
               ...cliPreprocess(o),
+              ...(o.init ? { init: path.resolve(o.init) } : {}),
             };
         const progress = makeProgress();
         const controller = new AbortController();
@@ -629,6 +635,7 @@ export function buildProgram(): Command {
           `wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${duration(result.seconds)}\n` +
             (result.sidecar ? `wrote ${result.sidecar} (the preprocessing it trained with)\n` : ''),
         );
+        for (const note of result.notes) process.stdout.write(`note: ${note}\n`);
       },
     );
 

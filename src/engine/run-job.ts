@@ -26,6 +26,7 @@ import { smallCnn } from './models/smallcnn';
 import { buildReport } from './report/build';
 import { trainModel, type EpochMetrics, type TrainProgress } from './training/train-loop';
 import { throttleTrainProgress } from './training/progress';
+import { loadOnnxNet, ONNX_FINE_TUNING_NOTE, type OnnxNet } from './training/net';
 import { makeClassifier, type Classifier } from './models/classifier';
 import { writeFileAtomic } from '../common/atomic-write';
 import * as tf from '@tensorflow/tfjs-core';
@@ -345,6 +346,8 @@ export interface TrainResult {
   sidecar?: string;
   history: EpochMetrics[];
   seconds: number;
+  /** What the report says about how the model was trained (an ONNX model's frozen BatchNorm statistics). */
+  notes: string[];
 }
 
 interface TrainRecord {
@@ -352,6 +355,7 @@ interface TrainRecord {
   status: RunStatus;
   phase?: DistillPart;
   error?: string;
+  notes?: string[];
 }
 
 function writeTrainRecord(job: TrainJob, record: Omit<TrainRecord, 'config'>): void {
@@ -359,11 +363,19 @@ function writeTrainRecord(job: TrainJob, record: Omit<TrainRecord, 'config'>): v
   writeFileAtomic(path.join(job.out, 'train.json'), JSON.stringify({ config: job, ...record }, null, 2));
 }
 
-/** A starting point from an existing Layers model: its topology and weights, checked against the data. */
-async function initialModel(file: string, shape: [number, number, number]): Promise<tfl.LayersModel> {
+/**
+ * A starting point from an existing model, checked against the data: a Layers model's topology
+ * and weights, or an ONNX graph with its float weights made trainable (training/net.ts).
+ */
+async function initialModel(file: string, shape: [number, number, number]): Promise<tfl.LayersModel | OnnxNet> {
   const format = withInputErrors(() => modelFormatFor(file));
+  if (format.id === 'onnx') return loadOnnxNet(file, shape);
   if (format.id !== 'tfjs-layers') {
-    throw new InputError(file, '', `cannot be trained (${format.label}): only tfjs Layers models can be trained`);
+    throw new InputError(
+      file,
+      '',
+      `cannot be trained (${format.label}): only tfjs Layers and ONNX models can be trained`,
+    );
   }
   let model: tfl.LayersModel;
   try {
@@ -480,10 +492,15 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   const normalization = normalizationOf(preprocessing, [0, 1]);
   report?.({ phase: 'building-model', epochs: job.epochs });
   writeTrainRecord(job, { status: 'running' });
-  const models: tfl.LayersModel[] = [];
+  const models: Array<{ dispose(): unknown }> = [];
   // A method with a temperature distils: a teacher trains at T first, then the student on its soft labels.
   const temperature = TRAIN_METHOD_DEFAULTS[job.method].temperature;
   try {
+    // The starting model first: one that does not fit the data is refused before a teacher trains.
+    const model = job.init
+      ? await initialModel(job.init, data.shape)
+      : smallCnn(data.shape, data.classNames.length, job.seed);
+    models.push(model);
     let teacher: Classifier | undefined;
     if (temperature !== undefined) {
       const teacherNet = smallCnn(data.shape, data.classNames.length, job.seed + 1);
@@ -505,10 +522,10 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       });
       writeTrainRecord(job, { status: 'running', phase: 'student' });
     }
-    const model = job.init
-      ? await initialModel(job.init, data.shape)
-      : smallCnn(data.shape, data.classNames.length, job.seed);
-    models.push(model);
+    const onnx = 'writeModel' in model ? model : undefined;
+    const notes = onnx ? [`${job.init}: ${ONNX_FINE_TUNING_NOTE}`] : [];
+    onnx?.warnings.forEach((w) => hooks.onWarning?.(w));
+    notes.forEach((n) => hooks.onWarning?.(n));
     const history = await trainModel(model, data, {
       ...trainOptions(job, hooks, teacher ? 'student' : undefined, resume, report),
       ...(normalization ? { normalization } : {}),
@@ -519,35 +536,42 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
     report?.({ phase: 'saving', epochs: job.epochs });
     // The editor names the final model's folder (job.modelFolder); the CLI's stays the run folder.
     const modelDir = job.modelFolder ? path.join(job.out, job.modelFolder) : job.out;
-    await model.save(
-      folderSaveHandler(modelDir, {
-        robustnessLab: {
-          method: job.method,
-          dataset: data.id,
-          epochs: job.epochs,
-          batchSize: job.batchSize,
-          optimizer: job.optimizer,
-          learningRate: job.learningRate,
-          schedule: job.schedule ?? null,
-          seed: job.seed,
-          trainImages: job.trainLimit ?? data.train.count,
-          eps: isAdversarialMethod(job.method) ? (job.eps ?? DEFAULT_TRAIN_EPS) : null,
-          ...(temperature !== undefined ? { temperature: job.temperature ?? temperature, deployedTemperature: 1 } : {}),
-          testAccuracy: last?.testAccuracy,
-          robustAccuracy: last?.robustAccuracy ?? null,
-          events: history.filter((h) => h.event).map((h) => ({ epoch: h.epoch, event: h.event })),
-          classNames: data.classNames,
-          backend: describeBackend(),
-        },
-      }),
-    );
-    const sidecar = writeSidecar(savedModelFile(modelDir), preprocessing, [0, 1]);
-    writeTrainRecord(job, { status: 'done' });
+    const metadata = {
+      robustnessLab: {
+        method: job.method,
+        dataset: data.id,
+        epochs: job.epochs,
+        batchSize: job.batchSize,
+        optimizer: job.optimizer,
+        learningRate: job.learningRate,
+        schedule: job.schedule ?? null,
+        seed: job.seed,
+        trainImages: job.trainLimit ?? data.train.count,
+        eps: isAdversarialMethod(job.method) ? (job.eps ?? DEFAULT_TRAIN_EPS) : null,
+        ...(temperature !== undefined ? { temperature: job.temperature ?? temperature, deployedTemperature: 1 } : {}),
+        testAccuracy: last?.testAccuracy,
+        robustAccuracy: last?.robustAccuracy ?? null,
+        events: history.filter((h) => h.event).map((h) => ({ epoch: h.epoch, event: h.event })),
+        classNames: data.classNames,
+        backend: describeBackend(),
+        ...(onnx ? { batchNorm: ONNX_FINE_TUNING_NOTE } : {}),
+      },
+    };
+    // An ONNX model is written back as the same graph with the new weights, the metadata in its metadata_props.
+    let modelFile: string;
+    if (onnx) modelFile = onnx.writeModel(modelDir, { robustnessLab: JSON.stringify(metadata.robustnessLab) });
+    else {
+      await (model as tfl.LayersModel).save(folderSaveHandler(modelDir, metadata));
+      modelFile = savedModelFile(modelDir);
+    }
+    const sidecar = writeSidecar(modelFile, preprocessing, [0, 1]);
+    writeTrainRecord(job, { status: 'done', ...(notes.length ? { notes } : {}) });
     return {
-      modelFile: savedModelFile(modelDir),
+      modelFile,
       ...(sidecar ? { sidecar } : {}),
       history,
       seconds: (performance.now() - started) / 1000,
+      notes,
     };
   } catch (err) {
     const e = err as Error;

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { epochMetricsSchema } from '../protocol/epoch-metrics';
 import { trainJobSchema, type TrainJob } from '../protocol/jobs';
-import { TFJS_MODEL_FILE } from '../protocol/model-files';
+import { ONNX_TRAINED_MODEL_FILE, TFJS_MODEL_FILE } from '../protocol/model-files';
 import {
   BUILTIN_DATA_IMAGES,
   trainedModelFolder,
@@ -101,7 +101,9 @@ export function renameRun(store: RunStore, id: string, value: string): RunRecord
 export function trainedModelFile(runDir: string, config: unknown): string {
   const parsed = trainJobSchema.safeParse(config);
   const folder = parsed.success ? parsed.data.modelFolder : undefined;
-  return path.join(runDir, ...(folder ? [folder] : []), TFJS_MODEL_FILE);
+  // A run fine-tuning an ONNX model writes model.onnx back.
+  const onnx = parsed.success && /\.onnx$/i.test(parsed.data.init ?? '');
+  return path.join(runDir, ...(folder ? [folder] : []), onnx ? ONNX_TRAINED_MODEL_FILE : TFJS_MODEL_FILE);
 }
 
 /** A finished training run's final model: the run's id and name, and the model file. */

@@ -318,7 +318,8 @@ export class TrainingController {
     const outcome: RunOutcome<TrainRunResult> = {
       done: (result) => {
         store.update(id, { status: 'done', finished: new Date().toISOString() });
-        return `training ${id} done in ${duration(result.seconds)}: ${result.modelFile}`;
+        const notes = (result.notes ?? []).map((n) => `; ${n}`).join('');
+        return `training ${id} done in ${duration(result.seconds)}: ${result.modelFile}${notes}`;
       },
       failureMessage: (err) => err.message,
       cancelledLine: (runId) => `training ${runId} stopped; its last checkpoint is kept for Resume`,

@@ -189,9 +189,12 @@ export const trainJobSchema = z.strictObject({
   temperature: finite.gt(1).optional(),
   /** PGD-10 validation on the last N test images after each epoch. */
   robustEvalLimit: integer(0).optional(),
-  /** Start from this Layers model's weights (same architecture as the example network) instead of a fresh one. */
+  /**
+   * Start from this model's weights instead of a fresh example network: a Layers model.json, or an
+   * .onnx model (fine-tuned with BatchNorm statistics frozen, written back as model.onnx).
+   */
   init: nonEmpty.optional(),
-  /** Run folder: the final model (model.json + weights.bin), train.json, metrics.jsonl, checkpoints/. */
+  /** Run folder: the final model (model.json + weights.bin, or model.onnx), train.json, metrics.jsonl, checkpoints/. */
   out: nonEmpty,
   /**
    * The final model's own folder inside `out` ("smallcnn-pgd-at-eps0.1", see trainedModelFolder), so

@@ -7,6 +7,8 @@ import { MODEL_FORMAT_IDS, type ModelFormatId } from './vocabulary';
 
 /** The file tfjs saves a model's topology and weights manifest in (what training writes). */
 export const TFJS_MODEL_FILE = 'model.json';
+/** The file a model fine-tuned from an ONNX model is written back as (the same graph, new weights). */
+export const ONNX_TRAINED_MODEL_FILE = 'model.onnx';
 
 /** A format's files: exact names ("model.json") and/or extensions (".onnx", any name). */
 export interface ModelFilePattern {

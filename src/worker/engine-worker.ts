@@ -88,6 +88,7 @@ const handlers: WorkerRequestHandlers = {
     return {
       modelFile: result.modelFile,
       seconds: result.seconds,
+      ...(result.notes.length ? { notes: result.notes } : {}),
       epochs: result.history.map((metrics) => ({ ...metrics, epochs: job.epochs })),
     };
   },

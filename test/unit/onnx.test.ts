@@ -340,28 +340,6 @@ describe('ONNX models: the interpreter', () => {
     });
   });
 
-  engineTest('training from an ONNX model is refused before any work, naming the file', async () => {
-    const out = tempDir('onnx-train');
-    await assert.rejects(
-      runTrainJob({
-        method: 'pgd-at',
-        data: 'embedded',
-        epochs: 1,
-        batchSize: 64,
-        optimizer: 'adam',
-        learningRate: 1e-3,
-        seed: 0,
-        trainLimit: 64,
-        init: fixture('cnn'),
-        out,
-      }),
-      {
-        name: 'InputError',
-        message: `${fixture('cnn')}: cannot be trained (ONNX model): only tfjs Layers models can be trained`,
-      },
-    );
-  });
-
   engineTest('a final Softmax is stripped with a warning, so losses see logits', async () => {
     const ref = reference('mlp');
     const file = editedFixture('mlp', (model) => {

@@ -1,14 +1,15 @@
 /**
- * Checkpoints of a training run: <dir>/checkpoints/last/ (model.json, weights.bin, optimizer.bin,
- * state.json) and <dir>/metrics.jsonl, one line per epoch. A checkpoint is written to a
- * temporary folder and swapped in by renames, so a kill at any point leaves a complete one.
+ * Checkpoints of a training run: <dir>/checkpoints/last/ (the model's files: model.json and
+ * weights.bin, or model.onnx for a fine-tuned ONNX model; optimizer.bin, state.json) and
+ * <dir>/metrics.jsonl, one line per epoch. A checkpoint is written to a temporary folder and
+ * swapped in by renames, so a kill at any point leaves a complete one.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { writeFileAtomic } from '../../common/atomic-write';
-import { fileHandler, folderSaveHandler, savedModelFile } from '../models/io';
+import { InputError } from '../errors';
+import type { TrainableNet } from './net';
 import type { EpochMetrics } from './types';
 
 interface CheckpointState {
@@ -30,7 +31,7 @@ export function checkpointPath(dir: string): string {
 
 export async function saveCheckpoint(
   dir: string,
-  model: tfl.LayersModel,
+  model: TrainableNet,
   optimizer: tf.Optimizer,
   epoch: number,
   history: EpochMetrics[],
@@ -39,7 +40,7 @@ export async function saveCheckpoint(
   const tmp = `${final}.tmp-${process.pid}`;
   const old = `${final}.old`;
   fs.rmSync(tmp, { recursive: true, force: true });
-  await model.save(folderSaveHandler(tmp));
+  await model.saveTo(tmp);
   const named = await optimizer.getWeights();
   const values = await Promise.all(named.map((w) => w.tensor.data() as Promise<Float32Array>));
   const bytes = new Uint8Array(values.reduce((s, v) => s + v.byteLength, 0));
@@ -72,7 +73,7 @@ export async function saveCheckpoint(
 /** Loads the last complete checkpoint into `model` and `optimizer`; undefined when there is none. */
 export async function loadCheckpoint(
   dir: string,
-  model: tfl.LayersModel,
+  model: TrainableNet,
   optimizer: tf.Optimizer,
 ): Promise<{ epoch: number; history: EpochMetrics[] } | undefined> {
   let folder = checkpointPath(dir);
@@ -81,9 +82,10 @@ export async function loadCheckpoint(
     folder = `${folder}.old`;
   if (!fs.existsSync(path.join(folder, 'state.json'))) return undefined;
   const state = JSON.parse(fs.readFileSync(path.join(folder, 'state.json'), 'utf8')) as CheckpointState;
-  const saved = await tfl.loadLayersModel(fileHandler(savedModelFile(folder)));
-  model.setWeights(saved.getWeights());
-  saved.dispose();
+  if (!model.savedIn(folder)) {
+    throw new InputError(folder, '', "holds another kind of model than this run's (model.json vs model.onnx)");
+  }
+  await model.loadFrom(folder);
   const blob = fs.readFileSync(path.join(folder, 'optimizer.bin'));
   const floats = new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
   let offset = 0;

@@ -1,7 +1,8 @@
 /**
- * Training of a Layers model on a Dataset, standard or adversarial (methods.ts): Adam or SGD,
- * learning-rate schedules, weight decay, seeded shuffling, per-epoch validation (clean and PGD
- * robust accuracy), checkpoints with exact resume, a progress callback and an AbortSignal.
+ * Training of a Layers model (or an imported ONNX graph, net.ts) on a Dataset, standard or
+ * adversarial (methods.ts): Adam or SGD, learning-rate schedules, weight decay, seeded shuffling,
+ * per-epoch validation (clean and PGD robust accuracy), checkpoints with exact resume, a progress
+ * callback and an AbortSignal.
  *
  * Determinism: every epoch draws its shuffle and attack seeds from Rng(seed, epoch), and a
  * checkpoint holds the weights and the optimiser's state, so a run resumed from epoch k ends
@@ -21,6 +22,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { batchLoss, trainingInputs, type AdversarialOptions } from './methods';
 import { defaultTrainJob } from '../../protocol/jobs';
 import { defaultLearningRate, isAdversarialMethod, TRAIN_METHOD_DEFAULTS } from '../../protocol/training';
+import { layersNet, type TrainableNet } from './net';
 import { epsAt, learningRateAt } from './schedule';
 import type { EpochMetrics, TrainProgress } from './types';
 import {
@@ -142,8 +144,13 @@ function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
   else settable.learningRate = rate;
 }
 
-export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: TrainOptions): Promise<EpochMetrics[]> {
+export async function trainModel(
+  target: tfl.LayersModel | TrainableNet,
+  data: Dataset,
+  opts: TrainOptions,
+): Promise<EpochMetrics[]> {
   validateTrainOptions(opts);
+  const model = 'saveTo' in target ? target : layersNet(target);
   const method = opts.method ?? 'standard';
   const traits = TRAIN_METHOD_DEFAULTS[method];
   const adv: AdversarialOptions = { eps: 0, ...opts.adversarial };
@@ -154,8 +161,7 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
   const train = firstN(data.train, opts.trainLimit);
   const test = firstN(data.test, opts.evalLimit);
   const robustN = opts.robustEvalLimit ?? traits.robustEvalImages;
-  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const kernels = variables.filter((v) => /kernel/.test(v.name));
+  const { variables, kernels } = model;
   const classes = data.classNames.length;
   const meta = {
     inputShape: data.shape,
@@ -165,8 +171,8 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
     warnings: [],
     ...(opts.normalization ? { normalization: opts.normalization } : {}),
   };
-  const classifier = makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, meta);
-  const training = makeClassifier((x) => model.apply(x, { training: true }) as tf.Tensor2D, meta);
+  const classifier = makeClassifier((x) => model.apply(x, false), meta);
+  const training = makeClassifier((x) => model.apply(x, true), meta);
   const batches = Math.ceil(train.count / batchSize);
   const history: EpochMetrics[] = [];
   let startEpoch = 1;
@@ -183,7 +189,7 @@ export async function trainModel(model: tfl.LayersModel, data: Dataset, opts: Tr
       const started = performance.now();
       const rng = new Rng((opts.seed ?? 0) * 1_000_003 + epoch);
       const order = rng.permutation(train.count);
-      const previousWeights = traits.collapseGuard ? model.getWeights().map((w) => tf.clone(w)) : undefined;
+      const previousWeights = traits.collapseGuard ? model.getWeights() : undefined;
       let lossSum = 0;
       let correct = 0;
       let rate = peak;

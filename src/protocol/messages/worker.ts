@@ -22,6 +22,8 @@ export const trainRunResultSchema = z.strictObject({
   modelFile: z.string(),
   epochs: z.array(runEpochSchema),
   seconds: z.number().finite(),
+  /** How the model was trained, for the report ("BatchNorm statistics frozen" for an ONNX model). */
+  notes: z.array(z.string()).optional(),
 });
 export type TrainRunResult = z.infer<typeof trainRunResultSchema>;
 

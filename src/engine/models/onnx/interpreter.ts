@@ -20,6 +20,7 @@ import {
   type OnnxModel,
   type OnnxTensor,
 } from '../../../formats/onnx-model';
+import { makeTrainable, type OnnxParameters } from './trainable';
 
 /** A runtime tensor, flagged when its 4-D layout is NHWC (ONNX sees it as NCHW). */
 interface TensorValue {
@@ -164,6 +165,8 @@ interface ConvPlan {
    * without depthwise gradients (tfjs-wasm): built on first use there, then kept.
    */
   dense?: tf.Tensor4D;
+  /** The filters are variables being trained (trainable.ts): a dense depthwise filter is rebuilt per call. */
+  trainable?: boolean;
 }
 
 /** Whether the current backend has a depthwise convolution's input and filter gradients. */
@@ -176,18 +179,17 @@ function hasDepthwiseGradients(): boolean {
 }
 
 function denseDepthwise(plan: ConvPlan): tf.Tensor4D {
-  if (!plan.dense) {
+  const build = () => {
     const filter = plan.filters[0]!;
     const [kh, kw, channels, mult] = filter.shape;
     // dense[.., c, c·mult + j] = filter[.., c, j]: each input channel feeds only its own outputs.
-    plan.dense = tf.keep(
-      tf.tidy(() => {
-        const eye = tf.reshape(tf.eye(channels), [1, 1, channels, channels, 1]);
-        const spread = tf.mul(eye, tf.reshape(filter, [kh, kw, 1, channels, mult]));
-        return tf.reshape(spread, [kh, kw, channels, channels * mult]) as tf.Tensor4D;
-      }),
-    );
-  }
+    const eye = tf.reshape(tf.eye(channels), [1, 1, channels, channels, 1]);
+    const spread = tf.mul(eye, tf.reshape(filter, [kh, kw, 1, channels, mult]));
+    return tf.reshape(spread, [kh, kw, channels, channels * mult]) as tf.Tensor4D;
+  };
+  // A trained filter changes every step: built in the caller's tidy, on the gradient tape.
+  if (plan.trainable) return build();
+  if (!plan.dense) plan.dense = tf.keep(tf.tidy(build));
   return plan.dense;
 }
 
@@ -452,6 +454,8 @@ const OPS: Record<string, Kernel> = {
   Transpose: (node, [a]) => {
     const x = must(a, node, 0);
     const perm = attrInts(node.attrs, 'perm');
+    // NCHW → NHWC of an activation held NHWC (a Keras Flatten exported to ONNX): its data as it is.
+    if (x.kind === 'tensor' && x.nhwc && perm?.join() === NCHW_TO_NHWC.join()) return [tensor(x.t)];
     return [tensor(tf.transpose(nchw(x), perm))];
   },
   Shape: (node, [a]) => {
@@ -874,6 +878,8 @@ export interface OnnxProgram {
   inputDims: Array<number | string | undefined> | undefined;
   warnings: string[];
   outputName: string;
+  /** With `trainable`: the weights training updates, as variables (trainable.ts). */
+  parameters?: OnnxParameters;
   dispose(): void;
 }
 
@@ -910,6 +916,8 @@ function chooseOutput(file: string, model: OnnxModel, requested: string | undefi
 export interface CompileOptions {
   /** The graph output to use as logits when the graph has several (--output). */
   output?: string;
+  /** Make the float weights variables for fine-tuning (trainable.ts); BatchNorm statistics stay constant. */
+  trainable?: boolean;
 }
 
 export function compileOnnx(file: string, model: OnnxModel, options: CompileOptions = {}): OnnxProgram {
@@ -953,6 +961,7 @@ export function compileOnnx(file: string, model: OnnxModel, options: CompileOpti
     constants: new Map(),
   };
   const weights = new Map<string, Value>();
+  let parameters: OnnxParameters | undefined;
   try {
     for (const init of graph.initializer ?? []) weights.set(init.name ?? '', keep(valueFrom(file, init)));
     for (const node of nodes.filter((n) => n.op === 'Constant')) {
@@ -1052,6 +1061,7 @@ export function compileOnnx(file: string, model: OnnxModel, options: CompileOpti
       owned.push(...plan.filters, ...(plan.bias ? [plan.bias] : []));
       state.convPlans.set(node.name, plan);
     }
+    if (options.trainable) parameters = makeTrainable(file, nodes, weights, state.convPlans, owned);
   } catch (err) {
     tf.dispose(owned);
     throw err;
@@ -1087,6 +1097,7 @@ export function compileOnnx(file: string, model: OnnxModel, options: CompileOpti
     inputDims: valueDims(onnxInputs(model)[0]),
     warnings,
     outputName,
+    ...(parameters ? { parameters } : {}),
     run: (x) => evaluate(new Map([[inputName, tensor(x, true)]]), [outputName])[0]!,
     execute: (feeds, options = {}) =>
       evaluate(
