@@ -363,20 +363,23 @@ function writeTrainRecord(job: TrainJob, record: Omit<TrainRecord, 'config'>): v
   writeFileAtomic(path.join(job.out, 'train.json'), JSON.stringify({ config: job, ...record }, null, 2));
 }
 
+/** A starting model's format, when it is one that trains (tfjs Layers or ONNX); else refused naming the file. */
+function trainableFormat(file: string): 'tfjs-layers' | 'onnx' {
+  const format = withInputErrors(() => modelFormatFor(file));
+  if (format.id === 'onnx' || format.id === 'tfjs-layers') return format.id;
+  throw new InputError(
+    file,
+    '',
+    `cannot be trained (${format.label}): only tfjs Layers and ONNX models can be trained`,
+  );
+}
+
 /**
  * A starting point from an existing model, checked against the data: a Layers model's topology
  * and weights, or an ONNX graph with its float weights made trainable (training/net.ts).
  */
 async function initialModel(file: string, shape: [number, number, number]): Promise<tfl.LayersModel | OnnxNet> {
-  const format = withInputErrors(() => modelFormatFor(file));
-  if (format.id === 'onnx') return loadOnnxNet(file, shape);
-  if (format.id !== 'tfjs-layers') {
-    throw new InputError(
-      file,
-      '',
-      `cannot be trained (${format.label}): only tfjs Layers and ONNX models can be trained`,
-    );
-  }
+  if (trainableFormat(file) === 'onnx') return loadOnnxNet(file, shape);
   let model: tfl.LayersModel;
   try {
     model = await tfl.loadLayersModel(fileHandler(file));
@@ -480,7 +483,8 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   const report = hooks.onTrainProgress && throttleTrainProgress(hooks.onTrainProgress);
   report?.({ phase: 'loading-data', epochs: job.epochs });
   // Data options: a model trained from another's weights takes that model's input (resize, channels).
-  const initShape = job.init ? withInputErrors(() => describeModel(job.init!)).inputShape : undefined;
+  const initShape =
+    job.init && trainableFormat(job.init) ? withInputErrors(() => describeModel(job.init!)).inputShape : undefined;
   const data = await loadTrainingData(job.data, {
     ...job.dataOptions,
     ...(initShape ? { inputShape: initShape } : {}),

@@ -5,7 +5,7 @@ import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
-import { loadClassifier, runTrainJob, type Classifier } from '../../src/engine';
+import { loadClassifier, type Classifier } from '../../src/engine';
 import { loadData } from '../../src/engine/data/datasets';
 import {
   compileOnnx,
