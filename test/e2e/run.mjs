@@ -1327,13 +1327,13 @@ async function main() {
       await page.screenshot({ path: path.join(OUT, '31-settings.png') });
       // The list is virtual: gather the titles while scrolling down it.
       const shown = [];
-      for (let turn = 0; turn < 15 && shown.length < 13; turn++) {
+      for (let turn = 0; turn < 40 && !shown.some((t) => t.endsWith('Workers')); turn++) {
         for (const title of await titles.allInnerTexts()) {
           const text = title.replace(/\s+/g, ' ').trim();
           if (text && !shown.includes(text)) shown.push(text);
         }
         await page.mouse.move(900, 650); // over the settings list
-        await page.mouse.wheel(0, 300);
+        await page.mouse.wheel(0, 500);
         await sleep(300);
       }
       const expected = [
@@ -1345,6 +1345,12 @@ async function main() {
         'Curve: Epsilons',
         'Dataset',
         'Data Folder',
+        'Data Labels',
+        'Data Resize',
+        'Data Channels',
+        'Preprocess: Scale',
+        'Preprocess: Mean',
+        'Preprocess: Std',
         'Samples',
         'Report: Examples',
         'Training: Train Images',
@@ -1962,6 +1968,8 @@ async function main() {
   await step(
     '41. (issue 12) a Python file with torch.onnx.export(…, "model.onnx") shows the model\'s lens',
     async () => {
+      // Alone on screen: the editor whose lenses are counted is the Python file, not a spec left open.
+      await runFromPalette('View: Close All Editors');
       await openFromExplorer(['examples', 'pytorch', 'export_model.py']);
       const shown = lens(onnxLensPattern());
       await shown.waitFor({ timeout: 60_000 });
