@@ -6,7 +6,8 @@ and onnxruntime's logits next to it, so the tests need neither PyTorch nor a rec
 
   cnn.onnx     opset 13  1x28x28: Conv, Relu, MaxPool, x.view(x.size(0), -1) (Shape/Gather/Unsqueeze/
                          Concat/Reshape), Gemm
-  resnet.onnx  opset 11  3x16x16: Conv + BatchNorm + Relu (the exporter folds each BatchNorm into its
+  resnet.onnx  opset 11  3x16x16: normalisation inside the model ((x - mean) / std per channel, as Sub
+                         and Div of constants), Conv + BatchNorm + Relu (the exporter folds each BatchNorm into its
                          Conv's weights in eval mode), a residual block with Add, a depthwise (groups)
                          Conv, Pad + AveragePool, GlobalAveragePool, Flatten, Gemm
   mlp.onnx     opset 13  1x28x28: Flatten, Gemm, LayerNorm (decomposed: ReduceMean/Sub/Pow/Sqrt/Div),
@@ -51,8 +52,12 @@ class ResNet(nn.Module):
         self.pointwise = nn.Conv2d(8, 12, 1)
         self.avg = nn.AvgPool2d(2)
         self.fc = nn.Linear(12, 10)
+        # CIFAR-10's channel statistics: the export starts with Sub and Div of these constants.
+        self.register_buffer('mean', torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1))
+        self.register_buffer('std', torch.tensor([0.2470, 0.2435, 0.2616]).view(1, 3, 1, 1))
 
     def forward(self, x):
+        x = (x - self.mean) / self.std
         x = self.stem(x)
         x = torch.relu(x + self.b(self.a(x)))
         x = torch.relu(self.pointwise(self.depthwise(x)))
