@@ -239,7 +239,8 @@ function formatOnnxVsLayers(r: OnnxVsLayers): string {
   );
 }
 
-export async function runBench(o: {
+/** The options of `rl bench`, as commander parses them. */
+export interface BenchOptions {
   json: string;
   model: string;
   backends: string;
@@ -248,7 +249,9 @@ export async function runBench(o: {
   /** Data section: `n:folder` reads once in this process (internal); dataOnly runs that section alone. */
   dataOne?: string;
   dataOnly?: boolean;
-}): Promise<void> {
+}
+
+export async function runBench(o: BenchOptions): Promise<void> {
   if (o.dataOne) {
     const [n, ...dir] = o.dataOne.split(':');
     return benchDataOne(dir.join(':'), Number(n));

@@ -61,7 +61,7 @@ import { preprocessProblems, type PreprocessLayer } from '../protocol/preprocess
 import type { Report } from '../protocol/report';
 import type { FinishedStage } from '../protocol/messages/worker';
 import { runAttackParallel } from '../worker/pool';
-import { runBench } from './bench';
+import { runBench, type BenchOptions } from './bench';
 import { makeProgress } from './progress';
 import { writeReport } from '../store/report-files';
 import { formatTable } from './table';
@@ -704,17 +704,7 @@ export function buildProgram(): Command {
     .option('--one <backend>', 'internal: run one backend in this process and print JSON')
     .option('--data-one <n:folder>', 'internal: read the first n images of a data folder in this process, print JSON')
     .option('--data-only', 'only the data section: the first 1,000 and all of a generated 50,000-image folder')
-    .action(
-      async (o: {
-        json: string;
-        model: string;
-        backends: string;
-        trainBatches: number;
-        one?: BackendChoice;
-        dataOne?: string;
-        dataOnly?: boolean;
-      }) => runBench(o),
-    );
+    .action(async (o: BenchOptions) => runBench(o));
 
   return program;
 }

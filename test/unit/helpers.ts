@@ -5,8 +5,17 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initBackend, makeClassifier, type BackendChoice, type Classifier } from '../../src/engine';
-import type { TensorBackend } from '../../src/protocol/vocabulary';
+import { onnx } from 'onnx-proto';
+import {
+  initBackend,
+  makeClassifier,
+  type AttackEntry,
+  type AttackOptions,
+  type AttackResult,
+  type BackendChoice,
+  type Classifier,
+} from '../../src/engine';
+import type { NormId, TensorBackend } from '../../src/protocol/vocabulary';
 
 export async function useBackend(choice: BackendChoice = 'wasm'): Promise<void> {
   const info = await initBackend(choice);
@@ -93,4 +102,136 @@ export function seededFloats(n: number, seed: number, lo = 0, hi = 1): Float32Ar
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return lo + ((s >>> 8) / 16777216) * (hi - lo);
   });
+}
+
+/** The norm that bounds a linear function's change over the ball: ‖v‖₁ for L∞, ‖v‖₂ for L2. */
+export function dualNorm(v: ArrayLike<number>, norm: NormId): number {
+  const values = Array.from(v);
+  return norm === 'linf'
+    ? values.reduce((s, e) => s + Math.abs(e), 0)
+    : Math.sqrt(values.reduce((s, e) => s + e * e, 0));
+}
+
+/**
+ * For a linear classifier with logits z_k = Σ_j weight(k, j)·x_j + bias[k]: its decision y at x and the
+ * smallest perturbation that changes it, min over t ≠ y of (z_y − z_t)/‖w_y − w_t‖_q (q = 1 for L∞,
+ * 2 for L2): at that radius the nearest rival ties with y, and below it every rival stays behind.
+ */
+export function linearDecision(
+  x: Float32Array,
+  weight: (k: number, j: number) => number,
+  bias: ArrayLike<number>,
+  norm: NormId,
+): { label: number; budget: number } {
+  const K = bias.length;
+  const z = Array.from({ length: K }, (_, k) => x.reduce((s, v, j) => s + v * weight(k, j), bias[k]!));
+  const label = z.indexOf(Math.max(...z));
+  let budget = Infinity;
+  for (let t = 0; t < K; t++) {
+    if (t === label) continue;
+    const diff = Array.from({ length: x.length }, (_, j) => weight(label, j) - weight(t, j));
+    budget = Math.min(budget, (z[label]! - z[t]!) / dualNorm(diff, norm));
+  }
+  return { label, budget };
+}
+
+/** The largest optimal budget a closed-form sample may need, so that 1.01× of it stays inside the box. */
+const MAX_BUDGET = 0.15;
+
+/**
+ * Up to 24 of `candidates` seeded inputs of `shape` near the centre of the box (so a budget of ≤ 0.15
+ * never reaches its edges) whose minimal adversarial budget, as `solve` gives it, lies in [0.01, 0.15],
+ * with their labels and budgets.
+ */
+export function pointsWithinBudget(
+  shape: [number, number, number],
+  candidates: number,
+  seed: number,
+  solve: (x: Float32Array) => { label: number; budget: number },
+) {
+  const d = shape[0] * shape[1] * shape[2];
+  const raw = seededFloats(candidates * d, seed, 0.35, 0.65);
+  const xs: number[] = [];
+  const labels: number[] = [];
+  const optimal: number[] = [];
+  for (let i = 0; i < candidates && labels.length < 24; i++) {
+    const x = raw.subarray(i * d, (i + 1) * d);
+    const { label, budget } = solve(x);
+    if (budget < 0.01 || budget > MAX_BUDGET) continue;
+    xs.push(...x);
+    labels.push(label);
+    optimal.push(budget);
+  }
+  return {
+    x: tf.tensor4d(xs, [labels.length, ...shape]),
+    y: tf.tensor1d(labels, 'int32'),
+    optimal: Float32Array.from(optimal),
+  };
+}
+
+/**
+ * The closed-form test's options for an attack: `shared` as far as the attack takes them (its catalogue
+ * entry lists them), what it needs beyond them, and the budget factor it must succeed at. Square is a
+ * random search: in L∞ 1000 queries find the optimal corner within 1%; in L2 its centred-square windows
+ * cannot line up with w exactly, so it gets 3000 queries and 1.5×. Transfer attacks through `model`.
+ */
+export function closedFormSettings(
+  entry: AttackEntry,
+  norm: NormId,
+  shared: AttackOptions,
+  model?: Classifier,
+): { opts: AttackOptions; factor: number } {
+  const taken = Object.fromEntries(
+    Object.entries(shared).filter(([name]) => name in entry.options || name === 'seed'),
+  ) as AttackOptions;
+  if (entry.id === 'square')
+    return { opts: { ...taken, queries: norm === 'linf' ? 1000 : 3000 }, factor: norm === 'linf' ? 1.01 : 1.5 };
+  if (entry.id === 'transfer') return { opts: { ...taken, ...(model ? { surrogate: model } : {}) }, factor: 1.01 };
+  return { opts: taken, factor: 1.01 };
+}
+
+/**
+ * Runs `attack` at `factor`× and at 0.99× each sample's optimal budget and asserts that it succeeds on
+ * every sample at the first and on none at the second, leaving no tensor behind.
+ */
+export async function assertTightBudget(
+  optimal: Float32Array,
+  factor: number,
+  attack: (eps: Float32Array) => Promise<AttackResult>,
+): Promise<void> {
+  assert.ok(optimal.length >= 12, `fixture has ${optimal.length} samples`);
+  for (const [f, expectSuccess] of [
+    [factor, true],
+    [0.99, false],
+  ] as const) {
+    const result = await expectNoLeak(async () => {
+      const r = await attack(optimal.map((e) => e * f));
+      r.xAdv.dispose();
+      return r;
+    });
+    const hits = result.success.filter(Boolean).length;
+    assert.equal(hits, expectSuccess ? optimal.length : 0, `${f}× budget: ${hits}/${optimal.length} succeeded`);
+  }
+}
+
+/**
+ * test/fixtures/onnx/cnn.onnx with its first ReLU's feature map [batch, 4, 26, 26] listed as a graph
+ * output before the logits, written to a new temporary folder; returns the file.
+ */
+export function cnnWithTwoOutputs(): string {
+  const model = onnx.ModelProto.decode(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'onnx', 'cnn.onnx')));
+  model.graph!.output!.unshift(
+    onnx.ValueInfoProto.create({
+      name: '/Relu_output_0',
+      type: {
+        tensorType: {
+          elemType: 1,
+          shape: { dim: [{ dimParam: 'batch' }, { dimValue: 4 }, { dimValue: 26 }, { dimValue: 26 }] },
+        },
+      },
+    }),
+  );
+  const file = path.join(tempDir('onnx'), 'two-outputs.onnx');
+  fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  return file;
 }

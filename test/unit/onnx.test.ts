@@ -14,7 +14,15 @@ import {
   ungroupTransposeKernel,
 } from '../../src/engine/models/onnx/interpreter';
 import { describeModel, formatModelInfo } from '../../src/formats/model-formats';
-import { engineTest, expectNoLeak, forEachBackend, seededFloats, tempDir, useBackend } from './helpers';
+import {
+  cnnWithTwoOutputs,
+  engineTest,
+  expectNoLeak,
+  forEachBackend,
+  seededFloats,
+  tempDir,
+  useBackend,
+} from './helpers';
 
 before(() => useBackend('wasm'));
 
@@ -307,20 +315,7 @@ describe('ONNX models: the interpreter', () => {
 
   engineTest('of several outputs, the one shaped [batch, classes] or the one named is the logits', async () => {
     const ref = reference('cnn');
-    const file = editedFixture('cnn', (model) => {
-      const graph = model.graph!;
-      graph.output!.unshift(
-        onnx.ValueInfoProto.create({
-          name: '/Relu_output_0',
-          type: {
-            tensorType: {
-              elemType: 1,
-              shape: { dim: [{ dimParam: 'batch' }, { dimValue: 4 }, { dimValue: 26 }, { dimValue: 26 }] },
-            },
-          },
-        }),
-      );
-    });
+    const file = cnnWithTwoOutputs();
     await withModel(file, (model) => {
       assert.deepEqual(model.warnings, [
         `${file}: the graph has 2 outputs ("/Relu_output_0", "logits"); attacks use "logits", the one shaped [batch, classes]`,

@@ -26,7 +26,7 @@ import {
   sidecarFile,
 } from '../../src/protocol/preprocess';
 import { preprocessText } from '../../src/protocol/report-text';
-import { engineTest, seededFloats, tempDir, useBackend } from './helpers';
+import { cnnWithTwoOutputs, engineTest, seededFloats, tempDir, useBackend } from './helpers';
 import { analyzeSpec } from '../../src/experiment/analysis';
 import { specAttackJob, specTrainJob } from '../../src/protocol/experiment-spec';
 import { attackJobSchema } from '../../src/protocol/jobs';
@@ -629,22 +629,7 @@ describe('preprocessing and output through jobs: training and a multi-output gra
   );
 
   engineTest("the job's output picks the logits of a graph with several outputs", async () => {
-    const dir = tempDir('pre');
-    const model = onnx.ModelProto.decode(fs.readFileSync(CNN));
-    const graph = model.graph!;
-    graph.output!.unshift(
-      onnx.ValueInfoProto.create({
-        name: '/Relu_output_0',
-        type: {
-          tensorType: {
-            elemType: 1,
-            shape: { dim: [{ dimParam: 'batch' }, { dimValue: 4 }, { dimValue: 26 }, { dimValue: 26 }] },
-          },
-        },
-      }),
-    );
-    const file = path.join(dir, 'two.onnx');
-    fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+    const file = cnnWithTwoOutputs();
     const job = { ...defaultAttackJob(), model: file, attacks: ['fgsm'], n: 10, batchSize: 10, examples: 0 };
     const report = await runAttackJob({ ...job, output: 'logits' }, 'attack');
     assert.equal(report.n, 10);
