@@ -323,7 +323,8 @@ export const OP_CASES = [
       shape: { int64: [0, 2, -1], shape: [3] },
     },
   },
-  // Added for issue 12's remaining forms; appended so the cases above keep their random draws.
+  // Pooling with ceil_mode, dilated and grouped convolutions and the attribute/input forms of each opset;
+  // appended so the cases above keep their random draws.
   ...[
     ['maxpool-ceil-pads', 'MaxPool', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], ceil_mode: 1 }, 8],
     [

@@ -137,7 +137,7 @@ function prepare() {
       path.join(ROOT, 'examples', 'fashion-mnist', f),
       path.join(workspace, 'examples', 'fashion-mnist', f),
     );
-  // issue 12: a PyTorch model exported to ONNX, a Python file that exports it and a notebook whose cell
+  // A PyTorch model exported to ONNX, a Python file that exports it and a notebook whose cell
   // names it relative to the notebook's own folder (steps 40–42).
   const pytorch = path.join(workspace, 'examples', 'pytorch');
   fs.mkdirSync(path.join(pytorch, 'notebooks'), { recursive: true });

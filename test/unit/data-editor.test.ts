@@ -1,5 +1,5 @@
 /**
- * The editor's view of every data kind (issue 12): the workspace index lists IDX, NumPy folders,
+ * The editor's view of every data kind: the workspace index lists IDX, NumPy folders,
  * .npz files, CIFAR-10/100 and image folders for completion (not a folder of screenshots), and the
  * spec analysis checks each one's image shape against the model's input, after the spec's
  * "resize" and "channels", naming the fix; "labels": "coarse" is CIFAR-100's only.

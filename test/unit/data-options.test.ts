@@ -1,5 +1,5 @@
 /**
- * Data options (issue 12): CIFAR-100's coarse labels, and images fitted to a model's input —
+ * Data options: CIFAR-100's coarse labels, and images fitted to a model's input —
  * refused naming the data file for every data kind unless a resize (bilinear, half-pixel centres)
  * or a channel conversion (grey → RGB replicate, RGB → grey BT.601 luma) is asked for.
  */
