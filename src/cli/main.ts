@@ -22,6 +22,7 @@ import {
   defaultTrainJob,
   type AttackJob,
   type AttackJobSettings,
+  dataOptionsField,
   type DataOptions,
   type TrainJob,
 } from '../protocol/jobs';
@@ -133,7 +134,6 @@ function backendOption(): Option {
 
 /** The --data help: the built-in ids, or a folder. */
 const DATA_HELP = `${BUILTIN_DATA.join(' | ')} | a data folder (IDX, NumPy, CIFAR binary, image folder)`;
-// Data options: --labels, --resize, --channels.
 /** The data options of a command that reads data; --resize only where there is a model to resize to. */
 function dataOptionFlags(cmd: Command, withResize = true): Command {
   cmd.addOption(
@@ -160,22 +160,6 @@ function dataOptionFlags(cmd: Command, withResize = true): Command {
       return channels;
     }),
   );
-}
-
-interface DataCliOptions {
-  labels?: DataOptions['labels'];
-  resize?: boolean;
-  channels?: DataOptions['channels'];
-}
-
-/** The job's dataOptions from the flags; undefined when none is given (the job then reads data as it is). */
-function dataOptionsOf(o: DataCliOptions): { dataOptions?: DataOptions } {
-  const options: DataOptions = {
-    ...(o.labels ? { labels: o.labels } : {}),
-    ...(o.resize ? { resize: true } : {}),
-    ...(o.channels !== undefined ? { channels: o.channels } : {}),
-  };
-  return Object.keys(options).length ? { dataOptions: options } : {};
 }
 
 /** A model file as the help names it: "model.json". */
@@ -228,7 +212,7 @@ function attackOptions(cmd: Command): Command {
     .addOption(backendOption());
 }
 
-interface AttackCliOptions extends DataCliOptions, PreprocessCliOptions {
+interface AttackCliOptions extends DataOptions, PreprocessCliOptions {
   model: string;
   data: string;
   norm: NormId;
@@ -262,7 +246,7 @@ function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: nu
   const settings: AttackJobSettings = {
     model: path.resolve(o.model),
     data: o.data,
-    ...dataOptionsOf(o),
+    ...dataOptionsField(o),
     norm: o.norm,
     eps,
     steps: o.steps,
@@ -554,8 +538,8 @@ export function buildProgram(): Command {
       async (o: {
         method: TrainMethod;
         data: string;
-        labels?: DataCliOptions['labels'];
-        channels?: DataCliOptions['channels'];
+        labels?: DataOptions['labels'];
+        channels?: DataOptions['channels'];
         epochs: number;
         batchSize: number;
         optimizer: OptimizerId;
@@ -586,7 +570,7 @@ export function buildProgram(): Command {
           : {
               method: o.method,
               data: o.data,
-              ...dataOptionsOf(o),
+              ...dataOptionsField(o),
               epochs: o.epochs,
               batchSize: o.batchSize,
               optimizer: o.optimizer,

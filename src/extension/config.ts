@@ -18,7 +18,7 @@ import {
   type BackendPreference,
   type NormId,
 } from '../protocol/vocabulary';
-import type { DataOptions } from '../protocol/jobs';
+import { dataOptionsField, type DataOptions } from '../protocol/jobs';
 import type { RobustnessSettings } from './jobs-from-settings';
 import type { PreprocessLayer } from '../protocol/preprocess';
 
@@ -242,12 +242,7 @@ export class Config {
   /** The data options the settings ask for (none by default): { dataOptions } to spread into a job. */
   get dataOptions(): { dataOptions?: DataOptions } {
     const { dataLabels: labels, dataResize: resize, dataChannels: channels } = this.values;
-    const options: DataOptions = {
-      ...(labels !== 'fine' ? { labels } : {}),
-      ...(resize ? { resize } : {}),
-      ...(channels !== null ? { channels } : {}),
-    };
-    return Object.keys(options).length ? { dataOptions: options } : {};
+    return dataOptionsField({ labels, resize, channels });
   }
 
   /** Train on only the first N training images; undefined (the default, null) trains on all. */

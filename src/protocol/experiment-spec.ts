@@ -10,6 +10,7 @@ import {
   DEFAULT_SAMPLES,
   type AttackJob,
   type AttackParams,
+  dataOptionsField,
   type DataOptions,
   type TrainJob,
 } from './jobs';
@@ -95,14 +96,7 @@ export function dataOf(spec: RobustnessSpec): { id: string; n: number; offset: n
 
 /** The spec's data options as a job's `dataOptions` field (absent when the spec sets none). */
 export function dataOptionsOf(spec: RobustnessSpec): { dataOptions?: DataOptions } {
-  if (typeof spec.data === 'string') return {};
-  const { labels, resize, channels } = spec.data;
-  const options: DataOptions = {
-    ...(labels !== undefined ? { labels } : {}),
-    ...(resize !== undefined ? { resize } : {}),
-    ...(channels !== undefined ? { channels } : {}),
-  };
-  return Object.keys(options).length ? { dataOptions: options } : {};
+  return typeof spec.data === 'string' ? {} : dataOptionsField(spec.data);
 }
 
 /** Resolves a relative path (the caller knows the base folder and the platform). */

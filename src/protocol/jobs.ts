@@ -63,6 +63,22 @@ export const dataOptionsSchema = z.strictObject({
 });
 export type DataOptions = z.infer<typeof dataOptionsSchema>;
 
+/**
+ * `{ dataOptions }` to spread into a job, from the data options a CLI, a spec or the settings give:
+ * a value that reads the data as it is (absent, null, no resize, the default fine labels) is left
+ * out, and the field itself when nothing is left.
+ */
+export function dataOptionsField(given: { [K in keyof DataOptions]?: DataOptions[K] | null }): {
+  dataOptions?: DataOptions;
+} {
+  const options: DataOptions = {
+    ...(given.labels && given.labels !== 'fine' ? { labels: given.labels } : {}),
+    ...(given.resize ? { resize: true } : {}),
+    ...(given.channels != null ? { channels: given.channels } : {}),
+  };
+  return Object.keys(options).length ? { dataOptions: options } : {};
+}
+
 /** A model's preprocessing from one source (src/protocol/preprocess.ts); the engine checks the values, naming it. */
 export const preprocessLayerSchema = z.strictObject({
   /** Where it came from, for messages and the report: a file, "--mean", "settings". */

@@ -20,6 +20,7 @@ import { defaultAttackJob, type AttackJob } from '../../src/protocol/jobs';
 import {
   describePreprocess,
   nearChanceMessage,
+  PREPROCESS_FIELDS,
   preprocessAffine,
   preprocessProblems,
   resolvePreprocess,
@@ -29,7 +30,7 @@ import { preprocessText } from '../../src/protocol/report-text';
 import { cnnWithTwoOutputs, engineTest, seededFloats, tempDir, useBackend } from './helpers';
 import { analyzeSpec } from '../../src/experiment/analysis';
 import { specAttackJob, specTrainJob } from '../../src/protocol/experiment-spec';
-import { attackJobSchema } from '../../src/protocol/jobs';
+import { attackJobSchema, preprocessLayerSchema } from '../../src/protocol/jobs';
 import { modelMarkdown, specHover } from '../../src/server/features';
 import { describeModel } from '../../src/formats/model-formats';
 import { Config } from '../../src/extension/config';
@@ -640,7 +641,7 @@ describe('preprocessing and output through jobs: training and a multi-output gra
   });
 });
 
-test("the sidecar's JSON schema and the spec's preprocess block agree, and the schema refuses what the checks refuse", () => {
+test("the sidecar's JSON schema, the spec's preprocess block and the job schema agree, and the schema refuses what the checks refuse", () => {
   const read = (name: string) =>
     JSON.parse(fs.readFileSync(path.join(ROOT, 'src', 'protocol', name), 'utf8')) as {
       properties: Record<string, unknown> & { preprocess: { properties: Record<string, unknown> } };
@@ -649,7 +650,9 @@ test("the sidecar's JSON schema and the spec's preprocess block agree, and the s
   const spec = read('experiment-spec-schema.json');
   const { $schema: _pointer, ...fields } = sidecar.properties;
   assert.deepEqual(spec.properties.preprocess.properties, fields);
-  assert.deepEqual(Object.keys(fields).sort(), ['classes', 'mean', 'scale', 'std']);
+  assert.deepEqual(Object.keys(fields).sort(), [...PREPROCESS_FIELDS].sort());
+  // The job's zod schema takes the same fields, plus the source each came from.
+  assert.deepEqual(Object.keys(preprocessLayerSchema.shape).sort(), [...PREPROCESS_FIELDS, 'source'].sort());
   const validate = new Ajv({ strict: false }).compile(sidecar);
   assert.equal(validate({ mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.243, 0.261], classes: ['a'] }), true);
   for (const bad of [{ std: [0] }, { scale: [0] }, { mean: [] }, { classes: [''] }, { stdev: [1] }]) {
