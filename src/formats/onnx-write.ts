@@ -60,14 +60,6 @@ export function floatTensor(name: string, dims: number[], values: ArrayLike<numb
   return onnx.TensorProto.create({ name, dims, dataType: T.FLOAT, rawData: rawBytes(values, T.FLOAT) });
 }
 
-/** An int64 tensor (shapes, axes) with its data in raw_data. */
-export function int64Tensor(name: string, values: number[]): onnx.TensorProto {
-  const bytes = new Uint8Array(values.length * 8);
-  const view = new DataView(bytes.buffer);
-  values.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
-  return onnx.TensorProto.create({ name, dims: [values.length], dataType: T.INT64, rawData: bytes });
-}
-
 export interface ReplaceOptions {
   /**
    * Write every replaced initializer as FLOAT whatever its type was (a checkpoint that must read
