@@ -58,7 +58,8 @@ import { attackSkipped, maskingAdvice, SKIPPED_ALL_FOOLED, stageLine, SUITE_TABL
 import { duration, pct } from '../protocol/format';
 import { VERSION } from '../protocol/report';
 import { datasetLabel, preprocessText } from '../protocol/report-text';
-import { preprocessProblems, type PreprocessLayer } from '../protocol/preprocess';
+import type { PreprocessLayer } from '../protocol/preprocess';
+import { checkPreprocessLayer } from '../engine/preprocess';
 import type { Report } from '../protocol/report';
 import type { FinishedStage } from '../protocol/messages/worker';
 import { runAttackParallel } from '../worker/pool';
@@ -121,10 +122,7 @@ function cliPreprocess(o: PreprocessCliOptions): { preprocess?: PreprocessLayer[
   if (o.scale) layers.push({ source: '--scale', scale: o.scale as [number, number] });
   if (o.mean) layers.push({ source: '--mean', mean: o.mean });
   if (o.std) layers.push({ source: '--std', std: o.std });
-  for (const { source, ...fields } of layers) {
-    const problem = preprocessProblems(fields)[0];
-    if (problem) throw new InputError(source, problem.field, problem.message);
-  }
+  for (const layer of layers) checkPreprocessLayer(layer);
   return { ...(layers.length ? { preprocess: layers } : {}), ...(o.output ? { output: o.output } : {}) };
 }
 
