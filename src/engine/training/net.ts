@@ -52,8 +52,6 @@ export function layersNet(model: tfl.LayersModel): TrainableNet {
   };
 }
 
-const ONNX_MODEL_FILE = ONNX_TRAINED_MODEL_FILE;
-
 /** What a fine-tuned ONNX model's report and metadata say about BatchNorm. */
 export const ONNX_FINE_TUNING_NOTE =
   'BatchNorm statistics frozen: the running mean and variance stay the imported ones (inference statistics); ' +
@@ -114,16 +112,19 @@ export function onnxNet(model: OnnxModel, program: OnnxProgram): OnnxNet {
     setWeights: (weights) => parameters.variables.forEach((v, i) => v.assign(weights[i]!)),
     saveTo: async (folder) => {
       // FLOAT whatever the weights' own type: a resumed run continues from exactly these values.
-      writeOnnxFile(path.join(folder, ONNX_MODEL_FILE), replaceInitializers(model, values(), { float32: true }));
+      writeOnnxFile(
+        path.join(folder, ONNX_TRAINED_MODEL_FILE),
+        replaceInitializers(model, values(), { float32: true }),
+      );
     },
     loadFrom: async (folder) => {
-      const file = path.join(folder, ONNX_MODEL_FILE);
+      const file = path.join(folder, ONNX_TRAINED_MODEL_FILE);
       const saved = withInputErrors(() => readOnnxModel(file));
       parameters.write(withInputErrors(() => floatInitializers(file, saved)));
     },
-    savedIn: (folder) => fs.existsSync(path.join(folder, ONNX_MODEL_FILE)),
+    savedIn: (folder) => fs.existsSync(path.join(folder, ONNX_TRAINED_MODEL_FILE)),
     writeModel: (dir, metadata) => {
-      const file = path.join(dir, ONNX_MODEL_FILE);
+      const file = path.join(dir, ONNX_TRAINED_MODEL_FILE);
       writeOnnxFile(file, replaceInitializers(model, values(), metadata ? { metadata } : {}));
       return file;
     },
