@@ -21,7 +21,7 @@ import { attackOf, dataOf, type RobustnessSpec } from '../protocol/experiment-sp
 import { preprocessProblems } from '../protocol/preprocess';
 import { defaultAttackJob } from '../protocol/jobs';
 import { SUITE_TABLE, suiteStages } from '../protocol/suites';
-import { shapeMismatch, type DataInfo } from '../formats/data-sources';
+import { isImageChannels, shapeMismatch, type DataInfo } from '../formats/data-sources';
 import type { ModelInfo } from '../formats/model-formats';
 
 export type Severity = 'error' | 'warning' | 'information';
@@ -192,7 +192,6 @@ type Add = (
 
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-// Data options: shape against the model, resize, channels, labels.
 /** The data's image shape against the model's input (after the spec's resize and channels), and its label set. */
 function checkDataOptions(
   spec: RobustnessSpec,
@@ -206,7 +205,7 @@ function checkDataOptions(
   // As written: the schema's own checks report a value of the wrong type.
   const options: { labels?: unknown; resize?: unknown; channels?: unknown } =
     typeof spec.data === 'object' && spec.data !== null ? spec.data : {};
-  const channels = options.channels === 1 || options.channels === 3 ? options.channels : undefined;
+  const channels = isImageChannels(options.channels) ? options.channels : undefined;
   const conversion = { resize: options.resize === true, ...(channels ? { channels } : {}) };
   const mismatch =
     model?.inputShape &&
@@ -221,7 +220,7 @@ function checkDataOptions(
     const fitted = {
       id,
       ...(h !== data.shape[0] || w !== data.shape[1] ? { resize: true } : {}),
-      ...(c !== (channels ?? data.shape[2]) && (c === 1 || c === 3) ? { channels: c } : {}),
+      ...(c !== (channels ?? data.shape[2]) && isImageChannels(c) ? { channels: c } : {}),
     };
     const fix =
       typeof spec.data === 'string' && mismatch.hint

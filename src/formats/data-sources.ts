@@ -9,7 +9,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { BuiltinData, DataSourceId, DataSplit } from '../protocol/vocabulary';
+import {
+  IMAGE_CHANNELS,
+  type BuiltinData,
+  type DataSourceId,
+  type DataSplit,
+  type ImageChannels,
+} from '../protocol/vocabulary';
 import { FormatError } from './errors';
 import {
   CIFAR_10,
@@ -317,6 +323,11 @@ export interface ShapeConversion {
   channels?: number;
 }
 
+/** A channel count images convert to and from (grey ↔ RGB). */
+export function isImageChannels(n: unknown): n is ImageChannels {
+  return (IMAGE_CHANNELS as readonly unknown[]).includes(n);
+}
+
 /** The H×W×C images of `data` become once `conversion` is applied for a model taking `model`. */
 export function convertedShape(
   data: readonly number[],
@@ -345,7 +356,7 @@ export function shapeMismatch(
   if (fitted[0] !== model[0] || fitted[1] !== model[1]) {
     fixes.push('add "resize": true (--resize) to resize them bilinearly');
   }
-  if (fitted[2] !== model[2] && (model[2] === 1 || model[2] === 3)) {
+  if (fitted[2] !== model[2] && isImageChannels(model[2])) {
     fixes.push(`add "channels": ${model[2]} (--channels ${model[2]}) to convert them`);
   }
   const kind = words.kind ? ` (${words.kind})` : '';
