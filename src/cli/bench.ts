@@ -154,7 +154,7 @@ export interface OnnxVsLayers {
   /** Medians over interleaved repeats: one forward + input-gradient pass, and one PGD step (PGD-10 / 10). */
   layers: { gradMs: number; pgdStepMs: number };
   onnx: { gradMs: number; pgdStepMs: number };
-  /** ONNX time / Layers time (the bound: ≤ 1.3). */
+  /** ONNX time / Layers time (an imported network must stay within 1.3× the Layers model). */
   gradRatio: number;
   pgdRatio: number;
   /** Largest |ONNX − Layers| over the batch's logits, relative to the largest |Layers logit|. */

@@ -713,7 +713,7 @@ test('image headers: PNG colour types and a JPEG start-of-frame give the channel
 });
 
 // ---------------------------------------------------------------------------------------------
-// Bad data named by the issue, each refused naming the file and the problem (the rest are above:
+// Bad data of every kind, each refused naming the file and the problem (the rest are above:
 // mixed sizes and an empty class folder in the image-folder tests; truncated, big-endian and
 // object-dtype .npy in the NumPy tests; CIFAR files of the wrong length and labels out of range).
 
