@@ -235,3 +235,11 @@ export function cnnWithTwoOutputs(): string {
   fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
   return file;
 }
+
+/** Third-party models beside the clone (../shared/models, see its README); RL_SHARED_DIR overrides. */
+export const SHARED_MODELS = path.join(
+  process.env.RL_SHARED_DIR ?? path.join(__dirname, '..', '..', '..', 'shared'),
+  'models',
+);
+/** A test's skip reason when SHARED_MODELS is absent; false when it is there. */
+export const sharedAbsent = !fs.existsSync(SHARED_MODELS) && `no ${SHARED_MODELS} (RL_SHARED_DIR names it)`;

@@ -23,7 +23,7 @@ import type { TrainJob } from '../../src/protocol/jobs';
 import { toNumber } from '../../src/formats/onnx-model';
 import { trainedModelFile } from '../../src/extension/training-runs';
 import { trainedModelFolder } from '../../src/protocol/training';
-import { engineTest, expectNoLeak, tempDir, useBackend } from './helpers';
+import { engineTest, expectNoLeak, SHARED_MODELS, sharedAbsent, tempDir, useBackend } from './helpers';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'onnx');
 const fixture = (name: string) => path.join(FIXTURES, `${name}.onnx`);
@@ -408,13 +408,6 @@ async function loadResnetData(): Promise<Dataset> {
   };
   return { ...data, shape: [16, 16, 3], train: crop(data.train), test: crop(data.test) };
 }
-
-/** Third-party models beside the clone (../shared/models, see its README); RL_SHARED_DIR overrides. */
-const SHARED_MODELS = path.join(
-  process.env.RL_SHARED_DIR ?? path.join(__dirname, '..', '..', '..', 'shared'),
-  'models',
-);
-const sharedAbsent = !fs.existsSync(SHARED_MODELS) && `no ${SHARED_MODELS} (RL_SHARED_DIR names it)`;
 
 describe('fine-tuning ONNX models trained elsewhere (../shared/models)', () => {
   for (const [name, softmax] of [

@@ -20,6 +20,8 @@ import {
   expectNoLeak,
   forEachBackend,
   seededFloats,
+  SHARED_MODELS,
+  sharedAbsent,
   tempDir,
   useBackend,
 } from './helpers';
@@ -78,6 +80,22 @@ function editedFixture(
   const file = path.join(dir, fileName);
   fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
   return file;
+}
+
+/** An operator case of ops.json (scripts/onnx-ops.mjs): a one-node model, its feeds and onnxruntime's output. */
+interface OpCase {
+  name: string;
+  model: string;
+  feeds: Record<string, { shape: number[]; data: number[] }>;
+  output: { shape: number[]; data: number[] };
+}
+const OP_CASES = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ops.json'), 'utf8')) as OpCase[];
+
+/** The model of the ops.json case `name`, decoded afresh (a test may edit it). */
+function opCaseModel(name: string): onnx.ModelProto {
+  const c = OP_CASES.find((o) => o.name === name);
+  assert.ok(c, `ops.json has no case "${name}"`);
+  return onnx.ModelProto.decode(Buffer.from(c.model, 'base64'));
 }
 
 describe('ONNX models: the cheap half', () => {
@@ -169,17 +187,10 @@ describe('ONNX models: the interpreter', () => {
     }
   }, ['cpu', 'wasm']);
 
-  interface OpCase {
-    name: string;
-    model: string;
-    feeds: Record<string, { shape: number[]; data: number[] }>;
-    output: { shape: number[]; data: number[] };
-  }
-  const opCases = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ops.json'), 'utf8')) as OpCase[];
   forEachBackend(() => {
-    for (const c of opCases) {
+    for (const c of OP_CASES) {
       engineTest(`operator case ${c.name}: equals onnxruntime to 1e-4, fed NCHW and NHWC`, () => {
-        const program = compileOnnx(`ops.json#${c.name}`, onnx.ModelProto.decode(Buffer.from(c.model, 'base64')));
+        const program = compileOnnx(`ops.json#${c.name}`, opCaseModel(c.name));
         try {
           for (const nhwcInputs of [false, true]) {
             const feeds = Object.fromEntries(
@@ -358,13 +369,6 @@ describe('ONNX models: the interpreter', () => {
   });
 });
 
-/** Third-party models beside the clone (../shared/models, see its README); RL_SHARED_DIR overrides. */
-const SHARED_MODELS = path.join(
-  process.env.RL_SHARED_DIR ?? path.join(__dirname, '..', '..', '..', 'shared'),
-  'models',
-);
-const sharedAbsent = !fs.existsSync(SHARED_MODELS) && `no ${SHARED_MODELS} (RL_SHARED_DIR names it)`;
-
 describe('ONNX models trained elsewhere (../shared/models)', () => {
   for (const [name, softmax] of [
     ['wonnx-mnist', false],
@@ -402,12 +406,6 @@ describe('ONNX models trained elsewhere (../shared/models)', () => {
 });
 
 describe('ONNX operators with ceil_mode, dilations and groups: gradients equal finite differences', () => {
-  interface OpCase {
-    name: string;
-    model: string;
-    feeds: Record<string, { shape: number[]; data: number[] }>;
-  }
-  const opCases = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ops.json'), 'utf8')) as OpCase[];
   const GRADIENT_CASES = [
     'maxpool-ceil-pads',
     'maxpool-ceil-window-dropped',
@@ -432,8 +430,8 @@ describe('ONNX operators with ceil_mode, dilations and groups: gradients equal f
   forEachBackend(() => {
     for (const name of GRADIENT_CASES) {
       engineTest(`operator case ${name}: the input gradient equals central differences`, () => {
-        const c = opCases.find((o) => o.name === name)!;
-        const program = compileOnnx(`ops.json#${name}`, onnx.ModelProto.decode(Buffer.from(c.model, 'base64')));
+        const c = OP_CASES.find((o) => o.name === name)!;
+        const program = compileOnnx(`ops.json#${name}`, opCaseModel(name));
         const [[input, feed]] = Object.entries(c.feeds) as [[string, { shape: number[]; data: number[] }]];
         const x = tf.tensor(feed.data, feed.shape);
         const out = program.execute({ [input]: x })[0]!;
@@ -542,13 +540,7 @@ describe('the ONNX model zoo MNIST model on its JPEG digits (../shared/models/wo
 
 describe('ONNX forms outside the supported list are refused at load', () => {
   engineTest('a Pad mode ONNX does not define is refused at load, naming the node and the modes', () => {
-    const cases = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ops.json'), 'utf8')) as Array<{
-      name: string;
-      model: string;
-    }>;
-    const model = onnx.ModelProto.decode(
-      Buffer.from(cases.find((c) => c.name === 'pad-reflect-opset19')!.model, 'base64'),
-    );
+    const model = opCaseModel('pad-reflect-opset19');
     const pad = model.graph!.node!.find((n) => n.opType === 'Pad')!;
     pad.attribute = [{ name: 'mode', type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from('symmetric') }];
     assert.throws(() => compileOnnx('pad.onnx', model), {
@@ -561,13 +553,7 @@ describe('ONNX forms outside the supported list are refused at load', () => {
 
 describe('ONNX BatchNormalization in training mode', () => {
   engineTest('training_mode 1 (batch statistics) is refused at load, naming the node', () => {
-    const cases = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'ops.json'), 'utf8')) as Array<{
-      name: string;
-      model: string;
-    }>;
-    const model = onnx.ModelProto.decode(
-      Buffer.from(cases.find((c) => c.name === 'batchnormalization')!.model, 'base64'),
-    );
+    const model = opCaseModel('batchnormalization');
     model.graph!.node![0]!.attribute!.push({
       name: 'training_mode',
       type: onnx.AttributeProto.AttributeType.INT,
