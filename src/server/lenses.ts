@@ -2,10 +2,10 @@
  * CodeLenses: above a spec, "Run"/"Train" and its last result; in source files, on every line
  * that names a model file, that model's last robustness result (or "Attack"), and a faint hint on
  * a string that looks like a model path but names no file. A source file's paths resolve against
- * its own folder first (a notebook cell's, its notebook's folder), then each workspace folder, so the lens shows whichever folder the
- * workspace is opened at. The results come from the run stores (.robustness/runs/* of every
- * workspace folder), read by the server and refreshed when a run finishes. Pure apart from the
- * store reads and the existence checks.
+ * its own folder first (a notebook cell's, its notebook's folder), then each workspace folder, so
+ * the lens shows whichever folder the workspace is opened at. The results come from the run
+ * stores (.robustness/runs/* of every workspace folder), read by the server and refreshed when a
+ * run finishes. Pure apart from the store reads and the existence checks.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

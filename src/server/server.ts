@@ -3,8 +3,9 @@
  * tests and the benchmark). Experiment specs get diagnostics, completion, hover and Run/Train
  * lenses; TypeScript, JavaScript and Python files, and Python cells of notebooks, get a lens on
  * every line naming a model file (resolved against the file's folder, a cell's notebook's folder,
- * then the workspace folders) and a faint hint on a model path that names no file. Results come from the run store and refresh on robustness/runFinished or when a
- * run.json changes on disk (runs started from the CLI).
+ * then the workspace folders) and a faint hint on a model path that names no file. Results come
+ * from the run store and refresh on robustness/runFinished or when a run.json changes on disk (runs
+ * started from the CLI).
  */
 import * as path from 'node:path';
 import {
