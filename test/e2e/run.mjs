@@ -1921,7 +1921,7 @@ async function main() {
     },
   );
 
-  // issue 12 — your own model, everywhere in the editor (steps 40–42)
+  // Your own model, everywhere in the editor (steps 40–42)
   /** "92.7%" → 0.927; anything else is an error naming what was shown. */
   const percentage = (text, what) => {
     const m = /^(\d{1,3}(?:\.\d)?)%$/.exec(text.trim());
@@ -1935,7 +1935,7 @@ async function main() {
       : /Attack \(no robustness result yet\)$/; // (after the shield icon)
 
   await step(
-    '40. (issue 12) Attack This Model on an .onnx from the explorer: the panel shows clean and robust accuracy',
+    '40. Attack This Model on an .onnx from the explorer: the panel shows clean and robust accuracy',
     async () => {
       const t0 = Date.now();
       await attackFromExplorer(['examples', 'pytorch', 'model.onnx']);
@@ -1965,28 +1965,25 @@ async function main() {
     },
   );
 
-  await step(
-    '41. (issue 12) a Python file with torch.onnx.export(…, "model.onnx") shows the model\'s lens',
-    async () => {
-      // Alone on screen: the editor whose lenses are counted is the Python file, not a spec left open.
-      await runFromPalette('View: Close All Editors');
-      await openFromExplorer(['examples', 'pytorch', 'export_model.py']);
-      const shown = lens(onnxLensPattern());
-      await shown.waitFor({ timeout: 60_000 });
-      const texts = await editor().locator('.codelens-decoration a').allInnerTexts();
-      if (texts.length !== 1) throw new Error(`one lens expected, on the export line: ${texts.join(' | ')}`);
-      // The lens sits above the export line: the next rendered line after the lens is that line.
-      const line = (await editor().locator('.view-line', { hasText: 'torch.onnx.export' }).first().innerText()).replace(
-        /\u00a0/g,
-        ' ',
-      );
-      if (line !== EXPORT_LINE) throw new Error(`the export line reads "${line}"`);
-      await page.screenshot({ path: path.join(OUT, '41-python-onnx-lens.png') });
-      log(`Python lens: ${texts[0]}`);
-    },
-  );
+  await step('41. a Python file with torch.onnx.export(…, "model.onnx") shows the model\'s lens', async () => {
+    // Alone on screen: the editor whose lenses are counted is the Python file, not a spec left open.
+    await runFromPalette('View: Close All Editors');
+    await openFromExplorer(['examples', 'pytorch', 'export_model.py']);
+    const shown = lens(onnxLensPattern());
+    await shown.waitFor({ timeout: 60_000 });
+    const texts = await editor().locator('.codelens-decoration a').allInnerTexts();
+    if (texts.length !== 1) throw new Error(`one lens expected, on the export line: ${texts.join(' | ')}`);
+    // The lens sits above the export line: the next rendered line after the lens is that line.
+    const line = (await editor().locator('.view-line', { hasText: 'torch.onnx.export' }).first().innerText()).replace(
+      /\u00a0/g,
+      ' ',
+    );
+    if (line !== EXPORT_LINE) throw new Error(`the export line reads "${line}"`);
+    await page.screenshot({ path: path.join(OUT, '41-python-onnx-lens.png') });
+    log(`Python lens: ${texts[0]}`);
+  });
 
-  await step('42. (issue 12) a notebook cell naming the .onnx (relative to the notebook) shows the lens', async () => {
+  await step('42. a notebook cell naming the .onnx (relative to the notebook) shows the lens', async () => {
     const row = await revealInExplorer(['examples', 'pytorch', 'notebooks', 'export.ipynb']);
     await row.click();
     // The code cell's editor: the one whose lines hold the export call.
