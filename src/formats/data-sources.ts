@@ -27,13 +27,7 @@ import {
   type CifarLayout,
 } from './cifar';
 import { imageDims, readIdxHeader } from './idx-header';
-import {
-  imageFolderClasses,
-  imageFolderEntries,
-  imageSplitFolders,
-  isImageFolder,
-  readImageHeader,
-} from './image-folder';
+import { imageFolderClasses, imageFolderHead, imageSplitFolders, isImageFolder, readImageHeader } from './image-folder';
 import { listNpzEntries } from './npz';
 import {
   imageLayout,
@@ -263,11 +257,12 @@ const imageFolder: DataSource = {
   detect: isImageFolder,
   info(dir) {
     const classes = imageClasses(dir);
-    const test = imageFolderEntries(dir, 'test', classes);
-    const first = readImageHeader(test[0]!.file);
-    const counts: DataInfo['counts'] = { test: test.length };
-    if (imageSplitFolders(dir).train) counts.train = imageFolderEntries(dir, 'train', classes).length;
-    return { shape: [first.height, first.width, first.channels], count: test.length, counts, classes };
+    // The first image gives the shape; the rest are counted, not sorted or listed.
+    const test = imageFolderHead(dir, 'test', classes, 1);
+    const first = readImageHeader(test.entries[0]!.file);
+    const counts: DataInfo['counts'] = { test: test.total };
+    if (imageSplitFolders(dir).train) counts.train = imageFolderHead(dir, 'train', classes, 0).total;
+    return { shape: [first.height, first.width, first.channels], count: test.total, counts, classes };
   },
 };
 

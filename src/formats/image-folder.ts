@@ -102,11 +102,6 @@ export interface ImageEntry {
   label: number;
 }
 
-/** A split's images in ImageFolder order (class, then file name) with their labels; names only. */
-export function imageFolderEntries(dir: string, split: DataSplit, classes: readonly string[]): ImageEntry[] {
-  return imageFolderHead(dir, split, classes).entries;
-}
-
 /**
  * The first `limit` images of a split in ImageFolder order (all when omitted) and how many the split
  * holds: the class folders past the first `limit` images are counted, not sorted or turned into
