@@ -288,7 +288,7 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
     };
     for (const problem of preprocessProblems(spec.preprocess, against)) {
       // An unknown key is the schema's ("did you mean"), on the key.
-      if (problem.message.startsWith('is not a preprocessing field')) continue;
+      if (problem.unknownField) continue;
       // "std[1]" → ['preprocess', 'std', 1]
       const keys = problem.field
         .split(/[[\]]/)

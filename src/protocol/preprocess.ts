@@ -57,6 +57,8 @@ export interface PreprocessProblem {
   /** The field the problem is on: "std[1]", "scale", "classes". */
   field: string;
   message: string;
+  /** The field is not one of PREPROCESS_FIELDS (a JSON schema reports it too, with "did you mean"). */
+  unknownField?: true;
 }
 
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -74,7 +76,8 @@ export function preprocessProblems(
   model: { channels?: number; classes?: number } = {},
 ): PreprocessProblem[] {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return [{ field: '', message: 'must be an object with scale, mean, std or classes' }];
+    const fields = `${PREPROCESS_FIELDS.slice(0, -1).join(', ')} or ${PREPROCESS_FIELDS.at(-1)}`;
+    return [{ field: '', message: `must be an object with ${fields}` }];
   }
   const problems: PreprocessProblem[] = [];
   const block = value as Record<string, unknown>;
@@ -83,6 +86,7 @@ export function preprocessProblems(
     problems.push({
       field: key,
       message: `is not a preprocessing field; use ${PREPROCESS_FIELDS.join(', ')}`,
+      unknownField: true,
     });
   }
   const numbers = (field: 'scale' | 'mean' | 'std'): number[] | undefined => {

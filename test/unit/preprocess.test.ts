@@ -252,8 +252,12 @@ describe('preprocessing: sources, precedence and bad values', () => {
       [{ stdev: [1] }, {}, 'stdev', 'is not a preprocessing field; use scale, mean, std, classes'],
     ];
     for (const [value, model, field, message] of cases) {
-      assert.deepEqual(preprocessProblems(value, model), [{ field, message }], JSON.stringify(value));
+      const unknown = field === 'stdev' ? { unknownField: true } : {};
+      assert.deepEqual(preprocessProblems(value, model), [{ field, message, ...unknown }], JSON.stringify(value));
     }
+    assert.deepEqual(preprocessProblems([0.5]), [
+      { field: '', message: 'must be an object with scale, mean, std or classes' },
+    ]);
     assert.deepEqual(preprocessProblems({ scale: [0, 255], mean: [0.5, 0.4, 0.3], std: [0.2] }, { channels: 3 }), []);
   });
 
