@@ -485,7 +485,9 @@ export function buildProgram(): Command {
   dataOptionFlags(
     program
       .command('train')
-      .description('train the example network (conv16-conv32-fc100-fc10), standard or adversarially')
+      .description(
+        'train the example network (conv16-conv32-fc100-fc10), or fine-tune a model (--init: model.json or .onnx), standard or adversarially',
+      )
       .addOption(
         new Option('--method <method>', 'training method').choices(TRAIN_METHODS).default(trainDefaults.method),
       )

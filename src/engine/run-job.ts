@@ -482,9 +482,10 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   }
   const report = hooks.onTrainProgress && throttleTrainProgress(hooks.onTrainProgress);
   report?.({ phase: 'loading-data', epochs: job.epochs });
-  // Data options: a model trained from another's weights takes that model's input (resize, channels).
-  const initShape =
-    job.init && trainableFormat(job.init) ? withInputErrors(() => describeModel(job.init!)).inputShape : undefined;
+  // A starting model that cannot train is refused before the data is read; one that can takes the
+  // data fitted to its input (resize, channels).
+  if (job.init) trainableFormat(job.init);
+  const initShape = job.init ? withInputErrors(() => describeModel(job.init!)).inputShape : undefined;
   const data = await loadTrainingData(job.data, {
     ...job.dataOptions,
     ...(initShape ? { inputShape: initShape } : {}),
@@ -527,7 +528,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       writeTrainRecord(job, { status: 'running', phase: 'student' });
     }
     const onnx = 'writeModel' in model ? model : undefined;
-    const notes = onnx ? [`${job.init}: ${ONNX_FINE_TUNING_NOTE}`] : [];
+    const notes = onnx?.batchNorm ? [`${job.init}: ${ONNX_FINE_TUNING_NOTE}`] : [];
     onnx?.warnings.forEach((w) => hooks.onWarning?.(w));
     notes.forEach((n) => hooks.onWarning?.(n));
     const history = await trainModel(model, data, {
@@ -558,7 +559,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
         events: history.filter((h) => h.event).map((h) => ({ epoch: h.epoch, event: h.event })),
         classNames: data.classNames,
         backend: describeBackend(),
-        ...(onnx ? { batchNorm: ONNX_FINE_TUNING_NOTE } : {}),
+        ...(onnx?.batchNorm ? { batchNorm: ONNX_FINE_TUNING_NOTE } : {}),
       },
     };
     // An ONNX model is written back as the same graph with the new weights, the metadata in its metadata_props.

@@ -63,6 +63,8 @@ export interface OnnxNet extends TrainableNet {
   writeModel(dir: string, metadata?: Record<string, string>): string;
   /** The loader's warnings (a stripped final Softmax: the loss sees its input). */
   warnings: string[];
+  /** Whether the graph has BatchNormalization nodes (whose statistics stay frozen). */
+  batchNorm: boolean;
   dispose(): void;
 }
 
@@ -129,6 +131,7 @@ export function onnxNet(model: OnnxModel, program: OnnxProgram): OnnxNet {
       return file;
     },
     warnings: program.warnings,
+    batchNorm: (model.graph?.node ?? []).some((n) => n.opType === 'BatchNormalization'),
     dispose: () => program.dispose(),
   };
 }
