@@ -25,7 +25,6 @@ import { layersNet, loadOnnxNet, type NetSpec, type TrainableNet } from './net';
 export type { NetSpec };
 import type { TrainMethod } from '../../protocol/vocabulary';
 
-
 /** Everything a peer needs to compute its share's gradient, sent once when it starts. */
 export interface ShardSpec {
   net: NetSpec;
@@ -149,9 +148,7 @@ export async function openShard(spec: ShardSpec, buffers: ShardBuffers): Promise
   };
   if (parameters !== buffers.weights.length || parameters !== buffers.gradients.length) {
     dispose();
-    throw new Error(
-      `the worker's network has ${parameters} parameters, the coordinator's ${buffers.weights.length}`,
-    );
+    throw new Error(`the worker's network has ${parameters} parameters, the coordinator's ${buffers.weights.length}`);
   }
   if (teacherBuilt) assignFrom(teacherBuilt.net.variables, spec.teacher!.weights);
   const meta = {

@@ -97,7 +97,12 @@ export function validateTrainOptions(opts: TrainOptions): void {
   check('learningRate', opts.learningRate, (v) => v > 0, 'a number > 0');
   check('momentum', opts.momentum, (v) => v >= 0 && v < 1, 'a number in [0, 1)');
   check('weightDecay', opts.weightDecay, (v) => v >= 0, 'a number ≥ 0');
-  check('workers', opts.workers, (v) => Number.isInteger(v) && v >= 1 && v <= MAX_TRAIN_WORKERS, `an integer from 1 to ${MAX_TRAIN_WORKERS}`);
+  check(
+    'workers',
+    opts.workers,
+    (v) => Number.isInteger(v) && v >= 1 && v <= MAX_TRAIN_WORKERS,
+    `an integer from 1 to ${MAX_TRAIN_WORKERS}`,
+  );
   const method = opts.method ?? 'standard';
   if (!TRAIN_METHODS.includes(method)) {
     throw new InputError('train options', 'method', `"${method}" is unknown; use one of ${TRAIN_METHODS.join(', ')}`);
@@ -322,7 +327,8 @@ export async function trainModel(
     : undefined;
   let peers: GradientPeers | undefined;
   try {
-    if (workers > 1) peers = await startPeers(model, opts, { method, adv, classes, shape: data.shape, batchSize, workers });
+    if (workers > 1)
+      peers = await startPeers(model, opts, { method, adv, classes, shape: data.shape, batchSize, workers });
     for (let epoch = startEpoch; epoch <= opts.epochs; epoch++) {
       const started = performance.now();
       const rng = new Rng((opts.seed ?? 0) * 1_000_003 + epoch);
@@ -351,8 +357,9 @@ export async function trainModel(
         };
         let lossValue: number;
         if (peers) {
-          const outcome = await parallelBatch(peers, workers, ctx, variables, optimizer, x, y, penalty).catch(
-            (err: Error) => {
+          const outcome = await parallelBatch(peers, workers, ctx, variables, optimizer, x, y, penalty)
+            .finally(() => tf.dispose([x, y]))
+            .catch((err: Error) => {
               if (!(err instanceof TrainingWorkerError)) throw err;
               const kept = opts.checkpointDir && history.length ? history[history.length - 1]!.epoch : undefined;
               throw new TrainingWorkerError(
@@ -361,11 +368,9 @@ export async function trainModel(
                     ? `the checkpoint of epoch ${kept} is kept: resume the run to continue from it`
                     : 'no epoch had finished, so there is no checkpoint to resume from'),
               );
-            },
-          );
+            });
           lossValue = outcome.loss;
           correct += outcome.correct;
-          tf.dispose([x, y]);
         } else {
           const xTrain = await trainingInputs(ctx, x, y);
           let batchCorrect: tf.Tensor | undefined;
