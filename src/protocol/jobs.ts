@@ -167,6 +167,11 @@ export const MAX_TRAIN_WORKERS = 16;
 /** The CLI's and the editor's default: one worker per core, at most 4 (beyond that the per-batch exchange dominates). */
 export const DEFAULT_TRAIN_WORKERS_CAP = 4;
 
+/** "1 worker", "2 workers": how many worker threads a run trained on (the CLI's output, the Runs view). */
+export function workersLabel(workers: number): string {
+  return `${workers} worker${workers === 1 ? '' : 's'}`;
+}
+
 export const trainJobSchema = z.strictObject({
   ...modelInputFields,
   method: z.enum(TRAIN_METHODS),

@@ -6,6 +6,7 @@
  */
 import { before, test } from 'node:test';
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -246,4 +247,20 @@ engineTest('more than one worker without a way to start them is refused, naming 
     /workers.*integer from 1 to 16/,
   );
   net.dispose();
+});
+
+test('the CLI trains on --workers, says how many, and resumes only on the count a run started with', () => {
+  const cli = path.join(ROOT, 'dist', 'cli.js');
+  const out = path.join(tempDir('parallel-cli'), 'run');
+  const run = (...args: string[]) => spawnSync(process.execPath, [cli, 'train', ...args], { encoding: 'utf8' });
+  const trained = run('--epochs', '1', '--n-train', '200', '--batch-size', '50', '--workers', '2', '--out', out);
+  assert.equal(trained.status, 0, trained.stderr);
+  assert.match(trained.stderr, /^backend: wasm \(our kernels\) · 2 workers$/m);
+  assert.match(trained.stdout, /^wrote .*model\.json · standard · backend wasm \(our kernels\) · 2 workers · /m);
+  const refused = run('--resume', out, '--workers', '3');
+  assert.equal(refused.status, 2); // bad input
+  assert.match(
+    refused.stderr,
+    /train\.json: config\.workers: is 2: a run resumes on the 2 workers it started with .*drop --workers 3/,
+  );
 });
