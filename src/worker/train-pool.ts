@@ -8,6 +8,8 @@
  */
 import type { GradientPeers, PeersFactory, ShardBuffers } from '../engine/training/parallel';
 import { TrainingWorkerError } from '../engine/training/parallel';
+import { trainModel, type EpochMetrics, type TrainOptions } from '../engine/training/train-loop';
+import type { Dataset } from '../engine/data/types';
 import { TrainShardCloseRequest, TrainShardOpenRequest, TrainShardStepRequest } from '../protocol/messages/worker';
 import type { LogLevel } from '../protocol/messages/worker';
 import type { BackendPreference } from '../protocol/vocabulary';
@@ -98,4 +100,21 @@ export function threadPeers(options: TrainPeersOptions): PeersFactory {
     options.onStarted?.(peers);
     return peers;
   };
+}
+
+/**
+ * trainModel on `workers` worker threads (this thread is worker 1): the hook the bench times one
+ * against two with. `script` is the bundled engine worker (dist/worker.js).
+ */
+export function trainOnWorkers(
+  target: Parameters<typeof trainModel>[0],
+  data: Dataset,
+  opts: TrainOptions,
+  workers: { count: number; script: string; backend: BackendPreference },
+): Promise<EpochMetrics[]> {
+  return trainModel(target, data, {
+    ...opts,
+    workers: workers.count,
+    peers: threadPeers({ script: workers.script, backend: workers.backend }),
+  });
 }

@@ -54,7 +54,10 @@ export function layersNet(model: tfl.LayersModel): TrainableNet {
       saved.dispose();
     },
     savedIn: (folder) => fs.existsSync(savedModelFile(folder)),
-    spec: { kind: 'layers', topology: model.toJSON(null, false) },
+    // Serialised only when a run splits across workers.
+    get spec(): NetSpec {
+      return { kind: 'layers', topology: model.toJSON(null, false) };
+    },
   };
 }
 
