@@ -15,6 +15,7 @@ import { encodeLayersAsOnnx } from '../../src/engine/models/onnx/from-layers';
 import { loadOnnxNet, type TrainableNet } from '../../src/engine/training/net';
 import { shareRows, TrainingWorkerError } from '../../src/engine/training/parallel';
 import { threadPeers, type ThreadPeers } from '../../src/worker/train-pool';
+import { runItemView } from '../../src/extension/run-items';
 import { engineTest, tempDir, useBackend } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -263,4 +264,42 @@ test('the CLI trains on --workers, says how many, and resumes only on the count 
     refused.stderr,
     /train\.json: config\.workers: is 2: a run resumes on the 2 workers it started with .*drop --workers 3/,
   );
+});
+
+test('Runs view: a training run says how many workers it trained on', () => {
+  const view = runItemView(
+    {
+      id: 't1',
+      dir: '/w/.robustness/runs/t1',
+      record: {
+        id: 't1',
+        kind: 'training',
+        status: 'done',
+        name: 'smallcnn · PGD-AT ε=0.1 · 4 ep',
+        model: 'pgd-at (new smallcnn)',
+        created: '2026-12-01T04:12:00.000Z',
+        finished: '2026-12-01T04:15:00.000Z',
+        config: { method: 'pgd-at', workers: 2 },
+      },
+    },
+    Date.parse('2026-12-01T04:16:30.000Z'),
+  );
+  assert.equal(view.description, 'done · 2 workers · 2 min ago');
+  assert.match(view.tooltip, /\ntraining · pgd-at · done · 2 workers {2}\n/);
+  const one = runItemView(
+    {
+      id: 't2',
+      dir: '/w/.robustness/runs/t2',
+      record: {
+        id: 't2',
+        kind: 'training',
+        status: 'running',
+        model: 'standard (new smallcnn)',
+        created: '2026-12-01T04:12:00.000Z',
+        config: { method: 'standard', workers: 1 },
+      },
+    },
+    Date.parse('2026-12-01T04:16:30.000Z'),
+  );
+  assert.equal(one.description, 'running · 1 worker');
 });
