@@ -67,6 +67,9 @@ const standard = (workers: number): TrainOptions => ({
   evalLimit: 20,
   robustEvalLimit: 0,
   seed: 4,
+  // SGD: unlike Adam's, its step scales with the gradient, so a share weighed wrong shows.
+  optimizer: 'sgd',
+  learningRate: 0.05,
   weightDecay: 5e-4,
   workers,
   peers: peers(),
