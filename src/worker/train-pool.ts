@@ -50,14 +50,24 @@ export function threadPeers(options: TrainPeersOptions): PeersFactory {
       y: new Int32Array(s.y),
       gradients: new Float32Array(s.gradients),
     }));
+    // Why each worker stopped, as its thread said (a step sent after it died names that, not "not running").
+    const exits: Array<string | undefined> = slots.map(() => undefined);
     const clients = slots.map(
-      () => new EngineClient({ script: options.script, ...(options.onLog ? { onLog: options.onLog } : {}) }),
+      (_, k) =>
+        new EngineClient({
+          script: options.script,
+          ...(options.onLog ? { onLog: options.onLog } : {}),
+          onExit: (err) => {
+            exits[k] = err?.message ?? 'the engine worker stopped';
+          },
+        }),
     );
     const shardId = (k: number) => `${run}-w${k + 2}`;
     // Worker 1 is the coordinator's own thread; the peers are workers 2…N.
     const failure = (k: number, err: Error) =>
       new TrainingWorkerError(
-        `training worker ${k + 2} of ${total} ${err instanceof EngineCrashError ? 'died' : 'failed'}: ${err.message}`,
+        `training worker ${k + 2} of ${total} ${err instanceof EngineCrashError ? 'died' : 'failed'}: ` +
+          (err instanceof EngineCrashError ? (exits[k] ?? err.message) : err.message),
       );
     const dispose = async () => {
       await Promise.all(
