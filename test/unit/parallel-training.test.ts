@@ -16,6 +16,7 @@ import { loadOnnxNet, type TrainableNet } from '../../src/engine/training/net';
 import { shareRows, TrainingWorkerError } from '../../src/engine/training/parallel';
 import { threadPeers, type ThreadPeers } from '../../src/worker/train-pool';
 import { runItemView } from '../../src/extension/run-items';
+import { EngineClient } from '../../src/worker/client';
 import { engineTest, tempDir, useBackend } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -305,4 +306,38 @@ test('Runs view: a training run says how many workers it trained on', () => {
     Date.parse('2026-12-01T04:16:30.000Z'),
   );
   assert.equal(one.description, 'running · 1 worker');
+});
+
+test("the editor's path: an engine worker trains a job on two workers, starting them from its own bundle", async () => {
+  const out = tempDir('parallel-editor');
+  const client = new EngineClient({ script: SCRIPT });
+  try {
+    const result = await client.train(
+      'r-par',
+      {
+        method: 'fast-at',
+        data: 'embedded',
+        epochs: 1,
+        batchSize: 40,
+        optimizer: 'adam',
+        learningRate: 1e-3,
+        seed: 2,
+        eps: 0.1,
+        trainLimit: 120,
+        robustEvalLimit: 20,
+        workers: 2,
+        out,
+      },
+      'wasm',
+      false,
+    );
+    assert.equal(result.epochs.length, 1);
+    assert.ok(fs.existsSync(result.modelFile));
+    const record = JSON.parse(fs.readFileSync(path.join(out, 'train.json'), 'utf8')) as {
+      config: { workers?: number };
+    };
+    assert.equal(record.config.workers, 2);
+  } finally {
+    await client.dispose();
+  }
 });
