@@ -20,6 +20,9 @@ import {
   DEFAULT_SUITE,
   defaultAttackJob,
   defaultTrainJob,
+  DEFAULT_TRAIN_WORKERS_CAP,
+  MAX_TRAIN_WORKERS,
+  workersLabel,
   type AttackJob,
   type AttackJobSettings,
   dataOptionsField,
@@ -63,6 +66,7 @@ import { checkPreprocessLayer } from '../engine/preprocess';
 import type { Report } from '../protocol/report';
 import type { FinishedStage } from '../protocol/messages/worker';
 import { runAttackParallel } from '../worker/pool';
+import { threadPeers } from '../worker/train-pool';
 import { runBench, type BenchOptions } from './bench';
 import { makeProgress } from './progress';
 import { writeReport } from '../store/report-files';
@@ -361,6 +365,29 @@ function checkSpecs(files: string[]): { spec: RobustnessSpec; file: string }[] {
   return checked;
 }
 
+/** Training's default worker count: one per core, at most DEFAULT_TRAIN_WORKERS_CAP. */
+function defaultTrainWorkers(): number {
+  return Math.max(1, Math.min(DEFAULT_TRAIN_WORKERS_CAP, os.availableParallelism()));
+}
+
+/**
+ * A run folder's job, to resume: it keeps the worker count it started with (a run is exact for a
+ * given count); asking for another is refused, naming train.json.
+ */
+function resumedTrainJob(dir: string, workers: number | undefined): TrainJob {
+  const job = readTrainJob(dir);
+  const recorded = job.workers ?? 1;
+  if (workers !== undefined && workers !== recorded) {
+    throw new InputError(
+      path.join(dir, 'train.json'),
+      'config.workers',
+      `is ${recorded}: a run resumes on the ${workersLabel(recorded)} it started with ` +
+        `(its weights are exact for a given count); drop --workers ${workers}`,
+    );
+  }
+  return job;
+}
+
 async function runJob(job: AttackJob, o: RunOptions, command: string): Promise<void> {
   const backend = await initBackend(o.backend);
   backend.notes.forEach((n) => process.stderr.write(`note: ${n}\n`));
@@ -534,6 +561,12 @@ export function buildProgram(): Command {
       'start from this model: a Layers model.json, or an .onnx (fine-tuned; written back as model.onnx)',
     )
     .addOption(backendOption())
+    .option(
+      '--workers <n>',
+      'worker threads one batch is split across, their gradients summed ' +
+        `(default: the cores, at most ${DEFAULT_TRAIN_WORKERS_CAP}; a resumed run keeps its count)`,
+      integer('--workers', 1),
+    )
     .action(
       async (o: {
         method: TrainMethod;
@@ -558,15 +591,17 @@ export function buildProgram(): Command {
         resume?: string;
         init?: string;
         backend: BackendChoice;
+        workers?: number;
         scale?: number[];
         mean?: number[];
         std?: number[];
       }) => {
         if (!o.out && !o.resume) throw new InputError('train', '--out', 'is required (or --resume DIR)');
-        await initBackend(o.backend);
-        process.stderr.write(`backend: ${describeBackend()}\n`);
+        const backend = await initBackend(o.backend);
+        if (o.workers !== undefined && o.workers > MAX_TRAIN_WORKERS)
+          throw new InputError('train', '--workers', `${o.workers} is too many; at most ${MAX_TRAIN_WORKERS}`);
         const job: TrainJob = o.resume
-          ? readTrainJob(path.resolve(o.resume))
+          ? resumedTrainJob(path.resolve(o.resume), o.workers)
           : {
               method: o.method,
               data: o.data,
@@ -588,13 +623,27 @@ export function buildProgram(): Command {
               ...(o.robustEval !== undefined ? { robustEvalLimit: o.robustEval } : {}),
               ...cliPreprocess(o),
               ...(o.init ? { init: path.resolve(o.init) } : {}),
+              // tfjs-node runs its own threads; the wasm backends run one core each, so split the batch.
+              workers: o.workers ?? (backend.name === 'tensorflow' ? 1 : defaultTrainWorkers()),
             };
+        const workers = job.workers ?? 1;
+        process.stderr.write(`backend: ${describeBackend()} · ${workersLabel(workers)}\n`);
         const progress = makeProgress();
         const controller = new AbortController();
         process.once('SIGINT', () => controller.abort());
         const result = await runTrainJob(
           job,
-          { signal: controller.signal, onProgress: (p) => progress.update(p.label, p.done, p.total) },
+          {
+            signal: controller.signal,
+            onProgress: (p) => progress.update(p.label, p.done, p.total),
+            trainPeers: threadPeers({
+              script: path.join(__dirname, 'worker.js'),
+              backend: backend.name,
+              onLog: (level, message) => {
+                if (level !== 'info') process.stderr.write(`training worker: ${message}\n`);
+              },
+            }),
+          },
           Boolean(o.resume),
         ).finally(() => progress.stop());
         const rows = result.history.map((h) => [
@@ -616,7 +665,8 @@ export function buildProgram(): Command {
           );
         }
         process.stdout.write(
-          `wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${duration(result.seconds)}\n` +
+          `wrote ${result.modelFile} · ${job.method} · backend ${describeBackend()} · ${workersLabel(workers)} · ` +
+            `${duration(result.seconds)}\n` +
             (result.sidecar ? `wrote ${result.sidecar} (the preprocessing it trained with)\n` : ''),
         );
         for (const note of result.notes) process.stdout.write(`note: ${note}\n`);

@@ -26,7 +26,8 @@ import { smallCnn } from './models/smallcnn';
 import { buildReport } from './report/build';
 import { trainModel, type EpochMetrics, type TrainProgress } from './training/train-loop';
 import { throttleTrainProgress } from './training/progress';
-import { loadOnnxNet, ONNX_FINE_TUNING_NOTE, type OnnxNet } from './training/net';
+import { layersNet, loadOnnxNet, ONNX_FINE_TUNING_NOTE, type OnnxNet, type TrainableNet } from './training/net';
+import type { PeersFactory } from './training/parallel';
 import { makeClassifier, type Classifier } from './models/classifier';
 import { writeFileAtomic } from '../common/atomic-write';
 import * as tf from '@tensorflow/tfjs-core';
@@ -57,6 +58,8 @@ export interface JobHooks {
   keepPartial?: boolean;
   /** Training: the phase and batch, throttled (throttleTrainProgress). */
   onTrainProgress?: (progress: TrainProgressView) => void;
+  /** Training on more than one worker (job.workers): starts workers 2…N (src/worker/train-pool.ts's threadPeers). */
+  trainPeers?: PeersFactory;
 }
 
 export { VERSION } from '../protocol/report';
@@ -450,6 +453,8 @@ function trainOptions(
     ...(job.weightDecay !== undefined ? { weightDecay: job.weightDecay } : {}),
     ...(job.trainLimit !== undefined ? { trainLimit: job.trainLimit } : {}),
     ...(job.robustEvalLimit !== undefined ? { robustEvalLimit: job.robustEvalLimit } : {}),
+    workers: job.workers ?? 1,
+    ...(hooks.trainPeers ? { peers: hooks.trainPeers } : {}),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     onProgress: (p: TrainProgress) => {
       // The CLI's progress line counts batches; the end-of-epoch checks are told only as a phase.
@@ -507,9 +512,11 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       : smallCnn(data.shape, data.classNames.length, job.seed);
     models.push(model);
     let teacher: Classifier | undefined;
+    let teacherTrainable: TrainableNet | undefined;
     if (temperature !== undefined) {
       const teacherNet = smallCnn(data.shape, data.classNames.length, job.seed + 1);
       models.push(teacherNet);
+      teacherTrainable = layersNet(teacherNet);
       writeTrainRecord(job, { status: 'running', phase: 'teacher' });
       await trainModel(teacherNet, data, {
         ...trainOptions(job, hooks, 'teacher', resume, report),
@@ -535,7 +542,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       ...trainOptions(job, hooks, teacher ? 'student' : undefined, resume, report),
       ...(normalization ? { normalization } : {}),
       checkpointDir: job.out,
-      ...(teacher ? { teacher, phase: 'student' as const } : {}),
+      ...(teacher ? { teacher, teacherNet: teacherTrainable!, phase: 'student' as const } : {}),
     });
     const last = history[history.length - 1];
     report?.({ phase: 'saving', epochs: job.epochs });
@@ -551,6 +558,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
         learningRate: job.learningRate,
         schedule: job.schedule ?? null,
         seed: job.seed,
+        workers: job.workers ?? 1,
         trainImages: job.trainLimit ?? data.train.count,
         eps: isAdversarialMethod(job.method) ? (job.eps ?? DEFAULT_TRAIN_EPS) : null,
         ...(temperature !== undefined ? { temperature: job.temperature ?? temperature, deployedTemperature: 1 } : {}),

@@ -14,6 +14,7 @@ import {
   trainingRunTitle,
 } from '../protocol/format';
 import { NORM_LABELS, RUN_STORE_DIR } from '../protocol/vocabulary';
+import { workersLabel } from '../protocol/jobs';
 import type { RunEntry, RunRecord } from '../store/runs';
 
 /** An evaluation's live progress, as the engine last reported it. */
@@ -75,9 +76,10 @@ export function modelName(model: string, runNames?: ReadonlyMap<string, string>)
 const threat = (norm: keyof typeof NORM_LABELS, eps: number) => `${NORM_LABELS[norm]} ε=${eps}`;
 
 /** The job as submitted, where it says what ran (older or odd records may not). */
-function submitted(record: RunRecord): { attack?: string; threat?: string; method?: string } {
+function submitted(record: RunRecord): { attack?: string; threat?: string; method?: string; workers?: number } {
   const config = record.config as
-    { attacks?: unknown; suite?: unknown; norm?: unknown; eps?: unknown; method?: unknown } | undefined;
+    | { attacks?: unknown; suite?: unknown; norm?: unknown; eps?: unknown; method?: unknown; workers?: unknown }
+    | undefined;
   if (!config || typeof config !== 'object') return {};
   const attack =
     typeof config.suite === 'string'
@@ -90,6 +92,8 @@ function submitted(record: RunRecord): { attack?: string; threat?: string; metho
     ...(attack ? { attack } : {}),
     ...(norm && typeof config.eps === 'number' ? { threat: threat(norm, config.eps) } : {}),
     ...(typeof config.method === 'string' ? { method: config.method } : {}),
+    // Training: the worker threads each batch was split across (recorded since data-parallel training).
+    ...(typeof config.workers === 'number' ? { workers: config.workers } : {}),
   };
 }
 
@@ -113,7 +117,8 @@ function tooltip(title: string, record: RunRecord, now: number, facts: string[])
 }
 
 function trainingView(record: RunRecord, now: number): RunItemView {
-  const { method = 'training' } = submitted(record);
+  const { method = 'training', workers } = submitted(record);
+  const onWorkers = workers !== undefined ? workersLabel(workers) : '';
   const word = statusWord(record.kind, record.status);
   const progress = record.progress ? { progress: record.progress } : {};
   const ended = record.status === 'running' ? '' : relativeTime(record.finished ?? record.created, now);
@@ -123,14 +128,14 @@ function trainingView(record: RunRecord, now: number): RunItemView {
     label = record.name;
     // The name says the model and the method: the description says where the run is.
     const status = record.status === 'running' ? '' : word;
-    description = [trainingRunTitle({ method: status, status: record.status, ...progress }), ended]
+    description = [trainingRunTitle({ method: status, status: record.status, ...progress }), onWorkers, ended]
       .filter(Boolean)
       .join(' · ');
   } else {
     label = trainingRunTitle({ method, status: record.status, ...progress });
-    description = [word, ended].filter(Boolean).join(' · ');
+    description = [word, onWorkers, ended].filter(Boolean).join(' · ');
   }
-  const facts = [`training · ${method} · ${word}`];
+  const facts = [[`training · ${method} · ${word}`, onWorkers].filter(Boolean).join(' · ')];
   if (record.progress) facts.push(trainingRunTitle({ method: '', status: record.status, ...progress }));
   return {
     label,

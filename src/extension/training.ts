@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { epochMetricsSchema, type RunEpoch } from '../protocol/epoch-metrics';
 import { dataLocation } from '../protocol/experiment-spec';
-import { defaultTrainJob, type TrainJob } from '../protocol/jobs';
+import { defaultTrainJob, MAX_TRAIN_WORKERS, type TrainJob } from '../protocol/jobs';
 import { duration, STATUS_ICONS } from '../protocol/format';
 import {
   CONFIRM_TRAINING_ABOVE_SECONDS,
@@ -216,6 +216,7 @@ export class TrainingController {
       epochs,
       eps,
       robustEvalLimit: EDITOR_ROBUST_EVAL_IMAGES,
+      workers: this.trainWorkers(),
       ...(init ? { init: init.fsPath } : {}),
       ...(trainImages ? { trainLimit: trainImages } : {}),
       ...(this.ctx.config.preprocess ? { preprocessDefaults: this.ctx.config.preprocess } : {}),
@@ -246,8 +247,16 @@ export class TrainingController {
    * accepted (the spec's paths are relative to it).
    */
   async startJob(job: Omit<TrainJob, 'out'>, placement: GuardedPlacement, spec: string): Promise<void> {
-    const run = newTrainingRun(placement, job, { spec });
+    const run = newTrainingRun(placement, { workers: this.trainWorkers(), ...job }, { spec });
     await this.run(RunController.start(this.ctx, placement, run.record), run.job, false);
+  }
+
+  /**
+   * The worker threads a new run splits each batch across: the robustness.workers setting. A resumed
+   * run keeps the count in its config (its weights are exact for a given count).
+   */
+  private trainWorkers(): number {
+    return Math.min(this.ctx.config.workers, MAX_TRAIN_WORKERS);
   }
 
   /** Resumes a stopped or failed run from its checkpoint; `runDir` (the Runs view's) names its folder. */

@@ -178,6 +178,16 @@ export type AttackJob = z.infer<typeof attackJobSchema>;
 /** The job-wide fields, without the choice of attacks. */
 export type AttackJobSettings = Omit<AttackJob, 'attacks' | 'params' | 'suite'>;
 
+/** The most worker threads one training run is split across. */
+export const MAX_TRAIN_WORKERS = 16;
+/** The CLI's and the editor's default: one worker per core, at most 4 (beyond that the per-batch exchange dominates). */
+export const DEFAULT_TRAIN_WORKERS_CAP = 4;
+
+/** "1 worker", "2 workers": how many worker threads a run trained on (the CLI's output, the Runs view). */
+export function workersLabel(workers: number): string {
+  return `${workers} worker${workers === 1 ? '' : 's'}`;
+}
+
 export const trainJobSchema = z.strictObject({
   ...modelInputFields,
   method: z.enum(TRAIN_METHODS),
@@ -205,6 +215,11 @@ export const trainJobSchema = z.strictObject({
   temperature: finite.gt(1).optional(),
   /** PGD-10 validation on the last N test images after each epoch. */
   robustEvalLimit: integer(0).optional(),
+  /**
+   * Data-parallel training: each batch split across this many worker threads, their gradients
+   * summed; omitted → 1. A run resumes with the count it started with (the result is exact for a given count).
+   */
+  workers: integer(1).max(MAX_TRAIN_WORKERS).optional(),
   /**
    * Start from this model's weights instead of a fresh example network: a Layers model.json, or an
    * .onnx model (fine-tuned with BatchNorm statistics frozen, written back as model.onnx).

@@ -197,6 +197,11 @@ export class EngineClient {
     this.worker.postMessage(message);
   }
 
+  /** Ends the thread as a crash would: requests in flight reject with EngineCrashError (tests). */
+  kill(): void {
+    void this.worker.terminate();
+  }
+
   async dispose(): Promise<void> {
     this.exited = true;
     await this.worker.terminate();

@@ -4,7 +4,9 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { describeBackend, initBackend, runAttackJob, runTrainJob, type BackendChoice } from '../engine';
+import { openShard, type ShardRunner, type ShardSpec } from '../engine/training/parallel';
 import type { NotificationType } from '../protocol/messages/descriptors';
+import { threadPeers } from './train-pool';
 import {
   dispatchRequest,
   EpochNotification,
@@ -21,6 +23,8 @@ const port = parentPort;
 if (!port) throw new Error('engine-worker must run in a worker thread');
 
 const running = new Map<string, AbortController>();
+/** Replicas this worker holds for data-parallel training runs, by share id. */
+const shards = new Map<string, ShardRunner>();
 let backendReady: Promise<unknown> | undefined;
 let backendWanted: BackendChoice | undefined;
 
@@ -81,6 +85,12 @@ const handlers: WorkerRequestHandlers = {
           // The batches go out as trainProgress (throttled by the engine), not one progress message each.
           onTrainProgress: (p) => notify(TrainProgressNotification, { runId, ...p }),
           onEpoch: (metrics, epochs) => notify(EpochNotification, { ...metrics, runId, epochs }),
+          // Workers 2…N of a split run: more engine workers, started from this same bundle.
+          trainPeers: threadPeers({
+            script: __filename,
+            backend,
+            onLog: (level, message) => notify(LogNotification, { level, message: `training worker: ${message}` }),
+          }),
         },
         resume,
       ),
@@ -91,6 +101,29 @@ const handlers: WorkerRequestHandlers = {
       ...(result.notes.length ? { notes: result.notes } : {}),
       epochs: result.history.map((metrics) => ({ ...metrics, epochs: job.epochs })),
     };
+  },
+  trainShardOpen: async ({ shardId, backend, spec, buffers }) => {
+    await ensureBackend(backend);
+    const runner = await openShard(spec as ShardSpec, {
+      weights: new Float32Array(buffers.weights),
+      x: new Float32Array(buffers.x),
+      y: new Int32Array(buffers.y),
+      gradients: new Float32Array(buffers.gradients),
+    });
+    shards.get(shardId)?.dispose();
+    shards.set(shardId, runner);
+    return { parameters: runner.parameters };
+  },
+  trainShardStep: async ({ shardId, ...step }) => {
+    const runner = shards.get(shardId);
+    if (!runner) throw new Error(`no training share "${shardId}" is open in this worker`);
+    return runner.step(step);
+  },
+  trainShardClose: async ({ shardId }) => {
+    const runner = shards.get(shardId);
+    runner?.dispose();
+    shards.delete(shardId);
+    return { closed: Boolean(runner) };
   },
   cancel: async ({ runId }) => {
     const controller = running.get(runId);

@@ -44,7 +44,14 @@ test('each worker descriptor table is keyed by its own method names', () => {
   for (const table of [WORKER_REQUESTS, WORKER_NOTIFICATIONS]) {
     for (const [key, descriptor] of Object.entries(table)) assert.equal(descriptor.method, key);
   }
-  assert.deepEqual(Object.keys(WORKER_REQUESTS).sort(), ['cancel', 'runAttack', 'train']);
+  assert.deepEqual(Object.keys(WORKER_REQUESTS).sort(), [
+    'cancel',
+    'runAttack',
+    'train',
+    'trainShardClose',
+    'trainShardOpen',
+    'trainShardStep',
+  ]);
   assert.deepEqual(Object.keys(WORKER_NOTIFICATIONS).sort(), ['epoch', 'log', 'progress', 'stage', 'trainProgress']);
 });
 
@@ -60,6 +67,15 @@ test("dispatch calls the handler of the message's method with its params, on bot
     cancel: async ({ runId }) => {
       calls.push(`cancel ${runId}`);
       return { cancelled: runId === 'r-1' };
+    },
+    trainShardOpen: async () => {
+      throw new Error('not this one');
+    },
+    trainShardStep: async () => {
+      throw new Error('not this one');
+    },
+    trainShardClose: async () => {
+      throw new Error('not this one');
     },
   };
   assert.deepEqual(await dispatchRequest(requests, 'cancel', { runId: 'r-1' }), { cancelled: true });

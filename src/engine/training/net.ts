@@ -29,7 +29,12 @@ export interface TrainableNet {
   loadFrom(folder: string): Promise<void>;
   /** The checkpoint folder holds this model's files. */
   savedIn(folder: string): boolean;
+  /** How a training worker rebuilds this network (data-parallel training); absent: it cannot be split. */
+  spec?: NetSpec;
 }
+
+/** How a training worker rebuilds a network: a Layers topology (weights sent separately) or an ONNX file. */
+export type NetSpec = { kind: 'layers'; topology: unknown } | { kind: 'onnx'; file: string };
 
 /** A Layers model as training sees it: its trainable weights, its own save and load. */
 export function layersNet(model: tfl.LayersModel): TrainableNet {
@@ -49,6 +54,10 @@ export function layersNet(model: tfl.LayersModel): TrainableNet {
       saved.dispose();
     },
     savedIn: (folder) => fs.existsSync(savedModelFile(folder)),
+    // Serialised only when a run splits across workers.
+    get spec(): NetSpec {
+      return { kind: 'layers', topology: model.toJSON(null, false) };
+    },
   };
 }
 
@@ -98,7 +107,7 @@ export function loadOnnxNet(file: string, shape: [number, number, number]): Onnx
     program.dispose();
     throw err;
   }
-  return onnxNet(model, program);
+  return { ...onnxNet(model, program), spec: { kind: 'onnx', file } };
 }
 
 /** The net over a compiled program (which it owns from here: its dispose disposes the program). */

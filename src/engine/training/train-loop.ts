@@ -19,10 +19,21 @@ import { evaluateAttacks } from '../eval/evaluate';
 import { makeClassifier, type Classifier, type Normalization } from '../models/classifier';
 import { Rng } from '../rng';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { batchLoss, trainingInputs, type AdversarialOptions } from './methods';
+import { batchLoss, trainingInputs, type AdversarialOptions, type BatchContext } from './methods';
 import { defaultTrainJob } from '../../protocol/jobs';
 import { defaultLearningRate, isAdversarialMethod, TRAIN_METHOD_DEFAULTS } from '../../protocol/training';
-import { layersNet, type TrainableNet } from './net';
+import { layersNet, type NetSpec, type TrainableNet } from './net';
+import {
+  flattenInto,
+  parameterCount,
+  shareGradients,
+  shareRows,
+  TrainingWorkerError,
+  type GradientPeers,
+  type PeersFactory,
+  type ShardOutcome,
+} from './parallel';
+import { MAX_TRAIN_WORKERS } from '../../protocol/jobs';
 import { epsAt, learningRateAt } from './schedule';
 import type { EpochMetrics, TrainProgress } from './types';
 import {
@@ -64,8 +75,16 @@ export interface TrainOptions {
   /** The model's preprocessing (scale, mean, std), applied inside it: ε and the data stay in pixel space. */
   normalization?: Normalization;
   phase?: 'teacher' | 'student';
+  /** The teacher's network, for a student split across workers (each gets a replica). */
+  teacherNet?: TrainableNet;
   signal?: AbortSignal;
   onProgress?: (progress: TrainProgress) => void;
+  /**
+   * Data-parallel training: each batch split across this many workers (default 1: this thread
+   * alone), their gradients summed (parallel.ts). With more than one, `peers` starts workers 2…N.
+   */
+  workers?: number;
+  peers?: PeersFactory;
 }
 
 export function validateTrainOptions(opts: TrainOptions): void {
@@ -78,6 +97,12 @@ export function validateTrainOptions(opts: TrainOptions): void {
   check('learningRate', opts.learningRate, (v) => v > 0, 'a number > 0');
   check('momentum', opts.momentum, (v) => v >= 0 && v < 1, 'a number in [0, 1)');
   check('weightDecay', opts.weightDecay, (v) => v >= 0, 'a number ≥ 0');
+  check(
+    'workers',
+    opts.workers,
+    (v) => Number.isInteger(v) && v >= 1 && v <= MAX_TRAIN_WORKERS,
+    `an integer from 1 to ${MAX_TRAIN_WORKERS}`,
+  );
   const method = opts.method ?? 'standard';
   if (!TRAIN_METHODS.includes(method)) {
     throw new InputError('train options', 'method', `"${method}" is unknown; use one of ${TRAIN_METHODS.join(', ')}`);
@@ -144,6 +169,117 @@ function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
   else settable.learningRate = rate;
 }
 
+/** Workers 2…N of a split run, each with a replica of `model` (and of the teacher, for a distilled student). */
+async function startPeers(
+  model: TrainableNet,
+  opts: TrainOptions,
+  run: {
+    method: TrainMethod;
+    adv: AdversarialOptions;
+    classes: number;
+    shape: [number, number, number];
+    batchSize: number;
+    workers: number;
+  },
+): Promise<GradientPeers> {
+  if (!opts.peers) throw new Error(`training on ${run.workers} workers needs a way to start them (TrainOptions.peers)`);
+  if (!model.spec) throw new Error('this network cannot be rebuilt in a training worker; train it with 1 worker');
+  let teacher: { net: NetSpec; weights: Float32Array } | undefined;
+  if (opts.teacher) {
+    const net = opts.teacherNet;
+    if (!net?.spec) throw new Error("a distilled student trains on several workers only with its teacher's network");
+    const weights = new Float32Array(parameterCount(net.variables));
+    flattenInto(net.variables, weights);
+    teacher = { net: net.spec, weights };
+  }
+  return opts.peers(
+    {
+      net: model.spec,
+      shape: run.shape,
+      classes: run.classes,
+      ...(opts.normalization ? { normalization: opts.normalization } : {}),
+      method: run.method,
+      adv: run.adv,
+      ...(opts.phase ? { phase: opts.phase } : {}),
+      ...(teacher ? { teacher } : {}),
+      maxRows: run.batchSize,
+    },
+    run.workers - 1,
+    parameterCount(model.variables),
+  );
+}
+
+/**
+ * One batch split across worker 1 (this thread) and its peers: the weights and each peer's rows
+ * go out, every worker takes its share's weighted gradient, and the sum (in worker order) is
+ * applied here. The loss is the batch's mean, as one worker would report it.
+ */
+async function parallelBatch(
+  peers: GradientPeers,
+  workers: number,
+  ctx: BatchContext,
+  variables: tf.Variable[],
+  optimizer: tf.Optimizer,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  penalty: (() => tf.Scalar) | undefined,
+): Promise<ShardOutcome> {
+  const rows = x.shape[0];
+  // N seeds per batch whatever its size: the epoch's stream stays the same for a given N.
+  const seeds = Array.from({ length: workers }, () => ctx.rng.nextSeed());
+  const shares = shareRows(rows, workers);
+  flattenInto(variables, peers.weights);
+  const pixels = x.dataSync() as Float32Array;
+  const labels = y.dataSync() as Int32Array;
+  const per = pixels.length / rows;
+  const pending = shares.slice(1).map((share, k) => {
+    const buffers = peers.buffers(k);
+    buffers.x.set(pixels.subarray(share.start * per, (share.start + share.rows) * per));
+    buffers.y.set(labels.subarray(share.start, share.start + share.rows));
+    const step = peers.step(k, { rows: share.rows, weight: share.rows / rows, seed: seeds[k + 1]!, eps: ctx.eps });
+    // Settled here so that a peer failing while worker 1 computes is no unhandled rejection.
+    return step.then(
+      (value) => ({ value }),
+      (error: Error) => ({ error }),
+    );
+  });
+  const first = shares[0]!;
+  const x0 = tf.slice(x, [0, 0, 0, 0], [first.rows, -1, -1, -1]);
+  const y0 = tf.slice(y, [0], [first.rows]);
+  const penaltyValue = penalty ? tf.tidy(() => penalty().dataSync()[0]!) : 0;
+  let local: Awaited<ReturnType<typeof shareGradients>> | undefined;
+  try {
+    local = await shareGradients({ ...ctx, rng: new Rng(seeds[0]!) }, variables, x0, y0, first.rows / rows, penalty);
+    const settled = await Promise.all(pending);
+    const failed = settled.find((s) => 'error' in s);
+    if (failed && 'error' in failed) throw failed.error;
+    const outcomes = settled.map((s) => (s as { value: ShardOutcome }).value);
+    const summed: tf.NamedTensorMap = {};
+    let offset = 0;
+    variables.forEach((v, i) => {
+      summed[v.name] = tf.tidy(() =>
+        outcomes.reduce<tf.Tensor>(
+          (g, _o, k) =>
+            tf.add(g, tf.tensor(peers.buffers(k).gradients.slice(offset, offset + v.size), v.shape, 'float32')),
+          local!.grads[i]!,
+        ),
+      );
+      offset += v.size;
+    });
+    optimizer.applyGradients(summed);
+    tf.dispose(Object.values(summed));
+    let loss = (first.rows / rows) * (await local.loss.data())[0]! + penaltyValue;
+    let correct = (await local.correct.data())[0]!;
+    outcomes.forEach((o, k) => {
+      loss += (shares[k + 1]!.rows / rows) * o.loss;
+      correct += o.correct;
+    });
+    return { loss, correct };
+  } finally {
+    tf.dispose([x0, y0, ...(local ? [local.loss, local.correct, ...local.grads] : [])]);
+  }
+}
+
 export async function trainModel(
   target: tfl.LayersModel | TrainableNet,
   data: Dataset,
@@ -184,7 +320,15 @@ export async function trainModel(
     }
   }
   const pgdEntry = getAttack('pgd');
+  const workers = Math.min(opts.workers ?? 1, batchSize);
+  // Weight decay: ½·λ·‖W‖² over the kernels, added once to the batch's loss (by worker 1 when split).
+  const penalty = opts.weightDecay
+    ? () => tf.mul(opts.weightDecay! / 2, tf.addN(kernels.map((k) => tf.sum(tf.square(k))))) as tf.Scalar
+    : undefined;
+  let peers: GradientPeers | undefined;
   try {
+    if (workers > 1)
+      peers = await startPeers(model, opts, { method, adv, classes, shape: data.shape, batchSize, workers });
     for (let epoch = startEpoch; epoch <= opts.epochs; epoch++) {
       const started = performance.now();
       const rng = new Rng((opts.seed ?? 0) * 1_000_003 + epoch);
@@ -211,25 +355,39 @@ export async function trainModel(
           ...(opts.teacher ? { teacher: opts.teacher } : {}),
           ...(opts.phase ? { phase: opts.phase } : {}),
         };
-        const xTrain = await trainingInputs(ctx, x, y);
-        let batchCorrect: tf.Tensor | undefined;
-        const cost = optimizer.minimize(
-          () => {
-            const { loss, logits } = batchLoss(ctx, x, xTrain, y);
-            batchCorrect = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32')));
-            if (!opts.weightDecay) return loss;
-            return tf.add(
-              loss,
-              tf.mul(opts.weightDecay / 2, tf.addN(kernels.map((k) => tf.sum(tf.square(k))))),
-            ) as tf.Scalar;
-          },
-          true,
-          variables,
-        )!;
-        const lossValue = (await cost.data())[0]!;
+        let lossValue: number;
+        if (peers) {
+          const outcome = await parallelBatch(peers, workers, ctx, variables, optimizer, x, y, penalty)
+            .finally(() => tf.dispose([x, y]))
+            .catch((err: Error) => {
+              if (!(err instanceof TrainingWorkerError)) throw err;
+              const kept = opts.checkpointDir && history.length ? history[history.length - 1]!.epoch : undefined;
+              throw new TrainingWorkerError(
+                `${err.message} (epoch ${epoch}, batch ${b + 1} of ${batches}); ` +
+                  (kept !== undefined
+                    ? `the checkpoint of epoch ${kept} is kept: resume the run to continue from it`
+                    : 'no epoch had finished, so there is no checkpoint to resume from'),
+              );
+            });
+          lossValue = outcome.loss;
+          correct += outcome.correct;
+        } else {
+          const xTrain = await trainingInputs(ctx, x, y);
+          let batchCorrect: tf.Tensor | undefined;
+          const cost = optimizer.minimize(
+            () => {
+              const { loss, logits } = batchLoss(ctx, x, xTrain, y);
+              batchCorrect = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32')));
+              return penalty ? (tf.add(loss, penalty()) as tf.Scalar) : loss;
+            },
+            true,
+            variables,
+          )!;
+          lossValue = (await cost.data())[0]!;
+          correct += (await batchCorrect!.data())[0]!;
+          tf.dispose([x, y, xTrain, cost, batchCorrect!]);
+        }
         lossSum += lossValue * x.shape[0];
-        correct += (await batchCorrect!.data())[0]!;
-        tf.dispose([x, y, xTrain, cost, batchCorrect!]);
         opts.onProgress?.({ epoch, epochs: opts.epochs, batch: b + 1, batches, loss: lossValue });
         if (opts.signal) await yieldToEventLoop();
       }
@@ -286,6 +444,7 @@ export async function trainModel(
       if (collapsed) break;
     }
   } finally {
+    await peers?.dispose();
     optimizer.dispose();
     // tfjs's MomentumOptimizer.dispose leaves its base SGD's learning-rate scalar behind (a leaked tensor a run).
     // By class name: tfjs optimisers answer instanceof by duck typing, so every one is "a MomentumOptimizer".

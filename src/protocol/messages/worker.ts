@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { epochMetricsSchema, runEpochSchema } from '../epoch-metrics';
 import { attackJobSchema, backendPreferenceSchema, trainJobSchema } from '../jobs';
-import { STAGE_KINDS } from '../vocabulary';
+import { NORMS, STAGE_KINDS, TRAIN_METHODS } from '../vocabulary';
 import { DISTILL_PARTS, TRAIN_PHASES } from '../vocabulary';
 import {
   methodTable,
@@ -46,6 +46,72 @@ export const TrainRequest = request(
   z.object({ runId: runIdSchema, job: trainJobSchema, backend: backendPreferenceSchema, resume: z.boolean() }),
   trainRunResultSchema,
 );
+// ---------------------------------------------------------------------------------------------
+// Data-parallel training (src/engine/training/parallel.ts): a worker holds a replica of the
+// network and computes one share of each batch's gradient. Bulk data goes through shared memory
+// (the weights, the share's rows, its gradient), the messages carry only what to do.
+// ---------------------------------------------------------------------------------------------
+const sharedBuffer = z.custom<SharedArrayBuffer>((v) => v instanceof SharedArrayBuffer, 'a SharedArrayBuffer');
+const netSpecSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('layers'), topology: z.unknown() }),
+  z.object({ kind: z.literal('onnx'), file: z.string().min(1) }),
+]);
+export const shardSpecSchema = z.object({
+  net: netSpecSchema,
+  shape: z.tuple([z.number().int().min(1), z.number().int().min(1), z.number().int().min(1)]),
+  classes: z.number().int().min(2),
+  normalization: z
+    .object({
+      scale: z.tuple([z.number().finite(), z.number().finite()]).optional(),
+      mean: z.array(z.number().finite()),
+      std: z.array(z.number().finite()),
+    })
+    .optional(),
+  method: z.enum(TRAIN_METHODS),
+  adv: z.object({
+    eps: z.number().finite().min(0),
+    norm: z.enum(NORMS).optional(),
+    steps: z.number().int().min(1).optional(),
+    stepRelative: z.number().finite().positive().optional(),
+    warmupEpochs: z.number().int().min(0).optional(),
+    beta: z.number().finite().min(0).optional(),
+    temperature: z.number().finite().optional(),
+  }),
+  phase: z.enum(['teacher', 'student']).optional(),
+  teacher: z
+    .object({ net: netSpecSchema, weights: z.custom<Float32Array>((v) => v instanceof Float32Array, 'a Float32Array') })
+    .optional(),
+  maxRows: z.number().int().min(1),
+});
+/** Starts a replica: `weights` is shared by all workers of the run; x, y and gradients are this worker's. */
+export const TrainShardOpenRequest = request(
+  'trainShardOpen',
+  z.object({
+    shardId: runIdSchema,
+    backend: backendPreferenceSchema,
+    spec: shardSpecSchema,
+    buffers: z.object({ weights: sharedBuffer, x: sharedBuffer, y: sharedBuffer, gradients: sharedBuffer }),
+  }),
+  z.object({ parameters: z.number().int().min(0) }),
+);
+/** One batch's share: its rows are in x and y; the answer comes once its weighted gradient is in `gradients`. */
+export const TrainShardStepRequest = request(
+  'trainShardStep',
+  z.object({
+    shardId: runIdSchema,
+    rows: z.number().int().min(1),
+    weight: z.number().finite().positive().max(1),
+    seed: z.number().int().min(0),
+    eps: z.number().finite().min(0),
+  }),
+  z.object({ loss: z.number(), correct: z.number().int().min(0) }),
+);
+export const TrainShardCloseRequest = request(
+  'trainShardClose',
+  z.object({ shardId: runIdSchema }),
+  z.object({ closed: z.boolean() }),
+);
+
 export const CancelRequest = request('cancel', z.object({ runId: runIdSchema }), z.object({ cancelled: z.boolean() }));
 
 export const progressParams = z.object({
@@ -117,7 +183,14 @@ export type TrainProgressParams = z.infer<typeof trainProgressParams>;
 export const TrainProgressNotification = notification('trainProgress', trainProgressParams);
 
 /** Requests the worker answers, keyed by method. */
-export const WORKER_REQUESTS = methodTable({ runAttack: RunAttackRequest, train: TrainRequest, cancel: CancelRequest });
+export const WORKER_REQUESTS = methodTable({
+  runAttack: RunAttackRequest,
+  train: TrainRequest,
+  cancel: CancelRequest,
+  trainShardOpen: TrainShardOpenRequest,
+  trainShardStep: TrainShardStepRequest,
+  trainShardClose: TrainShardCloseRequest,
+});
 /** Notifications the worker sends, keyed by method. */
 export const WORKER_NOTIFICATIONS = methodTable({
   progress: ProgressNotification,
