@@ -35,7 +35,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-DATA_DIR = '/usr/share/datasets/fashion-mnist'
+DATA_DIR = os.environ.get('FMNIST_DIR') or '/usr/share/datasets/fashion-mnist'
 EPOCH_IMAGES = 60000
 
 
