@@ -517,7 +517,9 @@ export interface TorchRow {
 }
 
 export interface AgainstTorch {
+  /** PyTorch's version, null without it; the interpreter that ran bench-torch.py. */
   torch: string | null;
+  python?: string;
   threads?: number;
   /** Our logits and PyTorch's on the first 8 test images of the robust example. */
   logitsCheck?: { images: number; maxAbsDelta: number; maxAbsLogit: number };
@@ -573,7 +575,10 @@ export async function benchTorchRowOurs(id: TorchRowId, batches: number): Promis
       detail:
         `${workers} workers; attacks ${attackS.toFixed(2)} s, ${grads.toLocaleString('en')} input gradients; ` +
         `clean ${(mid.report.clean_accuracy * 100).toFixed(1)}%, robust ${(mid.report.robust_accuracy * 100).toFixed(1)}%` +
-        (id === 'strong' ? `; ${mid.report.diagnostics.length} diagnostics` : ''),
+        (id === 'strong'
+          ? `; diagnostics: ${mid.report.diagnostics.length} fired` +
+            (mid.report.geometry ? `, geometry on ${mid.report.geometry.n}` : '')
+          : ''),
     };
   }
   const data = await loadTrainingData('fashion-mnist');
@@ -642,14 +647,21 @@ export async function benchTorchRowOurs(id: TorchRowId, batches: number): Promis
   };
 }
 
-/** True when `python3 -c "import torch"` works. */
-export function torchAvailable(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
-    return true;
-  } catch {
-    return false;
+/**
+ * The first Python that imports torch: $PYTHON, then `python3` on the PATH, then Debian's
+ * /usr/bin/python3 (python3-torch installs there; a pyenv or venv python3 on the PATH may lack it).
+ */
+export function torchPython(): string | undefined {
+  const candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => Boolean(c));
+  for (const python of new Set(candidates)) {
+    try {
+      execFileSync(python, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
+      return python;
+    } catch {
+      // Not this one: no such interpreter, or no torch in it.
+    }
   }
+  return undefined;
 }
 
 interface TorchOut {
@@ -663,9 +675,9 @@ interface TorchOut {
   peakRssMb: number;
 }
 
-function runTorchScript(args: string[]): TorchOut {
+function runTorchScript(python: string, args: string[]): TorchOut {
   const script = path.join(__dirname, '..', 'scripts', 'bench-torch.py');
-  const out = execFileSync('python3', [script, '--model', path.resolve(ROBUST_EXAMPLE), ...args], {
+  const out = execFileSync(python, [script, '--model', path.resolve(ROBUST_EXAMPLE), ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,
@@ -707,7 +719,7 @@ export async function benchAgainstTorch(o: {
   pgdAtBatches: number;
   rows: readonly TorchRowId[];
 }): Promise<AgainstTorch> {
-  const haveTorch = torchAvailable();
+  const python = torchPython();
   const result: AgainstTorch = {
     torch: null,
     pgdAtBatches: o.pgdAtBatches,
@@ -729,7 +741,7 @@ export async function benchAgainstTorch(o: {
     } catch (err) {
       row.oursError = (err as Error).message.split('\n')[0]!;
     }
-    if (!haveTorch) row.torchNote = TORCH_MISSING;
+    if (!python) row.torchNote = TORCH_MISSING;
     else if (id === 'strong') row.torchNote = 'no counterpart (no attack library)';
     else if (id === 'pgd-pool') {
       if (torchPgd) row.torch = torchPgd;
@@ -744,8 +756,9 @@ export async function benchAgainstTorch(o: {
         }
         if (id === 'train') args.push('--train-batches', String(Math.min(o.trainBatches, EPOCH_BATCHES)));
         if (id === 'pgd-at') args.push('--pgd-at-batches', String(Math.min(o.pgdAtBatches, EPOCH_BATCHES)));
-        const t = runTorchScript(args);
+        const t = runTorchScript(python, args);
         result.torch = t.torch;
+        result.python = python;
         result.threads = t.threads;
         if (t.check) result.logitsCheck = t.check;
         const rss = t.peakRssMb;
@@ -802,7 +815,7 @@ export function formatAgainstTorch(r: AgainstTorch): string {
     ]),
   );
   const head = r.torch
-    ? `PyTorch ${r.torch}, ${r.threads} threads` +
+    ? `PyTorch ${r.torch} (${r.python}), ${r.threads} threads` +
       (r.logitsCheck
         ? `; logits on ${r.logitsCheck.images} images: max |Δ| ${r.logitsCheck.maxAbsDelta.toExponential(1)} ` +
           `(largest |logit| ${r.logitsCheck.maxAbsLogit.toFixed(1)})`
