@@ -310,13 +310,21 @@ def main():
             out['pgd'] = section_pgd(model, test_x, test_y, args.n, args.repeats, args.eps, args.steps)
     if 'train' in sections or 'pgd-at' in sections:
         train_x, train_y = load_split(args.data, 'train')
-        # Each training section starts from the model's weights, as our bench starts from a fresh net.
-        initial = {k: v.clone() for k, v in model.state_dict().items()}
+        # Each training section starts from a fresh network, as our bench's does: He-normal kernels
+        # (fan in, as tfjs' heNormal), zero biases. The weights do not change the time per batch.
+        def fresh():
+            torch.manual_seed(0)
+            for m in model.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity='relu')
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+
         if 'train' in sections:
-            model.load_state_dict(initial)
+            fresh()
             out['train'] = section_train(model, train_x, train_y, args.train_batches, False, args.eps, args.steps)
         if 'pgd-at' in sections:
-            model.load_state_dict(initial)
+            fresh()
             out['pgdAt'] = section_train(model, train_x, train_y, args.pgd_at_batches, True, args.eps, args.steps)
     out['wallS'] = time.perf_counter() - started
     out['peakRssMb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

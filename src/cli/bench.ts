@@ -509,6 +509,10 @@ export interface TorchRow {
   ours?: Measured;
   oursError?: string;
   torch?: Measured;
+  /** Set when PyTorch ran with OMP_WAIT_POLICY=PASSIVE because the machine was busy (torchWaitPolicy). */
+  torchPolicy?: string;
+  /** 1-minute load average when the row started: other work on the shared machine. */
+  loadAtStart?: number;
   /** Why there is no PyTorch figure: not installed, no counterpart, or its error. */
   torchNote?: string;
   /** ours / PyTorch; per input gradient where the counts differ (the product path stops early). */
@@ -675,9 +679,27 @@ interface TorchOut {
   peakRssMb: number;
 }
 
-function runTorchScript(python: string, args: string[]): TorchOut {
+/**
+ * PyTorch's OpenMP threads spin-wait at every barrier by default: on an idle machine that is its
+ * fastest setting, but while other processes hold the cores (load ≥ cores) it slows PyTorch down
+ * several-fold (measured here at load 10: 420 ms per gradient pass, against 84 ms passive and
+ * 121 ms on one thread). So a row starting on a busy machine runs PyTorch with
+ * OMP_WAIT_POLICY=PASSIVE, and says so: the ratio is then against PyTorch's better setting.
+ */
+function torchWaitPolicy(): { env: NodeJS.ProcessEnv; note?: string } {
+  const load = os.loadavg()[0]!;
+  const cores = os.availableParallelism();
+  if (load < cores || process.env.OMP_WAIT_POLICY) return { env: process.env };
+  return {
+    env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+    note: `OMP_WAIT_POLICY=PASSIVE (load ${load.toFixed(1)} on ${cores} cores)`,
+  };
+}
+
+function runTorchScript(python: string, args: string[], env: NodeJS.ProcessEnv): TorchOut {
   const script = path.join(__dirname, '..', 'scripts', 'bench-torch.py');
   const out = execFileSync(python, [script, '--model', path.resolve(ROBUST_EXAMPLE), ...args], {
+    env,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
     maxBuffer: 1 << 20,
@@ -726,10 +748,10 @@ export async function benchAgainstTorch(o: {
     trainBatches: o.trainBatches,
     rows: [],
   };
-  let torchPgd: Measured | undefined;
+  let torchPgd: Pick<TorchRow, 'torch' | 'torchPolicy'> | undefined;
   for (const id of o.rows) {
     process.stderr.write(`bench: against PyTorch, ${id} …\n`);
-    const row: TorchRow = { id, ...TORCH_WORK[id] };
+    const row: TorchRow = { id, ...TORCH_WORK[id], loadAtStart: os.loadavg()[0]! };
     const batches = id === 'pgd-at' ? o.pgdAtBatches : o.trainBatches;
     try {
       const out = execFileSync(process.execPath, [__filename, 'bench', '--row', `${id}:${batches}`], {
@@ -744,7 +766,7 @@ export async function benchAgainstTorch(o: {
     if (!python) row.torchNote = TORCH_MISSING;
     else if (id === 'strong') row.torchNote = 'no counterpart (no attack library)';
     else if (id === 'pgd-pool') {
-      if (torchPgd) row.torch = torchPgd;
+      if (torchPgd) Object.assign(row, torchPgd);
       else row.torchNote = 'needs the PGD row';
     } else {
       try {
@@ -756,7 +778,9 @@ export async function benchAgainstTorch(o: {
         }
         if (id === 'train') args.push('--train-batches', String(Math.min(o.trainBatches, EPOCH_BATCHES)));
         if (id === 'pgd-at') args.push('--pgd-at-batches', String(Math.min(o.pgdAtBatches, EPOCH_BATCHES)));
-        const t = runTorchScript(python, args);
+        const policy = torchWaitPolicy();
+        const t = runTorchScript(python, args, policy.env);
+        if (policy.note) row.torchPolicy = policy.note;
         result.torch = t.torch;
         result.python = python;
         result.threads = t.threads;
@@ -770,7 +794,7 @@ export async function benchAgainstTorch(o: {
             inputGradients: t.pgd.inputGradients,
             detail: `robust ${(t.pgd.robustAccuracy * 100).toFixed(1)}%; median of ${t.pgd.repeats}`,
           };
-          torchPgd = row.torch;
+          torchPgd = { torch: row.torch, ...(row.torchPolicy ? { torchPolicy: row.torchPolicy } : {}) };
         }
         const epoch = t.train ?? t.pgdAt;
         if (epoch) {
@@ -801,7 +825,7 @@ export function formatAgainstTorch(r: AgainstTorch): string {
   const fmt = (m: Measured | undefined, unit: 'ms' | 's') =>
     m ? `${m.value.toFixed(unit === 'ms' ? 1 : 2)} ${unit}` : '—';
   const table = formatTable(
-    ['robust example, 2 cores', 'ours', 'PyTorch', 'ours/PyTorch', 'peak RSS ours', 'peak RSS PyTorch', 'notes'],
+    ['robust example, 2 cores', 'ours', 'PyTorch', 'ours/PyTorch', 'peak RSS ours', 'peak RSS PyTorch'],
     r.rows.map((row) => [
       row.work,
       fmt(row.ours, row.unit),
@@ -809,10 +833,22 @@ export function formatAgainstTorch(r: AgainstTorch): string {
       row.ratio === undefined ? '—' : `${row.ratio.toFixed(2)}${row.ratioPer === 'gradient' ? ' per grad' : ''}`,
       row.ours ? `${row.ours.peakRssMb.toFixed(0)} MB` : '—',
       row.torch ? `${row.torch.peakRssMb.toFixed(0)} MB` : '—',
-      [row.ours?.method, row.ours?.detail, row.oursError, row.torch?.detail && `PyTorch: ${row.torch.detail}`]
+    ]),
+  );
+  const notes = r.rows.map(
+    (row) =>
+      `  ${row.work}: ` +
+      [
+        row.ours?.method && `ours ${row.ours.method}`,
+        row.ours?.detail,
+        row.oursError,
+        row.torch?.method && row.torch.method !== row.ours?.method && `PyTorch ${row.torch.method}`,
+        row.torch?.detail && `PyTorch: ${row.torch.detail}`,
+        row.torchPolicy,
+        row.loadAtStart !== undefined && `load ${row.loadAtStart.toFixed(1)} at start`,
+      ]
         .filter(Boolean)
         .join('; '),
-    ]),
   );
   const head = r.torch
     ? `PyTorch ${r.torch} (${r.python}), ${r.threads} threads` +
@@ -821,5 +857,5 @@ export function formatAgainstTorch(r: AgainstTorch): string {
           `(largest |logit| ${r.logitsCheck.maxAbsLogit.toFixed(1)})`
         : '')
     : TORCH_MISSING;
-  return `${table}\n${head}`;
+  return `${table}\n${head}\n${notes.join('\n')}`;
 }
