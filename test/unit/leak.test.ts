@@ -1,8 +1,8 @@
 /**
  * Nothing grows with the number of steps: 1,000 PGD steps and 1,000 training steps on a tiny
  * network (wasm backend, our kernels) leave tf.memory() where it started, and the memory between
- * step 100 and step 1,000 stays flat — tensors and bytes exactly, the wasm heap and the process's
- * RSS within a small bound (a leak of one batch per step would pass both bounds many times over).
+ * step 100 and step 1,000 stays flat: tensors and tensor bytes exactly; the wasm heap, the V8 heap
+ * and the process's RSS (each after a full GC) within small bounds.
  */
 import * as assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
@@ -19,8 +19,10 @@ const BATCH = 4;
 const STEPS = 1000;
 /** The wasm heap never shrinks; it may grow once more for allocator slack, never by a batch per step. */
 const HEAP_SLACK = 1 << 20;
-/** RSS after a full GC; a leak of one 8×8 batch per step of JS objects or wasm memory is far below, so bound by a leak of ~24 KB/step. */
+/** RSS after a full GC moves by a few MB either way between snapshots; 24 MB over 900 steps is a leak of 27 KB a step. */
 const RSS_SLACK = 24 << 20;
+/** The V8 heap after a full GC rises by about 0.4 MB per 1,000 PGD steps here, levelling off; 4 MB over 900 steps is 4.7 KB a step. */
+const JS_HEAP_SLACK = 4 << 20;
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -30,13 +32,15 @@ interface Snapshot {
   numBytes: number;
   heap: number;
   rss: number;
+  jsHeap: number;
 }
 
 function snapshot(): Snapshot {
   gc();
   const { numTensors, numBytes } = tf.memory();
   const backend = tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } };
-  return { numTensors, numBytes, heap: backend.wasm?.HEAPU8.buffer.byteLength ?? 0, rss: process.memoryUsage().rss };
+  const { rss, heapUsed } = process.memoryUsage();
+  return { numTensors, numBytes, heap: backend.wasm?.HEAPU8.buffer.byteLength ?? 0, rss, jsHeap: heapUsed };
 }
 
 function assertFlat(early: Snapshot, late: Snapshot, what: string): void {
@@ -45,6 +49,10 @@ function assertFlat(early: Snapshot, late: Snapshot, what: string): void {
   assert.ok(
     late.heap - early.heap <= HEAP_SLACK,
     `${what}: the wasm heap grew by ${late.heap - early.heap} bytes between step 100 and step ${STEPS}`,
+  );
+  assert.ok(
+    late.jsHeap - early.jsHeap <= JS_HEAP_SLACK,
+    `${what}: the JS heap grew by ${((late.jsHeap - early.jsHeap) / 2 ** 20).toFixed(2)} MB between step 100 and step ${STEPS}`,
   );
   assert.ok(
     late.rss - early.rss <= RSS_SLACK,
