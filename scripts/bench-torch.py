@@ -80,6 +80,17 @@ def same_padding(size, kernel, stride):
     return (left, right, top, bottom), top == bottom and left == right, out
 
 
+class _Pad(nn.Module):
+    """F.pad as a layer: TensorFlow's asymmetric "same" padding in front of a conv."""
+
+    def __init__(self, pad):
+        super().__init__()
+        self.pad = pad
+
+    def forward(self, x):
+        return F.pad(x, self.pad)
+
+
 def build_from_tfjs(model_json):
     """A torch module equal to the tfjs Layers Sequential in model_json (Conv2D / Flatten / Dense, relu or linear)."""
     with open(model_json) as f:
@@ -158,15 +169,6 @@ def build_from_tfjs(model_json):
         elif activation not in ('linear', None):
             raise ValueError(f'{model_json}: {name} has activation {activation}')
     return nn.Sequential(*modules)
-
-
-class _Pad(nn.Module):
-    def __init__(self, pad):
-        super().__init__()
-        self.pad = pad
-
-    def forward(self, x):
-        return F.pad(x, self.pad)
 
 
 def median(values):
