@@ -27,6 +27,7 @@ import {
 } from '../engine';
 import { encodeLayersAsOnnx } from '../engine/models/onnx/from-layers';
 import { CLI_DEFAULT_SAMPLES, defaultAttackJob, type AttackJob } from '../protocol/jobs';
+import type { Report } from '../protocol/report';
 import { runAttackParallel } from '../worker/pool';
 import { formatTable } from './table';
 
@@ -249,9 +250,24 @@ export interface BenchOptions {
   /** Data section: `n:folder` reads once in this process (internal); dataOnly runs that section alone. */
   dataOne?: string;
   dataOnly?: boolean;
+  /** A shorter run: the wasm backend only, no data section, no strong suite, fewer timed training batches. */
+  quick?: boolean;
+  /** PGD-AT batches timed before scaling to the epoch (default 40; --quick 10; 469 = the whole epoch). */
+  pgdAtBatches?: number;
+  /** Internal: one row of the PyTorch table, ours, in this process (`id:batches`). */
+  row?: string;
 }
 
 export async function runBench(o: BenchOptions): Promise<void> {
+  if (o.row) {
+    const [id, batches] = o.row.split(':');
+    if (!TORCH_ROWS.includes(id as TorchRowId))
+      throw new Error(`bench --row: "${id}" is not one of ${TORCH_ROWS.join(', ')}`);
+    process.stdout.write(
+      `${JSON.stringify(await benchTorchRowOurs(id as TorchRowId, Number(batches) || EPOCH_BATCHES))}\n`,
+    );
+    return;
+  }
   if (o.dataOne) {
     const [n, ...dir] = o.dataOne.split(':');
     return benchDataOne(dir.join(':'), Number(n));
@@ -265,7 +281,8 @@ export async function runBench(o: BenchOptions): Promise<void> {
     return;
   }
   const rows: BenchRow[] = [];
-  for (const backend of o.backends.split(',').map((s) => s.trim())) {
+  const backends = o.quick ? ['wasm'] : o.backends.split(',').map((s) => s.trim());
+  for (const backend of backends) {
     process.stderr.write(`bench: ${backend} …\n`);
     try {
       const out = execFileSync(
@@ -307,17 +324,32 @@ export async function runBench(o: BenchOptions): Promise<void> {
   process.stdout.write(
     `\n${formatOnnxVsLayers(onnxVsLayers)}\nlogits ONNX vs Layers: max |Δ| ${onnxVsLayers.logitsRelativeError.toExponential(1)} of the largest logit\n`,
   );
+  const againstTorch = await benchAgainstTorch({
+    trainBatches: o.quick ? 100 : EPOCH_BATCHES,
+    pgdAtBatches: o.pgdAtBatches ?? (o.quick ? 10 : 40),
+    rows: o.quick ? TORCH_ROWS.filter((id) => id !== 'strong') : TORCH_ROWS,
+  });
+  process.stdout.write(`\nAgainst PyTorch (${ROBUST_EXAMPLE}, Fashion-MNIST):\n${formatAgainstTorch(againstTorch)}\n`);
   fs.mkdirSync(path.dirname(path.resolve(o.json)), { recursive: true });
   fs.writeFileSync(
     o.json,
     JSON.stringify(
-      { date: new Date().toISOString(), node: process.version, cpus: os.cpus().length, rows, pool, onnxVsLayers },
+      {
+        date: new Date().toISOString(),
+        node: process.version,
+        cpus: os.cpus().length,
+        quick: Boolean(o.quick),
+        rows,
+        pool,
+        onnxVsLayers,
+        againstTorch,
+      },
       null,
       2,
     ),
   );
   process.stderr.write(`wrote ${o.json}\n`);
-  await benchDataReads(path.dirname(path.resolve(o.json)));
+  if (!o.quick) await benchDataReads(path.dirname(path.resolve(o.json)));
 }
 
 // Data: the first n images of a 50,000-image folder.
@@ -443,4 +475,390 @@ export async function benchDataReads(jsonDir: string, runs = { head: 5, whole: 3
   );
   process.stderr.write(`wrote ${file}\n`);
   return rows;
+}
+
+// Against PyTorch: the same work on the robust example, ours and scripts/bench-torch.py's.
+
+/** The PGD-trained example: most points survive all 10 steps, so no attack stops early. */
+export const ROBUST_EXAMPLE = 'examples/fashion-mnist/smallcnn-robust/model.json';
+/** The rows of the PyTorch table, each run in its own process (so its peak RSS is its own). */
+export const TORCH_ROWS = ['grad', 'pgd', 'pgd-pool', 'train', 'pgd-at', 'strong'] as const;
+export type TorchRowId = (typeof TORCH_ROWS)[number];
+const TORCH_MISSING = 'PyTorch not installed (apt-get install -y python3-torch)';
+const EPOCH_IMAGES = 60_000;
+const TRAIN_BATCH = 128;
+const EPOCH_BATCHES = Math.ceil(EPOCH_IMAGES / TRAIN_BATCH);
+const PGD_IMAGES = 1000;
+const PGD_STEPS = 10;
+const PGD_EPS = 0.1;
+
+/** One measurement of one row, by either side. */
+export interface Measured {
+  /** The row's figure: ms for grad, s otherwise. */
+  value: number;
+  peakRssMb: number;
+  /** Input gradients the attack took (PGD rows), for the per-gradient ratio. */
+  inputGradients?: number;
+  /** "measured" or "N batches scaled to 469". */
+  method?: string;
+  /** What else the row reports (robust accuracy, the PGD phase of a job, …). */
+  detail?: string;
+}
+
+export interface TorchRow {
+  id: TorchRowId;
+  work: string;
+  unit: 'ms' | 's';
+  ours?: Measured;
+  oursError?: string;
+  torch?: Measured;
+  /** Set when PyTorch ran with OMP_WAIT_POLICY=PASSIVE because the machine was busy (torchWaitPolicy). */
+  torchPolicy?: string;
+  /** 1-minute load average when the row started: other work on the shared machine. */
+  loadAtStart?: number;
+  /** Why there is no PyTorch figure: not installed, no counterpart, or its error. */
+  torchNote?: string;
+  /** ours / PyTorch; per input gradient where the counts differ (the product path stops early). */
+  ratio?: number;
+  ratioPer?: 'run' | 'gradient';
+}
+
+export interface AgainstTorch {
+  /** PyTorch's version, null without it; the interpreter that ran bench-torch.py. */
+  torch: string | null;
+  python?: string;
+  threads?: number;
+  /** Our logits and PyTorch's on the first 8 test images of the robust example. */
+  logitsCheck?: { images: number; maxAbsDelta: number; maxAbsLogit: number };
+  pgdAtBatches: number;
+  trainBatches: number;
+  rows: TorchRow[];
+}
+
+function peakRssMb(): number {
+  return process.resourceUsage().maxRSS / 1024;
+}
+
+/** The product path's attack job on the first 1,000 Fashion-MNIST test images. */
+function productJob(modelFile: string, extra: Partial<AttackJob>): AttackJob {
+  return {
+    ...defaultAttackJob(),
+    model: modelFile,
+    data: 'fashion-mnist',
+    n: PGD_IMAGES,
+    examples: 0,
+    ...extra,
+  } as AttackJob;
+}
+
+/** Our side of one row, in this process: `robustness-lab bench --row id:batches` prints it as JSON. */
+export async function benchTorchRowOurs(id: TorchRowId, batches: number): Promise<Measured> {
+  const modelFile = path.resolve(ROBUST_EXAMPLE);
+  const workers = Math.min(2, os.availableParallelism());
+  await initBackend('wasm');
+  if (id === 'pgd-pool' || id === 'strong') {
+    const job =
+      id === 'pgd-pool' ? productJob(modelFile, { attacks: ['pgd'] }) : productJob(modelFile, { suite: 'strong' });
+    const runs = id === 'pgd-pool' ? 3 : 1;
+    const results: Array<{ wall: number; report: Report }> = [];
+    for (let r = 0; r < runs; r++) {
+      const t0 = performance.now();
+      const report = await runAttackParallel(job, {
+        script: path.join(__dirname, 'worker.js'),
+        workers,
+        backend: 'wasm',
+        runId: `bench-${id}`,
+      });
+      results.push({ wall: (performance.now() - t0) / 1000, report });
+    }
+    const mid = [...results].sort((a, b) => a.wall - b.wall)[Math.floor(results.length / 2)]!;
+    const attacks = mid.report.attacks;
+    const attackS = attacks.reduce((s, a) => s + a.time_s, 0);
+    const grads = attacks.reduce((s, a) => s + a.backward_passes, 0);
+    return {
+      value: mid.wall,
+      peakRssMb: peakRssMb(),
+      ...(id === 'pgd-pool' ? { inputGradients: grads } : {}),
+      detail:
+        `${workers} workers; attacks ${attackS.toFixed(2)} s, ${grads.toLocaleString('en')} input gradients; ` +
+        `clean ${(mid.report.clean_accuracy * 100).toFixed(1)}%, robust ${(mid.report.robust_accuracy * 100).toFixed(1)}%` +
+        (id === 'strong'
+          ? `; diagnostics: ${mid.report.diagnostics.length} fired` +
+            (mid.report.geometry ? `, geometry on ${mid.report.geometry.n}` : '')
+          : ''),
+    };
+  }
+  const data = await loadTrainingData('fashion-mnist');
+  if (id === 'grad' || id === 'pgd') {
+    const model = await loadClassifier(modelFile);
+    if (id === 'grad') {
+      const { x, y } = batchTensors(data.test, data.shape, 0, 250);
+      const times: number[] = [];
+      for (let i = 0; i < 15; i++) {
+        const t0 = performance.now();
+        const g = lossAndGradForBench(model, x, y);
+        await g.data();
+        g.dispose();
+        if (i >= 3) times.push(performance.now() - t0);
+      }
+      tf.dispose([x, y]);
+      return { value: median(times), peakRssMb: peakRssMb(), detail: 'median of 12' };
+    }
+    const test = firstN(data.test, PGD_IMAGES);
+    const times: number[] = [];
+    let robust = 0;
+    for (let r = 0; r < 3; r++) {
+      robust = 0;
+      const t0 = performance.now();
+      for (let start = 0; start < test.count; start += 250) {
+        const { x, y } = batchTensors(test, data.shape, start, 250);
+        const result = await pgd(
+          model,
+          x,
+          y,
+          { norm: 'linf', eps: PGD_EPS, bounds: [0, 1] },
+          { steps: PGD_STEPS, keep: 'last', seed: r },
+        );
+        robust += result.success.filter((s) => !s).length;
+        tf.dispose([x, y, result.xAdv]);
+      }
+      times.push((performance.now() - t0) / 1000);
+    }
+    return {
+      value: median(times),
+      peakRssMb: peakRssMb(),
+      inputGradients: PGD_IMAGES * PGD_STEPS,
+      detail: `1 thread; robust ${((robust / PGD_IMAGES) * 100).toFixed(1)}%; median of 3`,
+    };
+  }
+  // Training: a fresh example network (the same layers as the robust example), batch 128, Adam.
+  const net = smallCnn(data.shape, data.classNames.length, 0);
+  const timed = Math.min(batches, EPOCH_BATCHES);
+  const t0 = performance.now();
+  const history = await trainModel(net, data, {
+    epochs: 1,
+    batchSize: TRAIN_BATCH,
+    trainLimit: timed * TRAIN_BATCH,
+    evalLimit: 1,
+    robustEvalLimit: 0,
+    seed: 0,
+    ...(id === 'pgd-at' ? { method: 'pgd-at' as const, adversarial: { eps: PGD_EPS, steps: PGD_STEPS } } : {}),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  net.dispose();
+  return {
+    value: (seconds * EPOCH_BATCHES) / timed,
+    peakRssMb: peakRssMb(),
+    method: timed === EPOCH_BATCHES ? 'measured' : `${timed} batches scaled to ${EPOCH_BATCHES}`,
+    detail: `1 thread (one wasm instance); mean loss ${history[0]!.loss.toFixed(3)}`,
+  };
+}
+
+/**
+ * The first Python that imports torch: $PYTHON, then `python3` on the PATH, then Debian's
+ * /usr/bin/python3 (python3-torch installs there; a pyenv or venv python3 on the PATH may lack it).
+ */
+export function torchPython(): string | undefined {
+  const candidates = [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => Boolean(c));
+  for (const python of new Set(candidates)) {
+    try {
+      execFileSync(python, ['-c', 'import torch'], { stdio: 'ignore', timeout: 60_000 });
+      return python;
+    } catch {
+      // Not this one: no such interpreter, or no torch in it.
+    }
+  }
+  return undefined;
+}
+
+interface TorchOut {
+  torch: string;
+  threads: number;
+  check?: { images: number; maxAbsDelta: number; maxAbsLogit: number };
+  grad?: { forwardGradMs: number; repeats: number };
+  pgd?: { pgdS: number; repeats: number; images: number; inputGradients: number; robustAccuracy: number };
+  train?: { epochS: number; method: string; meanLoss: number };
+  pgdAt?: { epochS: number; method: string; meanLoss: number };
+  peakRssMb: number;
+}
+
+/**
+ * PyTorch's OpenMP threads spin-wait at every barrier by default: on an idle machine that is its
+ * fastest setting, but while other processes hold the cores (load ≥ cores) it slows PyTorch down
+ * several-fold (measured here at load 10: 420 ms per gradient pass, against 84 ms passive and
+ * 121 ms on one thread). So a row starting on a busy machine runs PyTorch with
+ * OMP_WAIT_POLICY=PASSIVE, and says so: the ratio is then against PyTorch's better setting.
+ */
+function torchWaitPolicy(): { env: NodeJS.ProcessEnv; note?: string } {
+  const load = os.loadavg()[0]!;
+  const cores = os.availableParallelism();
+  if (load < cores || process.env.OMP_WAIT_POLICY) return { env: process.env };
+  return {
+    env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+    note: `OMP_WAIT_POLICY=PASSIVE (load ${load.toFixed(1)} on ${cores} cores)`,
+  };
+}
+
+function runTorchScript(python: string, args: string[], env: NodeJS.ProcessEnv): TorchOut {
+  const script = path.join(__dirname, '..', 'scripts', 'bench-torch.py');
+  const out = execFileSync(python, [script, '--model', path.resolve(ROBUST_EXAMPLE), ...args], {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(out.trim().split('\n').pop()!) as TorchOut;
+}
+
+/** Our logits on the first 8 test images, written for bench-torch.py's --check. */
+async function writeLogitsCheck(file: string): Promise<void> {
+  await initBackend('wasm');
+  const model = await loadClassifier(path.resolve(ROBUST_EXAMPLE));
+  const data = await loadTrainingData('fashion-mnist');
+  const { x, y } = batchTensors(data.test, data.shape, 0, 8);
+  const logits = model.predictLogits(x);
+  const flat = tf.reshape(x, [8, -1]);
+  const images = (await flat.array()) as number[][];
+  flat.dispose();
+  const values = (await logits.array()) as number[][];
+  tf.dispose([x, y, logits]);
+  model.dispose?.();
+  fs.writeFileSync(file, JSON.stringify({ images, logits: values }));
+}
+
+const TORCH_WORK: Record<TorchRowId, { work: string; unit: 'ms' | 's' }> = {
+  grad: { work: 'fwd + input grad, batch 250', unit: 'ms' },
+  pgd: { work: 'PGD-10 @1,000, all steps, in-process', unit: 's' },
+  'pgd-pool': { work: 'PGD-10 @1,000, product path (job wall)', unit: 's' },
+  train: { work: 'standard epoch @60k, batch 128, Adam', unit: 's' },
+  'pgd-at': { work: 'PGD-AT epoch @60k (PGD-10), batch 128', unit: 's' },
+  strong: { work: 'strong suite @1,000 + diagnostics (job wall)', unit: 's' },
+};
+
+/**
+ * Each row: ours in a fresh process, then PyTorch's in a fresh process, so both see the same
+ * machine load. PyTorch uses both cores (torch.set_num_threads(2)).
+ */
+export async function benchAgainstTorch(o: {
+  trainBatches: number;
+  pgdAtBatches: number;
+  rows: readonly TorchRowId[];
+}): Promise<AgainstTorch> {
+  const python = torchPython();
+  const result: AgainstTorch = {
+    torch: null,
+    pgdAtBatches: o.pgdAtBatches,
+    trainBatches: o.trainBatches,
+    rows: [],
+  };
+  let torchPgd: Pick<TorchRow, 'torch' | 'torchPolicy'> | undefined;
+  for (const id of o.rows) {
+    process.stderr.write(`bench: against PyTorch, ${id} …\n`);
+    const row: TorchRow = { id, ...TORCH_WORK[id], loadAtStart: os.loadavg()[0]! };
+    const batches = id === 'pgd-at' ? o.pgdAtBatches : o.trainBatches;
+    try {
+      const out = execFileSync(process.execPath, [__filename, 'bench', '--row', `${id}:${batches}`], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+        maxBuffer: 1 << 20,
+      });
+      row.ours = JSON.parse(out.trim().split('\n').pop()!) as Measured;
+    } catch (err) {
+      row.oursError = (err as Error).message.split('\n')[0]!;
+    }
+    if (!python) row.torchNote = TORCH_MISSING;
+    else if (id === 'strong') row.torchNote = 'no counterpart (no attack library)';
+    else if (id === 'pgd-pool') {
+      if (torchPgd) Object.assign(row, torchPgd);
+      else row.torchNote = 'needs the PGD row';
+    } else {
+      try {
+        const args = ['--only', id, '--repeats', '3', '--eps', String(PGD_EPS), '--steps', String(PGD_STEPS)];
+        if (id === 'grad') {
+          const check = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rl-bench-torch-')), 'check.json');
+          await writeLogitsCheck(check);
+          args.push('--check', check);
+        }
+        if (id === 'train') args.push('--train-batches', String(Math.min(o.trainBatches, EPOCH_BATCHES)));
+        if (id === 'pgd-at') args.push('--pgd-at-batches', String(Math.min(o.pgdAtBatches, EPOCH_BATCHES)));
+        const policy = torchWaitPolicy();
+        const t = runTorchScript(python, args, policy.env);
+        if (policy.note) row.torchPolicy = policy.note;
+        result.torch = t.torch;
+        result.python = python;
+        result.threads = t.threads;
+        if (t.check) result.logitsCheck = t.check;
+        const rss = t.peakRssMb;
+        if (t.grad) row.torch = { value: t.grad.forwardGradMs, peakRssMb: rss, detail: `median of ${t.grad.repeats}` };
+        if (t.pgd) {
+          row.torch = {
+            value: t.pgd.pgdS,
+            peakRssMb: rss,
+            inputGradients: t.pgd.inputGradients,
+            detail: `robust ${(t.pgd.robustAccuracy * 100).toFixed(1)}%; median of ${t.pgd.repeats}`,
+          };
+          torchPgd = { torch: row.torch, ...(row.torchPolicy ? { torchPolicy: row.torchPolicy } : {}) };
+        }
+        const epoch = t.train ?? t.pgdAt;
+        if (epoch) {
+          row.torch = {
+            value: epoch.epochS,
+            peakRssMb: rss,
+            method: epoch.method,
+            detail: `mean loss ${epoch.meanLoss.toFixed(3)}`,
+          };
+        }
+      } catch (err) {
+        row.torchNote = `bench-torch.py failed: ${(err as Error).message.split('\n')[0]}`;
+      }
+    }
+    if (row.ours && row.torch) {
+      const perGradient = row.ours.inputGradients !== undefined && row.ours.inputGradients !== row.torch.inputGradients;
+      row.ratioPer = perGradient ? 'gradient' : 'run';
+      row.ratio = perGradient
+        ? row.ours.value / row.ours.inputGradients! / (row.torch.value / row.torch.inputGradients!)
+        : row.ours.value / row.torch.value;
+    }
+    result.rows.push(row);
+  }
+  return result;
+}
+
+export function formatAgainstTorch(r: AgainstTorch): string {
+  const fmt = (m: Measured | undefined, unit: 'ms' | 's') =>
+    m ? `${m.value.toFixed(unit === 'ms' ? 1 : 2)} ${unit}` : '—';
+  const table = formatTable(
+    ['robust example, 2 cores', 'ours', 'PyTorch', 'ours/PyTorch', 'peak RSS ours', 'peak RSS PyTorch'],
+    r.rows.map((row) => [
+      row.work,
+      fmt(row.ours, row.unit),
+      row.torch ? fmt(row.torch, row.unit) : (row.torchNote ?? '—'),
+      row.ratio === undefined ? '—' : `${row.ratio.toFixed(2)}${row.ratioPer === 'gradient' ? ' per grad' : ''}`,
+      row.ours ? `${row.ours.peakRssMb.toFixed(0)} MB` : '—',
+      row.torch ? `${row.torch.peakRssMb.toFixed(0)} MB` : '—',
+    ]),
+  );
+  const notes = r.rows.map(
+    (row) =>
+      `  ${row.work}: ` +
+      [
+        row.ours?.method && `ours ${row.ours.method}`,
+        row.ours?.detail,
+        row.oursError,
+        row.torch?.method && row.torch.method !== row.ours?.method && `PyTorch ${row.torch.method}`,
+        row.torch?.detail && `PyTorch: ${row.torch.detail}`,
+        row.torchPolicy,
+        row.loadAtStart !== undefined && `load ${row.loadAtStart.toFixed(1)} at start`,
+      ]
+        .filter(Boolean)
+        .join('; '),
+  );
+  const head = r.torch
+    ? `PyTorch ${r.torch} (${r.python}), ${r.threads} threads` +
+      (r.logitsCheck
+        ? `; logits on ${r.logitsCheck.images} images: max |Δ| ${r.logitsCheck.maxAbsDelta.toExponential(1)} ` +
+          `(largest |logit| ${r.logitsCheck.maxAbsLogit.toFixed(1)})`
+        : '')
+    : TORCH_MISSING;
+  return `${table}\n${head}\n${notes.join('\n')}`;
 }

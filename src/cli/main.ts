@@ -738,6 +738,13 @@ export function buildProgram(): Command {
     .option('--one <backend>', 'internal: run one backend in this process and print JSON')
     .option('--data-one <n:folder>', 'internal: read the first n images of a data folder in this process, print JSON')
     .option('--data-only', 'only the data section: the first 1,000 and all of a generated 50,000-image folder')
+    .option('--quick', 'wasm only, no data section or strong suite, fewer timed training batches')
+    .option(
+      '--pgd-at-batches <n>',
+      'PGD-AT batches timed before scaling to an epoch (469: all)',
+      integer('--pgd-at-batches', 1),
+    )
+    .option('--row <id:batches>', 'internal: one row of the PyTorch table, ours, in this process; print JSON')
     .action(async (o: BenchOptions) => runBench(o));
 
   return program;
