@@ -21,14 +21,7 @@ import { batchTensors, initBackend, loadClassifier, loadTrainingData, type Class
 import { fileHandler } from '../src/engine/models/io';
 import * as kernels from '../src/engine/kernels';
 import { stepPoint } from '../src/engine/attacks/common';
-import { ascentDirection, project, type ThreatModel } from '../src/engine/threat';
-
-/** The move of src/engine/attacks/pgd.ts: x + α·sign(∇), projected onto the ball ∩ box. */
-function move(threat: ThreatModel, x: tf.Tensor4D, current: tf.Tensor4D, grad: tf.Tensor4D, alpha: tf.Scalar) {
-  return tf.tidy(() =>
-    project(threat, x, tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, grad))) as tf.Tensor4D),
-  );
-}
+import type { ThreatModel } from '../src/engine/threat';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -57,7 +50,7 @@ function pgdWorkload(name: string, model: Classifier, x: tf.Tensor4D, y: tf.Tens
     name,
     step: async () => {
       const point = stepPoint(model, current, y, 'ce', undefined, false);
-      const next = move(threat, x, current, point.grad!, alpha);
+      const next = kernels.linfStep(threat, x, current, point.grad!, alpha);
       point.grad!.dispose();
       current.dispose();
       current = next;

@@ -1,0 +1,162 @@
+/*
+ * Robustness Lab's native kernels for the tfjs wasm backend (wasm32 + SIMD128).
+ *
+ * The module imports tfjs-wasm's own linear memory (wasm-ld --import-memory), so every pointer
+ * below is a byte offset into tfjs's heap: the kernels read and write tensors in place, with no
+ * copy. The module therefore owns no memory of its own: no data segments, no static variables, no
+ * stack frames (scripts/build-kernels.sh checks the binary has no data section and never moves the
+ * stack pointer).
+ *
+ * Geometry arguments follow tfjs's Conv2DInfo, NHWC.
+ */
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+
+/* Adds n floats of src into dst. */
+static inline void add_run(float *restrict dst, const float *restrict src, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    wasm_v128_store(dst + i, wasm_f32x4_add(wasm_v128_load(dst + i), wasm_v128_load(src + i)));
+  }
+  for (; i < n; i++) dst[i] += src[i];
+}
+
+static inline void zero(float *p, int n) {
+  int i = 0;
+  v128_t z = wasm_f32x4_splat(0.0f);
+  for (; i + 4 <= n; i += 4) wasm_v128_store(p + i, z);
+  for (; i < n; i++) p[i] = 0.0f;
+}
+
+/*
+ * col2im: scatter-adds patch rows cols[m, (kh·kW + kw)·c + ci] (m = (n·outH + oh)·outW + ow)
+ * into the NHWC image, which is zeroed first. The input gradient of a convolution.
+ */
+EXPORT(col2im)
+void col2im(const float *restrict cols, float *restrict image, int batch, int inH, int inW, int c, int outH,
+            int outW, int kH, int kW, int strideH, int strideW, int dilationH, int dilationW, int padTop,
+            int padLeft) {
+  const int patchLen = kH * kW * c;
+  const int imageLen = inH * inW * c;
+  for (int n = 0; n < batch; n++) {
+    float *img = image + n * imageLen;
+    zero(img, imageLen);
+    const float *row = cols + n * outH * outW * patchLen;
+    for (int oh = 0; oh < outH; oh++) {
+      for (int ow = 0; ow < outW; ow++, row += patchLen) {
+        for (int kh = 0; kh < kH; kh++) {
+          const int ih = oh * strideH + kh * dilationH - padTop;
+          if (ih < 0 || ih >= inH) continue;
+          for (int kw = 0; kw < kW; kw++) {
+            const int iw = ow * strideW + kw * dilationW - padLeft;
+            if (iw < 0 || iw >= inW) continue;
+            float *to = img + (ih * inW + iw) * c;
+            const float *from = row + (kh * kW + kw) * c;
+            if (c == 1) *to += *from;
+            else add_run(to, from, c);
+          }
+        }
+      }
+    }
+  }
+}
+
+/*
+ * Transposed im2col: colsT[k, m] with k = (kh·kW + kw)·c + ci and m = (n·outH + oh)·outW + ow,
+ * zero where the tap falls in the padding. Written one sample at a time (its image stays in
+ * cache) and one k row at a time (the writes are contiguous runs of outH·outW floats).
+ * The filter gradient is then colsT · dy.
+ */
+EXPORT(im2col_t)
+void im2col_t(const float *restrict image, float *restrict colsT, int batch, int inH, int inW, int c, int outH,
+              int outW, int kH, int kW, int strideH, int strideW, int dilationH, int dilationW, int padTop,
+              int padLeft) {
+  const int rows = batch * outH * outW;
+  const int plane = outH * outW;
+  const int imageLen = inH * inW * c;
+  for (int n = 0; n < batch; n++) {
+    const float *img = image + n * imageLen;
+    for (int kh = 0; kh < kH; kh++) {
+      for (int kw = 0; kw < kW; kw++) {
+        for (int ci = 0; ci < c; ci++) {
+          float *out = colsT + ((kh * kW + kw) * c + ci) * rows + n * plane;
+          for (int oh = 0; oh < outH; oh++) {
+            const int ih = oh * strideH + kh * dilationH - padTop;
+            float *o = out + oh * outW;
+            if (ih < 0 || ih >= inH) {
+              zero(o, outW);
+              continue;
+            }
+            const float *src = img + ih * inW * c + ci;
+            for (int ow = 0; ow < outW; ow++) {
+              const int iw = ow * strideW + kw * dilationW - padLeft;
+              o[ow] = (iw < 0 || iw >= inW) ? 0.0f : src[iw * c];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/* sign(v): −1, 0 or 1, and 0 for NaN (both comparisons are false), as tfjs's cpu backend. */
+static inline v128_t sign4(v128_t v) {
+  const v128_t one = wasm_f32x4_splat(1.0f);
+  const v128_t pos = wasm_v128_and(wasm_f32x4_gt(v, wasm_f32x4_splat(0.0f)), one);
+  const v128_t neg = wasm_v128_and(wasm_f32x4_lt(v, wasm_f32x4_splat(0.0f)), one);
+  return wasm_f32x4_sub(pos, neg);
+}
+
+static inline float sign1(float v) { return v > 0.0f ? 1.0f : v < 0.0f ? -1.0f : 0.0f; }
+
+EXPORT(sign_f32)
+void sign_f32(const float *restrict x, float *restrict out, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(out + i, sign4(wasm_v128_load(x + i)));
+  for (; i < n; i++) out[i] = sign1(x[i]);
+}
+
+/*
+ * One L∞ PGD step, fused: out = clip(x + clip(cur + α·sign(g) − x, −ε, ε), lo, hi), in the same
+ * float operations and order as the composed tfjs ops (threat.ts's project after pgd.ts's move),
+ * so the result is identical. α and ε are per sample (stride 1) or one value (stride 0).
+ */
+EXPORT(linf_step)
+void linf_step(const float *restrict x, const float *restrict cur, const float *restrict grad,
+               const float *restrict alpha, int alphaStride, const float *restrict eps, int epsStride,
+               float *restrict out, int batch, int per, float lo, float hi) {
+  const v128_t vlo = wasm_f32x4_splat(lo);
+  const v128_t vhi = wasm_f32x4_splat(hi);
+  for (int n = 0; n < batch; n++) {
+    const float a = alpha[n * alphaStride];
+    const float e = eps[n * epsStride];
+    const v128_t va = wasm_f32x4_splat(a);
+    const v128_t ve = wasm_f32x4_splat(e);
+    const v128_t vne = wasm_f32x4_splat(-e);
+    const int base = n * per;
+    int i = 0;
+    for (; i + 4 <= per; i += 4) {
+      const v128_t xi = wasm_v128_load(x + base + i);
+      const v128_t moved = wasm_f32x4_add(wasm_v128_load(cur + base + i),
+                                          wasm_f32x4_mul(va, sign4(wasm_v128_load(grad + base + i))));
+      v128_t delta = wasm_f32x4_sub(moved, xi);
+      /* tfjs's maximum/minimum (std::max/min): pick b only when a < b (resp. b < a). */
+      delta = wasm_f32x4_pmax(delta, vne);
+      delta = wasm_f32x4_pmin(delta, ve);
+      v128_t y = wasm_f32x4_add(xi, delta);
+      y = wasm_f32x4_pmin(wasm_f32x4_pmax(y, vlo), vhi);
+      wasm_v128_store(out + base + i, y);
+    }
+    for (; i < per; i++) {
+      const float xi = x[base + i];
+      float delta = (cur[base + i] + a * sign1(grad[base + i])) - xi;
+      delta = delta < -e ? -e : delta;
+      delta = e < delta ? e : delta;
+      float y = xi + delta;
+      y = y < lo ? lo : y;
+      y = hi < y ? hi : y;
+      out[base + i] = y;
+    }
+  }
+}
