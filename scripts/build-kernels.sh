@@ -14,7 +14,7 @@ if [[ "${1:-}" == "--check" ]]; then
 fi
 clang --target=wasm32-unknown-unknown -O3 -msimd128 -nostdlib -ffreestanding \
   -fno-builtin -Wall -Wextra -Werror \
-  -Wl,--no-entry -Wl,--import-memory -Wl,--strip-all \
+  -Wl,--no-entry -Wl,--import-memory -Wl,--strip-debug \
   -o "$out" native/kernels.c
 # The module lives in tfjs-wasm's memory, so it must own none of it: no data section, and no
 # global access at all (a stack frame would move __stack_pointer and write below tfjs's own stack).

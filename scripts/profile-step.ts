@@ -136,10 +136,19 @@ function topSelf(profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas:
   let total = 0;
   for (let i = 0; i < profile.samples.length; i++) {
     const node = byId.get(profile.samples[i]!)!;
+    // The inspector's own dispatch (Profiler.stop serialising the profile) is not the step's.
+    if (node.callFrame.functionName === 'dispatch' && !node.callFrame.url) continue;
     const dt = (profile.timeDeltas[i] ?? 0) / 1000;
     total += dt;
     const { functionName, url, lineNumber } = node.callFrame;
-    const where = url ? `${path.basename(url.split('?')[0]!)}:${lineNumber + 1}` : '';
+    // tfjs-backend-wasm's binary has no names (its functions show as wasm-function[i]); ours has.
+    const where = url.startsWith('wasm://')
+      ? functionName.startsWith('wasm-function')
+        ? '(tfjs-backend-wasm)'
+        : '(native/kernels.wasm)'
+      : url
+        ? `${path.basename(url.split('?')[0]!)}:${lineNumber + 1}`
+        : '';
     const key = `${functionName || '(anonymous)'} ${where}`.trim();
     self.set(key, (self.get(key) ?? 0) + dt);
   }
