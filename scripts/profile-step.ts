@@ -11,7 +11,7 @@
  * When the kernels module has a native/JS switch (`setNativeKernels`), the medians are also
  * taken interleaved A/B: JS kernels, then native, step by step.
  *
- *   node --import tsx scripts/profile-step.ts [--reps 12] [--only pgd,train,pgd-at]
+ *   node --import tsx scripts/profile-step.ts [--reps 12] [--only pgd,train,pgd-at] [--shapes]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -30,6 +30,8 @@ const option = (name: string, fallback: string) => {
 };
 const REPS = Number(option('reps', '12'));
 const ONLY = option('only', 'pgd,train,pgd-at').split(',');
+/** Per kernel and input shapes rather than per kernel. */
+const SHAPES = args.includes('--shapes');
 const MODEL = path.resolve('examples/fashion-mnist/smallcnn-robust/model.json');
 
 type Workload = { name: string; step: () => Promise<void>; dispose: () => void };
@@ -103,10 +105,14 @@ function wrapKernels(): { table: Map<string, { ms: number; calls: number }>; unw
       const elapsed = performance.now() - t0;
       const children = stack.pop()!;
       if (stack.length) stack[stack.length - 1]! += elapsed;
-      const row = table.get(config.kernelName) ?? { ms: 0, calls: 0 };
+      const shapes = Object.values(a.inputs)
+        .map((t) => (t ? `[${(t as tf.TensorInfo).shape.join(',')}]` : ''))
+        .join(' ');
+      const key = SHAPES ? `${config.kernelName} ${shapes}` : config.kernelName;
+      const row = table.get(key) ?? { ms: 0, calls: 0 };
       row.ms += elapsed - children;
       row.calls++;
-      table.set(config.kernelName, row);
+      table.set(key, row);
       return out;
     };
     tf.unregisterKernel(config.kernelName, 'wasm');
@@ -219,10 +225,10 @@ async function main(): Promise<void> {
     console.log(
       `\nper kernel (self ms per step, mean of ${profiled}; wall ${wall.toFixed(2)} ms, kernels ${inKernels.toFixed(2)} ms, outside kernels ${(wall - inKernels).toFixed(2)} ms)`,
     );
-    console.log('  kernel                       calls      ms     %');
+    console.log(`  ${'kernel'.padEnd(SHAPES ? 56 : 26)}  calls      ms     %`);
     for (const [name, r] of rows.slice(0, 18)) {
       console.log(
-        `  ${name.padEnd(26)} ${String(r.calls / profiled).padStart(6)} ${fmt(r.ms / profiled)} ${((100 * r.ms) / profiled / wall).toFixed(1).padStart(5)}`,
+        `  ${name.padEnd(SHAPES ? 56 : 26)} ${String(r.calls / profiled).padStart(6)} ${fmt(r.ms / profiled)} ${((100 * r.ms) / profiled / wall).toFixed(1).padStart(5)}`,
       );
     }
 

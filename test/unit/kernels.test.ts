@@ -361,3 +361,23 @@ engineTest('PGD on wasm: the native kernels give the same iterate as the JS loop
   assert.deepEqual(native, js);
   tf.dispose([x, y, kernel, dense]);
 });
+
+test('Identity on wasm shares the buffer: a clone outlives its source and adds no data buffer', async () => {
+  await initBackend('wasm');
+  const before = tf.memory();
+  const a = tf.tensor2d(seededFloats(64 * 64, 31), [64, 64]);
+  const buffers = tf.memory().numDataBuffers;
+  const b = tf.clone(a);
+  assert.equal(tf.memory().numDataBuffers, buffers, 'the clone copied the data');
+  assert.equal(b.dataId, a.dataId);
+  const expected = a.dataSync().slice();
+  a.dispose();
+  assert.deepEqual(b.dataSync(), expected);
+  // The gradient tape saves its inputs through Identity; a gradient still matches cpu.
+  const f = () => tf.tidy(() => tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.relu(x), x)))(tf.tensor1d([-1, 2, 3])));
+  const g = f();
+  assert.deepEqual(Array.from(g.dataSync()), [0, 4, 6]);
+  tf.dispose([g, b]);
+  assert.equal(tf.memory().numTensors, before.numTensors);
+  assert.equal(tf.memory().numBytes, before.numBytes);
+});

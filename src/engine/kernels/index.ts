@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv-grads';
 import { LINF_STEP, linfStepWasm } from './fused';
+import { identityWasm } from './identity';
 import { makeBatchMatMulWasm } from './matmul';
 import { signWasm } from './sign';
 
@@ -24,6 +25,7 @@ function ours(): Array<[string, KernelFn]> {
     [tf.Conv2DBackpropInput, conv2DBackpropInputWasm as KernelFn],
     [tf.Sign, signWasm as KernelFn],
     [LINF_STEP, linfStepWasm as KernelFn],
+    [tf.Identity, identityWasm as KernelFn],
   ];
   if (stockMatMul) list.push([tf.BatchMatMul, makeBatchMatMulWasm(stockMatMul.kernelFunc as never) as KernelFn]);
   return list;
@@ -36,6 +38,7 @@ export const OUR_WASM_KERNELS = [
   tf.BatchMatMul,
   tf.Sign,
   LINF_STEP,
+  tf.Identity,
 ] as const;
 
 function replace(name: string, config: tf.KernelConfig | undefined): void {

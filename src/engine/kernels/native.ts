@@ -116,9 +116,17 @@ export function heapOffset(backend: BackendWasm, info: tf.TensorInfo): number {
   return entry.memoryOffset;
 }
 
-/** Switches the native kernels on or off (off: the JavaScript loops); for A/B timing. */
+/**
+ * Switches the native kernels on or off, for A/B timing. Off: the JavaScript loops, the composed
+ * PGD step and the copying Identity, i.e. our kernels as they were before the native ones.
+ */
 export function setNativeKernels(on: boolean): void {
   enabled = on;
+}
+
+/** Whether the native kernels are switched on (whether or not their binary was found). */
+export function nativeKernelsEnabled(): boolean {
+  return enabled;
 }
 
 /** Whether the native kernels are switched on and their binary was found. */
