@@ -160,3 +160,64 @@ void linf_step(const float *restrict x, const float *restrict cur, const float *
     }
   }
 }
+
+/* clip(x + clip(v − x, −ε, ε), lo, hi): threat.ts's L∞ projection, op for op. */
+static inline v128_t project4(v128_t xi, v128_t v, v128_t vne, v128_t ve, v128_t vlo, v128_t vhi) {
+  v128_t delta = wasm_f32x4_pmin(wasm_f32x4_pmax(wasm_f32x4_sub(v, xi), vne), ve);
+  return wasm_f32x4_pmin(wasm_f32x4_pmax(wasm_f32x4_add(xi, delta), vlo), vhi);
+}
+
+static inline float project1(float xi, float v, float e, float lo, float hi) {
+  float delta = v - xi;
+  delta = delta < -e ? -e : delta;
+  delta = e < delta ? e : delta;
+  float y = xi + delta;
+  y = y < lo ? lo : y;
+  return hi < y ? hi : y;
+}
+
+/*
+ * One L∞ APGD step (Croce & Hein 2020), fused: z = Π(cur + η·sign(g)), then, after the first step,
+ * Π(cur + m·(z − cur) + m'·(cur − prev)) with m' = 1 − m as the caller rounds it; Π is the L∞
+ * projection onto the ball ∩ box. The same float operations in the same order as apgd.ts's
+ * composed ops. η and ε are per sample (stride 1) or one value (stride 0).
+ */
+EXPORT(apgd_linf_step)
+void apgd_linf_step(const float *restrict x, const float *restrict cur, const float *restrict prev,
+                    const float *restrict grad, const float *restrict eta, int etaStride,
+                    const float *restrict eps, int epsStride, float *restrict out, int batch, int per, float lo,
+                    float hi, float m, float m1, int first) {
+  const v128_t vlo = wasm_f32x4_splat(lo);
+  const v128_t vhi = wasm_f32x4_splat(hi);
+  const v128_t vm = wasm_f32x4_splat(m);
+  const v128_t vm1 = wasm_f32x4_splat(m1);
+  for (int n = 0; n < batch; n++) {
+    const float a = eta[n * etaStride];
+    const float e = eps[n * epsStride];
+    const v128_t va = wasm_f32x4_splat(a);
+    const v128_t ve = wasm_f32x4_splat(e);
+    const v128_t vne = wasm_f32x4_splat(-e);
+    const int base = n * per;
+    int i = 0;
+    for (; i + 4 <= per; i += 4) {
+      const v128_t xi = wasm_v128_load(x + base + i);
+      const v128_t c = wasm_v128_load(cur + base + i);
+      const v128_t moved = wasm_f32x4_add(c, wasm_f32x4_mul(va, sign4(wasm_v128_load(grad + base + i))));
+      v128_t z = project4(xi, moved, vne, ve, vlo, vhi);
+      if (!first) {
+        const v128_t p = wasm_v128_load(prev + base + i);
+        const v128_t v = wasm_f32x4_add(wasm_f32x4_add(c, wasm_f32x4_mul(vm, wasm_f32x4_sub(z, c))),
+                                        wasm_f32x4_mul(vm1, wasm_f32x4_sub(c, p)));
+        z = project4(xi, v, vne, ve, vlo, vhi);
+      }
+      wasm_v128_store(out + base + i, z);
+    }
+    for (; i < per; i++) {
+      const float xi = x[base + i];
+      const float c = cur[base + i];
+      float z = project1(xi, c + a * sign1(grad[base + i]), e, lo, hi);
+      if (!first) z = project1(xi, (c + m * (z - c)) + m1 * (c - prev[base + i]), e, lo, hi);
+      out[base + i] = z;
+    }
+  }
+}

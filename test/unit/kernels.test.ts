@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { fgsm, initBackend, makeClassifier, ourKernelsActive, pgd, type ThreatModel } from '../../src/engine';
-import { linfStep, nativeKernelsAvailable, setNativeKernels } from '../../src/engine/kernels';
+import { apgdLinfStep, linfStep, nativeKernelsAvailable, setNativeKernels } from '../../src/engine/kernels';
 import { engineTest, linearClassifier, seededFloats } from './helpers';
 
 interface Case {
@@ -380,4 +380,57 @@ test('Identity on wasm shares the buffer: a clone outlives its source and adds n
   tf.dispose([g, b]);
   assert.equal(tf.memory().numTensors, before.numTensors);
   assert.equal(tf.memory().numBytes, before.numBytes);
+});
+
+test('fused APGD L∞ step (with and without momentum) matches cpu to 1e-5 and the composed wasm ops exactly', async () => {
+  const shapes: Array<[number, number, number, number]> = [
+    [1, 1, 1, 3],
+    [3, 5, 7, 1],
+    [2, 28, 28, 1],
+    [4, 4, 4, 3],
+  ];
+  for (const [i, shape] of shapes.entries()) {
+    const n = shape[0];
+    const size = shape.reduce((a, b) => a * b);
+    const xs = seededFloats(size, 1200 + i);
+    const cur = seededFloats(size, 1300 + i, -0.1, 1.1);
+    const prev = seededFloats(size, 1400 + i, -0.1, 1.1);
+    const grads = seededFloats(size, 1500 + i, -1, 1).map((v, j) => (j % 5 === 0 ? 0 : v));
+    for (const [perSample, first] of [
+      [false, true],
+      [false, false],
+      [true, false],
+    ] as const) {
+      const threat: ThreatModel = {
+        norm: 'linf',
+        eps: perSample ? seededFloats(n, 1600 + i, 0.02, 0.2) : 0.08,
+        bounds: [0, 1],
+      };
+      const etas = seededFloats(n, 1700 + i, 0.01, 0.2);
+      const run = () =>
+        tf.tidy(() =>
+          apgdLinfStep(
+            threat,
+            tf.tensor4d(xs, shape),
+            tf.tensor4d(cur, shape),
+            tf.tensor4d(prev, shape),
+            tf.tensor4d(grads, shape),
+            tf.tensor4d(etas, [n, 1, 1, 1]),
+            0.75,
+            first,
+          ),
+        );
+      const label = `${shape.join('×')} perSample=${perSample} first=${first}`;
+      const expected = await onBackend('cpu', run);
+      const before = tf.memory().numTensors;
+      const [fused, composed] = await nativeAndJs(run);
+      assert.equal(tf.memory().numTensors, before, `leak in ${label}`);
+      assert.ok(relError(fused, expected) <= 1e-5, `${label}: ${relError(fused, expected)}`);
+      assert.deepEqual(fused, composed, `${label}: fused differs from the composed wasm ops`);
+      assert.ok(
+        fused.every((v) => v >= 0 && v <= 1),
+        `${label}: outside the box`,
+      );
+    }
+  }
 });

@@ -5,12 +5,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv-grads';
-import { LINF_STEP, linfStepWasm } from './fused';
+import { APGD_LINF_STEP, apgdLinfStepWasm, LINF_STEP, linfStepWasm } from './fused';
 import { identityWasm } from './identity';
 import { makeBatchMatMulWasm } from './matmul';
 import { signWasm } from './sign';
 
-export { LINF_STEP, linfStep } from './fused';
+export { APGD_LINF_STEP, apgdLinfStep, LINF_STEP, linfStep } from './fused';
 export { nativeKernelsAvailable, setNativeKernels } from './native';
 
 const BACKEND = 'wasm';
@@ -25,6 +25,7 @@ function ours(): Array<[string, KernelFn]> {
     [tf.Conv2DBackpropInput, conv2DBackpropInputWasm as KernelFn],
     [tf.Sign, signWasm as KernelFn],
     [LINF_STEP, linfStepWasm as KernelFn],
+    [APGD_LINF_STEP, apgdLinfStepWasm as KernelFn],
     [tf.Identity, identityWasm as KernelFn],
   ];
   if (stockMatMul) list.push([tf.BatchMatMul, makeBatchMatMulWasm(stockMatMul.kernelFunc as never) as KernelFn]);
@@ -38,6 +39,7 @@ export const OUR_WASM_KERNELS = [
   tf.BatchMatMul,
   tf.Sign,
   LINF_STEP,
+  APGD_LINF_STEP,
   tf.Identity,
 ] as const;
 

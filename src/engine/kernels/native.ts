@@ -54,6 +54,24 @@ export interface NativeKernels {
     lo: number,
     hi: number,
   ): void;
+  apgd_linf_step(
+    x: number,
+    cur: number,
+    prev: number,
+    grad: number,
+    eta: number,
+    etaStride: number,
+    eps: number,
+    epsStride: number,
+    out: number,
+    batch: number,
+    per: number,
+    lo: number,
+    hi: number,
+    momentum: number,
+    momentumRest: number,
+    first: number,
+  ): void;
 }
 
 /** The slice of the WebAssembly JS API we use (the project's TypeScript libs declare no WebAssembly). */
