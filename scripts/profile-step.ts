@@ -3,6 +3,7 @@
  *   - pgd:      one PGD step of the attack on the robust example (batch 250, L∞ ε = 0.1):
  *               loss + input gradient, the losses read back, the sign step and the projection;
  *   - train:    one standard training step (batch 128, Adam, the tape over the weights);
+ *   - apgd:     one step of APGD (batch 250, L∞, with momentum), the strong suite's main attack;
  *   - pgd-at:   one step of PGD-AT's inner attack (batch 128, the same body as pgd).
  * For each it prints the median wall time, the time per kernel (self time, measured by
  * wrapping every registered wasm kernel; a kernel that runs others, like our conv gradients
@@ -11,7 +12,7 @@
  * When the kernels module has a native/JS switch (`setNativeKernels`), the medians are also
  * taken interleaved A/B: JS kernels, then native, step by step.
  *
- *   node --import tsx scripts/profile-step.ts [--reps 12] [--only pgd,train,pgd-at] [--shapes]
+ *   node --import tsx scripts/profile-step.ts [--reps 12] [--only pgd,apgd,train,pgd-at] [--shapes]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -29,7 +30,7 @@ const option = (name: string, fallback: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1]! : fallback;
 };
 const REPS = Number(option('reps', '12'));
-const ONLY = option('only', 'pgd,train,pgd-at').split(',');
+const ONLY = option('only', 'pgd,apgd,train,pgd-at').split(',');
 /** Per kernel and input shapes rather than per kernel. */
 const SHAPES = args.includes('--shapes');
 const MODEL = path.resolve('examples/fashion-mnist/smallcnn-robust/model.json');
@@ -58,6 +59,28 @@ function pgdWorkload(name: string, model: Classifier, x: tf.Tensor4D, y: tf.Tens
       current = next;
     },
     dispose: () => tf.dispose([alpha, current]),
+  };
+}
+
+/** One L∞ APGD step as src/engine/attacks/apgd.ts takes it after its first: with momentum. */
+function apgdWorkload(model: Classifier, x: tf.Tensor4D, y: tf.Tensor1D): Workload {
+  const threat: ThreatModel = { norm: 'linf', eps: 0.1, bounds: [0, 1] };
+  const eta = tf.fill([x.shape[0], 1, 1, 1], 0.2);
+  let previous = tf.clone(x);
+  let current = tf.clone(x);
+  return {
+    name: 'apgd step (batch 250)',
+    step: async () => {
+      const point = stepPoint(model, current, y, 'ce', undefined, false);
+      const next = tf.tidy(() =>
+        kernels.apgdLinfStep(threat, x, current, previous, point.grad!, tf.mul(eta, 0.1), 0.75, false),
+      );
+      point.grad!.dispose();
+      previous.dispose();
+      previous = current;
+      current = next;
+    },
+    dispose: () => tf.dispose([eta, current, previous]),
   };
 }
 
@@ -185,6 +208,7 @@ async function main(): Promise<void> {
 
   const all: Workload[] = [];
   if (ONLY.includes('pgd')) all.push(pgdWorkload('pgd step (batch 250)', classifier, big.x, big.y));
+  if (ONLY.includes('apgd')) all.push(apgdWorkload(classifier, big.x, big.y));
   if (ONLY.includes('train')) all.push(trainWorkload(layers, small.x, small.y));
   if (ONLY.includes('pgd-at')) all.push(pgdWorkload('pgd-at inner step (batch 128)', classifier, small.x, small.y));
   const session = new Session();
