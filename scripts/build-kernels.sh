@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds native/kernels.wasm from native/kernels.c with Debian's clang and lld (wasm-ld):
-#   apt-get install -y clang lld
+#   apt-get install -y clang lld llvm        (llvm: llvm-objdump, for the checks below)
 # `scripts/build-kernels.sh --check` builds into a temporary file and fails unless it equals the
 # committed binary byte for byte (what CI runs). The build is deterministic: no debug info, no paths.
 set -euo pipefail
@@ -18,7 +18,11 @@ clang --target=wasm32-unknown-unknown -O3 -msimd128 -nostdlib -ffreestanding \
   -o "$out" native/kernels.c
 # The module lives in tfjs-wasm's memory, so it must own none of it: no data section, and no
 # global access at all (a stack frame would move __stack_pointer and write below tfjs's own stack).
-objdump=$(command -v llvm-objdump || command -v llvm-objdump-14)
+objdump=$(command -v llvm-objdump || command -v llvm-objdump-14 || true)
+if [[ -z "$objdump" ]]; then
+  echo "llvm-objdump not found: apt-get install -y llvm" >&2
+  exit 1
+fi
 if "$objdump" -h "$out" | grep -qw DATA; then
   echo "$out has a data section; the kernels must own no memory" >&2
   exit 1
