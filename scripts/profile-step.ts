@@ -12,7 +12,7 @@
  * When the kernels module has a native/JS switch (`setNativeKernels`), the medians are also
  * taken interleaved A/B: JS kernels, then native, step by step.
  *
- *   node --import tsx scripts/profile-step.ts [--reps 12] [--only pgd,apgd,train,pgd-at] [--shapes]
+ *   node --import tsx scripts/profile-step.ts [--reps 12] [--only pgd,apgd,train,pgd-at] [--shapes] [--ab-only]
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -33,6 +33,8 @@ const REPS = Number(option('reps', '12'));
 const ONLY = option('only', 'pgd,apgd,train,pgd-at').split(',');
 /** Per kernel and input shapes rather than per kernel. */
 const SHAPES = args.includes('--shapes');
+/** Only the medians and the interleaved A/B, no tables (more reps in the same time). */
+const AB_ONLY = args.includes('--ab-only');
 const MODEL = path.resolve('examples/fashion-mnist/smallcnn-robust/model.json');
 
 type Workload = { name: string; step: () => Promise<void>; dispose: () => void };
@@ -233,36 +235,47 @@ async function main(): Promise<void> {
         setNative(true);
         native.push(...(await measure(w, 1)));
       }
+      const ratios = js.map((t, i) => native[i]! / t);
       console.log(
-        `A/B interleaved: JS kernels median ${median(js).toFixed(2)} ms, native ${median(native).toFixed(2)} ms`,
+        `A/B interleaved: JS kernels median ${median(js).toFixed(2)} ms, native ${median(native).toFixed(2)} ms; ` +
+          `median of the pairwise ratios native/JS ${median(ratios).toFixed(3)}`,
       );
     }
 
-    const { table, unwrap } = wrapKernels();
-    const profiled = 5;
-    const t0 = performance.now();
-    for (let i = 0; i < profiled; i++) await w.step();
-    const wall = (performance.now() - t0) / profiled;
-    unwrap();
-    const rows = [...table.entries()].sort((a, b) => b[1].ms - a[1].ms);
-    const inKernels = rows.reduce((s, [, r]) => s + r.ms, 0) / profiled;
-    console.log(
-      `\nper kernel (self ms per step, mean of ${profiled}; wall ${wall.toFixed(2)} ms, kernels ${inKernels.toFixed(2)} ms, outside kernels ${(wall - inKernels).toFixed(2)} ms)`,
-    );
-    console.log(`  ${'kernel'.padEnd(SHAPES ? 56 : 26)}  calls      ms     %`);
-    for (const [name, r] of rows.slice(0, 18)) {
+    // With the switch: the tables once as the kernels were (native off), then as they are.
+    for (const native of AB_ONLY ? [] : switchable ? [false, true] : [undefined]) {
+      if (native !== undefined) {
+        setNative(native);
+        console.log(
+          `\n### ${native ? 'native kernels (after)' : 'JS kernels, copying Identity, composed steps (before)'}`,
+        );
+      }
+      const { table, unwrap } = wrapKernels();
+      const profiled = 5;
+      const t0 = performance.now();
+      for (let i = 0; i < profiled; i++) await w.step();
+      const wall = (performance.now() - t0) / profiled;
+      unwrap();
+      const rows = [...table.entries()].sort((a, b) => b[1].ms - a[1].ms);
+      const inKernels = rows.reduce((s, [, r]) => s + r.ms, 0) / profiled;
       console.log(
-        `  ${name.padEnd(SHAPES ? 56 : 26)} ${String(r.calls / profiled).padStart(6)} ${fmt(r.ms / profiled)} ${((100 * r.ms) / profiled / wall).toFixed(1).padStart(5)}`,
+        `\nper kernel (self ms per step, mean of ${profiled}; wall ${wall.toFixed(2)} ms, kernels ${inKernels.toFixed(2)} ms, outside kernels ${(wall - inKernels).toFixed(2)} ms)`,
       );
-    }
+      console.log(`  ${'kernel'.padEnd(SHAPES ? 56 : 26)}  calls      ms     %`);
+      for (const [name, r] of rows.slice(0, 18)) {
+        console.log(
+          `  ${name.padEnd(SHAPES ? 56 : 26)} ${String(r.calls / profiled).padStart(6)} ${fmt(r.ms / profiled)} ${((100 * r.ms) / profiled / wall).toFixed(1).padStart(5)}`,
+        );
+      }
 
-    await session.post('Profiler.start');
-    for (let i = 0; i < 10; i++) await w.step();
-    const { profile } = await session.post('Profiler.stop');
-    const top = topSelf(profile as never, 15);
-    console.log(`\nJS self time (CPU profile over 10 steps: ${(top.total / 10).toFixed(2)} ms per step)`);
-    for (const [name, ms] of top.rows) {
-      console.log(`  ${fmt(ms / 10)} ms ${((100 * ms) / top.total).toFixed(1).padStart(5)}%  ${name.slice(0, 90)}`);
+      await session.post('Profiler.start');
+      for (let i = 0; i < 10; i++) await w.step();
+      const { profile } = await session.post('Profiler.stop');
+      const top = topSelf(profile as never, 15);
+      console.log(`\nJS self time (CPU profile over 10 steps: ${(top.total / 10).toFixed(2)} ms per step)`);
+      for (const [name, ms] of top.rows) {
+        console.log(`  ${fmt(ms / 10)} ms ${((100 * ms) / top.total).toFixed(1).padStart(5)}%  ${name.slice(0, 90)}`);
+      }
     }
     if (tf.memory().numTensors !== before)
       console.log(`  (tensors: ${before} → ${tf.memory().numTensors}: the iterate or the optimizer's state)`);
