@@ -434,3 +434,16 @@ test('fused APGD L∞ step (with and without momentum) matches cpu to 1e-5 and t
     }
   }
 });
+
+engineTest('the fused steps refuse operands that do not match x, naming them', async () => {
+  await initBackend('wasm');
+  const threat: ThreatModel = { norm: 'linf', eps: 0.1, bounds: [0, 1] };
+  const x = tf.zeros([2, 3, 3, 1]) as tf.Tensor4D;
+  const short = tf.zeros([1, 3, 3, 1]) as tf.Tensor4D;
+  const alpha = tf.tensor4d([0.1, 0.2, 0.3], [3, 1, 1, 1]);
+  const step = tf.scalar(0.1);
+  assert.throws(() => linfStep(threat, x, short, x, step), /operand of shape \[1, 3, 3, 1\] for x of \[2, 3, 3, 1\]/);
+  assert.throws(() => linfStep(threat, x, x, x, alpha), /alpha has 3 values for a batch of 2/);
+  assert.throws(() => apgdLinfStep(threat, x, x, short, x, step, 0.75, false), /operand of shape/);
+  tf.dispose([x, short, alpha, step]);
+});

@@ -38,7 +38,7 @@ export function linfStepWasm(args: { inputs: tf.NamedTensorInfoMap; backend: unk
   const backend = args.backend as BackendWasm;
   const { x, current, grad, alpha, eps } = args.inputs as Record<string, tf.TensorInfo>;
   const { lo, hi } = args.attrs as unknown as LinfStepAttrs;
-  const { native, batch, per } = operands(backend, LINF_STEP, [x!, current!, grad!, alpha!, eps!]);
+  const { native, batch, per } = operands(backend, LINF_STEP, [x!, current!, grad!], [alpha!, eps!]);
   const out = backend.makeOutput(x!.shape, 'float32');
   native.linf_step(
     heapOffset(backend, x!),
@@ -57,22 +57,32 @@ export function linfStepWasm(args: { inputs: tf.NamedTensorInfoMap; backend: unk
   return out;
 }
 
-/** The operands both fused steps share, checked; throws when the native kernels are off. */
-function operands(backend: BackendWasm, name: string, infos: tf.TensorInfo[]) {
+/**
+ * The operands of a fused step, checked (the kernel reads the heap at their offsets, so a short
+ * operand would read another tensor's memory): float32, the batch-sized ones all of x's shape.
+ * Throws when the native kernels are off.
+ */
+function operands(backend: BackendWasm, name: string, batchSized: tf.TensorInfo[], perSample: tf.TensorInfo[]) {
   const native = nativeKernels(backend);
   if (!native) throw new Error(`${name} needs the native kernels (native/kernels.wasm)`);
-  for (const t of infos) {
+  const x = batchSized[0]!;
+  for (const t of [...batchSized, ...perSample]) {
     if (t.dtype !== 'float32') throw new Error(`${name}: expected float32 operands, got ${t.dtype}`);
   }
-  const batch = infos[0]!.shape[0]!;
-  return { native, batch, per: tf.util.sizeFromShape(infos[0]!.shape) / batch };
+  for (const t of batchSized) {
+    if (t.shape.join() !== x.shape.join()) {
+      throw new Error(`${name}: operand of shape [${t.shape.join(', ')}] for x of [${x.shape.join(', ')}]`);
+    }
+  }
+  const batch = x.shape[0]!;
+  return { native, batch, per: tf.util.sizeFromShape(x.shape) / batch };
 }
 
 export function apgdLinfStepWasm(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) {
   const backend = args.backend as BackendWasm;
   const { x, current, previous, grad, eta, eps } = args.inputs as Record<string, tf.TensorInfo>;
   const { lo, hi, momentum, first } = args.attrs as unknown as ApgdStepAttrs;
-  const { native, batch, per } = operands(backend, APGD_LINF_STEP, [x!, current!, previous!, grad!, eta!, eps!]);
+  const { native, batch, per } = operands(backend, APGD_LINF_STEP, [x!, current!, previous!, grad!], [eta!, eps!]);
   const out = backend.makeOutput(x!.shape, 'float32');
   native.apgd_linf_step(
     heapOffset(backend, x!),
