@@ -62,11 +62,21 @@ void col2im(const float *restrict cols, float *restrict image, int batch, int in
   }
 }
 
+/* The output columns [lo, hi) whose input column ow·stride + offset lies inside [0, inW). */
+static inline void valid_columns(int outW, int stride, int offset, int inW, int *lo, int *hi) {
+  int l = 0, h = outW;
+  while (l < outW && l * stride + offset < 0) l++;
+  while (h > l && (h - 1) * stride + offset >= inW) h--;
+  *lo = l;
+  *hi = h;
+}
+
 /*
  * Transposed im2col: colsT[k, m] with k = (kh·kW + kw)·c + ci and m = (n·outH + oh)·outW + ow,
  * zero where the tap falls in the padding. Written one sample at a time (its image stays in
- * cache) and one k row at a time (the writes are contiguous runs of outH·outW floats).
- * The filter gradient is then colsT · dy.
+ * cache); each output row segment is a contiguous run of outW floats. With c a multiple of 4, four
+ * neighbouring pixels' channel runs are loaded as vectors and transposed 4×4, so each store writes
+ * four columns of one channel's row. The filter gradient is then colsT · dy.
  */
 EXPORT(im2col_t)
 void im2col_t(const float *restrict image, float *restrict colsT, int batch, int inH, int inW, int c, int outH,
@@ -75,24 +85,57 @@ void im2col_t(const float *restrict image, float *restrict colsT, int batch, int
   const int rows = batch * outH * outW;
   const int plane = outH * outW;
   const int imageLen = inH * inW * c;
+  const int step = strideW * c;
   for (int n = 0; n < batch; n++) {
     const float *img = image + n * imageLen;
     for (int kh = 0; kh < kH; kh++) {
       for (int kw = 0; kw < kW; kw++) {
-        for (int ci = 0; ci < c; ci++) {
-          float *out = colsT + ((kh * kW + kw) * c + ci) * rows + n * plane;
-          for (int oh = 0; oh < outH; oh++) {
-            const int ih = oh * strideH + kh * dilationH - padTop;
-            float *o = out + oh * outW;
-            if (ih < 0 || ih >= inH) {
-              zero(o, outW);
-              continue;
+        const int offset = kw * dilationW - padLeft;
+        int lo, hi;
+        valid_columns(outW, strideW, offset, inW, &lo, &hi);
+        float *tap = colsT + (kh * kW + kw) * c * rows + n * plane;
+        for (int oh = 0; oh < outH; oh++) {
+          const int ih = oh * strideH + kh * dilationH - padTop;
+          if (ih < 0 || ih >= inH) {
+            for (int ci = 0; ci < c; ci++) zero(tap + ci * rows + oh * outW, outW);
+            continue;
+          }
+          for (int ci = 0; ci < c; ci++) {
+            float *o = tap + ci * rows + oh * outW;
+            for (int ow = 0; ow < lo; ow++) o[ow] = 0.0f;
+            for (int ow = hi; ow < outW; ow++) o[ow] = 0.0f;
+          }
+          const float *row = img + ih * inW * c;
+          int ow = lo;
+          if ((c & 3) == 0) {
+            for (; ow + 4 <= hi; ow += 4) {
+              const float *p = row + (ow * strideW + offset) * c;
+              for (int cb = 0; cb < c; cb += 4) {
+                const v128_t p0 = wasm_v128_load(p + cb);
+                const v128_t p1 = wasm_v128_load(p + step + cb);
+                const v128_t p2 = wasm_v128_load(p + 2 * step + cb);
+                const v128_t p3 = wasm_v128_load(p + 3 * step + cb);
+                const v128_t t0 = wasm_i32x4_shuffle(p0, p1, 0, 4, 1, 5);
+                const v128_t t1 = wasm_i32x4_shuffle(p2, p3, 0, 4, 1, 5);
+                const v128_t t2 = wasm_i32x4_shuffle(p0, p1, 2, 6, 3, 7);
+                const v128_t t3 = wasm_i32x4_shuffle(p2, p3, 2, 6, 3, 7);
+                float *o = tap + cb * rows + oh * outW + ow;
+                wasm_v128_store(o, wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5));
+                wasm_v128_store(o + rows, wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+                wasm_v128_store(o + 2 * rows, wasm_i32x4_shuffle(t2, t3, 0, 1, 4, 5));
+                wasm_v128_store(o + 3 * rows, wasm_i32x4_shuffle(t2, t3, 2, 3, 6, 7));
+              }
             }
-            const float *src = img + ih * inW * c + ci;
-            for (int ow = 0; ow < outW; ow++) {
-              const int iw = ow * strideW + kw * dilationW - padLeft;
-              o[ow] = (iw < 0 || iw >= inW) ? 0.0f : src[iw * c];
-            }
+          }
+          if (c == 1) {
+            /* The first layer's single channel: one strided copy per row. */
+            float *o = tap + oh * outW;
+            const float *p = row + offset;
+            for (; ow < hi; ow++) o[ow] = p[ow * strideW];
+          }
+          for (; ow < hi; ow++) {
+            const float *p = row + (ow * strideW + offset) * c;
+            for (int ci = 0; ci < c; ci++) tap[ci * rows + oh * outW + ow] = p[ci];
           }
         }
       }
