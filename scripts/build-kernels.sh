@@ -2,7 +2,9 @@
 # Builds native/kernels.wasm from native/kernels.c with Debian's clang and lld (wasm-ld):
 #   apt-get install -y clang lld llvm        (llvm: llvm-objdump, for the checks below)
 # `scripts/build-kernels.sh --check` builds into a temporary file and fails unless it equals the
-# committed binary byte for byte (what CI runs). The build is deterministic: no debug info, no paths.
+# committed binary byte for byte (what CI runs). The build is deterministic for a given clang (the
+# binary records its version; this one is Debian bookworm's clang 14.0.6): no debug info, no paths;
+# the name section stays, so CPU profiles name our functions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=native/kernels.wasm
