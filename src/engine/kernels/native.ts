@@ -17,8 +17,10 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 /** The file name of the binary next to a bundle. */
 export const NATIVE_KERNELS_FILE = 'robustness-kernels.wasm';
 
-/** Conv geometry in the order native/kernels.c takes it, after the two pointers. */
-/** batch, inH, inW, c, outH, outW, kH, kW, strideH, strideW, dilationH, dilationW, padTop, padLeft. */
+/**
+ * Conv geometry in the order native/kernels.c takes it, after the two pointers: batch, inH, inW,
+ * c, outH, outW, kH, kW, strideH, strideW, dilationH, dilationW, padTop, padLeft.
+ */
 export type ConvArgs = [
   number,
   number,
