@@ -264,3 +264,40 @@ void apgd_linf_step(const float *restrict x, const float *restrict cur, const fl
     }
   }
 }
+
+/*
+ * Sum over the leading axes: out[j] = Σ_i x[i·inner + j] for i = 0 … outer − 1, in that order (the
+ * order tfjs-wasm's Sum adds in after it transposes the reduced axes innermost, so the result is
+ * identical), SIMD over j and without the transpose. The bias gradients of a layer: dy summed over
+ * batch, height and width.
+ */
+EXPORT(sum_leading)
+void sum_leading(const float *restrict x, float *restrict out, int outer, int inner) {
+  int j = 0;
+  for (; j + 16 <= inner; j += 16) {
+    v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    const float *p = x + j;
+    for (int i = 0; i < outer; i++, p += inner) {
+      a0 = wasm_f32x4_add(a0, wasm_v128_load(p));
+      a1 = wasm_f32x4_add(a1, wasm_v128_load(p + 4));
+      a2 = wasm_f32x4_add(a2, wasm_v128_load(p + 8));
+      a3 = wasm_f32x4_add(a3, wasm_v128_load(p + 12));
+    }
+    wasm_v128_store(out + j, a0);
+    wasm_v128_store(out + j + 4, a1);
+    wasm_v128_store(out + j + 8, a2);
+    wasm_v128_store(out + j + 12, a3);
+  }
+  for (; j + 4 <= inner; j += 4) {
+    v128_t a = wasm_f32x4_splat(0.0f);
+    const float *p = x + j;
+    for (int i = 0; i < outer; i++, p += inner) a = wasm_f32x4_add(a, wasm_v128_load(p));
+    wasm_v128_store(out + j, a);
+  }
+  for (; j < inner; j++) {
+    float a = 0.0f;
+    const float *p = x + j;
+    for (int i = 0; i < outer; i++, p += inner) a += *p;
+    out[j] = a;
+  }
+}

@@ -447,3 +447,35 @@ engineTest('the fused steps refuse operands that do not match x, naming them', a
   assert.throws(() => apgdLinfStep(threat, x, x, short, x, step, 0.75, false), /operand of shape/);
   tf.dispose([x, short, alpha, step]);
 });
+
+test('Sum over leading axes (bias gradients) matches cpu to 1e-5 and stock tfjs-wasm exactly', async () => {
+  const cases: Array<{ shape: number[]; axis: number | number[]; keepDims?: boolean }> = [
+    { shape: [128, 14, 14, 16], axis: [0, 1, 2] },
+    { shape: [250, 7, 7, 32], axis: [0, 1, 2], keepDims: true },
+    { shape: [20, 7, 7, 32], axis: [2, 0, 1] }, // another adding order: the stock kernel
+    { shape: [37, 23], axis: 0 },
+    { shape: [5, 3, 19], axis: [-3, -2] },
+    { shape: [9, 100], axis: [0] },
+    { shape: [4, 6, 5], axis: [1, 2] }, // trailing axes: the stock kernel
+    { shape: [4, 6, 5], axis: [0, 2] }, // not a prefix: the stock kernel
+    { shape: [3, 4], axis: [0, 1] }, // every axis: the stock kernel
+  ];
+  for (const [i, c] of cases.entries()) {
+    const size = c.shape.reduce((a, b) => a * b);
+    const values = seededFloats(size, 1800 + i, -1, 1);
+    const f = () => tf.tidy(() => tf.sum(tf.tensor(values, c.shape), c.axis, c.keepDims ?? false));
+    const label = JSON.stringify(c);
+    const expected = await onBackend('cpu', f);
+    const before = tf.memory().numTensors;
+    const [ours, stock] = await nativeAndJs(f);
+    assert.equal(tf.memory().numTensors, before, `leak in ${label}`);
+    assert.equal(ours.length, expected.length, label);
+    assert.ok(relError(ours, expected) <= 1e-5, `${label}: ${relError(ours, expected)}`);
+    assert.deepEqual(ours, stock, `${label}: differs from stock tfjs-wasm`);
+  }
+  await initBackend('wasm');
+  const shaped = tf.tidy(() => tf.sum(tf.ones([2, 3, 4]), [0, 1], true));
+  assert.deepEqual(shaped.shape, [1, 1, 4]);
+  assert.deepEqual(Array.from(shaped.dataSync()), [6, 6, 6, 6]);
+  shaped.dispose();
+});

@@ -9,6 +9,7 @@ import { APGD_LINF_STEP, apgdLinfStepWasm, LINF_STEP, linfStepWasm } from './fus
 import { identityWasm } from './identity';
 import { makeBatchMatMulWasm } from './matmul';
 import { signWasm } from './sign';
+import { makeSumWasm } from './sum';
 
 export { APGD_LINF_STEP, apgdLinfStep, LINF_STEP, linfStep } from './fused';
 export { nativeKernelsAvailable, setNativeKernels } from './native';
@@ -29,6 +30,8 @@ function ours(): Array<[string, KernelFn]> {
     [tf.Identity, identityWasm as KernelFn],
   ];
   if (stockMatMul) list.push([tf.BatchMatMul, makeBatchMatMulWasm(stockMatMul.kernelFunc as never) as KernelFn]);
+  const stockSum = stockKernels.get(tf.Sum);
+  if (stockSum) list.push([tf.Sum, makeSumWasm(stockSum.kernelFunc as never) as KernelFn]);
   return list;
 }
 
@@ -41,6 +44,7 @@ export const OUR_WASM_KERNELS = [
   LINF_STEP,
   APGD_LINF_STEP,
   tf.Identity,
+  tf.Sum,
 ] as const;
 
 function replace(name: string, config: tf.KernelConfig | undefined): void {

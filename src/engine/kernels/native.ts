@@ -56,6 +56,7 @@ export interface NativeKernels {
     lo: number,
     hi: number,
   ): void;
+  sum_leading(x: number, out: number, outer: number, inner: number): void;
   apgd_linf_step(
     x: number,
     cur: number,
