@@ -67,6 +67,9 @@ function copyAssets() {
   for (const file of fs.readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) {
     fs.copyFileSync(path.join(wasmDir, file), path.join('dist', file));
   }
+  // Our native kernels (native/kernels.c, built by scripts/build-kernels.sh), found next to the
+  // bundle by src/engine/kernels/native.ts: the CLI, the worker and the extension's worker.
+  fs.copyFileSync('native/kernels.wasm', 'dist/robustness-kernels.wasm');
   fs.mkdirSync('dist/webview', { recursive: true });
   fs.copyFileSync('webview/report/report.css', 'dist/webview/report.css');
   // Contributed through jsonValidation, so the editor's JSON support knows the spec format too.

@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng';
+import { apgdLinfStep } from '../kernels';
 import { ascentDirection, epsTensor, project, randomInit, type ThreatModel } from '../threat';
 import { selectRows, stepPoint, type RunResult } from './common';
 import { defineAttack, type AttackContext } from './runner';
@@ -100,6 +101,8 @@ async function runOnce(
       // One gradient step of size η, then momentum (the first step has none).
       const next = tf.tidy(() => {
         const etaT = tf.mul(tf.tensor4d(eta, [n, 1, 1, 1]), eps);
+        // L∞: one fused kernel on wasm (src/engine/kernels/fused.ts), the same iterate.
+        if (threat.norm === 'linf') return apgdLinfStep(threat, x, current, previous, grad, etaT, MOMENTUM, k === 0);
         const z = project(threat, x, tf.add(current, tf.mul(etaT, ascentDirection(threat.norm, grad))) as tf.Tensor4D);
         if (k === 0) return z;
         const moved = tf.add(

@@ -8,6 +8,7 @@
  * The runner (runner.ts) validates, counts passes, projects the result and re-scores it.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { linfStep } from '../kernels';
 import { Rng } from '../rng';
 import { ascentDirection, project, randomInit, type ThreatModel } from '../threat';
 import { KeptPoints, resolveStepSize, stepPoint, type RunResult } from './common';
@@ -40,10 +41,14 @@ async function runOnce(
   try {
     const ranAll = await ctx.steps(steps, (step) => {
       const grad = look(step, false)!;
-      const next = tf.tidy(() => {
-        const moved = tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, grad))) as tf.Tensor4D;
-        return project(threat, x, moved);
-      });
+      // L∞: one fused kernel on wasm (src/engine/kernels/fused.ts), the same iterate.
+      const next =
+        threat.norm === 'linf'
+          ? linfStep(threat, x, current, grad, alpha)
+          : tf.tidy(() => {
+              const moved = tf.add(current, tf.mul(alpha, ascentDirection(threat.norm, grad))) as tf.Tensor4D;
+              return project(threat, x, moved);
+            });
       grad.dispose();
       current.dispose();
       current = next;

@@ -7,12 +7,13 @@
  * network). Both gradients are one GEMM once the patches are laid out:
  *   dW[k, co] = Σ_m cols[m, k] · dy[m, co]      (k = kh·kw·ci patch index, m = n·oh·ow)
  *   cols[m, k] = Σ_co dy[m, co] · W[k, co]  then scatter-add cols into dx   (col2im)
- * The patch copies run as plain JS loops directly on the heap views (ci floats are
- * contiguous in NHWC), and the products run in XNNPACK without transpose flags,
- * which is its fast path.
+ * The patch copies run in our native kernels (native/kernels.c, SIMD over the ci floats that are
+ * contiguous in NHWC) directly on the wasm heap, or as plain JS loops on heap views when those are
+ * off; the products run in XNNPACK without transpose flags, which is its fast path.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { heapOffset, nativeKernels, type ConvArgs } from './native';
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -32,6 +33,25 @@ interface PatchGeometry {
   dilationW: number;
   padTop: number;
   padLeft: number;
+}
+
+function convArgs(g: PatchGeometry): ConvArgs {
+  return [
+    g.batch,
+    g.inH,
+    g.inW,
+    g.inC,
+    g.outH,
+    g.outW,
+    g.kH,
+    g.kW,
+    g.strideH,
+    g.strideW,
+    g.dilationH,
+    g.dilationW,
+    g.padTop,
+    g.padLeft,
+  ];
 }
 
 function geometry(info: ConvInfo): PatchGeometry {
@@ -144,10 +164,10 @@ function heapView(backend: BackendWasm, info: tf.TensorInfo): Float32Array {
 }
 
 /** Allocates a float32 tensor on the wasm heap and lets `fill` write it in place. */
-function makeFilled(backend: BackendWasm, shape: number[], fill: (out: Float32Array) => void): tf.Tensor {
+function makeFilled(backend: BackendWasm, shape: number[], fill: (out: tf.TensorInfo) => void): tf.Tensor {
   const info = backend.makeOutput(shape, 'float32');
-  // Views are taken after the allocation: a heap growth detaches older views.
-  fill(heapView(backend, info));
+  // Views and offsets are taken after the allocation: a heap growth detaches older views.
+  fill(info);
   return tf.engine().makeTensorFromTensorInfo(info, backend);
 }
 
@@ -184,7 +204,11 @@ export function conv2DBackpropFilterWasm(args: {
   const rows = g.batch * g.outH * g.outW;
   const patchLen = g.kH * g.kW * g.inC;
   return tf.tidy(() => {
-    const colsT = makeFilled(backend, [patchLen, rows], (out) => im2colTransposed(heapView(backend, x), out, g, rows));
+    const colsT = makeFilled(backend, [patchLen, rows], (out) => {
+      const native = nativeKernels(backend);
+      if (native) native.im2col_t(heapOffset(backend, x), heapOffset(backend, out), ...convArgs(g));
+      else im2colTransposed(heapView(backend, x), heapView(backend, out), g, rows);
+    });
     // [K, M] × [M, co] → [K, co], which is the filter layout.
     return tf.reshape(tf.matMul(colsT, tf.reshape(asTensor(backend, dy), [rows, g.outC])), attrs.filterShape);
   });
@@ -214,6 +238,10 @@ export function conv2DBackpropInputWasm(args: {
   return tf.tidy(() => {
     const weightsT = tf.transpose(tf.reshape(asTensor(backend, filter), [patchLen, g.outC]));
     const cols = tf.matMul(tf.reshape(asTensor(backend, dy), [rows, g.outC]), weightsT);
-    return makeFilled(backend, attrs.inputShape, (out) => col2im(heapView(backend, cols), out, g));
+    return makeFilled(backend, attrs.inputShape, (out) => {
+      const native = nativeKernels(backend);
+      if (native) native.col2im(heapOffset(backend, cols), heapOffset(backend, out), ...convArgs(g));
+      else col2im(heapView(backend, cols), heapView(backend, out), g);
+    });
   });
 }

@@ -5,8 +5,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv-grads';
+import { APGD_LINF_STEP, apgdLinfStepWasm, LINF_STEP, linfStepWasm } from './fused';
+import { identityWasm } from './identity';
 import { makeBatchMatMulWasm } from './matmul';
 import { signWasm } from './sign';
+import { makeSumWasm } from './sum';
+
+export { APGD_LINF_STEP, apgdLinfStep, LINF_STEP, linfStep } from './fused';
+export { nativeKernelsAvailable, setNativeKernels } from './native';
 
 const BACKEND = 'wasm';
 type KernelFn = tf.KernelConfig['kernelFunc'];
@@ -19,13 +25,27 @@ function ours(): Array<[string, KernelFn]> {
     [tf.Conv2DBackpropFilter, conv2DBackpropFilterWasm as KernelFn],
     [tf.Conv2DBackpropInput, conv2DBackpropInputWasm as KernelFn],
     [tf.Sign, signWasm as KernelFn],
+    [LINF_STEP, linfStepWasm as KernelFn],
+    [APGD_LINF_STEP, apgdLinfStepWasm as KernelFn],
+    [tf.Identity, identityWasm as KernelFn],
   ];
   if (stockMatMul) list.push([tf.BatchMatMul, makeBatchMatMulWasm(stockMatMul.kernelFunc as never) as KernelFn]);
+  const stockSum = stockKernels.get(tf.Sum);
+  if (stockSum) list.push([tf.Sum, makeSumWasm(stockSum.kernelFunc as never) as KernelFn]);
   return list;
 }
 
 /** The kernel names we replace or add on wasm, for reports and tests. */
-export const OUR_WASM_KERNELS = [tf.Conv2DBackpropFilter, tf.Conv2DBackpropInput, tf.BatchMatMul, tf.Sign] as const;
+export const OUR_WASM_KERNELS = [
+  tf.Conv2DBackpropFilter,
+  tf.Conv2DBackpropInput,
+  tf.BatchMatMul,
+  tf.Sign,
+  LINF_STEP,
+  APGD_LINF_STEP,
+  tf.Identity,
+  tf.Sum,
+] as const;
 
 function replace(name: string, config: tf.KernelConfig | undefined): void {
   if (tf.getKernel(name, BACKEND)) tf.unregisterKernel(name, BACKEND);
