@@ -1,13 +1,15 @@
 /**
  * Forward-only work runs in larger batches than gradient work (clean accuracy, Square's queries)
  * and gives the same predictions; the row selection of the iterative attacks keeps its values
- * without tf.where's broadcast. Every test leaves tf.memory().numTensors where it found it.
+ * without tf.where's broadcast; APGD spends no pass on a sample once it is fooled, and the others
+ * move as they would alone. Every test leaves tf.memory().numTensors where it found it.
  */
 import { before } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
+  apgd,
   batchTensors,
   evaluateAttacks,
   firstN,
@@ -122,4 +124,34 @@ engineTest('selectRows keeps the chosen rows exactly, without broadcasting the m
   tf.dispose([picked, reference, all, none]);
   assert.equal(a.isDisposed || b.isDisposed, false);
   tf.dispose([a, b]);
+});
+
+engineTest('APGD drops fooled samples from its batch; the others end where they would alone, bit for bit', async () => {
+  const standard = await loadClassifier(ROBUST.replace('smallcnn-robust', 'smallcnn'));
+  try {
+    const { x, y } = batchTensors(data.test, data.shape, 0, 24);
+    const threat = { norm: 'linf' as const, eps: 0.03, bounds: [0, 1] as [number, number] };
+    const options = { steps: 30, loss: 'ce' as const, randomStart: false };
+    const whole = await apgd(standard, x, y, threat, options);
+    const fooled = whole.success.filter(Boolean).length;
+    assert.ok(fooled >= 6 && fooled < 24, `APGD fooled ${fooled} of 24 at ε = 0.03`);
+    // Every pass on a fooled sample after its first fooling step would be wasted: fewer than 24 × 30.
+    assert.ok(whole.backwardPasses < 24 * 30 - 3 * fooled, `${whole.backwardPasses} backward passes`);
+    const wholePixels = whole.xAdv.dataSync();
+    const per = 28 * 28;
+    for (const i of [0, 5, 11, 23]) {
+      const [xi, yi] = tf.tidy(() => [tf.slice(x, [i, 0, 0, 0], [1, -1, -1, -1]), tf.slice(y, [i], [1])]) as [
+        tf.Tensor4D,
+        tf.Tensor1D,
+      ];
+      const alone = await apgd(standard, xi, yi, threat, options);
+      assert.equal(alone.success[0], whole.success[i], `sample ${i}: success`);
+      assert.equal(alone.finalLoss[0], whole.finalLoss[i], `sample ${i}: loss`);
+      assert.deepEqual(Array.from(alone.xAdv.dataSync()), Array.from(wholePixels.slice(i * per, (i + 1) * per)));
+      tf.dispose([xi, yi, alone.xAdv]);
+    }
+    tf.dispose([x, y, whole.xAdv]);
+  } finally {
+    standard.dispose?.();
+  }
 });
