@@ -109,10 +109,14 @@ async function runOnce(
     if (better.some(Boolean)) best = replace(best, selectRows(better, current, best));
     if (firstHit.some(Boolean)) kept = replace(kept, selectRows(firstHit, current, kept));
   };
-  /** The fooled samples leave the batch: their first fooling points are set aside, the rest gathered. */
-  const compact = () => {
+  /**
+   * After step `iteration`, the fooled samples leave the batch (their first fooling points set
+   * aside, the rest gathered) once the passes that saves, over the steps left, outweigh about one
+   * step of the batch, which is what the gathers cost; until then they ride along unread.
+   */
+  const compact = (iteration: number) => {
     const stay = [...rows.keys()].filter((j) => !found[rows[j]!]);
-    if (stay.length === rows.length || stay.length === 0) return;
+    if (stay.length === 0 || (rows.length - stay.length) * (steps - iteration) < rows.length) return;
     const keptPixels = kept.dataSync() as Float32Array;
     left ??= new Float32Array(n * per);
     rows.forEach((i, j) => {
@@ -181,7 +185,7 @@ async function runOnce(
       }
       // Every sample fooled: score nothing more.
       if (found.every(Boolean)) return true;
-      compact();
+      compact(iteration);
       return false;
     });
     // The last pass only scores the final iterate.
