@@ -11,14 +11,17 @@
  * best loss changed since then. A sample keeps its first fooling point, else its highest loss.
  *
  * APGD-T runs the targeted dlr loss once per target: the classes ranked 2nd … (k+1)th by the
- * clean logits, each round only on the samples no earlier target fooled. The runner (runner.ts)
+ * clean logits, each round only on the samples no earlier target fooled. A sample that fools the
+ * model leaves the batch at the end of that step with its first fooling point (the updates are per
+ * sample, so the others' iterates are the same bit for bit): no pass is spent on it afterwards.
+ * The runner (runner.ts)
  * validates, counts passes, projects the result and re-scores it (APGD-T's loss: untargeted dlr).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng';
 import { apgdLinfStep } from '../kernels';
-import { ascentDirection, epsTensor, project, randomInit, type ThreatModel } from '../threat';
-import { selectRows, stepPoint, type RunResult } from './common';
+import { ascentDirection, epsTensor, project, randomInit, subsetThreat, type ThreatModel } from '../threat';
+import { gatherRows, selectRows, stepPoint, type RunResult } from './common';
 import { defineAttack, type AttackContext } from './runner';
 import type { LossId } from '../../protocol/vocabulary';
 
@@ -53,7 +56,9 @@ async function runOnce(
 ): Promise<RunResult> {
   const { model } = services;
   const n = x.shape[0];
+  const per = n === 0 ? 0 : x.size / n;
   const checkpoints = new Set(apgdCheckpoints(steps));
+  // Per-sample state, indexed by the sample's row in x.
   const eta = new Float32Array(n).fill(2);
   const etaAtCheckpoint = Float32Array.from(eta);
   const bestLoss = new Float32Array(n).fill(-Infinity);
@@ -63,7 +68,19 @@ async function runOnce(
   const found = new Uint8Array(n);
   const foundLoss = new Float32Array(n);
   let lastCheckpoint = 0;
-  const eps = epsTensor(threat);
+  // The rows still searched. A sample that fools the model keeps its first fooling point and
+  // leaves the batch at the end of that step (every update is per sample, so the others move as
+  // they would with it): the forward and backward passes go to the samples still standing.
+  let rows = [...Array(n).keys()];
+  /** First fooling points of the samples that left, row by row of x. */
+  let left: Float32Array | undefined;
+  let xs = x;
+  let ys = y;
+  let ts = targets;
+  let part = threat;
+  let eps = epsTensor(threat);
+  /** x, y and the targets of the rows still searched, once some have left (ours to dispose). */
+  let gathered: tf.Tensor[] = [];
   let current = randomStart ? randomInit(threat, x, rng) : tf.clone(x);
   let previous = tf.clone(current);
   let best = tf.clone(current); // highest-loss point
@@ -72,79 +89,133 @@ async function runOnce(
     old.dispose();
     return next;
   };
-  /** Scores the iterate of step k: the loss increases, the best point, the first fooling point. */
+  /** Scores the iterate of step k (values per position in `rows`): the loss increases, the best point, the first fooling point. */
   const record = (k: number, values: Float32Array, succeeded: Uint8Array) => {
-    const better = new Uint8Array(n);
-    const firstHit = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      const v = Number.isFinite(values[i]!) ? values[i]! : -Infinity;
+    const better = new Uint8Array(rows.length);
+    const firstHit = new Uint8Array(rows.length);
+    rows.forEach((i, j) => {
+      const v = Number.isFinite(values[j]!) ? values[j]! : -Infinity;
       if (k > 0 && v > lastLoss[i]!) increases[i]!++;
       lastLoss[i] = v;
       if (v > bestLoss[i]!) {
         bestLoss[i] = v;
-        better[i] = 1;
+        better[j] = 1;
       }
-      if (!found[i] && succeeded[i]) {
+      if (!found[i] && succeeded[j]) {
         found[i] = 1;
         foundLoss[i] = v;
-        firstHit[i] = 1;
+        firstHit[j] = 1;
       }
-    }
+    });
     if (better.some(Boolean)) best = replace(best, selectRows(better, current, best));
     if (firstHit.some(Boolean)) kept = replace(kept, selectRows(firstHit, current, kept));
   };
+  /**
+   * After step `iteration`, the fooled samples leave the batch (their first fooling points set
+   * aside, the rest gathered) once they are an eighth of it and the passes that saves, over the
+   * steps left, outweigh about one step of the batch (what the gathers cost); until then they
+   * ride along unread. Each new batch size makes the wasm kernels allocate buffers of a new size,
+   * so shrinking by a single sample every step would grow the heap (measured: +60 MB peak RSS).
+   */
+  const compact = (iteration: number) => {
+    const stay = [...rows.keys()].filter((j) => !found[rows[j]!]);
+    const gone = rows.length - stay.length;
+    if (stay.length === 0 || gone * 8 < rows.length || gone * (steps - iteration) < rows.length) return;
+    const keptPixels = kept.dataSync() as Float32Array;
+    left ??= new Float32Array(n * per);
+    rows.forEach((i, j) => {
+      if (found[i]) left!.set(keptPixels.subarray(j * per, (j + 1) * per), i * per);
+    });
+    const take = <T extends tf.Tensor>(t: T): T => gatherRows(t, stay);
+    current = replace(current, take(current));
+    previous = replace(previous, take(previous));
+    best = replace(best, take(best));
+    kept = replace(kept, take(kept));
+    const next = [take(xs), take(ys), ...(ts ? [take(ts)] : [])];
+    tf.dispose(gathered);
+    gathered = next;
+    [xs, ys] = next as [tf.Tensor4D, tf.Tensor1D];
+    ts = next[2] as tf.Tensor1D | undefined;
+    rows = stay.map((j) => rows[j]!);
+    part = subsetThreat(threat, rows);
+    eps.dispose();
+    eps = epsTensor(part);
+  };
   try {
     const ranAll = await services.steps(steps, (k) => {
-      const point = stepPoint(model, current, y, loss, targets, false);
+      const point = stepPoint(model, current, ys, loss, ts, false);
       record(k, point.loss, point.success);
       const grad = point.grad!;
+      const m = rows.length;
       // One gradient step of size η, then momentum (the first step has none).
       const next = tf.tidy(() => {
-        const etaT = tf.mul(tf.tensor4d(eta, [n, 1, 1, 1]), eps);
+        const etaT = tf.mul(
+          tf.tensor4d(
+            Float32Array.from(rows, (i) => eta[i]!),
+            [m, 1, 1, 1],
+          ),
+          eps,
+        );
         // L∞: one fused kernel on wasm (src/engine/kernels/fused.ts), the same iterate.
-        if (threat.norm === 'linf') return apgdLinfStep(threat, x, current, previous, grad, etaT, MOMENTUM, k === 0);
-        const z = project(threat, x, tf.add(current, tf.mul(etaT, ascentDirection(threat.norm, grad))) as tf.Tensor4D);
+        if (threat.norm === 'linf') return apgdLinfStep(part, xs, current, previous, grad, etaT, MOMENTUM, k === 0);
+        const z = project(part, xs, tf.add(current, tf.mul(etaT, ascentDirection(threat.norm, grad))) as tf.Tensor4D);
         if (k === 0) return z;
         const moved = tf.add(
           tf.add(current, tf.mul(MOMENTUM, tf.sub(z, current))),
           tf.mul(1 - MOMENTUM, tf.sub(current, previous)),
         );
-        return project(threat, x, moved as tf.Tensor4D);
+        return project(part, xs, moved as tf.Tensor4D);
       });
       grad.dispose();
       previous = replace(previous, current);
       current = next;
       const iteration = k + 1;
       if (checkpoints.has(iteration) && iteration < steps) {
-        const halve = new Uint8Array(n);
+        const halve = new Uint8Array(m);
         const span = iteration - lastCheckpoint;
-        for (let i = 0; i < n; i++) {
+        // The samples that left keep their state: they are never read again.
+        rows.forEach((i, j) => {
           const fewIncreases = increases[i]! < RHO * span;
           const stalled = etaAtCheckpoint[i] === eta[i] && bestLossAtCheckpoint[i] === bestLoss[i];
           if (fewIncreases || stalled) {
-            halve[i] = 1;
+            halve[j] = 1;
             eta[i] = eta[i]! / 2;
           }
           etaAtCheckpoint[i] = eta[i]!;
           bestLossAtCheckpoint[i] = bestLoss[i]!;
           increases[i] = 0;
-        }
+        });
         lastCheckpoint = iteration;
         // Restart the halved samples from their best point.
         if (halve.some(Boolean)) current = replace(current, selectRows(halve, best, current));
       }
       // Every sample fooled: score nothing more.
-      return found.every(Boolean);
+      if (found.every(Boolean)) return true;
+      compact(iteration);
+      return false;
     });
     // The last pass only scores the final iterate.
     if (ranAll) {
-      const last = stepPoint(model, current, y, loss, targets, true);
+      const last = stepPoint(model, current, ys, loss, ts, true);
       record(steps, last.loss, last.success);
     }
-    const xAdv = selectRows(found, kept, best);
+    const mine = selectRows(
+      Uint8Array.from(rows, (i) => found[i]!),
+      kept,
+      best,
+    );
+    let xAdv = mine;
+    if (left) {
+      // Every row of x: its first fooling point if it left, else this run's point.
+      const pixels = left;
+      const own = mine.dataSync() as Float32Array;
+      rows.forEach((i, j) => pixels.set(own.subarray(j * per, (j + 1) * per), i * per));
+      mine.dispose();
+      xAdv = tf.tensor4d(pixels, x.shape);
+    }
     return { xAdv, success: found, loss: Float32Array.from(bestLoss, (v, i) => (found[i] ? foundLoss[i]! : v)) };
   } finally {
-    tf.dispose([eps, current, previous, best, kept]);
+    tf.dispose([eps, current, previous, best, kept, ...gathered]);
   }
 }
 

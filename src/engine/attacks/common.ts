@@ -80,9 +80,22 @@ export function stepPoint(
   return { loss: values, success, ...(point.grad ? { grad: point.grad } : {}) };
 }
 
-/** Per sample, a where mask is 1, the row of `a`, else of `b`. */
+/**
+ * Per sample, a where mask is 1, the row of `a`, else of `b` (a new tensor the caller owns).
+ * The mask is spread over whole rows here rather than broadcast by tf.where: broadcasting a
+ * [n, 1, 1, 1] condition tiles it through tfjs's Tile kernel, which on wasm cost as much as a
+ * quarter of an APGD step (`npm run bench`'s profile); a mask of one value is a clone.
+ */
 export function selectRows(mask: Uint8Array, a: tf.Tensor4D, b: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => tf.where(tf.tensor4d(mask, [mask.length, 1, 1, 1], 'bool'), a, b)) as tf.Tensor4D;
+  const n = mask.length;
+  let ones = 0;
+  for (let i = 0; i < n; i++) if (mask[i]) ones++;
+  if (ones === n) return tf.clone(a);
+  if (ones === 0) return tf.clone(b);
+  const per = a.size / n;
+  const full = new Uint8Array(a.size);
+  for (let i = 0; i < n; i++) if (mask[i]) full.fill(1, i * per, (i + 1) * per);
+  return tf.tidy(() => tf.where(tf.tensor(full, a.shape, 'bool'), a, b)) as tf.Tensor4D;
 }
 
 /**
@@ -183,8 +196,21 @@ export interface Survivors {
   gather<T extends tf.Tensor>(t: T): T;
 }
 
+/**
+ * The rows `indices` of t along its first axis, as a new tensor. Copied row by row in JS: wasm's
+ * GatherV2 took as long as a convolution of the batch (profiled on the example model), a copy of
+ * the rows takes a fraction of a millisecond.
+ */
 export function gatherRows<T extends tf.Tensor>(t: T, indices: number[]): T {
-  return tf.tidy(() => tf.gather(t, tf.tensor1d(indices, 'int32'))) as T;
+  const rows = t.shape[0] ?? 0;
+  const per = rows === 0 ? 0 : t.size / rows;
+  const source = t.dataSync();
+  const out = new (source.constructor as new (length: number) => typeof source)(indices.length * per);
+  indices.forEach((i, j) => {
+    if (!Number.isInteger(i) || i < 0 || i >= rows) throw new Error(`gatherRows: row ${i} is outside [0, ${rows})`);
+    out.set(source.subarray(i * per, (i + 1) * per) as never, j * per);
+  });
+  return tf.tensor(out, [indices.length, ...t.shape.slice(1)], t.dtype) as T;
 }
 
 /**

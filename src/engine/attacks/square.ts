@@ -123,65 +123,99 @@ async function searchSquares(ctx: AttackContext<'square'>): Promise<tf.Tensor4D>
     });
 
   const all = [...Array(n).keys()];
-  const start = score(all, candidate(all, delta));
+  // The candidate images x + δ of the current best δ, row by row: an L∞ query changes one window of
+  // a row, so its trial image is the row's candidate with that window recomputed (the same values
+  // candidate() gives), instead of copying δ and recomputing every pixel of every sample.
+  const current = candidate(all, delta);
+  const start = score(all, current);
   const bestLoss = Float32Array.from(start.loss);
   const found = Uint8Array.from(start.success);
+  /** L2 trials: δ with the changed windows, only the active rows written. */
+  const trial = threat.norm === 'l2' ? new Float32Array(n * d) : undefined;
   // Query 0 scored the start; queries 1 … queries − 1 search, while some sample stands.
   const search = (q: number): boolean => {
     const active = all.filter((i) => !found[i]);
     const s = Math.min(h, w, Math.max(1, Math.round(Math.sqrt(squareFraction(pInit, q, queries) * h * w))));
+    if (threat.norm === 'linf') {
+      const pixels = new Float32Array(active.length * d);
+      const windows = new Int32Array(active.length * 2);
+      const values = new Float32Array(active.length * c);
+      active.forEach((i, j) => {
+        pixels.set(current.subarray(i * d, (i + 1) * d), j * d);
+        const e = epsOf(i);
+        const r0 = Math.floor(rng.next() * (h - s + 1));
+        const q0 = Math.floor(rng.next() * (w - s + 1));
+        windows[2 * j] = r0;
+        windows[2 * j + 1] = q0;
+        for (let ch = 0; ch < c; ch++) {
+          // δ holds float32: the trial pixel is x + δ as candidate() computes it from δ.
+          const v = Math.fround(e * sign());
+          values[j * c + ch] = v;
+          for (let r = 0; r < s; r++)
+            for (let k = 0; k < s; k++) {
+              const at = ((r0 + r) * w + q0 + k) * c + ch;
+              pixels[j * d + at] = Math.min(hi, Math.max(lo, xs[i * d + at]! + v));
+            }
+        }
+      });
+      const scored = score(active, pixels);
+      active.forEach((i, j) => {
+        if (scored.loss[j]! > bestLoss[i]! || scored.success[j]) {
+          bestLoss[i] = scored.loss[j]!;
+          found[i] = scored.success[j]!;
+          const [r0, q0] = [windows[2 * j]!, windows[2 * j + 1]!];
+          for (let ch = 0; ch < c; ch++)
+            for (let r = 0; r < s; r++)
+              for (let k = 0; k < s; k++) delta[idx(i, r0 + r, q0 + k, ch)] = values[j * c + ch]!;
+          current.set(pixels.subarray(j * d, (j + 1) * d), i * d);
+        }
+      });
+      return found.every(Boolean);
+    }
     // One L2 window pattern per query, shared by every sample.
-    const pattern = threat.norm === 'l2' ? centredSquare(s) : undefined;
-    const trial = Float32Array.from(delta);
+    const pattern = centredSquare(s);
     for (const i of active) {
+      trial!.set(delta.subarray(i * d, (i + 1) * d), i * d);
       const e = epsOf(i);
       const r0 = Math.floor(rng.next() * (h - s + 1));
       const q0 = Math.floor(rng.next() * (w - s + 1));
-      if (threat.norm === 'linf') {
-        for (let ch = 0; ch < c; ch++) {
-          const v = e * sign();
-          for (let r = 0; r < s; r++) for (let k = 0; k < s; k++) trial[idx(i, r0 + r, q0 + k, ch)] = v;
-        }
-      } else {
-        const r1 = Math.floor(rng.next() * (h - s + 1));
-        const q1 = Math.floor(rng.next() * (w - s + 1));
-        let total = 0;
-        for (let k = i * d; k < (i + 1) * d; k++) total += delta[k]! * delta[k]!;
-        const slack = Math.max(e * e - total, 0) / c;
-        for (let ch = 0; ch < c; ch++) {
-          const inW1 = (r: number, k: number) => r >= r0 && r < r0 + s && k >= q0 && k < q0 + s;
-          const inW2 = (r: number, k: number) => r >= r1 && r < r1 + s && k >= q1 && k < q1 + s;
-          let w1 = 0;
-          let both = 0;
-          for (let r = 0; r < h; r++)
-            for (let k = 0; k < w; k++) {
-              const v = delta[idx(i, r, k, ch)]!;
-              if (inW1(r, k)) w1 += v * v;
-              if (inW1(r, k) || inW2(r, k)) both += v * v;
-            }
-          const sg = sign();
-          const fresh = new Float32Array(s * s);
-          for (let r = 0; r < s; r++)
-            for (let k = 0; k < s; k++) {
-              fresh[r * s + k] =
-                sg * pattern![r * s + k]! + delta[idx(i, r0 + r, q0 + k, ch)]! / (Math.sqrt(w1) + 1e-12);
-            }
-          const fn = Math.sqrt(fresh.reduce((t, v) => t + v * v, 0));
-          const target = Math.sqrt(slack + both);
-          for (let r = r1; r < r1 + s; r++) for (let k = q1; k < q1 + s; k++) trial[idx(i, r, k, ch)] = 0;
-          for (let r = 0; r < s; r++)
-            for (let k = 0; k < s; k++) {
-              trial[idx(i, r0 + r, q0 + k, ch)] = (fresh[r * s + k]! / Math.max(fn, 1e-12)) * target;
-            }
-        }
+      const r1 = Math.floor(rng.next() * (h - s + 1));
+      const q1 = Math.floor(rng.next() * (w - s + 1));
+      let total = 0;
+      for (let k = i * d; k < (i + 1) * d; k++) total += delta[k]! * delta[k]!;
+      const slack = Math.max(e * e - total, 0) / c;
+      for (let ch = 0; ch < c; ch++) {
+        const inW1 = (r: number, k: number) => r >= r0 && r < r0 + s && k >= q0 && k < q0 + s;
+        const inW2 = (r: number, k: number) => r >= r1 && r < r1 + s && k >= q1 && k < q1 + s;
+        let w1 = 0;
+        let both = 0;
+        for (let r = 0; r < h; r++)
+          for (let k = 0; k < w; k++) {
+            const v = delta[idx(i, r, k, ch)]!;
+            if (inW1(r, k)) w1 += v * v;
+            if (inW1(r, k) || inW2(r, k)) both += v * v;
+          }
+        const sg = sign();
+        const fresh = new Float32Array(s * s);
+        for (let r = 0; r < s; r++)
+          for (let k = 0; k < s; k++) {
+            fresh[r * s + k] = sg * pattern[r * s + k]! + delta[idx(i, r0 + r, q0 + k, ch)]! / (Math.sqrt(w1) + 1e-12);
+          }
+        const fn = Math.sqrt(fresh.reduce((t, v) => t + v * v, 0));
+        const target = Math.sqrt(slack + both);
+        for (let r = r1; r < r1 + s; r++) for (let k = q1; k < q1 + s; k++) trial![idx(i, r, k, ch)] = 0;
+        for (let r = 0; r < s; r++)
+          for (let k = 0; k < s; k++) {
+            trial![idx(i, r0 + r, q0 + k, ch)] = (fresh[r * s + k]! / Math.max(fn, 1e-12)) * target;
+          }
       }
     }
-    const scored = score(active, candidate(active, trial));
+    const scored = score(active, candidate(active, trial!));
     active.forEach((i, j) => {
       if (scored.loss[j]! > bestLoss[i]! || scored.success[j]) {
         bestLoss[i] = scored.loss[j]!;
         found[i] = scored.success[j]!;
-        delta.set(trial.subarray(i * d, (i + 1) * d), i * d);
+        delta.set(trial!.subarray(i * d, (i + 1) * d), i * d);
       }
     });
     return found.every(Boolean);

@@ -11,6 +11,7 @@ import type { AttackEntry, AttackOptions } from '../attacks/types';
 import { distance, validateThreat, type ThreatModel } from '../threat';
 import type { NormId } from '../../protocol/vocabulary';
 import type { FinishedStage } from '../../protocol/messages/worker';
+import { forwardBatchSize } from '../scheduling';
 import { predictSplit, type Predictions } from './accuracy';
 
 export interface AttackPlan {
@@ -89,6 +90,7 @@ export interface Evaluation {
 export type StageResult = Omit<FinishedStage, 'index' | 'total'>;
 
 export interface EvaluateOptions {
+  /** Images per batch of gradient attacks (default 250); forward-only work takes larger ones (forwardBatchSize). */
   batchSize?: number;
   /** Called once clean accuracy is known, then after each attack, as each finishes. */
   onStage?: (stage: StageResult) => void;
@@ -142,6 +144,11 @@ function alreadyFooled(ex: Example): boolean {
   return ex.attackId !== 'clean' && ex.cleanPrediction === ex.label && ex.advPrediction !== ex.label;
 }
 
+/** Clean predictions are forward-only: a larger batch than the attacks'. */
+function cleanBatch(shape: [number, number, number], opts: EvaluateOptions): number {
+  return forwardBatchSize(opts.batchSize ?? 250, shape[0] * shape[1] * shape[2]);
+}
+
 function correctMask(pred: Predictions, split: Split): Uint8Array {
   return Uint8Array.from(pred.labels, (label, i) => (label === split.labels[i] ? 0 : 1));
 }
@@ -171,7 +178,10 @@ async function attackSurvivors(
   // Success is read from the runner's re-score; an attack built by hand could report anything.
   if (!keepsContract(plan.entry.run))
     throw new Error(`attack ${plan.entry.id} was not made by defineAttack (attacks/runner.ts)`);
-  const batchSize = opts.batchSize ?? 250;
+  const perImage = shape[0] * shape[1] * shape[2];
+  // A black-box attack only queries the model: its batches are forward-only, so larger.
+  const batchSize =
+    plan.entry.access === 'black-box' ? forwardBatchSize(opts.batchSize ?? 250, perImage) : (opts.batchSize ?? 250);
   const survivors = [...fooled.keys()].filter((i) => !fooled[i]);
   const counts: PassCounts = { forward: 0, backward: 0 };
   const order = Int32Array.from(survivors);
@@ -181,13 +191,21 @@ async function attackSurvivors(
     const { x, y } = batchTensors(split, shape, start, batchSize, order);
     const eps =
       typeof threat.eps === 'number' ? threat.eps : Float32Array.from(indices, (i) => (threat.eps as Float32Array)[i]!);
+    // Progress inside a batch, in tenths of its steps: a forward-only batch of Square holds many images.
+    let tenths = 0;
+    const onStep = (done: number, total: number) => {
+      const now = Math.floor((10 * done) / Math.max(total, 1));
+      if (now <= tenths || now >= 10) return;
+      tenths = now;
+      report(start + Math.floor((indices.length * now) / 10));
+    };
     try {
       const result = await plan.entry.run(
         model,
         x,
         y,
         { ...threat, eps },
-        { ...plan.options, ...(opts.signal ? { signal: opts.signal } : {}) },
+        { onStep, ...plan.options, ...(opts.signal ? { signal: opts.signal } : {}) },
       );
       // The runner re-scored success from the logits at the projected xAdv: the attack's own flags never reach here.
       result.success.forEach((s, j) => {
@@ -226,7 +244,7 @@ export async function evaluateAttacks(
     shape[0] * shape[1] * shape[2],
   );
   opts.onProgress?.({ phase: 'clean', label: 'clean', done: 0, total: split.count });
-  const clean = await predictSplit(model, split, shape, opts.batchSize ?? 500);
+  const clean = await predictSplit(model, split, shape, cleanBatch(shape, opts));
   const cleanFooled = correctMask(clean, split);
   const n = split.count;
   const cleanCorrect = cleanFooled.filter((f) => !f).length;
@@ -388,7 +406,7 @@ export async function accuracyCurve(
   const plans = Array.isArray(plan) ? plan : [plan];
   const grid = [...new Set(epsGrid)].sort((a, b) => a - b);
   for (const eps of grid) validateThreat({ norm, eps, bounds }, split.count, shape[0] * shape[1] * shape[2], '--eps');
-  const clean = await predictSplit(model, split, shape, opts.batchSize ?? 500);
+  const clean = await predictSplit(model, split, shape, cleanBatch(shape, opts));
   const fooled = correctMask(clean, split);
   const n = split.count;
   const points: CurvePoint[] = [];
