@@ -71,6 +71,7 @@ import { runBench, type BenchOptions } from './bench';
 import { makeProgress } from './progress';
 import { writeReport } from '../store/report-files';
 import { formatTable } from './table';
+import { ciText } from '../protocol/stats';
 import { specAttackJob, type RobustnessSpec } from '../protocol/experiment-spec';
 import { analyzeSpec, type SpecProblem } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
@@ -278,14 +279,23 @@ function underCwd(absolute: string): string | undefined {
 }
 
 export function summaryTable(report: Report): string {
+  // The 95% Wilson interval of each accuracy over the report's n images (src/protocol/stats.ts).
+  const ci = (accuracy: number) => ciText(accuracy, report.n);
   const rows = [
-    ['clean', pct(report.clean_accuracy), '', '', ''],
+    ['clean', pct(report.clean_accuracy), ci(report.clean_accuracy), '', '', ''],
     ...report.attacks.map((a) =>
       attackSkipped(a)
-        ? [a.label, pct(a.robust_accuracy), SKIPPED_ALL_FOOLED, '', '']
-        : [a.label, pct(a.robust_accuracy), a.time_s.toFixed(2), String(a.forward_passes), String(a.backward_passes)],
+        ? [a.label, pct(a.robust_accuracy), ci(a.robust_accuracy), SKIPPED_ALL_FOOLED, '', '']
+        : [
+            a.label,
+            pct(a.robust_accuracy),
+            ci(a.robust_accuracy),
+            a.time_s.toFixed(2),
+            String(a.forward_passes),
+            String(a.backward_passes),
+          ],
     ),
-    ['worst case', pct(report.robust_accuracy), '', '', ''],
+    ['worst case', pct(report.robust_accuracy), ci(report.robust_accuracy), '', '', ''],
   ];
   const head =
     `${report.model}\n${datasetLabel(report.dataset, underCwd)} · n=${report.n} · ` +
@@ -314,6 +324,7 @@ export function summaryTable(report: Report): string {
   const columns = [
     report.cascade ? 'stage' : 'attack',
     report.cascade ? 'accuracy after' : 'accuracy',
+    '95% CI',
     'time s',
     'forward',
     'backward',

@@ -17,6 +17,7 @@ import {
 } from '../../src/engine';
 import { blackBoxFinding, evaluationDiagnostics, probeDiagnostics } from '../../src/engine/eval/diagnostics';
 import { mergeReports } from '../../src/engine/report/merge';
+import { wilson } from '../../src/protocol/stats';
 import { attackDiagnostics } from '../../src/engine/report/build';
 import type { Evaluation } from '../../src/engine/eval/evaluate';
 import type { AttackJob } from '../../src/protocol/jobs';
@@ -234,6 +235,10 @@ engineTest('merging worker slices adds up counted findings and recomputes stage 
     time_s: 1,
   });
   const merged = mergeReports([slice(0.5, 0.45, 2), slice(0.3, 0.25, 3)], 0);
+  // The 95% intervals are recomputed on the whole n = 200, not kept from a slice.
+  assert.deepEqual(merged.clean_ci95, wilson(180, 200));
+  assert.deepEqual(merged.attacks[0]!.ci95, wilson(80, 200));
+  assert.deepEqual(merged.robust_ci95, wilson(70, 200));
   const byId = new Map(merged.diagnostics.map((d) => [d.id, d]));
   assert.equal(byId.get('black-box-beats-white-box')?.count, 5);
   assert.match(byId.get('black-box-beats-white-box')!.message, /^Square-1000 fools 5 points \(2\.5%\)/);

@@ -15,6 +15,7 @@ import type { Evaluation } from '../eval/evaluate';
 import { imagePng, perturbationPng } from './png';
 import { attackInfo } from '../../protocol/attacks';
 import { pct } from '../../protocol/format';
+import { accuracyCi95 } from '../../protocol/stats';
 
 export interface ReportContext {
   command: string;
@@ -179,11 +180,13 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     backend: ctx.backend,
     workers: 1,
     clean_accuracy: evaluation.cleanAccuracy,
+    clean_ci95: accuracyCi95(evaluation.cleanAccuracy, evaluation.n),
     attacks: evaluation.attacks.map((a) => ({
       id: a.id,
       label: a.label,
       params: a.params,
       robust_accuracy: a.robustAccuracy,
+      ci95: accuracyCi95(a.robustAccuracy, evaluation.n),
       time_s: a.timeSeconds,
       forward_passes: a.forwardPasses,
       backward_passes: a.backwardPasses,
@@ -192,6 +195,7 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
         : {}),
     })),
     robust_accuracy: evaluation.robustAccuracy,
+    robust_ci95: accuracyCi95(evaluation.robustAccuracy, evaluation.n),
     curve: ctx.curves[0]?.points ?? [],
     curves: ctx.curves,
     diagnostics: [],
