@@ -41,7 +41,16 @@ import {
 } from '../../src/protocol/jobs';
 import { ATTACK_INFO, SPEC_PARAMS } from '../../src/protocol/attacks';
 import { SUITE_TABLE, suiteAttackIds, type SuiteStage } from '../../src/protocol/suites';
-import { clipError, duration, eta, pct, relativeTime, runTitle, trainingRunTitle } from '../../src/protocol/format';
+import {
+  clipError,
+  duration,
+  eta,
+  pct,
+  pctN,
+  relativeTime,
+  runTitle,
+  trainingRunTitle,
+} from '../../src/protocol/format';
 import { suitePlans } from '../../src/engine/eval/suites';
 import { buildProgram } from '../../src/cli/main';
 
@@ -369,6 +378,10 @@ test('format: percentages, relative times and run titles read the same everywher
     runTitle({ ...summary, norm: 'l2', eps: 1.5, attack: 'strong suite' }),
     'robust 71.3% (strong suite, L2 ε=1.5) · clean 84.0%',
   );
+  // With n the accuracies carry their 95% Wilson interval; fewer images, a wider one.
+  assert.equal(runTitle({ ...summary, n: 1000 }), 'robust 71.3% ± 2.9 (PGD-20, ε=0.1) · clean 84.0% ± 2.5');
+  assert.equal(runTitle({ ...summary, n: 80 }), 'robust 71.3% ± 10.8 (PGD-20, ε=0.1) · clean 84.0% ± 9.9');
+  assert.equal(pctN(0.84, undefined), '84.0%');
 });
 
 test('format: durations, ETAs, clipped errors and training-run titles', () => {
