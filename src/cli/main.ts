@@ -72,6 +72,7 @@ import { makeProgress } from './progress';
 import { writeReport } from '../store/report-files';
 import { formatTable } from './table';
 import { ciText } from '../protocol/stats';
+import { compareReports } from './compare';
 import { specAttackJob, type RobustnessSpec } from '../protocol/experiment-spec';
 import { analyzeSpec, type SpecProblem } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
@@ -732,6 +733,19 @@ export function buildProgram(): Command {
         { ...o, ...(!o.out && spec.output?.report ? { out: resolve(spec.output.report) } : {}) },
         `robustness-lab run ${file}`,
       );
+    });
+
+  program
+    .command('compare')
+    .description("compare two report.json files of the same images: McNemar's exact test on robust accuracy")
+    .argument('<reportA>', 'report.json of A')
+    .argument('<reportB>', 'report.json of B')
+    .option('--names <a,b>', 'what to call A and B (default: their models, else the file names)')
+    .action((fileA: string, fileB: string, o: { names?: string }) => {
+      const names = o.names?.split(',').map((s) => s.trim());
+      if (names && (names.length !== 2 || names.some((s) => !s)))
+        throw new InputError('--names', '', `needs two comma-separated names, got "${o.names}"`);
+      process.stdout.write(`${compareReports([fileA, fileB], names as [string, string] | undefined)}\n`);
     });
 
   program

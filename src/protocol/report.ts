@@ -144,6 +144,13 @@ export interface Report {
   attacks: ReportAttack[];
   robust_accuracy: number;
   robust_ci95?: [number, number];
+  /**
+   * Per image, in the order of the n images: "1" when still correct after every attack (what
+   * robust_accuracy counts), "0" otherwise, so two reports on the same images can be compared
+   * image by image (McNemar's test, `robustness-lab compare`). Absent without attacks and in
+   * reports written before it was added.
+   */
+  robust_per_image?: string;
   /** The curve of the first attack, as in the contract. */
   curve: ReportCurvePoint[];
   /** One curve per attack. */

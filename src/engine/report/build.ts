@@ -89,6 +89,14 @@ export function preprocessDiagnostics(p: ReportPreprocess | undefined): ReportDi
   ];
 }
 
+/** "1" per image still correct after every attack (each attack's fooled mask includes the clean mistakes). */
+function robustPerImage(attacks: Evaluation['attacks']): string {
+  const n = attacks[0]!.fooled.length;
+  let bits = '';
+  for (let i = 0; i < n; i++) bits += attacks.some((a) => a.fooled[i]) ? '0' : '1';
+  return bits;
+}
+
 /** The near-chance warning of a report's clean accuracy (the sign of missing or doubled normalisation). */
 export function nearChanceDiagnostics(
   report: Pick<Report, 'clean_accuracy' | 'n' | 'class_names'>,
@@ -196,6 +204,7 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     })),
     robust_accuracy: evaluation.robustAccuracy,
     robust_ci95: accuracyCi95(evaluation.robustAccuracy, evaluation.n),
+    ...(evaluation.attacks.length > 0 ? { robust_per_image: robustPerImage(evaluation.attacks) } : {}),
     curve: ctx.curves[0]?.points ?? [],
     curves: ctx.curves,
     diagnostics: [],

@@ -72,6 +72,10 @@ export function mergeReports(parts: Report[], examples: number): Report {
     ),
     attacks,
     robust_accuracy: weighted(parts, (r) => r.robust_accuracy),
+    // Slices are consecutive runs of the images, in order: their per-image strings join end to end.
+    ...(parts.every((r) => r.robust_per_image !== undefined)
+      ? { robust_per_image: parts.map((r) => r.robust_per_image).join('') }
+      : { robust_per_image: undefined }),
     robust_ci95: accuracyCi95(
       weighted(parts, (r) => r.robust_accuracy),
       n,
