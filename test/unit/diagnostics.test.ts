@@ -239,6 +239,15 @@ engineTest('merging worker slices adds up counted findings and recomputes stage 
   assert.deepEqual(merged.clean_ci95, wilson(180, 200));
   assert.deepEqual(merged.attacks[0]!.ci95, wilson(80, 200));
   assert.deepEqual(merged.robust_ci95, wilson(70, 200));
+  assert.equal(merged.robust_per_image, undefined, 'no slice kept per-image results');
+  const joined = mergeReports(
+    [
+      { ...slice(0.5, 0.45, 2), robust_per_image: '1'.repeat(45) + '0'.repeat(55) },
+      { ...slice(0.3, 0.25, 3), robust_per_image: '0'.repeat(75) + '1'.repeat(25) },
+    ],
+    0,
+  );
+  assert.equal(joined.robust_per_image, '1'.repeat(45) + '0'.repeat(130) + '1'.repeat(25), 'slices in order');
   const byId = new Map(merged.diagnostics.map((d) => [d.id, d]));
   assert.equal(byId.get('black-box-beats-white-box')?.count, 5);
   assert.match(byId.get('black-box-beats-white-box')!.message, /^Square-1000 fools 5 points \(2\.5%\)/);
