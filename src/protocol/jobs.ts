@@ -40,6 +40,8 @@ export const attackParamsSchema = z.strictObject({
   loss: z.enum(LOSSES).optional(),
   randomStart: z.boolean().optional(),
   queries: integer(1).optional(),
+  /** EOT: passes averaged per step (PGD, APGD). */
+  eot: integer(1).optional(),
 });
 export type AttackParams = z.infer<typeof attackParamsSchema>;
 /** Compiles only while the overrides are exactly the catalogue's spec parameters. */
