@@ -301,7 +301,9 @@ export function summaryTable(report: Report): string {
     (c) => `curve ${c.attack}: ${c.points.map((p) => `ε=${p.eps} ${pct(p.accuracy)}`).join(' · ')}`,
   );
   const masking = report.diagnostics.some((d) => d.masking)
-    ? [`GRADIENT MASKING: the diagnostics below say the gradients mislead attacks. ${maskingAdvice(report.suite)}`]
+    ? [
+        `GRADIENT MASKING: the diagnostics below say the gradients mislead attacks. ${maskingAdvice(report.suite, report.diagnostics)}`,
+      ]
     : [];
   const diagnostics = report.diagnostics.map((d) => `${d.severity}: ${d.id}: ${d.message}`);
   const checks = report.checks
