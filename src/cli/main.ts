@@ -187,6 +187,11 @@ function attackOptions(cmd: Command): Command {
       ).choices(LOSSES),
     )
     .option('--no-random-start', 'start iterative attacks at x instead of a random point of the ball')
+    .option(
+      '--eot <k>',
+      'PGD, APGD: average loss and gradient over k passes per step (EOT, for randomised models)',
+      integer('--eot', 1),
+    )
     .option('--n <n>', 'first N test images, in file order', integer('--n', 1), CLI_DEFAULT_SAMPLES)
     .option('--batch-size <n>', 'images per batch', integer('--batch-size', 1), defaults.batchSize)
     .option('--seed <n>', 'seed for random starts', integer('--seed', 0), defaults.seed)
@@ -236,6 +241,7 @@ interface AttackCliOptions extends DataOptions, PreprocessCliOptions {
   backend: BackendChoice;
   workers: number;
   queries?: number;
+  eot?: number;
   surrogate?: string;
   diagnostics?: boolean;
   suite?: SuiteId;
@@ -265,6 +271,7 @@ function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: nu
     bounds: o.bounds as [number, number],
     ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}),
     ...(o.queries !== undefined ? { queries: o.queries } : {}),
+    ...(o.eot !== undefined ? { eot: o.eot } : {}),
     ...(o.surrogate ? { surrogate: path.resolve(o.surrogate) } : {}),
     ...(o.diagnostics ? { diagnostics: true } : {}),
     ...(o.layer ? { layer: o.layer } : {}),
@@ -312,7 +319,9 @@ export function summaryTable(report: Report): string {
     (c) => `curve ${c.attack}: ${c.points.map((p) => `ε=${p.eps} ${pct(p.accuracy)}`).join(' · ')}`,
   );
   const masking = report.diagnostics.some((d) => d.masking)
-    ? [`GRADIENT MASKING: the diagnostics below say the gradients mislead attacks. ${maskingAdvice(report.suite)}`]
+    ? [
+        `GRADIENT MASKING: the diagnostics below say the gradients mislead attacks. ${maskingAdvice(report.suite, report.diagnostics)}`,
+      ]
     : [];
   const diagnostics = report.diagnostics.map((d) => `${d.severity}: ${d.id}: ${d.message}`);
   const checks = report.checks

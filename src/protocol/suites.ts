@@ -5,6 +5,8 @@
  *
  * AutoAttack's standard version runs APGD-T over 9 targets and Square with 5000 queries; the
  * strong suite trims both to finish 1,000 images in minutes on two cores (docs/results.md).
+ * AutoAttack's rand version (for randomised defences) runs APGD-CE and APGD-DLR, 100 steps, one
+ * restart, each with EOT over 20 passes (Athalye et al. 2018).
  */
 import type { AttackId, OptionsOf } from './attacks';
 import type { LossId, SuiteId } from './vocabulary';
@@ -21,6 +23,8 @@ export interface SuiteAttackParams {
   targetClasses?: number;
   /** Square's query budget; a job's `queries` overrides it. */
   queries?: number;
+  /** EOT: passes whose loss and gradient each step averages (randomised models). */
+  eot?: number;
 }
 
 /** One stage: an attack of the catalogue and only options that attack takes (a bad stage does not compile). */
@@ -53,6 +57,13 @@ export const SUITE_TABLE: Readonly<Record<SuiteId, SuiteDefinition>> = {
       { attack: 'pgd', params: { steps: 20, loss: 'ce', randomStart: true } },
     ],
   },
+  rand: {
+    summary: 'APGD-CE → APGD-DLR, each with EOT over 20 passes (randomised models)',
+    stages: [
+      { attack: 'apgd', params: { steps: 100, loss: 'ce', eot: 20 } },
+      { attack: 'apgd', params: { steps: 100, loss: 'dlr', eot: 20 } },
+    ],
+  },
 };
 
 /** The stages a suite runs, in order: its table rows, plus the transfer stage when there is a surrogate. */
@@ -66,12 +77,27 @@ export function suiteAttackIds(suite: SuiteId, withSurrogate: boolean): AttackId
   return suiteStages(suite, withSurrogate).map((stage) => stage.attack);
 }
 
+/** Whether the diagnostics found the model random at inference (two passes differ). */
+export function randomised(diagnostics: readonly { id: string }[] = []): boolean {
+  return diagnostics.some((d) => d.id === 'random-outputs');
+}
+
+/** What to run on a model that is random at inference: the rand suite (EOT), unless it just ran. */
+export function randomnessAdvice(suite: string | null | undefined): string {
+  return suite === 'rand'
+    ? 'This evaluation ran the rand suite (APGD-CE and APGD-DLR, EOT over 20 passes): its worst case is the number to report.'
+    : 'Attack the expectation over its randomness: run the rand suite, APGD-CE and APGD-DLR with EOT over 20 passes ' +
+        '(robustness-lab evaluate --suite rand, or "suite": "rand" in a spec).';
+}
+
 /**
- * What to trust when the gradients mislead attacks, said for the evaluation that found it: after
- * the strong suite, its own worst case (not "run the strong suite", which just ran); otherwise,
- * the strong suite and the command that runs it.
+ * What to trust when the gradients mislead attacks, said for the evaluation that found it: on a
+ * randomised model (a random-outputs finding among `diagnostics`), the rand suite; after the
+ * strong suite, its own worst case (not "run the strong suite", which just ran); otherwise, the
+ * strong suite and the command that runs it.
  */
-export function maskingAdvice(suite: string | null | undefined): string {
+export function maskingAdvice(suite: string | null | undefined, diagnostics?: readonly { id: string }[]): string {
+  if (randomised(diagnostics)) return randomnessAdvice(suite);
   return suite === 'strong'
     ? 'This evaluation ran the strong suite: its worst case (the last stage) is the number to report, ' +
         'and the gradient attacks before it are upper bounds.'

@@ -754,7 +754,7 @@ export function renderReport(root: HTMLElement, report: Report, options: RenderO
           el('strong', {}, 'Gradient masking detected. '),
           `${masking.length} check${masking.length > 1 ? 's' : ''} (${masking.map((d) => d.id).join(', ')}) ` +
             `say this model's gradients mislead attacks. ` +
-            `Gradient-attack accuracies overstate its robustness. ${maskingAdvice(report.suite)}`,
+            `Gradient-attack accuracies overstate its robustness. ${maskingAdvice(report.suite, report.diagnostics)}`,
         ),
       ]
     : [];

@@ -28,6 +28,8 @@ function info(id: string) {
 const pgdDefaults = catalogueDefaults('pgd');
 const apgdDefaults = catalogueDefaults('apgd');
 const apgdTDefaults = catalogueDefaults('apgd-t');
+/** " EOT-20" when the gradient is averaged over several passes. */
+const eotSuffix = (eot: number | undefined) => (eot !== undefined && eot > 1 ? ` EOT-${eot}` : '');
 /** "-40" when the steps are not the attack's default (APGD's labels name only a changed budget). */
 const stepsUnlessDefault = (steps: number | undefined, byDefault: number) =>
   steps !== undefined && steps !== byDefault ? `-${steps}` : '';
@@ -45,7 +47,7 @@ export const ATTACKS: readonly AttackEntry[] = [
       const loss = opts.loss ?? pgdDefaults.loss;
       return (
         `PGD-${opts.steps ?? pgdDefaults.steps}${restarts > 1 ? `×${restarts}` : ''}` +
-        `${loss !== pgdDefaults.loss ? ` (${loss})` : ''}`
+        `${loss !== pgdDefaults.loss ? ` (${loss})` : ''}${eotSuffix(opts.eot)}`
       );
     },
     run: pgd,
@@ -53,7 +55,8 @@ export const ATTACKS: readonly AttackEntry[] = [
   {
     ...info('apgd'),
     label: (opts) =>
-      `APGD-${(opts.loss ?? apgdDefaults.loss).toUpperCase()}${stepsUnlessDefault(opts.steps, apgdDefaults.steps)}`,
+      `APGD-${(opts.loss ?? apgdDefaults.loss).toUpperCase()}${stepsUnlessDefault(opts.steps, apgdDefaults.steps)}` +
+      eotSuffix(opts.eot),
     run: apgd,
   },
   {
