@@ -120,6 +120,20 @@ function adversarial(model: Classifier, points: Float32Array, shape: number[], y
   );
 }
 
+/** Per sample, the class other than its target with the highest logit at `points` (one forward pass). */
+function rivals(model: Classifier, points: Float32Array, shape: number[], towards: Int32Array): Int32Array {
+  const K = model.numClasses;
+  const z = tf.tidy(
+    () =>
+      model.predictLogits(tf.tensor4d(points, shape as [number, number, number, number])).dataSync() as Float32Array,
+  );
+  return Int32Array.from(towards, (t, i) => {
+    let top = t === 0 ? 1 : 0;
+    for (let k = 0; k < K; k++) if (k !== t && z[i * K + k]! > z[i * K + top]!) top = k;
+    return top;
+  });
+}
+
 /**
  * f_s − f_y and ∇(f_s − f_y) at `points`, for every class s (rows [s·n + i]) or, with `towards`,
  * for each sample's own s (rows [i]): one forward and one backward pass of the rows asked for.
@@ -219,14 +233,16 @@ async function runOnce(
   if (n > 0) keep(current, adversarial(model, current, shape, labels, goal));
   await services.steps(steps, () => {
     if (n === 0) return true;
-    const { diff, grad } = boundaryGradients(model, current, shape, labels, goal.towards);
+    // Toward a given target, the boundary is the one between t and its strongest rival at x_i.
+    const from = goal.reachTarget ? rivals(model, current, shape, goal.towards!) : labels;
+    const { diff, grad } = boundaryGradients(model, current, shape, from, goal.towards);
     for (let i = 0; i < n; i++) {
       // The hyperplane: the given class, or the nearest linearised boundary.
       let block = 0;
       if (!goal.towards) {
         let nearest = Infinity;
         for (let k = 0; k < K; k++) {
-          if (k === labels[i]) continue;
+          if (k === from[i]) continue;
           const row = k * n + i;
           const gap = Math.abs(diff[row]!) / (dualNorm(norm, grad, row, d) + 1e-12);
           if (gap < nearest) {
