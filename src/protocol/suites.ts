@@ -53,6 +53,15 @@ export const SUITE_TABLE: Readonly<Record<SuiteId, SuiteDefinition>> = {
       { attack: 'pgd', params: { steps: 20, loss: 'ce', randomStart: true } },
     ],
   },
+  aa: {
+    summary: 'AutoAttack standard: APGD-CE → APGD-T (9 targets) → FAB-T (9 targets) → Square-5000',
+    stages: [
+      { attack: 'apgd', params: { steps: 100, loss: 'ce' } },
+      { attack: 'apgd-t', params: { steps: 100, loss: 'dlr', targetClasses: 9 } },
+      { attack: 'fab-t', params: { steps: 100, targetClasses: 9 } },
+      { attack: 'square', params: { queries: 5000 } },
+    ],
+  },
 };
 
 /** The stages a suite runs, in order: its table rows, plus the transfer stage when there is a surrogate. */

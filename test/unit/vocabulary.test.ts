@@ -290,7 +290,7 @@ test('the job types are the schemas (z.infer) and the schemas refuse unknown fie
 test('an attack job names its attacks or a suite; both, neither or an unknown suite is refused clearly', () => {
   const settings = { ...defaultAttackJob(), model: '/w/model.json' };
   const problems = (value: unknown) => issues(attackJobSchema.safeParse(value));
-  const neither = 'an attack job needs "attacks" (a list of attack ids) or "suite" (one of strong, quick)';
+  const neither = 'an attack job needs "attacks" (a list of attack ids) or "suite" (one of strong, quick, aa)';
   assert.equal(problems({ ...settings, suite: 'quick' }), undefined);
   assert.deepEqual(problems({ ...settings, suite: 'strong', attacks: ['apgd', 'apgd-t', 'square'] }), [
     [
@@ -305,7 +305,7 @@ test('an attack job names its attacks or a suite; both, neither or an unknown su
   assert.deepEqual(problems(settings), [['attacks', neither]]);
   assert.deepEqual(problems({ ...settings, attacks: [] }), [['attacks', neither]]);
   assert.deepEqual(problems({ ...settings, suite: 'autoattack' }), [
-    ['suite', 'suite: "autoattack" is not a suite; use one of strong, quick'],
+    ['suite', 'suite: "autoattack" is not a suite; use one of strong, quick, aa'],
   ]);
 });
 
