@@ -6,8 +6,12 @@
  */
 import * as assert from 'node:assert/strict';
 import { test } from 'node:test';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { distance, getAttack, makeClassifier } from '../../src/engine';
+import { distance, getAttack, makeClassifier, runAttackJob } from '../../src/engine';
+import { suitePlans } from '../../src/engine/eval/suites';
+import type { AttackJob } from '../../src/protocol/jobs';
+import type { FinishedStage } from '../../src/protocol/messages/worker';
 import { projectOnHyperplaneBox } from '../../src/engine/attacks/fab';
 import type { NormId } from '../../src/protocol/vocabulary';
 import {
@@ -18,6 +22,7 @@ import {
   linearDecision,
   pointsWithinBudget,
   seededFloats,
+  useBackend,
 } from './helpers';
 
 const SHAPE: [number, number, number] = [4, 4, 1];
@@ -111,4 +116,55 @@ forEachBackend(() => {
       tf.dispose([result.xAdv, x, y, Wt]);
     });
   }
+});
+
+test("suite aa is AutoAttack's standard version: APGD-CE, APGD-T, FAB-T, Square, with its parameters", () => {
+  assert.deepEqual(
+    suitePlans('aa', { seed: 0 }).map((p) => [p.entry.id, p.options, p.entry.label(p.options)]),
+    [
+      ['apgd', { seed: 0, steps: 100, loss: 'ce' }, 'APGD-CE'],
+      ['apgd-t', { seed: 0, steps: 100, loss: 'dlr', targetClasses: 9 }, 'APGD-T (9 targets)'],
+      ['fab-t', { seed: 0, steps: 100, targetClasses: 9 }, 'FAB-T (9 targets)'],
+      ['square', { seed: 0, queries: 5000 }, 'Square-5000'],
+    ],
+  );
+  // FAB-T's own defaults are AutoAttack's: one restart per target.
+  assert.equal(getAttack('fab-t').options.restarts, 1);
+});
+
+engineTest('evaluate --suite aa on 8 images: the four stages in cascade, the report names the suite', async () => {
+  await useBackend('wasm');
+  const stages: FinishedStage[] = [];
+  const job: AttackJob = {
+    model: path.join(__dirname, '..', '..', 'examples', 'fashion-mnist', 'smallcnn-distilled', 'model.json'),
+    data: 'embedded',
+    suite: 'aa',
+    // Square's 5000 queries cut to 100 by the job (as --queries does), to keep the test short.
+    queries: 100,
+    norm: 'linf',
+    eps: 0.1,
+    steps: 20,
+    restarts: 1,
+    randomStart: true,
+    n: 8,
+    batchSize: 100,
+    seed: 0,
+    curve: [],
+    examples: 0,
+    bounds: [0, 1],
+  };
+  const report = await runAttackJob(job, 'test', { onStage: (s) => stages.push(s) });
+  assert.equal(report.suite, 'aa');
+  const attacks = stages.filter((s) => s.kind === 'attack');
+  assert.deepEqual(
+    attacks.map((s) => s.label),
+    ['APGD-CE', 'APGD-T (9 targets)', 'FAB-T (9 targets)', 'Square-100'],
+  );
+  // Each stage attacks exactly the points the stage before left robust.
+  const clean = stages.find((s) => s.kind === 'clean')!;
+  assert.equal(attacks[0]!.attacked, clean.robust);
+  for (let k = 1; k < attacks.length; k++) assert.equal(attacks[k]!.attacked, attacks[k - 1]!.robust);
+  const accuracies = report.attacks.map((a) => a.robust_accuracy);
+  for (let k = 1; k < accuracies.length; k++) assert.ok(accuracies[k]! <= accuracies[k - 1]!, `${accuracies}`);
+  assert.equal(report.robust_accuracy, accuracies[accuracies.length - 1]);
 });
