@@ -42,7 +42,7 @@ interface Goal {
  * With r ≥ 0 each coordinate moves by sign(w_j)·min(s·c_j, cap_j) (c_j = 1 for L∞, |w_j| for L2;
  * cap_j the room to the box in that direction); ⟨w, δ⟩ is piecewise linear and increasing in s,
  * so sorting the saturation points s_j = cap_j / c_j gives the exact s. When the box does not let
- * the hyperplane be reached, every coordinate saturates (the nearest point of the box to it).
+ * the hyperplane be reached, every coordinate saturates (the box's point of largest ⟨w, δ⟩).
  */
 export function projectOnHyperplaneBox(
   norm: 'linf' | 'l2',
@@ -73,12 +73,8 @@ export function projectOnHyperplaneBox(
     total += a * c;
     breaks.push(j);
   }
-  const at = (j: number) => {
-    const wj = Math.abs(w[j]!);
-    const c = norm === 'linf' ? 1 : wj;
-    return level[j]! / wj / c;
-  };
-  const keys = breaks.map((j) => at(j));
+  // s_j = cap_j / c_j, where coordinate j saturates.
+  const keys = breaks.map((j) => level[j]! / slope[j]!);
   const order = breaks.map((_, i) => i).sort((p, q) => keys[p]! - keys[q]!);
   let a = total;
   let b = 0;
@@ -95,15 +91,13 @@ export function projectOnHyperplaneBox(
   for (const j of breaks) {
     const wj = w[j]! * flip;
     const aj = Math.abs(wj);
-    const c = norm === 'linf' ? 1 : aj;
-    const cap = level[j]! / aj;
-    out[j] = Math.sign(wj) * Math.min(s * c, cap);
+    out[j] = Math.sign(wj) * Math.min((s * slope[j]!) / aj, level[j]! / aj);
   }
 }
 
-function normOf(norm: 'linf' | 'l2', v: ArrayLike<number>, from = 0, to = v.length): number {
+function normOf(norm: 'linf' | 'l2', v: ArrayLike<number>): number {
   let acc = 0;
-  for (let j = from; j < to; j++) {
+  for (let j = 0; j < v.length; j++) {
     const e = v[j]!;
     acc = norm === 'linf' ? Math.max(acc, Math.abs(e)) : acc + e * e;
   }
