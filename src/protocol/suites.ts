@@ -4,7 +4,8 @@
  * the same rows, as AutoAttack's set_version is the one place that says what a version runs.
  *
  * AutoAttack's standard version runs APGD-T over 9 targets and Square with 5000 queries; the
- * strong suite trims both to finish 1,000 images in minutes on two cores (docs/results.md).
+ * strong suite trims both to finish 1,000 images in minutes on two cores (docs/results.md); the aa
+ * suite is the standard version as it is (with FAB-T), for a few images or a faster machine.
  */
 import type { AttackId, OptionsOf } from './attacks';
 import type { LossId, SuiteId } from './vocabulary';
@@ -17,7 +18,7 @@ export interface SuiteAttackParams {
   steps?: number;
   loss?: LossId;
   randomStart?: boolean;
-  /** APGD-T: target classes, ranked by the clean logits. */
+  /** APGD-T, FAB-T: target classes, ranked by the clean logits. */
   targetClasses?: number;
   /** Square's query budget; a job's `queries` overrides it. */
   queries?: number;

@@ -73,8 +73,10 @@ forEachBackend(() => {
         async () => {
           const { model, x, y, optimal } = fixture(norm);
           const attack = getAttack(id);
-          // A wide ε: the returned point is FAB's minimal one, untouched by the projection.
-          const wide = await attack.run(model, x, y, { norm, eps: 0.5, bounds: [0, 1] }, { steps: 20 });
+          // A wide ε: the returned point is FAB's minimal one, untouched by the projection. One step:
+          // the projection is exact, η = 1.05 overshoots by 5%, and the final search takes it back
+          // (measured: 0.08% at most after one step, 0.03% after five).
+          const wide = await attack.run(model, x, y, { norm, eps: 0.5, bounds: [0, 1] }, { steps: 1 });
           const found = distance(norm, x, wide.xAdv);
           assert.ok(wide.success.every(Boolean), 'every sample fooled at ε = 0.5');
           found.forEach((v, i) =>
