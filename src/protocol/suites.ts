@@ -82,8 +82,8 @@ export function suiteAttackIds(suite: SuiteId, withSurrogate: boolean): AttackId
  * the strong suite and the command that runs it.
  */
 export function maskingAdvice(suite: string | null | undefined): string {
-  return suite === 'strong'
-    ? 'This evaluation ran the strong suite: its worst case (the last stage) is the number to report, ' +
+  return suite === 'strong' || suite === 'aa'
+    ? `This evaluation ran the ${suite} suite: its worst case (the last stage) is the number to report, ` +
         'and the gradient attacks before it are upper bounds.'
     : 'Trust only the worst case of the strong suite (Robustness: Evaluate (strong)).';
 }

@@ -171,4 +171,10 @@ engineTest('evaluate --suite aa on 8 images: the four stages in cascade, the rep
   const accuracies = report.attacks.map((a) => a.robust_accuracy);
   for (let k = 1; k < accuracies.length; k++) assert.ok(accuracies[k]! <= accuracies[k - 1]!, `${accuracies}`);
   assert.equal(report.robust_accuracy, accuracies[accuracies.length - 1]);
+  // The advice does not send the user to the strong suite: aa ran its stages and more.
+  for (const d of report.diagnostics) assert.doesNotMatch(d.message, /Evaluate \(strong\)|and the strong suite\./);
+  assert.ok(
+    report.diagnostics.some((d) => /This evaluation ran the aa suite: its worst case/.test(d.message)),
+    report.diagnostics.map((d) => d.message).join('\n'),
+  );
 });
