@@ -167,6 +167,40 @@ const CATALOGUE = [
     },
   },
   {
+    id: 'fab',
+    name: 'FAB',
+    norms: ['linf', 'l2'],
+    iterative: true,
+    access: 'white-box',
+    targetable: true,
+    options: { steps: 100, restarts: 1 },
+    doc: {
+      paper:
+        'Croce & Hein 2020, "Minimally distorted adversarial examples with a fast adaptive boundary attack" (ICML)',
+      update:
+        'δ_i, δ_0 = projections of x_i and x onto the linearised boundary ∩ box; α = min(‖δ_i‖/(‖δ_i‖+‖δ_0‖), α_max); ' +
+        'x_{i+1} = (1−α)(x_i + η·δ_i) + α(x + η·δ_0); adversarial: keep if nearest, x_{i+1} = x + β(x_{i+1} − x)',
+      defaults:
+        'steps 100; α_max 0.1, η 1.05, β 0.9; restarts 1 (later ones from random points at ε/2); ' +
+        'nearest boundary (or the given target); final bisection; minimises the norm, success within ε',
+    },
+  },
+  {
+    id: 'fab-t',
+    name: 'FAB-T',
+    norms: ['linf', 'l2'],
+    iterative: true,
+    access: 'white-box',
+    targetable: false,
+    options: { steps: 100, restarts: 1, targetClasses: 9 },
+    doc: {
+      paper:
+        'Croce & Hein 2020, "Minimally distorted adversarial examples with a fast adaptive boundary attack" (ICML)',
+      update: 'FAB on the boundary between y and target t, once per target among the top-k classes, on survivors',
+      defaults: 'steps 100; 9 target classes (at most classes − 1); α_max 0.1, η 1.05, β 0.9; restarts 1 per target',
+    },
+  },
+  {
     id: 'mi-fgsm',
     name: 'MI-FGSM',
     norms: ['linf', 'l2'],

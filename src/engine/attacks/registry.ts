@@ -11,6 +11,7 @@
  */
 import { InputError } from '../errors';
 import { apgd, apgdT } from './apgd';
+import { fab, fabT } from './fab';
 import { fgsm } from './fgsm';
 import { miFgsm } from './mifgsm';
 import { pgd } from './pgd';
@@ -70,6 +71,18 @@ export const ATTACKS: readonly AttackEntry[] = [
       );
     },
     run: apgdT,
+  },
+  {
+    ...info('fab'),
+    label: (opts) => `FAB${stepsUnlessDefault(opts.steps, catalogueDefaults('fab').steps)}`,
+    run: fab,
+  },
+  {
+    ...info('fab-t'),
+    label: (opts) =>
+      `FAB-T${stepsUnlessDefault(opts.steps, catalogueDefaults('fab-t').steps)} ` +
+      `(${opts.targetClasses ?? catalogueDefaults('fab-t').targetClasses} targets)`,
+    run: fabT,
   },
   {
     ...info('mi-fgsm'),

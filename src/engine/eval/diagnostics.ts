@@ -99,7 +99,8 @@ export async function probeDiagnostics(
     return [];
   }
   const eps = typeof threat.eps === 'number' ? threat.eps : Math.max(...threat.eps);
-  const strongRan = opts.suite === 'strong';
+  // AutoAttack's standard version (aa) runs the strong suite's stages and more: the same advice holds.
+  const strongRan = opts.suite === 'strong' || opts.suite === 'aa';
   const base: AttackOptions = { seed: opts.seed ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) };
   const total = 7;
   const step = (label: string, k: number) => {
