@@ -12,7 +12,6 @@ import {
   type PanelToHost,
 } from '../protocol/messages/attack-panel';
 import { SPEC_SUFFIX } from '../protocol/experiment-spec';
-import type { SuiteId } from '../protocol/vocabulary';
 import type { Report } from '../protocol/report';
 import { datasetLabel, exportFileName } from '../protocol/report-text';
 import { reportHtml } from '../store/report-files';
@@ -23,8 +22,6 @@ export const PANEL_VIEW_TYPE = 'robustness.attack';
 
 export interface PanelHandlers {
   cancel(runId: string): void;
-  /** Evaluates the run's model, data and threat model again with `suite` (the panel's one click). */
-  runSuite(runId: string, suite: SuiteId): void;
   log: vscode.LogOutputChannel;
 }
 
@@ -108,9 +105,6 @@ export class AttackPanel {
         return;
       case 'cancel':
         this.handlers.cancel(this.state.runId);
-        return;
-      case 'runSuite':
-        this.handlers.runSuite(this.state.runId, message.suite);
         return;
       case 'export': {
         const report = this.state.report;

@@ -7,7 +7,6 @@ import * as path from 'node:path';
 import {
   clipError,
   pct,
-  pctN,
   relativeTime,
   statusIcon,
   statusWord,
@@ -159,7 +158,7 @@ function evaluationView(
   const contextValue = `robustness.run.${record.status}`;
   const summary = record.status === 'done' ? record.summary : undefined;
   if (summary) {
-    const label = `${lead} · robust ${pctN(summary.robustAccuracy, summary.n)}`;
+    const label = `${lead} · robust ${pct(summary.robustAccuracy)}`;
     const description = [
       summary.attack,
       threat(summary.norm, summary.eps),
@@ -168,7 +167,7 @@ function evaluationView(
     ].join(' · ');
     const facts = [
       `attack ${summary.attack} · ${threat(summary.norm, summary.eps)}`,
-      `clean ${pctN(summary.cleanAccuracy, summary.n)} · robust ${pctN(summary.robustAccuracy, summary.n)}`,
+      `clean ${pct(summary.cleanAccuracy)} · robust ${pct(summary.robustAccuracy)}`,
     ];
     return {
       label,
