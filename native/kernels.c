@@ -161,6 +161,24 @@ void sign_f32(const float *restrict x, float *restrict out, int n) {
 }
 
 /*
+ * clip(x + clip(v − x, −ε, ε), lo, hi): threat.ts's L∞ projection, op for op (tfjs's maximum/minimum
+ * are std::max/min: pick b only when a < b, resp. b < a, which pmax/pmin do).
+ */
+static inline v128_t project4(v128_t xi, v128_t v, v128_t vne, v128_t ve, v128_t vlo, v128_t vhi) {
+  v128_t delta = wasm_f32x4_pmin(wasm_f32x4_pmax(wasm_f32x4_sub(v, xi), vne), ve);
+  return wasm_f32x4_pmin(wasm_f32x4_pmax(wasm_f32x4_add(xi, delta), vlo), vhi);
+}
+
+static inline float project1(float xi, float v, float e, float lo, float hi) {
+  float delta = v - xi;
+  delta = delta < -e ? -e : delta;
+  delta = e < delta ? e : delta;
+  float y = xi + delta;
+  y = y < lo ? lo : y;
+  return hi < y ? hi : y;
+}
+
+/*
  * One L∞ PGD step, fused: out = clip(x + clip(cur + α·sign(g) − x, −ε, ε), lo, hi), in the same
  * float operations and order as the composed tfjs ops (threat.ts's project after pgd.ts's move),
  * so the result is identical. α and ε are per sample (stride 1) or one value (stride 0).
@@ -183,40 +201,12 @@ void linf_step(const float *restrict x, const float *restrict cur, const float *
       const v128_t xi = wasm_v128_load(x + base + i);
       const v128_t moved = wasm_f32x4_add(wasm_v128_load(cur + base + i),
                                           wasm_f32x4_mul(va, sign4(wasm_v128_load(grad + base + i))));
-      v128_t delta = wasm_f32x4_sub(moved, xi);
-      /* tfjs's maximum/minimum (std::max/min): pick b only when a < b (resp. b < a). */
-      delta = wasm_f32x4_pmax(delta, vne);
-      delta = wasm_f32x4_pmin(delta, ve);
-      v128_t y = wasm_f32x4_add(xi, delta);
-      y = wasm_f32x4_pmin(wasm_f32x4_pmax(y, vlo), vhi);
-      wasm_v128_store(out + base + i, y);
+      wasm_v128_store(out + base + i, project4(xi, moved, vne, ve, vlo, vhi));
     }
     for (; i < per; i++) {
-      const float xi = x[base + i];
-      float delta = (cur[base + i] + a * sign1(grad[base + i])) - xi;
-      delta = delta < -e ? -e : delta;
-      delta = e < delta ? e : delta;
-      float y = xi + delta;
-      y = y < lo ? lo : y;
-      y = hi < y ? hi : y;
-      out[base + i] = y;
+      out[base + i] = project1(x[base + i], cur[base + i] + a * sign1(grad[base + i]), e, lo, hi);
     }
   }
-}
-
-/* clip(x + clip(v − x, −ε, ε), lo, hi): threat.ts's L∞ projection, op for op. */
-static inline v128_t project4(v128_t xi, v128_t v, v128_t vne, v128_t ve, v128_t vlo, v128_t vhi) {
-  v128_t delta = wasm_f32x4_pmin(wasm_f32x4_pmax(wasm_f32x4_sub(v, xi), vne), ve);
-  return wasm_f32x4_pmin(wasm_f32x4_pmax(wasm_f32x4_add(xi, delta), vlo), vhi);
-}
-
-static inline float project1(float xi, float v, float e, float lo, float hi) {
-  float delta = v - xi;
-  delta = delta < -e ? -e : delta;
-  delta = e < delta ? e : delta;
-  float y = xi + delta;
-  y = y < lo ? lo : y;
-  return hi < y ? hi : y;
 }
 
 /*
