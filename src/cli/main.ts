@@ -71,6 +71,8 @@ import { runBench, type BenchOptions } from './bench';
 import { makeProgress } from './progress';
 import { writeReport } from '../store/report-files';
 import { formatTable } from './table';
+import { ciText } from '../protocol/stats';
+import { compareReports } from './compare';
 import { specAttackJob, type RobustnessSpec } from '../protocol/experiment-spec';
 import { analyzeSpec, type SpecProblem } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
@@ -185,6 +187,11 @@ function attackOptions(cmd: Command): Command {
       ).choices(LOSSES),
     )
     .option('--no-random-start', 'start iterative attacks at x instead of a random point of the ball')
+    .option(
+      '--eot <k>',
+      'PGD, APGD: average loss and gradient over k passes per step (EOT, for randomised models)',
+      integer('--eot', 1),
+    )
     .option('--n <n>', 'first N test images, in file order', integer('--n', 1), CLI_DEFAULT_SAMPLES)
     .option('--batch-size <n>', 'images per batch', integer('--batch-size', 1), defaults.batchSize)
     .option('--seed <n>', 'seed for random starts', integer('--seed', 0), defaults.seed)
@@ -234,6 +241,7 @@ interface AttackCliOptions extends DataOptions, PreprocessCliOptions {
   backend: BackendChoice;
   workers: number;
   queries?: number;
+  eot?: number;
   surrogate?: string;
   diagnostics?: boolean;
   suite?: SuiteId;
@@ -263,6 +271,7 @@ function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: nu
     bounds: o.bounds as [number, number],
     ...(o.stepSize !== undefined ? { stepSize: o.stepSize } : {}),
     ...(o.queries !== undefined ? { queries: o.queries } : {}),
+    ...(o.eot !== undefined ? { eot: o.eot } : {}),
     ...(o.surrogate ? { surrogate: path.resolve(o.surrogate) } : {}),
     ...(o.diagnostics ? { diagnostics: true } : {}),
     ...(o.layer ? { layer: o.layer } : {}),
@@ -278,14 +287,23 @@ function underCwd(absolute: string): string | undefined {
 }
 
 export function summaryTable(report: Report): string {
+  // The 95% Wilson interval of each accuracy over the report's n images (src/protocol/stats.ts).
+  const ci = (accuracy: number) => ciText(accuracy, report.n);
   const rows = [
-    ['clean', pct(report.clean_accuracy), '', '', ''],
+    ['clean', pct(report.clean_accuracy), ci(report.clean_accuracy), '', '', ''],
     ...report.attacks.map((a) =>
       attackSkipped(a)
-        ? [a.label, pct(a.robust_accuracy), SKIPPED_ALL_FOOLED, '', '']
-        : [a.label, pct(a.robust_accuracy), a.time_s.toFixed(2), String(a.forward_passes), String(a.backward_passes)],
+        ? [a.label, pct(a.robust_accuracy), ci(a.robust_accuracy), SKIPPED_ALL_FOOLED, '', '']
+        : [
+            a.label,
+            pct(a.robust_accuracy),
+            ci(a.robust_accuracy),
+            a.time_s.toFixed(2),
+            String(a.forward_passes),
+            String(a.backward_passes),
+          ],
     ),
-    ['worst case', pct(report.robust_accuracy), '', '', ''],
+    ['worst case', pct(report.robust_accuracy), ci(report.robust_accuracy), '', '', ''],
   ];
   const head =
     `${report.model}\n${datasetLabel(report.dataset, underCwd)} · n=${report.n} · ` +
@@ -301,7 +319,9 @@ export function summaryTable(report: Report): string {
     (c) => `curve ${c.attack}: ${c.points.map((p) => `ε=${p.eps} ${pct(p.accuracy)}`).join(' · ')}`,
   );
   const masking = report.diagnostics.some((d) => d.masking)
-    ? [`GRADIENT MASKING: the diagnostics below say the gradients mislead attacks. ${maskingAdvice(report.suite)}`]
+    ? [
+        `GRADIENT MASKING: the diagnostics below say the gradients mislead attacks. ${maskingAdvice(report.suite, report.diagnostics)}`,
+      ]
     : [];
   const diagnostics = report.diagnostics.map((d) => `${d.severity}: ${d.id}: ${d.message}`);
   const checks = report.checks
@@ -314,6 +334,7 @@ export function summaryTable(report: Report): string {
   const columns = [
     report.cascade ? 'stage' : 'attack',
     report.cascade ? 'accuracy after' : 'accuracy',
+    '95% CI',
     'time s',
     'forward',
     'backward',
@@ -721,6 +742,19 @@ export function buildProgram(): Command {
         { ...o, ...(!o.out && spec.output?.report ? { out: resolve(spec.output.report) } : {}) },
         `robustness-lab run ${file}`,
       );
+    });
+
+  program
+    .command('compare')
+    .description("compare two report.json files of the same images: McNemar's exact test on robust accuracy")
+    .argument('<reportA>', 'report.json of A')
+    .argument('<reportB>', 'report.json of B')
+    .option('--names <a,b>', 'what to call A and B (default: their models, else the file names)')
+    .action((fileA: string, fileB: string, o: { names?: string }) => {
+      const names = o.names?.split(',').map((s) => s.trim());
+      if (names && (names.length !== 2 || names.some((s) => !s)))
+        throw new InputError('--names', '', `needs two comma-separated names, got "${o.names}"`);
+      process.stdout.write(`${compareReports([fileA, fileB], names as [string, string] | undefined)}\n`);
     });
 
   program

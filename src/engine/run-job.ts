@@ -90,6 +90,7 @@ export function planFor(spec: string, job: AttackJob, surrogate?: Classifier, pa
     loss,
     randomStart: params.randomStart ?? job.randomStart,
     queries: params.queries ?? job.queries,
+    eot: params.eot ?? job.eot,
     surrogate,
   };
   const options: Record<string, unknown> = {};

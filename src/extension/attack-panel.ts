@@ -12,6 +12,7 @@ import {
   type PanelToHost,
 } from '../protocol/messages/attack-panel';
 import { SPEC_SUFFIX } from '../protocol/experiment-spec';
+import type { SuiteId } from '../protocol/vocabulary';
 import type { Report } from '../protocol/report';
 import { datasetLabel, exportFileName } from '../protocol/report-text';
 import { reportHtml } from '../store/report-files';
@@ -22,6 +23,8 @@ export const PANEL_VIEW_TYPE = 'robustness.attack';
 
 export interface PanelHandlers {
   cancel(runId: string): void;
+  /** Evaluates the run's model, data and threat model again with `suite` (the panel's one click). */
+  runSuite(runId: string, suite: SuiteId): void;
   log: vscode.LogOutputChannel;
 }
 
@@ -105,6 +108,9 @@ export class AttackPanel {
         return;
       case 'cancel':
         this.handlers.cancel(this.state.runId);
+        return;
+      case 'runSuite':
+        this.handlers.runSuite(this.state.runId, message.suite);
         return;
       case 'export': {
         const report = this.state.report;

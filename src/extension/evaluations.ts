@@ -9,7 +9,7 @@ import type { PanelState } from '../protocol/messages/attack-panel';
 import type { Report } from '../protocol/report';
 import { isModelFile, MODEL_FILE_NAMES } from '../protocol/model-files';
 import { duration, relativeTime, runPanelTitle } from '../protocol/format';
-import { DEFAULT_SUITE } from '../protocol/jobs';
+import { attackJobSchema, DEFAULT_SUITE } from '../protocol/jobs';
 import type { SuiteId } from '../protocol/vocabulary';
 import { writeReport } from '../store/report-files';
 import { RunStore } from '../store/runs';
@@ -46,12 +46,18 @@ export interface AttackRunRequest {
 
 export class Evaluations {
   private readonly states = new Map<string, PanelState>();
+  /** Each shown run's job (started here, or read from its store): what "run again with a suite" reuses. */
+  private readonly jobs = new Map<string, AttackJob>();
   /** The attack run the status bar shows and "Cancel Run" stops. */
   private active: string | undefined;
   readonly panelHandlers: PanelHandlers;
 
   constructor(private readonly ctx: Ctx) {
-    this.panelHandlers = { cancel: (runId: string) => void this.cancelNow(runId), log: ctx.log };
+    this.panelHandlers = {
+      cancel: (runId: string) => void this.cancelNow(runId),
+      runSuite: (runId: string, suite: SuiteId) => void this.runSuite(runId, suite),
+      log: ctx.log,
+    };
   }
 
   get activeRun(): string | undefined {
@@ -128,6 +134,7 @@ export class Evaluations {
     });
     const keepsPartial = this.ctx.engine.workersFor(job) === 1;
     this.states.set(runId, initialState(runId, title, created, job.suite, keepsPartial));
+    this.jobs.set(runId, job);
     this.active = runId;
     AttackPanel.show(this.ctx.extensionUri, this.states.get(runId)!, this.panelHandlers);
     this.ctx.refreshRuns();
@@ -203,6 +210,25 @@ export class Evaluations {
     }, outcome);
   }
 
+  /**
+   * The panel's one click (a randomised model: "Evaluate (rand)"): the run's model, data, threat
+   * model and sample again, with `suite` in place of its attacks or suite.
+   */
+  async runSuite(runId: string, suite: SuiteId): Promise<void> {
+    const job = this.jobs.get(runId);
+    if (!job) {
+      void vscode.window.showErrorMessage(
+        `Robustness Lab: run ${runId}'s settings are unknown; evaluate the model again.`,
+      );
+      return;
+    }
+    const placement = await this.ctx.guardRun('runs models', job.model);
+    if (!placement) return;
+    const { attacks: _attacks, params: _params, suite: _suite, ...settings } = job;
+    const title = runPanelTitle(`Evaluate (${suite})`, this.ctx.modelName(job.model), job.norm, job.eps);
+    await this.run({ job: { ...settings, suite }, placement, title, source: `evaluate (${suite}) from run ${runId}` });
+  }
+
   /** Opens a stored run in the attack panel (a cancelled one with the stages it kept). */
   open(runId: string, folder: string): void {
     const store = new RunStore(folder);
@@ -210,6 +236,8 @@ export class Evaluations {
       const record = store.read(runId);
       const report = record.status === 'done' || record.cancelledAfter ? store.readReport(runId) : undefined;
       const suite = (record.config as { suite?: SuiteId } | undefined)?.suite;
+      const parsed = attackJobSchema.safeParse(record.config);
+      if (parsed.success) this.jobs.set(runId, parsed.data);
       const model = record.name ?? this.ctx.modelName(path.resolve(folder, record.model));
       const title = record.summary
         ? runPanelTitle('Run', model, record.summary.norm, record.summary.eps)

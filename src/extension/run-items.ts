@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import {
   clipError,
   pct,
+  pctN,
   relativeTime,
   statusIcon,
   statusWord,
@@ -158,7 +159,7 @@ function evaluationView(
   const contextValue = `robustness.run.${record.status}`;
   const summary = record.status === 'done' ? record.summary : undefined;
   if (summary) {
-    const label = `${lead} · robust ${pct(summary.robustAccuracy)}`;
+    const label = `${lead} · robust ${pctN(summary.robustAccuracy, summary.n)}`;
     const description = [
       summary.attack,
       threat(summary.norm, summary.eps),
@@ -167,7 +168,7 @@ function evaluationView(
     ].join(' · ');
     const facts = [
       `attack ${summary.attack} · ${threat(summary.norm, summary.eps)}`,
-      `clean ${pct(summary.cleanAccuracy)} · robust ${pct(summary.robustAccuracy)}`,
+      `clean ${pctN(summary.cleanAccuracy, summary.n)} · robust ${pctN(summary.robustAccuracy, summary.n)}`,
     ];
     return {
       label,

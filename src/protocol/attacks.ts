@@ -42,6 +42,11 @@ export const ATTACK_OPTIONS = {
   pInit: { kind: 'number', min: 0, minExclusive: true, max: 1, doc: 'initial fraction of pixels a window covers' },
   decay: { kind: 'number', min: 0, doc: 'momentum decay μ' },
   targetClasses: { kind: 'integer', min: 1, doc: 'target classes, ranked by the clean logits (at most classes − 1)' },
+  eot: {
+    kind: 'integer',
+    min: 1,
+    doc: 'expectation over transformation: passes per step whose loss and gradient are averaged (randomised models)',
+  },
   surrogate: { kind: 'model', doc: 'a surrogate model (--surrogate <model.json>) to craft the examples on' },
 } as const satisfies Record<string, OptionInfo>;
 
@@ -58,6 +63,7 @@ export const SPEC_PARAMS = [
   'loss',
   'randomStart',
   'queries',
+  'eot',
 ] as const satisfies readonly AttackOptionName[];
 export type AttackParam = (typeof SPEC_PARAMS)[number];
 
@@ -110,14 +116,15 @@ const CATALOGUE = [
     iterative: true,
     access: 'white-box',
     targetable: true,
-    options: { steps: 10, stepSize: null, restarts: 1, loss: 'ce', randomStart: true, keep: 'firstSuccess' },
+    options: { steps: 10, stepSize: null, restarts: 1, loss: 'ce', randomStart: true, keep: 'firstSuccess', eot: 1 },
     doc: {
       paper:
         'Madry, Makelov, Schmidt, Tsipras & Vladu 2018, "Towards Deep Learning Models Resistant to Adversarial ' +
         'Attacks" (ICLR)',
       update: 'x_{t+1} = Π_{B(x,ε)∩[lo,hi]}(x_t + α·sign(∇ₓL(x_t)))  (L2: α·∇ₓL/‖∇ₓL‖₂)',
       defaults:
-        'steps 10; α = 2.5·ε/steps; random start; ' + 'restarts 1 (on survivors only); loss ce; keep firstSuccess',
+        'steps 10; α = 2.5·ε/steps; random start; restarts 1 (on survivors only); loss ce; keep firstSuccess; ' +
+        'eot 1 (k > 1: loss and gradient averaged over k passes, Athalye et al. 2018)',
     },
   },
   {
@@ -127,7 +134,7 @@ const CATALOGUE = [
     iterative: true,
     access: 'white-box',
     targetable: true,
-    options: { steps: 100, restarts: 1, loss: 'ce', randomStart: true },
+    options: { steps: 100, restarts: 1, loss: 'ce', randomStart: true, eot: 1 },
     doc: {
       paper:
         'Croce & Hein 2020, "Reliable evaluation of adversarial robustness with an ensemble of diverse ' +
@@ -135,7 +142,9 @@ const CATALOGUE = [
       update:
         'z = Π(x_k + η·sign(∇ₓL(x_k))); x_{k+1} = Π(x_k + 0.75·(z − x_k) + 0.25·(x_k − x_{k−1})); ' +
         'η halved at checkpoints when progress stalls',
-      defaults: 'steps 100; η₀ = 2ε; momentum 0.75; ρ = 0.75; random start; restarts 1; loss ce (or dlr, margin)',
+      defaults:
+        'steps 100; η₀ = 2ε; momentum 0.75; ρ = 0.75; random start; restarts 1; loss ce (or dlr, margin); ' +
+        'eot 1 (k > 1: loss and gradient averaged over k passes)',
     },
   },
   {
@@ -155,6 +164,40 @@ const CATALOGUE = [
         'APGD on the targeted dlr loss −(z_y − z_t)/(z_π1 − (z_π3 + z_π4)/2), ' +
         'once per target t among the top-k classes, on survivors',
       defaults: 'steps 100; 9 target classes (at most classes − 1); loss dlr (needs ≥ 4 classes); random start',
+    },
+  },
+  {
+    id: 'fab',
+    name: 'FAB',
+    norms: ['linf', 'l2'],
+    iterative: true,
+    access: 'white-box',
+    targetable: true,
+    options: { steps: 100, restarts: 1 },
+    doc: {
+      paper:
+        'Croce & Hein 2020, "Minimally distorted adversarial examples with a fast adaptive boundary attack" (ICML)',
+      update:
+        'δ_i, δ_0 = projections of x_i and x onto the linearised boundary ∩ box; α = min(‖δ_i‖/(‖δ_i‖+‖δ_0‖), α_max); ' +
+        'x_{i+1} = (1−α)(x_i + η·δ_i) + α(x + η·δ_0); adversarial: keep if nearest, x_{i+1} = x + β(x_{i+1} − x)',
+      defaults:
+        'steps 100; α_max 0.1, η 1.05, β 0.9; restarts 1 (later ones from random points at ε/2); ' +
+        'nearest boundary (or the given target); final bisection; minimises the norm, success within ε',
+    },
+  },
+  {
+    id: 'fab-t',
+    name: 'FAB-T',
+    norms: ['linf', 'l2'],
+    iterative: true,
+    access: 'white-box',
+    targetable: false,
+    options: { steps: 100, restarts: 1, targetClasses: 9 },
+    doc: {
+      paper:
+        'Croce & Hein 2020, "Minimally distorted adversarial examples with a fast adaptive boundary attack" (ICML)',
+      update: 'FAB on the boundary between y and target t, once per target among the top-k classes, on survivors',
+      defaults: 'steps 100; 9 target classes (at most classes − 1); α_max 0.1, η 1.05, β 0.9; restarts 1 per target',
     },
   },
   {

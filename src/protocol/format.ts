@@ -3,11 +3,20 @@
  * CLI and the webviews, so that one run reads the same everywhere. Pure: no node:, no DOM, since
  * the webviews and the language server bundle it too.
  */
+import { pctCi } from './stats';
 import { NORM_LABELS, type NormId, type RunKind, type RunStatus } from './vocabulary';
 
 /** 0.7125 → "71.3%". */
 export function pct(fraction: number): string {
   return `${(fraction * 100).toFixed(1)}%`;
+}
+
+/**
+ * An accuracy over n images with its 95% Wilson interval, "71.3% ± 2.8" (src/protocol/stats.ts);
+ * just "71.3%" when n is unknown (runs recorded before issue 13).
+ */
+export function pctN(fraction: number, n: number | undefined): string {
+  return n === undefined || n < 1 ? pct(fraction) : pctCi(fraction, n);
 }
 
 /** A wall time in seconds: 12.34 → "12.3 s" (digits 2: "12.34 s"; 0: "12 s"). */
@@ -52,13 +61,15 @@ export interface RunSummary {
   attack: string;
   norm: NormId;
   eps: number;
+  /** Images evaluated (absent in runs recorded before issue 13): the accuracies get their 95% interval. */
+  n?: number;
 }
 
 /** A finished evaluation in one line: "robust 71.3% (PGD-20, ε=0.1) · clean 84.0%" (L2 runs say "L2 ε=…"). */
 export function runTitle(summary: RunSummary): string {
   const norm = summary.norm === 'linf' ? '' : `${NORM_LABELS[summary.norm]} `;
-  const robust = `robust ${pct(summary.robustAccuracy)} (${summary.attack}, ${norm}ε=${summary.eps})`;
-  return `${robust} · clean ${pct(summary.cleanAccuracy)}`;
+  const robust = `robust ${pctN(summary.robustAccuracy, summary.n)} (${summary.attack}, ${norm}ε=${summary.eps})`;
+  return `${robust} · clean ${pctN(summary.cleanAccuracy, summary.n)}`;
 }
 
 /** A training run's progress as the run store keeps it. */

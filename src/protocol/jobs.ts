@@ -40,6 +40,8 @@ export const attackParamsSchema = z.strictObject({
   loss: z.enum(LOSSES).optional(),
   randomStart: z.boolean().optional(),
   queries: integer(1).optional(),
+  /** EOT: passes averaged per step (PGD, APGD). */
+  eot: integer(1).optional(),
 });
 export type AttackParams = z.infer<typeof attackParamsSchema>;
 /** Compiles only while the overrides are exactly the catalogue's spec parameters. */
@@ -129,6 +131,8 @@ const attackJobFields = {
   bounds: z.tuple([finite, finite]),
   /** Square's query budget (default 1000). */
   queries: integer(1).optional(),
+  /** PGD, APGD: EOT passes averaged per step (randomised models; default 1). */
+  eot: integer(1).optional(),
   /** The surrogate model.json of the transfer attack. */
   surrogate: nonEmpty.optional(),
   /** Run the gradient-masking probes (always on with a suite). */

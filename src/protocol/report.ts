@@ -23,6 +23,8 @@ export interface ReportAttack {
   label: string;
   params: Record<string, unknown>;
   robust_accuracy: number;
+  /** 95% Wilson interval [lo, hi] of robust_accuracy over the report's n images (absent in older reports). */
+  ci95?: [number, number];
   time_s: number;
   /** Images through the evaluated model (for transfer: the target only). */
   forward_passes: number;
@@ -137,8 +139,18 @@ export interface Report {
   /** Worker threads the images were split across (1 = in-process). */
   workers: number;
   clean_accuracy: number;
+  /** 95% Wilson intervals [lo, hi] of clean_accuracy and robust_accuracy over n (src/protocol/stats.ts). */
+  clean_ci95?: [number, number];
   attacks: ReportAttack[];
   robust_accuracy: number;
+  robust_ci95?: [number, number];
+  /**
+   * Per image, in the order of the n images: "1" when still correct after every attack (what
+   * robust_accuracy counts), "0" otherwise, so two reports on the same images can be compared
+   * image by image (McNemar's test, `robustness-lab compare`). Absent without attacks and in
+   * reports written before it was added.
+   */
+  robust_per_image?: string;
   /** The curve of the first attack, as in the contract. */
   curve: ReportCurvePoint[];
   /** One curve per attack. */

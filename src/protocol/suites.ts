@@ -4,7 +4,10 @@
  * the same rows, as AutoAttack's set_version is the one place that says what a version runs.
  *
  * AutoAttack's standard version runs APGD-T over 9 targets and Square with 5000 queries; the
- * strong suite trims both to finish 1,000 images in minutes on two cores (docs/results.md).
+ * strong suite trims both to finish 1,000 images in minutes on two cores (docs/results.md); the aa
+ * suite is the standard version as it is (with FAB-T), for a few images or a faster machine.
+ * AutoAttack's rand version (for randomised defences) runs APGD-CE and APGD-DLR, 100 steps, one
+ * restart, each with EOT over 20 passes (Athalye et al. 2018).
  */
 import type { AttackId, OptionsOf } from './attacks';
 import type { LossId, SuiteId } from './vocabulary';
@@ -17,10 +20,12 @@ export interface SuiteAttackParams {
   steps?: number;
   loss?: LossId;
   randomStart?: boolean;
-  /** APGD-T: target classes, ranked by the clean logits. */
+  /** APGD-T, FAB-T: target classes, ranked by the clean logits. */
   targetClasses?: number;
   /** Square's query budget; a job's `queries` overrides it. */
   queries?: number;
+  /** EOT: passes whose loss and gradient each step averages (randomised models). */
+  eot?: number;
 }
 
 /** One stage: an attack of the catalogue and only options that attack takes (a bad stage does not compile). */
@@ -53,6 +58,22 @@ export const SUITE_TABLE: Readonly<Record<SuiteId, SuiteDefinition>> = {
       { attack: 'pgd', params: { steps: 20, loss: 'ce', randomStart: true } },
     ],
   },
+  aa: {
+    summary: 'AutoAttack standard: APGD-CE → APGD-T (9 targets) → FAB-T (9 targets) → Square-5000',
+    stages: [
+      { attack: 'apgd', params: { steps: 100, loss: 'ce' } },
+      { attack: 'apgd-t', params: { steps: 100, loss: 'dlr', targetClasses: 9 } },
+      { attack: 'fab-t', params: { steps: 100, targetClasses: 9 } },
+      { attack: 'square', params: { queries: 5000 } },
+    ],
+  },
+  rand: {
+    summary: 'APGD-CE → APGD-DLR, each with EOT over 20 passes (randomised models)',
+    stages: [
+      { attack: 'apgd', params: { steps: 100, loss: 'ce', eot: 20 } },
+      { attack: 'apgd', params: { steps: 100, loss: 'dlr', eot: 20 } },
+    ],
+  },
 };
 
 /** The stages a suite runs, in order: its table rows, plus the transfer stage when there is a surrogate. */
@@ -66,14 +87,29 @@ export function suiteAttackIds(suite: SuiteId, withSurrogate: boolean): AttackId
   return suiteStages(suite, withSurrogate).map((stage) => stage.attack);
 }
 
+/** Whether the diagnostics found the model random at inference (two passes differ). */
+export function randomised(diagnostics: readonly { id: string }[] = []): boolean {
+  return diagnostics.some((d) => d.id === 'random-outputs');
+}
+
+/** What to run on a model that is random at inference: the rand suite (EOT), unless it just ran. */
+export function randomnessAdvice(suite: string | null | undefined): string {
+  return suite === 'rand'
+    ? 'This evaluation ran the rand suite (APGD-CE and APGD-DLR, EOT over 20 passes): its worst case is the number to report.'
+    : 'Attack the expectation over its randomness: run the rand suite, APGD-CE and APGD-DLR with EOT over 20 passes ' +
+        '(robustness-lab evaluate --suite rand, or "suite": "rand" in a spec).';
+}
+
 /**
- * What to trust when the gradients mislead attacks, said for the evaluation that found it: after
- * the strong suite, its own worst case (not "run the strong suite", which just ran); otherwise,
- * the strong suite and the command that runs it.
+ * What to trust when the gradients mislead attacks, said for the evaluation that found it: on a
+ * randomised model (a random-outputs finding among `diagnostics`), the rand suite; after the
+ * strong suite, its own worst case (not "run the strong suite", which just ran); otherwise, the
+ * strong suite and the command that runs it.
  */
-export function maskingAdvice(suite: string | null | undefined): string {
-  return suite === 'strong'
-    ? 'This evaluation ran the strong suite: its worst case (the last stage) is the number to report, ' +
+export function maskingAdvice(suite: string | null | undefined, diagnostics?: readonly { id: string }[]): string {
+  if (randomised(diagnostics)) return randomnessAdvice(suite);
+  return suite === 'strong' || suite === 'aa'
+    ? `This evaluation ran the ${suite} suite: its worst case (the last stage) is the number to report, ` +
         'and the gradient attacks before it are upper bounds.'
     : 'Trust only the worst case of the strong suite (Robustness: Evaluate (strong)).';
 }

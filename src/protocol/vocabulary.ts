@@ -19,7 +19,7 @@ export const KEEP_POLICIES = ['last', 'maxLoss', 'firstSuccess'] as const;
 export type KeepPolicy = (typeof KEEP_POLICIES)[number];
 
 /** Fixed attack ensembles run AutoAttack-style (their attacks are in the suite table, suites.ts). */
-export const SUITES = ['strong', 'quick'] as const;
+export const SUITES = ['strong', 'quick', 'aa', 'rand'] as const;
 export type SuiteId = (typeof SUITES)[number];
 
 export const TRAIN_METHODS = ['standard', 'pgd-at', 'fast-at', 'trades', 'distill'] as const;

@@ -105,6 +105,8 @@ export class RunStore {
         attack: report.suite ? `${report.suite} suite` : (strongest?.label ?? 'none'),
         norm: report.threat.norm,
         eps: report.threat.eps,
+        // The accuracies' 95% intervals need the number of images.
+        ...(typeof report.n === 'number' ? { n: report.n } : {}),
       },
     });
   }

@@ -751,7 +751,9 @@ async function main() {
         .waitFor({ timeout: 20_000 });
       await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 240_000 });
       await page.locator('.tabs-container .tab', { hasText: 'smallcnn.robustness.json' }).first().click();
-      const result = lens(/robust \d+\.\d% \(PGD-20, ε=0\.1\) · clean \d+\.\d%/);
+      const result = lens(
+        /robust \d+\.\d%(?: ± \d+\.\d| \[[\d.]+, [\d.]+\])? \(PGD-20, ε=0\.1\) · clean \d+\.\d%(?: ± \d+\.\d| \[[\d.]+, [\d.]+\])?/,
+      );
       await result.waitFor({ timeout: 30_000 });
       await page.screenshot({ path: path.join(OUT, '7-spec-result-lens.png') });
       log(`spec lens after Run: ${await result.innerText()}`);
@@ -760,7 +762,7 @@ async function main() {
 
   await step("8. a Python file naming the example model shows a lens with that model's result", async () => {
     await openFromExplorer(['examples', 'fashion-mnist', 'inspect_model.py']);
-    const result = lens(/robust \d+\.\d% \(PGD-20, ε=0\.1\) · clean/);
+    const result = lens(/robust \d+\.\d%(?: ± \d+\.\d| \[[\d.]+, [\d.]+\])? \(PGD-20, ε=0\.1\) · clean/);
     await result.waitFor({ timeout: 60_000 });
     await page.screenshot({ path: path.join(OUT, '8-source-lens.png') });
     log(`source lens: ${await result.innerText()}`);
@@ -791,7 +793,9 @@ async function main() {
           'other_path = "missing/model.json"\n',
       );
       await openFromExplorer(['examples', 'fashion-mnist', 'relative_model.py']);
-      const found = lens(/robust \d+\.\d% \(PGD-20, ε=0\.1\) · clean|Attack \(no robustness result yet\)/);
+      const found = lens(
+        /robust \d+\.\d%(?: ± \d+\.\d| \[[\d.]+, [\d.]+\])? \(PGD-20, ε=0\.1\) · clean|Attack \(no robustness result yet\)/,
+      );
       await found.waitFor({ timeout: 60_000 });
       const lensTexts = await editor().locator('.codelens-decoration a').allInnerTexts();
       if (lensTexts.length !== 1) throw new Error(`one lens expected (none on the missing model): ${lensTexts}`);
@@ -930,7 +934,9 @@ async function main() {
       const sourceLens = other
         .locator('.editor-instance .monaco-editor')
         .first()
-        .locator('.codelens-decoration a', { hasText: /robust \d+\.\d% \(PGD-20|Attack \(no robustness result yet\)/ })
+        .locator('.codelens-decoration a', {
+          hasText: /robust \d+\.\d%(?: ± \d+\.\d| \[[\d.]+, [\d.]+\])? \(PGD-20|Attack \(no robustness result yet\)/,
+        })
         .first();
       await sourceLens.waitFor({ timeout: 60_000 });
       const line = await other
@@ -1174,13 +1180,14 @@ async function main() {
       await runFromPalette('View: Close All Editors');
       await showRobustness();
       const row = runsPane()
-        .locator('.monaco-list-row', { hasText: /smallcnn · robust \d+\.\d%/ })
+        .locator('.monaco-list-row', { hasText: /smallcnn · robust \d+\.\d%(?: ± \d+\.\d| \[[\d.]+, [\d.]+\])?/ })
         .first();
       await row.waitFor({ timeout: 30_000 });
       const label = (await row.locator('.label-name').innerText()).trim();
       const description = (await row.locator('.label-description').innerText()).trim();
-      if (!/^smallcnn · robust \d+\.\d%$/.test(label)) throw new Error(`label: ${label}`);
-      if (!/ε=0\.1 · clean \d+\.\d% · (just now|\d+ min ago)$/.test(description))
+      if (!/^smallcnn · robust \d+\.\d%(?: ± \d+\.\d| \[[\d.]+, [\d.]+\])?$/.test(label))
+        throw new Error(`label: ${label}`);
+      if (!/ε=0\.1 · clean \d+\.\d%(?: ± \d+\.\d| \[[\d.]+, [\d.]+\])? · (just now|\d+ min ago)$/.test(description))
         throw new Error(`description: ${description}`);
       const hover = page.locator('.monaco-hover', { hasText: 'started' }).first();
       await waitFor(
@@ -1931,7 +1938,7 @@ async function main() {
   /** The lens over a Python line naming examples/pytorch/model.onnx: its run's result once step 40 made one. */
   const onnxLensPattern = () =>
     results.some((r) => r.ok && r.name.startsWith('40.'))
-      ? /^robust \d+\.\d% \(.+, ε=[\d.]+\) · clean \d+\.\d% · /
+      ? /^robust \d+\.\d%(?: ± \d+\.\d| \[[\d.]+, [\d.]+\])? \(.+, ε=[\d.]+\) · clean \d+\.\d%(?: ± \d+\.\d| \[[\d.]+, [\d.]+\])? · /
       : /Attack \(no robustness result yet\)$/; // (after the shield icon)
 
   await step(

@@ -492,6 +492,8 @@ describe('the runner keeps the contract whatever the update rule does', () => {
       pgd: 'PGD-10',
       apgd: 'APGD-CE',
       'apgd-t': 'APGD-T (9 targets)',
+      fab: 'FAB',
+      'fab-t': 'FAB-T (9 targets)',
       'mi-fgsm': 'MI-FGSM-10',
       square: 'Square-1000',
       transfer: 'Transfer (PGD-20 on surrogate)',

@@ -355,7 +355,7 @@ test('through the engine API: every white-box attack refuses a forward-only mode
   const taken = (id: string) =>
     Object.fromEntries(Object.entries(options).filter(([k]) => k in getAttack(id).options || k === 'seed'));
   await expectNoLeak(async () => {
-    const whiteBox = ['fgsm', 'pgd', 'apgd', 'apgd-t', 'mi-fgsm'];
+    const whiteBox = ['fgsm', 'pgd', 'apgd', 'apgd-t', 'fab', 'fab-t', 'mi-fgsm'];
     for (const id of whiteBox) {
       const { name } = getAttack(id);
       await expectInputErrorAsync(

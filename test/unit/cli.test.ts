@@ -46,6 +46,22 @@ test('attack writes a report.json that follows the schema with every field fille
   );
   assert.equal(r.status, 0, r.stderr);
   const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as Report;
+  // Per image: 60 characters, as many "1" as the robust accuracy counts; intervals around each accuracy.
+  assert.equal(report.robust_per_image?.length, 60);
+  assert.equal(report.robust_per_image!.replace(/0/g, '').length, Math.round(report.robust_accuracy * 60));
+  for (const [acc, ci] of [
+    [report.clean_accuracy, report.clean_ci95],
+    [report.robust_accuracy, report.robust_ci95],
+    ...report.attacks.map((a) => [a.robust_accuracy, a.ci95] as const),
+  ] as const) {
+    assert.ok(ci && ci[0] <= acc && acc <= ci[1] && ci[1] - ci[0] > 0.05, `${acc} in ${ci}`);
+  }
+  assert.match(r.stdout, /^attack +accuracy +95% CI +time s/m);
+  // The same report against itself: no discordant image, p = 1.
+  const self = cli('compare', path.join(out, 'report.json'), path.join(out, 'report.json'), '--names', 'A,B');
+  assert.equal(self.status, 0, self.stderr);
+  assert.match(self.stdout, /images only A keeps: 0; only B keeps: 0/);
+  assert.match(self.stdout, /^A − B: 0\.0 points, p = 1, not significant at n = 60$/m);
   // Each stage's line as it finishes, in order, before the table.
   const stageLines = r.stderr.split('\n').filter((l) => /^(clean: \d+\.|stage \d)/.test(l));
   assert.deepEqual(

@@ -155,7 +155,8 @@ engineTest('a stage with no point left to attack is skipped, and the CLI table s
   );
   assert.equal(stages[1]!.skipped, undefined);
   const table = summaryTable({ ...report, model: 'smallcnn/model.json' });
-  assert.match(table, /APGD-T \(3 targets\) +0\.0% +skipped \(all fooled\)\n/);
-  assert.match(table, /Square-100 +0\.0% +skipped \(all fooled\)\n/);
+  // The 95% CI column: at 0 correct the Wilson interval itself, [0.0, hi].
+  assert.match(table, /APGD-T \(3 targets\) +0\.0% +\[0\.0, \d+\.\d\] +skipped \(all fooled\)\n/);
+  assert.match(table, /Square-100 +0\.0% +\[0\.0, \d+\.\d\] +skipped \(all fooled\)\n/);
   assert.doesNotMatch(table, /0\.00 +0 +0/);
 });

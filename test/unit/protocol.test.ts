@@ -171,19 +171,22 @@ test('malformed worker messages are rejected with the reason', () => {
     assert.throws(() => parseWorkerMessage(message), pattern, JSON.stringify(message));
 });
 
-test('panel messages: the four kinds parse; anything else is rejected', () => {
+test('panel messages: the five kinds parse; anything else is rejected', () => {
   const good = [
     { type: 'ready' },
     { type: 'cancel' },
     { type: 'export', format: 'json' },
     { type: 'export', format: 'html' },
     { type: 'exportPng', dataUrl: 'data:image/png;base64,iVBORw0KGgo=' },
+    { type: 'runSuite', suite: 'rand' },
   ];
   for (const m of good) assert.deepEqual(parsePanelMessage(structuredClone(m)), m);
   const bad = [
     { type: 'export', format: 'exe' },
     { type: 'exportPng', dataUrl: 'javascript:alert(1)' },
     { type: 'run', command: 'rm -rf /' },
+    { type: 'runSuite', suite: 'autoattack' },
+    { type: 'runSuite' },
     { type: 'exportPng', dataUrl: 'data:image/png;base64,<script>' },
     'ready',
     42,

@@ -19,6 +19,7 @@ function record(store: RunStore, model = 'examples/m/model.json'): RunRecord {
 }
 
 const REPORT = {
+  n: 200,
   clean_accuracy: 0.9,
   robust_accuracy: 0.05,
   threat: { norm: 'linf', eps: 0.1, bounds: [0, 1] },
@@ -44,6 +45,7 @@ test('create, update, finish and list: newest first, with a summary of the stron
     attack: 'PGD-10',
     norm: 'linf',
     eps: 0.1,
+    n: 200,
   });
   assert.deepEqual(store.readReport(a.id), REPORT);
   const suite = store.finish(b.id, { ...REPORT, suite: 'strong' } as Report);

@@ -36,11 +36,12 @@ test('Runs view: a finished evaluation leads with its model and robust accuracy;
       kind: 'evaluation',
       status: 'done',
       finished: '2026-12-01T04:14:00.000Z',
-      summary: { robustAccuracy: 0.064, cleanAccuracy: 0.891, attack: 'PGD-10', norm: 'linf', eps: 0.1 },
+      summary: { robustAccuracy: 0.064, cleanAccuracy: 0.891, attack: 'PGD-10', norm: 'linf', eps: 0.1, n: 1000 },
     }),
     NOW,
   );
-  assert.equal(view.label, 'smallcnn · robust 6.4%');
+  // n = 1,000: the accuracies carry their 95% Wilson interval (64 of 1,000: [5.0%, 8.1%] → ± 1.7).
+  assert.equal(view.label, 'smallcnn · robust 6.4% ± 1.7');
   assert.equal(view.description, 'PGD-10 · L∞ ε=0.1 · clean 89.1% · 3 min ago');
   assert.deepEqual(view.icon, { id: 'pass', color: 'testing.iconPassed' });
   assert.equal(view.contextValue, 'robustness.run.done');
@@ -48,12 +49,12 @@ test('Runs view: a finished evaluation leads with its model and robust accuracy;
   assert.equal(
     view.tooltip,
     [
-      '**smallcnn · robust 6.4%**',
+      '**smallcnn · robust 6.4% ± 1.7**',
       'started 1 Dec 2026, 04:12 · 5 min ago',
       'done 1 Dec 2026, 04:14 · 3 min ago',
       'model `examples/fashion-mnist/smallcnn/model.json`',
       'attack PGD-10 · L∞ ε=0.1',
-      'clean 89.1% · robust 6.4%',
+      'clean 89.1% ± 2.1 · robust 6.4% ± 1.7',
       'run `20261201-041200-000-eval`',
     ].join('  \n'),
   );

@@ -40,8 +40,17 @@ import {
   type TrainJob,
 } from '../../src/protocol/jobs';
 import { ATTACK_INFO, SPEC_PARAMS } from '../../src/protocol/attacks';
-import { SUITE_TABLE, suiteAttackIds, type SuiteStage } from '../../src/protocol/suites';
-import { clipError, duration, eta, pct, relativeTime, runTitle, trainingRunTitle } from '../../src/protocol/format';
+import { maskingAdvice, SUITE_TABLE, suiteAttackIds, type SuiteStage } from '../../src/protocol/suites';
+import {
+  clipError,
+  duration,
+  eta,
+  pct,
+  pctN,
+  relativeTime,
+  runTitle,
+  trainingRunTitle,
+} from '../../src/protocol/format';
 import { suitePlans } from '../../src/engine/eval/suites';
 import { buildProgram } from '../../src/cli/main';
 
@@ -290,7 +299,7 @@ test('the job types are the schemas (z.infer) and the schemas refuse unknown fie
 test('an attack job names its attacks or a suite; both, neither or an unknown suite is refused clearly', () => {
   const settings = { ...defaultAttackJob(), model: '/w/model.json' };
   const problems = (value: unknown) => issues(attackJobSchema.safeParse(value));
-  const neither = 'an attack job needs "attacks" (a list of attack ids) or "suite" (one of strong, quick)';
+  const neither = `an attack job needs "attacks" (a list of attack ids) or "suite" (one of ${SUITES.join(', ')})`;
   assert.equal(problems({ ...settings, suite: 'quick' }), undefined);
   assert.deepEqual(problems({ ...settings, suite: 'strong', attacks: ['apgd', 'apgd-t', 'square'] }), [
     [
@@ -305,7 +314,7 @@ test('an attack job names its attacks or a suite; both, neither or an unknown su
   assert.deepEqual(problems(settings), [['attacks', neither]]);
   assert.deepEqual(problems({ ...settings, attacks: [] }), [['attacks', neither]]);
   assert.deepEqual(problems({ ...settings, suite: 'autoattack' }), [
-    ['suite', 'suite: "autoattack" is not a suite; use one of strong, quick'],
+    ['suite', `suite: "autoattack" is not a suite; use one of ${SUITES.join(', ')}`],
   ]);
 });
 
@@ -342,6 +351,41 @@ test('the suite table: rows of known attacks; quick is not the strong list; the 
   );
 });
 
+test("the rand suite is AutoAttack's rand version: APGD-CE, APGD-DLR, 100 steps, 1 restart, EOT over 20 passes", () => {
+  assert.deepEqual(SUITE_TABLE.rand.stages, [
+    { attack: 'apgd', params: { steps: 100, loss: 'ce', eot: 20 } },
+    { attack: 'apgd', params: { steps: 100, loss: 'dlr', eot: 20 } },
+  ]);
+  assert.equal(SUITE_TABLE.rand.surrogateStage, undefined);
+  const plans = suitePlans('rand', { seed: 3, queries: 50 });
+  // APGD's catalogue default is one restart (AutoAttack's rand version sets n_restarts = 1).
+  assert.deepEqual(
+    plans.map((p) => p.entry.label(p.options)),
+    ['APGD-CE EOT-20', 'APGD-DLR EOT-20'],
+  );
+  assert.equal(ATTACK_INFO.find((a) => a.id === 'apgd')!.options.restarts, 1);
+  assert.deepEqual(
+    plans.map((p) => p.options),
+    [
+      { seed: 3, steps: 100, loss: 'ce', eot: 20 },
+      { seed: 3, steps: 100, loss: 'dlr', eot: 20 },
+    ],
+  );
+});
+
+test('masking advice: a randomised model is sent to the rand suite, unless it just ran', () => {
+  const random = [{ id: 'random-outputs' }, { id: 'zero-gradients' }];
+  for (const suite of [null, 'quick', 'strong']) {
+    const advice = maskingAdvice(suite, random);
+    assert.match(advice, /run the rand suite, APGD-CE and APGD-DLR with EOT over 20 passes/);
+    assert.match(advice, /evaluate --suite rand/);
+  }
+  assert.match(maskingAdvice('rand', random), /^This evaluation ran the rand suite .*: its worst case is the number/);
+  // Without the randomness finding the advice is the strong suite's, as before.
+  assert.match(maskingAdvice(null, [{ id: 'zero-gradients' }]), /strong suite/);
+  assert.doesNotMatch(maskingAdvice('strong', [{ id: 'zero-gradients' }]), /rand/);
+});
+
 test('format: percentages, relative times and run titles read the same everywhere', () => {
   assert.equal(pct(0.7125), '71.3%');
   assert.equal(pct(1), '100.0%');
@@ -369,6 +413,10 @@ test('format: percentages, relative times and run titles read the same everywher
     runTitle({ ...summary, norm: 'l2', eps: 1.5, attack: 'strong suite' }),
     'robust 71.3% (strong suite, L2 ε=1.5) · clean 84.0%',
   );
+  // With n the accuracies carry their 95% Wilson interval; fewer images, a wider one.
+  assert.equal(runTitle({ ...summary, n: 1000 }), 'robust 71.3% ± 2.9 (PGD-20, ε=0.1) · clean 84.0% ± 2.5');
+  assert.equal(runTitle({ ...summary, n: 80 }), 'robust 71.3% ± 10.8 (PGD-20, ε=0.1) · clean 84.0% ± 9.9');
+  assert.equal(pctN(0.84, undefined), '84.0%');
 });
 
 test('format: durations, ETAs, clipped errors and training-run titles', () => {

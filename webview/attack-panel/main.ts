@@ -9,7 +9,7 @@ import { parseHostMessage, type PanelState, type PanelToHost } from '../../src/p
 import { vscodeApi } from '../vscode-api';
 import type { Report } from '../../src/protocol/report';
 import { curvePng, renderReport, renderRun } from '../report/render';
-import { runningStage } from '../../src/protocol/suites';
+import { randomised, runningStage } from '../../src/protocol/suites';
 
 const vscode = vscodeApi<PanelToHost, PanelState>();
 const toolbar = document.getElementById('toolbar')!;
@@ -40,7 +40,13 @@ const exports = [
   button('Export JSON', () => vscode.postMessage({ type: 'export', format: 'json' }), true),
   button('Export HTML', () => vscode.postMessage({ type: 'export', format: 'html' }), true),
 ];
-toolbar.replaceChildren(ring, status, cancel, ...exports);
+// A model random at inference (the randomness diagnostic fired): evaluate it again with EOT, in one click.
+const runRand = button('Evaluate (rand): EOT over 20 passes', () =>
+  vscode.postMessage({ type: 'runSuite', suite: 'rand' }),
+);
+runRand.id = 'run-rand';
+runRand.title = 'APGD-CE → APGD-DLR, each averaging 20 passes of the model (AutoAttack rand version)';
+toolbar.replaceChildren(ring, status, cancel, runRand, ...exports);
 
 function show(element: HTMLElement, visible: boolean): void {
   element.style.display = visible ? '' : 'none';
@@ -68,6 +74,7 @@ function render(state: PanelState): void {
   show(ring, running);
   show(cancel, running);
   for (const b of exports) show(b, Boolean(state.report));
+  show(runRand, !running && state.report?.suite !== 'rand' && randomised(state.report?.diagnostics));
   if (state.report && state.report !== renderedReport) {
     renderReport(app, state.report, state.dataLabel ? { dataLabel: state.dataLabel } : {});
     renderedReport = state.report;

@@ -19,6 +19,7 @@ import type { Report, ReportAttack, ReportExample, ReportGeometry } from '../../
 import type { PanelState } from '../../src/protocol/messages/attack-panel';
 import type { FinishedStage } from '../../src/protocol/messages/worker';
 import { duration, pct } from '../../src/protocol/format';
+import { accuracyCi95, ciText } from '../../src/protocol/stats';
 import {
   attackSkipped,
   maskingAdvice,
@@ -127,16 +128,18 @@ function summary(report: Report): HTMLElement {
       {},
       el('td', {}, 'Clean'),
       el('td', { class: 'num' }, pct(report.clean_accuracy)),
+      ciCell(report.clean_accuracy, report.n),
       el('td', {}, ''),
       el('td', {}, ''),
       el('td', {}, ''),
     ),
-    ...report.attacks.map(attackRow),
+    ...report.attacks.map((a) => attackRow(a, report.n)),
     el(
       'tr',
       { class: 'total' },
       el('td', {}, 'Worst case over attacks'),
       el('td', { class: 'num' }, pct(report.robust_accuracy)),
+      ciCell(report.robust_accuracy, report.n),
       el('td', {}, ''),
       el('td', {}, ''),
       el('td', {}, ''),
@@ -169,7 +172,7 @@ function summary(report: Report): HTMLElement {
           {},
           el(
             'td',
-            { colspan: '5', class: 'checks', id: 'checks' },
+            { colspan: '6', class: 'checks', id: 'checks' },
             `Final check of every example: max ‖x′−x‖/ε ${report.checks.max_distance_over_eps.toFixed(4)} ` +
               `· in bounds ${report.checks.in_bounds ? 'yes' : 'NO'} · finite ${report.checks.finite ? 'yes' : 'NO'}`,
           ),
@@ -193,6 +196,7 @@ function summary(report: Report): HTMLElement {
         {},
         el('th', {}, report.cascade ? 'Stage' : 'Attack'),
         el('th', {}, report.cascade ? 'Accuracy after' : 'Accuracy'),
+        el('th', { title: '95% Wilson score interval over the n images' }, '95% CI'),
         el('th', {}, 'Time'),
         el('th', {}, 'Forward'),
         el('th', {}, 'Backward'),
@@ -203,8 +207,14 @@ function summary(report: Report): HTMLElement {
   );
 }
 
+/** An accuracy's 95% Wilson interval: "± 2.8" (the larger side), with [lo, hi] in its tooltip. */
+function ciCell(accuracy: number, n: number): HTMLElement {
+  const [lo, hi] = accuracyCi95(accuracy, n);
+  return el('td', { class: 'ci', title: `95% Wilson interval [${pct(lo)}, ${pct(hi)}]` }, ciText(accuracy, n));
+}
+
 /** One attack's row; a stage that had no point left to attack says so instead of "0.00 s 0 0". */
-function attackRow(a: ReportAttack): HTMLElement {
+function attackRow(a: ReportAttack, n: number): HTMLElement {
   const cells = attackSkipped(a)
     ? [el('td', { colspan: '3', class: 'skipped' }, SKIPPED_ALL_FOOLED)]
     : [
@@ -212,7 +222,14 @@ function attackRow(a: ReportAttack): HTMLElement {
         el('td', { class: 'num' }, a.forward_passes.toLocaleString('en')),
         el('td', { class: 'num' }, a.backward_passes.toLocaleString('en')),
       ];
-  return el('tr', {}, el('td', {}, a.label), el('td', { class: 'num' }, pct(a.robust_accuracy)), ...cells);
+  return el(
+    'tr',
+    {},
+    el('td', {}, a.label),
+    el('td', { class: 'num' }, pct(a.robust_accuracy)),
+    ciCell(a.robust_accuracy, n),
+    ...cells,
+  );
 }
 
 /** What this panel does: the suite's cascade, or an attack list with its curve. */
@@ -737,7 +754,7 @@ export function renderReport(root: HTMLElement, report: Report, options: RenderO
           el('strong', {}, 'Gradient masking detected. '),
           `${masking.length} check${masking.length > 1 ? 's' : ''} (${masking.map((d) => d.id).join(', ')}) ` +
             `say this model's gradients mislead attacks. ` +
-            `Gradient-attack accuracies overstate its robustness. ${maskingAdvice(report.suite)}`,
+            `Gradient-attack accuracies overstate its robustness. ${maskingAdvice(report.suite, report.diagnostics)}`,
         ),
       ]
     : [];

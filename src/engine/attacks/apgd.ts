@@ -9,6 +9,7 @@
  * η is halved, and the iterate reset to the best point, for every sample where fewer than
  * ρ = 0.75 of the steps since the last checkpoint raised the loss, or where neither η nor the
  * best loss changed since then. A sample keeps its first fooling point, else its highest loss.
+ * EOT (eot = k > 1): the loss (for these step-size decisions) and the gradient are means over k passes.
  *
  * APGD-T runs the targeted dlr loss once per target: the classes ranked 2nd … (k+1)th by the
  * clean logits, each round only on the samples no earlier target fooled. A sample that fools the
@@ -53,6 +54,7 @@ async function runOnce(
   steps: number,
   randomStart: boolean,
   rng: Rng,
+  eot = 1,
 ): Promise<RunResult> {
   const { model } = services;
   const n = x.shape[0];
@@ -143,7 +145,7 @@ async function runOnce(
   };
   try {
     const ranAll = await services.steps(steps, (k) => {
-      const point = stepPoint(model, current, ys, loss, ts, false);
+      const point = stepPoint(model, current, ys, loss, ts, false, eot);
       record(k, point.loss, point.success);
       const grad = point.grad!;
       const m = rows.length;
@@ -196,7 +198,7 @@ async function runOnce(
     });
     // The last pass only scores the final iterate.
     if (ranAll) {
-      const last = stepPoint(model, current, ys, loss, ts, true);
+      const last = stepPoint(model, current, ys, loss, ts, true, eot);
       record(steps, last.loss, last.success);
     }
     const mine = selectRows(
@@ -221,11 +223,11 @@ async function runOnce(
 
 export const apgd = defineAttack('apgd', {
   async run(ctx) {
-    const { steps, restarts, randomStart, loss } = ctx.options;
+    const { steps, restarts, randomStart, loss, eot } = ctx.options;
     const rng = new Rng(ctx.seed);
     return ctx.rounds(restarts, steps, (round, s) => {
       const targets = ctx.targets && s.gather(ctx.targets);
-      return runOnce(ctx, s.x, s.y, s.threat, targets, loss, steps, randomStart || round > 0, rng);
+      return runOnce(ctx, s.x, s.y, s.threat, targets, loss, steps, randomStart || round > 0, rng, eot);
     });
   },
 });

@@ -70,7 +70,9 @@ export function stepPoint(
   loss: LossId,
   targets: tf.Tensor1D | undefined,
   scoreOnly: boolean,
+  eot = 1,
 ): { loss: Float32Array; success: Uint8Array; grad?: tf.Tensor4D } {
+  if (eot > 1) return eotPoint(model, x, y, loss, targets, scoreOnly, eot);
   const point: { loss: tf.Tensor1D; success: tf.Tensor1D; grad?: tf.Tensor4D } = scoreOnly
     ? evaluatePoint(model, x, y, loss, targets)
     : lossAndGrad(model, x, y, loss, targets);
@@ -78,6 +80,45 @@ export function stepPoint(
   const success = point.success.dataSync() as Uint8Array;
   tf.dispose([point.loss, point.success]);
   return { loss: values, success, ...(point.grad ? { grad: point.grad } : {}) };
+}
+
+/**
+ * Expectation over transformation (Athalye, Carlini & Wagner 2018, "Obfuscated Gradients Give a
+ * False Sense of Security"): `passes` forward (and backward) passes through a randomised model,
+ * each drawing its own randomness; the loss and ∂loss/∂x are their means. Success is that of the
+ * last pass (as AutoAttack's EOT); the counting model counts every pass.
+ */
+function eotPoint(
+  model: Classifier,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  loss: LossId,
+  targets: tf.Tensor1D | undefined,
+  scoreOnly: boolean,
+  passes: number,
+): { loss: Float32Array; success: Uint8Array; grad?: tf.Tensor4D } {
+  const sum = new Float32Array(x.shape[0]);
+  let success = new Uint8Array(x.shape[0]);
+  let grad: tf.Tensor4D | undefined;
+  for (let pass = 0; pass < passes; pass++) {
+    const point: { loss: tf.Tensor1D; success: tf.Tensor1D; grad?: tf.Tensor4D } = scoreOnly
+      ? evaluatePoint(model, x, y, loss, targets)
+      : lossAndGrad(model, x, y, loss, targets);
+    const values = point.loss.dataSync() as Float32Array;
+    for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + values[i]!;
+    success = Uint8Array.from(point.success.dataSync());
+    tf.dispose([point.loss, point.success]);
+    if (point.grad) {
+      const next: tf.Tensor4D = grad ? tf.add(grad, point.grad) : point.grad;
+      if (grad) tf.dispose([grad, point.grad]);
+      grad = next;
+    }
+  }
+  const mean = sum.map((v) => v / passes);
+  if (!grad) return { loss: mean, success };
+  const averaged = tf.div(grad, passes) as tf.Tensor4D;
+  grad.dispose();
+  return { loss: mean, success, grad: averaged };
 }
 
 /**

@@ -4,6 +4,7 @@
  *
  * Update: x_{t+1} = Π_{B(x,ε) ∩ box}(x_t + α · d(∇ₓ L(x_t))), d = sign for L∞, g/‖g‖₂ for L2.
  * Defaults: 10 steps, α = 2.5·ε/steps, random start, 1 restart, ce loss, keep firstSuccess.
+ * EOT (eot = k > 1): every step's loss and gradient are the means over k passes (randomised models).
  * Restarts attack only the samples not yet fooled and keep the worst case per sample.
  * The runner (runner.ts) validates, counts passes, projects the result and re-scores it.
  */
@@ -26,14 +27,14 @@ async function runOnce(
 ): Promise<RunResult> {
   const {
     model,
-    options: { steps, keep, loss },
+    options: { steps, keep, loss, eot },
   } = ctx;
   const alpha = resolveStepSize(ctx.options.stepSize, threat, 2.5 / steps);
   let current = randomStart ? randomInit(threat, x, rng) : tf.clone(x);
   const kept = new KeptPoints(keep, current);
   /** Scores the iterate, offers it to the kept points and returns ∂loss/∂x (none for the last). */
   const look = (step: number, last: boolean) => {
-    const point = stepPoint(model, current, y, loss, targets, last);
+    const point = stepPoint(model, current, y, loss, targets, last, eot);
     ctx.onLosses?.(step, point.loss);
     kept.offer(current, point.loss, point.success, last);
     return point.grad;

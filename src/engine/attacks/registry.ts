@@ -11,6 +11,7 @@
  */
 import { InputError } from '../errors';
 import { apgd, apgdT } from './apgd';
+import { fab, fabT } from './fab';
 import { fgsm } from './fgsm';
 import { miFgsm } from './mifgsm';
 import { pgd } from './pgd';
@@ -28,6 +29,8 @@ function info(id: string) {
 const pgdDefaults = catalogueDefaults('pgd');
 const apgdDefaults = catalogueDefaults('apgd');
 const apgdTDefaults = catalogueDefaults('apgd-t');
+/** " EOT-20" when the gradient is averaged over several passes. */
+const eotSuffix = (eot: number | undefined) => (eot !== undefined && eot > 1 ? ` EOT-${eot}` : '');
 /** "-40" when the steps are not the attack's default (APGD's labels name only a changed budget). */
 const stepsUnlessDefault = (steps: number | undefined, byDefault: number) =>
   steps !== undefined && steps !== byDefault ? `-${steps}` : '';
@@ -45,7 +48,7 @@ export const ATTACKS: readonly AttackEntry[] = [
       const loss = opts.loss ?? pgdDefaults.loss;
       return (
         `PGD-${opts.steps ?? pgdDefaults.steps}${restarts > 1 ? `×${restarts}` : ''}` +
-        `${loss !== pgdDefaults.loss ? ` (${loss})` : ''}`
+        `${loss !== pgdDefaults.loss ? ` (${loss})` : ''}${eotSuffix(opts.eot)}`
       );
     },
     run: pgd,
@@ -53,7 +56,8 @@ export const ATTACKS: readonly AttackEntry[] = [
   {
     ...info('apgd'),
     label: (opts) =>
-      `APGD-${(opts.loss ?? apgdDefaults.loss).toUpperCase()}${stepsUnlessDefault(opts.steps, apgdDefaults.steps)}`,
+      `APGD-${(opts.loss ?? apgdDefaults.loss).toUpperCase()}${stepsUnlessDefault(opts.steps, apgdDefaults.steps)}` +
+      eotSuffix(opts.eot),
     run: apgd,
   },
   {
@@ -67,6 +71,18 @@ export const ATTACKS: readonly AttackEntry[] = [
       );
     },
     run: apgdT,
+  },
+  {
+    ...info('fab'),
+    label: (opts) => `FAB${stepsUnlessDefault(opts.steps, catalogueDefaults('fab').steps)}`,
+    run: fab,
+  },
+  {
+    ...info('fab-t'),
+    label: (opts) =>
+      `FAB-T${stepsUnlessDefault(opts.steps, catalogueDefaults('fab-t').steps)} ` +
+      `(${opts.targetClasses ?? catalogueDefaults('fab-t').targetClasses} targets)`,
+    run: fabT,
   },
   {
     ...info('mi-fgsm'),

@@ -17,7 +17,7 @@ import { predict, type Classifier } from '../models/classifier';
 import { maxEps, type ThreatModel } from '../threat';
 import type { Report, ReportDiagnostic } from '../../protocol/report';
 import { pct } from '../../protocol/format';
-import { maskingAdvice } from '../../protocol/suites';
+import { maskingAdvice, randomnessAdvice } from '../../protocol/suites';
 import { NORM_LABELS } from '../../protocol/vocabulary';
 import type { Evaluation } from './evaluate';
 
@@ -99,7 +99,8 @@ export async function probeDiagnostics(
     return [];
   }
   const eps = typeof threat.eps === 'number' ? threat.eps : Math.max(...threat.eps);
-  const strongRan = opts.suite === 'strong';
+  // AutoAttack's standard version (aa) runs the strong suite's stages and more: the same advice holds.
+  const strongRan = opts.suite === 'strong' || opts.suite === 'aa';
   const base: AttackOptions = { seed: opts.seed ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) };
   const total = 7;
   const step = (label: string, k: number) => {
@@ -157,7 +158,7 @@ export async function probeDiagnostics(
           'error',
           `Two forward passes on the same inputs differ (by ${drift.toExponential(1)} relative): ` +
             'the model is random at inference, so single gradients are noisy. ' +
-            'Attack the expectation over its randomness (EOT) before trusting any number.',
+            randomnessAdvice(opts.suite),
         ),
       );
     }

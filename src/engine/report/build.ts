@@ -15,6 +15,7 @@ import type { Evaluation } from '../eval/evaluate';
 import { imagePng, perturbationPng } from './png';
 import { attackInfo } from '../../protocol/attacks';
 import { pct } from '../../protocol/format';
+import { accuracyCi95 } from '../../protocol/stats';
 
 export interface ReportContext {
   command: string;
@@ -86,6 +87,14 @@ export function preprocessDiagnostics(p: ReportPreprocess | undefined): ReportDi
         `(from ${[...new Set(given)].join(', ')}): the input is normalised twice; remove the mean/std`,
     },
   ];
+}
+
+/** "1" per image still correct after every attack (each attack's fooled mask includes the clean mistakes). */
+function robustPerImage(attacks: Evaluation['attacks']): string {
+  const n = attacks[0]!.fooled.length;
+  let bits = '';
+  for (let i = 0; i < n; i++) bits += attacks.some((a) => a.fooled[i]) ? '0' : '1';
+  return bits;
 }
 
 /** The near-chance warning of a report's clean accuracy (the sign of missing or doubled normalisation). */
@@ -179,11 +188,13 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     backend: ctx.backend,
     workers: 1,
     clean_accuracy: evaluation.cleanAccuracy,
+    clean_ci95: accuracyCi95(evaluation.cleanAccuracy, evaluation.n),
     attacks: evaluation.attacks.map((a) => ({
       id: a.id,
       label: a.label,
       params: a.params,
       robust_accuracy: a.robustAccuracy,
+      ci95: accuracyCi95(a.robustAccuracy, evaluation.n),
       time_s: a.timeSeconds,
       forward_passes: a.forwardPasses,
       backward_passes: a.backwardPasses,
@@ -192,6 +203,8 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
         : {}),
     })),
     robust_accuracy: evaluation.robustAccuracy,
+    robust_ci95: accuracyCi95(evaluation.robustAccuracy, evaluation.n),
+    ...(evaluation.attacks.length > 0 ? { robust_per_image: robustPerImage(evaluation.attacks) } : {}),
     curve: ctx.curves[0]?.points ?? [],
     curves: ctx.curves,
     diagnostics: [],

@@ -7,6 +7,7 @@ import type { Report, ReportGeometry } from '../../protocol/report';
 import { blackBoxFinding, suiteDiagnostics } from '../eval/diagnostics';
 import { distribution } from '../eval/geometry';
 import { attackDiagnostics, mergeDiagnostics, nearChanceDiagnostics } from './build';
+import { accuracyCi95 } from '../../protocol/stats';
 
 function weighted(parts: Report[], pick: (r: Report) => number): number {
   const total = parts.reduce((s, r) => s + r.n, 0);
@@ -33,9 +34,14 @@ export function mergeReports(parts: Report[], examples: number): Report {
   if (parts.length === 1) return first;
   const total = (k: number, pick: (a: Report['attacks'][number]) => number | undefined) =>
     parts.reduce((s, r) => s + (pick(r.attacks[k]!) ?? 0), 0);
+  const n = parts.reduce((s, r) => s + r.n, 0);
   const attacks = first.attacks.map((a, k) => ({
     ...a,
     robust_accuracy: weighted(parts, (r) => r.attacks[k]!.robust_accuracy),
+    ci95: accuracyCi95(
+      weighted(parts, (r) => r.attacks[k]!.robust_accuracy),
+      n,
+    ),
     time_s: Math.max(...parts.map((r) => r.attacks[k]!.time_s)),
     forward_passes: total(k, (s) => s.forward_passes),
     backward_passes: total(k, (s) => s.backward_passes),
@@ -57,11 +63,23 @@ export function mergeReports(parts: Report[], examples: number): Report {
   }));
   const merged: Report = {
     ...first,
-    n: parts.reduce((s, r) => s + r.n, 0),
+    n,
     workers: parts.length,
     clean_accuracy: weighted(parts, (r) => r.clean_accuracy),
+    clean_ci95: accuracyCi95(
+      weighted(parts, (r) => r.clean_accuracy),
+      n,
+    ),
     attacks,
     robust_accuracy: weighted(parts, (r) => r.robust_accuracy),
+    // Slices are consecutive runs of the images, in order: their per-image strings join end to end.
+    ...(parts.every((r) => r.robust_per_image !== undefined)
+      ? { robust_per_image: parts.map((r) => r.robust_per_image).join('') }
+      : { robust_per_image: undefined }),
+    robust_ci95: accuracyCi95(
+      weighted(parts, (r) => r.robust_accuracy),
+      n,
+    ),
     curve: curves[0]?.points ?? [],
     curves,
     examples: parts

@@ -46,6 +46,8 @@ export const panelToHost = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ready') }),
   z.strictObject({ type: z.literal('cancel') }),
   z.strictObject({ type: z.literal('export'), format: z.enum(['json', 'html']) }),
+  /** Evaluate the same model, data and threat model again with this suite (a randomised model: rand). */
+  z.strictObject({ type: z.literal('runSuite'), suite: z.enum(SUITES) }),
   z.strictObject({
     type: z.literal('exportPng'),
     dataUrl: z
