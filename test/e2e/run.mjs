@@ -1947,6 +1947,9 @@ async function main() {
       const t0 = Date.now();
       await attackFromExplorer(['examples', 'pytorch', 'model.onnx']);
       await webview().locator('#toolbar').waitFor({ timeout: 30_000 });
+      // This model's report, not the last one left on screen: the run takes a second, and a panel
+      // still showing an earlier run's "Done" would be read before this one's report arrives.
+      await webview().locator('h1', { hasText: 'model.onnx' }).waitFor({ timeout: 300_000 });
       await webview().locator('#run-status', { hasText: 'Done' }).waitFor({ timeout: 300_000 });
       const summary = webview().locator('#summary');
       const cleanText = await summary.locator('tbody tr', { hasText: 'Clean' }).locator('td.num').first().innerText();
