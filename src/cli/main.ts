@@ -72,7 +72,7 @@ import { makeProgress } from './progress';
 import { writeReport } from '../store/report-files';
 import { formatTable } from './table';
 import { ciText } from '../protocol/stats';
-import { compareReports } from './compare';
+import { compareReports } from '../store/compare';
 import { specAttackJob, type RobustnessSpec } from '../protocol/experiment-spec';
 import { analyzeSpec, type SpecProblem } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
@@ -754,7 +754,7 @@ export function buildProgram(): Command {
       const names = o.names?.split(',').map((s) => s.trim());
       if (names && (names.length !== 2 || names.some((s) => !s)))
         throw new InputError('--names', '', `needs two comma-separated names, got "${o.names}"`);
-      process.stdout.write(`${compareReports([fileA, fileB], names as [string, string] | undefined)}\n`);
+      process.stdout.write(`${compareReports([fileA, fileB], names as [string, string] | undefined).join('\n')}\n`);
     });
 
   program

@@ -19,6 +19,7 @@ export const COMMAND_IDS = [
   'robustness.resumeRun',
   'robustness.openTraining',
   'robustness.compareRuns',
+  'robustness.compareEvaluations',
   'robustness.revealModel',
   'robustness.attackFinalModel',
   'robustness.deleteRun',

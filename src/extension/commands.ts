@@ -16,6 +16,8 @@ import { trainedModel, type TrainingController } from './training';
 import { storedRunLabel } from './training-runs';
 import { ModelItem, RunItem } from './views';
 import { runPanelTitle } from '../protocol/format';
+import { compareReports } from '../store/compare';
+import * as path from 'node:path';
 
 /** What the commands act through: the shared context and the two kinds of runs. */
 export interface CommandContext {
@@ -121,6 +123,38 @@ export const COMMANDS: CommandTable = {
     ({ training }) =>
     (_clicked?: RunItem, selected?: RunItem[]) =>
       training.show(selected && selected.length > 1 ? selected.map((item) => item.entry.id) : undefined),
+  // Two evaluations of the same images: McNemar's exact test on their per-image robustness.
+  'robustness.compareEvaluations':
+    ({ ctx }) =>
+    async (clicked?: RunItem, selected?: RunItem[]) => {
+      const items = selected && selected.length > 1 ? selected : clicked ? [clicked] : [];
+      if (items.length !== 2) {
+        void vscode.window.showInformationMessage(
+          `Robustness Lab: select two evaluations of the same images in Runs (Ctrl/Cmd-click) to compare them; ${items.length} selected.`,
+        );
+        return;
+      }
+      const [a, b] = items as [RunItem, RunItem];
+      const label = (item: RunItem) => {
+        const store = ctx.workspaceStore(item.entry.id);
+        return store ? storedRunLabel(store, item.entry.id) : item.entry.id;
+      };
+      try {
+        const lines = compareReports(
+          [path.join(a.entry.dir, 'report.json'), path.join(b.entry.dir, 'report.json')],
+          [label(a), label(b)],
+        );
+        for (const line of lines) ctx.log.info(`compare: ${line}`);
+        const choice = await vscode.window.showInformationMessage(
+          `Robustness Lab: ${lines[lines.length - 1]}.`,
+          { detail: lines.slice(0, -1).join('\n') },
+          'Show Details',
+        );
+        if (choice === 'Show Details') ctx.log.show(true);
+      } catch (err) {
+        void vscode.window.showErrorMessage(`Robustness Lab: cannot compare: ${(err as Error).message}`);
+      }
+    },
   'robustness.revealModel': (context) => async (target?: RunTarget | ModelItem) => {
     const uri = target instanceof ModelItem ? target.uri : finalModel(context, target);
     if (uri) await vscode.commands.executeCommand('revealInExplorer', uri);

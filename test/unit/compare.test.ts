@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { compareReports } from '../../src/cli/compare';
+import { compareReports } from '../../src/store/compare';
 import { tempDir } from './helpers';
 
 function write(dir: string, name: string, fields: Record<string, unknown>): string {
@@ -25,17 +25,14 @@ test('compare: b = 10 images only A keeps, c = 2 only B keeps → exact p = 0.03
   const fileA = write(dir, 'a.json', { model: 'trades', n: 1000, robust_accuracy: 0.71, robust_per_image: a });
   const fileB = write(dir, 'b.json', { model: 'pgd-at', n: 1000, robust_accuracy: 0.702, robust_per_image: b });
   const text = compareReports([fileA, fileB], ['TRADES', 'PGD-AT']);
-  assert.equal(
-    text,
-    [
-      'TRADES: robust 71.0% ± 2.9 (linf ε=0.1)',
-      'PGD-AT: robust 70.2% ± 3.0 (linf ε=0.1)',
-      "images only TRADES keeps: 10; only PGD-AT keeps: 2 (McNemar's exact test)",
-      'TRADES − PGD-AT: +0.8 points, p = 0.039, significant at n = 1,000',
-    ].join('\n'),
-  );
+  assert.deepEqual(text, [
+    'TRADES: robust 71.0% ± 2.9 (linf ε=0.1)',
+    'PGD-AT: robust 70.2% ± 3.0 (linf ε=0.1)',
+    "images only TRADES keeps: 10; only PGD-AT keeps: 2 (McNemar's exact test)",
+    'TRADES − PGD-AT: +0.8 points, p = 0.039, significant at n = 1,000',
+  ]);
   // Default names: the models when they differ.
-  assert.match(compareReports([fileB, fileA]), /^pgd-at − trades: −0\.8 points, p = 0\.039, significant/m);
+  assert.match(compareReports([fileB, fileA]).join('\n'), /^pgd-at − trades: −0\.8 points, p = 0\.039, significant/m);
 });
 
 test('compare refuses reports it cannot pair, naming the file and the field', () => {
@@ -47,7 +44,7 @@ test('compare refuses reports it cannot pair, naming the file and the field', ()
   assert.throws(
     () => compareReports([ok, old]),
     (e: Error) => {
-      assert.equal(e.name, 'InputError');
+      assert.equal(e.name, 'SourceError');
       assert.match(e.message, /old\.json: robust_per_image: is missing: the report predates per-image results/);
       return true;
     },
