@@ -19,7 +19,7 @@ import type { Report, ReportAttack, ReportExample, ReportGeometry } from '../../
 import type { PanelState } from '../../src/protocol/messages/attack-panel';
 import type { FinishedStage } from '../../src/protocol/messages/worker';
 import { duration, pct } from '../../src/protocol/format';
-import { accuracyCi95, ciText } from '../../src/protocol/stats';
+import { accuracyCi95, ciText, pctCi } from '../../src/protocol/stats';
 import {
   attackSkipped,
   maskingAdvice,
@@ -261,7 +261,7 @@ function stageRow(stage: FinishedStage): HTMLElement {
       'tr',
       attrs,
       label,
-      el('td', { class: 'num' }, pct(stage.accuracy ?? 0)),
+      el('td', { class: 'num' }, pctCi(stage.accuracy ?? 0, stage.n)),
       el('td', { colspan: '3', class: 'skipped' }, SKIPPED_ALL_FOOLED),
     );
   }
@@ -271,7 +271,7 @@ function stageRow(stage: FinishedStage): HTMLElement {
       'tr',
       attrs,
       label,
-      el('td', { class: 'num' }, `${pct(stage.accuracy ?? 0)} (${stage.robust ?? 0}/${stage.n})`),
+      el('td', { class: 'num' }, `${pctCi(stage.accuracy ?? 0, stage.n)} (${stage.robust ?? 0}/${stage.n})`),
       el('td', { class: 'num' }, duration(stage.seconds, 2)),
       el('td', { class: 'num' }, passes(stage.forwardPasses)),
       el('td', { class: 'num' }, passes(stage.backwardPasses)),
