@@ -116,7 +116,7 @@ function evaluateAA(modelFile) {
     robust: report.robust_accuracy,
     n: report.n,
     stages: report.attacks.map((a) => ({ label: a.label, robust: a.robust_accuracy, seconds: a.time_s })),
-    masking: report.diagnostics.filter((d) => d.status === 'fail' || d.fired).map((d) => d.id),
+    masking: report.diagnostics.filter((d) => d.masking).map((d) => d.id),
     perImage: report.robust_per_image,
     seconds: evaluated.seconds,
     backend: report.backend,

@@ -178,3 +178,41 @@ engineTest('evaluate --suite aa on 8 images: the four stages in cascade, the rep
     report.diagnostics.map((d) => d.message).join('\n'),
   );
 });
+
+/** The full aa suite (5,000 Square queries) at ε = 0.1 on the first 100 embedded test images. */
+function aaJob(example: string): AttackJob {
+  return {
+    model: path.join(__dirname, '..', '..', 'examples', 'fashion-mnist', example, 'model.json'),
+    data: 'embedded',
+    suite: 'aa',
+    norm: 'linf',
+    eps: 0.1,
+    steps: 100,
+    restarts: 1,
+    randomStart: true,
+    n: 100,
+    batchSize: 250,
+    seed: 0,
+    curve: [],
+    examples: 0,
+    bounds: [0, 1],
+  };
+}
+
+engineTest(
+  'aa at ε = 0.1: the standard example falls to ≤ 2%, the distilled one to ≤ 5% with masking reported',
+  async () => {
+    await useBackend('wasm');
+    const standard = await runAttackJob(aaJob('smallcnn'), 'test');
+    assert.equal(standard.suite, 'aa');
+    assert.ok(standard.clean_accuracy > 0.8, `standard clean ${standard.clean_accuracy}`);
+    assert.ok(standard.robust_accuracy <= 0.02, `standard robust ${standard.robust_accuracy}`);
+    const distilled = await runAttackJob(aaJob('smallcnn-distilled'), 'test');
+    assert.ok(distilled.clean_accuracy > 0.8, `distilled clean ${distilled.clean_accuracy}`);
+    assert.ok(distilled.robust_accuracy <= 0.05, `distilled robust ${distilled.robust_accuracy}`);
+    // Cross-entropy alone is fooled by the saturated softmax: APGD-CE leaves most points, APGD-T's dlr does not.
+    assert.ok(distilled.attacks[0]!.robust_accuracy >= 0.5, `APGD-CE ${distilled.attacks[0]!.robust_accuracy}`);
+    const masking = distilled.diagnostics.filter((d) => d.masking).map((d) => d.id);
+    assert.ok(masking.includes('loss-dependent-result'), `masking findings: ${masking.join(', ')}`);
+  },
+);
