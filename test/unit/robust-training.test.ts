@@ -27,7 +27,6 @@ import {
   perturbKernels,
   restoreKernels,
   trainingSplit,
-  WeightAverage,
 } from '../../src/engine/training/robust';
 import { savedWeightsText } from '../../src/protocol/training';
 import { Rng } from '../../src/engine/rng';
