@@ -16,6 +16,7 @@ import {
   evaluateAttacks,
   getAttack,
   InputError,
+  runTrainJob,
   makeClassifier,
   sliceSplit,
 } from '../../src/engine';
@@ -29,6 +30,8 @@ import {
   trainingSplit,
 } from '../../src/engine/training/robust';
 import { savedWeightsText } from '../../src/protocol/training';
+import { specTrainJob } from '../../src/protocol/experiment-spec';
+import { trainJobSchema } from '../../src/protocol/jobs';
 import { Rng } from '../../src/engine/rng';
 import { threadPeers } from '../../src/worker/train-pool';
 import { engineTest, tempDir, useBackend } from './helpers';
@@ -462,5 +465,87 @@ test(
     assert.ok(Number.isFinite(history[0]!.loss) && history[0]!.emaTestAccuracy! >= 0);
     [one, two, plain, trades].forEach((n) => n.dispose());
     assert.equal(tf.memory().numTensors, before, 'tf.memory().numTensors changed');
+  },
+);
+
+test("a spec's training block and a train job carry EMA, AWP and early stopping; out-of-range values are refused", () => {
+  const job = specTrainJob(
+    {
+      model: 'smallcnn/model.json',
+      data: 'embedded',
+      threat: { norm: 'linf', eps: 0.1 },
+      training: {
+        method: 'pgd-at',
+        epochs: 3,
+        ema: 0.999,
+        awp: 0.005,
+        awpWarmupEpochs: 1,
+        earlyStop: true,
+        patience: 2,
+        validation: 500,
+      },
+    },
+    (rel) => `/ws/${rel}`,
+    false,
+  )!;
+  assert.deepEqual(
+    [job.ema, job.awp, job.awpWarmupEpochs, job.earlyStop, job.patience, job.validation],
+    [0.999, 0.005, 1, true, 2, 500],
+  );
+  assert.equal(trainJobSchema.safeParse({ ...job, out: '/tmp/x' }).success, true);
+  for (const bad of [{ ema: 1 }, { ema: 0 }, { awp: 0 }, { awp: 2 }, { validation: 0 }, { patience: 0 }]) {
+    assert.equal(trainJobSchema.safeParse({ ...job, ...bad, out: '/tmp/x' }).success, false, JSON.stringify(bad));
+  }
+});
+
+engineTest(
+  'a train job with EMA and early stopping records the saved weights in train.json and the model',
+  async () => {
+    const out = tempDir('robust-job');
+    const result = await runTrainJob({
+      method: 'pgd-at',
+      data: 'embedded',
+      epochs: 2,
+      batchSize: 64,
+      optimizer: 'adam',
+      learningRate: 1e-3,
+      seed: 1,
+      trainLimit: 256,
+      eps: 0.1,
+      steps: 1,
+      robustEvalLimit: 50,
+      ema: 0.99,
+      earlyStop: true,
+      validation: 100,
+      out,
+    });
+    const record = JSON.parse(fs.readFileSync(path.join(out, 'train.json'), 'utf8'));
+    assert.equal(record.status, 'done');
+    assert.deepEqual(record.savedWeights, result.kept);
+    assert.equal(result.kept.weights, 'ema');
+    assert.equal(result.kept.reason, 'best-robust-validation');
+    const meta = JSON.parse(fs.readFileSync(result.modelFile, 'utf8')).userDefinedMetadata.robustnessLab;
+    assert.deepEqual(meta.savedWeights, result.kept);
+    assert.equal(meta.ema, 0.99);
+    assert.equal(meta.validationImages, 100);
+    const keptEpoch = result.history.find((h) => h.epoch === result.kept.epoch)!;
+    assert.equal(meta.testAccuracy, keptEpoch.emaTestAccuracy, "the metadata's accuracy is the saved EMA's");
+    const lines = fs
+      .readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(lines.length, 2);
+    for (const line of lines) {
+      for (const key of [
+        'valAccuracy',
+        'valRobustAccuracy',
+        'emaValAccuracy',
+        'emaValRobustAccuracy',
+        'emaTestAccuracy',
+      ]) {
+        assert.equal(typeof line[key], 'number', `metrics.jsonl epoch ${line.epoch}: ${key}`);
+      }
+    }
   },
 );
