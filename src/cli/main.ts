@@ -35,6 +35,7 @@ import {
   DEFAULT_TRAIN_EPS,
   DEFAULT_VALIDATION_IMAGES,
   defaultLearningRate,
+  isAdversarialMethod,
   ROBUST_EVAL_IMAGES,
   savedWeightsText,
   SGD_LEARNING_RATE,
@@ -701,6 +702,18 @@ export function buildProgram(): Command {
           throw new InputError('train', '--awp', `${job.awp} is invalid; need γ in (0, 1], e.g. ${DEFAULT_AWP_GAMMA}`);
         if (job.patience !== undefined && !job.earlyStop)
           throw new InputError('train', '--patience', 'applies only with --early-stop');
+        if (job.awp !== undefined && job.method !== 'pgd-at' && job.method !== 'trades')
+          throw new InputError(
+            'train',
+            '--awp',
+            `applies to pgd-at and trades (their adversarial loss), not ${job.method}`,
+          );
+        if (job.earlyStop && !isAdversarialMethod(job.method))
+          throw new InputError(
+            'train',
+            '--early-stop',
+            `selects on robust validation accuracy; ${job.method} trains without an adversary`,
+          );
         const workers = job.workers ?? 1;
         process.stderr.write(`backend: ${describeBackend()} · ${workersLabel(workers)}\n`);
         const progress = makeProgress();
