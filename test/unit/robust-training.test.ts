@@ -346,8 +346,12 @@ engineTest('early stopping with EMA keeps the EMA of the best epoch; patience en
   net.dispose();
 });
 
-test('early stopping and AWP refuse the methods they do not apply to, naming the option', async () => {
+engineTest('early stopping and AWP refuse the methods they do not apply to, naming the option', async () => {
   const net = tinyNet(1);
+  await assert.rejects(
+    trainModelOutcome(net, data, { ...BASE, trainLimit: 500, validation: 100 }),
+    (err: Error) => err instanceof InputError && /500 training images and 100 held out/.test(err.message),
+  );
   await assert.rejects(
     trainModelOutcome(net, data, { epochs: 1, method: 'standard', awp: 0.005 }),
     (err: Error) => err instanceof InputError && /awp: .*pgd-at or trades; method "standard"/.test(err.message),

@@ -513,7 +513,6 @@ export async function trainModelOutcome(
   const batchSize = opts.batchSize ?? defaultTrainJob(method).batchSize;
   const peak = peakLearningRate(opts);
   const schedule = opts.schedule ?? traits.schedule;
-  const optimizer = makeOptimizer(opts);
   const validationN = opts.validation ?? (opts.earlyStop ? DEFAULT_VALIDATION_IMAGES : 0);
   // Validation images are the training split's last ones, never trained on (robust.ts).
   const split = trainingSplit(data.train.count, opts.trainLimit, validationN);
@@ -523,6 +522,16 @@ export async function trainModelOutcome(
       ? sliceSplit(data.train, split.validation.start, split.validation.end - split.validation.start)
       : undefined;
   const test = firstN(data.test, opts.evalLimit);
+  const awpGamma = opts.awp ?? 0;
+  const awpKernels = awpGamma > 0 ? model.kernels : [];
+  if (awpGamma > 0 && awpKernels.length === 0)
+    throw new InputError(
+      'train options',
+      'awp',
+      'the network has no kernels (weights of 2 or more dimensions) to perturb',
+    );
+  // Made once every refusal above is past: an optimiser holds tensors from its construction.
+  const optimizer = makeOptimizer(opts);
   const robustN = opts.robustEvalLimit ?? traits.robustEvalImages;
   const { variables, kernels } = model;
   const classes = data.classNames.length;
@@ -592,14 +601,6 @@ export async function trainModelOutcome(
   const penalty = opts.weightDecay
     ? () => tf.mul(opts.weightDecay! / 2, tf.addN(kernels.map((k) => tf.sum(tf.square(k))))) as tf.Scalar
     : undefined;
-  const awpGamma = opts.awp ?? 0;
-  const awpKernels = awpGamma > 0 ? kernels : [];
-  if (awpGamma > 0 && awpKernels.length === 0)
-    throw new InputError(
-      'train options',
-      'awp',
-      'the network has no kernels (weights of 2 or more dimensions) to perturb',
-    );
   let peers: GradientPeers | undefined;
   let stoppedAfter: number | undefined;
   try {
