@@ -30,9 +30,14 @@ import {
   type TrainJob,
 } from '../protocol/jobs';
 import {
+  DEFAULT_AWP_GAMMA,
+  DEFAULT_EMA_DECAY,
   DEFAULT_TRAIN_EPS,
+  DEFAULT_VALIDATION_IMAGES,
   defaultLearningRate,
+  isAdversarialMethod,
   ROBUST_EVAL_IMAGES,
+  savedWeightsText,
   SGD_LEARNING_RATE,
   TRAIN_METHOD_DEFAULTS,
 } from '../protocol/training';
@@ -570,6 +575,34 @@ export function buildProgram(): Command {
         `after each epoch (default ${ROBUST_EVAL_IMAGES} for pgd-at, fast-at and trades; 0 for the others)`,
       integer('--robust-eval', 0),
     )
+    .option(
+      '--ema [decay]',
+      `weight averaging: an EMA of the weights (decay in (0, 1), default ${DEFAULT_EMA_DECAY}, warmed up as ` +
+        'min(decay, (1+t)/(10+t))), evaluated each epoch beside the raw weights and saved instead of them',
+      number('--ema'),
+    )
+    .option(
+      '--awp [gamma]',
+      `adversarial weight perturbation (Wu et al. 2020) of pgd-at and trades: relative size γ per layer ` +
+        `(default ${DEFAULT_AWP_GAMMA})`,
+      number('--awp'),
+    )
+    .option('--awp-warmup <epochs>', 'epochs trained without AWP first', integer('--awp-warmup', 0))
+    .option(
+      '--val <n>',
+      'hold out the last N training images for robust validation (clean and PGD-10 each epoch) ' +
+        `(default ${DEFAULT_VALIDATION_IMAGES} with --early-stop)`,
+      integer('--val', 1),
+    )
+    .option(
+      '--early-stop',
+      "save the epoch with the best robust validation accuracy (the EMA's with --ema), not the last (Rice et al. 2020)",
+    )
+    .option(
+      '--patience <epochs>',
+      'with --early-stop: stop after N epochs without a better one',
+      integer('--patience', 1),
+    )
     .option('--seed <n>', 'seed for initialisation, shuffling and attacks', integer('--seed', 0), trainDefaults.seed)
     .option('--n-train <n>', 'use only the first N training images', integer('--n-train', 1))
     .option('--out <dir>', `run folder: ${TFJS_MODEL_FILE} + weights.bin, train.json, metrics.jsonl, checkpoints/`)
@@ -606,6 +639,12 @@ export function buildProgram(): Command {
         beta: number;
         temperature: number;
         robustEval?: number;
+        ema?: number | true;
+        awp?: number | true;
+        awpWarmup?: number;
+        val?: number;
+        earlyStop?: boolean;
+        patience?: number;
         seed: number;
         nTrain?: number;
         out?: string;
@@ -642,11 +681,39 @@ export function buildProgram(): Command {
               ...(o.steps !== undefined ? { steps: o.steps } : {}),
               ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),
               ...(o.robustEval !== undefined ? { robustEvalLimit: o.robustEval } : {}),
+              ...(o.ema !== undefined ? { ema: o.ema === true ? DEFAULT_EMA_DECAY : o.ema } : {}),
+              ...(o.awp !== undefined ? { awp: o.awp === true ? DEFAULT_AWP_GAMMA : o.awp } : {}),
+              ...(o.awpWarmup !== undefined ? { awpWarmupEpochs: o.awpWarmup } : {}),
+              ...(o.val !== undefined ? { validation: o.val } : {}),
+              ...(o.earlyStop ? { earlyStop: true } : {}),
+              ...(o.patience !== undefined ? { patience: o.patience } : {}),
               ...cliPreprocess(o),
               ...(o.init ? { init: path.resolve(o.init) } : {}),
               // tfjs-node runs its own threads; the wasm backends run one core each, so split the batch.
               workers: o.workers ?? (backend.name === 'tensorflow' ? 1 : defaultTrainWorkers()),
             };
+        if (job.ema !== undefined && !(job.ema > 0 && job.ema < 1))
+          throw new InputError(
+            'train',
+            '--ema',
+            `${job.ema} is invalid; need a decay in (0, 1), e.g. ${DEFAULT_EMA_DECAY}`,
+          );
+        if (job.awp !== undefined && !(job.awp > 0 && job.awp <= 1))
+          throw new InputError('train', '--awp', `${job.awp} is invalid; need γ in (0, 1], e.g. ${DEFAULT_AWP_GAMMA}`);
+        if (job.patience !== undefined && !job.earlyStop)
+          throw new InputError('train', '--patience', 'applies only with --early-stop');
+        if (job.awp !== undefined && job.method !== 'pgd-at' && job.method !== 'trades')
+          throw new InputError(
+            'train',
+            '--awp',
+            `applies to pgd-at and trades (their adversarial loss), not ${job.method}`,
+          );
+        if (job.earlyStop && !isAdversarialMethod(job.method))
+          throw new InputError(
+            'train',
+            '--early-stop',
+            `selects on robust validation accuracy; ${job.method} trains without an adversary`,
+          );
         const workers = job.workers ?? 1;
         process.stderr.write(`backend: ${describeBackend()} · ${workersLabel(workers)}\n`);
         const progress = makeProgress();
@@ -667,17 +734,40 @@ export function buildProgram(): Command {
           },
           Boolean(o.resume),
         ).finally(() => progress.stop());
+        const opt = (v: number | undefined) => (v === undefined ? '—' : pct(v));
+        const averaged = job.ema !== undefined;
+        const validated = result.history.some((h) => h.valAccuracy !== undefined);
         const rows = result.history.map((h) => [
           String(h.epoch),
           h.loss.toFixed(4),
           pct(h.trainAccuracy),
           pct(h.testAccuracy),
-          h.robustAccuracy === undefined ? '—' : pct(h.robustAccuracy),
+          opt(h.robustAccuracy),
+          ...(averaged ? [opt(h.emaTestAccuracy), opt(h.emaRobustAccuracy)] : []),
+          ...(validated ? [opt(h.valAccuracy), opt(h.valRobustAccuracy)] : []),
+          ...(validated && averaged ? [opt(h.emaValAccuracy), opt(h.emaValRobustAccuracy)] : []),
           h.learningRate.toExponential(2),
           h.seconds.toFixed(1),
-          h.event ?? '',
+          [
+            h.event ?? '',
+            result.kept.reason === 'best-robust-validation' && h.epoch === result.kept.epoch ? 'kept' : '',
+          ]
+            .filter(Boolean)
+            .join(', '),
         ]);
-        const columns = ['epoch', 'loss', 'train acc', 'test acc', 'robust acc', 'lr', 'time s', 'event'];
+        const columns = [
+          'epoch',
+          'loss',
+          'train acc',
+          'test acc',
+          'robust acc',
+          ...(averaged ? ['EMA test', 'EMA robust'] : []),
+          ...(validated ? ['val acc', 'val robust'] : []),
+          ...(validated && averaged ? ['EMA val', 'EMA val robust'] : []),
+          'lr',
+          'time s',
+          'event',
+        ];
         process.stdout.write(`${formatTable(columns, rows)}\n`);
         for (const h of result.history.filter((e) => e.event === 'catastrophic-overfitting')) {
           process.stderr.write(
@@ -691,6 +781,7 @@ export function buildProgram(): Command {
             (result.sidecar ? `wrote ${result.sidecar} (the preprocessing it trained with)\n` : ''),
         );
         for (const note of result.notes) process.stdout.write(`note: ${note}\n`);
+        process.stdout.write(`saved weights: ${savedWeightsText(result.kept)}\n`);
       },
     );
 

@@ -24,7 +24,14 @@ import { loadClassifier } from './models/load';
 import { fileHandler, folderSaveHandler, savedModelFile } from './models/io';
 import { smallCnn } from './models/smallcnn';
 import { buildReport } from './report/build';
-import { trainModel, type EpochMetrics, type TrainProgress } from './training/train-loop';
+import {
+  trainModel,
+  trainModelOutcome,
+  type EpochMetrics,
+  type KeptWeights,
+  type TrainProgress,
+} from './training/train-loop';
+import { DEFAULT_VALIDATION_IMAGES } from './training/robust';
 import { throttleTrainProgress } from './training/progress';
 import { layersNet, loadOnnxNet, ONNX_FINE_TUNING_NOTE, type OnnxNet, type TrainableNet } from './training/net';
 import type { PeersFactory } from './training/parallel';
@@ -352,6 +359,8 @@ export interface TrainResult {
   seconds: number;
   /** What the report says about how the model was trained (an ONNX model's frozen BatchNorm statistics). */
   notes: string[];
+  /** Which weights the saved model holds: raw or EMA, the last epoch's or early stopping's best. */
+  kept: KeptWeights;
 }
 
 interface TrainRecord {
@@ -360,6 +369,8 @@ interface TrainRecord {
   phase?: DistillPart;
   error?: string;
   notes?: string[];
+  /** Which weights the saved model holds (set when the run is done). */
+  savedWeights?: KeptWeights;
 }
 
 function writeTrainRecord(job: TrainJob, record: Omit<TrainRecord, 'config'>): void {
@@ -454,6 +465,12 @@ function trainOptions(
     ...(job.weightDecay !== undefined ? { weightDecay: job.weightDecay } : {}),
     ...(job.trainLimit !== undefined ? { trainLimit: job.trainLimit } : {}),
     ...(job.robustEvalLimit !== undefined ? { robustEvalLimit: job.robustEvalLimit } : {}),
+    ...(job.ema !== undefined ? { ema: job.ema } : {}),
+    ...(job.awp !== undefined ? { awp: job.awp } : {}),
+    ...(job.awpWarmupEpochs !== undefined ? { awpWarmupEpochs: job.awpWarmupEpochs } : {}),
+    ...(job.validation !== undefined ? { validation: job.validation } : {}),
+    ...(job.earlyStop ? { earlyStop: true } : {}),
+    ...(job.patience !== undefined ? { patience: job.patience } : {}),
     workers: job.workers ?? 1,
     ...(hooks.trainPeers ? { peers: hooks.trainPeers } : {}),
     ...(hooks.signal ? { signal: hooks.signal } : {}),
@@ -539,13 +556,17 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
     const notes = onnx?.batchNorm ? [`${job.init}: ${ONNX_FINE_TUNING_NOTE}`] : [];
     onnx?.warnings.forEach((w) => hooks.onWarning?.(w));
     notes.forEach((n) => hooks.onWarning?.(n));
-    const history = await trainModel(model, data, {
+    const { history, kept } = await trainModelOutcome(model, data, {
       ...trainOptions(job, hooks, teacher ? 'student' : undefined, resume, report),
       ...(normalization ? { normalization } : {}),
       checkpointDir: job.out,
       ...(teacher ? { teacher, teacherNet: teacherTrainable!, phase: 'student' as const } : {}),
     });
-    const last = history[history.length - 1];
+    const keptEpoch = history.find((h) => h.epoch === kept.epoch) ?? history[history.length - 1];
+    const keptAccuracy =
+      kept.weights === 'ema'
+        ? { test: keptEpoch?.emaTestAccuracy, robust: keptEpoch?.emaRobustAccuracy }
+        : { test: keptEpoch?.testAccuracy, robust: keptEpoch?.robustAccuracy };
     report?.({ phase: 'saving', epochs: job.epochs });
     // The editor names the final model's folder (job.modelFolder); the CLI's stays the run folder.
     const modelDir = job.modelFolder ? path.join(job.out, job.modelFolder) : job.out;
@@ -563,8 +584,18 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
         trainImages: job.trainLimit ?? data.train.count,
         eps: isAdversarialMethod(job.method) ? (job.eps ?? DEFAULT_TRAIN_EPS) : null,
         ...(temperature !== undefined ? { temperature: job.temperature ?? temperature, deployedTemperature: 1 } : {}),
-        testAccuracy: last?.testAccuracy,
-        robustAccuracy: last?.robustAccuracy ?? null,
+        // The saved weights' own accuracies: the kept epoch's, the EMA's when the average was saved.
+        testAccuracy: keptAccuracy.test,
+        robustAccuracy: keptAccuracy.robust ?? null,
+        ...(job.ema !== undefined ? { ema: job.ema } : {}),
+        ...(job.awp !== undefined ? { awp: job.awp, awpWarmupEpochs: job.awpWarmupEpochs ?? 0 } : {}),
+        ...(job.earlyStop
+          ? { earlyStop: true, ...(job.patience !== undefined ? { patience: job.patience } : {}) }
+          : {}),
+        ...(job.validation !== undefined || job.earlyStop
+          ? { validationImages: job.validation ?? DEFAULT_VALIDATION_IMAGES }
+          : {}),
+        savedWeights: kept,
         events: history.filter((h) => h.event).map((h) => ({ epoch: h.epoch, event: h.event })),
         classNames: data.classNames,
         backend: describeBackend(),
@@ -579,13 +610,14 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       modelFile = savedModelFile(modelDir);
     }
     const sidecar = writeSidecar(modelFile, preprocessing, [0, 1]);
-    writeTrainRecord(job, { status: 'done', ...(notes.length ? { notes } : {}) });
+    writeTrainRecord(job, { status: 'done', ...(notes.length ? { notes } : {}), savedWeights: kept });
     return {
       modelFile,
       ...(sidecar ? { sidecar } : {}),
       history,
       seconds: (performance.now() - started) / 1000,
       notes,
+      kept,
     };
   } catch (err) {
     const e = err as Error;

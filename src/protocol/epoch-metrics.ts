@@ -19,6 +19,17 @@ export const epochMetricsSchema = z.object({
   testAccuracy: measured,
   /** PGD-10 accuracy at the training ε on the held-out images, when measured. */
   robustAccuracy: measured.optional(),
+  /** The weight average's (EMA) test and robust accuracy on the same images, when the run averages. */
+  emaTestAccuracy: measured.optional(),
+  emaRobustAccuracy: measured.optional(),
+  /**
+   * Robust validation on images held out of the training split (early stopping, Rice et al. 2020):
+   * clean and PGD-10 accuracy of the raw weights and, when the run averages, of the EMA.
+   */
+  valAccuracy: measured.optional(),
+  valRobustAccuracy: measured.optional(),
+  emaValAccuracy: measured.optional(),
+  emaValRobustAccuracy: measured.optional(),
   learningRate: finite,
   eps: finite,
   seconds: finite,

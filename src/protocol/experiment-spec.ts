@@ -62,6 +62,16 @@ export interface RobustnessSpec {
     warmupEpochs?: number;
     trainImages?: number;
     fromModel?: boolean;
+    /** Weight averaging: EMA decay in (0, 1) (the CLI's --ema). */
+    ema?: number;
+    /** AWP's relative weight perturbation γ (pgd-at, trades; the CLI's --awp). */
+    awp?: number;
+    awpWarmupEpochs?: number;
+    /** Training images held out for robust validation (the CLI's --val). */
+    validation?: number;
+    /** Save the epoch with the best robust validation accuracy (the CLI's --early-stop). */
+    earlyStop?: boolean;
+    patience?: number;
   };
   output?: { examples?: number; report?: string };
   /** The model's preprocessing (src/protocol/preprocess.ts): over its sidecar and the settings. */
@@ -179,6 +189,12 @@ export function specTrainJob(
     ...(t.temperature !== undefined ? { temperature: t.temperature } : {}),
     ...(t.warmupEpochs !== undefined ? { warmupEpochs: t.warmupEpochs } : {}),
     ...(t.trainImages !== undefined ? { trainLimit: t.trainImages } : {}),
+    ...(t.ema !== undefined ? { ema: t.ema } : {}),
+    ...(t.awp !== undefined ? { awp: t.awp } : {}),
+    ...(t.awpWarmupEpochs !== undefined ? { awpWarmupEpochs: t.awpWarmupEpochs } : {}),
+    ...(t.validation !== undefined ? { validation: t.validation } : {}),
+    ...(t.earlyStop ? { earlyStop: true } : {}),
+    ...(t.patience !== undefined ? { patience: t.patience } : {}),
     ...(fromModel ? { init: resolve(spec.model) } : {}),
     ...specModelInput(spec, specSource),
   };

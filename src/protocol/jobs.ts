@@ -220,6 +220,21 @@ export const trainJobSchema = z.strictObject({
   /** PGD-10 validation on the last N test images after each epoch. */
   robustEvalLimit: integer(0).optional(),
   /**
+   * Weight averaging (pgd-at, trades, any method): an EMA of the weights with this decay in (0, 1),
+   * warmed up as min(decay, (1 + t)/(10 + t)); evaluated beside the raw weights each epoch, and saved.
+   */
+  ema: finite.gt(0).lt(1).optional(),
+  /** AWP (Wu et al. 2020), pgd-at and trades: relative weight perturbation γ per layer (5e-3 in the paper). */
+  awp: finite.gt(0).max(1).optional(),
+  /** Epochs trained without AWP first. */
+  awpWarmupEpochs: integer(0).optional(),
+  /** Hold out the training split's last N images for robust validation (default 1000 with earlyStop). */
+  validation: integer(1).optional(),
+  /** Save the epoch with the best robust validation accuracy (the EMA's when averaging), not the last. */
+  earlyStop: z.boolean().optional(),
+  /** With earlyStop: stop after this many epochs without a better robust validation accuracy. */
+  patience: integer(1).optional(),
+  /**
    * Data-parallel training: each batch split across this many worker threads, their gradients
    * summed; omitted → 1. A run resumes with the count it started with (the result is exact for a given count).
    */

@@ -24,6 +24,35 @@ export const ROBUST_EVAL_IMAGES = 500;
  */
 export const EDITOR_ROBUST_EVAL_IMAGES = 300;
 
+/** AWP's relative weight perturbation γ when `--awp` comes without a value (Wu et al. 2020's default). */
+export const DEFAULT_AWP_GAMMA = 5e-3;
+/** The weight average's decay when `--ema` comes without a value. */
+export const DEFAULT_EMA_DECAY = 0.999;
+/** Training images held out for robust validation when early stopping is on and nobody says how many. */
+export const DEFAULT_VALIDATION_IMAGES = 1000;
+/** PGD steps of the per-epoch robust validation (Rice et al. 2020 validate with PGD-10). */
+export const VALIDATION_PGD_STEPS = 10;
+
+/** Which weights a training run saved, and why (train.json's savedWeights, the model's metadata). */
+export interface KeptWeights {
+  /** The raw weights or their moving average (EMA). */
+  weights: 'raw' | 'ema';
+  /** The epoch whose weights these are. */
+  epoch: number;
+  /** last: the final epoch's; best-robust-validation: early stopping's pick. */
+  reason: 'last' | 'best-robust-validation';
+  /** Set when patience ended the run before its last epoch. */
+  stoppedAfter?: number;
+}
+
+/** "EMA of epoch 12 (best robust validation accuracy; stopped after epoch 15, patience)" and the like. */
+export function savedWeightsText(kept: KeptWeights): string {
+  const which = kept.weights === 'ema' ? 'EMA' : 'raw weights';
+  const why = kept.reason === 'best-robust-validation' ? 'best robust validation accuracy' : 'last epoch';
+  const stopped = kept.stoppedAfter !== undefined ? `; stopped after epoch ${kept.stoppedAfter} (patience)` : '';
+  return `${which} of epoch ${kept.epoch} (${why}${stopped})`;
+}
+
 export interface TrainMethodDefaults {
   /** Trains on adversarial examples, so takes a training radius ε. */
   adversarial: boolean;

@@ -75,6 +75,12 @@ const TRAINING_KEYS = [
   'warmupEpochs',
   'trainImages',
   'fromModel',
+  'ema',
+  'awp',
+  'awpWarmupEpochs',
+  'validation',
+  'earlyStop',
+  'patience',
 ] as const satisfies readonly (keyof Training)[];
 const THREAT_KEYS = ['norm', 'eps', 'bounds'] as const satisfies readonly (keyof RobustnessSpec['threat'])[];
 const OUTPUT_KEYS = ['examples', 'report'] as const satisfies readonly (keyof NonNullable<RobustnessSpec['output']>)[];

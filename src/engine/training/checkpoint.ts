@@ -21,6 +21,16 @@ interface CheckpointState {
    */
   adamPowers?: [number, number];
   history: EpochMetrics[];
+  /** The weight average's decay, when the run keeps one (its values: ema.bin, in variable order). */
+  ema?: { decay: number };
+  /** Early stopping's best epoch so far and its score (its weights: best.bin, in variable order). */
+  best?: { epoch: number; score: number };
+}
+
+/** What a run keeps beside the weights and the optimiser: the EMA and early stopping's best weights. */
+export interface CheckpointExtras {
+  ema?: { decay: number; values: Float32Array };
+  best?: { epoch: number; score: number; values: Float32Array };
 }
 
 type AdamInternals = { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
@@ -35,6 +45,7 @@ export async function saveCheckpoint(
   optimizer: tf.Optimizer,
   epoch: number,
   history: EpochMetrics[],
+  extras: CheckpointExtras = {},
 ): Promise<void> {
   const final = checkpointPath(dir);
   const tmp = `${final}.tmp-${process.pid}`;
@@ -58,7 +69,12 @@ export async function saveCheckpoint(
     ...(adam.accBeta1 && adam.accBeta2
       ? { adamPowers: [adam.accBeta1.dataSync()[0]!, adam.accBeta2.dataSync()[0]!] as [number, number] }
       : {}),
+    ...(extras.ema ? { ema: { decay: extras.ema.decay } } : {}),
+    ...(extras.best ? { best: { epoch: extras.best.epoch, score: extras.best.score } } : {}),
   };
+  // Raw float32 bytes: a resumed run continues from exactly these values.
+  if (extras.ema) fs.writeFileSync(path.join(tmp, 'ema.bin'), floatBytes(extras.ema.values));
+  if (extras.best) fs.writeFileSync(path.join(tmp, 'best.bin'), floatBytes(extras.best.values));
   fs.writeFileSync(path.join(tmp, 'state.json'), JSON.stringify(state));
   // getWeights hands out the live accumulators (variables) and a fresh iteration count: only the latter is ours.
   tf.dispose(named.filter((w) => !(w.tensor instanceof tf.Variable)).map((w) => w.tensor));
@@ -70,12 +86,24 @@ export async function saveCheckpoint(
   writeFileAtomic(path.join(dir, 'metrics.jsonl'), history.map((h) => `${JSON.stringify(h)}\n`).join(''));
 }
 
-/** Loads the last complete checkpoint into `model` and `optimizer`; undefined when there is none. */
+function floatBytes(values: Float32Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+function readFloats(file: string): Float32Array {
+  const blob = fs.readFileSync(file);
+  return new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
+}
+
+/**
+ * Loads the last complete checkpoint into `model` and `optimizer`; undefined when there is none.
+ * Its EMA and best weights come back as flat arrays (extras) for the caller to load.
+ */
 export async function loadCheckpoint(
   dir: string,
   model: TrainableNet,
   optimizer: tf.Optimizer,
-): Promise<{ epoch: number; history: EpochMetrics[] } | undefined> {
+): Promise<{ epoch: number; history: EpochMetrics[]; extras: CheckpointExtras } | undefined> {
   let folder = checkpointPath(dir);
   // A kill between the two renames leaves only the previous checkpoint, under .old.
   if (!fs.existsSync(path.join(folder, 'state.json')) && fs.existsSync(path.join(`${folder}.old`, 'state.json')))
@@ -105,5 +133,17 @@ export async function loadCheckpoint(
   }
   // setWeights turns the accumulators into variables of their own; the loaded copies go.
   tf.dispose(named.map((w) => w.tensor));
-  return { epoch: state.epoch, history: state.history };
+  const extras: CheckpointExtras = {};
+  if (state.ema) {
+    const file = path.join(folder, 'ema.bin');
+    if (!fs.existsSync(file))
+      throw new InputError(folder, 'ema.bin', 'is missing: state.json says the run keeps an EMA');
+    extras.ema = { decay: state.ema.decay, values: readFloats(file) };
+  }
+  if (state.best) {
+    const file = path.join(folder, 'best.bin');
+    if (!fs.existsSync(file)) throw new InputError(folder, 'best.bin', 'is missing: state.json names a best epoch');
+    extras.best = { ...state.best, values: readFloats(file) };
+  }
+  return { epoch: state.epoch, history: state.history, extras };
 }

@@ -46,6 +46,11 @@ export interface ShardStep {
   weight: number;
   seed: number;
   eps: number;
+  /**
+   * AWP's two rounds (train-loop.ts): 'keep' finds x' and keeps it after the gradient at w;
+   * 'reuse' takes the kept x' for the gradient at the perturbed weights now in the buffer, then drops it.
+   */
+  awp?: 'keep' | 'reuse';
 }
 
 /** A share's mean loss (unweighted) and how many of its rows the model classified right. */
@@ -165,9 +170,19 @@ export async function openShard(spec: ShardSpec, buffers: ShardBuffers): Promise
     ? makeClassifier((x) => teacherBuilt.net.apply(x, false), { ...meta, source: 'teacher' })
     : undefined;
   const per = spec.shape[0] * spec.shape[1] * spec.shape[2];
+  // AWP's x', kept from its 'keep' round to its 'reuse' round.
+  let kept: tf.Tensor4D | undefined;
+  const dropKept = () => {
+    kept?.dispose();
+    kept = undefined;
+  };
   return {
     parameters,
-    step: async ({ rows, weight, seed, eps }) => {
+    step: async ({ rows, weight, seed, eps, awp }) => {
+      if (awp === 'reuse' && kept?.shape[0] !== rows) {
+        dropKept();
+        throw new Error(`an AWP 'reuse' step of ${rows} rows found no x' of that size kept by a 'keep' step`);
+      }
       assignFrom(net.variables, buffers.weights);
       const x = tf.tensor4d(buffers.x.slice(0, rows * per), [rows, ...spec.shape]);
       const y = tf.tensor1d(buffers.y.slice(0, rows), 'int32');
@@ -182,7 +197,23 @@ export async function openShard(spec: ShardSpec, buffers: ShardBuffers): Promise
         ...(teacher ? { teacher } : {}),
         ...(spec.phase ? { phase: spec.phase } : {}),
       };
-      const shareGrads = await shareGradients(ctx, net.variables, x, y, weight);
+      let xTrain: tf.Tensor4D | undefined;
+      let shareGrads: Awaited<ReturnType<typeof shareGradients>>;
+      try {
+        xTrain = awp === 'reuse' ? kept! : await trainingInputs(ctx, x, y);
+        if (awp !== 'reuse') dropKept();
+        shareGrads = await shareGradients(ctx, net.variables, x, y, weight, undefined, xTrain);
+      } catch (err) {
+        tf.dispose([x, y]);
+        if (xTrain !== kept) xTrain?.dispose();
+        dropKept();
+        throw err;
+      }
+      if (awp === 'keep') kept = xTrain;
+      else {
+        if (xTrain !== kept) xTrain.dispose();
+        dropKept();
+      }
       try {
         let offset = 0;
         shareGrads.grads.forEach((g) => {
@@ -194,13 +225,17 @@ export async function openShard(spec: ShardSpec, buffers: ShardBuffers): Promise
         tf.dispose([x, y, shareGrads.loss, shareGrads.correct, ...shareGrads.grads]);
       }
     },
-    dispose,
+    dispose: () => {
+      dropKept();
+      dispose();
+    },
   };
 }
 
 /**
  * One share's gradient: the method's inputs (its inner attack) on x, then ∇ of weight·loss (+ `extra`,
- * the weight-decay term the coordinator adds once). Caller disposes the tensors returned.
+ * the weight-decay term the coordinator adds once). `inputs`: x' already found (AWP's second round),
+ * left to the caller. Caller disposes the tensors returned.
  */
 export async function shareGradients(
   ctx: BatchContext,
@@ -209,8 +244,9 @@ export async function shareGradients(
   y: tf.Tensor1D,
   weight: number,
   extra?: () => tf.Scalar,
+  inputs?: tf.Tensor4D,
 ): Promise<{ grads: tf.Tensor[]; loss: tf.Scalar; correct: tf.Scalar }> {
-  const xTrain = await trainingInputs(ctx, x, y);
+  const xTrain = inputs ?? (await trainingInputs(ctx, x, y));
   let loss: tf.Scalar | undefined;
   let correct: tf.Scalar | undefined;
   try {
@@ -227,6 +263,6 @@ export async function shareGradients(
     tf.dispose([loss, correct].filter((t): t is tf.Scalar => t !== undefined));
     throw err;
   } finally {
-    xTrain.dispose();
+    if (!inputs) xTrain.dispose();
   }
 }

@@ -18,10 +18,15 @@ import { accuracyOn } from '../eval/accuracy';
 import { evaluateAttacks } from '../eval/evaluate';
 import { makeClassifier, type Classifier, type Normalization } from '../models/classifier';
 import { Rng } from '../rng';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint';
+import { loadCheckpoint, saveCheckpoint, type CheckpointExtras } from './checkpoint';
 import { batchLoss, trainingInputs, type AdversarialOptions, type BatchContext } from './methods';
 import { defaultTrainJob } from '../../protocol/jobs';
-import { defaultLearningRate, isAdversarialMethod, TRAIN_METHOD_DEFAULTS } from '../../protocol/training';
+import {
+  defaultLearningRate,
+  isAdversarialMethod,
+  TRAIN_METHOD_DEFAULTS,
+  type KeptWeights,
+} from '../../protocol/training';
 import { layersNet, type NetSpec, type TrainableNet } from './net';
 import {
   flattenInto,
@@ -35,6 +40,16 @@ import {
 } from './parallel';
 import { MAX_TRAIN_WORKERS } from '../../protocol/jobs';
 import { epsAt, learningRateAt } from './schedule';
+import {
+  awpPerturbation,
+  DEFAULT_VALIDATION_IMAGES,
+  perturbKernels,
+  restoreKernels,
+  trainingSplit,
+  VALIDATION_PGD_STEPS,
+  WeightAverage,
+  withWeights,
+} from './robust';
 import type { EpochMetrics, TrainProgress } from './types';
 import {
   OPTIMIZERS,
@@ -85,6 +100,32 @@ export interface TrainOptions {
    */
   workers?: number;
   peers?: PeersFactory;
+  /**
+   * Weight averaging: an EMA of the trainable weights with this decay in (0, 1), warmed up as
+   * min(decay, (1 + t)/(10 + t)) (robust.ts). Each epoch reports its accuracies beside the raw
+   * weights', and the run ends with the average in the model.
+   */
+  ema?: number;
+  /** AWP's relative weight perturbation γ (pgd-at, trades; Wu et al. 2020 use 5e-3); 0 or absent: off. */
+  awp?: number;
+  /** Epochs without AWP at the start (its warm-up; default 0). */
+  awpWarmupEpochs?: number;
+  /**
+   * Hold out the training split's last N images for robust validation (clean and PGD-10 at the
+   * training ε after each epoch); default DEFAULT_VALIDATION_IMAGES with earlyStop, else none.
+   */
+  validation?: number;
+  /** Keep the epoch with the best robust validation accuracy (the EMA's when averaging), not the last. */
+  earlyStop?: boolean;
+  /** With earlyStop: stop after this many epochs without a better robust validation accuracy. */
+  patience?: number;
+}
+
+export type { KeptWeights };
+
+export interface TrainOutcome {
+  history: EpochMetrics[];
+  kept: KeptWeights;
 }
 
 export function validateTrainOptions(opts: TrainOptions): void {
@@ -97,6 +138,11 @@ export function validateTrainOptions(opts: TrainOptions): void {
   check('learningRate', opts.learningRate, (v) => v > 0, 'a number > 0');
   check('momentum', opts.momentum, (v) => v >= 0 && v < 1, 'a number in [0, 1)');
   check('weightDecay', opts.weightDecay, (v) => v >= 0, 'a number ≥ 0');
+  check('ema', opts.ema, (v) => v > 0 && v < 1, 'a decay in (0, 1), e.g. 0.999');
+  check('awp', opts.awp, (v) => v >= 0 && v <= 1, 'a relative weight perturbation γ in [0, 1], e.g. 0.005');
+  check('awpWarmupEpochs', opts.awpWarmupEpochs, (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0');
+  check('validation', opts.validation, (v) => Number.isInteger(v) && v >= 0, 'an integer ≥ 0');
+  check('patience', opts.patience, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
   check(
     'workers',
     opts.workers,
@@ -120,6 +166,30 @@ export function validateTrainOptions(opts: TrainOptions): void {
       'schedule',
       `"${opts.schedule}" is unknown; use one of ${SCHEDULES.join(', ')}`,
     );
+  }
+  if (opts.awp && method !== 'pgd-at' && method !== 'trades') {
+    throw new InputError(
+      'train options',
+      'awp',
+      `AWP perturbs the weights against the adversarial loss of pgd-at or trades; method "${method}" has none`,
+    );
+  }
+  if (opts.earlyStop && !isAdversarialMethod(method)) {
+    throw new InputError(
+      'train options',
+      'earlyStop',
+      `early stopping selects on robust validation accuracy, which method "${method}" (no adversary) does not train for`,
+    );
+  }
+  if (opts.patience !== undefined && !opts.earlyStop) {
+    throw new InputError(
+      'train options',
+      'patience',
+      'applies only with earlyStop (it counts epochs since the best one)',
+    );
+  }
+  if (opts.earlyStop && opts.validation === 0) {
+    throw new InputError('train options', 'validation', '0 holds out no images, and early stopping needs some');
   }
   const adv = opts.adversarial;
   if (isAdversarialMethod(method)) {
@@ -223,6 +293,7 @@ async function parallelBatch(
   x: tf.Tensor4D,
   y: tf.Tensor1D,
   penalty: (() => tf.Scalar) | undefined,
+  awp?: { gamma: number; kernels: tf.Variable[] },
 ): Promise<ShardOutcome> {
   const rows = x.shape[0];
   // N seeds per batch whatever its size: the epoch's stream stays the same for a given N.
@@ -232,42 +303,112 @@ async function parallelBatch(
   const pixels = x.dataSync() as Float32Array;
   const labels = y.dataSync() as Int32Array;
   const per = pixels.length / rows;
-  const pending = shares.slice(1).map((share, k) => {
+  shares.slice(1).forEach((share, k) => {
     const buffers = peers.buffers(k);
     buffers.x.set(pixels.subarray(share.start * per, (share.start + share.rows) * per));
     buffers.y.set(labels.subarray(share.start, share.start + share.rows));
-    const step = peers.step(k, { rows: share.rows, weight: share.rows / rows, seed: seeds[k + 1]!, eps: ctx.eps });
-    // Settled here so that a peer failing while worker 1 computes is no unhandled rejection.
-    return step.then(
-      (value) => ({ value }),
-      (error: Error) => ({ error }),
-    );
   });
+  // One round: every peer's step on its rows (already in its buffers), settled so that a peer
+  // failing while worker 1 computes is no unhandled rejection.
+  const send = (mode?: 'keep' | 'reuse') =>
+    shares.slice(1).map((share, k) =>
+      peers
+        .step(k, {
+          rows: share.rows,
+          weight: share.rows / rows,
+          seed: seeds[k + 1]!,
+          eps: ctx.eps,
+          ...(mode ? { awp: mode } : {}),
+        })
+        .then(
+          (value) => ({ value }),
+          (error: Error) => ({ error }),
+        ),
+    );
+  const collect = async (pending: ReturnType<typeof send>): Promise<ShardOutcome[]> => {
+    const settled = await Promise.all(pending);
+    const failed = settled.find((s) => 'error' in s);
+    if (failed && 'error' in failed) throw failed.error;
+    return settled.map((s) => (s as { value: ShardOutcome }).value);
+  };
+  // The whole batch's gradient: worker 1's plus each peer's, in worker order. Caller disposes.
+  const sum = (local: tf.Tensor[]): tf.Tensor[] => {
+    let offset = 0;
+    return variables.map((v, i) => {
+      const start = offset;
+      offset += v.size;
+      return tf.tidy(() =>
+        shares
+          .slice(1)
+          .reduce<tf.Tensor>(
+            (g, _s, k) =>
+              tf.add(g, tf.tensor(peers.buffers(k).gradients.slice(start, start + v.size), v.shape, 'float32')),
+            local[i]!,
+          ),
+      );
+    });
+  };
   const first = shares[0]!;
   const x0 = tf.slice(x, [0, 0, 0, 0], [first.rows, -1, -1, -1]);
   const y0 = tf.slice(y, [0], [first.rows]);
   const penaltyValue = penalty ? tf.tidy(() => penalty().dataSync()[0]!) : 0;
-  let local: Awaited<ReturnType<typeof shareGradients>> | undefined;
+  const ctx0 = { ...ctx, rng: new Rng(seeds[0]!) };
+  const owned: tf.Tensor[] = [x0, y0];
+  let saved: tf.Tensor[] | undefined;
   try {
-    local = await shareGradients({ ...ctx, rng: new Rng(seeds[0]!) }, variables, x0, y0, first.rows / rows, penalty);
-    const settled = await Promise.all(pending);
-    const failed = settled.find((s) => 'error' in s);
-    if (failed && 'error' in failed) throw failed.error;
-    const outcomes = settled.map((s) => (s as { value: ShardOutcome }).value);
-    const summed: tf.NamedTensorMap = {};
-    let offset = 0;
-    variables.forEach((v, i) => {
-      summed[v.name] = tf.tidy(() =>
-        outcomes.reduce<tf.Tensor>(
-          (g, _o, k) =>
-            tf.add(g, tf.tensor(peers.buffers(k).gradients.slice(offset, offset + v.size), v.shape, 'float32')),
-          local!.grads[i]!,
-        ),
+    let local: Awaited<ReturnType<typeof shareGradients>>;
+    let outcomes: ShardOutcome[];
+    let summed: tf.Tensor[];
+    if (!awp) {
+      const pending = send();
+      local = await shareGradients(ctx0, variables, x0, y0, first.rows / rows, penalty);
+      owned.push(local.loss, local.correct, ...local.grads);
+      outcomes = await collect(pending);
+      summed = sum(local.grads);
+    } else {
+      // AWP across workers: round 1 finds each share's x' (kept by its worker) and the whole batch's
+      // adversarial-loss gradient at w; the perturbation is taken from that sum, broadcast as w + v,
+      // and round 2 takes the training gradient at w + v on the same x'. w comes back by assignment.
+      const xTrain0 = await trainingInputs(ctx0, x0, y0);
+      owned.push(xTrain0);
+      const pending1 = send('keep');
+      const probe = await shareGradients(ctx0, variables, x0, y0, first.rows / rows, undefined, xTrain0);
+      owned.push(probe.loss, probe.correct, ...probe.grads);
+      await collect(pending1);
+      const g = sum(probe.grads);
+      owned.push(...g);
+      const v = awpPerturbation(
+        awp.kernels,
+        awp.kernels.map((k) => g[variables.indexOf(k)]!),
+        awp.gamma,
       );
-      offset += v.size;
-    });
-    optimizer.applyGradients(summed);
-    tf.dispose(Object.values(summed));
+      saved = perturbKernels(awp.kernels, v);
+      tf.dispose(v);
+      flattenInto(variables, peers.weights);
+      const pending2 = send('reuse');
+      local = await shareGradients(ctx0, variables, x0, y0, first.rows / rows, undefined, xTrain0);
+      owned.push(local.loss, local.correct, ...local.grads);
+      outcomes = await collect(pending2);
+      summed = sum(local.grads);
+      restoreKernels(awp.kernels, saved);
+      saved = undefined;
+      if (penalty) {
+        // Weight decay's gradient at w itself, not at w + v.
+        const decay = tf.variableGrads(penalty, awp.kernels);
+        decay.value.dispose();
+        const added = summed.map((g, i) => {
+          const d = decay.grads[variables[i]!.name];
+          return d ? tf.add(g, d) : g;
+        });
+        tf.dispose(Object.values(decay.grads));
+        tf.dispose(summed.filter((g, i) => added[i] !== g));
+        summed = added;
+      }
+    }
+    const named: tf.NamedTensorMap = {};
+    variables.forEach((v, i) => (named[v.name] = summed[i]!));
+    optimizer.applyGradients(named);
+    tf.dispose(summed);
     let loss = (first.rows / rows) * (await local.loss.data())[0]! + penaltyValue;
     let correct = (await local.correct.data())[0]!;
     outcomes.forEach((o, k) => {
@@ -276,7 +417,67 @@ async function parallelBatch(
     });
     return { loss, correct };
   } finally {
-    tf.dispose([x0, y0, ...(local ? [local.loss, local.correct, ...local.grads] : [])]);
+    if (saved) restoreKernels(awp!.kernels, saved);
+    tf.dispose(owned);
+  }
+}
+
+/**
+ * One AWP batch on this thread alone: x' at w, the adversarial loss's gradient at w for the
+ * perturbation, the training gradient at w + v (weight decay's at w), w restored, the update applied.
+ */
+async function awpBatch(
+  ctx: BatchContext,
+  variables: tf.Variable[],
+  kernels: tf.Variable[],
+  gamma: number,
+  optimizer: tf.Optimizer,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  penalty: (() => tf.Scalar) | undefined,
+): Promise<ShardOutcome> {
+  const xTrain = await trainingInputs(ctx, x, y);
+  const owned: tf.Tensor[] = [xTrain];
+  let saved: tf.Tensor[] | undefined;
+  try {
+    const probe = tf.variableGrads(() => batchLoss(ctx, x, xTrain, y).loss, kernels);
+    owned.push(probe.value, ...Object.values(probe.grads));
+    const v = awpPerturbation(
+      kernels,
+      kernels.map((k) => probe.grads[k.name]!),
+      gamma,
+    );
+    saved = perturbKernels(kernels, v);
+    tf.dispose(v);
+    let loss: tf.Scalar | undefined;
+    let correct: tf.Scalar | undefined;
+    const result = tf.variableGrads(() => {
+      const out = batchLoss(ctx, x, xTrain, y);
+      loss = tf.keep(out.loss);
+      correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(out.logits, 1), y), 'int32'))) as tf.Scalar;
+      return out.loss;
+    }, variables);
+    owned.push(result.value, loss!, correct!);
+    restoreKernels(kernels, saved);
+    saved = undefined;
+    const grads = result.grads;
+    let penaltyValue = 0;
+    if (penalty) {
+      const decay = tf.variableGrads(penalty, kernels);
+      penaltyValue = (await decay.value.data())[0]!;
+      decay.value.dispose();
+      for (const k of kernels) {
+        const sum = tf.add(grads[k.name]!, decay.grads[k.name]!);
+        tf.dispose([grads[k.name]!, decay.grads[k.name]!]);
+        grads[k.name] = sum;
+      }
+    }
+    optimizer.applyGradients(grads);
+    tf.dispose(Object.values(grads));
+    return { loss: (await loss!.data())[0]! + penaltyValue, correct: (await correct!.data())[0]! };
+  } finally {
+    if (saved) restoreKernels(kernels, saved);
+    tf.dispose(owned);
   }
 }
 
@@ -285,6 +486,25 @@ export async function trainModel(
   data: Dataset,
   opts: TrainOptions,
 ): Promise<EpochMetrics[]> {
+  return (await trainModelOutcome(target, data, opts)).history;
+}
+
+/** The robust-validation score an epoch is selected on: the EMA's when the run averages. */
+export function selectionScore(metrics: EpochMetrics, ema: boolean): number | undefined {
+  const score = ema ? metrics.emaValRobustAccuracy : metrics.valRobustAccuracy;
+  return score === undefined || Number.isNaN(score) ? undefined : score;
+}
+
+/**
+ * trainModel, telling which weights it left in the model: the last epoch's raw weights, their
+ * moving average (opts.ema), or, with early stopping, the weights (EMA's when averaging) of the
+ * epoch with the best robust validation accuracy (ties: the earliest).
+ */
+export async function trainModelOutcome(
+  target: tfl.LayersModel | TrainableNet,
+  data: Dataset,
+  opts: TrainOptions,
+): Promise<TrainOutcome> {
   validateTrainOptions(opts);
   const model = 'saveTo' in target ? target : layersNet(target);
   const method = opts.method ?? 'standard';
@@ -293,9 +513,25 @@ export async function trainModel(
   const batchSize = opts.batchSize ?? defaultTrainJob(method).batchSize;
   const peak = peakLearningRate(opts);
   const schedule = opts.schedule ?? traits.schedule;
-  const optimizer = makeOptimizer(opts);
-  const train = firstN(data.train, opts.trainLimit);
+  const validationN = opts.validation ?? (opts.earlyStop ? DEFAULT_VALIDATION_IMAGES : 0);
+  // Validation images are the training split's last ones, never trained on (robust.ts).
+  const split = trainingSplit(data.train.count, opts.trainLimit, validationN);
+  const train = sliceSplit(data.train, split.train.start, split.train.end - split.train.start);
+  const validation =
+    validationN > 0
+      ? sliceSplit(data.train, split.validation.start, split.validation.end - split.validation.start)
+      : undefined;
   const test = firstN(data.test, opts.evalLimit);
+  const awpGamma = opts.awp ?? 0;
+  const awpKernels = awpGamma > 0 ? model.kernels : [];
+  if (awpGamma > 0 && awpKernels.length === 0)
+    throw new InputError(
+      'train options',
+      'awp',
+      'the network has no kernels (weights of 2 or more dimensions) to perturb',
+    );
+  // Made once every refusal above is past: an optimiser holds tensors from its construction.
+  const optimizer = makeOptimizer(opts);
   const robustN = opts.robustEvalLimit ?? traits.robustEvalImages;
   const { variables, kernels } = model;
   const classes = data.classNames.length;
@@ -312,12 +548,52 @@ export async function trainModel(
   const batches = Math.ceil(train.count / batchSize);
   const history: EpochMetrics[] = [];
   let startEpoch = 1;
-  if (opts.resume && opts.checkpointDir) {
-    const restored = await loadCheckpoint(opts.checkpointDir, model, optimizer);
-    if (restored) {
-      history.push(...restored.history);
-      startEpoch = restored.epoch + 1;
+  const average = opts.ema !== undefined ? new WeightAverage(opts.ema, variables) : undefined;
+  let best: { epoch: number; score: number; weights: tf.Tensor[] } | undefined;
+  const flat = (tensors: readonly tf.Tensor[]) => {
+    const out = new Float32Array(tensors.reduce((s, t) => s + t.size, 0));
+    let offset = 0;
+    for (const t of tensors) {
+      out.set(t.dataSync() as Float32Array, offset);
+      offset += t.size;
     }
+    return out;
+  };
+  const unflat = (values: Float32Array) => {
+    let offset = 0;
+    return variables.map((v) => {
+      const t = tf.tensor(values.slice(offset, offset + v.size), v.shape, 'float32');
+      offset += v.size;
+      return t;
+    });
+  };
+  try {
+    if (opts.resume && opts.checkpointDir) {
+      const restored = await loadCheckpoint(opts.checkpointDir, model, optimizer);
+      if (restored) {
+        const where = `${opts.checkpointDir}/checkpoints`;
+        if (average && restored.extras.ema?.decay !== average.decay) {
+          throw new InputError(
+            where,
+            'state.json',
+            restored.extras.ema
+              ? `holds an EMA of decay ${restored.extras.ema.decay}, not ${average.decay}: resume with the run's own settings`
+              : `holds no EMA: the run started without weight averaging, so it cannot resume with one`,
+          );
+        }
+        if (average && restored.extras.ema) average.load(restored.extras.ema.values);
+        if (restored.extras.best) {
+          const { epoch, score, values } = restored.extras.best;
+          best = { epoch, score, weights: unflat(values) };
+        }
+        history.push(...restored.history);
+        startEpoch = restored.epoch + 1;
+      }
+    }
+  } catch (err) {
+    average?.dispose();
+    optimizer.dispose();
+    throw err;
   }
   const pgdEntry = getAttack('pgd');
   const workers = Math.min(opts.workers ?? 1, batchSize);
@@ -326,11 +602,17 @@ export async function trainModel(
     ? () => tf.mul(opts.weightDecay! / 2, tf.addN(kernels.map((k) => tf.sum(tf.square(k))))) as tf.Scalar
     : undefined;
   let peers: GradientPeers | undefined;
+  let stoppedAfter: number | undefined;
   try {
     if (workers > 1)
       peers = await startPeers(model, opts, { method, adv, classes, shape: data.shape, batchSize, workers });
     for (let epoch = startEpoch; epoch <= opts.epochs; epoch++) {
+      if (opts.patience !== undefined && best && epoch - 1 - best.epoch >= opts.patience) {
+        stoppedAfter = epoch - 1;
+        break;
+      }
       const started = performance.now();
+      const awpOn = awpGamma > 0 && epoch > (opts.awpWarmupEpochs ?? 0);
       const rng = new Rng((opts.seed ?? 0) * 1_000_003 + epoch);
       const order = rng.permutation(train.count);
       const previousWeights = traits.collapseGuard ? model.getWeights() : undefined;
@@ -357,7 +639,8 @@ export async function trainModel(
         };
         let lossValue: number;
         if (peers) {
-          const outcome = await parallelBatch(peers, workers, ctx, variables, optimizer, x, y, penalty)
+          const awpArg = awpOn ? { gamma: awpGamma, kernels: awpKernels } : undefined;
+          const outcome = await parallelBatch(peers, workers, ctx, variables, optimizer, x, y, penalty, awpArg)
             .finally(() => tf.dispose([x, y]))
             .catch((err: Error) => {
               if (!(err instanceof TrainingWorkerError)) throw err;
@@ -369,6 +652,12 @@ export async function trainModel(
                     : 'no epoch had finished, so there is no checkpoint to resume from'),
               );
             });
+          lossValue = outcome.loss;
+          correct += outcome.correct;
+        } else if (awpOn) {
+          const outcome = await awpBatch(ctx, variables, awpKernels, awpGamma, optimizer, x, y, penalty).finally(() =>
+            tf.dispose([x, y]),
+          );
           lossValue = outcome.loss;
           correct += outcome.correct;
         } else {
@@ -387,6 +676,7 @@ export async function trainModel(
           correct += (await batchCorrect!.data())[0]!;
           tf.dispose([x, y, xTrain, cost, batchCorrect!]);
         }
+        average?.update(variables, (epoch - 1) * batches + b);
         lossSum += lossValue * x.shape[0];
         opts.onProgress?.({ epoch, epochs: opts.epochs, batch: b + 1, batches, loss: lossValue });
         if (opts.signal) await yieldToEventLoop();
@@ -408,18 +698,34 @@ export async function trainModel(
         eps,
         seconds: 0,
       };
-      if (robustN > 0 && adv.eps > 0) {
-        // The last test images: disjoint from the first 1,000 that final evaluations use.
-        const held = sliceSplit(data.test, Math.max(0, data.test.count - robustN), robustN);
-        const evaluation = await evaluateAttacks(
-          classifier,
-          held,
-          data.shape,
-          { norm: adv.norm ?? 'linf', eps: adv.eps, bounds: [0, 1] },
-          [{ entry: pgdEntry, options: { steps: 10, seed: epoch } }],
-          { examples: 0 },
-        );
-        metrics.robustAccuracy = evaluation.robustAccuracy;
+      const threat = { norm: adv.norm ?? 'linf', eps: adv.eps, bounds: [0, 1] as [number, number] };
+      const pgdOn = async (split: typeof test, steps: number) =>
+        evaluateAttacks(classifier, split, data.shape, threat, [{ entry: pgdEntry, options: { steps, seed: epoch } }], {
+          examples: 0,
+        });
+      // The last test images: disjoint from the first 1,000 that final evaluations use.
+      const held =
+        robustN > 0 && adv.eps > 0 ? sliceSplit(data.test, Math.max(0, data.test.count - robustN), robustN) : undefined;
+      if (held) metrics.robustAccuracy = (await pgdOn(held, 10)).robustAccuracy;
+      if (validation) {
+        if (adv.eps > 0) {
+          const v = await pgdOn(validation, VALIDATION_PGD_STEPS);
+          metrics.valAccuracy = v.cleanAccuracy;
+          metrics.valRobustAccuracy = v.robustAccuracy;
+        } else metrics.valAccuracy = await accuracyOn(classifier, validation, data.shape);
+      }
+      if (average) {
+        await withWeights(variables, average.weights, async () => {
+          metrics.emaTestAccuracy = await accuracyOn(classifier, test, data.shape);
+          if (held) metrics.emaRobustAccuracy = (await pgdOn(held, 10)).robustAccuracy;
+          if (validation) {
+            if (adv.eps > 0) {
+              const v = await pgdOn(validation, VALIDATION_PGD_STEPS);
+              metrics.emaValAccuracy = v.cleanAccuracy;
+              metrics.emaValRobustAccuracy = v.robustAccuracy;
+            } else metrics.emaValAccuracy = await accuracyOn(classifier, validation, data.shape);
+          }
+        });
       }
       // Fast-AT's catastrophic overfitting: PGD accuracy collapses within an epoch while FGSM
       // training accuracy soars. Restore the last good weights and stop (Wong et al. 2020, §5).
@@ -432,7 +738,24 @@ export async function trainModel(
       tf.dispose(previousWeights ?? []);
       metrics.seconds = (performance.now() - started) / 1000;
       history.push(metrics);
-      if (opts.checkpointDir) await saveCheckpoint(opts.checkpointDir, model, optimizer, epoch, history);
+      if (opts.earlyStop) {
+        const score = selectionScore(metrics, Boolean(average));
+        if (score !== undefined && (!best || score > best.score)) {
+          tf.dispose(best?.weights ?? []);
+          best = {
+            epoch,
+            score,
+            weights: average ? average.weights.map((w) => tf.clone(w)) : variables.map((v) => tf.clone(v)),
+          };
+        }
+      }
+      if (opts.checkpointDir) {
+        const extras: CheckpointExtras = {
+          ...(average ? { ema: { decay: average.decay, values: average.flatten() } } : {}),
+          ...(best ? { best: { epoch: best.epoch, score: best.score, values: flat(best.weights) } } : {}),
+        };
+        await saveCheckpoint(opts.checkpointDir, model, optimizer, epoch, history, extras);
+      }
       opts.onProgress?.({
         epoch,
         epochs: opts.epochs,
@@ -443,12 +766,25 @@ export async function trainModel(
       });
       if (collapsed) break;
     }
+    // The weights the model ends with: early stopping's pick, else the average, else the raw ones.
+    const last = history[history.length - 1]?.epoch ?? 0;
+    let kept: KeptWeights = { weights: 'raw', epoch: last, reason: 'last' };
+    if (opts.earlyStop && best) {
+      variables.forEach((v, i) => v.assign(best!.weights[i]!));
+      kept = { weights: average ? 'ema' : 'raw', epoch: best.epoch, reason: 'best-robust-validation' };
+    } else if (average) {
+      variables.forEach((v, i) => v.assign(average.weights[i]!));
+      kept = { weights: 'ema', epoch: last, reason: 'last' };
+    }
+    if (stoppedAfter !== undefined) kept.stoppedAfter = stoppedAfter;
+    return { history, kept };
   } finally {
     await peers?.dispose();
+    average?.dispose();
+    tf.dispose(best?.weights ?? []);
     optimizer.dispose();
     // tfjs's MomentumOptimizer.dispose leaves its base SGD's learning-rate scalar behind (a leaked tensor a run).
     // By class name: tfjs optimisers answer instanceof by duck typing, so every one is "a MomentumOptimizer".
     if (optimizer.getClassName() === 'Momentum') (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
   }
-  return history;
 }

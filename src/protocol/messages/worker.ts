@@ -103,6 +103,8 @@ export const TrainShardStepRequest = request(
     weight: z.number().finite().positive().max(1),
     seed: z.number().int().min(0),
     eps: z.number().finite().min(0),
+    /** AWP's rounds: keep x' after this step, or reuse the kept one (src/engine/training/parallel.ts). */
+    awp: z.enum(['keep', 'reuse']).optional(),
   }),
   z.object({ loss: z.number(), correct: z.number().int().min(0) }),
 );
