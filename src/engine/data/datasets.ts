@@ -126,6 +126,11 @@ export async function loadTrainingData(spec: string, options: ReadOptions = {}):
       `images are ${train.shape.join('×')} but the test images are ${test.shape.join('×')}`,
     );
   }
+  for (const split of [train, test]) {
+    if (split.samples.count === 0) {
+      throw new InputError(split.file, split.split, `holds no ${split.split} images; training needs at least one`);
+    }
+  }
   const classNames = train.classNames.length >= test.classNames.length ? train.classNames : test.classNames;
   return {
     id: train.id,
