@@ -254,7 +254,7 @@ export async function evaluateAttacks(
     shape[0] * shape[1] * shape[2],
   );
   opts.onProgress?.({ phase: 'clean', label: 'clean', done: 0, total: split.count });
-  const clean = await predictSplit(model, split, shape, cleanBatch(shape, opts));
+  const clean = await predictSplit(model, split, shape, cleanBatch(shape, opts), { finite: true });
   const cleanFooled = correctMask(clean, split);
   const n = split.count;
   const cleanCorrect = cleanFooled.filter((f) => !f).length;
@@ -422,7 +422,7 @@ export async function accuracyCurve(
   const plans = Array.isArray(plan) ? plan : [plan];
   const grid = [...new Set(epsGrid)].sort((a, b) => a - b);
   for (const eps of grid) validateThreat({ norm, eps, bounds }, split.count, shape[0] * shape[1] * shape[2], '--eps');
-  const clean = await predictSplit(model, split, shape, cleanBatch(shape, opts));
+  const clean = await predictSplit(model, split, shape, cleanBatch(shape, opts), { finite: true });
   const fooled = correctMask(clean, split);
   const n = split.count;
   const points: CurvePoint[] = [];
