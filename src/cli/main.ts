@@ -434,8 +434,9 @@ export function checkOutDir(out: string, option = '--out'): void {
       stat = fs.statSync(existing);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOTDIR') throw new InputError(option, '', `${out} lies under a file, not a folder`);
-      if (code !== 'ENOENT') throw new InputError(option, '', `${out} cannot be checked: ${code ?? 'error'}`);
+      // ENOTDIR: a part of the path is a file; the walk up finds which.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR')
+        throw new InputError(option, '', `${out} cannot be checked: ${code ?? 'error'}`);
     }
     if (stat) {
       if (!stat.isDirectory()) {

@@ -130,14 +130,15 @@ export function fitPlanToModel(plan: AttackPlan, numClasses: number, modelFile: 
     const instead =
       byLoss >= needed && (info?.minClasses ?? 2) <= numClasses
         ? `choose another loss (e.g. ${plan.entry.id}:ce or --loss ce)`
-        : 'choose an attack without targets (e.g. apgd)';
+        : `choose an attack without targets (e.g. ${numClasses >= minClassesFor('dlr', false) ? 'apgd' : 'apgd:ce'})`;
     throw new InputError(
       modelFile,
       'output',
       `has ${numClasses} classes, too few for ${plan.entry.label(plan.options)}: ${why}; ${instead}`,
     );
   }
-  const targets = (plan.options as { targetClasses?: number }).targetClasses;
+  const targets =
+    (plan.options as { targetClasses?: number }).targetClasses ?? (info?.options.targetClasses as number | undefined);
   if (targets !== undefined && targets > numClasses - 1) {
     return { ...plan, options: { ...plan.options, targetClasses: numClasses - 1 } as AttackOptions };
   }

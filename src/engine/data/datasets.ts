@@ -121,9 +121,10 @@ export async function loadTrainingData(spec: string, options: ReadOptions = {}):
   }) as [LoadedSplit & { id: string }, LoadedSplit & { id: string }];
   if (train.shape.join('×') !== test.shape.join('×')) {
     throw new InputError(
-      train.location,
-      'train',
-      `images are ${train.shape.join('×')} but the test images are ${test.shape.join('×')}`,
+      test.file,
+      'shape',
+      `test images are ${test.shape.join('×')} but the training images (${path.basename(train.file)}) are ` +
+        `${train.shape.join('×')}; both splits must have one shape`,
     );
   }
   for (const split of [train, test]) {

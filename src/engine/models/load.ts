@@ -114,9 +114,20 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
   try {
     // As tfjs does: optimizer state (a training checkpoint's) is not the model's.
     const modelWeights = weightSpecs.filter((w) => w.group !== 'optimizer').map((w) => [w.name, decoded[w.name]!]);
+    // A NaN or ∞ weight makes NaN logits (or, through a max pool, silently wrong ones): refused here.
+    for (const [name, weight] of modelWeights as [string, tf.Tensor][]) {
+      if (weight?.dtype === 'float32' && !tf.tidy(() => tf.all(tf.isFinite(weight)).dataSync()[0])) {
+        throw new InputError(
+          modelFile,
+          `weights "${name}"`,
+          'hold NaN or ±∞ values; the model cannot give finite logits (re-export it from a finite checkpoint)',
+        );
+      }
+    }
     model.loadWeights(Object.fromEntries(modelWeights));
   } catch (err) {
     model.dispose();
+    if (err instanceof InputError) throw err;
     throw new InputError(modelFile, 'modelTopology/weightsManifest', (err as Error).message);
   } finally {
     tf.dispose(Object.values(decoded));
