@@ -541,7 +541,8 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   // A starting model that cannot train is refused before the data is read; one that can takes the
   // data fitted to its input (resize, channels).
   if (job.init) trainableFormat(job.init);
-  const initShape = job.init ? withInputErrors(() => describeModel(job.init!)).inputShape : undefined;
+  const described = job.init ? withInputErrors(() => describeModel(job.init!)) : undefined;
+  const initShape = described?.inputShape;
   const data = await loadTrainingData(job.data, {
     ...job.dataOptions,
     ...(initShape ? { inputShape: initShape } : {}),
@@ -550,6 +551,15 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   // applied inside it and written next to the trained model, so that attacking it applies it again.
   const { layers, preprocessing } = jobPreprocessing(job, job.init, [0, 1]);
   checkAgainstModel(layers, { channels: data.shape[2], classes: data.classNames.length });
+  // Every label of both splits was read: the starting model must have a logit for each.
+  if (described?.classes !== undefined && described.classes < data.classNames.length) {
+    throw new InputError(
+      job.init!,
+      'output',
+      `has ${described.classes} classes, but the labels of ${data.id} run from 0 to ${data.classNames.length - 1}; ` +
+        'fine-tune a model with a logit for every class',
+    );
+  }
   const normalization = normalizationOf(preprocessing, [0, 1]);
   report?.({ phase: 'building-model', epochs: job.epochs });
   writeTrainRecord(job, { status: 'running' });

@@ -198,6 +198,28 @@ describe('class 3: silently wrong numbers', () => {
       /train200\/train-labels-idx1-ubyte: \[1200\]: is 200, but the data names 10 classes/,
     );
     assert.ok(!fs.existsSync(path.join(work, 'never')));
+    // Without classes.json the labels name the classes (0 to 200): a 10-class starting model is refused.
+    const unnamed = idxFolder('train200-unnamed', {
+      train: { n: 1500, hw: 28, label: (i) => (i === 1200 ? 200 : i % 10) },
+      test: { n: 50, hw: 28, label: (i) => i % 10 },
+    });
+    refused(
+      [
+        'train',
+        '--data',
+        unnamed,
+        '--init',
+        model,
+        '--epochs',
+        '1',
+        '--workers',
+        '1',
+        '--out',
+        path.join(work, 'never'),
+      ],
+      /model\/model\.json: output: has 10 classes, but the labels of .*train200-unnamed run from 0 to 200/,
+    );
+    assert.ok(!fs.existsSync(path.join(work, 'never')));
   });
 
   test('32×32 test images beside 28×28 training images are refused, naming the test file', () => {
