@@ -144,31 +144,43 @@ describe('class 3: silently wrong numbers', () => {
     assert.doesNotMatch(r.stdout, /clean\s+\d/, 'no accuracy table');
   });
 
-  test('NaN weights in an ONNX graph: the first non-finite node is named', async () => {
-    const file = onnxVariant('nan.onnx', (m) => {
+  test('NaN weights in an ONNX graph or a tfjs graph model: the first non-finite node is named', async () => {
+    const onnxFile = onnxVariant('nan.onnx', (m) => {
       const w = m.graph!.initializer!.find((t) => t.name === 'conv2.weight')!;
       const raw = Buffer.from(w.rawData!);
       raw.writeFloatLE(NaN, 0);
       w.rawData = raw;
     });
-    const classifier = await loadClassifier(file);
-    try {
-      const split = { images: new Uint8Array(4 * 784).fill(128), labels: new Uint8Array(4), count: 4 };
-      await expectNoLeak(() =>
-        assert.rejects(
-          () => predictSplit(classifier, split, [28, 28, 1], 2, { finite: true }),
-          (err: Error) => {
-            assert.ok(err instanceof InputError, err.message);
-            assert.match(
-              err.message,
-              /nan\.onnx: logits: are not finite .* first non-finite output is node "\/conv2\/Conv" \(Conv\)/,
-            );
-            return true;
-          },
-        ),
-      );
-    } finally {
-      classifier.dispose?.();
+    const graphDir = path.join(work, 'nan-graph');
+    fs.cpSync(path.join(ROOT, 'test', 'fixtures', 'graph-model'), graphDir, { recursive: true });
+    const bin = fs.readFileSync(path.join(graphDir, 'weights.bin'));
+    bin.writeFloatLE(NaN, 8); // after flat_shape (int32 [2]): w[0, 0]
+    fs.writeFileSync(path.join(graphDir, 'weights.bin'), bin);
+    const cases: Array<[string, RegExp]> = [
+      [onnxFile, /nan\.onnx: logits: are not finite .* first non-finite output is node "\/conv2\/Conv" \(Conv\)/],
+      [
+        path.join(graphDir, 'model.json'),
+        /nan-graph\/model\.json: logits: are not finite .* first non-finite output is node "logits" \(MatMul\)/,
+      ],
+    ];
+    for (const [file, pattern] of cases) {
+      const classifier = await loadClassifier(file);
+      try {
+        const [h, w, c] = classifier.inputShape;
+        const split = { images: new Uint8Array(4 * h * w * c).fill(128), labels: new Uint8Array(4), count: 4 };
+        await expectNoLeak(() =>
+          assert.rejects(
+            () => predictSplit(classifier, split, classifier.inputShape, 2, { finite: true }),
+            (err: Error) => {
+              assert.ok(err instanceof InputError, err.message);
+              assert.match(err.message, pattern);
+              return true;
+            },
+          ),
+        );
+      } finally {
+        classifier.dispose?.();
+      }
     }
   });
 

@@ -282,10 +282,26 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
     }
     return { inputShape: shape, numClasses: classes };
   });
-  return makeClassifier(
-    (x) => model.execute(x, outputName) as tf.Tensor2D,
-    loadedMeta(modelFile, options, { inputShape, numClasses, warnings }, () => model.dispose()),
-  );
+  // The graph's computed nodes in the file's (topological) order, to name the first that is not finite.
+  const computed = nodes.filter((n) => n.op !== 'Const' && n.op !== 'Placeholder').map((n) => n.name);
+  const firstNonFinite = (x: tf.Tensor4D): string | undefined => {
+    let found: string | undefined;
+    try {
+      tf.tidy(() => {
+        const outs = model.execute(x, computed) as tf.Tensor | tf.Tensor[];
+        const list = Array.isArray(outs) ? outs : [outs];
+        const index = list.findIndex((t) => t.dtype === 'float32' && !(tf.all(tf.isFinite(t)).dataSync()[0] ?? 1));
+        if (index >= 0) found = `node "${computed[index]}" (${nodes.find((n) => n.name === computed[index])?.op})`;
+      });
+    } catch {
+      return undefined; // a node the executor cannot return on its own (control flow): no name to give
+    }
+    return found;
+  };
+  return makeClassifier((x) => model.execute(x, outputName) as tf.Tensor2D, {
+    ...loadedMeta(modelFile, options, { inputShape, numClasses, warnings }, () => model.dispose()),
+    firstNonFinite,
+  });
 }
 
 /** An ONNX model through the graph interpreter (src/engine/models/onnx/): NCHW inside, NHWC at the seam. */
