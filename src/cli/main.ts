@@ -702,6 +702,7 @@ export function buildProgram(): Command {
         std?: number[];
       }) => {
         if (!o.out && !o.resume) throw new InputError('train', '--out', 'is required (or --resume DIR)');
+        if (o.out && !o.resume) checkOutDir(o.out);
         const backend = await initBackend(o.backend);
         if (o.workers !== undefined && o.workers > MAX_TRAIN_WORKERS)
           throw new InputError('train', '--workers', `${o.workers} is too many; at most ${MAX_TRAIN_WORKERS}`);
