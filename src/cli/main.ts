@@ -7,7 +7,7 @@
  *   robustness-lab run    examples/fashion-mnist/smallcnn.robustness.json --out DIR
  *   robustness-lab bench  --json FILE
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -82,18 +82,22 @@ import { specAttackJob, type RobustnessSpec } from '../protocol/experiment-spec'
 import { analyzeSpec, type SpecProblem } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
 
+/**
+ * The option parsers: one rule for every option value. A bad value is a usage error: commander
+ * prints one line naming the option and the problem, and main() exits 2 (no help dump).
+ */
 const number =
   (name: string) =>
   (value: string): number => {
-    const v = Number(value);
-    if (!Number.isFinite(v)) throw new InvalidArgumentError(`${name} must be a number, got "${value}"`);
+    const v = value.trim() === '' ? NaN : Number(value);
+    if (!Number.isFinite(v)) throw new InvalidArgumentError(`${name} must be a finite number, got "${value}"`);
     return v;
   };
 const integer =
   (name: string, min: number) =>
   (value: string): number => {
-    const v = Number(value);
-    if (!Number.isInteger(v) || v < min)
+    const v = value.trim() === '' ? NaN : Number(value);
+    if (!Number.isSafeInteger(v) || v < min)
       throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got "${value}"`);
     return v;
   };
@@ -258,6 +262,9 @@ type AttackChoice = { attacks: string[] } | { suite: SuiteId };
 
 function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: number[]): AttackJob {
   if (o.bounds.length !== 2) throw new InputError('--bounds', '', `needs two numbers lo,hi, got ${o.bounds.length}`);
+  if (!(o.bounds[0]! < o.bounds[1]!)) {
+    throw new InputError('--bounds', '', `${o.bounds.join(',')} is not a range: lo must be below hi (e.g. 0,1)`);
+  }
   const settings: AttackJobSettings = {
     model: path.resolve(o.model),
     data: o.data,
@@ -347,7 +354,12 @@ export function summaryTable(report: Report): string {
   return [head, formatTable(columns, rows), ...curves, ...checks, ...masking, ...diagnostics].join('\n');
 }
 
-type RunOptions = Pick<AttackCliOptions, 'out' | 'json' | 'minRobust' | 'backend' | 'workers'>;
+type RunOptions = Pick<AttackCliOptions, 'out' | 'json' | 'minRobust' | 'backend' | 'workers'> & {
+  /** --workers was given (not its default): a cap is then worth a note. */
+  workersGiven?: boolean;
+  /** Where `out` came from, for its errors (default --out). */
+  outSource?: string;
+};
 
 async function attackCommand(
   o: AttackCliOptions,
@@ -414,7 +426,70 @@ function resumedTrainJob(dir: string, workers: number | undefined): TrainJob {
   return job;
 }
 
+/**
+ * The report folder, checked before any work: it must be a folder (or not exist yet) under folders
+ * only, and writable, so a run is never lost to a bad --out after the attack.
+ */
+export function checkOutDir(out: string, option = '--out'): void {
+  const dir = path.resolve(out);
+  let existing = dir;
+  for (;;) {
+    let stat: fs.Stats | undefined;
+    try {
+      stat = fs.statSync(existing);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // ENOTDIR: a part of the path is a file; the walk up finds which.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR')
+        throw new InputError(option, '', `${out} cannot be checked: ${code ?? 'error'}`);
+    }
+    if (stat) {
+      if (!stat.isDirectory()) {
+        throw new InputError(
+          option,
+          '',
+          existing === dir ? `${out} is a file, not a folder` : `${out} lies under ${existing}, which is a file`,
+        );
+      }
+      break;
+    }
+    const parent = path.dirname(existing);
+    if (parent === existing) break;
+    existing = parent;
+  }
+  try {
+    fs.accessSync(existing, fs.constants.W_OK | fs.constants.X_OK);
+  } catch {
+    throw new InputError(option, '', `${existing === dir ? out : existing} is not writable`);
+  }
+}
+
+/** Images a worker must have for its start-up (~0.5 s: bundle, wasm, data) to pay off. */
+export const MIN_IMAGES_PER_WORKER = 100;
+
+/**
+ * The attack workers that help: at most one per core and one per MIN_IMAGES_PER_WORKER images
+ * (and 1 on the stock wasm backend); a note says why when fewer than asked run.
+ */
+export function attackWorkers(
+  requested: number,
+  n: number,
+  cores: number,
+  backend: BackendChoice,
+): { workers: number; note?: string } {
+  if (backend === 'wasm-stock') return { workers: 1 };
+  const byImages = Math.max(1, Math.floor(n / MIN_IMAGES_PER_WORKER));
+  const workers = Math.max(1, Math.min(requested, cores, byImages));
+  if (workers >= requested) return { workers };
+  const limits = [
+    ...(cores < requested ? [`${cores} core${cores === 1 ? '' : 's'}`] : []),
+    ...(byImages < requested ? [`${n} images (at least ${MIN_IMAGES_PER_WORKER} a worker)`] : []),
+  ];
+  return { workers, note: `--workers ${requested} capped at ${workers}: ${limits.join(', ')}` };
+}
+
 async function runJob(job: AttackJob, o: RunOptions, command: string): Promise<void> {
+  if (o.out) checkOutDir(o.out, o.outSource);
   const backend = await initBackend(o.backend);
   backend.notes.forEach((n) => process.stderr.write(`note: ${n}\n`));
   const progress = makeProgress(process.stderr, Boolean(o.json));
@@ -424,8 +499,9 @@ async function runJob(job: AttackJob, o: RunOptions, command: string): Promise<v
   const onProgress = (p: { label: string; done: number; total: number }) => progress.update(p.label, p.done, p.total);
   // Each stage's line as it finishes (stderr, like the progress); the table follows at the end.
   const onStage = (stage: FinishedStage) => progress.note(stageLine(stage));
-  // Small jobs are not worth a worker's start-up (~0.5 s: bundle, wasm, data).
-  const workers = job.n >= 200 && o.backend !== 'wasm-stock' ? o.workers : 1;
+  // Small jobs are not worth a worker's start-up; more workers than cores only contend.
+  const { workers, note } = attackWorkers(o.workers, job.n, os.availableParallelism(), o.backend);
+  if (note && o.workersGiven) process.stderr.write(`note: ${note}\n`);
   try {
     report =
       workers > 1
@@ -470,7 +546,15 @@ export function buildProgram(): Command {
   const program = new Command('robustness-lab')
     .version(VERSION)
     .description('Adversarial-robustness experiments on tfjs models: attacks, curves, training.')
-    .showHelpAfterError();
+    // A usage error (a bad option value, an unknown option, a missing argument) is one line on
+    // stderr naming the option and the problem, and exit code 2: main() turns commander's exit
+    // into the code. Subcommands inherit both settings.
+    .exitOverride()
+    .configureOutput({ outputError: (message, write) => write(`${message.trimEnd().replace(/\n+/g, ' ')}\n`) });
+  // Whether --workers was given rather than defaulted: a cap below it is then worth a note.
+  program.hook('preAction', (_program, action) => {
+    if (action.getOptionValueSource('workers') === 'cli') action.setOptionValue('workersGiven', true);
+  });
 
   const attackHelp = ATTACKS.map(
     (a) => `  ${a.id.padEnd(8)} ${a.doc.paper}\n           ${a.doc.update}\n           defaults: ${a.doc.defaults}`,
@@ -527,7 +611,7 @@ export function buildProgram(): Command {
       attackCommand(
         o,
         { attacks: attackList(o.attack) },
-        Math.max(...o.eps),
+        o.eps.reduce((max, eps) => Math.max(max, eps), 0),
         o.eps,
         `curve ${process.argv.slice(3).join(' ')}`,
       ),
@@ -657,6 +741,7 @@ export function buildProgram(): Command {
         std?: number[];
       }) => {
         if (!o.out && !o.resume) throw new InputError('train', '--out', 'is required (or --resume DIR)');
+        if (o.out && !o.resume) checkOutDir(o.out);
         const backend = await initBackend(o.backend);
         if (o.workers !== undefined && o.workers > MAX_TRAIN_WORKERS)
           throw new InputError('train', '--workers', `${o.workers} is too many; at most ${MAX_TRAIN_WORKERS}`);
@@ -830,7 +915,12 @@ export function buildProgram(): Command {
       if (cli.output) job.output = cli.output;
       await runJob(
         job,
-        { ...o, ...(!o.out && spec.output?.report ? { out: resolve(spec.output.report) } : {}) },
+        {
+          ...o,
+          ...(!o.out && spec.output?.report
+            ? { out: resolve(spec.output.report), outSource: `${file}: output.report` }
+            : {}),
+        },
         `robustness-lab run ${file}`,
       );
     });
@@ -879,6 +969,11 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // Already printed by commander (help, version, or the one-line usage error).
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
     const e = err as Error;
     process.stderr.write(
       `robustness-lab: ${e.name === 'InputError' || e.name === 'AbortError' ? e.message : (e.stack ?? e.message)}\n`,

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AttackJob, AttackParams, JobProgress, TrainJob } from '../protocol/jobs';
 import type { TrainProgressView } from '../protocol/training';
-import { ATTACK_INFO } from '../protocol/attacks';
+import { ATTACK_INFO, attackInfo } from '../protocol/attacks';
 import type { Report } from '../protocol/report';
 import type { FinishedStage } from '../protocol/messages/worker';
 import type { DistillPart, RunStatus } from '../protocol/vocabulary';
@@ -11,6 +11,7 @@ import { getAttack } from './attacks/registry';
 import { LOSSES, type LossId } from '../protocol/vocabulary';
 import { DEFAULT_TRAIN_EPS, isAdversarialMethod, TRAIN_METHOD_DEFAULTS } from '../protocol/training';
 import { checkGradientAccess } from './attacks/runner';
+import { minClassesFor } from './losses';
 import type { AttackOptions } from './attacks/types';
 import { describeBackend } from './backend';
 import { loadData, loadTrainingData, sliceSplit } from './data/datasets';
@@ -77,7 +78,14 @@ import { VERSION } from '../protocol/report';
  * `params` (a spec's attack object) overrides the job-wide steps, α, restarts, loss and queries.
  */
 export function planFor(spec: string, job: AttackJob, surrogate?: Classifier, params: AttackParams = {}): AttackPlan {
-  const [id = '', lossOverride] = spec.split(':');
+  const [id = '', lossOverride, ...extra] = spec.split(':');
+  if (extra.length || lossOverride === '') {
+    throw new InputError(
+      '--attack',
+      spec,
+      `is not an attack: write an id, or id:loss for another loss (e.g. pgd:margin), with one loss at most`,
+    );
+  }
   const entry = getAttack(id);
   if (!entry.norms.includes(job.norm)) throw new InputError('--attack', id, `does not support the ${job.norm} norm`);
   if (lossOverride !== undefined && !LOSSES.includes(lossOverride as LossId)) {
@@ -107,6 +115,41 @@ export function planFor(spec: string, job: AttackJob, surrogate?: Classifier, pa
   // Last, as before the runner: reports list the attack's own parameters first.
   options.seed = job.seed;
   return { entry, options: options as AttackOptions };
+}
+
+/**
+ * A plan fitted to the model at planning time, before any image is attacked: the loss's class-count
+ * rule (dlr needs 3 classes; an attack that picks its own targets runs its loss targeted, and APGD-T
+ * needs 4) refuses the attack naming it and the model; the targets an attack picks are capped at
+ * classes − 1, so its label shows the count it runs.
+ */
+export function fitPlanToModel(plan: AttackPlan, numClasses: number, modelFile: string): AttackPlan {
+  const info = attackInfo(plan.entry.id);
+  const loss = plan.options.loss as LossId | undefined;
+  const targeted = info ? !info.targetable : false;
+  const needed = Math.max(loss ? minClassesFor(loss, targeted) : 2, info?.minClasses ?? 2);
+  if (numClasses < needed) {
+    const byLoss = loss ? minClassesFor(loss, targeted) : 0;
+    const why =
+      byLoss >= needed
+        ? `its ${loss} loss${targeted ? ' (targeted)' : ''} needs at least ${needed} classes`
+        : `it needs at least ${needed} classes`;
+    const instead =
+      byLoss >= needed && (info?.minClasses ?? 2) <= numClasses
+        ? `choose another loss (e.g. ${plan.entry.id}:ce or --loss ce)`
+        : `choose an attack without targets (e.g. ${numClasses >= minClassesFor('dlr', false) ? 'apgd' : 'apgd:ce'})`;
+    throw new InputError(
+      modelFile,
+      'output',
+      `has ${numClasses} classes, too few for ${plan.entry.label(plan.options)}: ${why}; ${instead}`,
+    );
+  }
+  const targets =
+    (plan.options as { targetClasses?: number }).targetClasses ?? (info?.options.targetClasses as number | undefined);
+  if (targets !== undefined && targets > numClasses - 1) {
+    return { ...plan, options: { ...plan.options, targetClasses: numClasses - 1 } as AttackOptions };
+  }
+  return plan;
 }
 
 /**
@@ -171,6 +214,11 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
       );
     }
     const test = sliceSplit(data.samples, job.offset ?? 0, job.n);
+    // A worker's later slice may start past the end of a short split (the CLI asks for n before it
+    // knows the count); the first slice, or a whole job, with no image is an error.
+    if (test.count === 0 && !job.offset) {
+      throw new InputError(data.file, 'test', 'holds no test images; an evaluation needs at least one');
+    }
     const threat = { norm: job.norm, eps: job.eps, bounds: job.bounds };
     validateThreat(threat, test.count, data.shape[0] * data.shape[1] * data.shape[2], '--eps');
     if (job.layer && !model.featureLayers?.includes(job.layer)) {
@@ -184,13 +232,15 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
     }
     // The surrogate brings its own sidecar; the job's preprocessing is the target's.
     surrogate = job.surrogate ? (await loadJobModel({}, job.surrogate, job.bounds)).model : undefined;
-    const plans = job.suite
-      ? suitePlans(job.suite, {
-          seed: job.seed,
-          ...(job.queries ? { queries: job.queries } : {}),
-          ...(surrogate ? { surrogate } : {}),
-        })
-      : job.attacks.map((id, i) => planFor(id, job, surrogate, job.params?.[i]));
+    const plans = (
+      job.suite
+        ? suitePlans(job.suite, {
+            seed: job.seed,
+            ...(job.queries ? { queries: job.queries } : {}),
+            ...(surrogate ? { surrogate } : {}),
+          })
+        : job.attacks.map((id, i) => planFor(id, job, surrogate, job.params?.[i]))
+    ).map((plan) => fitPlanToModel(plan, model.numClasses, job.model));
     const probing = Boolean(job.suite || job.diagnostics);
     refuseWithoutGradients(plans, model, surrogate, probing);
     const progress = {
@@ -508,7 +558,8 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   // A starting model that cannot train is refused before the data is read; one that can takes the
   // data fitted to its input (resize, channels).
   if (job.init) trainableFormat(job.init);
-  const initShape = job.init ? withInputErrors(() => describeModel(job.init!)).inputShape : undefined;
+  const described = job.init ? withInputErrors(() => describeModel(job.init!)) : undefined;
+  const initShape = described?.inputShape;
   const data = await loadTrainingData(job.data, {
     ...job.dataOptions,
     ...(initShape ? { inputShape: initShape } : {}),
@@ -517,6 +568,15 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
   // applied inside it and written next to the trained model, so that attacking it applies it again.
   const { layers, preprocessing } = jobPreprocessing(job, job.init, [0, 1]);
   checkAgainstModel(layers, { channels: data.shape[2], classes: data.classNames.length });
+  // Every label of both splits was read: the starting model must have a logit for each.
+  if (described?.classes !== undefined && described.classes < data.classNames.length) {
+    throw new InputError(
+      job.init!,
+      'output',
+      `has ${described.classes} classes, but the labels of ${data.id} run from 0 to ${data.classNames.length - 1}; ` +
+        'fine-tune a model with a logit for every class',
+    );
+  }
   const normalization = normalizationOf(preprocessing, [0, 1]);
   report?.({ phase: 'building-model', epochs: job.epochs });
   writeTrainRecord(job, { status: 'running' });

@@ -128,7 +128,9 @@ const attackJobFields = {
   curve: z.array(finite.min(0)),
   /** Images kept for the grid. */
   examples: integer(0),
-  bounds: z.tuple([finite, finite]),
+  bounds: z
+    .tuple([finite, finite])
+    .refine(([lo, hi]) => lo < hi, { error: 'bounds must be a range lo,hi with lo below hi' }),
   /** Square's query budget (default 1000). */
   queries: integer(1).optional(),
   /** PGD, APGD: EOT passes averaged per step (randomised models; default 1). */

@@ -156,7 +156,7 @@ test('bad options fail with exit code 2 and a message naming the option or file'
   assert.match(noSurrogate.stderr, /--attack: transfer: needs a surrogate model: pass --surrogate <model\.json>/);
 
   const badSuite = cli('evaluate', '--model', modelFile, '--suite', 'strongest', '--n', '5');
-  assert.equal(badSuite.status, 1);
+  assert.equal(badSuite.status, 2);
   assert.match(
     badSuite.stderr,
     /option '--suite <suite>' argument 'strongest' is invalid\. Allowed choices are strong, quick/,

@@ -121,10 +121,16 @@ export async function loadTrainingData(spec: string, options: ReadOptions = {}):
   }) as [LoadedSplit & { id: string }, LoadedSplit & { id: string }];
   if (train.shape.join('×') !== test.shape.join('×')) {
     throw new InputError(
-      train.location,
-      'train',
-      `images are ${train.shape.join('×')} but the test images are ${test.shape.join('×')}`,
+      test.file,
+      'shape',
+      `test images are ${test.shape.join('×')} but the training images (${path.basename(train.file)}) are ` +
+        `${train.shape.join('×')}; both splits must have one shape`,
     );
+  }
+  for (const split of [train, test]) {
+    if (split.samples.count === 0) {
+      throw new InputError(split.file, split.split, `holds no ${split.split} images; training needs at least one`);
+    }
   }
   const classNames = train.classNames.length >= test.classNames.length ? train.classNames : test.classNames;
   return {

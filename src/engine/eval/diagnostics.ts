@@ -98,7 +98,7 @@ export async function probeDiagnostics(
     tf.dispose([x, y]);
     return [];
   }
-  const eps = typeof threat.eps === 'number' ? threat.eps : Math.max(...threat.eps);
+  const eps = typeof threat.eps === 'number' ? threat.eps : threat.eps.reduce((max, e) => Math.max(max, e), 0);
   // AutoAttack's standard version (aa) runs the strong suite's stages and more: the same advice holds.
   const strongRan = opts.suite === 'strong' || opts.suite === 'aa';
   const base: AttackOptions = { seed: opts.seed ?? 0, ...(opts.signal ? { signal: opts.signal } : {}) };

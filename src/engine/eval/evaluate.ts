@@ -159,6 +159,9 @@ interface PassCounts {
   surrogate?: { forward: number; backward: number };
 }
 
+/** How often a long batch reports the step it is on, when its tenths come slower (ms). */
+export const STEP_PROGRESS_MS = 1000;
+
 /**
  * Runs one attack on the samples whose `fooled` flag is 0, in batches, and updates `fooled`.
  * `onAdversarial` receives each attacked batch's adversarial images with their sample indices.
@@ -171,7 +174,7 @@ async function attackSurvivors(
   plan: AttackPlan,
   fooled: Uint8Array,
   opts: EvaluateOptions,
-  report: (done: number) => void,
+  report: (done: number, step?: { done: number; total: number }) => void,
   onAdversarial?: (indices: number[], xAdv: tf.Tensor4D) => void,
   checks?: ExampleChecks,
 ): Promise<PassCounts> {
@@ -191,13 +194,20 @@ async function attackSurvivors(
     const { x, y } = batchTensors(split, shape, start, batchSize, order);
     const eps =
       typeof threat.eps === 'number' ? threat.eps : Float32Array.from(indices, (i) => (threat.eps as Float32Array)[i]!);
-    // Progress inside a batch, in tenths of its steps: a forward-only batch of Square holds many images.
+    // Progress inside a batch, in tenths of its steps (a forward-only batch of Square holds many
+    // images), and the step itself every STEP_PROGRESS_MS when a tenth takes longer (--steps 1e9).
     let tenths = 0;
+    let last = performance.now();
     const onStep = (done: number, total: number) => {
       const now = Math.floor((10 * done) / Math.max(total, 1));
-      if (now <= tenths || now >= 10) return;
-      tenths = now;
-      report(start + Math.floor((indices.length * now) / 10));
+      if (now > tenths && now < 10) {
+        tenths = now;
+        last = performance.now();
+        report(start + Math.floor((indices.length * now) / 10));
+      } else if (done < total && performance.now() - last >= STEP_PROGRESS_MS) {
+        last = performance.now();
+        report(start + Math.floor((indices.length * tenths) / 10), { done, total });
+      }
     };
     try {
       const result = await plan.entry.run(
@@ -244,7 +254,7 @@ export async function evaluateAttacks(
     shape[0] * shape[1] * shape[2],
   );
   opts.onProgress?.({ phase: 'clean', label: 'clean', done: 0, total: split.count });
-  const clean = await predictSplit(model, split, shape, cleanBatch(shape, opts));
+  const clean = await predictSplit(model, split, shape, cleanBatch(shape, opts), { finite: true });
   const cleanFooled = correctMask(clean, split);
   const n = split.count;
   const cleanCorrect = cleanFooled.filter((f) => !f).length;
@@ -303,7 +313,13 @@ export async function evaluateAttacks(
         plan,
         fooled,
         opts,
-        (done) => opts.onProgress?.({ phase: 'attack', label, done, total: survivorsAtStart }),
+        (done, step) =>
+          opts.onProgress?.({
+            phase: 'attack',
+            label: step ? `${label} · step ${step.done} of ${step.total}` : label,
+            done,
+            total: survivorsAtStart,
+          }),
         (indices, xAdv) => {
           // An image an earlier attack already fooled keeps that attack's image (attacks without
           // cascade each run on every clean-correct point): the grid shows what fooled it.
@@ -406,7 +422,7 @@ export async function accuracyCurve(
   const plans = Array.isArray(plan) ? plan : [plan];
   const grid = [...new Set(epsGrid)].sort((a, b) => a - b);
   for (const eps of grid) validateThreat({ norm, eps, bounds }, split.count, shape[0] * shape[1] * shape[2], '--eps');
-  const clean = await predictSplit(model, split, shape, cleanBatch(shape, opts));
+  const clean = await predictSplit(model, split, shape, cleanBatch(shape, opts), { finite: true });
   const fooled = correctMask(clean, split);
   const n = split.count;
   const points: CurvePoint[] = [];

@@ -238,9 +238,9 @@ export async function geometryProbe(
       const rep = await representationConstant(model, x, threat, opts.layer, opts);
       if (rep) {
         layer = rep.layer;
-        c.push(...rep.c);
+        for (const value of rep.c) c.push(value);
       }
-      gamma.push(...(await linearityGap(model, x, y, threat, opts)));
+      for (const value of await linearityGap(model, x, y, threat, opts)) gamma.push(value);
     } finally {
       tf.dispose([x, y]);
     }

@@ -25,6 +25,11 @@ export interface Classifier {
   featureLayers?: string[];
   /** A hidden layer's activations at x, flattened to [N, D] (in the model's input space, like predictLogits). */
   features?: (x: tf.Tensor4D, layer: string) => tf.Tensor2D;
+  /**
+   * The first layer (Layers models) or node (ONNX graphs) whose output is not finite at x, named
+   * for a message (`layer "conv1" (Conv2D)`); undefined when all are finite or the format cannot say.
+   */
+  firstNonFinite?: (x: tf.Tensor4D) => string | undefined;
 }
 
 /**
@@ -55,10 +60,22 @@ export function makeClassifier(
   );
   const normalize = (x: tf.Tensor4D) => tf.add(tf.mul(x, tf.tensor1d(a)), tf.tensor1d(b)) as tf.Tensor4D;
   const features = rest.features;
+  const firstNonFinite = rest.firstNonFinite;
   return {
     ...rest,
     predictLogits: (x) => tf.tidy(() => logitsFn(normalize(x))),
     ...(features ? { features: (x: tf.Tensor4D, layer: string) => tf.tidy(() => features(normalize(x), layer)) } : {}),
+    ...(firstNonFinite
+      ? {
+          firstNonFinite: (x: tf.Tensor4D) => {
+            let found: string | undefined;
+            tf.tidy(() => {
+              found = firstNonFinite(normalize(x));
+            });
+            return found;
+          },
+        }
+      : {}),
   };
 }
 

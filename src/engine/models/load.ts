@@ -13,7 +13,7 @@ import { kerasOutputLayer, type GraphNode } from '../../formats/tfjs-model-json'
 import type { ModelFormatId } from '../../protocol/vocabulary';
 import { makeClassifier, type Classifier, type Normalization } from './classifier';
 import { fileHandler } from './io';
-import { readOnnxModel } from '../../formats/onnx-model';
+import { onnxInputs, readOnnxModel } from '../../formats/onnx-model';
 import { inGraphNormalization } from '../../formats/onnx-normalization';
 import { compileOnnx } from './onnx/interpreter';
 
@@ -26,16 +26,47 @@ export interface LoadOptions {
   output?: string;
 }
 
+/**
+ * The most values one input image may hold (4096×4096 grey, about 2370×2370 RGB): a batch of them
+ * must fit in memory, and a larger declared shape is a wrong header, not a photo to attack.
+ */
+export const MAX_INPUT_VALUES = 4096 * 4096;
+
+/** A declared input shape [H, W, C] refused when it holds more than MAX_INPUT_VALUES per image. */
+export function checkInputSize(shape: readonly number[], source: string, field: string): void {
+  const values = shape.reduce((product, d) => product * d, 1);
+  if (values > MAX_INPUT_VALUES) {
+    throw new InputError(
+      source,
+      field,
+      `declares ${shape.join('×')} = ${values.toLocaleString('en-US')} values an image; ` +
+        `at most ${MAX_INPUT_VALUES.toLocaleString('en-US')} (4096×4096×1) are supported`,
+    );
+  }
+}
+
 function shapeFrom(dims: Array<number | null> | undefined, source: string, field: string): [number, number, number] {
   const shape = dims?.slice(1);
-  if (!shape || shape.length !== 3 || shape.some((d) => typeof d !== 'number' || d <= 0)) {
+  if (!shape || shape.length !== 3 || shape.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d <= 0)) {
     throw new InputError(
       source,
       field,
       `is [${dims?.join(', ')}]; expected an image input [batch, height, width, channels]`,
     );
   }
+  checkInputSize(shape as number[], source, field);
   return shape as [number, number, number];
+}
+
+/** One image input: a model with several is refused, naming them. */
+function oneInput(names: string[], source: string, field: string): void {
+  if (names.length > 1) {
+    throw new InputError(
+      source,
+      field,
+      `model has ${names.length} inputs: ${names.join(', ')}; Robustness Lab attacks a model with one image input`,
+    );
+  }
 }
 
 /** The engine's half of a model format. */
@@ -83,14 +114,30 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
   try {
     // As tfjs does: optimizer state (a training checkpoint's) is not the model's.
     const modelWeights = weightSpecs.filter((w) => w.group !== 'optimizer').map((w) => [w.name, decoded[w.name]!]);
+    // A NaN or ∞ weight makes NaN logits (or, through a max pool, silently wrong ones): refused here.
+    for (const [name, weight] of modelWeights as [string, tf.Tensor][]) {
+      if (weight?.dtype === 'float32' && !tf.tidy(() => tf.all(tf.isFinite(weight)).dataSync()[0])) {
+        throw new InputError(
+          modelFile,
+          `weights "${name}"`,
+          'hold NaN or ±∞ values; the model cannot give finite logits (re-export it from a finite checkpoint)',
+        );
+      }
+    }
     model.loadWeights(Object.fromEntries(modelWeights));
   } catch (err) {
     model.dispose();
+    if (err instanceof InputError) throw err;
     throw new InputError(modelFile, 'modelTopology/weightsManifest', (err as Error).message);
   } finally {
     tf.dispose(Object.values(decoded));
   }
-  const { inputShape, numClasses } = disposingOnError(model, () => {
+  const { inputShape, numClasses, outputIndex } = disposingOnError(model, () => {
+    oneInput(
+      model.inputs.map((i) => i.name),
+      modelFile,
+      'inputs',
+    );
     const shape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
     const outputLayers = model.outputLayers.map((l) => l.name);
     if (options.output !== undefined && !outputLayers.includes(options.output)) {
@@ -100,12 +147,25 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
         `"${options.output}" is not an output; it has ${outputLayers.join(', ')}`,
       );
     }
-    const outShape = model.outputs[0]?.shape;
-    const classes = outShape?.[outShape.length - 1];
-    if (model.outputs.length !== 1 || outShape?.length !== 2 || !classes) {
-      throw new InputError(modelFile, 'output', `shape [${outShape?.join(', ')}] is not [batch, classes]`);
+    if (options.output === undefined && outputLayers.length > 1) {
+      throw new InputError(
+        modelFile,
+        'output',
+        `model has ${outputLayers.length} outputs: ${outputLayers.join(', ')}; choose one with --output`,
+      );
     }
-    return { inputShape: shape, numClasses: classes };
+    const index = options.output === undefined ? 0 : outputLayers.indexOf(options.output);
+    const outShape = model.outputs[index]?.shape;
+    const classes = outShape?.[outShape.length - 1];
+    if (outShape?.length !== 2 || !classes) {
+      throw new InputError(
+        modelFile,
+        'output',
+        `${outputLayers[index] ?? 'the output'} is shaped [${outShape?.map((d) => d ?? 'batch').join(', ')}], ` +
+          'not [batch, classes]',
+      );
+    }
+    return { inputShape: shape, numClasses: classes, outputIndex: index };
   });
   // Hidden layers with weights or activations (not the output); sub-models share the weights.
   const hidden = model.layers
@@ -128,10 +188,37 @@ async function loadLayersModel(modelFile: string, options: LoadOptions): Promise
       return tf.reshape(out, [out.shape[0]!, -1]) as tf.Tensor2D;
     });
   };
-  return makeClassifier((x) => model.apply(x, { training: false }) as tf.Tensor2D, {
+  const logits = (x: tf.Tensor4D): tf.Tensor2D => {
+    const out = model.apply(x, { training: false }) as tf.Tensor | tf.Tensor[];
+    if (!Array.isArray(out)) return out as tf.Tensor2D;
+    const chosen = out[outputIndex] as tf.Tensor2D;
+    tf.dispose(out.filter((t) => t !== chosen));
+    return chosen;
+  };
+  // Every layer's output, in the model's order, to name the first that is not finite.
+  let probe: tfl.LayersModel | undefined;
+  const firstNonFinite = (x: tf.Tensor4D): string | undefined => {
+    const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+    try {
+      probe ??= tfl.model({ inputs: model.inputs, outputs: layers.map((l) => l.output as tfl.SymbolicTensor) });
+    } catch {
+      return undefined; // a layer used twice has no single output to probe
+    }
+    const net = probe;
+    let found: string | undefined;
+    tf.tidy(() => {
+      const outs = net.apply(x, { training: false }) as tf.Tensor | tf.Tensor[];
+      const list = Array.isArray(outs) ? outs : [outs];
+      const index = list.findIndex((t) => t.dtype === 'float32' && !(tf.all(tf.isFinite(t)).dataSync()[0] ?? 1));
+      if (index >= 0) found = `layer "${layers[index]!.name}" (${layers[index]!.getClassName()})`;
+    });
+    return found;
+  };
+  return makeClassifier(logits, {
     ...loadedMeta(modelFile, options, { inputShape, numClasses, warnings }, () => model.dispose()),
     featureLayers: hidden,
     features,
+    firstNonFinite,
   });
 }
 
@@ -181,6 +268,11 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
     );
   }
   const { inputShape, numClasses } = disposingOnError(model, () => {
+    oneInput(
+      model.inputs.map((i) => i.name),
+      modelFile,
+      'inputs',
+    );
     const shape = shapeFrom(model.inputs[0]?.shape, modelFile, 'input shape');
     const probe = tf.tidy(() => model.execute(tf.zeros([1, ...shape]), outputName) as tf.Tensor);
     const classes = probe.shape[1];
@@ -190,15 +282,36 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
     }
     return { inputShape: shape, numClasses: classes };
   });
-  return makeClassifier(
-    (x) => model.execute(x, outputName) as tf.Tensor2D,
-    loadedMeta(modelFile, options, { inputShape, numClasses, warnings }, () => model.dispose()),
-  );
+  // The graph's computed nodes in the file's (topological) order, to name the first that is not finite.
+  const computed = nodes.filter((n) => n.op !== 'Const' && n.op !== 'Placeholder').map((n) => n.name);
+  const firstNonFinite = (x: tf.Tensor4D): string | undefined => {
+    let found: string | undefined;
+    try {
+      tf.tidy(() => {
+        const outs = model.execute(x, computed) as tf.Tensor | tf.Tensor[];
+        const list = Array.isArray(outs) ? outs : [outs];
+        const index = list.findIndex((t) => t.dtype === 'float32' && !(tf.all(tf.isFinite(t)).dataSync()[0] ?? 1));
+        if (index >= 0) found = `node "${computed[index]}" (${nodes.find((n) => n.name === computed[index])?.op})`;
+      });
+    } catch {
+      return undefined; // a node the executor cannot return on its own (control flow): no name to give
+    }
+    return found;
+  };
+  return makeClassifier((x) => model.execute(x, outputName) as tf.Tensor2D, {
+    ...loadedMeta(modelFile, options, { inputShape, numClasses, warnings }, () => model.dispose()),
+    firstNonFinite,
+  });
 }
 
 /** An ONNX model through the graph interpreter (src/engine/models/onnx/): NCHW inside, NHWC at the seam. */
 async function loadOnnxModel(modelFile: string, options: LoadOptions): Promise<Classifier> {
   const model = withInputErrors(() => readOnnxModel(modelFile));
+  oneInput(
+    onnxInputs(model).map((i) => i.name ?? ''),
+    modelFile,
+    'graph.input',
+  );
   const program = compileOnnx(modelFile, model, options.output !== undefined ? { output: options.output } : {});
   const { inputShape, numClasses } = disposingOnError(program, () => {
     const declared = program.inputDims;
@@ -212,6 +325,7 @@ async function loadOnnxModel(modelFile: string, options: LoadOptions): Promise<C
     }
     const [c, h, w] = chw as number[];
     const shape: [number, number, number] = [h!, w!, c!];
+    checkInputSize(shape, modelFile, 'graph.input');
     const probe = tf.tidy(() => program.run(tf.zeros([1, ...shape]) as tf.Tensor4D));
     const probeShape = probe.shape;
     probe.dispose();
@@ -224,6 +338,7 @@ async function loadOnnxModel(modelFile: string, options: LoadOptions): Promise<C
   const inGraph = inGraphNormalization(model);
   return makeClassifier((x) => program.run(x) as tf.Tensor2D, {
     ...loadedMeta(modelFile, options, { inputShape, numClasses, warnings: program.warnings }, () => program.dispose()),
+    firstNonFinite: (x: tf.Tensor4D) => program.firstNonFinite(x),
     ...(inGraph ? { inGraphNormalization: inGraph.expression } : {}),
   });
 }

@@ -182,7 +182,7 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     n: evaluation.n,
     threat: {
       norm: evaluation.threat.norm,
-      eps: typeof eps === 'number' ? eps : Math.max(...eps),
+      eps: typeof eps === 'number' ? eps : eps.reduce((max, e) => Math.max(max, e), 0),
       bounds: evaluation.threat.bounds,
     },
     backend: ctx.backend,

@@ -42,7 +42,7 @@ export function mergeReports(parts: Report[], examples: number): Report {
       weighted(parts, (r) => r.attacks[k]!.robust_accuracy),
       n,
     ),
-    time_s: Math.max(...parts.map((r) => r.attacks[k]!.time_s)),
+    time_s: parts.reduce((max, r) => Math.max(max, r.attacks[k]!.time_s), 0),
     forward_passes: total(k, (s) => s.forward_passes),
     backward_passes: total(k, (s) => s.backward_passes),
     // A transfer attack's surrogate passes are counted apart from the target's, in every slice.
@@ -86,13 +86,13 @@ export function mergeReports(parts: Report[], examples: number): Report {
       .flatMap((r) => r.examples)
       .sort((a, b) => a.index - b.index)
       .slice(0, examples),
-    time_s: Math.max(...parts.map((r) => r.time_s)),
+    time_s: parts.reduce((max, r) => Math.max(max, r.time_s), 0),
     diagnostics: [],
     ...(first.geometry ? { geometry: mergeGeometry(parts) } : {}),
     ...(first.checks
       ? {
           checks: {
-            max_distance_over_eps: Math.max(...parts.map((r) => r.checks?.max_distance_over_eps ?? 0)),
+            max_distance_over_eps: parts.reduce((max, r) => Math.max(max, r.checks?.max_distance_over_eps ?? 0), 0),
             in_bounds: parts.every((r) => r.checks?.in_bounds !== false),
             finite: parts.every((r) => r.checks?.finite !== false),
           },

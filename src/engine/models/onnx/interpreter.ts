@@ -874,6 +874,11 @@ export interface OnnxProgram {
    * `nhwcInputs` is set; returns the named outputs (default: the model's output) in ONNX's layout.
    */
   execute(feeds: Record<string, tf.Tensor>, options?: { nhwcInputs?: boolean; outputs?: string[] }): tf.Tensor[];
+  /**
+   * The first node, in the graph's order, whose float output is not finite (NaN or ±∞) at this NHWC
+   * batch, as `node "name" (Op)`; undefined when every output is finite.
+   */
+  firstNonFinite(x: tf.Tensor4D): string | undefined;
   /** The graph input's declared dimensions (numbers, or the symbolic batch name). */
   inputDims: Array<number | string | undefined> | undefined;
   warnings: string[];
@@ -1093,7 +1098,28 @@ export function compileOnnx(file: string, model: OnnxModel, options: CompileOpti
         return borrowed ? tf.clone(t) : t;
       });
     });
+  const firstNonFinite = (x: tf.Tensor4D): string | undefined => {
+    let found: string | undefined;
+    tf.tidy(() => {
+      const values = new Map<string, Value>([...weights, [inputName, tensor(x, true)]]);
+      for (const node of runNodes) {
+        const args = node.inputs.map((name) => (name ? values.get(name) : undefined));
+        const outs = OPS[node.op]!(node, args, state);
+        node.outputs.forEach((name, i) => outs[i] && values.set(name, outs[i]!));
+        const bad = outs.some(
+          (out) =>
+            out?.kind === 'tensor' && out.t.dtype === 'float32' && !(tf.all(tf.isFinite(out.t)).dataSync()[0] ?? 1),
+        );
+        if (bad) {
+          found = `node "${node.name}" (${node.op})`;
+          return;
+        }
+      }
+    });
+    return found;
+  };
   return {
+    firstNonFinite,
     inputDims: valueDims(onnxInputs(model)[0]),
     warnings,
     outputName,
