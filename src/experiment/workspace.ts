@@ -11,7 +11,8 @@ import { IMAGE_EXTENSIONS, looksLikeImageDataset } from '../formats/image-folder
 import { modelFormatFor, type ModelInfo } from '../formats/model-formats';
 import { isModelFile, MODEL_FILE_NAMES } from '../protocol/model-files';
 import { BUILTIN_DATA, type BuiltinData } from '../protocol/vocabulary';
-import type { Facts } from './analysis';
+import { quoted, type Facts } from './analysis';
+import { containedPath, isInside } from '../common/containment';
 
 type ModelResult = { info: ModelInfo } | { problem: string; missing?: boolean };
 
@@ -22,7 +23,21 @@ export class WorkspaceIndex {
   private dataCache = new Map<string, { stamp: string; result: DataInfo | { problem: string } }>();
   private listing: { models: string[]; data: string[] } | undefined;
 
-  constructor(public folders: string[]) {}
+  /**
+   * @param folders the workspace folders: a spec reads and writes only inside the one holding it
+   *   (or, outside every folder, inside its own folder), symlinks resolved.
+   * @param dataRoots folders elsewhere a spec may name as data, given by the settings or the CLI.
+   */
+  constructor(
+    public folders: string[],
+    public dataRoots: string[] = [],
+  ) {}
+
+  /** The folders a spec's paths must stay inside: the workspace folders holding it, else its own folder. */
+  rootsFor(specFile: string): string[] {
+    const holding = this.folders.filter((folder) => isInside(specFile, folder));
+    return holding.length > 0 ? holding : [path.dirname(path.resolve(specFile))];
+  }
 
   /** Forget the listing (a model file or a data folder was created or deleted). */
   invalidateModels(): void {
@@ -88,6 +103,9 @@ export class WorkspaceIndex {
     } catch {
       return { problem: `${shown} does not exist (${file})`, missing: true };
     }
+    if (!stat.isFile() && !stat.isDirectory()) {
+      return { problem: `${shown} is not a regular file (a FIFO, device or socket); it is not read` };
+    }
     if (stat.isDirectory()) {
       const inside = MODEL_FILE_NAMES.find((name) => fs.existsSync(path.join(file, name)));
       return inside
@@ -141,9 +159,32 @@ export class WorkspaceIndex {
   /** The analysis' window onto the workspace for one spec file. */
   factsFor(specFile: string): Facts {
     const dir = path.dirname(specFile);
+    const roots = this.rootsFor(specFile);
+    const where = roots.length === 1 ? `the spec's workspace folder (${roots[0]})` : "the spec's workspace folders";
+    const outside = (relative: string, extra: readonly string[] = []) =>
+      containedPath(dir, relative, [...roots, ...extra]) === undefined;
     return {
-      model: (relative) => this.model(path.resolve(dir, relative), relative),
-      data: (id) => this.data(id, dir),
+      model: (relative) =>
+        outside(relative)
+          ? {
+              problem:
+                `${quoted(relative)} is outside ${where}, symlinks resolved; ` +
+                'a spec reads models only inside it (nothing was read)',
+            }
+          : this.model(path.resolve(dir, relative), relative),
+      data: (id) =>
+        !BUILTIN_DATA.includes(id as BuiltinData) && outside(id, this.dataRoots)
+          ? {
+              problem:
+                `data "${quoted(id)}" is outside ${where}, symlinks resolved; name data elsewhere ` +
+                "through the robustness.dataFolders setting or the CLI's --data-root, not in the spec",
+            }
+          : this.data(id, dir),
+      output: (relative) =>
+        outside(relative)
+          ? `output.report "${quoted(relative)}" is outside ${where}, symlinks resolved; a spec writes only inside it ` +
+            "(the CLI's --out may point elsewhere)"
+          : undefined,
       models: () => this.models().map((m) => toPosix(path.relative(dir, m))),
       dataFolders: () => this.dataFolders().map((d) => toPosix(path.relative(dir, d)) || '.'),
     };

@@ -72,6 +72,11 @@ connection.onInitialize((params): InitializeResult => {
   const folders =
     params.workspaceFolders?.map((f) => fsPath(f.uri)) ?? (params.rootUri ? [fsPath(params.rootUri)] : []);
   index.folders = folders;
+  // Data folders elsewhere that specs may name: only what the settings give (robustness.dataFolder).
+  const options = params.initializationOptions as { dataRoots?: unknown } | undefined;
+  index.dataRoots = Array.isArray(options?.dataRoots)
+    ? options.dataRoots.filter((d): d is string => typeof d === 'string' && path.isAbsolute(d))
+    : [];
   canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
   clientSendsFolderChanges = params.capabilities.workspace?.workspaceFolders === true;
   return {
@@ -99,7 +104,24 @@ const analyses = new Map<string, { version: number; analysis: Analysis }>();
 function analysisOf(doc: TextDocument): Analysis {
   const cached = analyses.get(doc.uri);
   if (cached?.version === doc.version) return cached.analysis;
-  const analysis = analyzeSpec(doc.getText(), index.factsFor(fsPath(doc.uri)));
+  let analysis: Analysis;
+  try {
+    analysis = analyzeSpec(doc.getText(), index.factsFor(fsPath(doc.uri)));
+  } catch (err) {
+    // A fault of the analysis itself must not cost the document its answers: it is one diagnostic.
+    connection.console.error(`analysis of ${doc.uri} failed: ${(err as Error).stack ?? String(err)}`);
+    analysis = {
+      problems: [
+        {
+          start: 0,
+          end: Math.min(1, doc.getText().length),
+          severity: 'error',
+          code: 'analysis-failed',
+          message: `Robustness Lab could not analyse this spec (${(err as Error).message}); see the server log`,
+        },
+      ],
+    };
+  }
   analyses.set(doc.uri, { version: doc.version, analysis });
   return analysis;
 }
