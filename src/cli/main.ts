@@ -73,7 +73,7 @@ import { formatTable } from './table';
 import { ciText } from '../protocol/stats';
 import { compareReports } from './compare';
 import { specAttackJob, type RobustnessSpec } from '../protocol/experiment-spec';
-import { analyzeSpec, type SpecProblem } from '../experiment/analysis';
+import { analyzeSpec, type Facts, type SpecProblem } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
 import { withInputErrors } from '../engine/errors';
 import { readTextBounded } from '../formats/file-read';
@@ -368,14 +368,15 @@ function formatProblems(file: string, text: string, problems: SpecProblem[]): st
 }
 
 /**
- * The CLI's workspace for a spec: the current folder when it holds the spec, else the spec's own
- * folder; data elsewhere only through --data-root.
+ * What a spec may read and write from the CLI: the current folder and the spec's own folder (symlinks
+ * resolved); data elsewhere only through --data-root.
  */
-function cliWorkspace(file: string, dataRoots: string[]): WorkspaceIndex {
+function cliFacts(file: string, dataRoots: string[]): Facts {
+  const roots = [process.cwd(), path.dirname(file)];
   return new WorkspaceIndex(
-    [process.cwd(), path.dirname(file)],
+    [process.cwd()],
     dataRoots.map((d) => path.resolve(d)),
-  );
+  ).factsFor(file, roots);
 }
 
 /** Checks spec files with the language server's analysis; exit code 1 when any has an error. */
@@ -384,7 +385,7 @@ function checkSpecs(files: string[], dataRoots: string[] = []): { spec: Robustne
   for (const given of files) {
     const file = path.resolve(given);
     const text = withInputErrors(() => readTextBounded(file, 'spec'));
-    const { problems, spec } = analyzeSpec(text, cliWorkspace(file, dataRoots).factsFor(file));
+    const { problems, spec } = analyzeSpec(text, cliFacts(file, dataRoots));
     if (problems.length) process.stderr.write(`${formatProblems(given, text, problems)}\n`);
     const errors = problems.filter((p) => p.severity === 'error').length;
     if (errors || !spec) process.exitCode = 1;

@@ -142,6 +142,11 @@ export function tooDeepAt(text: string, max: number): number | undefined {
   return undefined;
 }
 
+/** Whether a text is within the spec limits (size, depth) that every parse of it relies on. */
+export function analysable(text: string): boolean {
+  return text.length <= READ_LIMITS.spec && tooDeepAt(text, MAX_SPEC_DEPTH) === undefined;
+}
+
 /**
  * The value nodes of every object by key (the last occurrence of a duplicated key, which is the
  * one the parsed value keeps), built in one pass: `at` asks it instead of scanning children, so

@@ -156,10 +156,12 @@ export class WorkspaceIndex {
     return result;
   }
 
-  /** The analysis' window onto the workspace for one spec file. */
-  factsFor(specFile: string): Facts {
+  /**
+   * The analysis' window onto the workspace for one spec file; `roots` are the folders its paths
+   * must stay inside (by default rootsFor's).
+   */
+  factsFor(specFile: string, roots: string[] = this.rootsFor(specFile)): Facts {
     const dir = path.dirname(specFile);
-    const roots = this.rootsFor(specFile);
     const where = roots.length === 1 ? `the spec's workspace folder (${roots[0]})` : "the spec's workspace folders";
     const outside = (relative: string, extra: readonly string[] = []) =>
       containedPath(dir, relative, [...roots, ...extra]) === undefined;
