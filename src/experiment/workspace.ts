@@ -13,14 +13,16 @@ import { isModelFile, MODEL_FILE_NAMES } from '../protocol/model-files';
 import { BUILTIN_DATA, type BuiltinData } from '../protocol/vocabulary';
 import { quoted, type Facts } from './analysis';
 import { containedPath, isInside } from '../common/containment';
+import type { DescribeJob } from '../protocol/messages/describe';
 
-type ModelResult = { info: ModelInfo } | { problem: string; missing?: boolean };
+export type ModelResult = { info: ModelInfo } | { problem: string; missing?: boolean };
+export type DataResult = DataInfo | { problem: string };
 
 const SKIP = new Set(['node_modules', '.git', '.e2e', 'dist', 'out']);
 
 export class WorkspaceIndex {
   private modelCache = new Map<string, { stamp: string; result: ModelResult }>();
-  private dataCache = new Map<string, { stamp: string; result: DataInfo | { problem: string } }>();
+  private dataCache = new Map<string, { stamp: string; result: DataResult }>();
   private listing: { models: string[]; data: string[] } | undefined;
 
   /**
@@ -28,10 +30,23 @@ export class WorkspaceIndex {
    *   (or, outside every folder, inside its own folder), symlinks resolved.
    * @param dataRoots folders elsewhere a spec may name as data, given by the settings or the CLI.
    */
+  /**
+   * Set by the language server, which reads no file on its thread: a model or data folder not in the
+   * cache (or changed on disk) is handed here with its stamp, to be described elsewhere and
+   * `remember`ed; what it returns stands in meanwhile (and is not cached). Unset, the index reads.
+   */
+  onMiss: ((job: DescribeJob, stamp: string) => ModelResult | DataResult) | undefined;
+
   constructor(
     public folders: string[],
     public dataRoots: string[] = [],
   ) {}
+
+  /** Stores what was described elsewhere (see onMiss) under the stamp it was asked with. */
+  remember(job: DescribeJob, stamp: string, result: ModelResult | DataResult): void {
+    if (job.kind === 'model') this.modelCache.set(job.file, { stamp, result: result as ModelResult });
+    else this.dataCache.set(path.resolve(job.dir, job.id), { stamp, result: result as DataResult });
+  }
 
   /** The folders a spec's paths must stay inside: the workspace folders holding it, else its own folder. */
   rootsFor(specFile: string): string[] {
@@ -115,6 +130,7 @@ export class WorkspaceIndex {
     const stamp = `${stat.mtimeMs}:${stat.size}`;
     const cached = this.modelCache.get(file);
     if (cached?.stamp === stamp) return cached.result;
+    if (this.onMiss) return this.onMiss({ kind: 'model', file, shown }, stamp) as ModelResult;
     let result: ModelResult;
     try {
       const format = modelFormatFor(file);
@@ -146,6 +162,7 @@ export class WorkspaceIndex {
     }
     const cached = this.dataCache.get(folder);
     if (cached?.stamp === stamp) return cached.result;
+    if (this.onMiss) return this.onMiss({ kind: 'data', id, dir }, stamp) as DataResult;
     let result: DataInfo | { problem: string };
     try {
       result = describeData(folder);

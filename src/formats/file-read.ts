@@ -8,7 +8,6 @@
  * (.npy headers and records, .npz directories and entries).
  */
 import * as fs from 'node:fs';
-import { parse, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { FormatError } from './errors';
 
 const MIB = 1024 * 1024;
@@ -154,26 +153,116 @@ export function lineColumn(text: string, offset: number): { line: number; column
 }
 
 /**
+ * The first place where `text` stops being JSON (RFC 8259), and what is wrong there: one linear scan
+ * with an explicit stack (no recursion, whatever the nesting). Undefined when it is JSON.
+ */
+export function firstJsonError(text: string): { offset: number; problem: string } | undefined {
+  const stack: number[] = []; // 123 '{' or 91 '['
+  type Expect = 'value' | 'valueOrEnd' | 'key' | 'keyOrEnd' | 'colon' | 'next' | 'done';
+  let expect: Expect = 'value';
+  let i = 0;
+  const after = (): Expect => (stack.length > 0 ? 'next' : 'done');
+  const number = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+  const fail = (problem: string) => ({ offset: i, problem });
+  const string = (): { offset: number; problem: string } | undefined => {
+    for (i++; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 34) {
+        i++;
+        return undefined;
+      }
+      if (c < 32) return fail('control character in a string');
+      if (c === 92) {
+        const e = text[++i];
+        if (e === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(text.slice(i + 1, i + 5))) return fail('invalid unicode escape');
+          i += 4;
+        } else if (e === undefined || !'"\\/bfnrt'.includes(e)) return fail('invalid escape character');
+      }
+    }
+    return fail('unexpected end');
+  };
+  for (;;) {
+    while (i < text.length && /[ \t\n\r]/.test(text[i]!)) i++;
+    if (i >= text.length) return expect === 'done' ? undefined : fail('unexpected end');
+    const c = text.charCodeAt(i);
+    switch (expect) {
+      case 'done':
+        return fail('end of file expected');
+      case 'valueOrEnd':
+      case 'value': {
+        if (expect === 'valueOrEnd' && c === 93) {
+          stack.pop();
+          i++;
+          expect = after();
+        } else if (c === 123 || c === 91) {
+          stack.push(c);
+          i++;
+          expect = c === 123 ? 'keyOrEnd' : 'valueOrEnd';
+        } else if (c === 34) {
+          const bad = string();
+          if (bad) return bad;
+          expect = after();
+        } else {
+          number.lastIndex = i;
+          const literal = ['true', 'false', 'null'].find((w) => text.startsWith(w, i));
+          const digits = number.exec(text);
+          if (literal) i += literal.length;
+          else if (digits) i += digits[0].length;
+          else return fail(/[\]},:]/.test(text[i]!) ? 'value expected' : 'unexpected character');
+          expect = after();
+        }
+        break;
+      }
+      case 'keyOrEnd':
+      case 'key': {
+        if (expect === 'keyOrEnd' && c === 125) {
+          stack.pop();
+          i++;
+          expect = after();
+        } else if (c === 34) {
+          const bad = string();
+          if (bad) return bad;
+          expect = 'colon';
+        } else return fail('property name expected');
+        break;
+      }
+      case 'colon':
+        if (c !== 58) return fail('colon expected');
+        i++;
+        expect = 'value';
+        break;
+      case 'next': {
+        const open = stack[stack.length - 1];
+        if (c === 44) {
+          i++;
+          expect = open === 123 ? 'key' : 'value';
+        } else if (c === (open === 123 ? 125 : 93)) {
+          stack.pop();
+          i++;
+          expect = after();
+        } else return fail(open === 123 ? 'comma or } expected' : 'comma or ] expected');
+        break;
+      }
+    }
+  }
+}
+
+/**
  * JSON.parse with an error that names the file and the place (line and column) and the kind of
  * problem, but never quotes the text: V8's messages include the characters at fault, which for a
- * file that is not JSON (/etc/shadow) are its first bytes. The place comes from jsonc-parser's scan
- * (strict: no comments, no trailing commas), run only when JSON.parse fails.
+ * file that is not JSON (/etc/shadow) are its first bytes. The place comes from firstJsonError, run
+ * only when JSON.parse fails.
  */
 export function parseJsonText(text: string, file: string): unknown {
   const body = stripBom(text);
   try {
     return JSON.parse(body);
   } catch {
-    const errors: ParseError[] = [];
-    parse(body, errors, { disallowComments: true, allowTrailingComma: false });
-    const first = errors[0];
+    const first = firstJsonError(body);
     if (!first) throw new FormatError(file, '', 'is not valid JSON');
     const { line, column } = lineColumn(body, first.offset);
-    const what = printParseErrorCode(first.error)
-      .replace(/([a-z])([A-Z])/g, '$1 $2')
-      .toLowerCase()
-      .replace(/^invalid symbol$/, 'unexpected character');
-    throw new FormatError(file, '', `is not valid JSON (${what} at line ${line}, column ${column})`);
+    throw new FormatError(file, '', `is not valid JSON (${first.problem} at line ${line}, column ${column})`);
   }
 }
 

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { analyzeSpec, MAX_SPEC_DEPTH } from '../../src/experiment/analysis';
 import { WorkspaceIndex } from '../../src/experiment/workspace';
 import { containedPath, isInside, realPathOf } from '../../src/common/containment';
-import { parseJsonText, readFileBounded, READ_LIMITS } from '../../src/formats/file-read';
+import { firstJsonError, parseJsonText, readFileBounded, READ_LIMITS } from '../../src/formats/file-read';
 import { FormatError } from '../../src/formats/errors';
 import { readClassNames } from '../../src/formats/data-sources';
 import { fileHandler } from '../../src/engine/models/io';
@@ -330,6 +330,49 @@ describe('weak items of the spec analysis', () => {
     assert.deepEqual(readClassNames(dir), ['cat', 'dog']);
   });
 
+  test('firstJsonError finds an error exactly when JSON.parse does (random texts, fixed seed)', () => {
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const pieces = [
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      '"a"',
+      '"\\u00e9"',
+      '"\\x"',
+      '1',
+      '-0.5e3',
+      '01',
+      'true',
+      'nul',
+      ' ',
+      '\n',
+      '"',
+    ];
+    let valid = 0;
+    for (let n = 0; n < 3000; n++) {
+      const text = Array.from(
+        { length: 1 + Math.floor(random() * 8) },
+        () => pieces[Math.floor(random() * pieces.length)],
+      ).join('');
+      let parses = true;
+      try {
+        JSON.parse(text);
+      } catch {
+        parses = false;
+      }
+      assert.equal(firstJsonError(text) === undefined, parses, text);
+      if (parses) valid++;
+    }
+    assert.ok(valid > 50, `${valid} valid texts`);
+  });
+
   test("JSON errors give the place and never the file's text", () => {
     assert.throws(
       () => parseJsonText('root:*:19000:0:99999:7:::', '/x/model.json'),
@@ -337,7 +380,7 @@ describe('weak items of the spec analysis', () => {
     );
     assert.throws(
       () => parseJsonText('{\n  "a": 1,\n  "b"', 'f'),
-      /is not valid JSON \(colon expected at line 3, column 6\)/,
+      /is not valid JSON \(unexpected end at line 3, column 6\)/,
     );
   });
 });
