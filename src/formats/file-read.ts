@@ -26,6 +26,10 @@ export const READ_LIMITS = {
   onnx: 2048 * MIB,
   /** A CIFAR names file (batches.meta.txt and the like). */
   names: 1 * MIB,
+  /** A run store's run.json. */
+  runRecord: 1 * MIB,
+  /** A run's report.json (its example images are data URIs). */
+  report: 256 * MIB,
 } as const;
 
 export type ReadKind = keyof typeof READ_LIMITS;
@@ -44,8 +48,10 @@ function kindOf(stat: fs.Stats): string {
   return 'not a regular file';
 }
 
+/** "cannot be read: ENOENT", keeping the system's error code (`code`) for callers that tell a missing file apart. */
 function cannotRead(file: string, err: unknown): FormatError {
-  return new FormatError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  const code = (err as NodeJS.ErrnoException).code;
+  return Object.assign(new FormatError(file, '', `cannot be read: ${code ?? (err as Error).message}`), { code });
 }
 
 /** The stat of `file` when it is a regular file; a FormatError naming it otherwise (nothing is opened). */
@@ -122,6 +128,8 @@ const WHAT: Record<ReadKind, string> = {
   sidecar: 'a preprocessing sidecar',
   onnx: 'an ONNX model',
   names: 'a class names file',
+  runRecord: 'a run.json',
+  report: 'a report.json',
 };
 
 /** A file of a known kind, bounded by its READ_LIMITS entry. */
