@@ -224,6 +224,13 @@ function plainValue(node: Node): unknown {
   }
 }
 
+/** "an object", "an array", "a number", "null": a value's kind, for messages. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
 /** A value as a message quotes it: a scalar as text (cut short), an object or array by its kind. */
 function shownValue(node: Node): string {
   if (node.type === 'object') return 'an object';
@@ -607,7 +614,9 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
         idNode && typeof entry !== 'string' ? at(['attacks', i, 'loss']) : idNode,
         'error',
         'unknown-loss',
-        `${typeof attack.loss === 'string' ? `"${quoted(attack.loss)}"` : 'a non-string'} is not a loss; use one of ${LOSSES.join(', ')}`,
+        typeof attack.loss === 'string'
+          ? `"${quoted(attack.loss)}" is not a loss; use one of ${LOSSES.join(', ')}`
+          : `attacks[${i}].loss must be a loss name, one of ${LOSSES.join(', ')}; got ${kindOf(attack.loss)}`,
       );
     }
     if (typeof entry === 'object') {

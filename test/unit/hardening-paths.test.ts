@@ -297,7 +297,12 @@ describe('weak items of the spec analysis', () => {
     const loss = good.replace('["fgsm"]', '[{"id": "pgd", "loss": {}}]');
     const problems = analyzeSpec(loss, facts).problems;
     assert.ok(
-      problems.some((p) => p.code === 'unknown-loss' && loss.slice(p.start, p.end) === '{}'),
+      problems.some(
+        (p) =>
+          p.code === 'unknown-loss' &&
+          loss.slice(p.start, p.end) === '{}' &&
+          p.message === 'attacks[0].loss must be a loss name, one of ce, margin, dlr; got an object',
+      ),
       JSON.stringify(problems),
     );
   });
