@@ -26,6 +26,8 @@ export const READ_LIMITS = {
   onnx: 2048 * MIB,
   /** A CIFAR names file (batches.meta.txt and the like). */
   names: 1 * MIB,
+  /** One image of an image folder (PNG or JPEG). */
+  image: 64 * MIB,
   /** A run store's run.json. */
   runRecord: 1 * MIB,
   /** A run's report.json (its example images are data URIs). */
@@ -128,6 +130,7 @@ const WHAT: Record<ReadKind, string> = {
   sidecar: 'a preprocessing sidecar',
   onnx: 'an ONNX model',
   names: 'a class names file',
+  image: 'an image',
   runRecord: 'a run.json',
   report: 'a report.json',
 };
