@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, withInputErrors } from './errors';
 import { parseJsonText, readTextBounded } from '../formats/file-read';
+import { besideModel } from '../common/containment';
 import type { PreprocessJobLayer } from '../protocol/jobs';
 import {
   preprocessChangesInput,
@@ -34,6 +35,13 @@ export function checkPreprocessLayer(
 export function readSidecar(modelFile: string): PreprocessLayer | undefined {
   const file = sidecarFile(modelFile);
   if (!fs.existsSync(file)) return undefined;
+  if (!besideModel(modelFile, path.basename(file))) {
+    throw new InputError(
+      file,
+      '',
+      'leaves the model folder (a symlink out of it); a sidecar must sit beside the model',
+    );
+  }
   const value = withInputErrors(() => parseJsonText(readTextBounded(file, 'sidecar'), file));
   const problem = preprocessProblems(value)[0];
   if (problem) throw new InputError(file, problem.field, problem.message);

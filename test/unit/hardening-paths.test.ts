@@ -22,6 +22,8 @@ import { firstJsonError, parseJsonText, readFileBounded, READ_LIMITS } from '../
 import { FormatError } from '../../src/formats/errors';
 import { readClassNames } from '../../src/formats/data-sources';
 import { fileHandler } from '../../src/engine/models/io';
+import { readSidecar } from '../../src/engine/preprocess';
+import { sidecarFile } from '../../src/protocol/preprocess';
 import { removeStaleCheckpointTemporaries } from '../../src/engine/training/checkpoint';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -90,6 +92,17 @@ describe('class 1: paths that escape (realpath before any containment check)', (
       );
       return true;
     });
+  });
+
+  test('a preprocessing sidecar symlinked out of the model folder is refused, its content unread', () => {
+    const model = copyModel('sidecar');
+    const file = sidecarFile(model);
+    fs.symlinkSync(path.join(outside, 'secret.txt'), file);
+    assert.throws(
+      () => readSidecar(model),
+      (err: Error) =>
+        err.message === `${file}: leaves the model folder (a symlink out of it); a sidecar must sit beside the model`,
+    );
   });
 
   test('a manifest path of "." is refused with a message, not a stack trace', async () => {
