@@ -53,6 +53,8 @@ const contexts = [
   node('src/extension/extension.ts', 'dist/extension.js', { external: ['vscode'] }),
   // The language server (a separate Node process started by vscode-languageclient; no tfjs).
   node('src/server/server.ts', 'dist/server.js'),
+  // The language server's describe worker: reads model files and data folders off the server's thread.
+  node('src/server/describe-worker.ts', 'dist/describe-worker.js'),
   // The attack panel's front end (vscode-elements, Chart.js and the report renderer).
   browser('webview/attack-panel/main.ts', 'dist/webview/attack-panel.js'),
   // The training panel's front end.

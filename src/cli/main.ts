@@ -79,8 +79,10 @@ import { formatTable } from './table';
 import { ciText } from '../protocol/stats';
 import { compareReports } from '../store/compare';
 import { specAttackJob, type RobustnessSpec } from '../protocol/experiment-spec';
-import { analyzeSpec, type SpecProblem } from '../experiment/analysis';
+import { analyzeSpec, type Facts, type SpecProblem } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
+import { withInputErrors } from '../engine/errors';
+import { readTextBounded } from '../formats/file-read';
 
 /**
  * The option parsers: one rule for every option value. A bad value is a usage error: commander
@@ -383,18 +385,25 @@ function formatProblems(file: string, text: string, problems: SpecProblem[]): st
     .join('\n');
 }
 
+/**
+ * What a spec may read and write from the CLI: the current folder and the spec's own folder (symlinks
+ * resolved); data elsewhere only through --data-root.
+ */
+function cliFacts(file: string, dataRoots: string[]): Facts {
+  const roots = [process.cwd(), path.dirname(file)];
+  return new WorkspaceIndex(
+    [process.cwd()],
+    dataRoots.map((d) => path.resolve(d)),
+  ).factsFor(file, roots);
+}
+
 /** Checks spec files with the language server's analysis; exit code 1 when any has an error. */
-function checkSpecs(files: string[]): { spec: RobustnessSpec; file: string }[] {
+function checkSpecs(files: string[], dataRoots: string[] = []): { spec: RobustnessSpec; file: string }[] {
   const checked: { spec: RobustnessSpec; file: string }[] = [];
   for (const given of files) {
     const file = path.resolve(given);
-    let text: string;
-    try {
-      text = fs.readFileSync(file, 'utf8');
-    } catch (err) {
-      throw new InputError(given, '', `cannot be read: ${(err as Error).message}`);
-    }
-    const { problems, spec } = analyzeSpec(text, new WorkspaceIndex([process.cwd()]).factsFor(file));
+    const text = withInputErrors(() => readTextBounded(file, 'spec'));
+    const { problems, spec } = analyzeSpec(text, cliFacts(file, dataRoots));
     if (problems.length) process.stderr.write(`${formatProblems(given, text, problems)}\n`);
     const errors = problems.filter((p) => p.severity === 'error').length;
     if (errors || !spec) process.exitCode = 1;
@@ -874,8 +883,9 @@ export function buildProgram(): Command {
     .command('check')
     .description('check experiment specs (*.robustness.json) as the language server does; exit 1 on an error')
     .argument('<spec...>', 'spec files')
-    .action((files: string[]) => {
-      const ok = checkSpecs(files);
+    .option('--data-root <dir...>', "data folders outside the spec's workspace folder that a spec may name")
+    .action((files: string[], o: { dataRoot?: string[] }) => {
+      const ok = checkSpecs(files, o.dataRoot);
       process.stderr.write(`${ok.length} of ${files.length} spec${files.length === 1 ? '' : 's'} without errors\n`);
     });
 
@@ -896,8 +906,9 @@ export function buildProgram(): Command {
     .addOption(PREPROCESS_OPTIONS.std())
     .addOption(PREPROCESS_OPTIONS.output())
     .addOption(backendOption())
-    .action(async (file: string, o: RunOptions & PreprocessCliOptions) => {
-      const [checked] = checkSpecs([file]);
+    .option('--data-root <dir...>', "data folders outside the spec's workspace folder that the spec may name")
+    .action(async (file: string, o: RunOptions & PreprocessCliOptions & { dataRoot?: string[] }) => {
+      const [checked] = checkSpecs([file], o.dataRoot);
       if (!checked) throw new InputError(file, '', 'has errors (listed above); nothing was run');
       const { spec } = checked;
       if (!spec.attacks && !spec.suite)

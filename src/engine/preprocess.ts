@@ -5,7 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError } from './errors';
+import { InputError, withInputErrors } from './errors';
+import { parseJsonText, readTextBounded } from '../formats/file-read';
+import { besideModel } from '../common/containment';
 import type { PreprocessJobLayer } from '../protocol/jobs';
 import {
   preprocessChangesInput,
@@ -32,19 +34,15 @@ export function checkPreprocessLayer(
 /** The sidecar `<model basename>.preprocess.json` next to a model, checked; undefined when there is none. */
 export function readSidecar(modelFile: string): PreprocessLayer | undefined {
   const file = sidecarFile(modelFile);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new InputError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  if (!fs.existsSync(file)) return undefined;
+  if (!besideModel(modelFile, path.basename(file))) {
+    throw new InputError(
+      file,
+      '',
+      'leaves the model folder (a symlink out of it); a sidecar must sit beside the model',
+    );
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new InputError(file, '', `is not valid JSON: ${(err as Error).message}`);
-  }
+  const value = withInputErrors(() => parseJsonText(readTextBounded(file, 'sidecar'), file));
   const problem = preprocessProblems(value)[0];
   if (problem) throw new InputError(file, problem.field, problem.message);
   const block = value as PreprocessFields;

@@ -6,14 +6,7 @@
  * so the language server, the extension's Run lens and the tests share it.
  */
 import Ajv, { type ErrorObject } from 'ajv';
-import {
-  findNodeAtLocation,
-  getNodeValue,
-  parseTree,
-  printParseErrorCode,
-  type Node,
-  type ParseError,
-} from 'jsonc-parser';
+import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser';
 import { ATTACK_INFO, attackInfo, DLR_MIN_CLASSES, SPEC_PARAMS, type AttackParam } from '../protocol/attacks';
 import { LOSSES } from '../protocol/vocabulary';
 import schema from '../protocol/experiment-spec-schema.json';
@@ -23,6 +16,7 @@ import { defaultAttackJob } from '../protocol/jobs';
 import { SUITE_TABLE, suiteStages } from '../protocol/suites';
 import { isImageChannels, shapeMismatch, type DataInfo } from '../formats/data-sources';
 import type { ModelInfo } from '../formats/model-formats';
+import { formatLimit, READ_LIMITS } from '../formats/file-read';
 
 export type Severity = 'error' | 'warning' | 'information';
 
@@ -55,6 +49,11 @@ export interface Facts {
   models?(): string[];
   /** Workspace folders of IDX files relative to the spec, for completion. */
   dataFolders?(): string[];
+  /**
+   * Why a path the spec writes (output.report) may not be used: it leaves the spec's workspace
+   * folder once symlinks are resolved; undefined when it may. (Reads are judged by `model` and `data`.)
+   */
+  output?(relative: string): string | undefined;
 }
 
 export interface Analysis {
@@ -107,8 +106,182 @@ function suggestion(
 
 const fmt = (v: number) => String(Number(v.toPrecision(6)));
 
-export function analyzeSpec(text: string, facts: Facts): Analysis {
+/** The deepest nesting of arrays and objects a spec may have (a real one has four or five levels). */
+export const MAX_SPEC_DEPTH = 64;
+/** The most schema problems listed for one spec; the rest are counted in one last problem. */
+export const MAX_SCHEMA_PROBLEMS = 200;
+/** The time one analysis may spend on listing schema problems before it stops and says so. */
+export const ANALYSIS_BUDGET_MS = 500;
+/** Longer keys and values are cut short in messages. */
+const MAX_QUOTED = 60;
+
+/** A key or value as a message quotes it: cut to MAX_QUOTED characters. */
+export function quoted(text: string): string {
+  return text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}…` : text;
+}
+
+/**
+ * The offset where the text nests deeper than `max` arrays and objects, if it does: one linear scan
+ * that skips strings and comments, before anything recursive sees the text.
+ */
+export function tooDeepAt(text: string, max: number): number | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      for (i++; i < text.length && text.charCodeAt(i) !== 34; i++) if (text.charCodeAt(i) === 92) i++;
+    } else if (c === 47 /* / */ && text.charCodeAt(i + 1) === 47) {
+      while (i < text.length && text.charCodeAt(i) !== 10) i++;
+    } else if (c === 47 && text.charCodeAt(i + 1) === 42 /* * */) {
+      const end = text.indexOf('*/', i + 2);
+      i = end < 0 ? text.length : end + 1;
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) return i;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+  }
+  return undefined;
+}
+
+/** Whether a text is within the spec limits (size, depth) that every parse of it relies on. */
+export function analysable(text: string): boolean {
+  return text.length <= READ_LIMITS.spec && tooDeepAt(text, MAX_SPEC_DEPTH) === undefined;
+}
+
+/**
+ * The value nodes of every object by key (the last occurrence of a duplicated key, which is the
+ * one the parsed value keeps), built in one pass: `at` asks it instead of scanning children, so
+ * finding the node of each of n problems costs O(depth), not O(n).
+ */
+interface TreeIndex {
+  at: (path: Array<string | number>) => Node | undefined;
+  /** The property node (key and value) of `key` in an object node. */
+  property: (object: Node, key: string) => Node | undefined;
+}
+
+function indexTree(
+  root: Node,
+  onDuplicate: (key: Node, first: Node, parent: Node) => void,
+  onNumber: (n: Node) => void,
+): TreeIndex {
+  const properties = new Map<Node, Map<string, Node>>();
+  const stack: Node[] = [root];
+  while (stack.length) {
+    const node = stack.pop()!;
+    if (node.type === 'number' && typeof node.value === 'number' && !Number.isFinite(node.value)) onNumber(node);
+    if (node.type === 'object') {
+      const byKey = new Map<string, Node>();
+      for (const property of node.children ?? []) {
+        const key = property.children?.[0];
+        if (!key || typeof key.value !== 'string') continue;
+        const first = byKey.get(key.value);
+        if (first) onDuplicate(key, first, node);
+        byKey.set(key.value, property);
+      }
+      properties.set(node, byKey);
+    }
+    for (const child of node.children ?? []) stack.push(child);
+  }
+  const property = (object: Node, key: string) => properties.get(object)?.get(key);
+  const at = (path: Array<string | number>) => {
+    let node: Node | undefined = root;
+    for (const part of path) {
+      if (!node) return undefined;
+      if (typeof part === 'number') node = node.type === 'array' ? node.children?.[part] : undefined;
+      else node = node.type === 'object' ? property(node, part)?.children?.[1] : undefined;
+    }
+    return node;
+  };
+  return { at, property };
+}
+
+/**
+ * The value of a parsed tree as plain JSON data: objects with Object's prototype (jsonc-parser's
+ * its getNodeValue makes them without one, and a template string of such an object throws), the last
+ * occurrence of a duplicated key winning as in JSON.parse. The depth is bounded (MAX_SPEC_DEPTH)
+ * before this runs.
+ */
+function plainValue(node: Node): unknown {
+  switch (node.type) {
+    case 'object': {
+      const object: Record<string, unknown> = {};
+      for (const property of node.children ?? []) {
+        const [key, value] = property.children ?? [];
+        if (key && value && typeof key.value === 'string') {
+          Object.defineProperty(object, key.value, {
+            value: plainValue(value),
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        }
+      }
+      return object;
+    }
+    case 'array':
+      return (node.children ?? []).map(plainValue);
+    default:
+      return node.value as unknown;
+  }
+}
+
+/** "an object", "an array", "a number", "null": a value's kind, for messages. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/** A value as a message quotes it: a scalar as text (cut short), an object or array by its kind. */
+function shownValue(node: Node): string {
+  if (node.type === 'object') return 'an object';
+  if (node.type === 'array') return 'an array';
+  return quoted(String(node.value));
+}
+
+/** The dotted path of a node ("threat.eps", "attacks[1].loss"), for messages. */
+function pathOf(node: Node): string {
+  const parts: string[] = [];
+  for (let n: Node | undefined = node; n?.parent; n = n.parent) {
+    const parent: Node = n.parent;
+    if (parent.type === 'property') {
+      parts.unshift(`.${quoted(String(parent.children?.[0]?.value))}`);
+      n = parent;
+    } else if (parent.type === 'array') parts.unshift(`[${parent.children?.indexOf(n) ?? 0}]`);
+  }
+  return parts.join('').replace(/^\./, '') || 'the spec';
+}
+
+export function analyzeSpec(source: string, facts: Facts): Analysis {
   const problems: SpecProblem[] = [];
+  if (source.length > READ_LIMITS.spec) {
+    return {
+      problems: [
+        {
+          start: 0,
+          end: 1,
+          severity: 'error',
+          code: 'too-large',
+          message: `the spec is larger than the ${formatLimit(READ_LIMITS.spec)} limit for an experiment spec; it is not analysed`,
+        },
+      ],
+    };
+  }
+  // A byte-order mark is accepted: read as a space, so every offset stays where it is.
+  const text = source.charCodeAt(0) === 0xfeff ? ` ${source.slice(1)}` : source;
+  const deep = tooDeepAt(text, MAX_SPEC_DEPTH);
+  if (deep !== undefined) {
+    return {
+      problems: [
+        {
+          start: deep,
+          end: deep + 1,
+          severity: 'error',
+          code: 'too-deep',
+          message: `the spec nests arrays and objects more than ${MAX_SPEC_DEPTH} deep here; it is not analysed`,
+        },
+      ],
+    };
+  }
   const errors: ParseError[] = [];
   const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false });
   for (const e of errors) {
@@ -131,7 +304,7 @@ export function analyzeSpec(text: string, facts: Facts): Analysis {
       });
     return { problems };
   }
-  const value = getNodeValue(root) as unknown;
+  const value = plainValue(root);
   if (root.type !== 'object') {
     problems.push({
       ...span(root),
@@ -142,7 +315,26 @@ export function analyzeSpec(text: string, facts: Facts): Analysis {
     return { problems, root };
   }
   const spec = value as RobustnessSpec;
-  const at = (path: Array<string | number>) => findNodeAtLocation(root, path);
+  const tree = indexTree(
+    root,
+    (key, first, parent) =>
+      problems.push({
+        ...span(key),
+        severity: 'error',
+        code: 'duplicate-key',
+        message:
+          `duplicate key "${quoted(String(key.value))}" in ${parent === root ? 'the spec' : pathOf(parent)}: ` +
+          `it is also at line ${lineOf(text, first.offset)}; JSON keeps only this last one, so remove one of them`,
+      }),
+    (node) =>
+      problems.push({
+        ...span(node),
+        severity: 'error',
+        code: 'not-finite',
+        message: `${pathOf(node)}: ${quoted(text.slice(node.offset, node.offset + node.length))} is not a finite number (it overflows a double)`,
+      }),
+  );
+  const at = tree.at;
   const add: Add = (node, severity, code, message, replacement, fixes) => {
     const target = node ?? root;
     problems.push({
@@ -156,17 +348,48 @@ export function analyzeSpec(text: string, facts: Facts): Analysis {
   };
 
   semanticChecks(spec, at, add, facts);
-  // Schema problems last, and only where no sharper message already sits on the same node.
+  const report = spec.output && typeof spec.output === 'object' ? spec.output.report : undefined;
+  if (typeof report === 'string' && report.length > 0 && facts.output) {
+    const problem = facts.output(report);
+    if (problem) add(at(['output', 'report']), 'error', 'outside-workspace', problem);
+  }
+  // Schema problems last, and only where no sharper message already sits on the same node. Each is
+  // checked against the problems found so far (few: syntax, semantics) and the spans already listed.
   if (!validate(value)) {
+    const sharper = [...problems];
+    const listed = new Set<string>();
+    const started = Date.now();
+    let left = 0;
     for (const e of validate.errors ?? []) {
-      const mapped = schemaProblem(e, root);
+      if (listed.size >= MAX_SCHEMA_PROBLEMS || Date.now() - started > ANALYSIS_BUDGET_MS) {
+        left++;
+        continue;
+      }
+      const mapped = schemaProblem(e, root, tree);
       if (!mapped) continue;
-      const covered = problems.some((p) => p.start <= mapped.start && p.end >= mapped.end);
-      if (!covered) problems.push(mapped);
+      const key = `${mapped.start}:${mapped.end}`;
+      if (listed.has(key) || sharper.some((p) => p.start <= mapped.start && p.end >= mapped.end)) continue;
+      listed.add(key);
+      problems.push(mapped);
+    }
+    if (left > 0) {
+      problems.push({
+        start: root.offset,
+        end: root.offset + 1,
+        severity: 'error',
+        code: 'schema',
+        message: `${left} more schema problem${left === 1 ? '' : 's'} not listed (at most ${MAX_SCHEMA_PROBLEMS} are)`,
+      });
     }
   }
   problems.sort((a, b) => a.start - b.start || a.end - b.end);
   return { problems, spec, root };
+}
+
+function lineOf(text: string, offset: number): number {
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) line++;
+  return line;
 }
 
 function span(node: Node): { start: number; end: number } {
@@ -315,7 +538,8 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
   let data: DataInfo | undefined;
   if (
     spec.data !== undefined &&
-    (typeof spec.data === 'string' || (typeof spec.data === 'object' && typeof spec.data.id === 'string'))
+    (typeof spec.data === 'string' ||
+      (typeof spec.data === 'object' && spec.data !== null && typeof spec.data.id === 'string'))
   ) {
     const { id, n, offset } = dataOf(spec);
     const info = facts.data(id);
@@ -390,7 +614,9 @@ function semanticChecks(spec: RobustnessSpec, at: At, add: Add, facts: Facts): v
         idNode && typeof entry !== 'string' ? at(['attacks', i, 'loss']) : idNode,
         'error',
         'unknown-loss',
-        `"${attack.loss}" is not a loss; use one of ${LOSSES.join(', ')}`,
+        typeof attack.loss === 'string'
+          ? `"${quoted(attack.loss)}" is not a loss; use one of ${LOSSES.join(', ')}`
+          : `attacks[${i}].loss must be a loss name, one of ${LOSSES.join(', ')}; got ${kindOf(attack.loss)}`,
       );
     }
     if (typeof entry === 'object') {
@@ -563,14 +789,14 @@ function keyNode(value: Node | undefined): Node | undefined {
 }
 
 /** Maps one ajv error to a problem on the node it is about. */
-function schemaProblem(e: ErrorObject, root: Node): SpecProblem | undefined {
+function schemaProblem(e: ErrorObject, root: Node, tree: TreeIndex): SpecProblem | undefined {
   if (e.keyword === 'if') return undefined;
   const path = e.instancePath
     .split('/')
     .slice(1)
     .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
     .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
-  const node = path.length ? findNodeAtLocation(root, path) : root;
+  const node = path.length ? tree.at(path) : root;
   if (!node) return undefined;
   const where = path.length
     ? path
@@ -582,15 +808,15 @@ function schemaProblem(e: ErrorObject, root: Node): SpecProblem | undefined {
   switch (e.keyword) {
     case 'additionalProperties': {
       const name = (e.params as { additionalProperty: string }).additionalProperty;
-      const property = node.children?.find((c) => c.type === 'property' && c.children?.[0]?.value === name);
+      const property = node.type === 'object' ? tree.property(node, name) : undefined;
       const known = Object.keys(schemaAt(path)?.properties ?? {});
-      const hint = suggestion(name, known);
+      const hint = name.length <= MAX_QUOTED ? suggestion(name, known) : { suffix: '' };
       return {
         ...base,
         ...span(property?.children?.[0] ?? node),
         ...(hint.replacement ? { replacement: hint.replacement } : {}),
         message:
-          `unknown property "${name}" in ` +
+          `unknown property "${quoted(name)}" in ` +
           `${where}${hint.suffix || (known.length ? `; allowed: ${known.join(', ')}` : '')}`,
       };
     }
@@ -600,12 +826,12 @@ function schemaProblem(e: ErrorObject, root: Node): SpecProblem | undefined {
     }
     case 'enum': {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
-      const v = String(getNodeValue(node));
+      const v = shownValue(node);
       const hint = suggestion(v, allowed);
       return {
         ...base,
         ...span(node),
-        message: `${where}: "${v}" is not one of ${allowed.join(', ')}${hint.suffix}`,
+        message: `${where}: ${node.type === 'object' || node.type === 'array' ? v : `"${v}"`} is not one of ${allowed.join(', ')}${hint.suffix}`,
         ...(hint.replacement ? { replacement: hint.replacement } : {}),
       };
     }
@@ -613,7 +839,7 @@ function schemaProblem(e: ErrorObject, root: Node): SpecProblem | undefined {
       return {
         ...base,
         ...span(node),
-        message: `${where}: "${String(getNodeValue(node))}" is not an attack id (e.g. "pgd" or "pgd:margin")`,
+        message: `${where}: "${shownValue(node)}" is not an attack id (e.g. "pgd" or "pgd:margin")`,
       };
     default:
       return { ...base, ...span(node), message: `${where} ${e.message ?? 'is invalid'}` };

@@ -11,18 +11,48 @@ import { IMAGE_EXTENSIONS, looksLikeImageDataset } from '../formats/image-folder
 import { modelFormatFor, type ModelInfo } from '../formats/model-formats';
 import { isModelFile, MODEL_FILE_NAMES } from '../protocol/model-files';
 import { BUILTIN_DATA, type BuiltinData } from '../protocol/vocabulary';
-import type { Facts } from './analysis';
+import { quoted, type Facts } from './analysis';
+import { containedPath, isInside } from '../common/containment';
+import type { DescribeJob } from '../protocol/messages/describe';
 
-type ModelResult = { info: ModelInfo } | { problem: string; missing?: boolean };
+export type ModelResult = { info: ModelInfo } | { problem: string; missing?: boolean };
+export type DataResult = DataInfo | { problem: string };
 
 const SKIP = new Set(['node_modules', '.git', '.e2e', 'dist', 'out']);
 
 export class WorkspaceIndex {
   private modelCache = new Map<string, { stamp: string; result: ModelResult }>();
-  private dataCache = new Map<string, { stamp: string; result: DataInfo | { problem: string } }>();
+  private dataCache = new Map<string, { stamp: string; result: DataResult }>();
   private listing: { models: string[]; data: string[] } | undefined;
 
-  constructor(public folders: string[]) {}
+  /**
+   * @param folders the workspace folders: a spec reads and writes only inside the one holding it
+   *   (or, outside every folder, inside its own folder), symlinks resolved.
+   * @param dataRoots folders elsewhere a spec may name as data, given by the settings or the CLI.
+   */
+  /**
+   * Set by the language server, which reads no file on its thread: a model or data folder not in the
+   * cache (or changed on disk) is handed here with its stamp, to be described elsewhere and
+   * `remember`ed; what it returns stands in meanwhile (and is not cached). Unset, the index reads.
+   */
+  onMiss: ((job: DescribeJob, stamp: string) => ModelResult | DataResult) | undefined;
+
+  constructor(
+    public folders: string[],
+    public dataRoots: string[] = [],
+  ) {}
+
+  /** Stores what was described elsewhere (see onMiss) under the stamp it was asked with. */
+  remember(job: DescribeJob, stamp: string, result: ModelResult | DataResult): void {
+    if (job.kind === 'model') this.modelCache.set(job.file, { stamp, result: result as ModelResult });
+    else this.dataCache.set(path.resolve(job.dir, job.id), { stamp, result: result as DataResult });
+  }
+
+  /** The folders a spec's paths must stay inside: the workspace folders holding it, else its own folder. */
+  rootsFor(specFile: string): string[] {
+    const holding = this.folders.filter((folder) => isInside(specFile, folder));
+    return holding.length > 0 ? holding : [path.dirname(path.resolve(specFile))];
+  }
 
   /** Forget the listing (a model file or a data folder was created or deleted). */
   invalidateModels(): void {
@@ -88,6 +118,9 @@ export class WorkspaceIndex {
     } catch {
       return { problem: `${shown} does not exist (${file})`, missing: true };
     }
+    if (!stat.isFile() && !stat.isDirectory()) {
+      return { problem: `${shown} is not a regular file (a FIFO, device or socket); it is not read` };
+    }
     if (stat.isDirectory()) {
       const inside = MODEL_FILE_NAMES.find((name) => fs.existsSync(path.join(file, name)));
       return inside
@@ -97,6 +130,7 @@ export class WorkspaceIndex {
     const stamp = `${stat.mtimeMs}:${stat.size}`;
     const cached = this.modelCache.get(file);
     if (cached?.stamp === stamp) return cached.result;
+    if (this.onMiss) return this.onMiss({ kind: 'model', file, shown }, stamp) as ModelResult;
     let result: ModelResult;
     try {
       const format = modelFormatFor(file);
@@ -128,6 +162,7 @@ export class WorkspaceIndex {
     }
     const cached = this.dataCache.get(folder);
     if (cached?.stamp === stamp) return cached.result;
+    if (this.onMiss) return this.onMiss({ kind: 'data', id, dir }, stamp) as DataResult;
     let result: DataInfo | { problem: string };
     try {
       result = describeData(folder);
@@ -138,12 +173,37 @@ export class WorkspaceIndex {
     return result;
   }
 
-  /** The analysis' window onto the workspace for one spec file. */
-  factsFor(specFile: string): Facts {
+  /**
+   * The analysis' window onto the workspace for one spec file; `roots` are the folders its paths
+   * must stay inside (by default rootsFor's).
+   */
+  factsFor(specFile: string, roots: string[] = this.rootsFor(specFile)): Facts {
     const dir = path.dirname(specFile);
+    const where = roots.length === 1 ? `the spec's workspace folder (${roots[0]})` : "the spec's workspace folders";
+    const outside = (relative: string, extra: readonly string[] = []) =>
+      containedPath(dir, relative, [...roots, ...extra]) === undefined;
     return {
-      model: (relative) => this.model(path.resolve(dir, relative), relative),
-      data: (id) => this.data(id, dir),
+      model: (relative) =>
+        outside(relative)
+          ? {
+              problem:
+                `${quoted(relative)} is outside ${where}, symlinks resolved; ` +
+                'a spec reads models only inside it (nothing was read)',
+            }
+          : this.model(path.resolve(dir, relative), relative),
+      data: (id) =>
+        !BUILTIN_DATA.includes(id as BuiltinData) && outside(id, this.dataRoots)
+          ? {
+              problem:
+                `data "${quoted(id)}" is outside ${where}, symlinks resolved; name data elsewhere ` +
+                "through the robustness.dataFolders setting or the CLI's --data-root, not in the spec",
+            }
+          : this.data(id, dir),
+      output: (relative) =>
+        outside(relative)
+          ? `output.report "${quoted(relative)}" is outside ${where}, symlinks resolved; a spec writes only inside it ` +
+            "(the CLI's --out may point elsewhere)"
+          : undefined,
       models: () => this.models().map((m) => toPosix(path.relative(dir, m))),
       dataFolders: () => this.dataFolders().map((d) => toPosix(path.relative(dir, d)) || '.'),
     };

@@ -3,6 +3,7 @@
  * source files and notebook cells that name models, and tells it when a run finishes so its lenses refresh.
  */
 import * as vscode from 'vscode';
+import * as path from 'node:path';
 import {
   LanguageClient,
   TransportKind,
@@ -44,6 +45,8 @@ export class RobustnessLanguageClient implements vscode.Disposable {
         ],
       },
       outputChannel: log,
+      // The one data folder a spec may name outside its workspace folder: the one the settings name.
+      initializationOptions: () => ({ dataRoots: settingsDataRoots() }),
     };
     this.client = new LanguageClient('robustnessLab', 'Robustness Lab Language Server', server, options);
   }
@@ -68,4 +71,12 @@ export class RobustnessLanguageClient implements vscode.Disposable {
   dispose(): void {
     void this.client.stop().catch(() => undefined);
   }
+}
+
+/** robustness.dataFolder, resolved against each workspace folder (absolute paths as they are). */
+function settingsDataRoots(): string[] {
+  const folder = vscode.workspace.getConfiguration('robustness').get<string>('dataFolder', '').trim();
+  if (!folder) return [];
+  if (path.isAbsolute(folder)) return [folder];
+  return (vscode.workspace.workspaceFolders ?? []).map((f) => path.resolve(f.uri.fsPath, folder));
 }

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DataLabelSet, DataSplit } from '../protocol/vocabulary';
 import { FormatError } from './errors';
+import { readTextBounded } from './file-read';
 
 export const CIFAR_PIXELS = 32 * 32 * 3;
 export const CIFAR_SHAPE: [number, number, number] = [32, 32, 3];
@@ -105,8 +106,7 @@ export const cifarHasSplit = (dir: string, layout: CifarLayout, split: DataSplit
 export function cifarClassNames(dir: string, layout: CifarLayout): string[] | undefined {
   const file = path.join(dir, layout.namesFile);
   if (!fs.existsSync(file)) return undefined;
-  const names = fs
-    .readFileSync(file, 'utf8')
+  const names = readTextBounded(file, 'names')
     .split(/\r?\n/)
     .map((line) => line.trim())
     .filter((line) => line !== '');

@@ -17,6 +17,7 @@ import {
   type ImageChannels,
 } from '../protocol/vocabulary';
 import { FormatError } from './errors';
+import { parseJsonText, readTextBounded } from './file-read';
 import {
   CIFAR_10,
   CIFAR_100,
@@ -108,15 +109,13 @@ export const IDX_FILES: Readonly<Record<DataSplit, { images: string; labels: str
 export function readClassNames(dir: string): string[] | undefined {
   const file = path.join(dir, 'classes.json');
   if (!fs.existsSync(file)) return undefined;
-  let names: unknown;
-  try {
-    names = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new FormatError(file, '', `is not valid JSON (${(err as Error).message})`);
-  }
-  if (!Array.isArray(names) || names.length === 0 || !names.every((n) => typeof n === 'string')) {
+  const names = parseJsonText(readTextBounded(file, 'classes'), file);
+  if (!Array.isArray(names)) {
     throw new FormatError(file, '', 'must be a non-empty JSON array of class names');
   }
+  if (names.length === 0) throw new FormatError(file, '', 'must be a non-empty JSON array of class names');
+  const bad = names.findIndex((n) => typeof n !== 'string' || n.length === 0);
+  if (bad >= 0) throw new FormatError(file, `[${bad}]`, 'must be a non-empty string (a class name)');
   return names as string[];
 }
 

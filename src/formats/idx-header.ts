@@ -2,9 +2,9 @@
  * The IDX header (the MNIST format), read once for both halves: the cheap info reads it from the
  * first bytes of a file (plain or gzip), the engine's reader before it reads any records.
  */
-import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { FormatError } from './errors';
+import { readAt, withFile } from './file-read';
 
 /** The element type we read: unsigned bytes. */
 export const IDX_UBYTE = 0x08;
@@ -49,19 +49,8 @@ export function parseIdxHeader(raw: Uint8Array, file: string): IdxHeader {
 
 /** The header of an IDX file from its first 4 KB (a gzip prefix inflates up to where it stops). */
 export function readIdxHeader(file: string): IdxHeader {
-  const head = Buffer.alloc(4096);
-  let read: number;
-  try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      read = fs.readSync(fd, head, 0, head.length, 0);
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (err) {
-    throw new FormatError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  let bytes: Uint8Array = head.subarray(0, read);
+  // A regular file only (withFile refuses a FIFO or a device before reading).
+  let bytes: Uint8Array = withFile(file, (fd) => readAt(fd, 0, 4096));
   if (isGzip(bytes)) {
     try {
       bytes = zlib.gunzipSync(bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH });

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DataSplit } from '../protocol/vocabulary';
 import { FormatError } from './errors';
+import { readBounded } from './file-read';
 
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'] as const;
 
@@ -174,10 +175,5 @@ export function imageHeader(file: string, bytes: Uint8Array): ImageHeader {
 
 /** The header of an image file. */
 export function readImageHeader(file: string): ImageHeader {
-  try {
-    return imageHeader(file, fs.readFileSync(file));
-  } catch (err) {
-    if (err instanceof FormatError) throw err;
-    throw new FormatError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  return imageHeader(file, readBounded(file, 'image'));
 }

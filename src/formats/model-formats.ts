@@ -7,7 +7,6 @@
  * A new format (ONNX, say) is one entry here whose describe reads the file's header, its file
  * pattern in src/protocol/model-files.ts, its id in the vocabulary, and its loader.
  */
-import * as fs from 'node:fs';
 import { fitsPattern, MODEL_FILE_EXTENSIONS, MODEL_FILE_NAMES, MODEL_FORMAT_FILES } from '../protocol/model-files';
 import type { ModelFormatId } from '../protocol/vocabulary';
 import { FormatError } from './errors';
@@ -21,6 +20,7 @@ import {
   kerasOutputLayer,
   parseTopology,
   peekTfjsKind,
+  readModelJsonText,
 } from './tfjs-model-json';
 import { summarizeOnnx } from './onnx-model';
 
@@ -57,13 +57,7 @@ export interface ModelFormat {
 const hasName = (id: ModelFormatId, file: string) => fitsPattern(MODEL_FORMAT_FILES[id], file);
 
 function readTopology(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new FormatError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  return parseTopology(text, file).topology;
+  return parseTopology(readModelJsonText(file), file).topology;
 }
 
 const tfjsLayers: ModelFormat = {

@@ -4,10 +4,10 @@
  * resolves external weight files only inside the model's folder. The engine's interpreter
  * (src/engine/models/onnx/) builds on what this returns.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { FormatError } from './errors';
+import { readBounded } from './file-read';
+import { besideModel } from '../common/containment';
 import { inGraphNormalization } from './onnx-normalization';
 
 export type OnnxModel = onnx.ModelProto;
@@ -27,12 +27,7 @@ export function onnxOpset(model: OnnxModel): number {
 
 /** Reads and checks an ONNX file; a FormatError naming the file when it is not a model. */
 export function readOnnxModel(file: string): OnnxModel {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (err) {
-    throw new FormatError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const bytes = readBounded(file, 'onnx');
   let model: OnnxModel;
   try {
     model = onnx.ModelProto.decode(bytes);
@@ -72,9 +67,8 @@ export function externalDataFile(file: string, tensor: OnnxTensor): string | und
   if (tensor.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) return undefined;
   const location = tensor.externalData?.find((e) => e.key === 'location')?.value;
   if (!location) throw new FormatError(file, `initializer "${tensor.name}"`, 'is external data without a location');
-  const dir = path.dirname(path.resolve(file));
-  const resolved = path.resolve(dir, location);
-  if (path.isAbsolute(location) || !resolved.startsWith(dir + path.sep)) {
+  const resolved = besideModel(file, location);
+  if (!resolved) {
     throw new FormatError(
       file,
       `initializer "${tensor.name}"`,

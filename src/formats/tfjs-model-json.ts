@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { FormatError } from './errors';
+import { parseJsonText, readTextBounded } from './file-read';
 
 export interface WeightEntry {
   name: string;
@@ -41,12 +42,9 @@ export interface GraphNode {
 
 export type TfjsKind = 'layers' | 'graph';
 
-function readText(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new FormatError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+/** A model.json's text: a regular file within READ_LIMITS.modelJson (src/formats/file-read.ts). */
+export function readModelJsonText(file: string): string {
+  return readTextBounded(file, 'modelJson');
 }
 
 /** Parses a model.json with the topology check only (what describe needs); throws a FormatError. */
@@ -54,12 +52,7 @@ export function parseTopology(
   text: string,
   file: string,
 ): { json: Record<string, unknown>; topology: Record<string, unknown> } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new FormatError(file, '', `is not valid JSON (${(err as Error).message})`);
-  }
+  const json = parseJsonText(text, file);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new FormatError(file, '', 'must be a JSON object');
   }
@@ -72,7 +65,7 @@ export function parseTopology(
 
 /** Reads a model.json with every check the loaders need (the weights manifest too); throws a FormatError. */
 export function readModelJson(file: string): ModelJson {
-  const { json } = parseTopology(readText(file), file);
+  const { json } = parseTopology(readModelJsonText(file), file);
   if (!Array.isArray(json.weightsManifest)) {
     throw new FormatError(file, 'weightsManifest', 'is missing or not an array');
   }
@@ -108,7 +101,7 @@ export function peekTfjsKind(file: string): TfjsKind | undefined {
   if (cached?.stamp === stamp) return cached.kind;
   let kind: TfjsKind | undefined;
   try {
-    const { json, topology } = parseTopology(readText(file), file);
+    const { json, topology } = parseTopology(readModelJsonText(file), file);
     kind = tfjsKind(json, topology);
   } catch {
     kind = undefined;

@@ -13,7 +13,7 @@ import {
 } from 'jsonc-parser';
 import { ATTACK_INFO, attackInfo, type AttackInfo } from '../protocol/attacks';
 import { BUILTIN_DATA, BUILTIN_DATA_INFO, NORM_LABELS } from '../protocol/vocabulary';
-import { schemaAt } from '../experiment/analysis';
+import { analysable, schemaAt } from '../experiment/analysis';
 import { modelInputRange, preprocessProblems, resolvePreprocess, type PreprocessFields } from '../protocol/preprocess';
 import { modelFormat, type ModelInfo } from '../formats/model-formats';
 
@@ -122,6 +122,8 @@ function stringRange(node: Node | undefined, offset: number): { start: number; e
  * without one; never a second comma where one already is.
  */
 export function specCompletions(text: string, offset: number, ctx: CompletionContext): SpecCompletion[] {
+  // A spec the analysis refuses (too large, too deep) gets no completions: the parser recurses.
+  if (!analysable(text)) return [];
   const items = bareCompletions(text, offset, ctx).map((item) => ({ ...item, filterText: item.insert }));
   if (items.length === 0) return items;
   const { start, end } = items[0]!;
@@ -285,6 +287,7 @@ export interface HoverContext {
 }
 
 export function specHover(text: string, offset: number, ctx: HoverContext = {}): SpecHover | undefined {
+  if (!analysable(text)) return undefined;
   const root = parseTree(text, [], { allowTrailingComma: true });
   if (!root) return undefined;
   const node = findNodeAtOffset(root, offset, true);

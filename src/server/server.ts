@@ -45,10 +45,31 @@ import {
   type Lens,
 } from './lenses';
 import { WorkspaceIndex } from '../experiment/workspace';
+import { Describer } from './describer';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
 const index = new WorkspaceIndex([]);
+/**
+ * Model files and data folders are read in a worker (dist/describe-worker.js), never here: a miss
+ * schedules the read and the analysis shows "being read" until it lands (validate waits for it).
+ */
+const describer = new Describer(path.join(__dirname, 'describe-worker.js'));
+const reads = new Map<string, Promise<void>>();
+index.onMiss = (job, stamp) => {
+  const key = `${job.kind}:${job.kind === 'model' ? job.file : path.resolve(job.dir, job.id)}:${stamp}`;
+  if (!reads.has(key)) {
+    reads.set(
+      key,
+      describer
+        .describe(job)
+        .then((result) => index.remember(job, stamp, result))
+        .finally(() => reads.delete(key)),
+    );
+  }
+  return { problem: `${job.kind === 'model' ? job.shown : `data "${job.id}"`} is being read` };
+};
+connection.onShutdown(() => describer.stop());
 let runs: KnownRun[] | undefined;
 let canRefreshLenses = false;
 let clientSendsFolderChanges = false;
@@ -72,6 +93,11 @@ connection.onInitialize((params): InitializeResult => {
   const folders =
     params.workspaceFolders?.map((f) => fsPath(f.uri)) ?? (params.rootUri ? [fsPath(params.rootUri)] : []);
   index.folders = folders;
+  // Data folders elsewhere that specs may name: only what the settings give (robustness.dataFolder).
+  const options = params.initializationOptions as { dataRoots?: unknown } | undefined;
+  index.dataRoots = Array.isArray(options?.dataRoots)
+    ? options.dataRoots.filter((d): d is string => typeof d === 'string' && path.isAbsolute(d))
+    : [];
   canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
   clientSendsFolderChanges = params.capabilities.workspace?.workspaceFolders === true;
   return {
@@ -99,7 +125,24 @@ const analyses = new Map<string, { version: number; analysis: Analysis }>();
 function analysisOf(doc: TextDocument): Analysis {
   const cached = analyses.get(doc.uri);
   if (cached?.version === doc.version) return cached.analysis;
-  const analysis = analyzeSpec(doc.getText(), index.factsFor(fsPath(doc.uri)));
+  let analysis: Analysis;
+  try {
+    analysis = analyzeSpec(doc.getText(), index.factsFor(fsPath(doc.uri)));
+  } catch (err) {
+    // A fault of the analysis itself must not cost the document its answers: it is one diagnostic.
+    connection.console.error(`analysis of ${doc.uri} failed: ${(err as Error).stack ?? String(err)}`);
+    analysis = {
+      problems: [
+        {
+          start: 0,
+          end: Math.min(1, doc.getText().length),
+          severity: 'error',
+          code: 'analysis-failed',
+          message: `Robustness Lab could not analyse this spec (${(err as Error).message}); see the server log`,
+        },
+      ],
+    };
+  }
   analyses.set(doc.uri, { version: doc.version, analysis });
   return analysis;
 }
@@ -116,10 +159,29 @@ function validateSource(doc: TextDocument): void {
   void connection.sendDiagnostics({ uri: doc.uri, version: doc.version, diagnostics });
 }
 
+/** The analysis once every model and data folder it names has been read (in the worker). */
+async function settledAnalysis(doc: TextDocument): Promise<Analysis> {
+  let analysis = analysisOf(doc);
+  // A read may name no further file, but a changed file may need a second look: a few rounds at most.
+  for (let round = 0; round < 3 && reads.size > 0; round++) {
+    await Promise.all(reads.values());
+    analyses.delete(doc.uri);
+    analysis = analysisOf(doc);
+  }
+  return analysis;
+}
+
 function validate(doc: TextDocument): void {
   if (isSource(doc)) return validateSource(doc);
   if (!isSpec(doc.uri)) return;
-  const { problems } = analysisOf(doc);
+  void settledAnalysis(doc).then(({ problems }) => {
+    // A newer version has its own validation under way.
+    if (documents.get(doc.uri)?.version !== doc.version) return;
+    publish(doc, problems);
+  });
+}
+
+function publish(doc: TextDocument, problems: Analysis['problems']): void {
   const diagnostics: Diagnostic[] = problems.map((p) => ({
     range: { start: doc.positionAt(p.start), end: doc.positionAt(p.end) },
     severity: SEVERITY[p.severity],

@@ -9,6 +9,7 @@ import type { Report } from '../protocol/report';
 import { RUN_STORE_DIR, type RunKind, type RunStatus } from '../protocol/vocabulary';
 import type { RunSummary } from '../protocol/format';
 import { writeFileAtomic } from '../common/atomic-write';
+import { parseJsonText, readTextBounded } from '../formats/file-read';
 
 export type { RunKind, RunStatus };
 
@@ -113,7 +114,7 @@ export class RunStore {
 
   read(id: string): RunRecord {
     const file = path.join(this.dir(id), 'run.json');
-    const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as RunRecord;
+    const parsed = parseJsonText(readTextBounded(file, 'runRecord'), file) as RunRecord;
     if (parsed.id !== id || typeof parsed.status !== 'string' || typeof parsed.model !== 'string') {
       throw new Error(`${file}: not a run record (id, status and model are required)`);
     }
@@ -121,7 +122,8 @@ export class RunStore {
   }
 
   readReport(id: string): Report {
-    return JSON.parse(fs.readFileSync(path.join(this.dir(id), 'report.json'), 'utf8')) as Report;
+    const file = path.join(this.dir(id), 'report.json');
+    return parseJsonText(readTextBounded(file, 'report'), file) as Report;
   }
 
   /** Every run folder, newest first; unreadable ones carry a problem instead of a record. */

@@ -6,9 +6,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../../common/atomic-write';
+import { besideModel } from '../../common/containment';
+import { readFileBounded, READ_LIMITS } from '../../formats/file-read';
 import { readModelJson as readTfjsModelJson, type ModelJson } from '../../formats/tfjs-model-json';
 import { TFJS_MODEL_FILE } from '../../protocol/model-files';
 import { InputError, withInputErrors } from '../errors';
+
+/** A weight file is read whole; none may exceed the ONNX model limit (src/formats/file-read.ts). */
+const WEIGHT_FILE_LIMIT = READ_LIMITS.onnx;
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2 };
 
@@ -21,11 +26,13 @@ export function readModelJson(file: string): ModelJson {
 
 /** Resolves a manifest path, refusing anything that leaves the model folder. */
 export function resolveWeightPath(modelFile: string, relative: string, field: string): string {
-  const folder = path.dirname(path.resolve(modelFile));
-  const resolved = path.resolve(folder, relative);
-  const rel = path.relative(folder, resolved);
-  if (path.isAbsolute(relative) || rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new InputError(modelFile, field, `path "${relative}" leaves the model folder`);
+  const resolved = besideModel(modelFile, relative);
+  if (!resolved) {
+    throw new InputError(
+      modelFile,
+      field,
+      `path "${relative}" leaves the model folder (symlinks resolved); weight files must sit beside the model`,
+    );
   }
   return resolved;
 }
@@ -42,7 +49,7 @@ export function fileHandler(modelFile: string): tf.io.IOHandler {
           const field = `weightsManifest[${g}].paths[${i}]`;
           const file = resolveWeightPath(modelFile, p, field);
           if (!fs.existsSync(file)) throw new InputError(modelFile, field, `weight file "${p}" does not exist`);
-          return fs.readFileSync(file);
+          return withInputErrors(() => readFileBounded(file, WEIGHT_FILE_LIMIT, 'a weight file'));
         });
         const found = groupBuffers.reduce((sum, b) => sum + b.length, 0);
         let expected = 0;

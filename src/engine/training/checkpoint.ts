@@ -49,6 +49,7 @@ export async function saveCheckpoint(
 ): Promise<void> {
   const final = checkpointPath(dir);
   const tmp = `${final}.tmp-${process.pid}`;
+  removeStaleCheckpointTemporaries(dir);
   const old = `${final}.old`;
   fs.rmSync(tmp, { recursive: true, force: true });
   await model.saveTo(tmp);
@@ -95,15 +96,51 @@ function readFloats(file: string): Float32Array {
   return new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.byteLength));
 }
 
+/** Whether a process with this id is alive (signal 0 probes without signalling; EPERM means it exists). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the `last.tmp-<pid>` folders a killed run left behind (its checkpoint half written), except
+ * one of a process still running. Returns the folders removed.
+ */
+export function removeStaleCheckpointTemporaries(dir: string): string[] {
+  const folder = path.join(dir, 'checkpoints');
+  let names: string[];
+  try {
+    names = fs.readdirSync(folder);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const match = /^last\.tmp-(\d+)$/.exec(name);
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid !== process.pid && alive(pid)) continue;
+    fs.rmSync(path.join(folder, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
+
 /**
  * Loads the last complete checkpoint into `model` and `optimizer`; undefined when there is none.
  * Its EMA and best weights come back as flat arrays (extras) for the caller to load.
+ * First removes what a killed run left half written (removeStaleCheckpointTemporaries).
  */
 export async function loadCheckpoint(
   dir: string,
   model: TrainableNet,
   optimizer: tf.Optimizer,
 ): Promise<{ epoch: number; history: EpochMetrics[]; extras: CheckpointExtras } | undefined> {
+  removeStaleCheckpointTemporaries(dir);
   let folder = checkpointPath(dir);
   // A kill between the two renames leaves only the previous checkpoint, under .old.
   if (!fs.existsSync(path.join(folder, 'state.json')) && fs.existsSync(path.join(`${folder}.old`, 'state.json')))

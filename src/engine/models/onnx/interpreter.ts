@@ -7,7 +7,7 @@
  * JS arrays folded from the input's known shape, never tensors. Every op is checked at load: an
  * op type not in OPS is refused there with the node's name, op type and opset.
  */
-import * as fs from 'node:fs';
+import { readBounded } from '../../../formats/file-read';
 import * as tf from '@tensorflow/tfjs-core';
 import { onnx } from 'onnx-proto';
 import { InputError } from '../../errors';
@@ -800,13 +800,9 @@ function tensorData(file: string, t: OnnxTensor): { dims: number[]; values: numb
     const entry = (key: string) => t.externalData?.find((e) => e.key === key)?.value;
     let bytes: Buffer;
     try {
-      bytes = fs.readFileSync(external);
+      bytes = readBounded(external, 'onnx');
     } catch (err) {
-      throw new InputError(
-        file,
-        `initializer "${t.name}"`,
-        `external data cannot be read: ${(err as NodeJS.ErrnoException).code}`,
-      );
+      throw new InputError(file, `initializer "${t.name}"`, `external data: ${(err as Error).message}`);
     }
     const offset = Number(entry('offset') ?? 0);
     const length = entry('length') ? Number(entry('length')) : bytes.length - offset;
