@@ -206,6 +206,14 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
         `[${model.inputShape.join(', ')}] does not match the ${data.id} images [${data.shape.join(', ')}]`,
       );
     }
+    if (data.classesFile && data.classNames.length !== model.numClasses) {
+      throw new InputError(
+        data.classesFile,
+        '',
+        `names ${data.classNames.length} classes, but ${job.model} has ${model.numClasses} outputs; ` +
+          'name one class per output, in output order',
+      );
+    }
     if (data.classNames.length > model.numClasses) {
       throw new InputError(
         job.model,

@@ -184,6 +184,19 @@ describe('class 3: silently wrong numbers', () => {
     }
   });
 
+  test('classes.json naming 3 classes for a 10-output model is refused, naming the file and both counts', () => {
+    // Every loaded label is below 3, so the labels alone would pass: the count is the rule.
+    const data = idxFolder(
+      'three-names',
+      { train: { n: 20, hw: 28, label: (i) => i % 3 }, test: { n: 20, hw: 28, label: (i) => i % 3 } },
+      3,
+    );
+    refused(
+      ['attack', '--model', model, '--data', data, '--n', '10', '--steps', '2', '--workers', '1'],
+      /three-names\/classes\.json: names 3 classes, but .*model\.json has 10 outputs; name one class per output/,
+    );
+  });
+
   test('a test label 200 with classes.json, and a training label 200 after image 1,000, are refused as read', async () => {
     const data = idxFolder(
       'label200',

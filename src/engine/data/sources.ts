@@ -34,6 +34,8 @@ export interface LoadedSplit {
   file: string;
   shape: [number, number, number];
   classNames: string[];
+  /** The classes.json that named the classes, when one did: the model must then have exactly that many. */
+  classesFile?: string;
   split: DataSplit;
   /** The images loaded (the first n, in file order). */
   samples: Split;
@@ -95,6 +97,7 @@ const idx: DataLoader = {
       file: imagesFile,
       shape: [h, w, c],
       classNames,
+      ...(named && !knownNames ? { classesFile: path.join(dir, 'classes.json') } : {}),
       split,
       available,
       samples: { images: images.data, labels: loaded, count: images.records },
@@ -144,6 +147,7 @@ const numpy: DataLoader = {
       file: arrays.images.label,
       shape: layout.shape,
       classNames: checkClasses(named, loaded, all, arrays.labels.label),
+      ...(named && !knownNames ? { classesFile: path.join(numpyClassesDir(dir), 'classes.json') } : {}),
       split,
       available: layout.count,
       samples: { images, labels: loaded, count },
