@@ -11,7 +11,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ATTACKS, describeBackend, initBackend, InputError, readTrainJob, runAttackJob, runTrainJob } from '../engine';
+import { ATTACKS, describeBackend, initBackend, InputError, readTrainJob, runTrainJob } from '../engine';
 import {
   CLI_DEFAULT_SAMPLES,
   DEFAULT_ATTACKS,
@@ -65,7 +65,7 @@ import type { PreprocessLayer } from '../protocol/preprocess';
 import { checkPreprocessLayer } from '../engine/preprocess';
 import type { Report } from '../protocol/report';
 import type { FinishedStage } from '../protocol/messages/worker';
-import { runAttackParallel } from '../worker/pool';
+import { clusterOptions, runAttackWhere, workerCommand, type ClusterCliOptions } from './cluster';
 import { threadPeers } from '../worker/train-pool';
 import { runBench, type BenchOptions } from './bench';
 import { makeProgress } from './progress';
@@ -171,6 +171,7 @@ const MODEL_FILE = MODEL_FILE_NAMES.join('|');
 
 function attackOptions(cmd: Command): Command {
   const defaults = defaultAttackJob();
+  clusterOptions(cmd);
   return dataOptionFlags(
     cmd
       .requiredOption(`--model <${MODEL_FILE}>`, `tfjs Layers or Graph model (${MODEL_FILE})`)
@@ -342,7 +343,7 @@ export function summaryTable(report: Report): string {
   return [head, formatTable(columns, rows), ...curves, ...checks, ...masking, ...diagnostics].join('\n');
 }
 
-type RunOptions = Pick<AttackCliOptions, 'out' | 'json' | 'minRobust' | 'backend' | 'workers'>;
+type RunOptions = Pick<AttackCliOptions, 'out' | 'json' | 'minRobust' | 'backend' | 'workers'> & ClusterCliOptions;
 
 async function attackCommand(
   o: AttackCliOptions,
@@ -422,26 +423,17 @@ async function runJob(job: AttackJob, o: RunOptions, command: string): Promise<v
   // Small jobs are not worth a worker's start-up (~0.5 s: bundle, wasm, data).
   const workers = job.n >= 200 && o.backend !== 'wasm-stock' ? o.workers : 1;
   try {
-    report =
-      workers > 1
-        ? await runAttackParallel(job, {
-            script: path.join(__dirname, 'worker.js'),
-            workers,
-            backend: backend.name,
-            runId: 'cli',
-            signal: controller.signal,
-            onProgress,
-            onStage,
-            onLog: (level, message) => {
-              if (level !== 'info') process.stderr.write(`${level}: ${message}\n`);
-            },
-          })
-        : await runAttackJob(job, command, {
-            signal: controller.signal,
-            onProgress,
-            onStage,
-            onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
-          });
+    report = await runAttackWhere(job, { ...o, workers }, command, {
+      script: path.join(__dirname, 'worker.js'),
+      backend: backend.name,
+      signal: controller.signal,
+      onProgress,
+      onStage,
+      onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+      onLog: (level, message) => {
+        if (level !== 'info') process.stderr.write(`${level}: ${message}\n`);
+      },
+    });
     report.command = command;
   } finally {
     progress.stop();
@@ -703,8 +695,7 @@ export function buildProgram(): Command {
       process.stderr.write(`${ok.length} of ${files.length} spec${files.length === 1 ? '' : 's'} without errors\n`);
     });
 
-  program
-    .command('run')
+  clusterOptions(program.command('run'))
     .description("run an experiment spec's attacks (or suite) headless, as its Run lens does")
     .argument('<spec>', 'a *.robustness.json file')
     .option('--out <dir>', "write report.json and report.html here (default: the spec's output.report, if any)")
@@ -739,10 +730,18 @@ export function buildProgram(): Command {
       if (cli.output) job.output = cli.output;
       await runJob(
         job,
-        { ...o, ...(!o.out && spec.output?.report ? { out: resolve(spec.output.report) } : {}) },
+        {
+          ...o,
+          ...(!o.out && spec.output?.report ? { out: resolve(spec.output.report) } : {}),
+          ...(!o.redis && spec.cluster
+            ? { redis: spec.cluster.redis, shardSize: o.shardSize ?? spec.cluster.shardSize }
+            : {}),
+        },
         `robustness-lab run ${file}`,
       );
     });
+
+  program.addCommand(workerCommand());
 
   program
     .command('compare')

@@ -1,0 +1,33 @@
+/**
+ * Connections to the cluster's Redis: the URL (redis://, rediss:// for TLS, a password in it)
+ * parsed once (src/protocol/cluster.ts) and handed to ioredis and BullMQ as options.
+ */
+import IORedis from 'ioredis';
+import { parseRedisUrl, redactRedisUrl, type RedisTarget } from '../protocol/cluster';
+
+/** Our own keys beside BullMQ's (which live under "bull:"). */
+export const KEY_PREFIX = 'robustness-lab';
+
+/** ioredis options for `url`; BullMQ needs maxRetriesPerRequest null on its blocking connections. */
+export function redisOptions(url: string): RedisTarget & { maxRetriesPerRequest: null; connectionName: string } {
+  return { ...parseRedisUrl(url), maxRetriesPerRequest: null, connectionName: 'robustness-lab' };
+}
+
+/**
+ * A connected client, or an Error saying that Redis at `url` (password hidden) cannot be reached
+ * within `timeoutMs`: no endless reconnecting when the server is not there.
+ */
+export async function connectRedis(url: string, timeoutMs = 5000): Promise<IORedis> {
+  const options = redisOptions(url);
+  const client = new IORedis({ ...options, lazyConnect: true, connectTimeout: timeoutMs, retryStrategy: () => null });
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (err) {
+    client.disconnect();
+    throw new Error(`cannot reach Redis at ${redactRedisUrl(url)}: ${(err as Error).message}`, { cause: err });
+  }
+  // Connected: from now on reconnect after a drop, as BullMQ's own connections do.
+  client.options.retryStrategy = (times: number) => Math.min(times * 200, 2000);
+  return client;
+}
