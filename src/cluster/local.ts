@@ -3,7 +3,7 @@
  * (src/worker/pool.ts) and the cluster (./coordinator.ts), so all three give the same report.
  */
 import { runAttackJob, type JobHooks } from '../engine';
-import { DEFAULT_SHARD_SIZE, shardRanges } from '../protocol/cluster';
+import { DEFAULT_SHARD_SIZE, shardFields, shardRanges } from '../protocol/cluster';
 import type { AttackJob } from '../protocol/jobs';
 import type { Report } from '../protocol/report';
 import { mergeShardReports, progressMerger, stageMerger } from '../worker/pool';
@@ -22,7 +22,7 @@ export async function runAttackShardsInProcess(
   const reports: Report[] = [];
   for (const shard of shards) {
     reports.push(
-      await runAttackJob({ ...job, offset: shard.offset, n: shard.n, seed: shard.seed }, command, {
+      await runAttackJob({ ...job, ...shardFields(shard) }, command, {
         ...hooks,
         onProgress: (p) => onProgress(shard.index, p),
         onStage: (stage) => onStage(shard.index, stage),

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type IORedis from 'ioredis';
 import { attackJobSchema } from '../protocol/jobs';
-import { parseShardJob, redactRedisUrl, SHARD_QUEUE } from '../protocol/cluster';
+import { parseShardJob, redactRedisUrl, SHARD_QUEUE, shardFields } from '../protocol/cluster';
 import type { BackendPreference } from '../protocol/vocabulary';
 import { EngineClient } from '../worker/client';
 import { cancelKey, type ShardResult } from './coordinator';
@@ -90,6 +90,7 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
     }
     const label = `run ${sj.runId} shard ${shard.index} (images ${shard.offset}–${shard.offset + shard.n - 1})`;
     const t0 = performance.now();
+    o.log(`started ${label} (job ${job.id})`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-shard-'));
     const engine = engines.acquire();
     const runId = `${sj.runId}-${shard.index}`;
@@ -113,8 +114,9 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
         ...sj.settings,
         model: modelFile,
         data: dir,
-        n: shard.n,
-        seed: shard.seed,
+        ...shardFields(shard),
+        // The worker's folder holds the shard's images alone.
+        offset: 0,
         ...(surrogateFile ? { surrogate: surrogateFile } : {}),
       });
       let lastProgress = 0;

@@ -57,6 +57,18 @@ export function shardRanges(offset: number, n: number, size: number, seed: numbe
   return shards;
 }
 
+/**
+ * The fields that make a run's job the job of one shard: its images, its seed, and the probes
+ * (gradient masking, geometry) only on the run's first shard, so that probing costs the same
+ * however many shards there are, and the probes see the run's first images as a one-piece run's do.
+ */
+export function shardFields(shard: Shard): { offset: number; n: number; seed: number; probes?: false } {
+  return { offset: shard.offset, n: shard.n, seed: shard.seed, ...(shard.index > 0 ? { probes: false as const } : {}) };
+}
+
+/** Stage kinds only the first shard runs (see shardFields). */
+export const FIRST_SHARD_STAGES: readonly string[] = ['diagnostics', 'geometry'];
+
 /** A 64-hex-digit SHA-256. */
 const hash = z.string().regex(/^[0-9a-f]{64}$/, { error: 'must be a SHA-256 in lower-case hex (64 digits)' });
 /** A file name inside a model's upload: no folder, no "..", nothing hidden. */
@@ -83,6 +95,7 @@ const LOCAL_FIELDS = {
   dataOptions: true,
   surrogate: true,
   preprocessDefaults: true,
+  probes: true,
   offset: true,
   n: true,
   seed: true,

@@ -4,7 +4,7 @@
  * parallel: consecutive shards of the test images (src/protocol/cluster.ts), no gradient exchange.
  */
 import { mergeReports } from '../engine/report/merge';
-import { DEFAULT_SHARD_SIZE, shardRanges, type Shard } from '../protocol/cluster';
+import { DEFAULT_SHARD_SIZE, FIRST_SHARD_STAGES, shardFields, shardRanges, type Shard } from '../protocol/cluster';
 import type { AttackJob } from '../protocol/jobs';
 import type { FinishedStage, LogLevel } from '../protocol/messages/worker';
 import type { BackendPreference } from '../protocol/vocabulary';
@@ -82,17 +82,27 @@ export function mergeShardReports(reports: Report[], examples: number, group: st
 }
 
 /**
- * One stage over all shards, as each shard finishes it: stage k is sent once every shard has sent
- * it (shards finish their stages in the same order).
+ * One stage over all shards, as they finish it, in the first shard's order: a stage the first
+ * shard alone runs (the probes, FIRST_SHARD_STAGES) is its own; any other is sent once every
+ * shard has finished it (shards finish their stages in the same order).
  */
 export function stageMerger(shards: number, onStage?: (stage: FinishedStage) => void) {
   const stagesByShard: FinishedStage[][] = Array.from({ length: shards }, () => []);
-  let stagesSent = 0;
+  /** Stages sent, of the first shard's list; of the others', their stages merged so far. */
+  let sent = 0;
+  const used = Array.from({ length: shards }, () => 0);
   return (i: number, stage: FinishedStage) => {
     stagesByShard[i]!.push(stage);
-    while (stagesByShard.every((list) => list.length > stagesSent)) {
-      onStage?.(mergeStages(stagesByShard.map((list) => list[stagesSent]!)));
-      stagesSent++;
+    for (;;) {
+      const head = stagesByShard[0]![sent];
+      if (!head) return;
+      if (FIRST_SHARD_STAGES.includes(head.kind)) {
+        onStage?.(mergeStages([head]));
+      } else {
+        if (!stagesByShard.every((list, k) => k === 0 || list.length > used[k]!)) return;
+        onStage?.(mergeStages([head, ...stagesByShard.slice(1).map((list, k) => list[used[k + 1]!++]!)]));
+      }
+      sent++;
     }
   };
 }
@@ -158,7 +168,7 @@ export async function runAttackParallel(job: AttackJob, options: ParallelOptions
       current[c] = runId;
       reports[shard.index] = await clients[c]!.runAttack(
         runId,
-        { ...job, offset: shard.offset, n: shard.n, seed: shard.seed },
+        { ...job, ...shardFields(shard) },
         options.backend,
         (p) => onProgress(shard.index, p),
         { onStage: ({ runId: _r, ...stage }) => onStage(shard.index, stage) },
