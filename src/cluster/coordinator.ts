@@ -102,11 +102,20 @@ export async function runAttackOnCluster(job: AttackJob, o: ClusterRunOptions): 
   const runId = crypto.randomBytes(8).toString('hex');
   const ids = shards.map((s) => shardJobId(runId, s.index));
   let finished = false;
-  const cleanup = async (cancel: boolean) => {
-    if (cancel) {
-      await redis.set(cancelKey(runId), '1', 'EX', 3600);
-      // Waiting shards go; running ones stop at their next step (the worker polls the cancel key).
-      await Promise.all(ids.map((id) => queue.remove(id).catch(() => 0)));
+  /**
+   * Removes the run's jobs (idempotent by shard id); a running one once its worker lets go of it,
+   * waiting up to `ms` (a cancelled shard stops at its worker's next step).
+   */
+  const removeJobs = async (ms: number) => {
+    const deadline = Date.now() + ms;
+    let left = ids;
+    for (;;) {
+      const kept = await Promise.all(
+        left.map(async (id) => ((await queue.remove(id).catch(() => 0)) === 0 && (await queue.getJob(id)) ? id : '')),
+      );
+      left = kept.filter(Boolean);
+      if (left.length === 0 || Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, 200));
     }
   };
   try {
@@ -205,9 +214,10 @@ export async function runAttackOnCluster(job: AttackJob, o: ClusterRunOptions): 
       time_s: (performance.now() - started) / 1000,
     };
   } finally {
-    await cleanup(!finished).catch(() => {});
-    // Idempotent by shard id: the run's jobs leave the queue once their results are merged (or the run failed).
-    await Promise.all(ids.map((id) => queue.remove(id).catch(() => 0)));
+    // Failed or cancelled: waiting shards go at once, running ones stop at their next step (workers
+    // poll the cancel key), and their jobs go once they have.
+    if (!finished) await redis.set(cancelKey(runId), '1', 'EX', 3600).catch(() => {});
+    await removeJobs(finished ? 0 : 5000);
     await Promise.allSettled([events.close(), queue.close()]);
     redis.disconnect();
   }

@@ -247,14 +247,16 @@ async function until(what: string, check: () => boolean, ms = 30_000): Promise<v
   }
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; child: ChildProcess }> {
+function cli(
+  args: string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> & { child: ChildProcess } {
   const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string; child: ChildProcess }>((resolve) =>
-    child.once('exit', (code) => resolve({ code, stdout, stderr, child })),
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('exit', (code) => resolve({ code, stdout, stderr })),
   );
   return Object.assign(done, { child });
 }
@@ -383,6 +385,29 @@ test(
           });
         },
       );
+
+      await t.test('Ctrl-C on the coordinator cancels the run: its jobs leave the queue', async () => {
+        const before = workers.map((w) => w.log().length);
+        const run = cli([...EVAL, '--redis', redis.url]);
+        await until('a started shard', () => workers.some((w, k) => /started run/.test(w.log().slice(before[k]))));
+        run.child.kill('SIGINT');
+        const done = await run;
+        assert.equal(done.code, 130, done.stderr);
+        assert.match(done.stderr, /cancelled/);
+        assert.deepEqual(await queue.getJobCounts('wait', 'active', 'completed', 'failed', 'delayed'), {
+          wait: 0,
+          active: 0,
+          completed: 0,
+          failed: 0,
+          delayed: 0,
+        });
+        // Each live worker's shards ended (stopped at their next step), none left half-run.
+        const settled = (text: string) =>
+          (text.match(/started run/g) ?? []).length === (text.match(/(ran|failed) run/g) ?? []).length;
+        await until('the workers to let go', () =>
+          workers.every((w) => w.child.exitCode !== null || w.child.signalCode !== null || settled(w.log())),
+        );
+      });
 
       await t.test("a bad model fails the run once, with the worker's message", async () => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-bad-model-'));
