@@ -789,7 +789,7 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     const e = err as Error;
     process.stderr.write(
-      `robustness-lab: ${['InputError', 'AbortError', 'ClusterShardError'].includes(e.name) ? e.message : (e.stack ?? e.message)}\n`,
+      `robustness-lab: ${['InputError', 'AbortError', 'ClusterError'].includes(e.name) ? e.message : (e.stack ?? e.message)}\n`,
     );
     process.exitCode = e.name === 'AbortError' ? 130 : 2;
   }

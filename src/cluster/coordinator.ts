@@ -22,7 +22,7 @@ import type { FinishedStage } from '../protocol/messages/worker';
 import type { Report } from '../protocol/report';
 import { mergeShardReports, progressMerger, stageMerger } from '../worker/pool';
 import { uploadModel } from './model-store';
-import { connectRedis, KEY_PREFIX, redisOptions } from './redis';
+import { ClusterError, connectRedis, KEY_PREFIX, redisOptions } from './redis';
 
 export interface ClusterRunOptions {
   redis: string;
@@ -59,14 +59,10 @@ export const shardProgressSchema = z.union([
 export const cancelKey = (runId: string) => `${KEY_PREFIX}:cancel:${runId}`;
 export const shardJobId = (runId: string, index: number) => `${runId}-${index}`;
 
-export class ClusterShardError extends Error {
-  override readonly name = 'ClusterShardError';
-}
-
-export async function runAttackOnCluster(job: AttackJob, o: ClusterRunOptions): Promise<Report> {
-  const started = performance.now();
+/** The run's shards, its images as a local run reads them, and the settings every shard job carries. */
+async function prepare(job: AttackJob, shardSize: number) {
   const offset = job.offset ?? 0;
-  const shards = shardRanges(offset, job.n, o.shardSize ?? DEFAULT_SHARD_SIZE, job.seed);
+  const shards = shardRanges(offset, job.n, shardSize, job.seed);
   // The data as a local run reads it; converted to the model's input when the job asks to.
   let inputShape: readonly number[] | undefined;
   if (job.dataOptions?.resize || job.dataOptions?.channels !== undefined) {
@@ -91,11 +87,26 @@ export async function runAttackOnCluster(job: AttackJob, o: ClusterRunOptions): 
     offset: _offset,
     n: _n,
     seed: _seed,
+    probes: _probes,
     ...rest
   } = job;
   const settings = { ...rest, ...(layers.length ? { preprocess: layers } : {}) } as ShardSettings;
+  return { offset, shards, data, test, perImage, settings };
+}
 
+export async function runAttackOnCluster(job: AttackJob, o: ClusterRunOptions): Promise<Report> {
+  const started = performance.now();
+  // Redis first: an unreachable server is the first thing to say.
   const redis = await connectRedis(o.redis);
+  let prepared: Awaited<ReturnType<typeof prepare>>;
+  try {
+    prepared = await prepare(job, o.shardSize ?? DEFAULT_SHARD_SIZE);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  const { offset, shards, data, test, perImage, settings } = prepared;
+
   const connection = redisOptions(o.redis);
   const queue = new Queue(SHARD_QUEUE, { connection });
   const events = new QueueEvents(SHARD_QUEUE, { connection });
@@ -186,13 +197,13 @@ export async function runAttackOnCluster(job: AttackJob, o: ClusterRunOptions): 
             value = await j.waitUntilFinished(events);
           } catch (err) {
             const s = shards[i]!;
-            throw new ClusterShardError(
+            throw new ClusterError(
               `shard ${s.index} (images ${s.offset}–${s.offset + s.n - 1}) failed: ${(err as Error).message}`,
             );
           }
           const parsed = shardResultSchema.safeParse(value);
           if (!parsed.success || parsed.data.report.n !== shards[i]!.n) {
-            throw new ClusterShardError(`shard ${i}: the worker's result is not a report of ${shards[i]!.n} images`);
+            throw new ClusterError(`shard ${i}: the worker's result is not a report of ${shards[i]!.n} images`);
           }
           return parsed.data as unknown as ShardResult;
         }),

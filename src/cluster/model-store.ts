@@ -7,6 +7,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type IORedis from 'ioredis';
+import { InputError, withInputErrors } from '../engine/errors';
 import { readModelJson } from '../formats/tfjs-model-json';
 import { MAX_MODEL_BYTES, MODEL_FILE_NAME, type ModelRef } from '../protocol/cluster';
 import { TFJS_MODEL_FILE } from '../protocol/model-files';
@@ -20,19 +21,28 @@ export const modelKey = (hash: string) => `${KEY_PREFIX}:model:${hash}`;
 
 /** A model's files by name: the file itself and, for a model.json, the weight files its manifest names. */
 export function modelFiles(file: string): Map<string, Buffer> {
+  if (!fs.existsSync(file)) throw new InputError(file, '', 'does not exist');
   const names = [path.basename(file)];
   if (path.basename(file) === TFJS_MODEL_FILE) {
-    for (const group of readModelJson(file).weightsManifest) names.push(...group.paths);
+    for (const group of withInputErrors(() => readModelJson(file)).weightsManifest) names.push(...group.paths);
   }
   const files = new Map<string, Buffer>();
   let total = 0;
   for (const name of names) {
     if (!MODEL_FILE_NAME.test(name) || name.includes('..')) {
-      throw new Error(`${file}: "${name}" is not a plain file name beside the model; the cluster uploads only those`);
+      throw new InputError(
+        file,
+        'weightsManifest',
+        `"${name}" is not a plain file name beside the model; a cluster run uploads only those`,
+      );
     }
-    const bytes = fs.readFileSync(path.join(path.dirname(file), name));
+    const weights = path.join(path.dirname(file), name);
+    if (!fs.existsSync(weights)) throw new InputError(weights, '', 'does not exist (the model names it)');
+    const bytes = fs.readFileSync(weights);
     total += bytes.length;
-    if (total > MAX_MODEL_BYTES) throw new Error(`${file}: the model's files exceed ${MAX_MODEL_BYTES} bytes`);
+    if (total > MAX_MODEL_BYTES) {
+      throw new InputError(file, '', `its files exceed ${MAX_MODEL_BYTES} bytes, the most a cluster run uploads`);
+    }
     files.set(name, bytes);
   }
   return files;

@@ -5,6 +5,11 @@
 import IORedis from 'ioredis';
 import { parseRedisUrl, redactRedisUrl, type RedisTarget } from '../protocol/cluster';
 
+/** A cluster run's failure that the CLI prints as its message alone (exit code 2): a shard's, Redis's. */
+export class ClusterError extends Error {
+  override readonly name = 'ClusterError';
+}
+
 /** Our own keys beside BullMQ's (which live under "bull:"). */
 export const KEY_PREFIX = 'robustness-lab';
 
@@ -20,13 +25,23 @@ export function redisOptions(url: string): RedisTarget & { maxRetriesPerRequest:
 export async function connectRedis(url: string, timeoutMs = 5000): Promise<IORedis> {
   const options = redisOptions(url);
   const client = new IORedis({ ...options, lazyConnect: true, connectTimeout: timeoutMs, retryStrategy: () => null });
+  // The socket's own error (ECONNREFUSED, a TLS or auth failure) says more than "Connection is closed".
+  let lastError: Error | undefined;
+  const onError = (err: Error) => (lastError = err);
+  client.on('error', onError);
   try {
     await client.connect();
     await client.ping();
   } catch (err) {
     client.disconnect();
-    throw new Error(`cannot reach Redis at ${redactRedisUrl(url)}: ${(err as Error).message}`, { cause: err });
+    throw new ClusterError(`cannot reach Redis at ${redactRedisUrl(url)}: ${(lastError ?? (err as Error)).message}`, {
+      cause: err,
+    });
   }
+  client.off('error', onError);
+  client.on('error', () => {
+    // Reconnects follow; a command that needs the connection reports the failure itself.
+  });
   // Connected: from now on reconnect after a drop, as BullMQ's own connections do.
   client.options.retryStrategy = (times: number) => Math.min(times * 200, 2000);
   return client;

@@ -171,6 +171,23 @@ test('shard payloads: a good one parses; wrong version, paths, oversized fields 
   refused([1, 2], /not a JSON object/);
 });
 
+test('a coordinator says at once when Redis cannot be reached, without the password', async () => {
+  const port = await freePort();
+  const run = await cli([
+    ...'attack --attack fgsm --n 10'.split(' '),
+    '--model',
+    MODEL,
+    '--redis',
+    `redis://:hunter2@127.0.0.1:${port}`,
+  ]);
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(
+    run.stderr,
+    new RegExp(`robustness-lab: cannot reach Redis at redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}.*ECONNREFUSED`),
+  );
+  assert.doesNotMatch(run.stderr, /hunter2|\n\s+at /);
+});
+
 // ---------------------------------------------------------------- with Redis
 
 const HAVE_REDIS = spawnSync('redis-server', ['--version']).status === 0;
