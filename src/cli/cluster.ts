@@ -8,9 +8,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { initBackend, type JobHooks } from '../engine';
 import { runAttackOnCluster } from '../cluster/coordinator';
 import { runAttackShardsInProcess } from '../cluster/local';
+import { runTrainSweepOnCluster } from '../cluster/sweep';
 import { startClusterWorker } from '../cluster/worker';
 import { DEFAULT_SHARD_SIZE, MAX_SHARD_IMAGES, parseRedisUrl } from '../protocol/cluster';
-import type { AttackJob } from '../protocol/jobs';
+import type { AttackJob, TrainJob } from '../protocol/jobs';
+import { pct } from '../protocol/format';
+import { formatTable } from './table';
 import type { Report } from '../protocol/report';
 import { BACKEND_CHOICES, type BackendChoice } from '../protocol/vocabulary';
 import { runAttackParallel, type ParallelOptions } from '../worker/pool';
@@ -84,6 +87,45 @@ export async function runAttackWhere(
     });
   }
   return runAttackShardsInProcess(job, command, hooks, o.shardSize ?? DEFAULT_SHARD_SIZE);
+}
+
+/** --redis and --sweep on train. */
+export function trainClusterOptions(cmd: Command): Command {
+  return cmd
+    .option('--redis <url>', 'train the --sweep runs on the workers of this Redis (README "Scale out")', redisUrl)
+    .option(
+      '--sweep <axes>',
+      "with --redis: one run per combination, e.g. 'method=pgd-at,trades eps=0.05,0.1 seed=0,1' " +
+        '(method, eps, seed, beta, steps, epochs, lr); each into --out/<combination>/',
+    );
+}
+
+/** `train --redis URL --sweep …`: the runs on the cluster, a table of their last epochs. */
+export async function runTrainSweep(job: TrainJob, o: { redis?: string; sweep?: string; lr?: number }): Promise<void> {
+  if (!o.redis || !o.sweep) throw new InvalidArgumentError('--redis and --sweep go together');
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  const runs = await runTrainSweepOnCluster(job, {
+    redis: o.redis,
+    sweep: o.sweep,
+    ...(o.lr !== undefined ? { learningRate: o.lr } : {}),
+    signal: controller.signal,
+    onLog: (message) => process.stderr.write(`${message}\n`),
+  });
+  const rows = runs.map((r) => {
+    const last = r.result.epochs[r.result.epochs.length - 1];
+    return [
+      r.name,
+      String(last?.epoch ?? 0),
+      last ? pct(last.testAccuracy) : '—',
+      last?.robustAccuracy === undefined ? '—' : pct(last.robustAccuracy),
+      r.result.worker,
+      r.result.resumedAfter ? `after epoch ${r.result.resumedAfter}` : '',
+      path.join(r.dir, r.result.modelFile),
+    ];
+  });
+  const columns = ['run', 'epochs', 'test acc', 'robust acc', 'worker', 'resumed', 'model'];
+  process.stdout.write(`${formatTable(columns, rows)}\n`);
 }
 
 /** `robustness-lab worker --redis URL [--concurrency N]`. */

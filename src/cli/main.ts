@@ -65,7 +65,14 @@ import type { PreprocessLayer } from '../protocol/preprocess';
 import { checkPreprocessLayer } from '../engine/preprocess';
 import type { Report } from '../protocol/report';
 import type { FinishedStage } from '../protocol/messages/worker';
-import { clusterOptions, runAttackWhere, workerCommand, type ClusterCliOptions } from './cluster';
+import {
+  clusterOptions,
+  runAttackWhere,
+  runTrainSweep,
+  trainClusterOptions,
+  workerCommand,
+  type ClusterCliOptions,
+} from './cluster';
 import { threadPeers } from '../worker/train-pool';
 import { runBench, type BenchOptions } from './bench';
 import { makeProgress } from './progress';
@@ -523,8 +530,7 @@ export function buildProgram(): Command {
   const trainDefaults = defaultTrainJob();
   const { 'pgd-at': pgdAt, trades, distill } = TRAIN_METHOD_DEFAULTS;
   dataOptionFlags(
-    program
-      .command('train')
+    trainClusterOptions(program.command('train'))
       .description(
         'train the example network (conv16-conv32-fc100-fc10), or fine-tune a model (--init: model.json or .onnx), standard or adversarially',
       )
@@ -590,6 +596,8 @@ export function buildProgram(): Command {
         batchSize: number;
         optimizer: OptimizerId;
         lr?: number;
+        redis?: string;
+        sweep?: string;
         schedule?: ScheduleId;
         weightDecay?: number;
         eps: number;
@@ -639,6 +647,7 @@ export function buildProgram(): Command {
               // tfjs-node runs its own threads; the wasm backends run one core each, so split the batch.
               workers: o.workers ?? (backend.name === 'tensorflow' ? 1 : defaultTrainWorkers()),
             };
+        if (o.redis || o.sweep) return runTrainSweep(job, o);
         const workers = job.workers ?? 1;
         process.stderr.write(`backend: ${describeBackend()} · ${workersLabel(workers)}\n`);
         const progress = makeProgress();

@@ -10,10 +10,19 @@ import * as path from 'node:path';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type IORedis from 'ioredis';
 import { attackJobSchema } from '../protocol/jobs';
-import { parseShardJob, redactRedisUrl, SHARD_QUEUE, shardFields } from '../protocol/cluster';
+import {
+  parseShardJob,
+  parseTrainRun,
+  redactRedisUrl,
+  SHARD_QUEUE,
+  shardFields,
+  TRAIN_QUEUE,
+} from '../protocol/cluster';
 import type { BackendPreference } from '../protocol/vocabulary';
 import { EngineClient } from '../worker/client';
 import { cancelKey, type ShardResult } from './coordinator';
+import { downloadFolder, uploadFolder } from './folder-store';
+import { checkpointKey, RUN_FOLDER_TTL_S, runFolderKey, type TrainRunResult } from './sweep';
 import { ModelCache } from './model-store';
 import { writeShardFolder } from './shard-data';
 import { connectRedis, redisOptions } from './redis';
@@ -152,6 +161,91 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
     }
   };
 
+  /**
+   * A training run of a sweep, in a folder of this worker's own: resumed from its checkpoint in
+   * Redis when one is there (its last worker died), checkpointed into Redis after every epoch, and
+   * its final folder (model, metrics, train.json) left in Redis for the coordinator.
+   */
+  const trainProcessor = async (job: Job): Promise<TrainRunResult> => {
+    const parsed = parseTrainRun(job.data);
+    if ('error' in parsed) {
+      o.log(`refused job ${job.id}: ${parsed.error}`);
+      throw new UnrecoverableError(`${name} refused the job: ${parsed.error}`);
+    }
+    const { run } = parsed;
+    const label = `run ${run.runId} training ${run.index} (${run.name})`;
+    const t0 = performance.now();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-train-'));
+    const engine = engines.acquire();
+    const runId = `${run.runId}-t${run.index}`;
+    const ckpt = checkpointKey(run.runId, run.index);
+    let cancelled = false;
+    const poll = setInterval(() => {
+      void redis.exists(cancelKey(run.runId)).then(
+        (n) => {
+          if (n && !cancelled) {
+            cancelled = true;
+            void engine.cancel(runId).catch(() => {});
+          }
+        },
+        () => {},
+      );
+    }, 1000);
+    try {
+      const resume = await downloadFolder(redis, ckpt, dir);
+      const resumedAfter = resume ? checkpointEpoch(dir) : 0;
+      o.log(
+        resume ? `resumed ${label} after epoch ${resumedAfter} (job ${job.id})` : `started ${label} (job ${job.id})`,
+      );
+      const epochsRun: number[] = [];
+      let uploads: Promise<unknown> = Promise.resolve();
+      const result = await engine.train(runId, { ...run.settings, out: dir, workers: 1 }, o.backend, resume, {
+        onEpoch: (p) => {
+          epochsRun.push(p.epoch);
+          // The checkpoint is on disk before the epoch is announced (src/engine/training/train-loop.ts).
+          uploads = uploads
+            .then(() => uploadFolder(redis, ckpt, dir, RUN_FOLDER_TTL_S))
+            .then(
+              (bytes) => o.log(`${label}: epoch ${p.epoch} of ${p.epochs} checkpointed (${bytes} bytes)`),
+              (err: Error) => o.log(`${label}: checkpoint upload failed: ${err.message}`),
+            );
+          void job.updateProgress({ epoch: p.epoch, epochs: p.epochs }).catch(() => {});
+        },
+      });
+      await uploads;
+      await uploadFolder(redis, runFolderKey(run.runId, run.index), dir, RUN_FOLDER_TTL_S);
+      o.log(`trained ${label}: epochs ${epochsRun.join(', ')} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+      return {
+        worker: name,
+        resumedAfter,
+        epochsRun,
+        modelFile: path.relative(dir, result.modelFile).split(path.sep).join('/'),
+        epochs: result.epochs,
+        seconds: result.seconds,
+      };
+    } catch (err) {
+      const message = cancelled ? 'cancelled by the coordinator' : (err as Error).message;
+      o.log(`failed ${label}: ${message}`);
+      throw new UnrecoverableError(`${name}: ${message}`);
+    } finally {
+      clearInterval(poll);
+      engines.release(engine);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  const trainer = new Worker(TRAIN_QUEUE, trainProcessor, {
+    connection: redisOptions(o.redis),
+    concurrency: o.concurrency,
+    name,
+    lockDuration,
+    stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
+    maxStalledCount: 2,
+    removeOnComplete: { age: 24 * 3600 },
+    removeOnFail: { age: 24 * 3600 },
+  });
+  trainer.on('error', (err) => o.log(`queue error: ${err.message}`));
+
   const worker = new Worker(SHARD_QUEUE, processor, {
     connection: redisOptions(o.redis),
     concurrency: o.concurrency,
@@ -164,7 +258,7 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
     removeOnFail: { age: 24 * 3600 },
   });
   worker.on('error', (err) => o.log(`queue error: ${err.message}`));
-  await worker.waitUntilReady();
+  await Promise.all([worker.waitUntilReady(), trainer.waitUntilReady()]);
   o.log(
     `worker ${name}: ${o.concurrency} engine thread${o.concurrency === 1 ? '' : 's'} on ${redactRedisUrl(o.redis)}`,
   );
@@ -176,14 +270,14 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
     closed,
     close(force = false) {
       if (force) {
-        closing = worker.close(true).then(async () => {
+        closing = Promise.all([worker.close(true), trainer.close(true)]).then(async () => {
           await engines.dispose();
           redis.disconnect();
           resolveClosed();
         });
         return closing;
       }
-      closing ??= worker.close().then(async () => {
+      closing ??= Promise.all([worker.close(), trainer.close()]).then(async () => {
         await engines.dispose();
         redis.disconnect();
         resolveClosed();
@@ -191,4 +285,16 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
       return closing;
     },
   };
+}
+
+/** The epoch of the checkpoint in a run folder (checkpoints/last/state.json), 0 when unreadable. */
+function checkpointEpoch(dir: string): number {
+  try {
+    const state = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'last', 'state.json'), 'utf8')) as {
+      epoch?: unknown;
+    };
+    return typeof state.epoch === 'number' ? state.epoch : 0;
+  } catch {
+    return 0;
+  }
 }

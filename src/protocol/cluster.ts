@@ -5,7 +5,8 @@
  * Every payload is parsed here (zod, strict) before a worker uses any of it.
  */
 import { z } from 'zod';
-import { attackJobSchema } from './jobs';
+import { attackJobSchema, trainJobSchema } from './jobs';
+import { BUILTIN_DATA } from './vocabulary';
 
 /** Bumped whenever a payload or a result changes shape; a worker refuses any other version. */
 export const CLUSTER_PROTOCOL_VERSION = 1;
@@ -257,4 +258,111 @@ export function redactRedisUrl(text: string): string {
   } catch {
     return text.replace(/:[^:@/]*@/, ':***@');
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training sweeps: one job per combination, checkpointed into Redis after every epoch.
+// ---------------------------------------------------------------------------------------------
+
+/** The BullMQ queue of training runs. */
+export const TRAIN_QUEUE = 'robustness-lab-train';
+/** A training run's folder (checkpoint, metrics, final model) in Redis is at most 64 MiB. */
+export const MAX_RUN_FOLDER_BYTES = 64 * 1024 * 1024;
+/** The most runs one sweep may enqueue. */
+export const MAX_SWEEP_RUNS = 256;
+
+/** The settings of a training run a worker may be asked for: built-in data by name, no path. */
+export const trainSettingsSchema = trainJobSchema
+  .omit({ out: true, init: true, modelFolder: true, workers: true, data: true, preprocessDefaults: true })
+  .extend({ data: z.enum(BUILTIN_DATA) });
+export type TrainSettings = z.infer<typeof trainSettingsSchema>;
+
+export const trainRunSchema = z.strictObject({
+  protocol: z.literal(CLUSTER_PROTOCOL_VERSION),
+  kind: z.literal('train-run'),
+  runId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be 1-64 letters, digits, - or _' }),
+  index: z.number().int().min(0).max(MAX_SWEEP_RUNS),
+  /** The combination, as the run's folder name ("method=trades,eps=0.1,seed=1"). */
+  name: z.string().regex(/^[A-Za-z0-9=,._-]{1,200}$/),
+  settings: trainSettingsSchema,
+});
+export type TrainRun = z.infer<typeof trainRunSchema>;
+
+/** A training-run payload, or why it is refused (never throws). */
+export function parseTrainRun(raw: unknown): { run: TrainRun } | { error: string } {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { error: 'the payload is not a JSON object' };
+  const payload = raw as Record<string, unknown>;
+  if (payload.protocol !== CLUSTER_PROTOCOL_VERSION) {
+    return {
+      error:
+        `protocol version ${JSON.stringify(payload.protocol ?? null)} is not this worker's (${CLUSTER_PROTOCOL_VERSION}): ` +
+        'run the same robustness-lab version on the coordinator and every worker',
+    };
+  }
+  const settings = payload.settings as Record<string, unknown> | undefined;
+  const named = [
+    ...PATH_FIELDS.filter((k) => k in payload),
+    ...(settings && typeof settings === 'object' ? ['out', 'init'].filter((k) => k in settings) : []),
+  ];
+  if (named.length) {
+    return {
+      error: `the payload names a path (${named.join(', ')}): a training run trains on built-in data into the worker's own folder`,
+    };
+  }
+  const big = oversized(raw, '');
+  if (big) return { error: `field ${big} is too large: at most ${MAX_FIELD_CHARS} chars per field` };
+  const parsed = trainRunSchema.safeParse(raw);
+  if (!parsed.success) {
+    return {
+      error: parsed.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`)
+        .join('; '),
+    };
+  }
+  return { run: parsed.data };
+}
+
+/** What `--sweep` may vary, and the training job field each sets. */
+export const SWEEP_KEYS = {
+  method: 'method',
+  eps: 'eps',
+  seed: 'seed',
+  beta: 'beta',
+  steps: 'steps',
+  epochs: 'epochs',
+  lr: 'learningRate',
+} as const;
+export type SweepKey = keyof typeof SWEEP_KEYS;
+
+/**
+ * `--sweep 'method=pgd-at,trades eps=0.05,0.1 seed=0,1'`: every combination, in order (the last key
+ * varies fastest), each as the fields it sets and its name. Throws an Error naming the problem.
+ */
+export function parseSweep(text: string): Array<{ name: string; fields: Partial<Record<SweepKey, string | number>> }> {
+  const axes: Array<[SweepKey, Array<string | number>]> = [];
+  for (const part of text.trim().split(/\s+/).filter(Boolean)) {
+    const m = /^([a-z]+)=(.+)$/.exec(part);
+    if (!m) throw new Error(`--sweep: "${part}" is not key=value,value…`);
+    const key = m[1] as SweepKey;
+    if (!(key in SWEEP_KEYS))
+      throw new Error(`--sweep: "${m[1]}" cannot be swept; use ${Object.keys(SWEEP_KEYS).join(', ')}`);
+    if (axes.some(([k]) => k === key)) throw new Error(`--sweep: "${key}" is given twice`);
+    const values = m[2]!.split(',').map((v) => v.trim());
+    if (values.some((v) => !/^[A-Za-z0-9._-]+$/.test(v))) throw new Error(`--sweep: ${key} has an empty or odd value`);
+    axes.push([key, key === 'method' ? values : values.map(Number)]);
+    if (key !== 'method' && values.some((v) => !Number.isFinite(Number(v)))) {
+      throw new Error(`--sweep: ${key} values must be numbers, got "${m[2]}"`);
+    }
+  }
+  if (axes.length === 0) throw new Error('--sweep: give at least one key=value,value…');
+  let combos: Array<Partial<Record<SweepKey, string | number>>> = [{}];
+  for (const [key, values] of axes) combos = combos.flatMap((c) => values.map((v) => ({ ...c, [key]: v })));
+  if (combos.length > MAX_SWEEP_RUNS) throw new Error(`--sweep: ${combos.length} runs; at most ${MAX_SWEEP_RUNS}`);
+  return combos.map((fields) => ({
+    name: Object.entries(fields)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+    fields,
+  }));
 }
