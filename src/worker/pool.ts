@@ -108,8 +108,8 @@ export function stageMerger(shards: number, onStage?: (stage: FinishedStage) => 
 }
 
 /**
- * Progress over shards: the sum over the shards now at the same label (a shard not yet at it
- * counts its images as still to do).
+ * Progress over shards: the sum over the shards now at the same label, plus the images of the
+ * shards not started yet (still to do); a shard at another stage is left out until it gets there.
  */
 export function progressMerger(
   shards: Shard[],
@@ -125,9 +125,9 @@ export function progressMerger(
       if (q?.label === p.label) {
         done += q.done;
         total += q.total;
-      } else if (!q || k > i) total += s.n;
+      } else if (!q) total += s.n;
     });
-    onProgress?.({ label: p.label, done, total: Math.max(total, done) });
+    onProgress?.({ label: p.label, done, total });
   };
 }
 
