@@ -9,6 +9,7 @@ import { initBackend, type JobHooks } from '../engine';
 import { runAttackOnCluster } from '../cluster/coordinator';
 import { runAttackShardsInProcess } from '../cluster/local';
 import { runTrainSweepOnCluster } from '../cluster/sweep';
+import { RunStore } from '../store/runs';
 import { startClusterWorker } from '../cluster/worker';
 import { DEFAULT_SHARD_SIZE, MAX_SHARD_IMAGES, parseRedisUrl } from '../protocol/cluster';
 import type { AttackJob, TrainJob } from '../protocol/jobs';
@@ -97,11 +98,18 @@ export function trainClusterOptions(cmd: Command): Command {
       '--sweep <axes>',
       "with --redis: one run per combination, e.g. 'method=pgd-at,trades eps=0.05,0.1 seed=0,1' " +
         '(method, eps, seed, beta, steps, epochs, lr); each into --out/<combination>/',
+    )
+    .option(
+      '--run-store',
+      "with --sweep: --out is a workspace folder; each run goes into its run store (.robustness/runs/<id>/), as the editor's training runs",
     );
 }
 
 /** `train --redis URL --sweep …`: the runs on the cluster, a table of their last epochs. */
-export async function runTrainSweep(job: TrainJob, o: { redis?: string; sweep?: string; lr?: number }): Promise<void> {
+export async function runTrainSweep(
+  job: TrainJob,
+  o: { redis?: string; sweep?: string; lr?: number; runStore?: boolean },
+): Promise<void> {
   if (!o.redis || !o.sweep) throw new InvalidArgumentError('--redis and --sweep go together');
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
@@ -111,6 +119,7 @@ export async function runTrainSweep(job: TrainJob, o: { redis?: string; sweep?: 
     ...(o.lr !== undefined ? { learningRate: o.lr } : {}),
     signal: controller.signal,
     onLog: (message) => process.stderr.write(`${message}\n`),
+    ...(o.runStore ? { store: new RunStore(job.out) } : {}),
   });
   const rows = runs.map((r) => {
     const last = r.result.epochs[r.result.epochs.length - 1];

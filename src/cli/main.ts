@@ -598,6 +598,7 @@ export function buildProgram(): Command {
         lr?: number;
         redis?: string;
         sweep?: string;
+        runStore?: boolean;
         schedule?: ScheduleId;
         weightDecay?: number;
         eps: number;

@@ -12,9 +12,10 @@ import { z } from 'zod';
 import { CLUSTER_PROTOCOL_VERSION, parseSweep, SWEEP_KEYS, TRAIN_QUEUE, type TrainRun } from '../protocol/cluster';
 import { runEpochSchema } from '../protocol/epoch-metrics';
 import { trainJobSchema, type TrainJob } from '../protocol/jobs';
-import { defaultLearningRate } from '../protocol/training';
+import { defaultLearningRate, trainingRunDisplayName } from '../protocol/training';
 import { BUILTIN_DATA, type TrainMethod } from '../protocol/vocabulary';
 import { cancelKey } from './coordinator';
+import type { RunStore } from '../store/runs';
 import { downloadFolder } from './folder-store';
 import { ClusterError, connectRedis, KEY_PREFIX, redisOptions } from './redis';
 
@@ -43,6 +44,12 @@ export interface SweepOptions {
   learningRate?: number;
   signal?: AbortSignal;
   onLog?: (message: string) => void;
+  /**
+   * Put each run into this run store (a workspace's .robustness/runs/<id>/, as the editor's training
+   * runs: the Runs view and the training panel's trade-off scatter show them) instead of
+   * `<out>/<combination>/`.
+   */
+  store?: RunStore;
 }
 
 export interface SweepRun {
@@ -81,12 +88,27 @@ export async function runTrainSweepOnCluster(base: TrainJob, o: SweepOptions): P
   } catch (err) {
     throw new ClusterError((err as Error).message, { cause: err });
   }
+  const store = o.store;
   const runs = combos.map((c) => {
-    const dir = path.join(base.out, c.name);
+    const id = store?.newId('training');
+    const dir = id ? store!.dir(id) : path.join(base.out, c.name);
     if (fs.existsSync(path.join(dir, 'checkpoints'))) {
       throw new ClusterError(`${dir} already holds a training run; choose another --out`);
     }
-    return { name: c.name, dir, job: combine(base, c.fields, o, dir) };
+    const job = combine(base, c.fields, o, dir);
+    if (id) {
+      // Recorded as running at once (which also reserves the id), as the editor records its runs.
+      store!.create({
+        id,
+        kind: 'training',
+        status: 'running',
+        name: `${trainingRunDisplayName(job)} · seed ${job.seed} (sweep)`,
+        model: `${job.method} (new smallcnn)`,
+        created: new Date().toISOString(),
+        config: job,
+      });
+    }
+    return { id, name: c.name, dir, job };
   });
   const redis = await connectRedis(o.redis);
   const connection = redisOptions(o.redis);
@@ -158,6 +180,23 @@ export async function runTrainSweepOnCluster(base: TrainJob, o: SweepOptions): P
             if (json.config) json.config.out = r.dir;
             fs.writeFileSync(record, JSON.stringify(json, null, 2));
           }
+          if (r.id) {
+            const last = parsed.data.epochs[parsed.data.epochs.length - 1];
+            store!.update(r.id, {
+              status: 'done',
+              finished: new Date().toISOString(),
+              ...(last
+                ? {
+                    progress: {
+                      epoch: last.epoch,
+                      epochs: r.job.epochs,
+                      clean: last.testAccuracy,
+                      ...(last.robustAccuracy !== undefined ? { robust: last.robustAccuracy } : {}),
+                    },
+                  }
+                : {}),
+            });
+          }
           o.onLog?.(
             `${r.name}: done on ${parsed.data.worker}` +
               (parsed.data.resumedAfter ? ` (resumed after epoch ${parsed.data.resumedAfter})` : ''),
@@ -169,6 +208,18 @@ export async function runTrainSweepOnCluster(base: TrainJob, o: SweepOptions): P
     ]);
     finished = true;
     return runs.map((r, i) => ({ ...r, result: results[i]! }));
+  } catch (err) {
+    // The runs that did not finish are recorded as the editor records a stopped or failed run.
+    const cancelled = (err as Error).name === 'AbortError';
+    for (const r of runs) {
+      if (!r.id || store!.read(r.id).status !== 'running') continue;
+      store!.update(r.id, {
+        status: cancelled ? 'cancelled' : 'failed',
+        finished: new Date().toISOString(),
+        ...(cancelled ? {} : { error: (err as Error).message }),
+      });
+    }
+    throw err;
   } finally {
     if (!finished) await redis.set(cancelKey(runId), '1', 'EX', 3600).catch(() => {});
     await Promise.all(ids.map((id) => queue.remove(id).catch(() => 0)));

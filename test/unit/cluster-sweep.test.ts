@@ -16,6 +16,8 @@ import {
   TRAIN_QUEUE,
 } from '../../src/protocol/cluster';
 import { safeRelativePath } from '../../src/cluster/folder-store';
+import { trainJobSchema } from '../../src/protocol/jobs';
+import { RunStore } from '../../src/store/runs';
 import { cli, SKIP, startRedis, startWorker, until, type WorkerProcess } from './cluster-harness';
 
 test('the sweep grammar: every combination, the last key fastest; bad keys and values refused', () => {
@@ -70,7 +72,7 @@ test('training payloads: built-in data by name only, no path, the protocol versi
 });
 
 test(
-  'a sweep of 4 runs on 2 workers, one killed during a run: all 4 finish, the killed one resumed from its checkpoint',
+  'a sweep of 4 runs on 2 workers, one killed during a run: all 4 finish, the killed one resumed from its checkpoint; --run-store',
   { skip: SKIP, timeout: 120_000 },
   async () => {
     const redis = await startRedis();
@@ -141,6 +143,28 @@ test(
         completed: 0,
         failed: 0,
       });
+      // --run-store: the runs land in a workspace's run store, as the editor's training runs.
+      const workspace = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-sweep-ws-'));
+      const stored = await cli([
+        ...'train --epochs 1 --n-train 300 --batch-size 100 --robust-eval 20'.split(' '),
+        ...['--sweep', 'seed=3,4', '--redis', redis.url, '--out', workspace, '--run-store'],
+      ]);
+      assert.equal(stored.code, 0, stored.stderr);
+      const entries = new RunStore(workspace).list();
+      assert.equal(entries.length, 2);
+      for (const entry of entries) {
+        const record = entry.record!;
+        assert.equal(record.kind, 'training');
+        assert.equal(record.status, 'done');
+        assert.match(record.name!, /^smallcnn · .* · 1 ep · seed [34] \(sweep\)$/);
+        const config = trainJobSchema.parse(record.config);
+        assert.equal(config.out, entry.dir);
+        assert.equal(record.progress?.epoch, 1);
+        assert.ok(
+          fs.existsSync(path.join(entry.dir, 'metrics.jsonl')) && fs.existsSync(path.join(entry.dir, 'model.json')),
+        );
+      }
+      fs.rmSync(workspace, { recursive: true });
       survivor.child.kill('SIGTERM');
       assert.equal(await survivor.exited, 0);
     } finally {
