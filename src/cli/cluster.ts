@@ -10,6 +10,7 @@ import { runAttackOnCluster } from '../cluster/coordinator';
 import { runAttackShardsInProcess } from '../cluster/local';
 import { runTrainSweepOnCluster } from '../cluster/sweep';
 import { RunStore } from '../store/runs';
+import { clusterStatus } from '../cluster/status';
 import { startClusterWorker } from '../cluster/worker';
 import { DEFAULT_SHARD_SIZE, MAX_SHARD_IMAGES, parseRedisUrl } from '../protocol/cluster';
 import type { AttackJob, TrainJob } from '../protocol/jobs';
@@ -165,8 +166,12 @@ export function workerCommand(): Command {
         .default(10_000),
     )
     .addOption(new Option('--backend <name>', 'tensor backend').choices(BACKEND_CHOICES).default('auto'))
+    .option('--status', 'print the workers connected and the queues, then exit (no jobs taken)')
+    .option('--json', 'with --status: as JSON')
     .action(
       async (o: {
+        status?: boolean;
+        json?: boolean;
         redis: string;
         concurrency: number;
         cache?: string;
@@ -174,6 +179,19 @@ export function workerCommand(): Command {
         lockMs: number;
         backend: BackendChoice;
       }) => {
+        if (o.status) {
+          const status = await clusterStatus(o.redis);
+          const depth = (d: { waiting: number; running: number; failed: number }) =>
+            `${d.waiting} waiting, ${d.running} running, ${d.failed} failed`;
+          process.stdout.write(
+            o.json
+              ? `${JSON.stringify(status, null, 2)}\n`
+              : `${status.workers.length} worker${status.workers.length === 1 ? '' : 's'}` +
+                  `${status.workers.length ? `: ${status.workers.join(', ')}` : ''}\n` +
+                  `shards: ${depth(status.shards)}\ntraining runs: ${depth(status.training)}\n`,
+          );
+          return;
+        }
         // The engine threads pick their own backend; this checks it resolves before taking jobs.
         const backend = await initBackend(o.backend);
         const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);

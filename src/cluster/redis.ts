@@ -14,8 +14,9 @@ export class ClusterError extends Error {
 export const KEY_PREFIX = 'robustness-lab';
 
 /** ioredis options for `url`; BullMQ needs maxRetriesPerRequest null on its blocking connections. */
-export function redisOptions(url: string): RedisTarget & { maxRetriesPerRequest: null; connectionName: string } {
-  return { ...parseRedisUrl(url), maxRetriesPerRequest: null, connectionName: 'robustness-lab' };
+export function redisOptions(url: string): RedisTarget & { maxRetriesPerRequest: null } {
+  // No connectionName: BullMQ names its workers' connections, which is how `worker --status` finds them.
+  return { ...parseRedisUrl(url), maxRetriesPerRequest: null };
 }
 
 /**

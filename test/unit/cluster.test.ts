@@ -253,6 +253,15 @@ test(
         for (const w of workers) assert.equal(w.child.exitCode, null, `${w.name} still runs:\n${w.log()}`);
       });
 
+      await t.test('worker --status lists the workers connected and the queues', async () => {
+        const status = await cli(['worker', '--redis', redis.url, '--status']);
+        assert.equal(status.code, 0, status.stderr);
+        assert.match(
+          status.stdout,
+          /^3 workers: w1, w2, w3\nshards: 0 waiting, 0 running, 0 failed\ntraining runs: 0 waiting/,
+        );
+      });
+
       const localDone = await local;
       assert.equal(localDone.code, 0, localDone.stderr);
       const reference = JSON.parse(localDone.stdout) as Record<string, unknown>;
