@@ -11,7 +11,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ATTACKS, describeBackend, initBackend, InputError, readTrainJob, runAttackJob, runTrainJob } from '../engine';
+import { ATTACKS, describeBackend, initBackend, InputError, readTrainJob, runTrainJob } from '../engine';
 import {
   CLI_DEFAULT_SAMPLES,
   DEFAULT_ATTACKS,
@@ -70,7 +70,14 @@ import type { PreprocessLayer } from '../protocol/preprocess';
 import { checkPreprocessLayer } from '../engine/preprocess';
 import type { Report } from '../protocol/report';
 import type { FinishedStage } from '../protocol/messages/worker';
-import { runAttackParallel } from '../worker/pool';
+import {
+  clusterOptions,
+  runAttackWhere,
+  runTrainSweep,
+  trainClusterOptions,
+  workerCommand,
+  type ClusterCliOptions,
+} from './cluster';
 import { threadPeers } from '../worker/train-pool';
 import { runBench, type BenchOptions } from './bench';
 import { makeProgress } from './progress';
@@ -182,6 +189,7 @@ const MODEL_FILE = MODEL_FILE_NAMES.join('|');
 
 function attackOptions(cmd: Command): Command {
   const defaults = defaultAttackJob();
+  clusterOptions(cmd);
   return dataOptionFlags(
     cmd
       .requiredOption(`--model <${MODEL_FILE}>`, `tfjs Layers or Graph model (${MODEL_FILE})`)
@@ -356,12 +364,13 @@ export function summaryTable(report: Report): string {
   return [head, formatTable(columns, rows), ...curves, ...checks, ...masking, ...diagnostics].join('\n');
 }
 
-type RunOptions = Pick<AttackCliOptions, 'out' | 'json' | 'minRobust' | 'backend' | 'workers'> & {
-  /** --workers was given (not its default): a cap is then worth a note. */
-  workersGiven?: boolean;
-  /** Where `out` came from, for its errors (default --out). */
-  outSource?: string;
-};
+type RunOptions = Pick<AttackCliOptions, 'out' | 'json' | 'minRobust' | 'backend' | 'workers'> &
+  ClusterCliOptions & {
+    /** --workers was given (not its default): a cap is then worth a note. */
+    workersGiven?: boolean;
+    /** Where `out` came from, for its errors (default --out). */
+    outSource?: string;
+  };
 
 async function attackCommand(
   o: AttackCliOptions,
@@ -512,26 +521,17 @@ async function runJob(job: AttackJob, o: RunOptions, command: string): Promise<v
   const { workers, note } = attackWorkers(o.workers, job.n, os.availableParallelism(), o.backend);
   if (note && o.workersGiven) process.stderr.write(`note: ${note}\n`);
   try {
-    report =
-      workers > 1
-        ? await runAttackParallel(job, {
-            script: path.join(__dirname, 'worker.js'),
-            workers,
-            backend: backend.name,
-            runId: 'cli',
-            signal: controller.signal,
-            onProgress,
-            onStage,
-            onLog: (level, message) => {
-              if (level !== 'info') process.stderr.write(`${level}: ${message}\n`);
-            },
-          })
-        : await runAttackJob(job, command, {
-            signal: controller.signal,
-            onProgress,
-            onStage,
-            onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
-          });
+    report = await runAttackWhere(job, { ...o, workers }, command, {
+      script: path.join(__dirname, 'worker.js'),
+      backend: backend.name,
+      signal: controller.signal,
+      onProgress,
+      onStage,
+      onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+      onLog: (level, message) => {
+        if (level !== 'info') process.stderr.write(`${level}: ${message}\n`);
+      },
+    });
     report.command = command;
   } finally {
     progress.stop();
@@ -629,8 +629,7 @@ export function buildProgram(): Command {
   const trainDefaults = defaultTrainJob();
   const { 'pgd-at': pgdAt, trades, distill } = TRAIN_METHOD_DEFAULTS;
   dataOptionFlags(
-    program
-      .command('train')
+    trainClusterOptions(program.command('train'))
       .description(
         'train the example network (conv16-conv32-fc100-fc10), or fine-tune a model (--init: model.json or .onnx), standard or adversarially',
       )
@@ -724,6 +723,9 @@ export function buildProgram(): Command {
         batchSize: number;
         optimizer: OptimizerId;
         lr?: number;
+        redis?: string;
+        sweep?: string;
+        runStore?: boolean;
         schedule?: ScheduleId;
         weightDecay?: number;
         eps: number;
@@ -808,6 +810,7 @@ export function buildProgram(): Command {
             '--early-stop',
             `selects on robust validation accuracy; ${job.method} trains without an adversary`,
           );
+        if (o.redis || o.sweep) return runTrainSweep(job, o);
         const workers = job.workers ?? 1;
         process.stderr.write(`backend: ${describeBackend()} · ${workersLabel(workers)}\n`);
         const progress = makeProgress();
@@ -889,8 +892,7 @@ export function buildProgram(): Command {
       process.stderr.write(`${ok.length} of ${files.length} spec${files.length === 1 ? '' : 's'} without errors\n`);
     });
 
-  program
-    .command('run')
+  clusterOptions(program.command('run'))
     .description("run an experiment spec's attacks (or suite) headless, as its Run lens does")
     .argument('<spec>', 'a *.robustness.json file')
     .option('--out <dir>', "write report.json and report.html here (default: the spec's output.report, if any)")
@@ -931,10 +933,15 @@ export function buildProgram(): Command {
           ...(!o.out && spec.output?.report
             ? { out: resolve(spec.output.report), outSource: `${file}: output.report` }
             : {}),
+          ...(!o.redis && spec.cluster
+            ? { redis: spec.cluster.redis, shardSize: o.shardSize ?? spec.cluster.shardSize }
+            : {}),
         },
         `robustness-lab run ${file}`,
       );
     });
+
+  program.addCommand(workerCommand());
 
   program
     .command('compare')
@@ -987,7 +994,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     const e = err as Error;
     process.stderr.write(
-      `robustness-lab: ${e.name === 'InputError' || e.name === 'AbortError' ? e.message : (e.stack ?? e.message)}\n`,
+      `robustness-lab: ${['InputError', 'AbortError', 'ClusterError'].includes(e.name) ? e.message : (e.stack ?? e.message)}\n`,
     );
     process.exitCode = e.name === 'AbortError' ? 130 : 2;
   }

@@ -249,8 +249,10 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
           })
         : job.attacks.map((id, i) => planFor(id, job, surrogate, job.params?.[i]))
     ).map((plan) => fitPlanToModel(plan, model.numClasses, job.model));
-    const probing = Boolean(job.suite || job.diagnostics);
-    refuseWithoutGradients(plans, model, surrogate, probing);
+    const wantsProbes = Boolean(job.suite || job.diagnostics);
+    refuseWithoutGradients(plans, model, surrogate, wantsProbes);
+    // A shard after a run's first leaves the probes to the first (src/protocol/cluster.ts).
+    const probing = wantsProbes && job.probes !== false;
     const progress = {
       ...(hooks.signal ? { signal: hooks.signal } : {}),
       batchSize: job.batchSize,

@@ -74,6 +74,8 @@ export interface RobustnessSpec {
     patience?: number;
   };
   output?: { examples?: number; report?: string };
+  /** Run the shards on the workers of this Redis (README "Scale out"); the CLI's --redis wins. */
+  cluster?: { redis: string; shardSize?: number };
   /** The model's preprocessing (src/protocol/preprocess.ts): over its sidecar and the settings. */
   preprocess?: PreprocessFields;
   /** The model output used as logits, for a graph with several (the CLI's --output). */

@@ -139,6 +139,8 @@ const attackJobFields = {
   surrogate: nonEmpty.optional(),
   /** Run the gradient-masking probes (always on with a suite). */
   diagnostics: z.boolean().optional(),
+  /** false: skip the probes even so (a run's shards after the first: src/protocol/cluster.ts). */
+  probes: z.literal(false).optional(),
   /** The hidden layer of the representation constant C (default: the last hidden layer). */
   layer: nonEmpty.optional(),
 };

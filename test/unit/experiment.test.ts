@@ -59,6 +59,7 @@ const SPEC_KEYS = [
   'output',
   'preprocess',
   'modelOutput',
+  'cluster',
 ] as const satisfies readonly (keyof RobustnessSpec)[];
 type Training = NonNullable<RobustnessSpec['training']>;
 const TRAINING_KEYS = [

@@ -216,6 +216,33 @@ test('src/experiment (spec checks) and src/server (the LSP binding) load no tfjs
   }
 });
 
+test('src/cluster (the BullMQ cluster, beside src/worker) loads no vscode, and only the CLI imports it', () => {
+  const cluster = files(path.join(SRC, 'cluster'));
+  assert.ok(cluster.length >= 3);
+  for (const file of cluster) {
+    for (const spec of imports(file)) {
+      assert.notEqual(spec, 'vscode', `${file} imports vscode`);
+      if (spec.startsWith('.')) {
+        const target = path.resolve(path.dirname(file), spec);
+        const allowed = ['engine', 'formats', 'protocol', 'common', 'store', 'worker', 'cluster'].map((d) =>
+          path.join(SRC, d),
+        );
+        assert.ok(
+          allowed.some((d) => target.startsWith(d + path.sep) || target === d),
+          `${file} imports ${spec}`,
+        );
+      }
+    }
+  }
+  for (const file of files(SRC).filter((f) => !f.startsWith(path.join(SRC, 'cluster') + path.sep))) {
+    for (const spec of imports(file)) {
+      const target = spec.startsWith('.') ? path.resolve(path.dirname(file), spec) : spec;
+      const intoCluster = target.startsWith(path.join(SRC, 'cluster') + path.sep) || spec === 'bullmq';
+      if (intoCluster) assert.ok(file.startsWith(path.join(SRC, 'cli') + path.sep), `${file} imports ${spec}`);
+    }
+  }
+});
+
 test('the bundles resolve every module at build time (no relative require left, e.g. from a UMD build)', () => {
   // test:unit builds dist/ before the tests run.
   for (const name of ['extension.js', 'server.js', 'worker.js', 'cli.js']) {

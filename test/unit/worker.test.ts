@@ -187,11 +187,13 @@ test('two workers give the same accuracies as one (the split is exact)', async (
   const job = { ...JOB, attacks: ['fgsm'], n: 90, examples: 10 };
   const one = await runAttackParallel(job, { script: SCRIPT, workers: 1, backend: 'wasm', runId: 'p1' });
   const merged: FinishedStage[] = [];
+  // Two shards of 45 images (src/protocol/cluster.ts), one per worker.
   const two = await runAttackParallel(job, {
     script: SCRIPT,
     workers: 2,
     backend: 'wasm',
     runId: 'p2',
+    shardSize: 45,
     onStage: (stage) => merged.push(stage),
   });
   assert.equal(two.workers, 2);

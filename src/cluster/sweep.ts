@@ -1,0 +1,231 @@
+/**
+ * `robustness-lab train --redis URL --sweep 'method=pgd-at,trades eps=0.05,0.1 seed=0,1' --out DIR`:
+ * one training run per combination, each a BullMQ job that a worker checkpoints into Redis after
+ * every epoch (so a run whose worker dies resumes on another from its last epoch), and each run's
+ * folder (model, metrics.jsonl, train.json) brought back into DIR/<combination>/.
+ */
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Queue, QueueEvents, type Job } from 'bullmq';
+import { z } from 'zod';
+import { CLUSTER_PROTOCOL_VERSION, parseSweep, SWEEP_KEYS, TRAIN_QUEUE, type TrainRun } from '../protocol/cluster';
+import { runEpochSchema } from '../protocol/epoch-metrics';
+import { trainJobSchema, type TrainJob } from '../protocol/jobs';
+import { defaultLearningRate, trainingRunDisplayName } from '../protocol/training';
+import { BUILTIN_DATA, type TrainMethod } from '../protocol/vocabulary';
+import { cancelKey } from './coordinator';
+import type { RunStore } from '../store/runs';
+import { downloadFolder } from './folder-store';
+import { ClusterError, connectRedis, KEY_PREFIX, redisOptions } from './redis';
+
+/** Checkpoints and finished run folders stay in Redis for a day. */
+export const RUN_FOLDER_TTL_S = 24 * 3600;
+export const checkpointKey = (runId: string, index: number) => `${KEY_PREFIX}:ckpt:${runId}:${index}`;
+export const runFolderKey = (runId: string, index: number) => `${KEY_PREFIX}:run:${runId}:${index}`;
+
+export const trainRunResultSchema = z.strictObject({
+  worker: z.string().min(1).max(200),
+  /** The epoch of the checkpoint it resumed from (0: from the start). */
+  resumedAfter: z.number().int().min(0),
+  /** The epochs this worker trained. */
+  epochsRun: z.array(z.number().int().min(1)),
+  /** The model file, relative to the run folder. */
+  modelFile: z.string().min(1).max(400),
+  epochs: z.array(runEpochSchema),
+  seconds: z.number().finite(),
+});
+export type TrainRunResult = z.infer<typeof trainRunResultSchema>;
+
+export interface SweepOptions {
+  redis: string;
+  sweep: string;
+  /** The learning rate the user gave (else each run takes its method's default). */
+  learningRate?: number;
+  signal?: AbortSignal;
+  onLog?: (message: string) => void;
+  /**
+   * Put each run into this run store (a workspace's .robustness/runs/<id>/, as the editor's training
+   * runs: the Runs view and the training panel's trade-off scatter show them) instead of
+   * `<out>/<combination>/`.
+   */
+  store?: RunStore;
+}
+
+export interface SweepRun {
+  name: string;
+  dir: string;
+  job: TrainJob;
+  result: TrainRunResult;
+}
+
+/** The base job with a combination's fields, checked as any training job is. */
+function combine(base: TrainJob, fields: Record<string, string | number>, o: SweepOptions, out: string): TrainJob {
+  const job: Record<string, unknown> = { ...base, out };
+  for (const [key, value] of Object.entries(fields)) job[SWEEP_KEYS[key as keyof typeof SWEEP_KEYS]] = value;
+  if (fields.method !== undefined && fields.lr === undefined && o.learningRate === undefined) {
+    job.learningRate = defaultLearningRate(job.method as TrainMethod, base.optimizer);
+  }
+  const parsed = trainJobSchema.safeParse(job);
+  if (!parsed.success) {
+    throw new ClusterError(
+      `--sweep: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return parsed.data;
+}
+
+export async function runTrainSweepOnCluster(base: TrainJob, o: SweepOptions): Promise<SweepRun[]> {
+  if (!(BUILTIN_DATA as readonly string[]).includes(base.data)) {
+    throw new ClusterError(
+      `--data ${base.data}: a cluster sweep trains on built-in data (${BUILTIN_DATA.join(', ')}), which every worker has`,
+    );
+  }
+  if (base.init) throw new ClusterError('--init: a cluster sweep trains the example network from scratch');
+  let combos: ReturnType<typeof parseSweep>;
+  try {
+    combos = parseSweep(o.sweep);
+  } catch (err) {
+    throw new ClusterError((err as Error).message, { cause: err });
+  }
+  const store = o.store;
+  const runs = combos.map((c) => {
+    const id = store?.newId('training');
+    const dir = id ? store!.dir(id) : path.join(base.out, c.name);
+    if (fs.existsSync(path.join(dir, 'checkpoints'))) {
+      throw new ClusterError(`${dir} already holds a training run; choose another --out`);
+    }
+    const job = combine(base, c.fields, o, dir);
+    if (id) {
+      // Recorded as running at once (which also reserves the id), as the editor records its runs.
+      store!.create({
+        id,
+        kind: 'training',
+        status: 'running',
+        name: `${trainingRunDisplayName(job)} · seed ${job.seed} (sweep)`,
+        model: `${job.method} (new smallcnn)`,
+        created: new Date().toISOString(),
+        config: job,
+      });
+    }
+    return { id, name: c.name, dir, job };
+  });
+  const redis = await connectRedis(o.redis);
+  const connection = redisOptions(o.redis);
+  const queue = new Queue(TRAIN_QUEUE, { connection });
+  const events = new QueueEvents(TRAIN_QUEUE, { connection });
+  const runId = crypto.randomBytes(8).toString('hex');
+  const ids = runs.map((_, i) => `${runId}-${i}`);
+  let finished = false;
+  try {
+    await events.waitUntilReady();
+    const payloads: TrainRun[] = runs.map((r, index) => {
+      const {
+        out: _out,
+        init: _init,
+        modelFolder: _folder,
+        workers: _workers,
+        preprocessDefaults: _d,
+        ...settings
+      } = r.job;
+      return {
+        protocol: CLUSTER_PROTOCOL_VERSION,
+        kind: 'train-run',
+        runId,
+        index,
+        name: r.name,
+        settings: settings as TrainRun['settings'],
+      };
+    });
+    const added: Job[] = await queue.addBulk(
+      payloads.map((data, i) => ({
+        name: 'train-run',
+        data,
+        opts: { jobId: ids[i]!, attempts: 1, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 24 * 3600 } },
+      })),
+    );
+    o.onLog?.(`sweep ${runId}: ${runs.length} training run${runs.length === 1 ? '' : 's'} enqueued`);
+    events.on('progress', (({ jobId, data }: { jobId: string; data: unknown }) => {
+      const i = ids.indexOf(jobId);
+      const p = data as { epoch?: number; epochs?: number };
+      if (i >= 0 && typeof p?.epoch === 'number') o.onLog?.(`${runs[i]!.name}: epoch ${p.epoch} of ${p.epochs}`);
+    }) as never);
+    const aborted = new Promise<never>((_, reject) => {
+      const fail = () => reject(Object.assign(new Error('cancelled'), { name: 'AbortError' }));
+      if (o.signal?.aborted) fail();
+      o.signal?.addEventListener('abort', fail, { once: true });
+    });
+    aborted.catch(() => {});
+    const results = await Promise.race([
+      Promise.all(
+        added.map(async (j, i) => {
+          let value: unknown;
+          try {
+            value = await j.waitUntilFinished(events);
+          } catch (err) {
+            throw new ClusterError(`training run ${runs[i]!.name} failed: ${(err as Error).message}`);
+          }
+          const parsed = trainRunResultSchema.safeParse(value);
+          if (!parsed.success)
+            throw new ClusterError(`training run ${runs[i]!.name}: the worker's result is malformed`);
+          const r = runs[i]!;
+          fs.mkdirSync(r.dir, { recursive: true });
+          if (!(await downloadFolder(redis, runFolderKey(runId, i), r.dir))) {
+            throw new ClusterError(`training run ${r.name}: its folder is not in Redis`);
+          }
+          // train.json names the worker's folder: name this one.
+          const record = path.join(r.dir, 'train.json');
+          if (fs.existsSync(record)) {
+            const json = JSON.parse(fs.readFileSync(record, 'utf8')) as { config?: { out?: string } };
+            if (json.config) json.config.out = r.dir;
+            fs.writeFileSync(record, JSON.stringify(json, null, 2));
+          }
+          if (r.id) {
+            const last = parsed.data.epochs[parsed.data.epochs.length - 1];
+            store!.update(r.id, {
+              status: 'done',
+              finished: new Date().toISOString(),
+              ...(last
+                ? {
+                    progress: {
+                      epoch: last.epoch,
+                      epochs: r.job.epochs,
+                      clean: last.testAccuracy,
+                      ...(last.robustAccuracy !== undefined ? { robust: last.robustAccuracy } : {}),
+                    },
+                  }
+                : {}),
+            });
+          }
+          o.onLog?.(
+            `${r.name}: done on ${parsed.data.worker}` +
+              (parsed.data.resumedAfter ? ` (resumed after epoch ${parsed.data.resumedAfter})` : ''),
+          );
+          return parsed.data;
+        }),
+      ),
+      aborted,
+    ]);
+    finished = true;
+    return runs.map((r, i) => ({ ...r, result: results[i]! }));
+  } catch (err) {
+    // The runs that did not finish are recorded as the editor records a stopped or failed run.
+    const cancelled = (err as Error).name === 'AbortError';
+    for (const r of runs) {
+      if (!r.id || store!.read(r.id).status !== 'running') continue;
+      store!.update(r.id, {
+        status: cancelled ? 'cancelled' : 'failed',
+        finished: new Date().toISOString(),
+        ...(cancelled ? {} : { error: (err as Error).message }),
+      });
+    }
+    throw err;
+  } finally {
+    if (!finished) await redis.set(cancelKey(runId), '1', 'EX', 3600).catch(() => {});
+    await Promise.all(ids.map((id) => queue.remove(id).catch(() => 0)));
+    const keys = runs.flatMap((_, i) => [checkpointKey(runId, i), runFolderKey(runId, i)]);
+    if (finished) await redis.del(...keys).catch(() => 0);
+    await Promise.allSettled([events.close(), queue.close()]);
+    redis.disconnect();
+  }
+}
