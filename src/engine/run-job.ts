@@ -378,6 +378,8 @@ export async function runAttackJob(job: AttackJob, command: string, hooks: JobHo
       seconds: (performance.now() - started) / 1000,
       suite: job.suite ?? null,
       probes,
+      // A job with an offset is a shard of a run (shardFields): merged before anyone reads it.
+      shard: job.offset !== undefined,
       ...(geometry ? { geometry } : {}),
     });
     for (const example of report.examples) example.index += job.offset ?? 0;

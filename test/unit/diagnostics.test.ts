@@ -254,6 +254,18 @@ engineTest('merging worker slices adds up counted findings and recomputes stage 
   // APGD-CE 40% vs the whole suite 35%: 5 points, not the 10-point gap that flags a masked loss.
   assert.equal(byId.has('loss-dependent-result'), false);
   assert.equal(byId.get('zero-gradients')?.masking, true);
+  // The threshold (0.5% of n, above 1) judges the run's total, not each shard: four shards of a
+  // 400-image run with 1 black-box gain each make 4 > 2, found; with 0, 1, 0, 1 they make 2, not.
+  const shards = (counts: number[]) =>
+    mergeReports(
+      counts.map((c) => ({
+        ...slice(0.5, 0.45, 2),
+        diagnostics: c ? [blackBoxFinding('Square-1000', c, 100)] : [],
+      })),
+      0,
+    ).diagnostics.find((d) => d.id === 'black-box-beats-white-box');
+  assert.equal(shards([1, 1, 1, 1])?.count, 4);
+  assert.equal(shards([0, 1, 0, 1]), undefined);
   const masked = mergeReports([slice(0.8, 0.05, 0), slice(0.9, 0.03, 0)], 0);
   assert.match(
     masked.diagnostics.find((d) => d.id === 'loss-dependent-result')?.message ?? '',

@@ -323,8 +323,16 @@ export async function probeDiagnostics(
   return found;
 }
 
-/** Checks that read an evaluation's per-sample results: invalid examples, black-box gains. */
-export function evaluationDiagnostics(evaluation: Evaluation): ReportDiagnostic[] {
+/** More points than this, of n, fooled only by black-box attacks is a finding: 0.5%, and at least 2. */
+export function blackBoxThreshold(n: number): number {
+  return Math.max(1, 0.005 * n);
+}
+
+/**
+ * Checks that read an evaluation's per-sample results: invalid examples, black-box gains. A shard
+ * of a run (`shard`) reports every black-box gain with its count, for the merge to judge the total.
+ */
+export function evaluationDiagnostics(evaluation: Evaluation, shard = false): ReportDiagnostic[] {
   const found: ReportDiagnostic[] = [];
   const { checks, n } = evaluation;
   if (checks.maxDistanceOverEps > 1 + 1e-4 || !checks.inBounds || !checks.finite) {
@@ -346,7 +354,7 @@ export function evaluationDiagnostics(evaluation: Evaluation): ReportDiagnostic[
     const whiteFooled = Uint8Array.from({ length: n }, (_, i) => (white.some((a) => a.fooled[i]) ? 1 : 0));
     for (const a of other) {
       const extra = [...a.fooled.keys()].filter((i) => a.fooled[i] && !whiteFooled[i]).length;
-      if (extra > Math.max(1, 0.005 * n)) found.push(blackBoxFinding(a.label, extra, n));
+      if (extra > (shard ? 0 : blackBoxThreshold(n))) found.push(blackBoxFinding(a.label, extra, n));
     }
   }
   return found;

@@ -32,6 +32,8 @@ export interface ReportContext {
   suite?: string | null;
   /** Findings of the diagnostics' probes (eval/diagnostics.ts). */
   probes?: ReportDiagnostic[];
+  /** The report is one shard of a run, to be merged (src/worker/pool.ts, src/cluster). */
+  shard?: boolean;
   geometry?: GeometryProbe;
   /** The model's preprocessing in force (its class names, when given, are already in classNames). */
   preprocess?: ReportPreprocess;
@@ -226,7 +228,7 @@ export function buildReport(evaluation: Evaluation, ctx: ReportContext): Report 
     ...preprocessDiagnostics(ctx.preprocess),
     ...nearChanceDiagnostics(report),
     ...(evaluation.cascade ? [] : attackDiagnostics(report)),
-    ...evaluationDiagnostics(evaluation),
+    ...evaluationDiagnostics(evaluation, ctx.shard),
     ...suiteDiagnostics(report),
     ...(ctx.probes ?? []),
   ]);

@@ -4,7 +4,7 @@
  * sample-weighted mean is exact; passes add up; times are wall times, so the slowest slice counts.
  */
 import type { Report, ReportGeometry } from '../../protocol/report';
-import { blackBoxFinding, suiteDiagnostics } from '../eval/diagnostics';
+import { blackBoxFinding, blackBoxThreshold, suiteDiagnostics } from '../eval/diagnostics';
 import { distribution } from '../eval/geometry';
 import { attackDiagnostics, mergeDiagnostics, nearChanceDiagnostics } from './build';
 import { accuracyCi95 } from '../../protocol/stats';
@@ -109,15 +109,16 @@ export function mergeReports(parts: Report[], examples: number): Report {
   ]);
   const all = parts.flatMap((r) => r.diagnostics);
   const kept = all.filter((d) => !recomputedIds.has(d.id));
+  // Each shard reports its black-box gain whatever its size: the threshold applies to the run's total.
   const counted = [
     ...new Set(all.filter((d) => d.id === 'black-box-beats-white-box' && d.attack).map((d) => d.attack!)),
-  ].map((attack) =>
-    blackBoxFinding(
+  ]
+    .map((attack) => ({
       attack,
-      all.filter((d) => d.attack === attack).reduce((s, d) => s + (d.count ?? 0), 0),
-      merged.n,
-    ),
-  );
+      count: all.filter((d) => d.attack === attack).reduce((s, d) => s + (d.count ?? 0), 0),
+    }))
+    .filter(({ count }) => count > blackBoxThreshold(merged.n))
+    .map(({ attack, count }) => blackBoxFinding(attack, count, merged.n));
   merged.diagnostics = mergeDiagnostics([
     ...nearChanceDiagnostics(merged),
     ...kept,
