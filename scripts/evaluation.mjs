@@ -3,7 +3,9 @@
 // 1,000 Fashion-MNIST test images at ε = 0.1 (L∞), next to ce-only PGD and PGD-50 × 5 restarts
 // (ce and margin, worst case per sample), with the diagnostics and the geometry.
 //
-//   node scripts/evaluation.mjs        (needs `npm run build` and dataset-fashion-mnist)
+//   node --import tsx scripts/evaluation.mjs   (needs `npm run build` and dataset-fashion-mnist)
+//
+// Accuracies carry their 95% Wilson interval (src/protocol/stats.ts, hence tsx).
 //
 // Each command runs alone (with the CLI's default two worker threads), so its wall time is the
 // time a user waits; the table lists them.
@@ -11,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pctCi } from '../src/protocol/stats.ts';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'dist', 'cli.js');
@@ -33,6 +36,8 @@ function run(args) {
 }
 
 const pct = (v) => `${(v * 100).toFixed(1)}%`;
+/** An accuracy on the 1,000 images with its 95% Wilson interval. */
+const acc = (v) => pctCi(v, 1000);
 const rows = [];
 const details = [];
 for (const [name, dir] of Object.entries(MODELS)) {
@@ -51,9 +56,9 @@ for (const [name, dir] of Object.entries(MODELS)) {
   const s = strong.report;
   const masking = s.diagnostics.filter((d) => d.masking).map((d) => d.id);
   rows.push(
-    `| ${name} | ${pct(s.clean_accuracy)} | ${pct(ce.report.robust_accuracy)} | ` +
-      `${pct(pgd50.report.robust_accuracy)} | ${s.attacks.map((a) => pct(a.robust_accuracy)).join(' → ')} | ` +
-      `**${pct(s.robust_accuracy)}** | ${strong.seconds.toFixed(0)} s | ${masking.join(', ') || '—'} |`,
+    `| ${name} | ${acc(s.clean_accuracy)} | ${acc(ce.report.robust_accuracy)} | ` +
+      `${acc(pgd50.report.robust_accuracy)} | ${s.attacks.map((a) => pct(a.robust_accuracy)).join(' → ')} | ` +
+      `**${acc(s.robust_accuracy)}** | ${strong.seconds.toFixed(0)} s | ${masking.join(', ') || '—'} |`,
   );
   const g = s.geometry;
   details.push({
@@ -82,7 +87,8 @@ The strong suite (\`robustness-lab evaluate --suite strong\`: APGD-CE → APGD-T
 Square (1,000 queries), each attack only on the points still robust) on the **first 1,000
 Fashion-MNIST test images** at **ε = 0.1 (L∞)**, next to PGD with the cross-entropy loss alone
 and PGD-50 with 5 restarts under both the ce and the margin loss (worst case per sample).
-Reproduce with \`node scripts/evaluation.mjs\` (after \`npm run build\`).
+Reproduce with \`node --import tsx scripts/evaluation.mjs\` (after \`npm run build\`). Intervals: 95% Wilson
+score intervals for the 1,000 images (\`src/protocol/stats.ts\`), "±" the larger side rounded up.
 
 ${header}
 |---|---|---|---|---|---|---|---|

@@ -303,7 +303,7 @@ The example network (conv16 4×4/2 → conv32 4×4/2 → fc100 → fc10) trained
 full Fashion-MNIST (60,000 images), evaluated on the **first 1,000 test images** at **ε = 0.1 (L∞)**
 with PGD-50 and 5 restarts (on surviving samples) under both the cross-entropy and the margin
 (Carlini–Wagner) loss; "robust" is the worst case per sample over both. Reproduce with
-\`node scripts/results.mjs\` (after \`npm run build\`); the training settings are in that script,
+\`node --import tsx scripts/results.mjs\` (after \`npm run build\`); the training settings are in that script,
 the numbers in \`docs/results.json\`.
 
 ${head}
