@@ -990,7 +990,10 @@ async function main() {
       const accuracy = Number(await firstStage.getAttribute('data-accuracy'));
       const cleanAccuracy = Number(await clean.getAttribute('data-accuracy'));
       const rowText = (await firstStage.innerText()).replace(/\s+/g, ' ');
-      if (!(accuracy >= 0 && accuracy <= cleanAccuracy) || !/APGD-CE \d+\.\d%(?: ± \d+\.\d| \[[\d.]+, [\d.]+\]) \(\d+\/300\)/.test(rowText))
+      if (
+        !(accuracy >= 0 && accuracy <= cleanAccuracy) ||
+        !/APGD-CE \d+\.\d%(?: ± \d+\.\d| \[[\d.]+, [\d.]+\]) \(\d+\/300\)/.test(rowText)
+      )
         throw new Error(`first stage: ${rowText} (accuracy ${accuracy}, clean ${cleanAccuracy})`);
       const progress = await webview().locator('#run-status').innerText();
       const caption = await webview().locator('#stages caption').innerText();
