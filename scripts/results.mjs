@@ -209,17 +209,16 @@ for (const method of wanted) {
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
+  const saved = JSON.parse(fs.readFileSync(path.join(dir, 'train.json'), 'utf8')).savedWeights;
   // A run trained by an earlier invocation: its epochs' own times.
   trainSeconds ??= metrics.reduce((sum, m) => sum + (m.seconds ?? 0), 0);
   save(() => {
     table[key] = {
       ...result,
       trainSeconds,
-      // Early stopping marks each better epoch "kept": the last of them is the model saved.
-      events: metrics.filter((m) => m.event && m.event !== 'kept').map((m) => `${m.event} in epoch ${m.epoch}`),
-      ...(metrics.some((m) => m.event === 'kept')
-        ? { keptEpoch: metrics.filter((m) => m.event === 'kept').at(-1).epoch, epochs: metrics.length }
-        : {}),
+      events: metrics.filter((m) => m.event).map((m) => `${m.event} in epoch ${m.epoch}`),
+      // Early stopping: the epoch whose weights were saved (train.json's savedWeights).
+      ...(saved ? { keptEpoch: saved.epoch, savedWeights: saved.weights, epochs: metrics.length } : {}),
     };
   });
 }
