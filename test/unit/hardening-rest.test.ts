@@ -1,0 +1,181 @@
+/**
+ * Issue 14, the rest: the gaps the first round left, each one rule in one place. Fixtures are built
+ * here in a temporary folder; CLI cases run the built CLI (dist/cli.js) and assert the exit code,
+ * the message (the file named) and that nothing was written in the folder.
+ */
+import { before, describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import { encodeIdx, folderSaveHandler, smallCnn } from '../../src/engine';
+import { loadData } from '../../src/engine/data/datasets';
+import { decodeImage } from '../../src/engine/data/image-folder';
+import { insideDataFolder, statRegularFile } from '../../src/formats/file-read';
+import { tempDir, useBackend } from './helpers';
+
+const ROOT = path.join(__dirname, '..', '..');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+
+let work: string;
+let outside: string;
+let model: string;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function cli(...args: string[]): Run {
+  const start = Date.now();
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: work, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - start };
+}
+
+/** Every file under dir with its size and mtime: what a refused run must leave as it was. */
+function snapshot(dir: string): string {
+  const rows: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const full = path.join(d, entry.name);
+      const stat = fs.lstatSync(full);
+      rows.push(`${path.relative(dir, full)} ${stat.size} ${stat.mtimeMs}`);
+      if (entry.isDirectory()) walk(full);
+    }
+  };
+  walk(dir);
+  return rows.join('\n');
+}
+
+/** A refused CLI run: exit 2, one error line matching `pattern`, no stack, `work` left as it was. */
+function refused(args: string[], pattern: RegExp): Run {
+  const before = snapshot(work);
+  const r = cli(...args);
+  assert.equal(r.status, 2, `${args.join(' ')}\n${r.stderr}`);
+  const errors = r.stderr.split('\n').filter((l) => /^(robustness-lab: |error: )/.test(l));
+  assert.equal(errors.length, 1, `one error line expected:\n${r.stderr}`);
+  assert.match(errors[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /Usage:|\n\s+at /, 'no help dump, no stack trace');
+  assert.equal(snapshot(work), before, 'the refused run changed files in its folder');
+  return r;
+}
+
+/** An IDX data folder under `parent` with `n` 28×28 test images (labels i % 10). */
+function idxFolder(parent: string, name: string, n = 20): string {
+  const dir = path.join(parent, name);
+  fs.mkdirSync(dir, { recursive: true });
+  const pixels = Uint8Array.from({ length: n * 28 * 28 }, (_, i) => (i * 37) % 256);
+  fs.writeFileSync(path.join(dir, 't10k-images-idx3-ubyte'), encodeIdx([n, 28, 28], pixels, false));
+  const labels = Uint8Array.from({ length: n }, (_, i) => i % 10);
+  fs.writeFileSync(path.join(dir, 't10k-labels-idx1-ubyte'), encodeIdx([n], labels, false));
+  return dir;
+}
+
+/** A folder beside `work`'s: what a symlink in a data folder must not reach. */
+function outsideFile(name: string, bytes: Uint8Array): string {
+  const file = path.join(outside, name);
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+
+before(async () => {
+  assert.ok(fs.existsSync(CLI), `${CLI} is missing; build it with node esbuild.mjs`);
+  await useBackend('cpu');
+  work = tempDir('hardening-rest');
+  outside = tempDir('hardening-rest-outside');
+  const net = smallCnn([28, 28, 1], 10, 1);
+  await net.save(folderSaveHandler(path.join(work, 'model')));
+  net.dispose();
+  model = path.join(work, 'model', 'model.json');
+});
+
+describe('gap 1: the engine data readers open regular files inside the data folder only', () => {
+  test('a FIFO as the test images is refused at once, naming it (no hang)', () => {
+    const dir = idxFolder(work, 'fifo-data');
+    const images = path.join(dir, 't10k-images-idx3-ubyte');
+    fs.rmSync(images);
+    const made = spawnSync('mkfifo', [images]);
+    assert.equal(made.status, 0, 'mkfifo');
+    const r = refused(
+      ['attack', '--model', model, '--data', dir, '--n', '10', '--steps', '2', '--workers', '1'],
+      /fifo-data\/t10k-images-idx3-ubyte: is a FIFO \(named pipe\), not a regular file/,
+    );
+    assert.ok(r.ms < 30_000, `refused after ${r.ms} ms`);
+  });
+
+  test('a symlink in a data folder to a file outside it is refused before its size is looked at (CLI)', () => {
+    const dir = idxFolder(work, 'escape-data');
+    // An IDX file elsewhere, cut short: reading it would report its size in a truncation message.
+    const other = encodeIdx([5000, 28, 28], new Uint8Array(1000), false);
+    const target = outsideFile('t10k-images-idx3-ubyte', other);
+    fs.rmSync(path.join(dir, 't10k-images-idx3-ubyte'));
+    fs.symlinkSync(target, path.join(dir, 't10k-images-idx3-ubyte'));
+    const r = refused(
+      ['attack', '--model', model, '--data', dir, '--n', '10', '--steps', '2', '--workers', '1'],
+      /escape-data\/t10k-images-idx3-ubyte: lies outside the data folder .*escape-data once symlinks are resolved/,
+    );
+    assert.doesNotMatch(r.stderr, /truncated|bytes|1016/, 'nothing about the outside file is said');
+  });
+
+  test('a symlink to /dev/zero is refused; a device named directly is refused as a device', async () => {
+    const dir = idxFolder(work, 'zero-data');
+    fs.rmSync(path.join(dir, 't10k-labels-idx1-ubyte'));
+    fs.symlinkSync('/dev/zero', path.join(dir, 't10k-labels-idx1-ubyte'));
+    await assert.rejects(loadData(dir, 'test', 10), /t10k-labels-idx1-ubyte: lies outside the data folder/);
+    assert.throws(() => statRegularFile('/dev/zero'), /\/dev\/zero: is a device, not a regular file/);
+    // The rule holds inside insideDataFolder only: the same device inside its own folder is still refused as a device.
+    assert.throws(() => insideDataFolder('/dev', () => statRegularFile('/dev/zero')), /is a device/);
+  });
+
+  test('CIFAR, NumPy and image folders: an escaping symlink is refused by the same rule, no size said', async () => {
+    // CIFAR-10: a test batch elsewhere that is not whole records (its size would be quoted).
+    const cifar = path.join(work, 'cifar-escape');
+    fs.mkdirSync(cifar);
+    fs.symlinkSync(outsideFile('test_batch.bin', new Uint8Array(3075)), path.join(cifar, 'test_batch.bin'));
+    await assert.rejects(loadData(cifar, 'test', 1), (err: Error) => {
+      assert.match(err.message, /cifar-escape\/test_batch\.bin: lies outside the data folder/);
+      assert.doesNotMatch(err.message, /3075|bytes/);
+      return true;
+    });
+    // NumPy: x_test.npy elsewhere.
+    const numpy = path.join(work, 'numpy-escape');
+    fs.mkdirSync(numpy);
+    fs.symlinkSync(outsideFile('x_test.npy', new Uint8Array(200)), path.join(numpy, 'x_test.npy'));
+    fs.symlinkSync(outsideFile('y_test.npy', new Uint8Array(200)), path.join(numpy, 'y_test.npy'));
+    await assert.rejects(loadData(numpy, 'test', 1), /numpy-escape\/x_test\.npy: lies outside the data folder/);
+    // An image folder: the first image is inside, the second leads out.
+    const images = path.join(work, 'images-escape');
+    fs.mkdirSync(path.join(images, 'test', 'cat'), { recursive: true });
+    const png = new PNG({ width: 4, height: 4 });
+    png.data.fill(200);
+    const bytes = PNG.sync.write(png);
+    fs.writeFileSync(path.join(images, 'test', 'cat', 'a.png'), bytes);
+    fs.symlinkSync(outsideFile('b.png', bytes), path.join(images, 'test', 'cat', 'b.png'));
+    // The folder's lister counts regular files only, so the link is not an image of the split at all ...
+    const listed = await loadData(images, 'test', 2);
+    assert.equal(listed.available, 1);
+    assert.equal(listed.samples.count, 1);
+    // ... and the engine's image reader, handed it, refuses it by the same rule.
+    assert.throws(
+      () => insideDataFolder(images, () => decodeImage(path.join(images, 'test', 'cat', 'b.png'))),
+      /images-escape\/test\/cat\/b\.png: lies outside the data folder/,
+    );
+    // The same folder with the image inside loads: the rule refuses only what leaves.
+    fs.rmSync(path.join(images, 'test', 'cat', 'b.png'));
+    fs.writeFileSync(path.join(images, 'test', 'cat', 'b.png'), bytes);
+    const loaded = await loadData(images, 'test', 2);
+    assert.equal(loaded.samples.count, 2);
+  });
+
+  test('a data folder that is itself a symlink, with files inside it, loads', async () => {
+    const real = idxFolder(outside, 'real-data', 12);
+    const link = path.join(work, 'linked-data');
+    fs.symlinkSync(real, link);
+    const loaded = await loadData(link, 'test', 12);
+    assert.equal(loaded.samples.count, 12);
+    assert.deepEqual(loaded.shape, [28, 28, 1]);
+  });
+});
