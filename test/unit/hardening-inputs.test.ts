@@ -323,7 +323,7 @@ describe('class 5: an attack runs its own defaults unless the user set the optio
     const data = idxFolder('two', { test: { n: 20, hw: 28, label: (i) => i % 2 } });
     refused(
       ['attack', '--model', two, '--data', data, '--attack', 'apgd-t', '--n', '10', '--workers', '1'],
-      /two-class\/model\.json: output: has 2 classes, too few for APGD-T-10 \(9 targets\): its dlr loss \(targeted\) needs at least 4 classes; choose an attack without targets/,
+      /two-class\/model\.json: output: has 2 classes, too few for APGD-T \(9 targets\): its dlr loss \(targeted\) needs at least 4 classes; choose an attack without targets/,
     );
     refused(
       ['attack', '--model', two, '--data', data, '--attack', 'pgd:dlr', '--n', '10', '--workers', '1'],

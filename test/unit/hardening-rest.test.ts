@@ -13,6 +13,8 @@ import { encodeIdx, folderSaveHandler, smallCnn } from '../../src/engine';
 import { loadData } from '../../src/engine/data/datasets';
 import { decodeImage } from '../../src/engine/data/image-folder';
 import { insideDataFolder, statRegularFile } from '../../src/formats/file-read';
+import { ownDefaults } from '../../src/cli/main';
+import { defaultAttackJob } from '../../src/protocol/jobs';
 import { tempDir, useBackend } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -177,5 +179,49 @@ describe('gap 1: the engine data readers open regular files inside the data fold
     const loaded = await loadData(link, 'test', 12);
     assert.equal(loaded.samples.count, 12);
     assert.deepEqual(loaded.shape, [28, 28, 1]);
+  });
+});
+
+describe("gap 5: an attack's own defaults win unless the user set the option", () => {
+  test('ownDefaults: a defaulted --steps gives APGD, FAB and the transfer attack their own; a given one is kept', () => {
+    const settings = { ...defaultAttackJob(), model: '/m/model.json' };
+    const defaulted = ['steps', 'restarts', 'randomStart'] as const;
+    assert.deepEqual(ownDefaults(['fab', 'apgd-t', 'pgd', 'transfer', 'mi-fgsm'], settings, [...defaulted]), [
+      { steps: 100 },
+      { steps: 100 },
+      {},
+      { steps: 20 },
+      {},
+    ]);
+    // pgd and fgsm take the CLI's defaults as their own: no params, the job runs as before.
+    assert.equal(ownDefaults(['fgsm', 'pgd', 'pgd:margin'], settings, [...defaulted]), undefined);
+    // --steps typed (even 10): it applies to every attack.
+    assert.equal(ownDefaults(['fab', 'apgd'], settings, ['restarts', 'randomStart']), undefined);
+  });
+
+  test('the CLI runs FAB and APGD with 100 steps and PGD with 10 unless --steps is given (report params)', () => {
+    const run = () =>
+      cli('attack', '--model', model, '--attack', 'fab,apgd,pgd', '--n', '2', '--json', '--workers', '1');
+    const params = (r: Run) => {
+      assert.equal(r.status, 0, r.stderr);
+      return (JSON.parse(r.stdout) as { attacks: { label: string; params: { steps: number } }[] }).attacks.map((a) => [
+        a.label,
+        a.params.steps,
+      ]);
+    };
+    assert.deepEqual(params(run()), [
+      ['FAB', 100],
+      ['APGD-CE', 100],
+      ['PGD-10', 10],
+    ]);
+    const given = cli(
+      'attack',
+      ...['--model', model, '--attack', 'fab,apgd,pgd', '--steps', '10', '--n', '2', '--json', '--workers', '1'],
+    );
+    assert.deepEqual(params(given), [
+      ['FAB-10', 10],
+      ['APGD-CE-10', 10],
+      ['PGD-10', 10],
+    ]);
   });
 });
