@@ -8,6 +8,7 @@ import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
 import { encodeIdx, folderSaveHandler, smallCnn } from '../../src/engine';
 import { loadData } from '../../src/engine/data/datasets';
@@ -223,5 +224,54 @@ describe("gap 5: an attack's own defaults win unless the user set the option", (
       ['APGD-CE-10', 10],
       ['PGD-10', 10],
     ]);
+  });
+});
+
+describe('gap 4: the wasm kernels keep NaN through relu and relu6, as the cpu backend does', () => {
+  test('fused relu/relu6 products, Relu6 and ClipByValue give NaN for NaN on wasm and cpu alike', async () => {
+    const results: Record<string, number[][]> = {};
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await useBackend(backend);
+      results[backend] = tf.tidy(() => {
+        const v = tf.tensor2d([NaN, 1, -1, 1], [1, 4]);
+        const w = tf.ones([4, 2]);
+        const x = tf.tensor4d([NaN, 1, 2, NaN, 0, -1, 3, 4], [1, 2, 2, 2]);
+        const k = tf.ones([1, 1, 2, 2]) as tf.Tensor4D;
+        const bias = tf.tensor1d([0.5, 0.5]);
+        return [
+          tf.fused.matMul({ a: v, b: w, bias, activation: 'relu' }),
+          tf.fused.matMul({ a: v, b: w, bias, activation: 'relu6' }),
+          tf.fused.conv2d({ x, filter: k, strides: 1, pad: 'valid', bias, activation: 'relu6' }),
+          tf.fused.conv2d({ x, filter: k, strides: 1, pad: 'valid', bias, activation: 'relu' }),
+          tf.relu6(x),
+          tf.clipByValue(v, -0.5, 0.5),
+        ].map((t) => Array.from(t.dataSync()));
+      });
+    }
+    await useBackend('cpu');
+    assert.deepEqual(results.wasm, results.cpu);
+    assert.deepEqual(results.cpu![0], [NaN, NaN]);
+    assert.deepEqual(results.cpu![2], [NaN, NaN, NaN, NaN, 0, 0, 6, 6]);
+    assert.deepEqual(results.cpu![5], [NaN, 0.5, -0.5, 0.5]);
+  });
+
+  test('a Layers model whose activations overflow is refused on wasm too, naming conv1', () => {
+    const net = smallCnn([28, 28, 1], 10, 1);
+    const conv1Size = net.layers[0]!.countParams();
+    net.dispose();
+    const dir = path.join(work, 'overflow-layers');
+    fs.cpSync(path.dirname(model), dir, { recursive: true });
+    const weights = fs.readFileSync(path.join(dir, 'weights.bin'));
+    const floats = new Float32Array(weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.length));
+    floats.fill(3e38, 0, conv1Size);
+    fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.from(floats.buffer));
+    const huge = path.join(dir, 'model.json');
+    for (const backend of ['wasm', 'cpu']) {
+      const r = refused(
+        ['attack', '--model', huge, '--n', '20', '--steps', '2', '--workers', '1', '--backend', backend],
+        /overflow-layers\/model\.json: logits: are not finite \(NaN or ±∞\) for test image 0 on the clean pass; the first non-finite output is layer "conv1" \(Conv2D\)/,
+      );
+      assert.doesNotMatch(r.stdout, /clean\s+\d/, 'no accuracy table');
+    }
   });
 });
