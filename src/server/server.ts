@@ -69,6 +69,15 @@ index.onMiss = (job, stamp) => {
   }
   return { problem: `${job.kind === 'model' ? job.shown : `data "${job.id}"`} is being read` };
 };
+/**
+ * The workspace listing (model files and data folders, for completion and "did you mean") is walked
+ * asynchronously, a folder a step, never blocking an answer; when a walk completes, the open specs
+ * are analysed again so their suggestions see it.
+ */
+index.onListed = () => {
+  analyses.clear();
+  for (const doc of documents.all()) validate(doc);
+};
 connection.onShutdown(() => describer.stop());
 let runs: KnownRun[] | undefined;
 let canRefreshLenses = false;
@@ -358,11 +367,14 @@ connection.onDidChangeWatchedFiles((params) => {
 
 /** Folders added to or removed from a multi-root workspace: their run stores and models join or leave. */
 connection.onInitialized(() => {
+  // Start the listing walk now, so completion usually finds it done.
+  index.models();
   if (!clientSendsFolderChanges) return;
   connection.workspace.onDidChangeWorkspaceFolders((e) => {
     const removed = new Set(e.removed.map((f) => fsPath(f.uri)));
     index.folders = [...index.folders.filter((f) => !removed.has(f)), ...e.added.map((f) => fsPath(f.uri))];
     index.invalidateModels();
+    index.models();
     analyses.clear();
     for (const doc of documents.all()) validate(doc);
     runsChanged();

@@ -15,6 +15,8 @@ import { loadData } from '../../src/engine/data/datasets';
 import { decodeImage } from '../../src/engine/data/image-folder';
 import { insideDataFolder, statRegularFile } from '../../src/formats/file-read';
 import { ownDefaults } from '../../src/cli/main';
+import { LISTING_LIMITS, WorkspaceIndex } from '../../src/experiment/workspace';
+import { LspClient, positionOf, uriOf } from './lsp-client';
 import { defaultAttackJob } from '../../src/protocol/jobs';
 import { tempDir, useBackend } from './helpers';
 
@@ -272,6 +274,103 @@ describe('gap 4: the wasm kernels keep NaN through relu and relu6, as the cpu ba
         /overflow-layers\/model\.json: logits: are not finite \(NaN or ±∞\) for test image 0 on the clean pass; the first non-finite output is layer "conv1" \(Conv2D\)/,
       );
       assert.doesNotMatch(r.stdout, /clean\s+\d/, 'no accuracy table');
+    }
+  });
+});
+
+describe("gap 2: the language server's workspace listing is walked asynchronously and bounded", () => {
+  /** 5,000 files in 200 folders (20 × 10), one model.json in each, and an IDX data folder. */
+  function bigWorkspace(): string {
+    const ws = path.join(work, 'big-workspace');
+    for (let a = 0; a < 20; a++) {
+      for (let b = 0; b < 10; b++) {
+        const dir = path.join(ws, `group${a}`, `m${b}`);
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, 'model.json'), '{}');
+        for (let f = 1; f < 25; f++) fs.writeFileSync(path.join(dir, `note${f}.txt`), '');
+      }
+    }
+    idxFolder(ws, 'data', 4);
+    // Deeper than LISTING_LIMITS.depth: not listed.
+    const deep = path.join(ws, ...Array.from({ length: LISTING_LIMITS.depth + 2 }, (_, i) => `d${i}`));
+    fs.mkdirSync(deep, { recursive: true });
+    fs.writeFileSync(path.join(deep, 'model.json'), '{}');
+    return ws;
+  }
+  let ws: string;
+  before(() => {
+    ws = bigWorkspace();
+  });
+
+  test('the first call answers at once with no listing; the walk yields to the event loop and then lists it all', async (t) => {
+    const index = new WorkspaceIndex([ws]);
+    let listedCalls = 0;
+    index.onListed = () => listedCalls++;
+    assert.deepEqual(index.models(), [], 'answered without walking');
+    let last = performance.now();
+    let maxGap = 0;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+    }, 1);
+    await index.listed();
+    clearInterval(timer);
+    assert.equal(listedCalls, 1);
+    t.diagnostic(`longest event-loop wait during the walk: ${maxGap.toFixed(1)} ms`);
+    assert.ok(maxGap < 1000, `the event loop waited ${maxGap.toFixed(0)} ms during the walk`);
+    const models = index.models();
+    assert.equal(models.length, 200, 'every model within the depth bound, none deeper');
+    assert.deepEqual(index.dataFolders(), [path.join(ws, 'data')]);
+    // The CLI's synchronous walk follows the same rule: the same listing.
+    const sync = new WorkspaceIndex([ws]);
+    assert.deepEqual(sync.models(), models);
+    assert.deepEqual(sync.dataFolders(), index.dataFolders());
+  });
+
+  test('a change while a walk runs starts it again; the last listing answers meanwhile', async () => {
+    const index = new WorkspaceIndex([ws]);
+    index.onListed = () => undefined;
+    index.models();
+    await index.listed();
+    const added = path.join(ws, 'group0', 'added');
+    fs.mkdirSync(added);
+    fs.writeFileSync(path.join(added, 'model.json'), '{}');
+    index.invalidateModels();
+    assert.equal(index.models().length, 200, 'the previous listing while the new walk runs');
+    index.invalidateModels(); // a second change mid-walk
+    await index.listed();
+    assert.equal(index.models().length, 201);
+    assert.ok(index.models().includes(path.join(added, 'model.json')));
+    fs.rmSync(added, { recursive: true });
+  });
+
+  test('the server answers a hover and publishes diagnostics within 1 s while it walks the big workspace', async () => {
+    const client = new LspClient();
+    try {
+      await client.initialize(ws);
+      const spec = path.join(ws, 'exp.robustness.json');
+      const text = JSON.stringify({ model: 'group0/m1/modle.json', data: 'embedded', attacks: ['pgd'] }, null, 2);
+      fs.writeFileSync(spec, text);
+      const start = performance.now();
+      const diagnostics = await client.open(spec, text);
+      const opened = performance.now() - start;
+      const { line, character } = positionOf(text, '"pgd"', 2);
+      const hoverStart = performance.now();
+      const hover = await client.hover(spec, line, character);
+      const hovered = performance.now() - hoverStart;
+      assert.ok(opened < 1000, `diagnostics after ${opened.toFixed(0)} ms`);
+      assert.ok(hovered < 1000, `hover after ${hovered.toFixed(0)} ms`);
+      assert.match(hover!.contents.value, /PGD/);
+      assert.ok(diagnostics!.some((d) => /modle\.json/.test(d.message)));
+      // Once the walk completes, the spec is analysed again and its suggestion names the model.
+      const deadline = Date.now() + 20_000;
+      const suggests = () =>
+        client.diagnostics.get(uriOf(spec))?.some((d) => /did you mean "group0\/m1\/model\.json"/.test(d.message));
+      while (!suggests() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(suggests(), JSON.stringify(client.diagnostics.get(uriOf(spec))));
+    } finally {
+      await client.stop();
     }
   });
 });
