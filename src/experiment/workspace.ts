@@ -20,6 +20,24 @@ export type DataResult = DataInfo | { problem: string };
 
 const SKIP = new Set(['node_modules', '.git', '.e2e', 'dist', 'out']);
 
+/**
+ * The data roots the robustness.dataFolder setting gives (folders elsewhere a spec may name as data,
+ * as the CLI's --data-root): an absolute folder as it is, a relative one against each workspace
+ * folder; none when unset. The language client (for the server) and the Run lenses both ask here.
+ */
+export function settingDataRoots(setting: string | undefined, workspaceFolders: readonly string[]): string[] {
+  const folder = (setting ?? '').trim();
+  if (!folder) return [];
+  if (path.isAbsolute(folder)) return [path.resolve(folder)];
+  return workspaceFolders.map((f) => path.resolve(f, folder));
+}
+
+/** The data roots in a language server's options ({ dataRoots: string[] }): absolute strings only. */
+export function dataRootsOption(options: unknown): string[] {
+  const roots = (options as { dataRoots?: unknown } | null | undefined)?.dataRoots;
+  return Array.isArray(roots) ? roots.filter((d): d is string => typeof d === 'string' && path.isAbsolute(d)) : [];
+}
+
 /** The model files and data folders of a workspace (absolute, sorted). */
 export interface Listing {
   models: string[];
@@ -270,7 +288,7 @@ export class WorkspaceIndex {
           ? {
               problem:
                 `data "${quoted(id)}" is outside ${where}, symlinks resolved; name data elsewhere ` +
-                "through the robustness.dataFolders setting or the CLI's --data-root, not in the spec",
+                "through the robustness.dataFolder setting or the CLI's --data-root, not in the spec",
             }
           : this.data(id, dir),
       output: (relative) =>

@@ -44,7 +44,7 @@ import {
   type KnownRun,
   type Lens,
 } from './lenses';
-import { WorkspaceIndex } from '../experiment/workspace';
+import { dataRootsOption, WorkspaceIndex } from '../experiment/workspace';
 import { Describer } from './describer';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -103,10 +103,7 @@ connection.onInitialize((params): InitializeResult => {
     params.workspaceFolders?.map((f) => fsPath(f.uri)) ?? (params.rootUri ? [fsPath(params.rootUri)] : []);
   index.folders = folders;
   // Data folders elsewhere that specs may name: only what the settings give (robustness.dataFolder).
-  const options = params.initializationOptions as { dataRoots?: unknown } | undefined;
-  index.dataRoots = Array.isArray(options?.dataRoots)
-    ? options.dataRoots.filter((d): d is string => typeof d === 'string' && path.isAbsolute(d))
-    : [];
+  index.dataRoots = dataRootsOption(params.initializationOptions);
   canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
   clientSendsFolderChanges = params.capabilities.workspace?.workspaceFolders === true;
   return {
@@ -379,6 +376,13 @@ connection.onInitialized(() => {
     for (const doc of documents.all()) validate(doc);
     runsChanged();
   });
+});
+
+/** robustness.dataFolder changed: the client sends the new data roots (as at initialization); specs are checked again. */
+connection.onDidChangeConfiguration((params) => {
+  index.dataRoots = dataRootsOption(params.settings);
+  analyses.clear();
+  for (const doc of documents.all()) validate(doc);
 });
 
 documents.listen(connection);

@@ -15,7 +15,8 @@ import { loadData } from '../../src/engine/data/datasets';
 import { decodeImage } from '../../src/engine/data/image-folder';
 import { insideDataFolder, statRegularFile } from '../../src/formats/file-read';
 import { ownDefaults } from '../../src/cli/main';
-import { LISTING_LIMITS, WorkspaceIndex } from '../../src/experiment/workspace';
+import { analyzeSpec } from '../../src/experiment/analysis';
+import { dataRootsOption, LISTING_LIMITS, settingDataRoots, WorkspaceIndex } from '../../src/experiment/workspace';
 import { LspClient, positionOf, uriOf } from './lsp-client';
 import { defaultAttackJob } from '../../src/protocol/jobs';
 import { tempDir, useBackend } from './helpers';
@@ -369,6 +370,66 @@ describe("gap 2: the language server's workspace listing is walked asynchronousl
         client.diagnostics.get(uriOf(spec))?.some((d) => /did you mean "group0\/m1\/model\.json"/.test(d.message));
       while (!suggests() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       assert.ok(suggests(), JSON.stringify(client.diagnostics.get(uriOf(spec))));
+    } finally {
+      await client.stop();
+    }
+  });
+});
+
+describe('gap 3: robustness.dataFolder is a data root for the Run lenses and the server, and a change reaches the server', () => {
+  test('settingDataRoots: unset gives none, an absolute folder itself, a relative one under each workspace folder', () => {
+    assert.deepEqual(settingDataRoots('', ['/w']), []);
+    assert.deepEqual(settingDataRoots('  ', ['/w']), []);
+    assert.deepEqual(settingDataRoots(undefined, ['/w']), []);
+    assert.deepEqual(settingDataRoots('/data/mnist/', ['/w']), ['/data/mnist']);
+    assert.deepEqual(settingDataRoots('../shared', ['/a/w1', '/b/w2']), ['/a/shared', '/b/shared']);
+    assert.deepEqual(dataRootsOption({ dataRoots: ['/x', 'relative', 3, null] }), ['/x']);
+    assert.deepEqual(dataRootsOption(undefined), []);
+  });
+
+  test('a spec naming data outside its workspace: refused by the analysis unless the data root is given', () => {
+    const ws = path.join(work, 'roots-ws');
+    fs.mkdirSync(ws, { recursive: true });
+    const data = idxFolder(outside, 'root-data', 4);
+    const spec = path.join(ws, 'exp.robustness.json');
+    const text = JSON.stringify({ model: 'm/model.json', data, attacks: ['pgd'] });
+    const refusal =
+      /is outside .*name data elsewhere through the robustness\.dataFolder setting or the CLI's --data-root/;
+    const messages = (roots: string[]) =>
+      analyzeSpec(text, new WorkspaceIndex([ws], roots).factsFor(spec)).problems.map((p) => p.message);
+    assert.ok(messages([]).some((m) => refusal.test(m)));
+    assert.ok(!messages(settingDataRoots(data, [ws])).some((m) => refusal.test(m)));
+  });
+
+  test('the server takes the data roots at initialization and again on didChangeConfiguration, without a restart', async () => {
+    const ws = path.join(work, 'roots-ws');
+    const data = path.join(outside, 'root-data');
+    const spec = path.join(ws, 'exp.robustness.json');
+    const text = JSON.stringify({ model: 'm/model.json', data, attacks: ['pgd'] });
+    fs.writeFileSync(spec, text);
+    const client = new LspClient();
+    const outsideError = () =>
+      (client.diagnostics.get(uriOf(spec)) ?? []).some((d) => /robustness\.dataFolder setting/.test(d.message));
+    const until = async (condition: () => boolean) => {
+      const deadline = Date.now() + 10_000;
+      while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      return condition();
+    };
+    try {
+      await client.connection.sendRequest('initialize', {
+        processId: process.pid,
+        rootUri: uriOf(ws),
+        workspaceFolders: [{ uri: uriOf(ws), name: 'roots-ws' }],
+        capabilities: {},
+        initializationOptions: { dataRoots: [] },
+      });
+      await client.connection.sendNotification('initialized', {});
+      await client.open(spec, text);
+      assert.ok(outsideError(), 'refused without a data root');
+      await client.connection.sendNotification('workspace/didChangeConfiguration', { settings: { dataRoots: [data] } });
+      assert.ok(await until(() => !outsideError()), 'accepted once the setting names its folder');
+      await client.connection.sendNotification('workspace/didChangeConfiguration', { settings: { dataRoots: [] } });
+      assert.ok(await until(outsideError), 'refused again once the setting is cleared');
     } finally {
       await client.stop();
     }
