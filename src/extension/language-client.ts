@@ -3,7 +3,6 @@
  * source files and notebook cells that name models, and tells it when a run finishes so its lenses refresh.
  */
 import * as vscode from 'vscode';
-import * as path from 'node:path';
 import {
   LanguageClient,
   TransportKind,
