@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_DATA_INFO, describeData, isDataFile, type DataInfo } from '../formats/data-sources';
 import { FormatError } from '../formats/errors';
+import { insideDataFolder } from '../formats/file-read';
 import { IMAGE_EXTENSIONS, looksLikeImageDataset } from '../formats/image-folder';
 import { modelFormatFor, type ModelInfo } from '../formats/model-formats';
 import { isModelFile, MODEL_FILE_NAMES } from '../protocol/model-files';
@@ -257,7 +258,8 @@ export class WorkspaceIndex {
     if (this.onMiss) return this.onMiss({ kind: 'data', id, dir }, stamp) as DataResult;
     let result: DataInfo | { problem: string };
     try {
-      result = describeData(folder);
+      // The headers it reads must lie inside the data folder too (symlinks resolved), as for the engine.
+      result = insideDataFolder(folder, () => describeData(folder));
     } catch (err) {
       result = { problem: (err as Error).message };
     }

@@ -176,6 +176,13 @@ describe('gap 1: the engine data readers open regular files inside the data fold
     assert.equal(loaded.samples.count, 2);
   });
 
+  test('the spec analysis describes a data folder by the same rule (an escaping symlink is a problem, no size said)', () => {
+    const dir = path.join(work, 'escape-data');
+    const problem = new WorkspaceIndex([work]).data(dir, work) as { problem?: string };
+    assert.match(problem.problem ?? '', /escape-data\/t10k-images-idx3-ubyte: lies outside the data folder/);
+    assert.doesNotMatch(problem.problem!, /5000|bytes/);
+  });
+
   test('a data folder that is itself a symlink, with files inside it, loads', async () => {
     const real = idxFolder(outside, 'real-data', 12);
     const link = path.join(work, 'linked-data');
