@@ -161,6 +161,22 @@ void sign_f32(const float *restrict x, float *restrict out, int n) {
 }
 
 /*
+ * min(max(x, lo), hi) keeping NaN, in place allowed (x may be out): the fused relu / relu6 of
+ * src/engine/kernels/activation.ts. wasm's f32x4.max and f32x4.min return NaN when either operand
+ * is NaN (unlike pmax/pmin and XNNPACK's clamp, which turn NaN into a bound), as the cpu backend does.
+ */
+EXPORT(clamp_f32)
+void clamp_f32(const float *x, float *out, int n, float lo, float hi) {
+  v128_t vlo = wasm_f32x4_splat(lo), vhi = wasm_f32x4_splat(hi);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(out + i, wasm_f32x4_min(wasm_f32x4_max(wasm_v128_load(x + i), vlo), vhi));
+  for (; i < n; i++) {
+    float v = x[i];
+    out[i] = v < lo ? lo : v > hi ? hi : v;
+  }
+}
+
+/*
  * clip(x + clip(v − x, −ε, ε), lo, hi): threat.ts's L∞ projection, op for op (tfjs's maximum/minimum
  * are std::max/min: pick b only when a < b, resp. b < a, which pmax/pmin do).
  */

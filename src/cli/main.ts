@@ -25,6 +25,7 @@ import {
   workersLabel,
   type AttackJob,
   type AttackJobSettings,
+  type AttackParams,
   dataOptionsField,
   type DataOptions,
   type TrainJob,
@@ -42,6 +43,7 @@ import {
   TRAIN_METHOD_DEFAULTS,
 } from '../protocol/training';
 import { MODEL_FILE_NAMES, TFJS_MODEL_FILE } from '../protocol/model-files';
+import { attackInfo, SPEC_PARAMS, type AttackParam } from '../protocol/attacks';
 import {
   BACKEND_CHOICES,
   BUILTIN_DATA,
@@ -196,7 +198,12 @@ function attackOptions(cmd: Command): Command {
       .option('--data <data>', DATA_HELP, defaults.data),
   )
     .addOption(new Option('--norm <norm>', 'threat model norm').choices(NORMS).default(defaults.norm))
-    .option('--steps <n>', 'iterations of iterative attacks', integer('--steps', 1), defaults.steps)
+    .option(
+      '--steps <n>',
+      'iterations of iterative attacks; unset, an attack with its own default keeps it (apgd, fab: 100; pgd: 10)',
+      integer('--steps', 1),
+      defaults.steps,
+    )
     .option('--step-size <alpha>', 'absolute step size α (default 2.5·ε/steps)', number('--step-size'))
     .option('--restarts <n>', 'random restarts, on surviving samples only', integer('--restarts', 1), defaults.restarts)
     .addOption(
@@ -265,6 +272,32 @@ interface AttackCliOptions extends DataOptions, PreprocessCliOptions {
   diagnostics?: boolean;
   suite?: SuiteId;
   layer?: string;
+  /** The attack parameters the user did not set (commander's option source "default"): see ownDefaults. */
+  defaulted?: AttackParam[];
+}
+
+/**
+ * An attack's own defaults win unless the user set the option (issue 14): a job-wide parameter the
+ * CLI only defaulted (--steps 10, --restarts 1, random starts on) is replaced, for each attack of the
+ * list whose catalogue default differs, by that default in the attack's params (APGD's and FAB's 100
+ * steps, the transfer attack's 20). A value the user typed applies to every attack that takes it.
+ * Undefined when no attack needs an override (the job then runs exactly as its job-wide settings say).
+ */
+export function ownDefaults(
+  attacks: readonly string[],
+  settings: Pick<AttackJobSettings, AttackParam>,
+  defaulted: readonly AttackParam[],
+): AttackParams[] | undefined {
+  const params = attacks.map((spec) => {
+    const options: Record<string, unknown> = attackInfo(spec.split(':')[0]!)?.options ?? {};
+    const own: Record<string, unknown> = {};
+    for (const name of defaulted) {
+      const value = options[name];
+      if (value !== null && value !== undefined && value !== settings[name]) own[name] = value;
+    }
+    return own as AttackParams;
+  });
+  return params.some((p) => Object.keys(p).length > 0) ? params : undefined;
 }
 
 /** What a command runs: a list of attacks (attack, curve) or a suite (evaluate), never both. */
@@ -299,7 +332,9 @@ function toJob(o: AttackCliOptions, choice: AttackChoice, eps: number, curve: nu
     ...(o.layer ? { layer: o.layer } : {}),
     ...cliPreprocess(o),
   };
-  return { ...settings, ...choice };
+  if ('suite' in choice) return { ...settings, ...choice };
+  const params = ownDefaults(choice.attacks, settings, o.defaulted ?? []);
+  return { ...settings, ...choice, ...(params ? { params } : {}) };
 }
 
 /** A path under the working directory, relative to it (the CLI's "workspace"); undefined elsewhere. */
@@ -563,6 +598,11 @@ export function buildProgram(): Command {
   // Whether --workers was given rather than defaulted: a cap below it is then worth a note.
   program.hook('preAction', (_program, action) => {
     if (action.getOptionValueSource('workers') === 'cli') action.setOptionValue('workersGiven', true);
+    // The commands of attackOptions: which attack parameters were left at the CLI's default (ownDefaults).
+    if (action.options.some((opt) => opt.attributeName() === 'restarts')) {
+      const defaulted = SPEC_PARAMS.filter((name) => action.getOptionValueSource(name) === 'default');
+      action.setOptionValue('defaulted', defaulted);
+    }
   });
 
   const attackHelp = ATTACKS.map(

@@ -3,7 +3,6 @@
  * source files and notebook cells that name models, and tells it when a run finishes so its lenses refresh.
  */
 import * as vscode from 'vscode';
-import * as path from 'node:path';
 import {
   LanguageClient,
   TransportKind,
@@ -11,6 +10,7 @@ import {
   type ServerOptions,
 } from 'vscode-languageclient/node';
 import { DATA_WATCH_GLOBS } from '../formats/data-sources';
+import { settingDataRoots } from '../experiment/workspace';
 import { RunFinishedNotification, type RunFinishedParams } from '../protocol/messages/lsp';
 import { SPEC_SUFFIX } from '../protocol/experiment-spec';
 import { NOTEBOOK_CELL_LANGUAGES, NOTEBOOK_CELL_SCHEME, SOURCE_LANGUAGES } from '../protocol/source-documents';
@@ -20,6 +20,7 @@ import { RUN_STORE_DIR } from '../protocol/vocabulary';
 export class RobustnessLanguageClient implements vscode.Disposable {
   private readonly client: LanguageClient;
   private started: Promise<void> | undefined;
+  private readonly settingsWatch: vscode.Disposable;
 
   constructor(
     context: vscode.ExtensionContext,
@@ -49,6 +50,23 @@ export class RobustnessLanguageClient implements vscode.Disposable {
       initializationOptions: () => ({ dataRoots: settingsDataRoots() }),
     };
     this.client = new LanguageClient('robustnessLab', 'Robustness Lab Language Server', server, options);
+    // A changed robustness.dataFolder (or workspace folders) reaches the running server: no restart.
+    const resend = () => {
+      if (!this.started) return;
+      void this.started
+        .then(() =>
+          this.client.sendNotification('workspace/didChangeConfiguration', {
+            settings: { dataRoots: settingsDataRoots() },
+          }),
+        )
+        .catch((err: Error) => this.log.warn(`could not update the language server's data roots: ${err.message}`));
+    };
+    this.settingsWatch = vscode.Disposable.from(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (e.affectsConfiguration('robustness.dataFolder')) resend();
+      }),
+      vscode.workspace.onDidChangeWorkspaceFolders(resend),
+    );
   }
 
   start(): Promise<void> {
@@ -69,14 +87,15 @@ export class RobustnessLanguageClient implements vscode.Disposable {
   }
 
   dispose(): void {
+    this.settingsWatch.dispose();
     void this.client.stop().catch(() => undefined);
   }
 }
 
-/** robustness.dataFolder, resolved against each workspace folder (absolute paths as they are). */
-function settingsDataRoots(): string[] {
-  const folder = vscode.workspace.getConfiguration('robustness').get<string>('dataFolder', '').trim();
-  if (!folder) return [];
-  if (path.isAbsolute(folder)) return [folder];
-  return (vscode.workspace.workspaceFolders ?? []).map((f) => path.resolve(f.uri.fsPath, folder));
+/** robustness.dataFolder as data roots (src/experiment/workspace.ts's settingDataRoots): the server's and the Run lenses'. */
+export function settingsDataRoots(): string[] {
+  return settingDataRoots(
+    vscode.workspace.getConfiguration('robustness').get<string>('dataFolder', ''),
+    (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath),
+  );
 }

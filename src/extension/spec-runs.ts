@@ -6,6 +6,7 @@ import { SPEC_SUFFIX, specAttackJob, specTrainJob } from '../protocol/experiment
 import { analyzeSpec } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
 import type { Ctx } from './context';
+import { settingsDataRoots } from './language-client';
 import type { Evaluations } from './evaluations';
 import type { TrainingController } from './training';
 import { runPanelTitle } from '../protocol/format';
@@ -30,8 +31,12 @@ export async function runSpec(
   if (!specPlace) return;
   const { folder } = specPlace;
   const document = await vscode.workspace.openTextDocument(uri);
+  // Data elsewhere only through robustness.dataFolder, as the language server and the CLI's --data-root.
   const name = path.basename(uri.fsPath);
-  const { problems, spec } = analyzeSpec(document.getText(), new WorkspaceIndex([folder]).factsFor(uri.fsPath));
+  const { problems, spec } = analyzeSpec(
+    document.getText(),
+    new WorkspaceIndex([folder], settingsDataRoots()).factsFor(uri.fsPath),
+  );
   const errors = problems.filter((p) => p.severity === 'error');
   if (errors.length > 0 || !spec) {
     const first = errors[0];

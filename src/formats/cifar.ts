@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { DataLabelSet, DataSplit } from '../protocol/vocabulary';
 import { FormatError } from './errors';
-import { readTextBounded } from './file-read';
+import { readTextBounded, statRegularFile } from './file-read';
 
 export const CIFAR_PIXELS = 32 * 32 * 3;
 export const CIFAR_SHAPE: [number, number, number] = [32, 32, 3];
@@ -77,10 +77,12 @@ export function cifarFiles(dir: string, layout: CifarLayout, split: DataSplit): 
     const file = path.join(dir, name);
     let size: number;
     try {
-      size = fs.statSync(file).size;
-    } catch {
+      // A regular file (inside the data folder in force): its size is not said of anything else.
+      size = statRegularFile(file).size;
+    } catch (err) {
       // CIFAR-10's training batches: as many as are there, from the first.
-      break;
+      if ((err as { code?: string }).code === 'ENOENT') break;
+      throw err;
     }
     const bytes = recordBytes(layout);
     if (size % bytes !== 0) {

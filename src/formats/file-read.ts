@@ -7,7 +7,9 @@
  * never the text at fault. Also: positioned reads for the readers that take only the bytes they need
  * (.npy headers and records, .npz directories and entries).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as fs from 'node:fs';
+import { isInside } from '../common/containment';
 import { FormatError } from './errors';
 
 const MIB = 1024 * 1024;
@@ -56,8 +58,38 @@ function cannotRead(file: string, err: unknown): FormatError {
   return Object.assign(new FormatError(file, '', `cannot be read: ${code ?? (err as Error).message}`), { code });
 }
 
-/** The stat of `file` when it is a regular file; a FormatError naming it otherwise (nothing is opened). */
+/** The data folder the reads of the current (async) call must stay inside; see insideDataFolder. */
+const dataFolder = new AsyncLocalStorage<string>();
+
+/**
+ * Runs `read` (and everything it awaits) with one more rule on every file opened or stat'ed here:
+ * it must lie inside `folder` once symlinks are resolved on both sides (src/common/containment.ts).
+ * The engine loads a data set inside this, so a symlink in a data folder that leads out of it is
+ * refused before its size or content is looked at, whichever reader (header, records, images) opens it.
+ */
+export function insideDataFolder<T>(folder: string, read: () => T): T {
+  return dataFolder.run(folder, read);
+}
+
+/** Refuses `file` when a data folder is in force and the file, symlinks resolved, lies outside it. */
+function checkDataFolder(file: string): void {
+  const folder = dataFolder.getStore();
+  if (folder !== undefined && !isInside(file, folder)) {
+    throw new FormatError(
+      file,
+      '',
+      `lies outside the data folder ${folder} once symlinks are resolved; a data file must stay inside its folder, ` +
+        'so it is not read',
+    );
+  }
+}
+
+/**
+ * The stat of `file` when it is a regular file (inside the data folder in force, if any); a
+ * FormatError naming it otherwise (nothing is opened).
+ */
 export function statRegularFile(file: string): fs.Stats {
+  checkDataFolder(file);
   let stat: fs.Stats;
   try {
     stat = fs.statSync(file);
@@ -86,6 +118,29 @@ function openRegular(file: string): { fd: number; size: number } {
     throw new FormatError(file, '', `is ${kindOf(stat)}, not a regular file; it is not read`);
   }
   return { fd, size: stat.size };
+}
+
+/** openRegular for async readers: a FileHandle on a regular file, opened without blocking. */
+export async function openRegularHandle(file: string): Promise<fs.promises.FileHandle> {
+  statRegularFile(file);
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(file, OPEN_FLAGS);
+  } catch (err) {
+    throw cannotRead(file, err);
+  }
+  const stat = await handle.stat();
+  if (!stat.isFile()) {
+    await handle.close();
+    throw new FormatError(file, '', `is ${kindOf(stat)}, not a regular file; it is not read`);
+  }
+  return handle;
+}
+
+/** A read stream over a regular file from its start, opened here (so the checks above apply); it closes itself. */
+export function openReadStream(file: string, highWaterMark = 64 * 1024): fs.ReadStream {
+  const { fd } = openRegular(file);
+  return fs.createReadStream(file, { fd, highWaterMark, autoClose: true });
 }
 
 function tooLarge(file: string, what: string, limit: number): FormatError {

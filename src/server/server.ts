@@ -44,7 +44,7 @@ import {
   type KnownRun,
   type Lens,
 } from './lenses';
-import { WorkspaceIndex } from '../experiment/workspace';
+import { dataRootsOption, WorkspaceIndex } from '../experiment/workspace';
 import { Describer } from './describer';
 
 const connection = createConnection(ProposedFeatures.all);
@@ -68,6 +68,15 @@ index.onMiss = (job, stamp) => {
     );
   }
   return { problem: `${job.kind === 'model' ? job.shown : `data "${job.id}"`} is being read` };
+};
+/**
+ * The workspace listing (model files and data folders, for completion and "did you mean") is walked
+ * asynchronously, a folder a step, never blocking an answer; when a walk completes, the open specs
+ * are analysed again so their suggestions see it.
+ */
+index.onListed = () => {
+  analyses.clear();
+  for (const doc of documents.all()) validate(doc);
 };
 connection.onShutdown(() => describer.stop());
 let runs: KnownRun[] | undefined;
@@ -94,10 +103,7 @@ connection.onInitialize((params): InitializeResult => {
     params.workspaceFolders?.map((f) => fsPath(f.uri)) ?? (params.rootUri ? [fsPath(params.rootUri)] : []);
   index.folders = folders;
   // Data folders elsewhere that specs may name: only what the settings give (robustness.dataFolder).
-  const options = params.initializationOptions as { dataRoots?: unknown } | undefined;
-  index.dataRoots = Array.isArray(options?.dataRoots)
-    ? options.dataRoots.filter((d): d is string => typeof d === 'string' && path.isAbsolute(d))
-    : [];
+  index.dataRoots = dataRootsOption(params.initializationOptions);
   canRefreshLenses = params.capabilities.workspace?.codeLens?.refreshSupport === true;
   clientSendsFolderChanges = params.capabilities.workspace?.workspaceFolders === true;
   return {
@@ -358,15 +364,25 @@ connection.onDidChangeWatchedFiles((params) => {
 
 /** Folders added to or removed from a multi-root workspace: their run stores and models join or leave. */
 connection.onInitialized(() => {
+  // Start the listing walk now, so completion usually finds it done.
+  index.models();
   if (!clientSendsFolderChanges) return;
   connection.workspace.onDidChangeWorkspaceFolders((e) => {
     const removed = new Set(e.removed.map((f) => fsPath(f.uri)));
     index.folders = [...index.folders.filter((f) => !removed.has(f)), ...e.added.map((f) => fsPath(f.uri))];
     index.invalidateModels();
+    index.models();
     analyses.clear();
     for (const doc of documents.all()) validate(doc);
     runsChanged();
   });
+});
+
+/** robustness.dataFolder changed: the client sends the new data roots (as at initialization); specs are checked again. */
+connection.onDidChangeConfiguration((params) => {
+  index.dataRoots = dataRootsOption(params.settings);
+  analyses.clear();
+  for (const doc of documents.all()) validate(doc);
 });
 
 documents.listen(connection);

@@ -3,9 +3,9 @@
  * offsets file by file: pixels from the R, G, B planes to the engine's uint8 N×H×W×C, the label
  * byte the layout names (CIFAR-100's fine label).
  */
-import * as fs from 'node:fs';
+import { readAt, withFile } from '../../formats/file-read';
 import { CIFAR_PIXELS, recordBytes, type CifarLayout } from '../../formats/cifar';
-import { InputError } from '../errors';
+import { InputError, withInputErrors } from '../errors';
 
 export interface CifarHead {
   images: Uint8Array;
@@ -29,21 +29,11 @@ export function readCifarHead(
   for (const { file, records } of files) {
     if (done === count) break;
     const take = Math.min(records, count - done);
-    const bytes = Buffer.alloc(take * size);
-    let fd: number;
-    try {
-      fd = fs.openSync(file, 'r');
-    } catch (err) {
-      throw new InputError(
-        file,
-        '',
-        `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      );
-    }
-    try {
-      bytesRead += fs.readSync(fd, bytes, 0, bytes.length, 0);
-    } finally {
-      fs.closeSync(fd);
+    // A regular file inside the data folder only (src/formats/file-read.ts).
+    const bytes = withInputErrors(() => withFile(file, (fd) => readAt(fd, 0, take * size)));
+    bytesRead += bytes.length;
+    if (bytes.length < take * size) {
+      throw new InputError(file, '', `is truncated: ${take} records need ${take * size} bytes, found ${bytes.length}`);
     }
     for (let r = 0; r < take; r++) {
       const record = r * size;

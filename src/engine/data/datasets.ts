@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { convertedShape, dataSourceFor, FASHION_MNIST_CLASSES, shapeMismatch } from '../../formats/data-sources';
+import { insideDataFolder } from '../../formats/file-read';
 import { dataOptionsSchema, type DataOptions } from '../../protocol/jobs';
 import type { DataSplit } from '../../protocol/vocabulary';
 import { findAsset } from '../assets';
@@ -74,6 +75,20 @@ export async function loadData(
   if (!parsed.success) throw new InputError('data options', '', parsed.error.issues.map((i) => i.message).join('; '));
   const { labels, resize, channels } = parsed.data;
   const { id, dir, classNames } = resolveDataFolder(spec);
+  // Every file the source's readers open must be a regular file inside `dir`, symlinks resolved.
+  return insideDataFolder(dir, () =>
+    loadInside(id, dir, classNames, split, n, { inputShape, labels, resize, channels }),
+  );
+}
+
+async function loadInside(
+  id: string,
+  dir: string,
+  classNames: string[] | undefined,
+  split: DataSplit,
+  n: number | undefined,
+  { inputShape, labels, resize, channels }: ReadOptions,
+): Promise<LoadedSplit & { id: string }> {
   const source = withInputErrors(() => dataSourceFor(dir));
   const loader = DATA_LOADERS.find((l) => l.id === source.id);
   if (!loader) throw new Error(`data source "${source.id}" has no loader in the engine (src/engine/data/sources.ts)`);

@@ -3,8 +3,9 @@
  * (shared with the language server's cheap info); this file reads the first n records (the idx
  * data loader in sources.ts is its one caller in the engine). Every error is an InputError naming the file.
  */
-import * as fs from 'node:fs';
+import type * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
+import { openReadStream, openRegularHandle } from '../../formats/file-read';
 import { IDX_UBYTE, isGzip, parseIdxHeader, type IdxHeader } from '../../formats/idx-header';
 import { InputError, withInputErrors } from '../errors';
 
@@ -19,6 +20,17 @@ export interface IdxHead {
 
 function unreadable(file: string, err: unknown): InputError {
   return new InputError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+}
+
+/** withInputErrors for an async reader. */
+async function asInputError<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    return withInputErrors(() => {
+      throw err;
+    });
+  }
 }
 
 const recordBytes = (header: IdxHeader) => header.dims.slice(1).reduce((a, b) => a * b, 1);
@@ -38,12 +50,8 @@ function headerOnceComplete(bytes: Uint8Array, file: string): IdxHeader | undefi
  */
 export async function readIdxHead(file: string, count?: number): Promise<IdxHead> {
   let first: Buffer;
-  let handle: fs.promises.FileHandle;
-  try {
-    handle = await fs.promises.open(file, 'r');
-  } catch (err) {
-    throw unreadable(file, err);
-  }
+  // A regular file inside the data folder only (a FIFO or a device is refused, never waited on).
+  const handle = await asInputError(() => openRegularHandle(file));
   try {
     first = Buffer.alloc(20);
     const { bytesRead } = await handle.read(first, 0, first.length, 0);
@@ -108,7 +116,12 @@ function incompleteHeader(bytes: Uint8Array, file: string): Error {
 
 function readGzipHead(file: string, count?: number): Promise<IdxHead> {
   return new Promise((resolve, reject) => {
-    const input = fs.createReadStream(file, { highWaterMark: 64 * 1024 });
+    let input: fs.ReadStream;
+    try {
+      input = withInputErrors(() => openReadStream(file));
+    } catch (err) {
+      return reject(err as Error);
+    }
     const gunzip = zlib.createGunzip();
     const chunks: Buffer[] = [];
     let inflated = 0;

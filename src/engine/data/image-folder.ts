@@ -3,20 +3,16 @@
  * pngjs, JPEG with jpeg-js, to the engine's uint8 H×W×C (grey: one channel; colour: RGB, alpha
  * dropped). Every image must match the first one's size and channels; the rest are not opened.
  */
-import * as fs from 'node:fs';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { readBounded } from '../../formats/file-read';
 import { imageHeader, type ImageEntry, type ImageHeader } from '../../formats/image-folder';
 import { InputError, withInputErrors } from '../errors';
 
 /** One image's pixels, H×W×C, and its header. */
 export function decodeImage(file: string): { header: ImageHeader; pixels: Uint8Array; bytesRead: number } {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (err) {
-    throw new InputError(file, '', `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  // A regular file inside the data folder, at most READ_LIMITS.image bytes (src/formats/file-read.ts).
+  const bytes = withInputErrors(() => readBounded(file, 'image'));
   const header = withInputErrors(() => imageHeader(file, bytes));
   let rgba: Uint8Array;
   try {

@@ -4,6 +4,7 @@
  * measure what they buy.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { makeClipByValueWasm, makeFusedWasm, relu6Wasm } from './activation';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv-grads';
 import { APGD_LINF_STEP, apgdLinfStepWasm, LINF_STEP, linfStepWasm } from './fused';
 import { identityWasm } from './identity';
@@ -32,6 +33,14 @@ function ours(): Array<[string, KernelFn]> {
   if (stockMatMul) list.push([tf.BatchMatMul, makeBatchMatMulWasm(stockMatMul.kernelFunc as never) as KernelFn]);
   const stockSum = stockKernels.get(tf.Sum);
   if (stockSum) list.push([tf.Sum, makeSumWasm(stockSum.kernelFunc as never) as KernelFn]);
+  // NaN kept through relu and relu6 (activation.ts).
+  for (const name of [tf._FusedMatMul, tf.FusedConv2D, tf.FusedDepthwiseConv2D]) {
+    const stock = stockKernels.get(name);
+    if (stock) list.push([name, makeFusedWasm(stock.kernelFunc as never) as KernelFn]);
+  }
+  list.push([tf.Relu6, relu6Wasm as KernelFn]);
+  const stockClip = stockKernels.get(tf.ClipByValue);
+  if (stockClip) list.push([tf.ClipByValue, makeClipByValueWasm(stockClip.kernelFunc as never) as KernelFn]);
   return list;
 }
 
@@ -45,6 +54,11 @@ export const OUR_WASM_KERNELS = [
   APGD_LINF_STEP,
   tf.Identity,
   tf.Sum,
+  tf._FusedMatMul,
+  tf.FusedConv2D,
+  tf.FusedDepthwiseConv2D,
+  tf.Relu6,
+  tf.ClipByValue,
 ] as const;
 
 function replace(name: string, config: tf.KernelConfig | undefined): void {

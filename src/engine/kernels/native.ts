@@ -42,6 +42,7 @@ export interface NativeKernels {
   col2im(cols: number, image: number, ...g: ConvArgs): void;
   im2col_t(image: number, colsT: number, ...g: ConvArgs): void;
   sign_f32(x: number, out: number, n: number): void;
+  clamp_f32(x: number, out: number, n: number, lo: number, hi: number): void;
   linf_step(
     x: number,
     cur: number,
