@@ -27,6 +27,12 @@ export class EngineHost {
   private waiting = new Map<string, AbortController>();
   /** Evaluations split across extra workers (robustness.workers > 1): cancelling one aborts them all. */
   private parallel = new Map<string, AbortController>();
+  /**
+   * The thread that coordinates cluster runs (robustness.cluster.redisUrl): it waits on Redis while
+   * the workers compute, so its runs neither queue behind the engine worker's nor hold it up.
+   */
+  private clusterClient: EngineClient | undefined;
+  private clusterRuns = new Set<string>();
 
   /** `workers`: how many workers one evaluation is split across (the robustness.workers setting). */
   constructor(
@@ -36,22 +42,25 @@ export class EngineHost {
   ) {}
 
   private ensure(): EngineClient {
-    if (!this.client || !this.client.alive) {
-      const started = Date.now();
-      this.client = new EngineClient({
-        script: path.join(this.extensionPath, 'dist', 'worker.js'),
-        onLog: (level, message) => this.log[level](message),
-        onExit: (error) => {
-          if (error) this.log.error(`engine worker stopped: ${error.message}; it restarts on the next run`);
-        },
-      });
-      this.log.info(`engine worker started (${Date.now() - started} ms to spawn)`);
-    }
+    if (!this.client || !this.client.alive) this.client = this.spawn('engine worker');
     return this.client;
   }
 
+  private spawn(name: string): EngineClient {
+    const started = Date.now();
+    const client = new EngineClient({
+      script: path.join(this.extensionPath, 'dist', 'worker.js'),
+      onLog: (level, message) => this.log[level](message),
+      onExit: (error) => {
+        if (error) this.log.error(`${name} stopped: ${error.message}; it restarts on the next run`);
+      },
+    });
+    this.log.info(`${name} started (${Date.now() - started} ms to spawn)`);
+    return client;
+  }
+
   isRunning(runId: string): boolean {
-    return this.running.has(runId);
+    return this.running.has(runId) || this.clusterRuns.has(runId);
   }
 
   /** How many runs wait for the worker; a new run starts after all of them and the current one. */
@@ -136,6 +145,31 @@ export class EngineHost {
     }
   }
 
+  /**
+   * Runs `job` on the cluster at `cluster.redis`: its shards on the workers there, this host's
+   * coordinator thread streaming their merged progress and stages. Not queued behind local runs.
+   * A cancel removes the waiting shards; running ones stop at their worker's next step.
+   */
+  async runOnCluster(
+    runId: string,
+    job: AttackJob,
+    backend: BackendPreference,
+    cluster: { redis: string; shardSize?: number },
+    onProgress: (p: ProgressParams) => void,
+    onStage?: AttackRunOptions['onStage'],
+  ): Promise<Report> {
+    if (!this.clusterClient || !this.clusterClient.alive) this.clusterClient = this.spawn('cluster coordinator');
+    this.clusterRuns.add(runId);
+    try {
+      return await this.clusterClient.runAttack(runId, job, backend, onProgress, {
+        cluster,
+        ...(onStage ? { onStage } : {}),
+      });
+    } finally {
+      this.clusterRuns.delete(runId);
+    }
+  }
+
   train(
     runId: string,
     job: TrainJob,
@@ -157,12 +191,26 @@ export class EngineHost {
       parallel.abort();
       return true;
     }
+    if (this.clusterRuns.has(runId)) return this.cancelClusterRun(runId);
     if (!this.client?.alive || !this.running.has(runId)) return false;
     return (await this.client.cancel(runId)).cancelled;
   }
 
+  /**
+   * The coordinator thread knows a run once its backend is up (a moment after the request): a
+   * cancel that comes before is tried again until the thread has the run or it has settled.
+   */
+  private async cancelClusterRun(runId: string): Promise<boolean> {
+    for (let tries = 0; tries < 50 && this.clusterRuns.has(runId); tries++) {
+      if (!this.clusterClient?.alive) return false;
+      if ((await this.clusterClient.cancel(runId)).cancelled) return true;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  }
+
   async dispose(): Promise<void> {
-    await this.client?.dispose();
+    await Promise.all([this.client?.dispose(), this.clusterClient?.dispose()]);
   }
 }
 
