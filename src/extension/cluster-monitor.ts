@@ -11,6 +11,7 @@ import {
   CLUSTER_POLL_MS,
   CLUSTER_SETTING,
   chooseRunPlace,
+  clusterDisplayUrl,
   clusterStatusLines,
   clusterStatusText,
   clusterStatusTooltip,
@@ -42,9 +43,13 @@ export class ClusterMonitor implements vscode.Disposable {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (!url) {
+      this.log.info('cluster: none (robustness.cluster.redisUrl is empty); runs stay on this machine');
       this.item.hide();
       return;
     }
+    this.log.info(
+      `cluster: Attack, Curve, Evaluate and spec runs go to ${clusterDisplayUrl(url)}; training runs stay here`,
+    );
     this.item.text = '$(server) cluster…';
     this.item.tooltip = clusterStatusTooltip(url);
     this.item.show();
