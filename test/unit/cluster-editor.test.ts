@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import Module from 'node:module';
 import * as path from 'node:path';
 import { connectRedis } from '../../src/cluster/redis';
 import { clusterStatus, type ClusterStatus } from '../../src/cluster/status';
@@ -26,6 +27,7 @@ import {
   unreachableMessage,
   unreachableReason,
 } from '../../src/extension/cluster-view';
+import type * as MonitorModule from '../../src/extension/cluster-monitor';
 import { EngineHost } from '../../src/extension/engine-host';
 import { attackJobFor } from '../../src/extension/jobs-from-settings';
 import type { ProgressParams, StageParams } from '../../src/protocol/messages/worker';
@@ -306,6 +308,132 @@ test(
       await redis.stop();
       fs.rmSync(cache, { recursive: true, force: true });
       fs.rmSync(folder, { recursive: true, force: true });
+    }
+  },
+);
+
+/**
+ * The editor API the cluster's status-bar item uses, as a recording stand-in (plain Node has no
+ * `vscode` module): status-bar items, the error message with its buttons, commands run.
+ */
+function standInEditor() {
+  const items: Array<Record<string, unknown>> = [];
+  const asked: string[][] = [];
+  const executed: unknown[][] = [];
+  let answer: string | undefined;
+  const api = {
+    StatusBarAlignment: { Left: 1, Right: 2 },
+    ThemeColor: class {
+      constructor(readonly id: string) {}
+    },
+    window: {
+      createStatusBarItem: () => {
+        const item: Record<string, unknown> = { visible: false };
+        Object.assign(item, {
+          show: () => (item.visible = true),
+          hide: () => (item.visible = false),
+          dispose: () => (item.disposed = true),
+        });
+        items.push(item);
+        return item;
+      },
+      showErrorMessage: async (message: string, ...actions: string[]) => {
+        asked.push([message, ...actions]);
+        return answer;
+      },
+    },
+    commands: { executeCommand: async (...args: unknown[]) => void executed.push(args) },
+  };
+  const loader = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
+  const load = loader._load;
+  loader._load = function (this: unknown, request: string, ...rest: unknown[]) {
+    return request === 'vscode' ? api : load.call(this, request, ...rest);
+  };
+  return { items, asked, executed, answer: (choice: string | undefined) => (answer = choice) };
+}
+
+test(
+  "the cluster's status-bar item and the check before a run, against a redis-server (the editor API stood in for)",
+  { skip: SKIP, timeout: 60_000 },
+  async () => {
+    const editor = standInEditor();
+    // Loaded after the stand-in is in place (a static import would load `vscode` first).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { ClusterMonitor } = require('../../src/extension/cluster-monitor') as typeof MonitorModule;
+    const lines: string[] = [];
+    let shown = 0;
+    const log = {
+      info: (m: string) => void lines.push(`info ${m}`),
+      warn: (m: string) => void lines.push(`warn ${m}`),
+      show: () => void shown++,
+    };
+    const redis = await startRedis();
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-editor-cache-'));
+    const monitor = new ClusterMonitor(log as never);
+    const item = editor.items[0]!;
+    assert.equal(item.command, 'robustness.clusterStatus');
+    let worker: ReturnType<typeof startWorker> | undefined;
+    let redisUp = true;
+    try {
+      monitor.follow(redis.url);
+      assert.equal(item.visible, true);
+      await until('the first poll', () => item.text === '$(server) 0 workers · 0 queued', 10_000);
+      worker = startWorker(redis.url, 'editor-w2', cache);
+      await until('the worker in the status bar', () => item.text === '$(server) 1 worker · 0 queued', 20_000);
+      assert.equal(item.tooltip, `Robustness Lab cluster at ${redis.url} — click for the workers`);
+
+      await monitor.showStatus();
+      assert.equal(shown, 1);
+      assert.deepEqual(lines.slice(-2), [
+        `info cluster at ${redis.url}: 1 worker connected; shards: 0 waiting, 0 running, 0 failed; ` +
+          'training runs: 0 waiting, 0 running, 0 failed',
+        'info   worker editor-w2',
+      ]);
+      assert.equal(await monitor.place(redis.url), 'cluster');
+      assert.equal(editor.asked.length, 0);
+
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+      worker = undefined;
+      await redis.stop();
+      redisUp = false;
+      await until('the outage in the status bar', () => item.text === '$(server) cluster unreachable', 15_000);
+      assert.match(
+        String(item.tooltip),
+        /is unreachable: connect ECONNREFUSED 127\.0\.0\.1:\d+ — click for the workers$/,
+      );
+      assert.equal((item.backgroundColor as { id?: string } | undefined)?.id, 'statusBarItem.warningBackground');
+
+      const secret = redis.url.replace('redis://', 'redis://:hunter2@');
+      editor.answer('Open Settings');
+      assert.equal(await monitor.place(secret), 'settings');
+      assert.deepEqual(editor.executed, [['workbench.action.openSettings', 'robustness.cluster.redisUrl']]);
+      editor.answer('Run Locally');
+      assert.equal(await monitor.place(secret), 'local');
+      assert.equal(editor.asked.length, 2);
+      assert.match(
+        editor.asked[1]![0]!,
+        /^Robustness Lab: the cluster at redis:\/\/127\.0\.0\.1:\d+ \(password hidden\) is unreachable: connect ECONNREFUSED/,
+      );
+      assert.deepEqual(editor.asked[1]!.slice(1), ['Run Locally', 'Open Settings']);
+      assert.ok(lines.some((l) => /^warn the cluster is unreachable \(.*\); running this job locally$/.test(l)));
+      assert.equal(
+        lines.filter((l) => / is unreachable: /.test(l) && l.startsWith('warn Robustness')).length,
+        1,
+        'one warning per outage',
+      );
+      for (const text of [...lines, ...editor.asked.flat(), String(item.tooltip)]) assert.doesNotMatch(text, /hunter2/);
+
+      monitor.follow(undefined);
+      assert.equal(item.visible, false);
+    } finally {
+      monitor.dispose();
+      if (worker) {
+        worker.child.kill('SIGTERM');
+        await worker.exited;
+      }
+      if (redisUp) await redis.stop();
+      fs.rmSync(cache, { recursive: true, force: true });
     }
   },
 );
