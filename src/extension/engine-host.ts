@@ -11,6 +11,9 @@ import type { Report } from '../protocol/report';
 import { EngineClient, EngineCrashError, type AttackRunOptions, type TrainListeners } from '../worker/client';
 import { runAttackParallel } from '../worker/pool';
 
+/** How long a cancelled cluster run may take to remove its shards before it ends here anyway. */
+export const CLUSTER_CANCEL_GRACE_MS = 10_000;
+
 /** Below this many images a split is not worth the extra workers' start-up (~0.5 s each), as in the CLI. */
 export const PARALLEL_MIN_IMAGES = 200;
 
@@ -32,13 +35,16 @@ export class EngineHost {
    * the workers compute, so its runs neither queue behind the engine worker's nor hold it up.
    */
   private clusterClient: EngineClient | undefined;
-  private clusterRuns = new Set<string>();
+  /** Cluster runs in flight; `abandon` ends one here when the cluster does not confirm its cancel. */
+  private clusterRuns = new Map<string, { abandon: (err: Error) => void }>();
 
   /** `workers`: how many workers one evaluation is split across (the robustness.workers setting). */
   constructor(
     private readonly extensionPath: string,
     private readonly log: vscode.LogOutputChannel,
     private readonly workers: () => number = () => 1,
+    /** How long a cancelled cluster run may take to stop before it ends here anyway (Redis gone). */
+    private readonly clusterCancelGraceMs = CLUSTER_CANCEL_GRACE_MS,
   ) {}
 
   private ensure(): EngineClient {
@@ -159,12 +165,15 @@ export class EngineHost {
     onStage?: AttackRunOptions['onStage'],
   ): Promise<Report> {
     if (!this.clusterClient || !this.clusterClient.alive) this.clusterClient = this.spawn('cluster coordinator');
-    this.clusterRuns.add(runId);
+    let abandon: (err: Error) => void = () => {};
+    const abandoned = new Promise<never>((_, reject) => (abandon = reject));
+    this.clusterRuns.set(runId, { abandon });
     try {
-      return await this.clusterClient.runAttack(runId, job, backend, onProgress, {
+      const run = this.clusterClient.runAttack(runId, job, backend, onProgress, {
         cluster,
         ...(onStage ? { onStage } : {}),
       });
+      return await Promise.race([run, abandoned]);
     } finally {
       this.clusterRuns.delete(runId);
     }
@@ -203,10 +212,37 @@ export class EngineHost {
   private async cancelClusterRun(runId: string): Promise<boolean> {
     for (let tries = 0; tries < 50 && this.clusterRuns.has(runId); tries++) {
       if (!this.clusterClient?.alive) return false;
-      if ((await this.clusterClient.cancel(runId)).cancelled) return true;
+      if ((await this.clusterClient.cancel(runId)).cancelled) {
+        this.abandonUnlessStopped(runId);
+        return true;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     return false;
+  }
+
+  /**
+   * A cancelled cluster run stops once its coordinator has removed its shards from Redis. With
+   * Redis gone that never happens: after the grace time the run ends here as cancelled, and the
+   * coordinator thread, when it holds no other run, is stopped (it restarts on the next run).
+   */
+  private abandonUnlessStopped(runId: string): void {
+    const timer = setTimeout(() => {
+      const run = this.clusterRuns.get(runId);
+      if (!run) return;
+      this.log.warn(
+        `run ${runId}: the cluster did not confirm the cancel within ${this.clusterCancelGraceMs / 1000} s ` +
+          '(is Redis reachable?); the run ends here, and shards it could not remove may still be run by a worker',
+      );
+      this.clusterRuns.delete(runId);
+      run.abandon(Object.assign(new Error(`run ${runId} cancelled`), { name: 'AbortError' }));
+      if (this.clusterRuns.size === 0) {
+        const client = this.clusterClient;
+        this.clusterClient = undefined;
+        void client?.dispose();
+      }
+    }, this.clusterCancelGraceMs);
+    timer.unref?.();
   }
 
   async dispose(): Promise<void> {

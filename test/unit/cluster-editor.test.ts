@@ -219,7 +219,7 @@ const quietLog = () => {
 };
 
 test(
-  'the engine host on the cluster: a cancel empties the queue; a run stored as the editor stores it equals the local run',
+  'the engine host on the cluster: a cancel empties the queue; a run stored as the editor stores it equals the local run; a cancel with Redis gone still ends',
   { skip: SKIP, timeout: 90_000 },
   async (t) => {
     for (const bundle of ['worker.js', 'cli.js'])
@@ -228,7 +228,7 @@ test(
     const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-editor-cache-'));
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-editor-ws-'));
     const { lines, log } = quietLog();
-    const host = new EngineHost(ROOT, log as never);
+    const host = new EngineHost(ROOT, log as never, () => 1, 1500);
     const job = attackJobFor(
       MODEL,
       folder,
@@ -237,6 +237,7 @@ test(
     );
     const cluster = { redis: redis.url, shardSize: 250 };
     let worker: ReturnType<typeof startWorker> | undefined;
+    let redisUp = true;
     try {
       await t.test('cancelled while its shard waits (no worker yet): AbortError, and no job is left', async () => {
         const run = host.runOnCluster('evaluation-cancel', job, 'auto', cluster, () => {});
@@ -299,13 +300,34 @@ test(
       );
       assert.ok(onCluster.stages.length >= 2, `stages: ${onCluster.stages.map((s) => s.label).join(', ')}`);
       assert.deepEqual((await clusterStatus(redis.url)).shards, { waiting: 0, running: 0, failed: 0 });
+
+      await t.test('cancelled with Redis gone: the run still ends, cancelled, after the grace time', async () => {
+        worker!.child.kill('SIGTERM');
+        await worker!.exited;
+        worker = undefined;
+        const run = host.runOnCluster('evaluation-gone', job, 'auto', cluster, () => {});
+        const enqueued = lines.filter((l) => /1 shard of ≤ 250 images/.test(l)).length;
+        await until(
+          'the shard enqueued',
+          () => lines.filter((l) => /1 shard of ≤ 250 images/.test(l)).length > enqueued,
+        );
+        await redis.stop();
+        redisUp = false;
+        const asked = Date.now();
+        assert.equal(await host.cancel('evaluation-gone'), true);
+        await assert.rejects(run, { name: 'AbortError', message: 'run evaluation-gone cancelled' });
+        const waited = Date.now() - asked;
+        assert.ok(waited >= 1400 && waited < 10_000, `ended after ${waited} ms`);
+        assert.ok(lines.some((l) => /evaluation-gone: the cluster did not confirm the cancel within 1\.5 s/.test(l)));
+        assert.equal(host.isRunning('evaluation-gone'), false);
+      });
     } finally {
       await host.dispose();
       if (worker) {
         worker.child.kill('SIGTERM');
         await worker.exited;
       }
-      await redis.stop();
+      if (redisUp) await redis.stop();
       fs.rmSync(cache, { recursive: true, force: true });
       fs.rmSync(folder, { recursive: true, force: true });
     }
