@@ -29,5 +29,6 @@ export const COMMAND_IDS = [
   'robustness.rerun',
   'robustness.renameRun',
   'robustness.exportRun',
+  'robustness.clusterStatus',
 ] as const;
 export type CommandId = (typeof COMMAND_IDS)[number];

@@ -85,6 +85,10 @@ export const COMMANDS: CommandTable = {
     ({ ctx }) =>
     () =>
       ctx.log.show(),
+  'robustness.clusterStatus':
+    ({ ctx }) =>
+    () =>
+      ctx.cluster.showStatus(),
   'robustness.refreshModels':
     ({ ctx }) =>
     () =>

@@ -18,6 +18,7 @@ import {
   type BackendPreference,
   type NormId,
 } from '../protocol/vocabulary';
+import { MAX_SHARD_IMAGES, parseRedisUrl, redactRedisUrl } from '../protocol/cluster';
 import { dataOptionsField, type DataOptions } from '../protocol/jobs';
 import type { RobustnessSettings } from './jobs-from-settings';
 import type { PreprocessLayer } from '../protocol/preprocess';
@@ -50,11 +51,22 @@ export const SETTING_KEYS = [
   'training.trainImages',
   'backend',
   'workers',
+  'cluster.redisUrl',
+  'cluster.shardSize',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
 /** The most engine workers one evaluation is split across. */
 export const MAX_WORKERS = 16;
+
+function isRedisUrl(url: string): boolean {
+  try {
+    parseRedisUrl(url);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => ({
   schema: z.enum(values),
@@ -107,6 +119,14 @@ const SETTINGS = {
   'training.trainImages': { schema: z.number().int().min(1).nullable(), allowed: 'a whole number ≥ 1, or null' },
   backend: oneOf(BACKEND_PREFERENCES),
   workers: { schema: z.number().int().min(1).max(MAX_WORKERS), allowed: `a whole number from 1 to ${MAX_WORKERS}` },
+  'cluster.redisUrl': {
+    schema: z.string().refine((url) => url.trim() === '' || isRedisUrl(url.trim())),
+    allowed: 'empty, or a redis:// or rediss:// (TLS) URL such as redis://queue.lab:6379',
+  },
+  'cluster.shardSize': {
+    schema: z.number().int().min(1).max(MAX_SHARD_IMAGES),
+    allowed: `a whole number from 1 to ${MAX_SHARD_IMAGES}`,
+  },
 } as const satisfies { [K in SettingKey]: { schema: z.ZodType; allowed: string } };
 
 export type SettingValues = { [K in SettingKey]: z.infer<(typeof SETTINGS)[K]['schema']> };
@@ -139,8 +159,10 @@ export class Config {
       }
       values[key] = fallback.data;
       if (raw !== undefined) {
+        // A Redis URL may carry a password: a warning never shows it.
+        const shown = key === 'cluster.redisUrl' && typeof raw === 'string' ? redactRedisUrl(raw) : raw;
         problems.push(
-          `Robustness Lab: the setting robustness.${key} is ${JSON.stringify(raw)}, but it must be ` +
+          `Robustness Lab: the setting robustness.${key} is ${JSON.stringify(shown)}, but it must be ` +
             `${allowed}; using the default, ${JSON.stringify(fallback.data)}.`,
         );
       }
@@ -253,6 +275,20 @@ export class Config {
   /** Engine workers one evaluation is split across (1: the one engine worker). */
   get workers(): number {
     return this.values.workers;
+  }
+
+  /**
+   * The cluster's Redis URL (robustness.cluster.redisUrl, a machine setting), or undefined: runs
+   * stay on this machine. It may carry a password: show it only through clusterDisplayUrl.
+   */
+  get clusterUrl(): string | undefined {
+    const url = this.values['cluster.redisUrl'].trim();
+    return url === '' ? undefined : url;
+  }
+
+  /** Images per cluster job (robustness.cluster.shardSize). */
+  get shardSize(): number {
+    return this.values['cluster.shardSize'];
   }
 
   /** The robustness.preprocess.* settings as the lowest preprocessing source; undefined when none is set. */

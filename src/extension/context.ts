@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RunFinishedParams } from '../protocol/messages/lsp';
 import { RunStore } from '../store/runs';
+import { ClusterMonitor } from './cluster-monitor';
 import { Config } from './config';
 import { EngineHost } from './engine-host';
 import { addStoreToGitignore, ignoresStore, STORE_IGNORE_LINE } from './gitignore';
@@ -26,6 +27,8 @@ export class Ctx implements RunHost, vscode.Disposable {
   readonly log: vscode.LogOutputChannel;
   readonly engine: EngineHost;
   readonly status: vscode.StatusBarItem;
+  /** The cluster's status-bar item and the check before a run goes there (robustness.cluster.redisUrl). */
+  readonly cluster: ClusterMonitor;
   readonly models = new ModelsProvider();
   readonly runs = new RunsProvider();
   readonly languageClient: RobustnessLanguageClient;
@@ -40,6 +43,8 @@ export class Ctx implements RunHost, vscode.Disposable {
     this.status.command = 'robustness.cancelRun' satisfies CommandId;
     this.languageClient = new RobustnessLanguageClient(extension, this.log);
     this.currentConfig = this.readConfig();
+    this.cluster = new ClusterMonitor(this.log);
+    this.cluster.follow(this.currentConfig.clusterUrl);
   }
 
   get extensionUri(): vscode.Uri {
@@ -54,6 +59,7 @@ export class Ctx implements RunHost, vscode.Disposable {
   /** Rereads the settings (on a configuration change). */
   reloadConfig(): Config {
     this.currentConfig = this.readConfig(this.currentConfig);
+    this.cluster.follow(this.currentConfig.clusterUrl);
     return this.currentConfig;
   }
 
@@ -193,6 +199,7 @@ export class Ctx implements RunHost, vscode.Disposable {
 
   dispose(): void {
     void this.engine.dispose();
+    this.cluster.dispose();
     this.languageClient.dispose();
     this.status.dispose();
     this.log.dispose();

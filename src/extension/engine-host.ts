@@ -11,6 +11,9 @@ import type { Report } from '../protocol/report';
 import { EngineClient, EngineCrashError, type AttackRunOptions, type TrainListeners } from '../worker/client';
 import { runAttackParallel } from '../worker/pool';
 
+/** How long a cancelled cluster run may take to remove its shards before it ends here anyway. */
+export const CLUSTER_CANCEL_GRACE_MS = 10_000;
+
 /** Below this many images a split is not worth the extra workers' start-up (~0.5 s each), as in the CLI. */
 export const PARALLEL_MIN_IMAGES = 200;
 
@@ -27,31 +30,43 @@ export class EngineHost {
   private waiting = new Map<string, AbortController>();
   /** Evaluations split across extra workers (robustness.workers > 1): cancelling one aborts them all. */
   private parallel = new Map<string, AbortController>();
+  /**
+   * The thread that coordinates cluster runs (robustness.cluster.redisUrl): it waits on Redis while
+   * the workers compute, so its runs neither queue behind the engine worker's nor hold it up.
+   */
+  private clusterClient: EngineClient | undefined;
+  /** Cluster runs in flight; `abandon` ends one here when the cluster does not confirm its cancel. */
+  private clusterRuns = new Map<string, { abandon: (err: Error) => void }>();
 
   /** `workers`: how many workers one evaluation is split across (the robustness.workers setting). */
   constructor(
     private readonly extensionPath: string,
     private readonly log: vscode.LogOutputChannel,
     private readonly workers: () => number = () => 1,
+    /** How long a cancelled cluster run may take to stop before it ends here anyway (Redis gone). */
+    private readonly clusterCancelGraceMs = CLUSTER_CANCEL_GRACE_MS,
   ) {}
 
   private ensure(): EngineClient {
-    if (!this.client || !this.client.alive) {
-      const started = Date.now();
-      this.client = new EngineClient({
-        script: path.join(this.extensionPath, 'dist', 'worker.js'),
-        onLog: (level, message) => this.log[level](message),
-        onExit: (error) => {
-          if (error) this.log.error(`engine worker stopped: ${error.message}; it restarts on the next run`);
-        },
-      });
-      this.log.info(`engine worker started (${Date.now() - started} ms to spawn)`);
-    }
+    if (!this.client || !this.client.alive) this.client = this.spawn('engine worker');
     return this.client;
   }
 
+  private spawn(name: string): EngineClient {
+    const started = Date.now();
+    const client = new EngineClient({
+      script: path.join(this.extensionPath, 'dist', 'worker.js'),
+      onLog: (level, message) => this.log[level](message),
+      onExit: (error) => {
+        if (error) this.log.error(`${name} stopped: ${error.message}; it restarts on the next run`);
+      },
+    });
+    this.log.info(`${name} started (${Date.now() - started} ms to spawn)`);
+    return client;
+  }
+
   isRunning(runId: string): boolean {
-    return this.running.has(runId);
+    return this.running.has(runId) || this.clusterRuns.has(runId);
   }
 
   /** How many runs wait for the worker; a new run starts after all of them and the current one. */
@@ -136,6 +151,34 @@ export class EngineHost {
     }
   }
 
+  /**
+   * Runs `job` on the cluster at `cluster.redis`: its shards on the workers there, this host's
+   * coordinator thread streaming their merged progress and stages. Not queued behind local runs.
+   * A cancel removes the waiting shards; running ones stop at their worker's next step.
+   */
+  async runOnCluster(
+    runId: string,
+    job: AttackJob,
+    backend: BackendPreference,
+    cluster: { redis: string; shardSize?: number },
+    onProgress: (p: ProgressParams) => void,
+    onStage?: AttackRunOptions['onStage'],
+  ): Promise<Report> {
+    if (!this.clusterClient || !this.clusterClient.alive) this.clusterClient = this.spawn('cluster coordinator');
+    let abandon: (err: Error) => void = () => {};
+    const abandoned = new Promise<never>((_, reject) => (abandon = reject));
+    this.clusterRuns.set(runId, { abandon });
+    try {
+      const run = this.clusterClient.runAttack(runId, job, backend, onProgress, {
+        cluster,
+        ...(onStage ? { onStage } : {}),
+      });
+      return await Promise.race([run, abandoned]);
+    } finally {
+      this.clusterRuns.delete(runId);
+    }
+  }
+
   train(
     runId: string,
     job: TrainJob,
@@ -157,12 +200,53 @@ export class EngineHost {
       parallel.abort();
       return true;
     }
+    if (this.clusterRuns.has(runId)) return this.cancelClusterRun(runId);
     if (!this.client?.alive || !this.running.has(runId)) return false;
     return (await this.client.cancel(runId)).cancelled;
   }
 
+  /**
+   * The coordinator thread knows a run once its backend is up (a moment after the request): a
+   * cancel that comes before is tried again until the thread has the run or it has settled.
+   */
+  private async cancelClusterRun(runId: string): Promise<boolean> {
+    for (let tries = 0; tries < 50 && this.clusterRuns.has(runId); tries++) {
+      if (!this.clusterClient?.alive) return false;
+      if ((await this.clusterClient.cancel(runId)).cancelled) {
+        this.abandonUnlessStopped(runId);
+        return true;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return false;
+  }
+
+  /**
+   * A cancelled cluster run stops once its coordinator has removed its shards from Redis. With
+   * Redis gone that never happens: after the grace time the run ends here as cancelled, and the
+   * coordinator thread, when it holds no other run, is stopped (it restarts on the next run).
+   */
+  private abandonUnlessStopped(runId: string): void {
+    const timer = setTimeout(() => {
+      const run = this.clusterRuns.get(runId);
+      if (!run) return;
+      this.log.warn(
+        `run ${runId}: the cluster did not confirm the cancel within ${this.clusterCancelGraceMs / 1000} s ` +
+          '(is Redis reachable?); the run ends here, and shards it could not remove may still be run by a worker',
+      );
+      this.clusterRuns.delete(runId);
+      run.abandon(Object.assign(new Error(`run ${runId} cancelled`), { name: 'AbortError' }));
+      if (this.clusterRuns.size === 0) {
+        const client = this.clusterClient;
+        this.clusterClient = undefined;
+        void client?.dispose();
+      }
+    }, this.clusterCancelGraceMs);
+    timer.unref?.();
+  }
+
   async dispose(): Promise<void> {
-    await this.client?.dispose();
+    await Promise.all([this.client?.dispose(), this.clusterClient?.dispose()]);
   }
 }
 

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { AttackJob } from '../protocol/jobs';
 import type { PanelState } from '../protocol/messages/attack-panel';
+import type { ProgressParams, StageParams } from '../protocol/messages/worker';
 import type { Report } from '../protocol/report';
 import { isModelFile, MODEL_FILE_NAMES } from '../protocol/model-files';
 import { duration, relativeTime, runPanelTitle } from '../protocol/format';
@@ -14,6 +15,7 @@ import type { SuiteId } from '../protocol/vocabulary';
 import { writeReport } from '../store/report-files';
 import { RunStore } from '../store/runs';
 import { AttackPanel, type PanelHandlers } from './attack-panel';
+import { clusterDisplayUrl } from './cluster-view';
 import type { Ctx } from './context';
 import { isCrash } from './engine-host';
 import { attackJobFor, type AttackKind } from './jobs-from-settings';
@@ -119,6 +121,15 @@ export class Evaluations {
   /** Runs an attack job as a stored run with a live panel. */
   async run(request: AttackRunRequest): Promise<void> {
     const { job, placement, title, source, spec, reportDir } = request;
+    // With robustness.cluster.redisUrl set the run goes there, or (the cluster unreachable) here
+    // after "Run Locally"; "Open Settings" or a dismissed message starts nothing.
+    const url = this.ctx.config.clusterUrl;
+    let cluster: { redis: string; shardSize: number } | undefined;
+    if (url) {
+      const place = await this.ctx.cluster.place(url);
+      if (place === 'cluster') cluster = { redis: url, shardSize: this.ctx.config.shardSize };
+      else if (place !== 'local') return;
+    }
     const folder = placement.folder;
     const store = new RunStore(folder);
     const relModel = path.relative(folder, job.model);
@@ -132,7 +143,8 @@ export class Evaluations {
       config: job,
       ...(spec ? { spec } : {}),
     });
-    const keepsPartial = this.ctx.engine.workersFor(job) === 1;
+    // A split run (threads or the cluster) keeps no partial report on cancel.
+    const keepsPartial = !cluster && this.ctx.engine.workersFor(job) === 1;
     this.states.set(runId, initialState(runId, title, created, job.suite, keepsPartial));
     this.jobs.set(runId, job);
     this.active = runId;
@@ -140,8 +152,12 @@ export class Evaluations {
     this.ctx.refreshRuns();
     const attacks = job.suite ? `suite ${job.suite}` : job.attacks.join(', ');
     const threat = `${job.norm} ε=${job.eps}`;
-    this.ctx.log.info(`run ${runId}: ${source} ${relModel} (${attacks}, ${threat}, n=${job.n}, data ${job.data})`);
-    const ahead = this.ctx.engine.queued;
+    const where = cluster ? ` on the cluster at ${clusterDisplayUrl(cluster.redis)}` : '';
+    this.ctx.log.info(
+      `run ${runId}: ${source} ${relModel} (${attacks}, ${threat}, n=${job.n}, data ${job.data})${where}`,
+    );
+    // A cluster run waits for no local run (its shards queue in Redis, the status bar's count).
+    const ahead = cluster ? 0 : this.ctx.engine.queued;
     if (ahead > 0) {
       const label = `queued behind ${ahead} earlier run${ahead > 1 ? 's' : ''}`;
       this.update(runId, { type: 'progress', label, done: 0, total: 1 });
@@ -188,20 +204,16 @@ export class Evaluations {
         }
       },
     };
+    const onProgress = (p: ProgressParams) => {
+      this.ctx.runs.live.set(runId, p);
+      this.update(runId, { type: 'progress', label: p.label, done: p.done, total: p.total });
+    };
+    const onStage = ({ runId: _r, ...stage }: StageParams) => this.update(runId, { type: 'stage', stage });
     await controller.run(async () => {
-      const report = await this.ctx.engine.runAttack(
-        runId,
-        job,
-        this.ctx.config.backend,
-        (p) => {
-          this.ctx.runs.live.set(runId, p);
-          this.update(runId, { type: 'progress', label: p.label, done: p.done, total: p.total });
-        },
-        {
-          keepPartial: true,
-          onStage: ({ runId: _r, ...stage }) => this.update(runId, { type: 'stage', stage }),
-        },
-      );
+      const backend = this.ctx.config.backend;
+      const report = cluster
+        ? await this.ctx.engine.runOnCluster(runId, job, backend, cluster, onProgress, onStage)
+        : await this.ctx.engine.runAttack(runId, job, backend, onProgress, { keepPartial: true, onStage });
       // Cancelled after some stages finished: the engine answered with what it has. With no
       // attack finished there is nothing to keep beyond the clean row the panel already shows.
       if (report.partial?.stages_done) throw new CancelledWithPartial(report, report.partial.cancelled_after);

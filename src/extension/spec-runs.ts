@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import { SPEC_SUFFIX, specAttackJob, specTrainJob } from '../protocol/experiment-spec';
 import { analyzeSpec } from '../experiment/analysis';
 import { WorkspaceIndex } from '../experiment/workspace';
+import { clusterDisplayUrl } from './cluster-view';
 import type { Ctx } from './context';
 import { settingsDataRoots } from './language-client';
 import type { Evaluations } from './evaluations';
@@ -63,6 +64,14 @@ export async function runSpec(
     const placement = await ctx.guardRun('runs experiment specs', uri.fsPath, [job.init]);
     if (placement) await runners.training.startJob(job, placement, uri.fsPath);
     return;
+  }
+  if (spec.cluster) {
+    // A spec is the workspace's: it may not choose where the editor sends your models and data.
+    const setting = ctx.config.clusterUrl;
+    ctx.log.info(
+      `${specRel} names the cluster ${clusterDisplayUrl(spec.cluster.redis)}; in the editor, runs go only to ` +
+        `the robustness.cluster.redisUrl setting (${setting ? clusterDisplayUrl(setting) : 'empty: this run stays on this machine'})`,
+    );
   }
   const job = specAttackJob(spec, resolve, specRel);
   if (ctx.config.preprocess) job.preprocessDefaults = ctx.config.preprocess;

@@ -322,7 +322,12 @@ export class TrainingController {
     const started = Date.now();
     let epochsThisSession = 0;
     const resumed = resume ? ' (resumed)' : '';
-    this.ctx.log.info(`training ${id}: ${job.method}, ${job.epochs} epochs, ε=${job.eps}, data ${job.data}${resumed}`);
+    // The cluster's training path is the sweep (`robustness-lab train --redis URL --sweep …`), which
+    // reports per run, not per batch: an editor run trains here, with its live charts.
+    const local = this.ctx.config.clusterUrl ? ' on this machine (training runs do not go to the cluster)' : '';
+    this.ctx.log.info(
+      `training ${id}: ${job.method}, ${job.epochs} epochs, ε=${job.eps}, data ${job.data}${resumed}${local}`,
+    );
     this.startStatus(id, job);
     const outcome: RunOutcome<TrainRunResult> = {
       done: (result) => {

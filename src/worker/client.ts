@@ -58,6 +58,8 @@ export interface AttackRunOptions {
   onStage?: (stage: StageParams) => void;
   /** A cancel after clean accuracy resolves with the report of what finished (`report.partial`). */
   keepPartial?: boolean;
+  /** Coordinate the run on the workers of this Redis (src/cluster/coordinator.ts) instead of computing it here. */
+  cluster?: { redis: string; shardSize?: number };
 }
 
 /** What a training run reports while it runs: progress, each finished epoch, its phase and batch. */
@@ -162,6 +164,7 @@ export class EngineClient {
         job,
         backend,
         ...(options.keepPartial ? { keepPartial: true } : {}),
+        ...(options.cluster ? { cluster: options.cluster } : {}),
       });
     } finally {
       this.progressListeners.delete(runId);

@@ -4,6 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { describeBackend, initBackend, runAttackJob, runTrainJob, type BackendChoice } from '../engine';
+import type * as Coordinator from '../cluster/coordinator';
 import { openShard, type ShardRunner, type ShardSpec } from '../engine/training/parallel';
 import type { NotificationType } from '../protocol/messages/descriptors';
 import { threadPeers } from './train-pool';
@@ -63,8 +64,26 @@ async function cancellable<T>(runId: string, work: (signal: AbortSignal) => Prom
 }
 
 const handlers: WorkerRequestHandlers = {
-  runAttack: async ({ runId, job, backend, keepPartial }) => {
+  runAttack: async ({ runId, job, backend, keepPartial, cluster }) => {
     await ensureBackend(backend);
+    // On the cluster this thread only coordinates: the shards run on the workers, their merged
+    // progress and stages stream back as a local run's do; a cancel removes the waiting shards.
+    if (cluster) {
+      // Loaded on the first cluster run only: BullMQ and ioredis would add to every thread's start.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runAttackOnCluster } = require('../cluster/coordinator') as typeof Coordinator;
+      return cancellable(runId, (signal) =>
+        runAttackOnCluster(job, {
+          redis: cluster.redis,
+          ...(cluster.shardSize ? { shardSize: cluster.shardSize } : {}),
+          command: `attack (editor run ${runId}, cluster)`,
+          signal,
+          onProgress: (p) => notify(ProgressNotification, { runId, ...p }),
+          onStage: (stage) => notify(StageNotification, { runId, ...stage }),
+          onLog: (message) => notify(LogNotification, { level: 'info', message }),
+        }),
+      );
+    }
     return cancellable(runId, (signal) =>
       runAttackJob(job, `attack (editor run ${runId})`, {
         signal,

@@ -216,7 +216,14 @@ test('src/experiment (spec checks) and src/server (the LSP binding) load no tfjs
   }
 });
 
-test('src/cluster (the BullMQ cluster, beside src/worker) loads no vscode, and only the CLI imports it', () => {
+/**
+ * The src/cluster modules the extension host may load (the status bar's poll, the check before a
+ * run): Redis and BullMQ only, no engine, so the extension bundle still carries no tfjs. The
+ * editor's cluster runs are coordinated in its engine worker thread (src/worker/engine-worker.ts).
+ */
+const CLUSTER_FOR_EDITOR = ['status.ts', 'redis.ts'];
+
+test('src/cluster (the BullMQ cluster, beside src/worker) loads no vscode; the CLI, the engine worker and (status, redis) the editor import it', () => {
   const cluster = files(path.join(SRC, 'cluster'));
   assert.ok(cluster.length >= 3);
   for (const file of cluster) {
@@ -238,9 +245,35 @@ test('src/cluster (the BullMQ cluster, beside src/worker) loads no vscode, and o
     for (const spec of imports(file)) {
       const target = spec.startsWith('.') ? path.resolve(path.dirname(file), spec) : spec;
       const intoCluster = target.startsWith(path.join(SRC, 'cluster') + path.sep) || spec === 'bullmq';
-      if (intoCluster) assert.ok(file.startsWith(path.join(SRC, 'cli') + path.sep), `${file} imports ${spec}`);
+      if (!intoCluster) continue;
+      const fromEditor =
+        file.startsWith(path.join(SRC, 'extension') + path.sep) &&
+        CLUSTER_FOR_EDITOR.some((name) => resolveSpecifier(file, spec) === path.join(SRC, 'cluster', name));
+      assert.ok(
+        file.startsWith(path.join(SRC, 'cli') + path.sep) ||
+          file === path.join(SRC, 'worker', 'engine-worker.ts') ||
+          fromEditor,
+        `${file} imports ${spec}`,
+      );
     }
   }
+});
+
+test('the cluster modules the editor loads reach no engine module, even through each other', () => {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const spec of valueImports(file)) {
+      if (!spec.startsWith('.')) continue;
+      const target = resolveSpecifier(file, spec);
+      assert.ok(target, `${file} imports ${spec}, which does not exist`);
+      assert.ok(!target.startsWith(path.join(SRC, 'engine') + path.sep), `${file} imports ${spec}`);
+      visit(target);
+    }
+  };
+  for (const name of CLUSTER_FOR_EDITOR) visit(path.join(SRC, 'cluster', name));
+  assert.ok(seen.size >= 3, [...seen].join(', '));
 });
 
 test('the bundles resolve every module at build time (no relative require left, e.g. from a UMD build)', () => {

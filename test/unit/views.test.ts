@@ -278,6 +278,8 @@ test('settings: ordered threat model, attack, data, samples, training, backend; 
     'robustness.training.trainImages',
     'robustness.backend',
     'robustness.workers',
+    'robustness.cluster.redisUrl',
+    'robustness.cluster.shardSize',
   ]);
   assert.ok(new Set(keys.map((k) => PROPERTIES[k]!.order)).size === keys.length, 'one order per setting');
   assert.match(PROPERTIES['robustness.threatModel.epsilon']!.markdownDescription ?? '', /^Epsilon \(ε\)/);

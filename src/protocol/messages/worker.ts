@@ -3,6 +3,7 @@
  * notifications, and the envelopes that carry them over the port. Tensors never cross, only JSON.
  */
 import { z } from 'zod';
+import { MAX_SHARD_IMAGES } from '../cluster';
 import { epochMetricsSchema, runEpochSchema } from '../epoch-metrics';
 import { attackJobSchema, backendPreferenceSchema, trainJobSchema } from '../jobs';
 import { NORMS, STAGE_KINDS, TRAIN_METHODS } from '../vocabulary';
@@ -38,6 +39,16 @@ export const RunAttackRequest = request(
      * which) instead of an AbortError; nothing finished yet still rejects with the AbortError.
      */
     keepPartial: z.boolean().optional(),
+    /**
+     * Run the job's shards on the workers of this Redis (README "Scale out") instead of this
+     * thread: the thread coordinates, streaming the shards' merged progress and stages.
+     */
+    cluster: z
+      .strictObject({
+        redis: z.string().min(1),
+        shardSize: z.number().int().min(1).max(MAX_SHARD_IMAGES).optional(),
+      })
+      .optional(),
   }),
   reportShape,
 );
