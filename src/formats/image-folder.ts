@@ -29,11 +29,15 @@ function subfolders(dir: string): string[] {
   }
 }
 
-/** The image files of a folder, in sorted name order when `sorted` (else only their number matters). */
+/**
+ * The image files of a folder, in sorted name order when `sorted` (else only their number matters).
+ * Symlinks count: reading one goes through the data-folder rule (file-read.ts), which refuses a link
+ * out of the folder by name rather than leaving the image out of the split unsaid.
+ */
 function imageFiles(dir: string, sorted = true): string[] {
   const names = fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile() && isImage(e.name))
+    .filter((e) => (e.isFile() || e.isSymbolicLink()) && isImage(e.name))
     .map((e) => e.name);
   return sorted ? names.sort(byCodePoint) : names;
 }
