@@ -6,7 +6,7 @@
  */
 import { before, describe, test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,7 +19,7 @@ import { predictSplit } from '../../src/engine/eval/accuracy';
 import { fitPlanToModel, planFor } from '../../src/engine/run-job';
 import { attackWorkers, checkOutDir, MIN_IMAGES_PER_WORKER } from '../../src/cli/main';
 import { defaultAttackJob, type AttackJob } from '../../src/protocol/jobs';
-import { expectNoLeak, tempDir, useBackend } from './helpers';
+import { expectNoLeak, refusedCli, tempDir, type CliRun, useBackend } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -28,45 +28,8 @@ const CNN_ONNX = path.join(ROOT, 'test', 'fixtures', 'onnx', 'cnn.onnx');
 let work: string;
 let model: string;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The CLI in `work`, its stderr's robustness-lab/error lines only (notes about backends left out). */
-function cli(...args: string[]): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: work, encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Every file under dir with its size and mtime: what a refused run must leave as it was. */
-function snapshot(dir: string): string {
-  const rows: string[] = [];
-  const walk = (d: string) => {
-    for (const entry of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const full = path.join(d, entry.name);
-      const stat = fs.lstatSync(full);
-      rows.push(`${path.relative(dir, full)} ${stat.size} ${stat.mtimeMs}`);
-      if (entry.isDirectory()) walk(full);
-    }
-  };
-  walk(dir);
-  return rows.join('\n');
-}
-
-/** A refused CLI run: exit 2, one error line matching `pattern`, and `work` left as it was. */
-function refused(args: string[], pattern: RegExp): Run {
-  const before = snapshot(work);
-  const r = cli(...args);
-  assert.equal(r.status, 2, `${args.join(' ')}\n${r.stderr}`);
-  const errors = r.stderr.split('\n').filter((l) => /^(robustness-lab: |error: )/.test(l));
-  assert.equal(errors.length, 1, `one error line expected:\n${r.stderr}`);
-  assert.match(errors[0]!, pattern);
-  assert.doesNotMatch(r.stderr, /Usage:|\n\s+at /, 'no help dump, no stack trace');
-  assert.equal(snapshot(work), before, 'the refused run changed files in its folder');
-  return r;
-}
+/** A refused CLI run: exit 2, one error line matching `pattern`, no stack, `work` left as it was. */
+const refused = (args: string[], pattern: RegExp): CliRun => refusedCli(work, args, pattern);
 
 /** An IDX data folder: `n` images of hw×hw per split and the labels `label(i)`, classes.json if `classes`. */
 function idxFolder(

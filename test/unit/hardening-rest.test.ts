@@ -19,7 +19,7 @@ import { analyzeSpec } from '../../src/experiment/analysis';
 import { dataRootsOption, LISTING_LIMITS, settingDataRoots, WorkspaceIndex } from '../../src/experiment/workspace';
 import { LspClient, positionOf, uriOf } from './lsp-client';
 import { defaultAttackJob } from '../../src/protocol/jobs';
-import { tempDir, useBackend } from './helpers';
+import { refusedCli, runCli, tempDir, useBackend, type CliRun } from './helpers';
 
 const ROOT = path.join(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
@@ -28,46 +28,10 @@ let work: string;
 let outside: string;
 let model: string;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function cli(...args: string[]): Run {
-  const start = Date.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: work, encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - start };
-}
-
-/** Every file under dir with its size and mtime: what a refused run must leave as it was. */
-function snapshot(dir: string): string {
-  const rows: string[] = [];
-  const walk = (d: string) => {
-    for (const entry of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const full = path.join(d, entry.name);
-      const stat = fs.lstatSync(full);
-      rows.push(`${path.relative(dir, full)} ${stat.size} ${stat.mtimeMs}`);
-      if (entry.isDirectory()) walk(full);
-    }
-  };
-  walk(dir);
-  return rows.join('\n');
-}
-
+/** The CLI in `work`. */
+const cli = (...args: string[]): CliRun => runCli(work, args, 60_000);
 /** A refused CLI run: exit 2, one error line matching `pattern`, no stack, `work` left as it was. */
-function refused(args: string[], pattern: RegExp): Run {
-  const before = snapshot(work);
-  const r = cli(...args);
-  assert.equal(r.status, 2, `${args.join(' ')}\n${r.stderr}`);
-  const errors = r.stderr.split('\n').filter((l) => /^(robustness-lab: |error: )/.test(l));
-  assert.equal(errors.length, 1, `one error line expected:\n${r.stderr}`);
-  assert.match(errors[0]!, pattern);
-  assert.doesNotMatch(r.stderr, /Usage:|\n\s+at /, 'no help dump, no stack trace');
-  assert.equal(snapshot(work), before, 'the refused run changed files in its folder');
-  return r;
-}
+const refused = (args: string[], pattern: RegExp): CliRun => refusedCli(work, args, pattern);
 
 /** An IDX data folder under `parent` with `n` 28×28 test images (labels i % 10). */
 function idxFolder(parent: string, name: string, n = 20): string {
@@ -212,7 +176,7 @@ describe("gap 5: an attack's own defaults win unless the user set the option", (
   test('the CLI runs FAB and APGD with 100 steps and PGD with 10 unless --steps is given (report params)', () => {
     const run = () =>
       cli('attack', '--model', model, '--attack', 'fab,apgd,pgd', '--n', '2', '--json', '--workers', '1');
-    const params = (r: Run) => {
+    const params = (r: CliRun) => {
       assert.equal(r.status, 0, r.stderr);
       return (JSON.parse(r.stdout) as { attacks: { label: string; params: { steps: number } }[] }).attacks.map((a) => [
         a.label,

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
@@ -243,3 +244,50 @@ export const SHARED_MODELS = path.join(
 );
 /** A test's skip reason when SHARED_MODELS is absent; false when it is there. */
 export const sharedAbsent = !fs.existsSync(SHARED_MODELS) && `no ${SHARED_MODELS} (RL_SHARED_DIR names it)`;
+
+/** A CLI run's exit status, output and wall time. */
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** The built CLI (dist/cli.js) run in `cwd`. */
+export function runCli(cwd: string, args: string[], timeout = 120_000): CliRun {
+  const start = Date.now();
+  const r = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'dist', 'cli.js'), ...args], {
+    cwd,
+    encoding: 'utf8',
+    timeout,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, ms: Date.now() - start };
+}
+
+/** Every file under dir with its size and mtime: what a refused run must leave as it was. */
+export function treeSnapshot(dir: string): string {
+  const rows: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const full = path.join(d, entry.name);
+      const stat = fs.lstatSync(full);
+      rows.push(`${path.relative(dir, full)} ${stat.size} ${stat.mtimeMs}`);
+      if (entry.isDirectory()) walk(full);
+    }
+  };
+  walk(dir);
+  return rows.join('\n');
+}
+
+/** A refused CLI run in `cwd`: exit 2, one error line matching `pattern`, no help or stack, `cwd` left as it was. */
+export function refusedCli(cwd: string, args: string[], pattern: RegExp): CliRun {
+  const before = treeSnapshot(cwd);
+  const r = runCli(cwd, args);
+  assert.equal(r.status, 2, `${args.join(' ')}\n${r.stderr}`);
+  const errors = r.stderr.split('\n').filter((l) => /^(robustness-lab: |error: )/.test(l));
+  assert.equal(errors.length, 1, `one error line expected:\n${r.stderr}`);
+  assert.match(errors[0]!, pattern);
+  assert.doesNotMatch(r.stderr, /Usage:|\n\s+at /, 'no help dump, no stack trace');
+  assert.equal(treeSnapshot(cwd), before, 'the refused run changed files in its folder');
+  return r;
+}
