@@ -16,7 +16,12 @@ import {
 } from './jobs';
 import { attackInfo } from './attacks';
 import type { PreprocessFields } from './preprocess';
-import { defaultLearningRate, EDITOR_ROBUST_EVAL_IMAGES, isAdversarialMethod } from './training';
+import {
+  defaultLearningRate,
+  EDITOR_ROBUST_EVAL_IMAGES,
+  isAdversarialMethod,
+  type RobustTrainingOptions,
+} from './training';
 import {
   BUILTIN_DATA,
   type LossId,
@@ -62,17 +67,7 @@ export interface RobustnessSpec {
     warmupEpochs?: number;
     trainImages?: number;
     fromModel?: boolean;
-    /** Weight averaging: EMA decay in (0, 1) (the CLI's --ema). */
-    ema?: number;
-    /** AWP's relative weight perturbation γ (pgd-at, trades; the CLI's --awp). */
-    awp?: number;
-    awpWarmupEpochs?: number;
-    /** Training images held out for robust validation (the CLI's --val). */
-    validation?: number;
-    /** Save the epoch with the best robust validation accuracy (the CLI's --early-stop). */
-    earlyStop?: boolean;
-    patience?: number;
-  };
+  } & RobustTrainingOptions;
   output?: { examples?: number; report?: string };
   /** Run the shards on the workers of this Redis (README "Scale out"); the CLI's --redis wins. */
   cluster?: { redis: string; shardSize?: number };

@@ -34,6 +34,29 @@ export const DEFAULT_VALIDATION_IMAGES = 1000;
 export const VALIDATION_PGD_STEPS = 10;
 
 /** Which weights a training run saved, and why (train.json's savedWeights, the model's metadata). */
+/** The robust-training additions of pgd-at and trades (src/engine/training/robust.ts), as jobs, specs and the CLI name them. */
+export interface RobustTrainingOptions {
+  /**
+   * Weight averaging: an EMA of the trainable weights with this decay in (0, 1), warmed up as
+   * min(decay, (1 + t)/(10 + t)). Each epoch reports its accuracies beside the raw weights', and the
+   * run ends with the average in the model (the CLI's --ema).
+   */
+  ema?: number;
+  /** AWP's relative weight perturbation γ (pgd-at, trades; Wu et al. 2020 use 5e-3); 0 or absent: off (--awp). */
+  awp?: number;
+  /** Epochs without AWP at the start (its warm-up; default 0). */
+  awpWarmupEpochs?: number;
+  /**
+   * Hold out the training split's last N images for robust validation (clean and PGD-10 at the
+   * training ε after each epoch); default DEFAULT_VALIDATION_IMAGES with earlyStop, else none (--val).
+   */
+  validation?: number;
+  /** Keep the epoch with the best robust validation accuracy (the EMA's when averaging), not the last (--early-stop). */
+  earlyStop?: boolean;
+  /** With earlyStop: stop after this many epochs without a better robust validation accuracy. */
+  patience?: number;
+}
+
 export interface KeptWeights {
   /** The raw weights or their moving average (EMA). */
   weights: 'raw' | 'ema';

@@ -26,6 +26,7 @@ import {
   isAdversarialMethod,
   TRAIN_METHOD_DEFAULTS,
   type KeptWeights,
+  type RobustTrainingOptions,
 } from '../../protocol/training';
 import { layersNet, type NetSpec, type TrainableNet } from './net';
 import {
@@ -62,7 +63,7 @@ import {
 
 export type { EpochMetrics, TrainProgress } from './types';
 
-export interface TrainOptions {
+export interface TrainOptions extends RobustTrainingOptions {
   epochs: number;
   method?: TrainMethod;
   adversarial?: AdversarialOptions;
@@ -100,25 +101,6 @@ export interface TrainOptions {
    */
   workers?: number;
   peers?: PeersFactory;
-  /**
-   * Weight averaging: an EMA of the trainable weights with this decay in (0, 1), warmed up as
-   * min(decay, (1 + t)/(10 + t)) (robust.ts). Each epoch reports its accuracies beside the raw
-   * weights', and the run ends with the average in the model.
-   */
-  ema?: number;
-  /** AWP's relative weight perturbation γ (pgd-at, trades; Wu et al. 2020 use 5e-3); 0 or absent: off. */
-  awp?: number;
-  /** Epochs without AWP at the start (its warm-up; default 0). */
-  awpWarmupEpochs?: number;
-  /**
-   * Hold out the training split's last N images for robust validation (clean and PGD-10 at the
-   * training ε after each epoch); default DEFAULT_VALIDATION_IMAGES with earlyStop, else none.
-   */
-  validation?: number;
-  /** Keep the epoch with the best robust validation accuracy (the EMA's when averaging), not the last. */
-  earlyStop?: boolean;
-  /** With earlyStop: stop after this many epochs without a better robust validation accuracy. */
-  patience?: number;
 }
 
 export type { KeptWeights };
