@@ -181,6 +181,7 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
     const runId = `${run.runId}-t${run.index}`;
     const ckpt = checkpointKey(run.runId, run.index);
     let cancelled = false;
+    // Twice a second: a stopped run's checkpoint is brought back once its job has stopped.
     const poll = setInterval(() => {
       void redis.exists(cancelKey(run.runId)).then(
         (n) => {
@@ -191,7 +192,7 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
         },
         () => {},
       );
-    }, 1000);
+    }, 500);
     try {
       const resume = await downloadFolder(redis, ckpt, dir);
       const resumedAfter = resume ? checkpointEpoch(dir) : 0;
