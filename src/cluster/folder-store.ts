@@ -26,13 +26,19 @@ function listFiles(dir: string, prefix = ''): string[] {
 
 /**
  * Replaces the hash at `key` with the folder's files (those a checkpoint or a run writes; a
- * temporary ".tmp-" or ".old" copy is left out), expiring after `ttlS`.
+ * temporary ".tmp-" or ".old" copy is left out, and the files named in `leaveOut`), expiring after `ttlS`.
  */
-export async function uploadFolder(redis: IORedis, key: string, dir: string, ttlS: number): Promise<number> {
+export async function uploadFolder(
+  redis: IORedis,
+  key: string,
+  dir: string,
+  ttlS: number,
+  leaveOut: readonly string[] = [],
+): Promise<number> {
   const fields: Record<string, Buffer> = {};
   let total = 0;
   for (const rel of listFiles(dir)) {
-    if (/\.(tmp-\d+|old)(\/|$)/.test(rel) || !safeRelativePath(rel)) continue;
+    if (/\.(tmp-\d+|old)(\/|$)/.test(rel) || !safeRelativePath(rel) || leaveOut.includes(rel)) continue;
     const bytes = fs.readFileSync(path.join(dir, rel));
     total += bytes.length;
     if (total > MAX_RUN_FOLDER_BYTES) throw new Error(`the run folder exceeds ${MAX_RUN_FOLDER_BYTES} bytes`);

@@ -17,6 +17,7 @@ import {
   SHARD_QUEUE,
   shardFields,
   TRAIN_QUEUE,
+  type TrainJobProgress,
 } from '../protocol/cluster';
 import type { BackendPreference } from '../protocol/vocabulary';
 import { EngineClient } from '../worker/client';
@@ -180,6 +181,7 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
     const runId = `${run.runId}-t${run.index}`;
     const ckpt = checkpointKey(run.runId, run.index);
     let cancelled = false;
+    // Twice a second: a stopped run's checkpoint is brought back once its job has stopped.
     const poll = setInterval(() => {
       void redis.exists(cancelKey(run.runId)).then(
         (n) => {
@@ -190,7 +192,7 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
         },
         () => {},
       );
-    }, 1000);
+    }, 500);
     try {
       const resume = await downloadFolder(redis, ckpt, dir);
       const resumedAfter = resume ? checkpointEpoch(dir) : 0;
@@ -199,17 +201,32 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
       );
       const epochsRun: number[] = [];
       let uploads: Promise<unknown> = Promise.resolve();
+      // Progress goes out in order (trainJobProgressSchema): an epoch once its checkpoint is in
+      // Redis, so a coordinator never shows an epoch that a resumed run would train again.
+      const report = (progress: TrainJobProgress) => {
+        uploads = uploads.then(() => job.updateProgress(progress).catch(() => {}));
+      };
+      let lastBatch = 0;
       const result = await engine.train(runId, { ...run.settings, out: dir, workers: 1 }, o.backend, resume, {
-        onEpoch: (p) => {
-          epochsRun.push(p.epoch);
+        onEpoch: ({ runId: _r, ...epoch }) => {
+          epochsRun.push(epoch.epoch);
           // The checkpoint is on disk before the epoch is announced (src/engine/training/train-loop.ts).
           uploads = uploads
             .then(() => uploadFolder(redis, ckpt, dir, RUN_FOLDER_TTL_S))
             .then(
-              (bytes) => o.log(`${label}: epoch ${p.epoch} of ${p.epochs} checkpointed (${bytes} bytes)`),
+              (bytes) => o.log(`${label}: epoch ${epoch.epoch} of ${epoch.epochs} checkpointed (${bytes} bytes)`),
               (err: Error) => o.log(`${label}: checkpoint upload failed: ${err.message}`),
             );
-          void job.updateProgress({ epoch: p.epoch, epochs: p.epochs }).catch(() => {});
+          report({ kind: 'epoch', epoch });
+        },
+        // The engine throttles these (each phase's start, each epoch's first and last batch, one per
+        // 250 ms); the queue gets at most one a second besides the phases' starts and epochs' ends.
+        onTrainProgress: ({ runId: _r, ...p }) => {
+          const now = performance.now();
+          const edge = p.phase !== 'training' || p.batch === 0 || p.batch === p.batches;
+          if (!edge && now - lastBatch < 1000) return;
+          lastBatch = now;
+          report({ kind: 'batch', ...p });
         },
       });
       await uploads;

@@ -48,7 +48,7 @@ export class ClusterMonitor implements vscode.Disposable {
       return;
     }
     this.log.info(
-      `cluster: Attack, Curve, Evaluate and spec runs go to ${clusterDisplayUrl(url)}; training runs stay here`,
+      `cluster: Attack, Curve, Evaluate, spec runs and training runs (built-in data) go to ${clusterDisplayUrl(url)}`,
     );
     this.item.text = '$(server) cluster…';
     this.item.tooltip = clusterStatusTooltip(url);

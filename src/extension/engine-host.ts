@@ -179,6 +179,31 @@ export class EngineHost {
     }
   }
 
+  /**
+   * Trains `job` on a worker of the cluster at `cluster.redis`, this host's coordinator thread
+   * streaming its epochs and progress; the run's folder comes back into job.out. Not queued behind
+   * local runs. A cancel stops the run at its worker's next step; its last checkpoint comes back.
+   */
+  async trainOnCluster(
+    runId: string,
+    job: TrainJob,
+    backend: BackendPreference,
+    resume: boolean,
+    cluster: { redis: string },
+    listeners: TrainListeners,
+  ): Promise<TrainRunResult> {
+    if (!this.clusterClient || !this.clusterClient.alive) this.clusterClient = this.spawn('cluster coordinator');
+    let abandon: (err: Error) => void = () => {};
+    const abandoned = new Promise<never>((_, reject) => (abandon = reject));
+    this.clusterRuns.set(runId, { abandon });
+    try {
+      const run = this.clusterClient.train(runId, job, backend, resume, listeners, cluster);
+      return await Promise.race([run, abandoned]);
+    } finally {
+      this.clusterRuns.delete(runId);
+    }
+  }
+
   train(
     runId: string,
     job: TrainJob,

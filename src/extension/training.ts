@@ -27,8 +27,10 @@ import {
 } from '../protocol/training';
 import type { TrainingRunView } from '../protocol/messages/training-panel';
 import type { TrainRunResult } from '../protocol/messages/worker';
-import type { TrainMethod } from '../protocol/vocabulary';
+import { BUILTIN_DATA, type TrainMethod } from '../protocol/vocabulary';
 import { RunStore, type RunRecord } from '../store/runs';
+import type { TrainListeners } from '../worker/client';
+import { clusterDisplayUrl } from './cluster-view';
 import type { CommandId } from './command-ids';
 import type { Ctx } from './context';
 import { refuseIfUnreadable } from './model-pick';
@@ -238,8 +240,32 @@ export class TrainingController {
       },
     );
     if (!choice) return;
-    const { job, record } = newTrainingRun(placement, jobFor(choice.method, choice.epochs, choice.eps));
-    await this.run(RunController.start(this.ctx, placement, record), job, false);
+    const planned = jobFor(choice.method, choice.epochs, choice.eps);
+    const where = await this.place(planned);
+    if (!where) return;
+    const { job, record } = newTrainingRun(placement, planned);
+    await this.run(RunController.start(this.ctx, placement, record), job, false, where.cluster);
+  }
+
+  /**
+   * Where a training run goes: with robustness.cluster.redisUrl set, to a worker of the cluster
+   * (a run of the example network on built-in data; one from a model or on a data folder trains
+   * here, and says so), or, the cluster unreachable, here after "Run Locally"; undefined when the
+   * user chose neither (nothing starts).
+   */
+  private async place(job: Omit<TrainJob, 'out'>): Promise<{ cluster?: { redis: string } } | undefined> {
+    const url = this.ctx.config.clusterUrl;
+    if (!url) return {};
+    if (job.init || !(BUILTIN_DATA as readonly string[]).includes(job.data)) {
+      const why = job.init ? 'it starts from a model' : `its data (${job.data}) is not built in`;
+      this.ctx.log.info(
+        `training on this machine: ${why}, and the cluster trains the example network on built-in data (${BUILTIN_DATA.join(', ')})`,
+      );
+      return {};
+    }
+    const place = await this.ctx.cluster.place(url);
+    if (place === 'cluster') return { cluster: { redis: url } };
+    return place === 'local' ? {} : undefined;
   }
 
   /**
@@ -247,8 +273,10 @@ export class TrainingController {
    * accepted (the spec's paths are relative to it).
    */
   async startJob(job: Omit<TrainJob, 'out'>, placement: GuardedPlacement, spec: string): Promise<void> {
+    const where = await this.place(job);
+    if (!where) return;
     const run = newTrainingRun(placement, { workers: this.trainWorkers(), ...job }, { spec });
-    await this.run(RunController.start(this.ctx, placement, run.record), run.job, false);
+    await this.run(RunController.start(this.ctx, placement, run.record), run.job, false, where.cluster);
   }
 
   /**
@@ -272,7 +300,11 @@ export class TrainingController {
       void vscode.window.showErrorMessage(`Robustness Lab: ${id} cannot be resumed: ${(err as Error).message}`);
       return;
     }
-    await this.run(RunController.resume(this.ctx, placement, id), job, true);
+    // A run stopped on the cluster has its last checkpoint here: it resumes where the setting says,
+    // its folder going to Redis first when that is the cluster.
+    const where = await this.place(job);
+    if (!where) return;
+    await this.run(RunController.resume(this.ctx, placement, id), job, true, where.cluster);
   }
 
   /** Stops a running training run (its last checkpoint stays); a worker that died meanwhile is only logged. */
@@ -313,7 +345,12 @@ export class TrainingController {
     this.post();
   }
 
-  private async run(controller: RunController, job: TrainJob, resume: boolean): Promise<void> {
+  private async run(
+    controller: RunController,
+    job: TrainJob,
+    resume: boolean,
+    cluster?: { redis: string },
+  ): Promise<void> {
     const { store, runId: id } = controller;
     const history = resume ? readHistory(store.dir(id), (problem) => this.report(problem)) : [];
     this.live.set(id, history);
@@ -322,11 +359,15 @@ export class TrainingController {
     const started = Date.now();
     let epochsThisSession = 0;
     const resumed = resume ? ' (resumed)' : '';
-    // The cluster's training path is the sweep (`robustness-lab train --redis URL --sweep …`), which
-    // reports per run, not per batch: an editor run trains here, with its live charts.
-    const local = this.ctx.config.clusterUrl ? ' on this machine (training runs do not go to the cluster)' : '';
+    // On the cluster a worker trains it; its epochs and progress stream back as the local worker
+    // thread's do, and its folder (model, metrics, train.json) comes back into the run store.
+    const where = cluster
+      ? ` on the cluster at ${clusterDisplayUrl(cluster.redis)}`
+      : this.ctx.config.clusterUrl
+        ? ' on this machine'
+        : '';
     this.ctx.log.info(
-      `training ${id}: ${job.method}, ${job.epochs} epochs, ε=${job.eps}, data ${job.data}${resumed}${local}`,
+      `training ${id}: ${job.method}, ${job.epochs} epochs, ε=${job.eps}, data ${job.data}${resumed}${where}`,
     );
     this.startStatus(id, job);
     const outcome: RunOutcome<TrainRunResult> = {
@@ -336,7 +377,10 @@ export class TrainingController {
         return `training ${id} done in ${duration(result.seconds)}: ${result.modelFile}${notes}`;
       },
       failureMessage: (err) => err.message,
-      cancelledLine: (runId) => `training ${runId} stopped; its last checkpoint is kept for Resume`,
+      cancelledLine: (runId) =>
+        cluster
+          ? `training ${runId} stopped on the cluster; its last checkpoint is brought back here for Resume`
+          : `training ${runId} stopped; its last checkpoint is kept for Resume`,
       failedLine: (runId, message) => `training ${runId} failed: ${message}`,
       failureNotice: (message) => `Robustness Lab: training failed: ${message}`,
       settled: () => {
@@ -346,43 +390,47 @@ export class TrainingController {
         this.post();
       },
     };
+    const listeners: TrainListeners = {
+      onProgress: () => undefined,
+      onTrainProgress: ({ runId: _runId, ...progress }) => {
+        const run = this.statusRuns.get(id);
+        // The clock starts when the engine starts the run, not when it was queued.
+        if (run && !this.progress.has(id)) run.started = Date.now();
+        this.progress.set(id, progress);
+        this.statusFocus = id;
+        this.updateStatus();
+        this.post();
+      },
+      onEpoch: ({ runId: _runId, ...epoch }) => {
+        history.push(epoch);
+        // ETA from the epochs run since this start (a resumed run's earlier epochs ran at another time).
+        epochsThisSession++;
+        const perEpoch = (Date.now() - started) / 1000 / epochsThisSession;
+        store.update(id, {
+          progress: {
+            epoch: epoch.epoch,
+            epochs: epoch.epochs,
+            clean: epoch.testAccuracy,
+            ...(epoch.robustAccuracy !== undefined ? { robust: epoch.robustAccuracy } : {}),
+            etaSeconds: Math.round(perEpoch * (epoch.epochs - epoch.epoch)),
+          },
+        });
+        if (epoch.event) {
+          void vscode.window.showWarningMessage(
+            `Robustness Lab: catastrophic overfitting in epoch ${epoch.epoch} of ${id}; ` +
+              "the previous epoch's weights were restored and training stopped.",
+          );
+        }
+        this.ctx.refreshRuns();
+        this.post();
+      },
+    };
+    const backend = this.ctx.config.backend;
     await controller.run(
       () =>
-        this.ctx.engine.train(id, job, this.ctx.config.backend, resume, {
-          onProgress: () => undefined,
-          onTrainProgress: ({ runId: _runId, ...progress }) => {
-            const run = this.statusRuns.get(id);
-            // The clock starts when the engine starts the run, not when it was queued.
-            if (run && !this.progress.has(id)) run.started = Date.now();
-            this.progress.set(id, progress);
-            this.statusFocus = id;
-            this.updateStatus();
-            this.post();
-          },
-          onEpoch: ({ runId: _runId, ...epoch }) => {
-            history.push(epoch);
-            // ETA from the epochs run since this start (a resumed run's earlier epochs ran at another time).
-            epochsThisSession++;
-            const perEpoch = (Date.now() - started) / 1000 / epochsThisSession;
-            store.update(id, {
-              progress: {
-                epoch: epoch.epoch,
-                epochs: epoch.epochs,
-                clean: epoch.testAccuracy,
-                ...(epoch.robustAccuracy !== undefined ? { robust: epoch.robustAccuracy } : {}),
-                etaSeconds: Math.round(perEpoch * (epoch.epochs - epoch.epoch)),
-              },
-            });
-            if (epoch.event) {
-              void vscode.window.showWarningMessage(
-                `Robustness Lab: catastrophic overfitting in epoch ${epoch.epoch} of ${id}; ` +
-                  "the previous epoch's weights were restored and training stopped.",
-              );
-            }
-            this.ctx.refreshRuns();
-            this.post();
-          },
-        }),
+        cluster
+          ? this.ctx.engine.trainOnCluster(id, job, backend, resume, cluster, listeners)
+          : this.ctx.engine.train(id, job, backend, resume, listeners),
       outcome,
     );
   }

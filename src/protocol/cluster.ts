@@ -5,11 +5,12 @@
  * Every payload is parsed here (zod, strict) before a worker uses any of it.
  */
 import { z } from 'zod';
+import { runEpochSchema } from './epoch-metrics';
 import { attackJobSchema, trainJobSchema } from './jobs';
-import { BUILTIN_DATA } from './vocabulary';
+import { BUILTIN_DATA, DISTILL_PARTS, TRAIN_PHASES } from './vocabulary';
 
 /** Bumped whenever a payload or a result changes shape; a worker refuses any other version. */
-export const CLUSTER_PROTOCOL_VERSION = 1;
+export const CLUSTER_PROTOCOL_VERSION = 2;
 /** The BullMQ queue of evaluation shards (BullMQ queue names may not hold ':'). */
 export const SHARD_QUEUE = 'robustness-lab-shards';
 /** Images per shard unless `--shard-size` says otherwise. */
@@ -271,9 +272,12 @@ export const MAX_RUN_FOLDER_BYTES = 64 * 1024 * 1024;
 /** The most runs one sweep may enqueue. */
 export const MAX_SWEEP_RUNS = 256;
 
-/** The settings of a training run a worker may be asked for: built-in data by name, no path. */
+/**
+ * The settings of a training run a worker may be asked for: built-in data by name, no path (the
+ * final model's folder name, modelFolder, is a plain name inside the worker's own run folder).
+ */
 export const trainSettingsSchema = trainJobSchema
-  .omit({ out: true, init: true, modelFolder: true, workers: true, data: true, preprocessDefaults: true })
+  .omit({ out: true, init: true, workers: true, data: true, preprocessDefaults: true })
   .extend({ data: z.enum(BUILTIN_DATA) });
 export type TrainSettings = z.infer<typeof trainSettingsSchema>;
 
@@ -321,6 +325,58 @@ export function parseTrainRun(raw: unknown): { run: TrainRun } | { error: string
     };
   }
   return { run: parsed.data };
+}
+
+/**
+ * A training job's progress as its worker reports it (BullMQ job progress): each finished epoch,
+ * checkpointed into Redis before it is announced, with the metrics the local worker thread's epoch
+ * notification carries; and where the run is between epochs (phase, batch), as its trainProgress.
+ */
+export const trainJobProgressSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('epoch'), epoch: runEpochSchema }),
+  z.strictObject({
+    kind: z.literal('batch'),
+    phase: z.enum(TRAIN_PHASES),
+    epochs: z.number().int().min(1),
+    epoch: z.number().int().min(1).optional(),
+    batch: z.number().int().min(0).optional(),
+    batches: z.number().int().min(1).optional(),
+    part: z.enum(DISTILL_PARTS).optional(),
+  }),
+]);
+export type TrainJobProgress = z.infer<typeof trainJobProgressSchema>;
+
+/** The measured values of an epoch that may be NaN (a diverged run), which JSON carries as null. */
+const MEASURED_KEYS = new Set([
+  'loss',
+  'trainAccuracy',
+  'testAccuracy',
+  'robustAccuracy',
+  'emaTestAccuracy',
+  'emaRobustAccuracy',
+  'valAccuracy',
+  'valRobustAccuracy',
+  'emaValAccuracy',
+  'emaValRobustAccuracy',
+]);
+
+/**
+ * A training job's progress payload (an epoch's NaN, which JSON carries as null, restored), or undefined when it is not one (another job kind's
+ * progress, a hostile or older worker's): the coordinator ignores it. Never throws.
+ */
+export function parseTrainJobProgress(raw: unknown): TrainJobProgress | undefined {
+  let value = raw;
+  if (raw && typeof raw === 'object' && (raw as { kind?: unknown }).kind === 'epoch') {
+    const epoch = (raw as { epoch?: unknown }).epoch;
+    if (epoch && typeof epoch === 'object' && !Array.isArray(epoch)) {
+      const restored = Object.fromEntries(
+        Object.entries(epoch).map(([k, v]) => [k, v === null && MEASURED_KEYS.has(k) ? NaN : v]),
+      );
+      value = { ...(raw as object), epoch: restored };
+    }
+  }
+  const parsed = trainJobProgressSchema.safeParse(value);
+  return parsed.success ? parsed.data : undefined;
 }
 
 /** What `--sweep` may vary, and the training job field each sets. */

@@ -178,12 +178,14 @@ export class EngineClient {
     backend: BackendPreference,
     resume: boolean,
     listeners: TrainListeners = {},
+    /** Train on a worker of this Redis (src/cluster/sweep.ts runTrainOnCluster) instead of here. */
+    cluster?: { redis: string },
   ): Promise<TrainRunResult> {
     if (listeners.onProgress) this.progressListeners.set(runId, listeners.onProgress);
     if (listeners.onEpoch) this.epochListeners.set(runId, listeners.onEpoch);
     if (listeners.onTrainProgress) this.trainProgressListeners.set(runId, listeners.onTrainProgress);
     try {
-      return await this.request(TrainRequest, { runId, job, backend, resume });
+      return await this.request(TrainRequest, { runId, job, backend, resume, ...(cluster ? { cluster } : {}) });
     } finally {
       this.progressListeners.delete(runId);
       this.epochListeners.delete(runId);

@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { describeBackend, initBackend, runAttackJob, runTrainJob, type BackendChoice } from '../engine';
 import type * as Coordinator from '../cluster/coordinator';
+import type * as Sweep from '../cluster/sweep';
 import { openShard, type ShardRunner, type ShardSpec } from '../engine/training/parallel';
 import type { NotificationType } from '../protocol/messages/descriptors';
 import { threadPeers } from './train-pool';
@@ -94,7 +95,32 @@ const handlers: WorkerRequestHandlers = {
       }),
     );
   },
-  train: async ({ runId, job, backend, resume }) => {
+  train: async ({ runId, job, backend, resume, cluster }) => {
+    // On the cluster a worker there trains; this thread streams its epochs and progress back and,
+    // when it ends (or stops), brings its folder (or its last checkpoint) into job.out.
+    if (cluster) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { runTrainOnCluster } = require('../cluster/sweep') as typeof Sweep;
+      const { modelFile, result } = await cancellable(runId, (signal) =>
+        runTrainOnCluster(job, {
+          redis: cluster.redis,
+          resume,
+          signal,
+          onEpoch: (epoch) => notify(EpochNotification, { ...epoch, runId }),
+          onTrainProgress: (p) => notify(TrainProgressNotification, { runId, ...p }),
+          onLog: (message) => notify(LogNotification, { level: 'info', message }),
+        }),
+      );
+      return {
+        modelFile,
+        seconds: result.seconds,
+        notes: [
+          `trained on the cluster by ${result.worker}` +
+            (result.resumedAfter ? ` (resumed after epoch ${result.resumedAfter})` : ''),
+        ],
+        epochs: result.epochs,
+      };
+    }
     await ensureBackend(backend);
     const result = await cancellable(runId, (signal) =>
       runTrainJob(

@@ -142,7 +142,10 @@ test('shard payloads: a good one parses; wrong version, paths, oversized fields 
     assert.ok('error' in r, `accepted ${JSON.stringify(payload).slice(0, 120)}`);
     assert.match(r.error, pattern);
   };
-  refused({ ...goodPayload(), protocol: 99 }, /protocol version 99 is not this worker's \(1\)/);
+  refused(
+    { ...goodPayload(), protocol: 99 },
+    new RegExp(`protocol version 99 is not this worker's \\(${CLUSTER_PROTOCOL_VERSION}\\)`),
+  );
   refused({ ...goodPayload(), protocol: undefined }, /protocol version null/);
   refused({ ...goodPayload(), model: '/etc/passwd' }, /names a path \(model\)/);
   refused({ ...goodPayload(), data: '/home/user/secrets' }, /names a path \(data\)/);
@@ -228,7 +231,7 @@ test(
 
       await t.test('hostile and malformed jobs fail once, with the reason, and no worker crashes', async () => {
         const spoiled: Array<[string, unknown, RegExp]> = [
-          ['version', { ...goodPayload(), protocol: 2 }, /protocol version 2 is not this worker's/],
+          ['version', { ...goodPayload(), protocol: 99 }, /protocol version 99 is not this worker's/],
           ['path', { ...goodPayload(), model: '/etc/passwd' }, /names a path \(model\)/],
           ['oversized', { ...goodPayload(), runId: 'r'.repeat(100_000) }, /field runId \(100000 chars\) is too large/],
           [

@@ -54,7 +54,17 @@ export const RunAttackRequest = request(
 );
 export const TrainRequest = request(
   'train',
-  z.object({ runId: runIdSchema, job: trainJobSchema, backend: backendPreferenceSchema, resume: z.boolean() }),
+  z.object({
+    runId: runIdSchema,
+    job: trainJobSchema,
+    backend: backendPreferenceSchema,
+    resume: z.boolean(),
+    /**
+     * Train on a worker of this Redis (README "Scale out") instead of this thread: the thread
+     * coordinates, streaming the run's epochs and progress; the run's folder comes back into job.out.
+     */
+    cluster: z.strictObject({ redis: z.string().min(1) }).optional(),
+  }),
   trainRunResultSchema,
 );
 // ---------------------------------------------------------------------------------------------
