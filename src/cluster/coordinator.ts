@@ -22,7 +22,7 @@ import type { FinishedStage } from '../protocol/messages/worker';
 import type { Report } from '../protocol/report';
 import { mergeShardReports, progressMerger, stageMerger } from '../worker/pool';
 import { uploadModel } from './model-store';
-import { ClusterError, connectRedis, KEY_PREFIX, redisOptions } from './redis';
+import { abortion, ClusterError, connectRedis, KEY_PREFIX, redisOptions } from './redis';
 
 export interface ClusterRunOptions {
   redis: string;
@@ -183,12 +183,7 @@ export async function runAttackOnCluster(job: AttackJob, o: ClusterRunOptions): 
         },
       })),
     );
-    const aborted = new Promise<never>((_, reject) => {
-      const fail = () => reject(Object.assign(new Error('cancelled'), { name: 'AbortError' }));
-      if (o.signal?.aborted) fail();
-      o.signal?.addEventListener('abort', fail, { once: true });
-    });
-    aborted.catch(() => {});
+    const aborted = abortion(o.signal);
     const results = await Promise.race([
       Promise.all(
         added.map(async (j, i) => {

@@ -10,6 +10,20 @@ export class ClusterError extends Error {
   override readonly name = 'ClusterError';
 }
 
+/**
+ * A promise that rejects with an AbortError once `signal` aborts (at once if it has), for racing a
+ * run's jobs against a cancel; it never resolves, and an unraced rejection is no unhandled one.
+ */
+export function abortion(signal: AbortSignal | undefined): Promise<never> {
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(Object.assign(new Error('cancelled'), { name: 'AbortError' }));
+    if (signal?.aborted) fail();
+    signal?.addEventListener('abort', fail, { once: true });
+  });
+  aborted.catch(() => {});
+  return aborted;
+}
+
 /** Our own keys beside BullMQ's (which live under "bull:"). */
 export const KEY_PREFIX = 'robustness-lab';
 

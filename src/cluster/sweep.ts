@@ -25,7 +25,7 @@ import { BUILTIN_DATA, type TrainMethod } from '../protocol/vocabulary';
 import { cancelKey } from './coordinator';
 import type { RunStore } from '../store/runs';
 import { downloadFolder, uploadFolder } from './folder-store';
-import { ClusterError, connectRedis, KEY_PREFIX, redisOptions } from './redis';
+import { abortion, ClusterError, connectRedis, KEY_PREFIX, redisOptions } from './redis';
 
 /** Checkpoints and finished run folders stay in Redis for a day. */
 export const RUN_FOLDER_TTL_S = 24 * 3600;
@@ -208,12 +208,7 @@ async function runOnQueue(runs: PlannedRun[], o: SweepOptions & { bringBack?: bo
       o.onLog?.(`${runs[i]!.name}: epoch ${p.epoch.epoch} of ${p.epoch.epochs}`);
       o.onEpoch?.(i, p.epoch);
     }) as never);
-    const aborted = new Promise<never>((_, reject) => {
-      const fail = () => reject(Object.assign(new Error('cancelled'), { name: 'AbortError' }));
-      if (o.signal?.aborted) fail();
-      o.signal?.addEventListener('abort', fail, { once: true });
-    });
-    aborted.catch(() => {});
+    const aborted = abortion(o.signal);
     const results = await Promise.race([
       Promise.all(
         added.map(async (j, i) => {

@@ -75,6 +75,31 @@ class EnginePool {
   }
 }
 
+/**
+ * Polls the run's cancel key every `ms`; once it is set, cancels `engineRunId` on the engine thread
+ * (it stops at its next step). `stop()` when the job ends; `cancelled` says whether it fired.
+ */
+function watchCancel(redis: IORedis, runId: string, engine: EngineClient, engineRunId: string, ms: number) {
+  let cancelled = false;
+  const timer = setInterval(() => {
+    void redis.exists(cancelKey(runId)).then(
+      (n) => {
+        if (n && !cancelled) {
+          cancelled = true;
+          void engine.cancel(engineRunId).catch(() => {});
+        }
+      },
+      () => {},
+    );
+  }, ms);
+  return {
+    get cancelled() {
+      return cancelled;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
 export async function startClusterWorker(o: ClusterWorkerOptions): Promise<RunningWorker> {
   const name = o.name ?? `${os.hostname()}:${process.pid}`;
   const redis: IORedis = await connectRedis(o.redis);
@@ -104,18 +129,7 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-shard-'));
     const engine = engines.acquire();
     const runId = `${sj.runId}-${shard.index}`;
-    let cancelled = false;
-    const poll = setInterval(() => {
-      void redis.exists(cancelKey(sj.runId)).then(
-        (n) => {
-          if (n && !cancelled) {
-            cancelled = true;
-            void engine.cancel(runId).catch(() => {});
-          }
-        },
-        () => {},
-      );
-    }, 1000);
+    const poll = watchCancel(redis, sj.runId, engine, runId, 1000);
     try {
       const modelFile = await cache.file(sj.model);
       const surrogateFile = sj.surrogate ? await cache.file(sj.surrogate) : undefined;
@@ -152,11 +166,11 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
       o.log(`ran ${label} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
       return { worker: name, report };
     } catch (err) {
-      const message = cancelled ? 'cancelled by the coordinator' : (err as Error).message;
+      const message = poll.cancelled ? 'cancelled by the coordinator' : (err as Error).message;
       o.log(`failed ${label}: ${message}`);
       throw new UnrecoverableError(`${name}: ${message}`);
     } finally {
-      clearInterval(poll);
+      poll.stop();
       engines.release(engine);
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -180,19 +194,8 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
     const engine = engines.acquire();
     const runId = `${run.runId}-t${run.index}`;
     const ckpt = checkpointKey(run.runId, run.index);
-    let cancelled = false;
     // Twice a second: a stopped run's checkpoint is brought back once its job has stopped.
-    const poll = setInterval(() => {
-      void redis.exists(cancelKey(run.runId)).then(
-        (n) => {
-          if (n && !cancelled) {
-            cancelled = true;
-            void engine.cancel(runId).catch(() => {});
-          }
-        },
-        () => {},
-      );
-    }, 500);
+    const poll = watchCancel(redis, run.runId, engine, runId, 500);
     try {
       const resume = await downloadFolder(redis, ckpt, dir);
       const resumedAfter = resume ? checkpointEpoch(dir) : 0;
@@ -241,11 +244,11 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
         seconds: result.seconds,
       };
     } catch (err) {
-      const message = cancelled ? 'cancelled by the coordinator' : (err as Error).message;
+      const message = poll.cancelled ? 'cancelled by the coordinator' : (err as Error).message;
       o.log(`failed ${label}: ${message}`);
       throw new UnrecoverableError(`${name}: ${message}`);
     } finally {
-      clearInterval(poll);
+      poll.stop();
       engines.release(engine);
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -5,9 +5,9 @@
  * Every payload is parsed here (zod, strict) before a worker uses any of it.
  */
 import { z } from 'zod';
-import { runEpochSchema } from './epoch-metrics';
+import { runEpochSchema, trainPositionSchema } from './epoch-metrics';
 import { attackJobSchema, trainJobSchema } from './jobs';
-import { BUILTIN_DATA, DISTILL_PARTS, TRAIN_PHASES } from './vocabulary';
+import { BUILTIN_DATA } from './vocabulary';
 
 /** Bumped whenever a payload or a result changes shape; a worker refuses any other version. */
 export const CLUSTER_PROTOCOL_VERSION = 2;
@@ -163,6 +163,15 @@ function oversized(value: unknown, at: string, depth = 0): string | undefined {
  * A queue payload as a shard job, or why it is refused: another protocol version, a field that
  * names a path, an oversized field, or anything the schema does not accept. Never throws.
  */
+
+/** A refused payload's first five problems, each with its field: "shard.n: Too small…; model: …". */
+function issuesText(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`)
+    .join('; ');
+}
+
 export function parseShardJob(raw: unknown): { job: ShardJob } | { error: string } {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { error: 'the payload is not a JSON object' };
   const payload = raw as Record<string, unknown>;
@@ -194,12 +203,7 @@ export function parseShardJob(raw: unknown): { job: ShardJob } | { error: string
   if (big) return { error: `field ${big} is too large: at most ${MAX_FIELD_CHARS} chars per field` };
   const parsed = shardJobSchema.safeParse(raw);
   if (!parsed.success) {
-    return {
-      error: parsed.error.issues
-        .slice(0, 5)
-        .map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`)
-        .join('; '),
-    };
+    return { error: issuesText(parsed.error) };
   }
   const { shard, shape } = parsed.data;
   const pixels = shard.n * shape[0] * shape[1] * shape[2];
@@ -317,12 +321,7 @@ export function parseTrainRun(raw: unknown): { run: TrainRun } | { error: string
   if (big) return { error: `field ${big} is too large: at most ${MAX_FIELD_CHARS} chars per field` };
   const parsed = trainRunSchema.safeParse(raw);
   if (!parsed.success) {
-    return {
-      error: parsed.error.issues
-        .slice(0, 5)
-        .map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`)
-        .join('; '),
-    };
+    return { error: issuesText(parsed.error) };
   }
   return { run: parsed.data };
 }
@@ -334,15 +333,7 @@ export function parseTrainRun(raw: unknown): { run: TrainRun } | { error: string
  */
 export const trainJobProgressSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('epoch'), epoch: runEpochSchema }),
-  z.strictObject({
-    kind: z.literal('batch'),
-    phase: z.enum(TRAIN_PHASES),
-    epochs: z.number().int().min(1),
-    epoch: z.number().int().min(1).optional(),
-    batch: z.number().int().min(0).optional(),
-    batches: z.number().int().min(1).optional(),
-    part: z.enum(DISTILL_PARTS).optional(),
-  }),
+  trainPositionSchema.extend({ kind: z.literal('batch') }),
 ]);
 export type TrainJobProgress = z.infer<typeof trainJobProgressSchema>;
 

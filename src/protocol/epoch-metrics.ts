@@ -4,6 +4,7 @@
  * training panel plots it.
  */
 import { z } from 'zod';
+import { DISTILL_PARTS, TRAIN_PHASES } from './vocabulary';
 
 const finite = z.number().finite();
 /** A measured loss or accuracy: NaN when training diverged (the run still ends, and says so). */
@@ -41,3 +42,16 @@ export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
 /** An epoch of a run of `epochs` epochs in all: what the train result and the training panel carry. */
 export const runEpochSchema = epochMetricsSchema.extend({ epochs: z.number().int().min(1) });
 export type RunEpoch = z.infer<typeof runEpochSchema>;
+
+/**
+ * Where a training run is between epochs (its phase, epoch and batch): the worker thread's
+ * trainProgress and a cluster training job's progress both carry it.
+ */
+export const trainPositionSchema = z.strictObject({
+  phase: z.enum(TRAIN_PHASES),
+  epochs: z.number().int().min(1),
+  epoch: z.number().int().min(1).optional(),
+  batch: z.number().int().min(0).optional(),
+  batches: z.number().int().min(1).optional(),
+  part: z.enum(DISTILL_PARTS).optional(),
+});

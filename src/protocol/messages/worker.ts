@@ -4,10 +4,9 @@
  */
 import { z } from 'zod';
 import { MAX_SHARD_IMAGES } from '../cluster';
-import { epochMetricsSchema, runEpochSchema } from '../epoch-metrics';
+import { epochMetricsSchema, runEpochSchema, trainPositionSchema } from '../epoch-metrics';
 import { attackJobSchema, backendPreferenceSchema, trainJobSchema } from '../jobs';
 import { NORMS, STAGE_KINDS, TRAIN_METHODS } from '../vocabulary';
-import { DISTILL_PARTS, TRAIN_PHASES } from '../vocabulary';
 import {
   methodTable,
   notification,
@@ -193,15 +192,7 @@ export const EpochNotification = notification('epoch', epochParams);
  * end-of-epoch checks, saving. The engine throttles it (each phase's start, each epoch's first and
  * last batch, and at most one other every 250 ms).
  */
-export const trainProgressParams = z.strictObject({
-  runId: runIdSchema,
-  phase: z.enum(TRAIN_PHASES),
-  epochs: z.number().int().min(1),
-  epoch: z.number().int().min(1).optional(),
-  batch: z.number().int().min(0).optional(),
-  batches: z.number().int().min(1).optional(),
-  part: z.enum(DISTILL_PARTS).optional(),
-});
+export const trainProgressParams = trainPositionSchema.extend({ runId: runIdSchema });
 export type TrainProgressParams = z.infer<typeof trainProgressParams>;
 export const TrainProgressNotification = notification('trainProgress', trainProgressParams);
 
