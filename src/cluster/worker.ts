@@ -254,7 +254,8 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
     }
   };
 
-  const trainer = new Worker(TRAIN_QUEUE, trainProcessor, {
+  // A job whose worker died goes back to the queue (BullMQ's stalled check); twice more at most.
+  const queueOptions = {
     connection: redisOptions(o.redis),
     concurrency: o.concurrency,
     name,
@@ -263,20 +264,11 @@ export async function startClusterWorker(o: ClusterWorkerOptions): Promise<Runni
     maxStalledCount: 2,
     removeOnComplete: { age: 24 * 3600 },
     removeOnFail: { age: 24 * 3600 },
-  });
+  };
+  const trainer = new Worker(TRAIN_QUEUE, trainProcessor, queueOptions);
   trainer.on('error', (err) => o.log(`queue error: ${err.message}`));
 
-  const worker = new Worker(SHARD_QUEUE, processor, {
-    connection: redisOptions(o.redis),
-    concurrency: o.concurrency,
-    name,
-    lockDuration,
-    stalledInterval: Math.max(1000, Math.floor(lockDuration / 2)),
-    // A shard whose worker died goes back to the queue; twice more at most.
-    maxStalledCount: 2,
-    removeOnComplete: { age: 24 * 3600 },
-    removeOnFail: { age: 24 * 3600 },
-  });
+  const worker = new Worker(SHARD_QUEUE, processor, queueOptions);
   worker.on('error', (err) => o.log(`queue error: ${err.message}`));
   await Promise.all([worker.waitUntilReady(), trainer.waitUntilReady()]);
   o.log(

@@ -33,7 +33,7 @@ import { attackJobFor } from '../../src/extension/jobs-from-settings';
 import type { ProgressParams, StageParams } from '../../src/protocol/messages/worker';
 import type { Report } from '../../src/protocol/report';
 import { RunStore } from '../../src/store/runs';
-import { freePort, SKIP, startRedis, startWorker, until } from './cluster-harness';
+import { comparable, freePort, SKIP, startRedis, startWorker, until } from './cluster-harness';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MODEL = path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json');
@@ -195,22 +195,6 @@ test('a real refused connection: the probe the editor runs before a cluster run 
 });
 
 // ---------------------------------------------------------------- with Redis
-
-/** The report without what may differ between runs of the same evaluation: times, command, worker count. */
-function comparable(report: unknown): unknown {
-  const drop = new Set(['time_s', 'seconds', 'created', 'command', 'workers']);
-  const strip = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(strip)
-      : v && typeof v === 'object'
-        ? Object.fromEntries(
-            Object.entries(v)
-              .filter(([k]) => !drop.has(k))
-              .map(([k, x]) => [k, strip(x)]),
-          )
-        : v;
-  return strip(report);
-}
 
 const quietLog = () => {
   const lines: string[] = [];

@@ -97,3 +97,19 @@ export function cli(
   );
   return Object.assign(done, { child });
 }
+
+/** A report without what may differ between runs of the same evaluation: times, date, command, worker count. */
+export function comparable(report: unknown): unknown {
+  const drop = new Set(['time_s', 'seconds', 'created', 'command', 'workers']);
+  const strip = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(strip)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.entries(v)
+              .filter(([k]) => !drop.has(k))
+              .map(([k, x]) => [k, strip(x)]),
+          )
+        : v;
+  return strip(report);
+}

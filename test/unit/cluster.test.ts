@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
-import { cli, freePort, SKIP, startRedis, startWorker, until, type WorkerProcess } from './cluster-harness';
+import { cli, comparable, freePort, SKIP, startRedis, startWorker, until, type WorkerProcess } from './cluster-harness';
 import {
   CLUSTER_PROTOCOL_VERSION,
   MAX_FIELD_CHARS,
@@ -191,22 +191,6 @@ test('a coordinator says at once when Redis cannot be reached, without the passw
 });
 
 // ---------------------------------------------------------------- with Redis
-
-/** The report without what may differ between runs of the same evaluation: times, date, command, worker count. */
-function comparable(report: Record<string, unknown>): unknown {
-  const drop = new Set(['time_s', 'seconds', 'created', 'command', 'workers']);
-  const strip = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(strip)
-      : v && typeof v === 'object'
-        ? Object.fromEntries(
-            Object.entries(v)
-              .filter(([k]) => !drop.has(k))
-              .map(([k, x]) => [k, strip(x)]),
-          )
-        : v;
-  return strip(report);
-}
 
 // 2,000 images as the issue asks: 8 shards of 250 on 3 workers (the probes run on the first shard only).
 const N = 2000;
