@@ -68,6 +68,13 @@ const ROBUST = {
     ...ADDITIONS,
   ],
   'trades-ema-awp': [...TRADES(20, 7, 6), ...ADDITIONS],
+  // The next try: AWP cost clean accuracy above (the EMA's trailed the raw weights late in the run),
+  // and clean accuracy was still rising at epoch 20: twice the epochs, EMA and early stopping only.
+  'pgd-at-ema-40ep': [
+    ...'--method pgd-at --epochs 40 --eps 0.1 --steps 7 --warmup 2 --lr 5e-3 --schedule cyclic'.split(' '),
+    '--ema',
+    '--early-stop',
+  ],
 };
 const SETTINGS = { ...METHODS, ...VARIANTS, ...ROBUST };
 
