@@ -282,8 +282,9 @@ async function loadGraphModel(modelFile: string, options: LoadOptions): Promise<
     }
     return { inputShape: shape, numClasses: classes };
   });
-  // The graph's computed nodes in the file's (topological) order, to name the first that is not finite.
-  const computed = nodes.filter((n) => n.op !== 'Const' && n.op !== 'Placeholder').map((n) => n.name);
+  // The graph's computed nodes (those with inputs: not its constants or its input) in the file's
+  // (topological) order, to name the first that is not finite.
+  const computed = nodes.filter((n) => (n.input?.length ?? 0) > 0).map((n) => n.name);
   const firstNonFinite = (x: tf.Tensor4D): string | undefined => {
     let found: string | undefined;
     try {
