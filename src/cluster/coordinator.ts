@@ -22,7 +22,7 @@ import type { FinishedStage } from '../protocol/messages/worker';
 import type { Report } from '../protocol/report';
 import { mergeShardReports, progressMerger, stageMerger } from '../worker/pool';
 import { uploadModel } from './model-store';
-import { abortion, ClusterError, connectRedis, KEY_PREFIX, redisOptions } from './redis';
+import { awaitJobs, ClusterError, connectRedis, KEY_PREFIX, redisOptions } from './redis';
 
 export interface ClusterRunOptions {
   redis: string;
@@ -183,28 +183,22 @@ export async function runAttackOnCluster(job: AttackJob, o: ClusterRunOptions): 
         },
       })),
     );
-    const aborted = abortion(o.signal);
-    const results = await Promise.race([
-      Promise.all(
-        added.map(async (j, i) => {
-          let value: unknown;
-          try {
-            value = await j.waitUntilFinished(events);
-          } catch (err) {
-            const s = shards[i]!;
-            throw new ClusterError(
-              `shard ${s.index} (images ${s.offset}–${s.offset + s.n - 1}) failed: ${(err as Error).message}`,
-            );
-          }
-          const parsed = shardResultSchema.safeParse(value);
-          if (!parsed.success || parsed.data.report.n !== shards[i]!.n) {
-            throw new ClusterError(`shard ${i}: the worker's result is not a report of ${shards[i]!.n} images`);
-          }
-          return parsed.data as unknown as ShardResult;
-        }),
-      ),
-      aborted,
-    ]);
+    const results = await awaitJobs(
+      added,
+      events,
+      o.signal,
+      (i, message) => {
+        const s = shards[i]!;
+        return `shard ${s.index} (images ${s.offset}–${s.offset + s.n - 1}) failed: ${message}`;
+      },
+      (value, i) => {
+        const parsed = shardResultSchema.safeParse(value);
+        if (!parsed.success || parsed.data.report.n !== shards[i]!.n) {
+          throw new ClusterError(`shard ${i}: the worker's result is not a report of ${shards[i]!.n} images`);
+        }
+        return parsed.data as unknown as ShardResult;
+      },
+    );
     finished = true;
     const merged = mergeShardReports(
       results.map((r) => r.report),

@@ -2,6 +2,7 @@
  * Connections to the cluster's Redis: the URL (redis://, rediss:// for TLS, a password in it)
  * parsed once (src/protocol/cluster.ts) and handed to ioredis and BullMQ as options.
  */
+import type { Job, QueueEvents } from 'bullmq';
 import IORedis from 'ioredis';
 import { parseRedisUrl, redactRedisUrl, type RedisTarget } from '../protocol/cluster';
 
@@ -11,17 +12,35 @@ export class ClusterError extends Error {
 }
 
 /**
- * A promise that rejects with an AbortError once `signal` aborts (at once if it has), for racing a
- * run's jobs against a cancel; it never resolves, and an unraced rejection is no unhandled one.
+ * Every job's value, each passed through `take` as its job finishes, in job order; a job that fails
+ * throws a ClusterError with `failed(i, message)`, and an aborted `signal` rejects with an AbortError
+ * (at once if it already has).
  */
-export function abortion(signal: AbortSignal | undefined): Promise<never> {
+export async function awaitJobs<T>(
+  jobs: readonly Job[],
+  events: QueueEvents,
+  signal: AbortSignal | undefined,
+  failed: (i: number, message: string) => string,
+  take: (value: unknown, i: number) => Promise<T> | T,
+): Promise<T[]> {
   const aborted = new Promise<never>((_, reject) => {
     const fail = () => reject(Object.assign(new Error('cancelled'), { name: 'AbortError' }));
     if (signal?.aborted) fail();
     signal?.addEventListener('abort', fail, { once: true });
   });
   aborted.catch(() => {});
-  return aborted;
+  const all = Promise.all(
+    jobs.map(async (job, i) => {
+      let value: unknown;
+      try {
+        value = await job.waitUntilFinished(events);
+      } catch (err) {
+        throw new ClusterError(failed(i, (err as Error).message));
+      }
+      return take(value, i);
+    }),
+  );
+  return Promise.race([all, aborted]);
 }
 
 /** Our own keys beside BullMQ's (which live under "bull:"). */

@@ -25,7 +25,7 @@ import { BUILTIN_DATA, type TrainMethod } from '../protocol/vocabulary';
 import { cancelKey } from './coordinator';
 import type { RunStore } from '../store/runs';
 import { downloadFolder, uploadFolder } from './folder-store';
-import { abortion, ClusterError, connectRedis, KEY_PREFIX, redisOptions } from './redis';
+import { awaitJobs, ClusterError, connectRedis, KEY_PREFIX, redisOptions } from './redis';
 
 /** Checkpoints and finished run folders stay in Redis for a day. */
 export const RUN_FOLDER_TTL_S = 24 * 3600;
@@ -208,52 +208,45 @@ async function runOnQueue(runs: PlannedRun[], o: SweepOptions & { bringBack?: bo
       o.onLog?.(`${runs[i]!.name}: epoch ${p.epoch.epoch} of ${p.epoch.epochs}`);
       o.onEpoch?.(i, p.epoch);
     }) as never);
-    const aborted = abortion(o.signal);
-    const results = await Promise.race([
-      Promise.all(
-        added.map(async (j, i) => {
-          let value: unknown;
-          try {
-            value = await j.waitUntilFinished(events);
-          } catch (err) {
-            throw new ClusterError(`training run ${runs[i]!.name} failed: ${(err as Error).message}`);
-          }
-          const parsed = trainRunResultSchema.safeParse(value);
-          if (!parsed.success)
-            throw new ClusterError(`training run ${runs[i]!.name}: the worker's result is malformed`);
-          const r = runs[i]!;
-          fs.mkdirSync(r.dir, { recursive: true });
-          if (!(await downloadFolder(redis, runFolderKey(runId, i), r.dir))) {
-            throw new ClusterError(`training run ${r.name}: its folder is not in Redis`);
-          }
-          done.add(i);
-          nameRunFolder(r.dir);
-          if (r.id) {
-            const last = parsed.data.epochs[parsed.data.epochs.length - 1];
-            store!.update(r.id, {
-              status: 'done',
-              finished: new Date().toISOString(),
-              ...(last
-                ? {
-                    progress: {
-                      epoch: last.epoch,
-                      epochs: r.job.epochs,
-                      clean: last.testAccuracy,
-                      ...(last.robustAccuracy !== undefined ? { robust: last.robustAccuracy } : {}),
-                    },
-                  }
-                : {}),
-            });
-          }
-          o.onLog?.(
-            `${r.name}: done on ${parsed.data.worker}` +
-              (parsed.data.resumedAfter ? ` (resumed after epoch ${parsed.data.resumedAfter})` : ''),
-          );
-          return parsed.data;
-        }),
-      ),
-      aborted,
-    ]);
+    const results = await awaitJobs(
+      added,
+      events,
+      o.signal,
+      (i, message) => `training run ${runs[i]!.name} failed: ${message}`,
+      async (value, i) => {
+        const parsed = trainRunResultSchema.safeParse(value);
+        if (!parsed.success) throw new ClusterError(`training run ${runs[i]!.name}: the worker's result is malformed`);
+        const r = runs[i]!;
+        fs.mkdirSync(r.dir, { recursive: true });
+        if (!(await downloadFolder(redis, runFolderKey(runId, i), r.dir))) {
+          throw new ClusterError(`training run ${r.name}: its folder is not in Redis`);
+        }
+        done.add(i);
+        nameRunFolder(r.dir);
+        if (r.id) {
+          const last = parsed.data.epochs[parsed.data.epochs.length - 1];
+          store!.update(r.id, {
+            status: 'done',
+            finished: new Date().toISOString(),
+            ...(last
+              ? {
+                  progress: {
+                    epoch: last.epoch,
+                    epochs: r.job.epochs,
+                    clean: last.testAccuracy,
+                    ...(last.robustAccuracy !== undefined ? { robust: last.robustAccuracy } : {}),
+                  },
+                }
+              : {}),
+          });
+        }
+        o.onLog?.(
+          `${r.name}: done on ${parsed.data.worker}` +
+            (parsed.data.resumedAfter ? ` (resumed after epoch ${parsed.data.resumedAfter})` : ''),
+        );
+        return parsed.data;
+      },
+    );
     finished = true;
     return runs.map((r, i) => ({ ...r, result: results[i]! }));
   } catch (err) {

@@ -172,16 +172,21 @@ function issuesText(error: z.ZodError): string {
     .join('; ');
 }
 
+/** Why a job payload is refused before its fields are read: not a JSON object, or another protocol version. */
+function envelopeProblem(raw: unknown): string | undefined {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return 'the payload is not a JSON object';
+  const version = (raw as Record<string, unknown>).protocol;
+  if (version === CLUSTER_PROTOCOL_VERSION) return undefined;
+  return (
+    `protocol version ${JSON.stringify(version ?? null)} is not this worker's (${CLUSTER_PROTOCOL_VERSION}): ` +
+    'run the same robustness-lab version on the coordinator and every worker'
+  );
+}
+
 export function parseShardJob(raw: unknown): { job: ShardJob } | { error: string } {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { error: 'the payload is not a JSON object' };
+  const refused = envelopeProblem(raw);
+  if (refused) return { error: refused };
   const payload = raw as Record<string, unknown>;
-  if (payload.protocol !== CLUSTER_PROTOCOL_VERSION) {
-    return {
-      error:
-        `protocol version ${JSON.stringify(payload.protocol ?? null)} is not this worker's (${CLUSTER_PROTOCOL_VERSION}): ` +
-        'run the same robustness-lab version on the coordinator and every worker',
-    };
-  }
   const named = PATH_FIELDS.filter((k) => k in payload && typeof payload[k] !== 'object');
   const settings = payload.settings as Record<string, unknown> | undefined;
   if (settings && typeof settings === 'object') named.push(...PATH_FIELDS.filter((k) => k in settings));
@@ -298,15 +303,9 @@ export type TrainRun = z.infer<typeof trainRunSchema>;
 
 /** A training-run payload, or why it is refused (never throws). */
 export function parseTrainRun(raw: unknown): { run: TrainRun } | { error: string } {
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { error: 'the payload is not a JSON object' };
+  const refused = envelopeProblem(raw);
+  if (refused) return { error: refused };
   const payload = raw as Record<string, unknown>;
-  if (payload.protocol !== CLUSTER_PROTOCOL_VERSION) {
-    return {
-      error:
-        `protocol version ${JSON.stringify(payload.protocol ?? null)} is not this worker's (${CLUSTER_PROTOCOL_VERSION}): ` +
-        'run the same robustness-lab version on the coordinator and every worker',
-    };
-  }
   const settings = payload.settings as Record<string, unknown> | undefined;
   const named = [
     ...PATH_FIELDS.filter((k) => k in payload),
