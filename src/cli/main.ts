@@ -700,6 +700,12 @@ export function buildProgram(): Command {
     )
     .option('--warmup <epochs>', 'epochs of linear ε warm-up (pgd-at, trades)', integer('--warmup', 0))
     .option('--beta <beta>', 'TRADES KL weight', number('--beta'), trades.beta)
+    .option(
+      '--adv-fraction <f>',
+      'pgd-at and fast-at: attack this fraction of each batch and train on the rest clean ' +
+        '(mixed batches, Goodfellow et al. 2015; the published PGD-AT models of Croce et al. 2019 use 0.5) (default 1)',
+      number('--adv-fraction'),
+    )
     .option('--temperature <T>', 'distillation temperature', number('--temperature'), distill.temperature)
     .option(
       '--robust-eval <n>',
@@ -772,6 +778,7 @@ export function buildProgram(): Command {
         steps?: number;
         warmup: number;
         beta: number;
+        advFraction?: number;
         temperature: number;
         robustEval?: number;
         ema?: number | true;
@@ -815,6 +822,7 @@ export function buildProgram(): Command {
               ...(o.schedule ? { schedule: o.schedule } : {}),
               ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
               ...(o.steps !== undefined ? { steps: o.steps } : {}),
+              ...(o.advFraction !== undefined ? { advFraction: o.advFraction } : {}),
               ...(o.nTrain !== undefined ? { trainLimit: o.nTrain } : {}),
               ...(o.robustEval !== undefined ? { robustEvalLimit: o.robustEval } : {}),
               ...(o.ema !== undefined ? { ema: o.ema === true ? DEFAULT_EMA_DECAY : o.ema } : {}),
@@ -836,6 +844,12 @@ export function buildProgram(): Command {
           );
         if (job.awp !== undefined && !(job.awp > 0 && job.awp <= 1))
           throw new InputError('train', '--awp', `${job.awp} is invalid; need γ in (0, 1], e.g. ${DEFAULT_AWP_GAMMA}`);
+        if (job.advFraction !== undefined && !(job.advFraction > 0 && job.advFraction <= 1))
+          throw new InputError(
+            'train',
+            '--adv-fraction',
+            `${job.advFraction} is invalid; need a fraction in (0, 1], e.g. 0.5`,
+          );
         if (job.patience !== undefined && !job.earlyStop)
           throw new InputError('train', '--patience', 'applies only with --early-stop');
         if (job.awp !== undefined && job.method !== 'pgd-at' && job.method !== 'trades')

@@ -521,6 +521,7 @@ function trainOptions(
       ...(job.steps !== undefined ? { steps: job.steps } : {}),
       ...(job.warmupEpochs !== undefined ? { warmupEpochs: job.warmupEpochs } : {}),
       ...(job.beta !== undefined ? { beta: job.beta } : {}),
+      ...(job.advFraction !== undefined ? { advFraction: job.advFraction } : {}),
       ...(job.temperature !== undefined ? { temperature: job.temperature } : {}),
     },
     ...(job.schedule ? { schedule: job.schedule } : {}),
@@ -659,6 +660,7 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
         // The saved weights' own accuracies: the kept epoch's, the EMA's when the average was saved.
         testAccuracy: keptAccuracy.test,
         robustAccuracy: keptAccuracy.robust ?? null,
+        ...(job.advFraction !== undefined ? { advFraction: job.advFraction } : {}),
         ...(job.ema !== undefined ? { ema: job.ema } : {}),
         ...(job.awp !== undefined ? { awp: job.awp, awpWarmupEpochs: job.awpWarmupEpochs ?? 0 } : {}),
         ...(job.earlyStop

@@ -59,6 +59,7 @@ export interface RobustnessSpec {
     eps?: number;
     steps?: number;
     beta?: number;
+    advFraction?: number;
     temperature?: number;
     learningRate?: number;
     batchSize?: number;
@@ -183,6 +184,7 @@ export function specTrainJob(
     ...(isAdversarialMethod(t.method) ? { eps: t.eps ?? spec.threat.eps } : {}),
     ...(t.steps !== undefined ? { steps: t.steps } : {}),
     ...(t.beta !== undefined ? { beta: t.beta } : {}),
+    ...(t.advFraction !== undefined ? { advFraction: t.advFraction } : {}),
     ...(t.temperature !== undefined ? { temperature: t.temperature } : {}),
     ...(t.warmupEpochs !== undefined ? { warmupEpochs: t.warmupEpochs } : {}),
     ...(t.trainImages !== undefined ? { trainLimit: t.trainImages } : {}),

@@ -219,6 +219,8 @@ export const trainJobSchema = z.strictObject({
   warmupEpochs: integer(0).optional(),
   /** TRADES' KL weight. */
   beta: finite.min(0).optional(),
+  /** pgd-at, fast-at: the fraction of each batch attacked; the rest is trained on clean (default 1). */
+  advFraction: finite.gt(0).max(1).optional(),
   /** Distillation temperature. */
   temperature: finite.gt(1).optional(),
   /** PGD-10 validation on the last N test images after each epoch. */

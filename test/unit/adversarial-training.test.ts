@@ -26,6 +26,7 @@ import {
   type Dataset,
   type TrainOptions,
 } from '../../src/engine';
+import { trainingInputs } from '../../src/engine/training/methods';
 import { robustCollapsed } from '../../src/engine/training/train-loop';
 import type { TrainJob } from '../../src/protocol/jobs';
 import { engineTest, tempDir, useBackend } from './helpers';
@@ -291,5 +292,72 @@ engineTest("TRADES' KL adversary stays in the ball and the box and raises the KL
   tf.dispose([start, near, uniform]);
   assert.equal(tf.memory().numTensors, tensorsBefore, 'klAdversary leaked tensors');
   tf.dispose([x, y]);
+  net.dispose();
+});
+
+engineTest(
+  'mixed batches: advFraction 0.5 attacks the first half of the batch inside the ball and leaves the rest exact',
+  async () => {
+    const net = smallCnn(data.shape, 10, 3);
+    const model = classifierOf(net);
+    const { x, y } = batchTensors(firstN(data.train, 64), data.shape, 0, 64);
+    const tensorsBefore = tf.memory().numTensors;
+    const inputs = (method: 'pgd-at' | 'fast-at', advFraction?: number) =>
+      trainingInputs(
+        {
+          method,
+          model,
+          trainLogits: (t) => model.predictLogits(t),
+          adv: { eps: EPS, steps: 3, ...(advFraction !== undefined ? { advFraction } : {}) },
+          eps: EPS,
+          rng: new Rng(5),
+          classes: 10,
+        },
+        x,
+        y,
+      );
+    /** Per row: ‖x' − x‖∞. */
+    const rowDelta = (xAdv: tf.Tensor4D) =>
+      tf.tidy(() => Array.from(tf.max(tf.abs(tf.sub(xAdv, x)), [1, 2, 3]).dataSync()));
+    for (const method of ['pgd-at', 'fast-at'] as const) {
+      const half = await inputs(method, 0.5);
+      const all = await inputs(method);
+      const [dHalf, dAll] = [rowDelta(half), rowDelta(all)];
+      assert.deepEqual(half.shape, [64, 28, 28, 1]);
+      assert.ok(
+        Math.min(...dHalf.slice(0, 32)) > EPS / 2,
+        `${method}: an attacked row moved only ${Math.min(...dHalf.slice(0, 32))}`,
+      );
+      assert.ok(Math.max(...dHalf) <= EPS + 1e-6, `${method}: ‖δ‖∞ ${Math.max(...dHalf)}`);
+      assert.deepEqual(dHalf.slice(32), new Array(32).fill(0), `${method}: the clean half changed`);
+      assert.ok(Math.min(...dAll) > EPS / 2, `${method} without advFraction: a row moved only ${Math.min(...dAll)}`);
+      // The fraction rounds: 0.3 of 64 attacks 19 rows.
+      const some = await inputs(method, 0.3);
+      const moved = rowDelta(some).filter((d) => d > 0).length;
+      assert.equal(moved, 19, `${method}: ${moved} rows attacked at 0.3`);
+      tf.dispose([half, all, some]);
+    }
+    assert.equal(tf.memory().numTensors, tensorsBefore, 'trainingInputs leaked tensors');
+    tf.dispose([x, y]);
+    net.dispose();
+  },
+);
+
+test('advFraction is refused outside (0, 1] and on methods without a plain adversarial batch', async () => {
+  const net = smallCnn(data.shape, 10, 1);
+  const run = (method: TrainOptions['method'], advFraction: number) =>
+    trainModel(net, data, { method, epochs: 1, trainLimit: 64, adversarial: { eps: EPS, advFraction } });
+  for (const bad of [0, 1.5, Number.NaN]) {
+    await assert.rejects(run('pgd-at', bad), (err: Error) => {
+      assert.ok(err instanceof InputError);
+      assert.match(
+        err.message,
+        new RegExp(`adversarial\\.advFraction.*${bad} is invalid; need a fraction in \\(0, 1\\]`),
+      );
+      return true;
+    });
+  }
+  await assert.rejects(run('trades', 0.5), /advFraction.*method "trades" already weighs a clean term \(use beta\)/);
+  await assert.rejects(run('standard', 0.5), /advFraction.*method "standard" trains on no adversarial images/);
   net.dispose();
 });

@@ -68,6 +68,7 @@ const TRAINING_KEYS = [
   'eps',
   'steps',
   'beta',
+  'advFraction',
   'temperature',
   'learningRate',
   'batchSize',

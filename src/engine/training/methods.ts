@@ -5,6 +5,9 @@
  *
  * - standard: CE(f(x), y)
  * - pgd-at (Madry et al. 2018): CE(f(x'), y), x' = PGD-k(x) with random start, last iterate
+ * - mixed batches (pgd-at and fast-at with advFraction < 1; Goodfellow et al. 2015, and the
+ *   published PGD-AT models of Croce et al. 2019 with 0.5): only the batch's first
+ *   round(advFraction·n) images are attacked, the rest are trained on as they are
  * - fast-at (Wong, Rice & Kolter 2020): CE(f(x'), y), x' = one FGSM step of α = 1.25ε from a
  *   uniform random start in the ball
  * - trades (Zhang et al. 2019): CE(f(x), y) + β·KL(softmax f(x) ‖ softmax f(x')), x' maximising
@@ -32,6 +35,8 @@ export interface AdversarialOptions {
   warmupEpochs?: number;
   /** TRADES weight of the KL term (default: TRAIN_METHOD_DEFAULTS). */
   beta?: number;
+  /** pgd-at, fast-at: the fraction of each batch trained on adversarial points, the rest clean (default 1). */
+  advFraction?: number;
   /** Distillation temperature (default: TRAIN_METHOD_DEFAULTS). */
   temperature?: number;
 }
@@ -59,30 +64,54 @@ export async function trainingInputs(ctx: BatchContext, x: tf.Tensor4D, y: tf.Te
   switch (ctx.method) {
     case 'pgd-at': {
       const steps = ctx.adv.steps ?? TRAIN_METHOD_DEFAULTS['pgd-at'].steps!;
-      const result = await pgd(ctx.model, x, y, threat, {
-        steps,
-        stepSize: { relative: ctx.adv.stepRelative ?? 2.5 / steps },
-        randomStart: true,
-        keep: 'last',
-        seed: ctx.rng.nextSeed(),
-      });
-      return result.xAdv;
+      return mixedBatch(ctx, x, y, threat, steps, ctx.adv.stepRelative ?? 2.5 / steps);
     }
-    case 'fast-at': {
-      const result = await pgd(ctx.model, x, y, threat, {
-        steps: 1,
-        stepSize: { relative: 1.25 },
-        randomStart: true,
-        keep: 'last',
-        seed: ctx.rng.nextSeed(),
-      });
-      return result.xAdv;
-    }
+    case 'fast-at':
+      return mixedBatch(ctx, x, y, threat, 1, 1.25);
     case 'trades':
       return tradesInner(ctx, x, threat);
     default:
       return tf.clone(x);
   }
+}
+
+/** How many of a batch's n images are attacked under this fraction (all without one). */
+export function attackedRows(advFraction: number | undefined, n: number): number {
+  return advFraction === undefined ? n : Math.round(advFraction * n);
+}
+
+/**
+ * PGD from a random start (the last iterate) on the batch's first attackedRows(advFraction, n)
+ * images; the others are returned as they are. Caller disposes.
+ */
+async function mixedBatch(
+  ctx: BatchContext,
+  x: tf.Tensor4D,
+  y: tf.Tensor1D,
+  threat: ThreatModel,
+  steps: number,
+  stepRelative: number,
+): Promise<tf.Tensor4D> {
+  const n = x.shape[0];
+  const attacked = attackedRows(ctx.adv.advFraction, n);
+  // Drawn even when nothing is attacked, so the run's random stream does not depend on the shard size.
+  const seed = ctx.rng.nextSeed();
+  if (attacked === 0) return tf.clone(x);
+  const attack = (xa: tf.Tensor4D, ya: tf.Tensor1D) =>
+    pgd(ctx.model, xa, ya, threat, {
+      steps,
+      stepSize: { relative: stepRelative },
+      randomStart: true,
+      keep: 'last',
+      seed,
+    });
+  if (attacked === n) return (await attack(x, y)).xAdv;
+  const [xa, xc] = tf.split(x, [attacked, n - attacked]) as [tf.Tensor4D, tf.Tensor4D];
+  const ya = tf.slice(y, 0, attacked);
+  const { xAdv } = await attack(xa, ya);
+  const mixed = tf.concat([xAdv, xc]);
+  tf.dispose([xa, xc, ya, xAdv]);
+  return mixed;
 }
 
 /** Mean over the batch of KL(softmax(clean) ‖ softmax(adv)). */

@@ -179,6 +179,15 @@ export function validateTrainOptions(opts: TrainOptions): void {
   }
   check('adversarial.steps', adv?.steps, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
   check('adversarial.beta', adv?.beta, (v) => v >= 0, 'a number ≥ 0');
+  check('adversarial.advFraction', adv?.advFraction, (v) => v > 0 && v <= 1, 'a fraction in (0, 1], e.g. 0.5');
+  if (adv?.advFraction !== undefined && method !== 'pgd-at' && method !== 'fast-at') {
+    throw new InputError(
+      'train options',
+      'adversarial.advFraction',
+      `mixes clean and adversarial images in the batches of pgd-at or fast-at; method "${method}" ` +
+        (method === 'trades' ? 'already weighs a clean term (use beta)' : 'trains on no adversarial images'),
+    );
+  }
   const temperature = TRAIN_METHOD_DEFAULTS[method].temperature;
   if (temperature !== undefined) {
     check(

@@ -95,6 +95,7 @@ export const shardSpecSchema = z.object({
     stepRelative: z.number().finite().positive().optional(),
     warmupEpochs: z.number().int().min(0).optional(),
     beta: z.number().finite().min(0).optional(),
+    advFraction: z.number().finite().gt(0).max(1).optional(),
     temperature: z.number().finite().optional(),
   }),
   phase: z.enum(['teacher', 'student']).optional(),
