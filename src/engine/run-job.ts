@@ -28,6 +28,7 @@ import { buildReport } from './report/build';
 import {
   trainModel,
   trainModelOutcome,
+  validateTrainOptions,
   type EpochMetrics,
   type KeptWeights,
   type TrainProgress,
@@ -566,6 +567,9 @@ export async function runTrainJob(job: TrainJob, hooks: JobHooks = {}, resume = 
       'already holds a training run; continue it with --resume, or choose another --out',
     );
   }
+  // Options that cannot train together (AWP on fast-at, mixed batches on TRADES) are refused
+  // before the data is read or the run folder written.
+  validateTrainOptions(trainOptions(job, {}, undefined, resume));
   const report = hooks.onTrainProgress && throttleTrainProgress(hooks.onTrainProgress);
   report?.({ phase: 'loading-data', epochs: job.epochs });
   // A starting model that cannot train is refused before the data is read; one that can takes the

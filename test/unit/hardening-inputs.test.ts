@@ -210,6 +210,20 @@ describe('class 3: silently wrong numbers', () => {
     assert.ok(!fs.existsSync(path.join(work, 'never')));
   });
 
+  test('a mixed-batch fraction outside (0, 1], or on TRADES, is refused before any training', () => {
+    const out = path.join(work, 'never-mixed');
+    const train = (...extra: string[]) => ['train', '--epochs', '1', '--workers', '1', '--out', out, ...extra];
+    refused(
+      train('--method', 'pgd-at', '--adv-fraction', '1.5'),
+      /--adv-fraction: 1\.5 is invalid; need a fraction in \(0, 1\], e\.g\. 0\.5/,
+    );
+    refused(
+      train('--method', 'trades', '--adv-fraction', '0.5'),
+      /adversarial\.advFraction: mixes clean and adversarial images in the batches of pgd-at or fast-at; method "trades" already weighs a clean term \(use beta\)/,
+    );
+    assert.ok(!fs.existsSync(path.join(out, 'model.json')));
+  });
+
   test('32×32 test images beside 28×28 training images are refused, naming the test file', () => {
     const data = idxFolder('mixed', {
       train: { n: 20, hw: 28, label: (i) => i % 10 },

@@ -472,7 +472,7 @@ test(
   },
 );
 
-test("a spec's training block and a train job carry EMA, AWP and early stopping; out-of-range values are refused", () => {
+test("a spec's training block and a train job carry EMA, AWP, early stopping and mixed batches; out-of-range values are refused", () => {
   const job = specTrainJob(
     {
       model: 'smallcnn/model.json',
@@ -487,17 +487,27 @@ test("a spec's training block and a train job carry EMA, AWP and early stopping;
         earlyStop: true,
         patience: 2,
         validation: 500,
+        advFraction: 0.5,
       },
     },
     (rel) => `/ws/${rel}`,
     false,
   )!;
   assert.deepEqual(
-    [job.ema, job.awp, job.awpWarmupEpochs, job.earlyStop, job.patience, job.validation],
-    [0.999, 0.005, 1, true, 2, 500],
+    [job.ema, job.awp, job.awpWarmupEpochs, job.earlyStop, job.patience, job.validation, job.advFraction],
+    [0.999, 0.005, 1, true, 2, 500, 0.5],
   );
   assert.equal(trainJobSchema.safeParse({ ...job, out: '/tmp/x' }).success, true);
-  for (const bad of [{ ema: 1 }, { ema: 0 }, { awp: 0 }, { awp: 2 }, { validation: 0 }, { patience: 0 }]) {
+  for (const bad of [
+    { ema: 1 },
+    { ema: 0 },
+    { awp: 0 },
+    { awp: 2 },
+    { validation: 0 },
+    { patience: 0 },
+    { advFraction: 0 },
+    { advFraction: 1.5 },
+  ]) {
     assert.equal(trainJobSchema.safeParse({ ...job, ...bad, out: '/tmp/x' }).success, false, JSON.stringify(bad));
   }
 });
@@ -521,6 +531,7 @@ engineTest(
       ema: 0.99,
       earlyStop: true,
       validation: 100,
+      advFraction: 0.5,
       out,
     });
     const record = JSON.parse(fs.readFileSync(path.join(out, 'train.json'), 'utf8'));
@@ -532,6 +543,7 @@ engineTest(
     assert.deepEqual(meta.savedWeights, result.kept);
     assert.equal(meta.ema, 0.99);
     assert.equal(meta.validationImages, 100);
+    assert.equal(meta.advFraction, 0.5);
     const keptEpoch = result.history.find((h) => h.epoch === result.kept.epoch)!;
     assert.equal(meta.testAccuracy, keptEpoch.emaTestAccuracy, "the metadata's accuracy is the saved EMA's");
     const lines = fs
