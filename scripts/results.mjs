@@ -84,10 +84,11 @@ const ROBUST = {
     ...'--method pgd-at --epochs 40 --eps 0.1 --steps 7 --warmup 2 --optimizer sgd --lr 0.05'.split(' '),
     ...'--schedule step --weight-decay 5e-4 --adv-fraction 0.5 --ema --early-stop'.split(' '),
   ],
-  // Mixed batches on the best schedule above (Adam, cyclic), 10 inner steps, 60 epochs.
-  'pgd-at-mixed-60ep': [
-    ...'--method pgd-at --epochs 60 --eps 0.1 --steps 10 --warmup 2 --lr 5e-3 --schedule cyclic'.split(' '),
-    ...'--adv-fraction 0.5 --ema --early-stop'.split(' '),
+  // Half of each batch clean bought 1.5 points of clean accuracy for 3.5 of robust (validation):
+  // three quarters attacked, on the best schedule above (pgd-at-ema-40ep's, one setting changed).
+  'pgd-at-mixed75-40ep': [
+    ...'--method pgd-at --epochs 40 --eps 0.1 --steps 7 --warmup 2 --lr 5e-3 --schedule cyclic'.split(' '),
+    ...'--adv-fraction 0.75 --ema --early-stop'.split(' '),
   ],
 };
 // Robust-training runs stopped before their end, with the reason (listed under the table).
@@ -483,9 +484,48 @@ ${
     ? `Target met by ${keys.filter(met).map(label).join(', ')}.`
     : `Target not met: the best, ${label(best[0])}, reaches ${acc(t(best[0]).clean)} clean and ${acc(t(best[0]).aa.robust)} under aa.`
 }${paired ? ` Paired on the same 1,000 images under aa (McNemar's exact test): ${paired}.` : ''}
-${Object.entries(STOPPED)
-  .map(([k, v]) => `\nStopped early: ${label(k)} (${settingsOf(k)}), ${v.why}.`)
-  .join('')}
+${methodsText(keys, bits)}${Object.entries(STOPPED)
+    .map(([k, v]) => `\nStopped early: ${label(k)} (${settingsOf(k)}), ${v.why}.`)
+    .join('')}
+${keys.some(met) ? '' : frontierText(keys)}`;
+}
+
+/** TRADES against PGD-AT with the same additions: the best run of each under aa, paired. */
+function methodsText(keys, bits) {
+  const bestOf = (method) =>
+    keys
+      .filter((k) => SETTINGS[k.split('@')[0]].includes(method))
+      .sort((a, b) => table[b].aa.robust - table[a].aa.robust)[0];
+  const [trades, pgdAt] = [bestOf('trades'), bestOf('pgd-at')];
+  if (!trades || !pgdAt || !table[trades].aa.perImage || !table[pgdAt].aa.perImage) return '';
+  const r = comparePaired(bits(table[trades].aa), bits(table[pgdAt].aa));
+  const winner = r.difference > 0 ? 'TRADES' : 'PGD-AT';
+  const verdict =
+    r.difference === 0 ? 'a tie' : r.p < 0.05 ? `${winner} wins` : `${winner} is ahead, not significantly`;
+  return `
+TRADES against PGD-AT, the best run of each under aa (their settings in the table), paired:
+${comparisonText(label(trades), label(pgdAt), r)}; ${verdict}
+(clean: ${acc(table[trades].clean)} against ${acc(table[pgdAt].clean)}).
+`;
+}
+
+/**
+ * Why the target was missed: the PGD-AT runs, by clean accuracy, with their aa accuracy (a trade-off,
+ * not a ranking), and what the training curves say about the network.
+ */
+function frontierText(keys) {
+  const pgd = keys.filter((k) => SETTINGS[k.split('@')[0]].includes('pgd-at'));
+  if (pgd.length < 2) return '';
+  const byClean = [...pgd].sort((a, b) => table[a].clean - table[b].clean);
+  const points = byClean.map((k) => `${label(k)} ${pct(table[k].clean)} / ${pct(table[k].aa.robust)}`).join(', ');
+  return `
+Clean / aa accuracy of the PGD-AT runs, by clean accuracy: ${points}. Training on clean images
+(\`--adv-fraction\`) moves a run along one trade-off, clean accuracy for robust accuracy, and no
+setting tried moved both. The network underfits under attack rather than overfitting: in
+pgd-at-ema-40ep's last epoch its training accuracy under PGD-7 (81.7%) is no higher than its PGD-10
+accuracy on the held-out test images (80.2%), which leaves the remedies for robust overfitting (AWP,
+early stopping) little to correct. The published model's weights (Croce et al.'s repository) are
+Git LFS objects that are not stored here, so its own accuracy under aa could not be measured.
 `;
 }
 
