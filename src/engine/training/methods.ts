@@ -76,7 +76,7 @@ export async function trainingInputs(ctx: BatchContext, x: tf.Tensor4D, y: tf.Te
 }
 
 /** How many of a batch's n images are attacked under this fraction (all without one). */
-export function attackedRows(advFraction: number | undefined, n: number): number {
+function attackedRows(advFraction: number | undefined, n: number): number {
   return advFraction === undefined ? n : Math.round(advFraction * n);
 }
 
