@@ -12,7 +12,7 @@ import { runTrainSweepOnCluster } from '../cluster/sweep';
 import { RunStore } from '../store/runs';
 import { clusterStatus } from '../cluster/status';
 import { startClusterWorker } from '../cluster/worker';
-import { DEFAULT_SHARD_SIZE, MAX_SHARD_IMAGES, parseRedisUrl } from '../protocol/cluster';
+import { DEFAULT_SHARD_SIZE, MAX_SHARD_IMAGES, parseRedisUrl, SWEEP_KEYS } from '../protocol/cluster';
 import type { AttackJob, TrainJob } from '../protocol/jobs';
 import { pct } from '../protocol/format';
 import { formatTable } from './table';
@@ -98,7 +98,7 @@ export function trainClusterOptions(cmd: Command): Command {
     .option(
       '--sweep <axes>',
       "with --redis: one run per combination, e.g. 'method=pgd-at,trades eps=0.05,0.1 seed=0,1' " +
-        '(method, eps, seed, beta, steps, epochs, lr); each into --out/<combination>/',
+        `(${Object.keys(SWEEP_KEYS).join(', ')}); each into --out/<combination>/`,
     )
     .option(
       '--run-store',

@@ -378,6 +378,7 @@ export const SWEEP_KEYS = {
   steps: 'steps',
   epochs: 'epochs',
   lr: 'learningRate',
+  'adv-fraction': 'advFraction',
 } as const;
 export type SweepKey = keyof typeof SWEEP_KEYS;
 
@@ -388,7 +389,7 @@ export type SweepKey = keyof typeof SWEEP_KEYS;
 export function parseSweep(text: string): Array<{ name: string; fields: Partial<Record<SweepKey, string | number>> }> {
   const axes: Array<[SweepKey, Array<string | number>]> = [];
   for (const part of text.trim().split(/\s+/).filter(Boolean)) {
-    const m = /^([a-z]+)=(.+)$/.exec(part);
+    const m = /^([a-z][a-z-]*)=(.+)$/.exec(part);
     if (!m) throw new Error(`--sweep: "${part}" is not key=value,value…`);
     const key = m[1] as SweepKey;
     if (!(key in SWEEP_KEYS))

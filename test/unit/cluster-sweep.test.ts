@@ -29,7 +29,18 @@ test('the sweep grammar: every combination, the last key fastest; bad keys and v
   });
   assert.deepEqual(runs[1]!.fields, { method: 'pgd-at', eps: 0.05, seed: 1 });
   assert.deepEqual(runs[7]!.fields, { method: 'trades', eps: 0.1, seed: 1 });
-  assert.throws(() => parseSweep('out=/etc'), /"out" cannot be swept; use method, eps, seed, beta, steps, epochs, lr/);
+  assert.throws(
+    () => parseSweep('out=/etc'),
+    /"out" cannot be swept; use method, eps, seed, beta, steps, epochs, lr, adv-fraction/,
+  );
+  assert.deepEqual(
+    parseSweep('adv-fraction=0.5,0.75').map((r) => [r.name, r.fields]),
+    [
+      ['adv-fraction=0.5', { 'adv-fraction': 0.5 }],
+      ['adv-fraction=0.75', { 'adv-fraction': 0.75 }],
+    ],
+  );
+  assert.throws(() => parseSweep('adv-fraction=half'), /adv-fraction values must be numbers/);
   assert.throws(() => parseSweep('eps=a,b'), /eps values must be numbers/);
   assert.throws(() => parseSweep('seed=1 seed=2'), /"seed" is given twice/);
   assert.throws(() => parseSweep('seed'), /"seed" is not key=value/);
