@@ -164,19 +164,9 @@ export class EngineHost {
     onProgress: (p: ProgressParams) => void,
     onStage?: AttackRunOptions['onStage'],
   ): Promise<Report> {
-    if (!this.clusterClient || !this.clusterClient.alive) this.clusterClient = this.spawn('cluster coordinator');
-    let abandon: (err: Error) => void = () => {};
-    const abandoned = new Promise<never>((_, reject) => (abandon = reject));
-    this.clusterRuns.set(runId, { abandon });
-    try {
-      const run = this.clusterClient.runAttack(runId, job, backend, onProgress, {
-        cluster,
-        ...(onStage ? { onStage } : {}),
-      });
-      return await Promise.race([run, abandoned]);
-    } finally {
-      this.clusterRuns.delete(runId);
-    }
+    return this.onCluster(runId, (client) =>
+      client.runAttack(runId, job, backend, onProgress, { cluster, ...(onStage ? { onStage } : {}) }),
+    );
   }
 
   /**
@@ -192,13 +182,20 @@ export class EngineHost {
     cluster: { redis: string },
     listeners: TrainListeners,
   ): Promise<TrainRunResult> {
+    return this.onCluster(runId, (client) => client.train(runId, job, backend, resume, listeners, cluster));
+  }
+
+  /**
+   * `start` on this host's coordinator thread (started again if it died), not queued behind local
+   * runs; the run can be abandoned by id while it lasts.
+   */
+  private async onCluster<T>(runId: string, start: (client: EngineClient) => Promise<T>): Promise<T> {
     if (!this.clusterClient || !this.clusterClient.alive) this.clusterClient = this.spawn('cluster coordinator');
     let abandon: (err: Error) => void = () => {};
     const abandoned = new Promise<never>((_, reject) => (abandon = reject));
     this.clusterRuns.set(runId, { abandon });
     try {
-      const run = this.clusterClient.train(runId, job, backend, resume, listeners, cluster);
-      return await Promise.race([run, abandoned]);
+      return await Promise.race([start(this.clusterClient), abandoned]);
     } finally {
       this.clusterRuns.delete(runId);
     }

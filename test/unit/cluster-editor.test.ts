@@ -33,7 +33,16 @@ import { attackJobFor } from '../../src/extension/jobs-from-settings';
 import type { ProgressParams, StageParams } from '../../src/protocol/messages/worker';
 import type { Report } from '../../src/protocol/report';
 import { RunStore } from '../../src/store/runs';
-import { comparable, freePort, SKIP, startRedis, startWorker, until } from './cluster-harness';
+import {
+  assertBundlesBuilt,
+  comparable,
+  freePort,
+  quietLog,
+  SKIP,
+  startRedis,
+  startWorker,
+  until,
+} from './cluster-harness';
 
 const ROOT = path.join(__dirname, '..', '..');
 const MODEL = path.join(ROOT, 'examples', 'fashion-mnist', 'smallcnn', 'model.json');
@@ -196,18 +205,11 @@ test('a real refused connection: the probe the editor runs before a cluster run 
 
 // ---------------------------------------------------------------- with Redis
 
-const quietLog = () => {
-  const lines: string[] = [];
-  const put = (message: string) => void lines.push(message);
-  return { lines, log: { info: put, warn: put, error: put, debug: put, trace: put } };
-};
-
 test(
   'the engine host on the cluster: a cancel empties the queue; a run stored as the editor stores it equals the local run; a cancel with Redis gone still ends',
   { skip: SKIP, timeout: 90_000 },
   async (t) => {
-    for (const bundle of ['worker.js', 'cli.js'])
-      assert.ok(fs.existsSync(path.join(ROOT, 'dist', bundle)), `dist/${bundle} is missing; npm test builds it first`);
+    assertBundlesBuilt();
     const redis = await startRedis();
     const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-editor-cache-'));
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-editor-ws-'));

@@ -2,6 +2,7 @@
  * The cluster tests' harness (not a test file): a redis-server of the test's own on a free loopback
  * port with a temporary folder and no persistence, worker processes and CLI runs of dist/cli.js.
  */
+import * as assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -12,6 +13,22 @@ const CLI = path.join(__dirname, '..', '..', 'dist', 'cli.js');
 
 export const HAVE_REDIS = spawnSync('redis-server', ['--version']).status === 0;
 export const SKIP = HAVE_REDIS ? false : 'redis-server is not installed (apt-get install redis-server; .ci/run does)';
+
+/** The engine host's worker and the CLI must be built (npm test builds them first). */
+export function assertBundlesBuilt(): void {
+  for (const bundle of ['worker.js', 'cli.js'])
+    assert.ok(
+      fs.existsSync(path.join(path.dirname(CLI), bundle)),
+      `dist/${bundle} is missing; npm test builds it first`,
+    );
+}
+
+/** A log that keeps every line (all levels) for the test to read. */
+export function quietLog() {
+  const lines: string[] = [];
+  const put = (message: string) => void lines.push(message);
+  return { lines, log: { info: put, warn: put, error: put, debug: put, trace: put } };
+}
 
 export async function freePort(): Promise<number> {
   const server = net.createServer();

@@ -20,7 +20,7 @@ import { epochMetricsSchema, type RunEpoch } from '../../src/protocol/epoch-metr
 import { defaultTrainJob, type TrainJob } from '../../src/protocol/jobs';
 import type { EpochParams, TrainProgressParams } from '../../src/protocol/messages/worker';
 import { RunStore } from '../../src/store/runs';
-import { SKIP, startRedis, startWorker, until } from './cluster-harness';
+import { assertBundlesBuilt, quietLog, SKIP, startRedis, startWorker, until } from './cluster-harness';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -95,18 +95,11 @@ function metricsOf(dir: string): RunEpoch[] {
     .map((line) => epochMetricsSchema.parse(JSON.parse(line)) as RunEpoch);
 }
 
-const quietLog = () => {
-  const lines: string[] = [];
-  const put = (message: string) => void lines.push(message);
-  return { lines, log: { info: put, warn: put, error: put, debug: put, trace: put } };
-};
-
 test(
   'a cluster training run: epochs in order with the worker’s metrics, hostile progress ignored; the editor’s run stored, stopped, resumed',
   { skip: SKIP, timeout: 120_000 },
   async (t) => {
-    for (const bundle of ['worker.js', 'cli.js'])
-      assert.ok(fs.existsSync(path.join(ROOT, 'dist', bundle)), `dist/${bundle} is missing; npm test builds it first`);
+    assertBundlesBuilt();
     const redis = await startRedis();
     const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-train-cache-'));
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'rl-train-ws-'));
